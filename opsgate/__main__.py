@@ -1,0 +1,3 @@
+from opsgate.cli.app import main
+
+main()

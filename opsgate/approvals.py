@@ -1,0 +1,234 @@
+"""Approval requests and decisions, independent of how the decision arrives (UI form or CLI).
+
+An approval is bound to digests: the batch digest the approver saw, each proposal's digest when
+it was approved, and the digest of the exact action approved (after edits). The executor checks
+them again before it writes, so an approval cannot be carried over to a changed action.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opsgate import audit
+from opsgate.audit import AuditEvent
+from opsgate.errors import ApprovalRejected
+from opsgate.models import Decision, EscalationReason, Proposal, Status, action_digest, digest
+from opsgate.store.db import transaction
+from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow, ProposalRow
+from opsgate.writers import WRITERS
+
+GATE = "opsgate-gate"
+
+
+class Review(BaseModel):
+    """One proposal's decision. ``fields`` arrives pre-filled with the proposed action: changing a
+    value approves the corrected action and records the change as a correction."""
+
+    proposal_id: str
+    source: str = ""
+    decision: Literal["approve", "reject"] = "approve"
+    reason: str = Field(default="", description="Required when rejecting.")
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApprovalAnswer(BaseModel):
+    approver: str = Field(min_length=1, description="Your name: recorded as the approver of this batch.")
+    batch_digest: str = Field(description="Identifies the exact batch shown; leave as it is.")
+    reviews: list[Review]
+
+
+class PendingRequest(BaseModel):
+    id: int
+    flow_run_id: str
+    pause_key: str
+    workflow: str
+    digest: str
+    proposals: list[Proposal]
+    statuses: dict[str, str]
+    requested_at: datetime
+    deadline: datetime
+
+
+def batch_digest(proposals: list[tuple[str, str | None]]) -> str:
+    """Digest of a batch: its proposals' ids and action digests, in id order."""
+    return digest(sorted(proposals))
+
+
+def _as_proposal(row: ProposalRow) -> Proposal:
+    return Proposal(
+        id=row.id, workflow=row.workflow, source=row.source, case_type=row.case_type, tool=row.tool,
+        payload=row.payload, summary=row.summary, confidence=row.confidence, escalations=row.escalations,
+        instruction_version=row.instruction_version,
+    )
+
+
+def open_request(workflow: str, run_id: str, flow_run_id: str, pause_key: str, proposals: list[Proposal], timeout_seconds: int) -> PendingRequest:
+    """Record that these proposals wait for a person, until the deadline."""
+    now = datetime.now(timezone.utc)
+    batch = batch_digest([(p.id, p.digest) for p in proposals])
+    with transaction() as session:
+        request = ApprovalRequestRow(
+            flow_run_id=flow_run_id, pause_key=pause_key, workflow=workflow, digest=batch,
+            proposal_ids=[p.id for p in proposals], requested_at=now, deadline=now + timedelta(seconds=timeout_seconds),
+        )
+        session.add(request)
+        for row in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars():
+            row.status = Status.AWAITING_APPROVAL
+        session.flush()
+        audit.append(session, AuditEvent.APPROVAL_REQUESTED, workflow=workflow, run_id=run_id, actor=GATE, data={
+            "request": request.id, "flow_run_id": flow_run_id, "pause_key": pause_key, "batch_digest": batch,
+            "proposals": request.proposal_ids, "deadline": request.deadline.isoformat(),
+        })
+        return _pending(session, request)
+
+
+def _pending(session: Session, request: ApprovalRequestRow) -> PendingRequest:
+    rows = session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids)).order_by(ProposalRow.source)).scalars().all()
+    return PendingRequest(
+        id=request.id, flow_run_id=request.flow_run_id, pause_key=request.pause_key, workflow=request.workflow,
+        digest=request.digest, proposals=[_as_proposal(r) for r in rows], statuses={r.id: r.status for r in rows},
+        requested_at=request.requested_at, deadline=request.deadline,
+    )
+
+
+def pending_requests(workflow: str | None = None) -> list[PendingRequest]:
+    with transaction() as session:
+        query = select(ApprovalRequestRow).where(ApprovalRequestRow.status == "pending").order_by(ApprovalRequestRow.requested_at)
+        if workflow:
+            query = query.where(ApprovalRequestRow.workflow == workflow)
+        return [_pending(session, r) for r in session.execute(query).scalars()]
+
+
+def request_for_run(flow_run_id: str) -> PendingRequest | None:
+    """The newest approval request of a flow run (pending or not)."""
+    with transaction() as session:
+        query = select(ApprovalRequestRow).where(ApprovalRequestRow.flow_run_id == flow_run_id).order_by(ApprovalRequestRow.id.desc())
+        request = session.execute(query.limit(1)).scalar_one_or_none()
+        return _pending(session, request) if request else None
+
+
+def move_request(request_id: int, new_pause_key: str) -> None:
+    """After a refused answer the run pauses again under a new key; approvers must find it."""
+    with transaction() as session:
+        request = session.get(ApprovalRequestRow, request_id)
+        assert request is not None
+        request.pause_key = new_pause_key
+
+
+def _approved_payload(row: ProposalRow, review: Review) -> dict[str, Any]:
+    """The action as approved, normalised through the writer's model so equal means unchanged."""
+    writer = WRITERS[row.tool or ""]
+    fields = {**(row.payload or {}), **review.fields} if review.fields else dict(row.payload or {})
+    return writer.payload_model.model_validate(fields).model_dump(mode="json")
+
+
+def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnswer) -> list[str]:
+    """Every reason this answer cannot be accepted for this request; empty when it can."""
+    found: list[str] = []
+    if request.status != "pending":
+        return [f"approval request {request.id} is already {request.status}"]
+    if not answer.approver.strip():
+        found.append("the approver's name is required")
+    if answer.batch_digest != request.digest:
+        found.append("the batch was changed since it was shown (digest mismatch): review it again")
+    rows = {r.id: r for r in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars()}
+    if batch_digest([(r.id, action_digest(r.id, r.tool, r.payload)) for r in rows.values()]) != request.digest:
+        found.append("a proposal in this batch was modified after it was proposed: refusing the whole batch")
+    reviewed = [r.proposal_id for r in answer.reviews]
+    missing = sorted(set(request.proposal_ids) - set(reviewed))
+    unknown = sorted(set(reviewed) - set(request.proposal_ids))
+    twice = sorted({p for p in reviewed if reviewed.count(p) > 1})
+    for label, ids in (("not decided", missing), ("not in this batch", unknown), ("decided twice", twice)):
+        if ids:
+            found.append(f"proposals {label}: {', '.join(ids)}")
+    for review in answer.reviews:
+        row = rows.get(review.proposal_id)
+        if row is None:
+            continue
+        if review.decision == "reject" and not review.reason.strip():
+            found.append(f"rejecting {row.source} needs a reason")
+        if review.decision == "approve":
+            try:
+                _approved_payload(row, review)
+            except ValidationError as exc:
+                detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                found.append(f"the edited action for {row.source} is not valid: {detail}")
+    return found
+
+
+def _record_review(session: Session, request: ApprovalRequestRow, row: ProposalRow, review: Review, approver: str) -> Decision | None:
+    common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
+    if review.decision == "reject":
+        session.add(ApprovalRow(proposal_id=row.id, request_id=request.id, decision="rejected", approver=approver, reason=review.reason, proposal_digest=row.digest or ""))
+        row.status, row.detail = Status.REJECTED, review.reason
+        audit.append(session, AuditEvent.REJECTED, actor=approver, **common, data={"approver": approver, "reason": review.reason, "source": row.source, "proposal_digest": row.digest})
+        return None
+    payload = _approved_payload(row, review)
+    edits = {k: (row.payload or {}).get(k) for k in payload if payload[k] != (row.payload or {}).get(k)}
+    approval = ApprovalRow(
+        proposal_id=row.id, request_id=request.id, decision="approved", approver=approver, reason=review.reason,
+        proposal_digest=row.digest or "", action_payload=payload, action_digest=action_digest(row.id, row.tool, payload),
+    )
+    session.add(approval)
+    session.flush()
+    row.status = Status.APPROVED
+    audit.append(session, AuditEvent.APPROVED, actor=approver, **common, data={
+        "approver": approver, "source": row.source, "proposal_digest": row.digest, "action_digest": approval.action_digest,
+        "edits": {k: {"proposed": v, "approved": payload[k]} for k, v in edits.items()},
+    })
+    for field, proposed in edits.items():
+        session.add(CorrectionRow(proposal_id=row.id, approval_id=approval.id, field=field, proposed_value=proposed, approved_value=payload[field], corrected_by=approver))
+        audit.append(session, AuditEvent.CORRECTED, actor=approver, **common, data={"field": field, "proposed": proposed, "approved": payload[field]})
+    return Decision(proposal_id=row.id, approval_id=approval.id)
+
+
+def decide(request_id: int, answer: ApprovalAnswer) -> list[Decision]:
+    """Accept a whole answer or none of it: record approvals, rejections and corrections, and
+    return the approved proposals for the executor. A refused answer is audited and raised."""
+    with transaction() as session:
+        request = session.get(ApprovalRequestRow, request_id, with_for_update=True)
+        if request is None:
+            raise ApprovalRejected(f"no approval request {request_id}")
+        found = problems(session, request, answer)
+        if not found:
+            rows = {r.id: r for r in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars()}
+            approver = answer.approver.strip()
+            decisions = [_record_review(session, request, rows[r.proposal_id], r, approver) for r in answer.reviews]
+            request.status, request.decided_at = "decided", datetime.now(timezone.utc)
+            return [d for d in decisions if d is not None]
+        workflow, run_rows = request.workflow, request.proposal_ids
+    with transaction() as session:
+        audit.append(session, AuditEvent.APPROVAL_REFUSED, workflow=workflow, actor=answer.approver or "unknown", data={"request": request_id, "problems": found, "proposals": run_rows})
+    raise ApprovalRejected("approval refused: " + "; ".join(found))
+
+
+def expire(request_id: int, owner: str) -> None:
+    """Nobody decided in time: the proposals expire, nothing is written, the owner is told."""
+    with transaction() as session:
+        request = session.get(ApprovalRequestRow, request_id, with_for_update=True)
+        assert request is not None
+        if request.status != "pending":
+            return
+        request.status = "expired"
+        for row in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars():
+            row.status, row.detail = Status.EXPIRED, f"no decision before {request.deadline.isoformat()}"
+            common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
+            audit.append(session, AuditEvent.EXPIRED, actor=GATE, **common, data={"source": row.source, "deadline": request.deadline.isoformat()})
+            audit.append(session, AuditEvent.ESCALATED, actor=GATE, **common, data={
+                "source": row.source, "to": owner, "reasons": [{"reason": EscalationReason.APPROVAL_TIMEOUT, "field": None, "detail": "approval deadline passed"}],
+            })
+
+
+def answer_for(request: PendingRequest, approver: str, rejections: dict[str, str] | None = None, edits: dict[str, dict[str, Any]] | None = None) -> ApprovalAnswer:
+    """Build a complete answer from the CLI's short form: approve all, except the rejected ones."""
+    rejections, edits = rejections or {}, edits or {}
+    reviews = [
+        Review(proposal_id=p.id, source=p.source, decision="reject" if p.id in rejections else "approve", reason=rejections.get(p.id, ""), fields=edits.get(p.id, {}))
+        for p in request.proposals
+    ]
+    return ApprovalAnswer(approver=approver, batch_digest=request.digest, reviews=reviews)

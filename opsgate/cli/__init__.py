@@ -1,0 +1,1 @@
+"""The opsgate command line: one module per command group, assembled in ``app``."""

@@ -1,0 +1,29 @@
+"""The `opsgate` command, assembled from its command groups and the installed workflows."""
+
+from __future__ import annotations
+
+import typer
+
+from opsgate.cli import approvals, audit, demo, policy, run, undo
+from opsgate.cli.errors import exits_cleanly
+from opsgate.workflows import workflows
+
+app = typer.Typer(
+    name="opsgate",
+    help="Governed AI workflows for back-office teams: agents propose, people approve, one executor writes, everything is audited.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(demo.demo)
+app.add_typer(run.app, name="run")
+app.add_typer(approvals.app, name="approvals")
+app.add_typer(audit.app, name="audit")
+app.add_typer(policy.app, name="policy")
+app.command()(undo.undo)
+for spec in workflows().values():
+    for command in spec.commands:
+        app.command()(exits_cleanly(command))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,128 @@
+"""`opsgate approvals`: list what waits for a decision, show it, approve or reject it.
+
+A decision typed here goes through the same checks as one made in the Prefect UI (the store's
+rules, then the paused run's own check after it resumes).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from opsgate import approvals as approval_store
+from opsgate.approvals import PendingRequest
+from opsgate.cli.errors import exits_cleanly
+from opsgate.errors import ConfigurationError
+from opsgate.orchestration.resume import submit
+from opsgate.orchestration.server import prefect_api, ui_url
+
+app = typer.Typer(help="Review and decide the proposals waiting at a gate.", no_args_is_help=True)
+
+AS = Annotated[str, typer.Option("--as", help="Your name, recorded as the approver.")]
+
+
+def find_request(run_id: str) -> PendingRequest:
+    """A pending request by its flow run id, or an unambiguous prefix of it."""
+    matches = [r for r in approval_store.pending_requests() if r.flow_run_id.startswith(run_id)]
+    if len(matches) != 1:
+        problem = "no pending approval" if not matches else f"{len(matches)} pending approvals"
+        raise ConfigurationError(f"{problem} for run {run_id!r}; see `opsgate approvals list`")
+    return matches[0]
+
+
+def proposals_table(request: PendingRequest) -> Table:
+    table = Table("proposal", "source", "type", "action", "low confidence")
+    for p in request.proposals:
+        low = ", ".join(f for f, c in sorted(p.confidence.items()) if c < 0.8) or "-"
+        table.add_row(p.id[:8], p.source, p.case_type, p.summary, low)
+    return table
+
+
+@app.command("list")
+@exits_cleanly
+def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of pending approvals.")] = False) -> None:
+    """Runs paused for approval, oldest first."""
+    requests = approval_store.pending_requests()
+    if as_json:
+        typer.echo(json.dumps([
+            {"id": r.flow_run_id, "workflow": r.workflow, "proposals": len(r.proposals), "requested_at": r.requested_at.isoformat(),
+             "deadline": r.deadline.isoformat(), "pause_key": r.pause_key} for r in requests
+        ], indent=2))
+        return
+    table = Table("id (flow run)", "workflow", "proposals", "requested", "deadline")
+    for r in requests:
+        table.add_row(r.flow_run_id, r.workflow, str(len(r.proposals)), f"{r.requested_at:%Y-%m-%d %H:%M}", f"{r.deadline:%Y-%m-%d %H:%M}")
+    Console().print(table if requests else "nothing waits for approval")
+
+
+@app.command()
+@exits_cleanly
+def show(run_id: Annotated[str, typer.Argument(help="Flow run id (or a unique prefix).")]) -> None:
+    """The proposals of one paused run, with their full actions."""
+    request = find_request(run_id)
+    console = Console()
+    console.print(f"[bold]{request.workflow}[/] run {request.flow_run_id}: {len(request.proposals)} proposals, decide by {request.deadline:%Y-%m-%d %H:%M} UTC", highlight=False)
+    console.print(proposals_table(request))
+    for p in request.proposals:
+        console.print(f"\n[bold]{p.id}[/] {p.source}", highlight=False)
+        console.print_json(json.dumps(p.payload or {}))
+
+
+def _parse_pairs(values: list[str], what: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, rest = value.partition(":")
+        if not sep or not key or not rest:
+            raise ConfigurationError(f"--{what} takes PROPOSAL:{'FIELD=VALUE' if what == 'edit' else 'REASON'}, got {value!r}")
+        pairs[key] = rest
+    return pairs
+
+
+def _resolve(request: PendingRequest, prefix: str) -> str:
+    ids = [p.id for p in request.proposals if p.id.startswith(prefix)]
+    if len(ids) != 1:
+        raise ConfigurationError(f"{prefix!r} matches {len(ids)} proposals of this run")
+    return ids[0]
+
+
+@app.command()
+@exits_cleanly
+def approve(
+    run_id: Annotated[str, typer.Argument(help="Flow run id (or a unique prefix).")],
+    approver: AS,
+    reject: Annotated[list[str], typer.Option(help="PROPOSAL:REASON — reject this one, approve the rest.")] = [],  # noqa: B006
+    edit: Annotated[list[str], typer.Option(help="PROPOSAL:FIELD=VALUE — approve this one with a corrected value.")] = [],  # noqa: B006
+) -> None:
+    """Approve the run's proposals (all, or all but the rejected ones), with any corrections."""
+    request = find_request(run_id)
+    rejections = {_resolve(request, k): v for k, v in _parse_pairs(reject, "reject").items()}
+    edits: dict[str, dict[str, Any]] = {}
+    for value in edit:
+        key, _, assignment = value.partition(":")
+        field, sep, new = assignment.partition("=")
+        if not sep or not field:
+            raise ConfigurationError(f"--edit takes PROPOSAL:FIELD=VALUE, got {value!r}")
+        edits.setdefault(_resolve(request, key), {})[field] = new
+    answer = approval_store.answer_for(request, approver, rejections, edits)
+    with prefect_api() as api:
+        submit(request, answer)
+        Console().print(f"[green]approved[/] {len(request.proposals) - len(rejections)}, rejected {len(rejections)}; run resumes: {ui_url(api, request.flow_run_id)}", highlight=False)
+
+
+@app.command("reject")
+@exits_cleanly
+def reject_all(
+    run_id: Annotated[str, typer.Argument(help="Flow run id (or a unique prefix).")],
+    approver: AS,
+    reason: Annotated[str, typer.Option(help="Why: recorded in the audit log.")],
+) -> None:
+    """Reject every proposal of the run; nothing is written."""
+    request = find_request(run_id)
+    answer = approval_store.answer_for(request, approver, {p.id: reason for p in request.proposals})
+    with prefect_api() as api:
+        submit(request, answer)
+        Console().print(f"[yellow]rejected[/] {len(request.proposals)} proposals; run resumes: {ui_url(api, request.flow_run_id)}", highlight=False)

@@ -1,0 +1,79 @@
+"""`opsgate policy`: check every policy, review one workflow's access, print the policy schema."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from opsgate.cli.errors import exits_cleanly, stderr
+from opsgate.policy.loader import check_all, load_policy, policy_path
+from opsgate.policy.schema import Access, Policy
+
+app = typer.Typer(help="Check and review workflow policies.", no_args_is_help=True)
+
+
+@app.command()
+@exits_cleanly
+def check() -> None:
+    """Validate every policy file; exit 2 and list every problem if any is invalid."""
+    loaded, problems = check_all()
+    for name, policy in sorted(loaded.items()):
+        Console().print(f"[green]ok[/]  {policy_path(name)} (version {policy.fingerprint})", highlight=False)
+    for problem in problems:
+        stderr.print(f"[bold red]invalid[/] {problem}", highlight=False)
+    if problems:
+        raise typer.Exit(2)
+
+
+def _review(policy: Policy) -> dict[str, object]:
+    return {
+        "workflow": policy.workflow,
+        "version": policy.fingerprint,
+        "owner": policy.owner.model_dump(),
+        "reads": policy.tools_with(Access.READ),
+        "writes": {name: {"approval": t.approval, "undo": t.undo} for name, t in policy.writes().items()},
+        "forbidden": policy.tools_with(Access.FORBIDDEN),
+        "logged": sorted(name for name, t in policy.tools.items() if t.logged),
+        "autonomy": {case: mode.value for case, mode in policy.autonomy.items()},
+        "escalation": policy.escalation.model_dump(mode="json", exclude_none=True),
+    }
+
+
+@app.command()
+@exits_cleanly
+def show(
+    workflow: Annotated[str, typer.Argument(help="Workflow name, e.g. invoice_extraction.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the review as JSON.")] = False,
+) -> None:
+    """An access review: what the workflow can read and write, what needs approval, what is forbidden."""
+    policy = load_policy(workflow)
+    review = _review(policy)
+    if as_json:
+        typer.echo(json.dumps(review, indent=2, default=str))
+        return
+    console = Console()
+    console.print(f"[bold]{policy.workflow}[/] policy {policy.fingerprint} · owner {policy.owner.name} <{policy.owner.contact}>", highlight=False)
+    if policy.description:
+        console.print(policy.description.strip(), style="dim")
+    table = Table("tool", "access", "approval", "undo", "logged", "description")
+    order = {Access.WRITE: 0, Access.READ: 1, Access.FORBIDDEN: 2}
+    for name, tool in sorted(policy.tools.items(), key=lambda item: (order[item[1].access], item[0])):
+        style = {"write": "yellow", "forbidden": "red"}.get(tool.access.value, "")
+        approval = {"always": "always, by a person", "by_autonomy": "by a person unless autonomy is auto"}.get(tool.approval or "", "-")
+        table.add_row(name, f"[{style}]{tool.access.value}[/]" if style else tool.access.value, approval, tool.undo or "-", "yes" if tool.logged else "no", tool.description)
+    console.print(table)
+    autonomy = Table("case type", "autonomy")
+    for case, mode in policy.autonomy.items():
+        autonomy.add_row(case, mode.value)
+    console.print(autonomy)
+    console.print("escalates on: " + ", ".join(review["escalation"]), highlight=False)  # type: ignore[arg-type]
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of policy files (generated from the model; for editors and CI)."""
+    typer.echo(json.dumps(Policy.model_json_schema(), indent=2))

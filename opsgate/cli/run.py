@@ -1,0 +1,60 @@
+"""`opsgate run <workflow>`: run a workflow in this terminal, waiting at its gate.
+
+One command per installed workflow, its options generated from the workflow's parameter model,
+so the CLI and the Prefect UI's run form always agree on what a run takes.
+"""
+
+from __future__ import annotations
+
+import getpass
+import inspect
+import logging
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from opsgate.cli.errors import exits_cleanly
+from opsgate.models import RunSummary
+from opsgate.orchestration.server import prefect_api
+from opsgate.workflows import WorkflowSpec, workflows
+
+app = typer.Typer(help="Run a workflow now (it waits at its gate for a decision).", no_args_is_help=True)
+
+
+def outcomes_table(summary: RunSummary) -> Table:
+    table = Table("source", "status", "detail", title=f"{summary.workflow} · run {summary.run_id}")
+    colours = {"executed": "green", "rejected": "yellow", "escalated": "magenta", "failed": "red", "expired": "red"}
+    for o in summary.outcomes:
+        table.add_row(o.source, f"[{colours.get(o.status, 'white')}]{o.status}[/]", o.detail)
+    return table
+
+
+def run_workflow(spec: WorkflowSpec, params: Any) -> RunSummary:
+    logging.getLogger("opsgate").setLevel(logging.INFO)
+    with prefect_api():
+        return spec.flow(params)
+
+
+def _command(spec: WorkflowSpec) -> Any:
+    def command(**options: Any) -> None:
+        if "trigger" in spec.params_model.model_fields and options.get("trigger") is None:
+            options["trigger"] = f"cli:{getpass.getuser()}"
+        params = spec.params_model(**{k: v for k, v in options.items() if v is not None})
+        summary = run_workflow(spec, params)
+        Console().print(outcomes_table(summary))
+
+    parameters = []
+    for name, field in spec.params_model.model_fields.items():
+        default = ... if field.is_required() else field.default
+        option = typer.Option(default, f"--{name.replace('_', '-')}", help=field.description or "")
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=field.annotation))
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__doc__ = spec.summary
+    command.__name__ = spec.alias
+    return exits_cleanly(command)
+
+
+for _spec in workflows().values():
+    app.command(_spec.alias, help=_spec.summary)(_command(_spec))

@@ -1,0 +1,125 @@
+"""The executor: the only code that writes to a system of record.
+
+It writes an action only when the store holds a person's approval bound to that exact action
+(or the policy gives the case type `auto` autonomy for a `by_autonomy` tool). The idempotency
+key, the write, the undo record and the audit event commit in one transaction: a replay finds
+the key and writes nothing, a crash before the commit leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from opsgate import audit
+from opsgate.audit import AuditEvent
+from opsgate.errors import ExecutionError, PolicyDenied
+from opsgate.models import Outcome, Status, action_digest
+from opsgate.policy.engine import allows_without_approval
+from opsgate.policy.schema import Access, Policy
+from opsgate.store.db import transaction
+from opsgate.store.tables import ApprovalRow, ExecutionRow, ProposalRow, UndoRow
+from opsgate.writers import UNDO_TOOLS, WRITERS
+
+logger = logging.getLogger(__name__)
+
+EXECUTOR = "opsgate-executor"
+
+
+def idempotency_key(workflow: str, proposal_id: str) -> str:
+    return f"{workflow}/{proposal_id}"
+
+
+def _refuse(policy: Policy, proposal_id: str, run_id: str | None, reason: str) -> PolicyDenied:
+    with transaction() as session:
+        audit.append(session, AuditEvent.EXECUTION_REFUSED, workflow=policy.workflow, run_id=run_id, proposal_id=proposal_id, actor=EXECUTOR, data={"reason": reason})
+    logger.warning("refused to execute proposal %s: %s", proposal_id, reason)
+    return PolicyDenied(f"refused to execute proposal {proposal_id}: {reason}")
+
+
+def execute_one(policy: Policy, proposal_id: str, attempt: int = 1) -> Outcome:
+    """Write one proposal's approved action exactly once, or raise ``PolicyDenied``."""
+    refusal: str | None = None
+    run_id: str | None = None
+    with transaction() as session:
+        row = session.get(ProposalRow, proposal_id, with_for_update=True)
+        if row is None or row.workflow != policy.workflow:
+            refusal = "no such proposal in this workflow"
+        else:
+            run_id = row.run_id
+            key = idempotency_key(row.workflow, row.id)
+            done = session.get(ExecutionRow, key)
+            if done is not None:
+                return Outcome(proposal_id=row.id, source=row.source, status=Status.EXECUTED, detail="already executed; nothing written again", target=f"{done.target_table}/{done.target_id}")
+            tool = policy.tools.get(row.tool or "")
+            writer = WRITERS.get(row.tool or "")
+            approval = session.execute(
+                select(ApprovalRow).where(ApprovalRow.proposal_id == row.id).order_by(ApprovalRow.id.desc()).limit(1)
+            ).scalar_one_or_none()
+            current = action_digest(row.id, row.tool, row.payload) if row.tool else None
+            if writer is None or tool is None or tool.access is not Access.WRITE:
+                refusal = f"tool {row.tool!r} is not a write this policy allows"
+            elif row.status != Status.APPROVED:
+                refusal = f"the proposal is {row.status}, not approved"
+            elif current != row.digest:
+                refusal = "the proposed action was modified after it was proposed (digest mismatch)"
+            elif approval is None:
+                if not allows_without_approval(policy, row.tool or "", row.case_type):
+                    refusal = "no approval on record and the policy does not allow this case type without one"
+                payload = row.payload
+            elif approval.decision != "approved":
+                refusal = f"the approval on record is {approval.decision!r}"
+            elif approval.proposal_digest != current:
+                refusal = "the proposal changed after it was approved (digest mismatch)"
+            elif approval.action_digest != action_digest(row.id, row.tool, approval.action_payload):
+                refusal = "the approved action was altered after approval (digest mismatch)"
+            else:
+                payload = approval.action_payload
+            if refusal is None:
+                assert writer is not None and tool is not None
+                target = writer.apply(session, writer.payload_model.model_validate(payload), row.id)
+                session.add(ExecutionRow(idempotency_key=key, proposal_id=row.id, tool=writer.tool, approval_id=approval.id if approval else None, target_table=writer.table, target_id=target))
+                session.flush()
+                session.add(UndoRow(idempotency_key=key, undo_tool=writer.undo_tool, target_table=writer.table, target_id=target))
+                row.status, row.detail = Status.EXECUTED, f"{writer.table}/{target}"
+                audit.append(session, AuditEvent.EXECUTED, workflow=row.workflow, run_id=row.run_id, proposal_id=row.id, actor=EXECUTOR, data={
+                    "tool": writer.tool, "target": f"{writer.table}/{target}", "idempotency_key": key, "undo": writer.undo_tool,
+                    "approval": {"id": approval.id, "approver": approval.approver, "at": approval.decided_at.isoformat()} if approval else "auto (policy)",
+                    "action": payload, "attempt": attempt, "retries": attempt - 1,
+                })
+                return Outcome(proposal_id=row.id, source=row.source, status=Status.EXECUTED, detail=f"written to {writer.table}/{target}", target=f"{writer.table}/{target}")
+    raise _refuse(policy, proposal_id, run_id, refusal or "unknown")
+
+
+def record_failure(policy: Policy, proposal_id: str, error: BaseException) -> Outcome:
+    """A write that failed for good: the case ends ``failed`` and, by policy, goes to the owner."""
+    with transaction() as session:
+        row = session.get(ProposalRow, proposal_id)
+        assert row is not None
+        row.status, row.detail = Status.FAILED, str(error)
+        common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
+        audit.append(session, AuditEvent.FAILED, actor=EXECUTOR, **common, data={"source": row.source, "stage": "execute", "error": str(error), "error_type": type(error).__name__})
+        if policy.escalation.tool_failure and not isinstance(error, PolicyDenied):
+            owner = f"{policy.owner.name} <{policy.owner.contact}>"
+            audit.append(session, AuditEvent.ESCALATED, actor=EXECUTOR, **common, data={"source": row.source, "to": owner, "reasons": [{"reason": "tool_failure", "field": None, "detail": str(error)}]})
+        return Outcome(proposal_id=row.id, source=row.source, status=Status.FAILED, detail=str(error))
+
+
+def undo(proposal_id: str, by: str, reason: str) -> str:
+    """Take an executed write back through its undo record; returns what was undone."""
+    with transaction() as session:
+        execution = session.execute(select(ExecutionRow).where(ExecutionRow.proposal_id == proposal_id)).scalar_one_or_none()
+        if execution is None:
+            raise ExecutionError(f"proposal {proposal_id} was never executed; nothing to undo", retryable=False)
+        record = session.execute(select(UndoRow).where(UndoRow.idempotency_key == execution.idempotency_key)).scalar_one()
+        if record.undone_at is not None:
+            raise ExecutionError(f"proposal {proposal_id} was already undone by {record.undone_by}", retryable=False)
+        UNDO_TOOLS[record.undo_tool].undo(session, record.target_id)
+        record.undone_at, record.undone_by = datetime.now(timezone.utc), by
+        row = session.get(ProposalRow, proposal_id)
+        assert row is not None
+        target = f"{record.target_table}/{record.target_id}"
+        audit.append(session, AuditEvent.UNDONE, workflow=row.workflow, run_id=row.run_id, proposal_id=proposal_id, actor=by, data={"undo": record.undo_tool, "target": target, "reason": reason})
+        return target

@@ -1,0 +1,133 @@
+"""Domain models shared by every workflow: escalations, proposals, verdicts, decisions, outcomes.
+
+These are plain pydantic models (no database, no Prefect) so that workflows, the policy engine,
+the gate and the executor agree on one vocabulary, and unit tests need nothing running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Any
+from uuid import uuid4
+
+from pydantic import BaseModel, Field
+
+
+class EscalationReason(StrEnum):
+    """Why a case goes to a person outside the normal approval path (the policy's rule names)."""
+
+    MISSING_DATA = "missing_data"
+    CONFLICTING_SOURCES = "conflicting_sources"
+    POSSIBLE_DUPLICATE = "possible_duplicate"
+    TOOL_FAILURE = "tool_failure"
+    OUT_OF_POLICY = "out_of_policy"
+    LOW_CONFIDENCE = "low_confidence"
+    HIGH_VALUE = "high_value"
+    REPEATED_FAILURE = "repeated_failure"
+    NEEDS_OCR = "needs_ocr"
+    APPROVAL_TIMEOUT = "approval_timeout"
+
+
+class Escalation(BaseModel):
+    """One reason a case needs a person, with the field it concerns when there is one."""
+
+    reason: EscalationReason
+    field: str | None = None
+    detail: str = ""
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: the one byte form that digests are taken over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def digest(value: Any) -> str:
+    """SHA-256 over the canonical JSON form of ``value``."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+class Status(StrEnum):
+    """Where a case stands. The last six are terminal: every input ends in one of them."""
+
+    PROPOSED = "proposed"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    EXECUTED = "executed"
+    REJECTED = "rejected"
+    ESCALATED = "escalated"
+    SHADOWED = "shadowed"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+TERMINAL = frozenset({Status.EXECUTED, Status.REJECTED, Status.ESCALATED, Status.SHADOWED, Status.EXPIRED, Status.FAILED})
+
+
+class Proposal(BaseModel):
+    """One input case and the action the agent proposes for it.
+
+    ``tool`` and ``payload`` are empty when the input failed before an action could be proposed
+    (``error`` says why); the case is still recorded and ends as ``failed``.
+    """
+
+    id: str = Field(default_factory=lambda: str(uuid4()))
+    workflow: str
+    source: str
+    case_type: str
+    tool: str | None = None
+    payload: dict[str, Any] | None = None
+    summary: str = ""
+    confidence: dict[str, float] = Field(default_factory=dict)
+    escalations: list[Escalation] = Field(default_factory=list)
+    instruction_version: str
+    tools_used: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def digest(self) -> str | None:
+        """What an approval is bound to: this proposal's id, tool and exact payload."""
+        return action_digest(self.id, self.tool, self.payload) if self.tool else None
+
+
+def action_digest(proposal_id: str, tool: str | None, payload: dict[str, Any] | None) -> str:
+    return digest({"proposal": proposal_id, "tool": tool, "payload": payload})
+
+
+class Route(StrEnum):
+    """What the policy says happens to a proposal next."""
+
+    APPROVE = "approve"  # to the gate: a person decides
+    AUTO = "auto"  # to the executor without a person (autonomy `auto`, approval `by_autonomy`)
+    SHADOW = "shadow"  # recorded, never executed
+    ESCALATE = "escalate"  # to the owner; nothing executes
+    FAIL = "fail"  # the input could not be turned into a proposal
+
+
+class Verdict(BaseModel):
+    proposal_id: str
+    route: Route
+    escalations: list[Escalation] = Field(default_factory=list)
+
+
+class Decision(BaseModel):
+    """A proposal cleared for the executor: by a person's approval, or by an `auto` policy."""
+
+    proposal_id: str
+    approval_id: int | None = None
+
+
+class Outcome(BaseModel):
+    proposal_id: str
+    source: str
+    status: Status
+    detail: str = ""
+    target: str | None = None
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    workflow: str
+    counts: dict[str, int]
+    outcomes: list[Outcome]

@@ -1,0 +1,53 @@
+"""Resuming a paused run with a decision, from any process (the CLI, the demo, a script).
+
+The answer is checked against the store first, so a bad approval is refused at the prompt and not
+only after the run resumes. Prefect saves the form's schema just after the run enters Paused, and
+refuses a resume until it exists: wait for it rather than fail on the race.
+"""
+
+from __future__ import annotations
+
+import time
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
+from prefect.flow_runs import resume_flow_run
+from prefect.input.run_input import keyset_from_base_key
+
+from opsgate import approvals
+from opsgate.approvals import ApprovalAnswer, PendingRequest
+from opsgate.errors import ApprovalRejected, ConfigurationError
+from opsgate.store.db import transaction
+from opsgate.store.tables import ApprovalRequestRow
+
+
+def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> None:
+    """Block until the run is Paused under the request's key with its form schema saved."""
+    keyset = keyset_from_base_key(f"paused-{request.pause_key}")
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            run = client.read_flow_run(UUID(request.flow_run_id))
+            if run.state and run.state.is_paused() and run.state.state_details.pause_key == request.pause_key:
+                try:
+                    client.read_flow_run_input(UUID(request.flow_run_id), keyset["schema"])
+                    return
+                except ObjectNotFound:
+                    pass
+            if time.monotonic() > deadline:
+                state = run.state.name if run.state else "unknown"
+                raise ConfigurationError(f"flow run {request.flow_run_id} is not waiting for this decision (state {state})")
+            time.sleep(0.5)
+
+
+def submit(request: PendingRequest, answer: ApprovalAnswer) -> None:
+    """Check the answer, then resume the paused run with it."""
+    with transaction() as session:
+        row = session.get(ApprovalRequestRow, request.id)
+        assert row is not None
+        found = approvals.problems(session, row, answer)
+    if found:
+        raise ApprovalRejected("; ".join(found))
+    wait_until_resumable(request)
+    resume_flow_run(UUID(request.flow_run_id), run_input=answer.model_dump(mode="json"))

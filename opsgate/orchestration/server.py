@@ -1,0 +1,83 @@
+"""Which Prefect server opsgate talks to, starting a local one when none is configured.
+
+Every opsgate process must talk to the same server, or a run paused in one terminal cannot be
+approved from another. So: the configured ``PREFECT_API_URL`` if there is one; otherwise one
+local server on a fixed port, started once (detached, logging to the data directory) and reused
+by every later process. Ephemeral per-process servers are never used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from opsgate.errors import ConfigurationError
+from opsgate.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def configured_api_url() -> str | None:
+    return PREFECT_API_URL.value() or None
+
+
+def ensure_local_server(startup_timeout: float = 90) -> str:
+    """The API URL of the local server, starting it if nothing answers on the port."""
+    settings = get_settings()
+    api_url = f"http://127.0.0.1:{settings.prefect_port}/api"
+    if _healthy(api_url):
+        return api_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.data_dir / "prefect-server.log"
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": ""}
+    env.setdefault("PREFECT_HOME", str(settings.data_dir / "prefect"))
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)]
+    with open(log_path, "ab") as log:
+        subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    logger.info("starting a local Prefect server on port %s (log: %s)", settings.prefect_port, log_path)
+    deadline = time.monotonic() + startup_timeout
+    while time.monotonic() < deadline:
+        if _healthy(api_url):
+            return api_url
+        time.sleep(0.5)
+    raise ConfigurationError(f"the local Prefect server did not start within {startup_timeout:.0f}s; see {log_path}")
+
+
+@contextmanager
+def prefect_api() -> Iterator[str]:
+    """Run the block against the configured server, or the local one opsgate keeps."""
+    api_url = configured_api_url()
+    if api_url:
+        yield api_url
+        return
+    api_url = ensure_local_server()
+    previous = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = api_url  # for the subprocesses this process starts
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            yield api_url
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
+
+
+def ui_url(api_url: str, flow_run_id: str) -> str:
+    """The flow run's page in the Prefect UI (the API URL without its /api suffix)."""
+    return f"{api_url.removesuffix('/api')}/runs/flow-run/{flow_run_id}"

@@ -1,0 +1,1 @@
+"""Policies: one validated YAML file per workflow, and the engine that routes proposals by it."""

@@ -1,0 +1,65 @@
+"""Routing proposals by policy: escalate, shadow, ask a person, or let the executor act alone.
+
+The workflow reports what it found (missing data, a possible duplicate); the engine adds what the
+policy alone decides (out of policy, low confidence, high value) and picks the route. Business
+branching lives here and in the policy file, not in flow bodies.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from opsgate.models import Escalation, EscalationReason, Proposal, Route, Verdict
+from opsgate.policy.schema import Access, ApprovalRule, Autonomy, Policy
+
+
+def _policy_escalations(policy: Policy, proposal: Proposal) -> list[Escalation]:
+    found: list[Escalation] = []
+    tool = policy.tools.get(proposal.tool or "")
+    if tool is None or tool.access is not Access.WRITE:
+        access = "not in the policy" if tool is None else f"{tool.access.value}, not write"
+        found.append(Escalation(reason=EscalationReason.OUT_OF_POLICY, detail=f"tool {proposal.tool!r} is {access}"))
+    if proposal.case_type not in policy.autonomy:
+        found.append(Escalation(reason=EscalationReason.OUT_OF_POLICY, detail=f"case type {proposal.case_type!r} has no autonomy rule"))
+    rules = policy.escalation
+    if rules.low_confidence and rules.missing_data:
+        for field in rules.missing_data.fields:
+            score = proposal.confidence.get(field)
+            if score is not None and score < rules.low_confidence.below:
+                found.append(Escalation(reason=EscalationReason.LOW_CONFIDENCE, field=field, detail=f"confidence {score:.2f} < {rules.low_confidence.below}"))
+    if rules.high_value and proposal.payload:
+        try:
+            value = Decimal(str(proposal.payload.get(rules.high_value.field)))
+        except (InvalidOperation, ValueError):
+            value = None
+        if value is not None and value.is_finite() and abs(value) > rules.high_value.above:
+            found.append(Escalation(reason=EscalationReason.HIGH_VALUE, field=rules.high_value.field, detail=f"{value} is above {rules.high_value.above}"))
+    return found
+
+
+def route(policy: Policy, proposal: Proposal) -> Verdict:
+    """The one place that decides what happens to a proposal."""
+    if proposal.error is not None or (proposal.tool is None and not proposal.escalations):
+        return Verdict(proposal_id=proposal.id, route=Route.FAIL)
+    escalations = list(proposal.escalations)
+    if proposal.tool is not None:
+        escalations += _policy_escalations(policy, proposal)
+    if escalations:
+        return Verdict(proposal_id=proposal.id, route=Route.ESCALATE, escalations=escalations)
+    autonomy = policy.autonomy[proposal.case_type]
+    if autonomy is Autonomy.SHADOW:
+        return Verdict(proposal_id=proposal.id, route=Route.SHADOW)
+    if allows_without_approval(policy, proposal.tool or "", proposal.case_type):
+        return Verdict(proposal_id=proposal.id, route=Route.AUTO)
+    return Verdict(proposal_id=proposal.id, route=Route.APPROVE)
+
+
+def allows_without_approval(policy: Policy, tool: str, case_type: str) -> bool:
+    """Whether the executor may write with no person's approval: the `auto` path, and only it."""
+    spec = policy.tools.get(tool)
+    return (
+        spec is not None
+        and spec.access is Access.WRITE
+        and spec.approval is ApprovalRule.BY_AUTONOMY
+        and policy.autonomy.get(case_type) is Autonomy.AUTO
+    )

@@ -1,0 +1,67 @@
+"""Reading policy files: every problem in a file is reported at once, each naming file and key."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from opsgate.errors import PolicyError
+from opsgate.policy.schema import Policy
+from opsgate.settings import get_settings
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def load_policy_file(path: Path) -> Policy:
+    """Load and validate one policy file, or raise ``PolicyError`` listing every problem."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the policy file ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: (top level): a policy is a mapping of keys, got {type(data).__name__}")
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{path}: {_key(error['loc'])}: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()]
+        raise PolicyError("\n".join(lines)) from None
+    if policy.workflow != path.stem:
+        raise PolicyError(f"{path}: workflow: names {policy.workflow!r} but the file is {path.name}; they must match")
+    policy._file_digest = hashlib.sha256(raw).hexdigest()
+    return policy
+
+
+def policy_path(workflow: str, policy_dir: Path | None = None) -> Path:
+    return (policy_dir or get_settings().policy_dir) / f"{workflow}.yaml"
+
+
+def load_policy(workflow: str, policy_dir: Path | None = None) -> Policy:
+    path = policy_path(workflow, policy_dir)
+    if not path.exists():
+        raise PolicyError(f"{path}: no policy for workflow {workflow!r}; a workflow without a policy cannot run")
+    return load_policy_file(path)
+
+
+def check_all(policy_dir: Path | None = None) -> tuple[dict[str, Policy], list[str]]:
+    """Load every policy in the directory; return the good ones and the problems of the rest."""
+    directory = policy_dir or get_settings().policy_dir
+    loaded: dict[str, Policy] = {}
+    problems: list[str] = []
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        problems.append(f"{directory}: no policy files (*.yaml)")
+    for path in files:
+        try:
+            loaded[path.stem] = load_policy_file(path)
+        except PolicyError as exc:
+            problems.append(str(exc))
+    return loaded, problems

@@ -1,0 +1,136 @@
+"""The policy file's model: what one workflow may read and write, who approves, when to escalate.
+
+This model is the policy's only schema (``opsgate policy schema`` prints its JSON Schema). The
+validators encode the rules that make a policy safe to load: every write has an approval rule
+and an undo, and names a write the executor knows.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from opsgate.writers import WRITERS
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Access(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    FORBIDDEN = "forbidden"
+
+
+class ApprovalRule(StrEnum):
+    ALWAYS = "always"  # a person approves every action, whatever the case type's autonomy
+    BY_AUTONOMY = "by_autonomy"  # a person approves unless the case type's autonomy is `auto`
+
+
+class Autonomy(StrEnum):
+    SHADOW = "shadow"  # propose and record only; never write
+    REVIEWED = "reviewed"  # propose; write after a person approves
+    AUTO = "auto"  # write without a person where the tool's approval rule allows it
+
+
+class Tool(Strict):
+    access: Access
+    description: str = ""
+    approval: ApprovalRule | None = None
+    undo: str | None = None
+    logged: bool = True
+
+    @model_validator(mode="after")
+    def _write_is_governed(self) -> Self:
+        if self.access is Access.WRITE:
+            if self.approval is None:
+                raise ValueError("a write needs an approval rule (approval: always | by_autonomy)")
+            if not self.undo:
+                raise ValueError("a write needs an undo (undo: <tool that takes it back>)")
+        elif self.approval is not None or self.undo is not None:
+            raise ValueError(f"approval and undo apply to writes only; this tool's access is {self.access.value!r}")
+        return self
+
+
+class Owner(Strict):
+    name: str = Field(min_length=1)
+    contact: str = Field(min_length=1, description="E-mail or channel that receives escalations.")
+
+
+class MissingData(Strict):
+    fields: list[str] = Field(min_length=1, description="Fields a proposal cannot be made without.")
+
+
+class LowConfidence(Strict):
+    below: float = Field(gt=0, le=1, description="Escalate when a required field's confidence is below this.")
+
+
+class HighValue(Strict):
+    field: str
+    above: Decimal = Field(gt=0)
+
+
+class RepeatedFailure(Strict):
+    after: int = Field(ge=1, description="Escalate the source after this many failed runs.")
+
+
+class Enabled(Strict):
+    """A rule with no parameters: present means on."""
+
+
+class EscalationRules(Strict):
+    missing_data: MissingData | None = None
+    possible_duplicate: Enabled | None = None
+    tool_failure: Enabled | None = None
+    out_of_policy: Enabled = Field(default_factory=Enabled, description="Always on: an action outside the policy escalates.")
+    low_confidence: LowConfidence | None = None
+    high_value: HighValue | None = None
+    repeated_failure: RepeatedFailure | None = None
+
+
+class Logging(Strict):
+    store_documents: bool = Field(default=True, description="Keep source references and proposals in the audit log.")
+    retention_days: int = Field(default=3650, gt=0)
+
+
+class Policy(Strict):
+    workflow: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    version: str = Field(min_length=1)
+    description: str = ""
+    owner: Owner
+    instruction_version: str = Field(min_length=1, description="Version of the rules or prompt that propose.")
+    tools: dict[str, Tool] = Field(min_length=1)
+    autonomy: dict[str, Autonomy] = Field(min_length=1, description="Autonomy mode per case type.")
+    escalation: EscalationRules = Field(default_factory=EscalationRules)
+    logging: Logging = Field(default_factory=Logging)
+    _file_digest: str = PrivateAttr(default="")
+
+    @property
+    def fingerprint(self) -> str:
+        """Version plus a digest of the file: an edit without a version bump still shows in the audit."""
+        return f"{self.version}+{self._file_digest[:12]}" if self._file_digest else self.version
+
+    @model_validator(mode="after")
+    def _writes_are_known(self) -> Self:
+        problems = []
+        for name, tool in self.tools.items():
+            if tool.access is not Access.WRITE:
+                continue
+            writer = WRITERS.get(name)
+            if writer is None:
+                problems.append(f"tools.{name}: the executor knows no write called {name!r} (known: {', '.join(sorted(WRITERS))})")
+            elif tool.undo != writer.undo_tool:
+                problems.append(f"tools.{name}.undo: {name} is taken back by {writer.undo_tool!r}, not {tool.undo!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def writes(self) -> dict[str, Tool]:
+        return {name: tool for name, tool in self.tools.items() if tool.access is Access.WRITE}
+
+    def tools_with(self, access: Access) -> list[str]:
+        return sorted(name for name, tool in self.tools.items() if tool.access is access)

@@ -1,0 +1,146 @@
+"""A run's bookkeeping: start it, record its proposals and their routes, and close it.
+
+These are the platform's plain steps before and after the gate; ``opsgate.orchestration`` wraps
+them as Prefect tasks. Each step commits its rows and audit events in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+from uuid import uuid4
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from opsgate import audit
+from opsgate.audit import AuditEvent
+from opsgate.models import TERMINAL, Escalation, EscalationReason, Outcome, Proposal, Route, RunSummary, Status, Verdict
+from opsgate.policy.engine import route
+from opsgate.policy.loader import load_policy
+from opsgate.policy.schema import Policy
+from opsgate.store.db import transaction
+from opsgate.store.tables import ProposalRow, RunRow
+
+logger = logging.getLogger(__name__)
+
+AGENT = "opsgate"
+
+
+class Run(BaseModel):
+    """What every step needs to know about the run it belongs to."""
+
+    id: str = Field(default_factory=lambda: str(uuid4()))
+    workflow: str
+    flow_run_id: str | None = None
+    trigger: str
+    policy: Policy
+    policy_version: str
+
+    @property
+    def owner(self) -> str:
+        return f"{self.policy.owner.name} <{self.policy.owner.contact}>"
+
+
+def start_run(workflow: str, trigger: str, flow_run_id: str | None = None, parameters: dict[str, Any] | None = None) -> Run:
+    """Load the workflow's policy (refusing to run without a valid one) and record the trigger."""
+    policy = load_policy(workflow)
+    run = Run(workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy=policy, policy_version=policy.fingerprint)
+    with transaction() as session:
+        session.add(RunRow(id=run.id, workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy_version=run.policy_version, instruction_version=policy.instruction_version))
+        audit.append(
+            session,
+            AuditEvent.TRIGGERED,
+            workflow=workflow,
+            run_id=run.id,
+            actor=trigger,
+            data={
+                "trigger": trigger, "flow_run_id": flow_run_id, "parameters": parameters or {},
+                "policy_version": run.policy_version, "instruction_version": policy.instruction_version,
+            },
+        )
+    logger.info("run %s of %s started (%s, policy %s)", run.id, workflow, trigger, run.policy_version)
+    return run
+
+
+def _earlier_failures(session: Session, workflow: str, source: str) -> int:
+    query = select(func.count()).select_from(ProposalRow).where(
+        ProposalRow.workflow == workflow, ProposalRow.source == source, ProposalRow.status == Status.FAILED
+    )
+    return session.execute(query).scalar_one()
+
+
+def _proposal_row(run: Run, proposal: Proposal, status: Status, detail: str, escalations: list[Escalation]) -> ProposalRow:
+    return ProposalRow(
+        id=proposal.id,
+        run_id=run.id,
+        workflow=run.workflow,
+        source=proposal.source,
+        case_type=proposal.case_type,
+        tool=proposal.tool,
+        payload=proposal.payload,
+        digest=proposal.digest,
+        summary=proposal.summary,
+        confidence=proposal.confidence,
+        escalations=[e.model_dump(mode="json") for e in escalations],
+        status=status,
+        detail=detail,
+        instruction_version=proposal.instruction_version,
+    )
+
+
+_STATUS = {Route.APPROVE: Status.PROPOSED, Route.AUTO: Status.APPROVED, Route.SHADOW: Status.SHADOWED, Route.ESCALATE: Status.ESCALATED, Route.FAIL: Status.FAILED}
+
+
+def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
+    """Route every proposal by the policy and record it, with its route, in the store and audit."""
+    verdicts: list[Verdict] = []
+    with transaction() as session:
+        for proposal in proposals:
+            verdict = route(run.policy, proposal)
+            rules = run.policy.escalation
+            if verdict.route is Route.FAIL and rules.repeated_failure:
+                failures = _earlier_failures(session, run.workflow, proposal.source) + 1
+                if failures >= rules.repeated_failure.after:
+                    detail = f"failed in {failures} runs: {proposal.error}"
+                    verdict = Verdict(proposal_id=proposal.id, route=Route.ESCALATE, escalations=[Escalation(reason=EscalationReason.REPEATED_FAILURE, detail=detail)])
+            verdicts.append(verdict)
+            status = _STATUS[verdict.route]
+            detail = proposal.error or "; ".join(f"{e.reason}{f' ({e.field})' if e.field else ''}: {e.detail}".rstrip(": ") for e in verdict.escalations)
+            session.add(_proposal_row(run, proposal, status, detail, verdict.escalations))
+            session.flush()
+            common = {"workflow": run.workflow, "run_id": run.id, "proposal_id": proposal.id}
+            if proposal.tool is not None:
+                audit.append(session, AuditEvent.PROPOSED, actor=proposal.instruction_version, **common, data={
+                    "source": proposal.source, "case_type": proposal.case_type, "tool": proposal.tool,
+                    "payload": proposal.payload, "digest": proposal.digest, "confidence": proposal.confidence,
+                    "instruction_version": proposal.instruction_version, "tools_used": proposal.tools_used, "route": verdict.route,
+                })
+            if verdict.route is Route.ESCALATE:
+                audit.append(session, AuditEvent.ESCALATED, actor=AGENT, **common, data={
+                    "source": proposal.source, "to": run.owner, "reasons": [e.model_dump(mode="json") for e in verdict.escalations],
+                })
+            elif verdict.route is Route.SHADOW:
+                audit.append(session, AuditEvent.SHADOWED, actor=AGENT, **common, data={"source": proposal.source})
+            elif verdict.route is Route.FAIL:
+                audit.append(session, AuditEvent.FAILED, actor=AGENT, **common, data={"source": proposal.source, "stage": "propose", "error": proposal.error, "tools_used": proposal.tools_used})
+    return verdicts
+
+
+def finish_run(run: Run) -> RunSummary:
+    """Close the run: every case's final state, counted, in the store and the audit log."""
+    with transaction() as session:
+        rows = session.execute(select(ProposalRow).where(ProposalRow.run_id == run.id).order_by(ProposalRow.created_at, ProposalRow.source)).scalars().all()
+        outcomes = [Outcome(proposal_id=r.id, source=r.source, status=Status(r.status), detail=r.detail) for r in rows]
+        counts = dict(Counter(str(o.status) for o in outcomes))
+        open_cases = [o.source for o in outcomes if o.status not in TERMINAL]
+        row = session.get(RunRow, run.id)
+        assert row is not None, f"run {run.id} was never started"
+        row.status = "completed" if not open_cases else "incomplete"
+        row.finished_at = datetime.now(timezone.utc)
+        row.summary = counts
+        audit.append(session, AuditEvent.COMPLETED, workflow=run.workflow, run_id=run.id, actor=AGENT, data={"counts": counts, "open": open_cases})
+    return RunSummary(run_id=run.id, workflow=run.workflow, counts=counts, outcomes=outcomes)

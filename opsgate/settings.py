@@ -1,0 +1,51 @@
+"""Settings, read once from the environment (``OPSGATE_`` prefix) or a ``.env`` file.
+
+Defaults are the embedded set-up: a SQLite store under the data directory, the policies shipped
+with the project, the offline ``rules`` backend, a local Prefect server on port 4200.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPSGATE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path.home() / ".opsgate", description="Where the embedded store and server logs live.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL of the store; a SQLite file in data_dir when unset.")
+    policy_dir: Path = Field(default=PROJECT_ROOT / "policies", description="Directory of <workflow>.yaml policy files.")
+
+    llm_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPSGATE_LLM_BASE_URL", "OPENAI_BASE_URL"))
+    llm_api_key: str | None = Field(default=None, validation_alias=AliasChoices("OPSGATE_LLM_API_KEY", "OPENAI_API_KEY"))
+    llm_model: str | None = Field(default=None, description="Model name on the OpenAI-compatible endpoint; no LLM when unset.")
+
+    approval_timeout: int = Field(default=3600, gt=0, description="Seconds a run waits at the gate before its proposals expire.")
+    approval_poll_interval: int = Field(default=10, gt=0, description="Seconds between the paused run's checks for a decision.")
+
+    prefect_port: int = Field(default=4200, description="Port of the local Prefect server opsgate starts when PREFECT_API_URL is unset.")
+    max_document_bytes: int = Field(default=25 * 1024 * 1024, gt=0, description="Larger input documents fail instead of being read.")
+
+    @field_validator("data_dir", "policy_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def store_url(self) -> str:
+        """The store's URL: the configured one, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'opsgate.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing the environment."""
+    return Settings()

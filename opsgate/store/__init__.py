@@ -1,0 +1,1 @@
+"""The opsgate store: SQLAlchemy tables, migrations and sessions (SQLite by default, PostgreSQL by URL)."""

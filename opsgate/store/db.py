@@ -1,0 +1,93 @@
+"""Engines, migrations and transactions for the store.
+
+Every process migrates the store to the newest revision once, on first use, so a fresh SQLite
+file or an empty PostgreSQL schema is ready without a separate step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from opsgate.errors import ConfigurationError
+from opsgate.settings import get_settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    """WAL lets a paused run's process and an approving CLI use one file; FKs are off by default.
+
+    The driver's own transaction handling is switched off so that ``_sqlite_begin`` decides.
+    """
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    """Take the write lock at BEGIN: two writers that both read the audit head first would
+    otherwise deadlock when upgrading their read locks."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the store's schema to the newest Alembic revision."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@lru_cache
+def engine_for(url: str) -> Engine:
+    """The migrated engine for ``url``, one per process."""
+    try:
+        engine = _create_engine(url)
+        migrate(engine)
+    except Exception as exc:  # the driver's own errors vary; the user needs the URL and the cause
+        safe = make_url(url).render_as_string(hide_password=True)
+        raise ConfigurationError(f"cannot open the opsgate store at {safe}: {exc}") from exc
+    return engine
+
+
+def get_engine() -> Engine:
+    return engine_for(get_settings().store_url)
+
+
+@lru_cache
+def _sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine | None = None) -> Iterator[Session]:
+    """One unit of work: committed when the block ends, rolled back when it raises."""
+    with _sessions(engine or get_engine()).begin() as session:
+        yield session

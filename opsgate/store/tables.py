@@ -1,0 +1,237 @@
+"""Database rows. Kept apart from the domain models in ``opsgate.models``: rows are storage.
+
+Two groups live here: opsgate's own bookkeeping (runs, proposals, approval requests, approvals,
+corrections, executions, undo records, the audit log) and the embedded systems of record that the
+executor may write to (payables, records). Nothing but the executor writes the second group.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Money(TypeDecorator[Decimal]):
+    """Exact decimal amounts: NUMERIC where the database has it, text on SQLite (which has not)."""
+
+    impl = Numeric(14, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(Numeric(14, 2))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return str(Decimal(value)) if dialect.name == "sqlite" else Decimal(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RunRow(Base):
+    """One workflow run: how it was triggered and how it ended."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow: Mapped[str] = mapped_column(String(100), index=True)
+    flow_run_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    trigger: Mapped[str] = mapped_column(String(200))
+    policy_version: Mapped[str] = mapped_column(String(100))
+    instruction_version: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(30), default="running")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class ProposalRow(Base):
+    """One input case of a run and, when one could be made, the action proposed for it.
+
+    An input that fails before any action can be proposed is still a row (status ``failed``,
+    no tool): every input ends here in a terminal state.
+    """
+
+    __tablename__ = "proposals"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    workflow: Mapped[str] = mapped_column(String(100), index=True)
+    source: Mapped[str] = mapped_column(Text)
+    case_type: Mapped[str] = mapped_column(String(100))
+    tool: Mapped[str | None] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    digest: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    confidence: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    escalations: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    instruction_version: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ApprovalRequestRow(Base):
+    """A batch of proposals waiting at a paused flow run's gate."""
+
+    __tablename__ = "approval_requests"
+    __table_args__ = (UniqueConstraint("flow_run_id", "pause_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow_run_id: Mapped[str] = mapped_column(String(64), index=True)
+    pause_key: Mapped[str] = mapped_column(String(100))
+    workflow: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64))
+    proposal_ids: Mapped[list[str]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(30), default="pending", index=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApprovalRow(Base):
+    """A person's decision on one proposal, bound to the digest of the exact action approved."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("approval_requests.id"))
+    decision: Mapped[str] = mapped_column(String(20))
+    approver: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    proposal_digest: Mapped[str] = mapped_column(String(64))
+    action_payload: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    action_digest: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CorrectionRow(Base):
+    """A field an approver changed: the proposed and the approved value, for correction rates."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"))
+    field: Mapped[str] = mapped_column(String(100))
+    proposed_value: Mapped[Any] = mapped_column(JSONType)
+    approved_value: Mapped[Any] = mapped_column(JSONType)
+    corrected_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ExecutionRow(Base):
+    """The idempotency key of a write, committed in the same transaction as the write itself."""
+
+    __tablename__ = "executions"
+
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
+    tool: Mapped[str] = mapped_column(String(100))
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"))
+    target_table: Mapped[str] = mapped_column(String(100))
+    target_id: Mapped[str] = mapped_column(String(100))
+    executed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UndoRow(Base):
+    """How to take one write back: the undo tool and what it needs."""
+
+    __tablename__ = "undo_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(ForeignKey("executions.idempotency_key"), unique=True)
+    undo_tool: Mapped[str] = mapped_column(String(100))
+    target_table: Mapped[str] = mapped_column(String(100))
+    target_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class AuditRow(Base):
+    """One append-only audit event; ``hash`` covers this row's content and ``prev_hash``."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    workflow: Mapped[str] = mapped_column(String(100), index=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    event: Mapped[str] = mapped_column(String(40), index=True)
+    proposal_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHeadRow(Base):
+    """The newest audit row's number and hash: makes removing the last rows detectable, and is
+    the row concurrent writers lock so that the chain never forks."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class PayableRow(Base):
+    """System of record: invoices posted to accounts payable (the embedded default's ledger)."""
+
+    __tablename__ = "payables"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vendor_name: Mapped[str | None] = mapped_column(String(300))
+    vendor_key: Mapped[str] = mapped_column(String(300), index=True)
+    invoice_number: Mapped[str] = mapped_column(String(100), index=True)
+    document_type: Mapped[str] = mapped_column(String(30))
+    invoice_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal: Mapped[Decimal | None] = mapped_column(Money)
+    tax_total: Mapped[Decimal | None] = mapped_column(Money)
+    total: Mapped[Decimal] = mapped_column(Money)
+    po_number: Mapped[str | None] = mapped_column(String(100))
+    iban: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(Text)
+    proposal_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(20), default="posted")
+    posted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RecordRow(Base):
+    """System of record: customer and vendor master records; merges mark, never delete."""
+
+    __tablename__ = "records"
+    __table_args__ = (UniqueConstraint("kind", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    external_id: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("records.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,51 @@
+"""How workflows plug into the platform without the platform importing them.
+
+A workflow module exposes one ``WorkflowSpec`` and names it under the ``opsgate.workflows`` entry
+point group in ``pyproject.toml``. The CLI builds ``opsgate run <alias>`` from the spec's
+parameter model, adds the workflow's own commands, and the demo runs the spec marked for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from opsgate.errors import ConfigurationError
+
+ENTRY_POINT_GROUP = "opsgate.workflows"
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    name: str  # the one identifier: module, policy file, audit rows (invoice_extraction)
+    alias: str  # the CLI's word for it: `opsgate run invoices`
+    flow: Any  # the Prefect flow; called with one argument, ``params``
+    params_model: type[BaseModel]
+    summary: str
+    commands: list[Callable[..., Any]] = field(default_factory=list)  # extra top-level CLI commands
+    demo_params: Callable[[Path], BaseModel] | None = None  # params for the demo, given a scratch dir
+
+
+@lru_cache
+def workflows() -> dict[str, WorkflowSpec]:
+    """Every installed workflow, by alias."""
+    found: dict[str, WorkflowSpec] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        spec = point.load()
+        if not isinstance(spec, WorkflowSpec):
+            raise ConfigurationError(f"entry point {point.name} ({point.value}) is not a WorkflowSpec")
+        found[spec.alias] = spec
+    return found
+
+
+def by_name(name: str) -> WorkflowSpec:
+    for spec in workflows().values():
+        if spec.name == name or spec.alias == name:
+            return spec
+    raise ConfigurationError(f"no workflow called {name!r}; installed: {', '.join(sorted(workflows())) or 'none'}")

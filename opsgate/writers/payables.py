@@ -1,0 +1,80 @@
+"""Posting invoices to the payables ledger, and reversing a posting."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+from decimal import Decimal
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opsgate.errors import ExecutionError
+from opsgate.store.tables import PayableRow
+
+
+class PayablePosting(BaseModel):
+    """The one action the payables writer accepts: post this document to accounts payable."""
+
+    vendor_name: str | None = None
+    invoice_number: str = Field(min_length=1)
+    document_type: Literal["invoice", "credit_note", "receipt"] = "invoice"
+    invoice_date: date
+    due_date: date | None = None
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    subtotal: Decimal | None = None
+    tax_total: Decimal | None = None
+    total: Decimal
+    po_number: str | None = None
+    iban: str | None = None
+    source: str
+
+
+def vendor_key(name: str | None) -> str:
+    """A vendor's name reduced to letters and digits, so 'ACME Ltd.' and 'Acme Ltd' match."""
+    text = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+def find_posted(session: Session, vendor_name: str | None, invoice_number: str) -> PayableRow | None:
+    """The live posting of this vendor's invoice number, if any: the double-payment check."""
+    query = select(PayableRow).where(
+        PayableRow.vendor_key == vendor_key(vendor_name),
+        PayableRow.invoice_number == invoice_number.strip(),
+        PayableRow.status == "posted",
+    )
+    return session.execute(query.limit(1)).scalar_one_or_none()
+
+
+class PayablesPost:
+    tool: ClassVar[str] = "payables.post"
+    undo_tool: ClassVar[str] = "payables.reverse"
+    table: ClassVar[str] = "payables"
+    payload_model: ClassVar[type[BaseModel]] = PayablePosting
+
+    def apply(self, session: Session, payload: PayablePosting, proposal_id: str) -> str:
+        existing = find_posted(session, payload.vendor_name, payload.invoice_number)
+        if existing is not None:
+            raise ExecutionError(
+                f"invoice {payload.invoice_number} of {payload.vendor_name or 'this vendor'} is already posted "
+                f"(payable {existing.id}): refusing a double payment",
+                retryable=False,
+            )
+        row = PayableRow(
+            **payload.model_dump(exclude={"invoice_number"}),
+            invoice_number=payload.invoice_number.strip(),
+            vendor_key=vendor_key(payload.vendor_name),
+            proposal_id=proposal_id,
+        )
+        session.add(row)
+        session.flush()
+        return str(row.id)
+
+    def undo(self, session: Session, target_id: str) -> None:
+        row = session.get(PayableRow, int(target_id))
+        if row is None or row.status != "posted":
+            raise ExecutionError(f"payable {target_id} is not posted; nothing to reverse", retryable=False)
+        row.status = "reversed"

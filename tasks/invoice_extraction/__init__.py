@@ -1,0 +1,1 @@
+"""The invoice workflow's own logic: reading documents, extracting fields, proposing postings."""

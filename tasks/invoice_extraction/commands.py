@@ -1,0 +1,50 @@
+"""`opsgate extract`: read documents and print their fields; writes nothing, needs no server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from opsgate.policy.loader import load_policy
+from opsgate.settings import get_settings
+from tasks.invoice_extraction.extracting import extract_document
+from tasks.invoice_extraction.models import Extraction
+
+WORKFLOW = "invoice_extraction"
+
+
+def _table(results: list[Extraction]) -> Table:
+    table = Table("source", "status", "type", "number", "date", "currency", "total", "escalations / error")
+    for r in results:
+        f = r.fields
+        problems = r.error or ", ".join(f"{e.reason}{f' ({e.field})' if e.field else ''}" for e in r.escalations)
+        table.add_row(r.source, r.status, r.document_type, f.invoice_number or "", str(f.invoice_date or ""), f.currency or "", str(f.total or ""), problems)
+    return table
+
+
+def extract(
+    paths: Annotated[list[Path], typer.Argument(help="Documents to read: PDF, plain text.")],
+    json: Annotated[bool, typer.Option("--json", help="One JSON object per document on stdout, in input order.")] = False,
+) -> None:
+    """Extract invoice fields from documents. No writes, no server."""
+    policy = load_policy(WORKFLOW)
+    required = policy.escalation.missing_data.fields if policy.escalation.missing_data else []
+    max_bytes = get_settings().max_document_bytes
+    results: list[Extraction] = []
+    with Progress(console=Console(stderr=True), transient=True, disable=len(paths) < 2 or not sys.stderr.isatty()) as progress:
+        job = progress.add_task("extracting", total=len(paths))
+        for path in paths:
+            result = extract_document(path, required, source=str(path), max_bytes=max_bytes)
+            results.append(result)
+            if json:
+                sys.stdout.write(result.model_dump_json() + "\n")
+                sys.stdout.flush()
+            progress.advance(job)
+    if not json:
+        Console().print(_table(results))

@@ -1,0 +1,139 @@
+"""The field labels the rules extractor looks for, in English, German, French and Dutch.
+
+Each field has labels in priority order: a specific label ("Invoice date") is tried before a
+generic one ("Date"). Labels only ever match as whole words, so free text in a document (for
+example an instruction aimed at an AI reader) is not a label and cannot steer the result.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def _labels(*alternatives: str) -> list[re.Pattern[str]]:
+    """Compile each alternative as a case-insensitive whole-word label."""
+    # The end needs a word boundary only when the label ends in a letter ("No.123", "#123" are fine).
+    return [re.compile(rf"(?<![\w])(?:{alt})(?:(?<![\w])|(?![\w]))", re.IGNORECASE) for alt in alternatives]
+
+
+_NO = r"(?:no\.?|nr\.?|n[°º]\.?|num(?:ber|éro|ero)?\.?|#|nummer|id)"
+
+INVOICE_NUMBER = _labels(
+    rf"invoice\s*{_NO}|inv\.?\s*{_NO}|tax\s*invoice\s*{_NO}",
+    rf"rechnungs?\s*-?\s*(?:{_NO})|rechnungsnummer|belegnummer|beleg-?nr\.?|\w*rechnung\s*(?:\(\d+\)\s*)?{_NO}",
+    rf"facture\s*{_NO}|n[°º]\s*(?:de\s*)?facture|num[ée]ro\s*de\s*facture",
+    rf"factuur\s*-?\s*{_NO}|factuurnummer",
+    rf"credit\s*note\s*{_NO}|gutschrifts?\s*-?\s*{_NO}|avoir\s*{_NO}",
+    rf"(?:bill|receipt|document|doc\.?)\s*{_NO}",
+)
+INVOICE_NUMBER_TITLE = re.compile(
+    r"^\s*(?:tax\s+)?(?:invoice|rechnung|facture|factuur|gutschrift|credit\s+note)\s*[:#]?\s*"
+    r"(?P<value>[A-Z0-9][A-Z0-9/._-]*\d[A-Z0-9/._-]*)\s*$",
+    re.IGNORECASE,
+)
+
+INVOICE_DATE = _labels(
+    r"invoice\s*date|date\s*of\s*(?:issue|invoice)|issue\s*date|date\s*issued|billing\s*date|receipt\s*date",
+    r"rechnungsdatum|belegdatum|ausstellungsdatum|rechnungs?-?\s*datum",
+    r"date\s*de\s*(?:la\s*)?factur(?:e|ation)|date\s*d[’']?[ée]mission|factuurdatum|factuur\s*datum"
+    r"|facture\s*n[°º]?\s*\S+\s+du|\w*rechnung\s*(?:\(\d+\)\s*)?(?:nr\.?\s*)?\S+\s+vom",
+    r"(?<!due )(?<!order )(?<!delivery )(?<!payment )(?<!shipping )(?<!ship )(?<!supply )"
+    r"(?<!expiry )(?<!start )(?<!end )(?<!print )"
+    r"(?:date|datum|dated)(?!\s*(?:of\s*)?(?:due|supply|delivery|d[’']?[ée]ch[ée]ance|limite|de\s*livraison|de\s*commande))",
+)
+
+DUE_DATE = _labels(
+    r"due\s*date|date\s*due|payment\s*due(?:\s*date)?|due\s*(?:by|on)|pay(?:able)?\s*by",
+    r"f[äa]llig(?:keitsdatum|\s*am|\s*bis)?|zahlbar\s*bis|zahlungsziel",
+    r"date\s*(?:d[’']|de\s*l[’'])?\s*[ée]ch[ée]ance|[ée]ch[ée]ance|date\s*limite\s*de\s*paiement",
+    r"vervaldatum|uiterste\s*betaaldatum|te\s*betalen\s*v[óo]{1,2}r",
+)
+
+TOTAL_SPECIFIC = _labels(
+    r"grand\s*total|total\s*amount(?:\s*due)?|invoice\s*total|total\s*for\s*this\s*invoice|factuur\s*totaal"
+    r"|totaal\s*factuur|total\s*facture|rechnungssumme|total\s*(?:\(?\s*incl|including|inkl)\.?[^\d]{0,20}"
+    r"|total\s*ttc|montant\s*ttc|total\s*payable|amount\s*payable|total\s*to\s*pay",
+    r"gesamtbetrag|rechnungsbetrag|bruttosumme|zahlbetrag|zahlungsbetrag|endbetrag|bruttobetrag|gesamtsumme|zu\s*zahlen(?:der\s*betrag)?",
+    r"net\s*[àa]\s*payer|montant\s*total|totaal\s*(?:incl\.?|bedrag)|totaalbedrag|te\s*betalen",
+    r"amount\s*due|balance\s*due|total\s*due|amount\s*to\s*pay|do\s*zap[łl]aty",
+)
+TOTAL_GENERIC = _labels(
+    r"(?<!sub)(?<!sub-)(?<!sub )total(?!\s*(?:qty|quantity|items?|units|pieces|pcs|weight|discount|savings"
+    r"|paid|tax|vat|gst|net|excl|ex\b|ht\b|hors|before|exkl|netto|mwst|tva|btw))|summe|totaal|montant|razem",
+)
+# Checked on the label and a few characters around it, not on the whole line.
+TOTAL_EXCLUDE = re.compile(
+    r"sub\s*-?\s*total|\bnet(?:to)?\b|excl|exkl|before\s*tax|\bht\b|hors\s*tax|zwischensumme|\bohne\b|\bsans\b"
+    r"|\b(?:vat|tax|mwst|tva|btw|gst)\s*(?:total|totaal|summe|amount)",
+    re.IGNORECASE,
+)
+
+SUBTOTAL = _labels(
+    r"(?:total\s*|totaal\s*|amount\s*)?(?:excl(?:\.|usief|uding)?|exkl\.?|zzgl\.?|hors)\s*(?:btw|vat|tax|mwst|ust|tva|taxes)",
+    r"sub\s*-?\s*total|net\s*(?:amount|total|value)|total\s*(?:excl\.?|excluding|before\s*tax|net|ht|hors\s*taxes?)"
+    r"|amount\s*(?:excl\.?|before\s*tax)|taxable\s*amount",
+    r"\w*summe\s*ohne\s*(?:ust|mwst)\.?|nettosumme|zwischensumme|nettobetrag|netto-?\s*summe|summe\s*netto|gesamt\s*netto|netto|rechnungsbetrag\s*netto",
+    r"total\s*ht|montant\s*ht|sous-?\s*total|subtotaal|totaal\s*excl\.?",
+)
+
+TAX_TOTAL = _labels(
+    r"total\s*(?:tax|vat|gst|mwst|tva|btw)|tax\s*total|vat\s*total|tax\s*amount|vat\s*amount|montant\s*tva"
+    r"|steuerbetrag|(?:ust|mwst)\.?\s*-?\s*betrag|btw\s*-?\s*bedrag|total\s*tva",
+    r"sales\s*tax|vat|tax|gst|mwst|ust|umsatzsteuer|mehrwertsteuer|tva|btw|iva",
+)
+TAX_LINE_EXCLUDE = re.compile(
+    r"\b(?:incl|inkl|including|excl|exkl|excluding|ttc|ht|zzgl\s*ust-?id)\b|reg(?:istration)?\b|\bid\b|ident"
+    r"|\bno\b|\bnr\b|nummer|number|intra|\btax\s*code|before",
+    re.IGNORECASE,
+)
+
+TAX_ID = _labels(
+    r"vat\s*(?:reg(?:istration)?\.?\s*)?(?:no\.?|number|nr\.?|id|#)|vat\s*reg(?:istration)?\.?|vat\s*id",
+    r"ust\.?\s*-?\s*id\.?(?:\s*-?\s*nr)?\.?|umsatzsteuer\s*-?\s*id(?:entifikationsnummer|\.?\s*-?\s*nr)?\.?",
+    r"(?:n[°º]|no\.?|num[ée]ro)\s*(?:de\s*)?tva(?:\s*intra(?:communautaire)?)?|tva\s*intra(?:communautaire)?\.?",
+    r"btw\s*-?\s*(?:nummer|nr\.?|id)|btw",
+    r"tax\s*(?:id|no\.?|number|reg(?:istration)?\.?(?:\s*no\.?)?)|gstin|gst\s*(?:no\.?|reg(?:istration)?(?:\s*no\.?)?)"
+    r"|abn|tin|nip",
+    r"steuer\s*-?\s*nr\.?|steuernummer",  # a national tax number: only when no VAT id is given
+)
+EU_VAT_ID = re.compile(
+    r"(?<![A-Z0-9])(?:ATU\d{8}|BE[01]\d{9}|DE\d{9}|DK\d{8}|ES[A-Z0-9]\d{7}[A-Z0-9]|FR[A-Z0-9]{2}\d{9}"
+    r"|GB\d{9}(?:\d{3})?|IT\d{11}|NL\d{9}B\d{2}|PL\d{10}|SE\d{12}|CZ\d{8,10}|LU\d{8}|IE\d{7}[A-Z]{1,2})(?![A-Z0-9])"
+)
+
+PO_NUMBER = _labels(
+    rf"p\.?\s?o\.?\s*{_NO}|p\.?o\.?(?=\s*[:#])|purchase\s*order(?:\s*{_NO})?",
+    rf"bestell\s*-?\s*(?:nummer|{_NO})|ihre\s*bestellung|bon\s*de\s*commande(?:\s*{_NO})?|inkooporder\s*(?:{_NO})?",
+)
+
+CUSTOMER = _labels(
+    r"bill(?:ed)?\s*to|invoice\s*to|invoiced\s*to|sold\s*to|customer(?:\s*name)?|client|buyer",
+    r"rechnungsempf[äa]nger|rechnungsadresse|kunde|empf[äa]nger",
+    r"factur[ée]\s*[àa]|adresse\s*de\s*facturation|klant|factuuradres",
+)
+CUSTOMER_NOT_NAME = re.compile(rf"^\s*[:\-]?\s*(?:{_NO}|ref|code|account|vat|tax)(?![\w])", re.IGNORECASE)
+
+VENDOR = _labels(r"from|seller|vendor|supplier|lieferant|verk[äa]ufer|fournisseur|leverancier|sold\s*by")
+COMPANY_SUFFIX = re.compile(
+    r"(?<![\w])(?:gmbh|ag|kg|ug|ltd|limited|llc|l\.l\.c\.|inc|corp|corporation|plc|sdn\.?\s*bhd|bhd|s\.?a\.?s?|sarl"
+    r"|s\.?a\.?r\.?l|b\.?v\.?|n\.?v\.?|oy|ab|a/s|s\.?p\.?a|s\.?r\.?l|pvt|private\s*limited|co\.)(?![\w])\.?",
+    re.IGNORECASE,
+)
+TITLE_WORDS = re.compile(
+    r"^\s*(?:tax\s+)?(?:invoice|rechnung|facture|factuur|receipt|quittung|re[çc]u|credit\s*note|gutschrift|avoir"
+    r"|page|seite|original|copy|kopie|duplicate|statement)\b",
+    re.IGNORECASE,
+)
+
+# "avoir" is also the French verb "to have": only a title line or "Avoir n°" counts.
+CREDIT_NOTE = re.compile(
+    r"\b(?:credit\s*note|credit\s*memo|gutschrift|creditnota|rechnungskorrektur)\b|^\s*avoir\b|\bavoir\s*n[°º]",
+    re.IGNORECASE | re.MULTILINE,
+)
+RECEIPT = re.compile(
+    r"\b(?:receipt|quittung|kassenbon|kassenbeleg|re[çc]u|ticket\s*de\s*caisse|kassabon)\b", re.IGNORECASE
+)
+INVOICE_WORD = re.compile(r"\b(?:invoice|rechnung|facture|factuur)\b", re.IGNORECASE)
+LANGUAGE_DAYFIRST = re.compile(
+    r"\b(?:rechnung|datum|fällig|mwst|gesamtbetrag|facture|tva|échéance|factuur|btw|vervaldatum)\b", re.IGNORECASE
+)

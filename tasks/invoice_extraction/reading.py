@@ -1,0 +1,134 @@
+"""Turn a document file into plain text, or say precisely why that is not possible.
+
+The workflow needs to tell "this document is broken" (an error a person must fix at the source)
+from "this document is a scan" (a person, or later OCR, must read it). So every failure is an
+``ExtractionError`` with a short ``reason`` code; nothing here guesses or silently returns "".
+PDFs are recognised by their magic bytes, not by their name, because inbox files are often
+misnamed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from opsgate.errors import ExtractionError
+
+DEFAULT_MAX_BYTES = 25 * 1024 * 1024
+PAGE_SEPARATOR = "\f"
+
+# Signatures of common binary formats that arrive in inboxes but carry no readable text here.
+_BINARY_MAGIC: dict[bytes, str] = {
+    b"\x89PNG\r\n\x1a\n": "PNG image",
+    b"\xff\xd8\xff": "JPEG image",
+    b"GIF8": "GIF image",
+    b"II*\x00": "TIFF image",
+    b"MM\x00*": "TIFF image",
+    b"BM": "BMP image",
+    b"PK\x03\x04": "ZIP archive (or Office document)",
+    b"\xd0\xcf\x11\xe0": "legacy Office document",
+}
+
+
+def read_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """Return the text of a PDF (text layer) or a text file.
+
+    Pages of a PDF are joined with a form feed so callers can still tell where a page ends.
+    Raises ``ExtractionError`` with reason ``not_found``, ``empty``, ``too_large``,
+    ``corrupt``, ``encrypted``, ``needs_ocr`` or ``unsupported_format``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ExtractionError("not_found", f"{path.name}: file not found")
+    size = path.stat().st_size
+    if size == 0:
+        raise ExtractionError("empty", f"{path.name}: the file is empty")
+    if size > max_bytes:
+        raise ExtractionError(
+            "too_large", f"{path.name}: {size} bytes is over the {max_bytes}-byte limit for documents"
+        )
+    data = path.read_bytes()
+    if _is_pdf(data):
+        return _read_pdf(data, path.name)
+    if path.suffix.lower() == ".pdf":
+        raise ExtractionError("corrupt", f"{path.name}: named .pdf but does not start like a PDF file")
+    return _read_text(data, path.name)
+
+
+def _is_pdf(data: bytes) -> bool:
+    """PDF readers accept the header anywhere in the first 1024 bytes; so do we."""
+    return b"%PDF-" in data[:1024]
+
+
+def _read_pdf(data: bytes, name: str) -> str:
+    """Extract the text layer page by page, closing every pdfium handle before returning."""
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+            raise ExtractionError("encrypted", f"{name}: the PDF is password-protected") from exc
+        raise ExtractionError("corrupt", f"{name}: the PDF is damaged and cannot be opened ({exc})") from exc
+    try:
+        page_count = len(document)
+        if page_count == 0:
+            raise ExtractionError("corrupt", f"{name}: the PDF has no pages")
+        pages = [_page_text(document, index) for index in range(page_count)]
+    except pdfium.PdfiumError as exc:
+        raise ExtractionError("corrupt", f"{name}: a page of the PDF cannot be read ({exc})") from exc
+    finally:
+        document.close()
+    if not any(page.strip() for page in pages):
+        raise ExtractionError(
+            "needs_ocr", f"{name}: the PDF has no text layer ({page_count} page(s), probably scanned)"
+        )
+    return PAGE_SEPARATOR.join(pages)
+
+
+def _page_text(document: pdfium.PdfDocument, index: int) -> str:
+    page = document[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            text = textpage.get_text_range()
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+    # pdfium ends lines with CRLF; callers work line by line, so normalise once here.
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+def _read_text(data: bytes, name: str) -> str:
+    """Decode a text file, refusing binaries rather than returning mojibake."""
+    for magic, kind in _BINARY_MAGIC.items():
+        if data.startswith(magic):
+            raise ExtractionError("unsupported_format", f"{name}: a {kind} is not a supported document")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", errors="replace")
+    elif b"\x00" in data[:8192] or _control_ratio(data[:8192]) > 0.1:
+        raise ExtractionError("unsupported_format", f"{name}: binary file, not a PDF or text document")
+    else:
+        text = _decode(data)
+    if not text.strip():
+        raise ExtractionError("empty", f"{name}: the file contains only whitespace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 first (with or without BOM); then cp1252, the usual legacy Windows export; latin-1 never fails."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _control_ratio(chunk: bytes) -> float:
+    """Share of control bytes other than tab/newline/CR/form feed: high means binary."""
+    if not chunk:
+        return 0.0
+    controls = sum(1 for b in chunk if b < 32 and b not in (9, 10, 12, 13))
+    return controls / len(chunk)

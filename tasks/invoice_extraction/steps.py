@@ -1,0 +1,46 @@
+"""The invoice workflow's steps as Prefect tasks: read the inbox, propose one posting per document."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from opsgate.errors import ConfigurationError
+from opsgate.models import Proposal
+from opsgate.runs import Run
+from opsgate.settings import get_settings
+from tasks.invoice_extraction.extracting import extract_document
+from tasks.invoice_extraction.proposing import propose
+
+logger = logging.getLogger(__name__)
+
+
+def list_inbox(inbox: Path) -> list[Path]:
+    """The documents in the inbox, in name order; hidden files and folders are not documents."""
+    if not inbox.is_dir():
+        raise ConfigurationError(f"inbox {inbox} is not a folder")
+    return sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+@task(name="load-invoices", cache_policy=NO_CACHE)
+def load_invoices(inbox: Path) -> list[Path]:
+    documents = list_inbox(inbox)
+    logger.info("%d documents in %s", len(documents), inbox)
+    return documents
+
+
+@task(name="propose-postings", cache_policy=NO_CACHE)
+def propose_postings(run: Run, documents: list[Path]) -> list[Proposal]:
+    required = run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else []
+    max_bytes = get_settings().max_document_bytes
+    seen: set[tuple[str, str]] = set()
+    proposals = []
+    for path in documents:
+        extraction = extract_document(path, required, max_bytes=max_bytes)
+        proposal = propose(extraction, run.policy, seen)
+        logger.info("%s: %s", path.name, proposal.error or proposal.summary)
+        proposals.append(proposal)
+    return proposals

@@ -1,0 +1,173 @@
+"""A tiny, dependency-free writer of valid PDFs for tests and the sample inbox.
+
+Why hand-written: the reader is tested against real PDF bytes (text layer, image-only,
+encrypted) without adding a PDF-writing dependency. Every file has a correct xref table so
+pdfium opens it without falling back to repair, which would hide reader bugs.
+
+Run ``python -m tests.support.pdf_builder OUT_DIR`` to (re)build the sample inbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import zlib
+from pathlib import Path
+
+LINES_PER_PAGE = 48
+_PAD = bytes.fromhex("28BF4E5E4E758A4164004E56FFFA01082E2E00B6D0683E802F0CA9FE6453697A")
+
+
+def _escape(line: str) -> bytes:
+    """Encode one text line as a PDF literal string body in WinAnsi (cp1252)."""
+    raw = line.encode("cp1252", errors="replace")
+    return raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+
+
+def _page_content(lines: list[str]) -> bytes:
+    """Content stream drawing ``lines`` top to bottom, one ``Tj`` per line, 11pt Helvetica."""
+    parts = [b"BT /F1 11 Tf 14 TL 50 780 Td"]
+    for line in lines:
+        parts.append(b"(" + _escape(line) + b") Tj T*")
+    parts.append(b"ET")
+    return b"\n".join(parts)
+
+
+def _rc4(key: bytes, data: bytes) -> bytes:
+    """RC4, as the PDF standard security handler (revision 2) requires."""
+    s = list(range(256))
+    j = 0
+    for i in range(256):
+        j = (j + s[i] + key[i % len(key)]) % 256
+        s[i], s[j] = s[j], s[i]
+    out = bytearray()
+    i = j = 0
+    for byte in data:
+        i = (i + 1) % 256
+        j = (j + s[i]) % 256
+        s[i], s[j] = s[j], s[i]
+        out.append(byte ^ s[(s[i] + s[j]) % 256])
+    return bytes(out)
+
+
+def _assemble(objects: list[bytes], trailer_extra: bytes = b"") -> bytes:
+    """Serialise numbered objects (1-based, in order) with an exact xref table and trailer."""
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref_at = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        trailer_extra,
+        xref_at,
+    )
+    return bytes(out)
+
+
+def _stream(data: bytes, extra: bytes = b"") -> bytes:
+    return b"<< /Length %d %s>>\nstream\n" % (len(data), extra) + data + b"\nendstream"
+
+
+def _pages_pdf(contents: list[bytes], resources: bytes, extra_objects: list[bytes] = ()) -> bytes:
+    """Catalog (1), Pages (2), extra objects (3..), then one page + content stream per page."""
+    first_page = 3 + len(extra_objects)
+    kids = b" ".join(b"%d 0 R" % (first_page + 2 * i) for i in range(len(contents)))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(contents)),
+        *extra_objects,
+    ]
+    for i, content in enumerate(contents):
+        content_ref = first_page + 2 * i + 1
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources %s /Contents %d 0 R >>"
+            % (resources, content_ref)
+        )
+        objects.append(_stream(content))
+    return _assemble(objects)
+
+
+def text_pdf(lines: list[str]) -> bytes:
+    """A PDF whose text layer holds ``lines`` in order, split over pages of 48 lines."""
+    chunks = [lines[i : i + LINES_PER_PAGE] for i in range(0, len(lines), LINES_PER_PAGE)] or [[]]
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+    return _pages_pdf([_page_content(c) for c in chunks], b"<< /Font << /F1 3 0 R >> >>", [font])
+
+
+def image_only_pdf() -> bytes:
+    """A one-page PDF that paints a small grey image and has no text at all (a 'scan')."""
+    pixels = zlib.compress(bytes([0, 128, 255, 64] * 16))  # 8x8 DeviceGray
+    image = _stream(
+        pixels,
+        b"/Type /XObject /Subtype /Image /Width 8 /Height 8 /ColorSpace /DeviceGray "
+        b"/BitsPerComponent 8 /Filter /FlateDecode ",
+    )
+    content = b"q 400 0 0 560 97 140 cm /Im1 Do Q"
+    return _pages_pdf([content], b"<< /XObject << /Im1 3 0 R >> >>", [image])
+
+
+def encrypted_pdf(lines: list[str], user_password: str = "secret") -> bytes:
+    """A text PDF encrypted with the standard security handler (RC4 40-bit, revision 2).
+
+    The owner password equals the user password; opening without it must fail.
+    """
+    doc_id = hashlib.md5(b"opsgate-test").digest()
+    user = (user_password.encode("latin-1") + _PAD)[:32]
+    owner_key = hashlib.md5(user).digest()[:5]
+    o_value = _rc4(owner_key, user)
+    permissions = -4
+    key = hashlib.md5(user + o_value + permissions.to_bytes(4, "little", signed=True) + doc_id).digest()[:5]
+    u_value = _rc4(key, _PAD)
+
+    def obj_key(number: int) -> bytes:
+        return hashlib.md5(key + number.to_bytes(3, "little") + b"\x00\x00").digest()[:10]
+
+    content = _rc4(obj_key(5), _page_content(lines))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>"
+        ),
+        _stream(content),
+        b"<< /Filter /Standard /V 1 /R 2 /O <%s> /U <%s> /P %d >>"
+        % (o_value.hex().encode(), u_value.hex().encode(), permissions),
+    ]
+    return _assemble(objects, b"/Encrypt 6 0 R /ID [<%s> <%s>] " % (doc_id.hex().encode(), doc_id.hex().encode()))
+
+
+def build_samples(out_dir: Path) -> list[Path]:
+    """Write the sample inbox (invented companies and figures) into ``out_dir``."""
+    from tests.support.samples import SAMPLE_PDFS, SAMPLE_TEXTS
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, lines in SAMPLE_PDFS.items():
+        path = out_dir / name
+        path.write_bytes(text_pdf(lines))
+        written.append(path)
+    for name, body in SAMPLE_TEXTS.items():
+        path = out_dir / name
+        path.write_text(body, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m tests.support.pdf_builder OUT_DIR", file=sys.stderr)
+        return 2
+    for path in build_samples(Path(argv[0])):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
