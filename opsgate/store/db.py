@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -65,16 +66,31 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-@lru_cache
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
 def engine_for(url: str) -> Engine:
-    """The migrated engine for ``url``, one per process."""
-    try:
-        engine = _create_engine(url)
-        migrate(engine)
-    except Exception as exc:  # the driver's own errors vary; the user needs the URL and the cause
-        safe = make_url(url).render_as_string(hide_password=True)
-        raise ConfigurationError(f"cannot open the opsgate store at {safe}: {exc}") from exc
-    return engine
+    """The migrated engine for ``url``, one per process. Alembic keeps global state while it
+    migrates, so threads that open the store at once take turns."""
+    with _engines_lock:
+        if url not in _engines:
+            try:
+                engine = _create_engine(url)
+                migrate(engine)
+            except Exception as exc:  # the driver's own errors vary; the user needs the URL and the cause
+                safe = make_url(url).render_as_string(hide_password=True)
+                raise ConfigurationError(f"cannot open the opsgate store at {safe}: {exc}") from exc
+            _engines[url] = engine
+        return _engines[url]
+
+
+def forget_engine(url: str) -> None:
+    """Close and drop the engine of ``url`` (tests that drop their database call this)."""
+    with _engines_lock:
+        engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
 
 
 def get_engine() -> Engine:

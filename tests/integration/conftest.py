@@ -1,0 +1,84 @@
+"""Running the real invoice flow against the session's Prefect server, in a thread of this
+process (the run) while the test plays the approver, as a second terminal would."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from opsgate import approvals
+from opsgate.approvals import PendingRequest
+from opsgate.models import RunSummary
+from opsgate.store.db import transaction
+from opsgate.store.tables import PayableRow
+
+
+class FlowInThread:
+    """The flow run, started in a thread that carries this test's Prefect settings context."""
+
+    def __init__(self, params: Any) -> None:
+        from flows.invoice_extraction import invoice_extraction
+
+        self.result: RunSummary | None = None
+        self.error: BaseException | None = None
+        context = contextvars.copy_context()
+        self.thread = threading.Thread(target=context.run, args=(self._run, invoice_extraction, params), daemon=True)
+        self.thread.start()
+
+    def _run(self, flow: Any, params: Any) -> None:
+        try:
+            self.result = flow(params)
+        except BaseException as exc:  # handed back to the test thread by finish()
+            self.error = exc
+
+    def finish(self, timeout: float = 120) -> RunSummary:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the flow run did not finish"
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+def wait_for_request(workflow: str = "invoice_extraction", timeout: float = 60, exclude: set[int] | None = None) -> PendingRequest:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pending = [r for r in approvals.pending_requests(workflow) if r.id not in (exclude or set())]
+        if pending:
+            return pending[-1]
+        time.sleep(0.2)
+    raise AssertionError("no approval request appeared")
+
+
+def payables_count() -> int:
+    with transaction() as session:
+        return session.execute(select(func.count()).select_from(PayableRow)).scalar_one()
+
+
+@pytest.fixture
+def flow_env(opsgate_env: str, prefect_server: str) -> Iterator[str]:
+    """The store of this test and the session's Prefect server."""
+    yield prefect_server
+
+
+@pytest.fixture
+def start_flow(flow_env: str) -> Iterator[Any]:
+    started: list[FlowInThread] = []
+
+    def start(inbox: Path, trigger: str = "test") -> FlowInThread:
+        from flows.invoice_extraction import InvoiceParams
+
+        run = FlowInThread(InvoiceParams(inbox=inbox, trigger=trigger))
+        started.append(run)
+        return run
+
+    yield start
+    for run in started:
+        run.thread.join(5)

@@ -1,0 +1,295 @@
+"""The executor writes only approved, unchanged actions, exactly once, with an undo record and
+an audit event in the same transaction. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import update
+
+from opsgate import approvals, executor
+from opsgate.approvals import PendingRequest
+from opsgate.errors import ExecutionError, PolicyDenied
+from opsgate.models import EscalationReason, Route, Status
+from opsgate.settings import PROJECT_ROOT, get_settings
+from opsgate.store.db import transaction
+from opsgate.store.tables import ApprovalRow, ExecutionRow, PayableRow, ProposalRow, UndoRow
+from opsgate.writers.payables import PayablePosting, PayablesPost
+from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
+from tests.support.samples import US_INVOICE
+from tests.unit.platform.conftest import StoreProbe, by_source
+
+
+def approve_all(request: PendingRequest) -> list[str]:
+    return [d.proposal_id for d in approvals.decide(request.id, approvals.answer_for(request, "alice"))]
+
+
+def assert_refused(store: StoreProbe, batch: Batch, proposal_id: str, *words: str) -> PolicyDenied:
+    before = store.count(ExecutionRow)
+    with pytest.raises(PolicyDenied) as caught:
+        executor.execute_one(batch.run.policy, proposal_id)
+    for word in words:
+        assert word in str(caught.value)
+    assert store.count(PayableRow, PayableRow.proposal_id == proposal_id) == 0
+    assert store.count(ExecutionRow) == before
+    refused = store.events("execution_refused", proposal_id)
+    assert refused, "a refusal must be audited"
+    assert all(word in refused[-1].data["reason"] for word in words)
+    return caught.value
+
+
+# --- no approval -----------------------------------------------------------------------------
+
+
+def test_without_an_approval_nothing_is_written(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+    pid = request_.proposals[0].id
+    assert_refused(store, batch, pid)
+    assert store.count(PayableRow) == 0
+    assert store.get(ProposalRow, pid).status == Status.AWAITING_APPROVAL
+
+
+def test_an_unknown_proposal_is_refused(store: StoreProbe, batch: Batch) -> None:
+    with pytest.raises(PolicyDenied):
+        executor.execute_one(batch.run.policy, "00000000-0000-0000-0000-000000000000")
+    assert store.count(PayableRow) == 0
+
+
+# --- approve, execute, replay ----------------------------------------------------------------
+
+
+def test_approved_proposals_are_written_once_each(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+    approved = approve_all(request_)
+    assert sorted(approved) == sorted(p.id for p in batch.proposals)
+    for pid in approved:
+        outcome = executor.execute_one(batch.run.policy, pid)
+        assert outcome.status is Status.EXECUTED
+        assert outcome.target is not None and outcome.target.startswith("payables/")
+    assert store.count(PayableRow) == 3
+    for pid in approved:
+        assert store.count(PayableRow, PayableRow.proposal_id == pid) == 1
+        assert store.count(ExecutionRow, ExecutionRow.proposal_id == pid) == 1
+        assert store.get(ProposalRow, pid).status == Status.EXECUTED
+        (executed,) = store.events("executed", pid)
+        assert executed.data["approval"]["approver"] == "alice"
+    assert store.count(UndoRow) == 3
+    assert {u.undo_tool for u in store.rows(UndoRow)} == {"payables.reverse"}
+
+
+def test_the_written_row_is_the_approved_invoice(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+    approve_all(request_)
+    pid = by_source(batch, "us.pdf")
+    executor.execute_one(batch.run.policy, pid)
+    (row,) = store.rows(PayableRow, PayableRow.proposal_id == pid)
+    # Expected values come from the sample document (tests.support.samples.US_INVOICE).
+    assert row.vendor_name == "Brightline Office Supply LLC"
+    assert row.invoice_number == "BOS-24-0317"
+    assert row.currency == "USD"
+    assert row.total == Decimal("1222.56")
+    assert row.status == "posted"
+
+
+def test_a_replay_writes_nothing_new(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+    pid = approve_all(request_)[0]
+    first = executor.execute_one(batch.run.policy, pid)
+    again = executor.execute_one(batch.run.policy, pid, attempt=2)
+    assert again.status is Status.EXECUTED
+    assert again.target == first.target
+    assert store.count(PayableRow) == 1
+    assert store.count(ExecutionRow) == 1
+    assert store.count(UndoRow) == 1
+    assert len(store.events("executed", pid)) == 1
+
+
+# --- a crash between the write and its audit event -------------------------------------------
+
+
+def test_a_crash_before_the_audit_event_leaves_nothing_behind(
+    store: StoreProbe, batch: Batch, request_: PendingRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid = approve_all(request_)[0]
+    real_append = executor.audit.append
+    calls = {"n": 0}
+
+    def crash_once(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("connection lost while auditing")
+        return real_append(*args, **kwargs)
+
+    monkeypatch.setattr(executor.audit, "append", crash_once)
+    with pytest.raises(ConnectionError):
+        executor.execute_one(batch.run.policy, pid)
+    assert calls["n"] == 1
+    assert store.count(PayableRow) == 0
+    assert store.count(ExecutionRow) == 0
+    assert store.count(UndoRow) == 0
+    assert store.events("executed") == []
+    assert store.get(ProposalRow, pid).status == Status.APPROVED
+
+    outcome = executor.execute_one(batch.run.policy, pid, attempt=2)
+    assert outcome.status is Status.EXECUTED
+    assert store.count(PayableRow, PayableRow.proposal_id == pid) == 1
+    assert store.count(ExecutionRow) == 1
+    (executed,) = store.events("executed", pid)
+    assert executed.data["attempt"] == 2
+
+
+# --- tampering after approval ----------------------------------------------------------------
+
+
+def test_a_proposal_changed_after_approval_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+    pid = approve_all(request_)[0]
+    with transaction() as session:
+        row = session.get(ProposalRow, pid)
+        session.execute(update(ProposalRow).where(ProposalRow.id == pid).values(payload={**row.payload, "total": "99999.00"}))
+    assert_refused(store, batch, pid, "digest")
+    assert store.count(PayableRow) == 0
+
+
+def test_a_proposal_changed_with_its_digest_recomputed_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+    """Even a consistent rewrite of the proposal no longer matches what the person approved."""
+    from opsgate.models import action_digest
+
+    pid = approve_all(request_)[0]
+    with transaction() as session:
+        row = session.get(ProposalRow, pid)
+        payload = {**row.payload, "total": "99999.00"}
+        row.payload, row.digest = payload, action_digest(pid, row.tool, payload)
+    assert_refused(store, batch, pid, "digest")
+
+
+def test_an_approved_action_changed_after_approval_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+    pid = approve_all(request_)[0]
+    with transaction() as session:
+        approval = session.execute(ApprovalRow.__table__.select().where(ApprovalRow.proposal_id == pid)).one()
+        session.execute(
+            update(ApprovalRow).where(ApprovalRow.id == approval.id).values(action_payload={**approval.action_payload, "iban": "GB00EVIL00000000000000"})
+        )
+    assert_refused(store, batch, pid, "digest")
+    assert store.count(PayableRow) == 0
+
+
+# --- rejected, expired -----------------------------------------------------------------------
+
+
+def test_a_rejected_proposal_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+    pid = by_source(batch, "uk.pdf")
+    approvals.decide(request_.id, approvals.answer_for(request_, "alice", rejections={pid: "not ours"}))
+    assert_refused(store, batch, pid)
+    assert store.count(PayableRow) == 0
+
+
+# --- auto ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def auto_policy_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped policy with invoices on `auto`, as the policy directory."""
+    data = yaml.safe_load((PROJECT_ROOT / "policies" / "invoice_extraction.yaml").read_text(encoding="utf-8"))
+    data["autonomy"]["invoice"] = "auto"
+    directory = tmp_path / "policies"
+    directory.mkdir()
+    (directory / "invoice_extraction.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.setenv("OPSGATE_POLICY_DIR", str(directory))
+    get_settings.cache_clear()
+    return directory
+
+
+def test_auto_writes_without_a_person(store: StoreProbe, auto_policy_dir: Path, inbox: Path) -> None:
+    batch = proposed_batch(inbox)
+    assert {v.route for v in batch.verdicts} == {Route.AUTO}
+    pid = by_source(batch, "de.pdf")
+    assert store.get(ProposalRow, pid).status == Status.APPROVED
+    outcome = executor.execute_one(batch.run.policy, pid)
+    assert outcome.status is Status.EXECUTED
+    assert store.count(ApprovalRow) == 0
+    (execution,) = store.rows(ExecutionRow)
+    assert execution.approval_id is None
+    (row,) = store.rows(PayableRow)
+    assert (row.invoice_number, row.total) == ("NT-2024-0815", Decimal("1493.45"))
+    (executed,) = store.events("executed", pid)
+    assert executed.data["approval"] == "auto (policy)"
+
+
+def test_an_auto_proposal_needs_an_approval_under_a_reviewed_policy(store: StoreProbe, auto_policy_dir: Path, inbox: Path) -> None:
+    """`auto` is the policy's word at execution time: a policy put back to reviewed stops it."""
+    from opsgate.policy.loader import load_policy_file
+
+    batch = proposed_batch(inbox)
+    reviewed = load_policy_file(PROJECT_ROOT / "policies" / "invoice_extraction.yaml")
+    with pytest.raises(PolicyDenied, match="no approval"):
+        executor.execute_one(reviewed, batch.proposals[0].id)
+    assert store.count(PayableRow) == 0
+
+
+# --- undo ------------------------------------------------------------------------------------
+
+
+def test_undo_reverses_the_posting_once(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+    pid = approve_all(request_)[0]
+    target = executor.execute_one(batch.run.policy, pid).target
+    assert executor.undo(pid, by="bob", reason="posted to the wrong period") == target
+    (row,) = store.rows(PayableRow, PayableRow.proposal_id == pid)
+    assert row.status == "reversed"
+    (record,) = store.rows(UndoRow)
+    assert record.undone_by == "bob" and record.undone_at is not None
+    (undone,) = store.events("undone", pid)
+    assert undone.actor == "bob"
+    assert undone.data["target"] == target and undone.data["reason"] == "posted to the wrong period"
+
+    with pytest.raises(ExecutionError) as caught:
+        executor.undo(pid, by="bob", reason="again")
+    assert caught.value.retryable is False
+    assert len(store.events("undone", pid)) == 1
+    assert store.count(PayableRow) == 1  # reversal marks, never deletes
+
+
+def test_undo_of_a_proposal_never_executed_raises(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+    pid = approve_all(request_)[0]
+    with pytest.raises(ExecutionError, match="never executed"):
+        executor.undo(pid, by="bob", reason="nothing there")
+    assert store.events("undone") == []
+
+
+# --- double postings -------------------------------------------------------------------------
+
+
+def test_the_payables_writer_refuses_a_second_posting(store: StoreProbe) -> None:
+    posting = PayablePosting(vendor_name="ACME Ltd.", invoice_number="A-1", invoice_date="2024-01-02", currency="EUR", total="10.00", source="a.pdf")
+    same_vendor_other_spelling = posting.model_copy(update={"vendor_name": "Acme Ltd", "invoice_number": " A-1 ", "source": "b.pdf"})
+    with transaction() as session:
+        PayablesPost().apply(session, posting, "p-1")
+    with pytest.raises(ExecutionError) as caught, transaction() as session:
+        PayablesPost().apply(session, same_vendor_other_spelling, "p-2")
+    assert caught.value.retryable is False
+    assert "already posted" in str(caught.value)
+    assert store.count(PayableRow) == 1
+
+
+def test_two_approved_proposals_for_one_invoice_post_once(store: StoreProbe, tmp_path: Path) -> None:
+    """Both runs proposed before either posted: the executor's writer is the last line."""
+    first = proposed_batch(write_inbox(tmp_path / "in1", {"us.pdf": US_INVOICE}))
+    second = proposed_batch(write_inbox(tmp_path / "in2", {"us-copy.pdf": US_INVOICE}))
+    assert [v.route for v in first.verdicts + second.verdicts] == [Route.APPROVE, Route.APPROVE]
+    (p1,) = approve_all(open_request(first, "flow-1"))
+    (p2,) = approve_all(open_request(second, "flow-2"))
+    executor.execute_one(first.run.policy, p1)
+    with pytest.raises(ExecutionError) as caught:
+        executor.execute_one(second.run.policy, p2)
+    assert caught.value.retryable is False
+    assert store.count(PayableRow) == 1
+    assert store.count(ExecutionRow, ExecutionRow.proposal_id == p2) == 0
+
+
+def test_an_invoice_already_posted_is_escalated_as_a_duplicate(store: StoreProbe, batch: Batch, request_: PendingRequest, tmp_path: Path) -> None:
+    approve_all(request_)
+    executor.execute_one(batch.run.policy, by_source(batch, "us.pdf"))
+    again = proposed_batch(write_inbox(tmp_path / "later", {"resent.pdf": US_INVOICE}))
+    (verdict,) = again.verdicts
+    assert verdict.route is Route.ESCALATE
+    assert [e.reason for e in verdict.escalations] == [EscalationReason.POSSIBLE_DUPLICATE]
+    assert store.get(ProposalRow, verdict.proposal_id).status == Status.ESCALATED
+    assert store.count(PayableRow) == 1
