@@ -7,6 +7,7 @@ rules, then the paused run's own check after it resumes).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -38,7 +39,7 @@ def proposals_table(request: PendingRequest) -> Table:
     table = Table("proposal", "source", "type", "action", "low confidence")
     for p in request.proposals:
         low = ", ".join(f for f, c in sorted(p.confidence.items()) if c < 0.8) or "-"
-        table.add_row(p.id[:8], p.source, p.case_type, p.summary, low)
+        table.add_row(p.id[:8], Path(p.source).name, p.case_type, p.summary, low)
     return table
 
 

@@ -51,7 +51,7 @@ def trail_table(rows: list[dict[str, object]]) -> Table:
     table = Table("#", "at", "event", "actor", "proposal", "what")
     for row in rows:
         data = row["data"] if isinstance(row["data"], dict) else {}
-        what = data.get("source") or data.get("trigger") or data.get("counts") or ""
+        what = Path(str(data["source"])).name if data.get("source") else data.get("trigger") or data.get("counts") or ""
         extra = data.get("target") or data.get("reason") or data.get("error") or ""
         table.add_row(str(row["seq"]), str(row["at"])[11:19], str(row["event"]), str(row["actor"]), str(row["proposal_id"] or "")[:8], f"{what} {extra}".strip())
     return table

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -60,7 +61,7 @@ def _cases(flow_run_id: str) -> Table:
     with transaction() as session:
         run_ids = select(RunRow.id).where(RunRow.flow_run_id == flow_run_id)
         for row in session.execute(select(ProposalRow).where(ProposalRow.run_id.in_(run_ids)).order_by(ProposalRow.source)).scalars():
-            table.add_row(row.source.rsplit("/", 1)[-1], row.status, row.detail or row.summary)
+            table.add_row(Path(row.source).name, row.status, row.detail or row.summary)
     return table
 
 
@@ -79,7 +80,8 @@ def demo(
         started = datetime.now(timezone.utc)
         options = [f"--{name.replace('_', '-')}={value}" for name, value in params.model_dump(mode="json").items() if value is not None]
         with log_path.open("wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "opsgate", "run", spec.alias, *options], stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+            env = {**os.environ, "OPSGATE_APPROVAL_POLL_INTERVAL": os.environ.get("OPSGATE_APPROVAL_POLL_INTERVAL", "1")}
+            process = subprocess.Popen([sys.executable, "-m", "opsgate", "run", spec.alias, *options], stdout=log, stderr=subprocess.STDOUT, env=env)
         request = _wait_for_request(started, process, spec.name, str(log_path))
         if request is None:
             console.print("the run finished without anything to approve")

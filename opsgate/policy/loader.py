@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from opsgate.errors import PolicyError
-from opsgate.policy.schema import Policy
+from opsgate.policy.schema import Policy, unknown_writes
 from opsgate.settings import get_settings
 
 
@@ -29,13 +29,17 @@ def load_policy_file(path: Path) -> Policy:
         raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise PolicyError(f"{path}: (top level): a policy is a mapping of keys, got {type(data).__name__}")
+    problems = []
+    if data.get("workflow") != path.stem:
+        problems.append(f"{path}: workflow: names {data.get('workflow')!r} but the file is {path.name}; they must match")
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{path}: {_key(error['loc'])}: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()]
-        raise PolicyError("\n".join(lines)) from None
-    if policy.workflow != path.stem:
-        raise PolicyError(f"{path}: workflow: names {policy.workflow!r} but the file is {path.name}; they must match")
+        problems += [f"{path}: {_key(error['loc'])}: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()]
+        reported = "\n".join(problems)
+        problems += [f"{path}: {problem}" for problem in unknown_writes(data.get("tools")) if problem not in reported]
+    if problems:
+        raise PolicyError("\n".join(problems))
     policy._file_digest = hashlib.sha256(raw).hexdigest()
     return policy
 

@@ -97,6 +97,23 @@ class Logging(Strict):
     retention_days: int = Field(default=3650, gt=0)
 
 
+def unknown_writes(tools: object) -> list[str]:
+    """Writes the executor does not know, or undone by the wrong tool. Works on raw YAML data too,
+    so the loader can report these alongside field errors (pydantic skips model checks then)."""
+    problems: list[str] = []
+    if not isinstance(tools, dict):
+        return problems
+    for name, tool in tools.items():
+        if not isinstance(tool, dict) or tool.get("access") != Access.WRITE.value:
+            continue
+        writer = WRITERS.get(name)
+        if writer is None:
+            problems.append(f"tools.{name}: the executor knows no write called {name!r} (known: {', '.join(sorted(WRITERS))})")
+        elif tool.get("undo") and tool.get("undo") != writer.undo_tool:
+            problems.append(f"tools.{name}.undo: {name} is taken back by {writer.undo_tool!r}, not {tool.get('undo')!r}")
+    return problems
+
+
 class Policy(Strict):
     workflow: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: str = Field(min_length=1)
@@ -116,15 +133,7 @@ class Policy(Strict):
 
     @model_validator(mode="after")
     def _writes_are_known(self) -> Self:
-        problems = []
-        for name, tool in self.tools.items():
-            if tool.access is not Access.WRITE:
-                continue
-            writer = WRITERS.get(name)
-            if writer is None:
-                problems.append(f"tools.{name}: the executor knows no write called {name!r} (known: {', '.join(sorted(WRITERS))})")
-            elif tool.undo != writer.undo_tool:
-                problems.append(f"tools.{name}.undo: {name} is taken back by {writer.undo_tool!r}, not {tool.undo!r}")
+        problems = unknown_writes({name: tool.model_dump(mode="json") for name, tool in self.tools.items()})
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -6,9 +6,9 @@ import re
 import unicodedata
 from datetime import date
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,8 +16,25 @@ from opsgate.errors import ExecutionError
 from opsgate.store.tables import PayableRow
 
 
+CENT = Decimal("0.01")
+
+
+def _cents(value: Decimal) -> Decimal:
+    """Amounts are exact to the cent: `1222.560` is `1222.56`; `999.999` is refused, not rounded."""
+    if not value.is_finite() or value != value.quantize(CENT):
+        raise ValueError("an amount has at most 2 decimal places")
+    if abs(value) >= Decimal("1e12"):
+        raise ValueError("an amount must be below 1,000,000,000,000")
+    return value.quantize(CENT)
+
+
+Amount = Annotated[Decimal, AfterValidator(_cents)]
+
+
 class PayablePosting(BaseModel):
     """The one action the payables writer accepts: post this document to accounts payable."""
+
+    model_config = ConfigDict(extra="forbid")
 
     vendor_name: str | None = None
     invoice_number: str = Field(min_length=1)
@@ -25,9 +42,9 @@ class PayablePosting(BaseModel):
     invoice_date: date
     due_date: date | None = None
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    subtotal: Decimal | None = None
-    tax_total: Decimal | None = None
-    total: Decimal
+    subtotal: Amount | None = None
+    tax_total: Amount | None = None
+    total: Amount
     po_number: str | None = None
     iban: str | None = None
     source: str

@@ -1,0 +1,63 @@
+"""`opsgate run` waits in one process while `opsgate approvals` decides from another, both on the
+same Prefect server and store, exactly as two terminals would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from opsgate.cli.app import app
+from opsgate.store.db import transaction
+from opsgate.store.tables import PayableRow
+from tests.support.batches import write_inbox
+
+
+def _pending(runner: CliRunner, timeout: float = 90) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = runner.invoke(app, ["approvals", "list", "--json"])
+        assert result.exit_code == 0, result.output
+        pending = json.loads(result.stdout)
+        if pending:
+            return pending
+        time.sleep(0.5)
+    raise AssertionError("the run never asked for approval")
+
+
+def test_run_in_one_process_approved_from_another(flow_env: str, tmp_path: Path) -> None:
+    inbox = write_inbox(tmp_path / "inbox")
+    env = {**os.environ, "PREFECT_API_URL": flow_env}
+    run = subprocess.Popen([sys.executable, "-m", "opsgate", "run", "invoices", "--inbox", str(inbox)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        runner = CliRunner()
+        pending = _pending(runner)
+        assert [(p["workflow"], p["proposals"]) for p in pending] == [("invoice_extraction", 3)]
+        run_id = str(pending[0]["id"])
+
+        shown = runner.invoke(app, ["approvals", "show", run_id[:8]])
+        assert shown.exit_code == 0 and "BOS-24-0317" in shown.stdout
+
+        nameless = runner.invoke(app, ["approvals", "approve", run_id])
+        assert nameless.exit_code != 0, "an approval without the approver's name is refused"
+
+        approved = runner.invoke(app, ["approvals", "approve", run_id, "--as", "dana"])
+        assert approved.exit_code == 0, approved.output
+        output, _ = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert run.returncode == 0, output
+    with transaction() as session:
+        assert len(session.execute(select(PayableRow)).scalars().all()) == 3
+
+    exported = runner.invoke(app, ["audit", "export", "--format", "jsonl"])
+    events = [json.loads(line)["event"] for line in exported.stdout.splitlines()]
+    assert {"triggered", "proposed", "approval_requested", "approved", "executed", "completed"} <= set(events)
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+    assert runner.invoke(app, ["approvals", "list", "--json"]).stdout.strip() == "[]"

@@ -1,0 +1,40 @@
+"""`opsgate extract --json`: the output contract scripts rely on (DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from opsgate.cli.app import app
+from tests.support.pdf_builder import text_pdf
+from tests.support.samples import US_INVOICE
+
+CONTRACT_FIELDS = {
+    "vendor_name", "vendor_address", "vendor_tax_id", "customer_name", "invoice_number", "invoice_date", "due_date",
+    "currency", "subtotal", "tax_total", "total", "po_number", "iban", "line_items",
+}
+
+
+def test_one_json_object_per_document_in_input_order(tmp_path: Path) -> None:
+    good = tmp_path / "b_invoice.pdf"
+    good.write_bytes(text_pdf(US_INVOICE))
+    broken = tmp_path / "a_broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    missing = tmp_path / "nowhere.pdf"
+
+    result = CliRunner().invoke(app, ["extract", str(good), str(broken), str(missing), "--json"])
+
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["source"] for line in lines] == [str(good), str(broken), str(missing)]
+    assert [line["status"] for line in lines] == ["ok", "error", "error"]
+    first = lines[0]
+    assert set(first["fields"]) == CONTRACT_FIELDS
+    assert first["document_type"] == "invoice"
+    assert (first["fields"]["invoice_number"], first["fields"]["invoice_date"], first["fields"]["currency"], first["fields"]["total"]) == (
+        "BOS-24-0317", "2024-03-15", "USD", "1222.56",
+    )
+    assert all(0.0 <= value <= 1.0 for value in first["confidence"].values())
+    assert lines[1]["error"] and lines[2]["error"]
