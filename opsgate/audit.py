@@ -48,8 +48,9 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
-def _row_hash(prev_hash: str, row: AuditRow) -> str:
-    content = {
+def _content(row: AuditRow) -> dict[str, Any]:
+    """What a row's hash covers: everything but the hashes themselves."""
+    return {
         "seq": row.seq,
         "at": _as_utc(row.at).isoformat(),
         "workflow": row.workflow,
@@ -59,7 +60,10 @@ def _row_hash(prev_hash: str, row: AuditRow) -> str:
         "actor": row.actor,
         "data": row.data,
     }
-    return digest({"prev": prev_hash, "row": content})
+
+
+def _row_hash(prev_hash: str, row: AuditRow) -> str:
+    return digest({"prev": prev_hash, "row": _content(row)})
 
 
 def append(
@@ -132,29 +136,19 @@ def export_rows(session: Session, workflow: str | None = None) -> Iterator[dict[
     if workflow:
         query = query.where(AuditRow.workflow == workflow)
     for row in session.execute(query).scalars():
-        yield {
-            "seq": row.seq,
-            "at": _as_utc(row.at).isoformat(),
-            "workflow": row.workflow,
-            "run_id": row.run_id,
-            "event": row.event,
-            "proposal_id": row.proposal_id,
-            "actor": row.actor,
-            "data": row.data,
-            "prev_hash": row.prev_hash,
-            "hash": row.hash,
-        }
+        yield {**_content(row), "prev_hash": row.prev_hash, "hash": row.hash}
 
 
 def write_export(rows: Iterable[dict[str, Any]], out: IO[str], fmt: str) -> int:
     """Write rows as JSON lines or CSV (``data`` as a JSON string in CSV); returns the count."""
     count = 0
-    if fmt == "jsonl":
-        for count, row in enumerate(rows, start=1):
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS) if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    for row in rows:
+        if writer is None:
             out.write(canonical_json(row) + "\n")
-        return count
-    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
-    for count, row in enumerate(rows, start=1):
-        writer.writerow({**row, "data": canonical_json(row["data"])})
+        else:
+            writer.writerow({**row, "data": canonical_json(row["data"])})
+        count += 1
     return count

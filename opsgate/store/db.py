@@ -6,9 +6,9 @@ file or an empty PostgreSQL schema is ready without a separate step.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-import threading
 from functools import lru_cache
 from pathlib import Path
 

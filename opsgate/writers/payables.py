@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from opsgate.errors import ExecutionError
 from opsgate.store.tables import PayableRow
 
-
 CENT = Decimal("0.01")
 
 

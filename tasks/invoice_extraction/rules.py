@@ -263,11 +263,11 @@ def _vendor(lines: Sequence[str]) -> tuple[str, float] | None:
     for i, line in enumerate(lines):
         if any(p.search(line) for p in L.CUSTOMER):
             customer_block.update(range(i, i + 4))
-    head = [(i, s) for i, s in enumerate(lines[:25]) if s and i not in customer_block]
-    for i, line in head:
+    head = [s for i, s in enumerate(lines[:25]) if s and i not in customer_block]
+    for line in head:
         if L.COMPANY_SUFFIX.search(line) and _name_value(line):
             return re.split(r"\s{3,}|\t", line)[0].strip(" ,;"), 0.6
-    for i, line in head[:10]:
+    for line in head[:10]:
         if re.match(r"^\W*\d", line) or find_dates(line, True) or "@" in line or "www." in line.lower():
             continue
         name = _name_value(line)

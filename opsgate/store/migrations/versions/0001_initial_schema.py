@@ -5,10 +5,11 @@ Revises:
 Create Date: 2026-11-25
 """
 
-from alembic import op
 import sqlalchemy as sa
-import opsgate.store.tables  # noqa: F401  (the Money column type)
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import opsgate.store.tables  # noqa: F401  (the Money column type)
 
 revision = '0001'
 down_revision = None
