@@ -28,7 +28,13 @@ def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while True:
-            run = client.read_flow_run(UUID(request.flow_run_id))
+            try:
+                run = client.read_flow_run(UUID(request.flow_run_id))
+            except ObjectNotFound:
+                raise ConfigurationError(
+                    f"flow run {request.flow_run_id} is unknown to the Prefect server at {client.api_url}; "
+                    "set PREFECT_API_URL to the server the run uses"
+                ) from None
             if run.state and run.state.is_paused() and run.state.state_details.pause_key == request.pause_key:
                 try:
                     client.read_flow_run_input(UUID(request.flow_run_id), keyset["schema"])
