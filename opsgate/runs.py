@@ -120,12 +120,14 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
                     "instruction_version": proposal.instruction_version, "tools_used": proposal.tools_used, "route": verdict.route,
                 })
             if verdict.route is Route.ESCALATE:
+                logger.info("%s escalated to %s: %s", proposal.source, run.owner, detail)
                 audit.append(session, AuditEvent.ESCALATED, actor=AGENT, **common, data={
                     "source": proposal.source, "to": run.owner, "reasons": [e.model_dump(mode="json") for e in verdict.escalations],
                 })
             elif verdict.route is Route.SHADOW:
                 audit.append(session, AuditEvent.SHADOWED, actor=AGENT, **common, data={"source": proposal.source})
             elif verdict.route is Route.FAIL:
+                logger.warning("%s failed: %s", proposal.source, proposal.error)
                 audit.append(session, AuditEvent.FAILED, actor=AGENT, **common, data={"source": proposal.source, "stage": "propose", "error": proposal.error, "tools_used": proposal.tools_used})
     return verdicts
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -62,8 +63,12 @@ def trail_table(rows: list[dict[str, object]]) -> Table:
 def show(
     run: Annotated[str | None, typer.Option(help="Only this opsgate run id.")] = None,
     limit: Annotated[int, typer.Option(help="Newest rows to show.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON array of the rows instead of a table.")] = False,
 ) -> None:
-    """Show the newest audit events as a table."""
+    """Show the newest audit events."""
     with transaction() as session:
-        rows = [r for r in audit_log.export_rows(session) if run is None or r["run_id"] == run]
-    Console().print(trail_table(rows[-limit:]))
+        rows = [r for r in audit_log.export_rows(session) if run is None or r["run_id"] == run][-limit:]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    Console().print(trail_table(rows))

@@ -12,7 +12,7 @@ from rich.console import Console
 from opsgate.errors import OpsgateError
 
 F = TypeVar("F", bound=Callable[..., Any])
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)  # messages stay one line each, for grep and logs
 
 
 def exits_cleanly(command: F) -> F:

@@ -22,7 +22,7 @@ def check() -> None:
     """Validate every policy file; exit 2 and list every problem if any is invalid."""
     loaded, problems = check_all()
     for name, policy in sorted(loaded.items()):
-        Console().print(f"[green]ok[/]  {policy_path(name)} (version {policy.fingerprint})", highlight=False)
+        Console(soft_wrap=True).print(f"[green]ok[/]  {policy_path(name)} (version {policy.fingerprint})", highlight=False)
     for problem in problems:
         stderr.print(f"[bold red]invalid[/] {problem}", highlight=False)
     if problems:

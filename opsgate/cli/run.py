@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import inspect
-import logging
 from typing import Any
 
 import typer
@@ -17,6 +16,7 @@ from rich.table import Table
 
 from opsgate.cli.errors import exits_cleanly
 from opsgate.models import RunSummary
+from opsgate.policy.loader import load_policy
 from opsgate.orchestration.server import prefect_api
 from opsgate.workflows import WorkflowSpec, workflows
 
@@ -32,7 +32,6 @@ def outcomes_table(summary: RunSummary) -> Table:
 
 
 def run_workflow(spec: WorkflowSpec, params: Any) -> RunSummary:
-    logging.getLogger("opsgate").setLevel(logging.INFO)
     with prefect_api():
         return spec.flow(params)
 
@@ -42,6 +41,7 @@ def _command(spec: WorkflowSpec) -> Any:
         if "trigger" in spec.params_model.model_fields and options.get("trigger") is None:
             options["trigger"] = f"cli:{getpass.getuser()}"
         params = spec.params_model(**{k: v for k, v in options.items() if v is not None})
+        load_policy(spec.name)  # refuse before any run exists: a workflow without a valid policy never starts
         summary = run_workflow(spec, params)
         Console().print(outcomes_table(summary))
 

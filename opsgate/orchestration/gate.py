@@ -79,6 +79,10 @@ def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[D
     settings = get_settings()
     request = approvals.open_request(run.workflow, run.id, flow_run_id, pause_key(run.workflow, 1), to_review, settings.approval_timeout)
     publish_proposals(run.workflow, to_review)
+    logger.info(
+        "%d proposals wait for a decision until %s UTC: open this run in the Prefect UI and Resume, or run "
+        "`opsgate approvals approve %s --as NAME`", len(to_review), f"{request.deadline:%Y-%m-%d %H:%M}", flow_run_id,
+    )
     attempt = 1
     while True:
         remaining = int((request.deadline - datetime.now(timezone.utc)).total_seconds())

@@ -11,7 +11,7 @@ import time
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import FlowPauseTimeout, NotPausedError, ObjectNotFound
 from prefect.flow_runs import resume_flow_run
 from prefect.input.run_input import keyset_from_base_key
 
@@ -56,4 +56,7 @@ def submit(request: PendingRequest, answer: ApprovalAnswer) -> None:
     if found:
         raise ApprovalRejected("; ".join(found))
     wait_until_resumable(request)
-    resume_flow_run(UUID(request.flow_run_id), run_input=answer.model_dump(mode="json"))
+    try:
+        resume_flow_run(UUID(request.flow_run_id), run_input=answer.model_dump(mode="json"))
+    except (FlowPauseTimeout, NotPausedError, RuntimeError) as exc:  # Prefect's ways of saying "too late"
+        raise ApprovalRejected(f"flow run {request.flow_run_id} no longer waits for a decision: {exc}") from None

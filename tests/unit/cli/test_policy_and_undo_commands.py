@@ -1,0 +1,86 @@
+"""`opsgate policy`, `opsgate run` with a broken policy, and `opsgate undo`, through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from opsgate import approvals, executor
+from opsgate.cli.app import app
+from opsgate.settings import get_settings
+from opsgate.store.db import transaction
+from opsgate.store.tables import PayableRow
+from tests.support.batches import open_request, proposed_batch, write_inbox
+
+REPO = Path(__file__).resolve().parents[3]
+runner = CliRunner()
+
+
+@pytest.fixture
+def broken_policy_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped policy with the undo of its one write removed."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    text = (REPO / "policies" / "invoice_extraction.yaml").read_text()
+    assert "    undo: payables.reverse\n" in text
+    (policies / "invoice_extraction.yaml").write_text(text.replace("    undo: payables.reverse\n", ""))
+    monkeypatch.setenv("OPSGATE_POLICY_DIR", str(policies))
+    get_settings.cache_clear()
+    yield policies
+    get_settings.cache_clear()
+
+
+def test_policy_check_accepts_the_shipped_policies() -> None:
+    result = runner.invoke(app, ["policy", "check"])
+    assert result.exit_code == 0, result.output
+    assert "invoice_extraction.yaml" in result.stdout
+
+
+def test_policy_check_names_file_key_and_problem(broken_policy_dir: Path) -> None:
+    result = runner.invoke(app, ["policy", "check"])
+    assert result.exit_code == 2
+    assert "invoice_extraction.yaml" in result.output
+    assert "tools.payables.post" in result.output and "undo" in result.output
+
+
+def test_a_workflow_with_a_broken_policy_does_not_start(broken_policy_dir: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "invoices", "--inbox", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "a write needs an undo" in result.output
+
+
+def test_policy_show_is_an_access_review() -> None:
+    result = runner.invoke(app, ["policy", "show", "invoice_extraction", "--json"])
+    assert result.exit_code == 0, result.output
+    review = json.loads(result.stdout)
+    assert review["reads"] == ["inbox.read", "payables.read"]
+    assert review["writes"] == {"payables.post": {"approval": "by_autonomy", "undo": "payables.reverse"}}
+    assert review["forbidden"] == ["payments.send", "vendor_master.write"]
+    assert review["autonomy"] == {"invoice": "reviewed", "credit_note": "reviewed", "receipt": "reviewed"}
+    assert review["owner"]["contact"] == "ap-lead@example.com"
+
+
+def test_policy_schema_is_the_model_schema() -> None:
+    result = runner.invoke(app, ["policy", "schema"])
+    schema = json.loads(result.stdout)
+    assert {"workflow", "version", "owner", "tools", "autonomy"} <= set(schema["required"])
+
+
+def test_undo_reverses_a_posting_once(opsgate_env: str, tmp_path: Path) -> None:
+    batch = proposed_batch(write_inbox(tmp_path / "inbox"))
+    request = open_request(batch)
+    decision = approvals.decide(request.id, approvals.answer_for(request, "alice"))[0]
+    executor.execute_one(batch.run.policy, decision.proposal_id)
+
+    first = runner.invoke(app, ["undo", decision.proposal_id, "--as", "erin", "--reason", "posted to the wrong period"])
+    again = runner.invoke(app, ["undo", decision.proposal_id, "--as", "erin", "--reason", "twice"])
+
+    assert first.exit_code == 0, first.output
+    assert again.exit_code == 1 and "already undone" in again.output
+    with transaction() as session:
+        posting = session.execute(select(PayableRow).where(PayableRow.proposal_id == decision.proposal_id)).scalar_one()
+    assert posting.status == "reversed"
