@@ -16,8 +16,8 @@ from rich.table import Table
 
 from opsgate.cli.errors import exits_cleanly
 from opsgate.models import RunSummary
-from opsgate.policy.loader import load_policy
 from opsgate.orchestration.server import prefect_api
+from opsgate.policy.loader import load_policy
 from opsgate.workflows import WorkflowSpec, workflows
 
 app = typer.Typer(help="Run a workflow now (it waits at its gate for a decision).", no_args_is_help=True)
