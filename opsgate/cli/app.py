@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from opsgate.cli import approvals, audit, demo, policy, run, undo
+from opsgate.cli import approvals, audit, demo, policy, run, server, undo
 from opsgate.cli.errors import exits_cleanly
 from opsgate.workflows import workflows
 
@@ -19,6 +19,7 @@ app.add_typer(run.app, name="run")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")
+app.add_typer(server.app, name="server")
 app.command()(undo.undo)
 for spec in workflows().values():
     for command in spec.commands:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from rich.console import Console
 from rich.table import Table
 
@@ -18,8 +19,8 @@ from opsgate import approvals as approval_store
 from opsgate.approvals import PendingRequest
 from opsgate.cli.errors import exits_cleanly
 from opsgate.errors import ConfigurationError
-from opsgate.orchestration.resume import submit
-from opsgate.orchestration.server import prefect_api, ui_url
+from opsgate.orchestration.resume import run_states, submit
+from opsgate.orchestration.server import prefect_api, reachable_api_url, ui_url
 
 app = typer.Typer(help="Review and decide the proposals waiting at a gate.", no_args_is_help=True)
 
@@ -46,17 +47,22 @@ def proposals_table(request: PendingRequest) -> Table:
 @app.command("list")
 @exits_cleanly
 def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of pending approvals.")] = False) -> None:
-    """Runs paused for approval, oldest first."""
+    """Runs paused for approval, oldest first, with their Prefect state when the server answers."""
     requests = approval_store.pending_requests()
+    states: dict[str, str] = {}
+    api_url = reachable_api_url()
+    if api_url and requests:
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            states = run_states([r.flow_run_id for r in requests])
     if as_json:
         typer.echo(json.dumps([
-            {"id": r.flow_run_id, "workflow": r.workflow, "proposals": len(r.proposals), "requested_at": r.requested_at.isoformat(),
-             "deadline": r.deadline.isoformat(), "pause_key": r.pause_key} for r in requests
+            {"id": r.flow_run_id, "workflow": r.workflow, "proposals": len(r.proposals), "state": states.get(r.flow_run_id),
+             "requested_at": r.requested_at.isoformat(), "deadline": r.deadline.isoformat(), "pause_key": r.pause_key} for r in requests
         ], indent=2))
         return
-    table = Table("id (flow run)", "workflow", "proposals", "requested", "deadline")
+    table = Table("id (flow run)", "workflow", "proposals", "state", "requested", "deadline")
     for r in requests:
-        table.add_row(r.flow_run_id, r.workflow, str(len(r.proposals)), f"{r.requested_at:%Y-%m-%d %H:%M}", f"{r.deadline:%Y-%m-%d %H:%M}")
+        table.add_row(r.flow_run_id, r.workflow, str(len(r.proposals)), states.get(r.flow_run_id, "?"), f"{r.requested_at:%Y-%m-%d %H:%M}", f"{r.deadline:%Y-%m-%d %H:%M}")
     Console().print(table if requests else "nothing waits for approval")
 
 

@@ -28,7 +28,7 @@ from opsgate.cli.audit import trail_table
 from opsgate.cli.errors import exits_cleanly
 from opsgate.errors import ConfigurationError
 from opsgate.orchestration.resume import submit
-from opsgate.orchestration.server import prefect_api, ui_url
+from opsgate.orchestration.server import configured_api_url, ensure_local_server, prefect_api, ui_url
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import PayableRow, ProposalRow, RunRow
@@ -75,6 +75,9 @@ def demo(
     scratch = settings.data_dir / "demo" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     params = spec.demo_params(scratch)  # type: ignore[misc]
     log_path = scratch / "run.log"
+    if not configured_api_url():
+        with console.status("starting the local Prefect server (once; later runs reuse it)…"):
+            ensure_local_server()
     with prefect_api() as api:
         console.print(f"opsgate demo · Prefect server {api.removesuffix('/api')} · store {settings.store_url}", highlight=False)
         started = datetime.now(timezone.utc)

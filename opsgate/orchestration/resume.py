@@ -11,6 +11,7 @@ import time
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.exceptions import FlowPauseTimeout, NotPausedError, ObjectNotFound
 from prefect.flow_runs import resume_flow_run
 from prefect.input.run_input import keyset_from_base_key
@@ -35,6 +36,8 @@ def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> None:
                     f"flow run {request.flow_run_id} is unknown to the Prefect server at {client.api_url}; "
                     "set PREFECT_API_URL to the server the run uses"
                 ) from None
+            if run.state and run.state.is_final():
+                raise ApprovalRejected(f"flow run {request.flow_run_id} is {run.state.name}: it no longer waits for a decision")
             if run.state and run.state.is_paused() and run.state.state_details.pause_key == request.pause_key:
                 try:
                     client.read_flow_run_input(UUID(request.flow_run_id), keyset["schema"])
@@ -45,6 +48,15 @@ def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> None:
                 state = run.state.name if run.state else "unknown"
                 raise ConfigurationError(f"flow run {request.flow_run_id} is not waiting for this decision (state {state})")
             time.sleep(0.5)
+
+
+def run_states(flow_run_ids: list[str]) -> dict[str, str]:
+    """The Prefect state name of each flow run, so a listing can show runs that died while paused."""
+    if not flow_run_ids:
+        return {}
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids])))
+    return {str(run.id): run.state.name if run.state else "unknown" for run in runs}
 
 
 def submit(request: PendingRequest, answer: ApprovalAnswer) -> None:

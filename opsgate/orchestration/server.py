@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -36,10 +38,39 @@ def configured_api_url() -> str | None:
     return PREFECT_API_URL.value() or None
 
 
+def local_api_url() -> str:
+    return f"http://127.0.0.1:{get_settings().prefect_port}/api"
+
+
+def _pid_file() -> Path:
+    return get_settings().data_dir / "prefect-server.pid"
+
+
+def local_server_status() -> tuple[str, bool, int | None]:
+    """The local server's API URL, whether it answers, and its process id if opsgate started it."""
+    pid_file = _pid_file()
+    pid = int(pid_file.read_text()) if pid_file.exists() else None
+    if pid is not None:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            pid = None
+    return local_api_url(), _healthy(local_api_url()), pid
+
+
+def stop_local_server() -> int | None:
+    """Stop the local server opsgate started (not one started by someone else); its pid or None."""
+    _, _, pid = local_server_status()
+    if pid is not None:
+        os.killpg(pid, signal.SIGTERM)
+    _pid_file().unlink(missing_ok=True)
+    return pid
+
+
 def ensure_local_server(startup_timeout: float = 90) -> str:
     """The API URL of the local server, starting it if nothing answers on the port."""
     settings = get_settings()
-    api_url = f"http://127.0.0.1:{settings.prefect_port}/api"
+    api_url = local_api_url()
     if _healthy(api_url):
         return api_url
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -48,7 +79,8 @@ def ensure_local_server(startup_timeout: float = 90) -> str:
     env.setdefault("PREFECT_HOME", str(settings.data_dir / "prefect"))
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)]
     with open(log_path, "ab") as log:
-        subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    _pid_file().write_text(str(server.pid))
     logger.info("starting a local Prefect server on port %s (log: %s)", settings.prefect_port, log_path)
     deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
@@ -56,6 +88,12 @@ def ensure_local_server(startup_timeout: float = 90) -> str:
             return api_url
         time.sleep(0.5)
     raise ConfigurationError(f"the local Prefect server did not start within {startup_timeout:.0f}s; see {log_path}")
+
+
+def reachable_api_url() -> str | None:
+    """The server opsgate would use, if it answers now; never starts one."""
+    api_url = configured_api_url() or local_api_url()
+    return api_url if _healthy(api_url) else None
 
 
 @contextmanager

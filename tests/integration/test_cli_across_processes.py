@@ -39,6 +39,12 @@ def test_run_in_one_process_approved_from_another(flow_env: str, tmp_path: Path)
         runner = CliRunner()
         pending = _pending(runner)
         assert [(p["workflow"], p["proposals"]) for p in pending] == [("invoice_extraction", 3)]
+        for _ in range(60):  # the request is recorded just before the run enters Paused
+            if pending[0]["state"] == "Paused":
+                break
+            time.sleep(0.5)
+            pending = _pending(runner)
+        assert pending[0]["state"] == "Paused"
         run_id = str(pending[0]["id"])
 
         shown = runner.invoke(app, ["approvals", "show", run_id[:8]])

@@ -1,0 +1,41 @@
+"""`opsgate server`: the local Prefect server opsgate starts when PREFECT_API_URL is unset."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from opsgate.cli.errors import exits_cleanly
+from opsgate.orchestration.server import configured_api_url, ensure_local_server, local_server_status, stop_local_server
+
+app = typer.Typer(help="Start, inspect or stop the local Prefect server.", no_args_is_help=True)
+console = Console(soft_wrap=True)
+
+
+@app.command()
+@exits_cleanly
+def start() -> None:
+    """Start the local server (or find it running) and print its URL."""
+    with console.status("starting the local Prefect server…"):
+        api_url = ensure_local_server()
+    console.print(f"Prefect server: {api_url.removesuffix('/api')}  (API {api_url})", highlight=False)
+
+
+@app.command()
+def status() -> None:
+    """Which server opsgate uses, and whether it answers."""
+    configured = configured_api_url()
+    if configured:
+        console.print(f"PREFECT_API_URL is set: opsgate uses {configured}", highlight=False)
+        return
+    api_url, healthy, pid = local_server_status()
+    state = "[green]running[/]" if healthy else "[red]not running[/]"
+    owner = f", started by opsgate (pid {pid})" if pid else ""
+    console.print(f"local server {api_url}: {state}{owner}", highlight=False)
+
+
+@app.command()
+def stop() -> None:
+    """Stop the local server opsgate started."""
+    pid = stop_local_server()
+    console.print(f"stopped the local server (pid {pid})" if pid else "no local server started by opsgate is running", highlight=False)

@@ -1,0 +1,48 @@
+"""The local Prefect server opsgate starts once when PREFECT_API_URL is unset, and stops again."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from typer.testing import CliRunner
+
+from opsgate.cli.app import app
+from opsgate.orchestration.server import local_server_status, prefect_api
+from opsgate.settings import get_settings
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_start_reuse_and_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPSGATE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OPSGATE_PREFECT_PORT", str(_free_port()))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):  # as if no server were configured
+        _lifecycle(runner)
+
+
+def _lifecycle(runner: CliRunner) -> None:
+    try:
+        started = runner.invoke(app, ["server", "start"])
+        assert started.exit_code == 0, started.output
+        api_url, healthy, pid = local_server_status()
+        assert healthy and pid is not None
+        assert httpx.get(f"{api_url}/health", timeout=5).status_code == 200
+
+        with prefect_api() as used:  # a second opsgate process would reuse it, not start another
+            assert used == api_url
+        assert local_server_status()[2] == pid
+    finally:
+        stopped = runner.invoke(app, ["server", "stop"])
+        get_settings.cache_clear()
+    assert "stopped" in stopped.stdout
