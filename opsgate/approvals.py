@@ -201,9 +201,9 @@ def decide(request_id: int, answer: ApprovalAnswer) -> list[Decision]:
             decisions = [_record_review(session, request, rows[r.proposal_id], r, approver) for r in answer.reviews]
             request.status, request.decided_at = "decided", datetime.now(timezone.utc)
             return [d for d in decisions if d is not None]
-        workflow, run_rows = request.workflow, request.proposal_ids
-    with transaction() as session:
-        audit.append(session, AuditEvent.APPROVAL_REFUSED, workflow=workflow, actor=answer.approver or "unknown", data={"request": request_id, "problems": found, "proposals": run_rows})
+        workflow, proposal_ids = request.workflow, request.proposal_ids
+    with transaction() as session:  # the refusal is kept although the answer is not
+        audit.append(session, AuditEvent.APPROVAL_REFUSED, workflow=workflow, actor=answer.approver or "unknown", data={"request": request_id, "problems": found, "proposals": proposal_ids})
     raise ApprovalRejected("approval refused: " + "; ".join(found))
 
 

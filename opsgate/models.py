@@ -37,6 +37,11 @@ class Escalation(BaseModel):
     field: str | None = None
     detail: str = ""
 
+    def describe(self) -> str:
+        """One line for people: `missing_data (total): total not found in the document`."""
+        where = f" ({self.field})" if self.field else ""
+        return f"{self.reason}{where}: {self.detail}" if self.detail else f"{self.reason}{where}"
+
 
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace: the one byte form that digests are taken over."""

@@ -95,21 +95,27 @@ def _proposal_row(run: Run, proposal: Proposal, status: Status, detail: str, esc
 _STATUS = {Route.APPROVE: Status.PROPOSED, Route.AUTO: Status.APPROVED, Route.SHADOW: Status.SHADOWED, Route.ESCALATE: Status.ESCALATED, Route.FAIL: Status.FAILED}
 
 
+def _repeated_failure(session: Session, run: Run, proposal: Proposal, verdict: Verdict) -> Verdict:
+    """A source that keeps failing goes to the owner instead of failing quietly once more."""
+    rule = run.policy.escalation.repeated_failure
+    if verdict.route is not Route.FAIL or rule is None:
+        return verdict
+    failures = _earlier_failures(session, run.workflow, proposal.source) + 1
+    if failures < rule.after:
+        return verdict
+    escalation = Escalation(reason=EscalationReason.REPEATED_FAILURE, detail=f"failed in {failures} runs, now: {proposal.error}")
+    return Verdict(proposal_id=proposal.id, route=Route.ESCALATE, escalations=[escalation])
+
+
 def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
     """Route every proposal by the policy and record it, with its route, in the store and audit."""
     verdicts: list[Verdict] = []
     with transaction() as session:
         for proposal in proposals:
-            verdict = route(run.policy, proposal)
-            rules = run.policy.escalation
-            if verdict.route is Route.FAIL and rules.repeated_failure:
-                failures = _earlier_failures(session, run.workflow, proposal.source) + 1
-                if failures >= rules.repeated_failure.after:
-                    detail = f"failed in {failures} runs: {proposal.error}"
-                    verdict = Verdict(proposal_id=proposal.id, route=Route.ESCALATE, escalations=[Escalation(reason=EscalationReason.REPEATED_FAILURE, detail=detail)])
+            verdict = _repeated_failure(session, run, proposal, route(run.policy, proposal))
             verdicts.append(verdict)
             status = _STATUS[verdict.route]
-            detail = proposal.error or "; ".join(f"{e.reason}{f' ({e.field})' if e.field else ''}: {e.detail}".rstrip(": ") for e in verdict.escalations)
+            detail = "; ".join(e.describe() for e in verdict.escalations) or proposal.error or ""
             session.add(_proposal_row(run, proposal, status, detail, verdict.escalations))
             session.flush()
             common = {"workflow": run.workflow, "run_id": run.id, "proposal_id": proposal.id}

@@ -23,7 +23,7 @@ def _table(results: list[Extraction]) -> Table:
     table = Table("source", "status", "type", "number", "date", "currency", "total", "escalations / error")
     for r in results:
         f = r.fields
-        problems = r.error or ", ".join(f"{e.reason}{f' ({e.field})' if e.field else ''}" for e in r.escalations)
+        problems = r.error or "; ".join(e.describe() for e in r.escalations)
         table.add_row(r.source, r.status, r.document_type, f.invoice_number or "", str(f.invoice_date or ""), f.currency or "", str(f.total or ""), problems)
     return table
 

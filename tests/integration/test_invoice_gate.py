@@ -23,9 +23,8 @@ from opsgate.store.tables import AuditRow, CorrectionRow, PayableRow, ProposalRo
 from tests.integration.conftest import payables_count, wait_for_request
 from tests.support.batches import write_inbox
 from tests.support.pdf_builder import image_only_pdf
+from tests.support.policies import use_policy_variant
 from tests.support.samples import INJECTION_INVOICE, INJECTION_SENTENCE
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _events(event: str) -> list[AuditRow]:
@@ -126,12 +125,7 @@ def test_no_decision_before_the_deadline_expires_and_escalates(start_flow, tmp_p
 
 
 def test_auto_autonomy_writes_without_pausing(start_flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    text = (REPO / "policies" / "invoice_extraction.yaml").read_text()
-    (policies / "invoice_extraction.yaml").write_text(text.replace("  invoice: reviewed", "  invoice: auto"))
-    monkeypatch.setenv("OPSGATE_POLICY_DIR", str(policies))
-    get_settings.cache_clear()
+    use_policy_variant(tmp_path / "policies", monkeypatch, lambda policy: policy["autonomy"].update(invoice="auto"))
     summary = start_flow(write_inbox(tmp_path / "inbox")).finish()
 
     assert summary.counts == {"executed": 3}

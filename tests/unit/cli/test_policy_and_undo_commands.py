@@ -15,22 +15,15 @@ from opsgate.settings import get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import PayableRow
 from tests.support.batches import open_request, proposed_batch, write_inbox
+from tests.support.policies import use_policy_variant
 
-REPO = Path(__file__).resolve().parents[3]
 runner = CliRunner()
 
 
 @pytest.fixture
 def broken_policy_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The shipped policy with the undo of its one write removed."""
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    text = (REPO / "policies" / "invoice_extraction.yaml").read_text()
-    assert "    undo: payables.reverse\n" in text
-    (policies / "invoice_extraction.yaml").write_text(text.replace("    undo: payables.reverse\n", ""))
-    monkeypatch.setenv("OPSGATE_POLICY_DIR", str(policies))
-    get_settings.cache_clear()
-    yield policies
+    yield use_policy_variant(tmp_path / "policies", monkeypatch, lambda policy: policy["tools"]["payables.post"].pop("undo")).parent
     get_settings.cache_clear()
 
 

@@ -7,18 +7,18 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import update
 
 from opsgate import approvals, executor
 from opsgate.approvals import PendingRequest
 from opsgate.errors import ExecutionError, PolicyDenied
 from opsgate.models import EscalationReason, Route, Status
-from opsgate.settings import PROJECT_ROOT, get_settings
+from opsgate.settings import PROJECT_ROOT
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, ExecutionRow, PayableRow, ProposalRow, UndoRow
 from opsgate.writers.payables import PayablePosting, PayablesPost
 from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
+from tests.support.policies import use_policy_variant
 from tests.support.samples import US_INVOICE
 from tests.unit.platform.conftest import StoreProbe, by_source
 
@@ -188,14 +188,7 @@ def test_a_rejected_proposal_is_refused(store: StoreProbe, batch: Batch, request
 @pytest.fixture
 def auto_policy_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The shipped policy with invoices on `auto`, as the policy directory."""
-    data = yaml.safe_load((PROJECT_ROOT / "policies" / "invoice_extraction.yaml").read_text(encoding="utf-8"))
-    data["autonomy"]["invoice"] = "auto"
-    directory = tmp_path / "policies"
-    directory.mkdir()
-    (directory / "invoice_extraction.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
-    monkeypatch.setenv("OPSGATE_POLICY_DIR", str(directory))
-    get_settings.cache_clear()
-    return directory
+    return use_policy_variant(tmp_path / "policies", monkeypatch, lambda policy: policy["autonomy"].update(invoice="auto")).parent
 
 
 def test_auto_writes_without_a_person(store: StoreProbe, auto_policy_dir: Path, inbox: Path) -> None:

@@ -1,0 +1,27 @@
+"""Variants of the shipped invoice policy, installed as the policy directory for one test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from opsgate.settings import PROJECT_ROOT, get_settings
+
+SHIPPED = PROJECT_ROOT / "policies" / "invoice_extraction.yaml"
+
+
+def use_policy_variant(directory: Path, monkeypatch: pytest.MonkeyPatch, change: Callable[[dict[str, Any]], None]) -> Path:
+    """Write the shipped policy, changed by ``change``, to ``directory`` and point opsgate at it.
+    Returns the written file."""
+    data = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
+    change(data)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "invoice_extraction.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("OPSGATE_POLICY_DIR", str(directory))
+    get_settings.cache_clear()
+    return path
