@@ -75,7 +75,14 @@ def ensure_local_server(startup_timeout: float = 90) -> str:
         return api_url
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.data_dir / "prefect-server.log"
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": ""}
+    env = {
+        **os.environ,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_URL": "",
+        "PREFECT_UI_API_URL": api_url,  # else the UI looks for the API on the default port
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(settings.prefect_port),
+    }
     env.setdefault("PREFECT_HOME", str(settings.data_dir / "prefect"))
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)]
     with open(log_path, "ab") as log:

@@ -38,6 +38,8 @@ def _lifecycle(runner: CliRunner) -> None:
         api_url, healthy, pid = local_server_status()
         assert healthy and pid is not None
         assert httpx.get(f"{api_url}/health", timeout=5).status_code == 200
+        ui_settings = httpx.get(f"{api_url.removesuffix('/api')}/ui-settings", timeout=5).json()
+        assert ui_settings["api_url"] == api_url, "the UI must call the API on this port, not the default one"
 
         with prefect_api() as used:  # a second opsgate process would reuse it, not start another
             assert used == api_url
