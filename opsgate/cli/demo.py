@@ -93,11 +93,12 @@ def demo(
             console.print(proposals_table(request))
             console.print(f"\nThe run is paused for approval. In the Prefect UI: [link]{ui_url(api, request.flow_run_id)}[/]")
             console.print(f"or from another terminal: opsgate approvals approve {request.flow_run_id} --as YOUR_NAME\n", highlight=False)
-            if yes or typer.confirm(f"Approve all {len(request.proposals)} proposals as 'demo'?", default=True):
-                answer = approval_store.answer_for(request, "demo")
+            approver = "demo" if yes else typer.prompt("Your name, recorded as the approver", default="demo")
+            if yes or typer.confirm(f"Approve all {len(request.proposals)} proposals as {approver!r}?", default=True):
+                answer = approval_store.answer_for(request, approver)
             else:
                 reason = typer.prompt("Reason for rejecting them", default="rejected in the demo")
-                answer = approval_store.answer_for(request, "demo", {p.id: reason for p in request.proposals})
+                answer = approval_store.answer_for(request, approver, {p.id: reason for p in request.proposals})
             submit(request, answer)
         with console.status("executing the approved actions…"):
             process.wait()
