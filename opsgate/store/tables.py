@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -203,6 +203,14 @@ class PayableRow(Base):
     """System of record: invoices posted to accounts payable (the embedded default's ledger)."""
 
     __tablename__ = "payables"
+    __table_args__ = (
+        # The last line of defence against a double payment: one live posting per vendor and
+        # invoice number, even when two executors race past the writer's own check.
+        Index(
+            "uq_payables_live_posting", "vendor_key", "invoice_number", unique=True,
+            postgresql_where=text("status = 'posted'"), sqlite_where=text("status = 'posted'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     vendor_name: Mapped[str | None] = mapped_column(String(300))

@@ -3,11 +3,13 @@ an audit event in the same transaction. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from opsgate import approvals, executor
 from opsgate.approvals import PendingRequest
@@ -286,3 +288,24 @@ def test_an_invoice_already_posted_is_escalated_as_a_duplicate(store: StoreProbe
     assert [e.reason for e in verdict.escalations] == [EscalationReason.POSSIBLE_DUPLICATE]
     assert store.get(ProposalRow, verdict.proposal_id).status == Status.ESCALATED
     assert store.count(PayableRow) == 1
+
+
+# --- the database's own guard against double payment ------------------------------------------
+
+
+def _posting(status: str) -> PayableRow:
+    return PayableRow(
+        vendor_name="Acme Ltd", vendor_key="acmeltd", invoice_number="A-1", document_type="invoice", invoice_date=date(2024, 1, 2),
+        currency="EUR", total=Decimal("10.00"), source="a.pdf", proposal_id="p", status=status,
+    )
+
+
+def test_the_store_refuses_a_second_live_posting_of_one_invoice(store: StoreProbe) -> None:
+    """Two executors racing past the writer's check still cannot post one invoice twice."""
+    with transaction() as session:
+        session.add(_posting("posted"))
+    with pytest.raises(IntegrityError), transaction() as session:
+        session.add(_posting("posted"))
+    with transaction() as session:  # a reversed posting does not block posting the invoice again
+        session.add(_posting("reversed"))
+    assert store.count(PayableRow) == 2
