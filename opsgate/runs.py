@@ -138,11 +138,15 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
     return verdicts
 
 
+def _cases(session: Session, run_id: str) -> list[Outcome]:
+    rows = session.execute(select(ProposalRow).where(ProposalRow.run_id == run_id).order_by(ProposalRow.source)).scalars()
+    return [Outcome(proposal_id=r.id, source=r.source, status=Status(r.status), detail=r.detail or r.summary) for r in rows]
+
+
 def finish_run(run: Run) -> RunSummary:
     """Close the run: every case's final state, counted, in the store and the audit log."""
     with transaction() as session:
-        rows = session.execute(select(ProposalRow).where(ProposalRow.run_id == run.id).order_by(ProposalRow.created_at, ProposalRow.source)).scalars().all()
-        outcomes = [Outcome(proposal_id=r.id, source=r.source, status=Status(r.status), detail=r.detail) for r in rows]
+        outcomes = _cases(session, run.id)
         counts = dict(Counter(str(o.status) for o in outcomes))
         open_cases = [o.source for o in outcomes if o.status not in TERMINAL]
         row = session.get(RunRow, run.id)
@@ -152,3 +156,39 @@ def finish_run(run: Run) -> RunSummary:
         row.summary = counts
         audit.append(session, AuditEvent.COMPLETED, workflow=run.workflow, run_id=run.id, actor=AGENT, data={"counts": counts, "open": open_cases})
     return RunSummary(run_id=run.id, workflow=run.workflow, counts=counts, outcomes=outcomes)
+
+
+class RunRecord(BaseModel):
+    """A run as people look it up afterwards: how it started, how it ended, its cases."""
+
+    id: str
+    workflow: str
+    flow_run_id: str | None
+    trigger: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, int]
+    cases: list[Outcome] = Field(default_factory=list)
+
+
+def _record(row: RunRow, cases: list[Outcome]) -> RunRecord:
+    return RunRecord(
+        id=row.id, workflow=row.workflow, flow_run_id=row.flow_run_id, trigger=row.trigger, status=row.status,
+        started_at=row.started_at, finished_at=row.finished_at, counts=row.summary or dict(Counter(str(c.status) for c in cases)), cases=cases,
+    )
+
+
+def recent_runs(limit: int = 20, workflow: str | None = None) -> list[RunRecord]:
+    with transaction() as session:
+        query = select(RunRow).order_by(RunRow.started_at.desc()).limit(limit)
+        if workflow:
+            query = query.where(RunRow.workflow == workflow)
+        return [_record(row, []) for row in session.execute(query).scalars()]
+
+
+def run_record(run_id: str) -> RunRecord | None:
+    """One run by its opsgate id or flow run id (or a unique prefix of either), with its cases."""
+    with transaction() as session:
+        rows = session.execute(select(RunRow).where((RunRow.id.startswith(run_id)) | (RunRow.flow_run_id.startswith(run_id)))).scalars().all()
+        return _record(rows[0], _cases(session, rows[0].id)) if len(rows) == 1 else None

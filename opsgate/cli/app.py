@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from opsgate.cli import approvals, audit, demo, policy, run, server, undo
+from opsgate.cli import approvals, audit, demo, policy, run, runs, server, undo
 from opsgate.cli.errors import exits_cleanly
 from opsgate.workflows import workflows
 
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.command()(demo.demo)
 app.add_typer(run.app, name="run")
+app.add_typer(runs.app, name="runs")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,12 +25,14 @@ from opsgate.approvals import PendingRequest
 from opsgate.cli.approvals import proposals_table
 from opsgate.cli.audit import trail_table
 from opsgate.cli.errors import exits_cleanly
+from opsgate.cli.runs import cases_table
 from opsgate.errors import ConfigurationError
 from opsgate.orchestration.resume import submit
 from opsgate.orchestration.server import configured_api_url, ensure_local_server, prefect_api, ui_url
+from opsgate.runs import run_record
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
-from opsgate.store.tables import PayableRow, ProposalRow, RunRow
+from opsgate.store.tables import PayableRow, RunRow
 from opsgate.workflows import WorkflowSpec, workflows
 
 console = Console()
@@ -54,15 +55,6 @@ def _wait_for_request(started: datetime, process: subprocess.Popen[bytes], workf
     if process.returncode != 0:
         raise ConfigurationError(f"the demo run failed (exit {process.returncode}); its log: {log}")
     return None
-
-
-def _cases(flow_run_id: str) -> Table:
-    table = Table("source", "status", "detail", title="every input of the run")
-    with transaction() as session:
-        run_ids = select(RunRow.id).where(RunRow.flow_run_id == flow_run_id)
-        for row in session.execute(select(ProposalRow).where(ProposalRow.run_id.in_(run_ids)).order_by(ProposalRow.source)).scalars():
-            table.add_row(Path(row.source).name, row.status, row.detail or row.summary)
-    return table
 
 
 @exits_cleanly
@@ -89,7 +81,9 @@ def demo(
         if request is None:
             console.print("the run finished without anything to approve")
         else:
-            console.print(_cases(request.flow_run_id))
+            record = run_record(request.flow_run_id)
+            if record is not None:
+                console.print(cases_table(record))
             console.print(proposals_table(request))
             console.print(f"\nThe run is paused for approval. In the Prefect UI: [link]{ui_url(api, request.flow_run_id)}[/]")
             console.print(f"or from another terminal: opsgate approvals approve {request.flow_run_id} --as YOUR_NAME\n", highlight=False)
