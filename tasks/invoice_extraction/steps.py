@@ -13,6 +13,7 @@ from opsgate.models import Proposal
 from opsgate.runs import Run
 from opsgate.settings import get_settings
 from tasks.invoice_extraction.extracting import extract_document
+from tasks.invoice_extraction.models import Extraction
 from tasks.invoice_extraction.proposing import propose
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,13 @@ def propose_postings(run: Run, documents: list[Path]) -> list[Proposal]:
     seen: set[tuple[str, str]] = set()
     proposals = []
     for path in documents:
-        extraction = extract_document(path, required, max_bytes=max_bytes)
+        try:
+            extraction = extract_document(path, required, max_bytes=max_bytes)
+        except ConfigurationError:
+            raise
+        except Exception as exc:  # a bug on one document must not cost the batch: that input fails, recorded
+            logger.exception("extracting %s failed unexpectedly", path.name)
+            extraction = Extraction(source=str(path), status="error", error=f"extraction failed unexpectedly: {type(exc).__name__}: {exc}")
         proposal = propose(extraction, run.policy, seen)
         logger.info("%s: %s", path.name, proposal.error or proposal.summary)
         proposals.append(proposal)
