@@ -52,6 +52,15 @@ def main() -> None:
         truth_file.write_text(json.dumps(truth))
         run_set("zugferd", truth_file, sorted(zugferd.glob("*.pdf")), scorer, args.repeat)
 
+        receipts = [json.loads(line) for line in (args.data / "invoices" / "sroie" / "sroie_train_text_labels.jsonl").read_text().splitlines() if line.strip()]
+        folder = Path(scratch) / "sroie"
+        folder.mkdir()
+        for receipt in receipts:  # the OCR text of each receipt, as a plain-text document
+            (folder / f"{receipt['key']}.txt").write_text(receipt["text"], encoding="utf-8")
+        sroie_truth = Path(scratch) / "sroie_truth.json"
+        sroie_truth.write_text(json.dumps({f"{r['key']}.txt": r["entities"] for r in receipts}))
+        run_set("sroie", sroie_truth, sorted(folder.glob("*.txt")), scorer, args.repeat)
+
 
 if __name__ == "__main__":
     main()
