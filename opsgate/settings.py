@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,11 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPSGATE_LLM_BASE_URL", "OPENAI_BASE_URL"))
     llm_api_key: str | None = Field(default=None, validation_alias=AliasChoices("OPSGATE_LLM_API_KEY", "OPENAI_API_KEY"))
     llm_model: str | None = Field(default=None, description="Model name on the OpenAI-compatible endpoint; no LLM when unset.")
+    llm_timeout: float = Field(default=60, gt=0, description="Seconds one LLM request may take.")
+    llm_max_retries: int = Field(default=2, ge=0, description="Re-asks after an answer fails validation (the error becomes the next prompt).")
+    backend: Literal["rules", "llm", "auto"] = Field(
+        default="rules", description="Who proposes: deterministic rules (offline), the LLM, or rules first and the LLM for what they miss."
+    )
 
     approval_timeout: int = Field(default=3600, gt=0, description="Seconds a run waits at the gate before its proposals expire.")
     approval_poll_interval: int = Field(default=10, gt=0, description="Seconds between the paused run's checks for a decision.")

@@ -1,0 +1,60 @@
+"""The LLM client: instructor over any OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, llama.cpp).
+
+One place builds it, so retries stay at one layer each: the OpenAI client never retries
+(``max_retries=0``), instructor re-asks only when an answer fails validation (the validator's
+message becomes the next prompt), and a workflow decides what an unreachable endpoint means.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import httpx2
+import instructor
+import openai
+from instructor.core.exceptions import InstructorRetryException
+from pydantic import BaseModel
+
+from opsgate.errors import ConfigurationError, OpsgateError
+from opsgate.settings import get_settings
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class LlmUnavailable(OpsgateError):
+    """The endpoint did not answer (connection, timeout, server error): another try may work."""
+
+    retryable = True
+
+
+class LlmInvalidAnswer(OpsgateError):
+    """Every answer failed validation, re-asks included: a person must look."""
+
+
+def llm_client(http_client: httpx2.Client | None = None) -> instructor.Instructor:
+    """The configured client; ``http_client`` lets tests put a fake endpoint at the HTTP boundary."""
+    settings = get_settings()
+    if not settings.llm_model:
+        raise ConfigurationError("no LLM is configured: set OPSGATE_LLM_MODEL and OPENAI_BASE_URL (and OPENAI_API_KEY if the endpoint needs one)")
+    client = openai.OpenAI(
+        base_url=settings.llm_base_url, api_key=settings.llm_api_key or "not-needed", max_retries=0,
+        timeout=settings.llm_timeout, http_client=http_client,
+    )
+    return instructor.from_openai(client, mode=instructor.Mode.TOOLS)
+
+
+def ask(client: instructor.Instructor, response_model: type[T], messages: list[dict[str, Any]], context: dict[str, Any]) -> T:
+    """One structured answer, validated with ``context`` (e.g. the source text to check copies against)."""
+    settings = get_settings()
+    try:
+        return client.chat.completions.create(
+            model=settings.llm_model, response_model=response_model, messages=messages,  # type: ignore[arg-type]
+            max_retries=settings.llm_max_retries, context=context, temperature=0,
+        )
+    except InstructorRetryException as exc:
+        last = str(exc).split("Last error:")[-1].strip()[:300]
+        if isinstance(exc.__cause__, openai.APIError):
+            raise LlmUnavailable(f"the LLM endpoint failed: {exc.__cause__}") from exc
+        raise LlmInvalidAnswer(f"no valid answer after {exc.n_attempts} attempts; last error: {last}") from exc
+    except openai.APIError as exc:
+        raise LlmUnavailable(f"the LLM endpoint failed: {exc}") from exc

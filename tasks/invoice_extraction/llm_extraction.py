@@ -1,0 +1,111 @@
+"""The LLM backend: the same fields as the rules backend, read by a model through instructor.
+
+The answer is validated against the document it came from: identifiers and amounts must appear
+in the text (a model that "corrects" an invoice number is wrong), currencies are ISO codes.
+A failed check goes back to the model as the next prompt; the messages are written for it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import instructor
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+from opsgate.llm import ask
+from opsgate.prompts import Prompt, latest_prompt
+from tasks.invoice_extraction.models import InvoiceFields, LineItem
+from tasks.invoice_extraction.rules import RulesResult
+
+PROMPTS = Path(__file__).parent / "prompts"
+VERBATIM = ("invoice_number", "vendor_tax_id", "iban", "po_number")
+AMOUNTS = ("subtotal", "tax_total", "total")
+CONFIDENCE = 0.7  # read by a model and checked against the text, not derived from a label
+
+
+def _alnum(text: str) -> str:
+    return re.sub(r"[^0-9A-Z]", "", text.upper())
+
+
+class LlmLineItem(BaseModel):
+    description: str | None = None
+    quantity: float | None = None
+    unit_price: float | None = None
+    amount: float | None = None
+
+
+class LlmInvoice(BaseModel):
+    """What the model returns. Amounts are numbers in the JSON schema: small models handle those
+    far better than decimal strings."""
+
+    document_type: Literal["invoice", "credit_note", "receipt"] = Field(description="credit_note for credit notes, receipt for till receipts")
+    vendor_name: str | None = Field(None, description="The seller / supplier, as printed")
+    vendor_address: str | None = None
+    vendor_tax_id: str | None = Field(None, description="The seller's VAT or tax id, exactly as printed")
+    customer_name: str | None = None
+    invoice_number: str | None = Field(None, description="The document number, exactly as printed")
+    invoice_date: date | None = Field(None, description="Issue date, YYYY-MM-DD")
+    due_date: date | None = Field(None, description="Payment due date, YYYY-MM-DD")
+    currency: str | None = Field(None, description="ISO 4217 code, e.g. EUR")
+    subtotal: float | None = Field(None, description="Net amount before tax")
+    tax_total: float | None = Field(None, description="Total tax (VAT/GST) amount")
+    total: float | None = Field(None, description="Total amount payable, tax included")
+    po_number: str | None = None
+    iban: str | None = None
+    line_items: list[LlmLineItem] = Field(default_factory=list)
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", code):
+            raise ValueError(f"currency must be a three-letter ISO 4217 code such as EUR or USD, not {value!r}")
+        return code
+
+    @field_validator(*VERBATIM)
+    @classmethod
+    def _copied(cls, value: str | None, info: ValidationInfo) -> str | None:
+        text = (info.context or {}).get("text")
+        if value and text is not None and _alnum(value) not in _alnum(text):
+            raise ValueError(f"{info.field_name} {value!r} does not appear in the document: copy it exactly as printed, or use null")
+        return value
+
+    @field_validator(*AMOUNTS)
+    @classmethod
+    def _printed(cls, value: float | None, info: ValidationInfo) -> float | None:
+        text = (info.context or {}).get("text")
+        if value is not None and text is not None:
+            digits = re.sub(r"\D", "", f"{abs(value):.2f}")
+            if digits.lstrip("0") and digits.lstrip("0") not in re.sub(r"\D", "", text):
+                raise ValueError(f"{info.field_name} {value} is not an amount printed in the document: use the printed figure, or null")
+        return value
+
+
+def _money(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(round(abs(value), 2))).quantize(Decimal("0.01"))
+
+
+@lru_cache
+def prompt() -> Prompt:
+    return latest_prompt(PROMPTS, "extract_invoice")
+
+
+def extract_with_llm(text: str, client: instructor.Instructor) -> RulesResult:
+    """Fields from the model, validated against ``text``; raises LlmUnavailable / LlmInvalidAnswer."""
+    answer = ask(client, LlmInvoice, prompt().messages(text), context={"text": text})
+    values = answer.model_dump(exclude={"document_type", "line_items", *AMOUNTS})
+    fields = InvoiceFields(
+        **values,
+        **{name: _money(getattr(answer, name)) for name in AMOUNTS},
+        line_items=[LineItem(description=i.description, quantity=None if i.quantity is None else Decimal(str(i.quantity)),
+                             unit_price=_money(i.unit_price), amount=_money(i.amount)) for i in answer.line_items],
+    )
+    found = {name: CONFIDENCE for name, value in fields.model_dump(exclude={"line_items"}).items() if value not in (None, "")}
+    return RulesResult(fields=fields, confidence=found, document_type=answer.document_type)
