@@ -11,8 +11,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from opsgate.llm import llm_client
 from opsgate.policy.loader import load_policy
 from opsgate.settings import get_settings
+from tasks.invoice_extraction.backends import Backend
 from tasks.invoice_extraction.extracting import extract_document
 from tasks.invoice_extraction.models import Extraction
 
@@ -29,18 +31,21 @@ def _table(results: list[Extraction]) -> Table:
 
 
 def extract(
-    paths: Annotated[list[Path], typer.Argument(help="Documents to read: PDF, plain text.")],
+    paths: Annotated[list[Path], typer.Argument(help="Documents to read: PDF (with or without embedded e-invoice XML), plain text, CII or UBL XML.")],
     json: Annotated[bool, typer.Option("--json", help="One JSON object per document on stdout, in input order.")] = False,
+    backend: Annotated[Backend | None, typer.Option(help="rules, llm or auto; OPSGATE_BACKEND when omitted.")] = None,
 ) -> None:
     """Extract invoice fields from documents. No writes, no server."""
     policy = load_policy(WORKFLOW)
     required = policy.escalation.missing_data.fields if policy.escalation.missing_data else []
-    max_bytes = get_settings().max_document_bytes
+    settings = get_settings()
+    backend = backend or settings.backend
+    client = llm_client() if backend != "rules" else None
     results: list[Extraction] = []
     with Progress(console=Console(stderr=True), transient=True, disable=len(paths) < 2 or not sys.stderr.isatty()) as progress:
         job = progress.add_task("extracting", total=len(paths))
         for path in paths:
-            result = extract_document(path, required, source=str(path), max_bytes=max_bytes)
+            result = extract_document(path, required, source=str(path), max_bytes=settings.max_document_bytes, backend=backend, client=client)
             results.append(result)
             if json:
                 sys.stdout.write(result.model_dump_json() + "\n")

@@ -1,22 +1,39 @@
-"""One document in, one ``Extraction`` out: reading, rules extraction and the completeness check.
+"""One document in, one ``Extraction`` out: reading, extraction and the completeness check.
 
 This never raises for a problem with the document itself. A batch of inbox files must not stop
 at the first bad file, and a person needs to see every outcome: broken files as ``error``,
 scans and incomplete invoices as ``escalated`` with the reason spelled out.
+
+Where a document carries an e-invoice (CII or UBL XML, standalone or embedded in a PDF), the
+fields are read from the XML exactly (confidence 1.0) instead of being guessed from text. The
+printed total is still compared with the XML's, and a PDF whose embedded XML cannot be used is
+read from its text layer with an escalation saying so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
+
+import instructor
 
 from opsgate.errors import ConfigurationError, ExtractionError
 from opsgate.models import Escalation, EscalationReason
-from tasks.invoice_extraction.models import Extraction, InvoiceFields
-from tasks.invoice_extraction.reading import DEFAULT_MAX_BYTES, read_document
+from tasks.invoice_extraction.backends import Backend, read_fields
+from tasks.invoice_extraction.einvoice import EInvoice, looks_like_xml, parse_einvoice
+from tasks.invoice_extraction.models import DocumentType, Extraction, InvoiceFields
+from tasks.invoice_extraction.reading import (
+    DEFAULT_MAX_BYTES,
+    document_text,
+    embedded_einvoice,
+    is_pdf,
+    load_document,
+)
 from tasks.invoice_extraction.rules import extract_fields
 
 _KNOWN_FIELDS = frozenset(InvoiceFields.model_fields)
+XML_VERSION = "einvoice-xml"  # read from structured data: no rules or prompt involved
 
 
 def extract_document(
@@ -24,38 +41,103 @@ def extract_document(
     required_fields: Sequence[str],
     source: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    *,
+    use_embedded_xml: bool = True,
+    backend: Backend = "rules",
+    client: instructor.Instructor | None = None,
 ) -> Extraction:
     """Read and extract ``path``; escalate when a required field is missing or the file is a scan.
 
     ``required_fields`` must name fields of ``InvoiceFields``; an unknown name is a policy
     mistake, so it raises ``ConfigurationError`` instead of silently escalating every file.
+    A standalone XML document is always read as an e-invoice; ``use_embedded_xml=False`` makes
+    a PDF be read from its text layer even when it has an e-invoice attached. ``backend`` says
+    who reads text (see ``backends``); the LLM backends need ``client``.
     """
     unknown = [name for name in required_fields if name not in _KNOWN_FIELDS]
     if unknown:
         raise ConfigurationError(f"unknown required invoice field(s): {', '.join(unknown)}")
+    path = Path(path)
     source = source if source is not None else str(path)
     try:
-        text = read_document(Path(path), max_bytes=max_bytes)
+        data = load_document(path, max_bytes)
     except ExtractionError as exc:
-        if exc.reason == "needs_ocr":
-            return Extraction(
-                source=source,
-                status="escalated",
-                escalations=[Escalation(reason=EscalationReason.NEEDS_OCR, detail=str(exc))],
-            )
         return Extraction(source=source, status="error", error=str(exc))
 
-    result = extract_fields(text)
-    escalations = [
+    if not is_pdf(data) and looks_like_xml(data):
+        try:
+            einvoice = parse_einvoice(data, path.name)
+        except ExtractionError as exc:
+            return Extraction(source=source, status="error", error=str(exc))
+        return _finish(source, required_fields, einvoice.document_type, einvoice.fields, einvoice.confidence, [], XML_VERSION)
+
+    escalations: list[Escalation] = []
+    einvoice = None
+    if use_embedded_xml and is_pdf(data):
+        einvoice, escalations = _embedded(data, path.name, max_bytes)
+    try:
+        text: str | None = document_text(data, path.name)
+    except ExtractionError as exc:
+        if exc.reason != "needs_ocr":
+            return Extraction(source=source, status="error", error=str(exc))
+        if einvoice is None:
+            escalations.append(Escalation(reason=EscalationReason.NEEDS_OCR, detail=str(exc)))
+            return Extraction(source=source, status="escalated", escalations=escalations)
+        text = None  # a scan with an e-invoice attached: the XML is all there is to read
+
+    if einvoice is None:
+        assert text is not None
+        reading = read_fields(text, backend, client)
+        result = reading.result
+        return _finish(source, required_fields, result.document_type, result.fields, result.confidence, escalations + reading.escalations, reading.instruction_version)
+    if text is not None:
+        escalations += _total_conflict(einvoice, extract_fields(text).fields.total)
+    return _finish(source, required_fields, einvoice.document_type, einvoice.fields, einvoice.confidence, escalations, XML_VERSION)
+
+
+def _embedded(data: bytes, name: str, max_bytes: int) -> tuple[EInvoice | None, list[Escalation]]:
+    """The PDF's attached e-invoice, or the escalation saying why it cannot be used."""
+    try:
+        attached = embedded_einvoice(data, name, max_bytes)
+        if attached is None:
+            return None, []
+        return parse_einvoice(attached[1], f"{name}: attachment {attached[0]}"), []
+    except ExtractionError as exc:
+        if exc.reason in ("corrupt", "encrypted"):
+            return None, []  # reading the text reports the PDF itself as the problem
+        detail = f"the embedded e-invoice cannot be used, fields were read from the text instead: {exc}"
+        return None, [Escalation(reason=EscalationReason.CONFLICTING_SOURCES, detail=detail)]
+
+
+def _total_conflict(einvoice: EInvoice, printed: Decimal | None) -> list[Escalation]:
+    """The printed total must be the XML's grand total or its amount due (after prepayment)."""
+    stated = {abs(v) for v in (einvoice.fields.total, einvoice.amount_due) if v is not None}
+    if printed is None or abs(printed) in stated:
+        return []
+    detail = f"the embedded e-invoice says {einvoice.fields.total}, the printed text {printed}; the e-invoice value is kept"
+    return [Escalation(reason=EscalationReason.CONFLICTING_SOURCES, field="total", detail=detail)]
+
+
+def _finish(
+    source: str,
+    required_fields: Sequence[str],
+    document_type: DocumentType,
+    fields: InvoiceFields,
+    confidence: dict[str, float],
+    escalations: list[Escalation],
+    instruction_version: str,
+) -> Extraction:
+    escalations = escalations + [
         Escalation(reason=EscalationReason.MISSING_DATA, field=name, detail=f"{name} not found in the document")
         for name in required_fields
-        if getattr(result.fields, name) in (None, "", [])
+        if getattr(fields, name) in (None, "", [])
     ]
     return Extraction(
         source=source,
         status="escalated" if escalations else "ok",
-        document_type=result.document_type,
-        fields=result.fields,
-        confidence=result.confidence,
+        document_type=document_type,
+        fields=fields,
+        confidence=confidence,
         escalations=escalations,
+        instruction_version=instruction_version,
     )

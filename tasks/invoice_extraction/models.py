@@ -52,3 +52,4 @@ class Extraction(BaseModel):
     confidence: dict[str, float] = Field(default_factory=dict)
     escalations: list[Escalation] = Field(default_factory=list)
     error: str | None = None
+    instruction_version: str = Field(default="", exclude=True, description="What read the fields (rules, prompt, e-invoice XML); kept for the audit, not printed.")

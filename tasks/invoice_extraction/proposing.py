@@ -30,7 +30,7 @@ def propose(extraction: Extraction, policy: Policy, seen: set[tuple[str, str]]) 
     common = {
         "workflow": policy.workflow, "source": extraction.source, "case_type": extraction.document_type,
         "summary": _summary(extraction), "confidence": extraction.confidence,
-        "instruction_version": policy.instruction_version, "tools_used": TOOLS_USED,
+        "instruction_version": extraction.instruction_version or policy.instruction_version, "tools_used": TOOLS_USED,
     }
     if extraction.status == "error":
         return Proposal(**common, error=extraction.error or "unreadable document")

@@ -15,9 +15,12 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from opsgate.errors import ExtractionError
+from tasks.invoice_extraction.einvoice import looks_like_einvoice
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 PAGE_SEPARATOR = "\f"
+# File names the e-invoice standards prescribe for the XML inside a PDF/A-3 (compared lower-case).
+EINVOICE_FILE_NAMES = frozenset({"factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"})
 
 # Signatures of common binary formats that arrive in inboxes but carry no readable text here.
 _BINARY_MAGIC: dict[bytes, str] = {
@@ -40,6 +43,12 @@ def read_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     ``corrupt``, ``encrypted``, ``needs_ocr`` or ``unsupported_format``.
     """
     path = Path(path)
+    return document_text(load_document(path, max_bytes), path.name)
+
+
+def load_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of ``path``; ``ExtractionError`` ``not_found``, ``empty`` or ``too_large`` otherwise."""
+    path = Path(path)
     if not path.is_file():
         raise ExtractionError("not_found", f"{path.name}: file not found")
     size = path.stat().st_size
@@ -49,27 +58,72 @@ def read_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
         raise ExtractionError(
             "too_large", f"{path.name}: {size} bytes is over the {max_bytes}-byte limit for documents"
         )
-    data = path.read_bytes()
-    if _is_pdf(data):
-        return _read_pdf(data, path.name)
-    if path.suffix.lower() == ".pdf":
-        raise ExtractionError("corrupt", f"{path.name}: named .pdf but does not start like a PDF file")
-    return _read_text(data, path.name)
+    return path.read_bytes()
 
 
-def _is_pdf(data: bytes) -> bool:
+def document_text(data: bytes, name: str) -> str:
+    """The text of a document already loaded; ``name`` is for messages and the ``.pdf`` check."""
+    if is_pdf(data):
+        return _read_pdf(data, name)
+    if name.lower().endswith(".pdf"):
+        raise ExtractionError("corrupt", f"{name}: named .pdf but does not start like a PDF file")
+    return _read_text(data, name)
+
+
+def embedded_einvoice(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, bytes] | None:
+    """The e-invoice XML attached to a PDF (Factur-X, ZUGFeRD, XRechnung) as (file name, bytes).
+
+    Attachments with a known e-invoice file name come first; any other ``.xml`` attachment counts
+    only when its root element is CII or UBL. ``None`` for a PDF without one, or not a PDF.
+    Raises ``ExtractionError`` (``corrupt``/``encrypted``) when the PDF cannot be opened, and
+    ``too_large`` when the attachment is over ``max_bytes``.
+    """
+    if not is_pdf(data):
+        return None
+    document = _open_pdf(data, name)
+    try:
+        candidates = []
+        for index in range(document.count_attachments()):
+            attachment = document.get_attachment(index)
+            try:
+                file_name = attachment.get_name()
+            except pdfium.PdfiumError:
+                continue
+            if file_name.lower().endswith(".xml"):
+                candidates.append((file_name.lower() not in EINVOICE_FILE_NAMES, index, file_name, attachment))
+        for unknown_name, _, file_name, attachment in sorted(candidates, key=lambda c: c[:2]):
+            try:
+                content = bytes(attachment.get_data())
+            except pdfium.PdfiumError:
+                continue  # an empty or unreadable attachment carries no invoice
+            if len(content) > max_bytes:
+                raise ExtractionError(
+                    "too_large", f"{name}: attachment {file_name} is over the {max_bytes}-byte limit"
+                )
+            if not unknown_name or looks_like_einvoice(content):
+                return file_name, content
+        return None
+    finally:
+        document.close()
+
+
+def is_pdf(data: bytes) -> bool:
     """PDF readers accept the header anywhere in the first 1024 bytes; so do we."""
     return b"%PDF-" in data[:1024]
 
 
-def _read_pdf(data: bytes, name: str) -> str:
-    """Extract the text layer page by page, closing every pdfium handle before returning."""
+def _open_pdf(data: bytes, name: str) -> pdfium.PdfDocument:
     try:
-        document = pdfium.PdfDocument(data)
+        return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
             raise ExtractionError("encrypted", f"{name}: the PDF is password-protected") from exc
         raise ExtractionError("corrupt", f"{name}: the PDF is damaged and cannot be opened ({exc})") from exc
+
+
+def _read_pdf(data: bytes, name: str) -> str:
+    """Extract the text layer page by page, closing every pdfium handle before returning."""
+    document = _open_pdf(data, name)
     try:
         page_count = len(document)
         if page_count == 0:

@@ -9,6 +9,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from opsgate.errors import ConfigurationError
+from opsgate.llm import llm_client
 from opsgate.models import Proposal
 from opsgate.runs import Run
 from opsgate.settings import get_settings
@@ -36,12 +37,13 @@ def load_invoices(inbox: Path) -> list[Path]:
 @task(name="propose-postings", cache_policy=NO_CACHE)
 def propose_postings(run: Run, documents: list[Path]) -> list[Proposal]:
     required = run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else []
-    max_bytes = get_settings().max_document_bytes
+    settings = get_settings()
+    client = llm_client() if settings.backend != "rules" else None
     seen: set[tuple[str, str]] = set()
     proposals = []
     for path in documents:
         try:
-            extraction = extract_document(path, required, max_bytes=max_bytes)
+            extraction = extract_document(path, required, max_bytes=settings.max_document_bytes, backend=settings.backend, client=client)
         except ConfigurationError:
             raise
         except Exception as exc:  # a bug on one document must not cost the batch: that input fails, recorded

@@ -73,12 +73,14 @@ def _stream(data: bytes, extra: bytes = b"") -> bytes:
     return b"<< /Length %d %s>>\nstream\n" % (len(data), extra) + data + b"\nendstream"
 
 
-def _pages_pdf(contents: list[bytes], resources: bytes, extra_objects: list[bytes] = ()) -> bytes:
+def _pages_pdf(
+    contents: list[bytes], resources: bytes, extra_objects: list[bytes] = (), catalog_extra: bytes = b""
+) -> bytes:
     """Catalog (1), Pages (2), extra objects (3..), then one page + content stream per page."""
     first_page = 3 + len(extra_objects)
     kids = b" ".join(b"%d 0 R" % (first_page + 2 * i) for i in range(len(contents)))
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Catalog /Pages 2 0 R %s>>" % catalog_extra,
         b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(contents)),
         *extra_objects,
     ]
@@ -92,11 +94,35 @@ def _pages_pdf(contents: list[bytes], resources: bytes, extra_objects: list[byte
     return _assemble(objects)
 
 
+_FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+
+
+def _text_pages(lines: list[str]) -> list[bytes]:
+    chunks = [lines[i : i + LINES_PER_PAGE] for i in range(0, len(lines), LINES_PER_PAGE)] or [[]]
+    return [_page_content(c) for c in chunks]
+
+
 def text_pdf(lines: list[str]) -> bytes:
     """A PDF whose text layer holds ``lines`` in order, split over pages of 48 lines."""
-    chunks = [lines[i : i + LINES_PER_PAGE] for i in range(0, len(lines), LINES_PER_PAGE)] or [[]]
-    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
-    return _pages_pdf([_page_content(c) for c in chunks], b"<< /Font << /F1 3 0 R >> >>", [font])
+    return _pages_pdf(_text_pages(lines), b"<< /Font << /F1 3 0 R >> >>", [_FONT])
+
+
+def pdf_with_attachment(lines: list[str], filename: str, data: bytes) -> bytes:
+    """A text PDF with one embedded file, the way Factur-X / ZUGFeRD attach their XML (PDF/A-3).
+
+    The file spec is listed in the catalog's ``/Names /EmbeddedFiles`` name tree and in ``/AF``
+    (associated files, relationship ``/Data``); the file itself is an ``/EmbeddedFile`` stream.
+    An empty ``lines`` gives a page without text, i.e. a 'scan' with an e-invoice attached.
+    """
+    name = b"(" + _escape(filename) + b")"
+    filespec = (
+        b"<< /Type /Filespec /F %s /UF %s /AFRelationship /Data /Desc (e-invoice) /EF << /F 5 0 R >> >>" % (name, name)
+    )
+    embedded = _stream(data, b"/Type /EmbeddedFile /Subtype /text#2Fxml /Params << /Size %d >> " % len(data))
+    catalog_extra = b"/Names << /EmbeddedFiles << /Names [%s 4 0 R] >> >> /AF [4 0 R] " % name
+    return _pages_pdf(
+        _text_pages(lines), b"<< /Font << /F1 3 0 R >> >>", [_FONT, filespec, embedded], catalog_extra
+    )
 
 
 def image_only_pdf() -> bytes:

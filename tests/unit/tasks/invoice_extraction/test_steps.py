@@ -7,20 +7,20 @@ from pathlib import Path
 import pytest
 
 from opsgate import runs
-from tasks.invoice_extraction import extracting
+from tasks.invoice_extraction import backends
 from tasks.invoice_extraction.steps import list_inbox, propose_postings
 from tests.support.batches import write_inbox
 
 
 def test_one_crashing_document_fails_alone(opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = extracting.extract_fields
+    real = backends.extract_fields
 
     def fragile(text: str):  # type: ignore[no-untyped-def]
         if "Harrowgate" in text:
             raise IndexError("list index out of range")
         return real(text)
 
-    monkeypatch.setattr(extracting, "extract_fields", fragile)
+    monkeypatch.setattr(backends, "extract_fields", fragile)
     inbox = write_inbox(tmp_path / "inbox")
     proposals = propose_postings.fn(runs.start_run("invoice_extraction", "test"), list_inbox(inbox))
 
