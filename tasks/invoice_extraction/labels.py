@@ -77,7 +77,7 @@ SUBTOTAL = _labels(
 )
 
 TAX_TOTAL = _labels(
-    r"total\s*(?:tax|vat|gst|mwst|tva|btw)|tax\s*total|vat\s*total|tax\s*amount|vat\s*amount|montant\s*tva"
+    r"total\s*(?:tax(?:es)?|vat|gst|mwst|tva|btw)|tax\s*total|vat\s*total|tax\s*amount|vat\s*amount|montant\s*tva"
     r"|steuerbetrag|(?:ust|mwst)\.?\s*-?\s*betrag|btw\s*-?\s*bedrag|total\s*tva",
     r"sales\s*tax|vat|tax|gst|mwst|ust|umsatzsteuer|mehrwertsteuer|tva|btw|iva",
 )
@@ -114,6 +114,13 @@ CUSTOMER = _labels(
 CUSTOMER_NOT_NAME = re.compile(rf"^\s*[:\-]?\s*(?:{_NO}|ref|code|account|vat|tax)(?![\w])", re.IGNORECASE)
 
 VENDOR = _labels(r"from|seller|vendor|supplier|lieferant|verk[äa]ufer|fournisseur|leverancier|sold\s*by")
+# As a label the word opens its line and is followed by a colon or nothing ("From: ...", "Seller"),
+# so "... from the date of purchase" in a receipt's small print is not one.
+VENDOR_LABEL = re.compile(
+    r"^\W{0,3}(?:from|seller|vendor|supplier|lieferant|verk[äa]ufer|fournisseur|leverancier|sold\s*by|vendeur)"
+    r"(?=\s*:|\s*$)",
+    re.IGNORECASE,
+)
 COMPANY_SUFFIX = re.compile(
     r"(?<![\w])(?:gmbh|ag|kg|ug|ltd|limited|llc|l\.l\.c\.|inc|corp|corporation|plc|sdn\.?\s*bhd|bhd|s\.?a\.?s?|sarl"
     r"|s\.?a\.?r\.?l|b\.?v\.?|n\.?v\.?|oy|ab|a/s|s\.?p\.?a|s\.?r\.?l|pvt|private\s*limited|co\.)(?![\w])\.?",

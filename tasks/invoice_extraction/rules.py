@@ -17,6 +17,8 @@ from typing import TypeVar
 from pydantic import BaseModel, Field
 
 from tasks.invoice_extraction import labels as L
+from tasks.invoice_extraction.checks import adjust_confidence, vat_id_valid
+from tasks.invoice_extraction.header import Header, read_header
 from tasks.invoice_extraction.models import DocumentType, InvoiceFields
 from tasks.invoice_extraction.parsing import (
     currency_in,
@@ -26,11 +28,15 @@ from tasks.invoice_extraction.parsing import (
     find_dates,
     find_iban,
 )
+from tasks.invoice_extraction.totals import reconcile_total, split_of_total
 
 T = TypeVar("T")
 SPECIFIC, GENERIC, GUESSED = 0.9, 0.75, 0.5
 _LEADING_SEPARATORS = re.compile(r"^[\s:#.\-–—=|*]+")
 _ID_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._-]*")
+# An integer followed by a word other than a currency counts something ("10 days", "3 Stk").
+_COUNTED = re.compile(r"\s*(?!(?:EUR|USD|GBP|CHF|MYR|RM)\b)[^\W\d_]{2,}")
+_CUSTOMER_SIDE = re.compile(r"(?:client|customer|kunde|käufer|acheteur|buyer|klant|your|ihre|votre)\b", re.IGNORECASE)
 _COLUMN_START = re.compile(r"(?:^|\s{2,}|\t|\|)\W{0,3}$")
 
 
@@ -70,33 +76,38 @@ def extract_fields(text: str) -> RulesResult:
     total = total or _labelled(
         lines, L.TOTAL_GENERIC, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE, bottom_up=True, generic=True
     )
-    put("total", total)
-    put("subtotal", _labelled(lines, L.SUBTOTAL, _last_amount, _amount_only, bottom_up=True))
-    put(
-        "tax_total",
-        _labelled(
-            lines,
-            L.TAX_TOTAL,
-            _last_amount,
-            _amount_only,
-            exclude=L.TAX_LINE_EXCLUDE,
-            bottom_up=True,
-            generic_last=True,
-        ),
+    subtotal = _labelled(lines, L.SUBTOTAL, _last_amount, _amount_only, bottom_up=True)
+    tax = _labelled(
+        lines, L.TAX_TOTAL, _last_amount, _amount_only, exclude=L.TAX_LINE_EXCLUDE, bottom_up=True, generic_last=True
     )
+    total = reconcile_total(lines, total, subtotal[0] if subtotal else None, tax[0] if tax else None)
+    if total is not None and (subtotal is None or tax is None):
+        split = split_of_total(lines, total[0])
+        if split is not None:
+            subtotal = subtotal or (split[0], GENERIC)
+            tax = tax or (split[1], GENERIC)
+        elif subtotal is None and tax is not None and tax[0] < total[0]:
+            subtotal = (total[0] - tax[0], GUESSED)  # net = gross - tax
+    put("total", total)
+    put("subtotal", subtotal)
+    put("tax_total", tax)
     put("currency", _currency(lines, text, total))
     put("po_number", _labelled(lines, L.PO_NUMBER, _id_value, _id_value_next))
     put("vendor_tax_id", _labelled(lines, L.TAX_ID, _tax_id_value, _tax_id_value) or _eu_vat_id(lines))
     iban = find_iban(text)
     put("iban", (iban, SPECIFIC) if iban else None)
     put("customer_name", _labelled(lines, L.CUSTOMER, _name_value, _name_value))
-    put("vendor_name", _vendor(lines))
+    header = read_header(lines)
+    put("vendor_name", _vendor(lines, header))
+    if header.address and "vendor_name" in found:
+        put("vendor_address", (header.address, header.confidence))
 
     document_type = _document_type(lines)
     if document_type == "credit_note":  # the type carries the sign; amounts stay positive
         for name in ("subtotal", "tax_total", "total"):
             if name in found:
                 found[name] = (abs(found[name][0]), found[name][1])
+    adjust_confidence(found)
     fields = InvoiceFields(**{name: value for name, (value, _) in found.items()})
     confidence = {name: conf for name, (_, conf) in found.items()}
     return RulesResult(fields=fields, confidence=confidence, document_type=document_type)
@@ -182,7 +193,7 @@ def _last_amount(rest: str) -> Decimal | None:
     "Excl. VAT € 593,36 Subtotal € 717,97" gives 593,36 for the first label; a table row like
     "Total 24.99 5.00 29.99" (net, tax, gross columns) gives the last column.
     """
-    amounts = find_amounts(rest)
+    amounts = [a for a in find_amounts(rest) if a.has_decimals or not _COUNTED.match(rest, a.end)]
     for i in range(1, len(amounts)):
         between = rest[amounts[i - 1].end : amounts[i].start]
         if re.search(r"[^\W\d_]{3,}", re.sub(r"\b[A-Z]{3}\b", "", between)):
@@ -221,6 +232,8 @@ def _currency(lines: Sequence[str], text: str, total: tuple[Decimal, float] | No
 def _tax_id_value(rest: str) -> str | None:
     """A VAT or tax number: tokens after the label up to the first plain word, spaces dropped."""
     rest = _LEADING_SEPARATORS.sub("", rest)
+    if _CUSTOMER_SIDE.match(rest):
+        return None  # "VAT no. client: ..." is the buyer's number, not the seller's
     rest = re.sub(r"^(?:no\.?|nr\.?|number|#|id)\s*[:.]?\s*", "", rest, flags=re.IGNORECASE)
     tokens = []
     for token in rest.split():
@@ -234,11 +247,14 @@ def _tax_id_value(rest: str) -> str | None:
 
 
 def _eu_vat_id(lines: Sequence[str]) -> tuple[str, float] | None:
+    """An unlabelled EU VAT id: the first one whose check digits hold, else the first one."""
+    first = None
     for line in lines:
-        m = L.EU_VAT_ID.search(re.sub(r"[\s.]", "", line.upper()))
-        if m:
-            return m.group(0), GUESSED
-    return None
+        for m in L.EU_VAT_ID.finditer(re.sub(r"[\s.]", "", line.upper())):
+            if vat_id_valid(m.group(0)):
+                return m.group(0), GUESSED
+            first = first or m.group(0)
+    return (first, GUESSED - 0.1) if first else None
 
 
 def _name_value(rest: str) -> str | None:
@@ -254,11 +270,13 @@ def _name_value(rest: str) -> str | None:
     return name
 
 
-def _vendor(lines: Sequence[str]) -> tuple[str, float] | None:
-    """A "From:" label; else the first company-looking line; else the first meaningful line."""
-    labelled = _labelled(lines[:40], L.VENDOR, _name_value, _name_value)
+def _vendor(lines: Sequence[str], header: Header) -> tuple[str, float] | None:
+    """A "From:" label; else the name atop the document; else the first company-looking line."""
+    labelled = _labelled(lines[:40], [L.VENDOR_LABEL], _name_value, _name_value)
     if labelled:
         return labelled
+    if header.name and _name_value(header.name):
+        return header.name, header.confidence
     customer_block: set[int] = set()
     for i, line in enumerate(lines):
         if any(p.search(line) for p in L.CUSTOMER):

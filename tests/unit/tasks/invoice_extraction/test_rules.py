@@ -188,3 +188,20 @@ def test_two_labelled_amounts_on_one_line() -> None:
         "Winkel B.V.\nFactuurnummer: 1\nExclusief BTW € 593,36 Subtotaal € 717,97\nTotaal € 717,97\n"
     ).fields
     assert (f.subtotal, f.total) == (Decimal("593.36"), Decimal("717.97"))
+
+
+def test_receipt_head_gives_vendor_and_address_and_small_print_is_no_vendor_label() -> None:
+    text = """\
+MAPLE HARDWARE SDN BHD
+(112233-X)
+NO. 5, JALAN BESI 2,
+47000 SUNGAI BULOH, SELANGOR
+TEL: 03-6000 0000
+TAX INVOICE
+Returns accepted within 7 days from the date of purchase
+DATE: 03/04/2018
+TOTAL : 12.00
+"""
+    f = extract_fields(text).fields
+    assert f.vendor_name == "MAPLE HARDWARE SDN BHD"
+    assert f.vendor_address == "NO. 5, JALAN BESI 2, 47000 SUNGAI BULOH, SELANGOR"
