@@ -27,6 +27,11 @@ class LlmUnavailable(OpsgateError):
     retryable = True
 
 
+class LlmRequestRefused(OpsgateError):
+    """The endpoint refused the request itself (too long for the model's context, unknown model,
+    bad key): the same request will fail again."""
+
+
 class LlmInvalidAnswer(OpsgateError):
     """Every answer failed validation, re-asks included: a person must look."""
 
@@ -52,9 +57,17 @@ def ask(client: instructor.Instructor, response_model: type[T], messages: list[d
             max_retries=settings.llm_max_retries, context=context, temperature=0,
         )
     except InstructorRetryException as exc:
-        last = str(exc).split("Last error:")[-1].strip()[:300]
         if isinstance(exc.__cause__, openai.APIError):
-            raise LlmUnavailable(f"the LLM endpoint failed: {exc.__cause__}") from exc
+            raise _endpoint_error(exc.__cause__) from exc
+        last = str(exc).split("Last error:")[-1].strip()[:300]
         raise LlmInvalidAnswer(f"no valid answer after {exc.n_attempts} attempts; last error: {last}") from exc
     except openai.APIError as exc:
-        raise LlmUnavailable(f"the LLM endpoint failed: {exc}") from exc
+        raise _endpoint_error(exc) from exc
+
+
+def _endpoint_error(exc: openai.APIError) -> OpsgateError:
+    """Connection trouble, timeouts, rate limits and server errors may pass; other refusals will not."""
+    status = getattr(exc, "status_code", None)
+    if status is None or status in (408, 409, 429) or status >= 500:
+        return LlmUnavailable(f"the LLM endpoint failed: {exc}")
+    return LlmRequestRefused(f"the LLM endpoint refused the request: {exc}")

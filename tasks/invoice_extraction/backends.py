@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import instructor
 
-from opsgate.llm import LlmInvalidAnswer, LlmUnavailable
+from opsgate.llm import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable
 from opsgate.models import Escalation, EscalationReason
 from tasks.invoice_extraction.llm_extraction import CONFIDENCE, extract_with_llm, prompt
 from tasks.invoice_extraction.models import InvoiceFields
@@ -48,7 +48,7 @@ def _same(a: Any, b: Any) -> bool:
 def _llm_only(text: str, client: instructor.Instructor) -> Reading:
     try:
         return Reading(extract_with_llm(text, client), prompt().ident)
-    except (LlmUnavailable, LlmInvalidAnswer) as exc:
+    except (LlmUnavailable, LlmRequestRefused, LlmInvalidAnswer) as exc:
         empty = RulesResult(fields=InvoiceFields())
         return Reading(empty, prompt().ident, [Escalation(reason=EscalationReason.TOOL_FAILURE, detail=str(exc))])
 
@@ -81,7 +81,7 @@ def read_fields(text: str, backend: Backend, client: instructor.Instructor | Non
         return Reading(rules, RULES_VERSION)
     try:
         llm = extract_with_llm(text, client)
-    except (LlmUnavailable, LlmInvalidAnswer) as exc:
+    except (LlmUnavailable, LlmRequestRefused, LlmInvalidAnswer) as exc:
         logger.warning("LLM not consulted for %d unsure fields: %s", len(unsure), exc)
         return Reading(rules, RULES_VERSION)
     merged, conflicts = _merge(rules, llm, unsure)

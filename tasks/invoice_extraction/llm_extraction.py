@@ -16,10 +16,11 @@ from typing import Literal
 
 import instructor
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from stdnum import iban
 
 from opsgate.llm import ask
 from opsgate.prompts import Prompt, latest_prompt
-from tasks.invoice_extraction.models import InvoiceFields, LineItem
+from tasks.invoice_extraction.models import InvoiceFields
 from tasks.invoice_extraction.rules import RulesResult
 
 PROMPTS = Path(__file__).parent / "prompts"
@@ -32,32 +33,25 @@ def _alnum(text: str) -> str:
     return re.sub(r"[^0-9A-Z]", "", text.upper())
 
 
-class LlmLineItem(BaseModel):
-    description: str | None = None
-    quantity: float | None = None
-    unit_price: float | None = None
-    amount: float | None = None
-
-
 class LlmInvoice(BaseModel):
-    """What the model returns. Amounts are numbers in the JSON schema: small models handle those
-    far better than decimal strings."""
+    """What the model returns: the header fields (line items stay with the rules and the XML).
+    Amounts are numbers in the JSON schema, which small models handle far better than decimal
+    strings; the schema is kept lean so that it fits small context windows."""
 
-    document_type: Literal["invoice", "credit_note", "receipt"] = Field(description="credit_note for credit notes, receipt for till receipts")
-    vendor_name: str | None = Field(None, description="The seller / supplier, as printed")
+    document_type: Literal["invoice", "credit_note", "receipt"] = "invoice"
+    vendor_name: str | None = None
     vendor_address: str | None = None
-    vendor_tax_id: str | None = Field(None, description="The seller's VAT or tax id, exactly as printed")
+    vendor_tax_id: str | None = None
     customer_name: str | None = None
-    invoice_number: str | None = Field(None, description="The document number, exactly as printed")
-    invoice_date: date | None = Field(None, description="Issue date, YYYY-MM-DD")
-    due_date: date | None = Field(None, description="Payment due date, YYYY-MM-DD")
-    currency: str | None = Field(None, description="ISO 4217 code, e.g. EUR")
-    subtotal: float | None = Field(None, description="Net amount before tax")
-    tax_total: float | None = Field(None, description="Total tax (VAT/GST) amount")
-    total: float | None = Field(None, description="Total amount payable, tax included")
+    invoice_number: str | None = None
+    invoice_date: date | None = None
+    due_date: date | None = None
+    currency: str | None = Field(None, description="ISO 4217")
+    subtotal: float | None = Field(None, description="before tax")
+    tax_total: float | None = None
+    total: float | None = Field(None, description="payable, tax included")
     po_number: str | None = None
     iban: str | None = None
-    line_items: list[LlmLineItem] = Field(default_factory=list)
 
     @field_validator("currency")
     @classmethod
@@ -76,6 +70,13 @@ class LlmInvoice(BaseModel):
         if value and text is not None and _alnum(value) not in _alnum(text):
             raise ValueError(f"{info.field_name} {value!r} does not appear in the document: copy it exactly as printed, or use null")
         return value
+
+    @field_validator("iban")
+    @classmethod
+    def _valid_iban(cls, value: str | None) -> str | None:
+        if value and not iban.is_valid(value):
+            raise ValueError(f"iban {value!r} fails the IBAN checksum: copy the account exactly as printed, or use null")
+        return iban.compact(value) if value else value
 
     @field_validator(*AMOUNTS)
     @classmethod
@@ -100,12 +101,7 @@ def prompt() -> Prompt:
 def extract_with_llm(text: str, client: instructor.Instructor) -> RulesResult:
     """Fields from the model, validated against ``text``; raises LlmUnavailable / LlmInvalidAnswer."""
     answer = ask(client, LlmInvoice, prompt().messages(text), context={"text": text})
-    values = answer.model_dump(exclude={"document_type", "line_items", *AMOUNTS})
-    fields = InvoiceFields(
-        **values,
-        **{name: _money(getattr(answer, name)) for name in AMOUNTS},
-        line_items=[LineItem(description=i.description, quantity=None if i.quantity is None else Decimal(str(i.quantity)),
-                             unit_price=_money(i.unit_price), amount=_money(i.amount)) for i in answer.line_items],
-    )
+    values = answer.model_dump(exclude={"document_type", *AMOUNTS})
+    fields = InvoiceFields(**values, **{name: _money(getattr(answer, name)) for name in AMOUNTS})
     found = {name: CONFIDENCE for name, value in fields.model_dump(exclude={"line_items"}).items() if value not in (None, "")}
     return RulesResult(fields=fields, confidence=found, document_type=answer.document_type)

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from opsgate.errors import ConfigurationError
-from opsgate.llm import LlmInvalidAnswer, LlmUnavailable, llm_client
+from opsgate.llm import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable, llm_client
 from opsgate.settings import get_settings
 from tasks.invoice_extraction.backends import read_fields
 from tasks.invoice_extraction.llm_extraction import extract_with_llm
@@ -69,11 +69,21 @@ def test_an_amount_not_printed_is_refused() -> None:
     assert len(fake.requests) == 1 + get_settings().llm_max_retries
 
 
-def test_an_endpoint_failure_is_not_retried_by_the_client() -> None:
-    fake = FakeLlm(503)
-    with pytest.raises(LlmUnavailable):
+@pytest.mark.parametrize(("status", "error", "retryable"), [(503, LlmUnavailable, True), (429, LlmUnavailable, True), (400, LlmRequestRefused, False)])
+def test_an_endpoint_failure_is_not_retried_by_the_client(status: int, error: type[Exception], retryable: bool) -> None:
+    fake = FakeLlm(status)
+    with pytest.raises(error) as raised:
         extract_with_llm(TEXT, fake.client())
     assert len(fake.requests) == 1
+    assert raised.value.retryable is retryable, "a request the endpoint refuses (e.g. too long) will fail again"
+
+
+def test_an_iban_that_fails_its_checksum_is_refused() -> None:
+    text = TEXT + "IBAN DE89 3704 0044 0532 0130 00\n"
+    good = extract_with_llm(text, FakeLlm({**ANSWER, "iban": "DE89 3704 0044 0532 0130 00"}).client())
+    assert good.fields.iban == "DE89370400440532013000"
+    with pytest.raises(LlmInvalidAnswer):
+        extract_with_llm(text + "DE89 3704 0044 0532 0130 01\n", FakeLlm({**ANSWER, "iban": "DE89 3704 0044 0532 0130 01"}).client())
 
 
 def test_the_llm_backend_escalates_when_no_valid_answer_comes() -> None:
