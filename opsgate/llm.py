@@ -54,7 +54,7 @@ def ask(client: instructor.Instructor, response_model: type[T], messages: list[d
     try:
         return client.chat.completions.create(
             model=settings.llm_model, response_model=response_model, messages=messages,  # type: ignore[arg-type]
-            max_retries=settings.llm_max_retries, context=context, temperature=0,
+            max_retries=settings.llm_max_retries, context=context, temperature=0, max_tokens=settings.llm_max_tokens,
         )
     except InstructorRetryException as exc:
         if isinstance(exc.__cause__, openai.APIError):

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(default=None, description="Model name on the OpenAI-compatible endpoint; no LLM when unset.")
     llm_timeout: float = Field(default=60, gt=0, description="Seconds one LLM request may take.")
     llm_max_retries: int = Field(default=2, ge=0, description="Re-asks after an answer fails validation (the error becomes the next prompt).")
+    llm_max_tokens: int = Field(default=512, gt=0, description="Longest answer accepted: bounds a model that runs away.")
     backend: Literal["rules", "llm", "auto"] = Field(
         default="rules", description="Who proposes: deterministic rules (offline), the LLM, or rules first and the LLM for what they miss."
     )
