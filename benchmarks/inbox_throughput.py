@@ -46,7 +46,7 @@ def bench_extract(paths: list[Path]) -> None:
     out = subprocess.run([sys.executable, "-m", "opsgate", "extract", *map(str, paths), "--json"], capture_output=True, text=True, check=True)
     seconds = time.perf_counter() - start
     assert len(out.stdout.splitlines()) == len(paths)
-    print(f"opsgate extract (one process, start-up included): documents={len(paths)} seconds={seconds:.2f} documents_per_second={len(paths) / seconds:.0f}")
+    print(f"opsgate extract (whole command, start-up included, {os.cpu_count()} worker processes): documents={len(paths)} seconds={seconds:.2f} documents_per_second={len(paths) / seconds:.0f}")
 
 
 def bench_flow(inbox: Path, count: int, scratch: Path) -> None:

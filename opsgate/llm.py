@@ -7,16 +7,17 @@ message becomes the next prompt), and a workflow decides what an unreachable end
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx2
-import instructor
-import openai
-from instructor.core.exceptions import InstructorRetryException
 from pydantic import BaseModel
 
 from opsgate.errors import ConfigurationError, OpsgateError
 from opsgate.settings import get_settings
+
+if TYPE_CHECKING:  # openai and instructor take a second to import: only LLM runs pay for it
+    import httpx2
+    import instructor
+    import openai
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -38,6 +39,9 @@ class LlmInvalidAnswer(OpsgateError):
 
 def llm_client(http_client: httpx2.Client | None = None) -> instructor.Instructor:
     """The configured client; ``http_client`` lets tests put a fake endpoint at the HTTP boundary."""
+    import instructor
+    import openai
+
     settings = get_settings()
     if not settings.llm_model:
         raise ConfigurationError("no LLM is configured: set OPSGATE_LLM_MODEL and OPENAI_BASE_URL (and OPENAI_API_KEY if the endpoint needs one)")
@@ -50,6 +54,9 @@ def llm_client(http_client: httpx2.Client | None = None) -> instructor.Instructo
 
 def ask(client: instructor.Instructor, response_model: type[T], messages: list[dict[str, Any]], context: dict[str, Any]) -> T:
     """One structured answer, validated with ``context`` (e.g. the source text to check copies against)."""
+    import openai
+    from instructor.core.exceptions import InstructorRetryException
+
     settings = get_settings()
     try:
         return client.chat.completions.create(

@@ -10,15 +10,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
-
-import instructor
+from typing import TYPE_CHECKING, Any, Literal
 
 from opsgate.llm import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable
 from opsgate.models import Escalation, EscalationReason
 from tasks.invoice_extraction.llm_extraction import CONFIDENCE, extract_with_llm, prompt
 from tasks.invoice_extraction.models import InvoiceFields
 from tasks.invoice_extraction.rules import RulesResult, extract_fields
+
+if TYPE_CHECKING:
+    import instructor
 
 logger = logging.getLogger(__name__)
 

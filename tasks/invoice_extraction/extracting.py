@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-
-import instructor
+from typing import TYPE_CHECKING
 
 from opsgate.errors import ConfigurationError, ExtractionError
 from opsgate.models import Escalation, EscalationReason
@@ -31,6 +30,9 @@ from tasks.invoice_extraction.reading import (
     load_document,
 )
 from tasks.invoice_extraction.rules import extract_fields
+
+if TYPE_CHECKING:
+    import instructor
 
 _KNOWN_FIELDS = frozenset(InvoiceFields.model_fields)
 XML_VERSION = "einvoice-xml"  # read from structured data: no rules or prompt involved

@@ -12,9 +12,8 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import instructor
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from stdnum import iban
 
@@ -22,6 +21,9 @@ from opsgate.llm import ask
 from opsgate.prompts import Prompt, latest_prompt
 from tasks.invoice_extraction.models import InvoiceFields
 from tasks.invoice_extraction.rules import RulesResult
+
+if TYPE_CHECKING:
+    import instructor
 
 PROMPTS = Path(__file__).parent / "prompts"
 VERBATIM = ("invoice_number", "vendor_tax_id", "iban", "po_number")

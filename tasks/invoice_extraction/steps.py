@@ -50,6 +50,9 @@ def propose_postings(run: Run, documents: list[Path]) -> list[Proposal]:
             logger.exception("extracting %s failed unexpectedly", path.name)
             extraction = Extraction(source=str(path), status="error", error=f"extraction failed unexpectedly: {type(exc).__name__}: {exc}")
         proposal = propose(extraction, run.policy, seen)
-        logger.info("%s: %s", path.name, proposal.error or proposal.summary)
+        logger.debug("%s: %s", path.name, proposal.error or proposal.summary)
         proposals.append(proposal)
+    actions = sum(1 for p in proposals if p.tool and not p.escalations)
+    logger.info("%d documents read: %d actions proposed, %d to escalate, %d failed", len(proposals), actions,
+                sum(1 for p in proposals if p.escalations), sum(1 for p in proposals if p.error))
     return proposals

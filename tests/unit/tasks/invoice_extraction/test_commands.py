@@ -38,3 +38,19 @@ def test_one_json_object_per_document_in_input_order(tmp_path: Path) -> None:
     )
     assert all(0.0 <= value <= 1.0 for value in first["confidence"].values())
     assert lines[1]["error"] and lines[2]["error"]
+
+
+def test_a_large_batch_is_read_in_parallel_and_printed_in_input_order(tmp_path: Path) -> None:
+    paths = []
+    for i in range(70):  # above the size from which worker processes are used
+        path = tmp_path / f"{69 - i:02d}.txt"  # names in reverse, so input order is not name order
+        path.write_text(f"Kestrel Supplies Ltd\nInvoice No: KS-{i:04d}\nDate: 2024-03-14\nTotal due GBP {i + 1}.00\n")
+        paths.append(str(path))
+
+    result = CliRunner().invoke(app, ["extract", *paths, "--json"])
+
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["source"] for line in lines] == paths
+    assert [line["fields"]["invoice_number"] for line in lines] == [f"KS-{i:04d}" for i in range(70)]
+    assert [line["fields"]["total"] for line in lines] == [f"{i + 1}.00" for i in range(70)]
