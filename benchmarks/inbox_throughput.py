@@ -61,8 +61,9 @@ def bench_flow(inbox: Path, count: int, scratch: Path) -> None:
     policies.mkdir()
     (policies / "invoice_extraction.yaml").write_text(yaml.safe_dump(data))
 
-    from flows.invoice_extraction import InvoiceParams, invoice_extraction
+    from flows.invoice_extraction import invoice_extraction
     from opsgate.orchestration.server import prefect_api
+    from tasks.invoice_extraction.workflow import InvoiceParams
 
     with prefect_api():
         start = time.perf_counter()

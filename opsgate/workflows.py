@@ -1,7 +1,8 @@
 """How workflows plug into the platform without the platform importing them.
 
-A workflow module exposes one ``WorkflowSpec`` and names it under the ``opsgate.workflows`` entry
-point group in ``pyproject.toml``. The CLI builds ``opsgate run <alias>`` from the spec's
+A workflow exposes one ``WorkflowSpec`` in a light module (no Prefect import) and names it under
+the ``opsgate.workflows`` entry point group in ``pyproject.toml``; the spec names its flow by
+import path, loaded only when a run starts. The CLI builds ``opsgate run <alias>`` from the spec's
 parameter model, adds the workflow's own commands, and the demo runs the spec marked for it.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,17 @@ ENTRY_POINT_GROUP = "opsgate.workflows"
 class WorkflowSpec:
     name: str  # the one identifier: module, policy file, audit rows (invoice_extraction)
     alias: str  # the CLI's word for it: `opsgate run invoices`
-    flow: Any  # the Prefect flow; called with one argument, ``params``
+    flow: str  # "module:attribute" of the Prefect flow, imported only when a run starts
     params_model: type[BaseModel]
     summary: str
     commands: list[Callable[..., Any]] = field(default_factory=list)  # extra top-level CLI commands
     demo_params: Callable[[Path], BaseModel] | None = None  # params for the demo, given a scratch dir
+
+
+def load_flow(spec: WorkflowSpec) -> Any:
+    """The spec's Prefect flow (imports Prefect and the flow's module)."""
+    module, _, attribute = spec.flow.partition(":")
+    return getattr(import_module(module), attribute)
 
 
 @lru_cache

@@ -11,16 +11,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from prefect.settings import PREFECT_API_URL, temporary_settings
 from rich.console import Console
 from rich.table import Table
 
 from opsgate import approvals as approval_store
-from opsgate.approvals import PendingRequest
+from opsgate.approvals import ApprovalAnswer, PendingRequest
 from opsgate.cli.errors import exits_cleanly
 from opsgate.errors import ConfigurationError
-from opsgate.orchestration.resume import run_states, submit
-from opsgate.orchestration.server import prefect_api, reachable_api_url, ui_url
 
 app = typer.Typer(help="Review and decide the proposals waiting at a gate.", no_args_is_help=True)
 
@@ -48,6 +45,11 @@ def proposals_table(request: PendingRequest) -> Table:
 @exits_cleanly
 def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of pending approvals.")] = False) -> None:
     """Runs paused for approval, oldest first, with their Prefect state when the server answers."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from opsgate.orchestration.resume import run_states
+    from opsgate.orchestration.server import reachable_api_url
+
     requests = approval_store.pending_requests()
     states: dict[str, str] = {}
     api_url = reachable_api_url()
@@ -115,9 +117,16 @@ def approve(
             raise ConfigurationError(f"--edit takes PROPOSAL:FIELD=VALUE, got {value!r}")
         edits.setdefault(_resolve(request, key), {})[field] = new
     answer = approval_store.answer_for(request, approver, rejections, edits)
+    _submit(request, answer, f"approved {len(request.proposals) - len(rejections)}, rejected {len(rejections)}")
+
+
+def _submit(request: PendingRequest, answer: ApprovalAnswer, what: str) -> None:
+    from opsgate.orchestration.resume import submit
+    from opsgate.orchestration.server import prefect_api, ui_url
+
     with prefect_api() as api:
         submit(request, answer)
-        Console().print(f"[green]approved[/] {len(request.proposals) - len(rejections)}, rejected {len(rejections)}; run resumes: {ui_url(api, request.flow_run_id)}", highlight=False)
+        Console().print(f"{what}; run resumes: {ui_url(api, request.flow_run_id)}", highlight=False)
 
 
 @app.command("reject")
@@ -130,6 +139,4 @@ def reject_all(
     """Reject every proposal of the run; nothing is written."""
     request = find_request(run_id)
     answer = approval_store.answer_for(request, approver, {p.id: reason for p in request.proposals})
-    with prefect_api() as api:
-        submit(request, answer)
-        Console().print(f"[yellow]rejected[/] {len(request.proposals)} proposals; run resumes: {ui_url(api, request.flow_run_id)}", highlight=False)
+    _submit(request, answer, f"rejected {len(request.proposals)} proposals")

@@ -27,8 +27,6 @@ from opsgate.cli.audit import trail_table
 from opsgate.cli.errors import exits_cleanly
 from opsgate.cli.runs import cases_table
 from opsgate.errors import ConfigurationError
-from opsgate.orchestration.resume import submit
-from opsgate.orchestration.server import configured_api_url, ensure_local_server, prefect_api, ui_url
 from opsgate.runs import run_record
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
@@ -62,6 +60,9 @@ def demo(
     yes: Annotated[bool, typer.Option("--yes", help="Approve without asking, as the approver 'demo'.")] = False,
 ) -> None:
     """Run the invoice workflow on the sample invoices and walk through the approval."""
+    from opsgate.orchestration.resume import submit
+    from opsgate.orchestration.server import configured_api_url, ensure_local_server, prefect_api, ui_url
+
     spec = _demo_spec()
     settings = get_settings()
     scratch = settings.data_dir / "demo" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")

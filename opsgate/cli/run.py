@@ -16,9 +16,8 @@ from rich.table import Table
 
 from opsgate.cli.errors import exits_cleanly
 from opsgate.models import RunSummary
-from opsgate.orchestration.server import prefect_api
 from opsgate.policy.loader import load_policy
-from opsgate.workflows import WorkflowSpec, workflows
+from opsgate.workflows import WorkflowSpec, load_flow, workflows
 
 app = typer.Typer(help="Run a workflow now (it waits at its gate for a decision).", no_args_is_help=True)
 
@@ -32,8 +31,10 @@ def outcomes_table(summary: RunSummary) -> Table:
 
 
 def run_workflow(spec: WorkflowSpec, params: Any) -> RunSummary:
+    from opsgate.orchestration.server import prefect_api  # Prefect loads only when a run starts
+
     with prefect_api():
-        return spec.flow(params)
+        return load_flow(spec)(params)
 
 
 def _command(spec: WorkflowSpec) -> Any:

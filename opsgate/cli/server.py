@@ -1,4 +1,7 @@
-"""`opsgate server`: the local Prefect server opsgate starts when PREFECT_API_URL is unset."""
+"""`opsgate server`: the local Prefect server opsgate starts when PREFECT_API_URL is unset.
+
+Commands import the Prefect side when they run, so that the CLI starts fast for everything else.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import typer
 from rich.console import Console
 
 from opsgate.cli.errors import exits_cleanly
-from opsgate.orchestration.server import configured_api_url, ensure_local_server, local_server_status, stop_local_server
 
 app = typer.Typer(help="Start, inspect or stop the local Prefect server.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -16,6 +18,8 @@ console = Console(soft_wrap=True)
 @exits_cleanly
 def start() -> None:
     """Start the local server (or find it running) and print its URL."""
+    from opsgate.orchestration.server import ensure_local_server
+
     with console.status("starting the local Prefect server…"):
         api_url = ensure_local_server()
     console.print(f"Prefect server: {api_url.removesuffix('/api')}  (API {api_url})", highlight=False)
@@ -24,6 +28,8 @@ def start() -> None:
 @app.command()
 def status() -> None:
     """Which server opsgate uses, and whether it answers."""
+    from opsgate.orchestration.server import configured_api_url, local_server_status
+
     configured = configured_api_url()
     if configured:
         console.print(f"PREFECT_API_URL is set: opsgate uses {configured}", highlight=False)
@@ -37,5 +43,7 @@ def status() -> None:
 @app.command()
 def stop() -> None:
     """Stop the local server opsgate started."""
+    from opsgate.orchestration.server import stop_local_server
+
     pid = stop_local_server()
     console.print(f"stopped the local server (pid {pid})" if pid else "no local server started by opsgate is running", highlight=False)

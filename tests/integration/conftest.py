@@ -73,7 +73,7 @@ def start_flow(flow_env: str) -> Iterator[Any]:
     started: list[FlowInThread] = []
 
     def start(inbox: Path, trigger: str = "test") -> FlowInThread:
-        from flows.invoice_extraction import InvoiceParams
+        from tasks.invoice_extraction.workflow import InvoiceParams
 
         run = FlowInThread(InvoiceParams(inbox=inbox, trigger=trigger))
         started.append(run)
