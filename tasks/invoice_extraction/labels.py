@@ -24,10 +24,19 @@ INVOICE_NUMBER = _labels(
     rf"facture\s*{_NO}|n[°º]\s*(?:de\s*)?facture|num[ée]ro\s*de\s*facture",
     rf"factuur\s*-?\s*{_NO}|factuurnummer",
     rf"credit\s*note\s*{_NO}|gutschrifts?\s*-?\s*{_NO}|avoir\s*{_NO}",
+    # A document title, a type code or remark in brackets, then the number label:
+    # "Gutschrift (Selbst ausgestellte Rechnung) (389) Nr. 4711", "Invoice (copy) No. 12".
+    rf"(?:\w*rechnung|gutschrift|invoice|credit\s*note|facture|avoir|factuur)(?:\s*\([^()]{{1,40}}\))+\s*{_NO}",
     rf"(?:bill|receipt|document|doc\.?)\s*{_NO}",
+    rf"booking\s*(?:id|{_NO}|ref(?:erence)?)|reservation\s*(?:id|{_NO})|confirmation\s*{_NO}|buchungs(?:nummer|\s*-?\s*nr\.?)",
+)
+# The bare title word names the invoice-number column of a row of column headings
+# ("Klant  Order  Factuurdatum  Factuur"); it counts only where other labels share its line.
+INVOICE_NUMBER_COLUMN = _labels(
+    r"(?:invoice|rechnung|facture|factuur|faktura)(?!\s*(?:date|datum|d[’']?[ée]mission|du\b|vom\b|to\b|an\b|[àa]\b))"
 )
 INVOICE_NUMBER_TITLE = re.compile(
-    r"^\s*(?:tax\s+)?(?:invoice|rechnung|facture|factuur|gutschrift|credit\s+note)\s*[:#]?\s*"
+    r"^\s*(?:tax\s+)?(?:invoice|rechnung|facture|factuur|gutschrift|credit\s+note|avoir|creditnota)\s*[:#]?\s*"
     r"(?P<value>[A-Z0-9][A-Z0-9/._-]*\d[A-Z0-9/._-]*)\s*$",
     re.IGNORECASE,
 )
@@ -47,6 +56,9 @@ DUE_DATE = _labels(
     r"f[äa]llig(?:keitsdatum|\s*am|\s*bis)?|zahlbar\s*bis|zahlungsziel",
     r"date\s*(?:d[’']|de\s*l[’'])?\s*[ée]ch[ée]ance|[ée]ch[ée]ance|date\s*limite\s*de\s*paiement",
     r"vervaldatum|uiterste\s*betaaldatum|te\s*betalen\s*v[óo]{1,2}r",
+    r"(?:please\s*)?(?:remit|pay)(?:\s*(?:the\s*)?(?:amount|invoice|balance))?\s*(?:until|before|no\s*later\s*than)"
+    r"|(?:bitte\s*)?(?:überweisen|zahlen|bezahlen)\s*sie(?:\s*den\s*(?:betrag|rechnungsbetrag))?\s*bis(?:\s*zum)?"
+    r"|(?:à\s*)?r[ée]gler\s*avant\s*le|[àa]\s*payer\s*avant\s*le|betalen\s*(?:v[óo]{1,2}r|uiterlijk)",
 )
 
 TOTAL_SPECIFIC = _labels(
@@ -90,7 +102,7 @@ TAX_LINE_EXCLUDE = re.compile(
 TAX_ID = _labels(
     r"vat\s*(?:reg(?:istration)?\.?\s*)?(?:no\.?|number|nr\.?|id|#)|vat\s*reg(?:istration)?\.?|vat\s*id",
     r"ust\.?\s*-?\s*id\.?(?:\s*-?\s*nr)?\.?|umsatzsteuer\s*-?\s*id(?:entifikationsnummer|\.?\s*-?\s*nr)?\.?",
-    r"(?:n[°º]|no\.?|num[ée]ro)\s*(?:de\s*)?tva(?:\s*intra(?:communautaire)?)?|tva\s*intra(?:communautaire)?\.?",
+    r"(?:n[°º]|no\.?|num[ée]ro)\s*(?:de\s*)?tva(?:\s*intra(?:communautaire)?)?|tva\s*intra(?:communautaire)?\.?|tva(?=\s*:)",
     r"btw\s*-?\s*(?:nummer|nr\.?|id)|btw",
     r"tax\s*(?:id|no\.?|number|reg(?:istration)?\.?(?:\s*no\.?)?)|gstin|gst\s*(?:no\.?|reg(?:istration)?(?:\s*no\.?)?)"
     r"|abn|tin|nip",
@@ -109,16 +121,24 @@ PO_NUMBER = _labels(
 CUSTOMER = _labels(
     r"bill(?:ed)?\s*to|invoice\s*to|invoiced\s*to|sold\s*to|customer(?:\s*name)?|client|buyer",
     r"rechnungsempf[äa]nger|rechnungsadresse|kunde|empf[äa]nger",
-    r"factur[ée]\s*[àa]|adresse\s*de\s*facturation|klant|factuuradres",
+    r"factur[ée]\s*[àa]|adresse\s*de\s*facturation|klant|factuuradres|acheteur|destinataire",
+    r"k[äa]ufer|leistungsempf[äa]nger|auftraggeber|koper|afnemer",
+    # Last resort: the party goods go to is, on most invoices, the buyer.
+    r"ship(?:ped)?\s*to|deliver(?:ed|y)\s*to|delivery\s*address|adresse\s*de\s*livraison|lieferadresse|lieferanschrift"
+    r"|afleveradres",
 )
+# A heading over a block that describes one party ("Verkäufer", "Seller", "Bill to", "Käufer/Leistungsempfänger").
+PARTY_HEADING_END = re.compile(r"^\s*(?:[/:]\s*[^\W\d_][\w\s.-]{0,30})?:?\s*$")
+NAME_KEY = re.compile(r"^\W{0,3}(?:name|firma|company(?:\s*name)?|raison\s*sociale|naam|nom|bedrijfsnaam)\s*:\s*(?P<value>\S.*)$", re.IGNORECASE)
 CUSTOMER_NOT_NAME = re.compile(rf"^\s*[:\-]?\s*(?:{_NO}|ref|code|account|vat|tax)(?![\w])", re.IGNORECASE)
 
 VENDOR = _labels(r"from|seller|vendor|supplier|lieferant|verk[äa]ufer|fournisseur|leverancier|sold\s*by")
 # As a label the word opens its line and is followed by a colon or nothing ("From: ...", "Seller"),
 # so "... from the date of purchase" in a receipt's small print is not one.
 VENDOR_LABEL = re.compile(
-    r"^\W{0,3}(?:from|seller|vendor|supplier|lieferant|verk[äa]ufer|fournisseur|leverancier|sold\s*by|vendeur)"
-    r"(?=\s*:|\s*$)",
+    r"^\W{0,3}(?:from|seller|vendor|supplier|lieferant|verk[äa]ufer|fournisseur|leverancier|sold\s*by|vendeur"
+    r"|rechnungssteller|leistungserbringer|[ée]metteur)"
+    r"(?=\s*:|\s*$|\s*/\s*[^\W\d_]+\s*$)",
     re.IGNORECASE,
 )
 COMPANY_SUFFIX = re.compile(

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 CENT = Decimal("0.01")
 
@@ -68,6 +69,7 @@ _NUMBER = (
 )
 _AMOUNT = re.compile(rf"(?<![\w.,/-])(?P<neg>[-\u2212(])?\s?(?P<num>{_NUMBER})(?![\w%]|[.,/:]\d|\s?%|\s?-\d)")
 
+_HAS_DIGIT = re.compile(r"\d")
 _TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
 _GLUED_CURRENCY = re.compile(r"(?<![A-Za-z])(RM|Rs\.?|" + "|".join(sorted(ISO_CURRENCIES)) + r")(?=\d)")
 
@@ -106,7 +108,15 @@ def _to_decimal(num: str) -> Decimal | None:
 
 def find_amounts(line: str) -> list[Money]:
     """All money-like numbers in a line, left to right; dates and percentages are skipped."""
-    masked = _TIME.sub(lambda m: "#" * len(m.group(0)), _mask_dates(line))
+    return list(_amounts_of(line))
+
+
+@lru_cache(maxsize=4096)
+def _amounts_of(line: str) -> tuple[Money, ...]:
+    """``find_amounts``, remembered: the extractor asks about the same lines many times."""
+    if not _HAS_DIGIT.search(line):
+        return ()
+    masked = _TIME.sub(lambda m: "#" * len(m.group(0)), mask_dates(line))
     # "RM17.00": blank the currency's last letter so the number stands alone; positions stay put.
     masked = _GLUED_CURRENCY.sub(lambda m: m.group(1)[:-1] + " ", masked)
     result = []
@@ -119,10 +129,11 @@ def find_amounts(line: str) -> list[Money]:
         window = line[max(0, m.start() - 5) : m.end() + 5]
         decimals = bool(re.search(r"[.,]\d{1,2}$", m.group("num")))
         result.append(Money(value, currency_in(window), decimals, m.start(), m.end()))
-    return result
+    return tuple(result)
 
 
-def _mask_dates(line: str) -> str:
+def mask_dates(line: str) -> str:
+    """``line`` with every date blanked out by ``#`` (positions stay put), so no part of it reads as a number."""
     for pattern in (_ISO_DATE, _NUM_DATE, _DAY_MONTH, _MONTH_DAY):
         line = pattern.sub(lambda m: "#" * len(m.group(0)), line)
     return line

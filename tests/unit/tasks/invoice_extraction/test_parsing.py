@@ -98,3 +98,13 @@ def test_iban_check_digits() -> None:
     assert not iban_valid("DE13 5001 0517 0648 4898 90")
     assert find_iban("IBAN: DE12 5001 0517 0648 4898 90 BIC ABCDDEFFXXX") == "DE12500105170648489890"
     assert find_iban("IBAN: DE13 5001 0517 0648 4898 90") is None
+
+
+def test_mask_dates_keeps_positions_and_find_amounts_returns_fresh_lists() -> None:
+    from tasks.invoice_extraction.parsing import find_amounts, mask_dates
+
+    line = "Paid 12.03.2024 amount 5.00"
+    assert mask_dates(line) == "Paid ########## amount 5.00"
+    first = find_amounts(line)
+    first.clear()  # a caller changing its list does not change the next caller's answer
+    assert [a.value for a in find_amounts(line)] == [Decimal("5.00")]

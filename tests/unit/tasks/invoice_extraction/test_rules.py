@@ -205,3 +205,76 @@ TOTAL : 12.00
     f = extract_fields(text).fields
     assert f.vendor_name == "MAPLE HARDWARE SDN BHD"
     assert f.vendor_address == "NO. 5, JALAN BESI 2, 47000 SUNGAI BULOH, SELANGOR"
+
+
+def test_invoice_number_under_the_last_of_a_row_of_column_headings() -> None:
+    text = "Tulp Retail B.V.\nKlant Order Factuurdatum Factuur\nKL-0042 ORD-77 VF20240311\nTotaal EUR 12,00\n"
+    assert extract_fields(text).fields.invoice_number == "VF20240311"
+
+
+def test_invoice_number_cell_found_by_column_position() -> None:
+    text = "Some Shop Ltd\nCustomer      Invoice Number     Date\nC-9           INV-5521           2024-03-01\nTotal 9.00 GBP\n"
+    assert extract_fields(text).fields.invoice_number == "INV-5521"
+
+
+def test_booking_id_and_number_sign_line_under_a_title() -> None:
+    assert extract_fields("PAYMENT RECEIPT\nBooking ID\nBKQ7731\nGrand Total Rs 500\n").fields.invoice_number == "BKQ7731"
+    assert extract_fields("INVOICE\n# inv_2024_9\nJane Doe\nTotal: $5.00\n").fields.invoice_number == "inv_2024_9"
+
+
+def test_title_with_bracketed_remarks_before_the_number_label() -> None:
+    text = "Gutschrift (Selbst ausgestellte Rechnung) (389) Nr. 88123 vom 01.02.2024\nBruttosumme 10,00\n"
+    assert extract_fields(text).fields.invoice_number == "88123"
+    assert extract_fields("Avoir AV-2024-0003\nTotal TTC -5,00 €\n").fields.invoice_number == "AV-2024-0003"
+
+
+def test_party_blocks_give_names_from_their_name_lines() -> None:
+    text = """\
+Rechnung Nr. 17 vom 03.04.2024
+Verkäufer
+Nummer: 11
+Name: Werkbank Muster GmbH
+Anschrift: Hauptstraße 1
+Käufer/Leistungsempfänger
+Nummer: K-5
+Name: Beispiel Kunde KG
+Art-Nr-Kunde
+Bruttosumme 119,00
+"""
+    f = extract_fields(text).fields
+    assert (f.vendor_name, f.customer_name) == ("Werkbank Muster GmbH", "Beispiel Kunde KG")
+
+
+def test_return_address_line_names_seller_and_recipient_below_it() -> None:
+    text = """\
+2024-02-01
+Invoice # 77 issued at 2024-02-01
+Lindgren Tools AB ● Storgatan 4 ● 11122 Stockholm
+Maja Berg
+Kungsvägen 9
+Total: 40.00 €
+"""
+    f = extract_fields(text).fields
+    assert (f.vendor_name, f.customer_name) == ("Lindgren Tools AB", "Maja Berg")
+
+
+def test_stated_french_legal_form_is_not_part_of_the_trading_name() -> None:
+    text = """\
+Le Petit Four SARL - 3 rue des Lilas - 75011 Paris - France
+TVA : FR40303265045 - SARL au capital de 10 000 €
+Facture FA-12
+Adresse de livraison
+Chez Nous Bistro
+Date de facture 01/02/2024
+N° TVA client FR83404833048
+Total TTC 12,00 €
+"""
+    f = extract_fields(text).fields
+    assert f.vendor_name == "Le Petit Four"
+    assert f.vendor_tax_id == "FR40303265045"  # the customer's number is not the seller's
+    assert f.customer_name == "Chez Nous Bistro"  # the delivery address, when nothing else names the buyer
+
+
+def test_due_date_from_a_remit_sentence() -> None:
+    text = "Invoice # 5 issued at 2024-01-10\nPlease remit until 2024-02-09.\nTotal 5.00 EUR\n"
+    assert extract_fields(text).fields.due_date == date(2024, 2, 9)
