@@ -41,7 +41,7 @@ _TENDERED = re.compile(
     r"|debit\s*card|e-?wallet|bar|bargeld|esp[èe]ces|contant)(?![\w])",
     re.IGNORECASE,
 )
-_CHANGE = re.compile(r"(?:^|\t|\s{2,})\W*(?:your\s*)?(?:change(?:\s*due)?|cash\s*change|balance\s*change|r[üu]ckgeld|rendu|wisselgeld)(?![\w])", re.IGNORECASE)
+_CHANGE = re.compile(r"(?:^|\t|\s\s)\W*(?:your\s*)?(?:change(?:\s*due)?|cash\s*change|balance\s*change|r[üu]ckgeld|rendu|wisselgeld)(?![\w])", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
