@@ -127,6 +127,10 @@ def _approved_payload(row: ProposalRow, review: Review) -> dict[str, Any]:
     return writer.payload_model.model_validate(fields).model_dump(mode="json")
 
 
+def _batch_rows(session: Session, request: ApprovalRequestRow) -> dict[str, ProposalRow]:
+    return {r.id: r for r in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars()}
+
+
 def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnswer) -> list[str]:
     """Every reason this answer cannot be accepted for this request; empty when it can."""
     found: list[str] = []
@@ -136,7 +140,7 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
         found.append("the approver's name is required")
     if answer.batch_digest != request.digest:
         found.append("the batch was changed since it was shown (digest mismatch): review it again")
-    rows = {r.id: r for r in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars()}
+    rows = _batch_rows(session, request)
     if batch_digest([(r.id, action_digest(r.id, r.tool, r.payload)) for r in rows.values()]) != request.digest:
         found.append("a proposal in this batch was modified after it was proposed: refusing the whole batch")
     reviewed = [r.proposal_id for r in answer.reviews]
@@ -196,7 +200,7 @@ def decide(request_id: int, answer: ApprovalAnswer) -> list[Decision]:
             raise ApprovalRejected(f"no approval request {request_id}")
         found = problems(session, request, answer)
         if not found:
-            rows = {r.id: r for r in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars()}
+            rows = _batch_rows(session, request)
             approver = answer.approver.strip()
             decisions = [_record_review(session, request, rows[r.proposal_id], r, approver) for r in answer.reviews]
             request.status, request.decided_at = "decided", datetime.now(timezone.utc)

@@ -65,6 +65,15 @@ def find_posted(session: Session, vendor_name: str | None, invoice_number: str) 
     return session.execute(query.limit(1)).scalar_one_or_none()
 
 
+def posted_among(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], PayableRow]:
+    """The live postings among (vendor key, invoice number) pairs: one query for a whole batch."""
+    if not keys:
+        return {}
+    query = select(PayableRow).where(PayableRow.status == "posted", PayableRow.invoice_number.in_({number for _, number in keys}))
+    rows = session.execute(query).scalars()
+    return {(row.vendor_key, row.invoice_number): row for row in rows if (row.vendor_key, row.invoice_number) in keys}
+
+
 class PayablesPost:
     tool: ClassVar[str] = "payables.post"
     undo_tool: ClassVar[str] = "payables.reverse"

@@ -6,12 +6,14 @@ batch itself: the same vendor's invoice number twice is escalated, never propose
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ValidationError
 
 from opsgate.models import Escalation, EscalationReason, Proposal
 from opsgate.policy.schema import Policy
 from opsgate.store.db import transaction
-from opsgate.writers.payables import PayablePosting, find_posted, vendor_key
+from opsgate.writers.payables import PayablePosting, posted_among, vendor_key
 from tasks.invoice_extraction.models import Extraction
 
 TOOL = "payables.post"
@@ -24,21 +26,15 @@ def _summary(extraction: Extraction) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def propose(extraction: Extraction, policy: Policy, seen: set[tuple[str, str]]) -> Proposal:
-    """One proposal per document. ``seen`` holds the (vendor, number) pairs proposed earlier in
-    the batch and is updated here."""
-    common = {
-        "workflow": policy.workflow, "source": extraction.source, "case_type": extraction.document_type,
-        "summary": _summary(extraction), "confidence": extraction.confidence,
-        "instruction_version": extraction.instruction_version or policy.instruction_version, "tools_used": TOOLS_USED,
-    }
+def _posting(extraction: Extraction, common: dict[str, Any]) -> PayablePosting | Proposal:
+    """The posting an extraction asks for, or the proposal that says why there is none."""
     if extraction.status == "error":
         return Proposal(**common, error=extraction.error or "unreadable document")
     if extraction.status == "escalated":
         return Proposal(**common, escalations=extraction.escalations)
     f = extraction.fields
     try:
-        posting = PayablePosting(
+        return PayablePosting(
             vendor_name=f.vendor_name, invoice_number=f.invoice_number or "", document_type=extraction.document_type,
             invoice_date=f.invoice_date, due_date=f.due_date, currency=f.currency, subtotal=f.subtotal, tax_total=f.tax_total,  # type: ignore[arg-type]
             total=f.total, po_number=f.po_number, iban=f.iban, source=extraction.source,  # type: ignore[arg-type]
@@ -46,15 +42,40 @@ def propose(extraction: Extraction, policy: Policy, seen: set[tuple[str, str]]) 
     except ValidationError as exc:
         missing = [Escalation(reason=EscalationReason.MISSING_DATA, field=str(e["loc"][0]), detail=e["msg"]) for e in exc.errors()]
         return Proposal(**common, escalations=missing)
-    escalations: list[Escalation] = []
-    if policy.escalation.possible_duplicate is None:
-        return Proposal(**common, tool=TOOL, payload=posting.model_dump(mode="json"))
-    key = (vendor_key(posting.vendor_name), posting.invoice_number.strip())
-    with transaction() as session:
-        posted = find_posted(session, posting.vendor_name, posting.invoice_number)
-    if posted is not None:
-        escalations.append(Escalation(reason=EscalationReason.POSSIBLE_DUPLICATE, field="invoice_number", detail=f"already posted as payable {posted.id} from {posted.source}"))
-    elif key in seen:
-        escalations.append(Escalation(reason=EscalationReason.POSSIBLE_DUPLICATE, field="invoice_number", detail="the same vendor and invoice number appear twice in this batch"))
-    seen.add(key)
-    return Proposal(**common, tool=TOOL, payload=posting.model_dump(mode="json"), escalations=escalations)
+
+
+def _key(posting: PayablePosting) -> tuple[str, str]:
+    return vendor_key(posting.vendor_name), posting.invoice_number.strip()
+
+
+def propose_all(extractions: list[Extraction], policy: Policy) -> list[Proposal]:
+    """One proposal per document, in order. The ledger is read once for the whole batch."""
+    commons = [
+        {
+            "workflow": policy.workflow, "source": e.source, "case_type": e.document_type, "summary": _summary(e),
+            "confidence": e.confidence, "instruction_version": e.instruction_version or policy.instruction_version, "tools_used": TOOLS_USED,
+        }
+        for e in extractions
+    ]
+    postings = [_posting(e, common) for e, common in zip(extractions, commons, strict=True)]
+    check = policy.escalation.possible_duplicate is not None
+    posted = {}
+    if check:
+        with transaction() as session:
+            posted = posted_among(session, {_key(p) for p in postings if isinstance(p, PayablePosting)})
+    seen: set[tuple[str, str]] = set()
+    proposals = []
+    for posting, common in zip(postings, commons, strict=True):
+        if isinstance(posting, Proposal):
+            proposals.append(posting)
+            continue
+        escalations: list[Escalation] = []
+        key = _key(posting)
+        if check and key in posted:
+            row = posted[key]
+            escalations.append(Escalation(reason=EscalationReason.POSSIBLE_DUPLICATE, field="invoice_number", detail=f"already posted as payable {row.id} from {row.source}"))
+        elif check and key in seen:
+            escalations.append(Escalation(reason=EscalationReason.POSSIBLE_DUPLICATE, field="invoice_number", detail="the same vendor and invoice number appear twice in this batch"))
+        seen.add(key)
+        proposals.append(Proposal(**common, tool=TOOL, payload=posting.model_dump(mode="json"), escalations=escalations))
+    return proposals

@@ -15,7 +15,7 @@ from opsgate.runs import Run
 from opsgate.settings import get_settings
 from tasks.invoice_extraction.extracting import extract_document
 from tasks.invoice_extraction.models import Extraction
-from tasks.invoice_extraction.proposing import propose
+from tasks.invoice_extraction.proposing import propose_all
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,7 @@ def propose_postings(run: Run, documents: list[Path]) -> list[Proposal]:
     required = run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else []
     settings = get_settings()
     client = llm_client() if settings.backend != "rules" else None
-    seen: set[tuple[str, str]] = set()
-    proposals = []
+    extractions = []
     for path in documents:
         try:
             extraction = extract_document(path, required, max_bytes=settings.max_document_bytes, backend=settings.backend, client=client)
@@ -49,9 +48,10 @@ def propose_postings(run: Run, documents: list[Path]) -> list[Proposal]:
         except Exception as exc:  # a bug on one document must not cost the batch: that input fails, recorded
             logger.exception("extracting %s failed unexpectedly", path.name)
             extraction = Extraction(source=str(path), status="error", error=f"extraction failed unexpectedly: {type(exc).__name__}: {exc}")
-        proposal = propose(extraction, run.policy, seen)
-        logger.debug("%s: %s", path.name, proposal.error or proposal.summary)
-        proposals.append(proposal)
+        extractions.append(extraction)
+    proposals = propose_all(extractions, run.policy)
+    for proposal in proposals:
+        logger.debug("%s: %s", proposal.source, proposal.error or proposal.summary)
     actions = sum(1 for p in proposals if p.tool and not p.escalations)
     logger.info("%d documents read: %d actions proposed, %d to escalate, %d failed", len(proposals), actions,
                 sum(1 for p in proposals if p.escalations), sum(1 for p in proposals if p.error))

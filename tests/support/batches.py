@@ -11,7 +11,7 @@ from opsgate.approvals import PendingRequest
 from opsgate.models import Proposal, Route, Verdict
 from opsgate.runs import Run
 from tasks.invoice_extraction.extracting import extract_document
-from tasks.invoice_extraction.proposing import propose
+from tasks.invoice_extraction.proposing import propose_all
 from tasks.invoice_extraction.steps import list_inbox
 from tests.support.pdf_builder import text_pdf
 from tests.support.samples import DE_INVOICE, UK_INVOICE, US_INVOICE
@@ -43,8 +43,7 @@ def proposed_batch(inbox: Path, trigger: str = "test") -> Batch:
     """Start a run and propose and route every document of the inbox, as the flow does."""
     run = runs.start_run(WORKFLOW, trigger)
     required = run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else []
-    seen: set[tuple[str, str]] = set()
-    proposals = [propose(extract_document(path, required), run.policy, seen) for path in list_inbox(inbox)]
+    proposals = propose_all([extract_document(path, required) for path in list_inbox(inbox)], run.policy)
     return Batch(run, proposals, runs.check_policy(run, proposals))
 
 
