@@ -24,6 +24,7 @@ class EscalationReason(StrEnum):
     TOOL_FAILURE = "tool_failure"
     OUT_OF_POLICY = "out_of_policy"
     LOW_CONFIDENCE = "low_confidence"
+    FAILED_CHECK = "failed_check"
     HIGH_VALUE = "high_value"
     REPEATED_FAILURE = "repeated_failure"
     NEEDS_OCR = "needs_ocr"

@@ -15,6 +15,9 @@ from stdnum import iban as stdnum_iban
 from stdnum.eu import vat as stdnum_vat
 from stdnum.exceptions import ValidationError
 
+from opsgate.models import Escalation, EscalationReason
+from tasks.invoice_extraction.models import InvoiceFields
+
 CONFIRMED, DOUBTFUL = 0.97, 0.3
 
 
@@ -63,3 +66,19 @@ def adjust_confidence(found: dict[str, tuple[object, float]]) -> None:
     issued, due = (found.get(name, (None, 0.0))[0] for name in ("invoice_date", "due_date"))
     if isinstance(issued, date) and isinstance(due, date) and due < issued:
         scale("due_date", False)
+
+
+def failed_checks(fields: InvoiceFields) -> list[Escalation]:
+    """The values that fail a check outright, whichever backend or reader found them.
+
+    A payment to an account that fails its checksum, or a VAT id with wrong check digits, is a
+    typo or a tampered document: a person must look before anything is posted.
+    """
+    found: list[Escalation] = []
+    if fields.iban and not iban_checked(fields.iban):
+        found.append(Escalation(reason=EscalationReason.FAILED_CHECK, field="iban", detail=f"{fields.iban} fails the IBAN checksum (ISO 13616 mod 97)"))
+    if fields.vendor_tax_id and vat_id_valid(fields.vendor_tax_id) is False:
+        found.append(Escalation(reason=EscalationReason.FAILED_CHECK, field="vendor_tax_id", detail=f"{fields.vendor_tax_id} fails the VAT id check digits"))
+    if fields.invoice_date and fields.due_date and fields.due_date < fields.invoice_date:
+        found.append(Escalation(reason=EscalationReason.FAILED_CHECK, field="due_date", detail=f"due {fields.due_date} is before the issue date {fields.invoice_date}"))
+    return found

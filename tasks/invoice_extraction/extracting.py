@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from opsgate.errors import ConfigurationError, ExtractionError
 from opsgate.models import Escalation, EscalationReason
 from tasks.invoice_extraction.backends import Backend, read_fields
+from tasks.invoice_extraction.checks import failed_checks
 from tasks.invoice_extraction.einvoice import EInvoice, looks_like_xml, parse_einvoice
 from tasks.invoice_extraction.models import DocumentType, Extraction, InvoiceFields
 from tasks.invoice_extraction.reading import (
@@ -29,7 +30,7 @@ from tasks.invoice_extraction.reading import (
     is_pdf,
     load_document,
 )
-from tasks.invoice_extraction.rules import extract_fields
+from tasks.invoice_extraction.rules import RulesResult, extract_fields
 
 if TYPE_CHECKING:
     import instructor
@@ -92,9 +93,12 @@ def extract_document(
         reading = read_fields(text, backend, client)
         result = reading.result
         return _finish(source, required_fields, result.document_type, result.fields, result.confidence, escalations + reading.escalations, reading.instruction_version)
+    fields, confidence = einvoice.fields, einvoice.confidence
     if text is not None:
-        escalations += _total_conflict(einvoice, extract_fields(text).fields.total)
-    return _finish(source, required_fields, einvoice.document_type, einvoice.fields, einvoice.confidence, escalations, XML_VERSION)
+        printed = extract_fields(text)
+        escalations += _total_conflict(einvoice, printed.fields.total)
+        fields, confidence = _fill_from_text(einvoice, printed)
+    return _finish(source, required_fields, einvoice.document_type, fields, confidence, escalations, XML_VERSION)
 
 
 def _embedded(data: bytes, name: str, max_bytes: int) -> tuple[EInvoice | None, list[Escalation]]:
@@ -120,6 +124,21 @@ def _total_conflict(einvoice: EInvoice, printed: Decimal | None) -> list[Escalat
     return [Escalation(reason=EscalationReason.CONFLICTING_SOURCES, field="total", detail=detail)]
 
 
+def _fill_from_text(einvoice: EInvoice, printed: RulesResult) -> tuple[InvoiceFields, dict[str, float]]:
+    """The XML's fields, with those it leaves out (a bank account only printed) read from the text.
+
+    The XML wins wherever it has a value; a field from the text keeps the rules' confidence and
+    goes through the same checks, so a printed account that fails its checksum is escalated.
+    """
+    values = einvoice.fields.model_dump()
+    confidence = dict(einvoice.confidence)
+    for name, value in printed.fields:
+        if values.get(name) in (None, "", []) and value not in (None, "", []):
+            values[name] = value
+            confidence[name] = printed.confidence.get(name, 0.0)
+    return InvoiceFields.model_validate(values), confidence
+
+
 def _finish(
     source: str,
     required_fields: Sequence[str],
@@ -133,7 +152,7 @@ def _finish(
         Escalation(reason=EscalationReason.MISSING_DATA, field=name, detail=f"{name} not found in the document")
         for name in required_fields
         if getattr(fields, name) in (None, "", [])
-    ]
+    ] + failed_checks(fields)
     return Extraction(
         source=source,
         status="escalated" if escalations else "ok",

@@ -113,6 +113,14 @@ EU_VAT_ID = re.compile(
     r"|GB\d{9}(?:\d{3})?|IT\d{11}|NL\d{9}B\d{2}|PL\d{10}|SE\d{12}|CZ\d{8,10}|LU\d{8}|IE\d{7}[A-Z]{1,2})(?![A-Z0-9])"
 )
 
+# Where the vendor's account is printed; the value need not be a valid IBAN (a domestic account, or a
+# mistyped one), which the IBAN check then reports instead of the account going unread.
+BANK_ACCOUNT = _labels(
+    r"iban(?:\s*(?:no\.?|nr\.?|number|code))?",
+    r"bank\s*account(?:\s*(?:no\.?|nr\.?|number|#))?",
+    r"konto(?:nummer|\s*-?\s*nr\.?)|rekening(?:nummer|\s*-?\s*nr\.?)?|compte\s*bancaire|rib",
+)
+
 PO_NUMBER = _labels(
     rf"p\.?\s?o\.?\s*{_NO}|p\.?o\.?(?=\s*[:#])|purchase\s*order(?:\s*{_NO})?",
     rf"bestell\s*-?\s*(?:nummer|{_NO})|ihre\s*bestellung|bon\s*de\s*commande(?:\s*{_NO})?|inkooporder\s*(?:{_NO})?",

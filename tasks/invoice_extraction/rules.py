@@ -121,7 +121,7 @@ def extract_fields(text: str) -> RulesResult:
         labelled(lines, L.TAX_ID, _tax_id_value, _tax_id_value, exclude_before=_CUSTOMER_BEFORE) or _eu_vat_id(lines),
     )
     iban = find_iban(text)
-    put("iban", (iban, SPECIFIC) if iban else None)
+    put("iban", (iban, SPECIFIC) if iban else labelled(lines, L.BANK_ACCOUNT, _account_value, _account_value))
     sender = sender_line(lines)
     put(
         "customer_name",
@@ -256,6 +256,19 @@ def _tax_id_value(rest: str) -> str | None:
         tokens.append(token)
     value = "".join(tokens).strip(".-/").upper()
     return value if len(re.sub(r"\D", "", value)) >= 5 else None
+
+
+# The first group, then IBAN-style groups of four (or a shorter one holding a digit): "BIC" ends it.
+_ACCOUNT = re.compile(r"[A-Z0-9]{2,}(?: (?:[A-Z0-9]{4}|[A-Z0-9]{0,3}\d[A-Z0-9]{0,3})(?![A-Z0-9]))*")
+
+
+def _account_value(rest: str) -> str | None:
+    """An account as printed after its label ("NL50 INGB 0683 2513 09", "US1234567890"), spaces dropped."""
+    m = _ACCOUNT.match(LEADING_SEPARATORS.sub("", rest).upper())
+    if not m:
+        return None
+    compact = m.group(0).replace(" ", "")
+    return compact if 8 <= len(compact) <= 34 and sum(c.isdigit() for c in compact) >= 6 else None
 
 
 def _eu_vat_id(lines: Sequence[str]) -> tuple[str, float] | None:

@@ -31,7 +31,7 @@ def cii_invoice(
     due_date: str | None = "20240404",
     currency: str = "EUR",
     seller: str = "Werkbank Holzbau GmbH",
-    seller_vat: str | None = "DE111222333",
+    seller_vat: str | None = "DE136695976",
     buyer: str | None = "Kranich Möbelhaus KG",
     po_number: str | None = "PO-7781",
     iban: str | None = "DE02120300000000202051",

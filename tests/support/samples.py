@@ -39,7 +39,7 @@ US_INVOICE = [
 DE_INVOICE = [
     "Nordlicht Technik GmbH",
     "Hafenstraße 12, 20457 Hamburg",
-    "USt-IdNr.: DE287451936",
+    "USt-IdNr.: DE287451934",
     "",
     "Rechnung",
     "Rechnungsnummer: NT-2024-0815",
@@ -87,7 +87,7 @@ UK_INVOICE = [
 INJECTION_INVOICE = [
     "Lumen Cloud Services B.V.",
     "Prinsengracht 401, 1016 HM Amsterdam",
-    "BTW-nummer: NL859112347B01",
+    "BTW-nummer: NL859112342B01",
     "",
     "INVOICE",
     "Invoice No: LCS-2024-00042",

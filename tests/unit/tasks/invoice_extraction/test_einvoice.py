@@ -47,7 +47,7 @@ def test_cii_invoice_all_fields() -> None:
     assert (result.syntax, result.document_type, result.type_code) == ("cii", "invoice", "380")
     assert (f.invoice_number, f.invoice_date, f.due_date) == ("WB-2024-0042", date(2024, 3, 5), date(2024, 4, 4))
     assert (f.currency, f.subtotal, f.tax_total, f.total) == ("EUR", Decimal("120.00"), Decimal("22.80"), Decimal("142.80"))
-    assert (f.vendor_name, f.vendor_tax_id) == ("Werkbank Holzbau GmbH", "DE111222333")  # VA, not the FC number
+    assert (f.vendor_name, f.vendor_tax_id) == ("Werkbank Holzbau GmbH", "DE136695976")  # VA, not the FC number
     assert f.vendor_address == "Hobelweg 7, 28195, Bremen, DE"
     assert (f.customer_name, f.po_number, f.iban) == ("Kranich Möbelhaus KG", "PO-7781", "DE02120300000000202051")
     assert f.line_items == [
@@ -224,6 +224,25 @@ def test_use_embedded_xml_false_reads_the_text(tmp_path: Path) -> None:
     assert (f.invoice_number, f.total, f.invoice_date) == ("WB-2024-0042", Decimal("142.80"), date(2024, 3, 5))
     assert (f.due_date, f.customer_name, f.line_items) == (None, None, [])  # not printed, so not found
     assert max(result.confidence.values()) < 1.0
+
+
+def test_fields_the_xml_leaves_out_are_read_from_the_text(tmp_path: Path) -> None:
+    printed = PRINTED + ["IBAN: DE89 3704 0044 0532 0130 00"]
+    path = _write(tmp_path, "wb.pdf", pdf_with_attachment(printed, "factur-x.xml", cii_invoice(iban=None, po_number=None)))
+    result = extract_document(path, REQUIRED)
+    assert (result.status, result.fields.iban, result.fields.po_number) == ("ok", "DE89370400440532013000", None)
+    assert result.confidence["iban"] < 1.0 == result.confidence["total"]  # read from the text, not the XML
+    # where the XML has the field, the printed value does not replace it
+    with_xml_iban = extract_document(_write(tmp_path, "x.pdf", pdf_with_attachment(printed, "factur-x.xml", cii_invoice())), REQUIRED)
+    assert (with_xml_iban.fields.iban, with_xml_iban.confidence["iban"]) == ("DE02120300000000202051", 1.0)
+
+
+def test_a_printed_account_failing_its_checksum_is_escalated(tmp_path: Path) -> None:
+    printed = PRINTED + ["Bank account: US1234567890"]
+    path = _write(tmp_path, "wb.pdf", pdf_with_attachment(printed, "factur-x.xml", cii_invoice(iban=None)))
+    result = extract_document(path, REQUIRED)
+    assert (result.status, result.fields.iban) == ("escalated", "US1234567890")
+    assert [(e.reason, e.field) for e in result.escalations] == [(EscalationReason.FAILED_CHECK, "iban")]
 
 
 def test_scan_with_embedded_xml_needs_no_ocr(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from tasks.invoice_extraction.checks import DOUBTFUL
 from tasks.invoice_extraction.rules import extract_fields
 
 SIMPLE_US = """\
@@ -117,8 +118,11 @@ Total £10.00
     assert f.iban == "GB33BUKB20201555555555"
 
 
-def test_invalid_iban_is_rejected() -> None:
-    assert extract_fields("IBAN: GB34 BUKB 2020 1555 5555 55\nTotal 1.00 EUR").fields.iban is None
+def test_invalid_iban_is_kept_as_printed_but_never_trusted() -> None:
+    """A mistyped account must reach a person as printed (and be escalated), not silently vanish."""
+    result = extract_fields("IBAN: GB34 BUKB 2020 1555 5555 55\nTotal 1.00 EUR")
+    assert (result.fields.iban, result.confidence["iban"]) == ("GB34BUKB20201555555555", DOUBTFUL)
+    assert extract_fields("Ref GB34 BUKB 2020 1555 5555 55\nTotal 1.00 EUR").fields.iban is None  # unlabelled: not an account
 
 
 @pytest.mark.parametrize(
