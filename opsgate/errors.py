@@ -38,6 +38,15 @@ class ExtractionError(OpsgateError):
         self.reason = reason
 
 
+class InputError(OpsgateError):
+    """An input file as a whole cannot be read (missing, wrong encoding, no id column).
+
+    Problems with single rows are not errors: those rows are reported and the rest is processed.
+    """
+
+    exit_code = 2
+
+
 class PolicyDenied(OpsgateError):
     """The executor refused an action: no approval, a stale approval, or a forbidden tool."""
 

@@ -27,15 +27,19 @@ ENTRY_POINT_GROUP = "opsgate.workflows"
 class WorkflowSpec:
     name: str  # the one identifier: module, policy file, audit rows (invoice_extraction)
     alias: str  # the CLI's word for it: `opsgate run invoices`
-    flow: str  # "module:attribute" of the Prefect flow, imported only when a run starts
-    params_model: type[BaseModel]
     summary: str
+    # "module:attribute" of the Prefect flow, imported only when a run starts; a workflow whose
+    # governed flow is not there yet offers only its read-only commands (no `opsgate run`).
+    flow: str | None = None
+    params_model: type[BaseModel] | None = None
     commands: list[Callable[..., Any]] = field(default_factory=list)  # extra top-level CLI commands
     demo_params: Callable[[Path], BaseModel] | None = None  # params for the demo, given a scratch dir
 
 
 def load_flow(spec: WorkflowSpec) -> Any:
     """The spec's Prefect flow (imports Prefect and the flow's module)."""
+    if spec.flow is None:
+        raise ConfigurationError(f"workflow {spec.name} has no governed flow to run; it offers only its commands")
     module, _, attribute = spec.flow.partition(":")
     return getattr(import_module(module), attribute)
 

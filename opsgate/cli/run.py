@@ -38,6 +38,8 @@ def run_workflow(spec: WorkflowSpec, params: Any) -> RunSummary:
 
 
 def _command(spec: WorkflowSpec) -> Any:
+    assert spec.params_model is not None, f"{spec.name}: a workflow with a flow needs its parameter model"
+
     def command(**options: Any) -> None:
         if "trigger" in spec.params_model.model_fields and options.get("trigger") is None:
             options["trigger"] = f"cli:{getpass.getuser()}"
@@ -58,4 +60,5 @@ def _command(spec: WorkflowSpec) -> Any:
 
 
 for _spec in workflows().values():
-    app.command(_spec.alias, help=_spec.summary)(_command(_spec))
+    if _spec.flow is not None:
+        app.command(_spec.alias, help=_spec.summary)(_command(_spec))

@@ -1,0 +1,140 @@
+"""Candidate pairs without comparing every record with every other.
+
+Each blocking key puts records into groups (same phone, same postcode and name initial, similar
+sounding surname, ...); inside a group, records are sorted by name and each is paired with its next
+``window - 1`` neighbours. A small group is thus compared in full, and a large one (a common
+surname, a big city's postcode) as a sorted neighbourhood, so cost stays linear in the number of
+records for every key. The candidates are the union over all keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jellyfish
+import numpy as np
+import pandas as pd
+
+from tasks.duplicate_flagging.fields import Field, Kind
+
+NAME_KINDS = (Kind.SURNAME, Kind.NAME, Kind.ORGANISATION, Kind.GIVEN_NAME)
+
+
+@dataclass(frozen=True)
+class BlockingKey:
+    name: str
+    codes: np.ndarray  # int64 per record; -1 where the record has no key
+    columns: tuple[str, ...]  # the fields it is made of: their agreement among its pairs is no evidence
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The union of all keys' pairs (a < b, record positions), and which pairs each key produced."""
+
+    a: np.ndarray
+    b: np.ndarray
+    by_key: dict[str, np.ndarray]  # key name -> positions into a/b
+    columns_by_key: dict[str, tuple[str, ...]]
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    codes, _ = pd.factorize(values.where(values != "", None), use_na_sentinel=True)
+    return codes.astype(np.int64)
+
+
+def _first_word(values: pd.Series) -> pd.Series:
+    return values.str.extract(r"^(\S+)", expand=False).fillna("")
+
+
+def _initial(values: pd.Series) -> pd.Series:
+    return values.str[:1].fillna("")
+
+
+def _phonetic(values: pd.Series) -> pd.Series:
+    """Metaphone of the first word: spelling variants of one name share it."""
+    words = _first_word(values)
+    unique = words.unique()
+    codes = {w: jellyfish.metaphone(w) if w else "" for w in unique}
+    return words.map(codes).fillna("")
+
+
+def _join(*parts: pd.Series) -> pd.Series:
+    """A key only where every part is present."""
+    result = parts[0]
+    present = parts[0] != ""
+    for part in parts[1:]:
+        result = result + "|" + part
+        present &= part != ""
+    return result.where(present, "")
+
+
+def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[BlockingKey]:
+    """The keys that make sense for the fields present; each is useful alone, their union covers typos."""
+    by_kind: dict[Kind, list[str]] = {}
+    for field in fields:
+        by_kind.setdefault(field.kind, []).append(field.column)
+
+    keys: list[tuple[str, pd.Series, tuple[str, ...]]] = []
+    name_column = first_column(by_kind, *NAME_KINDS)
+    other_column = by_kind[Kind.GIVEN_NAME][0] if Kind.SURNAME in by_kind and Kind.GIVEN_NAME in by_kind else None
+    name = values[name_column] if name_column else None
+    other_name = values[other_column] if other_column else None
+    names = tuple(c for c in (name_column, other_column) if c)
+    initial = _initial(name) if name is not None else None
+    if name is not None:
+        keys.append(("name sound", _join(_phonetic(name), _initial(other_name)) if other_name is not None else _phonetic(name), names))
+        if other_name is not None:  # given name and surname swapped, or the surname misspelt at its start
+            keys.append(("given name sound", _join(_phonetic(other_name), _initial(name)), names))
+    for kind in (Kind.PHONE, Kind.EMAIL, Kind.IDENTIFIER, Kind.DATE):
+        for column in by_kind.get(kind, []):
+            keys.append((f"{column} exact", values[column].str[-7:] if kind is Kind.PHONE else values[column], (column,)))
+    for column in by_kind.get(Kind.POSTCODE, []):
+        keys.append((f"{column} + name initial", _join(values[column], initial) if initial is not None else values[column], (column, *names)))
+    for column in by_kind.get(Kind.ADDRESS, [])[:1]:
+        street = values[column].str.extract(r"^(\d+\w*\s+(?:[nsew]\s+)?\w{1,4})", expand=False).fillna("")
+        keys.append((f"{column} number + street", street, (column, *by_kind.get(Kind.HOUSE_NUMBER, []))))
+    return [BlockingKey(key_name, _codes(series), columns) for key_name, series, columns in keys]
+
+
+def first_column(by_kind: dict[Kind, list[str]], *kinds: Kind) -> str | None:
+    return next((by_kind[kind][0] for kind in kinds if kind in by_kind), None)
+
+
+def _sort_rank(values: pd.Series) -> np.ndarray:
+    codes, _ = pd.factorize(values, sort=True)
+    return codes.astype(np.int64)
+
+
+def candidate_pairs(keys: list[BlockingKey], order: pd.Series, order_column: str, window: int, neighbourhood: int) -> Candidates:
+    """The union of all keys' pairs, remembering which key found which pair.
+
+    ``order`` (a name) sorts records inside a group and drives one extra key of its own: a plain
+    sorted neighbourhood over all records with its own, smaller ``neighbourhood`` window, which
+    catches pairs whose keys all differ.
+    """
+    n = len(order)
+    rank = _sort_rank(order)
+    every = [*keys, BlockingKey("sorted neighbourhood", np.zeros(n, dtype=np.int64), (order_column,))]
+    found: dict[str, np.ndarray] = {}
+    for key in every:
+        size = neighbourhood if key.name == "sorted neighbourhood" else window
+        sorted_idx = np.lexsort((rank, key.codes))
+        k = key.codes[sorted_idx]
+        parts = []
+        for d in range(1, min(size, n)):
+            same = (k[:-d] == k[d:]) & (k[:-d] >= 0)
+            a, b = sorted_idx[:-d][same], sorted_idx[d:][same]
+            parts.append(np.minimum(a, b) * n + np.maximum(a, b))
+        found[key.name] = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+    union = np.unique(np.concatenate(list(found.values()))) if found else np.zeros(0, dtype=np.int64)
+    by_key = {name: np.searchsorted(union, pairs) for name, pairs in found.items()}
+    return Candidates(union // max(n, 1), union % max(n, 1), by_key, {k.name: k.columns for k in every})
+
+
+def blocking_recall(a: np.ndarray, b: np.ndarray, true_a: np.ndarray, true_b: np.ndarray, n: int) -> float:
+    """Share of the true pairs (record positions) among the candidates."""
+    if len(true_a) == 0:
+        return 1.0
+    candidates = np.minimum(a, b) * n + np.maximum(a, b)
+    truth = np.minimum(true_a, true_b) * n + np.maximum(true_a, true_b)
+    return float(np.isin(truth, candidates).mean())

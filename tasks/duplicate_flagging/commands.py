@@ -1,0 +1,117 @@
+"""`opsgate dedupe`: flag duplicate records in a file; writes nothing, needs no server."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from opsgate.errors import ConfigurationError
+from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
+
+if TYPE_CHECKING:  # numpy, pandas, scipy load when the command runs, not whenever opsgate starts
+    from tasks.duplicate_flagging.loading import Records
+    from tasks.duplicate_flagging.matching import Decisions
+
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+def pair_lines(records: Records, fields: list[Field], decisions: Decisions) -> list[str]:
+    """The contract's JSON lines: ids, score, decision, and each compared field's similarity."""
+    import numpy as np
+    ids = records.frame[records.id_column].to_numpy(dtype=object)
+    names = [f.column for f in fields]
+    order = np.lexsort((decisions.b, decisions.a, ~decisions.duplicate))  # duplicates first, then by record
+    lines = []
+    for i in order:
+        row = decisions.similarities[i]
+        reasons = {name: round(float(value), 3) for name, value in zip(names, row) if not np.isnan(value)}
+        lines.append(
+            json.dumps(
+                {
+                    "a": ids[decisions.a[i]],
+                    "b": ids[decisions.b[i]],
+                    "score": round(float(decisions.probability[i]), 4),
+                    "decision": "duplicate" if decisions.duplicate[i] else "review",
+                    "reasons": reasons,
+                },
+                ensure_ascii=False,
+            )
+        )
+    return lines
+
+
+def _summary(records: Records, fields: list[Field], skipped: list[str], decisions: Decisions, seconds: float) -> Table:
+    import numpy as np
+    n = len(records.frame)
+    scored = decisions.scored
+    all_pairs = n * (n - 1) // 2
+    sizes = np.bincount(decisions.labels)
+    table = Table("", "", title="duplicate flagging", show_header=False)
+    table.add_row("records", f"{n:,}" + (f" ({len(records.problems)} rows not usable)" if records.problems else ""))
+    table.add_row("compared", ", ".join(f"{f.column} ({f.kind.value})" for f in fields))
+    if skipped:
+        table.add_row("not compared", ", ".join(skipped))
+    table.add_row("candidate pairs", f"{len(scored.a):,} = {len(scored.a) / max(all_pairs, 1):.4%} of all pairs")
+    table.add_row("pairs per key", ", ".join(f"{k} {v:,}" for k, v in scored.pairs_per_key.items()))
+    table.add_row("duplicate pairs", f"{int(decisions.duplicate.sum()):,} in {int((sizes > 1).sum()):,} clusters")
+    table.add_row("for review", f"{int((~decisions.duplicate).sum()):,}")
+    table.add_row("seconds", f"{seconds:.1f}")
+    return table
+
+
+def dedupe(
+    file: Annotated[Path, typer.Argument(help="Records as CSV (any of , ; tab |) or Parquet.")],
+    id_column: Annotated[str, typer.Option("--id-column", help="The column that identifies each record.")],
+    fields: Annotated[str | None, typer.Option(help='Columns to compare, "col[:kind],...". Default: inferred from the header.')] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per pair on stdout: duplicates, then pairs for review.")] = False,
+    duplicate_at: Annotated[float | None, typer.Option(help="Match probability from which a pair is a duplicate.")] = None,
+    review_at: Annotated[float | None, typer.Option(help="Match probability from which a pair goes to review.")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter. Default: detected.")] = None,
+    encoding: Annotated[str, typer.Option(help="CSV text encoding.")] = "utf-8",
+) -> None:
+    """Flag duplicate records in a file, with the per-field evidence for each pair. No writes."""
+    from tasks.duplicate_flagging.loading import read_records
+    from tasks.duplicate_flagging.matching import MatchSettings, find_duplicates
+
+    started = time.perf_counter()
+    overrides = {k: v for k, v in {"duplicate_at": duplicate_at, "review_at": review_at}.items() if v is not None}
+    try:
+        settings = MatchSettings(**overrides)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    with stderr.status("reading records", spinner="dots") as status:
+        records = read_records(file, id_column, delimiter=delimiter, encoding=encoding)
+        columns = list(records.frame.columns)
+        chosen, skipped = (parse_fields(fields, columns, id_column), []) if fields else infer_fields(columns, id_column)
+        if not chosen:
+            raise ConfigurationError(f"{file}: no column the header names as a name, address, phone, e-mail, date or id; say which with --fields")
+        status.update(f"matching {len(records.frame):,} records on {len(chosen)} fields")
+        decisions = find_duplicates(records.frame, chosen, settings)
+        status.update("writing pairs")
+        lines = pair_lines(records, chosen, decisions) if json_output else []
+    for problem in records.problems:
+        stderr.print(f"[yellow]skipped[/] {problem.where}: {problem.reason}", highlight=False)
+    if json_output:
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        return
+    stderr.print(_summary(records, chosen, skipped, decisions, time.perf_counter() - started))
+    Console().print(_pairs_table(records, chosen, decisions))
+
+
+def _pairs_table(records: Records, fields: list[Field], decisions: Decisions, limit: int = 30) -> Table:
+    import numpy as np
+
+    ids = records.frame[records.id_column].to_numpy(dtype=object)
+    table = Table("a", "b", "score", "decision", *(f.column for f in fields), title=f"first {limit} pairs (--json for all)")
+    order = np.lexsort((-decisions.probability, ~decisions.duplicate))[:limit]
+    for i in order:
+        cells = ["" if np.isnan(v) else f"{v:.2f}" for v in decisions.similarities[i]]
+        table.add_row(str(ids[decisions.a[i]]), str(ids[decisions.b[i]]), f"{decisions.probability[i]:.3f}", "duplicate" if decisions.duplicate[i] else "review", *cells)
+    return table

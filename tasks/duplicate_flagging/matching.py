@@ -1,0 +1,139 @@
+"""From records to scored candidate pairs: normalise, block, compare, fit, score.
+
+The one entry point the CLI, the flow and the benchmarks share. It needs no labels: the model is
+fitted on the records it is asked about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, model_validator
+from pydantic import Field as PydanticField
+
+from tasks.duplicate_flagging.blocking import NAME_KINDS, blocking_keys, candidate_pairs
+from tasks.duplicate_flagging.clustering import coherent_clusters
+from tasks.duplicate_flagging.comparing import COMPARATORS, Prepared, compare, prepare
+from tasks.duplicate_flagging.fields import Field
+from tasks.duplicate_flagging.normalising import normalise
+from tasks.duplicate_flagging.scoring import MatchModel, fit
+
+
+class MatchSettings(BaseModel):
+    """Thresholds and limits; the workflow's policy holds the values people agreed on."""
+
+    duplicate_at: float = PydanticField(0.99, gt=0, le=1, description="Match probability from which a pair is a duplicate.")
+    review_at: float = PydanticField(0.5, gt=0, le=1, description="Match probability from which a pair goes to a person.")
+    window: int | None = PydanticField(
+        None, ge=2, description="Records compared within a blocking group: all of a group this size, else this many sorted neighbours. Default: 20, less for millions of records."
+    )
+    neighbourhood: int = PydanticField(3, ge=2, description="Window of the sorted neighbourhood over all records by name.")
+    random_pairs: int = PydanticField(400_000, ge=1000, description="Random record pairs sampled to learn how unrelated records agree by chance.")
+    cohesion: float = PydanticField(0.9, gt=0, lt=1, description="Mean match probability a cluster's records must reach among themselves; weaker clusters are split.")
+    seed: int = 0
+
+    def window_for(self, n: int) -> int:
+        """Wider windows where they are cheap: about two million comparisons per key at most."""
+        return self.window or max(8, min(20, 2_000_000 // max(n, 1)))
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MatchSettings:
+        if self.review_at > self.duplicate_at:
+            raise ValueError(f"review_at ({self.review_at}) must not be above duplicate_at ({self.duplicate_at})")
+        return self
+
+
+@dataclass
+class ScoredPairs:
+    """Candidate pairs (record positions a < b) with their evidence and match probability."""
+
+    a: np.ndarray
+    b: np.ndarray
+    similarities: np.ndarray  # pairs x fields, NaN where a side is missing
+    levels: np.ndarray  # pairs x fields, -1 where a side is missing
+    probability: np.ndarray
+    model: MatchModel
+    pairs_per_key: dict[str, int] = field(default_factory=dict)
+
+
+def normalised_values(records: pd.DataFrame, fields: list[Field]) -> dict[str, pd.Series]:
+    return {f.column: normalise(records[f.column], f.kind).reset_index(drop=True) for f in fields}
+
+
+def _random_pairs(n: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, size=count)
+    b = rng.integers(0, n, size=count)
+    keep = a != b
+    return a[keep], b[keep]
+
+
+def compare_pairs(prepared: list[Prepared], a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    similarities = np.empty((len(a), len(prepared)), dtype=np.float32)
+    levels = np.empty((len(a), len(prepared)), dtype=np.int8)
+    for i, column in enumerate(prepared):
+        similarities[:, i], levels[:, i] = compare(column, a, b)
+    return similarities, levels
+
+
+@dataclass
+class Decisions:
+    """Every pair at or above the review threshold: within a cluster "duplicate", else "review"."""
+
+    a: np.ndarray
+    b: np.ndarray
+    probability: np.ndarray
+    duplicate: np.ndarray  # bool
+    similarities: np.ndarray  # pairs x fields, NaN where a side is missing
+    labels: np.ndarray  # cluster label per record
+    scored: ScoredPairs
+
+
+def score_records(records: pd.DataFrame, fields: list[Field], settings: MatchSettings) -> ScoredPairs:
+    series = normalised_values(records, fields)
+    return _score(series, [prepare(series[f.column], f.kind) for f in fields], fields, settings)
+
+
+def find_duplicates(records: pd.DataFrame, fields: list[Field], settings: MatchSettings) -> Decisions:
+    """Scored candidates, clustered: the pairs a person should see, and the clusters they form."""
+    n = len(records)
+    series = normalised_values(records, fields)
+    prepared = [prepare(series[f.column], f.kind) for f in fields]
+    scored = _score(series, prepared, fields, settings)
+
+    def probability(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return scored.model.probability(compare_pairs(prepared, a, b)[1])
+
+    edges = scored.probability >= settings.duplicate_at
+    labels, pa, pb, _ = coherent_clusters(n, scored.a[edges], scored.b[edges], probability, cohesion=settings.cohesion)
+    similarities, levels = compare_pairs(prepared, pa, pb)
+    within_p = scored.model.probability(levels)
+    review = (scored.probability >= settings.review_at) & (labels[scored.a] != labels[scored.b])
+    return Decisions(
+        a=np.concatenate([pa, scored.a[review]]),
+        b=np.concatenate([pb, scored.b[review]]),
+        probability=np.concatenate([within_p, scored.probability[review]]),
+        duplicate=np.concatenate([np.ones(len(pa), dtype=bool), np.zeros(int(review.sum()), dtype=bool)]),
+        similarities=np.concatenate([similarities, scored.similarities[review]]),
+        labels=labels,
+        scored=scored,
+    )
+
+
+def _score(series: dict[str, pd.Series], prepared: list[Prepared], fields: list[Field], settings: MatchSettings) -> ScoredPairs:
+    n = len(prepared[0].values)
+    name_column = next((f.column for kind in NAME_KINDS for f in fields if f.kind is kind), fields[0].column)
+    keys = blocking_keys(series, fields)
+    candidates = candidate_pairs(keys, series[name_column], name_column, settings.window_for(n), settings.neighbourhood)
+    a, b = candidates.a, candidates.b
+    similarities, levels = compare_pairs(prepared, a, b)
+    ra, rb = _random_pairs(n, min(settings.random_pairs, max(n * (n - 1) // 2, 1)), settings.seed) if n > 1 else (a[:0], b[:0])
+    _, random_levels = compare_pairs(prepared, ra, rb)
+    sizes = [COMPARATORS[f.kind].levels for f in fields]
+    position = {f.column: i for i, f in enumerate(fields)}
+    sessions = [(rows, [position[c] for c in candidates.columns_by_key[key] if c in position]) for key, rows in candidates.by_key.items()]
+    model = fit([f.column for f in fields], sizes, levels, random_levels, sessions)
+    per_key = {key: len(rows) for key, rows in candidates.by_key.items()}
+    return ScoredPairs(a, b, similarities, levels, model.probability(levels), model, per_key)

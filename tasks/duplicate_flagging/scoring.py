@@ -1,0 +1,116 @@
+"""Fellegi-Sunter match scores with weights learnt from the data itself, no labels needed.
+
+For each field and agreement level, m is how often true duplicates show that level and u how
+often unrelated records do. u comes from random record pairs (almost all of them unrelated); m
+and the share of duplicates among the candidate pairs come from expectation-maximisation over
+the candidate pairs. EM runs over the distinct agreement patterns with their counts, a few
+hundred rows however many pairs there are. Approved and rejected pairs can later refine m.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tasks.duplicate_flagging.comparing import MISSING
+
+FLOOR = 1e-6  # no level is impossible: one unseen pattern must not decide a pair alone
+
+
+@dataclass
+class MatchModel:
+    fields: list[str]
+    m: list[np.ndarray]  # per field: P(level | duplicate)
+    u: list[np.ndarray]  # per field: P(level | different records)
+    prior: float  # share of duplicates among the candidate pairs
+    iterations: int = 0
+
+    def log2_bayes_factors(self, levels: np.ndarray) -> np.ndarray:
+        """Per pair and field, how much the field's level moves the odds (0 when missing)."""
+        factors = np.zeros(levels.shape, dtype=np.float64)
+        for f in range(levels.shape[1]):
+            table = np.log2(self.m[f]) - np.log2(self.u[f])
+            column = levels[:, f]
+            present = column != MISSING
+            factors[present, f] = table[column[present]]
+        return factors
+
+    def probability(self, levels: np.ndarray) -> np.ndarray:
+        log_odds = self.log2_bayes_factors(levels).sum(axis=1) + np.log2(self.prior / (1 - self.prior))
+        return 1.0 / (1.0 + np.exp2(-np.clip(log_odds, -60, 60)))
+
+    def describe(self) -> dict[str, dict[str, list[float]]]:
+        return {f: {"m": [round(float(x), 4) for x in m], "u": [round(float(x), 6) for x in u]} for f, m, u in zip(self.fields, self.m, self.u)}
+
+
+def level_frequencies(levels: np.ndarray, sizes: list[int], weights: np.ndarray | None = None) -> list[np.ndarray]:
+    """Per field, the (weighted) share of each level among the pairs where the field is present."""
+    found = []
+    for f, size in enumerate(sizes):
+        column = levels[:, f]
+        present = column != MISSING
+        counts = np.bincount(column[present], weights=None if weights is None else weights[present], minlength=size).astype(np.float64)
+        total = counts.sum()
+        share = counts / total if total > 0 else np.full(size, 1.0 / size)
+        found.append(np.maximum(share, FLOOR) / np.maximum(share, FLOOR).sum())
+    return found
+
+
+def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``levels`` and how often each occurs."""
+    if len(levels) == 0:
+        return levels, np.zeros(0)
+    patterns, counts = np.unique(levels, axis=0, return_counts=True)
+    return patterns, counts.astype(np.float64)
+
+
+def _em(
+    model: MatchModel, patterns: np.ndarray, counts: np.ndarray, sizes: list[int], free: list[int], max_iterations: int, *, learn_u: bool = False
+) -> MatchModel:
+    """EM over agreement patterns: m of the ``free`` fields and the prior move; u too if ``learn_u``."""
+    for _ in range(max_iterations):
+        p = model.probability(patterns)
+        weights = counts * p
+        prior = float(np.clip(weights.sum() / counts.sum(), 1e-6, 1 - 1e-6))
+        fitted = level_frequencies(patterns, sizes, weights)
+        m = [fitted[f] if f in free else model.m[f] for f in range(len(sizes))]
+        u = level_frequencies(patterns, sizes, counts * (1 - p)) if learn_u else model.u
+        change = max(abs(prior - model.prior), *(float(np.abs(a - b).max()) for a, b in zip(m, model.m)))
+        model = MatchModel(fields=model.fields, m=m, u=u, prior=prior, iterations=model.iterations + 1)
+        if change < 1e-5:
+            break
+    return model
+
+
+def fit(
+    fields: list[str],
+    sizes: list[int],
+    levels: np.ndarray,
+    random_levels: np.ndarray,
+    sessions: list[tuple[np.ndarray, list[int]]],
+    *,
+    max_iterations: int = 100,
+) -> MatchModel:
+    """u from random pairs; m by EM, one session per blocking key; then the prior over all candidates.
+
+    Pairs found by a key agree on the key's fields because of the key, not because they are
+    duplicates, so each session learns m only for the other fields (as splink does) and a field's
+    m is the mean over the sessions that could learn it.
+    """
+    u = level_frequencies(random_levels, sizes)
+    start = [np.geomspace(0.02, 1.0, size) / np.geomspace(0.02, 1.0, size).sum() for size in sizes]  # duplicates mostly agree
+    learnt: list[list[np.ndarray]] = [[] for _ in sizes]
+    for rows, blocked in sessions:
+        free = [f for f in range(len(sizes)) if f not in blocked]
+        if len(rows) == 0 or not free:
+            continue
+        patterns, counts = _patterns(levels[rows][:, free])
+        session = MatchModel(fields=[fields[f] for f in free], m=[start[f] for f in free], u=[u[f] for f in free], prior=0.1)
+        session = _em(session, patterns, counts, [sizes[f] for f in free], list(range(len(free))), max_iterations, learn_u=True)
+        for i, f in enumerate(free):
+            learnt[f].append(session.m[i])
+    m = [np.mean(found, axis=0) if found else start[f] for f, found in enumerate(learnt)]
+    model = MatchModel(fields=fields, m=m, u=u, prior=0.1)
+    patterns, counts = _patterns(levels)
+    return _em(model, patterns, counts, sizes, [], max_iterations) if len(patterns) else model
