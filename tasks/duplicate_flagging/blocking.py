@@ -83,8 +83,11 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     initial = _initial(name) if name is not None else None
     if name is not None:
         keys.append(("name sound", _join(_phonetic(name), _initial(other_name)) if other_name is not None else _phonetic(name), names))
-        if other_name is not None:  # given name and surname swapped, or the surname misspelt at its start
-            keys.append(("given name sound", _join(_phonetic(other_name), _initial(name)), names))
+        if other_name is not None:
+            given, family = _phonetic(other_name), _phonetic(name)
+            keys.append(("given name sound", _join(given, _initial(name)), names))  # the surname misspelt beyond its start
+            swapped = given > family  # the two sounds in a fixed order: a swapped record gets the same key
+            keys.append(("name pair sound", _join(given.where(~swapped, family), family.where(~swapped, given)), names))
     for kind in (Kind.PHONE, Kind.EMAIL, Kind.IDENTIFIER, Kind.DATE):
         for column in by_kind.get(kind, []):
             keys.append((f"{column} exact", values[column].str[-7:] if kind is Kind.PHONE else values[column], (column,)))

@@ -1,0 +1,36 @@
+"""One spelling per value: legal forms, addresses, phones, e-mails, dates, postcodes."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tasks.duplicate_flagging import normalising as n
+
+
+def _all(function, values: list[str | None]) -> list[str]:  # type: ignore[no-untyped-def]
+    return function(pd.Series(values, dtype="object")).tolist()
+
+
+def test_legal_forms_case_accents_and_punctuation_do_not_count() -> None:
+    assert _all(n.organisation, ["Acme Ltd.", "ACME Limited", "acme, inc", "Müller GmbH & Co. KG", "Kedai Sdn. Bhd.", "Smit B.V.", None]) == [
+        "acme", "acme", "acme", "muller", "kedai", "smit", "",
+    ]
+
+
+def test_address_abbreviations_and_units() -> None:
+    assert _all(n.address, ["10001 South Woodlawn Avenue First Floor", "10001 S. Woodlawn Ave", "12 Main Street, Apt 4B", "5 High St #3"]) == [
+        "10001 s woodlawn ave", "10001 s woodlawn ave", "12 main st", "5 high st",
+    ]
+
+
+def test_phone_email_postcode_and_identifier_forms() -> None:
+    assert _all(n.phone, ["+1 (555) 010-2030", "555.010.2030", ""]) == ["15550102030", "5550102030", ""]
+    assert _all(n.email, ["John.Doe+news@Gmail.com", "Info@Acme.co.uk", "not an address"]) == ["johndoe@gmail.com", "info@acme.co.uk", ""]
+    assert _all(n.postcode, ["60628-1234", "sw1a 1aa", None]) == ["60628", "SW1A1AA", ""]
+    assert _all(n.identifier, ["DE 136 695 976", "ab-12"]) == ["DE136695976", "AB12"]
+
+
+def test_dates_in_several_forms_become_one() -> None:
+    assert _all(n.date, ["1956-04-09", "19560409", "09/04/1956", "1956-04-09T00:00:00", "soon", ""]) == [
+        "19560409", "19560409", "19560409", "19560409", "", "",
+    ]

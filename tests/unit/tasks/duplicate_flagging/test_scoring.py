@@ -1,0 +1,39 @@
+"""Fellegi-Sunter without labels: EM finds the weights that generated the data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tasks.duplicate_flagging.comparing import MISSING
+from tasks.duplicate_flagging.scoring import MatchModel, fit
+
+
+def _draw(rng: np.random.Generator, probabilities: list[list[float]], count: int) -> np.ndarray:
+    return np.stack([rng.choice(len(p), size=count, p=p) for p in probabilities], axis=1).astype(np.int8)
+
+
+TRUE_M = [[0.05, 0.15, 0.8], [0.1, 0.9], [0.02, 0.08, 0.9]]
+TRUE_U = [[0.9, 0.08, 0.02], [0.95, 0.05], [0.97, 0.02, 0.01]]
+
+
+def test_em_recovers_m_and_the_share_of_duplicates() -> None:
+    rng = np.random.default_rng(7)
+    duplicates, others = _draw(rng, TRUE_M, 3000), _draw(rng, TRUE_U, 7000)
+    candidates = np.concatenate([duplicates, others])
+    random_pairs = _draw(rng, TRUE_U, 200_000)
+    sizes = [3, 2, 3]
+    model = fit(["name", "phone", "city"], sizes, candidates, random_pairs, sessions=[(np.arange(len(candidates)), [])])
+    assert abs(model.prior - 0.3) < 0.03
+    for learnt, truth in zip(model.m, TRUE_M):
+        assert np.abs(learnt - np.array(truth)).max() < 0.05
+    p = model.probability(candidates)
+    assert (p[:3000] > 0.5).mean() > 0.9 and (p[3000:] < 0.5).mean() > 0.9
+
+
+def test_a_missing_field_is_no_evidence_either_way() -> None:
+    model = MatchModel(fields=["a", "b"], m=[np.array([0.1, 0.9]), np.array([0.2, 0.8])], u=[np.array([0.9, 0.1]), np.array([0.9, 0.1])], prior=0.5)
+    only_a = model.probability(np.array([[1, MISSING]], dtype=np.int8))
+    both = model.probability(np.array([[1, 1]], dtype=np.int8))
+    against = model.probability(np.array([[1, 0]], dtype=np.int8))
+    assert against[0] < only_a[0] < both[0]
+    assert np.isclose(only_a[0], 0.9 / (0.9 + 0.1))  # a's Bayes factor alone, from even odds
