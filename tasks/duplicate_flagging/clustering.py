@@ -83,9 +83,12 @@ def coherent_clusters(
     if weak.any():
         next_label = int(labels.max()) + 1
         cluster_of_pair = labels[pa]
+        by_pair = np.argsort(cluster_of_pair, kind="stable")  # each cluster's pairs, and members, as one slice
+        by_record = np.argsort(labels, kind="stable")
+        sorted_pairs, sorted_records = cluster_of_pair[by_pair], labels[by_record]
         for cluster in np.unique(cluster_of_pair[weak]):
-            inside = cluster_of_pair == cluster
-            members = np.flatnonzero(labels == cluster)
+            inside = by_pair[np.searchsorted(sorted_pairs, cluster) : np.searchsorted(sorted_pairs, cluster, side="right")]
+            members = by_record[np.searchsorted(sorted_records, cluster) : np.searchsorted(sorted_records, cluster, side="right")]
             parts = _split(members, pa[inside], pb[inside], probability[inside], cohesion)
             for part in parts[1:]:
                 labels[part] = next_label

@@ -126,18 +126,20 @@ class Prepared:
 
     kind: Kind
     values: np.ndarray
+    present: np.ndarray  # bool per record
     extra: np.ndarray | None
 
 
 def prepare(values: pd.Series, kind: Kind) -> Prepared:
     comparator = COMPARATORS[kind]
-    return Prepared(kind, values.to_numpy(dtype=object), comparator.extra(values) if comparator.extra else None)
+    array = values.to_numpy(dtype=object)
+    return Prepared(kind, array, (values != "").to_numpy(dtype=bool), comparator.extra(values) if comparator.extra else None)
 
 
 def compare(field: Prepared, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Similarity and level of one field for the pairs (a[i], b[i]) of record positions."""
     left, right = field.values[a], field.values[b]
-    missing = (left == "") | (right == "")
+    missing = ~(field.present[a] & field.present[b])
     comparator = COMPARATORS[field.kind]
     extra_a, extra_b = (field.extra[a], field.extra[b]) if field.extra is not None else (None, None)
     similarity = comparator.similarity(left, right, extra_a, extra_b)

@@ -35,8 +35,8 @@ class MatchSettings(BaseModel):
     seed: int = 0
 
     def window_for(self, n: int) -> int:
-        """Wider windows where they are cheap: about two million comparisons per key at most."""
-        return self.window or max(8, min(20, 2_000_000 // max(n, 1)))
+        """Wider windows where they are cheap: about a million comparisons per key at most."""
+        return self.window or max(4, min(20, 1_000_000 // max(n, 1)))
 
     @model_validator(mode="after")
     def _ordered(self) -> MatchSettings:
@@ -124,9 +124,13 @@ def find_duplicates(records: pd.DataFrame, fields: list[Field], settings: MatchS
 
 def _score(series: dict[str, pd.Series], prepared: list[Prepared], fields: list[Field], settings: MatchSettings) -> ScoredPairs:
     n = len(prepared[0].values)
-    name_column = next((f.column for kind in NAME_KINDS for f in fields if f.kind is kind), fields[0].column)
+    names = [f.column for kind in NAME_KINDS for f in fields if f.kind is kind] or [fields[0].column]
+    order = series[names[0]]
+    for column in names[1:]:  # "smith john": near-duplicates sort next to each other
+        order = order + " " + series[column]
+    name_column = names[0]
     keys = blocking_keys(series, fields)
-    candidates = candidate_pairs(keys, series[name_column], name_column, settings.window_for(n), settings.neighbourhood)
+    candidates = candidate_pairs(keys, order, name_column, settings.window_for(n), settings.neighbourhood)
     a, b = candidates.a, candidates.b
     similarities, levels = compare_pairs(prepared, a, b)
     ra, rb = _random_pairs(n, min(settings.random_pairs, max(n * (n - 1) // 2, 1)), settings.seed) if n > 1 else (a[:0], b[:0])

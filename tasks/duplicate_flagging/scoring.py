@@ -58,11 +58,19 @@ def level_frequencies(levels: np.ndarray, sizes: list[int], weights: np.ndarray 
 
 
 def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of ``levels`` and how often each occurs."""
+    """The distinct rows of ``levels`` and how often each occurs.
+
+    Each row is packed into one integer first: a 1-D unique is far faster than a row-wise one.
+    """
     if len(levels) == 0:
         return levels, np.zeros(0)
-    patterns, counts = np.unique(levels, axis=0, return_counts=True)
-    return patterns, counts.astype(np.float64)
+    shifted = levels.astype(np.int64) + 1  # MISSING (-1) becomes 0
+    base = int(shifted.max()) + 1
+    code = np.zeros(len(levels), dtype=np.int64)
+    for f in range(levels.shape[1]):
+        code = code * base + shifted[:, f]
+    unique, first, counts = np.unique(code, return_index=True, return_counts=True)
+    return levels[first], counts.astype(np.float64)
 
 
 def _em(
