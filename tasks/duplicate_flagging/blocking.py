@@ -25,6 +25,10 @@ class BlockingKey:
     name: str
     codes: np.ndarray  # int64 per record; -1 where the record has no key
     columns: tuple[str, ...]  # the fields it is made of: their agreement among its pairs is no evidence
+    # Whether its pairs teach the model what duplicates look like. Keys on what one person or company
+    # has alone (name, date of birth, id, e-mail) do; keys on what a household or a building shares
+    # (phone, postcode, address) gather relatives and neighbours, whom EM would learn as duplicates.
+    trains: bool = True
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Candidates:
     b: np.ndarray
     by_key: dict[str, np.ndarray]  # key name -> positions into a/b
     columns_by_key: dict[str, tuple[str, ...]]
+    training_keys: set[str]  # the keys whose pairs EM learns m from
 
 
 def _codes(values: pd.Series) -> np.ndarray:
@@ -96,7 +101,12 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     for column in by_kind.get(Kind.ADDRESS, [])[:1]:
         street = values[column].str.extract(r"^(\d+\w*\s+(?:[nsew]\s+)?\w{1,4})", expand=False).fillna("")
         keys.append((f"{column} number + street", street, (column, *by_kind.get(Kind.HOUSE_NUMBER, []))))
-    return [BlockingKey(key_name, _codes(series), columns) for key_name, series, columns in keys]
+    household = {Kind.PHONE, Kind.POSTCODE, Kind.ADDRESS}
+    kinds = {f.column: f.kind for f in fields}
+    return [
+        BlockingKey(key_name, _codes(series), columns, trains=not any(kinds.get(c) in household for c in columns))
+        for key_name, series, columns in keys
+    ]
 
 
 def first_column(by_kind: dict[Kind, list[str]], *kinds: Kind) -> str | None:
@@ -131,7 +141,7 @@ def candidate_pairs(keys: list[BlockingKey], order: pd.Series, order_column: str
         found[key.name] = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
     union = np.unique(np.concatenate(list(found.values()))) if found else np.zeros(0, dtype=np.int64)
     by_key = {name: np.searchsorted(union, pairs) for name, pairs in found.items()}
-    return Candidates(union // max(n, 1), union % max(n, 1), by_key, {k.name: k.columns for k in every})
+    return Candidates(union // max(n, 1), union % max(n, 1), by_key, {k.name: k.columns for k in every}, {k.name for k in every if k.trains})
 
 
 def blocking_recall(a: np.ndarray, b: np.ndarray, true_a: np.ndarray, true_b: np.ndarray, n: int) -> float:

@@ -15,7 +15,8 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-PairScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (a, b) record positions -> probability
+# (a, b) record positions -> (match probability, per-field similarities)
+PairScorer = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -57,8 +58,8 @@ def _split(members: np.ndarray, a: np.ndarray, b: np.ndarray, probability: np.nd
 
 def coherent_clusters(
     n: int, a: np.ndarray, b: np.ndarray, score: PairScorer, *, cohesion: float, max_size: int = 200
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Cluster labels for the duplicate edges (a, b), and all within-cluster pairs with their probability.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cluster labels for the duplicate edges (a, b), and all within-cluster pairs with their evidence.
 
     Components larger than ``max_size`` (a sign of chaining through a very common value) are
     split by the stronger half of their edges first.
@@ -69,7 +70,7 @@ def coherent_clusters(
         giant = sizes[labels[a]] > max_size
         if not giant.any():
             break
-        p = score(a[giant], b[giant])
+        p, _ = score(a[giant], b[giant])
         keep = ~giant
         keep[np.flatnonzero(giant)[p >= np.median(p)]] = True
         if keep.all():
@@ -78,15 +79,20 @@ def coherent_clusters(
         labels = components(n, a, b)
         sizes = np.bincount(labels)
     pa, pb = pairs_within(labels, max_size)
-    probability = score(pa, pb)
+    probability, similarities = score(pa, pb)
     weak = probability < cohesion
     if weak.any():
         next_label = int(labels.max()) + 1
+        sizes = np.bincount(labels)
         cluster_of_pair = labels[pa]
+        alone = weak & (sizes[cluster_of_pair] == 2)  # a weak pair on its own: simply two records
+        labels[pb[alone]] = np.arange(next_label, next_label + int(alone.sum()))
+        next_label += int(alone.sum())
+        larger = weak & ~alone
         by_pair = np.argsort(cluster_of_pair, kind="stable")  # each cluster's pairs, and members, as one slice
         by_record = np.argsort(labels, kind="stable")
         sorted_pairs, sorted_records = cluster_of_pair[by_pair], labels[by_record]
-        for cluster in np.unique(cluster_of_pair[weak]):
+        for cluster in np.unique(cluster_of_pair[larger]):
             inside = by_pair[np.searchsorted(sorted_pairs, cluster) : np.searchsorted(sorted_pairs, cluster, side="right")]
             members = by_record[np.searchsorted(sorted_records, cluster) : np.searchsorted(sorted_records, cluster, side="right")]
             parts = _split(members, pa[inside], pb[inside], probability[inside], cohesion)
@@ -94,5 +100,5 @@ def coherent_clusters(
                 labels[part] = next_label
                 next_label += 1
         same = labels[pa] == labels[pb]
-        pa, pb, probability = pa[same], pb[same], probability[same]
-    return labels, pa, pb, probability
+        pa, pb, probability, similarities = pa[same], pb[same], probability[same], similarities[same]
+    return labels, pa, pb, probability, similarities

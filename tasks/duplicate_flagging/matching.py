@@ -103,13 +103,12 @@ def find_duplicates(records: pd.DataFrame, fields: list[Field], settings: MatchS
     prepared = [prepare(series[f.column], f.kind) for f in fields]
     scored = _score(series, prepared, fields, settings)
 
-    def probability(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return scored.model.probability(compare_pairs(prepared, a, b)[1])
+    def evidence(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        similarities, levels = compare_pairs(prepared, a, b)
+        return scored.model.probability(levels), similarities
 
     edges = scored.probability >= settings.duplicate_at
-    labels, pa, pb, _ = coherent_clusters(n, scored.a[edges], scored.b[edges], probability, cohesion=settings.cohesion)
-    similarities, levels = compare_pairs(prepared, pa, pb)
-    within_p = scored.model.probability(levels)
+    labels, pa, pb, within_p, similarities = coherent_clusters(n, scored.a[edges], scored.b[edges], evidence, cohesion=settings.cohesion)
     review = (scored.probability >= settings.review_at) & (labels[scored.a] != labels[scored.b])
     return Decisions(
         a=np.concatenate([pa, scored.a[review]]),
@@ -137,7 +136,11 @@ def _score(series: dict[str, pd.Series], prepared: list[Prepared], fields: list[
     _, random_levels = compare_pairs(prepared, ra, rb)
     sizes = [COMPARATORS[f.kind].levels for f in fields]
     position = {f.column: i for i, f in enumerate(fields)}
-    sessions = [(rows, [position[c] for c in candidates.columns_by_key[key] if c in position]) for key, rows in candidates.by_key.items()]
+    sessions = [
+        (rows, [position[c] for c in candidates.columns_by_key[key] if c in position])
+        for key, rows in candidates.by_key.items()
+        if key in candidates.training_keys
+    ]
     model = fit([f.column for f in fields], sizes, levels, random_levels, sessions)
     per_key = {key: len(rows) for key, rows in candidates.by_key.items()}
     return ScoredPairs(a, b, similarities, levels, model.probability(levels), model, per_key)

@@ -1,16 +1,19 @@
 """One spelling per value, so that comparison measures real differences, not formatting.
 
-Every normaliser takes and returns a whole column (pandas string operations run in C over the
-column), because a million records through a per-value Python function would take longer than
-the whole comparison. An empty result means "missing": it is never compared.
+Every normaliser takes and returns a whole column of Arrow strings (regular expressions run in
+RE2, word replacement through Arrow's list kernels), because a million records through a
+per-value Python function would take longer than the whole comparison. An empty result means
+"missing": it is never compared.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tasks.duplicate_flagging.fields import Kind
 
@@ -29,38 +32,48 @@ ADDRESS_WORDS = {
     "southeast": "se", "southwest": "sw", "first": "1st", "second": "2nd", "third": "3rd",
 }
 # A flat, floor or suite is part of the postal address but not of the building: dropped.
-_ADDRESS_UNIT = re.compile(r"\b(?:apt|apartment|unit|suite|ste|room|rm|floor|fl|flr|bldg|building)\b\s*[a-z0-9-]*|\b\w+\s+floor\b")
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_ADDRESS_UNIT = r"\b(?:apt|apartment|unit|suite|ste|room|rm|floor|fl|flr|bldg|building)\b\s*[a-z0-9-]*|\b\w+\s+floor\b"
+
+
+def text(column: pd.Series) -> pd.Series:
+    """Arrow-backed strings, empty for missing: every later step stays in Arrow's C++ kernels."""
+    return column.astype("string[pyarrow]").fillna("")
 
 
 def fold(column: pd.Series) -> pd.Series:
     """Lower case, accents dropped, punctuation to single spaces."""
-    text = column.astype("string").fillna("").str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")
-    return text.str.lower().str.replace(_NON_ALNUM.pattern, " ", regex=True).str.strip()
+    plain = text(column).str.normalize("NFKD").str.replace(r"\p{Mn}+", "", regex=True)
+    return plain.str.lower().str.replace(r"[^a-z0-9]+", " ", regex=True).str.strip()
 
 
-def _drop_words(column: pd.Series, words: list[str]) -> pd.Series:
-    pattern = r"\b(?:" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")\b"
-    return column.str.replace(pattern, " ", regex=True).str.replace(r"\s+", " ", regex=True).str.strip()
+def map_words(column: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
+    """Replace whole words (space-separated) by ``mapping``; a word mapped to "" is dropped."""
+    values = pa.array(column.array, type=pa.string()) if len(column) else pa.array([], type=pa.string())
+    words = pc.split_pattern(values, " ")
+    flat = words.flatten()
+    found = pc.index_in(flat, value_set=pa.array(list(mapping), type=pa.string()))
+    replaced = pc.if_else(pc.is_null(found), flat, pc.take(pa.array(list(mapping.values()), type=pa.string()), found))
+    joined = pc.binary_join(pa.ListArray.from_arrays(words.offsets, replaced), " ")
+    result = pd.Series(pd.arrays.ArrowStringArray(joined), index=column.index)
+    return result.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
 def name(column: pd.Series) -> pd.Series:
-    return fold(column).str.replace(r"\s+", " ", regex=True)
+    return fold(column)
 
 
 def organisation(column: pd.Series) -> pd.Series:
-    folded = fold(column.astype("string").str.replace("&", " and ", regex=False))
-    return _drop_words(folded, LEGAL_FORMS)
+    folded = fold(text(column).str.replace("&", " and ", regex=False))
+    return map_words(folded, dict.fromkeys(LEGAL_FORMS, ""))
 
 
 def address(column: pd.Series) -> pd.Series:
-    folded = fold(column.astype("string").str.replace(r"#\s*\w+", " ", regex=True)).str.replace(_ADDRESS_UNIT.pattern, " ", regex=True)
-    pattern = r"\b(?:" + "|".join(ADDRESS_WORDS) + r")\b"
-    return folded.str.replace(pattern, lambda m: ADDRESS_WORDS[m.group(0)], regex=True).str.replace(r"\s+", " ", regex=True).str.strip()
+    folded = fold(text(column).str.replace(r"#\s*\w+", " ", regex=True)).str.replace(_ADDRESS_UNIT, " ", regex=True)
+    return map_words(folded, ADDRESS_WORDS)
 
 
 def digits(column: pd.Series) -> pd.Series:
-    return column.astype("string").fillna("").str.replace(r"\D+", "", regex=True)
+    return text(column).str.replace(r"\D+", "", regex=True)
 
 
 def phone(column: pd.Series) -> pd.Series:
@@ -70,34 +83,34 @@ def phone(column: pd.Series) -> pd.Series:
 
 def email(column: pd.Series) -> pd.Series:
     """Lower case; for Gmail the dots and +tags of the local part are not part of the address."""
-    text = column.astype("string").fillna("").str.strip().str.lower()
-    gmail = text.str.contains(r"@(?:gmail|googlemail)\.com$", regex=True)
-    local = text.str.extract(r"^([^@+]*)", expand=False).fillna("")
-    domain = text.str.extract(r"(@.*)$", expand=False).fillna("")
+    address = text(column).str.strip().str.lower()
+    gmail = address.str.contains(r"@(?:gmail|googlemail)\.com$", regex=True)
+    local = address.str.extract(r"^([^@+]*)", expand=False).fillna("")
+    domain = address.str.extract(r"(@.*)$", expand=False).fillna("")
     canonical = local.str.replace(".", "", regex=False) + domain
-    return text.where(~gmail, canonical).where(text.str.contains("@", regex=False), "")
+    return address.where(~gmail, canonical).where(address.str.contains("@", regex=False), "")
 
 
 def postcode(column: pd.Series) -> pd.Series:
     """Upper case without spaces; a US ZIP+4 compares on its five-digit ZIP."""
-    text = column.astype("string").fillna("").str.upper().str.replace(r"[^A-Z0-9]+", "", regex=True)
-    return text.str.replace(r"^(\d{5})\d{4}$", r"\1", regex=True)
+    code = text(column).str.upper().str.replace(r"[^A-Z0-9]+", "", regex=True)
+    return code.str.replace(r"^(\d{5})\d{4}$", r"\1", regex=True)
 
 
 def identifier(column: pd.Series) -> pd.Series:
-    return column.astype("string").fillna("").str.upper().str.replace(r"[^A-Z0-9]+", "", regex=True)
+    return text(column).str.upper().str.replace(r"[^A-Z0-9]+", "", regex=True)
 
 
 def date(column: pd.Series) -> pd.Series:
     """``YYYYMMDD``; ISO and compact forms are read exactly, anything else day-first by dateutil."""
-    text = column.astype("string").fillna("").str.strip()
-    compact = text.str.replace(r"^(\d{4})-?(\d{2})-?(\d{2})(?:[T ].*)?$", r"\1\2\3", regex=True)
+    written = text(column).str.strip()
+    compact = written.str.replace(r"^(\d{4})-?(\d{2})-?(\d{2})(?:[T ].*)?$", r"\1\2\3", regex=True)
     done = compact.str.fullmatch(r"\d{8}")
-    rest = text[~done & (text != "")]
+    rest = written[~done & (written != "")]
     if len(rest):
-        parsed = pd.to_datetime(rest, errors="coerce", dayfirst=True, format="mixed")
-        compact.loc[rest.index] = parsed.dt.strftime("%Y%m%d").fillna("")
-    return compact.where(done | (text != ""), "").where(compact.str.fullmatch(r"\d{8}"), "")
+        parsed = pd.to_datetime(rest.astype(object), errors="coerce", dayfirst=True, format="mixed")
+        compact.loc[rest.index] = parsed.dt.strftime("%Y%m%d").fillna("").astype("string[pyarrow]")
+    return compact.where(compact.str.fullmatch(r"\d{8}"), "")
 
 
 NORMALISERS: dict[Kind, Callable[[pd.Series], pd.Series]] = {
