@@ -8,7 +8,6 @@ per-value Python function would take longer than the whole comparison. An empty 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 
 import pandas as pd
