@@ -25,9 +25,9 @@ class BlockingKey:
     name: str
     codes: np.ndarray  # int64 per record; -1 where the record has no key
     columns: tuple[str, ...]  # the fields it is made of: their agreement among its pairs is no evidence
-    # Whether its pairs teach the model what duplicates look like. Keys on what one person or company
-    # has alone (name, date of birth, id, e-mail) do; keys on what a household or a building shares
-    # (phone, postcode, address) gather relatives and neighbours, whom EM would learn as duplicates.
+    # Whether its pairs teach the model what duplicates look like. Keys on what one person has alone
+    # (name, date of birth, id, e-mail) do; for people, keys on what a household shares (phone,
+    # postcode, address) gather relatives and flatmates, whom EM would learn as duplicates.
     trains: bool = True
 
 
@@ -101,7 +101,9 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     for column in by_kind.get(Kind.ADDRESS, [])[:1]:
         street = values[column].str.extract(r"^(\d+\w*\s+(?:[nsew]\s+)?\w{1,4})", expand=False).fillna("")
         keys.append((f"{column} number + street", street, (column, *by_kind.get(Kind.HOUSE_NUMBER, []))))
-    household = {Kind.PHONE, Kind.POSTCODE, Kind.ADDRESS}
+    # Only people have relatives: for companies and sites, sharing a building or a phone is evidence.
+    people = Kind.GIVEN_NAME in by_kind or Kind.DATE in by_kind
+    household = {Kind.PHONE, Kind.POSTCODE, Kind.ADDRESS} if people else set()
     kinds = {f.column: f.kind for f in fields}
     return [
         BlockingKey(key_name, _codes(series), columns, trains=not any(kinds.get(c) in household for c in columns))

@@ -15,8 +15,8 @@ from pydantic import Field as PydanticField
 
 from tasks.duplicate_flagging.blocking import NAME_KINDS, blocking_keys, candidate_pairs
 from tasks.duplicate_flagging.clustering import coherent_clusters
-from tasks.duplicate_flagging.comparing import COMPARATORS, Prepared, compare, prepare
-from tasks.duplicate_flagging.fields import Field
+from tasks.duplicate_flagging.comparing import COMPARATORS, MISSING, Prepared, compare, prepare
+from tasks.duplicate_flagging.fields import Field, Kind
 from tasks.duplicate_flagging.normalising import normalise
 from tasks.duplicate_flagging.scoring import MatchModel, fit
 
@@ -56,6 +56,30 @@ class ScoredPairs:
     probability: np.ndarray
     model: MatchModel
     pairs_per_key: dict[str, int] = field(default_factory=dict)
+
+
+# Kinds that tell one person from another living at the same address or sharing a phone.
+IDENTITY_KINDS = (Kind.GIVEN_NAME, Kind.NAME, Kind.DATE, Kind.IDENTIFIER)
+RELATIVES = 0.5  # the most a pair of "different people" can score: a person looks, nothing is merged
+
+
+def different_people(levels: np.ndarray, fields: list[Field]) -> np.ndarray:
+    """Pairs where at least two identity fields are present and every one of them disagrees outright.
+
+    Relatives and flatmates share a surname, an address and a phone, and Fellegi-Sunter adds
+    those correlated agreements up as if they were independent; a different first name together
+    with a different date of birth is two people, however much else they share.
+    """
+    columns = [i for i, f in enumerate(fields) if f.kind in IDENTITY_KINDS]
+    if len(columns) < 2:
+        return np.zeros(len(levels), dtype=bool)
+    identity = levels[:, columns]
+    present = identity != MISSING
+    return (present.sum(axis=1) >= 2) & ((identity == 0) | ~present).all(axis=1)
+
+
+def match_probability(model: MatchModel, levels: np.ndarray, fields: list[Field]) -> np.ndarray:
+    return np.minimum(model.probability(levels), np.where(different_people(levels, fields), RELATIVES, 1.0))
 
 
 def normalised_values(records: pd.DataFrame, fields: list[Field]) -> dict[str, pd.Series]:
@@ -105,7 +129,7 @@ def find_duplicates(records: pd.DataFrame, fields: list[Field], settings: MatchS
 
     def evidence(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         similarities, levels = compare_pairs(prepared, a, b)
-        return scored.model.probability(levels), similarities
+        return match_probability(scored.model, levels, fields), similarities
 
     edges = scored.probability >= settings.duplicate_at
     labels, pa, pb, within_p, similarities = coherent_clusters(n, scored.a[edges], scored.b[edges], evidence, cohesion=settings.cohesion)
@@ -143,4 +167,4 @@ def _score(series: dict[str, pd.Series], prepared: list[Prepared], fields: list[
     ]
     model = fit([f.column for f in fields], sizes, levels, random_levels, sessions)
     per_key = {key: len(rows) for key, rows in candidates.by_key.items()}
-    return ScoredPairs(a, b, similarities, levels, model.probability(levels), model, per_key)
+    return ScoredPairs(a, b, similarities, levels, match_probability(model, levels, fields), model, per_key)
