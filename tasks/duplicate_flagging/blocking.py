@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.duplicate_flagging.fields import Field, Kind
+from tasks.duplicate_flagging.normalising import first_word, leading_match
 
 NAME_KINDS = (Kind.SURNAME, Kind.NAME, Kind.ORGANISATION, Kind.GIVEN_NAME)
 
@@ -47,17 +48,13 @@ def _codes(values: pd.Series) -> np.ndarray:
     return codes.astype(np.int64)
 
 
-def _first_word(values: pd.Series) -> pd.Series:
-    return values.str.extract(r"^(\S+)", expand=False).fillna("")
-
-
 def _initial(values: pd.Series) -> pd.Series:
     return values.str[:1].fillna("")
 
 
 def _phonetic(values: pd.Series) -> pd.Series:
     """Metaphone of the first word: spelling variants of one name share it."""
-    words = _first_word(values)
+    words = first_word(values)
     unique = words.unique()
     codes = {w: jellyfish.metaphone(w) if w else "" for w in unique}
     return words.map(codes).fillna("")
@@ -90,7 +87,6 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
         keys.append(("name sound", _join(_phonetic(name), _initial(other_name)) if other_name is not None else _phonetic(name), names))
         if other_name is not None:
             given, family = _phonetic(other_name), _phonetic(name)
-            keys.append(("given name sound", _join(given, _initial(name)), names))  # the surname misspelt beyond its start
             swapped = given > family  # the two sounds in a fixed order: a swapped record gets the same key
             keys.append(("name pair sound", _join(given.where(~swapped, family), family.where(~swapped, given)), names))
     for kind in (Kind.PHONE, Kind.EMAIL, Kind.IDENTIFIER, Kind.DATE):
@@ -99,7 +95,7 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     for column in by_kind.get(Kind.POSTCODE, []):
         keys.append((f"{column} + name initial", _join(values[column], initial) if initial is not None else values[column], (column, *names)))
     for column in by_kind.get(Kind.ADDRESS, [])[:1]:
-        street = values[column].str.extract(r"^(\d+\w*\s+(?:[nsew]\s+)?\w{1,4})", expand=False).fillna("")
+        street = leading_match(values[column], r"\d+\w*\s+(?:[nsew]\s+)?\w{1,4}")
         keys.append((f"{column} number + street", street, (column, *by_kind.get(Kind.HOUSE_NUMBER, []))))
     # Only people have relatives: for companies and sites, sharing a building or a phone is evidence.
     people = Kind.GIVEN_NAME in by_kind or Kind.DATE in by_kind
@@ -120,30 +116,46 @@ def _sort_rank(values: pd.Series) -> np.ndarray:
     return codes.astype(np.int64)
 
 
-def candidate_pairs(keys: list[BlockingKey], order: pd.Series, order_column: str, window: int, neighbourhood: int) -> Candidates:
+def candidate_pairs(
+    keys: list[BlockingKey], order: pd.Series, order_column: str, window: int, neighbourhood: int, small_group: int
+) -> Candidates:
     """The union of all keys' pairs, remembering which key found which pair.
 
-    ``order`` (a name) sorts records inside a group and drives one extra key of its own: a plain
-    sorted neighbourhood over all records with its own, smaller ``neighbourhood`` window, which
-    catches pairs whose keys all differ.
+    A group of up to ``small_group`` records is compared in full; in a larger one each record meets
+    its next ``window - 1`` records by ``order`` (a name). ``order`` also drives one extra key: a
+    plain sorted neighbourhood over all records with a ``neighbourhood`` window, which catches
+    pairs whose keys all differ.
     """
     n = len(order)
     rank = _sort_rank(order)
     every = [*keys, BlockingKey("sorted neighbourhood", np.zeros(n, dtype=np.int64), (order_column,))]
     found: dict[str, np.ndarray] = {}
     for key in every:
-        size = neighbourhood if key.name == "sorted neighbourhood" else window
+        neighbours = neighbourhood if key.name == "sorted neighbourhood" else window
+        full = 0 if key.name == "sorted neighbourhood" else small_group
         sorted_idx = np.lexsort((rank, key.codes))
         k = key.codes[sorted_idx]
+        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+        group_size = np.repeat(np.diff(np.r_[starts, n]), np.diff(np.r_[starts, n]))
         parts = []
-        for d in range(1, min(size, n)):
+        for d in range(1, min(max(neighbours, full), n)):
             same = (k[:-d] == k[d:]) & (k[:-d] >= 0)
+            if d >= neighbours:
+                same &= group_size[:-d] <= full
             a, b = sorted_idx[:-d][same], sorted_idx[d:][same]
             parts.append(np.minimum(a, b) * n + np.maximum(a, b))
-        found[key.name] = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
-    union = np.unique(np.concatenate(list(found.values()))) if found else np.zeros(0, dtype=np.int64)
+        found[key.name] = _distinct(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+    union = _distinct(np.concatenate(list(found.values()))) if found else np.zeros(0, dtype=np.int64)
     by_key = {name: np.searchsorted(union, pairs) for name, pairs in found.items()}
     return Candidates(union // max(n, 1), union % max(n, 1), by_key, {k.name: k.columns for k in every}, {k.name for k in every if k.trains})
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values: an in-place sort beats np.unique's hashing on tens of millions of ints."""
+    values = np.sort(values)
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
 
 
 def blocking_recall(a: np.ndarray, b: np.ndarray, true_a: np.ndarray, true_b: np.ndarray, n: int) -> float:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -44,16 +43,34 @@ def pairs_within(labels: np.ndarray, max_size: int) -> tuple[np.ndarray, np.ndar
 
 
 def _split(members: np.ndarray, a: np.ndarray, b: np.ndarray, probability: np.ndarray, cohesion: float) -> list[np.ndarray]:
-    """Average-linkage clusters of one component whose members must match at ``cohesion`` on average."""
-    index = {int(r): i for i, r in enumerate(members)}
+    """Average-linkage clusters of one component whose members must match at ``cohesion`` on average.
+
+    Clusters are small (a handful of records), so a direct loop over a k x k matrix is cheaper than
+    a library call per cluster.
+    """
+    position = np.searchsorted(members, a), np.searchsorted(members, b)  # members are sorted
     k = len(members)
-    distance = np.ones((k, k))
-    distance[[index[int(x)] for x in a], [index[int(x)] for x in b]] = 1.0 - probability
-    distance = np.minimum(distance, distance.T)
-    np.fill_diagonal(distance, 0.0)
-    condensed = distance[np.triu_indices(k, 1)]
-    groups = fcluster(linkage(condensed, method="average"), t=1.0 - cohesion, criterion="distance")
-    return [members[groups == g] for g in np.unique(groups)]
+    total = np.zeros((k, k))  # sum of pair probabilities between two groups
+    total[position] = probability
+    total += total.T
+    size = np.ones(k)
+    alive = np.ones(k, dtype=bool)
+    groups = [[i] for i in range(k)]
+    while alive.sum() > 1:
+        average = total / np.outer(size, size)
+        average[~alive, :] = -1.0
+        average[:, ~alive] = -1.0
+        np.fill_diagonal(average, -1.0)
+        i, j = np.unravel_index(np.argmax(average), average.shape)
+        if average[i, j] < cohesion:
+            break
+        total[i, :] += total[j, :]
+        total[:, i] += total[:, j]
+        total[i, i] = 0.0
+        size[i] += size[j]
+        alive[j] = False
+        groups[i] += groups[j]
+    return [members[np.array(groups[i])] for i in np.flatnonzero(alive)]
 
 
 def coherent_clusters(

@@ -18,6 +18,7 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein, Postfix
 from rapidfuzz.process import cpdist
 
 from tasks.duplicate_flagging.fields import Kind
+from tasks.duplicate_flagging.normalising import leading_match
 
 MISSING = -1
 # (left values, right values, left extras, right extras) -> similarity; extras are derived once per record
@@ -50,7 +51,7 @@ def organisation(a: np.ndarray, b: np.ndarray, *_: object) -> np.ndarray:
 
 
 def leading_number(values: pd.Series) -> np.ndarray:
-    return values.str.extract(r"^(\d+)", expand=False).fillna("").to_numpy(dtype=object)
+    return leading_match(values, r"\d+").to_numpy(dtype=object)
 
 
 def address(a: np.ndarray, b: np.ndarray, number_a: np.ndarray | None, number_b: np.ndarray | None) -> np.ndarray:
@@ -126,23 +127,30 @@ class Prepared:
 
     kind: Kind
     values: np.ndarray
+    codes: np.ndarray  # int per record, equal for equal values: identical pairs need no comparison
     present: np.ndarray  # bool per record
     extra: np.ndarray | None
 
 
 def prepare(values: pd.Series, kind: Kind) -> Prepared:
     comparator = COMPARATORS[kind]
+    codes, _ = pd.factorize(values)
     array = values.to_numpy(dtype=object)
-    return Prepared(kind, array, (values != "").to_numpy(dtype=bool), comparator.extra(values) if comparator.extra else None)
+    return Prepared(kind, array, codes.astype(np.int64), (values != "").to_numpy(dtype=bool), comparator.extra(values) if comparator.extra else None)
 
 
 def compare(field: Prepared, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Similarity and level of one field for the pairs (a[i], b[i]) of record positions."""
-    left, right = field.values[a], field.values[b]
+    """Similarity and level of one field for the pairs (a[i], b[i]) of record positions.
+
+    Only pairs whose values differ are handed to rapidfuzz; equal values are similarity 1.
+    """
     missing = ~(field.present[a] & field.present[b])
+    differ = np.flatnonzero((field.codes[a] != field.codes[b]) & ~missing)
+    da, db = a[differ], b[differ]
     comparator = COMPARATORS[field.kind]
-    extra_a, extra_b = (field.extra[a], field.extra[b]) if field.extra is not None else (None, None)
-    similarity = comparator.similarity(left, right, extra_a, extra_b)
+    extra_a, extra_b = (field.extra[da], field.extra[db]) if field.extra is not None else (None, None)
+    similarity = np.ones(len(a), dtype=np.float32)
+    similarity[differ] = comparator.similarity(field.values[da], field.values[db], extra_a, extra_b)
     level = comparator.level(similarity)
     level[missing] = MISSING
     return np.where(missing, np.float32(np.nan), similarity).astype(np.float32), level

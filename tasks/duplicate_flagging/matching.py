@@ -29,6 +29,7 @@ class MatchSettings(BaseModel):
     window: int | None = PydanticField(
         None, ge=2, description="Records compared within a blocking group: all of a group this size, else this many sorted neighbours. Default: 20, less for millions of records."
     )
+    small_group: int = PydanticField(12, ge=2, description="Blocking groups up to this size are compared in full, whatever the window.")
     neighbourhood: int = PydanticField(3, ge=2, description="Window of the sorted neighbourhood over all records by name.")
     random_pairs: int = PydanticField(400_000, ge=1000, description="Random record pairs sampled to learn how unrelated records agree by chance.")
     cohesion: float = PydanticField(0.9, gt=0, lt=1, description="Mean match probability a cluster's records must reach among themselves; weaker clusters are split.")
@@ -36,7 +37,7 @@ class MatchSettings(BaseModel):
 
     def window_for(self, n: int) -> int:
         """Wider windows where they are cheap: about a million comparisons per key at most."""
-        return self.window or max(4, min(20, 1_000_000 // max(n, 1)))
+        return self.window or max(3, min(20, 1_000_000 // max(n, 1)))
 
     @model_validator(mode="after")
     def _ordered(self) -> MatchSettings:
@@ -153,7 +154,7 @@ def _score(series: dict[str, pd.Series], prepared: list[Prepared], fields: list[
         order = order + " " + series[column]
     name_column = names[0]
     keys = blocking_keys(series, fields)
-    candidates = candidate_pairs(keys, order, name_column, settings.window_for(n), settings.neighbourhood)
+    candidates = candidate_pairs(keys, order, name_column, settings.window_for(n), settings.neighbourhood, settings.small_group)
     a, b = candidates.a, candidates.b
     similarities, levels = compare_pairs(prepared, a, b)
     ra, rb = _random_pairs(n, min(settings.random_pairs, max(n * (n - 1) // 2, 1)), settings.seed) if n > 1 else (a[:0], b[:0])

@@ -47,13 +47,13 @@ def fold(column: pd.Series) -> pd.Series:
 
 def map_words(column: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
     """Replace whole words (space-separated) by ``mapping``; a word mapped to "" is dropped."""
-    values = pa.array(column.array, type=pa.string()) if len(column) else pa.array([], type=pa.string())
+    values = _arrow(column)
     words = pc.split_pattern(values, " ")
     flat = words.flatten()
     found = pc.index_in(flat, value_set=pa.array(list(mapping), type=pa.string()))
     replaced = pc.if_else(pc.is_null(found), flat, pc.take(pa.array(list(mapping.values()), type=pa.string()), found))
     joined = pc.binary_join(pa.ListArray.from_arrays(words.offsets, replaced), " ")
-    result = pd.Series(pd.arrays.ArrowStringArray(joined), index=column.index)
+    result = _series(joined, column)
     return result.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
@@ -71,6 +71,29 @@ def address(column: pd.Series) -> pd.Series:
     return map_words(folded, ADDRESS_WORDS)
 
 
+def _arrow(column: pd.Series) -> pa.Array:
+    return pa.array(text(column).array, type=pa.string())
+
+
+def _series(values: pa.Array | pa.ChunkedArray, like: pd.Series) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(values), index=like.index)
+
+
+def leading_match(column: pd.Series, pattern: str) -> pd.Series:
+    """The text matching ``pattern`` at the start of each value, else "" (Arrow's RE2 kernel, not Python's re)."""
+    found = pc.extract_regex(_arrow(column), rf"^(?P<match>{pattern})")
+    return _series(pc.fill_null(pc.struct_field(found, "match"), ""), column)
+
+
+def rewrite(column: pd.Series, pattern: str, replacement: str) -> pd.Series:
+    """A regular-expression replacement with groups (``\\1``) in RE2: pandas would fall back to Python's re."""
+    return _series(pc.replace_substring_regex(_arrow(column), pattern, replacement), column)
+
+
+def first_word(column: pd.Series) -> pd.Series:
+    return _series(pc.replace_substring_regex(_arrow(column), r"\s.*$", ""), column)
+
+
 def digits(column: pd.Series) -> pd.Series:
     return text(column).str.replace(r"\D+", "", regex=True)
 
@@ -84,8 +107,8 @@ def email(column: pd.Series) -> pd.Series:
     """Lower case; for Gmail the dots and +tags of the local part are not part of the address."""
     address = text(column).str.strip().str.lower()
     gmail = address.str.contains(r"@(?:gmail|googlemail)\.com$", regex=True)
-    local = address.str.extract(r"^([^@+]*)", expand=False).fillna("")
-    domain = address.str.extract(r"(@.*)$", expand=False).fillna("")
+    local = address.str.replace(r"[@+].*$", "", regex=True)
+    domain = address.str.replace(r"^[^@]*", "", regex=True)
     canonical = local.str.replace(".", "", regex=False) + domain
     return address.where(~gmail, canonical).where(address.str.contains("@", regex=False), "")
 
@@ -93,7 +116,7 @@ def email(column: pd.Series) -> pd.Series:
 def postcode(column: pd.Series) -> pd.Series:
     """Upper case without spaces; a US ZIP+4 compares on its five-digit ZIP."""
     code = text(column).str.upper().str.replace(r"[^A-Z0-9]+", "", regex=True)
-    return code.str.replace(r"^(\d{5})\d{4}$", r"\1", regex=True)
+    return rewrite(code, r"^(\d{5})\d{4}$", r"\1")
 
 
 def identifier(column: pd.Series) -> pd.Series:
@@ -103,7 +126,7 @@ def identifier(column: pd.Series) -> pd.Series:
 def date(column: pd.Series) -> pd.Series:
     """``YYYYMMDD``; ISO and compact forms are read exactly, anything else day-first by dateutil."""
     written = text(column).str.strip()
-    compact = written.str.replace(r"^(\d{4})-?(\d{2})-?(\d{2})(?:[T ].*)?$", r"\1\2\3", regex=True)
+    compact = rewrite(written, r"^(\d{4})-?(\d{2})-?(\d{2})(?:[T ].*)?$", r"\1\2\3")
     done = compact.str.fullmatch(r"\d{8}")
     rest = written[~done & (written != "")]
     if len(rest):

@@ -34,3 +34,11 @@ def test_dates_in_several_forms_become_one() -> None:
     assert _all(n.date, ["1956-04-09", "19560409", "09/04/1956", "1956-04-09T00:00:00", "soon", ""]) == [
         "19560409", "19560409", "19560409", "19560409", "", "",
     ]
+
+
+def test_word_maps_leading_matches_and_rewrites_run_in_arrow() -> None:
+    column = n.text(pd.Series(["12 main street", "north road", "", None]))
+    assert n.map_words(column, {"street": "st", "north": "", "road": "rd"}).tolist() == ["12 main st", "rd", "", ""]
+    assert n.leading_match(column, r"\d+").tolist() == ["12", "", "", ""]
+    assert n.first_word(column).tolist() == ["12", "north", "", ""]
+    assert n.rewrite(n.text(pd.Series(["2024-03-05"])), r"^(\d{4})-(\d{2})-(\d{2})$", r"\3.\2.\1").tolist() == ["05.03.2024"]

@@ -37,3 +37,20 @@ def test_a_missing_field_is_no_evidence_either_way() -> None:
     against = model.probability(np.array([[1, 0]], dtype=np.int8))
     assert against[0] < only_a[0] < both[0]
     assert np.isclose(only_a[0], 0.9 / (0.9 + 0.1))  # a's Bayes factor alone, from even odds
+
+
+def test_relatives_sharing_everything_but_name_and_birth_date_are_never_duplicates() -> None:
+    from tasks.duplicate_flagging.fields import Field, Kind
+    from tasks.duplicate_flagging.matching import RELATIVES, different_people
+
+    fields = [Field(column=c, kind=k) for c, k in [("given", Kind.GIVEN_NAME), ("dob", Kind.DATE), ("address", Kind.ADDRESS), ("phone", Kind.PHONE)]]
+    levels = np.array(
+        [
+            [0, 0, 4, 2],  # another first name, another birth date, same address and phone: a relative
+            [0, MISSING, 4, 2],  # only one identity field to go by: the model decides
+            [3, 0, 4, 2],  # same first name, birth date mistyped: may be the same person
+        ],
+        dtype=np.int8,
+    )
+    assert different_people(levels, fields).tolist() == [True, False, False]
+    assert RELATIVES < 0.99  # capped below any sensible duplicate threshold
