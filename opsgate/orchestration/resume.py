@@ -12,7 +12,7 @@ from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.exceptions import FlowPauseTimeout, NotPausedError, ObjectNotFound
+from prefect.exceptions import FlowPauseTimeout, NotPausedError, ObjectNotFound, PrefectHTTPStatusError
 from prefect.flow_runs import resume_flow_run
 from prefect.input.run_input import keyset_from_base_key
 
@@ -44,6 +44,9 @@ def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> None:
                     return
                 except ObjectNotFound:
                     pass
+                except PrefectHTTPStatusError as exc:  # the client reports a schema not saved yet as a bare 404
+                    if exc.response.status_code != 404:
+                        raise
             if time.monotonic() > deadline:
                 state = run.state.name if run.state else "unknown"
                 raise ConfigurationError(f"flow run {request.flow_run_id} is not waiting for this decision (state {state})")
