@@ -116,11 +116,6 @@ class Decisions:
     scored: ScoredPairs
 
 
-def score_records(records: pd.DataFrame, fields: list[Field], settings: MatchSettings) -> ScoredPairs:
-    series = normalised_values(records, fields)
-    return _score(series, [prepare(series[f.column], f.kind) for f in fields], fields, settings)
-
-
 def find_duplicates(records: pd.DataFrame, fields: list[Field], settings: MatchSettings) -> Decisions:
     """Scored candidates, clustered: the pairs a person should see, and the clusters they form."""
     n = len(records)

@@ -40,8 +40,6 @@ class MatchModel:
         log_odds = self.log2_bayes_factors(levels).sum(axis=1) + np.log2(self.prior / (1 - self.prior))
         return 1.0 / (1.0 + np.exp2(-np.clip(log_odds, -60, 60)))
 
-    def describe(self) -> dict[str, dict[str, list[float]]]:
-        return {f: {"m": [round(float(x), 4) for x in m], "u": [round(float(x), 6) for x in u]} for f, m, u in zip(self.fields, self.m, self.u)}
 
 
 def level_frequencies(levels: np.ndarray, sizes: list[int], weights: np.ndarray | None = None) -> list[np.ndarray]:
