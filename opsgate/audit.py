@@ -40,6 +40,7 @@ class AuditEvent(StrEnum):
     EXECUTION_REFUSED = "execution_refused"
     FAILED = "failed"
     UNDONE = "undone"
+    IMPORTED = "imported"  # source records loaded into the embedded records store by an operator
     COMPLETED = "completed"
 
 

@@ -14,11 +14,14 @@ from functools import lru_cache
 from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from opsgate.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from opsgate.policy.schema import Policy
 
 ENTRY_POINT_GROUP = "opsgate.workflows"
 
@@ -34,6 +37,13 @@ class WorkflowSpec:
     params_model: type[BaseModel] | None = None
     commands: list[Callable[..., Any]] = field(default_factory=list)  # extra top-level CLI commands
     demo_params: Callable[[Path], BaseModel] | None = None  # params for the demo, given a scratch dir
+    settings_model: type[BaseModel] | None = None  # checks the `settings` section of the workflow's policy
+
+    def settings(self, policy: Policy) -> Any:
+        """The policy's `settings`, as this workflow's model (the loader has already checked them)."""
+        if self.settings_model is None:
+            raise ConfigurationError(f"workflow {self.name} takes no settings")
+        return self.settings_model.model_validate(policy.settings)
 
 
 def load_flow(spec: WorkflowSpec) -> Any:

@@ -17,6 +17,22 @@ def _key(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
+def _settings_problems(path: Path, data: dict[str, object]) -> list[str]:
+    """The workflow's own ``settings``, checked by the model its spec names (workflow specs are
+    light modules: loading them imports no heavy library)."""
+    from opsgate.workflows import workflows  # the specs import the CLI's helpers, which import this module
+
+    settings = data.get("settings") or {}
+    spec = next((s for s in workflows().values() if s.name == data.get("workflow")), None)
+    if spec is None or spec.settings_model is None:
+        return [f"{path}: settings: workflow {data.get('workflow')!r} takes no settings"] if settings else []
+    try:
+        spec.settings_model.model_validate(settings)
+    except ValidationError as exc:
+        return [f"{path}: settings.{_key(error['loc'])}: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()]
+    return []
+
+
 def load_policy_file(path: Path) -> Policy:
     """Load and validate one policy file, or raise ``PolicyError`` listing every problem."""
     try:
@@ -38,6 +54,7 @@ def load_policy_file(path: Path) -> Policy:
         problems += [f"{path}: {_key(error['loc'])}: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()]
         reported = "\n".join(problems)
         problems += [f"{path}: {problem}" for problem in unknown_writes(data.get("tools")) if problem not in reported]
+    problems += _settings_problems(path, data)
     if problems:
         raise PolicyError("\n".join(problems))
     policy._file_digest = hashlib.sha256(raw).hexdigest()

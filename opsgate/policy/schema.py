@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -124,6 +124,9 @@ class Policy(Strict):
     autonomy: dict[str, Autonomy] = Field(min_length=1, description="Autonomy mode per case type.")
     escalation: EscalationRules = Field(default_factory=EscalationRules)
     logging: Logging = Field(default_factory=Logging)
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="The workflow's own settings (thresholds, rules), checked against the settings model its spec names."
+    )
     _file_digest: str = PrivateAttr(default="")
 
     @property

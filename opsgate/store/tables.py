@@ -1,8 +1,10 @@
 """Database rows. Kept apart from the domain models in ``opsgate.models``: rows are storage.
 
 Two groups live here: opsgate's own bookkeeping (runs, proposals, approval requests, approvals,
-corrections, executions, undo records, the audit log) and the embedded systems of record that the
-executor may write to (payables, records). Nothing but the executor writes the second group.
+corrections, executions, undo records, the audit log, fitted match models) and the embedded
+systems of record that the executor may write to (payables, records, record merges). No agent
+writes the second group but through the executor; the one other writer is the operator's import
+of records (``tasks.duplicate_flagging.store``), which loads source data and never merges.
 """
 
 from __future__ import annotations
@@ -232,7 +234,12 @@ class PayableRow(Base):
 
 
 class RecordRow(Base):
-    """System of record: customer and vendor master records; merges mark, never delete."""
+    """System of record: customer and vendor master records; merges mark, never delete.
+
+    ``data_digest`` is the digest of ``data``; ``checked_digest`` is the digest the last run
+    that matched this record saw. Where they differ the record is new or changed: what an
+    incremental run matches against the rest.
+    """
 
     __tablename__ = "records"
     __table_args__ = (UniqueConstraint("kind", "external_id"),)
@@ -243,3 +250,37 @@ class RecordRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("records.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    data_digest: Mapped[str | None] = mapped_column(String(64))
+    checked_digest: Mapped[str | None] = mapped_column(String(64))
+
+
+class RecordMergeRow(Base):
+    """One executed merge: who survived, who was folded in, and the survivor's before and after
+    images, so the merge can be taken back exactly."""
+
+    __tablename__ = "record_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    merged_ids: Mapped[list[int]] = mapped_column(JSONType)
+    survivor_before: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    survivor_after: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    proposal_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(20), default="merged")
+    merged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MatchModelRow(Base):
+    """The match model a full run fitted for one kind of record: an incremental run scores new
+    records with it instead of fitting again, and decisions people made refine it."""
+
+    __tablename__ = "match_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    fields: Mapped[list[Any]] = mapped_column(JSONType)
+    model: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    run_id: Mapped[str] = mapped_column(String(64))
+    fitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -116,12 +116,20 @@ class Decisions:
     scored: ScoredPairs
 
 
-def find_duplicates(records: pd.DataFrame, fields: list[Field], settings: MatchSettings) -> Decisions:
-    """Scored candidates, clustered: the pairs a person should see, and the clusters they form."""
+def find_duplicates(
+    records: pd.DataFrame, fields: list[Field], settings: MatchSettings, *, focus: np.ndarray | None = None, model: MatchModel | None = None
+) -> Decisions:
+    """Scored candidates, clustered: the pairs a person should see, and the clusters they form.
+
+    An incremental run passes ``focus`` (the new or changed records) and the model an earlier
+    full run fitted: only candidate pairs with a focused record are compared, and nothing is fitted.
+    """
+    if focus is not None and model is None:
+        raise ValueError("matching only some records needs the model a full run fitted")
     n = len(records)
     series = normalised_values(records, fields)
     prepared = [prepare(series[f.column], f.kind) for f in fields]
-    scored = _score(series, prepared, fields, settings)
+    scored = _score(series, prepared, fields, settings, focus, model)
 
     def evidence(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         similarities, levels = compare_pairs(prepared, a, b)
@@ -141,7 +149,9 @@ def find_duplicates(records: pd.DataFrame, fields: list[Field], settings: MatchS
     )
 
 
-def _score(series: dict[str, pd.Series], prepared: list[Prepared], fields: list[Field], settings: MatchSettings) -> ScoredPairs:
+def _score(
+    series: dict[str, pd.Series], prepared: list[Prepared], fields: list[Field], settings: MatchSettings, focus: np.ndarray | None, model: MatchModel | None
+) -> ScoredPairs:
     n = len(prepared[0].values)
     names = [f.column for kind in NAME_KINDS for f in fields if f.kind is kind] or [fields[0].column]
     order = series[names[0]]
@@ -151,7 +161,13 @@ def _score(series: dict[str, pd.Series], prepared: list[Prepared], fields: list[
     keys = blocking_keys(series, fields)
     candidates = candidate_pairs(keys, order, name_column, settings.window_for(n), settings.neighbourhood, settings.small_group)
     a, b = candidates.a, candidates.b
+    if focus is not None:
+        touching = focus[a] | focus[b]
+        a, b = a[touching], b[touching]
     similarities, levels = compare_pairs(prepared, a, b)
+    per_key = {key: len(rows) for key, rows in candidates.by_key.items()}
+    if model is not None:
+        return ScoredPairs(a, b, similarities, levels, match_probability(model, levels, fields), model, per_key)
     ra, rb = _random_pairs(n, min(settings.random_pairs, max(n * (n - 1) // 2, 1)), settings.seed) if n > 1 else (a[:0], b[:0])
     _, random_levels = compare_pairs(prepared, ra, rb)
     sizes = [COMPARATORS[f.kind].levels for f in fields]
@@ -162,5 +178,4 @@ def _score(series: dict[str, pd.Series], prepared: list[Prepared], fields: list[
         if key in candidates.training_keys
     ]
     model = fit([f.column for f in fields], sizes, levels, random_levels, sessions)
-    per_key = {key: len(rows) for key, rows in candidates.by_key.items()}
     return ScoredPairs(a, b, similarities, levels, match_probability(model, levels, fields), model, per_key)

@@ -23,13 +23,11 @@ from opsgate.store.tables import PayableRow
 class FlowInThread:
     """The flow run, started in a thread that carries this test's Prefect settings context."""
 
-    def __init__(self, params: Any) -> None:
-        from flows.invoice_extraction import invoice_extraction
-
+    def __init__(self, flow: Any, params: Any) -> None:
         self.result: RunSummary | None = None
         self.error: BaseException | None = None
         context = contextvars.copy_context()
-        self.thread = threading.Thread(target=context.run, args=(self._run, invoice_extraction, params), daemon=True)
+        self.thread = threading.Thread(target=context.run, args=(self._run, flow, params), daemon=True)
         self.thread.start()
 
     def _run(self, flow: Any, params: Any) -> None:
@@ -73,9 +71,28 @@ def start_flow(flow_env: str) -> Iterator[Any]:
     started: list[FlowInThread] = []
 
     def start(inbox: Path, trigger: str = "test") -> FlowInThread:
+        from flows.invoice_extraction import invoice_extraction
         from tasks.invoice_extraction.workflow import InvoiceParams
 
-        run = FlowInThread(InvoiceParams(inbox=inbox, trigger=trigger))
+        run = FlowInThread(invoice_extraction, InvoiceParams(inbox=inbox, trigger=trigger))
+        started.append(run)
+        return run
+
+    yield start
+    for run in started:
+        run.thread.join(5)
+
+
+@pytest.fixture
+def start_dedupe(flow_env: str) -> Iterator[Any]:
+    """Start the duplicate-flagging flow with the given parameters (a DedupeParams' fields)."""
+    started: list[FlowInThread] = []
+
+    def start(**params: Any) -> FlowInThread:
+        from flows.duplicate_flagging import duplicate_flagging
+        from tasks.duplicate_flagging.workflow import DedupeParams
+
+        run = FlowInThread(duplicate_flagging, DedupeParams(trigger="test", **params))
         started.append(run)
         return run
 

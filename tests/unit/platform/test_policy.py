@@ -161,6 +161,22 @@ def test_schema_and_cross_tool_problems_are_reported_together(tmp_path: Path) ->
     assert "ledger.wire" in message
 
 
+def test_workflow_settings_are_checked_by_the_workflows_own_model(tmp_path: Path) -> None:
+    dedupe = "duplicate_flagging"
+    data = yaml.safe_load((PROJECT_ROOT / "policies" / f"{dedupe}.yaml").read_text(encoding="utf-8"))
+    assert load_policy_file(write_policy(tmp_path, data, dedupe)).settings["duplicate_at"] == 0.99
+    data["settings"]["review_at"] = 1.5
+    data["settings"]["survivorship"]["values"]["email"] = "loudest"
+    message = refusal(write_policy(tmp_path, data, dedupe))
+    assert "settings.review_at" in message and "settings.survivorship.values.email" in message
+
+
+def test_settings_for_a_workflow_that_takes_none_are_refused(tmp_path: Path) -> None:
+    data = shipped_data()
+    data["settings"] = {"duplicate_at": 0.9}
+    assert "settings: workflow 'invoice_extraction' takes no settings" in refusal(write_policy(tmp_path, data))
+
+
 def test_check_all_separates_good_and_bad_files(tmp_path: Path) -> None:
     write_policy(tmp_path, shipped_data())
     bad = shipped_data()

@@ -1,0 +1,139 @@
+"""The duplicate-flagging workflow end to end on a real Prefect server and real stores: merges wait
+for a person, approved ones mark records (never delete), undo restores them, rejected clusters are
+not proposed again, incremental runs look only at new records, and bad rows end recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from opsgate import approvals, executor
+from opsgate.errors import PolicyDenied
+from opsgate.orchestration.resume import submit, wait_until_resumable
+from opsgate.policy.loader import load_policy
+from opsgate.store.db import transaction
+from opsgate.store.tables import AuditRow, MatchModelRow, ProposalRow, RecordRow
+from tests.integration.conftest import wait_for_request
+from tests.support.records import PLANTED, company_records, write_csv
+
+WORKFLOW = "duplicate_flagging"
+
+
+def _records() -> dict[str, RecordRow]:
+    with transaction() as session:
+        rows = session.execute(select(RecordRow).where(RecordRow.kind == "customers")).scalars().all()
+        session.expunge_all()
+    return {r.external_id: r for r in rows}
+
+
+def _merged_pairs(records: dict[str, RecordRow]) -> set[frozenset[str]]:
+    """Each merged record with the record it was merged into."""
+    by_row_id = {r.id: r.external_id for r in records.values()}
+    return {frozenset((external_id, by_row_id[r.merged_into])) for external_id, r in records.items() if r.merged_into is not None}
+
+
+def _members(request: approvals.PendingRequest) -> set[frozenset[str]]:
+    return {frozenset([p.payload["survivor"], *p.payload["duplicates"]]) for p in request.proposals if p.payload}
+
+
+def _companies(tmp_path: Path, name: str = "customers.csv") -> tuple[Path, set[frozenset[str]]]:
+    rows, truth = company_records()
+    return write_csv(tmp_path / name, rows), truth
+
+
+def test_merges_wait_for_approval_then_mark_records_and_undo_restores_them(start_dedupe, tmp_path: Path) -> None:
+    path, truth = _companies(tmp_path)
+    run = start_dedupe(file=path, id_column="id")
+    request = wait_for_request(WORKFLOW)
+    wait_until_resumable(request)
+
+    assert _members(request) == {frozenset(pair) for pair in truth}
+    assert all(r.merged_into is None for r in _records().values()), "nothing is merged while the run waits at the gate"
+    first = request.proposals[0]
+    with pytest.raises(PolicyDenied):  # the executor will not act on a proposal nobody approved
+        executor.execute_one(load_policy(WORKFLOW), first.id)
+    assert all(r.merged_into is None for r in _records().values())
+
+    submit(request, approvals.answer_for(request, "dana"))
+    summary = run.finish()
+
+    assert summary.counts == {"executed": 3}
+    records = _records()
+    assert len(records) == 75, "a merge never deletes a record"
+    assert _merged_pairs(records) == truth
+
+    # the copy without a postcode (d3) merged with its original keeps the original's postcode
+    original, copy = next((o, c) for o, c, how in PLANTED if "postcode" in how)
+    survivor = records[original] if records[original].merged_into is None else records[copy]
+    assert survivor.data["postcode"] == records[original].data["postcode"] != ""
+
+    target = executor.undo(first.id, by="dana", reason="wrong merge")
+    assert target.startswith("record_merges/")
+    after = _records()
+    assert all(after[i].merged_into is None for i in first.payload["duplicates"])
+    assert after[first.payload["survivor"]].data == _imported(first.payload["survivor"])
+
+
+def _imported(external_id: str) -> dict[str, str]:
+    """A record's data as the import stored it: every non-empty column but the id."""
+    rows, _ = company_records()
+    row = next(r for r in rows if r["id"] == external_id)
+    return {k: v for k, v in row.items() if k != "id" and v}
+
+
+def test_rejected_clusters_are_not_proposed_again(start_dedupe, tmp_path: Path) -> None:
+    path, truth = _companies(tmp_path)
+    run = start_dedupe(file=path, id_column="id")
+    request = wait_for_request(WORKFLOW)
+    submit(request, approvals.answer_for(request, "erin", {p.id: "different branches" for p in request.proposals}))
+    assert run.finish().counts == {"rejected": 3}
+
+    again = start_dedupe(kind="customers").finish()
+    assert again.counts == {}, "a full run proposes nothing people already rejected"
+    assert approvals.pending_requests(WORKFLOW) == []
+    assert all(r.merged_into is None for r in _records().values())
+
+
+def test_incremental_run_matches_only_new_records_with_the_stored_model(start_dedupe, tmp_path: Path) -> None:
+    rows, truth = company_records()
+    (first_original, first_copy, _), *later = PLANTED
+    arriving = {copy for _, copy, _ in later}
+    existing = write_csv(tmp_path / "existing.csv", [r for r in rows if r["id"] not in arriving])
+    run = start_dedupe(file=existing, id_column="id")
+    request = wait_for_request(WORKFLOW)
+    assert _members(request) == {frozenset((first_original, first_copy))}
+    submit(request, approvals.answer_for(request, "finn"))
+    assert run.finish().counts == {"executed": 1}
+
+    new = write_csv(tmp_path / "new.csv", [r for r in rows if r["id"] in arriving])
+    run = start_dedupe(file=new, id_column="id", incremental=True)
+    request = wait_for_request(WORKFLOW, exclude={request.id})
+    assert _members(request) == {frozenset((original, copy)) for original, copy, _ in later}
+    submit(request, approvals.answer_for(request, "finn"))
+    assert run.finish().counts == {"executed": 2}
+
+    with transaction() as session:
+        assert session.execute(select(func.count()).select_from(MatchModelRow)).scalar_one() == 1, "an incremental run fits no new model"
+    assert _merged_pairs(_records()) == truth  # one merged by the full run, two by the incremental one
+
+
+def test_bad_rows_end_failed_with_their_reason_and_the_rest_is_matched(start_dedupe, tmp_path: Path) -> None:
+    rows, truth = company_records()
+    path = write_csv(tmp_path / "customers.csv", rows)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("broken,row,with,too,many,fields,here,and,more\n")
+        handle.write(",Nameless Ltd,1 Nowhere,London,SW1A 1AA,,\n")
+    run = start_dedupe(file=path, id_column="id")
+    request = wait_for_request(WORKFLOW)
+    assert _members(request) == {frozenset(pair) for pair in truth}
+    submit(request, approvals.answer_for(request, "gus"))
+    summary = run.finish()
+
+    assert summary.counts == {"executed": 3, "failed": 2}
+    with transaction() as session:
+        failed = session.execute(select(ProposalRow).where(ProposalRow.status == "failed")).scalars().all()
+        events = session.execute(select(AuditRow.event)).scalars().all()
+    assert all(f.detail for f in failed) and {f.tool for f in failed} == {None}
+    assert "imported" in events
