@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from opsgate.errors import OpsgateError
 
@@ -23,7 +24,7 @@ def exits_cleanly(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except OpsgateError as exc:
-            stderr.print(f"[bold red]error:[/] {exc}", highlight=False)
+            stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)  # a message may hold [brackets]
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

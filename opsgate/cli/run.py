@@ -11,10 +11,12 @@ import inspect
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from opsgate.cli.errors import exits_cleanly
+from opsgate.errors import ConfigurationError
 from opsgate.models import RunSummary
 from opsgate.policy.loader import load_policy
 from opsgate.workflows import WorkflowSpec, load_flow, workflows
@@ -37,13 +39,22 @@ def run_workflow(spec: WorkflowSpec, params: Any) -> RunSummary:
         return load_flow(spec)(params)
 
 
+def _option_problem(error: Any) -> str:
+    """A parameter error in the CLI's words: the option's name, not the model's field."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"--{str(error['loc'][0]).replace('_', '-')}: {message}" if error["loc"] else message
+
+
 def _command(spec: WorkflowSpec) -> Any:
     assert spec.params_model is not None, f"{spec.name}: a workflow with a flow needs its parameter model"
 
     def command(**options: Any) -> None:
         if "trigger" in spec.params_model.model_fields and options.get("trigger") is None:
             options["trigger"] = f"cli:{getpass.getuser()}"
-        params = spec.params_model(**{k: v for k, v in options.items() if v is not None})
+        try:
+            params = spec.params_model(**{k: v for k, v in options.items() if v is not None})
+        except ValidationError as exc:
+            raise ConfigurationError("; ".join(_option_problem(error) for error in exc.errors())) from None
         load_policy(spec.name)  # refuse before any run exists: a workflow without a valid policy never starts
         summary = run_workflow(spec, params)
         Console().print(outcomes_table(summary))

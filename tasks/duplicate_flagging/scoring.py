@@ -120,3 +120,19 @@ def fit(
     model = MatchModel(fields=fields, m=m, u=u, prior=0.1)
     patterns, counts = _patterns(levels)
     return _em(model, patterns, counts, sizes, [], max_iterations) if len(patterns) else model
+
+
+def refine(model: MatchModel, sizes: list[int], confirmed: np.ndarray, weight: float = 20.0) -> MatchModel:
+    """m moved towards the agreement levels of pairs people approved as duplicates.
+
+    EM's m counts as ``weight`` pairs' worth of evidence per field and each approved pair as one,
+    so a few approvals nudge the model and hundreds take it over. u stays: it describes random
+    pairs, and rejected pairs are hard cases, not a sample of unrelated records.
+    """
+    m = []
+    for f, size in enumerate(sizes):
+        column = confirmed[:, f]
+        counts = np.bincount(column[column != MISSING], minlength=size).astype(np.float64)
+        blended = np.maximum((weight * model.m[f] + counts) / (weight + counts.sum()), FLOOR)
+        m.append(blended / blended.sum())
+    return MatchModel(fields=model.fields, m=m, u=model.u, prior=model.prior, iterations=model.iterations)

@@ -16,6 +16,7 @@ from opsgate.models import Proposal
 from opsgate.runs import Run
 from tasks.duplicate_flagging.evidence import review_markdown
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
+from tasks.duplicate_flagging.learning import learn_from_approvals
 from tasks.duplicate_flagging.loading import RowProblem, read_records
 from tasks.duplicate_flagging.matching import MatchSettings, find_duplicates
 from tasks.duplicate_flagging.proposing import propose_merges
@@ -23,6 +24,7 @@ from tasks.duplicate_flagging.scoring import MatchModel
 from tasks.duplicate_flagging.store import (
     ID_COLUMN,
     StoredRecords,
+    approved_pairs,
     import_records,
     latest_model,
     live_records,
@@ -101,7 +103,12 @@ def propose(run: Run, gathered: Gathered) -> list[Proposal]:
     settings = MatchSettings(duplicate_at=policy.duplicate_at, review_at=policy.review_at, cohesion=policy.cohesion)
     decisions = find_duplicates(frame, gathered.fields, settings, focus=gathered.focus, model=gathered.model)
     if gathered.model is None:
-        save_model(run.workflow, gathered.kind, gathered.fields, decisions.scored.model, run.id)
+        confirmed = approved_pairs(gathered.kind)
+        if confirmed:  # the unsupervised fit, refined by the merges people approved, decides
+            model = learn_from_approvals(decisions.scored.model, gathered.fields, confirmed)
+            decisions = find_duplicates(frame, gathered.fields, settings, model=model)
+            logger.info("model refined by %d approved pairs", len(confirmed))
+        save_model(run.workflow, gathered.kind, gathered.fields, decisions.scored.model, run.id, len(confirmed))
     rejected = rejected_groups(run.workflow, gathered.kind)
     proposed, left_out = propose_merges(gathered.kind, frame, gathered.stored.updated_at, gathered.fields, decisions, run.policy, policy, rejected)
     logger.info(

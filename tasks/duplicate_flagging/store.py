@@ -20,7 +20,7 @@ from opsgate import audit
 from opsgate.audit import AuditEvent
 from opsgate.models import Status, digest
 from opsgate.store.db import transaction
-from opsgate.store.tables import MatchModelRow, ProposalRow, RecordRow
+from opsgate.store.tables import MatchModelRow, ProposalRow, RecordMergeRow, RecordRow
 from opsgate.writers.records import RecordMerge, RecordsMerge
 from tasks.duplicate_flagging.fields import Field
 from tasks.duplicate_flagging.scoring import MatchModel
@@ -129,8 +129,19 @@ def unsettled_records(workflow: str, run_id: str) -> set[str]:
     return {external_id for m in merges for external_id in (m.survivor, *m.duplicates)}
 
 
-def save_model(workflow: str, kind: str, fields: list[Field], model: MatchModel, run_id: str) -> None:
-    stored: dict[str, Any] = {"m": [m.tolist() for m in model.m], "u": [u.tolist() for u in model.u], "prior": model.prior}
+def approved_pairs(kind: str) -> list[tuple[dict[str, str], dict[str, str]]]:
+    """Pairs people approved as one record, as their data when they were merged: each merged
+    record with its survivor's image from before the merge (neither changes while the merge stands)."""
+    with transaction() as session:
+        merges = session.execute(select(RecordMergeRow).where(RecordMergeRow.kind == kind, RecordMergeRow.status == "merged")).scalars().all()
+        ids = [record_id for merge in merges for record_id in merge.merged_ids]
+        data = dict(session.execute(select(RecordRow.id, RecordRow.data).where(RecordRow.id.in_(ids))).tuples().all()) if ids else {}
+        return [(dict(merge.survivor_before), dict(data[record_id])) for merge in merges for record_id in merge.merged_ids if record_id in data]
+
+
+def save_model(workflow: str, kind: str, fields: list[Field], model: MatchModel, run_id: str, confirmed: int) -> None:
+    """``confirmed``: how many approved pairs refined it, for whoever wonders why it changed."""
+    stored: dict[str, Any] = {"m": [m.tolist() for m in model.m], "u": [u.tolist() for u in model.u], "prior": model.prior, "confirmed_pairs": confirmed}
     with transaction() as session:
         session.add(MatchModelRow(workflow=workflow, kind=kind, fields=[f.model_dump(mode="json") for f in fields], model=stored, run_id=run_id))
 

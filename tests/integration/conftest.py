@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import func, select
 
 from opsgate import approvals
-from opsgate.approvals import PendingRequest
 from opsgate.models import RunSummary
 from opsgate.store.db import transaction
 from opsgate.store.tables import PayableRow
@@ -45,12 +44,15 @@ class FlowInThread:
         return self.result
 
 
-def wait_for_request(workflow: str = "invoice_extraction", timeout: float = 60, exclude: set[int] | None = None) -> PendingRequest:
+def wait_for_request(workflow: str = "invoice_extraction", timeout: float = 60, exclude: set[int] | None = None, run: FlowInThread | None = None) -> Any:
+    """The newest pending request of ``workflow``; given the ``run``, None if it ends without one."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pending = [r for r in approvals.pending_requests(workflow) if r.id not in (exclude or set())]
         if pending:
             return pending[-1]
+        if run is not None and not run.thread.is_alive():
+            return None
         time.sleep(0.2)
     raise AssertionError("no approval request appeared")
 

@@ -118,6 +118,17 @@ def test_incremental_run_matches_only_new_records_with_the_stored_model(start_de
         assert session.execute(select(func.count()).select_from(MatchModelRow)).scalar_one() == 1, "an incremental run fits no new model"
     assert _merged_pairs(_records()) == truth  # one merged by the full run, two by the incremental one
 
+    run = start_dedupe()  # a full run: fits again, and learns from the approved merges
+    request = wait_for_request(WORKFLOW, exclude={request.id}, run=run)
+    if request is not None:  # possible duplicates among the distinct rest; none may touch a merged record
+        live = {external_id for external_id, r in _records().items() if r.merged_into is None}
+        assert all(members <= live for members in _members(request))
+        submit(request, approvals.answer_for(request, "finn", {p.id: "distinct companies" for p in request.proposals}))
+    run.finish()
+    with transaction() as session:
+        latest = session.execute(select(MatchModelRow).order_by(MatchModelRow.id.desc()).limit(1)).scalar_one()
+    assert latest.model["confirmed_pairs"] == 3, "the full run's model learnt from the three approved merges"
+
 
 def test_bad_rows_end_failed_with_their_reason_and_the_rest_is_matched(start_dedupe, tmp_path: Path) -> None:
     rows, truth = company_records()
