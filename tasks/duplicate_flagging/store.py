@@ -135,7 +135,7 @@ def approved_pairs(kind: str) -> list[tuple[dict[str, str], dict[str, str]]]:
     with transaction() as session:
         merges = session.execute(select(RecordMergeRow).where(RecordMergeRow.kind == kind, RecordMergeRow.status == "merged")).scalars().all()
         ids = [record_id for merge in merges for record_id in merge.merged_ids]
-        data = dict(session.execute(select(RecordRow.id, RecordRow.data).where(RecordRow.id.in_(ids))).tuples().all()) if ids else {}
+        data = {row.id: row.data for row in session.execute(select(RecordRow.id, RecordRow.data).where(RecordRow.id.in_(ids)))} if ids else {}
         return [(dict(merge.survivor_before), dict(data[record_id])) for merge in merges for record_id in merge.merged_ids if record_id in data]
 
 

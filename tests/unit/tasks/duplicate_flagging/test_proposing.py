@@ -3,16 +3,26 @@ that links two clusters proposes merging both, so approving it leaves nothing ha
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import numpy as np
+import pandas as pd
 
+from opsgate.models import Route
+from opsgate.policy.engine import route
+from opsgate.policy.loader import load_policy
+from opsgate.writers.records import RecordMerge
+from tasks.duplicate_flagging.fields import Field, Kind
 from tasks.duplicate_flagging.matching import Decisions
-from tasks.duplicate_flagging.proposing import DUPLICATE, REVIEW, merge_cases
+from tasks.duplicate_flagging.policy import DedupePolicy
+from tasks.duplicate_flagging.proposing import DUPLICATE, REVIEW, merge_cases, propose_merges
+from tasks.duplicate_flagging.store import ID_COLUMN
 
 
-def _decisions(pairs: list[tuple[int, int, float, bool]], labels: list[int]) -> Decisions:
+def _decisions(pairs: list[tuple[int, int, float, bool]], labels: list[int], fields: int = 2) -> Decisions:
     a, b, p, dup = (np.array(column) for column in zip(*pairs))
     return Decisions(
-        a=a, b=b, probability=p.astype(float), duplicate=dup.astype(bool), similarities=np.ones((len(pairs), 1), dtype=np.float32),
+        a=a, b=b, probability=p.astype(float), duplicate=dup.astype(bool), similarities=np.ones((len(pairs), fields), dtype=np.float32),
         labels=np.array(labels), scored=None,  # type: ignore[arg-type]  # not read when forming cases
     )
 
@@ -31,3 +41,37 @@ def test_clusters_and_review_pairs_become_cases() -> None:
         (REVIEW, (0, 1, 2, 3, 4)): [3],  # joining the two clusters merges all five
         (REVIEW, (3, 4, 5)): [5],  # the stronger of the two links between cluster 1 and record 5
     }
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        ID_COLUMN: ["r1", "r2", "r3", "r4", "r5", "r6"],
+        "company_name": ["Acme Ltd", "ACME Limited", "Acme", "Birch Foods", "Birch Foods Ltd", "Zenith"],
+        "phone": ["020 7946 0000", "", "020 7946 0000", "0113 496 0000", "0113 496 0000", ""],
+    })
+
+
+def _proposals(settings: dict, rejected: list[frozenset[str]] | None = None) -> tuple[list, int]:
+    policy = load_policy("duplicate_flagging")
+    rules = DedupePolicy.model_validate({**policy.settings, **settings})
+    decisions = _decisions([(0, 1, 0.999, True), (1, 2, 0.995, True), (3, 4, 0.998, True)], labels=[0, 0, 0, 1, 1, 2])
+    fields = [Field(column="company_name", kind=Kind.ORGANISATION), Field(column="phone", kind=Kind.PHONE)]
+    now = [datetime(2026, 1, 1, tzinfo=timezone.utc)] * 6
+    proposed, left_out = propose_merges("customers", _frame(), now, fields, decisions, policy, rules, rejected or [])
+    return [p.proposal for p in proposed], left_out
+
+
+def test_a_cluster_larger_than_the_policy_allows_goes_to_the_owner() -> None:
+    proposals, _ = _proposals({"max_cluster_size": 2})
+    policy = load_policy("duplicate_flagging")
+    routes = {frozenset([p.payload["survivor"], *p.payload["duplicates"]]): route(policy, p).route for p in proposals}
+    assert routes == {frozenset({"r1", "r2", "r3"}): Route.ESCALATE, frozenset({"r4", "r5"}): Route.APPROVE}
+
+
+def test_groups_rejected_before_are_left_out_and_the_payload_is_a_valid_merge() -> None:
+    proposals, left_out = _proposals({}, rejected=[frozenset({"r4", "r5", "r6"})])
+    assert left_out == 1 and len(proposals) == 1
+    merge = RecordMerge.model_validate(proposals[0].payload)
+    assert merge.survivor == "r1"  # most complete (name and phone), first loaded among equals
+    assert sorted(merge.duplicates) == ["r2", "r3"]
+    assert merge.values == {"company_name": "Acme Ltd", "phone": "020 7946 0000"}
