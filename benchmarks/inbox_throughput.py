@@ -51,7 +51,7 @@ def bench_extract(paths: list[Path]) -> None:
 
 def bench_flow(inbox: Path, count: int, scratch: Path) -> None:
     policies = scratch / "policies"
-    os.environ["OPSGATE_DATA_DIR"] = str(scratch / "data")
+    os.environ["OPSGATE_DATABASE_URL"] = f"sqlite:///{scratch / 'opsgate.db'}"  # the local Prefect server keeps its home in the data dir: not a temp one
     os.environ["OPSGATE_POLICY_DIR"] = str(policies)
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
     import yaml

@@ -32,11 +32,17 @@ class RecordMerge(BaseModel):
     values: dict[str, str] = Field(default_factory=dict, description="The merged record's values; columns not named keep the survivor's.")
 
 
-def record_by_id(session: Session, kind: str, external_id: str) -> RecordRow:
-    row = session.execute(select(RecordRow).where(RecordRow.kind == kind, RecordRow.external_id == external_id)).scalar_one_or_none()
-    if row is None:
-        raise ExecutionError(f"no {kind} record {external_id!r}", retryable=False)
-    return row
+def lock_records(session: Session, kind: str, external_ids: list[str]) -> dict[str, RecordRow]:
+    """The listed records, locked until the transaction ends, in one order for every writer, so
+    two merges over the same records run one after the other instead of losing an update."""
+    rows = session.execute(
+        select(RecordRow).where(RecordRow.kind == kind, RecordRow.external_id.in_(external_ids)).order_by(RecordRow.id).with_for_update()
+    ).scalars().all()
+    found = {row.external_id: row for row in rows}
+    missing = [external_id for external_id in external_ids if external_id not in found]
+    if missing:
+        raise ExecutionError(f"no {kind} record {', '.join(map(repr, missing))}", retryable=False)
+    return found
 
 
 def live_root(session: Session, row: RecordRow) -> RecordRow:
@@ -44,7 +50,7 @@ def live_root(session: Session, row: RecordRow) -> RecordRow:
     for _ in range(MAX_CHAIN):
         if row.merged_into is None:
             return row
-        parent = session.get(RecordRow, row.merged_into)
+        parent = session.get(RecordRow, row.merged_into, with_for_update=True)
         assert parent is not None, "merged_into is a foreign key"
         row = parent
     raise ExecutionError(f"record {row.external_id!r}: merged_into forms a cycle", retryable=False)
@@ -62,10 +68,13 @@ class RecordsMerge:
     payload_model: ClassVar[type[BaseModel]] = RecordMerge
 
     def apply(self, session: Session, payload: RecordMerge, proposal_id: str) -> str:
-        """Merge what is still live; a record that an earlier merge folded into the same survivor
-        is already where it belongs. One merged elsewhere is a conflict a person must resolve."""
-        survivor = live_root(session, record_by_id(session, payload.kind, payload.survivor))
-        listed = [record_by_id(session, payload.kind, external_id) for external_id in payload.duplicates]
+        """Merge what is still live. A record an earlier merge folded into the same survivor is
+        already where it belongs (when all are, the merge is recorded with nothing folded in and
+        the survivor unchanged: the approved outcome holds). One merged elsewhere is a conflict a
+        person must resolve."""
+        rows = lock_records(session, payload.kind, sorted({payload.survivor, *payload.duplicates}))
+        survivor = live_root(session, rows[payload.survivor])
+        listed = [rows[external_id] for external_id in payload.duplicates]
         roots = {row.id: live_root(session, row) for row in listed}
         folding = {root.id: root for root in roots.values() if root.id != survivor.id}
         for row in listed:
@@ -76,12 +85,11 @@ class RecordsMerge:
                     "undo that merge first or leave the record out",
                     retryable=False,
                 )
-        if not folding:
-            raise ExecutionError(f"every listed record is already merged into {survivor.external_id!r}; nothing to merge", retryable=False)
         before = dict(survivor.data)
-        for row in folding.values():
-            row.merged_into = survivor.id
-        set_data(survivor, {**before, **payload.values})
+        if folding:
+            for row in folding.values():
+                row.merged_into = survivor.id
+            set_data(survivor, {**before, **payload.values})
         merge = RecordMergeRow(
             kind=payload.kind, survivor_id=survivor.id, merged_ids=sorted(folding), survivor_before=before,
             survivor_after=dict(survivor.data), proposal_id=proposal_id,

@@ -16,6 +16,7 @@ import pandas as pd
 from opsgate.models import Escalation, EscalationReason, Proposal
 from opsgate.policy.schema import Policy
 from opsgate.writers.records import RecordMerge, RecordsMerge
+from tasks.duplicate_flagging.clustering import components
 from tasks.duplicate_flagging.fields import Field
 from tasks.duplicate_flagging.matching import Decisions
 from tasks.duplicate_flagging.policy import DedupePolicy, Survivorship
@@ -54,26 +55,28 @@ def _groups(labels: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def merge_cases(decisions: Decisions) -> list[MergeCase]:
-    """Clusters of duplicates, then possible duplicates: each review pair joins the two clusters
-    (or single records) it links, so approving it merges everything it implies."""
+    """Clusters of duplicates, then possible duplicates. Possible-duplicate links join whole
+    clusters (or single records), and clusters linked through each other form one case: approving
+    it merges everything it implies, and no two review cases overlap."""
     labels = decisions.labels
     groups = _groups(labels)
     rows = np.arange(len(decisions.a))
     cases = []
-    duplicate_rows = rows[decisions.duplicate]
     by_cluster: dict[int, list[int]] = {}
-    for row in duplicate_rows:
+    for row in rows[decisions.duplicate]:
         by_cluster.setdefault(int(labels[decisions.a[row]]), []).append(int(row))
     for label, linked in by_cluster.items():
         cases.append(MergeCase(DUPLICATE, groups[label], np.array(linked)))
-    best: dict[tuple[int, int], int] = {}
-    for row in rows[~decisions.duplicate]:
-        la, lb = sorted((int(labels[decisions.a[row]]), int(labels[decisions.b[row]])))
-        if (la, lb) not in best or decisions.probability[row] > decisions.probability[best[(la, lb)]]:
-            best[(la, lb)] = int(row)
-    for (la, lb), row in best.items():
-        members = np.concatenate([groups.get(la, np.array([decisions.a[row]])), groups.get(lb, np.array([decisions.b[row]]))])
-        cases.append(MergeCase(REVIEW, np.unique(members), np.array([row])))
+    review = rows[~decisions.duplicate]
+    if len(review):
+        ends = np.concatenate([labels[decisions.a[review]], labels[decisions.b[review]]])
+        linked_labels, index = np.unique(ends, return_inverse=True)
+        half = len(review)
+        component = components(len(linked_labels), index[:half], index[half:])
+        alone = {int(labels[r]): np.array([r]) for r in np.concatenate([decisions.a[review], decisions.b[review]])}  # records in no cluster
+        for c in np.unique(component):
+            members = [groups.get(int(label), alone.get(int(label))) for label in linked_labels[component == c]]
+            cases.append(MergeCase(REVIEW, np.unique(np.concatenate(members)), review[component[index[:half]] == c]))
     return cases
 
 

@@ -28,18 +28,21 @@ def _decisions(pairs: list[tuple[int, int, float, bool]], labels: list[int], fie
 
 
 def test_clusters_and_review_pairs_become_cases() -> None:
-    # records 0-1-2 are one cluster, 3-4 another, 5 alone; 2~3 and 4~5 are possible duplicates (twice 4~5)
+    # records 0-1-2 are one cluster, 3-4 another, 5 and 6 alone, 7-8 a third cluster;
+    # 2~3 and 3~5 link clusters 0 and 1 and record 5 into one review case; 6~7 another
     decisions = _decisions(
-        [(0, 1, 0.999, True), (1, 2, 0.995, True), (3, 4, 0.998, True), (2, 3, 0.7, False), (4, 5, 0.6, False), (3, 5, 0.8, False)],
-        labels=[0, 0, 0, 1, 1, 2],
+        [(0, 1, 0.999, True), (1, 2, 0.995, True), (3, 4, 0.998, True), (7, 8, 0.999, True), (2, 3, 0.7, False), (4, 5, 0.6, False), (3, 5, 0.8, False),
+         (6, 7, 0.55, False)],
+        labels=[0, 0, 0, 1, 1, 2, 3, 4, 4],
     )
     cases = merge_cases(decisions)
     found = {(c.case_type, tuple(sorted(c.members.tolist()))): sorted(c.pairs.tolist()) for c in cases}
     assert found == {
         (DUPLICATE, (0, 1, 2)): [0, 1],
         (DUPLICATE, (3, 4)): [2],
-        (REVIEW, (0, 1, 2, 3, 4)): [3],  # joining the two clusters merges all five
-        (REVIEW, (3, 4, 5)): [5],  # the stronger of the two links between cluster 1 and record 5
+        (DUPLICATE, (7, 8)): [3],
+        (REVIEW, (0, 1, 2, 3, 4, 5)): [4, 5, 6],  # approving it merges everything its links imply
+        (REVIEW, (6, 7, 8)): [7],
     }
 
 
