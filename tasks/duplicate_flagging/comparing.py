@@ -123,34 +123,58 @@ COMPARATORS: dict[Kind, Comparator] = {
 
 @dataclass(frozen=True)
 class Prepared:
-    """One field's normalised values as an array, with the comparator's per-record extra."""
+    """One field's distinct normalised values, each record's code into them, and the comparator's extra per value.
+
+    Records hold few distinct values (a city, a first name, a birth date recurs thousands of times),
+    so pairs are compared by value: each distinct pair of values once, whatever the number of
+    record pairs that share it.
+    """
 
     kind: Kind
-    values: np.ndarray
-    codes: np.ndarray  # int per record, equal for equal values: identical pairs need no comparison
+    distinct: np.ndarray  # object: each normalised value once
+    codes: np.ndarray  # int32 per record: its value's position in ``distinct``
     present: np.ndarray  # bool per record
-    extra: np.ndarray | None
+    extra: np.ndarray | None  # per distinct value
 
 
 def prepare(values: pd.Series, kind: Kind) -> Prepared:
     comparator = COMPARATORS[kind]
-    codes, _ = pd.factorize(values)
-    array = values.to_numpy(dtype=object)
-    return Prepared(kind, array, codes.astype(np.int64), (values != "").to_numpy(dtype=bool), comparator.extra(values) if comparator.extra else None)
+    codes, uniques = pd.factorize(values)
+    distinct = pd.Series(uniques, dtype=values.dtype)
+    return Prepared(
+        kind,
+        distinct.to_numpy(dtype=object),
+        codes.astype(np.int32),
+        (values != "").to_numpy(dtype=bool),
+        comparator.extra(distinct) if comparator.extra else None,
+    )
+
+
+def _value_pairs(field: Prepared, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (unordered) value pairs of record pairs (a, b), and for each record pair its value pair.
+
+    Hashing (pd.factorize) rather than sorting: it keeps the order of first occurrence and is
+    linear in the number of pairs.
+    """
+    ca, cb = field.codes[a].astype(np.int64), field.codes[b].astype(np.int64)
+    inverse, unique = pd.factorize(np.minimum(ca, cb) * len(field.distinct) + np.maximum(ca, cb))
+    return unique // len(field.distinct), unique % len(field.distinct), inverse
 
 
 def compare(field: Prepared, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Similarity and level of one field for the pairs (a[i], b[i]) of record positions.
 
-    Only pairs whose values differ are handed to rapidfuzz; equal values are similarity 1.
+    Only distinct pairs of differing values are handed to rapidfuzz (every similarity is
+    symmetric); equal values are similarity 1.
     """
     missing = ~(field.present[a] & field.present[b])
     differ = np.flatnonzero((field.codes[a] != field.codes[b]) & ~missing)
-    da, db = a[differ], b[differ]
-    comparator = COMPARATORS[field.kind]
-    extra_a, extra_b = (field.extra[da], field.extra[db]) if field.extra is not None else (None, None)
     similarity = np.ones(len(a), dtype=np.float32)
-    similarity[differ] = comparator.similarity(field.values[da], field.values[db], extra_a, extra_b)
+    comparator = COMPARATORS[field.kind]
+    if len(differ):
+        va, vb, inverse = _value_pairs(field, a[differ], b[differ])
+        extra_a, extra_b = (field.extra[va], field.extra[vb]) if field.extra is not None else (None, None)
+        similarity[differ] = comparator.similarity(field.distinct[va], field.distinct[vb], extra_a, extra_b)[inverse]
     level = comparator.level(similarity)
     level[missing] = MISSING
     return np.where(missing, np.float32(np.nan), similarity).astype(np.float32), level

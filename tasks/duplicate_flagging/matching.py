@@ -153,7 +153,7 @@ def blocked_pairs(series: dict[str, pd.Series], fields: list[Field], settings: M
 
 
 def _score(series: dict[str, pd.Series], prepared: list[Prepared], fields: list[Field], settings: MatchSettings) -> ScoredPairs:
-    n = len(prepared[0].values)
+    n = len(prepared[0].codes)
     candidates = blocked_pairs(series, fields, settings)
     a, b = candidates.a, candidates.b
     similarities, levels = compare_pairs(prepared, a, b)
