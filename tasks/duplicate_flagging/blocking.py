@@ -60,6 +60,12 @@ def _phonetic(values: pd.Series) -> pd.Series:
     return words.map(codes).fillna("")
 
 
+def _unordered(first: pd.Series, second: pd.Series) -> pd.Series:
+    """Both parts in a fixed order: a record with given name and surname swapped gets the same key."""
+    swapped = first > second
+    return _join(first.where(~swapped, second), second.where(~swapped, first))
+
+
 def _join(*parts: pd.Series) -> pd.Series:
     """A key only where every part is present."""
     result = parts[0]
@@ -83,12 +89,15 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     other_name = values[other_column] if other_column else None
     names = tuple(c for c in (name_column, other_column) if c)
     initial = _initial(name) if name is not None else None
+    sound = None  # the sound of a record's name; of both names in a fixed order where there are two
+    initials = initial  # a record's initials in a fixed order, the same when given name and surname are swapped
     if name is not None:
         keys.append(("name sound", _join(_phonetic(name), _initial(other_name)) if other_name is not None else _phonetic(name), names))
+        sound = _phonetic(name)
         if other_name is not None:
-            given, family = _phonetic(other_name), _phonetic(name)
-            swapped = given > family  # the two sounds in a fixed order: a swapped record gets the same key
-            keys.append(("name pair sound", _join(given.where(~swapped, family), family.where(~swapped, given)), names))
+            sound = _unordered(_phonetic(other_name), sound)
+            keys.append(("name pair sound", sound, names))
+            initials = _unordered(_initial(other_name), initial)
     for kind in (Kind.PHONE, Kind.EMAIL, Kind.IDENTIFIER, Kind.DATE):
         for column in by_kind.get(kind, []):
             keys.append((f"{column} exact", values[column].str[-7:] if kind is Kind.PHONE else values[column], (column,)))
@@ -97,14 +106,41 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     for column in by_kind.get(Kind.ADDRESS, [])[:1]:
         street = leading_match(values[column], r"\d+\w*\s+(?:[nsew]\s+)?\w{1,4}")
         keys.append((f"{column} number + street", street, (column, *by_kind.get(Kind.HOUSE_NUMBER, []))))
+    combined = _combined(values, by_kind, sound, initials, names)
     # Only people have relatives: for companies and sites, sharing a building or a phone is evidence.
     people = Kind.GIVEN_NAME in by_kind or Kind.DATE in by_kind
     household = {Kind.PHONE, Kind.POSTCODE, Kind.ADDRESS} if people else set()
     kinds = {f.column: f.kind for f in fields}
-    return [
-        BlockingKey(key_name, _codes(series), columns, trains=not any(kinds.get(c) in household for c in columns))
-        for key_name, series, columns in keys
-    ]
+    single = [BlockingKey(key_name, _codes(series), columns, trains=not any(kinds.get(c) in household for c in columns)) for key_name, series, columns in keys]
+    # Combined keys are for recall only: their pairs are mostly ones the single keys find too, and sessions of their
+    # own would only reweight each field's mean m (for the Chicago sites they cost F1).
+    return single + [BlockingKey(key_name, _codes(series), columns, trains=False) for key_name, series, columns in combined]
+
+
+def _combined(
+    values: dict[str, pd.Series], by_kind: dict[Kind, list[str]], sound: pd.Series | None, initials: pd.Series | None, names: tuple[str, ...]
+) -> list[tuple[str, pd.Series, tuple[str, ...]]]:
+    """Two keys in one, for groups small enough to be compared in full at any size.
+
+    In a million records a birth date or a postcode is shared by dozens, of whom a record meets
+    only its nearest few by name; a duplicate whose name was swapped, misspelt or shortened sorts
+    away from it. Joined with a second thing a duplicate usually keeps (its name's sound, its
+    initials, its house number), such a group is a handful of records. A birth date is not joined
+    with a postcode: strangers sharing both are the pairs Fellegi-Sunter overrates most.
+    """
+    postcode = first_column(by_kind, Kind.POSTCODE)
+    house = first_column(by_kind, Kind.HOUSE_NUMBER)
+    address = first_column(by_kind, Kind.ADDRESS)
+    kept: list[tuple[str, pd.Series, tuple[str, ...]]] = []
+    if sound is not None and initials is not None:
+        kept += [("name sound", sound, names), ("initials", initials, names)]
+    if house or address:
+        number = values[house] if house else leading_match(values[address], r"\d+")
+        kept.append(("house number", number, (house or address,)))
+    keys = [(f"{date} + {label}", _join(values[date], part), (date, *columns)) for date in by_kind.get(Kind.DATE, []) for label, part, columns in kept]
+    if postcode and sound is not None:
+        keys.append((f"{postcode} + name sound", _join(values[postcode], sound), (postcode, *names)))
+    return keys
 
 
 def first_column(by_kind: dict[Kind, list[str]], *kinds: Kind) -> str | None:
