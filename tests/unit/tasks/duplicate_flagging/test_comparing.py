@@ -30,3 +30,16 @@ def test_per_value_extras_follow_their_values() -> None:
     similarity, level = compare(field, np.array([0, 1, 0]), np.array([1, 2, 3]))
     assert list(level) == [1, 1, 1]  # day and month swapped (both orders) and one typo are "close"
     assert similarity[0] == similarity[1] >= 0.875
+
+
+def test_phones_on_one_line_and_addresses_in_other_buildings() -> None:
+    phones = prepare(normalise(pd.Series(["+1 555 010 2030", "555-010-2030", "555 010 2031", "0102030"]), Kind.PHONE), Kind.PHONE)
+    similarity, level = compare(phones, np.array([0, 0, 1]), np.array([1, 2, 3]))
+    assert similarity[0] == 1.0 and level[0] == 2  # with and without country code: the same last seven digits
+    assert 0.8 <= similarity[1] < 1.0 and level[1] == 1  # one digit apart
+    assert similarity[2] == 1.0  # a seven-digit local number is the same line
+    streets = prepare(normalise(pd.Series(["12 Oak Street", "12 Oak St", "14 Oak St", "Oak St"]), Kind.ADDRESS), Kind.ADDRESS)
+    similarity, level = compare(streets, np.array([0, 0, 0]), np.array([1, 2, 3]))
+    assert similarity[0] == 1.0  # written differently, the same after normalising
+    assert similarity[1] == 0.0 and level[1] == 0  # another house number: another building
+    assert 0.01 <= similarity[2] < 1.0  # no number on one side: compared as text
