@@ -148,20 +148,20 @@ class Prepared:
 
     kind: Kind
     distinct: np.ndarray  # object: each normalised value once
-    codes: np.ndarray  # int32 per record: its value's position in ``distinct``
+    codes: np.ndarray  # int32 per record: its value's position in ``distinct``, -1 when missing
     present: np.ndarray  # bool per record
     extra: np.ndarray | None  # per distinct value
 
 
 def prepare(values: pd.Series, kind: Kind) -> Prepared:
     comparator = COMPARATORS[kind]
-    codes, uniques = pd.factorize(values)
+    codes, uniques = pd.factorize(values.where(values != "", None), use_na_sentinel=True)
     distinct = pd.Series(uniques, dtype=values.dtype)
     return Prepared(
         kind,
         distinct.to_numpy(dtype=object),
         codes.astype(np.int32),
-        (values != "").to_numpy(dtype=bool),
+        codes >= 0,
         comparator.extra(distinct) if comparator.extra else None,
     )
 
@@ -169,14 +169,13 @@ def prepare(values: pd.Series, kind: Kind) -> Prepared:
 REPEATS_SAMPLE = 20_000  # value pairs looked at to judge whether comparing each distinct one once pays
 
 
-def _value_pairs(field: Prepared, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """The value pairs to compare for record pairs (a, b), and for each record pair its value pair (None: one each).
+def _value_pairs(field: Prepared, ca: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The value pairs to compare for pairs of value codes, and for each its distinct value pair (None: one each).
 
     Distinct (unordered) value pairs are found by hashing, which costs about as much as comparing
     short strings; so only where a sample shows them recurring (first names, cities), not where
     nearly every pair is new (phones, e-mails).
     """
-    ca, cb = field.codes[a], field.codes[b]
     pair = np.minimum(ca, cb).astype(np.int64) * len(field.distinct) + np.maximum(ca, cb)
     sample = pair[:: max(1, len(pair) // REPEATS_SAMPLE)]
     if len(pd.unique(sample)) > 0.9 * len(sample):  # seen: under 0.5 for names and cities, over 0.99 for the rest
@@ -191,15 +190,17 @@ def compare(field: Prepared, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, 
     Only pairs of differing values are handed to rapidfuzz, each distinct pair once where they
     recur (every similarity is symmetric); equal values are similarity 1.
     """
-    missing = ~(field.present[a] & field.present[b])
-    differ = np.flatnonzero((field.codes[a] != field.codes[b]) & ~missing)
+    ca, cb = field.codes[a], field.codes[b]
+    missing = (ca < 0) | (cb < 0)
+    differ = np.flatnonzero((ca != cb) & ~missing)
     similarity = np.ones(len(a), dtype=np.float32)
     comparator = COMPARATORS[field.kind]
     if len(differ):
-        va, vb, inverse = _value_pairs(field, a[differ], b[differ])
+        va, vb, inverse = _value_pairs(field, ca[differ], cb[differ])
         extra_a, extra_b = (field.extra[va], field.extra[vb]) if field.extra is not None else (None, None)
         found = comparator.similarity(field.distinct[va], field.distinct[vb], extra_a, extra_b)
         similarity[differ] = found if inverse is None else found[inverse]
     level = comparator.level(similarity)
     level[missing] = MISSING
-    return np.where(missing, np.float32(np.nan), similarity).astype(np.float32), level
+    similarity[missing] = np.nan
+    return similarity, level
