@@ -43,7 +43,10 @@ class Candidates:
     training_keys: set[str]  # the keys whose pairs EM learns m from
 
 
-def _codes(values: pd.Series) -> np.ndarray:
+def _codes(values: pd.Series | np.ndarray) -> np.ndarray:
+    """An int per record, equal for equal key values, -1 where there is none; codes pass through."""
+    if isinstance(values, np.ndarray):
+        return values
     codes, _ = pd.factorize(values.where(values != "", None), use_na_sentinel=True)
     return codes.astype(np.int64)
 
@@ -60,20 +63,22 @@ def _phonetic(values: pd.Series) -> pd.Series:
     return words.map(codes).fillna("")
 
 
-def _unordered(first: pd.Series, second: pd.Series) -> pd.Series:
+def _unordered(first: pd.Series, second: pd.Series) -> np.ndarray:
     """Both parts in a fixed order: a record with given name and surname swapped gets the same key."""
     swapped = first > second
     return _join(first.where(~swapped, second), second.where(~swapped, first))
 
 
-def _join(*parts: pd.Series) -> pd.Series:
-    """A key only where every part is present."""
-    result = parts[0]
-    present = parts[0] != ""
-    for part in parts[1:]:
-        result = result + "|" + part
-        present &= part != ""
-    return result.where(present, "")
+def _join(*parts: pd.Series | np.ndarray) -> np.ndarray:
+    """A key only where every part is present, as codes: combining integers, not concatenating strings."""
+    codes = [_codes(part) for part in parts]
+    combined = codes[0]
+    for part in codes[1:]:
+        combined = combined * (int(part.max(initial=-1)) + 2) + (part + 1)
+    result, _ = pd.factorize(combined)  # small codes again: they are multiplied by the next part's, and sorted on
+    result = result.astype(np.int64)
+    result[np.logical_or.reduce([c < 0 for c in codes])] = -1
+    return result
 
 
 def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[BlockingKey]:
@@ -82,15 +87,15 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     for field in fields:
         by_kind.setdefault(field.kind, []).append(field.column)
 
-    keys: list[tuple[str, pd.Series, tuple[str, ...]]] = []
+    keys: list[tuple[str, pd.Series | np.ndarray, tuple[str, ...]]] = []
     name_column = first_column(by_kind, *NAME_KINDS)
     other_column = by_kind[Kind.GIVEN_NAME][0] if Kind.SURNAME in by_kind and Kind.GIVEN_NAME in by_kind else None
     name = values[name_column] if name_column else None
     other_name = values[other_column] if other_column else None
     names = tuple(c for c in (name_column, other_column) if c)
     initial = _initial(name) if name is not None else None
-    sound = None  # the sound of a record's name; of both names in a fixed order where there are two
-    initials = initial  # a record's initials in a fixed order, the same when given name and surname are swapped
+    sound: pd.Series | np.ndarray | None = None  # the sound of a record's name; of both names in a fixed order where there are two
+    initials: pd.Series | np.ndarray | None = initial  # a record's initials in a fixed order, the same when given name and surname are swapped
     if name is not None:
         keys.append(("name sound", _join(_phonetic(name), _initial(other_name)) if other_name is not None else _phonetic(name), names))
         sound = _phonetic(name)
@@ -118,8 +123,8 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
 
 
 def _combined(
-    values: dict[str, pd.Series], by_kind: dict[Kind, list[str]], sound: pd.Series | None, initials: pd.Series | None, names: tuple[str, ...]
-) -> list[tuple[str, pd.Series, tuple[str, ...]]]:
+    values: dict[str, pd.Series], by_kind: dict[Kind, list[str]], sound: pd.Series | np.ndarray | None, initials: pd.Series | np.ndarray | None, names: tuple[str, ...]
+) -> list[tuple[str, pd.Series | np.ndarray, tuple[str, ...]]]:
     """Two keys in one, for groups small enough to be compared in full at any size.
 
     In a million records a birth date or a postcode is shared by dozens, of whom a record meets
@@ -131,13 +136,14 @@ def _combined(
     postcode = first_column(by_kind, Kind.POSTCODE)
     house = first_column(by_kind, Kind.HOUSE_NUMBER)
     address = first_column(by_kind, Kind.ADDRESS)
-    kept: list[tuple[str, pd.Series, tuple[str, ...]]] = []
+    kept: list[tuple[str, pd.Series | np.ndarray, tuple[str, ...]]] = []
     if sound is not None and initials is not None:
         kept += [("name sound", sound, names), ("initials", initials, names)]
     if house or address:
         number = values[house] if house else leading_match(values[address], r"\d+")
         kept.append(("house number", number, (house or address,)))
-    keys = [(f"{date} + {label}", _join(values[date], part), (date, *columns)) for date in by_kind.get(Kind.DATE, []) for label, part, columns in kept]
+    dates = {date: _codes(values[date]) for date in by_kind.get(Kind.DATE, [])}
+    keys = [(f"{date} + {label}", _join(codes, part), (date, *columns)) for date, codes in dates.items() for label, part, columns in kept]
     if postcode and sound is not None:
         keys.append((f"{postcode} + name sound", _join(values[postcode], sound), (postcode, *names)))
     return keys
