@@ -15,7 +15,9 @@ from /usr/bin/time (or a small wrapper reading RUSAGE_CHILDREN where that is mis
 fails or times out is reported and the run goes on. Temporary files live in the system temp folder.
 Prints a table per part: size, tool, seconds, records per second, peak MB, precision, recall, F1,
 queue recall (recall of duplicate + review), pairs emitted; and per size the time ratio
-Splink/opsgate and the F1 difference opsgate - Splink. Needs the `bench` dependency group for Splink.
+Splink/opsgate and the F1 difference opsgate - Splink; and per set the blocking recall and the share of
+all pairs that are candidates (benchmarks/blocking_recall.py, its own process, not timed with opsgate).
+Needs the `bench` dependency group for Splink.
 """
 
 from __future__ import annotations
@@ -129,6 +131,18 @@ def splink_dedupe(file: Path, id_column: str, kind: str, out: Path) -> list[str]
     return [sys.executable, str(REPO / "benchmarks" / "splink_baseline.py"), str(file), "--id-column", id_column, "--kind", kind, "--out", str(out)]
 
 
+def blocking(file: Path, id_column: str, truth: Path, timeout: float) -> None:
+    """Blocking recall and pair share of the candidates opsgate would score on ``file``."""
+    command = [sys.executable, str(REPO / "benchmarks" / "blocking_recall.py"), str(file), "--id-column", id_column, "--truth", str(truth)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"{'':>10} blocking FAILED: timed out after {timeout:.0f} s", flush=True)
+        return
+    tail = (done.stdout if done.returncode == 0 else done.stderr).strip().splitlines()[-1:] or ["no output"]
+    print(f"{'':>10} blocking {tail[0]}", flush=True)
+
+
 def chicago_inputs(source: Path, scratch: Path) -> tuple[Path, Path, int]:
     """A copy of the Chicago sites without `True Id` (so no label leaks) and the truth pairs; returns (file, truth, rows)."""
     with source.open(newline="", encoding="utf-8") as handle:
@@ -204,6 +218,7 @@ def public_sets(data: Path, scorer: Path, scratch: Path, timeout: float) -> None
         row(run)
         if run.ok:
             print(f"flagged={int(run.scores.get('flagged', 0))} review={int(run.scores.get('review', 0))}")
+        blocking(file, id_column, truth, timeout)
         print()
 
 
@@ -225,6 +240,7 @@ def synthetic_sets(sizes: list[int], kind: str, with_splink: bool, scorer: Path,
         truth = folder / "true_pairs.csv"
         print(f"{size:>10} {'truth':8} {len(pairs)} true pairs", flush=True)
         del records, pairs
+        blocking(file, "id", truth, timeout)
         runs.append(run_tool("opsgate", opsgate_dedupe(file, "id"), size, truth, folder / "opsgate.jsonl", scorer, scratch, timeout))
         row(runs[-1])
         if with_splink:

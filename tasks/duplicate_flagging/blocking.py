@@ -43,7 +43,10 @@ class Candidates:
     training_keys: set[str]  # the keys whose pairs EM learns m from
 
 
-def _codes(values: pd.Series) -> np.ndarray:
+def _codes(values: pd.Series | np.ndarray) -> np.ndarray:
+    """An int per record, equal for equal key values, -1 where there is none; codes pass through."""
+    if isinstance(values, np.ndarray):
+        return values
     codes, _ = pd.factorize(values.where(values != "", None), use_na_sentinel=True)
     return codes.astype(np.int64)
 
@@ -60,14 +63,22 @@ def _phonetic(values: pd.Series) -> pd.Series:
     return words.map(codes).fillna("")
 
 
-def _join(*parts: pd.Series) -> pd.Series:
-    """A key only where every part is present."""
-    result = parts[0]
-    present = parts[0] != ""
-    for part in parts[1:]:
-        result = result + "|" + part
-        present &= part != ""
-    return result.where(present, "")
+def _unordered(first: pd.Series, second: pd.Series) -> np.ndarray:
+    """Both parts in a fixed order: a record with given name and surname swapped gets the same key."""
+    swapped = first > second
+    return _join(first.where(~swapped, second), second.where(~swapped, first))
+
+
+def _join(*parts: pd.Series | np.ndarray) -> np.ndarray:
+    """A key only where every part is present, as codes: combining integers, not concatenating strings."""
+    codes = [_codes(part) for part in parts]
+    combined = codes[0]
+    for part in codes[1:]:
+        combined = combined * (int(part.max(initial=-1)) + 2) + (part + 1)
+    result, _ = pd.factorize(combined)  # small codes again: they are multiplied by the next part's, and sorted on
+    result = result.astype(np.int64)
+    result[np.logical_or.reduce([c < 0 for c in codes])] = -1
+    return result
 
 
 def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[BlockingKey]:
@@ -76,19 +87,22 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     for field in fields:
         by_kind.setdefault(field.kind, []).append(field.column)
 
-    keys: list[tuple[str, pd.Series, tuple[str, ...]]] = []
+    keys: list[tuple[str, pd.Series | np.ndarray, tuple[str, ...]]] = []
     name_column = first_column(by_kind, *NAME_KINDS)
     other_column = by_kind[Kind.GIVEN_NAME][0] if Kind.SURNAME in by_kind and Kind.GIVEN_NAME in by_kind else None
     name = values[name_column] if name_column else None
     other_name = values[other_column] if other_column else None
     names = tuple(c for c in (name_column, other_column) if c)
     initial = _initial(name) if name is not None else None
+    sound: pd.Series | np.ndarray | None = None  # the sound of a record's name; of both names in a fixed order where there are two
+    initials: pd.Series | np.ndarray | None = initial  # a record's initials in a fixed order, the same when given name and surname are swapped
     if name is not None:
         keys.append(("name sound", _join(_phonetic(name), _initial(other_name)) if other_name is not None else _phonetic(name), names))
+        sound = _phonetic(name)
         if other_name is not None:
-            given, family = _phonetic(other_name), _phonetic(name)
-            swapped = given > family  # the two sounds in a fixed order: a swapped record gets the same key
-            keys.append(("name pair sound", _join(given.where(~swapped, family), family.where(~swapped, given)), names))
+            sound = _unordered(_phonetic(other_name), sound)
+            keys.append(("name pair sound", sound, names))
+            initials = _unordered(_initial(other_name), initial)
     for kind in (Kind.PHONE, Kind.EMAIL, Kind.IDENTIFIER, Kind.DATE):
         for column in by_kind.get(kind, []):
             keys.append((f"{column} exact", values[column].str[-7:] if kind is Kind.PHONE else values[column], (column,)))
@@ -97,14 +111,42 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     for column in by_kind.get(Kind.ADDRESS, [])[:1]:
         street = leading_match(values[column], r"\d+\w*\s+(?:[nsew]\s+)?\w{1,4}")
         keys.append((f"{column} number + street", street, (column, *by_kind.get(Kind.HOUSE_NUMBER, []))))
+    combined = _combined(values, by_kind, sound, initials, names)
     # Only people have relatives: for companies and sites, sharing a building or a phone is evidence.
     people = Kind.GIVEN_NAME in by_kind or Kind.DATE in by_kind
     household = {Kind.PHONE, Kind.POSTCODE, Kind.ADDRESS} if people else set()
     kinds = {f.column: f.kind for f in fields}
-    return [
-        BlockingKey(key_name, _codes(series), columns, trains=not any(kinds.get(c) in household for c in columns))
-        for key_name, series, columns in keys
-    ]
+    single = [BlockingKey(key_name, _codes(series), columns, trains=not any(kinds.get(c) in household for c in columns)) for key_name, series, columns in keys]
+    # Combined keys are for recall only: their pairs are mostly ones the single keys find too, and sessions of their
+    # own would only reweight each field's mean m (for the Chicago sites they cost F1).
+    return single + [BlockingKey(key_name, _codes(series), columns, trains=False) for key_name, series, columns in combined]
+
+
+def _combined(
+    values: dict[str, pd.Series], by_kind: dict[Kind, list[str]], sound: pd.Series | np.ndarray | None, initials: pd.Series | np.ndarray | None, names: tuple[str, ...]
+) -> list[tuple[str, pd.Series | np.ndarray, tuple[str, ...]]]:
+    """Two keys in one, for groups small enough to be compared in full at any size.
+
+    In a million records a birth date or a postcode is shared by dozens, of whom a record meets
+    only its nearest few by name; a duplicate whose name was swapped, misspelt or shortened sorts
+    away from it. Joined with a second thing a duplicate usually keeps (its name's sound, its
+    initials, its house number), such a group is a handful of records. A birth date is not joined
+    with a postcode: strangers sharing both are the pairs Fellegi-Sunter overrates most.
+    """
+    postcode = first_column(by_kind, Kind.POSTCODE)
+    house = first_column(by_kind, Kind.HOUSE_NUMBER)
+    address = first_column(by_kind, Kind.ADDRESS)
+    kept: list[tuple[str, pd.Series | np.ndarray, tuple[str, ...]]] = []
+    if sound is not None and initials is not None:
+        kept += [("name sound", sound, names), ("initials", initials, names)]
+    if house or address:
+        number = values[house] if house else leading_match(values[address], r"\d+")
+        kept.append(("house number", number, (house or address,)))
+    dates = {date: _codes(values[date]) for date in by_kind.get(Kind.DATE, [])}
+    keys = [(f"{date} + {label}", _join(codes, part), (date, *columns)) for date, codes in dates.items() for label, part, columns in kept]
+    if postcode and sound is not None:
+        keys.append((f"{postcode} + name sound", _join(values[postcode], sound), (postcode, *names)))
+    return keys
 
 
 def first_column(by_kind: dict[Kind, list[str]], *kinds: Kind) -> str | None:
@@ -129,25 +171,38 @@ def candidate_pairs(
     n = len(order)
     rank = _sort_rank(order)
     every = [*keys, BlockingKey("sorted neighbourhood", np.zeros(n, dtype=np.int64), (order_column,))]
-    found: dict[str, np.ndarray] = {}
-    for key in every:
-        neighbours = neighbourhood if key.name == "sorted neighbourhood" else window
-        full = 0 if key.name == "sorted neighbourhood" else small_group
-        sorted_idx = np.lexsort((rank, key.codes))
-        k = key.codes[sorted_idx]
-        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-        group_size = np.repeat(np.diff(np.r_[starts, n]), np.diff(np.r_[starts, n]))
-        parts = []
-        for d in range(1, min(max(neighbours, full), n)):
-            same = (k[:-d] == k[d:]) & (k[:-d] >= 0)
-            if d >= neighbours:
-                same &= group_size[:-d] <= full
-            a, b = sorted_idx[:-d][same], sorted_idx[d:][same]
-            parts.append(np.minimum(a, b) * n + np.maximum(a, b))
-        found[key.name] = _distinct(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+    found = {
+        key.name: _key_pairs(key.codes, rank, neighbourhood, 0) if key.name == "sorted neighbourhood" else _key_pairs(key.codes, rank, window, small_group)
+        for key in every
+    }
     union = _distinct(np.concatenate(list(found.values()))) if found else np.zeros(0, dtype=np.int64)
     by_key = {name: np.searchsorted(union, pairs) for name, pairs in found.items()}
     return Candidates(union // max(n, 1), union % max(n, 1), by_key, {k.name: k.columns for k in every}, {k.name for k in every if k.trains})
+
+
+def _key_pairs(codes: np.ndarray, rank: np.ndarray, window: int, small_group: int) -> np.ndarray:
+    """One key's pairs as sorted ``a * n + b`` (a < b), each once: a group of up to ``small_group`` in full,
+    else each record with its next ``window - 1`` by ``rank``.
+
+    Works on the records that still have a partner ``d`` places on, a set that shrinks with ``d``,
+    so the cost follows the number of pairs, not groups times the widest reach.
+    """
+    n = len(codes)
+    sorted_idx = np.argsort(codes * n + rank, kind="stable")  # by key, then rank: one int64 sorts faster than lexsort
+    k = codes[sorted_idx]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    reach = np.repeat(starts + sizes, sizes) - np.arange(n) - 1  # later records in the same group
+    reach = np.where(np.repeat(sizes, sizes) <= small_group, reach, np.minimum(reach, window - 1))
+    reach[k < 0] = 0
+    parts = []
+    active, d = np.flatnonzero(reach > 0), 1
+    while len(active):
+        a, b = sorted_idx[active], sorted_idx[active + d]
+        parts.append(np.minimum(a, b) * n + np.maximum(a, b))
+        d += 1
+        active = active[reach[active] >= d]
+    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)  # sorted: searchsorted into the union is fast
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import BaseModel, model_validator
 from pydantic import Field as PydanticField
 
-from tasks.duplicate_flagging.blocking import NAME_KINDS, blocking_keys, candidate_pairs
+from tasks.duplicate_flagging.blocking import NAME_KINDS, Candidates, blocking_keys, candidate_pairs
 from tasks.duplicate_flagging.clustering import coherent_clusters
 from tasks.duplicate_flagging.comparing import COMPARATORS, MISSING, Prepared, compare, prepare
 from tasks.duplicate_flagging.fields import Field, Kind
@@ -149,17 +149,22 @@ def find_duplicates(
     )
 
 
-def _score(
-    series: dict[str, pd.Series], prepared: list[Prepared], fields: list[Field], settings: MatchSettings, focus: np.ndarray | None, model: MatchModel | None
-) -> ScoredPairs:
-    n = len(prepared[0].values)
+def blocked_pairs(series: dict[str, pd.Series], fields: list[Field], settings: MatchSettings) -> Candidates:
+    """The candidate pairs of normalised records: what scoring sees, and what blocking recall is measured on."""
+    n = len(next(iter(series.values())))
     names = [f.column for kind in NAME_KINDS for f in fields if f.kind is kind] or [fields[0].column]
     order = series[names[0]]
     for column in names[1:]:  # "smith john": near-duplicates sort next to each other
         order = order + " " + series[column]
-    name_column = names[0]
     keys = blocking_keys(series, fields)
-    candidates = candidate_pairs(keys, order, name_column, settings.window_for(n), settings.neighbourhood, settings.small_group)
+    return candidate_pairs(keys, order, names[0], settings.window_for(n), settings.neighbourhood, settings.small_group)
+
+
+def _score(
+    series: dict[str, pd.Series], prepared: list[Prepared], fields: list[Field], settings: MatchSettings, focus: np.ndarray | None, model: MatchModel | None
+) -> ScoredPairs:
+    n = len(prepared[0].codes)
+    candidates = blocked_pairs(series, fields, settings)
     a, b = candidates.a, candidates.b
     if focus is not None:
         touching = focus[a] | focus[b]

@@ -53,8 +53,7 @@ def map_words(column: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
     found = pc.index_in(flat, value_set=pa.array(list(mapping), type=pa.string()))
     replaced = pc.if_else(pc.is_null(found), flat, pc.take(pa.array(list(mapping.values()), type=pa.string()), found))
     joined = pc.binary_join(pa.ListArray.from_arrays(words.offsets, replaced), " ")
-    result = _series(joined, column)
-    return result.str.replace(r"\s+", " ", regex=True).str.strip()
+    return rewrite(_series(joined, column), " +", " ").str.strip()  # folded text: spaces are the only blanks
 
 
 def name(column: pd.Series) -> pd.Series:
@@ -67,12 +66,15 @@ def organisation(column: pd.Series) -> pd.Series:
 
 
 def address(column: pd.Series) -> pd.Series:
-    folded = fold(text(column).str.replace(r"#\s*\w+", " ", regex=True)).str.replace(_ADDRESS_UNIT, " ", regex=True)
+    # RE2 through ``rewrite``: pandas hands patterns with \s or \b to Python's re, one call per value.
+    folded = rewrite(fold(rewrite(text(column), r"#\s*\w+", " ")), _ADDRESS_UNIT, " ")
     return map_words(folded, ADDRESS_WORDS)
 
 
 def _arrow(column: pd.Series) -> pa.Array:
-    return pa.array(text(column).array, type=pa.string())
+    """One contiguous Arrow array: list kernels (split, offsets) need it, and a kernel's result may come in chunks."""
+    values = pa.array(text(column).array, type=pa.string())
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _series(values: pa.Array | pa.ChunkedArray, like: pd.Series) -> pd.Series:

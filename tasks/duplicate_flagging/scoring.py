@@ -37,8 +37,10 @@ class MatchModel:
         return factors
 
     def probability(self, levels: np.ndarray) -> np.ndarray:
-        log_odds = self.log2_bayes_factors(levels).sum(axis=1) + np.log2(self.prior / (1 - self.prior))
-        return 1.0 / (1.0 + np.exp2(-np.clip(log_odds, -60, 60)))
+        """Per pair; worked out once per distinct agreement pattern, of which millions of pairs show a few thousand."""
+        patterns, _, position = _patterns(levels)
+        log_odds = self.log2_bayes_factors(patterns).sum(axis=1) + np.log2(self.prior / (1 - self.prior))
+        return (1.0 / (1.0 + np.exp2(-np.clip(log_odds, -60, 60))))[position]
 
 
 
@@ -55,20 +57,29 @@ def level_frequencies(levels: np.ndarray, sizes: list[int], weights: np.ndarray 
     return found
 
 
-def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of ``levels`` and how often each occurs.
+def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of ``levels`` (in lexicographic order), how often each occurs, and each row's position among them.
 
-    Each row is packed into one integer first: a 1-D unique is far faster than a row-wise one.
+    Each row is packed into one integer first. Where there are more rows than possible patterns
+    (millions of pairs, a few fields of a few levels each) they are counted in an array; else
+    sorted, as a 1-D unique is still far faster than a row-wise one.
     """
     if len(levels) == 0:
-        return levels, np.zeros(0)
-    shifted = levels.astype(np.int64) + 1  # MISSING (-1) becomes 0
-    base = int(shifted.max()) + 1
+        return levels, np.zeros(0), np.zeros(0, dtype=np.int64)
+    base = int(levels.max()) + 2  # MISSING (-1) becomes 0
     code = np.zeros(len(levels), dtype=np.int64)
     for f in range(levels.shape[1]):
-        code = code * base + shifted[:, f]
-    unique, first, counts = np.unique(code, return_index=True, return_counts=True)
-    return levels[first], counts.astype(np.float64)
+        code = code * base + (levels[:, f].astype(np.int64) + 1)
+    if base ** levels.shape[1] <= len(levels):
+        counts = np.bincount(code, minlength=base ** levels.shape[1])
+        unique = np.flatnonzero(counts)
+        index = np.zeros(len(counts), dtype=np.int64)
+        index[unique] = np.arange(len(unique))
+        position, counts = index[code], counts[unique]
+    else:
+        unique, position, counts = np.unique(code, return_inverse=True, return_counts=True)
+    digits = (unique[:, None] // base ** np.arange(levels.shape[1] - 1, -1, -1)) % base
+    return (digits - 1).astype(levels.dtype), counts.astype(np.float64), position
 
 
 def _em(
@@ -111,14 +122,14 @@ def fit(
         free = [f for f in range(len(sizes)) if f not in blocked]
         if len(rows) == 0 or not free:
             continue
-        patterns, counts = _patterns(levels[rows][:, free])
+        patterns, counts, _ = _patterns(levels[rows][:, free])
         session = MatchModel(fields=[fields[f] for f in free], m=[start[f] for f in free], u=[u[f] for f in free], prior=0.1)
         session = _em(session, patterns, counts, [sizes[f] for f in free], list(range(len(free))), max_iterations, learn_u=True)
         for i, f in enumerate(free):
             learnt[f].append(session.m[i])
     m = [np.mean(found, axis=0) if found else start[f] for f, found in enumerate(learnt)]
     model = MatchModel(fields=fields, m=m, u=u, prior=0.1)
-    patterns, counts = _patterns(levels)
+    patterns, counts, _ = _patterns(levels)
     return _em(model, patterns, counts, sizes, [], max_iterations) if len(patterns) else model
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 
 from tasks.duplicate_flagging.blocking import BlockingKey, blocking_keys, blocking_recall, candidate_pairs
 from tasks.duplicate_flagging.fields import Field, Kind
+from tasks.duplicate_flagging.matching import MatchSettings, blocked_pairs, find_duplicates, normalised_values
 from tasks.duplicate_flagging.normalising import normalise
 
 PEOPLE = pd.DataFrame(
@@ -60,3 +61,28 @@ def test_small_groups_are_compared_in_full_even_with_a_narrow_window() -> None:
     pairs = {(int(a), int(b)) for a, b in zip(candidates.a[candidates.by_key["k"]], candidates.b[candidates.by_key["k"]])}
     assert {(a, b) for a in range(5) for b in range(a + 1, 5)} <= pairs  # all 10 pairs of the small group
     assert len(pairs) == 10 + 29  # the large group: each record and its next one only
+
+
+def test_blocked_pairs_are_the_candidates_that_get_scored() -> None:
+    candidates = blocked_pairs(normalised_values(PEOPLE, FIELDS), FIELDS, MatchSettings())
+    pairs = set(zip(candidates.a.tolist(), candidates.b.tolist()))
+    assert {(0, 1), (0, 3), (4, 5)} <= pairs  # the union of the keys, each pair once with a < b
+    scored = find_duplicates(PEOPLE, FIELDS, MatchSettings()).scored
+    assert set(zip(scored.a.tolist(), scored.b.tolist())) == pairs
+
+
+def test_a_birth_date_is_joined_with_what_a_duplicate_keeps_into_small_groups() -> None:
+    people = pd.DataFrame(
+        {
+            "given": ["christopher", "chris", "miller", "anna", "christopher"],
+            "surname": ["miller", "miler", "christopher", "brown", "mills"],
+            "born": ["1970-04-27", "1970-04-27", "1970-04-27", "1970-04-27", "1970-04-27"],
+            "address": ["128 franklin st", "117 main st", "9 oak ln", "128 franklin st", "5 elm st"],
+        }
+    )
+    fields = [Field(column="given", kind=Kind.GIVEN_NAME), Field(column="surname", kind=Kind.SURNAME), Field(column="born", kind=Kind.DATE), Field(column="address", kind=Kind.ADDRESS)]
+    keys = {k.name: k for k in blocking_keys({f.column: normalise(people[f.column], f.kind) for f in fields}, fields)}
+    assert _pairs(keys["born + name sound"]) == {(0, 2)}  # given name and surname swapped
+    assert _pairs(keys["born + initials"]) == {(0, 1), (0, 2), (1, 2), (0, 4), (1, 4), (2, 4)}  # a nickname, a typo
+    assert _pairs(keys["born + house number"]) == {(0, 3)}
+    assert not any(k.trains for name, k in keys.items() if name.startswith("born + "))  # for recall only: EM learns as before

@@ -54,3 +54,12 @@ def test_relatives_sharing_everything_but_name_and_birth_date_are_never_duplicat
     )
     assert different_people(levels, fields).tolist() == [True, False, False]
     assert RELATIVES < 0.99  # capped below any sensible duplicate threshold
+
+
+def test_many_pairs_score_as_each_pair_alone() -> None:
+    rng = np.random.default_rng(3)
+    levels = np.where(rng.random((5000, 3)) < 0.1, MISSING, _draw(rng, TRUE_M, 5000)).astype(np.int8)
+    model = MatchModel(fields=["name", "phone", "city"], m=[np.array(p) for p in TRUE_M], u=[np.array(p) for p in TRUE_U], prior=0.2)
+    together = model.probability(levels)  # thousands of rows, a few dozen patterns: counted per pattern
+    alone = np.array([model.probability(levels[i : i + 1])[0] for i in range(0, 5000, 97)])
+    assert np.allclose(together[::97], alone)
