@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from tasks.duplicate_flagging.blocking import Candidates  # noqa: E402
 from tasks.duplicate_flagging.fields import infer_fields  # noqa: E402
-from tasks.duplicate_flagging.loading import read_records  # noqa: E402
+from opsgate.tabular import read_records  # noqa: E402
 from tasks.duplicate_flagging.matching import MatchSettings, blocked_pairs, normalised_values  # noqa: E402
 
 

@@ -35,7 +35,7 @@ class WorkflowSpec:
     # governed flow is not there yet offers only its read-only commands (no `opsgate run`).
     flow: str | None = None
     params_model: type[BaseModel] | None = None
-    commands: list[Callable[..., Any]] = field(default_factory=list)  # extra top-level CLI commands
+    commands: list[Any] = field(default_factory=list)  # extra top-level CLI commands: functions, or typer groups
     demo_params: Callable[[Path], BaseModel] | None = None  # params for the demo, given a scratch dir
     settings_model: type[BaseModel] | None = None  # checks the `settings` section of the workflow's policy
 

@@ -24,7 +24,10 @@ app.add_typer(server.app, name="server")
 app.command()(undo.undo)
 for spec in workflows().values():
     for command in spec.commands:
-        app.command()(exits_cleanly(command))
+        if isinstance(command, typer.Typer):  # a command group (`opsgate summary facts`): its commands handle their errors
+            app.add_typer(command)
+        else:
+            app.command()(exits_cleanly(command))
 
 
 def main() -> None:

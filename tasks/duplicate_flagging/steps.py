@@ -14,10 +14,10 @@ from prefect.cache_policies import NO_CACHE
 from opsgate.errors import ConfigurationError, InputError
 from opsgate.models import Proposal
 from opsgate.runs import Run
+from opsgate.tabular import RowProblem, read_records
 from tasks.duplicate_flagging.evidence import review_markdown
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
 from tasks.duplicate_flagging.learning import learn_from_approvals
-from tasks.duplicate_flagging.loading import RowProblem, read_records
 from tasks.duplicate_flagging.matching import MatchSettings, find_duplicates
 from tasks.duplicate_flagging.proposing import propose_merges
 from tasks.duplicate_flagging.scoring import MatchModel

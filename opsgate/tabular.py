@@ -1,5 +1,7 @@
 """Records from a CSV or Parquet file, every value as text, with the rows that cannot be used reported.
 
+Shared by the workflows that take tables as input (records to deduplicate, operations events).
+
 A file that cannot be read at all (missing, not UTF-8, no id column, an undecidable delimiter)
 is an error naming the problem and the way out. A row that cannot be used (wrong number of
 fields, no id, an id used twice) is reported with its line and reason, and the rest is processed.
@@ -8,6 +10,7 @@ fields, no id, an id used twice) is reported with its line and reason, and the r
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,7 +63,7 @@ def _delimiter(sample: str, path: Path) -> str:
         return best
 
 
-def read_csv(path: Path, id_column: str, *, delimiter: str | None = None, encoding: str = "utf-8") -> Records:
+def read_csv(path: Path, id_column: str, *, delimiter: str | None = None, encoding: str = "utf-8", required: Sequence[str] = ()) -> Records:
     sample = _decode_sample(path, encoding)
     delimiter = delimiter or _delimiter(sample, path)
     header = next(csv.reader([sample.splitlines()[0]], delimiter=delimiter)) if sample else []
@@ -69,7 +72,7 @@ def read_csv(path: Path, id_column: str, *, delimiter: str | None = None, encodi
     if len(set(header)) != len(header):
         twice = sorted({h for h in header if header.count(h) > 1})
         raise InputError(f"{path}: the header names {', '.join(map(repr, twice))} more than once")
-    _check_id_column(path, header, id_column)
+    _check_columns(path, header, id_column, required)
     problems: list[RowProblem] = []
 
     def bad_row(row: pacsv.InvalidRow) -> str:
@@ -89,30 +92,34 @@ def read_csv(path: Path, id_column: str, *, delimiter: str | None = None, encodi
     return _usable(frame, id_column, problems)
 
 
-def read_parquet(path: Path, id_column: str) -> Records:
+def read_parquet(path: Path, id_column: str, required: Sequence[str] = ()) -> Records:
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several kinds for a file that is not Parquet
         raise InputError(f"{path}: cannot be read as Parquet: {exc}") from None
-    _check_id_column(path, list(frame.columns), id_column)
+    _check_columns(path, list(frame.columns), id_column, required)
     frame = frame.astype("string").fillna("")
     return _usable(frame, id_column, [])
 
 
-def read_records(path: Path, id_column: str, *, delimiter: str | None = None, encoding: str = "utf-8") -> Records:
-    """Records from ``path`` by its content: Parquet by its magic bytes, anything else as CSV."""
+def read_records(path: Path, id_column: str, *, delimiter: str | None = None, encoding: str = "utf-8", required: Sequence[str] = ()) -> Records:
+    """Records from ``path`` by its content: Parquet by its magic bytes, anything else as CSV.
+    ``required``: columns the caller cannot do without, all reported at once when missing."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     with path.open("rb") as handle:
         magic = handle.read(4)
     if magic == b"PAR1":
-        return read_parquet(path, id_column)
-    return read_csv(path, id_column, delimiter=delimiter, encoding=encoding)
+        return read_parquet(path, id_column, required)
+    return read_csv(path, id_column, delimiter=delimiter, encoding=encoding, required=required)
 
 
-def _check_id_column(path: Path, columns: list[str], id_column: str) -> None:
-    if id_column not in columns:
+def _check_columns(path: Path, columns: list[str], id_column: str, required: Sequence[str]) -> None:
+    if id_column not in columns and not required:
         raise InputError(f"{path}: no id column {id_column!r}; the columns are {', '.join(map(repr, columns))}; name one with --id-column")
+    missing = [c for c in (id_column, *required) if c not in columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; the columns are {', '.join(map(repr, columns))}")
 
 
 def _usable(frame: pd.DataFrame, id_column: str, problems: list[RowProblem]) -> Records:
