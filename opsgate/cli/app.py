@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from opsgate.cli import approvals, audit, demo, policy, run, runs, server, undo
+from opsgate.cli import approvals, audit, demo, metrics, policy, run, runs, server, undo
 from opsgate.cli.errors import exits_cleanly
 from opsgate.workflows import workflows
 
@@ -22,6 +22,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")
 app.add_typer(server.app, name="server")
 app.command()(undo.undo)
+app.command()(metrics.metrics)
 for spec in workflows().values():
     for command in spec.commands:
         if isinstance(command, typer.Typer):  # a command group (`opsgate summary facts`): its commands handle their errors

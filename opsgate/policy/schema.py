@@ -124,6 +124,7 @@ class Policy(Strict):
     autonomy: dict[str, Autonomy] = Field(min_length=1, description="Autonomy mode per case type.")
     escalation: EscalationRules = Field(default_factory=EscalationRules)
     logging: Logging = Field(default_factory=Logging)
+    manual_minutes: float | None = Field(None, gt=0, description="Minutes a person spends on one case by hand: time saved is executed cases times this.")
     settings: dict[str, Any] = Field(
         default_factory=dict, description="The workflow's own settings (thresholds, rules), checked against the settings model its spec names."
     )
