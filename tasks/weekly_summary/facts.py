@@ -47,6 +47,16 @@ class Anomaly(BaseModel):
     z: float
 
 
+class WeekPoint(BaseModel):
+    """One week of the trend the charts draw."""
+
+    week: str
+    opened: int
+    closed: int
+    backlog_end: int
+    sla_breaches: int
+
+
 class WeekFacts(Figures):
     """The contract's keys at the top level, then context: bounds, the week before, changes,
     breakdowns and anomalies. Stored with the run; the narrative may state only these."""
@@ -61,6 +71,7 @@ class WeekFacts(Figures):
     by_category: dict[str, Figures]
     by_priority: dict[str, Figures]
     anomalies: list[Anomaly]
+    history: list[WeekPoint] = Field(description="The baseline weeks, the week before and this week, oldest first.")
 
 
 def _quantiles(hours: np.ndarray) -> tuple[float | None, float | None]:
@@ -97,17 +108,20 @@ def _changes(now: Figures, before: Figures) -> dict[str, float | None]:
     return found
 
 
-def _anomalies(events: Events, week: Week, tz: ZoneInfo, now: Figures) -> list[Anomaly]:
-    history = [figures(events, *week.shifted(-k).bounds(tz)) for k in range(2, 2 + BASELINE_WEEKS)]
+def _anomalies(baseline: list[WeekPoint], now: Figures) -> list[Anomaly]:
     found = []
     for name in COUNTS:
-        values = np.array([getattr(f, name) for f in history], dtype=float)
+        values = np.array([getattr(point, name) for point in baseline], dtype=float)
         mean, std = float(values.mean()), float(values.std(ddof=1))
         value = float(getattr(now, name))
         z = (value - mean) / std if std > 0 else 0.0
         if abs(z) >= ANOMALY_Z:
             found.append(Anomaly(figure=name, value=value, baseline_mean=round(mean, 2), baseline_std=round(std, 2), z=round(z, 2)))
     return found
+
+
+def _point(week: Week, figures_of_week: Figures) -> WeekPoint:
+    return WeekPoint(week=week.label, **figures_of_week.model_dump(include=set(COUNTS)))
 
 
 def _breakdown(events: Events, column: str, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Figures]:
@@ -119,9 +133,11 @@ def week_facts(events: Events, week: Week, tz: ZoneInfo) -> WeekFacts:
     start, end = week.bounds(tz)
     now = figures(events, start, end)
     before = figures(events, *week.shifted(-1).bounds(tz))
+    weeks = [week.shifted(-k) for k in range(BASELINE_WEEKS + 1, 1, -1)]
+    baseline = [_point(w, figures(events, *w.bounds(tz))) for w in weeks]
     return WeekFacts(
         **now.model_dump(), week=week.label, timezone=str(tz.key), start=start.to_pydatetime(), end=end.to_pydatetime(),
         events=len(events.opened), previous=before, changes=_changes(now, before),
         by_category=_breakdown(events, "category", start, end), by_priority=_breakdown(events, "priority", start, end),
-        anomalies=_anomalies(events, week, tz, now),
+        anomalies=_anomalies(baseline, now), history=[*baseline, _point(week.shifted(-1), before), _point(week, now)],
     )
