@@ -141,3 +141,17 @@ def week_facts(events: Events, week: Week, tz: ZoneInfo) -> WeekFacts:
         by_category=_breakdown(events, "category", start, end), by_priority=_breakdown(events, "priority", start, end),
         anomalies=_anomalies(baseline, now), history=[*baseline, _point(week.shifted(-1), before), _point(week, now)],
     )
+
+
+def flat(facts: WeekFacts) -> dict[str, int | float | str | None]:
+    """The facts a narrative may state, one key per figure: this week's, the week before's
+    (``previous_<figure>``), the change (``<figure>_change``) and the relative change in percent
+    (``<figure>_change_pct``, none when the week before had zero)."""
+    found: dict[str, int | float | str | None] = {"week": facts.week, "timezone": facts.timezone, "events": facts.events}
+    for name, value in Figures.model_validate(facts.model_dump()).model_dump().items():
+        before = getattr(facts.previous, name)
+        found[name] = value
+        found[f"previous_{name}"] = before
+        found[f"{name}_change"] = facts.changes.get(name)
+        found[f"{name}_change_pct"] = round(100 * (value - before) / before, 1) if value is not None and before else None
+    return found

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from opsgate.cli.app import app
 from opsgate.errors import InputError
 from tasks.weekly_summary.events import read_events
-from tasks.weekly_summary.facts import week_facts
+from tasks.weekly_summary.facts import flat, week_facts
+from tasks.weekly_summary.narrative import check_figures, template_summary
 from tasks.weekly_summary.weeks import Week, parse_week
 
 UTC = ZoneInfo("UTC")
@@ -123,3 +124,11 @@ def test_cli_prints_the_contract_keys_as_one_json_object(tmp_path: Path) -> None
 def test_cli_bad_options_exit_2_with_a_message(tmp_path: Path, options: list[str], message: str) -> None:
     result = CliRunner().invoke(app, ["summary", "facts", "--events", str(_write(tmp_path, EVENTS)), *options])
     assert result.exit_code == 2 and message in result.stderr
+
+
+def test_the_template_narrative_states_only_the_computed_facts(tmp_path: Path) -> None:
+    facts = flat(week_facts(read_events(_write(tmp_path, EVENTS), UTC), parse_week("2026-W47"), UTC))
+    assert facts["opened_change"] == 2 and facts["opened_change_pct"] == 100.0 and facts["closed_change_pct"] == 300.0
+    summary = template_summary(facts)
+    assert check_figures(summary, facts) == []
+    assert "4" in " ".join(h.text for h in summary.highlights), "the template phrases this week's figures"
