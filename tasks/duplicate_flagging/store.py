@@ -50,7 +50,6 @@ def import_records(kind: str, frame: pd.DataFrame, id_column: str, *, workflow: 
     """Upsert ``frame``'s rows by id: a row whose data is unchanged is not touched."""
     columns = [c for c in frame.columns if c != id_column]
     rows = [(str(external_id), {c: str(v) for c, v in zip(columns, values) if v != ""}) for external_id, *values in frame[[id_column, *columns]].itertuples(index=False)]
-    inserted = updated = 0
     with transaction() as session:
         known = {external_id: (record_id, data_digest) for record_id, external_id, data_digest in session.execute(
             select(RecordRow.id, RecordRow.external_id, RecordRow.data_digest).where(RecordRow.kind == kind)
