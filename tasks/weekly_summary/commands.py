@@ -38,7 +38,7 @@ def facts(
     if json_output:
         sys.stdout.write(found.model_dump_json() + "\n")
         return
-    table = Table("figure", found.week, found.previous and "week before", "change", title=f"{found.week} ({found.timezone}) · {found.events:,} events")
+    table = Table("figure", found.week, "week before", "change", title=f"{found.week} ({found.timezone}) · {found.events:,} events")
     for name in ("opened", "closed", "backlog_end", "sla_breaches", "cycle_time_p50_hours", "cycle_time_p90_hours"):
         value, before, change = getattr(found, name), getattr(found.previous, name), found.changes[name]
         table.add_row(name, _shown(value), _shown(before), "" if change is None else f"{change:+g}")
