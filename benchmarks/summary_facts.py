@@ -8,12 +8,15 @@ rhythm, cycle times from a skewed distribution, 15 % still open, due times a few
 opening, a third of the timestamps written without an offset (local time), six categories and
 four priorities (local times in the hour the October clock change repeats are reported as
 ambiguous and left out, as they would be in a real export). Prints the data size, seconds for the whole command, and seconds per stage:
-reading the file, turning timestamps into instants, and computing the facts.
+reading the file, turning timestamps into instants, and computing the facts; then the run's draft
+step on those facts: the fact sheet (the store's figures on an empty store, three charts, the
+tables) and the template's narrative with the rendered report.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -94,6 +97,23 @@ def main() -> None:
         print(f"stages: read_file={read:.2f}s timestamps={loaded - read:.2f}s facts={computed:.2f}s (this week, the week before, 8 baseline weeks, "
               f"{len(facts.by_category)} categories, {len(facts.by_priority)} priorities) opened={facts.opened:,} closed={facts.closed:,} "
               f"backlog_end={facts.backlog_end:,} sla_breaches={facts.sla_breaches:,} rows_reported={len(events.problems)}")
+
+        os.environ["OPSGATE_DATABASE_URL"] = f"sqlite:///{Path(scratch) / 'opsgate.db'}"  # an empty store of its own
+        from opsgate.reports import render_html, render_markdown
+        from tasks.weekly_summary.narrative import template_summary
+        from tasks.weekly_summary.operations import operations_facts
+        from tasks.weekly_summary.sheet import fact_sheet
+
+        bounds = [b.to_pydatetime() for b in parse_week(WEEK).bounds(zone)]
+        operations_facts(*bounds)  # creates the empty store: not part of the figure
+        start = time.perf_counter()
+        sheet = fact_sheet("Weekly operations summary", WEEK, args.tz, facts, operations_facts(*bounds), len(events.problems))
+        sheeted = time.perf_counter() - start
+        start = time.perf_counter()
+        summary = template_summary(sheet.facts)
+        page = render_html(render_markdown("Weekly operations summary", summary, sheet), "Weekly operations summary")
+        print(f"draft: fact_sheet={sheeted:.2f}s (store figures, {len(sheet.charts)} charts, tables; {len(sheet.facts)} facts) "
+              f"template_and_report={time.perf_counter() - start:.2f}s html_kb={len(page) / 1e3:.0f}")
 
 
 if __name__ == "__main__":

@@ -158,10 +158,13 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
             found.append(f"rejecting {row.source} needs a reason")
         if review.decision == "approve":
             try:
-                _approved_payload(row, review)
+                payload = _approved_payload(row, review)
             except ValidationError as exc:
                 detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
                 found.append(f"the edited action for {row.source} is not valid: {detail}")
+            else:
+                writer = WRITERS[row.tool or ""]
+                found += [f"{row.source}: {problem}" for problem in writer.check(session, writer.payload_model.model_validate(payload))]
     return found
 
 

@@ -40,6 +40,8 @@ class AuditEvent(StrEnum):
     EXECUTION_REFUSED = "execution_refused"
     FAILED = "failed"
     UNDONE = "undone"
+    DELIVERED = "delivered"  # a published report posted to a channel
+    DELIVERY_FAILED = "delivery_failed"
     IMPORTED = "imported"  # source records loaded into the embedded records store by an operator
     COMPLETED = "completed"
 

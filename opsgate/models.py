@@ -87,6 +87,9 @@ class Proposal(BaseModel):
     summary: str = ""
     confidence: dict[str, float] = Field(default_factory=dict)
     escalations: list[Escalation] = Field(default_factory=list)
+    notices: list[Escalation] = Field(
+        default_factory=list, description="Told to the owner without stopping the case: it still goes to the gate (e.g. a template used instead of the model).",
+    )
     instruction_version: str
     tools_used: list[str] = Field(default_factory=list)
     error: str | None = None

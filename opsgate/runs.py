@@ -116,7 +116,7 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
             verdicts.append(verdict)
             status = _STATUS[verdict.route]
             detail = "; ".join(e.describe() for e in verdict.escalations) or proposal.error or ""
-            session.add(_proposal_row(run, proposal, status, detail, verdict.escalations))
+            session.add(_proposal_row(run, proposal, status, detail, verdict.escalations + proposal.notices))
             session.flush()
             common = {"workflow": run.workflow, "run_id": run.id, "proposal_id": proposal.id}
             if proposal.tool is not None:
@@ -124,6 +124,10 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
                     "source": proposal.source, "case_type": proposal.case_type, "tool": proposal.tool,
                     "payload": proposal.payload, "digest": proposal.digest, "confidence": proposal.confidence,
                     "instruction_version": proposal.instruction_version, "tools_used": proposal.tools_used, "route": verdict.route,
+                })
+            if proposal.notices and verdict.route in (Route.APPROVE, Route.AUTO):
+                audit.append(session, AuditEvent.ESCALATED, actor=AGENT, **common, data={
+                    "source": proposal.source, "to": run.owner, "reasons": [e.model_dump(mode="json") for e in proposal.notices], "case_goes_on": True,
                 })
             if verdict.route is Route.ESCALATE:
                 logger.info("%s escalated to %s: %s", proposal.source, run.owner, detail)

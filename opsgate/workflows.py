@@ -37,13 +37,13 @@ class WorkflowSpec:
     params_model: type[BaseModel] | None = None
     commands: list[Any] = field(default_factory=list)  # extra top-level CLI commands: functions, or typer groups
     demo_params: Callable[[Path], BaseModel] | None = None  # params for the demo, given a scratch dir
-    settings_model: type[BaseModel] | None = None  # checks the `settings` section of the workflow's policy
+    settings_model: type[BaseModel] | None = None  # checks the `settings` section of the workflow's policy (the whole policy is in its validation context)
 
     def settings(self, policy: Policy) -> Any:
         """The policy's `settings`, as this workflow's model (the loader has already checked them)."""
         if self.settings_model is None:
             raise ConfigurationError(f"workflow {self.name} takes no settings")
-        return self.settings_model.model_validate(policy.settings)
+        return self.settings_model.model_validate(policy.settings, context={"policy": policy.model_dump(mode="json")})
 
 
 def load_flow(spec: WorkflowSpec) -> Any:

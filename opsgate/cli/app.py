@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from opsgate.cli import approvals, audit, demo, metrics, policy, run, runs, server, undo
+from opsgate.cli import approvals, audit, demo, metrics, policy, reports, run, runs, server, undo
 from opsgate.cli.errors import exits_cleanly
 from opsgate.workflows import workflows
 
@@ -20,6 +20,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")
+app.add_typer(reports.app, name="reports")
 app.add_typer(server.app, name="server")
 app.command()(undo.undo)
 app.command()(metrics.metrics)

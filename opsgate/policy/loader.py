@@ -27,7 +27,7 @@ def _settings_problems(path: Path, data: dict[str, object]) -> list[str]:
     if spec is None or spec.settings_model is None:
         return [f"{path}: settings: workflow {data.get('workflow')!r} takes no settings"] if settings else []
     try:
-        spec.settings_model.model_validate(settings)
+        spec.settings_model.model_validate(settings, context={"policy": data})
     except ValidationError as exc:
         return [f"{path}: settings.{_key(error['loc'])}: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()]
     return []

@@ -7,11 +7,13 @@ and an undo, and names a write the executor knows.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from opsgate.writers import WRITERS
 
@@ -97,6 +99,45 @@ class Logging(Strict):
     retention_days: int = Field(default=3650, gt=0)
 
 
+def is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+class Channel(Strict):
+    """A webhook that receives a workflow's messages (published reports, approval notices).
+
+    Webhook URLs often carry their token in the path, so the URL can live in an environment
+    variable instead of the policy file, which is versioned and shown in the audit."""
+
+    kind: Literal["webhook", "slack"] = Field(
+        description="webhook: a generic JSON POST; slack: a Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat, Teams' Slack-compatible connectors)."
+    )
+    url: str | None = Field(None, description="The webhook's http(s) URL; use url_env instead when the URL carries a token.")
+    url_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Environment variable that holds the webhook URL.")
+    secret_env: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding the key that signs each body (HMAC-SHA256, header X-Opsgate-Signature: sha256=<hex>); webhook only.",
+    )
+    timeout: float = Field(10, gt=0, description="Seconds one attempt may take.")
+    attempts: int = Field(3, ge=1, le=10, description="Tries per message; connection errors, timeouts, 408, 429 and 5xx are retried.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        if value is not None and not is_http_url(value):
+            raise ValueError("a channel's url must start with http:// or https:// and name a host")
+        return value
+
+    @model_validator(mode="after")
+    def _one_url_and_signing_for_webhooks(self) -> Self:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("a channel needs exactly one of url (the URL itself) or url_env (the environment variable that holds it)")
+        if self.kind == "slack" and self.secret_env is not None:
+            raise ValueError("secret_env applies to kind webhook only: Slack-compatible webhooks check no signature (keep their URL secret with url_env)")
+        return self
+
+
 def unknown_writes(tools: object) -> list[str]:
     """Writes the executor does not know, or undone by the wrong tool. Works on raw YAML data too,
     so the loader can report these alongside field errors (pydantic skips model checks then)."""
@@ -128,12 +169,23 @@ class Policy(Strict):
     settings: dict[str, Any] = Field(
         default_factory=dict, description="The workflow's own settings (thresholds, rules), checked against the settings model its spec names."
     )
+    channels: dict[str, Channel] = Field(
+        default_factory=dict, description="Where the workflow's messages go, by name (lower case letters, digits, '-' and '_'; starts with a letter)."
+    )
     _file_digest: str = PrivateAttr(default="")
 
     @property
     def fingerprint(self) -> str:
         """Version plus a digest of the file: an edit without a version bump still shows in the audit."""
         return f"{self.version}+{self._file_digest[:12]}" if self._file_digest else self.version
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, channels: dict[str, Channel]) -> dict[str, Channel]:
+        bad = [name for name in channels if not re.fullmatch(r"[a-z][a-z0-9_-]*", name)]
+        if bad:
+            raise ValueError(f"channel names are lower case letters, digits, '-' and '_', starting with a letter; not {', '.join(map(repr, bad))}")
+        return channels
 
     @model_validator(mode="after")
     def _writes_are_known(self) -> Self:

@@ -1,8 +1,9 @@
 """Database rows. Kept apart from the domain models in ``opsgate.models``: rows are storage.
 
 Two groups live here: opsgate's own bookkeeping (runs, proposals, approval requests, approvals,
-corrections, executions, undo records, the audit log, fitted match models) and the embedded
-systems of record that the executor may write to (payables, records, record merges). No agent
+corrections, executions, undo records, the audit log, fitted match models, the fact sheets runs
+computed) and the embedded systems of record that the executor may write to (payables, records,
+record merges, reports). No agent
 writes the second group but through the executor; the one other writer is the operator's import
 of records (``tasks.duplicate_flagging.store``), which loads source data and never merges.
 """
@@ -284,3 +285,44 @@ class MatchModelRow(Base):
     model: Mapped[dict[str, Any]] = mapped_column(JSONType)
     run_id: Mapped[str] = mapped_column(String(64))
     fitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FactSheetRow(Base):
+    """The facts one run computed for a report, stored with the run: the flat figures a summary
+    may state (what every figure in a published text is checked against), the full facts model,
+    and the report's fixed parts (tables and charts) that no one edits at the gate."""
+
+    __tablename__ = "fact_sheets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    workflow: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(200))
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    appendix: Mapped[str] = mapped_column(Text)
+    charts: Mapped[list[Any]] = mapped_column(JSONType)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReportRow(Base):
+    """System of record: published reports. A newer report on the same subject supersedes the
+    live one; undo withdraws a report and puts the one it superseded back in force."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    narrative: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    markdown: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    fact_sheet_id: Mapped[int] = mapped_column(ForeignKey("fact_sheets.id"))
+    proposal_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(20), default="published")
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    channels: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    deliveries: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

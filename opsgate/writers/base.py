@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 
-class Writer(Protocol):
+class Writer(ABC):
     """Applies one approved action to a system of record and knows how to take it back.
 
-    Both methods run inside the executor's transaction; neither commits.
+    Every method runs inside the caller's transaction; none commits.
     """
 
     tool: ClassVar[str]
@@ -19,8 +20,15 @@ class Writer(Protocol):
     table: ClassVar[str]
     payload_model: ClassVar[type[BaseModel]]
 
+    def check(self, session: Session, payload: Any) -> list[str]:
+        """Why this action cannot be written, as far as the store can tell before it is approved
+        (the gate refuses such an approval, so the approver can fix it while the run waits)."""
+        return []
+
+    @abstractmethod
     def apply(self, session: Session, payload: Any, proposal_id: str) -> str:
         """Write and return the id of the written row."""
 
+    @abstractmethod
     def undo(self, session: Session, target_id: str) -> None:
         """Take the write back without deleting history."""

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from opsgate.errors import ExecutionError
 from opsgate.store.tables import PayableRow
+from opsgate.writers.base import Writer
 
 CENT = Decimal("0.01")
 
@@ -74,7 +75,7 @@ def posted_among(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str
     return {(row.vendor_key, row.invoice_number): row for row in rows if (row.vendor_key, row.invoice_number) in keys}
 
 
-class PayablesPost:
+class PayablesPost(Writer):
     tool: ClassVar[str] = "payables.post"
     undo_tool: ClassVar[str] = "payables.reverse"
     table: ClassVar[str] = "payables"

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from opsgate.errors import ExecutionError
 from opsgate.models import digest
 from opsgate.store.tables import RecordMergeRow, RecordRow
+from opsgate.writers.base import Writer
 
 MAX_CHAIN = 1000  # merged_into chains longer than this mean a cycle: a corrupt store, not a merge
 
@@ -61,7 +62,7 @@ def set_data(row: RecordRow, data: dict[str, str]) -> None:
     row.data_digest = digest(data)
 
 
-class RecordsMerge:
+class RecordsMerge(Writer):
     tool: ClassVar[str] = "records.merge"
     undo_tool: ClassVar[str] = "records.unmerge"
     table: ClassVar[str] = "record_merges"

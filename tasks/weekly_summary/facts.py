@@ -146,7 +146,9 @@ def week_facts(events: Events, week: Week, tz: ZoneInfo) -> WeekFacts:
 def flat(facts: WeekFacts) -> dict[str, int | float | str | None]:
     """The facts a narrative may state, one key per figure: this week's, the week before's
     (``previous_<figure>``), the change (``<figure>_change``) and the relative change in percent
-    (``<figure>_change_pct``, none when the week before had zero)."""
+    (``<figure>_change_pct``, none when the week before had zero); for an unusual figure, the mean
+    of its baseline weeks and how many standard deviations away it is (``<figure>_baseline_mean``,
+    ``<figure>_baseline_z``)."""
     found: dict[str, int | float | str | None] = {"week": facts.week, "timezone": facts.timezone, "events": facts.events}
     for name, value in Figures.model_validate(facts.model_dump()).model_dump().items():
         before = getattr(facts.previous, name)
@@ -154,4 +156,7 @@ def flat(facts: WeekFacts) -> dict[str, int | float | str | None]:
         found[f"previous_{name}"] = before
         found[f"{name}_change"] = facts.changes.get(name)
         found[f"{name}_change_pct"] = round(100 * (value - before) / before, 1) if value is not None and before else None
+    for anomaly in facts.anomalies:
+        found[f"{anomaly.figure}_baseline_mean"] = anomaly.baseline_mean
+        found[f"{anomaly.figure}_baseline_z"] = anomaly.z
     return found

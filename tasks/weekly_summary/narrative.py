@@ -1,6 +1,6 @@
 """The weekly summary's words: a model or a template phrases the facts, neither adds a figure.
 
-Every figure in the text is checked against the facts (``numbers``) inside the ``Summary`` model's
+Every figure in the text is checked against the facts (``opsgate.figures``) inside the ``Summary`` model's
 own validation, so a model that invents or mistypes one gets the reason back as its next prompt
 (instructor's re-ask). When the model still fails, or cannot be reached, the template's summary is
 used and the reason travels with it as an escalation for the flow to record.
@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, Field
 
+from opsgate.figures import Facts, numeric_facts
 from opsgate.llm import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable, ask
+from opsgate.models import Escalation, EscalationReason
 from opsgate.prompts import Prompt, latest_prompt
-from tasks.weekly_summary.numbers import Facts, UnsupportedFigure, numeric_facts, unsupported
+from opsgate.summaries import Summary
 
 if TYPE_CHECKING:
     import instructor
@@ -26,57 +28,13 @@ PROMPTS = Path(__file__).parent / "prompts"
 TEMPLATE_VERSION = "weekly-template-v1"
 
 
-class Highlight(BaseModel):
-    text: str = Field(min_length=1, max_length=300)
-    facts: list[str] = Field(min_length=1, description="The keys of the facts this sentence states.")
-
-
-class Summary(BaseModel):
-    """The summary as the model returns it. Validated with ``context={"facts": facts}``: every
-    citation must be a fact key and every figure a fact value (see ``numbers``). Without facts in
-    the context only the shape is checked, which is what code building a summary itself needs."""
-
-    headline: str = Field(min_length=1, max_length=200)
-    highlights: list[Highlight] = Field(default_factory=list, max_length=8)
-    risks: list[Highlight] = Field(default_factory=list, max_length=6)
-    actions: list[str] = Field(default_factory=list, max_length=6, description="Next steps, without new figures.")
-
-    @model_validator(mode="after")
-    def _grounded(self, info: ValidationInfo) -> Self:
-        facts = (info.context or {}).get("facts")
-        if facts is None:
-            return self
-        problems = [
-            f"{where} cites {sorted(unknown)}, which are not keys of the facts; cite only keys given"
-            for where, item in self.cited_items() if (unknown := set(item.facts) - set(facts))
-        ]
-        problems += [p.message for p in check_figures(self, facts)]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-    def cited_items(self) -> list[tuple[str, Highlight]]:
-        return [(f"highlights[{i}]", h) for i, h in enumerate(self.highlights)] + [(f"risks[{i}]", r) for i, r in enumerate(self.risks)]
-
-
-def check_figures(summary: Summary, facts: Facts) -> list[UnsupportedFigure]:
-    """Every figure in the summary that no fact backs, with where it is. A highlight's or risk's
-    figures must come from the facts it cites; the headline and actions may use any fact."""
-    problems = unsupported(summary.headline, "headline", facts)
-    for where, item in summary.cited_items():
-        problems += unsupported(item.text, f"{where}.text", facts, cited=item.facts)
-    for i, action in enumerate(summary.actions):
-        problems += unsupported(action, f"actions[{i}]", facts)
-    return problems
-
-
 class NarrativeResult(BaseModel):
     """The summary, who wrote it, and, when the model's answer could not be used, why."""
 
     summary: Summary
     source: Literal["llm", "template"]
     instruction_version: str = Field(description="The prompt's identity, or the template's version.")
-    escalation: str | None = None
+    escalation: Escalation | None = None
 
 
 @lru_cache
@@ -92,12 +50,14 @@ def summarise(facts: Facts, client: instructor.Instructor | None = None) -> Narr
     try:
         answer = ask(client, Summary, prompt().messages(json.dumps(facts, ensure_ascii=False)), context={"facts": facts})
     except LlmInvalidAnswer as exc:
-        reason = f"the model's summary failed the check against the facts (figures or citations), so the template's is used: {exc}"
+        reason = EscalationReason.FAILED_CHECK
+        detail = f"the model's summary failed the check against the facts (figures or citations), so the template's is used: {exc}"
     except (LlmUnavailable, LlmRequestRefused) as exc:
-        reason = f"{exc}; the template's summary is used"
+        reason, detail = EscalationReason.TOOL_FAILURE, f"{exc}; the template's summary is used"
     else:
         return NarrativeResult(summary=answer, source="llm", instruction_version=prompt().ident)
-    return NarrativeResult(summary=template_summary(facts), source="template", instruction_version=TEMPLATE_VERSION, escalation=reason)
+    escalation = Escalation(reason=reason, field="summary", detail=detail)
+    return NarrativeResult(summary=template_summary(facts), source="template", instruction_version=TEMPLATE_VERSION, escalation=escalation)
 
 
 def _number(value: int | float) -> str:
@@ -115,13 +75,20 @@ def _change(values: dict[str, int | float], key: str) -> tuple[str, list[str]]:
     return f", {phrase}", [change_key]
 
 
+_STORE = (
+    ("invoices_posted", "{} documents posted to payables."),
+    ("records_merged", "{} duplicate records merged."),
+    ("corrections", "Approvers corrected {} proposed fields."),
+)
+_UNUSUAL = (("opened", "Opened"), ("closed", "Closed"), ("backlog_end", "The backlog at the end of the week"), ("sla_breaches", "SLA breaches"))
 _COUNTS = (("opened", "{} items opened"), ("closed", "{} items closed"), ("backlog_end", "{} items open at the end of the week"))
 
 
 def template_summary(facts: Facts) -> Summary:
-    """A plain summary of the facts it knows (the figures contract plus ``<figure>_change_pct`` and
-    ``approval_rate``), skipping any that are missing or null. It is validated against the facts
-    like a model's answer, so a template bug fails loudly instead of printing a wrong figure."""
+    """A plain summary of the facts it knows (the figures contract plus ``<figure>_change_pct``,
+    ``approval_rate`` and the store's postings, spend, merges, corrections and escalations),
+    skipping any that are missing, null or zero where zero says nothing. It is validated against
+    the facts like a model's answer, so a template bug fails loudly instead of printing a wrong figure."""
     values: dict[str, int | float] = {k: facts[k] for k in numeric_facts(facts)}  # type: ignore[misc]  # numeric_facts keeps numbers only
     highlights, risks, actions = [], [], []
     for key, phrase in _COUNTS:
@@ -132,6 +99,18 @@ def template_summary(facts: Facts) -> Summary:
     if cycle:
         parts = ", ".join(f"{label} {_number(values[k])} hours" for k, label in cycle)
         highlights.append({"text": f"Cycle time of closed items: {parts}.", "facts": [k for k, _ in cycle]})
+    for key, phrase in _STORE:
+        if values.get(key):
+            highlights.append({"text": phrase.format(_number(values[key])), "facts": [key]})
+    for key in sorted(k for k in values if k.startswith("spend_total_")):
+        highlights.append({"text": f"Spend posted: {_number(values[key])} {key.removeprefix('spend_total_')}.", "facts": [key]})
+    for key, label in _UNUSUAL:
+        if f"{key}_baseline_mean" in values and key in values:
+            text = f"{label} is unusual: {_number(values[key])} against {_number(values[f'{key}_baseline_mean'])} on average over the weeks before."
+            risks.append({"text": text, "facts": [key, f"{key}_baseline_mean"]})
+    if values.get("escalations"):
+        risks.append({"text": f"{_number(values['escalations'])} cases went to their owners instead of the normal approval path.", "facts": ["escalations"]})
+        actions.append("Check why those cases were escalated.")
     if "approval_rate" in values:
         highlights.append({"text": f"Approval rate {_number(values['approval_rate'] * 100)}%.", "facts": ["approval_rate"]})
     if values.get("sla_breaches"):

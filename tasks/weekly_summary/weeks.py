@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from opsgate.errors import InputError
+from tasks.weekly_summary.policy import zone
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{2})$")
 
@@ -56,6 +57,13 @@ def parse_week(text: str) -> Week:
 
 def time_zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"time zone {name!r} is unknown; use an IANA name like Europe/Berlin or UTC") from None
+        return zone(name)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def last_full_week(tz: ZoneInfo, now: datetime | None = None) -> Week:
+    """The week before the current one in ``tz``: what a Monday-morning run reports on."""
+    today = (now or datetime.now(tz)).astimezone(tz).date()
+    year, number, _ = (today - timedelta(weeks=1)).isocalendar()
+    return Week(year, number)

@@ -1,4 +1,4 @@
-"""Variants of the shipped invoice policy, installed as the policy directory for one test."""
+"""Variants of a shipped policy, installed as the policy directory for one test."""
 
 from __future__ import annotations
 
@@ -11,16 +11,18 @@ import yaml
 
 from opsgate.settings import PROJECT_ROOT, get_settings
 
-SHIPPED = PROJECT_ROOT / "policies" / "invoice_extraction.yaml"
+SHIPPED = PROJECT_ROOT / "policies"
 
 
-def use_policy_variant(directory: Path, monkeypatch: pytest.MonkeyPatch, change: Callable[[dict[str, Any]], None]) -> Path:
+def use_policy_variant(
+    directory: Path, monkeypatch: pytest.MonkeyPatch, change: Callable[[dict[str, Any]], None], workflow: str = "invoice_extraction"
+) -> Path:
     """Write the shipped policy, changed by ``change``, to ``directory`` and point opsgate at it.
     Returns the written file."""
-    data = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
+    data = yaml.safe_load((SHIPPED / f"{workflow}.yaml").read_text(encoding="utf-8"))
     change(data)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "invoice_extraction.yaml"
+    path = directory / f"{workflow}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     monkeypatch.setenv("OPSGATE_POLICY_DIR", str(directory))
     get_settings.cache_clear()

@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from opsgate.cli.app import app
 from opsgate.errors import InputError
+from opsgate.summaries import check_figures
 from tasks.weekly_summary.events import read_events
 from tasks.weekly_summary.facts import flat, week_facts
-from tasks.weekly_summary.narrative import check_figures, template_summary
+from tasks.weekly_summary.narrative import template_summary
 from tasks.weekly_summary.weeks import Week, parse_week
 
 UTC = ZoneInfo("UTC")
@@ -132,3 +133,20 @@ def test_the_template_narrative_states_only_the_computed_facts(tmp_path: Path) -
     summary = template_summary(facts)
     assert check_figures(summary, facts) == []
     assert "4" in " ".join(h.text for h in summary.highlights), "the template phrases this week's figures"
+
+
+def test_an_unusual_week_is_a_fact_and_the_template_names_it_as_a_risk(tmp_path: Path) -> None:
+    # Eight baseline weeks (W38..W45) alternate 1 and 2 openings: mean 1.5, sample std sqrt(2/7) = 0.5345.
+    # The week before (W46) has 2, this week 10: z = (10 - 1.5) / 0.5345 = 15.90.
+    rows, counts = [], {38: 1, 39: 2, 40: 1, 41: 2, 42: 1, 43: 2, 44: 1, 45: 2, 46: 2, 47: 10}
+    for number, count in counts.items():
+        tuesday = Week(2026, number).monday() + pd.Timedelta(days=1)
+        rows += [f"w{number}-{i},{tuesday}T09:00:00Z,{tuesday}T10:00:00Z,billing,low,ana," for i in range(count)]
+    facts = week_facts(read_events(_write(tmp_path, rows), UTC), parse_week("2026-W47"), UTC)
+    (anomaly,) = [a for a in facts.anomalies if a.figure == "opened"]
+    assert (anomaly.value, anomaly.baseline_mean, anomaly.baseline_std, anomaly.z) == (10, 1.5, 0.53, 15.9)
+    values = flat(facts)
+    assert (values["opened_baseline_mean"], values["opened_baseline_z"]) == (1.5, 15.9)
+    summary = template_summary(values)
+    (risk,) = [r for r in summary.risks if "opened_baseline_mean" in r.facts]
+    assert "10 against 1.5" in risk.text and check_figures(summary, values) == []

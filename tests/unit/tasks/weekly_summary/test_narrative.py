@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from opsgate.settings import get_settings
-from tasks.weekly_summary.narrative import Summary, check_figures, summarise, template_summary
+from opsgate.summaries import Summary, check_figures
+from tasks.weekly_summary.narrative import summarise, template_summary
 from tests.support.fake_llm import FakeLlm, llm_configured
 
 FACTS = {
@@ -131,11 +132,13 @@ class TestWithModel:
 
         assert len(fake.requests) == 1 + get_settings().llm_max_retries
         assert result.source == "template" and result.summary == template_summary(FACTS)
-        assert result.escalation is not None and "failed the check against the facts" in result.escalation and "states 19" in result.escalation
+        assert result.escalation is not None and result.escalation.reason == "failed_check"
+        assert "failed the check against the facts" in result.escalation.detail and "states 19" in result.escalation.detail
 
     @pytest.mark.parametrize(("status", "reason"), [(500, "the LLM endpoint failed"), (400, "refused the request")])
     def test_an_endpoint_failure_gives_way_to_the_template_and_escalates(self, status: int, reason: str) -> None:
         result = summarise(FACTS, FakeLlm(status).client())
 
         assert result.source == "template" and result.summary == template_summary(FACTS)
-        assert result.escalation is not None and reason in result.escalation and "template" in result.escalation
+        assert result.escalation is not None and result.escalation.reason == "tool_failure"
+        assert reason in result.escalation.detail and "template" in result.escalation.detail

@@ -1,0 +1,33 @@
+"""Weekly summary: the week's figures from the events and the store, phrased by a model or a
+template without adding one, published after the owner approves.
+
+Trigger: the `weekly-summary` deployment's schedule (prefect.yaml, Mondays 07:00), `opsgate run
+summary [--week 2026-W47] [--events FILE] [--tz Europe/Berlin]`, or a run started in the Prefect UI
+(its spec: tasks/weekly_summary/workflow.py). Proposes: one `reports.publish` of the narrative over
+the fact sheet stored with the run (case type `llm` or `template`). May write: the reports store,
+through the executor, after approval (undone with `opsgate undo`, which withdraws the report);
+then posts the published report to the policy's channels. Policy: policies/weekly_summary.yaml.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from opsgate.models import RunSummary
+from opsgate.orchestration.gate import gate
+from opsgate.orchestration.steps import check_policy, execute, finish_run, start_run
+from tasks.weekly_summary.steps import compute_facts, deliver, draft
+from tasks.weekly_summary.workflow import WORKFLOW, SummaryParams
+
+
+@flow(name="weekly-summary")
+def weekly_summary(params: SummaryParams) -> RunSummary:
+    """Compute the facts, draft the summary, wait for the owner, publish, post, and record every step."""
+    run = start_run(WORKFLOW, params.model_dump(mode="json"), params.trigger)
+    computed = compute_facts(run, params)
+    proposals = draft(run, computed)
+    verdicts = check_policy(run, proposals)
+    decisions = gate(run, proposals, verdicts)
+    outcomes = execute(run, decisions)
+    deliver(run, outcomes)
+    return finish_run(run)

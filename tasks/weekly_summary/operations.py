@@ -1,0 +1,203 @@
+"""What opsgate itself did in the week, from its store: the summary's second source beside the events.
+
+Definitions (the window is [start, end) in UTC, like every moment in the store):
+- invoices_posted: payables rows posted in the window and still posted, of every document type;
+  postings_reversed: rows posted in the window and reversed since, up to when the facts are read
+  (a reversal after the week still shows, against the week the posting belongs to).
+- spend: over those live postings only. A credit note subtracts its amount: postings keep it
+  positive (the document type carries the sign), and subtracting its size also lowers spend for
+  one entered negative. Vendors are told apart by ``vendor_key`` (names differing only in case
+  and punctuation are one vendor), shown under the name most recently posted for them.
+- records_flagged: duplicate-flagging proposals with a merge to decide, created in the window (one
+  per cluster or possible duplicate); records_merged: records folded into a survivor by merges
+  executed in the window and not undone.
+- approvals, rejections: decisions people made in the window; corrections: fields they changed
+  before approving, one per field.
+- escalations (by reason), undone, execution_refusals: audit events in the window.
+- agents: ``opsgate.metrics.agent_metrics`` over the window, the summary's own runs left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from decimal import Decimal
+from itertools import groupby
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from opsgate.audit import AuditEvent
+from opsgate.metrics import AgentMetrics, agent_metrics
+from opsgate.store.db import transaction
+from opsgate.store.tables import ApprovalRow, AuditRow, CorrectionRow, PayableRow, ProposalRow, RecordMergeRow
+from opsgate.writers.payables import CENT
+from opsgate.writers.records import RecordsMerge
+from tasks.weekly_summary.workflow import WORKFLOW
+
+FLAGGING = "duplicate_flagging"  # the workflow whose merge proposals are the week's flagged duplicates
+COUNTS = (
+    "invoices_posted", "postings_reversed", "records_flagged", "records_merged", "approvals", "rejections", "corrections",
+    "escalations", "undone", "execution_refusals",
+)
+
+
+class VendorSpend(BaseModel):
+    """One vendor's live postings of the week in one currency."""
+
+    vendor: str
+    currency: str
+    documents: int
+    total: float
+
+
+class OperationsFacts(BaseModel):
+    """The store's figures for the window; stored with the run beside the ticket figures."""
+
+    start: datetime
+    end: datetime
+    invoices_posted: int
+    postings_reversed: int
+    spend_total: dict[str, float]
+    spend_by_vendor: list[VendorSpend]
+    records_flagged: int
+    records_merged: int
+    approvals: int
+    rejections: int
+    corrections: int
+    escalations: int
+    escalations_by_reason: dict[str, int]
+    undone: int
+    execution_refusals: int
+    agents: list[AgentMetrics]
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite compares stored moments as UTC text, so a bound in another zone would shift the window
+    by its offset; a pandas Timestamp becomes a plain datetime on the way."""
+    if moment.tzinfo is None:
+        raise ValueError(f"the window bound {moment.isoformat()} has no time zone")
+    utc = moment.astimezone(timezone.utc)
+    return datetime.combine(utc.date(), utc.time(), tzinfo=timezone.utc)
+
+
+def _signed(document_type: str, total: Decimal) -> Decimal:
+    return -abs(total) if document_type == "credit_note" else total
+
+
+def _spend(live: Sequence[Any], top_vendors: int) -> tuple[dict[str, float], list[VendorSpend]]:
+    """Totals per currency over every live posting, and the biggest vendors of each currency.
+    Sums stay Decimal until the end: amounts are exact, and SQLite keeps them as text."""
+    totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    documents: Counter[tuple[str, str]] = Counter()
+    names: dict[str, str] = {}
+    for row in live:  # oldest first, so the newest spelling of a vendor's name wins
+        totals[(row.currency, row.vendor_key)] += _signed(row.document_type, row.total)
+        documents[(row.currency, row.vendor_key)] += 1
+        names[row.vendor_key] = row.vendor_name or names.get(row.vendor_key, "(no name)")
+    by_currency: dict[str, Decimal] = defaultdict(Decimal)
+    for (currency, _), total in totals.items():
+        by_currency[currency] += total
+    vendors = sorted(
+        (
+            VendorSpend(vendor=names[key], currency=currency, documents=documents[(currency, key)], total=float(total.quantize(CENT)))
+            for (currency, key), total in totals.items()
+        ),
+        key=lambda v: (v.currency, -v.total, v.vendor),
+    )
+    top = [v for _, group in groupby(vendors, key=lambda v: v.currency) for v in list(group)[:top_vendors]]
+    return {currency: float(total.quantize(CENT)) for currency, total in sorted(by_currency.items())}, top
+
+
+def _counted(session: Session, column: Any, *where: Any) -> dict[str, int]:
+    return {value: count for value, count in session.execute(select(column, func.count()).where(*where).group_by(column))}
+
+
+def operations_facts(start: datetime, end: datetime, top_vendors: int = 5) -> OperationsFacts:
+    """The store's figures for [start, end); the bounds must carry a time zone."""
+    start, end = _utc(start), _utc(end)
+    posted = (PayableRow.posted_at >= start, PayableRow.posted_at < end)
+    with transaction() as session:
+        postings = _counted(session, PayableRow.status, *posted)
+        live = session.execute(
+            select(PayableRow.vendor_key, PayableRow.vendor_name, PayableRow.currency, PayableRow.document_type, PayableRow.total)
+            .where(*posted, PayableRow.status == "posted").order_by(PayableRow.posted_at, PayableRow.id)
+        ).all()
+        flagged = session.execute(
+            select(func.count()).select_from(ProposalRow).where(
+                ProposalRow.workflow == FLAGGING, ProposalRow.tool == RecordsMerge.tool, ProposalRow.created_at >= start, ProposalRow.created_at < end
+            )
+        ).scalar_one()
+        merges = session.execute(
+            select(RecordMergeRow.merged_ids).where(RecordMergeRow.status == "merged", RecordMergeRow.merged_at >= start, RecordMergeRow.merged_at < end)
+        ).scalars().all()
+        decisions = _counted(session, ApprovalRow.decision, ApprovalRow.decided_at >= start, ApprovalRow.decided_at < end)
+        corrections = session.execute(select(func.count()).select_from(CorrectionRow).where(CorrectionRow.created_at >= start, CorrectionRow.created_at < end)).scalar_one()
+        in_window = (AuditRow.at >= start, AuditRow.at < end)
+        events = _counted(session, AuditRow.event, AuditRow.event.in_([AuditEvent.UNDONE, AuditEvent.EXECUTION_REFUSED]), *in_window)
+        escalated = session.execute(select(AuditRow.data).where(AuditRow.event == AuditEvent.ESCALATED, *in_window)).scalars().all()
+    spend_total, spend_by_vendor = _spend(live, top_vendors)
+    return OperationsFacts(
+        start=start, end=end, invoices_posted=postings.get("posted", 0), postings_reversed=postings.get("reversed", 0),
+        spend_total=spend_total, spend_by_vendor=spend_by_vendor, records_flagged=flagged, records_merged=sum(len(ids) for ids in merges),
+        approvals=decisions.get("approved", 0), rejections=decisions.get("rejected", 0), corrections=corrections,
+        escalations=len(escalated), escalations_by_reason=dict(Counter(r["reason"] for data in escalated for r in data.get("reasons", []))),
+        undone=events.get(AuditEvent.UNDONE, 0), execution_refusals=events.get(AuditEvent.EXECUTION_REFUSED, 0),
+        agents=[row for row in agent_metrics(start, end) if row.workflow != WORKFLOW],
+    )
+
+
+def key_part(name: str) -> str:
+    """A workflow, case type or reason as part of a fact key: 'Credit note' -> 'credit_note'."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "none"
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _pooled(rows: list[AgentMetrics]) -> dict[str, int | float | None]:
+    """One workflow and case type over all its instruction versions: counts summed and the rates
+    recomputed from the sums as ``opsgate.metrics`` defines them, because an average of the
+    versions' rates would weigh a version with two cases like one with two hundred."""
+    total = Counter[str]()
+    for row in rows:
+        total.update(row.model_dump(include={"cases", "completed", "executed", "approved", "rejected", "corrected", "escalated", "tool_errors"}))
+    minutes = [row.time_saved_minutes for row in rows if row.time_saved_minutes is not None]
+    return {
+        "cases": total["cases"],
+        "executed": total["executed"],
+        "approval_rate": _ratio(total["approved"], total["approved"] + total["rejected"]),
+        "correction_rate": _ratio(total["corrected"], total["approved"]),
+        "escalation_rate": _ratio(total["escalated"], total["cases"]),
+        "tool_error_rate": _ratio(total["tool_errors"], total["executed"] + total["tool_errors"]),
+        "completion_rate": _ratio(total["completed"], total["cases"]),
+        "time_saved_minutes": round(sum(minutes), 1) if minutes else None,
+    }
+
+
+def operations_flat(facts: OperationsFacts) -> dict[str, int | float | str | None]:
+    """The facts a narrative may state, one key per figure: the counts, ``escalations_<reason>``,
+    ``spend_total_<CUR>``, ``spend_vendor_<i>_<CUR>_total`` and ``_name`` (i from 1 in each
+    currency), and ``<workflow>_<case_type>_<figure>`` per agent, its instruction versions pooled.
+    Names that only differ in what a key cannot hold share a key, and their figures add up."""
+    found: dict[str, int | float | str | None] = {name: getattr(facts, name) for name in COUNTS}
+    reasons = Counter[str]()
+    for reason, count in facts.escalations_by_reason.items():
+        reasons[f"escalations_{key_part(reason)}"] += count
+    found |= dict(sorted(reasons.items()))
+    found |= {f"spend_total_{currency}": total for currency, total in facts.spend_total.items()}
+    for currency, group in groupby(facts.spend_by_vendor, key=lambda v: v.currency):
+        for rank, vendor in enumerate(group, 1):
+            found[f"spend_vendor_{rank}_{currency}_name"] = vendor.vendor
+            found[f"spend_vendor_{rank}_{currency}_total"] = vendor.total
+    agents: dict[str, list[AgentMetrics]] = defaultdict(list)
+    for row in facts.agents:
+        agents[f"{key_part(row.workflow)}_{key_part(row.case_type)}"].append(row)
+    for prefix, rows in agents.items():
+        found |= {f"{prefix}_{name}": value for name, value in _pooled(rows).items()}
+    return found
