@@ -163,23 +163,29 @@ def slack_body(message: Message) -> dict[str, Any]:
     if len(sections) > room:
         sections = sections[: room - 1] + [_truncate(sections[room - 1], SLACK_SECTION_LIMIT - 20) + "\n_(text shortened)_"]
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": section}} for section in sections]
-    fallback = f"{message.title}\n{message.link}" if message.link else message.title
-    return {"text": _escape(fallback), "blocks": blocks + tail}
+    fallback = _escape(f"{message.title}\n{message.link}" if message.link else message.title)
+    body = markdown_to_mrkdwn(message.text).strip()
+    if body:  # receivers that ignore blocks (Mattermost, Rocket.Chat) show only this
+        fallback = f"{fallback}\n\n{_truncate(body, SLACK_SECTION_LIMIT)}"
+    return {"text": fallback, "blocks": blocks + tail}
 
 
 _HEADING = re.compile(r"^#{1,6}[ \t]+(.*?)[ \t#]*$", re.MULTILINE)
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
+_BACKSLASH = re.compile(r"\\([!-/:-@\[-`{-~])")  # Markdown's escaped punctuation: Slack shows the backslash, so drop it
 
 
 def markdown_to_mrkdwn(text: str) -> str:
     """Slack's mrkdwn from the Markdown workflows write: headings become bold lines, ``**bold**``
     becomes ``*bold*``, ``[label](url)`` becomes ``<url|label>``; ``&``, ``<`` and ``>`` are
-    escaped as Slack requires. Other Markdown passes through, readable as it is."""
+    escaped as Slack requires; Markdown's backslash escapes (``\\(``) lose their backslash, which
+    Slack would show. Other Markdown passes through, readable as it is."""
     text = _escape(text)
     text = _HEADING.sub(lambda m: f"*{m.group(1).replace('**', '')}*" if m.group(1) else "", text)
     text = _BOLD.sub(r"*\1*", text)
-    return _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1).replace('|', '/')}>", text)
+    text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1).replace('|', '/')}>", text)
+    return _BACKSLASH.sub(r"\1", text)
 
 
 def split_sections(text: str, limit: int = SLACK_SECTION_LIMIT) -> list[str]:

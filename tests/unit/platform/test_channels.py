@@ -163,7 +163,7 @@ def test_a_slack_webhook_receives_blocks(receiver: Receiver, monkeypatch: pytest
     (request,) = receiver.requests
     assert request.headers["Idempotency-Key"] == "k2"
     body = request.json()
-    assert body["text"] == f"{'T' * 200}\nhttps://reports.example.com/w12?a=1&amp;b=2"
+    assert body["text"].startswith(f"{'T' * 200}\nhttps://reports.example.com/w12?a=1&amp;b=2\n\n*Totals*\nRevenue is *up 4 %*")
     header, section, facts, context = body["blocks"]
     assert header["type"] == "header" and header["text"]["type"] == "plain_text"
     assert len(header["text"]["text"]) == 150 and header["text"]["text"].endswith("…")
@@ -182,7 +182,7 @@ def test_a_slack_webhook_receives_blocks(receiver: Receiver, monkeypatch: pytest
 
 def test_slack_blocks_without_link_or_fields() -> None:
     body = channels.slack_body(Message(event="e", title="Done", text="All fine."))
-    assert body["text"] == "Done"
+    assert body["text"] == "Done\n\nAll fine."
     assert [block["type"] for block in body["blocks"]] == ["header", "section"]
 
 
@@ -200,6 +200,7 @@ def test_slack_blocks_without_link_or_fields() -> None:
         ("a < b > c & d", "a &lt; b &gt; c &amp; d"),
         ("[a|b](https://x.example)", "<https://x.example|a/b>"),
         ("- plain list item", "- plain list item"),
+        ("7 breaches \\(due in the week\\) \\#3 \\*not bold\\*", "7 breaches (due in the week) #3 *not bold*"),
     ],
 )
 def test_markdown_becomes_mrkdwn(markdown: str, mrkdwn: str) -> None:
