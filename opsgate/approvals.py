@@ -27,11 +27,12 @@ GATE = "opsgate-gate"
 
 class Review(BaseModel):
     """One proposal's decision. ``fields`` arrives pre-filled with the proposed action: changing a
-    value approves the corrected action and records the change as a correction."""
+    value approves the corrected action and records the change as a correction (``edit`` says so
+    explicitly; an ``approve`` with changed values is the same decision)."""
 
     proposal_id: str
     source: str = ""
-    decision: Literal["approve", "reject"] = "approve"
+    decision: Literal["approve", "edit", "reject"] = "approve"
     reason: str = Field(default="", description="Required when rejecting.")
     fields: dict[str, Any] = Field(default_factory=dict)
 
@@ -156,7 +157,7 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
             continue
         if review.decision == "reject" and not review.reason.strip():
             found.append(f"rejecting {row.source} needs a reason")
-        if review.decision == "approve":
+        if review.decision != "reject":
             try:
                 payload = _approved_payload(row, review)
             except ValidationError as exc:

@@ -16,45 +16,23 @@ from prefect.client.schemas.objects import StateType
 from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
-from prefect.input import RunInput
 from prefect.states import Running
 
 from opsgate import approvals
-from opsgate.approvals import ApprovalAnswer, PendingRequest, Review
+from opsgate.approvals import ApprovalAnswer
 from opsgate.errors import ApprovalRejected
 from opsgate.models import Decision, Proposal, Route, Verdict
 from opsgate.orchestration.artifacts import publish_proposals
+from opsgate.orchestration.form import approval_form
 from opsgate.runs import Run
 from opsgate.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 
-class ApprovalForm(RunInput, ApprovalAnswer):
-    """The form an approver fills in (UI) or the CLI sends: approver, batch digest, reviews."""
-
-
 def pause_key(workflow: str, attempt: int) -> str:
     """Stable per workflow and attempt, so a re-run of the flow finds the same keys."""
     return f"{workflow.replace('_', '-')}-approval-{attempt}"
-
-
-def _description(request: PendingRequest) -> str:
-    lines = [
-        f"### {len(request.proposals)} proposals of `{request.workflow}` to review",
-        f"Decide by **{request.deadline:%Y-%m-%d %H:%M} UTC**. Enter your name, then for each proposal keep "
-        "`approve`, or set `reject` with a reason, or change a value in `fields` to correct it.",
-        "",
-        "| source | summary | escalations |",
-        "|---|---|---|",
-        *(f"| {p.source} | {p.summary} | {', '.join(e.reason for e in p.escalations) or '-'} |" for p in request.proposals),
-    ]
-    return "\n".join(lines)
-
-
-def _form(request: PendingRequest) -> type[ApprovalForm]:
-    reviews = [Review(proposal_id=p.id, source=p.source, fields=p.payload or {}) for p in request.proposals]
-    return ApprovalForm.with_initial_data(description=_description(request), batch_digest=request.digest, reviews=reviews)
 
 
 def _resume_after_timeout(flow_run_id: str) -> None:
@@ -91,7 +69,7 @@ def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[D
                 raise FlowPauseTimeout("deadline passed")
             logger.info("waiting up to %ss for a decision on %d proposals (pause key %s)", remaining, len(to_review), pause_key(run.workflow, attempt))
             answer = pause_flow_run(
-                wait_for_input=_form(request), timeout=remaining,
+                wait_for_input=approval_form(request), timeout=remaining,
                 poll_interval=min(settings.approval_poll_interval, max(remaining, 1)), key=pause_key(run.workflow, attempt),
             )
         except FlowPauseTimeout:
