@@ -13,6 +13,7 @@ policies/duplicate_flagging.yaml (thresholds and survivorship under `settings`).
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import State
 
 from opsgate.models import RunSummary
 from opsgate.orchestration.gate import gate
@@ -22,7 +23,7 @@ from tasks.duplicate_flagging.workflow import WORKFLOW, DedupeParams
 
 
 @flow(name="duplicate-flagging")
-def duplicate_flagging(params: DedupeParams) -> RunSummary:
+def duplicate_flagging(params: DedupeParams) -> State[RunSummary]:
     """Gather the records, propose merges, wait for approval, merge, and record every step."""
     run = start_run(WORKFLOW, params.model_dump(mode="json"), params.trigger)
     gathered = gather_records(run, params)

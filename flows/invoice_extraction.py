@@ -9,6 +9,7 @@ after approval. Policy: policies/invoice_extraction.yaml.
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import State
 
 from opsgate.models import RunSummary
 from opsgate.orchestration.gate import gate
@@ -18,7 +19,7 @@ from tasks.invoice_extraction.workflow import WORKFLOW, InvoiceParams
 
 
 @flow(name="invoice-extraction")
-def invoice_extraction(params: InvoiceParams) -> RunSummary:
+def invoice_extraction(params: InvoiceParams) -> State[RunSummary]:
     """Read the inbox, propose postings, wait for approval, post, and record every step."""
     run = start_run(WORKFLOW, params.model_dump(mode="json"), params.trigger)
     documents = load_invoices(params.inbox)

@@ -12,6 +12,7 @@ then posts the published report to the policy's channels. Policy: policies/weekl
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import State
 
 from opsgate.models import RunSummary
 from opsgate.orchestration.gate import gate
@@ -21,7 +22,7 @@ from tasks.weekly_summary.workflow import WORKFLOW, SummaryParams
 
 
 @flow(name="weekly-summary")
-def weekly_summary(params: SummaryParams) -> RunSummary:
+def weekly_summary(params: SummaryParams) -> State[RunSummary]:
     """Compute the facts, draft the summary, wait for the owner, publish, post, and record every step."""
     run = start_run(WORKFLOW, params.model_dump(mode="json"), params.trigger)
     computed = compute_facts(run, params)

@@ -18,8 +18,10 @@ from opsgate import audit
 from opsgate.audit import AuditEvent
 from opsgate.errors import ApprovalRejected
 from opsgate.models import Decision, EscalationReason, Proposal, Status, action_digest, digest
+from opsgate.policy.loader import load_policy
+from opsgate.policy.schema import ANY_CASE, Policy, same_person
 from opsgate.store.db import transaction
-from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow, ProposalRow
+from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow, ProposalRow, RunRow, as_utc
 from opsgate.writers import WRITERS
 
 GATE = "opsgate-gate"
@@ -68,14 +70,17 @@ def _as_proposal(row: ProposalRow) -> Proposal:
     )
 
 
-def open_request(workflow: str, run_id: str, flow_run_id: str, pause_key: str, proposals: list[Proposal], timeout_seconds: int) -> PendingRequest:
+def deadline_in(seconds: float) -> datetime:
+    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+
+
+def open_request(workflow: str, run_id: str, flow_run_id: str, pause_key: str, proposals: list[Proposal], deadline: datetime) -> PendingRequest:
     """Record that these proposals wait for a person, until the deadline."""
-    now = datetime.now(timezone.utc)
     batch = batch_digest([(p.id, p.digest) for p in proposals])
     with transaction() as session:
         request = ApprovalRequestRow(
             flow_run_id=flow_run_id, pause_key=pause_key, workflow=workflow, digest=batch,
-            proposal_ids=[p.id for p in proposals], requested_at=now, deadline=now + timedelta(seconds=timeout_seconds),
+            proposal_ids=[p.id for p in proposals], requested_at=datetime.now(timezone.utc), deadline=deadline,
         )
         session.add(request)
         for row in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars():
@@ -88,12 +93,23 @@ def open_request(workflow: str, run_id: str, flow_run_id: str, pause_key: str, p
         return _pending(session, request)
 
 
+def _shown(session: Session, row: ProposalRow) -> Proposal:
+    """The proposal as the next approver decides on it: a four-eyes case one person approved shows
+    the action that person approved, and who did."""
+    proposal = _as_proposal(row)
+    action, approvers = standing(session, row)
+    if approvers and row.status == Status.AWAITING_APPROVAL:
+        proposal.payload = action
+        proposal.summary = f"approved by {', '.join(approvers)}; needs a second, different approver. {proposal.summary}"
+    return proposal
+
+
 def _pending(session: Session, request: ApprovalRequestRow) -> PendingRequest:
     rows = session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids)).order_by(ProposalRow.source)).scalars().all()
     return PendingRequest(
         id=request.id, flow_run_id=request.flow_run_id, pause_key=request.pause_key, workflow=request.workflow,
-        digest=request.digest, proposals=[_as_proposal(r) for r in rows], statuses={r.id: r.status for r in rows},
-        requested_at=request.requested_at, deadline=request.deadline,
+        digest=request.digest, proposals=[_shown(session, r) for r in rows], statuses={r.id: r.status for r in rows},
+        requested_at=as_utc(request.requested_at), deadline=as_utc(request.deadline),
     )
 
 
@@ -106,10 +122,12 @@ def pending_requests(workflow: str | None = None) -> list[PendingRequest]:
 
 
 def request_for_run(flow_run_id: str) -> PendingRequest | None:
-    """The newest approval request of a flow run (pending or not)."""
+    """The request a flow run waits on: its oldest pending one (a large batch is split into pages
+    decided in order), else its newest."""
     with transaction() as session:
-        query = select(ApprovalRequestRow).where(ApprovalRequestRow.flow_run_id == flow_run_id).order_by(ApprovalRequestRow.id.desc())
-        request = session.execute(query.limit(1)).scalar_one_or_none()
+        ours = select(ApprovalRequestRow).where(ApprovalRequestRow.flow_run_id == flow_run_id)
+        request = session.execute(ours.where(ApprovalRequestRow.status == "pending").order_by(ApprovalRequestRow.id).limit(1)).scalar_one_or_none()
+        request = request or session.execute(ours.order_by(ApprovalRequestRow.id.desc()).limit(1)).scalar_one_or_none()
         return _pending(session, request) if request else None
 
 
@@ -121,11 +139,47 @@ def move_request(request_id: int, new_pause_key: str) -> None:
         request.pause_key = new_pause_key
 
 
-def _approved_payload(row: ProposalRow, review: Review) -> dict[str, Any]:
+def _approved_payload(session: Session, row: ProposalRow, review: Review) -> dict[str, Any]:
     """The action as approved, normalised through the writer's model so equal means unchanged."""
     writer = WRITERS[row.tool or ""]
-    fields = {**(row.payload or {}), **review.fields} if review.fields else dict(row.payload or {})
+    base = standing(session, row)[0]
+    fields = {**base, **review.fields} if review.fields else base
     return writer.payload_model.model_validate(fields).model_dump(mode="json")
+
+
+def standing(session: Session, row: ProposalRow) -> tuple[dict[str, Any], list[str]]:
+    """The action people are deciding on and who has approved it so far: the proposed action and
+    nobody, or, once someone approved, the action they approved and everyone who approved it."""
+    approved = session.execute(
+        select(ApprovalRow).where(ApprovalRow.proposal_id == row.id, ApprovalRow.decision == "approved").order_by(ApprovalRow.id)
+    ).scalars().all()
+    if not approved:
+        return dict(row.payload or {}), []
+    latest = approved[-1]
+    return dict(latest.action_payload or {}), [a.approver for a in approved if a.action_digest == latest.action_digest]
+
+
+def requester(session: Session, run_id: str) -> str | None:
+    """The person who started the run from the CLI (trigger ``cli:<name>``); None for schedules."""
+    run = session.get(RunRow, run_id)
+    return run.trigger.removeprefix("cli:") if run and run.trigger.startswith("cli:") else None
+
+
+def _rights(session: Session, policy: Policy, row: ProposalRow, review: Review, approver: str, payload: dict[str, Any] | None) -> list[str]:
+    """Who may decide: the policy's approver groups, and four-eyes (two different people, neither
+    the run's requester, approve the same action)."""
+    if not policy.may_decide(approver, row.case_type):
+        groups = [name for name, group in policy.approvals.groups.items() if ANY_CASE in group.case_types or row.case_type in group.case_types]
+        return [f"{approver} may not decide on {row.case_type} cases such as {row.source} (the policy lets {', '.join(groups) or 'no group'} decide)"]
+    if payload is None or not (policy.needs_four_eyes(row.case_type, row.payload) or policy.needs_four_eyes(row.case_type, payload)):
+        return []
+    started_by = requester(session, row.run_id)
+    if started_by and same_person(approver, started_by):
+        return [f"{approver} started this run and may not approve {row.source}, which needs four eyes"]
+    action, approvers = standing(session, row)
+    if payload == action and any(same_person(approver, earlier) for earlier in approvers):
+        return [f"{approver} already approved {row.source}; it needs a second, different approver"]
+    return []
 
 
 def _batch_rows(session: Session, request: ApprovalRequestRow) -> dict[str, ProposalRow]:
@@ -151,48 +205,58 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
     for label, ids in (("not decided", missing), ("not in this batch", unknown), ("decided twice", twice)):
         if ids:
             found.append(f"proposals {label}: {', '.join(ids)}")
+    policy = load_policy(request.workflow)
     for review in answer.reviews:
         row = rows.get(review.proposal_id)
         if row is None:
             continue
+        payload = None
         if review.decision == "reject" and not review.reason.strip():
             found.append(f"rejecting {row.source} needs a reason")
         if review.decision != "reject":
             try:
-                payload = _approved_payload(row, review)
+                payload = _approved_payload(session, row, review)
             except ValidationError as exc:
                 detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
                 found.append(f"the edited action for {row.source} is not valid: {detail}")
             else:
                 writer = WRITERS[row.tool or ""]
                 found += [f"{row.source}: {problem}" for problem in writer.check(session, writer.payload_model.model_validate(payload))]
+        if answer.approver.strip():
+            found += _rights(session, policy, row, review, answer.approver.strip(), payload)
     return found
 
 
-def _record_review(session: Session, request: ApprovalRequestRow, row: ProposalRow, review: Review, approver: str) -> Decision | None:
+def _record_review(session: Session, policy: Policy, request: ApprovalRequestRow, row: ProposalRow, review: Review, approver: str) -> Decision | None:
     common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
     if review.decision == "reject":
         session.add(ApprovalRow(proposal_id=row.id, request_id=request.id, decision="rejected", approver=approver, reason=review.reason, proposal_digest=row.digest or ""))
         row.status, row.detail = Status.REJECTED, review.reason
         audit.append(session, AuditEvent.REJECTED, actor=approver, **common, data={"approver": approver, "reason": review.reason, "source": row.source, "proposal_digest": row.digest})
         return None
-    payload = _approved_payload(row, review)
-    edits = {k: (row.payload or {}).get(k) for k in payload if payload[k] != (row.payload or {}).get(k)}
+    base, earlier = standing(session, row)
+    payload = _approved_payload(session, row, review)
+    edits = {k: base.get(k) for k in payload if payload[k] != base.get(k)}
     approval = ApprovalRow(
         proposal_id=row.id, request_id=request.id, decision="approved", approver=approver, reason=review.reason,
         proposal_digest=row.digest or "", action_payload=payload, action_digest=action_digest(row.id, row.tool, payload),
     )
     session.add(approval)
     session.flush()
-    row.status = Status.APPROVED
+    approvers = [approver] if edits else [*earlier, approver]  # an edit is a new action: its approvals start again
+    four_eyes = policy.needs_four_eyes(row.case_type, row.payload) or policy.needs_four_eyes(row.case_type, payload)
+    complete = not four_eyes or len({name.strip().casefold() for name in approvers}) >= 2
+    row.status = Status.APPROVED if complete else Status.AWAITING_APPROVAL
+    row.detail = "" if complete else f"approved by {approver}; needs a second, different approver (four eyes)"
     audit.append(session, AuditEvent.APPROVED, actor=approver, **common, data={
         "approver": approver, "source": row.source, "proposal_digest": row.digest, "action_digest": approval.action_digest,
         "edits": {k: {"proposed": v, "approved": payload[k]} for k, v in edits.items()},
+        **({"four_eyes": {"approvers": approvers, "complete": complete}} if four_eyes else {}),
     })
     for field, proposed in edits.items():
         session.add(CorrectionRow(proposal_id=row.id, approval_id=approval.id, field=field, proposed_value=proposed, approved_value=payload[field], corrected_by=approver))
         audit.append(session, AuditEvent.CORRECTED, actor=approver, **common, data={"field": field, "proposed": proposed, "approved": payload[field]})
-    return Decision(proposal_id=row.id, approval_id=approval.id)
+    return Decision(proposal_id=row.id, approval_id=approval.id) if complete else None
 
 
 def decide(request_id: int, answer: ApprovalAnswer) -> list[Decision]:
@@ -206,13 +270,35 @@ def decide(request_id: int, answer: ApprovalAnswer) -> list[Decision]:
         if not found:
             rows = _batch_rows(session, request)
             approver = answer.approver.strip()
-            decisions = [_record_review(session, request, rows[r.proposal_id], r, approver) for r in answer.reviews]
+            policy = load_policy(request.workflow)
+            decisions = [_record_review(session, policy, request, rows[r.proposal_id], r, approver) for r in answer.reviews]
             request.status, request.decided_at = "decided", datetime.now(timezone.utc)
             return [d for d in decisions if d is not None]
         workflow, proposal_ids = request.workflow, request.proposal_ids
     with transaction() as session:  # the refusal is kept although the answer is not
         audit.append(session, AuditEvent.APPROVAL_REFUSED, workflow=workflow, actor=answer.approver or "unknown", data={"request": request_id, "problems": found, "proposals": proposal_ids})
     raise ApprovalRejected("approval refused: " + "; ".join(found))
+
+
+def awaiting_second_approval(request_id: int) -> list[Proposal]:
+    """The request's four-eyes cases that one person approved: they go to a second approver."""
+    with transaction() as session:
+        request = session.get(ApprovalRequestRow, request_id)
+        assert request is not None
+        rows = _batch_rows(session, request).values()
+        return [_as_proposal(r) for r in sorted(rows, key=lambda r: r.source) if r.status == Status.AWAITING_APPROVAL]
+
+
+def expire_run(flow_run_id: str, owner: str) -> int:
+    """The deadline passed: every request of the flow run still pending expires (pages not yet
+    reached included). Returns how many proposals expired."""
+    with transaction() as session:
+        pending = session.execute(
+            select(ApprovalRequestRow.id, ApprovalRequestRow.proposal_ids).where(ApprovalRequestRow.flow_run_id == flow_run_id, ApprovalRequestRow.status == "pending")
+        ).all()
+    for request_id, _ in pending:
+        expire(request_id, owner)
+    return sum(len(ids) for _, ids in pending)
 
 
 def expire(request_id: int, owner: str) -> None:

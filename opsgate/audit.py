@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsgate.models import canonical_json, digest
-from opsgate.store.tables import AuditHeadRow, AuditRow
+from opsgate.store.tables import AuditHeadRow, AuditRow, as_utc
 
 GENESIS = "0" * 64
 
@@ -40,22 +40,18 @@ class AuditEvent(StrEnum):
     EXECUTION_REFUSED = "execution_refused"
     FAILED = "failed"
     UNDONE = "undone"
-    DELIVERED = "delivered"  # a published report posted to a channel
+    REMINDED = "reminded"  # a run still waits for decisions close to its deadline
+    DELIVERED = "delivered"  # a message (published report, approval notice) posted to a channel
     DELIVERY_FAILED = "delivery_failed"
     IMPORTED = "imported"  # source records loaded into the embedded records store by an operator
     COMPLETED = "completed"
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored moment is UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 def _content(row: AuditRow) -> dict[str, Any]:
     """What a row's hash covers: everything but the hashes themselves."""
     return {
         "seq": row.seq,
-        "at": _as_utc(row.at).isoformat(),
+        "at": as_utc(row.at).isoformat(),
         "workflow": row.workflow,
         "run_id": row.run_id,
         "event": row.event,

@@ -12,13 +12,15 @@ import logging
 from datetime import datetime, timezone
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from opsgate import audit
+from opsgate.approvals import requester
 from opsgate.audit import AuditEvent
 from opsgate.errors import ExecutionError, PolicyDenied
 from opsgate.models import Outcome, Status, action_digest
 from opsgate.policy.engine import allows_without_approval
-from opsgate.policy.schema import Access, Policy
+from opsgate.policy.schema import Access, Policy, same_person
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, ExecutionRow, ProposalRow, UndoRow
 from opsgate.writers import UNDO_TOOLS, WRITERS
@@ -37,6 +39,19 @@ def _refuse(policy: Policy, proposal_id: str, run_id: str | None, reason: str) -
         audit.append(session, AuditEvent.EXECUTION_REFUSED, workflow=policy.workflow, run_id=run_id, proposal_id=proposal_id, actor=EXECUTOR, data={"reason": reason})
     logger.warning("refused to execute proposal %s: %s", proposal_id, reason)
     return PolicyDenied(f"refused to execute proposal {proposal_id}: {reason}")
+
+
+def _four_eyes_shortfall(session: Session, policy: Policy, row: ProposalRow, approval: ApprovalRow) -> str | None:
+    """Why a four-eyes action may not be written yet: fewer than two different people approved
+    this exact action, or one of them is the person who started the run."""
+    if not (policy.needs_four_eyes(row.case_type, row.payload) or policy.needs_four_eyes(row.case_type, approval.action_payload)):
+        return None
+    approvers = session.execute(
+        select(ApprovalRow.approver).where(ApprovalRow.proposal_id == row.id, ApprovalRow.decision == "approved", ApprovalRow.action_digest == approval.action_digest)
+    ).scalars().all()
+    started_by = requester(session, row.run_id)
+    people = {name.strip().casefold() for name in approvers if not (started_by and same_person(name, started_by))}
+    return None if len(people) >= 2 else f"four eyes: this action needs two different approvers besides the requester; it has {len(people)}"
 
 
 def execute_one(policy: Policy, proposal_id: str, attempt: int = 1) -> Outcome:
@@ -75,6 +90,8 @@ def execute_one(policy: Policy, proposal_id: str, attempt: int = 1) -> Outcome:
                 refusal = "the proposal changed after it was approved (digest mismatch)"
             elif approval.action_digest != action_digest(row.id, row.tool, approval.action_payload):
                 refusal = "the approved action was altered after approval (digest mismatch)"
+            elif (shortfall := _four_eyes_shortfall(session, policy, row, approval)) is not None:
+                refusal = shortfall
             else:
                 payload = approval.action_payload
             if refusal is None:

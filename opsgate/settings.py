@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     )
 
     approval_timeout: int = Field(default=3600, gt=0, description="Seconds a run waits at the gate before its proposals expire.")
+    approval_page_size: int = Field(default=25, gt=0, description="Proposals per approval form; a larger batch is decided page by page.")
     approval_poll_interval: int = Field(default=10, gt=0, description="Seconds between the paused run's checks for a decision.")
 
     prefect_port: int = Field(default=4200, description="Port of the local Prefect server opsgate starts when PREFECT_API_URL is unset.")

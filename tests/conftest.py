@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from opsgate.settings import get_settings  # noqa: E402
 from opsgate.store.db import forget_engine  # noqa: E402
+from tests.support.receiver import Receiver, webhook_receiver  # noqa: E402
 
 POSTGRES_URL = os.environ.get("OPSGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -59,3 +60,10 @@ def prefect_server() -> Iterator[str]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on the loopback that records what it is sent."""
+    with webhook_receiver() as started:
+        yield started

@@ -1,14 +1,17 @@
 """The human approval gate: pause the flow run until a person decides on the batch.
 
 The form is a Prefect ``RunInput`` pre-filled from the proposals, so the Prefect UI shows it and
-the CLI fills the same model. Whatever arrives is checked by ``opsgate.approvals`` after resume;
-a refused answer is audited and the run pauses again until the deadline. At the deadline the
-proposals expire, the owner is told, and nothing is written.
+the CLI fills the same model. Whatever arrives is checked by ``opsgate.approvals`` after resume
+(the approver's rights and four-eyes included); a refused answer is audited and the run pauses
+again until the deadline. The policy's approval channels hear when the run starts waiting, shortly
+before the deadline, and when it passes; then the proposals expire, the owner is told, and
+nothing is written.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timezone
 
 from prefect.client.orchestration import get_client
@@ -18,8 +21,9 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.states import Running
 
-from opsgate import approvals
-from opsgate.approvals import ApprovalAnswer
+from opsgate import approval_notices, approvals
+from opsgate.approvals import ApprovalAnswer, PendingRequest
+from opsgate.delivery import run_link
 from opsgate.errors import ApprovalRejected
 from opsgate.models import Decision, Proposal, Route, Verdict
 from opsgate.orchestration.artifacts import publish_proposals
@@ -30,9 +34,10 @@ from opsgate.settings import get_settings
 logger = logging.getLogger(__name__)
 
 
-def pause_key(workflow: str, attempt: int) -> str:
-    """Stable per workflow and attempt, so a re-run of the flow finds the same keys."""
-    return f"{workflow.replace('_', '-')}-approval-{attempt}"
+def pause_key(workflow: str, attempt: int, page: int | None = None, second: bool = False) -> str:
+    """Stable per workflow, page, round and attempt, so a re-run of the flow finds the same keys."""
+    parts = [f"{workflow.replace('_', '-')}-approval", f"page{page}" if page else "", "second" if second else "", str(attempt)]
+    return "-".join(part for part in parts if part)
 
 
 def _resume_after_timeout(flow_run_id: str) -> None:
@@ -44,8 +49,25 @@ def _resume_after_timeout(flow_run_id: str) -> None:
             client.set_flow_run_state(flow_run_id, Running(), force=True)  # type: ignore[arg-type]
 
 
+def _reminder(run: Run, deadline: datetime, count: int, link: str | None) -> threading.Timer | None:
+    """A timer that reminds people before the deadline while the run waits (the paused process
+    stays alive and polls, so a thread of it can speak up)."""
+    before = run.policy.approvals.remind_before_minutes
+    if before is None:
+        return None
+    delay = (deadline - datetime.now(timezone.utc)).total_seconds() - before * 60
+    if delay <= 0:
+        return None
+    timer = threading.Timer(delay, approval_notices.announce, args=("reminder", run.policy, run.id, count, deadline, link))
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[Decision]:
-    """Send the proposals that need a person to the gate; pass `auto` ones straight through."""
+    """Send the proposals that need a person to the gate; pass `auto` ones straight through.
+    A large batch is split into pages decided one after the other; four-eyes cases one person
+    approved go to a second approver; at the deadline whatever is undecided expires."""
     routes = {v.proposal_id: v.route for v in verdicts}
     decisions = [Decision(proposal_id=p.id) for p in proposals if routes[p.id] is Route.AUTO]
     to_review = [p for p in proposals if routes[p.id] is Route.APPROVE]
@@ -54,32 +76,67 @@ def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[D
     context = FlowRunContext.get()
     assert context is not None and context.flow_run is not None, "the gate runs inside a flow run"
     flow_run_id = str(context.flow_run.id)
-    settings = get_settings()
-    request = approvals.open_request(run.workflow, run.id, flow_run_id, pause_key(run.workflow, 1), to_review, settings.approval_timeout)
+    settings, rules = get_settings(), run.policy.approvals
+    deadline = approvals.deadline_in(rules.deadline_minutes * 60 if rules.deadline_minutes else settings.approval_timeout)
+    size = settings.approval_page_size
+    pages = [to_review[i:i + size] for i in range(0, len(to_review), size)]
+    requests = [
+        approvals.open_request(run.workflow, run.id, flow_run_id, pause_key(run.workflow, 1, page=number if len(pages) > 1 else None), page, deadline)
+        for number, page in enumerate(pages, 1)
+    ]
     publish_proposals(run.workflow, to_review)
+    link = run_link(run.id)
     logger.info(
-        "%d proposals wait for a decision until %s UTC: open this run in the Prefect UI and Resume, or run "
-        "`opsgate approvals approve %s --as NAME`", len(to_review), f"{request.deadline:%Y-%m-%d %H:%M}", flow_run_id,
+        "%d proposals (%d pages) wait for a decision until %s UTC: open this run in the Prefect UI and Resume, or run "
+        "`opsgate approvals approve %s --as NAME`", len(to_review), len(pages), f"{deadline:%Y-%m-%d %H:%M}", flow_run_id,
     )
-    attempt = 1
+    approval_notices.announce("waiting", run.policy, run.id, len(to_review), deadline, link)
+    reminder = _reminder(run, deadline, len(to_review), link)
+    try:
+        for number, request in enumerate(requests, 1):
+            decided = _decide(run, flow_run_id, request, number if len(pages) > 1 else None)
+            if decided is None:
+                expired = approvals.expire_run(flow_run_id, run.owner)
+                logger.warning("no decision before the deadline: %d proposals expire; %s is notified", expired, run.owner)
+                approval_notices.announce("expired", run.policy, run.id, expired, deadline, link)
+                break
+            decisions += decided
+    finally:
+        if reminder is not None:
+            reminder.cancel()
+    return decisions
+
+
+def _decide(run: Run, flow_run_id: str, request: PendingRequest, page: int | None) -> list[Decision] | None:
+    """The decisions on one page, second approvals included; None when the deadline passed."""
+    settings = get_settings()
+    found: list[Decision] = []
+    attempt, second = 1, False
     while True:
         remaining = int((request.deadline - datetime.now(timezone.utc)).total_seconds())
         try:
             if remaining <= 0:
                 raise FlowPauseTimeout("deadline passed")
-            logger.info("waiting up to %ss for a decision on %d proposals (pause key %s)", remaining, len(to_review), pause_key(run.workflow, attempt))
+            logger.info("waiting up to %ss for a decision on %d proposals (pause key %s)", remaining, len(request.proposals), request.pause_key)
             answer = pause_flow_run(
                 wait_for_input=approval_form(request), timeout=remaining,
-                poll_interval=min(settings.approval_poll_interval, max(remaining, 1)), key=pause_key(run.workflow, attempt),
+                poll_interval=min(settings.approval_poll_interval, max(remaining, 1)), key=request.pause_key,
             )
         except FlowPauseTimeout:
-            logger.warning("no decision before the deadline: %d proposals expire; %s is notified", len(to_review), run.owner)
             _resume_after_timeout(flow_run_id)
-            approvals.expire(request.id, run.owner)
-            return decisions
+            return None
         try:
-            return decisions + approvals.decide(request.id, ApprovalAnswer.model_validate(answer.model_dump()))
+            found += approvals.decide(request.id, ApprovalAnswer.model_validate(answer.model_dump()))
         except ApprovalRejected as exc:
             logger.warning("%s; pausing again for a valid decision", exc)
             attempt += 1
-            approvals.move_request(request.id, pause_key(run.workflow, attempt))
+            key = pause_key(run.workflow, attempt, page, second)
+            approvals.move_request(request.id, key)
+            request = request.model_copy(update={"pause_key": key})
+            continue
+        waiting = approvals.awaiting_second_approval(request.id)
+        if not waiting:
+            return found
+        logger.info("%d four-eyes proposals need a second, different approver", len(waiting))
+        attempt, second = 1, True
+        request = approvals.open_request(run.workflow, run.id, flow_run_id, pause_key(run.workflow, attempt, page, second), waiting, request.deadline)

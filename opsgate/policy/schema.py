@@ -8,7 +8,7 @@ and an undo, and names a write the executor knows.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
@@ -138,6 +138,43 @@ class Channel(Strict):
         return self
 
 
+ANY_CASE = "*"
+
+
+def same_person(a: str, b: str) -> bool:
+    """Names as people type them: case and surrounding spaces do not make another person."""
+    return a.strip().casefold() == b.strip().casefold()
+
+
+class ApproverGroup(Strict):
+    members: list[str] = Field(min_length=1, description="Names as approvers enter them (case does not matter).")
+    case_types: list[str] = Field(default_factory=lambda: [ANY_CASE], description="Case types this group may decide on; '*' for all.")
+
+
+class FourEyes(Strict):
+    """Cases that need two different people to approve the same action (neither the run's requester)."""
+
+    case_type: str = Field(ANY_CASE, description="The case type this rule covers; '*' for all.")
+    field: str | None = Field(None, description="With `above`: only when this payload field's value is above it.")
+    above: Decimal | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _field_and_amount(self) -> Self:
+        if (self.field is None) != (self.above is None):
+            raise ValueError("field and above go together: four-eyes above an amount needs both")
+        return self
+
+
+class ApprovalRules(Strict):
+    groups: dict[str, ApproverGroup] = Field(
+        default_factory=dict, description="Who may decide on which case types. Without groups, anyone who can reach the gate may decide."
+    )
+    four_eyes: list[FourEyes] = Field(default_factory=list)
+    deadline_minutes: float | None = Field(None, gt=0, description="How long a run waits for decisions; the OPSGATE_APPROVAL_TIMEOUT setting when unset.")
+    remind_before_minutes: float | None = Field(None, gt=0, description="Send a reminder this long before the deadline.")
+    notify: list[str] = Field(default_factory=list, description="Channels told when a run waits for approval, reminded before the deadline, and told when it passes.")
+
+
 def unknown_writes(tools: object) -> list[str]:
     """Writes the executor does not know, or undone by the wrong tool. Works on raw YAML data too,
     so the loader can report these alongside field errors (pydantic skips model checks then)."""
@@ -172,6 +209,7 @@ class Policy(Strict):
     channels: dict[str, Channel] = Field(
         default_factory=dict, description="Where the workflow's messages go, by name (lower case letters, digits, '-' and '_'; starts with a letter)."
     )
+    approvals: ApprovalRules = Field(default_factory=ApprovalRules, description="Approver groups, four-eyes rules, the deadline, reminders and who is told.")
     _file_digest: str = PrivateAttr(default="")
 
     @property
@@ -193,6 +231,44 @@ class Policy(Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _approvals_refer_to_this_policy(self) -> Self:
+        rules, problems = self.approvals, []
+        for name in rules.notify:
+            if name not in self.channels:
+                problems.append(f"approvals.notify: {name!r} is not among the policy's channels")
+        cases = {*self.autonomy, ANY_CASE}
+        named = [(f"approvals.groups.{group}", case) for group, spec in rules.groups.items() for case in spec.case_types]
+        named += [(f"approvals.four_eyes[{i}]", rule.case_type) for i, rule in enumerate(rules.four_eyes)]
+        problems += [f"{where}: case type {case!r} has no autonomy rule in this policy" for where, case in named if case not in cases]
+        if rules.remind_before_minutes and rules.deadline_minutes and rules.remind_before_minutes >= rules.deadline_minutes:
+            problems.append("approvals.remind_before_minutes: the reminder must come before the deadline")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def may_decide(self, person: str, case_type: str) -> bool:
+        """Whether this person may approve or reject a case of this type (anyone, without groups)."""
+        groups = self.approvals.groups.values()
+        return not groups or any(
+            any(same_person(person, member) for member in group.members) and (ANY_CASE in group.case_types or case_type in group.case_types)
+            for group in groups
+        )
+
+    def needs_four_eyes(self, case_type: str, payload: dict[str, Any] | None) -> bool:
+        for rule in self.approvals.four_eyes:
+            if rule.case_type not in (ANY_CASE, case_type):
+                continue
+            if rule.field is None:
+                return True
+            try:
+                value = Decimal(str((payload or {}).get(rule.field)))
+            except (InvalidOperation, ValueError):
+                continue
+            if value.is_finite() and abs(value) > (rule.above or 0):
+                return True
+        return False
 
     def writes(self) -> dict[str, Tool]:
         return {name: tool for name, tool in self.tools.items() if tool.access is Access.WRITE}

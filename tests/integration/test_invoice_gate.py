@@ -32,6 +32,12 @@ def _events(event: str) -> list[AuditRow]:
         return list(session.execute(select(AuditRow).where(AuditRow.event == event).order_by(AuditRow.seq)).scalars())
 
 
+def _flow_run_state_name(flow_run_id: str) -> str:
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(UUID(flow_run_id)).state
+        return state.name if state else "none"
+
+
 def _flow_run_state(flow_run_id: str) -> str:
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(UUID(flow_run_id)).state
@@ -122,6 +128,7 @@ def test_no_decision_before_the_deadline_expires_and_escalates(start_flow, tmp_p
     assert all(e.data["reasons"][0]["reason"] == "approval_timeout" and "ap-lead@example.com" in e.data["to"] for e in escalated)
     flow_run_id = _events("approval_requested")[0].data["flow_run_id"]
     assert _flow_run_state(flow_run_id) == "COMPLETED", "an expired gate ends the run normally, with its cases recorded"
+    assert _flow_run_state_name(flow_run_id) == "Expired", "and says so by name"
 
 
 def test_auto_autonomy_writes_without_pausing(start_flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,10 +6,7 @@ the test, and an unreachable model leaves the template's draft with an escalatio
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -27,6 +24,7 @@ from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, FactSheetRow, ReportRow
 from tests.integration.conftest import FlowInThread, wait_for_request
 from tests.support.policies import use_policy_variant
+from tests.support.receiver import Receiver
 
 WORKFLOW = "weekly_summary"
 # Week 2026-W47 in Europe/Berlin: Monday 16 November 00:00 to Monday 23 November 00:00 local time.
@@ -136,31 +134,8 @@ def test_an_edit_that_states_an_invented_figure_is_refused_and_nothing_is_publis
     assert _reports() == []
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append({"headers": dict(self.headers), "json": json.loads(body)})
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-    handler = type("Receiver", (_Receiver,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/ops", received
-    server.shutdown()
-
-
-def test_the_published_report_is_posted_to_the_policy_channel(start_summary, receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    url, received = receiver
+def test_the_published_report_is_posted_to_the_policy_channel(start_summary, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = receiver.url
 
     def with_channel(policy: dict[str, Any]) -> None:
         policy["channels"] = {"ops-room": {"kind": "webhook", "url": url}}
@@ -169,15 +144,16 @@ def test_the_published_report_is_posted_to_the_policy_channel(start_summary, rec
     use_policy_variant(tmp_path / "policies", monkeypatch, with_channel, workflow=WORKFLOW)
     run = start_summary(events=_events(tmp_path))
     request = wait_for_request(WORKFLOW)
-    assert received == [], "nothing is posted before approval"
+    assert receiver.requests == [], "nothing is posted before approval"
     submit(request, approvals.answer_for(request, "olga"))
     run.finish()
 
-    (message,) = received
+    (message,) = receiver.requests
     (report,) = _reports()
-    assert message["json"]["event"] == "report.published" and message["json"]["data"]["report_id"] == report.id
-    assert request.proposals[0].payload["headline"].replace(".", "") in message["json"]["text"].replace("\\", "")
-    assert message["headers"]["Idempotency-Key"] == f"{WORKFLOW}-report-{report.id}-ops-room"
+    body = message.json()
+    assert body["event"] == "report.published" and body["data"]["report_id"] == report.id
+    assert request.proposals[0].payload["headline"].replace(".", "") in body["text"].replace("\\", "")
+    assert message.headers["Idempotency-Key"] == f"{WORKFLOW}-report-{report.id}-ops-room"
     assert report.deliveries["ops-room"]["status"] == "delivered"
     assert [e.data["channel"] for e in _events_of("delivered")] == ["ops-room"]
 

@@ -49,4 +49,4 @@ def proposed_batch(inbox: Path, trigger: str = "test") -> Batch:
 
 def open_request(batch: Batch, flow_run_id: str = "no-flow-run") -> PendingRequest:
     to_review = batch.routed(Route.APPROVE)
-    return approvals.open_request(batch.run.workflow, batch.run.id, flow_run_id, "test-approval-1", to_review, 3600)
+    return approvals.open_request(batch.run.workflow, batch.run.id, flow_run_id, "test-approval-1", to_review, approvals.deadline_in(3600))

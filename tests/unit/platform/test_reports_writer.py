@@ -119,7 +119,7 @@ def test_the_gate_refuses_an_approval_whose_edit_invents_a_figure(store: StorePr
         instruction_version="weekly-template-v1",
     )
     runs.check_policy(run, [proposal])
-    request = approvals.open_request(run.workflow, run.id, "flow-run-1", "weekly-summary-approval-1", [proposal], 600)
+    request = approvals.open_request(run.workflow, run.id, "flow-run-1", "weekly-summary-approval-1", [proposal], approvals.deadline_in(600))
     invented = approvals.answer_for(request, "olga", edits={proposal.id: {"headline": "Week 2026-W47: 500 opened."}})
     with pytest.raises(ApprovalRejected, match="states 500"):
         approvals.decide(request.id, invented)

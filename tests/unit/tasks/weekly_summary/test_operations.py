@@ -50,8 +50,8 @@ def _gate(workflow: str, proposals: list[Proposal], rejected: tuple[Proposal, ..
     verdicts = runs.check_policy(run, proposals)
     gated = [p for p, v in zip(proposals, verdicts) if v.route is Route.APPROVE]
     if gated:
-        request = approvals.open_request(workflow, run.id, run.id, "approval-1", gated, 3600)
-        approvals.decide(request.id, approvals.answer_for(request, "alice", rejections={p.id: "not ours" for p in rejected}, edits=edits))
+        request = approvals.open_request(workflow, run.id, run.id, "approval-1", gated, approvals.deadline_in(3600))
+        approvals.decide(request.id, approvals.answer_for(request, "dana", rejections={p.id: "not ours" for p in rejected}, edits=edits))
     return run
 
 

@@ -1,0 +1,128 @@
+"""Approvers on a real Prefect server: the policy's channels hear when a run waits, before its
+deadline and when it passes (the run then ends `Expired`, nothing written); four-eyes cases go to
+a second, different approver who did not start the run, on the CLI's path and on the UI's; a large
+batch is decided page by page."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.flow_runs import resume_flow_run
+from sqlalchemy import select
+
+from opsgate import approvals
+from opsgate.errors import ApprovalRejected
+from opsgate.orchestration.resume import submit, wait_until_resumable
+from opsgate.settings import get_settings
+from opsgate.store.db import transaction
+from opsgate.store.tables import AuditRow
+from tests.integration.conftest import payables_count, wait_for_request
+from tests.support.batches import write_inbox
+from tests.support.policies import use_policy_variant
+from tests.support.receiver import Receiver
+
+WORKFLOW = "invoice_extraction"
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    """Three good invoices."""
+    return write_inbox(tmp_path / "inbox")
+
+
+def _events(kind: str) -> list[AuditRow]:
+    with transaction() as session:
+        rows = session.execute(select(AuditRow).where(AuditRow.event == kind).order_by(AuditRow.seq)).scalars().all()
+        session.expunge_all()
+    return list(rows)
+
+
+def _waited_on_after(request: approvals.PendingRequest, timeout: float = 60) -> approvals.PendingRequest:
+    """The request the run waits on once it has taken in the answer to ``request``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = approvals.request_for_run(request.flow_run_id)
+        if current is not None and (current.id, current.pause_key) != (request.id, request.pause_key):
+            return current
+        time.sleep(0.2)
+    raise AssertionError(f"the run still waits on {request.pause_key}")
+
+
+def _state_name(flow_run_id: str) -> str:
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(UUID(flow_run_id)).state
+        return state.name if state else "none"
+
+
+def test_channels_hear_when_a_run_waits_before_the_deadline_and_when_it_passes(
+    start_flow, inbox: Path, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def short_deadline(policy: dict[str, Any]) -> None:
+        policy["channels"] = {"ap-room": {"kind": "webhook", "url": receiver.url}}
+        policy["approvals"].update(notify=["ap-room"], deadline_minutes=0.15, remind_before_minutes=0.1)  # 9 s; reminder after 3 s
+
+    use_policy_variant(tmp_path / "policies", monkeypatch, short_deadline)
+    run = start_flow(inbox)
+    request = wait_for_request()
+    summary = run.finish()
+
+    assert summary.counts == {"expired": 3} and payables_count() == 0
+    assert _state_name(request.flow_run_id) == "Expired"
+    bodies = [r.json() for r in receiver.requests]
+    assert [b["event"] for b in bodies] == ["approval.waiting", "approval.reminder", "approval.expired"]
+    waiting = bodies[0]
+    assert waiting["data"]["proposals"] == 3 and waiting["data"]["deadline"] == request.deadline.isoformat()
+    assert waiting["link"].endswith(f"/runs/flow-run/{request.flow_run_id}") and waiting["fields"]["workflow"] == WORKFLOW
+    assert "ap-lead@example.com" in bodies[2]["text"], "the expiry names the owner the cases are escalated to"
+    (reminded,) = _events("reminded")
+    assert reminded.data["waiting"] == 3 and reminded.data["channels"] == ["ap-room"]
+    assert len([e for e in _events("escalated") if e.data["reasons"][0]["reason"] == "approval_timeout"]) == 3
+    assert [e.data["event"] for e in _events("delivered")] == ["approval.waiting", "approval.reminder", "approval.expired"]
+
+
+def _four_eyes(policy: dict[str, Any]) -> None:
+    policy["approvals"]["four_eyes"] = [{"case_type": "invoice", "field": "total", "above": "1.00"}]
+
+
+def test_four_eyes_cases_wait_for_a_second_approver_who_is_neither_the_first_nor_the_requester(
+    start_flow, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_policy_variant(tmp_path / "policies", monkeypatch, _four_eyes)
+    run = start_flow(inbox, trigger="cli:bob")
+    first = wait_for_request()
+    submit(first, approvals.answer_for(first, "alice"))
+
+    second = wait_for_request(exclude={first.id})
+    assert second.pause_key == "invoice-extraction-approval-second-1" and payables_count() == 0
+    with pytest.raises(ApprovalRejected, match="alice already approved"):
+        submit(second, approvals.answer_for(second, "alice"))
+    wait_until_resumable(second)  # the UI's path: the form goes straight to the server, the gate refuses it
+    resume_flow_run(UUID(second.flow_run_id), run_input=approvals.answer_for(second, "bob").model_dump(mode="json"))
+    again = _waited_on_after(second)
+    assert again.pause_key == "invoice-extraction-approval-second-2"
+    assert any("bob started this run" in p for e in _events("approval_refused") for p in e.data["problems"])
+    assert payables_count() == 0
+
+    submit(again, approvals.answer_for(again, "carol"))
+    assert run.finish().counts == {"executed": 3} and payables_count() == 3
+
+
+def test_a_large_batch_is_decided_page_by_page(start_flow, inbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPSGATE_APPROVAL_PAGE_SIZE", "2")
+    get_settings.cache_clear()
+    run = start_flow(inbox)
+    page1 = wait_for_request()
+    pages = [r for r in approvals.pending_requests(WORKFLOW) if r.flow_run_id == page1.flow_run_id]
+    assert [(r.pause_key, len(r.proposals)) for r in pages] == [("invoice-extraction-approval-page1-1", 2), ("invoice-extraction-approval-page2-1", 1)]
+    page1 = approvals.request_for_run(page1.flow_run_id)
+    assert page1 is not None and page1.pause_key.startswith("invoice-extraction-approval-page1")
+    submit(page1, approvals.answer_for(page1, "alice"))
+    page2 = _waited_on_after(page1)
+    assert page2.id == pages[1].id
+    submit(page2, approvals.answer_for(page2, "alice", rejections={page2.proposals[0].id: "not ours"}))
+    assert run.finish().counts == {"executed": 2, "rejected": 1}
