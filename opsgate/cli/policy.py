@@ -40,6 +40,7 @@ def _review(policy: Policy) -> dict[str, object]:
         "logged": sorted(name for name, t in policy.tools.items() if t.logged),
         "autonomy": {case: mode.value for case, mode in policy.autonomy.items()},
         "escalation": policy.escalation.model_dump(mode="json", exclude_none=True),
+        "approvals": policy.approvals.model_dump(mode="json", exclude_none=True),
     }
 
 
@@ -71,6 +72,20 @@ def show(
         autonomy.add_row(case, mode.value)
     console.print(autonomy)
     console.print("escalates on: " + ", ".join(review["escalation"]), highlight=False)  # type: ignore[arg-type]
+    rules = policy.approvals
+    if rules.groups:
+        approvers = Table("approver group", "members", "decides on")
+        for name, group in rules.groups.items():
+            approvers.add_row(name, ", ".join(group.members), ", ".join(group.case_types))
+        console.print(approvers)
+    else:
+        console.print("[yellow]no approver groups: anyone who can reach the gate may decide[/]")
+    for rule in rules.four_eyes:
+        amount = f" above {rule.field} {rule.above}" if rule.field else ""
+        console.print(f"four eyes: {rule.case_type} cases{amount} need two different approvers, neither the requester", highlight=False)
+    deadline = f"{rules.deadline_minutes:g} minutes" if rules.deadline_minutes else "OPSGATE_APPROVAL_TIMEOUT"
+    reminder = f", reminder {rules.remind_before_minutes:g} minutes before" if rules.remind_before_minutes else ""
+    console.print(f"deadline: {deadline}{reminder}; notified: {', '.join(rules.notify) or 'no channel'}", highlight=False)
 
 
 @app.command()

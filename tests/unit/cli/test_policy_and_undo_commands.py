@@ -55,6 +55,10 @@ def test_policy_show_is_an_access_review() -> None:
     assert review["forbidden"] == ["payments.send", "vendor_master.write"]
     assert review["autonomy"] == {"invoice": "reviewed", "credit_note": "reviewed", "receipt": "reviewed"}
     assert review["owner"]["contact"] == "ap-lead@example.com"
+    assert review["approvals"]["groups"]["ap-leads"] == {"members": ["lena", "olga"], "case_types": ["*"]}
+    assert review["approvals"]["four_eyes"] == [{"case_type": "invoice", "field": "total", "above": "5000.00"}]
+    table = runner.invoke(app, ["policy", "show", "invoice_extraction"], env={"COLUMNS": "200"})
+    assert "ap-clerks" in table.stdout and "four eyes: invoice cases above total 5000.00" in table.stdout
 
 
 def test_policy_schema_is_the_model_schema() -> None:
