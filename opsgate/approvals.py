@@ -22,7 +22,7 @@ from opsgate.policy.loader import load_policy
 from opsgate.policy.schema import ANY_CASE, Policy, same_person
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow, ProposalRow, RunRow, as_utc
-from opsgate.writers import WRITERS
+from opsgate.writers import action_writer
 
 GATE = "opsgate-gate"
 
@@ -141,7 +141,8 @@ def move_request(request_id: int, new_pause_key: str) -> None:
 
 def _approved_payload(session: Session, row: ProposalRow, review: Review) -> dict[str, Any]:
     """The action as approved, normalised through the writer's model so equal means unchanged."""
-    writer = WRITERS[row.tool or ""]
+    writer = action_writer(row.tool)
+    assert writer is not None, "only proposals with an action reach the gate"
     base = standing(session, row)[0]
     fields = {**base, **review.fields} if review.fields else base
     return writer.payload_model.model_validate(fields).model_dump(mode="json")
@@ -220,7 +221,8 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
                 detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
                 found.append(f"the edited action for {row.source} is not valid: {detail}")
             else:
-                writer = WRITERS[row.tool or ""]
+                writer = action_writer(row.tool)
+                assert writer is not None
                 found += [f"{row.source}: {problem}" for problem in writer.check(session, writer.payload_model.model_validate(payload))]
         if answer.approver.strip():
             found += _rights(session, policy, row, review, answer.approver.strip(), payload)

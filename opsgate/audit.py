@@ -40,6 +40,7 @@ class AuditEvent(StrEnum):
     EXECUTION_REFUSED = "execution_refused"
     FAILED = "failed"
     UNDONE = "undone"
+    INCIDENT = "incident"  # someone reported that an executed action went wrong
     REMINDED = "reminded"  # a run still waits for decisions close to its deadline
     DELIVERED = "delivered"  # a message (published report, approval notice) posted to a channel
     DELIVERY_FAILED = "delivery_failed"

@@ -9,7 +9,6 @@ the key and writes nothing, a crash before the commit leaves nothing behind.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,13 +16,13 @@ from sqlalchemy.orm import Session
 from opsgate import audit
 from opsgate.approvals import requester
 from opsgate.audit import AuditEvent
-from opsgate.errors import ExecutionError, PolicyDenied
+from opsgate.errors import PolicyDenied
 from opsgate.models import Outcome, Status, action_digest
 from opsgate.policy.engine import allows_without_approval
-from opsgate.policy.schema import Access, Policy, same_person
+from opsgate.policy.schema import Policy, same_person
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, ExecutionRow, ProposalRow, UndoRow
-from opsgate.writers import UNDO_TOOLS, WRITERS
+from opsgate.writers import action_writer
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +67,12 @@ def execute_one(policy: Policy, proposal_id: str, attempt: int = 1) -> Outcome:
             done = session.get(ExecutionRow, key)
             if done is not None:
                 return Outcome(proposal_id=row.id, source=row.source, status=Status.EXECUTED, detail="already executed; nothing written again", target=f"{done.target_table}/{done.target_id}")
-            tool = policy.tools.get(row.tool or "")
-            writer = WRITERS.get(row.tool or "")
+            writer = action_writer(row.tool)
             approval = session.execute(
                 select(ApprovalRow).where(ApprovalRow.proposal_id == row.id).order_by(ApprovalRow.id.desc()).limit(1)
             ).scalar_one_or_none()
             current = action_digest(row.id, row.tool, row.payload) if row.tool else None
-            if writer is None or tool is None or tool.access is not Access.WRITE:
+            if writer is None or not (policy.undoes(row.tool) or (row.tool in policy.writes())):
                 refusal = f"tool {row.tool!r} is not a write this policy allows"
             elif row.status != Status.APPROVED:
                 refusal = f"the proposal is {row.status}, not approved"
@@ -95,11 +93,12 @@ def execute_one(policy: Policy, proposal_id: str, attempt: int = 1) -> Outcome:
             else:
                 payload = approval.action_payload
             if refusal is None:
-                assert writer is not None and tool is not None
+                assert writer is not None
                 target = writer.apply(session, writer.payload_model.model_validate(payload), row.id)
                 session.add(ExecutionRow(idempotency_key=key, proposal_id=row.id, tool=writer.tool, approval_id=approval.id if approval else None, target_table=writer.table, target_id=target))
                 session.flush()
-                session.add(UndoRow(idempotency_key=key, undo_tool=writer.undo_tool, target_table=writer.table, target_id=target))
+                if writer.undo_tool:  # an undo is not undone in turn
+                    session.add(UndoRow(idempotency_key=key, undo_tool=writer.undo_tool, target_table=writer.table, target_id=target))
                 row.status, row.detail = Status.EXECUTED, f"{writer.table}/{target}"
                 audit.append(session, AuditEvent.EXECUTED, workflow=row.workflow, run_id=row.run_id, proposal_id=row.id, actor=EXECUTOR, data={
                     "tool": writer.tool, "target": f"{writer.table}/{target}", "idempotency_key": key, "undo": writer.undo_tool,
@@ -122,21 +121,3 @@ def record_failure(policy: Policy, proposal_id: str, error: BaseException) -> Ou
             owner = f"{policy.owner.name} <{policy.owner.contact}>"
             audit.append(session, AuditEvent.ESCALATED, actor=EXECUTOR, **common, data={"source": row.source, "to": owner, "reasons": [{"reason": "tool_failure", "field": None, "detail": str(error)}]})
         return Outcome(proposal_id=row.id, source=row.source, status=Status.FAILED, detail=str(error))
-
-
-def undo(proposal_id: str, by: str, reason: str) -> str:
-    """Take an executed write back through its undo record; returns what was undone."""
-    with transaction() as session:
-        execution = session.execute(select(ExecutionRow).where(ExecutionRow.proposal_id == proposal_id)).scalar_one_or_none()
-        if execution is None:
-            raise ExecutionError(f"proposal {proposal_id} was never executed; nothing to undo", retryable=False)
-        record = session.execute(select(UndoRow).where(UndoRow.idempotency_key == execution.idempotency_key)).scalar_one()
-        if record.undone_at is not None:
-            raise ExecutionError(f"proposal {proposal_id} was already undone by {record.undone_by}", retryable=False)
-        UNDO_TOOLS[record.undo_tool].undo(session, record.target_id)
-        record.undone_at, record.undone_by = datetime.now(timezone.utc), by
-        row = session.get(ProposalRow, proposal_id)
-        assert row is not None
-        target = f"{record.target_table}/{record.target_id}"
-        audit.append(session, AuditEvent.UNDONE, workflow=row.workflow, run_id=row.run_id, proposal_id=proposal_id, actor=by, data={"undo": record.undo_tool, "target": target, "reason": reason})
-        return target

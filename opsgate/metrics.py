@@ -8,6 +8,7 @@ never mixes cases of different windows:
 - escalation rate: escalated cases / cases, and escalated cases per reason
 - tool error rate: writes that failed / writes attempted (executed + failed at execution)
 - time saved: executed cases x the policy's `manual_minutes` (unknown without it)
+- incidents: incidents reported against the cases' executed actions (`opsgate incident report`)
 The weekly summary reports these; shadow evaluation and earned autonomy read them too.
 """
 
@@ -40,6 +41,7 @@ class AgentMetrics(BaseModel):
     escalated: int
     escalations_by_reason: dict[str, int] = Field(default_factory=dict)
     tool_errors: int
+    incidents: int = 0
     completion_rate: float | None
     approval_rate: float | None
     correction_rate: float | None
@@ -72,6 +74,7 @@ def agent_metrics(since: datetime, until: datetime, workflow: str | None = None)
         decisions = {p: d for p, d in session.execute(select(ApprovalRow.proposal_id, ApprovalRow.decision).where(ApprovalRow.proposal_id.in_(ids)).order_by(ApprovalRow.id))} if ids else {}
         corrected = set(session.execute(select(CorrectionRow.proposal_id).where(CorrectionRow.proposal_id.in_(ids))).scalars()) if ids else set()
         failures = session.execute(select(AuditRow.proposal_id, AuditRow.data).where(AuditRow.event == AuditEvent.FAILED, AuditRow.proposal_id.in_(ids))).all() if ids else []
+        incidents = Counter(session.execute(select(AuditRow.proposal_id).where(AuditRow.event == AuditEvent.INCIDENT, AuditRow.proposal_id.in_(ids))).scalars()) if ids else Counter()
     failed_writes = {proposal_id for proposal_id, data in failures if data.get("stage") == "execute"}
     groups: dict[tuple[str, str, str], list] = defaultdict(list)
     for case in cases:
@@ -91,6 +94,7 @@ def agent_metrics(since: datetime, until: datetime, workflow: str | None = None)
         found.append(AgentMetrics(
             workflow=name, case_type=case_type, instruction_version=version, cases=len(members), completed=completed, executed=executed,
             approved=approved, rejected=rejected, corrected=fixed, escalated=escalated, escalations_by_reason=dict(reasons), tool_errors=errors,
+            incidents=sum(incidents[m.id] for m in members),
             completion_rate=_rate(completed, len(members)), approval_rate=_rate(approved, approved + rejected), correction_rate=_rate(fixed, approved),
             escalation_rate=_rate(escalated, len(members)), tool_error_rate=_rate(errors, executed + errors),
             time_saved_minutes=None if minutes[name] is None else round(executed * minutes[name], 1),  # type: ignore[operator]

@@ -29,6 +29,7 @@ class EscalationReason(StrEnum):
     REPEATED_FAILURE = "repeated_failure"
     NEEDS_OCR = "needs_ocr"
     APPROVAL_TIMEOUT = "approval_timeout"
+    INCIDENT = "incident"
 
 
 class Escalation(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from opsgate.cli import approvals, audit, demo, metrics, policy, reports, run, runs, server, undo
+from opsgate.cli import approvals, audit, demo, incident, metrics, policy, reports, run, runs, server, undo
 from opsgate.cli.errors import exits_cleanly
 from opsgate.workflows import workflows
 
@@ -21,6 +21,7 @@ app.add_typer(approvals.app, name="approvals")
 app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")
 app.add_typer(reports.app, name="reports")
+app.add_typer(incident.app, name="incident")
 app.add_typer(server.app, name="server")
 app.command()(undo.undo)
 app.command()(metrics.metrics)

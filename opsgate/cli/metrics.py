@@ -46,13 +46,13 @@ def metrics(
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
         return
-    table = Table("workflow", "case type", "version", "cases", "completed", "approved", "corrected", "escalated", "tool errors", "time saved",
+    table = Table("workflow", "case type", "version", "cases", "completed", "approved", "corrected", "escalated", "tool errors", "incidents", "time saved",
                   title=f"agent metrics {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
     for r in rows:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.escalations_by_reason.items()))
         table.add_row(
             r.workflow, r.case_type, r.instruction_version, str(r.cases), _percent(r.completion_rate), _percent(r.approval_rate), _percent(r.correction_rate),
-            _percent(r.escalation_rate) + (f" ({reasons})" if reasons else ""), _percent(r.tool_error_rate),
+            _percent(r.escalation_rate) + (f" ({reasons})" if reasons else ""), _percent(r.tool_error_rate), str(r.incidents),
             "-" if r.time_saved_minutes is None else f"{r.time_saved_minutes / 60:.1f} h",
         )
     Console().print(table)

@@ -1,4 +1,4 @@
-"""`opsgate undo`: take one executed write back through its undo record."""
+"""`opsgate undo`: propose taking one executed write back; it waits for approval like any write."""
 
 from __future__ import annotations
 
@@ -7,16 +7,24 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from opsgate import executor
 from opsgate.cli.errors import exits_cleanly
 
 
 @exits_cleanly
 def undo(
     proposal_id: Annotated[str, typer.Argument(help="The executed proposal's id.")],
-    by: Annotated[str, typer.Option("--as", help="Your name, recorded in the audit log.")],
+    by: Annotated[str, typer.Option("--as", help="Your name: the requester, recorded in the audit log.")],
     reason: Annotated[str, typer.Option(help="Why the write is taken back.")],
 ) -> None:
-    """Undo an executed write (e.g. reverse a posting); the history stays, the undo is audited."""
-    target = executor.undo(proposal_id, by, reason)
-    Console().print(f"[green]undone[/]: {target}", highlight=False)
+    """Propose the undo of an executed write (e.g. reverse a posting). The run waits at the gate
+    until an approver decides (Prefect UI or `opsgate approvals approve`); the history stays."""
+    from opsgate import undoing
+    from opsgate.orchestration.server import prefect_api
+    from opsgate.orchestration.undo import UndoParams, undo_write
+
+    undoing.undo_workflow(proposal_id)  # a clear error before any run starts
+    with prefect_api():
+        summary = undo_write(UndoParams(proposal_id=proposal_id, reason=reason, trigger=f"cli:{by}"))
+    for outcome in summary.outcomes:
+        colour = "green" if outcome.status == "executed" else "yellow"
+        Console().print(f"[{colour}]{outcome.status}[/]: {outcome.source} · {outcome.detail}", highlight=False)

@@ -15,6 +15,8 @@ from opsgate.policy.schema import Access, ApprovalRule, Autonomy, Policy
 
 def _policy_escalations(policy: Policy, proposal: Proposal) -> list[Escalation]:
     found: list[Escalation] = []
+    if policy.undoes(proposal.tool):
+        return found
     tool = policy.tools.get(proposal.tool or "")
     if tool is None or tool.access is not Access.WRITE:
         access = "not in the policy" if tool is None else f"{tool.access.value}, not write"
@@ -46,6 +48,8 @@ def route(policy: Policy, proposal: Proposal) -> Verdict:
         escalations += _policy_escalations(policy, proposal)
     if escalations:
         return Verdict(proposal_id=proposal.id, route=Route.ESCALATE, escalations=escalations)
+    if policy.undoes(proposal.tool):  # taking a write back is never autonomous, whatever the case type's mode
+        return Verdict(proposal_id=proposal.id, route=Route.APPROVE)
     autonomy = policy.autonomy[proposal.case_type]
     if autonomy is Autonomy.SHADOW:
         return Verdict(proposal_id=proposal.id, route=Route.SHADOW)

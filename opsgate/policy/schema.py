@@ -139,6 +139,7 @@ class Channel(Strict):
 
 
 ANY_CASE = "*"
+UNDO_CASE = "undo"  # the case type of taking an executed write back; approver groups may name it
 
 
 def same_person(a: str, b: str) -> bool:
@@ -238,7 +239,7 @@ class Policy(Strict):
         for name in rules.notify:
             if name not in self.channels:
                 problems.append(f"approvals.notify: {name!r} is not among the policy's channels")
-        cases = {*self.autonomy, ANY_CASE}
+        cases = {*self.autonomy, ANY_CASE, UNDO_CASE}
         named = [(f"approvals.groups.{group}", case) for group, spec in rules.groups.items() for case in spec.case_types]
         named += [(f"approvals.four_eyes[{i}]", rule.case_type) for i, rule in enumerate(rules.four_eyes)]
         problems += [f"{where}: case type {case!r} has no autonomy rule in this policy" for where, case in named if case not in cases]
@@ -269,6 +270,10 @@ class Policy(Strict):
             if value.is_finite() and abs(value) > (rule.above or 0):
                 return True
         return False
+
+    def undoes(self, tool: str | None) -> bool:
+        """Whether ``tool`` takes back one of this policy's writes: a write of its own, always approved by a person."""
+        return bool(tool) and any(spec.undo == tool for spec in self.writes().values())
 
     def writes(self) -> dict[str, Tool]:
         return {name: tool for name, tool in self.tools.items() if tool.access is Access.WRITE}

@@ -108,6 +108,9 @@ def template_summary(facts: Facts) -> Summary:
         if f"{key}_baseline_mean" in values and key in values:
             text = f"{label} is unusual: {_number(values[key])} against {_number(values[f'{key}_baseline_mean'])} on average over the weeks before."
             risks.append({"text": text, "facts": [key, f"{key}_baseline_mean"]})
+    if values.get("incidents"):
+        risks.append({"text": f"{_number(values['incidents'])} incidents were reported against executed actions.", "facts": ["incidents"]})
+        actions.append("Go through the incidents with the workflows' owners.")
     if values.get("escalations"):
         risks.append({"text": f"{_number(values['escalations'])} cases went to their owners instead of the normal approval path.", "facts": ["escalations"]})
         actions.append("Check why those cases were escalated.")

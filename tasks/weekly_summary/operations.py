@@ -13,7 +13,7 @@ Definitions (the window is [start, end) in UTC, like every moment in the store):
   executed in the window and not undone.
 - approvals, rejections: decisions people made in the window; corrections: fields they changed
   before approving, one per field.
-- escalations (by reason), undone, execution_refusals: audit events in the window.
+- escalations (by reason), undone, execution_refusals, incidents: audit events in the window.
 - agents: ``opsgate.metrics.agent_metrics`` over the window, the summary's own runs left out.
 """
 
@@ -27,7 +27,7 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -42,7 +42,7 @@ from tasks.weekly_summary.workflow import WORKFLOW
 FLAGGING = "duplicate_flagging"  # the workflow whose merge proposals are the week's flagged duplicates
 COUNTS = (
     "invoices_posted", "postings_reversed", "records_flagged", "records_merged", "approvals", "rejections", "corrections",
-    "escalations", "undone", "execution_refusals",
+    "escalations", "undone", "execution_refusals", "incidents",
 )
 
 
@@ -73,6 +73,7 @@ class OperationsFacts(BaseModel):
     escalations_by_reason: dict[str, int]
     undone: int
     execution_refusals: int
+    incidents: int = Field(0, description="Incidents reported against executed actions in the window.")
     agents: list[AgentMetrics]
 
 
@@ -138,7 +139,7 @@ def operations_facts(start: datetime, end: datetime, top_vendors: int = 5) -> Op
         decisions = _counted(session, ApprovalRow.decision, ApprovalRow.decided_at >= start, ApprovalRow.decided_at < end)
         corrections = session.execute(select(func.count()).select_from(CorrectionRow).where(CorrectionRow.created_at >= start, CorrectionRow.created_at < end)).scalar_one()
         in_window = (AuditRow.at >= start, AuditRow.at < end)
-        events = _counted(session, AuditRow.event, AuditRow.event.in_([AuditEvent.UNDONE, AuditEvent.EXECUTION_REFUSED]), *in_window)
+        events = _counted(session, AuditRow.event, AuditRow.event.in_([AuditEvent.UNDONE, AuditEvent.EXECUTION_REFUSED, AuditEvent.INCIDENT]), *in_window)
         escalated = session.execute(select(AuditRow.data).where(AuditRow.event == AuditEvent.ESCALATED, *in_window)).scalars().all()
     spend_total, spend_by_vendor = _spend(live, top_vendors)
     return OperationsFacts(
@@ -147,7 +148,7 @@ def operations_facts(start: datetime, end: datetime, top_vendors: int = 5) -> Op
         approvals=decisions.get("approved", 0), rejections=decisions.get("rejected", 0), corrections=corrections,
         escalations=len(escalated), escalations_by_reason=dict(Counter(r["reason"] for data in escalated for r in data.get("reasons", []))),
         undone=events.get(AuditEvent.UNDONE, 0), execution_refusals=events.get(AuditEvent.EXECUTION_REFUSED, 0),
-        agents=[row for row in agent_metrics(start, end) if row.workflow != WORKFLOW],
+        incidents=events.get(AuditEvent.INCIDENT, 0), agents=[row for row in agent_metrics(start, end) if row.workflow != WORKFLOW],
     )
 
 

@@ -70,7 +70,7 @@ def _operations(ops: OperationsFacts) -> list[str]:
     lines.append(
         f"People approved {_n(ops.approvals)} and rejected {_n(ops.rejections)} proposals and corrected {_n(ops.corrections)} fields; "
         f"{_n(ops.escalations)} cases went to their owners{f' ({reasons})' if reasons else ''}; "
-        f"{_n(ops.undone)} writes were undone and the executor refused {_n(ops.execution_refusals)}."
+        f"{_n(ops.undone)} writes were undone and the executor refused {_n(ops.execution_refusals)}; {_n(ops.incidents)} incidents were reported."
     )
     return [*lines, ""]
 

@@ -17,6 +17,7 @@ from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, MatchModelRow, ProposalRow, RecordRow
 from tests.integration.conftest import wait_for_request
 from tests.support.records import PLANTED, company_records, write_csv
+from tests.support.undo import undo_through_gate
 
 WORKFLOW = "duplicate_flagging"
 
@@ -69,7 +70,7 @@ def test_merges_wait_for_approval_then_mark_records_and_undo_restores_them(start
     survivor = records[original] if records[original].merged_into is None else records[copy]
     assert survivor.data["postcode"] == records[original].data["postcode"] != ""
 
-    target = executor.undo(first.id, by="dana", reason="wrong merge")
+    target = undo_through_gate(first.id, "dana", "wrong merge").target or ""
     assert target.startswith("record_merges/")
     after = _records()
     assert all(after[i].merged_into is None for i in first.payload["duplicates"])

@@ -25,6 +25,7 @@ from opsgate.store.tables import AuditRow, FactSheetRow, ReportRow
 from tests.integration.conftest import FlowInThread, wait_for_request
 from tests.support.policies import use_policy_variant
 from tests.support.receiver import Receiver
+from tests.support.undo import undo_through_gate
 
 WORKFLOW = "weekly_summary"
 # Week 2026-W47 in Europe/Berlin: Monday 16 November 00:00 to Monday 23 November 00:00 local time.
@@ -106,7 +107,7 @@ def test_the_report_is_published_only_after_the_owner_approves_and_undo_withdraw
     assert report.html.count('<img src="data:image/png;base64,') == 2, "volume and SLA charts inline in the HTML"
     assert [e.data["field"] for e in _events_of("corrected")] == ["headline"]
 
-    target = executor.undo(proposal.id, by="olga", reason="sent too early")
+    target = undo_through_gate(proposal.id, "olga", "sent too early").target
     assert target == f"reports/{report.id}"
     assert [r.status for r in _reports()] == ["withdrawn"]
 

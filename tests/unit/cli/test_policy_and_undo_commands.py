@@ -9,12 +9,11 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from opsgate import approvals, executor
 from opsgate.cli.app import app
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import PayableRow
-from tests.support.batches import open_request, proposed_batch, write_inbox
+from tests.support.batches import proposed_batch, write_inbox
 from tests.support.policies import use_policy_variant
 
 runner = CliRunner()
@@ -67,17 +66,9 @@ def test_policy_schema_is_the_model_schema() -> None:
     assert {"workflow", "version", "owner", "tools", "autonomy"} <= set(schema["required"])
 
 
-def test_undo_reverses_a_posting_once(opsgate_env: str, tmp_path: Path) -> None:
+def test_undo_of_a_proposal_never_executed_is_refused_before_any_run(opsgate_env: str, tmp_path: Path) -> None:
     batch = proposed_batch(write_inbox(tmp_path / "inbox"))
-    request = open_request(batch)
-    decision = approvals.decide(request.id, approvals.answer_for(request, "alice"))[0]
-    executor.execute_one(batch.run.policy, decision.proposal_id)
-
-    first = runner.invoke(app, ["undo", decision.proposal_id, "--as", "erin", "--reason", "posted to the wrong period"])
-    again = runner.invoke(app, ["undo", decision.proposal_id, "--as", "erin", "--reason", "twice"])
-
-    assert first.exit_code == 0, first.output
-    assert again.exit_code == 1 and "already undone" in again.output
+    result = runner.invoke(app, ["undo", batch.proposals[0].id, "--as", "olga", "--reason", "wrong period"])
+    assert result.exit_code == 2 and "never executed; nothing to undo" in result.output
     with transaction() as session:
-        posting = session.execute(select(PayableRow).where(PayableRow.proposal_id == decision.proposal_id)).scalar_one()
-    assert posting.status == "reversed"
+        assert session.execute(select(PayableRow)).first() is None

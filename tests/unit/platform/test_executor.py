@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from opsgate import approvals, executor
+from opsgate import approvals, executor, runs, undoing
 from opsgate.approvals import PendingRequest
-from opsgate.errors import ExecutionError, PolicyDenied
+from opsgate.errors import ExecutionError, InputError, PolicyDenied
 from opsgate.models import EscalationReason, Route, Status
 from opsgate.settings import PROJECT_ROOT
 from opsgate.store.db import transaction
@@ -22,7 +22,10 @@ from opsgate.writers.payables import PayablePosting, PayablesPost
 from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
 from tests.support.policies import use_policy_variant
 from tests.support.samples import US_INVOICE
+from tests.support.undo import undo_through_gate
 from tests.unit.platform.conftest import StoreProbe, by_source
+
+WORKFLOW = "invoice_extraction"
 
 
 def approve_all(request: PendingRequest) -> list[str]:
@@ -223,29 +226,39 @@ def test_an_auto_proposal_needs_an_approval_under_a_reviewed_policy(store: Store
 # --- undo ------------------------------------------------------------------------------------
 
 
-def test_undo_reverses_the_posting_once(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_undo_is_a_write_of_its_own_that_waits_for_a_person_and_happens_once(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
     pid = approve_all(request_)[0]
     target = executor.execute_one(batch.run.policy, pid).target
-    assert executor.undo(pid, by="bob", reason="posted to the wrong period") == target
+    run = runs.start_run(WORKFLOW, "cli:olga")
+    proposal = undoing.propose_undo(run, pid, "posted to the wrong period")
+    assert (proposal.tool, proposal.case_type, proposal.payload["target"]) == ("payables.reverse", "undo", target)
+    (verdict,) = runs.check_policy(run, [proposal])
+    assert verdict.route is Route.APPROVE, "taking a write back is never autonomous"
+    with pytest.raises(PolicyDenied, match="not approved"):
+        executor.execute_one(run.policy, proposal.id)
+    assert [r.status for r in store.rows(PayableRow)] == ["posted"]
+
+    outcome = undo_through_gate(pid, "olga", "posted to the wrong period")
+    assert outcome.status == Status.EXECUTED and outcome.target == target
     (row,) = store.rows(PayableRow, PayableRow.proposal_id == pid)
     assert row.status == "reversed"
     (record,) = store.rows(UndoRow)
-    assert record.undone_by == "bob" and record.undone_at is not None
+    assert record.undone_at is not None and record.undone_by == f"proposal {outcome.proposal_id}"
     (undone,) = store.events("undone", pid)
-    assert undone.actor == "bob"
     assert undone.data["target"] == target and undone.data["reason"] == "posted to the wrong period"
+    (approved,) = store.events("approved", outcome.proposal_id)
+    assert approved.actor == "olga"
 
-    with pytest.raises(ExecutionError) as caught:
-        executor.undo(pid, by="bob", reason="again")
-    assert caught.value.retryable is False
+    with pytest.raises(InputError, match="already undone"):
+        undoing.undo_workflow(pid)
     assert len(store.events("undone", pid)) == 1
     assert store.count(PayableRow) == 1  # reversal marks, never deletes
 
 
-def test_undo_of_a_proposal_never_executed_raises(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_undo_of_a_proposal_never_executed_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
     pid = approve_all(request_)[0]
-    with pytest.raises(ExecutionError, match="never executed"):
-        executor.undo(pid, by="bob", reason="nothing there")
+    with pytest.raises(InputError, match="never executed"):
+        undoing.undo_workflow(pid)
     assert store.events("undone") == []
 
 

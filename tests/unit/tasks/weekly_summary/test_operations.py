@@ -25,6 +25,7 @@ from opsgate.store.tables import PayableRow, ProposalRow, RecordRow, RunRow
 from opsgate.writers.payables import PayablePosting, vendor_key
 from opsgate.writers.records import RecordMerge
 from tasks.weekly_summary.operations import VendorSpend, key_part, operations_facts, operations_flat
+from tests.support.undo import undo_through_gate
 
 INVOICES, DEDUPE = "invoice_extraction", "duplicate_flagging"
 RULES, LLM, MATCHER = "rules-v1", "llm-v2", "fellegi-sunter-v1"
@@ -113,18 +114,18 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str) -> None:
     executor.record_failure(week.policy, again.id, failure.value)  # as the flow does: failed, and escalated as a tool failure
     with pytest.raises(PolicyDenied):
         executor.execute_one(week.policy, falcon.id)
-    executor.undo(cobalt.id, "bob", "posted twice")
+    undo_through_gate(cobalt.id, "olga", "posted twice")
     cluster, pair, wrong = _merge("a", "b", "c"), _merge("d", "e", case_type="review"), _merge("f", "g")
     unreadable = Proposal(workflow=DEDUPE, source="customers", case_type="duplicate", error="no usable fields", instruction_version=MATCHER)
     dedupe = _gate(DEDUPE, [cluster, pair, wrong, unreadable], rejected=(pair,))
     executor.execute_one(dedupe.policy, cluster.id)
     executor.execute_one(dedupe.policy, wrong.id)
-    executor.undo(wrong.id, "bob", "not the same company")
+    undo_through_gate(wrong.id, "dana", "not the same company")
     _summary_case()
     end = datetime.now(timezone.utc)
 
     # After the window: the old posting reversed, an approval and its posting, an escalation, a refusal.
-    executor.undo(old.id, "bob", "paid by card")
+    undo_through_gate(old.id, "olga", "paid by card")
     late, late_high = _invoice("M-1", "Mill Supplies", "EUR", "10.00"), _invoice("L-1", "Lumen", "EUR", "90000.00")
     executor.execute_one(_gate(INVOICES, [late, late_high]).policy, late.id)
     with pytest.raises(PolicyDenied):
@@ -147,17 +148,18 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str) -> None:
     ]
     assert facts.records_flagged == 3, "the cluster, the pair and the undone merge; the unreadable case proposed no merge"
     assert facts.records_merged == 2, "b and c into a; f and g were merged and undone"
-    assert (facts.approvals, facts.rejections, facts.corrections) == (9, 3, 2), "7 invoices and 2 merges approved; F-1, J-1 and the pair rejected"
+    assert (facts.approvals, facts.rejections, facts.corrections) == (11, 3, 2), "7 invoices, 2 merges and 2 undos approved; F-1, J-1 and the pair rejected"
     assert facts.escalations == 3 and facts.escalations_by_reason == {"low_confidence": 1, "high_value": 2, "tool_failure": 1}
     assert (facts.undone, facts.execution_refusals) == (2, 1)
     assert {(a.workflow, a.case_type, a.instruction_version) for a in facts.agents} == {
         (INVOICES, "invoice", RULES), (INVOICES, "invoice", LLM), (INVOICES, "credit_note", RULES), (DEDUPE, "duplicate", MATCHER), (DEDUPE, "review", MATCHER),
+        (INVOICES, "undo", RULES), (DEDUPE, "undo", MATCHER),  # taking C-1 and the f-g merge back: approved writes of their own
     }
 
     found = operations_flat(facts)
     assert {key: found[key] for key in found if not key.startswith((INVOICES, DEDUPE))} == {
-        "invoices_posted": 6, "postings_reversed": 1, "records_flagged": 3, "records_merged": 2, "approvals": 9, "rejections": 3, "corrections": 2,
-        "escalations": 3, "undone": 2, "execution_refusals": 1,
+        "invoices_posted": 6, "postings_reversed": 1, "records_flagged": 3, "records_merged": 2, "approvals": 11, "rejections": 3, "corrections": 2,
+        "escalations": 3, "undone": 2, "execution_refusals": 1, "incidents": 0,
         "escalations_high_value": 2, "escalations_low_confidence": 1, "escalations_tool_failure": 1,
         "spend_total_EUR": 1570.00, "spend_total_USD": 600.00,
         "spend_vendor_1_EUR_name": "ACME Ltd.", "spend_vendor_1_EUR_total": 850.00,
@@ -183,7 +185,7 @@ def test_a_quiet_window_has_zeros_and_no_spend_or_agents(opsgate_env: str) -> No
     facts = operations_facts(start, start + timedelta(weeks=1))
     assert facts.spend_total == {} and facts.spend_by_vendor == [] and facts.escalations_by_reason == {} and facts.agents == []
     assert operations_flat(facts) == dict.fromkeys(
-        ("invoices_posted", "postings_reversed", "records_flagged", "records_merged", "approvals", "rejections", "corrections", "escalations", "undone", "execution_refusals"), 0
+        ("invoices_posted", "postings_reversed", "records_flagged", "records_merged", "approvals", "rejections", "corrections", "escalations", "undone", "execution_refusals", "incidents"), 0
     )
     with pytest.raises(ValueError, match="no time zone"):
         operations_facts(datetime(2026, 11, 16), datetime(2026, 11, 23))

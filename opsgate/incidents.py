@@ -1,0 +1,58 @@
+"""Incidents: someone reports that an executed action went wrong. The report is audited against
+the action, escalated to the workflow's owner, and posted to the policy's approval channels; the
+agent metrics count it. Taking the write back is a separate, approved step (`opsgate undo`)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from opsgate import audit
+from opsgate.audit import AuditEvent
+from opsgate.channels import Message
+from opsgate.delivery import run_link, send
+from opsgate.errors import InputError
+from opsgate.models import EscalationReason
+from opsgate.policy.loader import load_policy
+from opsgate.store.db import transaction
+from opsgate.store.tables import ExecutionRow, ProposalRow
+
+
+class Incident(BaseModel):
+    proposal_id: str
+    workflow: str
+    case_type: str
+    target: str
+    reason: str
+    reported_by: str
+    channels: dict[str, str]
+
+
+def report_incident(proposal_id: str, reason: str, by: str) -> Incident:
+    if not reason.strip() or not by.strip():
+        raise InputError("an incident needs a reason and the name of who reports it")
+    with transaction() as session:
+        row = session.get(ProposalRow, proposal_id)
+        execution = session.execute(select(ExecutionRow).where(ExecutionRow.proposal_id == proposal_id)).scalar_one_or_none()
+        if row is None or execution is None:
+            raise InputError(f"proposal {proposal_id} wrote nothing; an incident is reported against an executed action")
+        policy = load_policy(row.workflow)
+        owner = f"{policy.owner.name} <{policy.owner.contact}>"
+        target = f"{execution.target_table}/{execution.target_id}"
+        common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
+        audit.append(session, AuditEvent.INCIDENT, actor=by, **common, data={"reason": reason, "target": target, "tool": execution.tool, "case_type": row.case_type})
+        audit.append(session, AuditEvent.ESCALATED, actor=by, **common, data={
+            "source": row.source, "to": owner, "case_goes_on": True,
+            "reasons": [{"reason": EscalationReason.INCIDENT, "field": None, "detail": reason}],
+        })
+        incident = Incident(proposal_id=row.id, workflow=row.workflow, case_type=row.case_type, target=target, reason=reason, reported_by=by, channels={})
+        run_id = row.run_id
+    message = Message(
+        event="incident.reported", title=f"Incident in {incident.workflow}: {target}",
+        text=f"{by} reports that the action written to {target} went wrong: {reason}\n\nOwner: {owner}. To take it back: `opsgate undo {proposal_id} --as NAME --reason ...`",
+        link=run_link(run_id), fields={"workflow": incident.workflow, "case type": incident.case_type, "target": target, "reported by": by},
+        data=incident.model_dump(exclude={"channels"}),
+    )
+    results = send(policy, policy.approvals.notify, message, f"{incident.workflow}-incident-{proposal_id}", run_id, proposal_id)
+    incident.channels = {name: str(result["status"]) for name, result in results.items()}
+    return incident

@@ -1,0 +1,16 @@
+"""Taking a write back the way `opsgate undo` does, minus Prefect: propose the undo, have a person
+approve it at the gate's store side, and let the executor write it."""
+
+from __future__ import annotations
+
+from opsgate import approvals, executor, runs, undoing
+from opsgate.models import Outcome
+
+
+def undo_through_gate(proposal_id: str, approver: str, reason: str) -> Outcome:
+    run = runs.start_run(undoing.undo_workflow(proposal_id), f"cli:{approver}")
+    proposal = undoing.propose_undo(run, proposal_id, reason)
+    runs.check_policy(run, [proposal])
+    request = approvals.open_request(run.workflow, run.id, f"undo-{run.id}", "undo-approval-1", [proposal], approvals.deadline_in(600))
+    (decision,) = approvals.decide(request.id, approvals.answer_for(request, approver))
+    return executor.execute_one(run.policy, decision.proposal_id)
