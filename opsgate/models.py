@@ -91,6 +91,9 @@ class Proposal(BaseModel):
     notices: list[Escalation] = Field(
         default_factory=list, description="Told to the owner without stopping the case: it still goes to the gate (e.g. a template used instead of the model).",
     )
+    context: dict[str, Any] = Field(
+        default_factory=dict, description="Facts the workflow established about the case (e.g. vendor_known) that the policy's case types may test.",
+    )
     instruction_version: str
     tools_used: list[str] = Field(default_factory=list)
     error: str | None = None

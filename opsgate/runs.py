@@ -108,10 +108,13 @@ def _repeated_failure(session: Session, run: Run, proposal: Proposal, verdict: V
 
 
 def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
-    """Route every proposal by the policy and record it, with its route, in the store and audit."""
+    """Give every proposal its case type (the policy's definitions narrow the workflow's own, in
+    place, so later steps see it), route it by the policy, and record both in the store and audit."""
     verdicts: list[Verdict] = []
     with transaction() as session:
         for proposal in proposals:
+            if proposal.tool is not None:  # the policy's case types, defined as data, narrow the workflow's own
+                proposal.case_type = run.policy.case_type_of(proposal.case_type, proposal.payload, proposal.confidence, proposal.context)
             verdict = _repeated_failure(session, run, proposal, route(run.policy, proposal))
             verdicts.append(verdict)
             status = _STATUS[verdict.route]
@@ -123,7 +126,7 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
                 audit.append(session, AuditEvent.PROPOSED, actor=proposal.instruction_version, **common, data={
                     "source": proposal.source, "case_type": proposal.case_type, "tool": proposal.tool,
                     "payload": proposal.payload, "digest": proposal.digest, "confidence": proposal.confidence,
-                    "instruction_version": proposal.instruction_version, "tools_used": proposal.tools_used, "route": verdict.route,
+                    "instruction_version": proposal.instruction_version, "tools_used": proposal.tools_used, "route": verdict.route, "context": proposal.context,
                 })
             if proposal.notices and verdict.route in (Route.APPROVE, Route.AUTO):
                 audit.append(session, AuditEvent.ESCALATED, actor=AGENT, **common, data={

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -34,8 +34,9 @@ def metrics(
     until: Annotated[str | None, typer.Option(help="End of the window, exclusive. Default: now.")] = None,
     workflow: Annotated[str | None, typer.Option(help="Only this workflow.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON array, one object per workflow, case type and instruction version.")] = False,
+    artifact: Annotated[bool, typer.Option("--artifact", help="Also publish the figures to Prefect as the `agent-metrics` table artifact.")] = False,
 ) -> None:
-    """Completion, approval, correction, escalation and tool-error rates, and time saved."""
+    """Completion, approval, correction, escalation and tool-error rates, incidents and time saved."""
     from opsgate.metrics import agent_metrics
 
     now = datetime.now(timezone.utc)
@@ -43,6 +44,8 @@ def metrics(
     if start >= end:
         raise InputError(f"the window is empty: --since {start.isoformat()} is not before --until {end.isoformat()}")
     rows = agent_metrics(start, end, workflow)
+    if artifact:
+        _publish(rows, start, end)
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
         return
@@ -56,3 +59,13 @@ def metrics(
             "-" if r.time_saved_minutes is None else f"{r.time_saved_minutes / 60:.1f} h",
         )
     Console().print(table)
+
+
+def _publish(rows: list[Any], start: datetime, end: datetime) -> None:
+    from prefect.artifacts import create_table_artifact
+
+    from opsgate.orchestration.server import prefect_api
+
+    table = [{k: "" if v is None else str(v) for k, v in row.model_dump(mode="json").items() if k != "escalations_by_reason"} for row in rows]
+    with prefect_api():
+        create_table_artifact(key="agent-metrics", table=table, description=f"Agent metrics {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")

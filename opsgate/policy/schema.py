@@ -166,6 +166,48 @@ class FourEyes(Strict):
         return self
 
 
+class Threshold(Strict):
+    field: str = Field(description="A payload field holding an amount, e.g. total.")
+    amount: Decimal
+
+
+class CaseType(Strict):
+    """A case type defined as data: the cases of the workflow's own type `refines` that meet every
+    condition given. The first definition (in file order) a case meets is its case type; autonomy,
+    approver groups, four eyes and metrics then apply to it."""
+
+    refines: str = Field(description="The workflow's own case type this one narrows, e.g. invoice.")
+    description: str = ""
+    below: Threshold | None = Field(None, description="The field's value (absolute) is below the amount.")
+    above: Threshold | None = Field(None, description="The field's value (absolute) is above the amount.")
+    min_confidence: float | None = Field(None, gt=0, le=1, description="Every extracted field's confidence is at least this.")
+    context: dict[str, bool | int | float | str] = Field(
+        default_factory=dict, description="Facts the workflow states about the case, e.g. vendor_known: true; each must be equal."
+    )
+
+    def covers(self, case_type: str, payload: dict[str, Any] | None, confidence: dict[str, float], context: dict[str, Any]) -> bool:
+        """Whether a case meets every condition; a missing field or fact never meets one."""
+        if case_type != self.refines:
+            return False
+        for threshold, below in ((self.below, True), (self.above, False)):
+            if threshold is None:
+                continue
+            value = amount_of(payload, threshold.field)
+            if value is None or (abs(value) >= threshold.amount if below else abs(value) <= threshold.amount):
+                return False
+        if self.min_confidence is not None and (not confidence or min(confidence.values()) < self.min_confidence):
+            return False
+        return all(key in context and context[key] == expected for key, expected in self.context.items())
+
+
+def amount_of(payload: dict[str, Any] | None, field: str) -> Decimal | None:
+    try:
+        value = Decimal(str((payload or {}).get(field)))
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
 class ApprovalRules(Strict):
     groups: dict[str, ApproverGroup] = Field(
         default_factory=dict, description="Who may decide on which case types. Without groups, anyone who can reach the gate may decide."
@@ -210,6 +252,9 @@ class Policy(Strict):
     channels: dict[str, Channel] = Field(
         default_factory=dict, description="Where the workflow's messages go, by name (lower case letters, digits, '-' and '_'; starts with a letter)."
     )
+    case_types: dict[str, CaseType] = Field(
+        default_factory=dict, description="Case types defined as data, narrowing the workflow's own (e.g. invoices under 500 from known vendors)."
+    )
     approvals: ApprovalRules = Field(default_factory=ApprovalRules, description="Approver groups, four-eyes rules, the deadline, reminders and who is told.")
     _file_digest: str = PrivateAttr(default="")
 
@@ -232,6 +277,20 @@ class Policy(Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _case_types_have_autonomy(self) -> Self:
+        problems = [f"case_types.{name}: it has no autonomy rule; add one under autonomy" for name in self.case_types if name not in self.autonomy]
+        problems += [
+            f"case_types.{name}.refines: {spec.refines!r} has no autonomy rule in this policy" for name, spec in self.case_types.items() if spec.refines not in self.autonomy
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def case_type_of(self, case_type: str, payload: dict[str, Any] | None, confidence: dict[str, float], context: dict[str, Any]) -> str:
+        """The first defined case type this case meets, else the workflow's own."""
+        return next((name for name, spec in self.case_types.items() if spec.covers(case_type, payload, confidence, context)), case_type)
 
     @model_validator(mode="after")
     def _approvals_refer_to_this_policy(self) -> Self:
@@ -263,11 +322,8 @@ class Policy(Strict):
                 continue
             if rule.field is None:
                 return True
-            try:
-                value = Decimal(str((payload or {}).get(rule.field)))
-            except (InvalidOperation, ValueError):
-                continue
-            if value.is_finite() and abs(value) > (rule.above or 0):
+            value = amount_of(payload, rule.field)
+            if value is not None and abs(value) > (rule.above or 0):
                 return True
         return False
 

@@ -75,6 +75,14 @@ def posted_among(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str
     return {(row.vendor_key, row.invoice_number): row for row in rows if (row.vendor_key, row.invoice_number) in keys}
 
 
+def known_vendors(session: Session, keys: set[str]) -> set[str]:
+    """The vendor keys among ``keys`` with a live posting in the ledger: vendors the team has paid."""
+    if not keys:
+        return set()
+    query = select(PayableRow.vendor_key).where(PayableRow.status == "posted", PayableRow.vendor_key.in_(keys)).distinct()
+    return set(session.execute(query).scalars())
+
+
 class PayablesPost(Writer):
     tool: ClassVar[str] = "payables.post"
     undo_tool: ClassVar[str] = "payables.reverse"

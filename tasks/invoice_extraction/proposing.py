@@ -1,7 +1,9 @@
 """From an extraction to a proposal: post this document to payables, or say why not.
 
 The double-payment check reads the payables ledger (the policy's ``payables.read``) and the
-batch itself: the same vendor's invoice number twice is escalated, never proposed twice.
+batch itself: the same vendor's invoice number twice is escalated, never proposed twice. The
+ledger also says whether the vendor was paid before (``vendor_known``), a fact the policy's case
+types may test.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pydantic import ValidationError
 from opsgate.models import Escalation, EscalationReason, Proposal
 from opsgate.policy.schema import Policy
 from opsgate.store.db import transaction
-from opsgate.writers.payables import PayablePosting, posted_among, vendor_key
+from opsgate.writers.payables import PayablePosting, known_vendors, posted_among, vendor_key
 from tasks.invoice_extraction.models import Extraction
 
 TOOL = "payables.post"
@@ -59,10 +61,10 @@ def propose_all(extractions: list[Extraction], policy: Policy) -> list[Proposal]
     ]
     postings = [_posting(e, common) for e, common in zip(extractions, commons, strict=True)]
     check = policy.escalation.possible_duplicate is not None
-    posted = {}
-    if check:
-        with transaction() as session:
-            posted = posted_among(session, {_key(p) for p in postings if isinstance(p, PayablePosting)})
+    keys = {_key(p) for p in postings if isinstance(p, PayablePosting)}
+    with transaction() as session:
+        posted = posted_among(session, keys) if check else {}
+        known = known_vendors(session, {vendor for vendor, _ in keys})
     seen: set[tuple[str, str]] = set()
     proposals = []
     for posting, common in zip(postings, commons, strict=True):
@@ -77,5 +79,6 @@ def propose_all(extractions: list[Extraction], policy: Policy) -> list[Proposal]
         elif check and key in seen:
             escalations.append(Escalation(reason=EscalationReason.POSSIBLE_DUPLICATE, field="invoice_number", detail="the same vendor and invoice number appear twice in this batch"))
         seen.add(key)
-        proposals.append(Proposal(**common, tool=TOOL, payload=posting.model_dump(mode="json"), escalations=escalations))
+        context = {"vendor_known": key[0] in known}  # for the policy's case types, e.g. small invoices from vendors paid before
+        proposals.append(Proposal(**common, tool=TOOL, payload=posting.model_dump(mode="json"), escalations=escalations, context=context))
     return proposals

@@ -5,6 +5,7 @@ the posting reversed."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -34,6 +38,11 @@ WORKFLOW = "invoice_extraction"
 def _postings() -> dict[str, str]:
     with transaction() as session:
         return {row.proposal_id: row.status for row in session.execute(select(PayableRow)).scalars()}
+
+
+def _artifacts(key: str) -> list[Any]:
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1)
 
 
 def _events(kind: str) -> list[AuditRow]:
@@ -66,6 +75,10 @@ def test_an_incident_is_reported_and_the_undo_waits_for_an_approver(
     since = datetime.now(timezone.utc) - timedelta(hours=1)
     (row,) = [m for m in agent_metrics(since, datetime.now(timezone.utc) + timedelta(hours=1)) if m.case_type == "invoice"]
     assert row.incidents == 1
+    published = CliRunner().invoke(app, ["metrics", "--artifact", "--json", "--since", since.isoformat()])
+    assert published.exit_code == 0, published.output
+    (table,) = [json.loads(a.data) for a in _artifacts("agent-metrics")]
+    assert [(r["case_type"], r["incidents"], r["executed"]) for r in table] == [("invoice", "1", "3")]
 
     env = {**os.environ, "PREFECT_API_URL": flow_env}
     undo = subprocess.Popen(
