@@ -269,17 +269,27 @@ def decide(request_id: int, answer: ApprovalAnswer) -> list[Decision]:
         if request is None:
             raise ApprovalRejected(f"no approval request {request_id}")
         found = problems(session, request, answer)
+        workflow, proposal_ids = request.workflow, request.proposal_ids
         if not found:
             rows = _batch_rows(session, request)
             approver = answer.approver.strip()
             policy = load_policy(request.workflow)
             decisions = [_record_review(session, policy, request, rows[r.proposal_id], r, approver) for r in answer.reviews]
             request.status, request.decided_at = "decided", datetime.now(timezone.utc)
-            return [d for d in decisions if d is not None]
-        workflow, proposal_ids = request.workflow, request.proposal_ids
+            corrected = {(rows[r.proposal_id].case_type, rows[r.proposal_id].run_id) for r in answer.reviews if _was_corrected(session, rows[r.proposal_id])}
+    if not found:
+        from opsgate.autonomy import demote  # autonomy reads the metrics, which read these tables
+
+        for case_type, run_id in sorted(corrected):
+            demote(workflow, case_type, f"a person corrected a {case_type} case before approving it", {"approver": approver}, run_id)
+        return [d for d in decisions if d is not None]
     with transaction() as session:  # the refusal is kept although the answer is not
         audit.append(session, AuditEvent.APPROVAL_REFUSED, workflow=workflow, actor=answer.approver or "unknown", data={"request": request_id, "problems": found, "proposals": proposal_ids})
     raise ApprovalRejected("approval refused: " + "; ".join(found))
+
+
+def _was_corrected(session: Session, row: ProposalRow) -> bool:
+    return session.execute(select(CorrectionRow.id).where(CorrectionRow.proposal_id == row.id).limit(1)).first() is not None
 
 
 def awaiting_second_approval(request_id: int) -> list[Proposal]:

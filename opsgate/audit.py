@@ -41,6 +41,7 @@ class AuditEvent(StrEnum):
     FAILED = "failed"
     UNDONE = "undone"
     INCIDENT = "incident"  # someone reported that an executed action went wrong
+    AUTONOMY_DEMOTED = "autonomy_demoted"  # an `auto` case type went back to `reviewed` on the evidence
     REMINDED = "reminded"  # a run still waits for decisions close to its deadline
     DELIVERED = "delivered"  # a message (published report, approval notice) posted to a channel
     DELIVERY_FAILED = "delivery_failed"

@@ -40,7 +40,7 @@ def run_link(run_id: str) -> str | None:
     return ui_url(api, flow_run_id) if api and flow_run_id else None
 
 
-def send(policy: Policy, channels: list[str], message: Message, key: str, run_id: str, proposal_id: str | None = None) -> dict[str, dict[str, Any]]:
+def send(policy: Policy, channels: list[str], message: Message, key: str, run_id: str | None, proposal_id: str | None = None) -> dict[str, dict[str, Any]]:
     """Post ``message`` to each named channel and audit each result; never raises for a channel."""
     results: dict[str, dict[str, Any]] = {}
     for name in channels:

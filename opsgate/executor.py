@@ -120,4 +120,9 @@ def record_failure(policy: Policy, proposal_id: str, error: BaseException) -> Ou
         if policy.escalation.tool_failure and not isinstance(error, PolicyDenied):
             owner = f"{policy.owner.name} <{policy.owner.contact}>"
             audit.append(session, AuditEvent.ESCALATED, actor=EXECUTOR, **common, data={"source": row.source, "to": owner, "reasons": [{"reason": "tool_failure", "field": None, "detail": str(error)}]})
-        return Outcome(proposal_id=row.id, source=row.source, status=Status.FAILED, detail=str(error))
+        outcome = Outcome(proposal_id=row.id, source=row.source, status=Status.FAILED, detail=str(error))
+        workflow, case_type, run_id = row.workflow, row.case_type, row.run_id
+    from opsgate.autonomy import check_tool_errors  # autonomy reads the metrics, which read the executor's tables
+
+    check_tool_errors(workflow, case_type, run_id)
+    return outcome

@@ -1,6 +1,7 @@
 """Incidents: someone reports that an executed action went wrong. The report is audited against
 the action, escalated to the workflow's owner, and posted to the policy's approval channels; the
-agent metrics count it. Taking the write back is a separate, approved step (`opsgate undo`)."""
+agent metrics count it, and a case type running `auto` goes back to `reviewed`. Taking the write
+back is a separate, approved step (`opsgate undo`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import select
 
 from opsgate import audit
 from opsgate.audit import AuditEvent
+from opsgate.autonomy import demote
 from opsgate.channels import Message
 from opsgate.delivery import run_link, send
 from opsgate.errors import InputError
@@ -47,6 +49,7 @@ def report_incident(proposal_id: str, reason: str, by: str) -> Incident:
         })
         incident = Incident(proposal_id=row.id, workflow=row.workflow, case_type=row.case_type, target=target, reason=reason, reported_by=by, channels={})
         run_id = row.run_id
+    demote(incident.workflow, incident.case_type, f"incident on {target}: {reason}", {"proposal_id": proposal_id, "reported_by": by}, run_id)
     message = Message(
         event="incident.reported", title=f"Incident in {incident.workflow}: {target}",
         text=f"{by} reports that the action written to {target} went wrong: {reason}\n\nOwner: {owner}. To take it back: `opsgate undo {proposal_id} --as NAME --reason ...`",

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from opsgate import audit
 from opsgate.audit import AuditEvent
-from opsgate.models import TERMINAL, Escalation, EscalationReason, Outcome, Proposal, Route, RunSummary, Status, Verdict
+from opsgate.models import TERMINAL, Escalation, EscalationReason, Outcome, Proposal, Route, RunSummary, Status, Verdict, digest
 from opsgate.policy.engine import route
 from opsgate.policy.loader import load_policy
 from opsgate.policy.schema import Policy
@@ -46,9 +46,15 @@ class Run(BaseModel):
 
 
 def start_run(workflow: str, trigger: str, flow_run_id: str | None = None, parameters: dict[str, Any] | None = None) -> Run:
-    """Load the workflow's policy (refusing to run without a valid one) and record the trigger."""
-    policy = load_policy(workflow)
-    run = Run(workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy=policy, policy_version=policy.fingerprint)
+    """Load the workflow's policy (refusing to run without a valid one) with the autonomy its case
+    types have earned or lost since, and record the trigger."""
+    from opsgate.autonomy import effective_policy  # autonomy reads the metrics, which read the runs' tables
+
+    file = load_policy(workflow)
+    policy = effective_policy(file)
+    changed = {case: mode.value for case, mode in policy.autonomy.items() if file.autonomy.get(case) != mode}
+    version = policy.fingerprint + (f"+earned:{digest(changed)[:8]}" if changed else "")  # which modes differ: the trigger's audit row
+    run = Run(workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy=policy, policy_version=version)
     with transaction() as session:
         session.add(RunRow(id=run.id, workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy_version=run.policy_version, instruction_version=policy.instruction_version))
         audit.append(
@@ -59,7 +65,7 @@ def start_run(workflow: str, trigger: str, flow_run_id: str | None = None, param
             actor=trigger,
             data={
                 "trigger": trigger, "flow_run_id": flow_run_id, "parameters": parameters or {},
-                "policy_version": run.policy_version, "instruction_version": policy.instruction_version,
+                "policy_version": run.policy_version, "instruction_version": policy.instruction_version, "earned_autonomy": changed,
             },
         )
     logger.info("run %s of %s started (%s, policy %s)", run.id, workflow, trigger, run.policy_version)

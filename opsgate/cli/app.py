@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from opsgate.cli import approvals, audit, demo, incident, metrics, policy, reports, run, runs, server, undo
+from opsgate.cli import approvals, audit, autonomy, demo, incident, metrics, policy, reports, run, runs, server, undo
 from opsgate.cli.errors import exits_cleanly
+from opsgate.cli.eval import evaluate
 from opsgate.workflows import workflows
 
 app = typer.Typer(
@@ -22,9 +23,11 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")
 app.add_typer(reports.app, name="reports")
 app.add_typer(incident.app, name="incident")
+app.add_typer(autonomy.app, name="autonomy")
 app.add_typer(server.app, name="server")
 app.command()(undo.undo)
 app.command()(metrics.metrics)
+app.command("eval")(evaluate)
 for spec in workflows().values():
     for command in spec.commands:
         if isinstance(command, typer.Typer):  # a command group (`opsgate summary facts`): its commands handle their errors

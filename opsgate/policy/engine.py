@@ -10,12 +10,12 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from opsgate.models import Escalation, EscalationReason, Proposal, Route, Verdict
-from opsgate.policy.schema import Access, ApprovalRule, Autonomy, Policy
+from opsgate.policy.schema import Access, ApprovalRule, Autonomy, Policy, amount_of
 
 
 def _policy_escalations(policy: Policy, proposal: Proposal) -> list[Escalation]:
     found: list[Escalation] = []
-    if policy.undoes(proposal.tool):
+    if policy.platform_case(proposal.case_type, proposal.tool):
         return found
     tool = policy.tools.get(proposal.tool or "")
     if tool is None or tool.access is not Access.WRITE:
@@ -48,14 +48,24 @@ def route(policy: Policy, proposal: Proposal) -> Verdict:
         escalations += _policy_escalations(policy, proposal)
     if escalations:
         return Verdict(proposal_id=proposal.id, route=Route.ESCALATE, escalations=escalations)
-    if policy.undoes(proposal.tool):  # taking a write back is never autonomous, whatever the case type's mode
+    if policy.platform_case(proposal.case_type, proposal.tool):  # an undo or a promotion is never autonomous
         return Verdict(proposal_id=proposal.id, route=Route.APPROVE)
     autonomy = policy.autonomy[proposal.case_type]
     if autonomy is Autonomy.SHADOW:
         return Verdict(proposal_id=proposal.id, route=Route.SHADOW)
-    if allows_without_approval(policy, proposal.tool or "", proposal.case_type):
+    if allows_without_approval(policy, proposal.tool or "", proposal.case_type) and not _above_the_earned_limit(policy, proposal):
         return Verdict(proposal_id=proposal.id, route=Route.AUTO)
     return Verdict(proposal_id=proposal.id, route=Route.APPROVE)
+
+
+def _above_the_earned_limit(policy: Policy, proposal: Proposal) -> bool:
+    """Autonomy earned for a case type never covers amounts above its rule's `never_above`."""
+    rule = policy.earned_autonomy.get(proposal.case_type)
+    limit = rule.never_above if rule else None
+    if limit is None:
+        return False
+    value = amount_of(proposal.payload, limit.field)
+    return value is None or abs(value) > limit.amount
 
 
 def allows_without_approval(policy: Policy, tool: str, case_type: str) -> bool:

@@ -139,7 +139,10 @@ class Channel(Strict):
 
 
 ANY_CASE = "*"
-UNDO_CASE = "undo"  # the case type of taking an executed write back; approver groups may name it
+UNDO_CASE = "undo"  # the case type of taking an executed write back
+AUTONOMY_CASE = "autonomy"  # the case type of promoting a case type to `auto`
+PLATFORM_CASES = frozenset({UNDO_CASE, AUTONOMY_CASE})  # always decided by a person; approver groups may name them
+AUTONOMY_TOOL = "autonomy.grant"
 
 
 def same_person(a: str, b: str) -> bool:
@@ -208,6 +211,18 @@ def amount_of(payload: dict[str, Any] | None, field: str) -> Decimal | None:
     return value if value.is_finite() else None
 
 
+class EarnedAutonomy(Strict):
+    """When a `reviewed` case type may be promoted to `auto` (the owner approves the promotion), and
+    when opsgate takes it back on its own (an incident, a correction, tool errors)."""
+
+    after_cases: int = Field(50, ge=1, description="Cases people decided (approved or rejected) in the window, at least.")
+    window_days: int = Field(30, ge=1)
+    min_approval_rate: float = Field(0.98, ge=0, le=1)
+    max_correction_rate: float = Field(0.01, ge=0, le=1)
+    max_tool_error_rate: float = Field(0.02, ge=0, le=1, description="Above this, in the window, an `auto` case type goes back to `reviewed`.")
+    never_above: Threshold | None = Field(None, description="Even in `auto`, a case above this amount goes to a person.")
+
+
 class ApprovalRules(Strict):
     groups: dict[str, ApproverGroup] = Field(
         default_factory=dict, description="Who may decide on which case types. Without groups, anyone who can reach the gate may decide."
@@ -255,6 +270,9 @@ class Policy(Strict):
     case_types: dict[str, CaseType] = Field(
         default_factory=dict, description="Case types defined as data, narrowing the workflow's own (e.g. invoices under 500 from known vendors)."
     )
+    earned_autonomy: dict[str, EarnedAutonomy] = Field(
+        default_factory=dict, description="Per case type: the evidence that earns `auto`, and what takes it back. Needs the autonomy.grant write."
+    )
     approvals: ApprovalRules = Field(default_factory=ApprovalRules, description="Approver groups, four-eyes rules, the deadline, reminders and who is told.")
     _file_digest: str = PrivateAttr(default="")
 
@@ -288,6 +306,20 @@ class Policy(Strict):
             raise ValueError("; ".join(problems))
         return self
 
+    @model_validator(mode="after")
+    def _earned_autonomy_is_governed(self) -> Self:
+        problems = [f"earned_autonomy.{name}: it has no autonomy rule" for name in self.earned_autonomy if name not in self.autonomy]
+        grant = self.tools.get(AUTONOMY_TOOL)
+        if self.earned_autonomy and (grant is None or grant.access is not Access.WRITE or grant.approval is not ApprovalRule.ALWAYS):
+            problems.append(f"earned_autonomy: promotions are writes the owner approves; declare {AUTONOMY_TOOL} with access: write, approval: always, undo: autonomy.revoke")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def platform_case(self, case_type: str, tool: str | None) -> bool:
+        """An undo of one of this policy's writes, or a promotion: cases a person always decides."""
+        return (case_type == UNDO_CASE and self.undoes(tool)) or (case_type == AUTONOMY_CASE and tool == AUTONOMY_TOOL and tool in self.writes())
+
     def case_type_of(self, case_type: str, payload: dict[str, Any] | None, confidence: dict[str, float], context: dict[str, Any]) -> str:
         """The first defined case type this case meets, else the workflow's own."""
         return next((name for name, spec in self.case_types.items() if spec.covers(case_type, payload, confidence, context)), case_type)
@@ -298,7 +330,7 @@ class Policy(Strict):
         for name in rules.notify:
             if name not in self.channels:
                 problems.append(f"approvals.notify: {name!r} is not among the policy's channels")
-        cases = {*self.autonomy, ANY_CASE, UNDO_CASE}
+        cases = {*self.autonomy, ANY_CASE, *PLATFORM_CASES}
         named = [(f"approvals.groups.{group}", case) for group, spec in rules.groups.items() for case in spec.case_types]
         named += [(f"approvals.four_eyes[{i}]", rule.case_type) for i, rule in enumerate(rules.four_eyes)]
         problems += [f"{where}: case type {case!r} has no autonomy rule in this policy" for where, case in named if case not in cases]

@@ -331,3 +331,21 @@ class ReportRow(Base):
     channels: Mapped[list[str]] = mapped_column(JSONType, default=list)
     deliveries: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AutonomyGrantRow(Base):
+    """System of record for earned autonomy: a case type's mode as changed after the policy file
+    (promoted to `auto` by the owner's approval, or demoted to `reviewed` by opsgate). The newest
+    grant in force for a case type overrides the file; revoking one falls back to the one before."""
+
+    __tablename__ = "autonomy_grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow: Mapped[str] = mapped_column(String(100), index=True)
+    case_type: Mapped[str] = mapped_column(String(100))
+    mode: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    proposal_id: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(20), default="in_force")
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

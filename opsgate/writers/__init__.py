@@ -4,13 +4,14 @@ write's undo is an action too (``UNDOS``), proposed and approved like the write 
 
 from __future__ import annotations
 
+from opsgate.writers.autonomy import AutonomyGrant
 from opsgate.writers.base import Writer
 from opsgate.writers.payables import PayablesPost
 from opsgate.writers.records import RecordsMerge
 from opsgate.writers.reports import ReportsPublish
 from opsgate.writers.undo import UndoWriter
 
-WRITERS: dict[str, Writer] = {writer.tool: writer for writer in (PayablesPost(), RecordsMerge(), ReportsPublish())}
+WRITERS: dict[str, Writer] = {writer.tool: writer for writer in (PayablesPost(), RecordsMerge(), ReportsPublish(), AutonomyGrant())}
 UNDOS: dict[str, UndoWriter] = {writer.undo_tool: UndoWriter(writer) for writer in WRITERS.values()}
 
 

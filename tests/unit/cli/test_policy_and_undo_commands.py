@@ -50,9 +50,11 @@ def test_policy_show_is_an_access_review() -> None:
     assert result.exit_code == 0, result.output
     review = json.loads(result.stdout)
     assert review["reads"] == ["inbox.read", "payables.read"]
-    assert review["writes"] == {"payables.post": {"approval": "by_autonomy", "undo": "payables.reverse"}}
+    assert review["writes"] == {
+        "payables.post": {"approval": "by_autonomy", "undo": "payables.reverse"}, "autonomy.grant": {"approval": "always", "undo": "autonomy.revoke"},
+    }
     assert review["forbidden"] == ["payments.send", "vendor_master.write"]
-    assert review["autonomy"] == {"invoice": "reviewed", "credit_note": "reviewed", "receipt": "reviewed"}
+    assert review["autonomy"] == {"invoice": "reviewed", "small_known_vendor": "reviewed", "credit_note": "reviewed", "receipt": "reviewed"}
     assert review["owner"]["contact"] == "ap-lead@example.com"
     assert review["approvals"]["groups"]["ap-leads"] == {"members": ["lena", "olga"], "case_types": ["*"]}
     assert review["approvals"]["four_eyes"] == [{"case_type": "invoice", "field": "total", "above": "5000.00"}]

@@ -1,0 +1,51 @@
+"""`opsgate autonomy`: the modes case types run in now, and a review that proposes promotions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from opsgate.cli.errors import exits_cleanly
+
+app = typer.Typer(help="Earned autonomy: each case type's mode, and promotions through the gate.", no_args_is_help=True)
+
+
+@app.command()
+@exits_cleanly
+def show(workflow: Annotated[str, typer.Argument(help="Workflow name, e.g. invoice_extraction.")]) -> None:
+    """Each case type's mode in the policy file and now (after promotions and demotions)."""
+    from opsgate.autonomy import effective_policy
+    from opsgate.policy.loader import load_policy
+
+    file = load_policy(workflow)
+    now = effective_policy(file)
+    table = Table("case type", "policy file", "now", "earned by")
+    for case, mode in file.autonomy.items():
+        rule = file.earned_autonomy.get(case)
+        earned = f"{rule.after_cases} decided in {rule.window_days} days, approval ≥ {rule.min_approval_rate:.0%}, correction ≤ {rule.max_correction_rate:.0%}" if rule else "-"
+        table.add_row(case, mode.value, now.autonomy[case].value, earned)
+    Console().print(table)
+
+
+@app.command()
+@exits_cleanly
+def review(
+    workflow: Annotated[str, typer.Argument(help="Workflow name, e.g. invoice_extraction.")],
+    by: Annotated[str, typer.Option("--as", help="Your name: who asked for the review.")],
+) -> None:
+    """Propose promoting every case type whose figures meet its rule; the run waits at the gate for
+    the people the policy lets decide `autonomy` cases."""
+    from opsgate.orchestration.autonomy_review import ReviewParams, autonomy_review
+    from opsgate.orchestration.server import prefect_api
+    from opsgate.policy.loader import load_policy
+
+    load_policy(workflow)  # a clear error before any run starts
+    with prefect_api():
+        summary = autonomy_review(ReviewParams(workflow=workflow, trigger=f"cli:{by}"))
+    if not summary.outcomes:
+        Console().print("no case type has earned a promotion; `opsgate metrics` shows the figures")
+    for outcome in summary.outcomes:
+        Console().print(f"{outcome.status}: {outcome.source} · {outcome.detail}", highlight=False)

@@ -1,0 +1,37 @@
+"""The autonomy review flow: propose promoting each case type whose figures meet its policy rule,
+and let the people the policy names for `autonomy` cases decide at the gate. Started by
+`opsgate autonomy review WORKFLOW` (or a schedule)."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import State
+from pydantic import BaseModel
+
+from opsgate import autonomy
+from opsgate.models import Proposal, RunSummary
+from opsgate.orchestration.gate import gate
+from opsgate.orchestration.steps import check_policy, execute, finish_run, start_run
+from opsgate.runs import Run
+
+
+class ReviewParams(BaseModel):
+    workflow: str
+    trigger: str | None = None
+
+
+@task(name="propose-promotions", cache_policy=NO_CACHE)
+def _promotions(run: Run) -> list[Proposal]:
+    return autonomy.promotions(run.policy)
+
+
+@flow(name="autonomy-review")
+def autonomy_review(params: ReviewParams) -> State[RunSummary]:
+    """Weigh the evidence, propose promotions, wait for the decision, record it."""
+    run = start_run(params.workflow, params.model_dump(mode="json"), params.trigger)
+    proposals = _promotions(run)
+    verdicts = check_policy(run, proposals)
+    decisions = gate(run, proposals, verdicts)
+    execute(run, decisions)
+    return finish_run(run)
