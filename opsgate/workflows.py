@@ -4,6 +4,9 @@ A workflow exposes one ``WorkflowSpec`` in a light module (no Prefect import) an
 the ``opsgate.workflows`` entry point group in ``pyproject.toml``; the spec names its flow by
 import path, loaded only when a run starts. The CLI builds ``opsgate run <alias>`` from the spec's
 parameter model, adds the workflow's own commands, and the demo runs the spec marked for it.
+A workflow whose people keep a record of their work names how to compare it with its shadow runs
+(``opsgate eval``); one that can read its past inputs again names how, to try a new instruction
+version on them before it goes live (``opsgate replay``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from pydantic import BaseModel
 from opsgate.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from opsgate.evaluation import OutcomeComparison, ShadowCase
+    from opsgate.models import Proposal
     from opsgate.policy.schema import Policy
+    from opsgate.replay import PastCase, Unavailable
 
 ENTRY_POINT_GROUP = "opsgate.workflows"
 
@@ -38,6 +44,10 @@ class WorkflowSpec:
     commands: list[Any] = field(default_factory=list)  # extra top-level CLI commands: functions, or typer groups
     demo_params: Callable[[Path], BaseModel] | None = None  # params for the demo, given a scratch dir
     settings_model: type[BaseModel] | None = None  # checks the `settings` section of the workflow's policy (the whole policy is in its validation context)
+    # reads people's outcomes from a file and matches them to the shadow cases (`opsgate eval`); import heavy modules inside it
+    compare_outcomes: Callable[[Path, list[ShadowCase]], OutcomeComparison] | None = None
+    # proposes again for past cases with an instruction version, one answer per case in order (`opsgate replay`); import heavy modules inside it
+    replay: Callable[[list[PastCase], str], list[Proposal | Unavailable]] | None = None
 
     def settings(self, policy: Policy) -> Any:
         """The policy's `settings`, as this workflow's model (the loader has already checked them)."""

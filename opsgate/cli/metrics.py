@@ -14,7 +14,8 @@ from opsgate.cli.errors import exits_cleanly
 from opsgate.errors import InputError
 
 
-def _moment(text: str | None, default: datetime) -> datetime:
+def parse_moment(text: str | None, default: datetime) -> datetime:
+    """A window bound as the commands that take one read it (metrics, eval): ISO 8601, UTC without an offset."""
     if text is None:
         return default
     try:
@@ -40,7 +41,7 @@ def metrics(
     from opsgate.metrics import agent_metrics
 
     now = datetime.now(timezone.utc)
-    start, end = _moment(since, now - timedelta(days=30)), _moment(until, now)
+    start, end = parse_moment(since, now - timedelta(days=30)), parse_moment(until, now)
     if start >= end:
         raise InputError(f"the window is empty: --since {start.isoformat()} is not before --until {end.isoformat()}")
     rows = agent_metrics(start, end, workflow)

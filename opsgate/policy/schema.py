@@ -290,31 +290,26 @@ class Policy(Strict):
         return channels
 
     @model_validator(mode="after")
-    def _writes_are_known(self) -> Self:
+    def _consistent(self) -> Self:
+        """Every part that refers to another refers to something this policy has: all problems at once."""
         problems = unknown_writes({name: tool.model_dump(mode="json") for name, tool in self.tools.items()})
+        problems += self._case_type_problems() + self._earned_autonomy_problems() + self._approval_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
-    @model_validator(mode="after")
-    def _case_types_have_autonomy(self) -> Self:
+    def _case_type_problems(self) -> list[str]:
         problems = [f"case_types.{name}: it has no autonomy rule; add one under autonomy" for name in self.case_types if name not in self.autonomy]
-        problems += [
+        return problems + [
             f"case_types.{name}.refines: {spec.refines!r} has no autonomy rule in this policy" for name, spec in self.case_types.items() if spec.refines not in self.autonomy
         ]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
 
-    @model_validator(mode="after")
-    def _earned_autonomy_is_governed(self) -> Self:
+    def _earned_autonomy_problems(self) -> list[str]:
         problems = [f"earned_autonomy.{name}: it has no autonomy rule" for name in self.earned_autonomy if name not in self.autonomy]
         grant = self.tools.get(AUTONOMY_TOOL)
         if self.earned_autonomy and (grant is None or grant.access is not Access.WRITE or grant.approval is not ApprovalRule.ALWAYS):
             problems.append(f"earned_autonomy: promotions are writes the owner approves; declare {AUTONOMY_TOOL} with access: write, approval: always, undo: autonomy.revoke")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+        return problems
 
     def platform_case(self, case_type: str, tool: str | None) -> bool:
         """An undo of one of this policy's writes, or a promotion: cases a person always decides."""
@@ -324,8 +319,7 @@ class Policy(Strict):
         """The first defined case type this case meets, else the workflow's own."""
         return next((name for name, spec in self.case_types.items() if spec.covers(case_type, payload, confidence, context)), case_type)
 
-    @model_validator(mode="after")
-    def _approvals_refer_to_this_policy(self) -> Self:
+    def _approval_problems(self) -> list[str]:
         rules, problems = self.approvals, []
         for name in rules.notify:
             if name not in self.channels:
@@ -336,9 +330,7 @@ class Policy(Strict):
         problems += [f"{where}: case type {case!r} has no autonomy rule in this policy" for where, case in named if case not in cases]
         if rules.remind_before_minutes and rules.deadline_minutes and rules.remind_before_minutes >= rules.deadline_minutes:
             problems.append("approvals.remind_before_minutes: the reminder must come before the deadline")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+        return problems
 
     def may_decide(self, person: str, case_type: str) -> bool:
         """Whether this person may approve or reject a case of this type (anyone, without groups)."""

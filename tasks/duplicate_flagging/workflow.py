@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from opsgate.workflows import WorkflowSpec
 from tasks.duplicate_flagging.commands import dedupe
+from tasks.duplicate_flagging.outcomes import compare_outcomes
 from tasks.duplicate_flagging.policy import DedupePolicy
 
 WORKFLOW = "duplicate_flagging"
@@ -39,4 +40,5 @@ SPEC = WorkflowSpec(
     summary="Flag duplicate customer, vendor or person records, with the evidence for each pair; merge what is approved.",
     commands=[dedupe],
     settings_model=DedupePolicy,
+    compare_outcomes=compare_outcomes,
 )

@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 
 from opsgate.workflows import WorkflowSpec
 from tasks.invoice_extraction.commands import extract
+from tasks.invoice_extraction.outcomes import compare_outcomes
+from tasks.invoice_extraction.replay import replay
 
 WORKFLOW = "invoice_extraction"
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "invoices"
@@ -39,4 +41,6 @@ SPEC = WorkflowSpec(
     summary="Propose postings for the invoices in an inbox; post what is approved.",
     commands=[extract],
     demo_params=demo_params,
+    compare_outcomes=compare_outcomes,
+    replay=replay,
 )
