@@ -56,12 +56,9 @@ def _print(report: EvaluationReport) -> None:
 
 def _publish(report: EvaluationReport) -> None:
     """The report and its chart as the workflow's `...-shadow-evaluation` artifact (Prefect loads only here)."""
-    from prefect.artifacts import create_markdown_artifact
-
-    from opsgate.orchestration.server import prefect_api
+    from opsgate.orchestration.reporting import publish_markdown
 
     key = f"{report.workflow.replace('_', '-')}-shadow-evaluation"
     markdown = evaluation_views.markdown(report, evaluation_views.agreement_chart(report))
-    with prefect_api():
-        create_markdown_artifact(key=key, markdown=markdown, description=f"Shadow cases of {report.workflow} against what people did")
+    publish_markdown(key, markdown, f"Shadow cases of {report.workflow} against what people did")
     Console(stderr=True).print(f"published the artifact {key}", markup=False, highlight=False)

@@ -63,10 +63,7 @@ def metrics(
 
 
 def _publish(rows: list[Any], start: datetime, end: datetime) -> None:
-    from prefect.artifacts import create_table_artifact
-
-    from opsgate.orchestration.server import prefect_api
+    from opsgate.orchestration.reporting import publish_table
 
     table = [{k: "" if v is None else str(v) for k, v in row.model_dump(mode="json").items() if k != "escalations_by_reason"} for row in rows]
-    with prefect_api():
-        create_table_artifact(key="agent-metrics", table=table, description=f"Agent metrics {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
+    publish_table("agent-metrics", table, f"Agent metrics {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
