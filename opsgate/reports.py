@@ -32,6 +32,7 @@ from opsgate.summaries import Summary
 Images = Literal["inline", "files"]
 _CHART = re.compile(r"\{\{chart:([a-z0-9_-]+)\}\}")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+_AUTOLINK = re.compile(r"\b(https?|ftp|www)([:.])|@", re.IGNORECASE)
 
 
 class Chart(BaseModel):
@@ -66,8 +67,10 @@ class StoredSheet(BaseModel):
 
 
 def escape(text: str) -> str:
-    """Text from a model or an input file, shown as it is in Markdown: no links, images or markup."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    """Text from a model or an input file, shown as it is in Markdown: no links, images or markup.
+    Prefect's UI also links bare web and e-mail addresses, so their ``:``, ``.`` or ``@`` is escaped."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return _AUTOLINK.sub(lambda m: f"{m.group(1)}\\{m.group(2)}" if m.group(1) else "\\@", escaped)
 
 
 def save_sheet(run_id: str, sheet: FactSheet) -> StoredSheet:

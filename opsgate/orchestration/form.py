@@ -31,7 +31,6 @@ VALUE_WIDTH = 40
 SOURCE_WIDTH = 32  # Prefect's dialog is narrow and does not wrap table cells: the file name is what counts
 TEXT_WIDTH = 160
 _URL = re.compile(r"^https?://", re.IGNORECASE)
-_AUTOLINK = re.compile(r"\b(https?|ftp|www)([:.])|@", re.IGNORECASE)
 _URL_SAFE = ":/?#[]@!$&'*+,;=%-._~"  # quoted: spaces, brackets and pipes, so a link cannot break out
 _JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
 
@@ -49,10 +48,8 @@ def _clip(text: str, width: int, keep_end: bool = False) -> str:
 
 
 def _text(value: Any, width: int = TEXT_WIDTH) -> str:
-    """Text from a document or a model, shown as text: clipped first, so no escape is cut in half.
-    Prefect's UI also links bare web and e-mail addresses, so their ``:``, ``.`` or ``@`` is escaped."""
-    escaped = escape(_clip(str(value), width))
-    return _AUTOLINK.sub(lambda m: f"{m.group(1)}\\{m.group(2)}" if m.group(1) else "\\@", escaped)
+    """Text from a document or a model, shown as text: clipped first, so no escape is cut in half."""
+    return escape(_clip(str(value), width))
 
 
 def _source(source: str) -> str:

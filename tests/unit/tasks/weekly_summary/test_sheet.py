@@ -33,7 +33,7 @@ def test_store_figures_are_facts_and_the_tables_show_them() -> None:
     assert (facts["invoice_extraction_invoice_approval_rate"], facts["invoice_extraction_invoice_time_saved_minutes"]) == (0.8, 96.0)
     assert [c.name for c in sheet.charts] == ["agents"] and sheet.charts[0].png.startswith(b"\x89PNG")
     assert "| invoice\\_extraction | invoice | 20 | 16 | 80.0% | 12.5% | 0.0% | 0.0% | 96 |" in sheet.appendix
-    assert "Acme \\<b\\>Ltd\\</b\\> \\| \\[click\\]\\(http://x.example\\)" in sheet.appendix, "a vendor name from a document is text"
+    assert "Acme \\<b\\>Ltd\\</b\\> \\| \\[click\\]\\(http\\://x.example\\)" in sheet.appendix, "a vendor name from a document is text, not even a bare link"
 
     summary = template_summary(facts)
     assert check_figures(summary, facts) == []
