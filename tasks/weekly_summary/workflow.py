@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from opsgate.workflows import WorkflowSpec
 from tasks.weekly_summary.commands import summary
 from tasks.weekly_summary.policy import SummarySettings
+from tasks.weekly_summary.replay import replay
 
 WORKFLOW = "weekly_summary"
 
@@ -29,4 +30,5 @@ SPEC = WorkflowSpec(
     summary="The weekly operations summary: figures computed from the events and the store, phrased without inventing one, published after approval.",
     commands=[summary],
     settings_model=SummarySettings,
+    replay=replay,
 )

@@ -1,0 +1,84 @@
+"""Replay of the weekly summary on a past run built through the real path, on SQLite and PostgreSQL.
+
+One run stores a fact sheet, drafts the template's narrative over it, and the owner approves it
+with the headline edited. The approved action has 9 fields (headline, highlights, risks, actions,
+subject, title, fact_sheet, facts_digest, channels). Replayed with the template, the new draft is
+the original one: it agrees on 8 of 9 (every field but the edited headline). Replayed with a model
+that keeps stating a figure the facts do not hold, the draft escalates: a case people published
+that the version would not, and no field agrees.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from opsgate import approvals, executor, runs
+from opsgate.errors import ConfigurationError
+from opsgate.models import Proposal
+from opsgate.policy.loader import load_policy
+from opsgate.replay import compare, past_cases, replay
+from opsgate.reports import FactSheet, save_sheet
+from opsgate.store.tables import ApprovalRow, AuditRow, ProposalRow, ReportRow
+from opsgate.workflows import by_name
+from opsgate.writers.reports import ReportPublication
+from tasks.weekly_summary.narrative import TEMPLATE_VERSION, prompt, template_summary
+from tasks.weekly_summary.replay import replay as replay_summaries
+from tests.support.fake_llm import FakeLlm, llm_configured
+from tests.unit.platform.conftest import StoreProbe
+
+WORKFLOW = "weekly_summary"
+FACTS = {"week": "2026-W47", "timezone": "UTC", "opened": 412, "closed": 398, "backlog_end": 131, "sla_breaches": 7}
+EDITED = "Week 2026-W47: 412 opened and 398 closed; 7 SLA breaches to look at."
+
+
+def _published_week() -> str:
+    run = runs.start_run(WORKFLOW, "test")
+    stored = save_sheet(run.id, FactSheet(workflow=WORKFLOW, subject="2026-W47 (UTC)", facts=FACTS, detail={}, appendix=""))
+    draft = template_summary(FACTS)
+    publication = ReportPublication(
+        **draft.model_dump(), subject="2026-W47 (UTC)", title="Weekly operations summary, 2026-W47", fact_sheet=stored.id, facts_digest=stored.digest,
+    )
+    proposal = Proposal(
+        workflow=WORKFLOW, source="2026-W47 (UTC)", case_type="template", tool="reports.publish", payload=publication.model_dump(mode="json"),
+        instruction_version=TEMPLATE_VERSION,
+    )
+    runs.check_policy(run, [proposal])
+    request = approvals.open_request(WORKFLOW, run.id, "summary-run", "summary-1", [proposal], approvals.deadline_in(600))
+    (decision,) = approvals.decide(request.id, approvals.answer_for(request, "olga", edits={proposal.id: {"headline": EDITED}}))
+    executor.execute_one(run.policy, decision.proposal_id)
+    return proposal.id
+
+
+def _window() -> tuple[datetime, datetime]:
+    now = datetime.now(timezone.utc)
+    return now - timedelta(days=1), now + timedelta(seconds=1)
+
+
+def test_the_template_replayed_agrees_with_everything_but_the_owners_edit(opsgate_env: str) -> None:
+    store = StoreProbe()
+    _published_week()
+    before = {table: store.count(table) for table in (ProposalRow, ApprovalRow, ReportRow, AuditRow)}
+    report = replay(by_name(WORKFLOW), TEMPLATE_VERSION, *_window())
+    assert (report.replayed, report.approved_actions, report.fields_compared, report.fields_agreed) == (1, 1, 9, 8)
+    (changed,) = report.changed
+    assert (changed.field, changed.final) == ("headline", EDITED)
+    assert report.ready is False and report.wrong == [] and report.missed == []
+    assert {table: store.count(table) for table in before} == before, "a replay writes nothing"
+
+
+def test_a_model_that_invents_a_figure_escalates_and_agrees_on_nothing(opsgate_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _published_week()
+    cases = past_cases(WORKFLOW, *_window())
+    invented = {"headline": "Week 2026-W47: 500 opened.", "highlights": [], "risks": [], "actions": []}
+    with llm_configured(monkeypatch, max_retries=1):
+        (proposal,) = replay_summaries(cases, prompt().ident, client=FakeLlm(invented).client())
+    assert [e.reason for e in proposal.escalations] == ["failed_check"]
+    figures = compare(load_policy(WORKFLOW), prompt().ident, cases, [proposal], 1.0)
+    assert (figures["fields_agreed"], len(figures["missed"])) == (0, 1)
+
+
+def test_a_version_this_installation_cannot_draft_with_is_refused(opsgate_env: str) -> None:
+    with pytest.raises(ConfigurationError, match="cannot be replayed"):
+        replay(by_name(WORKFLOW), "summarise_week.v9", *_window())
