@@ -19,7 +19,7 @@ from opsgate.audit import AuditEvent
 from opsgate.errors import ApprovalRejected
 from opsgate.models import Decision, EscalationReason, Proposal, Status, action_digest, digest
 from opsgate.policy.loader import load_policy
-from opsgate.policy.schema import ANY_CASE, Policy, same_person
+from opsgate.policy.schema import ANY_CASE, Policy, person, same_person
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow, ProposalRow, RunRow, as_utc
 from opsgate.writers import action_writer
@@ -172,7 +172,7 @@ def _rights(session: Session, policy: Policy, row: ProposalRow, review: Review, 
     if not policy.may_decide(approver, row.case_type):
         groups = [name for name, group in policy.approvals.groups.items() if ANY_CASE in group.case_types or row.case_type in group.case_types]
         return [f"{approver} may not decide on {row.case_type} cases such as {row.source} (the policy lets {', '.join(groups) or 'no group'} decide)"]
-    if payload is None or not (policy.needs_four_eyes(row.case_type, row.payload) or policy.needs_four_eyes(row.case_type, payload)):
+    if payload is None or not policy.needs_four_eyes(row.case_type, row.payload, payload):
         return []
     started_by = requester(session, row.run_id)
     if started_by and same_person(approver, started_by):
@@ -229,13 +229,14 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
     return found
 
 
-def _record_review(session: Session, policy: Policy, request: ApprovalRequestRow, row: ProposalRow, review: Review, approver: str) -> Decision | None:
+def _record_review(session: Session, policy: Policy, request: ApprovalRequestRow, row: ProposalRow, review: Review, approver: str) -> tuple[Decision | None, bool]:
+    """Record one review: the decision cleared for the executor (None until complete), and whether the approver corrected the action."""
     common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
     if review.decision == "reject":
         session.add(ApprovalRow(proposal_id=row.id, request_id=request.id, decision="rejected", approver=approver, reason=review.reason, proposal_digest=row.digest or ""))
         row.status, row.detail = Status.REJECTED, review.reason
         audit.append(session, AuditEvent.REJECTED, actor=approver, **common, data={"approver": approver, "reason": review.reason, "source": row.source, "proposal_digest": row.digest})
-        return None
+        return None, False
     base, earlier = standing(session, row)
     payload = _approved_payload(session, row, review)
     edits = {k: base.get(k) for k in payload if payload[k] != base.get(k)}
@@ -246,8 +247,8 @@ def _record_review(session: Session, policy: Policy, request: ApprovalRequestRow
     session.add(approval)
     session.flush()
     approvers = [approver] if edits else [*earlier, approver]  # an edit is a new action: its approvals start again
-    four_eyes = policy.needs_four_eyes(row.case_type, row.payload) or policy.needs_four_eyes(row.case_type, payload)
-    complete = not four_eyes or len({name.strip().casefold() for name in approvers}) >= 2
+    four_eyes = policy.needs_four_eyes(row.case_type, row.payload, payload)
+    complete = not four_eyes or len({person(name) for name in approvers}) >= 2
     row.status = Status.APPROVED if complete else Status.AWAITING_APPROVAL
     row.detail = "" if complete else f"approved by {approver}; needs a second, different approver (four eyes)"
     audit.append(session, AuditEvent.APPROVED, actor=approver, **common, data={
@@ -258,7 +259,7 @@ def _record_review(session: Session, policy: Policy, request: ApprovalRequestRow
     for field, proposed in edits.items():
         session.add(CorrectionRow(proposal_id=row.id, approval_id=approval.id, field=field, proposed_value=proposed, approved_value=payload[field], corrected_by=approver))
         audit.append(session, AuditEvent.CORRECTED, actor=approver, **common, data={"field": field, "proposed": proposed, "approved": payload[field]})
-    return Decision(proposal_id=row.id, approval_id=approval.id) if complete else None
+    return (Decision(proposal_id=row.id, approval_id=approval.id) if complete else None), bool(edits)
 
 
 def decide(request_id: int, answer: ApprovalAnswer) -> list[Decision]:
@@ -274,9 +275,10 @@ def decide(request_id: int, answer: ApprovalAnswer) -> list[Decision]:
             rows = _batch_rows(session, request)
             approver = answer.approver.strip()
             policy = load_policy(request.workflow)
-            decisions = [_record_review(session, policy, request, rows[r.proposal_id], r, approver) for r in answer.reviews]
+            recorded = [(rows[r.proposal_id], *_record_review(session, policy, request, rows[r.proposal_id], r, approver)) for r in answer.reviews]
             request.status, request.decided_at = "decided", datetime.now(timezone.utc)
-            corrected = {(rows[r.proposal_id].case_type, rows[r.proposal_id].run_id) for r in answer.reviews if _was_corrected(session, rows[r.proposal_id])}
+            decisions = [decision for _, decision, _ in recorded]
+            corrected = {(row.case_type, row.run_id) for row, _, edited in recorded if edited}
     if not found:
         from opsgate.autonomy import demote  # autonomy reads the metrics, which read these tables
 
@@ -286,10 +288,6 @@ def decide(request_id: int, answer: ApprovalAnswer) -> list[Decision]:
     with transaction() as session:  # the refusal is kept although the answer is not
         audit.append(session, AuditEvent.APPROVAL_REFUSED, workflow=workflow, actor=answer.approver or "unknown", data={"request": request_id, "problems": found, "proposals": proposal_ids})
     raise ApprovalRejected("approval refused: " + "; ".join(found))
-
-
-def _was_corrected(session: Session, row: ProposalRow) -> bool:
-    return session.execute(select(CorrectionRow.id).where(CorrectionRow.proposal_id == row.id).limit(1)).first() is not None
 
 
 def awaiting_second_approval(request_id: int) -> list[Proposal]:

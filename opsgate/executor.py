@@ -19,7 +19,7 @@ from opsgate.audit import AuditEvent
 from opsgate.errors import PolicyDenied
 from opsgate.models import Outcome, Status, action_digest
 from opsgate.policy.engine import allows_without_approval
-from opsgate.policy.schema import Policy, same_person
+from opsgate.policy.schema import Policy, person, same_person
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, ExecutionRow, ProposalRow, UndoRow
 from opsgate.writers import action_writer
@@ -43,13 +43,13 @@ def _refuse(policy: Policy, proposal_id: str, run_id: str | None, reason: str) -
 def _four_eyes_shortfall(session: Session, policy: Policy, row: ProposalRow, approval: ApprovalRow) -> str | None:
     """Why a four-eyes action may not be written yet: fewer than two different people approved
     this exact action, or one of them is the person who started the run."""
-    if not (policy.needs_four_eyes(row.case_type, row.payload) or policy.needs_four_eyes(row.case_type, approval.action_payload)):
+    if not policy.needs_four_eyes(row.case_type, row.payload, approval.action_payload):
         return None
     approvers = session.execute(
         select(ApprovalRow.approver).where(ApprovalRow.proposal_id == row.id, ApprovalRow.decision == "approved", ApprovalRow.action_digest == approval.action_digest)
     ).scalars().all()
     started_by = requester(session, row.run_id)
-    people = {name.strip().casefold() for name in approvers if not (started_by and same_person(name, started_by))}
+    people = {person(name) for name in approvers if not (started_by and same_person(name, started_by))}
     return None if len(people) >= 2 else f"four eyes: this action needs two different approvers besides the requester; it has {len(people)}"
 
 

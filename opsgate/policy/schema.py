@@ -145,9 +145,13 @@ PLATFORM_CASES = frozenset({UNDO_CASE, AUTONOMY_CASE})  # always decided by a pe
 AUTONOMY_TOOL = "autonomy.grant"
 
 
+def person(name: str) -> str:
+    """A name as people type it, reduced to who it means: case and surrounding spaces do not make another person."""
+    return name.strip().casefold()
+
+
 def same_person(a: str, b: str) -> bool:
-    """Names as people type them: case and surrounding spaces do not make another person."""
-    return a.strip().casefold() == b.strip().casefold()
+    return person(a) == person(b)
 
 
 class ApproverGroup(Strict):
@@ -340,15 +344,18 @@ class Policy(Strict):
             for group in groups
         )
 
-    def needs_four_eyes(self, case_type: str, payload: dict[str, Any] | None) -> bool:
+    def needs_four_eyes(self, case_type: str, *payloads: dict[str, Any] | None) -> bool:
+        """Whether a rule covers the case in any of the given forms of its action (as proposed, as
+        approved): lowering an amount at the gate does not escape four eyes."""
         for rule in self.approvals.four_eyes:
             if rule.case_type not in (ANY_CASE, case_type):
                 continue
             if rule.field is None:
                 return True
-            value = amount_of(payload, rule.field)
-            if value is not None and abs(value) > (rule.above or 0):
-                return True
+            for payload in payloads:
+                value = amount_of(payload, rule.field)
+                if value is not None and abs(value) > (rule.above or 0):
+                    return True
         return False
 
     def undoes(self, tool: str | None) -> bool:
