@@ -97,6 +97,10 @@ class Proposal(BaseModel):
     instruction_version: str
     tools_used: list[str] = Field(default_factory=list)
     error: str | None = None
+    inputs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the case was proposed from, as it was: a document's digest, the records' values. Stored with the case; replay reads it again.",
+    )
 
     @property
     def digest(self) -> str | None:

@@ -3,17 +3,20 @@
 A replay re-reads the inputs of the workflow's decided cases and proposes again with the version
 named, then compares each new proposal with how the original case ended: the action people
 approved (after their corrections), or their rejection, or the original escalation or failure.
-It writes nothing: the new proposals are routed by the current policy in memory only, so no
+It writes nothing: the new proposals are routed in memory only, by the current policy or by a
+candidate policy file that defines the version (new thresholds, rules or escalations), so no
 proposal row, approval request, execution or audit row comes of it.
 
 The platform loads the cases and judges; the workflow's hook (``WorkflowSpec.replay``) only knows
-how to read its past inputs again, and says which it can no longer read.
+how to read its past inputs again (from what each case stored of them, ``PastCase.inputs``), and
+says which it can no longer read as they were.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -23,7 +26,7 @@ from opsgate.errors import ConfigurationError
 from opsgate.evaluation import FieldAgreement
 from opsgate.models import Proposal, Route, Status
 from opsgate.policy.engine import route
-from opsgate.policy.loader import load_policy
+from opsgate.policy.loader import load_policy, load_policy_file
 from opsgate.policy.schema import PLATFORM_CASES, Policy
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, ProposalRow
@@ -38,9 +41,10 @@ RULES = [
     "cases: the newest decided case (executed, approved, rejected, escalated, failed) of each source created in the window, a person's decision "
     "before a later escalation or failure (a document read again is escalated as a duplicate of its own posting); "
     "open, expired and shadowed cases have no decision to compare with, and undo and autonomy cases are the platform's own",
-    "the new proposals are routed by the current policy in memory: a case would write unless the policy escalates it or it fails",
+    "the new proposals are routed in memory by the current policy, or the candidate policy given: a case would write unless the policy escalates it, "
+    "it fails, or the new version proposes no action for it",
     "agreement: every field of every approved action (as approved, after corrections) against the new proposal's; "
-    "a new proposal that escalates or fails disagrees on all of them",
+    "a new proposal that escalates, fails or proposes nothing disagrees on all of them",
     "ready: field agreement at least the minimum, and no write where people rejected; no approved action to compare with counts as 0% agreement",
 ]
 
@@ -59,6 +63,7 @@ class PastCase(BaseModel):
     final_action: dict[str, Any] | None = Field(
         None, description="The action written or approved: the latest approval's, after people's corrections; the proposal's when auto. Null when nothing was approved.",
     )
+    inputs: dict[str, Any] = Field(default_factory=dict, description="What the case was proposed from, as stored with it (empty for cases stored before inputs were).")
     created_at: datetime
 
     @property
@@ -85,13 +90,14 @@ class ReplayedCase(BaseModel):
 
     source: str
     original: Status
-    new: Literal["write", "escalate", "fail"]
+    new: Literal["write", "escalate", "fail", "none"]
     detail: str = ""
 
 
 class ReplayReport(BaseModel):
     workflow: str
     version: str = Field(description="The instruction version replayed.")
+    policy: str = Field(description="The policy the new proposals were routed by: the current file's version, or the candidate file's path and version.")
     original_versions: dict[str, int] = Field(description="Cases per instruction version that originally proposed them.")
     new_versions: dict[str, int] = Field(description="Replayed cases per version the new proposals carry (an e-invoice, say, is read without instructions).")
     since: datetime
@@ -107,7 +113,7 @@ class ReplayReport(BaseModel):
     fields: list[FieldAgreement]
     changed: list[ChangedField] = Field(description="Fields where the new version writes another value than people approved.")
     wrong: list[ReplayedCase] = Field(description="The new version would write where people rejected.")
-    missed: list[ReplayedCase] = Field(description="The new version escalates where people wrote.")
+    missed: list[ReplayedCase] = Field(description="The new version escalates or proposes nothing where people wrote.")
     new_failures: list[ReplayedCase] = Field(description="The new version fails where the original did not.")
     now_writes: list[ReplayedCase] = Field(description="The new version would write where the original escalated or failed; what people then did is not in the store.")
     min_agreement: float
@@ -138,14 +144,17 @@ def past_cases(workflow: str, since: datetime, until: datetime) -> list[PastCase
     return [
         PastCase(
             proposal_id=row.id, run_id=row.run_id, source=row.source, case_type=row.case_type, instruction_version=row.instruction_version, status=Status(row.status),
-            tool=row.tool, payload=row.payload, final_action=final.get(row.id, row.payload) if row.status in PEOPLE_WROTE else None, created_at=row.created_at,
+            tool=row.tool, payload=row.payload, final_action=final.get(row.id, row.payload) if row.status in PEOPLE_WROTE else None,
+            inputs=row.inputs or {}, created_at=row.created_at,
         )
         for row in sorted(latest.values(), key=lambda r: (r.created_at, r.id))
     ]
 
 
-def _outcome(policy: Policy, proposal: Proposal) -> Literal["write", "escalate", "fail"]:
-    """What the current policy would do with the new proposal (on a copy: routing narrows the case type)."""
+def _outcome(policy: Policy, proposal: Proposal) -> Literal["write", "escalate", "fail", "none"]:
+    """What the policy would do with the new proposal (on a copy: routing narrows the case type)."""
+    if proposal.tool is None and proposal.error is None and not proposal.escalations:
+        return "none"  # the new version sees nothing to do: no merge of these records, say
     copy = proposal.model_copy(deep=True)
     if copy.tool is not None:
         copy.case_type = policy.case_type_of(copy.case_type, copy.payload, copy.confidence, copy.context)
@@ -166,7 +175,7 @@ def _verdict(report: dict[str, Any], min_agreement: float) -> tuple[bool, str]:
         figures = "no approved action to compare with"
     else:
         figures = f"{report['fields_agreed']}/{report['fields_compared']} fields of {report['approved_actions']} approved actions agree ({agreement:.1%}, minimum {min_agreement:.1%})"
-    counts = f"{len(wrong)} would write where people rejected, {len(report['missed'])} escalate where people wrote, {len(report['new_failures'])} new failures"
+    counts = f"{len(wrong)} would write where people rejected, {len(report['missed'])} would not write where people wrote, {len(report['new_failures'])} new failures"
     return ready, f"{'ready' if ready else 'not ready'}: {figures}; {counts}"
 
 
@@ -197,7 +206,7 @@ def compare(policy: Policy, version: str, cases: list[PastCase], results: list[P
                 if writes and new.get(name) != value:
                     found["changed"].append(ChangedField(source=case.source, field=name, final=value, new=new.get(name)))
             agreed_actions += writes and new == final
-            if outcome == "escalate":
+            if outcome in ("escalate", "none"):
                 found["missed"].append(listed)
         elif outcome == "write":
             found["wrong" if case.status is Status.REJECTED else "now_writes"].append(listed)
@@ -213,11 +222,18 @@ def compare(policy: Policy, version: str, cases: list[PastCase], results: list[P
     return report
 
 
-def replay(spec: WorkflowSpec, version: str, since: datetime, until: datetime, min_agreement: float = 1.0) -> ReplayReport:
-    """Replay the workflow's decided cases of [since, until) with ``version``; writes nothing."""
+def replay(
+    spec: WorkflowSpec, version: str, since: datetime, until: datetime, min_agreement: float = 1.0, candidate: Path | None = None,
+) -> ReplayReport:
+    """Replay the workflow's decided cases of [since, until) with ``version``; writes nothing.
+
+    ``candidate`` is a policy file for the same workflow that is not live yet: the new proposals
+    are made under its rules and settings and routed by it, instead of the current file's."""
     if spec.replay is None:
         raise ConfigurationError(f"workflow {spec.name} has no replay: it cannot read the inputs of its past cases again")
+    policy = load_policy_file(candidate, workflow=spec.name) if candidate else load_policy(spec.name)
     cases = past_cases(spec.name, since, until)
-    results = spec.replay(cases, version)  # called even without cases: it refuses a version it cannot replay
-    figures = compare(load_policy(spec.name), version, cases, results, min_agreement)
-    return ReplayReport(workflow=spec.name, since=since, until=until, min_agreement=min_agreement, rules=RULES, **figures)
+    results = spec.replay(cases, version, policy)  # called even without cases: it refuses a version it cannot replay
+    figures = compare(policy, version, cases, results, min_agreement)
+    described = f"{candidate} (version {policy.fingerprint})" if candidate else f"policies/{spec.name}.yaml (version {policy.fingerprint})"
+    return ReplayReport(workflow=spec.name, since=since, until=until, min_agreement=min_agreement, rules=RULES, policy=described, **figures)

@@ -95,6 +95,7 @@ def _proposal_row(run: Run, proposal: Proposal, status: Status, detail: str, esc
         status=status,
         detail=detail,
         instruction_version=proposal.instruction_version,
+        inputs=proposal.inputs or None,
     )
 
 
@@ -133,6 +134,7 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
                     "source": proposal.source, "case_type": proposal.case_type, "tool": proposal.tool,
                     "payload": proposal.payload, "digest": proposal.digest, "confidence": proposal.confidence,
                     "instruction_version": proposal.instruction_version, "tools_used": proposal.tools_used, "route": verdict.route, "context": proposal.context,
+                    "inputs": proposal.inputs,
                 })
             if proposal.notices and verdict.route in (Route.APPROVE, Route.AUTO):
                 audit.append(session, AuditEvent.ESCALATED, actor=AGENT, **common, data={

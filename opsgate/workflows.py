@@ -46,8 +46,9 @@ class WorkflowSpec:
     settings_model: type[BaseModel] | None = None  # checks the `settings` section of the workflow's policy (the whole policy is in its validation context)
     # reads people's outcomes from a file and matches them to the shadow cases (`opsgate eval`); import heavy modules inside it
     compare_outcomes: Callable[[Path, list[ShadowCase]], OutcomeComparison] | None = None
-    # proposes again for past cases with an instruction version, one answer per case in order (`opsgate replay`); import heavy modules inside it
-    replay: Callable[[list[PastCase], str], list[Proposal | Unavailable]] | None = None
+    # proposes again for past cases with an instruction version under a policy (the live one or a candidate), one answer per
+    # case in order (`opsgate replay`); import heavy modules inside it
+    replay: Callable[[list[PastCase], str, Policy], list[Proposal | Unavailable]] | None = None
 
     def settings(self, policy: Policy) -> Any:
         """The policy's `settings`, as this workflow's model (the loader has already checked them)."""

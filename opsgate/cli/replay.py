@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -24,6 +25,7 @@ def replay(
     version: Annotated[str, typer.Option(help="The instruction version to try, e.g. rules-v1 or a prompt version.")],
     since: Annotated[str | None, typer.Option(help="Replay the cases created since (ISO 8601, UTC unless it has an offset). Default: 30 days ago.")] = None,
     min_agreement: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of the approved actions' fields the new version must agree with to be ready.")] = 1.0,
+    policy: Annotated[Path | None, typer.Option(help="A candidate policy file for the workflow, not live yet: propose and route under its rules and settings.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The report as one JSON object.")] = False,
 ) -> None:
     """Propose again for the past cases with another instruction version and compare with how they
@@ -32,7 +34,7 @@ def replay(
     from opsgate import replay as replaying
 
     now = datetime.now(timezone.utc)
-    report = replaying.replay(by_name(workflow), version, parse_moment(since, now - timedelta(days=30)), now, min_agreement)
+    report = replaying.replay(by_name(workflow), version, parse_moment(since, now - timedelta(days=30)), now, min_agreement, policy)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
@@ -52,6 +54,7 @@ def _print(report: ReplayReport) -> None:
     console = Console()
     originals = ", ".join(f"{v} ({n})" for v, n in report.original_versions.items()) or "none"
     console.print(f"{report.workflow}: {report.version} replayed on {report.replayed} of {report.cases} cases since {report.since:%Y-%m-%d %H:%M} UTC; originally {originals}", markup=False, highlight=False)
+    console.print(f"routed by {report.policy}", markup=False, highlight=False)
     console.print(report.verdict, markup=False, highlight=False)
     if report.fields:
         rows = [[f.field, str(f.agreed), str(f.compared), "-" if f.rate is None else f"{f.rate:.1%}"] for f in report.fields]
@@ -59,7 +62,7 @@ def _print(report: ReplayReport) -> None:
     if report.changed:
         console.print(_table("Changed actions", ["source", "field", "approved", "new"], [[c.source, c.field, str(c.final), str(c.new)] for c in report.changed]))
     for title, listed in (
-        ("Would write where people rejected", report.wrong), ("Escalates where people wrote", report.missed),
+        ("Would write where people rejected", report.wrong), ("Would not write where people wrote", report.missed),
         ("New failures", report.new_failures), ("Would write where the original escalated or failed", report.now_writes),
     ):
         if listed:

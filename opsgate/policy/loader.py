@@ -33,8 +33,11 @@ def _settings_problems(path: Path, data: dict[str, object]) -> list[str]:
     return []
 
 
-def load_policy_file(path: Path) -> Policy:
-    """Load and validate one policy file, or raise ``PolicyError`` listing every problem."""
+def load_policy_file(path: Path, workflow: str | None = None) -> Policy:
+    """Load and validate one policy file, or raise ``PolicyError`` listing every problem.
+
+    A live policy's file is named after its workflow; a candidate kept elsewhere (to replay before
+    it goes live) names the ``workflow`` it is for instead."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -46,7 +49,9 @@ def load_policy_file(path: Path) -> Policy:
     if not isinstance(data, dict):
         raise PolicyError(f"{path}: (top level): a policy is a mapping of keys, got {type(data).__name__}")
     problems = []
-    if data.get("workflow") != path.stem:
+    if workflow is not None and data.get("workflow") != workflow:
+        problems.append(f"{path}: workflow: names {data.get('workflow')!r}, not {workflow!r}")
+    elif workflow is None and data.get("workflow") != path.stem:
         problems.append(f"{path}: workflow: names {data.get('workflow')!r} but the file is {path.name}; they must match")
     try:
         policy = Policy.model_validate(data)

@@ -96,6 +96,9 @@ class ProposalRow(Base):
     status: Mapped[str] = mapped_column(String(30), index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     instruction_version: Mapped[str] = mapped_column(String(100))
+    # what the case was proposed from, as it was then (a document's digest, the records' values):
+    # replay reads it, and knows an input changed since
+    inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

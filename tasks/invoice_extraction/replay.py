@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import instructor
 
     from opsgate.models import Proposal
+    from opsgate.policy.schema import Policy
     from opsgate.replay import PastCase, Unavailable
     from tasks.invoice_extraction.backends import Backend
 
@@ -62,18 +63,16 @@ def _without_own_posting(cases: list[PastCase], proposals: list[Proposal]) -> No
             proposal.escalations = [e for e in proposal.escalations if e.reason is not EscalationReason.POSSIBLE_DUPLICATE]
 
 
-def replay(cases: list[PastCase], version: str, client: instructor.Instructor | None = None) -> list[Proposal | Unavailable]:
-    """One new proposal per past case, in order, or why its document can no longer be read. The LLM
-    versions use ``client``, or the configured endpoint when none is given."""
+def replay(cases: list[PastCase], version: str, policy: Policy, client: instructor.Instructor | None = None) -> list[Proposal | Unavailable]:
+    """One new proposal per past case, in order, or why its document can no longer be read, under
+    ``policy``'s required fields. The LLM versions use ``client``, or the configured endpoint when none is given."""
     from opsgate.llm import llm_client
-    from opsgate.policy.loader import load_policy
     from opsgate.replay import Unavailable
     from opsgate.settings import get_settings
     from tasks.invoice_extraction.extracting import extract_document
     from tasks.invoice_extraction.proposing import propose_all
 
     backend = backend_for(version)
-    policy = load_policy(WORKFLOW)
     required = policy.escalation.missing_data.fields if policy.escalation.missing_data else []
     settings = get_settings()
     present = [case for case in cases if Path(case.source).is_file()]

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import instructor
 
     from opsgate.models import Proposal
+    from opsgate.policy.schema import Policy
     from opsgate.replay import PastCase, Unavailable
 
 WORKFLOW = "weekly_summary"
@@ -36,8 +37,9 @@ def _uses_model(version: str) -> bool:
     )
 
 
-def replay(cases: list[PastCase], version: str, client: instructor.Instructor | None = None) -> list[Proposal | Unavailable]:
-    """One new draft per past case, in order, or why its fact sheet cannot be read."""
+def replay(cases: list[PastCase], version: str, policy: Policy, client: instructor.Instructor | None = None) -> list[Proposal | Unavailable]:
+    """One new draft per past case, in order, or why its fact sheet cannot be read. A draft depends
+    on the facts and the version alone: ``policy`` (a candidate's or the live one) only routes it."""
     from opsgate.errors import ExecutionError
     from opsgate.llm import llm_client
     from opsgate.models import Proposal

@@ -97,7 +97,7 @@ def test_new_proposals_are_judged_against_how_each_case_ended() -> None:
     assert figures["original_versions"] == {"v1": 8} and figures["new_versions"] == {"v2": 7}
     assert not figures["ready"]  # agreement meets the minimum, but one write people rejected
     assert figures["verdict"] == (
-        "not ready: 3/6 fields of 3 approved actions agree (50.0%, minimum 50.0%); 1 would write where people rejected, 1 escalate where people wrote, 1 new failures"
+        "not ready: 3/6 fields of 3 approved actions agree (50.0%, minimum 50.0%); 1 would write where people rejected, 1 would not write where people wrote, 1 new failures"
     )
 
 
@@ -107,7 +107,7 @@ def test_the_verdict_needs_evidence() -> None:
     assert (agreeing["ready"], agreeing["verdict"]) == (True, "ready: agrees with every approved action (1)")
     rejected_only = ([_case("d", Status.REJECTED)], [_new("d", escalate=True)])
     assert compare(policy, "v2", *rejected_only, 1.0)["verdict"] == (
-        "not ready: no approved action to compare with; 0 would write where people rejected, 0 escalate where people wrote, 0 new failures"
+        "not ready: no approved action to compare with; 0 would write where people rejected, 0 would not write where people wrote, 0 new failures"
     )
     assert compare(policy, "v2", *rejected_only, 0.0)["ready"]
 

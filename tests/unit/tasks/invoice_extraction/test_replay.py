@@ -82,7 +82,7 @@ def test_the_rules_replayed_agree_except_where_people_corrected_and_write_nothin
     assert [(Path(c.source).name, c.original, c.new) for c in report.wrong] == [("uk.pdf", Status.REJECTED, "write")]
     assert (report.missed, report.new_failures, report.now_writes) == ([], [], [])  # the executed postings are not duplicates of themselves
     assert not report.ready
-    assert report.verdict == "not ready: 23/24 fields of 2 approved actions agree (95.8%, minimum 100.0%); 1 would write where people rejected, 0 escalate where people wrote, 0 new failures"
+    assert report.verdict == "not ready: 23/24 fields of 2 approved actions agree (95.8%, minimum 100.0%); 1 would write where people rejected, 0 would not write where people wrote, 0 new failures"
 
 
 def test_a_deleted_document_is_no_longer_available(store: StoreProbe, decided: Batch) -> None:
@@ -104,7 +104,7 @@ def test_the_llm_version_is_replayed_through_the_endpoint(store: StoreProbe, dec
     cases = past_cases("invoice_extraction", datetime.now(timezone.utc) - timedelta(days=1), datetime.now(timezone.utc) + timedelta(seconds=1))
     before = _counts(store)
     with llm_configured(monkeypatch):
-        proposals = replay_invoices(cases, prompt().ident, client=FakeLlm(US_AS_READ).client())
+        proposals = replay_invoices(cases, prompt().ident, load_policy("invoice_extraction"), client=FakeLlm(US_AS_READ).client())
 
     assert _counts(store) == before
     assert [p.instruction_version for p in proposals] == [prompt().ident] * 3

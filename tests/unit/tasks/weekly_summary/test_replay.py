@@ -73,7 +73,7 @@ def test_a_model_that_invents_a_figure_escalates_and_agrees_on_nothing(opsgate_e
     cases = past_cases(WORKFLOW, *_window())
     invented = {"headline": "Week 2026-W47: 500 opened.", "highlights": [], "risks": [], "actions": []}
     with llm_configured(monkeypatch, max_retries=1):
-        (proposal,) = replay_summaries(cases, prompt().ident, client=FakeLlm(invented).client())
+        (proposal,) = replay_summaries(cases, prompt().ident, load_policy(WORKFLOW), client=FakeLlm(invented).client())
     assert [e.reason for e in proposal.escalations] == ["failed_check"]
     figures = compare(load_policy(WORKFLOW), prompt().ident, cases, [proposal], 1.0)
     assert (figures["fields_agreed"], len(figures["missed"])) == (0, 1)
