@@ -162,8 +162,20 @@ def _outcome(policy: Policy, proposal: Proposal) -> Literal["write", "escalate",
     return {Route.ESCALATE: "escalate", Route.FAIL: "fail"}.get(verdict.route, "write")  # type: ignore[return-value]
 
 
+def _flat(payload: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested values as fields of their own (a merged record's ``values.email``): agreement is
+    counted per value people could have corrected, not per block of them."""
+    flat: dict[str, Any] = {}
+    for name, value in payload.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flat(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
 def _why(proposal: Proposal) -> str:
-    return proposal.error or "; ".join(e.describe() for e in proposal.escalations)
+    return proposal.error or "; ".join(e.describe() for e in proposal.escalations) or (proposal.summary if proposal.tool is None else "")
 
 
 def _verdict(report: dict[str, Any], min_agreement: float) -> tuple[bool, str]:
@@ -198,9 +210,9 @@ def compare(policy: Policy, version: str, cases: list[PastCase], results: list[P
             found["new_failures"].append(listed)
         if case.people_wrote:
             approved += 1
-            final = case.final_action or {}
+            final = _flat(case.final_action or {})
             writes = outcome == "write" and result.tool == case.tool
-            new = (result.payload or {}) if writes else {}
+            new = _flat(result.payload or {}) if writes else {}
             for name, value in final.items():
                 fields.setdefault(name, []).append(writes and new.get(name) == value)
                 if writes and new.get(name) != value:

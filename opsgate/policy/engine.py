@@ -7,8 +7,6 @@ branching lives here and in the policy file, not in flow bodies.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from opsgate.models import Escalation, EscalationReason, Proposal, Route, Verdict
 from opsgate.policy.schema import Access, ApprovalRule, Autonomy, Policy, amount_of
 
@@ -29,12 +27,9 @@ def _policy_escalations(policy: Policy, proposal: Proposal) -> list[Escalation]:
             score = proposal.confidence.get(field)
             if score is not None and score < rules.low_confidence.below:
                 found.append(Escalation(reason=EscalationReason.LOW_CONFIDENCE, field=field, detail=f"confidence {score:.2f} < {rules.low_confidence.below}"))
-    if rules.high_value and proposal.payload:
-        try:
-            value = Decimal(str(proposal.payload.get(rules.high_value.field)))
-        except (InvalidOperation, ValueError):
-            value = None
-        if value is not None and value.is_finite() and abs(value) > rules.high_value.above:
+    if rules.high_value:
+        value = amount_of(proposal.payload, rules.high_value.field)
+        if value is not None and abs(value) > rules.high_value.above:
             found.append(Escalation(reason=EscalationReason.HIGH_VALUE, field=rules.high_value.field, detail=f"{value} is above {rules.high_value.above}"))
     return found
 

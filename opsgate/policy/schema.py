@@ -72,7 +72,7 @@ class LowConfidence(Strict):
 
 
 class HighValue(Strict):
-    field: str
+    field: str = Field(description="A payload field holding an amount, e.g. total; a dotted path reaches into nested values, e.g. values.credit_limit.")
     above: Decimal = Field(gt=0)
 
 
@@ -174,7 +174,7 @@ class FourEyes(Strict):
 
 
 class Threshold(Strict):
-    field: str = Field(description="A payload field holding an amount, e.g. total.")
+    field: str = Field(description="A payload field holding an amount, e.g. total; a dotted path reaches into nested values, e.g. values.credit_limit.")
     amount: Decimal
 
 
@@ -208,11 +208,16 @@ class CaseType(Strict):
 
 
 def amount_of(payload: dict[str, Any] | None, field: str) -> Decimal | None:
+    """The amount at ``field`` in a payload; a dotted path reaches into nested values, such as a
+    merged record's ``values.credit_limit``. None when it is missing or not a finite number."""
+    value: Any = payload or {}
+    for part in field.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
     try:
-        value = Decimal(str((payload or {}).get(field)))
+        amount = Decimal(str(value)) if value is not None and value != "" else None
     except (InvalidOperation, ValueError):
         return None
-    return value if value.is_finite() else None
+    return amount if amount is not None and amount.is_finite() else None
 
 
 class EarnedAutonomy(Strict):

@@ -126,10 +126,25 @@ def find_duplicates(
     """
     if focus is not None and model is None:
         raise ValueError("matching only some records needs the model a full run fitted")
-    n = len(records)
     series = normalised_values(records, fields)
     prepared = [prepare(series[f.column], f.kind) for f in fields]
-    scored = _score(series, prepared, fields, settings, focus, model)
+    return _decide(len(records), prepared, fields, settings, _score(series, prepared, fields, settings, focus, model))
+
+
+def rematch(records: pd.DataFrame, fields: list[Field], settings: MatchSettings, model: MatchModel) -> Decisions:
+    """A few records matched again, every pair of them, with a model fitted earlier: how a past
+    case's records come out under other thresholds (replay). No blocking: a case holds a handful
+    of records, and comparing every pair of them cannot miss one that blocking found then."""
+    series = normalised_values(records, fields)
+    prepared = [prepare(series[f.column], f.kind) for f in fields]
+    a, b = np.triu_indices(len(records), k=1)
+    similarities, levels = compare_pairs(prepared, a, b)
+    scored = ScoredPairs(a, b, similarities, levels, match_probability(model, levels, fields), model)
+    return _decide(len(records), prepared, fields, settings, scored)
+
+
+def _decide(n: int, prepared: list[Prepared], fields: list[Field], settings: MatchSettings, scored: ScoredPairs) -> Decisions:
+    """Scored pairs into coherent clusters of duplicates and the possible duplicates between them."""
 
     def evidence(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         similarities, levels = compare_pairs(prepared, a, b)

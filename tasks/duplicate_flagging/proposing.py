@@ -9,6 +9,7 @@ placeholder value, a switchboard number or a head-office address, not one record
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from opsgate.models import Escalation, EscalationReason, Proposal
 from opsgate.policy.schema import Policy
 from opsgate.writers.records import RecordMerge, RecordsMerge
 from tasks.duplicate_flagging.clustering import components
-from tasks.duplicate_flagging.fields import Field
+from tasks.duplicate_flagging.fields import Field, Kind
 from tasks.duplicate_flagging.matching import Decisions
 from tasks.duplicate_flagging.policy import DedupePolicy, Survivorship
 from tasks.duplicate_flagging.store import ID_COLUMN
@@ -26,6 +27,7 @@ from tasks.duplicate_flagging.survivorship import Candidate, merge_values, sourc
 TOOLS_USED = ["records.read"]
 DUPLICATE, REVIEW = "duplicate", "review"
 SHOWN_IDS = 5
+IDENTIFYING = (Kind.EMAIL, Kind.PHONE, Kind.IDENTIFIER)  # an exact match on one of these is strong evidence on its own
 
 
 @dataclass
@@ -106,15 +108,44 @@ def _ids(ids: list[str]) -> str:
     return shown + (f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else "")
 
 
+@dataclass
+class Matched:
+    """Records of one kind as matched: the frame, when the store last changed each, what was
+    compared and with which stored model. What a case keeps of it is what replay reads again."""
+
+    kind: str
+    frame: pd.DataFrame
+    updated_at: list
+    fields: list[Field]
+    model_id: int
+
+    def inputs(self, members: np.ndarray) -> dict[str, Any]:
+        """The case's records as they are now (blank values left out), and the model that scored them."""
+        columns = [c for c in self.frame.columns if c != ID_COLUMN]
+        records = [
+            {"id": str(self.frame.iat[i, 0]), "updated_at": pd.Timestamp(self.updated_at[i]).isoformat(),
+             "data": {c: v for c, v in zip(columns, self.frame.iloc[i, 1:]) if v != ""}}
+            for i in members
+        ]
+        return {"kind": self.kind, "model": self.model_id, "columns": columns, "records": records}
+
+
+def _context(case: MergeCase, fields: list[Field], reasons: dict[str, float]) -> dict[str, Any]:
+    """Facts a policy's case types may test: how many records, and whether an identifying field
+    (e-mail, phone, an id) agrees exactly on every pair that links them."""
+    identifying = [f.column for f in fields if f.kind in IDENTIFYING and f.column in reasons]
+    return {"records": len(case.members), "shared_identifier": any(reasons[c] >= 1.0 for c in identifying)}
+
+
 def propose_merges(
-    kind: str, frame: pd.DataFrame, updated_at: list, fields: list[Field], decisions: Decisions, policy: Policy, settings: DedupePolicy,
-    rejected: list[frozenset[str]],
+    matched: Matched, decisions: Decisions, policy: Policy, settings: DedupePolicy, rejected: list[frozenset[str]],
 ) -> tuple[list[Proposed], int]:
     """One merge proposal per case not rejected before; returns them and how many were left out as rejected."""
+    kind, frame, fields = matched.kind, matched.frame, matched.fields
     ids = frame[ID_COLUMN].to_numpy(dtype=object)
     data_columns = [c for c in frame.columns if c != ID_COLUMN]
     rules = settings.survivorship
-    seconds = recency(frame, updated_at, rules)
+    seconds = recency(frame, matched.updated_at, rules)
     sources = frame[rules.source_column].to_numpy(dtype=object) if rules.source_column in frame.columns else None
     proposed, left_out = [], 0
     for case in merge_cases(decisions):
@@ -147,6 +178,7 @@ def propose_merges(
             workflow=policy.workflow, source=f"{kind}: {_ids(sorted(members))}", case_type=case.case_type, tool=RecordsMerge.tool,
             payload=payload.model_dump(mode="json"), summary=summary, confidence={"match": match, **reasons},
             escalations=escalations, instruction_version=policy.instruction_version, tools_used=TOOLS_USED,
+            context=_context(case, fields, reasons), inputs=matched.inputs(case.members),
         )
         proposed.append(Proposed(proposal, case, survivor.external_id, values))
     return proposed, left_out

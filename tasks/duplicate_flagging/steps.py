@@ -19,10 +19,10 @@ from tasks.duplicate_flagging.evidence import review_markdown
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
 from tasks.duplicate_flagging.learning import learn_from_approvals
 from tasks.duplicate_flagging.matching import MatchSettings, find_duplicates
-from tasks.duplicate_flagging.proposing import propose_merges
-from tasks.duplicate_flagging.scoring import MatchModel
+from tasks.duplicate_flagging.proposing import Matched, propose_merges
 from tasks.duplicate_flagging.store import (
     ID_COLUMN,
+    StoredModel,
     StoredRecords,
     approved_pairs,
     import_records,
@@ -46,7 +46,7 @@ class Gathered:
     stored: StoredRecords
     fields: list[Field]
     focus: np.ndarray | None = None  # incremental: the new or changed records; None: all of them
-    model: MatchModel | None = None  # incremental: the last full run's model
+    model: StoredModel | None = None  # incremental: the last full run's model
     problems: list[RowProblem] = field(default_factory=list)
     source: str = ""
 
@@ -101,16 +101,18 @@ def propose(run: Run, gathered: Gathered) -> list[Proposal]:
         return failed
     policy = SPEC.settings(run.policy)
     settings = MatchSettings(duplicate_at=policy.duplicate_at, review_at=policy.review_at, cohesion=policy.cohesion)
-    decisions = find_duplicates(frame, gathered.fields, settings, focus=gathered.focus, model=gathered.model)
-    if gathered.model is None:
+    decisions = find_duplicates(frame, gathered.fields, settings, focus=gathered.focus, model=gathered.model.model if gathered.model else None)
+    used = gathered.model
+    if used is None:
         confirmed = approved_pairs(gathered.kind)
         if confirmed:  # the unsupervised fit, refined by the merges people approved, decides
             model = learn_from_approvals(decisions.scored.model, gathered.fields, confirmed)
             decisions = find_duplicates(frame, gathered.fields, settings, model=model)
             logger.info("model refined by %d approved pairs", len(confirmed))
-        save_model(run.workflow, gathered.kind, gathered.fields, decisions.scored.model, run.id, len(confirmed))
+        used = save_model(run.workflow, gathered.kind, gathered.fields, decisions.scored.model, run.id, len(confirmed))
     rejected = rejected_groups(run.workflow, gathered.kind)
-    proposed, left_out = propose_merges(gathered.kind, frame, gathered.stored.updated_at, gathered.fields, decisions, run.policy, policy, rejected)
+    matched = Matched(gathered.kind, frame, gathered.stored.updated_at, gathered.fields, used.id)
+    proposed, left_out = propose_merges(matched, decisions, run.policy, policy, rejected)
     logger.info(
         "%d candidate pairs compared: %d merge proposals (%d clusters, %d possible duplicates), %d rejected earlier and left out",
         len(decisions.scored.a), len(proposed), sum(1 for p in proposed if p.proposal.case_type == "duplicate"),

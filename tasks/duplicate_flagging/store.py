@@ -138,14 +138,32 @@ def approved_pairs(kind: str) -> list[tuple[dict[str, str], dict[str, str]]]:
         return [(dict(merge.survivor_before), dict(data[record_id])) for merge in merges for record_id in merge.merged_ids if record_id in data]
 
 
-def save_model(workflow: str, kind: str, fields: list[Field], model: MatchModel, run_id: str, confirmed: int) -> None:
+@dataclass
+class StoredModel:
+    """A fitted model as the store keeps it: its id (which cases name), the fields it compares."""
+
+    id: int
+    fields: list[Field]
+    model: MatchModel
+
+
+def save_model(workflow: str, kind: str, fields: list[Field], model: MatchModel, run_id: str, confirmed: int) -> StoredModel:
     """``confirmed``: how many approved pairs refined it, for whoever wonders why it changed."""
     stored: dict[str, Any] = {"m": [m.tolist() for m in model.m], "u": [u.tolist() for u in model.u], "prior": model.prior, "confirmed_pairs": confirmed}
     with transaction() as session:
-        session.add(MatchModelRow(workflow=workflow, kind=kind, fields=[f.model_dump(mode="json") for f in fields], model=stored, run_id=run_id))
+        row = MatchModelRow(workflow=workflow, kind=kind, fields=[f.model_dump(mode="json") for f in fields], model=stored, run_id=run_id)
+        session.add(row)
+        session.flush()
+        return StoredModel(row.id, fields, model)
 
 
-def latest_model(workflow: str, kind: str, fields: list[Field]) -> MatchModel | None:
+def _stored(row: MatchModelRow) -> StoredModel:
+    fields = [Field.model_validate(f) for f in row.fields]
+    m, u = row.model["m"], row.model["u"]
+    return StoredModel(row.id, fields, MatchModel(fields=[f.column for f in fields], m=[np.asarray(x) for x in m], u=[np.asarray(x) for x in u], prior=float(row.model["prior"])))
+
+
+def latest_model(workflow: str, kind: str, fields: list[Field]) -> StoredModel | None:
     """The model the last full run fitted on these same fields, if there is one."""
     with transaction() as session:
         row = session.execute(
@@ -153,7 +171,11 @@ def latest_model(workflow: str, kind: str, fields: list[Field]) -> MatchModel | 
         ).scalar_one_or_none()
         if row is None or row.fields != [f.model_dump(mode="json") for f in fields]:
             return None
-        stored = row.model
-    return MatchModel(
-        fields=[f.column for f in fields], m=[np.asarray(m) for m in stored["m"]], u=[np.asarray(u) for u in stored["u"]], prior=float(stored["prior"])
-    )
+        return _stored(row)
+
+
+def stored_model(model_id: int) -> StoredModel | None:
+    """A model by the id a case recorded: the one that scored its records then."""
+    with transaction() as session:
+        row = session.get(MatchModelRow, model_id)
+        return _stored(row) if row is not None else None

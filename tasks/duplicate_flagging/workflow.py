@@ -11,6 +11,7 @@ from opsgate.workflows import WorkflowSpec
 from tasks.duplicate_flagging.commands import dedupe
 from tasks.duplicate_flagging.outcomes import compare_outcomes
 from tasks.duplicate_flagging.policy import DedupePolicy
+from tasks.duplicate_flagging.replay import replay
 
 WORKFLOW = "duplicate_flagging"
 
@@ -41,4 +42,5 @@ SPEC = WorkflowSpec(
     commands=[dedupe],
     settings_model=DedupePolicy,
     compare_outcomes=compare_outcomes,
+    replay=replay,
 )

@@ -7,13 +7,17 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from opsgate import approvals, executor
 from opsgate.cli.app import app
+from opsgate.errors import ConfigurationError
 from opsgate.models import Escalation, EscalationReason, Proposal, Status
 from opsgate.policy.loader import load_policy
-from opsgate.replay import PastCase, Unavailable, compare, past_cases
+from opsgate.replay import PastCase, Unavailable, compare, past_cases, replay
+from opsgate.settings import PROJECT_ROOT
+from opsgate.workflows import WorkflowSpec
 from tests.support.batches import Batch, open_request, proposed_batch
 from tests.unit.platform.conftest import StoreProbe, by_source
 
@@ -128,9 +132,20 @@ def test_the_command_reports_as_json_and_exits_1_below_the_minimum(store: StoreP
 
 
 def test_a_workflow_without_replay_or_a_version_it_cannot_read_is_refused(store: StoreProbe) -> None:
-    dedupe = runner.invoke(app, ["replay", "dedupe", "--version", "v2"])
-    assert dedupe.exit_code == 2
-    assert "workflow duplicate_flagging has no replay" in dedupe.output
+    without = WorkflowSpec(name=WORKFLOW, alias="no-replay", summary="a workflow that cannot read its past inputs again")
+    with pytest.raises(ConfigurationError, match="workflow invoice_extraction has no replay"):
+        replay(without, "rules-v1", NOW - timedelta(days=1), NOW)
     unknown = runner.invoke(app, ["replay", "invoices", "--version", "rules-v9"])
     assert unknown.exit_code == 2
     assert "'rules-v9' cannot be replayed" in unknown.output
+    other = runner.invoke(app, ["replay", "dedupe", "--version", "fellegi-sunter-v2"])
+    assert other.exit_code == 2
+    assert "give the candidate policy file that names it" in other.output
+
+
+def test_a_candidate_policy_must_be_for_the_workflow(store: StoreProbe, tmp_path: Path) -> None:
+    candidate = tmp_path / "next.yaml"
+    candidate.write_text((PROJECT_ROOT / "policies" / "duplicate_flagging.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    result = runner.invoke(app, ["replay", "invoices", "--version", "rules-v1", "--policy", str(candidate)])
+    assert result.exit_code == 2
+    assert "workflow: names 'duplicate_flagging', not 'invoice_extraction'" in result.output

@@ -11,11 +11,12 @@ import pandas as pd
 from opsgate.models import Route
 from opsgate.policy.engine import route
 from opsgate.policy.loader import load_policy
+from opsgate.policy.schema import Policy
 from opsgate.writers.records import RecordMerge
 from tasks.duplicate_flagging.fields import Field, Kind
 from tasks.duplicate_flagging.matching import Decisions
 from tasks.duplicate_flagging.policy import DedupePolicy
-from tasks.duplicate_flagging.proposing import DUPLICATE, REVIEW, merge_cases, propose_merges
+from tasks.duplicate_flagging.proposing import DUPLICATE, REVIEW, Matched, merge_cases, propose_merges
 from tasks.duplicate_flagging.store import ID_COLUMN
 
 
@@ -60,7 +61,7 @@ def _proposals(settings: dict, rejected: list[frozenset[str]] | None = None) -> 
     decisions = _decisions([(0, 1, 0.999, True), (1, 2, 0.995, True), (3, 4, 0.998, True)], labels=[0, 0, 0, 1, 1, 2])
     fields = [Field(column="company_name", kind=Kind.ORGANISATION), Field(column="phone", kind=Kind.PHONE)]
     now = [datetime(2026, 1, 1, tzinfo=timezone.utc)] * 6
-    proposed, left_out = propose_merges("customers", _frame(), now, fields, decisions, policy, rules, rejected or [])
+    proposed, left_out = propose_merges(Matched("customers", _frame(), now, fields, model_id=1), decisions, policy, rules, rejected or [])
     return [p.proposal for p in proposed], left_out
 
 
@@ -78,3 +79,31 @@ def test_groups_rejected_before_are_left_out_and_the_payload_is_a_valid_merge() 
     assert merge.survivor == "r1"  # most complete (name and phone), first loaded among equals
     assert sorted(merge.duplicates) == ["r2", "r3"]
     assert merge.values == {"company_name": "Acme Ltd", "phone": "020 7946 0000"}
+
+
+def test_case_types_by_record_value_and_stated_facts() -> None:
+    """Facts a merge states: how many records, and whether an identifying field agrees on every
+    linking pair. The phone similarity of the 0-1-2 cluster's weakest pair is set to 0.8 here, so
+    only the 3-4 pair shares an identifier. A case type may test a merged value (credit limit)."""
+    policy = load_policy("duplicate_flagging")
+    data = {
+        **policy.model_dump(mode="json"),
+        "case_types": {
+            "large_account": {"refines": "duplicate", "above": {"field": "values.credit_limit", "amount": "10000"}},
+            "exact_pair": {"refines": "duplicate", "context": {"records": 2, "shared_identifier": True}},
+        },
+        "autonomy": {**policy.model_dump(mode="json")["autonomy"], "large_account": "reviewed", "exact_pair": "auto"},
+    }
+    variant = Policy.model_validate(data)
+    rules = DedupePolicy.model_validate(policy.settings)
+    frame = _frame().assign(credit_limit=["25000", "", "", "900", "1200", ""])
+    decisions = _decisions([(0, 1, 0.999, True), (1, 2, 0.995, True), (3, 4, 0.998, True)], labels=[0, 0, 0, 1, 1, 2])
+    decisions.similarities[1, 1] = 0.8
+    fields = [Field(column="company_name", kind=Kind.ORGANISATION), Field(column="phone", kind=Kind.PHONE)]
+    now = [datetime(2026, 1, 1, tzinfo=timezone.utc)] * 6
+    proposed, _ = propose_merges(Matched("customers", frame, now, fields, model_id=1), decisions, variant, rules, [])
+
+    facts = {p.survivor: p.proposal.context for p in proposed}
+    assert facts == {"r1": {"records": 3, "shared_identifier": False}, "r4": {"records": 2, "shared_identifier": True}}
+    kinds = {p.survivor: variant.case_type_of(p.proposal.case_type, p.proposal.payload, p.proposal.confidence, p.proposal.context) for p in proposed}
+    assert kinds == {"r1": "large_account", "r4": "exact_pair"}
