@@ -3,6 +3,9 @@
 In `auto` the rules go first; the model is asked only when a field is empty or unsure, its
 values are taken only for those fields, and where it disagrees with a field the rules were sure
 of, the case is escalated as conflicting sources instead of picking a winner silently.
+
+The LLM reads with the prompt it is given (a replay names a version) or the newest one; the
+reading is stamped with that prompt's ident, so what proposed a case is always what was sent.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from opsgate.llm import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable
 from opsgate.models import Escalation, EscalationReason
-from tasks.invoice_extraction.llm_extraction import CONFIDENCE, extract_with_llm, prompt
+from tasks.invoice_extraction.llm_extraction import CONFIDENCE, current_prompt, extract_with_llm
 from tasks.invoice_extraction.models import InvoiceFields
 from tasks.invoice_extraction.rules import RulesResult, extract_fields
 
 if TYPE_CHECKING:
     import instructor
+
+    from opsgate.prompts import Prompt
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +51,12 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _llm_only(text: str, client: instructor.Instructor) -> Reading:
+def _llm_only(text: str, client: instructor.Instructor, prompt: Prompt) -> Reading:
     try:
-        return Reading(extract_with_llm(text, client), prompt().ident)
+        return Reading(extract_with_llm(text, client, prompt), prompt.ident)
     except (LlmUnavailable, LlmRequestRefused, LlmInvalidAnswer) as exc:
         empty = RulesResult(fields=InvoiceFields())
-        return Reading(empty, prompt().ident, [Escalation(reason=EscalationReason.TOOL_FAILURE, detail=str(exc))])
+        return Reading(empty, prompt.ident, [Escalation(reason=EscalationReason.TOOL_FAILURE, detail=str(exc))])
 
 
 def _merge(rules: RulesResult, llm: RulesResult, unsure: list[str]) -> tuple[RulesResult, list[Escalation]]:
@@ -69,21 +74,23 @@ def _merge(rules: RulesResult, llm: RulesResult, unsure: list[str]) -> tuple[Rul
     return RulesResult(fields=InvoiceFields(**values), confidence=confidence, document_type=rules.document_type), conflicts
 
 
-def read_fields(text: str, backend: Backend, client: instructor.Instructor | None = None) -> Reading:
-    """The fields of ``text`` by ``backend``; the LLM backends need ``client``."""
+def read_fields(text: str, backend: Backend, client: instructor.Instructor | None = None, prompt: Prompt | None = None) -> Reading:
+    """The fields of ``text`` by ``backend``; the LLM backends need ``client`` and read with
+    ``prompt``, the newest prompt file when none is given."""
     if backend == "rules":
         return Reading(extract_fields(text), RULES_VERSION)
     assert client is not None, f"the {backend} backend needs an LLM client"
+    prompt = prompt or current_prompt()
     if backend == "llm":
-        return _llm_only(text, client)
+        return _llm_only(text, client, prompt)
     rules = extract_fields(text)
     unsure = [n for n in SCALAR_FIELDS if getattr(rules.fields, n) in (None, "") or rules.confidence.get(n, 0) < UNSURE_BELOW]
     if not unsure:
         return Reading(rules, RULES_VERSION)
     try:
-        llm = extract_with_llm(text, client)
+        llm = extract_with_llm(text, client, prompt)
     except (LlmUnavailable, LlmRequestRefused, LlmInvalidAnswer) as exc:
         logger.warning("LLM not consulted for %d unsure fields: %s", len(unsure), exc)
         return Reading(rules, RULES_VERSION)
     merged, conflicts = _merge(rules, llm, unsure)
-    return Reading(merged, f"{RULES_VERSION}+{prompt().ident}", conflicts)
+    return Reading(merged, f"{RULES_VERSION}+{prompt.ident}", conflicts)

@@ -8,6 +8,9 @@ Where a document carries an e-invoice (CII or UBL XML, standalone or embedded in
 fields are read from the XML exactly (confidence 1.0) instead of being guessed from text. The
 printed total is still compared with the XML's, and a PDF whose embedded XML cannot be used is
 read from its text layer with an escalation saying so.
+
+Every extraction of a document whose bytes were read carries their digest and size (``inputs``),
+whatever came of them: the proposal stores it, and a replay compares it with the file as it is then.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from tasks.invoice_extraction.einvoice import EInvoice, looks_like_xml, parse_ei
 from tasks.invoice_extraction.models import DocumentType, Extraction, InvoiceFields
 from tasks.invoice_extraction.reading import (
     DEFAULT_MAX_BYTES,
+    document_inputs,
     document_text,
     embedded_einvoice,
     is_pdf,
@@ -34,6 +38,8 @@ from tasks.invoice_extraction.rules import RulesResult, extract_fields
 
 if TYPE_CHECKING:
     import instructor
+
+    from opsgate.prompts import Prompt
 
 _KNOWN_FIELDS = frozenset(InvoiceFields.model_fields)
 XML_VERSION = "einvoice-xml"  # read from structured data: no rules or prompt involved
@@ -48,6 +54,7 @@ def extract_document(
     use_embedded_xml: bool = True,
     backend: Backend = "rules",
     client: instructor.Instructor | None = None,
+    prompt: Prompt | None = None,
 ) -> Extraction:
     """Read and extract ``path``; escalate when a required field is missing or the file is a scan.
 
@@ -55,21 +62,61 @@ def extract_document(
     mistake, so it raises ``ConfigurationError`` instead of silently escalating every file.
     A standalone XML document is always read as an e-invoice; ``use_embedded_xml=False`` makes
     a PDF be read from its text layer even when it has an e-invoice attached. ``backend`` says
-    who reads text (see ``backends``); the LLM backends need ``client``.
+    who reads text (see ``backends``); the LLM backends need ``client`` and read with ``prompt``,
+    the newest prompt file unless a replay names another version.
     """
-    unknown = [name for name in required_fields if name not in _KNOWN_FIELDS]
-    if unknown:
-        raise ConfigurationError(f"unknown required invoice field(s): {', '.join(unknown)}")
+    _check_required(required_fields)  # before reading: a policy mistake raises even for a missing file
     path = Path(path)
     source = source if source is not None else str(path)
     try:
         data = load_document(path, max_bytes)
     except ExtractionError as exc:
         return Extraction(source=source, status="error", error=str(exc))
+    return extract_loaded(
+        data, path.name, required_fields, source, max_bytes, use_embedded_xml=use_embedded_xml, backend=backend, client=client, prompt=prompt,
+    )
 
+
+def extract_loaded(
+    data: bytes,
+    name: str,
+    required_fields: Sequence[str],
+    source: str,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    *,
+    use_embedded_xml: bool = True,
+    backend: Backend = "rules",
+    client: instructor.Instructor | None = None,
+    prompt: Prompt | None = None,
+) -> Extraction:
+    """``extract_document`` for bytes already loaded from the file ``name`` (a replay checks them
+    against the case's digest before anything reads them), recording their digest and size."""
+    _check_required(required_fields)
+    extraction = _extract(data, name, required_fields, source, max_bytes, use_embedded_xml, backend, client, prompt)
+    extraction.inputs = document_inputs(data)
+    return extraction
+
+
+def _check_required(required_fields: Sequence[str]) -> None:
+    unknown = [name for name in required_fields if name not in _KNOWN_FIELDS]
+    if unknown:
+        raise ConfigurationError(f"unknown required invoice field(s): {', '.join(unknown)}")
+
+
+def _extract(
+    data: bytes,
+    name: str,
+    required_fields: Sequence[str],
+    source: str,
+    max_bytes: int,
+    use_embedded_xml: bool,
+    backend: Backend,
+    client: instructor.Instructor | None,
+    prompt: Prompt | None,
+) -> Extraction:
     if not is_pdf(data) and looks_like_xml(data):
         try:
-            einvoice = parse_einvoice(data, path.name)
+            einvoice = parse_einvoice(data, name)
         except ExtractionError as exc:
             return Extraction(source=source, status="error", error=str(exc))
         return _finish(source, required_fields, einvoice.document_type, einvoice.fields, einvoice.confidence, [], XML_VERSION)
@@ -77,9 +124,9 @@ def extract_document(
     escalations: list[Escalation] = []
     einvoice = None
     if use_embedded_xml and is_pdf(data):
-        einvoice, escalations = _embedded(data, path.name, max_bytes)
+        einvoice, escalations = _embedded(data, name, max_bytes)
     try:
-        text: str | None = document_text(data, path.name)
+        text: str | None = document_text(data, name)
     except ExtractionError as exc:
         if exc.reason != "needs_ocr":
             return Extraction(source=source, status="error", error=str(exc))
@@ -90,7 +137,7 @@ def extract_document(
 
     if einvoice is None:
         assert text is not None
-        reading = read_fields(text, backend, client)
+        reading = read_fields(text, backend, client, prompt)
         result = reading.result
         return _finish(source, required_fields, result.document_type, result.fields, result.confidence, escalations + reading.escalations, reading.instruction_version)
     fields, confidence = einvoice.fields, einvoice.confidence

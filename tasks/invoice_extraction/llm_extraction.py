@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import instructor
 
 PROMPTS = Path(__file__).parent / "prompts"
+PROMPT_NAME = "extract_invoice"
 VERBATIM = ("invoice_number", "vendor_tax_id", "iban", "po_number")
 AMOUNTS = ("subtotal", "tax_total", "total")
 CONFIDENCE = 0.7  # read by a model and checked against the text, not derived from a label
@@ -96,13 +97,15 @@ def _money(value: float | None) -> Decimal | None:
 
 
 @lru_cache
-def prompt() -> Prompt:
-    return latest_prompt(PROMPTS, "extract_invoice")
+def current_prompt() -> Prompt:
+    """The newest prompt file: what live runs read with (read once per process)."""
+    return latest_prompt(PROMPTS, PROMPT_NAME)
 
 
-def extract_with_llm(text: str, client: instructor.Instructor) -> RulesResult:
-    """Fields from the model, validated against ``text``; raises LlmUnavailable / LlmInvalidAnswer."""
-    answer = ask(client, LlmInvoice, prompt().messages(text), context={"text": text})
+def extract_with_llm(text: str, client: instructor.Instructor, prompt: Prompt | None = None) -> RulesResult:
+    """Fields from the model, validated against ``text``; raises LlmUnavailable / LlmInvalidAnswer.
+    ``prompt`` is the instructions to read with: the current ones unless a replay names another version."""
+    answer = ask(client, LlmInvoice, (prompt or current_prompt()).messages(text), context={"text": text})
     values = answer.model_dump(exclude={"document_type", *AMOUNTS})
     fields = InvoiceFields(**values, **{name: _money(getattr(answer, name)) for name in AMOUNTS})
     found = {name: CONFIDENCE for name, value in fields.model_dump(exclude={"line_items"}).items() if value not in (None, "")}

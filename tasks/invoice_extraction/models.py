@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -53,3 +53,7 @@ class Extraction(BaseModel):
     escalations: list[Escalation] = Field(default_factory=list)
     error: str | None = None
     instruction_version: str = Field(default="", exclude=True, description="What read the fields (rules, prompt, e-invoice XML); kept for the audit, not printed.")
+    inputs: dict[str, Any] = Field(
+        default_factory=dict, exclude=True,
+        description="What was read: the document's digest and size (``reading.document_inputs``), empty when the file could not be read; kept with the proposal, not printed.",
+    )

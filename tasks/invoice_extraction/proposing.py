@@ -3,7 +3,8 @@
 The double-payment check reads the payables ledger (the policy's ``payables.read``) and the
 batch itself: the same vendor's invoice number twice is escalated, never proposed twice. The
 ledger also says whether the vendor was paid before (``vendor_known``), a fact the policy's case
-types may test.
+types may test. Every proposal keeps the extraction's ``inputs`` (what exactly was read), failed
+and escalated ones too.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def propose_all(extractions: list[Extraction], policy: Policy) -> list[Proposal]
         {
             "workflow": policy.workflow, "source": e.source, "case_type": e.document_type, "summary": _summary(e),
             "confidence": e.confidence, "instruction_version": e.instruction_version or policy.instruction_version, "tools_used": TOOLS_USED,
+            "inputs": e.inputs,  # the document's digest and size, for the audit and for replay to know a changed file
         }
         for e in extractions
     ]

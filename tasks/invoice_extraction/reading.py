@@ -5,11 +5,17 @@ from "this document is a scan" (a person, or later OCR, must read it). So every 
 ``ExtractionError`` with a short ``reason`` code; nothing here guesses or silently returns "".
 PDFs are recognised by their magic bytes, not by their name, because inbox files are often
 misnamed.
+
+What a document was read from is its bytes: ``document_inputs`` digests the bytes already
+loaded, so a proposal can say exactly which file content it came from and a replay can tell a
+document changed in place from the original.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Any
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -59,6 +65,11 @@ def load_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
             "too_large", f"{path.name}: {size} bytes is over the {max_bytes}-byte limit for documents"
         )
     return path.read_bytes()
+
+
+def document_inputs(data: bytes) -> dict[str, Any]:
+    """What a case was proposed from, as stored with it: the SHA-256 of the document's bytes and their size."""
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
 def document_text(data: bytes, name: str) -> str:

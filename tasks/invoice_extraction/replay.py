@@ -1,20 +1,25 @@
 """The invoice workflow's replay: read the documents of past cases again with another instruction version.
 
-A case's input is the document at its ``source`` path. Nothing about the document itself was
-stored with the case (no digest of its bytes), so a file that is gone is reported as no longer
-available; one changed in place cannot be told from the original.
+A case's input is the document at its ``source`` path, and the case stored what was read of it
+(``inputs``: the SHA-256 and size of its bytes). A file that is gone, or whose bytes are no longer
+the ones the case was proposed from, is reported as no longer available instead of being judged
+against a decision about another document. Cases stored before digests were kept are replayed
+from the file as it is, unchecked.
 
-The version picks the reader: the rules' version the rules backend, the current prompt's version
-the LLM, the two joined with ``+`` the ``auto`` backend (rules first, the LLM for what they miss).
-Only the current prompt can be chosen: extraction reads the newest prompt file.
+The version picks the reader: ``rules-v1`` the rules backend, a prompt version the LLM, the two
+joined with ``+`` the ``auto`` backend (rules first, the LLM for what they miss). Any version in
+the prompts folder can be named: ``extract_invoice.vN`` is that file as it is now,
+``extract_invoice.vN+<digest>`` (the ident recorded with past cases) that exact text, refused when
+the file was edited since.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opsgate.errors import ConfigurationError
+from opsgate.errors import ConfigurationError, ExtractionError
 from opsgate.models import EscalationReason
 
 if TYPE_CHECKING:
@@ -22,26 +27,72 @@ if TYPE_CHECKING:
 
     from opsgate.models import Proposal
     from opsgate.policy.schema import Policy
+    from opsgate.prompts import Prompt
     from opsgate.replay import PastCase, Unavailable
     from tasks.invoice_extraction.backends import Backend
+    from tasks.invoice_extraction.models import Extraction
 
 WORKFLOW = "invoice_extraction"
 
 
-def backend_for(version: str) -> Backend:
-    """The backend that stamps ``version`` on what it reads; a version it cannot produce is refused."""
-    from tasks.invoice_extraction.backends import RULES_VERSION
-    from tasks.invoice_extraction.llm_extraction import prompt
+@dataclass(frozen=True)
+class Reader:
+    """Who reads for a version: the backend, and the prompt the LLM reads with (none for the rules)."""
 
-    current = prompt()
-    llm = {current.ident, f"{current.name}.v{current.version}"}
-    backends: dict[str, Backend] = {RULES_VERSION: "rules", **{name: "llm" for name in llm}, **{f"{RULES_VERSION}+{name}": "auto" for name in llm}}
-    if version not in backends:
+    backend: Backend
+    prompt: Prompt | None = None
+
+
+def reader_for(version: str, prompts: Path | None = None) -> Reader:
+    """The reader that stamps ``version`` on what it reads, with its prompt from ``prompts`` (the
+    workflow's folder by default); a version it cannot produce is refused with what can be named instead."""
+    from opsgate.prompts import listed_versions, named_prompt
+    from tasks.invoice_extraction.backends import RULES_VERSION
+    from tasks.invoice_extraction.llm_extraction import PROMPT_NAME, PROMPTS
+
+    prompts = prompts or PROMPTS
+    if version == RULES_VERSION:
+        return Reader("rules")
+    auto = version.startswith(f"{RULES_VERSION}+")
+    ident = version.removeprefix(f"{RULES_VERSION}+")
+    if not ident.startswith(f"{PROMPT_NAME}.v"):
         raise ConfigurationError(
-            f"instruction version {version!r} cannot be replayed; this installation reads with {RULES_VERSION} (rules), {current.ident} (LLM) "
-            f"or {RULES_VERSION}+{current.ident} (rules, then the LLM); another prompt version cannot be chosen yet",
+            f"instruction version {version!r} cannot be replayed; name {RULES_VERSION} (rules), {PROMPT_NAME}.v<N> (the LLM with that prompt file; "
+            f"add +<digest> as recorded with past cases to insist on that exact text) or {RULES_VERSION}+{PROMPT_NAME}.v<N> (rules, then the LLM); "
+            f"prompt versions in {prompts}: {listed_versions(prompts, PROMPT_NAME)}",
         )
-    return backends[version]
+    try:
+        return Reader("auto" if auto else "llm", named_prompt(prompts, PROMPT_NAME, ident))
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"instruction version {version!r} cannot be replayed: {exc}") from exc
+
+
+def _changed(case: PastCase, stored: str, now: str) -> Unavailable:
+    from opsgate.replay import Unavailable
+
+    return Unavailable(source=case.source, reason=f"the document changed since it was proposed: sha256 {stored[:12]} now {now}")
+
+
+def _read_again(case: PastCase, max_bytes: int) -> bytes | Unavailable | Extraction:
+    """The bytes of the case's document if they are still the ones it was proposed from; else why
+    it is no longer available, or the failed extraction a live run would also get for the file."""
+    from opsgate.replay import Unavailable
+    from tasks.invoice_extraction.models import Extraction
+    from tasks.invoice_extraction.reading import document_inputs, load_document
+
+    stored = case.inputs.get("sha256")  # none for cases stored before digests were kept: read as the file is
+    try:
+        data = load_document(Path(case.source), max_bytes)
+    except ExtractionError as exc:
+        if exc.reason == "not_found":
+            return Unavailable(source=case.source, reason=f"the document is gone: no file at {case.source}")
+        if stored and exc.reason == "empty":
+            return _changed(case, stored, "an empty file")
+        return Extraction(source=case.source, status="error", error=str(exc))
+    now = document_inputs(data)["sha256"]
+    if stored and now != stored:
+        return _changed(case, stored, now[:12])
+    return data
 
 
 def _without_own_posting(cases: list[PastCase], proposals: list[Proposal]) -> None:
@@ -63,25 +114,36 @@ def _without_own_posting(cases: list[PastCase], proposals: list[Proposal]) -> No
             proposal.escalations = [e for e in proposal.escalations if e.reason is not EscalationReason.POSSIBLE_DUPLICATE]
 
 
-def replay(cases: list[PastCase], version: str, policy: Policy, client: instructor.Instructor | None = None) -> list[Proposal | Unavailable]:
-    """One new proposal per past case, in order, or why its document can no longer be read, under
-    ``policy``'s required fields. The LLM versions use ``client``, or the configured endpoint when none is given."""
+def replay(
+    cases: list[PastCase], version: str, policy: Policy, client: instructor.Instructor | None = None, prompts: Path | None = None,
+) -> list[Proposal | Unavailable]:
+    """One new proposal per past case, in order, or why its document can no longer be read as it
+    was, under ``policy``'s required fields. The LLM versions read with their prompt from
+    ``prompts`` (the workflow's folder by default) and use ``client``, or the configured endpoint
+    when none is given. Each document is read once: its bytes are checked against the case's
+    digest before anything reads them, so a changed document costs no model call."""
     from opsgate.llm import llm_client
     from opsgate.replay import Unavailable
     from opsgate.settings import get_settings
-    from tasks.invoice_extraction.extracting import extract_document
+    from tasks.invoice_extraction.extracting import extract_loaded
+    from tasks.invoice_extraction.models import Extraction
     from tasks.invoice_extraction.proposing import propose_all
 
-    backend = backend_for(version)
+    reader = reader_for(version, prompts)
     required = policy.escalation.missing_data.fields if policy.escalation.missing_data else []
-    settings = get_settings()
-    present = [case for case in cases if Path(case.source).is_file()]
-    if backend != "rules" and present and client is None:
+    max_bytes = get_settings().max_document_bytes
+    read = [(case, _read_again(case, max_bytes)) for case in cases]
+    if reader.backend != "rules" and client is None and any(isinstance(found, bytes) for _, found in read):
         client = llm_client()
-    extractions = [
-        extract_document(Path(case.source), required, max_bytes=settings.max_document_bytes, backend=backend, client=client) for case in present
-    ]
-    proposals = propose_all(extractions, policy)
+    unavailable = {case.proposal_id: found for case, found in read if isinstance(found, Unavailable)}
+    extractions = {
+        case.proposal_id: found if isinstance(found, Extraction) else extract_loaded(
+            found, Path(case.source).name, required, case.source, max_bytes, backend=reader.backend, client=client, prompt=reader.prompt,
+        )
+        for case, found in read if not isinstance(found, Unavailable)
+    }
+    present = [case for case in cases if case.proposal_id in extractions]
+    proposals = propose_all([extractions[case.proposal_id] for case in present], policy)
     _without_own_posting(present, proposals)
-    new = dict(zip((case.proposal_id for case in present), proposals, strict=True))
-    return [new.get(case.proposal_id) or Unavailable(source=case.source, reason=f"the document is gone: no file at {case.source}") for case in cases]
+    new: dict[str, Proposal | Unavailable] = {**unavailable, **dict(zip((case.proposal_id for case in present), proposals, strict=True))}
+    return [new[case.proposal_id] for case in cases]

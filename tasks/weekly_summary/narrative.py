@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import instructor
 
 PROMPTS = Path(__file__).parent / "prompts"
+PROMPT_NAME = "summarise_week"
 TEMPLATE_VERSION = "weekly-template-v1"
 
 
@@ -38,24 +39,27 @@ class NarrativeResult(BaseModel):
 
 
 @lru_cache
-def prompt() -> Prompt:
-    return latest_prompt(PROMPTS, "summarise_week")
+def current_prompt() -> Prompt:
+    """The newest prompt file: what live runs draft with (read once per process)."""
+    return latest_prompt(PROMPTS, PROMPT_NAME)
 
 
-def summarise(facts: Facts, client: instructor.Instructor | None = None) -> NarrativeResult:
+def summarise(facts: Facts, client: instructor.Instructor | None = None, prompt: Prompt | None = None) -> NarrativeResult:
     """The model's summary when it passes the checks (re-asks included), else the template's.
-    The facts go to the model as JSON in the user message: data, never instructions."""
+    The facts go to the model as JSON in the user message: data, never instructions. The model
+    drafts with ``prompt``, the newest prompt file unless a replay names another version."""
     if client is None:
         return NarrativeResult(summary=template_summary(facts), source="template", instruction_version=TEMPLATE_VERSION)
+    prompt = prompt or current_prompt()
     try:
-        answer = ask(client, Summary, prompt().messages(json.dumps(facts, ensure_ascii=False)), context={"facts": facts})
+        answer = ask(client, Summary, prompt.messages(json.dumps(facts, ensure_ascii=False)), context={"facts": facts})
     except LlmInvalidAnswer as exc:
         reason = EscalationReason.FAILED_CHECK
         detail = f"the model's summary failed the check against the facts (figures or citations), so the template's is used: {exc}"
     except (LlmUnavailable, LlmRequestRefused) as exc:
         reason, detail = EscalationReason.TOOL_FAILURE, f"{exc}; the template's summary is used"
     else:
-        return NarrativeResult(summary=answer, source="llm", instruction_version=prompt().ident)
+        return NarrativeResult(summary=answer, source="llm", instruction_version=prompt.ident)
     escalation = Escalation(reason=reason, field="summary", detail=detail)
     return NarrativeResult(summary=template_summary(facts), source="template", instruction_version=TEMPLATE_VERSION, escalation=escalation)
 

@@ -2,13 +2,16 @@
 version, over the fact sheets those runs stored, to compare with the text the owner approved.
 
 The input of a past case is its fact sheet (stored with the run, never edited), so nothing is
-read from files again. The version picks the writer: the template's version the template, the
-current prompt's version the model; a model whose draft fails the figure check (re-asks included)
-or cannot be reached escalates, as it would have in a live run, instead of falling back silently.
+read from files again. The version picks the writer: the template's version the template, a
+prompt version the model with that prompt (``summarise_week.vN`` the file as it is now,
+``summarise_week.vN+<digest>``, as recorded with past cases, that exact text, refused when the file
+was edited since). A model whose draft fails the figure check (re-asks included) or cannot be
+reached escalates, as it would have in a live run, instead of falling back silently.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opsgate.errors import ConfigurationError
@@ -18,28 +21,38 @@ if TYPE_CHECKING:
 
     from opsgate.models import Proposal
     from opsgate.policy.schema import Policy
+    from opsgate.prompts import Prompt
     from opsgate.replay import PastCase, Unavailable
 
 WORKFLOW = "weekly_summary"
 
 
-def _uses_model(version: str) -> bool:
-    from tasks.weekly_summary.narrative import TEMPLATE_VERSION, prompt
+def _writer(version: str, prompts: Path | None = None) -> Prompt | None:
+    """The prompt the model drafts ``version`` with (from ``prompts``, the workflow's folder by
+    default), or None for the template; a version it cannot draft with is refused."""
+    from opsgate.prompts import listed_versions, named_prompt
+    from tasks.weekly_summary.narrative import PROMPT_NAME, PROMPTS, TEMPLATE_VERSION
 
-    current = prompt()
+    prompts = prompts or PROMPTS
     if version == TEMPLATE_VERSION:
-        return False
-    if version in (current.ident, f"{current.name}.v{current.version}"):
-        return True
-    raise ConfigurationError(
-        f"instruction version {version!r} cannot be replayed; this installation drafts with {TEMPLATE_VERSION} (template) "
-        f"or {current.ident} (the model); another prompt version cannot be chosen yet",
-    )
+        return None
+    if not version.startswith(f"{PROMPT_NAME}.v"):
+        raise ConfigurationError(
+            f"instruction version {version!r} cannot be replayed; name {TEMPLATE_VERSION} (the template) or {PROMPT_NAME}.v<N> (the model with "
+            f"that prompt file; add +<digest> as recorded with past cases to insist on that exact text); prompt versions in {prompts}: {listed_versions(prompts, PROMPT_NAME)}",
+        )
+    try:
+        return named_prompt(prompts, PROMPT_NAME, version)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"instruction version {version!r} cannot be replayed: {exc}") from exc
 
 
-def replay(cases: list[PastCase], version: str, policy: Policy, client: instructor.Instructor | None = None) -> list[Proposal | Unavailable]:
+def replay(
+    cases: list[PastCase], version: str, policy: Policy, client: instructor.Instructor | None = None, prompts: Path | None = None,
+) -> list[Proposal | Unavailable]:
     """One new draft per past case, in order, or why its fact sheet cannot be read. A draft depends
-    on the facts and the version alone: ``policy`` (a candidate's or the live one) only routes it."""
+    on the facts and the version alone: ``policy`` (a candidate's or the live one) only routes it.
+    A prompt version is read from ``prompts`` (the workflow's folder by default)."""
     from opsgate.errors import ExecutionError
     from opsgate.llm import llm_client
     from opsgate.models import Proposal
@@ -49,7 +62,8 @@ def replay(cases: list[PastCase], version: str, policy: Policy, client: instruct
     from opsgate.writers.reports import ReportPublication
     from tasks.weekly_summary.narrative import summarise
 
-    model = _uses_model(version)
+    prompt = _writer(version, prompts)
+    model = prompt is not None
     if model and cases and client is None:
         client = llm_client()
     found: list[Proposal | Unavailable] = []
@@ -64,7 +78,7 @@ def replay(cases: list[PastCase], version: str, policy: Policy, client: instruct
         except ExecutionError as exc:
             found.append(Unavailable(source=case.source, reason=str(exc)))
             continue
-        result = summarise(facts, client if model else None)
+        result = summarise(facts, client if model else None, prompt)
         kept = {k: action[k] for k in ("subject", "title", "fact_sheet", "facts_digest", "channels") if k in action}
         publication = ReportPublication(**result.summary.model_dump(), **kept)
         found.append(Proposal(

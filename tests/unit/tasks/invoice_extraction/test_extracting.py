@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -80,6 +81,20 @@ def test_too_large_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "inv.pdf"
     path.write_bytes(text_pdf(["Invoice No: 1"]))
     assert extract_document(path, REQUIRED, max_bytes=50).status == "error"
+
+
+def test_the_extraction_records_the_bytes_it_read_but_does_not_print_them(tmp_path: Path) -> None:
+    data = (SAMPLES / "brightline_office_supply.pdf").read_bytes()
+    result = extract_document(SAMPLES / "brightline_office_supply.pdf", REQUIRED)
+    assert result.inputs == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    assert "inputs" not in result.model_dump()  # the ``opsgate extract --json`` contract is unchanged
+
+
+def test_a_file_that_could_not_be_read_records_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "inv.pdf"
+    path.write_bytes(text_pdf(["Invoice No: 1"]))
+    assert extract_document(path, REQUIRED, max_bytes=50).inputs == {}
+    assert extract_document(tmp_path / "gone.pdf", REQUIRED).inputs == {}
 
 
 def test_unknown_required_field_is_a_configuration_error(tmp_path: Path) -> None:

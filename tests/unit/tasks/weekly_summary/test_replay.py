@@ -5,12 +5,15 @@ with the headline edited. The approved action has 9 fields (headline, highlights
 subject, title, fact_sheet, facts_digest, channels). Replayed with the template, the new draft is
 the original one: it agrees on 8 of 9 (every field but the edited headline). Replayed with a model
 that keeps stating a figure the facts do not hold, the draft escalates: a case people published
-that the version would not, and no field agrees.
+that the version would not, and no field agrees. Any prompt version in the prompts folder can be
+named (here a copy of the workflow's folder with a newer version added, given as ``prompts``).
 """
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -18,12 +21,13 @@ from opsgate import approvals, executor, runs
 from opsgate.errors import ConfigurationError
 from opsgate.models import Proposal
 from opsgate.policy.loader import load_policy
+from opsgate.prompts import load_prompt
 from opsgate.replay import compare, past_cases, replay
 from opsgate.reports import FactSheet, save_sheet
 from opsgate.store.tables import ApprovalRow, AuditRow, ProposalRow, ReportRow
 from opsgate.workflows import by_name
 from opsgate.writers.reports import ReportPublication
-from tasks.weekly_summary.narrative import TEMPLATE_VERSION, prompt, template_summary
+from tasks.weekly_summary.narrative import PROMPTS, TEMPLATE_VERSION, current_prompt, template_summary
 from tasks.weekly_summary.replay import replay as replay_summaries
 from tests.support.fake_llm import FakeLlm, llm_configured
 from tests.unit.platform.conftest import StoreProbe
@@ -73,12 +77,46 @@ def test_a_model_that_invents_a_figure_escalates_and_agrees_on_nothing(opsgate_e
     cases = past_cases(WORKFLOW, *_window())
     invented = {"headline": "Week 2026-W47: 500 opened.", "highlights": [], "risks": [], "actions": []}
     with llm_configured(monkeypatch, max_retries=1):
-        (proposal,) = replay_summaries(cases, prompt().ident, load_policy(WORKFLOW), client=FakeLlm(invented).client())
+        (proposal,) = replay_summaries(cases, current_prompt().ident, load_policy(WORKFLOW), client=FakeLlm(invented).client())
     assert [e.reason for e in proposal.escalations] == ["failed_check"]
-    figures = compare(load_policy(WORKFLOW), prompt().ident, cases, [proposal], 1.0)
+    figures = compare(load_policy(WORKFLOW), current_prompt().ident, cases, [proposal], 1.0)
     assert (figures["fields_agreed"], len(figures["missed"])) == (0, 1)
 
 
 def test_a_version_this_installation_cannot_draft_with_is_refused(opsgate_env: str) -> None:
-    with pytest.raises(ConfigurationError, match="cannot be replayed"):
+    with pytest.raises(ConfigurationError, match=r"'summarise_week\.v9' cannot be replayed: no prompt summarise_week\.v9 in .*; versions there: summarise_week\.v1$"):
         replay(by_name(WORKFLOW), "summarise_week.v9", *_window())
+    with pytest.raises(ConfigurationError, match=r"'extract_invoice\.v1' cannot be replayed; name weekly-template-v1 .*prompt versions in .*: summarise_week\.v1$"):
+        replay(by_name(WORKFLOW), "extract_invoice.v1", *_window())
+
+
+V2_SYSTEM = "You summarise a week of operations for its owner. Version two: lead with the risks."
+
+
+@pytest.fixture
+def prompts(tmp_path: Path) -> Path:
+    """The workflow's prompts with a newer version beside them: v1 is no longer the newest."""
+    folder = tmp_path / "prompts"
+    shutil.copytree(PROMPTS, folder)
+    user = (PROMPTS / "summarise_week.v1.md").read_text(encoding="utf-8").partition("\n---\n")[2]
+    (folder / "summarise_week.v2.md").write_text(f"{V2_SYSTEM}\n---\n{user}", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("named", ["summarise_week.v1", "ident"])
+def test_an_older_prompt_version_drafts_and_is_recorded(opsgate_env: str, monkeypatch: pytest.MonkeyPatch, prompts: Path, named: str) -> None:
+    _published_week()
+    v1 = load_prompt(prompts / "summarise_week.v1.md")
+    fake = FakeLlm(template_summary(FACTS).model_dump(mode="json"))  # a draft that passes the figure check
+    with llm_configured(monkeypatch):
+        (proposal,) = replay_summaries(past_cases(WORKFLOW, *_window()), v1.ident if named == "ident" else named, load_policy(WORKFLOW), client=fake.client(), prompts=prompts)
+    assert (proposal.case_type, proposal.instruction_version, proposal.escalations) == ("llm", v1.ident, [])
+    assert [request["messages"][0]["content"] for request in fake.requests] == [v1.system]
+
+
+def test_an_ident_whose_prompt_file_was_edited_since_is_refused(opsgate_env: str, prompts: Path) -> None:
+    path = prompts / "summarise_week.v1.md"
+    recorded = load_prompt(path).ident
+    path.write_text(path.read_text(encoding="utf-8").replace("\n---\n", "\nKeep it short.\n---\n", 1), encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"cannot be replayed: .*summarise_week\.v1\.md was edited since summarise_week\.v1\+[0-9a-f]{8} was recorded"):
+        replay_summaries([], recorded, load_policy(WORKFLOW), prompts=prompts)
