@@ -20,7 +20,7 @@ from opsgate.workflows import by_name
 
 @exits_cleanly
 def evaluate(
-    workflow: Annotated[str, typer.Argument(help="The workflow, by alias or name: invoices, dedupe.")],
+    workflow: Annotated[str, typer.Argument(help="The workflow, by alias or name: invoices, dedupe, summary.")],
     outcomes: Annotated[Path, typer.Option(help="What people did over the period, as CSV or Parquet.")],
     since: Annotated[str | None, typer.Option(help="Compare the shadow cases created since (ISO 8601, UTC unless it has an offset). Default: 30 days ago.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The report as one JSON object.")] = False,

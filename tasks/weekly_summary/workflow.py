@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from opsgate.workflows import WorkflowSpec
 from tasks.weekly_summary.commands import summary
+from tasks.weekly_summary.outcomes import compare_outcomes
 from tasks.weekly_summary.policy import SummarySettings
 from tasks.weekly_summary.replay import replay
 
@@ -30,5 +31,6 @@ SPEC = WorkflowSpec(
     summary="The weekly operations summary: figures computed from the events and the store, phrased without inventing one, published after approval.",
     commands=[summary],
     settings_model=SummarySettings,
+    compare_outcomes=compare_outcomes,
     replay=replay,
 )

@@ -5,6 +5,7 @@ the command's refusals."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import re
 from datetime import datetime, timedelta, timezone
@@ -16,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
+from opsgate.errors import ConfigurationError
 from opsgate.evaluation import (
     CaseComparison,
     FieldAgreement,
@@ -24,10 +26,12 @@ from opsgate.evaluation import (
     ShadowCase,
     WrongAction,
     build_report,
+    evaluate,
     shadow_cases,
 )
 from opsgate.evaluation_views import agreement_chart, markdown
 from opsgate.models import Status
+from opsgate.workflows import by_name
 from tests.support.batches import proposed_batch, write_inbox
 from tests.support.policies import use_policy_variant
 from tests.support.samples import MISSING_TOTAL_INVOICE, US_INVOICE
@@ -147,8 +151,11 @@ def test_the_report_as_markdown_with_its_chart() -> None:
 def test_a_workflow_without_outcomes_to_compare_says_so(opsgate_env: str, tmp_path: Path) -> None:
     outcomes = tmp_path / "outcomes.csv"
     outcomes.write_text("id,total\n1,2.00\n", encoding="utf-8")
+    no_matcher = dataclasses.replace(by_name("summary"), compare_outcomes=None)  # every shipped workflow names one now
+    with pytest.raises(ConfigurationError, match="weekly_summary has no shadow evaluation"):
+        evaluate(no_matcher, outcomes, NOW - timedelta(days=1), NOW)
     summary = runner.invoke(app, ["eval", "summary", "--outcomes", str(outcomes)])
-    assert summary.exit_code == 2 and "weekly_summary has no shadow evaluation" in summary.output
+    assert summary.exit_code == 2 and "missing column(s) 'week', 'action', 'text'" in summary.output
     unknown = runner.invoke(app, ["eval", "payroll", "--outcomes", str(outcomes)])
     assert unknown.exit_code == 2 and "no workflow called 'payroll'" in unknown.output
     missing = runner.invoke(app, ["eval", "invoices", "--outcomes", str(tmp_path / "nope.csv")])
