@@ -39,7 +39,7 @@ def main() -> None:
     run = runs.start_run("invoice_extraction", "benchmark")
     proposals = [
         Proposal(
-            workflow=run.workflow, source=f"bench/{i}.pdf", case_type="invoice", tool="payables.post", instruction_version="bench",
+            workflow=run.workflow, source=f"bench/{i}.pdf", case_type="invoice", tool="payables.post", instruction_version="rules-v1",  # a released version: it goes to the gate
             payload=PayablePosting(vendor_name=f"Vendor {i % 97}", invoice_number=f"B-{i:07d}", invoice_date=date(2026, 1, 1 + i % 28),
                                    currency="EUR", total=Decimal(i % 5000) + Decimal("0.99"), source=f"bench/{i}.pdf").model_dump(mode="json"),
         )

@@ -87,7 +87,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "/").replace("\n", " ")
 
 
-def _markdown_table(table: ReportTable) -> Iterable[str]:
+def markdown_table(table: ReportTable) -> Iterable[str]:
     yield f"## {table.title}"
     yield ""
     if not table.rows:
@@ -103,7 +103,7 @@ def markdown(report: EvaluationReport, chart: bytes | None = None) -> str:
     tables = report_tables(report)
     lines = [f"# {report.workflow}: shadow evaluation", "", headline(report), ""]
     for table in tables:
-        lines += [*_markdown_table(table), ""]
+        lines += [*markdown_table(table), ""]
         if table is tables[1] and chart is not None:
             lines += [f"![agreement per field](data:image/png;base64,{base64.b64encode(chart).decode()})", ""]
     lines += ["## rules", "", *(f"- {rule}" for rule in report.rules)]

@@ -126,6 +126,7 @@ class Verdict(BaseModel):
     proposal_id: str
     route: Route
     escalations: list[Escalation] = Field(default_factory=list)
+    why: str = Field("", description="Why the route, where neither escalations nor the case type's mode say it (a version not released).")
 
 
 class Decision(BaseModel):

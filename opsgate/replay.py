@@ -156,6 +156,7 @@ def _outcome(policy: Policy, proposal: Proposal) -> Literal["write", "escalate",
     if proposal.tool is None and proposal.error is None and not proposal.escalations:
         return "none"  # the new version sees nothing to do: no merge of these records, say
     copy = proposal.model_copy(deep=True)
+    policy = policy.model_copy(update={"go_live": None})  # the version is judged as if it were live: that is the question
     if copy.tool is not None:
         copy.case_type = policy.case_type_of(copy.case_type, copy.payload, copy.confidence, copy.context)
     verdict = route(policy, copy)

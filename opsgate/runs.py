@@ -47,13 +47,17 @@ class Run(BaseModel):
 
 def start_run(workflow: str, trigger: str, flow_run_id: str | None = None, parameters: dict[str, Any] | None = None) -> Run:
     """Load the workflow's policy (refusing to run without a valid one) with the autonomy its case
-    types have earned or lost since, and record the trigger."""
+    types have earned or lost since and the instruction versions released since, and record the trigger."""
     from opsgate.autonomy import effective_policy  # autonomy reads the metrics, which read the runs' tables
+    from opsgate.releases import with_releases
 
     file = load_policy(workflow)
-    policy = effective_policy(file)
+    policy = with_releases(effective_policy(file))
     changed = {case: mode.value for case, mode in policy.autonomy.items() if file.autonomy.get(case) != mode}
-    version = policy.fingerprint + (f"+earned:{digest(changed)[:8]}" if changed else "")  # which modes differ: the trigger's audit row
+    released = [v for v in (policy.go_live.released if policy.go_live else []) if file.go_live and v not in file.go_live.released]
+    version = (  # what differs from the file, in short: the trigger's audit row says what
+        policy.fingerprint + (f"+earned:{digest(changed)[:8]}" if changed else "") + (f"+released:{digest(released)[:8]}" if released else "")
+    )
     run = Run(workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy=policy, policy_version=version)
     with transaction() as session:
         session.add(RunRow(id=run.id, workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy_version=run.policy_version, instruction_version=policy.instruction_version))
@@ -66,6 +70,7 @@ def start_run(workflow: str, trigger: str, flow_run_id: str | None = None, param
             data={
                 "trigger": trigger, "flow_run_id": flow_run_id, "parameters": parameters or {},
                 "policy_version": run.policy_version, "instruction_version": policy.instruction_version, "earned_autonomy": changed,
+                "released": released,
             },
         )
     logger.info("run %s of %s started (%s, policy %s)", run.id, workflow, trigger, run.policy_version)
@@ -125,7 +130,7 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
             verdict = _repeated_failure(session, run, proposal, route(run.policy, proposal))
             verdicts.append(verdict)
             status = _STATUS[verdict.route]
-            detail = "; ".join(e.describe() for e in verdict.escalations) or proposal.error or ""
+            detail = "; ".join(e.describe() for e in verdict.escalations) or proposal.error or verdict.why
             session.add(_proposal_row(run, proposal, status, detail, verdict.escalations + proposal.notices))
             session.flush()
             common = {"workflow": run.workflow, "run_id": run.id, "proposal_id": proposal.id}
@@ -146,7 +151,7 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
                     "source": proposal.source, "to": run.owner, "reasons": [e.model_dump(mode="json") for e in verdict.escalations],
                 })
             elif verdict.route is Route.SHADOW:
-                audit.append(session, AuditEvent.SHADOWED, actor=AGENT, **common, data={"source": proposal.source})
+                audit.append(session, AuditEvent.SHADOWED, actor=AGENT, **common, data={"source": proposal.source, **({"why": verdict.why} if verdict.why else {})})
             elif verdict.route is Route.FAIL:
                 logger.warning("%s failed: %s", proposal.source, proposal.error)
                 audit.append(session, AuditEvent.FAILED, actor=AGENT, **common, data={"source": proposal.source, "stage": "propose", "error": proposal.error, "tools_used": proposal.tools_used})

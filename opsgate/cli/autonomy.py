@@ -16,9 +16,11 @@ app = typer.Typer(help="Earned autonomy: each case type's mode, and promotions t
 @app.command()
 @exits_cleanly
 def show(workflow: Annotated[str, typer.Argument(help="Workflow name, e.g. invoice_extraction.")]) -> None:
-    """Each case type's mode in the policy file and now (after promotions and demotions)."""
+    """Each case type's mode in the policy file and now (after promotions and demotions), and the
+    instruction versions that may propose live (by the file, and released since)."""
     from opsgate.autonomy import effective_policy
     from opsgate.policy.loader import load_policy
+    from opsgate.releases import releases_in_force
 
     file = load_policy(workflow)
     now = effective_policy(file)
@@ -28,6 +30,13 @@ def show(workflow: Annotated[str, typer.Argument(help="Workflow name, e.g. invoi
         earned = f"{rule.after_cases} decided in {rule.window_days} days, approval ≥ {rule.min_approval_rate:.0%}, correction ≤ {rule.max_correction_rate:.0%}" if rule else "-"
         table.add_row(case, mode.value, now.autonomy[case].value, earned)
     Console().print(table)
+    if file.go_live:
+        versions = Table("instruction version", "may propose live by", title="Going live")
+        for version in file.go_live.released:
+            versions.add_row(version, "the policy file")
+        for found in releases_in_force(file.workflow):
+            versions.add_row(f"{found.version}", f"release {found.id}, approved {found.released_at:%Y-%m-%d %H:%M} UTC (proposal {found.proposal_id})")
+        Console().print(versions)
 
 
 @app.command()

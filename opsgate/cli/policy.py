@@ -41,6 +41,7 @@ def _review(policy: Policy) -> dict[str, object]:
         "autonomy": {case: mode.value for case, mode in policy.autonomy.items()},
         "escalation": policy.escalation.model_dump(mode="json", exclude_none=True),
         "approvals": policy.approvals.model_dump(mode="json", exclude_none=True),
+        "go_live": policy.go_live.model_dump(mode="json") if policy.go_live else None,
     }
 
 
@@ -86,6 +87,15 @@ def show(
     deadline = f"{rules.deadline_minutes:g} minutes" if rules.deadline_minutes else "OPSGATE_APPROVAL_TIMEOUT"
     reminder = f", reminder {rules.remind_before_minutes:g} minutes before" if rules.remind_before_minutes else ""
     console.print(f"deadline: {deadline}{reminder}; notified: {', '.join(rules.notify) or 'no channel'}", highlight=False)
+    if policy.go_live:
+        rule = policy.go_live
+        console.print(
+            f"live instruction versions (by this file): {', '.join(rule.released)}; another is shadowed until released "
+            f"(replay over {rule.replay_days} days, agreement at least {rule.min_agreement:.0%}); `opsgate autonomy show` lists releases since",
+            highlight=False,
+        )
+    else:
+        console.print("[yellow]no go_live rule: any instruction version proposes live[/]")
 
 
 @app.command()

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 @exits_cleanly
 def replay(
-    workflow: Annotated[str, typer.Argument(help="The workflow, by alias or name: invoices.")],
+    workflow: Annotated[str, typer.Argument(help="The workflow, by alias or name: invoices, dedupe, summary.")],
     version: Annotated[str, typer.Option(help="The instruction version to try, e.g. rules-v1 or a prompt version.")],
     since: Annotated[str | None, typer.Option(help="Replay the cases created since (ISO 8601, UTC unless it has an offset). Default: 30 days ago.")] = None,
     min_agreement: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of the approved actions' fields the new version must agree with to be ready.")] = 1.0,
@@ -43,31 +43,16 @@ def replay(
         raise typer.Exit(1)
 
 
-def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
-    table = Table(*columns, title=title)
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
-    return table
-
-
 def _print(report: ReplayReport) -> None:
+    from opsgate.replay_views import headline, replay_tables
+
     console = Console()
-    originals = ", ".join(f"{v} ({n})" for v, n in report.original_versions.items()) or "none"
-    console.print(f"{report.workflow}: {report.version} replayed on {report.replayed} of {report.cases} cases since {report.since:%Y-%m-%d %H:%M} UTC; originally {originals}", markup=False, highlight=False)
-    console.print(f"routed by {report.policy}", markup=False, highlight=False)
+    console.print(headline(report), markup=False, highlight=False)
     console.print(report.verdict, markup=False, highlight=False)
-    if report.fields:
-        rows = [[f.field, str(f.agreed), str(f.compared), "-" if f.rate is None else f"{f.rate:.1%}"] for f in report.fields]
-        console.print(_table("Agreement with the approved actions", ["field", "agreed", "compared", "rate"], rows))
-    if report.changed:
-        console.print(_table("Changed actions", ["source", "field", "approved", "new"], [[c.source, c.field, str(c.final), str(c.new)] for c in report.changed]))
-    for title, listed in (
-        ("Would write where people rejected", report.wrong), ("Would not write where people wrote", report.missed),
-        ("New failures", report.new_failures), ("Would write where the original escalated or failed", report.now_writes),
-    ):
-        if listed:
-            console.print(_table(title, ["source", "originally", "now", "why"], [[c.source, c.original, c.new, c.detail] for c in listed]))
-    if report.unavailable:
-        console.print(_table("Inputs no longer available", ["source", "reason"], [[u.source, u.reason] for u in report.unavailable]))
+    for found in replay_tables(report):
+        table = Table(*found.columns, title=found.title)
+        for row in found.rows:
+            table.add_row(*(Text(cell) for cell in row))
+        console.print(table)
     for rule in report.rules:
         console.print(Text(f"- {rule}", style="dim"))

@@ -38,6 +38,9 @@ def route(policy: Policy, proposal: Proposal) -> Verdict:
     """The one place that decides what happens to a proposal."""
     if proposal.error is not None or (proposal.tool is None and not proposal.escalations):
         return Verdict(proposal_id=proposal.id, route=Route.FAIL)
+    if not policy.platform_case(proposal.case_type, proposal.tool) and not policy.released(proposal.instruction_version):
+        why = f"instruction version {proposal.instruction_version} is not released (go_live): its cases are shadowed until a release is approved"
+        return Verdict(proposal_id=proposal.id, route=Route.SHADOW, why=why)
     escalations = list(proposal.escalations)
     if proposal.tool is not None:
         escalations += _policy_escalations(policy, proposal)

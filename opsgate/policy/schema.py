@@ -141,8 +141,10 @@ class Channel(Strict):
 ANY_CASE = "*"
 UNDO_CASE = "undo"  # the case type of taking an executed write back
 AUTONOMY_CASE = "autonomy"  # the case type of promoting a case type to `auto`
-PLATFORM_CASES = frozenset({UNDO_CASE, AUTONOMY_CASE})  # always decided by a person; approver groups may name them
+RELEASE_CASE = "release"  # the case type of letting a new instruction version go live
+PLATFORM_CASES = frozenset({UNDO_CASE, AUTONOMY_CASE, RELEASE_CASE})  # always decided by a person; approver groups may name them
 AUTONOMY_TOOL = "autonomy.grant"
+RELEASE_TOOL = "instructions.release"
 
 
 def person(name: str) -> str:
@@ -232,6 +234,18 @@ class EarnedAutonomy(Strict):
     never_above: Threshold | None = Field(None, description="Even in `auto`, a case above this amount goes to a person.")
 
 
+class GoLive(Strict):
+    """Which instruction versions may propose live. A case a version outside these proposes is
+    shadowed: recorded, compared later, never written. A new version goes live by a release the
+    owner approves at the gate, proposed only from a replay that agrees with what people did."""
+
+    released: list[str] = Field(
+        min_length=1, description="Versions live by this file, exactly as proposals carry them (rules-v1, einvoice-xml, extract_invoice.v1+3f2a9c1d).",
+    )
+    min_agreement: float = Field(0.98, ge=0, le=1, description="The replay's agreement with the approved actions a version needs before its release is proposed.")
+    replay_days: int = Field(90, ge=1, description="How far back the replay behind a release reads past cases.")
+
+
 class ApprovalRules(Strict):
     groups: dict[str, ApproverGroup] = Field(
         default_factory=dict, description="Who may decide on which case types. Without groups, anyone who can reach the gate may decide."
@@ -283,6 +297,9 @@ class Policy(Strict):
         default_factory=dict, description="Per case type: the evidence that earns `auto`, and what takes it back. Needs the autonomy.grant write."
     )
     approvals: ApprovalRules = Field(default_factory=ApprovalRules, description="Approver groups, four-eyes rules, the deadline, reminders and who is told.")
+    go_live: GoLive | None = Field(
+        None, description="The instruction versions that may propose live, and what a new one must show to be released. Without it, every version may. Needs the instructions.release write.",
+    )
     _file_digest: str = PrivateAttr(default="")
 
     @property
@@ -302,7 +319,7 @@ class Policy(Strict):
     def _consistent(self) -> Self:
         """Every part that refers to another refers to something this policy has: all problems at once."""
         problems = unknown_writes({name: tool.model_dump(mode="json") for name, tool in self.tools.items()})
-        problems += self._case_type_problems() + self._earned_autonomy_problems() + self._approval_problems()
+        problems += self._case_type_problems() + self._earned_autonomy_problems() + self._go_live_problems() + self._approval_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -320,9 +337,21 @@ class Policy(Strict):
             problems.append(f"earned_autonomy: promotions are writes the owner approves; declare {AUTONOMY_TOOL} with access: write, approval: always, undo: autonomy.revoke")
         return problems
 
+    def _go_live_problems(self) -> list[str]:
+        release = self.tools.get(RELEASE_TOOL)
+        if self.go_live and (release is None or release.access is not Access.WRITE or release.approval is not ApprovalRule.ALWAYS):
+            return [f"go_live: releasing a version is a write the owner approves; declare {RELEASE_TOOL} with access: write, approval: always, undo: instructions.withdraw"]
+        return []
+
     def platform_case(self, case_type: str, tool: str | None) -> bool:
-        """An undo of one of this policy's writes, or a promotion: cases a person always decides."""
-        return (case_type == UNDO_CASE and self.undoes(tool)) or (case_type == AUTONOMY_CASE and tool == AUTONOMY_TOOL and tool in self.writes())
+        """An undo of one of this policy's writes, a promotion or a release: cases a person always decides."""
+        return (case_type == UNDO_CASE and self.undoes(tool)) or any(
+            case_type == case and tool == write and tool in self.writes() for case, write in ((AUTONOMY_CASE, AUTONOMY_TOOL), (RELEASE_CASE, RELEASE_TOOL))
+        )
+
+    def released(self, version: str) -> bool:
+        """Whether proposals of this instruction version may go further than shadow."""
+        return self.go_live is None or version in self.go_live.released
 
     def case_type_of(self, case_type: str, payload: dict[str, Any] | None, confidence: dict[str, float], context: dict[str, Any]) -> str:
         """The first defined case type this case meets, else the workflow's own."""

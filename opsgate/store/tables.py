@@ -3,7 +3,7 @@
 Two groups live here: opsgate's own bookkeeping (runs, proposals, approval requests, approvals,
 corrections, executions, undo records, the audit log, fitted match models, the fact sheets runs
 computed) and the embedded systems of record that the executor may write to (payables, records,
-record merges, reports). No agent
+record merges, reports, autonomy grants, instruction releases). No agent
 writes the second group but through the executor; the one other writer is the operator's import
 of records (``tasks.duplicate_flagging.store``), which loads source data and never merges.
 """
@@ -352,3 +352,19 @@ class AutonomyGrantRow(Base):
     proposal_id: Mapped[str | None] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(20), default="in_force")
     granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InstructionReleaseRow(Base):
+    """System of record for going live: an instruction version the owner released after its
+    replay, beyond those the policy file lists. Withdrawing one shadows its cases again."""
+
+    __tablename__ = "instruction_releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    proposal_id: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(20), default="in_force")
+    released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

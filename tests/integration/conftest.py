@@ -4,9 +4,13 @@ process (the run) while the test plays the approver, as a second terminal would.
 from __future__ import annotations
 
 import contextvars
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +59,19 @@ def wait_for_request(workflow: str = "invoice_extraction", timeout: float = 60, 
             return None
         time.sleep(0.2)
     raise AssertionError("no approval request appeared")
+
+
+@contextmanager
+def cli_process(args: list[str], api_url: str) -> Iterator[subprocess.Popen[str]]:
+    """`opsgate ARGS` in a process of its own on the session's Prefect server, as in a second
+    terminal; its output is read with ``communicate``, and it is killed on the way out."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "opsgate", *args], env={**os.environ, "PREFECT_API_URL": api_url}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        yield process
+    finally:
+        process.kill()
 
 
 def payables_count() -> int:

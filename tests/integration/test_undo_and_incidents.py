@@ -6,9 +6,6 @@ the posting reversed."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -27,7 +24,7 @@ from opsgate.metrics import agent_metrics
 from opsgate.orchestration.resume import submit
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, PayableRow
-from tests.integration.conftest import wait_for_request
+from tests.integration.conftest import cli_process, wait_for_request
 from tests.support.batches import write_inbox
 from tests.support.policies import use_policy_variant
 from tests.support.receiver import Receiver
@@ -80,12 +77,7 @@ def test_an_incident_is_reported_and_the_undo_waits_for_an_approver(
     (table,) = [json.loads(a.data) for a in _artifacts("agent-metrics")]
     assert [(r["case_type"], r["incidents"], r["executed"]) for r in table] == [("invoice", "1", "3")]
 
-    env = {**os.environ, "PREFECT_API_URL": flow_env}
-    undo = subprocess.Popen(
-        [sys.executable, "-m", "opsgate", "undo", wrong, "--as", "dana", "--reason", "paid to the wrong entity"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
+    with cli_process(["undo", wrong, "--as", "dana", "--reason", "paid to the wrong entity"], flow_env) as undo:
         pending = wait_for_request(exclude={request.id}, timeout=120)
         (proposal,) = pending.proposals
         assert (proposal.tool, proposal.case_type, proposal.payload["proposal_id"]) == ("payables.reverse", "undo", wrong)
@@ -94,8 +86,6 @@ def test_an_incident_is_reported_and_the_undo_waits_for_an_approver(
             submit(pending, approvals.answer_for(pending, "dana"))
         submit(pending, approvals.answer_for(pending, "olga"))
         output, _ = undo.communicate(timeout=120)
-    finally:
-        undo.kill()
     assert undo.returncode == 0, output
     assert "executed" in output
     assert _postings()[wrong] == "reversed" and list(_postings().values()).count("posted") == 2

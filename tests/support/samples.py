@@ -154,3 +154,19 @@ SAMPLE_PDFS: dict[str, list[str]] = {
 SAMPLE_TEXTS: dict[str, str] = {
     "kedai_kopi_seroja_receipt.txt": OCR_RECEIPT,
 }
+
+
+def renumbered(tag: str) -> dict[str, list[str]]:
+    """The US, DE and UK vendors' next invoices: other numbers, the same amounts (US 1,222.56,
+    DE 1,493.45, UK), as an inbox's documents."""
+    numbers = {"BOS-24-0317": f"BOS-{tag}", "NT-2024-0815": f"NT-{tag}", "HPD-1187": f"HPD-{tag}"}
+
+    def renumber(lines: list[str]) -> list[str]:
+        out = []
+        for line in lines:
+            for old, new in numbers.items():
+                line = line.replace(old, new)
+            out.append(line)
+        return out
+
+    return {"us.pdf": renumber(US_INVOICE), "de.pdf": renumber(DE_INVOICE), "uk.pdf": renumber(UK_INVOICE)}

@@ -52,6 +52,7 @@ def test_policy_show_is_an_access_review() -> None:
     assert review["reads"] == ["inbox.read", "payables.read"]
     assert review["writes"] == {
         "payables.post": {"approval": "by_autonomy", "undo": "payables.reverse"}, "autonomy.grant": {"approval": "always", "undo": "autonomy.revoke"},
+        "instructions.release": {"approval": "always", "undo": "instructions.withdraw"},
     }
     assert review["forbidden"] == ["payments.send", "vendor_master.write"]
     assert review["autonomy"] == {"invoice": "reviewed", "small_known_vendor": "reviewed", "credit_note": "reviewed", "receipt": "reviewed"}
@@ -60,6 +61,8 @@ def test_policy_show_is_an_access_review() -> None:
     assert review["approvals"]["four_eyes"] == [{"case_type": "invoice", "field": "total", "above": "5000.00"}]
     table = runner.invoke(app, ["policy", "show", "invoice_extraction"], env={"COLUMNS": "200"})
     assert "ap-clerks" in table.stdout and "four eyes: invoice cases above total 5000.00" in table.stdout
+    assert review["go_live"]["released"][:2] == ["rules-v1", "einvoice-xml"] and review["go_live"]["min_agreement"] == 0.98
+    assert "live instruction versions (by this file): rules-v1, einvoice-xml" in table.stdout
 
 
 def test_policy_schema_is_the_model_schema() -> None:

@@ -17,7 +17,7 @@ from opsgate.models import Route
 from opsgate.policy.schema import Autonomy
 from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
 from tests.support.policies import use_policy_variant
-from tests.support.samples import DE_INVOICE, UK_INVOICE, US_INVOICE
+from tests.support.samples import renumbered
 from tests.support.undo import undo_through_gate
 from tests.unit.platform.conftest import StoreProbe, by_source
 
@@ -30,21 +30,6 @@ def _rule(**changes: Any) -> Any:
         policy["earned_autonomy"] = {"invoice": {**rule, "never_above": {"field": "total", "amount": "1400.00"}, **changes}}
 
     return change
-
-
-def _renumbered(tag: str) -> dict[str, list[str]]:
-    """The three vendors' next invoices: other numbers, the same amounts (US 1,222.56, DE 1,493.45, UK)."""
-    numbers = {"BOS-24-0317": f"BOS-{tag}", "NT-2024-0815": f"NT-{tag}", "HPD-1187": f"HPD-{tag}"}
-
-    def renumber(lines: list[str]) -> list[str]:
-        out = []
-        for line in lines:
-            for old, new in numbers.items():
-                line = line.replace(old, new)
-            out.append(line)
-        return out
-
-    return {"us.pdf": renumber(US_INVOICE), "de.pdf": renumber(DE_INVOICE), "uk.pdf": renumber(UK_INVOICE)}
 
 
 def _approve_and_write(batch: Batch, approver: str = "alice", edits: dict[str, dict[str, str]] | None = None, flow_run_id: str = "no-flow-run") -> None:
@@ -79,7 +64,7 @@ def test_figures_that_meet_the_rule_earn_auto_through_the_owner_and_never_above_
     assert (evidence["approved"], evidence["rejected"], evidence["approval_rate"], evidence["correction_rate"]) == (3, 0, 1.0, 0.0)
     assert autonomy.grants_in_force(WORKFLOW) == {"invoice": "auto"}
 
-    later = proposed_batch(write_inbox(tmp_path / "later", _renumbered("2")))
+    later = proposed_batch(write_inbox(tmp_path / "later", renumbered("2")))
     assert later.run.policy.autonomy["invoice"] is Autonomy.AUTO and "+earned:" in later.run.policy_version
     routes = {Path(p.source).name: v.route for p, v in zip(later.proposals, later.verdicts)}
     assert routes == {"us.pdf": Route.AUTO, "uk.pdf": Route.AUTO, "de.pdf": Route.APPROVE}, "1,493.45 is above the earned limit of 1,400"
@@ -100,7 +85,7 @@ def test_too_few_or_too_poorly_approved_cases_earn_nothing(store: StoreProbe, tm
 def test_an_incident_on_an_auto_case_puts_the_case_type_back_to_reviewed(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_policy_variant(tmp_path / "policies", monkeypatch, _rule())
     _promote(tmp_path)
-    later = proposed_batch(write_inbox(tmp_path / "later", _renumbered("2")))
+    later = proposed_batch(write_inbox(tmp_path / "later", renumbered("2")))
     us = by_source(later, "us.pdf")
     executor.execute_one(later.run.policy, us)  # auto: no person
     report_incident(us, "posted to the wrong cost centre", "dana")
@@ -108,7 +93,7 @@ def test_an_incident_on_an_auto_case_puts_the_case_type_back_to_reviewed(store: 
     assert autonomy.grants_in_force(WORKFLOW) == {"invoice": "reviewed"}
     (demoted,) = store.events("autonomy_demoted")
     assert demoted.data["case_type"] == "invoice" and "incident" in demoted.data["reason"]
-    after = proposed_batch(write_inbox(tmp_path / "after", _renumbered("3")))
+    after = proposed_batch(write_inbox(tmp_path / "after", renumbered("3")))
     assert {v.route for v in after.verdicts} == {Route.APPROVE}
 
 
@@ -117,7 +102,7 @@ def test_a_correction_in_an_auto_case_type_demotes_it_and_undoing_the_promotion_
 ) -> None:
     use_policy_variant(tmp_path / "policies", monkeypatch, _rule())
     promotion = _promote(tmp_path)
-    later = proposed_batch(write_inbox(tmp_path / "later", _renumbered("2")))
+    later = proposed_batch(write_inbox(tmp_path / "later", renumbered("2")))
     de = by_source(later, "de.pdf")  # above the earned limit: a person approves it, and corrects it
     _approve_and_write(later, edits={de: {"po_number": "PO-7"}}, flow_run_id="later-run")
     assert autonomy.grants_in_force(WORKFLOW) == {"invoice": "reviewed"}

@@ -46,8 +46,9 @@ def refusal(path: Path) -> str:
 def test_shipped_policy_loads() -> None:
     policy = load_policy(WORKFLOW, SHIPPED.parent)
     assert policy.workflow == WORKFLOW
-    assert policy.tools_with(Access.WRITE) == ["autonomy.grant", "payables.post"]
+    assert policy.tools_with(Access.WRITE) == ["autonomy.grant", "instructions.release", "payables.post"]
     assert policy.tools["autonomy.grant"].approval is ApprovalRule.ALWAYS, "a promotion is always a person's decision"
+    assert policy.tools["instructions.release"].approval is ApprovalRule.ALWAYS, "a release is always a person's decision"
     assert set(policy.tools_with(Access.FORBIDDEN)) == {"payments.send", "vendor_master.write"}
     assert policy.tools["payables.post"].approval is ApprovalRule.BY_AUTONOMY
     assert policy.tools["payables.post"].undo == "payables.reverse"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from opsgate.store.tables import PayableRow, ProposalRow, RecordRow, RunRow
 from opsgate.writers.payables import PayablePosting, vendor_key
 from opsgate.writers.records import RecordMerge
 from tasks.weekly_summary.operations import VendorSpend, key_part, operations_facts, operations_flat
+from tests.support.policies import use_policy_variant
 from tests.support.undo import undo_through_gate
 
 INVOICES, DEDUPE = "invoice_extraction", "duplicate_flagging"
@@ -81,7 +83,8 @@ def _summary_case() -> None:
         ))
 
 
-def test_each_figure_matches_the_hand_count(opsgate_env: str) -> None:
+def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_policy_variant(tmp_path / "policies", monkeypatch, lambda policy: policy["go_live"]["released"].append(LLM))  # both versions live
     _customers("abcdefghi")
 
     # Before the window: a posting (reversed after it), an escalation, a merge.
