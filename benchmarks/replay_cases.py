@@ -66,7 +66,7 @@ def invoice_history(inbox: Path, count: int) -> None:
     proposals = propose_all([extract_document(path, required) for path in track(paths, description="reading invoices")], run.policy)
     runs.check_policy(run, proposals)
     request = approvals.open_request(run.workflow, run.id, "benchmark", "bench-1", proposals, approvals.deadline_in(3600))
-    decisions = approvals.decide(request.id, approvals.answer_for(request, "bench"))
+    decisions = approvals.decide(request.id, approvals.answer_for(request, "alice"))  # an AP clerk: the policy names who may decide
     for decision in track(decisions, description="posting"):
         executor.execute_one(run.policy, decision.proposal_id)
     print(f"invoice history: documents={count} posted={len(decisions)} seconds={time.perf_counter() - start:.1f}")

@@ -25,6 +25,7 @@ from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow,
 from opsgate.writers import action_writer
 
 GATE = "opsgate-gate"
+SHOWN_PROBLEMS = 5  # a refusal names this many problems; a large batch answered by the wrong person would otherwise fill a screen
 
 
 class Review(BaseModel):
@@ -287,7 +288,8 @@ def decide(request_id: int, answer: ApprovalAnswer) -> list[Decision]:
         return [d for d in decisions if d is not None]
     with transaction() as session:  # the refusal is kept although the answer is not
         audit.append(session, AuditEvent.APPROVAL_REFUSED, workflow=workflow, actor=answer.approver or "unknown", data={"request": request_id, "problems": found, "proposals": proposal_ids})
-    raise ApprovalRejected("approval refused: " + "; ".join(found))
+    more = f"; and {len(found) - SHOWN_PROBLEMS} more (every one is in the audit log's approval_refused event)" if len(found) > SHOWN_PROBLEMS else ""
+    raise ApprovalRejected("approval refused: " + "; ".join(found[:SHOWN_PROBLEMS]) + more)
 
 
 def awaiting_second_approval(request_id: int) -> list[Proposal]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, model_validator
 from pydantic import Field as PydanticField
 
 from tasks.duplicate_flagging.blocking import NAME_KINDS, Candidates, blocking_keys, candidate_pairs
-from tasks.duplicate_flagging.clustering import coherent_clusters
+from tasks.duplicate_flagging.clustering import coherent_clusters, pairs_within
 from tasks.duplicate_flagging.comparing import COMPARATORS, MISSING, Prepared, compare, prepare
 from tasks.duplicate_flagging.fields import Field, Kind
 from tasks.duplicate_flagging.normalising import normalise
@@ -131,13 +131,14 @@ def find_duplicates(
     return _decide(len(records), prepared, fields, settings, _score(series, prepared, fields, settings, focus, model))
 
 
-def rematch(records: pd.DataFrame, fields: list[Field], settings: MatchSettings, model: MatchModel) -> Decisions:
-    """A few records matched again, every pair of them, with a model fitted earlier: how a past
-    case's records come out under other thresholds (replay). No blocking: a case holds a handful
-    of records, and comparing every pair of them cannot miss one that blocking found then."""
+def rematch(records: pd.DataFrame, fields: list[Field], settings: MatchSettings, model: MatchModel, groups: np.ndarray) -> Decisions:
+    """Small groups of records matched again, every pair within a group, with a model fitted
+    earlier: how past cases' records come out under other thresholds (replay; one group per case,
+    all cases in one pass). No blocking: a case holds a handful of records, and comparing every
+    pair of them cannot miss one that blocking found then."""
     series = normalised_values(records, fields)
     prepared = [prepare(series[f.column], f.kind) for f in fields]
-    a, b = np.triu_indices(len(records), k=1)
+    a, b = pairs_within(groups, int(np.bincount(groups).max(initial=1)))
     similarities, levels = compare_pairs(prepared, a, b)
     scored = ScoredPairs(a, b, similarities, levels, match_probability(model, levels, fields), model)
     return _decide(len(records), prepared, fields, settings, scored)

@@ -16,8 +16,9 @@ from opsgate.models import Status
 from opsgate.policy.loader import load_policy, load_policy_file
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, PayableRow, ProposalRow
-from tests.support.batches import Batch, open_request, proposed_batch
+from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
 from tests.support.policies import use_policy_variant
+from tests.support.samples import renumbered
 from tests.unit.platform.conftest import StoreProbe, by_source
 
 WORKFLOW = "invoice_extraction"
@@ -39,6 +40,17 @@ def test_someone_outside_the_approver_groups_is_refused_and_nothing_is_recorded(
         approvals.decide(request_.id, approvals.answer_for(request_, "mallory"))
     assert store.rows(ApprovalRow) == [] and len(store.events("approval_refused")) == 1
     assert approvals.decide(request_.id, approvals.answer_for(request_, " Alice ")), "names are compared without case and spaces"
+
+
+def test_a_refusal_names_the_first_problems_and_the_audit_keeps_all(store: StoreProbe, tmp_path: Path) -> None:
+    """Six invoices answered by someone in no group: six problems, five named in the message."""
+    inbox = write_inbox(tmp_path / "six", {**{f"a-{k}": v for k, v in renumbered("7001").items()}, **{f"b-{k}": v for k, v in renumbered("7002").items()}})
+    request = open_request(proposed_batch(inbox))
+    with pytest.raises(ApprovalRejected) as refused:
+        approvals.decide(request.id, approvals.answer_for(request, "mallory"))
+    assert str(refused.value).count("mallory may not decide") == 5 and str(refused.value).endswith("; and 1 more (every one is in the audit log's approval_refused event)")
+    (event,) = store.events("approval_refused")
+    assert len(event.data["problems"]) == 6
 
 
 def test_a_group_decides_only_its_case_types(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inbox: Path) -> None:
