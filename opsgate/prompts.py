@@ -95,3 +95,21 @@ def named_prompt(directory: Path, name: str, ident: str) -> Prompt:
             f"name {prompt.name}.v{prompt.version} to use the file as it is now",
         )
     return prompt
+
+
+PINNED = "add +<digest> as recorded with past cases to insist on that exact text"
+
+
+def replayed_prompt(directory: Path, name: str, version: str, others: str, ident: str | None = None) -> Prompt:
+    """The prompt a replayed instruction ``version`` reads with; ``ident`` is the part of the
+    version that names the prompt (all of it unless given). Refused naming ``others``, what else
+    the workflow can replay, and the prompt versions in ``directory``."""
+    ident = ident or version
+    if not ident.startswith(f"{name}.v"):
+        raise ConfigurationError(
+            f"instruction version {version!r} cannot be replayed; name {others}; prompt versions in {directory}: {listed_versions(directory, name)}",
+        )
+    try:
+        return named_prompt(directory, name, ident)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"instruction version {version!r} cannot be replayed: {exc}") from exc

@@ -152,11 +152,11 @@ def past_cases(workflow: str, since: datetime, until: datetime) -> list[PastCase
 
 
 def _outcome(policy: Policy, proposal: Proposal) -> Literal["write", "escalate", "fail", "none"]:
-    """What the policy would do with the new proposal (on a copy: routing narrows the case type)."""
+    """What the policy would do with the new proposal (on a copy: routing narrows the case type).
+    ``policy`` judges the version as if it were live (``compare`` drops its go_live rule once)."""
     if proposal.tool is None and proposal.error is None and not proposal.escalations:
         return "none"  # the new version sees nothing to do: no merge of these records, say
     copy = proposal.model_copy(deep=True)
-    policy = policy.model_copy(update={"go_live": None})  # the version is judged as if it were live: that is the question
     if copy.tool is not None:
         copy.case_type = policy.case_type_of(copy.case_type, copy.payload, copy.confidence, copy.context)
     verdict = route(policy, copy)
@@ -196,6 +196,7 @@ def compare(policy: Policy, version: str, cases: list[PastCase], results: list[P
     """The figures of a replay: each new proposal against how its case ended."""
     if len(results) != len(cases):
         raise ConfigurationError(f"the replay of {policy.workflow} answered {len(results)} cases for {len(cases)}")
+    live = policy.model_copy(update={"go_live": None})  # the version is judged as if it were live: that is the question
     fields: dict[str, list[bool]] = {}
     found: dict[str, Any] = {"unavailable": [], "changed": [], "wrong": [], "missed": [], "new_failures": [], "now_writes": []}
     new_versions: Counter[str] = Counter()
@@ -205,7 +206,7 @@ def compare(policy: Policy, version: str, cases: list[PastCase], results: list[P
             found["unavailable"].append(result)
             continue
         new_versions[result.instruction_version] += 1
-        outcome = _outcome(policy, result)
+        outcome = _outcome(live, result)
         listed = ReplayedCase(source=case.source, original=case.status, new=outcome, detail=_why(result))
         if outcome == "fail" and case.status is not Status.FAILED:
             found["new_failures"].append(listed)

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from opsgate.cli.errors import exits_cleanly
+from opsgate.cli.outcomes import print_outcomes
 
 
 @exits_cleanly
@@ -30,8 +30,6 @@ def release(
     load_policy(spec.name)  # a clear error before any run starts
     with prefect_api():
         summary = instruction_release(ReleaseParams(workflow=spec.name, version=version, candidate=policy, trigger=f"cli:{by}"))
-    for outcome in summary.outcomes:
-        colour = "green" if outcome.status == "executed" else "yellow"
-        Console().print(f"[{colour}]{outcome.status}[/]: {outcome.source} · {outcome.detail}", highlight=False, markup=True)
+    print_outcomes(summary)
     if any(outcome.status == "failed" for outcome in summary.outcomes):
         raise typer.Exit(1)

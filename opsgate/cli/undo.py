@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from opsgate.cli.errors import exits_cleanly
+from opsgate.cli.outcomes import print_outcomes
 
 
 @exits_cleanly
@@ -25,6 +25,4 @@ def undo(
     undoing.undo_workflow(proposal_id)  # a clear error before any run starts
     with prefect_api():
         summary = undo_write(UndoParams(proposal_id=proposal_id, reason=reason, trigger=f"cli:{by}"))
-    for outcome in summary.outcomes:
-        colour = "green" if outcome.status == "executed" else "yellow"
-        Console().print(f"[{colour}]{outcome.status}[/]: {outcome.source} · {outcome.detail}", highlight=False)
+    print_outcomes(summary)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opsgate.errors import ConfigurationError, ExtractionError
+from opsgate.errors import ExtractionError
 from opsgate.models import EscalationReason
 
 if TYPE_CHECKING:
@@ -46,25 +46,18 @@ class Reader:
 def reader_for(version: str, prompts: Path | None = None) -> Reader:
     """The reader that stamps ``version`` on what it reads, with its prompt from ``prompts`` (the
     workflow's folder by default); a version it cannot produce is refused with what can be named instead."""
-    from opsgate.prompts import listed_versions, named_prompt
+    from opsgate.prompts import PINNED, replayed_prompt
     from tasks.invoice_extraction.backends import RULES_VERSION
     from tasks.invoice_extraction.llm_extraction import PROMPT_NAME, PROMPTS
 
-    prompts = prompts or PROMPTS
     if version == RULES_VERSION:
         return Reader("rules")
-    auto = version.startswith(f"{RULES_VERSION}+")
-    ident = version.removeprefix(f"{RULES_VERSION}+")
-    if not ident.startswith(f"{PROMPT_NAME}.v"):
-        raise ConfigurationError(
-            f"instruction version {version!r} cannot be replayed; name {RULES_VERSION} (rules), {PROMPT_NAME}.v<N> (the LLM with that prompt file; "
-            f"add +<digest> as recorded with past cases to insist on that exact text) or {RULES_VERSION}+{PROMPT_NAME}.v<N> (rules, then the LLM); "
-            f"prompt versions in {prompts}: {listed_versions(prompts, PROMPT_NAME)}",
-        )
-    try:
-        return Reader("auto" if auto else "llm", named_prompt(prompts, PROMPT_NAME, ident))
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"instruction version {version!r} cannot be replayed: {exc}") from exc
+    others = (
+        f"{RULES_VERSION} (rules), {PROMPT_NAME}.v<N> (the LLM with that prompt file; {PINNED}) "
+        f"or {RULES_VERSION}+{PROMPT_NAME}.v<N> (rules, then the LLM)"
+    )
+    prompt = replayed_prompt(prompts or PROMPTS, PROMPT_NAME, version, others, ident=version.removeprefix(f"{RULES_VERSION}+"))
+    return Reader("auto" if version.startswith(f"{RULES_VERSION}+") else "llm", prompt)
 
 
 def _changed(case: PastCase, stored: str, now: str) -> Unavailable:

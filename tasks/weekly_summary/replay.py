@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opsgate.errors import ConfigurationError
-
 if TYPE_CHECKING:
     import instructor
 
@@ -30,21 +28,13 @@ WORKFLOW = "weekly_summary"
 def _writer(version: str, prompts: Path | None = None) -> Prompt | None:
     """The prompt the model drafts ``version`` with (from ``prompts``, the workflow's folder by
     default), or None for the template; a version it cannot draft with is refused."""
-    from opsgate.prompts import listed_versions, named_prompt
+    from opsgate.prompts import PINNED, replayed_prompt
     from tasks.weekly_summary.narrative import PROMPT_NAME, PROMPTS, TEMPLATE_VERSION
 
-    prompts = prompts or PROMPTS
     if version == TEMPLATE_VERSION:
         return None
-    if not version.startswith(f"{PROMPT_NAME}.v"):
-        raise ConfigurationError(
-            f"instruction version {version!r} cannot be replayed; name {TEMPLATE_VERSION} (the template) or {PROMPT_NAME}.v<N> (the model with "
-            f"that prompt file; add +<digest> as recorded with past cases to insist on that exact text); prompt versions in {prompts}: {listed_versions(prompts, PROMPT_NAME)}",
-        )
-    try:
-        return named_prompt(prompts, PROMPT_NAME, version)
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"instruction version {version!r} cannot be replayed: {exc}") from exc
+    others = f"{TEMPLATE_VERSION} (the template) or {PROMPT_NAME}.v<N> (the model with that prompt file; {PINNED})"
+    return replayed_prompt(prompts or PROMPTS, PROMPT_NAME, version, others)
 
 
 def replay(
