@@ -25,7 +25,7 @@ from tasks.duplicate_flagging.workflow import WORKFLOW, DedupeParams
 @flow(name="duplicate-flagging")
 def duplicate_flagging(params: DedupeParams) -> State[RunSummary]:
     """Gather the records, propose merges, wait for approval, merge, and record every step."""
-    run = start_run(WORKFLOW, params.model_dump(mode="json"), params.trigger)
+    run = start_run(WORKFLOW, params.model_dump(mode="json"))
     gathered = gather_records(run, params)
     proposals = propose(run, gathered)
     verdicts = check_policy(run, proposals)

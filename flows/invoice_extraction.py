@@ -21,7 +21,7 @@ from tasks.invoice_extraction.workflow import WORKFLOW, InvoiceParams
 @flow(name="invoice-extraction")
 def invoice_extraction(params: InvoiceParams) -> State[RunSummary]:
     """Read the inbox, propose postings, wait for approval, post, and record every step."""
-    run = start_run(WORKFLOW, params.model_dump(mode="json"), params.trigger)
+    run = start_run(WORKFLOW, params.model_dump(mode="json"))
     documents = load_invoices(params.inbox)
     proposals = propose_postings(run, documents)
     verdicts = check_policy(run, proposals)

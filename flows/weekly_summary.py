@@ -24,7 +24,7 @@ from tasks.weekly_summary.workflow import WORKFLOW, SummaryParams
 @flow(name="weekly-summary")
 def weekly_summary(params: SummaryParams) -> State[RunSummary]:
     """Compute the facts, draft the summary, wait for the owner, publish, post, and record every step."""
-    run = start_run(WORKFLOW, params.model_dump(mode="json"), params.trigger)
+    run = start_run(WORKFLOW, params.model_dump(mode="json"))
     computed = compute_facts(run, params)
     proposals = draft(run, computed)
     verdicts = check_policy(run, proposals)

@@ -1,25 +1,34 @@
 """Approval requests and decisions, independent of how the decision arrives (UI form or CLI).
 
-An approval is bound to digests: the batch digest the approver saw, each proposal's digest when
-it was approved, and the digest of the exact action approved (after edits). The executor checks
-them again before it writes, so an approval cannot be carried over to a changed action.
+An approval is bound to digests, keyed with the audit key: the batch digest the approver saw, each
+proposal's digest when it was approved, and the digest of the exact action approved (after edits).
+The executor checks them again before it writes, so an approval cannot be carried over to a changed
+action, and nobody without the key can make a changed action's digest fit.
+
+A decision is recorded here the moment it is accepted, whichever way it arrives: the CLI records it
+before it wakes the paused run, the gate records an answer sent from the Prefect UI. The store, not
+the run's process, holds it, so a run whose process died loses nothing: ``opsgate recover``
+executes what was approved. Who may decide is asked of the case as proposed and as it would be
+approved (an edit can move it into a stricter case type), each with the case types it refines.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsgate import audit
 from opsgate.audit import AuditEvent
 from opsgate.errors import ApprovalRejected
-from opsgate.models import Decision, EscalationReason, Proposal, Status, action_digest, digest
-from opsgate.policy.loader import load_policy
+from opsgate.integrity import mac
+from opsgate.models import Decision, EscalationReason, Proposal, Route, Status, action_digest
+from opsgate.policy.engine import route
 from opsgate.policy.schema import ANY_CASE, Policy, person, same_person
+from opsgate.runs import governing_policy
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow, ProposalRow, RunRow, as_utc
 from opsgate.writers import action_writer
@@ -28,22 +37,34 @@ GATE = "opsgate-gate"
 SHOWN_PROBLEMS = 5  # a refusal names this many problems; a large batch answered by the wrong person would otherwise fill a screen
 
 
+# What an answer may carry, bounded where it is declared: Prefect's server checks a resume against
+# the form's JSON schema (these limits included), and ``decide`` validates again before anything is
+# written, because an answer can be sent to the API without the form. Names and reasons refuse
+# control characters and bidirectional overrides, which could disguise what a reader sees.
+_HIDDEN = "\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2069\\ufeff"
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=f"^[^{_HIDDEN}\\t\\n]+$")]
+Reason = Annotated[str, StringConstraints(max_length=2000, pattern=f"^[^{_HIDDEN}]*$")]
+ProposalId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+MAX_REVIEWS = 1000  # more than any page of a form (OPSGATE_APPROVAL_PAGE_SIZE)
+MAX_FIELDS = 200
+
+
 class Review(BaseModel):
     """One proposal's decision. ``fields`` arrives pre-filled with the proposed action: changing a
     value approves the corrected action and records the change as a correction (``edit`` says so
     explicitly; an ``approve`` with changed values is the same decision)."""
 
-    proposal_id: str
-    source: str = ""
+    proposal_id: ProposalId
+    source: str = Field(default="", max_length=2000)
     decision: Literal["approve", "edit", "reject"] = "approve"
-    reason: str = Field(default="", description="Required when rejecting.")
-    fields: dict[str, Any] = Field(default_factory=dict)
+    reason: Reason = Field(default="", description="Required when rejecting.")
+    fields: dict[Annotated[str, StringConstraints(max_length=100)], Any] = Field(default_factory=dict, max_length=MAX_FIELDS)
 
 
 class ApprovalAnswer(BaseModel):
-    approver: str = Field(min_length=1, description="Your name: recorded as the approver of this batch.")
-    batch_digest: str = Field(description="Identifies the exact batch shown; leave as it is.")
-    reviews: list[Review]
+    approver: Name = Field(description="Your name: recorded as the approver of this batch.")
+    batch_digest: str = Field(pattern=r"^[0-9a-f]{64}$", description="Identifies the exact batch shown; leave as it is.")
+    reviews: list[Review] = Field(max_length=MAX_REVIEWS)
 
 
 class PendingRequest(BaseModel):
@@ -59,15 +80,23 @@ class PendingRequest(BaseModel):
 
 
 def batch_digest(proposals: list[tuple[str, str | None]]) -> str:
-    """Digest of a batch: its proposals' ids and action digests, in id order."""
-    return digest(sorted(proposals))
+    """Digest of a batch: its proposals' ids and action digests, in id order, keyed."""
+    return mac(sorted(proposals))
+
+
+def pause_key(workflow: str, attempt: int, page: int | None = None, round_: int = 1) -> str:
+    """Stable per workflow, page, round (a second approver's is round 2) and attempt, so a re-run of
+    the flow finds the same keys."""
+    second = "" if round_ <= 1 else "second" if round_ == 2 else f"second{round_ - 1}"
+    parts = [f"{workflow.replace('_', '-')}-approval", f"page{page}" if page else "", second, str(attempt)]
+    return "-".join(part for part in parts if part)
 
 
 def _as_proposal(row: ProposalRow) -> Proposal:
     return Proposal(
         id=row.id, workflow=row.workflow, source=row.source, case_type=row.case_type, tool=row.tool,
         payload=row.payload, summary=row.summary, confidence=row.confidence, escalations=row.escalations,
-        instruction_version=row.instruction_version,
+        instruction_version=row.instruction_version, context=row.context or {},
     )
 
 
@@ -75,22 +104,31 @@ def deadline_in(seconds: float) -> datetime:
     return datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
 
-def open_request(workflow: str, run_id: str, flow_run_id: str, pause_key: str, proposals: list[Proposal], deadline: datetime) -> PendingRequest:
+def _open(
+    session: Session, workflow: str, run_id: str, flow_run_id: str, key: str, proposal_ids: list[str], digest: str, deadline: datetime, page: int | None, round_: int,
+) -> ApprovalRequestRow:
+    request = ApprovalRequestRow(
+        flow_run_id=flow_run_id, pause_key=key, workflow=workflow, digest=digest, proposal_ids=proposal_ids,
+        requested_at=datetime.now(timezone.utc), deadline=deadline, page=page, round=round_,
+    )
+    session.add(request)
+    for row in session.execute(select(ProposalRow).where(ProposalRow.id.in_(proposal_ids))).scalars():
+        row.status = Status.AWAITING_APPROVAL
+    session.flush()
+    audit.append(session, AuditEvent.APPROVAL_REQUESTED, workflow=workflow, run_id=run_id, actor=GATE, data={
+        "request": request.id, "flow_run_id": flow_run_id, "pause_key": key, "batch_digest": digest,
+        "proposals": proposal_ids, "deadline": deadline.isoformat(), "page": page, "round": round_,
+    })
+    return request
+
+
+def open_request(
+    workflow: str, run_id: str, flow_run_id: str, pause_key: str, proposals: list[Proposal], deadline: datetime, page: int | None = None,
+) -> PendingRequest:
     """Record that these proposals wait for a person, until the deadline."""
     batch = batch_digest([(p.id, p.digest) for p in proposals])
     with transaction() as session:
-        request = ApprovalRequestRow(
-            flow_run_id=flow_run_id, pause_key=pause_key, workflow=workflow, digest=batch,
-            proposal_ids=[p.id for p in proposals], requested_at=datetime.now(timezone.utc), deadline=deadline,
-        )
-        session.add(request)
-        for row in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars():
-            row.status = Status.AWAITING_APPROVAL
-        session.flush()
-        audit.append(session, AuditEvent.APPROVAL_REQUESTED, workflow=workflow, run_id=run_id, actor=GATE, data={
-            "request": request.id, "flow_run_id": flow_run_id, "pause_key": pause_key, "batch_digest": batch,
-            "proposals": request.proposal_ids, "deadline": request.deadline.isoformat(),
-        })
+        request = _open(session, workflow, run_id, flow_run_id, pause_key, [p.id for p in proposals], batch, deadline, page, 1)
         return _pending(session, request)
 
 
@@ -116,14 +154,14 @@ def _pending(session: Session, request: ApprovalRequestRow) -> PendingRequest:
 
 def pending_requests(workflow: str | None = None) -> list[PendingRequest]:
     with transaction() as session:
-        query = select(ApprovalRequestRow).where(ApprovalRequestRow.status == "pending").order_by(ApprovalRequestRow.requested_at)
+        query = select(ApprovalRequestRow).where(ApprovalRequestRow.status == "pending").order_by(ApprovalRequestRow.requested_at, ApprovalRequestRow.id)
         if workflow:
             query = query.where(ApprovalRequestRow.workflow == workflow)
         return [_pending(session, r) for r in session.execute(query).scalars()]
 
 
 def request_for_run(flow_run_id: str) -> PendingRequest | None:
-    """The request a flow run waits on: its oldest pending one (a large batch is split into pages
+    """The request a flow run waits on: its oldest pending one (pages and second approvals are
     decided in order), else its newest."""
     with transaction() as session:
         ours = select(ApprovalRequestRow).where(ApprovalRequestRow.flow_run_id == flow_run_id)
@@ -132,12 +170,28 @@ def request_for_run(flow_run_id: str) -> PendingRequest | None:
         return _pending(session, request) if request else None
 
 
-def move_request(request_id: int, new_pause_key: str) -> None:
-    """After a refused answer the run pauses again under a new key; approvers must find it."""
+def next_request(flow_run_id: str) -> PendingRequest | None:
+    """The oldest request of the flow run still waiting for a decision, if any."""
+    request = request_for_run(flow_run_id)
+    return request if request is not None and request_status(request.id) == "pending" else None
+
+
+def request_status(request_id: int) -> str:
     with transaction() as session:
         request = session.get(ApprovalRequestRow, request_id)
         assert request is not None
-        request.pause_key = new_pause_key
+        return request.status
+
+
+def move_request(request_id: int) -> str:
+    """After a refused answer the run pauses again under a new key (Prefect keeps the answer given
+    under the old one); approvers must find it. Returns the new key: the attempt counted up."""
+    with transaction() as session:
+        request = session.get(ApprovalRequestRow, request_id)
+        assert request is not None
+        base, _, attempt = request.pause_key.rpartition("-")
+        request.pause_key = f"{base}-{int(attempt) + 1}" if base and attempt.isdigit() else f"{request.pause_key}-2"
+        return request.pause_key
 
 
 def _approved_payload(session: Session, row: ProposalRow, review: Review) -> dict[str, Any]:
@@ -162,19 +216,58 @@ def standing(session: Session, row: ProposalRow) -> tuple[dict[str, Any], list[s
 
 
 def requester(session: Session, run_id: str) -> str | None:
-    """The person who started the run from the CLI (trigger ``cli:<name>``); None for schedules."""
+    """The person who started the run, as the process that ran it recorded (trigger ``cli:<user>``);
+    None for a schedule or a deployment run nobody in particular started."""
     run = session.get(RunRow, run_id)
     return run.trigger.removeprefix("cli:") if run and run.trigger.startswith("cli:") else None
 
 
-def _rights(session: Session, policy: Policy, row: ProposalRow, review: Review, approver: str, payload: dict[str, Any] | None) -> list[str]:
-    """Who may decide: the policy's approver groups, and four-eyes (two different people, neither
-    the run's requester, approve the same action)."""
-    if not policy.may_decide(approver, row.case_type):
-        groups = [name for name, group in policy.approvals.groups.items() if ANY_CASE in group.case_types or row.case_type in group.case_types]
-        return [f"{approver} may not decide on {row.case_type} cases such as {row.source} (the policy lets {', '.join(groups) or 'no group'} decide)"]
-    if payload is None or not policy.needs_four_eyes(row.case_type, row.payload, payload):
+def case_types(
+    policy: Policy, case_type: str, tool: str | None, payload: dict[str, Any] | None, confidence: dict[str, float], context: dict[str, Any],
+) -> list[str]:
+    """The case types a decision on a case answers to: the case as proposed and, when an action is
+    approved, the case that action would be (worked out again from the approved values), in order."""
+    found = [case_type]
+    if payload is not None and tool is not None:
+        found.append(policy.case_type_of(policy.root_case_type(case_type), payload, confidence, context))
+    return list(dict.fromkeys(found))
+
+
+def _case_types(policy: Policy, row: ProposalRow, payload: dict[str, Any] | None) -> list[str]:
+    return case_types(policy, row.case_type, row.tool, payload, row.confidence or {}, row.context or {})
+
+
+def _out_of_route(policy: Policy, row: ProposalRow, payload: dict[str, Any], approved_as: str) -> list[str]:
+    """An approved action must be one the policy would have sent to a person had it been proposed so:
+    an edit cannot carry a case past a rule that escalates it (a high value) or shadows its type."""
+    if approved_as == row.case_type and payload == row.payload:
         return []
+    as_approved = Proposal(
+        id=row.id, workflow=row.workflow, source=row.source, case_type=approved_as, tool=row.tool, payload=payload,
+        confidence=row.confidence or {}, context=row.context or {}, instruction_version=row.instruction_version,
+    )
+    verdict = route(policy, as_approved)
+    if verdict.route in (Route.APPROVE, Route.AUTO):
+        return []
+    why = "; ".join(e.describe() for e in verdict.escalations) or verdict.why or f"{approved_as} cases are only shadowed"
+    return [f"the action as approved for {row.source} is a {approved_as} case the policy does not let a person approve here ({why})"]
+
+
+def _rights(session: Session, policy: Policy, row: ProposalRow, approver: str, payload: dict[str, Any] | None) -> list[str]:
+    """Who may decide: the policy's approver groups for every case type the decision answers to, and
+    four eyes (two different people, neither the run's requester, approve the same action) when a
+    rule covers any of them or any type they refine."""
+    types = _case_types(policy, row, payload)
+    for case_type in types:
+        if not policy.may_decide(approver, case_type):
+            groups = [name for name, group in policy.approvals.groups.items() if ANY_CASE in group.case_types or case_type in group.case_types]
+            moved = f" (as approved: {row.source} was proposed as {row.case_type})" if case_type != row.case_type else ""
+            return [f"{approver} may not decide on {case_type} cases such as {row.source}{moved} (the policy lets {', '.join(groups) or 'no group'} decide)"]
+    if payload is None:
+        return []
+    found = _out_of_route(policy, row, payload, types[-1])
+    if found or not policy.needs_four_eyes(types, row.payload, payload):
+        return found
     started_by = requester(session, row.run_id)
     if started_by and same_person(approver, started_by):
         return [f"{approver} started this run and may not approve {row.source}, which needs four eyes"]
@@ -188,13 +281,12 @@ def _batch_rows(session: Session, request: ApprovalRequestRow) -> dict[str, Prop
     return {r.id: r for r in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars()}
 
 
-def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnswer) -> list[str]:
-    """Every reason this answer cannot be accepted for this request; empty when it can."""
+def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnswer, policy: Policy) -> list[str]:
+    """Every reason this answer cannot be accepted for this request under the policy as it governs
+    now; empty when it can."""
     found: list[str] = []
     if request.status != "pending":
         return [f"approval request {request.id} is already {request.status}"]
-    if not answer.approver.strip():
-        found.append("the approver's name is required")
     if answer.batch_digest != request.digest:
         found.append("the batch was changed since it was shown (digest mismatch): review it again")
     rows = _batch_rows(session, request)
@@ -206,8 +298,7 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
     twice = sorted({p for p in reviewed if reviewed.count(p) > 1})
     for label, ids in (("not decided", missing), ("not in this batch", unknown), ("decided twice", twice)):
         if ids:
-            found.append(f"proposals {label}: {', '.join(ids)}")
-    policy = load_policy(request.workflow)
+            found.append(f"proposals {label}: {', '.join(ids[:SHOWN_PROBLEMS])}" + (f" and {len(ids) - SHOWN_PROBLEMS} more" if len(ids) > SHOWN_PROBLEMS else ""))
     for review in answer.reviews:
         row = rows.get(review.proposal_id)
         if row is None:
@@ -225,8 +316,7 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
                 writer = action_writer(row.tool)
                 assert writer is not None
                 found += [f"{row.source}: {problem}" for problem in writer.check(session, writer.payload_model.model_validate(payload))]
-        if answer.approver.strip():
-            found += _rights(session, policy, row, review, answer.approver.strip(), payload)
+        found += _rights(session, policy, row, answer.approver, payload)
     return found
 
 
@@ -234,9 +324,13 @@ def _record_review(session: Session, policy: Policy, request: ApprovalRequestRow
     """Record one review: the decision cleared for the executor (None until complete), and whether the approver corrected the action."""
     common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
     if review.decision == "reject":
-        session.add(ApprovalRow(proposal_id=row.id, request_id=request.id, decision="rejected", approver=approver, reason=review.reason, proposal_digest=row.digest or ""))
+        rejection = ApprovalRow(proposal_id=row.id, request_id=request.id, decision="rejected", approver=approver, reason=review.reason, proposal_digest=row.digest or "")
+        session.add(rejection)
+        session.flush()
         row.status, row.detail = Status.REJECTED, review.reason
-        audit.append(session, AuditEvent.REJECTED, actor=approver, **common, data={"approver": approver, "reason": review.reason, "source": row.source, "proposal_digest": row.digest})
+        audit.append(session, AuditEvent.REJECTED, actor=approver, **common, data={
+            "approval": rejection.id, "request": request.id, "approver": approver, "reason": review.reason, "source": row.source, "proposal_digest": row.digest,
+        })
         return None, False
     base, earlier = standing(session, row)
     payload = _approved_payload(session, row, review)
@@ -248,36 +342,89 @@ def _record_review(session: Session, policy: Policy, request: ApprovalRequestRow
     session.add(approval)
     session.flush()
     approvers = [approver] if edits else [*earlier, approver]  # an edit is a new action: its approvals start again
-    four_eyes = policy.needs_four_eyes(row.case_type, row.payload, payload)
+    types = _case_types(policy, row, payload)
+    four_eyes = policy.needs_four_eyes(types, row.payload, payload)
+    keep = policy.logging.store_documents  # the values people corrected are what documents say
     complete = not four_eyes or len({person(name) for name in approvers}) >= 2
     row.status = Status.APPROVED if complete else Status.AWAITING_APPROVAL
     row.detail = "" if complete else f"approved by {approver}; needs a second, different approver (four eyes)"
     audit.append(session, AuditEvent.APPROVED, actor=approver, **common, data={
-        "approver": approver, "source": row.source, "proposal_digest": row.digest, "action_digest": approval.action_digest,
-        "edits": {k: {"proposed": v, "approved": payload[k]} for k, v in edits.items()},
+        "approval": approval.id, "request": request.id, "approver": approver, "source": row.source, "proposal_digest": row.digest,
+        "action_digest": approval.action_digest, "case_types": types,
+        "edits": {k: {"proposed": v, "approved": payload[k]} if keep else {} for k, v in edits.items()},
         **({"four_eyes": {"approvers": approvers, "complete": complete}} if four_eyes else {}),
     })
     for field, proposed in edits.items():
         session.add(CorrectionRow(proposal_id=row.id, approval_id=approval.id, field=field, proposed_value=proposed, approved_value=payload[field], corrected_by=approver))
-        audit.append(session, AuditEvent.CORRECTED, actor=approver, **common, data={"field": field, "proposed": proposed, "approved": payload[field]})
+        audit.append(session, AuditEvent.CORRECTED, actor=approver, **common, data={"field": field, **({"proposed": proposed, "approved": payload[field]} if keep else {})})
     return (Decision(proposal_id=row.id, approval_id=approval.id) if complete else None), bool(edits)
 
 
-def decide(request_id: int, answer: ApprovalAnswer) -> list[Decision]:
+def answer_digest(answer: ApprovalAnswer) -> str:
+    """What identifies one answer: the run is woken with the answer the CLI recorded, and the gate
+    tells that echo from a second, different answer."""
+    return mac(answer.model_dump(mode="json"))
+
+
+def _open_second_round(session: Session, request: ApprovalRequestRow, rows: list[ProposalRow], run_id: str) -> None:
+    """Four-eyes cases one person approved wait for a second, different approver: a request of their
+    own, opened in the transaction that recorded the first approval, so no process has to survive to
+    open it."""
+    waiting = [r for r in sorted(rows, key=lambda r: r.source) if r.status == Status.AWAITING_APPROVAL]
+    if not waiting:
+        return
+    round_ = (request.round or 1) + 1
+    existing = set(session.execute(select(ApprovalRequestRow.pause_key).where(ApprovalRequestRow.flow_run_id == request.flow_run_id)).scalars())
+    key = pause_key(request.workflow, 1, request.page, round_)
+    while key in existing:  # an edit by a second approver starts yet another round
+        round_ += 1
+        key = pause_key(request.workflow, 1, request.page, round_)
+    digest = batch_digest([(r.id, r.digest) for r in waiting])
+    _open(session, request.workflow, run_id, request.flow_run_id, key, [r.id for r in waiting], digest, as_utc(request.deadline), request.page, round_)
+
+
+def _refuse(workflow: str, request_id: int, approver: str, found: list[str], proposal_ids: list[str]) -> ApprovalRejected:
+    with transaction() as session:  # the refusal is kept although the answer is not
+        audit.append(session, AuditEvent.APPROVAL_REFUSED, workflow=workflow, actor=approver or "unknown", data={"request": request_id, "problems": found, "proposals": proposal_ids})
+    more = f"; and {len(found) - SHOWN_PROBLEMS} more (every one is in the audit log's approval_refused event)" if len(found) > SHOWN_PROBLEMS else ""
+    return ApprovalRejected("approval refused: " + "; ".join(found[:SHOWN_PROBLEMS]) + more)
+
+
+def _invalid(exc: ValidationError) -> list[str]:
+    return [f"the answer is not valid: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:SHOWN_PROBLEMS]]
+
+
+def decide(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> list[Decision]:
     """Accept a whole answer or none of it: record approvals, rejections and corrections, and
-    return the approved proposals for the executor. A refused answer is audited and raised."""
+    return the approved proposals for the executor. A refused answer is audited and raised.
+
+    The answer is validated again here, whatever it passed before: it may have come through the
+    Prefect API without the form."""
+    try:
+        answer = ApprovalAnswer.model_validate(answer if isinstance(answer, dict) else answer.model_dump(mode="json"))
+    except ValidationError as exc:
+        raw = answer if isinstance(answer, dict) else answer.model_dump(mode="json", warnings=False)
+        with transaction() as session:
+            request = session.get(ApprovalRequestRow, request_id)
+            workflow, ids = (request.workflow, request.proposal_ids) if request else ("unknown", [])
+        raise _refuse(workflow, request_id, str(raw.get("approver") or "unknown"), _invalid(exc), ids) from None
     with transaction() as session:
-        request = session.get(ApprovalRequestRow, request_id, with_for_update=True)
+        request = session.get(ApprovalRequestRow, request_id)
         if request is None:
             raise ApprovalRejected(f"no approval request {request_id}")
-        found = problems(session, request, answer)
+        workflow = request.workflow
+    policy = governing_policy(workflow)  # read outside the transaction that locks the store (SQLite has one writer)
+    with transaction() as session:
+        request = session.get(ApprovalRequestRow, request_id, with_for_update=True)
+        assert request is not None
+        found = problems(session, request, answer, policy)
         workflow, proposal_ids = request.workflow, request.proposal_ids
         if not found:
             rows = _batch_rows(session, request)
-            approver = answer.approver.strip()
-            policy = load_policy(request.workflow)
+            approver = answer.approver
             recorded = [(rows[r.proposal_id], *_record_review(session, policy, request, rows[r.proposal_id], r, approver)) for r in answer.reviews]
-            request.status, request.decided_at = "decided", datetime.now(timezone.utc)
+            request.status, request.decided_at, request.answer_digest = "decided", datetime.now(timezone.utc), answer_digest(answer)
+            _open_second_round(session, request, list(rows.values()), recorded[0][0].run_id if recorded else "")
             decisions = [decision for _, decision, _ in recorded]
             corrected = {(row.case_type, row.run_id) for row, _, edited in recorded if edited}
     if not found:
@@ -286,10 +433,45 @@ def decide(request_id: int, answer: ApprovalAnswer) -> list[Decision]:
         for case_type, run_id in sorted(corrected):
             demote(workflow, case_type, f"a person corrected a {case_type} case before approving it", {"approver": approver}, run_id)
         return [d for d in decisions if d is not None]
-    with transaction() as session:  # the refusal is kept although the answer is not
-        audit.append(session, AuditEvent.APPROVAL_REFUSED, workflow=workflow, actor=answer.approver or "unknown", data={"request": request_id, "problems": found, "proposals": proposal_ids})
-    more = f"; and {len(found) - SHOWN_PROBLEMS} more (every one is in the audit log's approval_refused event)" if len(found) > SHOWN_PROBLEMS else ""
-    raise ApprovalRejected("approval refused: " + "; ".join(found[:SHOWN_PROBLEMS]) + more)
+    raise _refuse(workflow, request_id, answer.approver, found, proposal_ids)
+
+
+def receive(request_id: int, answer: dict[str, Any] | None) -> bool:
+    """What the gate does with what woke it; False when the run must ask again.
+
+    A request still pending is decided with the answer (sent from the Prefect UI). A request already
+    decided was recorded by whoever answered first (the CLI records, then wakes the run): the answer
+    that woke the run is either that one, or a second answer, which is refused and audited."""
+    with transaction() as session:
+        request = session.get(ApprovalRequestRow, request_id)
+        assert request is not None
+        status, recorded, workflow, ids = request.status, request.answer_digest, request.workflow, request.proposal_ids
+    if status == "pending":
+        if answer is None:
+            return False
+        try:
+            decide(request_id, answer)
+        except ApprovalRejected:
+            return False
+        return True
+    if answer is not None:
+        try:
+            same = answer_digest(ApprovalAnswer.model_validate(answer)) == recorded
+        except ValidationError:
+            same = False
+        if not same:
+            _refuse(workflow, request_id, str(answer.get("approver") or "unknown"), [f"approval request {request_id} was already {status}"], ids)
+    return True
+
+
+def cleared(run_id: str) -> list[Decision]:
+    """The run's cases cleared for the executor and not yet written: approved by people (every round
+    complete) or routed `auto`, as the store holds them."""
+    with transaction() as session:
+        rows = session.execute(
+            select(ProposalRow.id).where(ProposalRow.run_id == run_id, ProposalRow.status == Status.APPROVED).order_by(ProposalRow.source, ProposalRow.id)
+        ).scalars().all()
+    return [Decision(proposal_id=pid) for pid in rows]
 
 
 def awaiting_second_approval(request_id: int) -> list[Proposal]:
@@ -306,28 +488,32 @@ def expire_run(flow_run_id: str, owner: str) -> int:
     reached included). Returns how many proposals expired."""
     with transaction() as session:
         pending = session.execute(
-            select(ApprovalRequestRow.id, ApprovalRequestRow.proposal_ids).where(ApprovalRequestRow.flow_run_id == flow_run_id, ApprovalRequestRow.status == "pending")
-        ).all()
-    for request_id, _ in pending:
-        expire(request_id, owner)
-    return sum(len(ids) for _, ids in pending)
+            select(ApprovalRequestRow.id).where(ApprovalRequestRow.flow_run_id == flow_run_id, ApprovalRequestRow.status == "pending")
+        ).scalars().all()
+    return sum(expire(request_id, owner) for request_id in pending)
 
 
-def expire(request_id: int, owner: str) -> None:
-    """Nobody decided in time: the proposals expire, nothing is written, the owner is told."""
+def expire(request_id: int, owner: str) -> int:
+    """Nobody decided in time: the proposals still waiting expire, nothing is written, the owner is
+    told. Returns how many expired."""
     with transaction() as session:
         request = session.get(ApprovalRequestRow, request_id, with_for_update=True)
         assert request is not None
         if request.status != "pending":
-            return
+            return 0
         request.status = "expired"
+        count = 0
         for row in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars():
-            row.status, row.detail = Status.EXPIRED, f"no decision before {request.deadline.isoformat()}"
+            if row.status != Status.AWAITING_APPROVAL:
+                continue
+            row.status, row.detail = Status.EXPIRED, f"no decision before {as_utc(request.deadline).isoformat()}"
+            count += 1
             common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
-            audit.append(session, AuditEvent.EXPIRED, actor=GATE, **common, data={"source": row.source, "deadline": request.deadline.isoformat()})
+            audit.append(session, AuditEvent.EXPIRED, actor=GATE, **common, data={"source": row.source, "deadline": as_utc(request.deadline).isoformat()})
             audit.append(session, AuditEvent.ESCALATED, actor=GATE, **common, data={
                 "source": row.source, "to": owner, "reasons": [{"reason": EscalationReason.APPROVAL_TIMEOUT, "field": None, "detail": "approval deadline passed"}],
             })
+        return count
 
 
 def answer_for(request: PendingRequest, approver: str, rejections: dict[str, str] | None = None, edits: dict[str, dict[str, Any]] | None = None) -> ApprovalAnswer:
@@ -337,4 +523,4 @@ def answer_for(request: PendingRequest, approver: str, rejections: dict[str, str
         Review(proposal_id=p.id, source=p.source, decision="reject" if p.id in rejections else "approve", reason=rejections.get(p.id, ""), fields=edits.get(p.id, {}))
         for p in request.proposals
     ]
-    return ApprovalAnswer(approver=approver, batch_digest=request.digest, reviews=reviews)
+    return ApprovalAnswer.model_construct(approver=approver, batch_digest=request.digest, reviews=reviews)

@@ -1,9 +1,12 @@
 """The append-only, hash-chained audit log.
 
-Each row's hash covers its own content and the previous row's hash, and a one-row head table
-holds the newest number and hash. Changing a row breaks its hash, removing one breaks the chain
-or the head. The chain proves integrity against accidents and casual edits; an adversary who can
-rewrite the whole table and the head needs an external anchor (export and keep the head hash).
+Each row's hash covers its own content and the previous row's hash, keyed with the audit key
+(HMAC-SHA256, ``opsgate.integrity``) that lives outside the database, and a one-row head table
+holds the newest number and hash. Changing a row breaks its hash, and without the key nobody can
+compute a hash that fits; removing one breaks the chain or the head. Removing the newest rows and
+moving the head back is caught two ways: every execution, approval, run and case in the store
+must have its events in the chain, and an anchor (the head's number and hash, signed, written
+outside the database by ``opsgate audit anchor``) proves that nothing up to it changed since.
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import IO, Any
 
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsgate.models import canonical_json, digest
-from opsgate.store.tables import AuditHeadRow, AuditRow, as_utc
+from opsgate.errors import AuditIntegrityError
+from opsgate.integrity import canonical_json, mac, verifies
+from opsgate.store.tables import ApprovalRow, AuditHeadRow, AuditRow, ExecutionRow, ProposalRow, RunRow, as_utc
 
 GENESIS = "0" * 64
+ACTOR_CHARS = 200  # the column's width: an actor named by an answer is bounded before it is written
 
 
 class AuditEvent(StrEnum):
@@ -47,6 +53,7 @@ class AuditEvent(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     IMPORTED = "imported"  # source records loaded into the embedded records store by an operator
     COMPLETED = "completed"
+    RECOVERED = "recovered"  # opsgate recover finished what a run whose process died left open
 
 
 def _content(row: AuditRow) -> dict[str, Any]:
@@ -64,7 +71,21 @@ def _content(row: AuditRow) -> dict[str, Any]:
 
 
 def _row_hash(prev_hash: str, row: AuditRow) -> str:
-    return digest({"prev": prev_hash, "row": _content(row)})
+    return mac({"prev": prev_hash, "row": _content(row)})
+
+
+def intact(row: AuditRow) -> bool:
+    """Whether this one row is as opsgate wrote it: its hash is the keyed hash of its content and
+    the hash it follows. Only a holder of the audit key can make a row pass."""
+    return verifies({"prev": row.prev_hash, "row": _content(row)}, row.hash)
+
+
+def bounded_actor(actor: str) -> str:
+    """An actor as it may be stored: control characters shown as escapes, at most the column's width.
+    Names can come from an answer sent through the Prefect API; the refusal of a forged one must
+    still be written."""
+    shown = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in actor) or "unknown"
+    return shown if len(shown) <= ACTOR_CHARS else shown[: ACTOR_CHARS - 1] + "…"
 
 
 def append(
@@ -89,7 +110,7 @@ def append(
         run_id=run_id,
         event=str(event),
         proposal_id=proposal_id,
-        actor=actor,
+        actor=bounded_actor(actor),
         data=json.loads(canonical_json(data or {})),
         prev_hash=head.hash,
     )
@@ -105,28 +126,132 @@ class VerifyResult:
     rows: int
     first_bad_seq: int | None = None
     problem: str = ""
+    anchored: int | None = None  # the newest anchor the chain was checked against
 
     @property
     def ok(self) -> bool:
         return self.first_bad_seq is None and not self.problem
 
 
-def verify(session: Session) -> VerifyResult:
-    """Walk the chain from the first row; report the first row that does not verify."""
+class Anchor(BaseModel):
+    """The head of the chain at one moment, signed with the audit key and kept outside the database:
+    whatever happens to the store later, the chain must still hold this hash at this row."""
+
+    seq: int
+    hash: str
+    at: datetime
+    signature: str
+
+    def signed_content(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash, "at": as_utc(self.at).isoformat()}
+
+
+@dataclass
+class _Seen:
+    """What the chain says happened, to hold the store's rows against."""
+
+    executed: set[str]
+    approvals: set[int]
+    runs: set[str]
+    proposals: set[str]
+    hashes: dict[int, str]  # at the anchors' rows
+
+
+def _walk(session: Session, anchor_seqs: set[int]) -> tuple[VerifyResult, _Seen]:
+    seen = _Seen(set(), set(), set(), set(), {})
     prev_hash, expected_seq, count = GENESIS, 1, 0
-    for row in session.execute(select(AuditRow).order_by(AuditRow.seq)).scalars():
+    for row in session.execute(select(AuditRow).order_by(AuditRow.seq).execution_options(yield_per=2000)).scalars():
         if row.seq != expected_seq:
-            return VerifyResult(count, expected_seq, f"row {expected_seq} is missing (next row is {row.seq})")
+            return VerifyResult(count, expected_seq, f"row {expected_seq} is missing (next row is {row.seq})"), seen
         if row.prev_hash != prev_hash:
-            return VerifyResult(count, row.seq, f"row {row.seq} does not follow row {row.seq - 1} (previous hash differs)")
-        if _row_hash(prev_hash, row) != row.hash:
-            return VerifyResult(count, row.seq, f"row {row.seq} was changed after it was written (hash differs)")
+            return VerifyResult(count, row.seq, f"row {row.seq} does not follow row {row.seq - 1} (previous hash differs)"), seen
+        if not intact(row):
+            return VerifyResult(count, row.seq, f"row {row.seq} was changed after it was written, or written without the audit key (hash differs)"), seen
+        data = row.data if isinstance(row.data, dict) else {}
+        if row.event == AuditEvent.EXECUTED and data.get("idempotency_key"):
+            seen.executed.add(str(data["idempotency_key"]))
+        if row.event in (AuditEvent.APPROVED, AuditEvent.REJECTED) and isinstance(data.get("approval"), int):
+            seen.approvals.add(data["approval"])
+        if row.event == AuditEvent.TRIGGERED and row.run_id:
+            seen.runs.add(row.run_id)
+        if row.proposal_id:
+            seen.proposals.add(row.proposal_id)
+        if row.seq in anchor_seqs:
+            seen.hashes[row.seq] = row.hash
         prev_hash, expected_seq, count = row.hash, expected_seq + 1, count + 1
     head = session.get(AuditHeadRow, 1)
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     if (head_seq, head_hash) != (count, prev_hash):
-        return VerifyResult(count, count + 1, f"rows after {count} are missing: the head records {head_seq} rows")
-    return VerifyResult(count)
+        return VerifyResult(count, count + 1, f"rows after {count} are missing: the head records {head_seq} rows"), seen
+    return VerifyResult(count), seen
+
+
+def _unaccounted(session: Session, seen: _Seen) -> str:
+    """Rows of the store whose events the chain lacks: the newest events were removed (and the head
+    moved back), or the whole log was emptied, while the work they recorded stayed."""
+    checks = (
+        ("execution", select(ExecutionRow.idempotency_key), seen.executed, "executed"),
+        ("approval", select(ApprovalRow.id), seen.approvals, "approved or rejected"),
+        ("run", select(RunRow.id), seen.runs, "triggered"),
+        ("case", select(ProposalRow.id), seen.proposals, "any"),
+    )
+    for what, query, recorded, event in checks:
+        missing = [key for key in session.execute(query.execution_options(yield_per=5000)).scalars() if key not in recorded]
+        if missing:
+            return f"{len(missing)} {what}(s) in the store have no {event} audit event (first: {missing[0]}): audit rows were removed"
+    return ""
+
+
+def _against(anchors: list[Anchor], seen: _Seen, rows: int) -> str:
+    for anchor in anchors:
+        if not verifies(anchor.signed_content(), anchor.signature):
+            return f"the anchor of row {anchor.seq} taken at {anchor.at.isoformat()} is not signed with this audit key"
+        if rows < anchor.seq:
+            return f"the log has {rows} rows but was anchored at row {anchor.seq} ({anchor.at.isoformat()}): rows were removed"
+        if seen.hashes.get(anchor.seq) != anchor.hash:
+            return f"row {anchor.seq} differs from the anchor taken at {anchor.at.isoformat()}: the log up to it was rewritten"
+    return ""
+
+
+def verify(session: Session, anchors: list[Anchor] | None = None) -> VerifyResult:
+    """Walk the chain from the first row and report the first row that does not verify; then hold
+    the store's executions, approvals, runs and cases against the events the chain has, and the
+    chain against the anchors given."""
+    anchors = anchors or []
+    result, seen = _walk(session, {a.seq for a in anchors})
+    if not result.ok:
+        return result
+    problem = _unaccounted(session, seen) or _against(anchors, seen, result.rows)
+    if problem:
+        return VerifyResult(result.rows, None, problem)
+    return VerifyResult(result.rows, anchored=max((a.seq for a in anchors), default=None))
+
+
+def anchor(session: Session) -> Anchor:
+    """The verified head of the chain, signed: refused when the chain does not verify, since an
+    anchor taken over a tampered log would vouch for it."""
+    result = verify(session)
+    if not result.ok:
+        raise AuditIntegrityError(f"audit log does not verify, so it is not anchored: {result.problem}")
+    head = session.get(AuditHeadRow, 1)
+    seq, hash_ = (head.seq, head.hash) if head else (0, GENESIS)
+    unsigned = Anchor(seq=seq, hash=hash_, at=datetime.now(timezone.utc), signature="")
+    return unsigned.model_copy(update={"signature": mac(unsigned.signed_content())})
+
+
+def read_anchors(lines: Iterable[str], where: str) -> list[Anchor]:
+    """Anchors from a file of JSON lines, as ``opsgate audit anchor --to`` appends them."""
+    anchors = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            anchors.append(Anchor.model_validate_json(line))
+        except ValidationError as exc:
+            raise AuditIntegrityError(f"{where} line {number} is not an anchor: {exc.errors()[0]['msg']}") from None
+    if not anchors:
+        raise AuditIntegrityError(f"{where} holds no anchor")
+    return anchors
 
 
 EXPORT_COLUMNS = ("seq", "at", "workflow", "run_id", "event", "proposal_id", "actor", "data", "prev_hash", "hash")

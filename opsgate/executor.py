@@ -1,7 +1,9 @@
 """The executor: the only code that writes to a system of record.
 
 It writes an action only when the store holds a person's approval bound to that exact action
-(or the policy gives the case type `auto` autonomy for a `by_autonomy` tool). The idempotency
+(or the policy gives the case type `auto` autonomy for a `by_autonomy` tool), and the audit log
+holds, intact, the events that recorded the proposal and each approval: a row changed or
+inserted in the database without the audit key is refused. The idempotency
 key, the write, the undo record and the audit event commit in one transaction: a replay finds
 the key and writes nothing, a crash before the commit leaves nothing behind.
 """
@@ -14,14 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsgate import audit
-from opsgate.approvals import requester
+from opsgate.approvals import case_types, requester
 from opsgate.audit import AuditEvent
 from opsgate.errors import PolicyDenied
-from opsgate.models import Outcome, Status, action_digest
+from opsgate.models import Outcome, Route, Status, action_digest
 from opsgate.policy.engine import allows_without_approval
 from opsgate.policy.schema import Policy, person, same_person
 from opsgate.store.db import transaction
-from opsgate.store.tables import ApprovalRow, ExecutionRow, ProposalRow, UndoRow
+from opsgate.store.tables import ApprovalRow, AuditRow, ExecutionRow, ProposalRow, UndoRow, as_utc
 from opsgate.writers import action_writer
 
 logger = logging.getLogger(__name__)
@@ -40,17 +42,64 @@ def _refuse(policy: Policy, proposal_id: str, run_id: str | None, reason: str) -
     return PolicyDenied(f"refused to execute proposal {proposal_id}: {reason}")
 
 
-def _four_eyes_shortfall(session: Session, policy: Policy, row: ProposalRow, approval: ApprovalRow) -> str | None:
-    """Why a four-eyes action may not be written yet: fewer than two different people approved
-    this exact action, or one of them is the person who started the run."""
-    if not policy.needs_four_eyes(row.case_type, row.payload, approval.action_payload):
+def _on_record(session: Session, row: ProposalRow, event: AuditEvent, **expected: object) -> AuditRow | None:
+    """The newest audit event of this kind for this proposal whose data holds ``expected`` and that
+    is intact (its keyed hash fits): what opsgate itself recorded, which nobody without the audit
+    key can forge or alter."""
+    events = session.execute(
+        select(AuditRow).where(AuditRow.proposal_id == row.id, AuditRow.event == str(event)).order_by(AuditRow.seq.desc())
+    ).scalars()
+    for found in events:
+        data = found.data if isinstance(found.data, dict) else {}
+        if all(data.get(key) == value for key, value in expected.items()):
+            return found if audit.intact(found) else None
+    return None
+
+
+def _four_eyes_shortfall(session: Session, policy: Policy, row: ProposalRow, proposed: dict, approval: ApprovalRow) -> str | None:
+    """Why a four-eyes action may not be written yet: fewer than two different people approved this
+    exact action (each approval backed by its intact audit event), or one of them is the person who
+    started the run. The case types are those the proposal was recorded with and the approved
+    action's, so changing the case type in the database does not escape the rule."""
+    types = case_types(policy, proposed["case_type"], row.tool, approval.action_payload, proposed.get("confidence") or {}, proposed.get("context") or {})
+    if not policy.needs_four_eyes(types, row.payload, approval.action_payload):
         return None
-    approvers = session.execute(
-        select(ApprovalRow.approver).where(ApprovalRow.proposal_id == row.id, ApprovalRow.decision == "approved", ApprovalRow.action_digest == approval.action_digest)
+    approvals = session.execute(
+        select(ApprovalRow).where(ApprovalRow.proposal_id == row.id, ApprovalRow.decision == "approved", ApprovalRow.action_digest == approval.action_digest)
     ).scalars().all()
+    recorded = [a.approver for a in approvals if _on_record(session, row, AuditEvent.APPROVED, approval=a.id, approver=a.approver, action_digest=a.action_digest)]
     started_by = requester(session, row.run_id)
-    people = {person(name) for name in approvers if not (started_by and same_person(name, started_by))}
+    people = {person(name) for name in recorded if not (started_by and same_person(name, started_by))}
     return None if len(people) >= 2 else f"four eyes: this action needs two different approvers besides the requester; it has {len(people)}"
+
+
+def _cleared(session: Session, policy: Policy, row: ProposalRow, approval: ApprovalRow | None) -> tuple[str | None, dict | None]:
+    """Why this proposal may not be written (None when it may), and the action to write: every check
+    the executor makes against the store, each of its rows held against what the audit log recorded."""
+    current = action_digest(row.id, row.tool, row.payload) if row.tool else None
+    if action_writer(row.tool) is None or not (policy.undoes(row.tool) or (row.tool in policy.writes())):
+        return f"tool {row.tool!r} is not a write this policy allows", None
+    if row.status != Status.APPROVED:
+        return f"the proposal is {row.status}, not approved", None
+    if current != row.digest:
+        return "the proposed action was modified after it was proposed (digest mismatch)", None
+    proposed_event = _on_record(session, row, AuditEvent.PROPOSED, digest=current)
+    if proposed_event is None:
+        return "no intact proposed audit event for this action: the proposal or the audit log was altered", None
+    proposed = proposed_event.data
+    if approval is None:
+        if proposed.get("route") != Route.AUTO or not allows_without_approval(policy, row.tool or "", proposed.get("case_type", "")):
+            return "no approval on record and the policy does not allow this case type without one", None
+        return None, row.payload
+    if approval.decision != "approved":
+        return f"the approval on record is {approval.decision!r}", None
+    if approval.proposal_digest != current:
+        return "the proposal changed after it was approved (digest mismatch)", None
+    if approval.action_digest != action_digest(row.id, row.tool, approval.action_payload):
+        return "the approved action was altered after approval (digest mismatch)", None
+    if _on_record(session, row, AuditEvent.APPROVED, approval=approval.id, approver=approval.approver, action_digest=approval.action_digest) is None:
+        return "the approval has no intact approved audit event: the approval or the audit log was altered", None
+    return _four_eyes_shortfall(session, policy, row, proposed, approval), approval.action_payload
 
 
 def execute_one(policy: Policy, proposal_id: str, attempt: int = 1) -> Outcome:
@@ -67,32 +116,12 @@ def execute_one(policy: Policy, proposal_id: str, attempt: int = 1) -> Outcome:
             done = session.get(ExecutionRow, key)
             if done is not None:
                 return Outcome(proposal_id=row.id, source=row.source, status=Status.EXECUTED, detail="already executed; nothing written again", target=f"{done.target_table}/{done.target_id}")
-            writer = action_writer(row.tool)
             approval = session.execute(
                 select(ApprovalRow).where(ApprovalRow.proposal_id == row.id).order_by(ApprovalRow.id.desc()).limit(1)
             ).scalar_one_or_none()
-            current = action_digest(row.id, row.tool, row.payload) if row.tool else None
-            if writer is None or not (policy.undoes(row.tool) or (row.tool in policy.writes())):
-                refusal = f"tool {row.tool!r} is not a write this policy allows"
-            elif row.status != Status.APPROVED:
-                refusal = f"the proposal is {row.status}, not approved"
-            elif current != row.digest:
-                refusal = "the proposed action was modified after it was proposed (digest mismatch)"
-            elif approval is None:
-                if not allows_without_approval(policy, row.tool or "", row.case_type):
-                    refusal = "no approval on record and the policy does not allow this case type without one"
-                payload = row.payload
-            elif approval.decision != "approved":
-                refusal = f"the approval on record is {approval.decision!r}"
-            elif approval.proposal_digest != current:
-                refusal = "the proposal changed after it was approved (digest mismatch)"
-            elif approval.action_digest != action_digest(row.id, row.tool, approval.action_payload):
-                refusal = "the approved action was altered after approval (digest mismatch)"
-            elif (shortfall := _four_eyes_shortfall(session, policy, row, approval)) is not None:
-                refusal = shortfall
-            else:
-                payload = approval.action_payload
+            refusal, payload = _cleared(session, policy, row, approval)
             if refusal is None:
+                writer = action_writer(row.tool)
                 assert writer is not None
                 target = writer.apply(session, writer.payload_model.model_validate(payload), row.id)
                 session.add(ExecutionRow(idempotency_key=key, proposal_id=row.id, tool=writer.tool, approval_id=approval.id if approval else None, target_table=writer.table, target_id=target))
@@ -102,8 +131,8 @@ def execute_one(policy: Policy, proposal_id: str, attempt: int = 1) -> Outcome:
                 row.status, row.detail = Status.EXECUTED, f"{writer.table}/{target}"
                 audit.append(session, AuditEvent.EXECUTED, workflow=row.workflow, run_id=row.run_id, proposal_id=row.id, actor=EXECUTOR, data={
                     "tool": writer.tool, "target": f"{writer.table}/{target}", "idempotency_key": key, "undo": writer.undo_tool,
-                    "approval": {"id": approval.id, "approver": approval.approver, "at": approval.decided_at.isoformat()} if approval else "auto (policy)",
-                    "action": payload, "attempt": attempt, "retries": attempt - 1,
+                    "approval": {"id": approval.id, "approver": approval.approver, "at": as_utc(approval.decided_at).isoformat()} if approval else "auto (policy)",
+                    **({"action": payload} if policy.logging.store_documents else {}), "attempt": attempt, "retries": attempt - 1,
                 })
                 return Outcome(proposal_id=row.id, source=row.source, status=Status.EXECUTED, detail=f"written to {writer.table}/{target}", target=f"{writer.table}/{target}")
     raise _refuse(policy, proposal_id, run_id, refusal or "unknown")

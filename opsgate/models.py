@@ -7,12 +7,13 @@ the gate and the executor agree on one vocabulary, and unit tests need nothing r
 from __future__ import annotations
 
 import hashlib
-import json
 from enum import StrEnum
 from typing import Any
 from uuid import uuid4
 
 from pydantic import BaseModel, Field
+
+from opsgate.integrity import canonical_json, mac
 
 
 class EscalationReason(StrEnum):
@@ -43,11 +44,6 @@ class Escalation(BaseModel):
         """One line for people: `missing_data (total): total not found in the document`."""
         where = f" ({self.field})" if self.field else ""
         return f"{self.reason}{where}: {self.detail}" if self.detail else f"{self.reason}{where}"
-
-
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no whitespace: the one byte form that digests are taken over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
 def digest(value: Any) -> str:
@@ -109,7 +105,9 @@ class Proposal(BaseModel):
 
 
 def action_digest(proposal_id: str, tool: str | None, payload: dict[str, Any] | None) -> str:
-    return digest({"proposal": proposal_id, "tool": tool, "payload": payload})
+    """Keyed with the audit key: someone who can rewrite an approved action in the database cannot
+    make its digest match again."""
+    return mac({"proposal": proposal_id, "tool": tool, "payload": payload})
 
 
 class Route(StrEnum):

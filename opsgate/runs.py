@@ -7,6 +7,7 @@ them as Prefect tasks. Each step commits its rows and audit events in one transa
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from opsgate import audit
 from opsgate.audit import AuditEvent
+from opsgate.liveness import is_dead, machine
 from opsgate.models import TERMINAL, Escalation, EscalationReason, Outcome, Proposal, Route, RunSummary, Status, Verdict, digest
 from opsgate.policy.engine import route
 from opsgate.policy.loader import load_policy
@@ -28,6 +30,7 @@ from opsgate.store.tables import ProposalRow, RunRow
 logger = logging.getLogger(__name__)
 
 AGENT = "opsgate"
+OPEN = ("running", "incomplete")  # a run not finished, or finished with cases still open
 
 
 class Run(BaseModel):
@@ -45,9 +48,13 @@ class Run(BaseModel):
         return f"{self.policy.owner.name} <{self.policy.owner.contact}>"
 
 
-def start_run(workflow: str, trigger: str, flow_run_id: str | None = None, parameters: dict[str, Any] | None = None) -> Run:
-    """Load the workflow's policy (refusing to run without a valid one) with the autonomy its case
-    types have earned or lost since and the instruction versions released since, and record the trigger."""
+def governing_policy(workflow: str) -> Policy:
+    """The workflow's policy as it governs now: the file, with the autonomy its case types have
+    earned or lost since and the instruction versions released since."""
+    return _governing(workflow)[0]
+
+
+def _governing(workflow: str) -> tuple[Policy, str, dict[str, str], list[str]]:
     from opsgate.autonomy import effective_policy  # autonomy reads the metrics, which read the runs' tables
     from opsgate.releases import with_releases
 
@@ -58,9 +65,19 @@ def start_run(workflow: str, trigger: str, flow_run_id: str | None = None, param
     version = (  # what differs from the file, in short: the trigger's audit row says what
         policy.fingerprint + (f"+earned:{digest(changed)[:8]}" if changed else "") + (f"+released:{digest(released)[:8]}" if released else "")
     )
+    return policy, version, changed, released
+
+
+def start_run(workflow: str, trigger: str, flow_run_id: str | None = None, parameters: dict[str, Any] | None = None) -> Run:
+    """Load the workflow's policy (refusing to run without a valid one) as it governs now, and record
+    the trigger and the process that runs it."""
+    policy, version, changed, released = _governing(workflow)
     run = Run(workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy=policy, policy_version=version)
     with transaction() as session:
-        session.add(RunRow(id=run.id, workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy_version=run.policy_version, instruction_version=policy.instruction_version))
+        session.add(RunRow(
+            id=run.id, workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy_version=run.policy_version,
+            instruction_version=policy.instruction_version, host=machine(), pid=os.getpid(), heartbeat_at=datetime.now(timezone.utc),
+        ))
         audit.append(
             session,
             AuditEvent.TRIGGERED,
@@ -70,7 +87,7 @@ def start_run(workflow: str, trigger: str, flow_run_id: str | None = None, param
             data={
                 "trigger": trigger, "flow_run_id": flow_run_id, "parameters": parameters or {},
                 "policy_version": run.policy_version, "instruction_version": policy.instruction_version, "earned_autonomy": changed,
-                "released": released,
+                "released": released, "host": machine(), "pid": os.getpid(),
             },
         )
     logger.info("run %s of %s started (%s, policy %s)", run.id, workflow, trigger, run.policy_version)
@@ -101,6 +118,7 @@ def _proposal_row(run: Run, proposal: Proposal, status: Status, detail: str, esc
         detail=detail,
         instruction_version=proposal.instruction_version,
         inputs=proposal.inputs or None,
+        context=proposal.context or None,
     )
 
 
@@ -135,11 +153,11 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
             session.flush()
             common = {"workflow": run.workflow, "run_id": run.id, "proposal_id": proposal.id}
             if proposal.tool is not None:
+                content = {"payload": proposal.payload, "inputs": proposal.inputs} if run.policy.logging.store_documents else {}
                 audit.append(session, AuditEvent.PROPOSED, actor=proposal.instruction_version, **common, data={
-                    "source": proposal.source, "case_type": proposal.case_type, "tool": proposal.tool,
-                    "payload": proposal.payload, "digest": proposal.digest, "confidence": proposal.confidence,
+                    "source": proposal.source, "case_type": proposal.case_type, "tool": proposal.tool, **content,
+                    "digest": proposal.digest, "confidence": proposal.confidence,
                     "instruction_version": proposal.instruction_version, "tools_used": proposal.tools_used, "route": verdict.route, "context": proposal.context,
-                    "inputs": proposal.inputs,
                 })
             if proposal.notices and verdict.route in (Route.APPROVE, Route.AUTO):
                 audit.append(session, AuditEvent.ESCALATED, actor=AGENT, **common, data={
@@ -176,6 +194,13 @@ def finish_run(run: Run) -> RunSummary:
         row.summary = counts
         audit.append(session, AuditEvent.COMPLETED, workflow=run.workflow, run_id=run.id, actor=AGENT, data={"counts": counts, "open": open_cases})
     return RunSummary(run_id=run.id, workflow=run.workflow, counts=counts, outcomes=outcomes)
+
+
+def process_gone(flow_run_id: str) -> bool:
+    """Whether the opsgate run of this flow run is open and its process is gone (``opsgate.liveness``)."""
+    with transaction() as session:
+        row = session.execute(select(RunRow).where(RunRow.flow_run_id == flow_run_id)).scalar_one_or_none()
+        return row is not None and row.status in OPEN and is_dead(row)
 
 
 class RunRecord(BaseModel):

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -37,13 +37,22 @@ class Settings(BaseSettings):
     approval_page_size: int = Field(default=25, gt=0, description="Proposals per approval form; a larger batch is decided page by page.")
     approval_poll_interval: int = Field(default=10, gt=0, description="Seconds between the paused run's checks for a decision.")
 
+    audit_key: SecretStr | None = Field(
+        default=None, description="The secret that keys action digests and audit hashes (HMAC-SHA256); kept outside the database. At least 32 characters."
+    )
+    audit_key_file: Path | None = Field(default=None, description="A file holding the audit key, when OPSGATE_AUDIT_KEY is unset; else audit.key in data_dir, made on first use.")
+    heartbeat_interval: float = Field(default=15, gt=0, description="Seconds between a running run's signs of life in the store.")
+    heartbeat_grace: float = Field(
+        default=120, gt=0, description="A run whose process has not shown life for this many seconds counts as dead (sooner on the same machine: its process is gone)."
+    )
+
     prefect_port: int = Field(default=4200, description="Port of the local Prefect server opsgate starts when PREFECT_API_URL is unset.")
     max_document_bytes: int = Field(default=25 * 1024 * 1024, gt=0, description="Larger input documents fail instead of being read.")
 
-    @field_validator("data_dir", "policy_dir")
+    @field_validator("data_dir", "policy_dir", "audit_key_file")
     @classmethod
-    def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
     @property
     def store_url(self) -> str:

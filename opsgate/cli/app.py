@@ -7,6 +7,7 @@ import typer
 from opsgate.cli import approvals, audit, autonomy, demo, incident, metrics, policy, reports, run, runs, server, undo
 from opsgate.cli.errors import exits_cleanly
 from opsgate.cli.eval import evaluate
+from opsgate.cli.recover import recover
 from opsgate.cli.release import release
 from opsgate.cli.replay import replay
 from opsgate.workflows import workflows
@@ -32,6 +33,7 @@ app.command()(metrics.metrics)
 app.command("eval")(evaluate)
 app.command()(replay)
 app.command()(release)
+app.command()(recover)
 for spec in workflows().values():
     for command in spec.commands:
         if isinstance(command, typer.Typer):  # a command group (`opsgate summary facts`): its commands handle their errors

@@ -1,7 +1,8 @@
 """`opsgate approvals`: list what waits for a decision, show it, approve or reject it.
 
-A decision typed here goes through the same checks as one made in the Prefect UI (the store's
-rules, then the paused run's own check after it resumes).
+A decision typed here goes through the same checks as one made in the Prefect UI, and is recorded
+in the store before the paused run is woken: a decision accepted here is never lost, even when the
+run's process is gone (`opsgate recover` executes it then).
 """
 
 from __future__ import annotations
@@ -125,8 +126,11 @@ def _submit(request: PendingRequest, answer: ApprovalAnswer, what: str) -> None:
     from opsgate.orchestration.server import prefect_api, ui_url
 
     with prefect_api() as api:
-        submit(request, answer)
-        Console().print(f"{what}; run resumes: {ui_url(api, request.flow_run_id)}", highlight=False)
+        woken = submit(request, answer)
+        if woken == "resumed":
+            Console().print(f"{what}; run resumes: {ui_url(api, request.flow_run_id)}", highlight=False)
+        else:
+            Console().print(f"{what}, recorded; {woken}", highlight=False)
 
 
 @app.command("reject")

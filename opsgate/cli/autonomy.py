@@ -53,7 +53,7 @@ def review(
 
     load_policy(workflow)  # a clear error before any run starts
     with prefect_api():
-        summary = autonomy_review(ReviewParams(workflow=workflow, trigger=f"cli:{by}"))
+        summary = autonomy_review(ReviewParams(workflow=workflow, requested_as=by))
     if not summary.outcomes:
         Console().print("no case type has earned a promotion; `opsgate metrics` shows the figures")
     for outcome in summary.outcomes:

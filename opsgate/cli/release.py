@@ -29,7 +29,7 @@ def release(
     spec = by_name(workflow)
     load_policy(spec.name)  # a clear error before any run starts
     with prefect_api():
-        summary = instruction_release(ReleaseParams(workflow=spec.name, version=version, candidate=policy, trigger=f"cli:{by}"))
+        summary = instruction_release(ReleaseParams(workflow=spec.name, version=version, candidate=policy, requested_as=by))
     print_outcomes(summary)
     if any(outcome.status == "failed" for outcome in summary.outcomes):
         raise typer.Exit(1)

@@ -6,7 +6,6 @@ so the CLI and the Prefect UI's run form always agree on what a run takes.
 
 from __future__ import annotations
 
-import getpass
 import inspect
 from typing import Any
 
@@ -49,8 +48,6 @@ def _command(spec: WorkflowSpec) -> Any:
     assert spec.params_model is not None, f"{spec.name}: a workflow with a flow needs its parameter model"
 
     def command(**options: Any) -> None:
-        if "trigger" in spec.params_model.model_fields and options.get("trigger") is None:
-            options["trigger"] = f"cli:{getpass.getuser()}"
         try:
             params = spec.params_model(**{k: v for k, v in options.items() if v is not None})
         except ValidationError as exc:

@@ -24,5 +24,5 @@ def undo(
 
     undoing.undo_workflow(proposal_id)  # a clear error before any run starts
     with prefect_api():
-        summary = undo_write(UndoParams(proposal_id=proposal_id, reason=reason, trigger=f"cli:{by}"))
+        summary = undo_write(UndoParams(proposal_id=proposal_id, reason=reason, requested_as=by))
     print_outcomes(summary)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import State
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from opsgate import autonomy
 from opsgate.models import Proposal, RunSummary
@@ -18,7 +18,7 @@ from opsgate.runs import Run
 
 class ReviewParams(BaseModel):
     workflow: str
-    trigger: str | None = None
+    requested_as: str | None = Field(None, max_length=100, description="The name the requester gave (--as), recorded; who started the run is taken from the process that runs it.")
 
 
 @task(name="propose-promotions", cache_policy=NO_CACHE)
@@ -29,7 +29,7 @@ def _promotions(run: Run) -> list[Proposal]:
 @flow(name="autonomy-review")
 def autonomy_review(params: ReviewParams) -> State[RunSummary]:
     """Weigh the evidence, propose promotions, wait for the decision, record it."""
-    run = start_run(params.workflow, params.model_dump(mode="json"), params.trigger)
+    run = start_run(params.workflow, params.model_dump(mode="json"))
     proposals = _promotions(run)
     verdicts = check_policy(run, proposals)
     decisions = gate(run, proposals, verdicts)

@@ -1,9 +1,10 @@
 """The human approval gate: pause the flow run until a person decides on the batch.
 
 The form is a Prefect ``RunInput`` pre-filled from the proposals, so the Prefect UI shows it and
-the CLI fills the same model. Whatever arrives is checked by ``opsgate.approvals`` after resume
-(the approver's rights and four-eyes included); a refused answer is audited and the run pauses
-again until the deadline. The policy's approval channels hear when the run starts waiting, shortly
+the CLI fills the same model. The store is the record of every decision: the CLI records its answer
+there before it wakes the run, and an answer from the UI is recorded here when the run resumes,
+after the same checks (``opsgate.approvals``: the approver's rights and four eyes included); a
+refused answer is audited and the run pauses again until the deadline. The policy's approval channels hear when the run starts waiting, shortly
 before the deadline, and when it passes; then the proposals expire, the owner is told, and
 nothing is written.
 """
@@ -22,9 +23,8 @@ from prefect.flow_runs import pause_flow_run
 from prefect.states import Running
 
 from opsgate import approval_notices, approvals
-from opsgate.approvals import ApprovalAnswer, PendingRequest
+from opsgate.approvals import PendingRequest
 from opsgate.delivery import run_link
-from opsgate.errors import ApprovalRejected
 from opsgate.models import Decision, Proposal, Route, Verdict
 from opsgate.orchestration.artifacts import publish_proposals
 from opsgate.orchestration.form import approval_form
@@ -32,12 +32,6 @@ from opsgate.runs import Run
 from opsgate.settings import get_settings
 
 logger = logging.getLogger(__name__)
-
-
-def pause_key(workflow: str, attempt: int, page: int | None = None, second: bool = False) -> str:
-    """Stable per workflow, page, round and attempt, so a re-run of the flow finds the same keys."""
-    parts = [f"{workflow.replace('_', '-')}-approval", f"page{page}" if page else "", "second" if second else "", str(attempt)]
-    return "-".join(part for part in parts if part)
 
 
 def _resume_after_timeout(flow_run_id: str) -> None:
@@ -65,14 +59,15 @@ def _reminder(run: Run, deadline: datetime, count: int, link: str | None) -> thr
 
 
 def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[Decision]:
-    """Send the proposals that need a person to the gate; pass `auto` ones straight through.
+    """Send the proposals that need a person to the gate; `auto` ones pass straight through.
     A large batch is split into pages decided one after the other; four-eyes cases one person
-    approved go to a second approver; at the deadline whatever is undecided expires."""
+    approved wait in a request of their own for a second approver; at the deadline whatever is
+    undecided expires. What is cleared for the executor is read back from the store, where every
+    decision was recorded the moment it was accepted."""
     routes = {v.proposal_id: v.route for v in verdicts}
-    decisions = [Decision(proposal_id=p.id) for p in proposals if routes[p.id] is Route.AUTO]
     to_review = [p for p in proposals if routes[p.id] is Route.APPROVE]
     if not to_review:
-        return decisions
+        return approvals.cleared(run.id)
     context = FlowRunContext.get()
     assert context is not None and context.flow_run is not None, "the gate runs inside a flow run"
     flow_run_id = str(context.flow_run.id)
@@ -80,10 +75,9 @@ def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[D
     deadline = approvals.deadline_in(rules.deadline_minutes * 60 if rules.deadline_minutes else settings.approval_timeout)
     size = settings.approval_page_size
     pages = [to_review[i:i + size] for i in range(0, len(to_review), size)]
-    requests = [
-        approvals.open_request(run.workflow, run.id, flow_run_id, pause_key(run.workflow, 1, page=number if len(pages) > 1 else None), page, deadline)
-        for number, page in enumerate(pages, 1)
-    ]
+    for number, page in enumerate(pages, 1):
+        numbered = number if len(pages) > 1 else None
+        approvals.open_request(run.workflow, run.id, flow_run_id, approvals.pause_key(run.workflow, 1, page=numbered), page, deadline, page=numbered)
     publish_proposals(run.workflow, to_review)
     link = run_link(run.id)
     logger.info(
@@ -93,27 +87,25 @@ def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[D
     approval_notices.announce("waiting", run.policy, run.id, len(to_review), deadline, link)
     reminder = _reminder(run, deadline, len(to_review), link)
     try:
-        for number, request in enumerate(requests, 1):
-            decided = _decide(run, flow_run_id, request, number if len(pages) > 1 else None)
-            if decided is None:
+        while (request := approvals.next_request(flow_run_id)) is not None:
+            if not _decided(flow_run_id, request):
                 expired = approvals.expire_run(flow_run_id, run.owner)
                 logger.warning("no decision before the deadline: %d proposals expire; %s is notified", expired, run.owner)
                 approval_notices.announce("expired", run.policy, run.id, expired, deadline, link)
                 break
-            decisions += decided
     finally:
         if reminder is not None:
             reminder.cancel()
-    return decisions
+    return approvals.cleared(run.id)
 
 
-def _decide(run: Run, flow_run_id: str, request: PendingRequest, page: int | None) -> list[Decision] | None:
-    """The decisions on one page, second approvals included; None when the deadline passed."""
+def _decided(flow_run_id: str, request: PendingRequest) -> bool:
+    """Wait until the request is decided (True), or its deadline passes undecided (False). An
+    answer that is refused is audited and the run pauses again under a new key."""
     settings = get_settings()
-    found: list[Decision] = []
-    attempt, second = 1, False
-    while True:
+    while approvals.request_status(request.id) == "pending":
         remaining = int((request.deadline - datetime.now(timezone.utc)).total_seconds())
+        answer = None
         try:
             if remaining <= 0:
                 raise FlowPauseTimeout("deadline passed")
@@ -124,19 +116,9 @@ def _decide(run: Run, flow_run_id: str, request: PendingRequest, page: int | Non
             )
         except FlowPauseTimeout:
             _resume_after_timeout(flow_run_id)
-            return None
-        try:
-            found += approvals.decide(request.id, ApprovalAnswer.model_validate(answer.model_dump()))
-        except ApprovalRejected as exc:
-            logger.warning("%s; pausing again for a valid decision", exc)
-            attempt += 1
-            key = pause_key(run.workflow, attempt, page, second)
-            approvals.move_request(request.id, key)
-            request = request.model_copy(update={"pause_key": key})
-            continue
-        waiting = approvals.awaiting_second_approval(request.id)
-        if not waiting:
-            return found
-        logger.info("%d four-eyes proposals need a second, different approver", len(waiting))
-        attempt, second = 1, True
-        request = approvals.open_request(run.workflow, run.id, flow_run_id, pause_key(run.workflow, attempt, page, second), waiting, request.deadline)
+            return approvals.request_status(request.id) != "pending"  # recorded by the CLI, though the run was not woken
+        if approvals.receive(request.id, answer.model_dump(mode="json") if answer is not None else None):
+            return True
+        logger.warning("the answer to %s was refused (see the audit log's approval_refused event); pausing again for a valid decision", request.pause_key)
+        request = request.model_copy(update={"pause_key": approvals.move_request(request.id)})
+    return True

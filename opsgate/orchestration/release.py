@@ -24,7 +24,7 @@ class ReleaseParams(BaseModel):
     workflow: str
     version: str = Field(description="The instruction version to release, as its proposals carry it.")
     candidate: Path | None = Field(None, description="The candidate policy file that defines the version (duplicate flagging's matching rules).")
-    trigger: str | None = None
+    requested_as: str | None = Field(None, max_length=100, description="The name the requester gave (--as), recorded; who started the run is taken from the process that runs it.")
 
 
 @task(name="replay-and-propose-release", cache_policy=NO_CACHE)
@@ -41,7 +41,7 @@ def _propose(run: Run, params: ReleaseParams) -> Proposal:
 @flow(name="instruction-release")
 def instruction_release(params: ReleaseParams) -> State[RunSummary]:
     """Replay, propose the release if the version is ready, wait for the decision, record it."""
-    run = start_run(params.workflow, params.model_dump(mode="json"), params.trigger)
+    run = start_run(params.workflow, params.model_dump(mode="json"))
     proposals = [_propose(run, params)]
     verdicts = check_policy(run, proposals)
     decisions = gate(run, proposals, verdicts)

@@ -1,8 +1,10 @@
-"""Resuming a paused run with a decision, from any process (the CLI, the demo, a script).
+"""Answering a paused run from any process (the CLI, the demo, a script): record, then wake.
 
-The answer is checked against the store first, so a bad approval is refused at the prompt and not
-only after the run resumes. Prefect saves the form's schema just after the run enters Paused, and
-refuses a resume until it exists: wait for it rather than fail on the race.
+The answer is checked and recorded in the store first (``approvals.decide``), so a bad approval is
+refused at the prompt, and an accepted one is kept whatever happens to the run: if the run's process
+is gone, ``opsgate recover`` executes what was approved. Then the run is woken with the same answer.
+Prefect saves the form's schema just after the run enters Paused, and refuses a resume until it
+exists: wait for it rather than fail on the race.
 """
 
 from __future__ import annotations
@@ -16,11 +18,9 @@ from prefect.exceptions import FlowPauseTimeout, NotPausedError, ObjectNotFound,
 from prefect.flow_runs import resume_flow_run
 from prefect.input.run_input import keyset_from_base_key
 
-from opsgate import approvals
+from opsgate import approvals, runs
 from opsgate.approvals import ApprovalAnswer, PendingRequest
 from opsgate.errors import ApprovalRejected, ConfigurationError
-from opsgate.store.db import transaction
-from opsgate.store.tables import ApprovalRequestRow
 
 
 def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> None:
@@ -62,16 +62,15 @@ def run_states(flow_run_ids: list[str]) -> dict[str, str]:
     return {str(run.id): run.state.name if run.state else "unknown" for run in runs}
 
 
-def submit(request: PendingRequest, answer: ApprovalAnswer) -> None:
-    """Check the answer, then resume the paused run with it."""
-    with transaction() as session:
-        row = session.get(ApprovalRequestRow, request.id)
-        assert row is not None
-        found = approvals.problems(session, row, answer)
-    if found:
-        raise ApprovalRejected("; ".join(found))
-    wait_until_resumable(request)
+def submit(request: PendingRequest, answer: ApprovalAnswer, wait: float = 60) -> str:
+    """Record the answer (refused answers raise ``ApprovalRejected``, audited), then wake the run.
+    Returns what became of the run: ``resumed``, or why it was not woken while the decision stands."""
+    approvals.decide(request.id, answer)
+    if runs.process_gone(request.flow_run_id):
+        return "the run's process is gone, so the decision is kept for `opsgate recover`, which executes it"
     try:
+        wait_until_resumable(request, timeout=wait)
         resume_flow_run(UUID(request.flow_run_id), run_input=answer.model_dump(mode="json"))
-    except (FlowPauseTimeout, NotPausedError, RuntimeError) as exc:  # Prefect's ways of saying "too late"
-        raise ApprovalRejected(f"flow run {request.flow_run_id} no longer waits for a decision: {exc}") from None
+    except (ApprovalRejected, ConfigurationError, FlowPauseTimeout, NotPausedError, RuntimeError) as exc:  # Prefect's ways of saying "not now"
+        return f"the decision is recorded, but the run was not woken ({exc}); it finds the decision when it next looks, or `opsgate recover` executes it"
+    return "resumed"

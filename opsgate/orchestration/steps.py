@@ -7,9 +7,16 @@ the executor's task retries, because only its write is idempotent.
 
 from __future__ import annotations
 
+import os
+import pwd
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from prefect import Task, task
+from prefect.client.orchestration import get_client
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.context import FlowRunContext, TaskRunContext
@@ -17,30 +24,67 @@ from prefect.states import Completed, State
 
 from opsgate import executor, runs
 from opsgate.errors import OpsgateError
+from opsgate.liveness import keep_alive
 from opsgate.models import Decision, Outcome, Proposal, RunSummary, Verdict
 from opsgate.orchestration.artifacts import publish_summary
 from opsgate.policy.schema import Policy
 from opsgate.runs import Run
 
 
+# Who started a run that is not a deployment's, when the code embedding opsgate knows better than
+# the operating system (a test playing a person). Only code in the process that runs the flow can
+# set it: nothing a run's parameters, the Prefect API or an environment variable can reach.
+_started_by: ContextVar[str | None] = ContextVar("opsgate_started_by", default=None)
+
+
+@contextmanager
+def started_by(trigger: str) -> Iterator[None]:
+    """Runs started in this block name ``trigger`` (e.g. ``cli:alice``) as who started them."""
+    token = _started_by.set(trigger)
+    try:
+        yield
+    finally:
+        _started_by.reset(token)
+
+
+def _os_user() -> str:
+    """The account of this process, from the operating system (not $USER, which anyone can set)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
 def _trigger() -> str:
-    """How this flow run was started, as Prefect knows it."""
+    """Who or what started this flow run, as Prefect and the operating system record it: a schedule,
+    a deployment (and who created the run, where the server knows it), or the account of the process
+    that runs the flow. Never a parameter: the requester must not be able to name someone else."""
     context = FlowRunContext.get()
-    if context is None or context.flow_run is None:
-        return "manual"
-    flow_run = context.flow_run
-    if flow_run.auto_scheduled:
-        return "schedule"
-    if flow_run.deployment_id:
-        return f"deployment {flow_run.deployment_id}"
-    return "manual"
+    flow_run = context.flow_run if context else None
+    if flow_run is not None and flow_run.deployment_id:
+        if flow_run.auto_scheduled:
+            return "schedule"
+        with get_client(sync_client=True) as client:
+            name = client.read_deployment(flow_run.deployment_id).name
+        creator = flow_run.created_by.display_value if flow_run.created_by and flow_run.created_by.display_value else None
+        return f"deployment:{name}" + (f" by {creator}" if creator else "")
+    return _started_by.get() or f"cli:{_os_user()}"
 
 
 @task(name="start-run", cache_policy=NO_CACHE)
-def start_run(workflow: str, parameters: dict[str, Any], trigger: str | None = None) -> Run:
+def start_run(workflow: str, parameters: dict[str, Any]) -> Run:
+    """Record the run and who started it, and show life in the store while the flow runs (the
+    heartbeat stops with the flow's thread), so recovery can tell when its process is gone."""
     context = FlowRunContext.get()
     flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
-    return runs.start_run(workflow, trigger or _trigger(), flow_run_id, parameters)
+    run = runs.start_run(workflow, _trigger(), flow_run_id, parameters)
+    keep_alive(run.id, _flow_thread())
+    return run
+
+
+def _flow_thread() -> threading.Thread:
+    """The thread running the flow: a task called from the flow body runs in it."""
+    return threading.current_thread()
 
 
 @task(name="check-policy", cache_policy=NO_CACHE)

@@ -18,7 +18,7 @@ from opsgate.runs import Run
 class UndoParams(BaseModel):
     proposal_id: str = Field(description="The executed proposal whose write is taken back.")
     reason: str = Field(min_length=1)
-    trigger: str | None = None
+    requested_as: str | None = Field(None, max_length=100, description="The name the requester gave (--as), recorded; who started the run is taken from the process that runs it.")
 
 
 @task(name="propose-undo", cache_policy=NO_CACHE)
@@ -29,7 +29,7 @@ def _propose(run: Run, params: UndoParams) -> Proposal:
 @flow(name="undo")
 def undo_write(params: UndoParams) -> State[RunSummary]:
     """Propose the undo, wait for approval, write it, and record every step."""
-    run = start_run(undoing.undo_workflow(params.proposal_id), params.model_dump(mode="json"), params.trigger)
+    run = start_run(undoing.undo_workflow(params.proposal_id), params.model_dump(mode="json"))
     proposals = [_propose(run, params)]
     verdicts = check_policy(run, proposals)
     decisions = gate(run, proposals, verdicts)

@@ -95,7 +95,11 @@ class EscalationRules(Strict):
 
 
 class Logging(Strict):
-    store_documents: bool = Field(default=True, description="Keep source references and proposals in the audit log.")
+    store_documents: bool = Field(
+        default=True,
+        description="Keep what documents say in the audit log: the proposed and the executed actions' values and what they were read from. "
+        "When false the log keeps their digests only (enough to verify, nothing to read); the cases and the systems of record still hold the values.",
+    )
     retention_days: int = Field(default=3650, gt=0)
 
 
@@ -378,11 +382,26 @@ class Policy(Strict):
             for group in groups
         )
 
-    def needs_four_eyes(self, case_type: str, *payloads: dict[str, Any] | None) -> bool:
-        """Whether a rule covers the case in any of the given forms of its action (as proposed, as
-        approved): lowering an amount at the gate does not escape four eyes."""
+    def lineage(self, case_type: str) -> list[str]:
+        """The case type and every case type it refines, narrowest first (``small_known_vendor``,
+        ``invoice``): a rule that names a case type covers the types that narrow it."""
+        chain = [case_type]
+        while (spec := self.case_types.get(chain[-1])) is not None and spec.refines not in chain:
+            chain.append(spec.refines)
+        return chain
+
+    def root_case_type(self, case_type: str) -> str:
+        """The workflow's own case type a defined one narrows (itself when it is not a defined one)."""
+        return self.lineage(case_type)[-1]
+
+    def needs_four_eyes(self, case_types: str | list[str], *payloads: dict[str, Any] | None) -> bool:
+        """Whether a rule covers the case in any of its case types (as proposed, as approved; each
+        with the types it refines) and any of the given forms of its action (as proposed, as
+        approved): lowering an amount, or an edit that changes the case type, does not escape four eyes."""
+        names = [case_types] if isinstance(case_types, str) else case_types
+        covered = {kind for name in names for kind in self.lineage(name)}
         for rule in self.approvals.four_eyes:
-            if rule.case_type not in (ANY_CASE, case_type):
+            if rule.case_type != ANY_CASE and rule.case_type not in covered:
                 continue
             if rule.field is None:
                 return True

@@ -71,6 +71,10 @@ class RunRow(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # the process running it, and when it last showed life: `opsgate recover` finishes runs whose process died
+    host: Mapped[str | None] = mapped_column(String(300))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ProposalRow(Base):
@@ -99,6 +103,8 @@ class ProposalRow(Base):
     # what the case was proposed from, as it was then (a document's digest, the records' values):
     # replay reads it, and knows an input changed since
     inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # facts the workflow stated (vendor_known): the case type is worked out again from an approved action
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -119,6 +125,9 @@ class ApprovalRequestRow(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    page: Mapped[int | None] = mapped_column(Integer)  # of a batch decided page by page
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # 2 and on: second approvers (four eyes)
+    answer_digest: Mapped[str | None] = mapped_column(String(64))  # the answer recorded, to tell a second one from its echo
 
 
 class ApprovalRow(Base):

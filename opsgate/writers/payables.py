@@ -36,8 +36,9 @@ class PayablePosting(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    vendor_name: str | None = None
-    invoice_number: str = Field(min_length=1)
+    # bounded as the ledger's columns are: an edit sent through the API is refused at the gate, not at the write
+    vendor_name: str | None = Field(None, max_length=300)
+    invoice_number: str = Field(min_length=1, max_length=100)
     document_type: Literal["invoice", "credit_note", "receipt"] = "invoice"
     invoice_date: date
     due_date: date | None = None
@@ -45,9 +46,9 @@ class PayablePosting(BaseModel):
     subtotal: Amount | None = None
     tax_total: Amount | None = None
     total: Amount
-    po_number: str | None = None
-    iban: str | None = None
-    source: str
+    po_number: str | None = Field(None, max_length=100)
+    iban: str | None = Field(None, max_length=40)
+    source: str = Field(max_length=4000)
 
 
 def vendor_key(name: str | None) -> str:

@@ -8,9 +8,9 @@ changed the records since (an undo must not overwrite later work).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,9 +28,11 @@ class RecordMerge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: str = Field(min_length=1, description="The record set: customers, vendors, people.")
-    survivor: str = Field(min_length=1, description="Id of the record that stays.")
-    duplicates: list[str] = Field(min_length=1, description="Ids of the records merged into the survivor.")
-    values: dict[str, str] = Field(default_factory=dict, description="The merged record's values; columns not named keep the survivor's.")
+    survivor: str = Field(min_length=1, max_length=200, description="Id of the record that stays.")
+    duplicates: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(min_length=1, description="Ids of the records merged into the survivor.")
+    values: dict[str, Annotated[str, StringConstraints(max_length=10_000)]] = Field(
+        default_factory=dict, description="The merged record's values; columns not named keep the survivor's."
+    )
 
 
 def lock_records(session: Session, kind: str, external_ids: list[str]) -> dict[str, RecordRow]:

@@ -24,7 +24,6 @@ class DedupeParams(BaseModel):
     incremental: bool = Field(False, description="Match only new or changed records against the rest, with the model the last full run fitted.")
     delimiter: str | None = Field(None, description="The file's CSV delimiter. Default: detected.")
     encoding: str = Field("utf-8", description="The file's text encoding.")
-    trigger: str | None = Field(default=None, description="Who or what started the run; filled in by the CLI.")
 
     @model_validator(mode="after")
     def _file_has_ids(self) -> DedupeParams:

@@ -23,14 +23,13 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "invoices"
 
 class InvoiceParams(BaseModel):
     inbox: Path = Field(description="Folder of invoices, credit notes and receipts (PDF, text, e-invoice XML) to read.")
-    trigger: str | None = Field(default=None, description="Who or what started the run; filled in by the CLI.")
 
 
 def demo_params(scratch: Path) -> InvoiceParams:
     """The sample inbox, copied so the demo never changes the shipped files."""
     inbox = scratch / "inbox"
     shutil.copytree(SAMPLES, inbox, dirs_exist_ok=True, ignore=shutil.ignore_patterns("README*"))
-    return InvoiceParams(inbox=inbox, trigger="demo")
+    return InvoiceParams(inbox=inbox)
 
 
 SPEC = WorkflowSpec(

@@ -20,7 +20,6 @@ class SummaryParams(BaseModel):
     week: str | None = Field(None, pattern=r"^\d{4}-?[Ww]\d{2}$", description="ISO week, e.g. 2026-W47. Default: the last full week in the time zone.")
     events: Path | None = Field(None, description="Events as CSV or Parquet (id, opened, closed, category, priority, owner, due). Default: the policy's settings.events.")
     tz: str | None = Field(None, description="IANA time zone of the week. Default: the policy's settings.timezone.")
-    trigger: str | None = Field(default=None, description="Who or what started the run; filled in by the CLI.")
 
 
 SPEC = WorkflowSpec(

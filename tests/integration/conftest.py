@@ -90,10 +90,13 @@ def start_flow(flow_env: str) -> Iterator[Any]:
     started: list[FlowInThread] = []
 
     def start(inbox: Path, trigger: str = "test") -> FlowInThread:
+        """The flow in a thread, started by ``trigger`` (``cli:bob``: as bob from the CLI)."""
         from flows.invoice_extraction import invoice_extraction
+        from opsgate.orchestration.steps import started_by
         from tasks.invoice_extraction.workflow import InvoiceParams
 
-        run = FlowInThread(invoice_extraction, InvoiceParams(inbox=inbox, trigger=trigger))
+        with started_by(trigger):
+            run = FlowInThread(invoice_extraction, InvoiceParams(inbox=inbox))
         started.append(run)
         return run
 
@@ -111,7 +114,10 @@ def start_dedupe(flow_env: str) -> Iterator[Any]:
         from flows.duplicate_flagging import duplicate_flagging
         from tasks.duplicate_flagging.workflow import DedupeParams
 
-        run = FlowInThread(duplicate_flagging, DedupeParams(trigger="test", **params))
+        from opsgate.orchestration.steps import started_by
+
+        with started_by("test"):
+            run = FlowInThread(duplicate_flagging, DedupeParams(**params))
         started.append(run)
         return run
 

@@ -102,7 +102,7 @@ def test_an_approver_decides_per_proposal_in_the_prefect_ui(ui_server: str, chro
     from flows.invoice_extraction import invoice_extraction
     from tasks.invoice_extraction.workflow import InvoiceParams
 
-    run = FlowInThread(invoice_extraction, InvoiceParams(inbox=write_inbox(tmp_path / "inbox"), trigger="test"))
+    run = FlowInThread(invoice_extraction, InvoiceParams(inbox=write_inbox(tmp_path / "inbox")))
     request = wait_for_request(run=run)
     wait_until_resumable(request)
     order = [Path(p.source).name for p in request.proposals]

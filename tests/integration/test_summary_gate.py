@@ -55,7 +55,7 @@ def start_summary(flow_env: str) -> Iterator[Any]:
         from flows.weekly_summary import weekly_summary
         from tasks.weekly_summary.workflow import SummaryParams
 
-        run = FlowInThread(weekly_summary, SummaryParams(trigger="test", week="2026-W47", tz="Europe/Berlin", **params))
+        run = FlowInThread(weekly_summary, SummaryParams(week="2026-W47", tz="Europe/Berlin", **params))
         started.append(run)
         return run
 

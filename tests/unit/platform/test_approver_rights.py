@@ -71,7 +71,10 @@ def test_four_eyes_needs_a_second_different_approver_who_did_not_start_the_run(s
         executor.execute_one(policy, waiting[0].id)
     assert store.count(PayableRow) == 0
 
-    second = approvals.open_request(WORKFLOW, four_eyes.run.id, "flow-run-1", "second-1", waiting, approvals.deadline_in(600))
+    second = approvals.next_request(request.flow_run_id)
+    assert second is not None and second.id != request.id, "the second round is opened with the first approval, by no process"
+    assert second.pause_key == "invoice-extraction-approval-second-1"
+    assert sorted(p.id for p in second.proposals) == sorted(p.id for p in waiting)
     assert all(p.summary.startswith("approved by alice; needs a second") for p in second.proposals)
     with pytest.raises(ApprovalRejected, match="ALICE already approved"):
         approvals.decide(second.id, approvals.answer_for(second, "ALICE"))
@@ -89,12 +92,14 @@ def test_an_edit_by_the_second_approver_is_a_new_action_that_needs_its_own_two_a
     request = open_request(four_eyes)
     us = by_source(four_eyes, "us.pdf")
     approvals.decide(request.id, approvals.answer_for(request, "alice"))
-    second = approvals.open_request(WORKFLOW, four_eyes.run.id, "flow-run-1", "second-1", approvals.awaiting_second_approval(request.id), approvals.deadline_in(600))
+    second = approvals.next_request(request.flow_run_id)
+    assert second is not None
     decisions = approvals.decide(second.id, approvals.answer_for(second, "carol", edits={us: {"po_number": "PO-77"}}))
     assert us not in {d.proposal_id for d in decisions} and len(decisions) == 2
     (still,) = approvals.awaiting_second_approval(second.id)
     assert still.id == us
-    third = approvals.open_request(WORKFLOW, four_eyes.run.id, "flow-run-1", "second-2", [still], approvals.deadline_in(600))
+    third = approvals.next_request(request.flow_run_id)
+    assert third is not None and third.pause_key == "invoice-extraction-approval-second2-1"
     (shown,) = third.proposals
     assert shown.payload["po_number"] == "PO-77", "the next approver sees the action as edited"
     (decision,) = approvals.decide(third.id, approvals.answer_for(third, "alice"))
@@ -110,13 +115,13 @@ def test_the_executor_refuses_a_four_eyes_action_marked_approved_with_one_approv
         session.execute(update(ProposalRow).where(ProposalRow.id == pid).values(status=Status.APPROVED))
     with pytest.raises(PolicyDenied, match="needs two different approvers besides the requester; it has 1"):
         executor.execute_one(load_policy(WORKFLOW), pid)
-    with transaction() as session:  # ... or to count the requester as the second
+    with transaction() as session:  # ... or to add a second approval row that nobody gave
         first = session.query(ApprovalRow).filter_by(proposal_id=pid).one()
         session.add(ApprovalRow(
-            proposal_id=pid, request_id=first.request_id, decision="approved", approver="bob", proposal_digest=first.proposal_digest,
+            proposal_id=pid, request_id=first.request_id, decision="approved", approver="carol", proposal_digest=first.proposal_digest,
             action_payload=first.action_payload, action_digest=first.action_digest,
         ))
-    with pytest.raises(PolicyDenied, match="it has 1"):
+    with pytest.raises(PolicyDenied, match="the approval has no intact approved audit event"):
         executor.execute_one(load_policy(WORKFLOW), pid)
     assert store.count(PayableRow) == 0 and len(store.events("execution_refused")) == 2
 

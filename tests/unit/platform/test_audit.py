@@ -8,14 +8,22 @@ import io
 import json
 import re
 
+from pathlib import Path
+
 import pytest
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, func, select, text, update
 from typer.testing import CliRunner
 
-from opsgate import audit
+from opsgate import approvals, audit, executor
+from opsgate.approvals import PendingRequest
 from opsgate.audit import AuditEvent
+from opsgate.errors import AuditIntegrityError, ConfigurationError
+from opsgate.models import digest
+from opsgate.settings import get_settings
 from opsgate.store.db import transaction
-from opsgate.store.tables import AuditRow
+from opsgate.store.tables import AuditHeadRow, AuditRow, ExecutionRow
+from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
+from tests.support.policies import use_policy_variant
 from tests.unit.platform.conftest import StoreProbe
 
 EVENTS = [
@@ -197,3 +205,174 @@ def test_cli_export_jsonl(five_events: list[int], cli) -> None:  # noqa: ANN001
     rows = parse_jsonl(result.stdout)
     assert [r["event"] for r in rows] == [str(event) for event, _, _ in EVENTS]
     assert [r["data"] for r in rows] == [data for _, _, data in EVENTS]
+
+
+# --- an insider: the database without the key, the key without an anchor ----------------------
+
+
+def _rechain(session, start: int, hasher) -> None:  # noqa: ANN001
+    """Recompute every hash from row ``start`` on, and the head, as someone rewriting history would."""
+    rows = session.query(AuditRow).order_by(AuditRow.seq).all()
+    prev = rows[start - 2].hash if start > 1 else audit.GENESIS
+    for row in rows[start - 1:]:
+        row.prev_hash = prev
+        row.hash = hasher(prev, row)
+        prev = row.hash
+    session.flush()
+    session.execute(update(AuditHeadRow).values(seq=rows[-1].seq, hash=prev))
+
+
+def _unkeyed(prev: str, row: AuditRow) -> str:
+    """The best someone without the audit key can do: a plain SHA-256 of the same content."""
+    return digest({"prev": prev, "row": audit._content(row)})
+
+
+def test_a_rewrite_with_plain_hashes_does_not_verify(five_events: list[int]) -> None:
+    with transaction() as session:
+        session.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3"))
+        _rechain(session, 3, _unkeyed)
+    result = verify()
+    assert not result.ok and result.first_bad_seq == 3
+    assert "without the audit key" in result.problem
+
+
+def test_the_log_does_not_verify_under_another_key(five_events: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPSGATE_AUDIT_KEY", "k" * 40)
+    get_settings.cache_clear()
+    result = verify()
+    assert not result.ok and result.first_bad_seq == 1
+
+
+def test_a_short_audit_key_is_refused(store: StoreProbe, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPSGATE_AUDIT_KEY", "short")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigurationError, match="needs at least 32"), transaction() as session:
+        audit.append(session, AuditEvent.TRIGGERED, workflow="wf", actor="cron")
+
+
+@pytest.fixture
+def executed(store: StoreProbe, batch: Batch, request_: PendingRequest) -> list[str]:
+    """The three invoices approved and written: payables, executions and their audit events."""
+    decisions = approvals.decide(request_.id, approvals.answer_for(request_, "alice"))
+    for decision in decisions:
+        executor.execute_one(batch.run.policy, decision.proposal_id)
+    assert store.count(ExecutionRow) == 3
+    return [d.proposal_id for d in decisions]
+
+
+def test_an_emptied_log_does_not_verify_while_executions_remain(executed: list[str]) -> None:
+    with transaction() as session:
+        session.execute(delete(AuditRow))
+        session.execute(delete(AuditHeadRow))
+    result = verify()
+    assert not result.ok and result.rows == 0
+    assert re.search(r"3 execution\(s\) in the store have no executed audit event", result.problem), result.problem
+
+
+def test_a_cut_tail_with_the_head_moved_back_does_not_verify(executed: list[str]) -> None:
+    """The newest rows removed and the last surviving hash copied into the head: the chain itself
+    is consistent, but the store's executions are not in it."""
+    with transaction() as session:
+        (first_executed,) = session.execute(select(func.min(AuditRow.seq)).where(AuditRow.event == "executed")).one()
+        survivor = session.get(AuditRow, first_executed - 1)
+        session.execute(delete(AuditRow).where(AuditRow.seq >= first_executed))
+        session.execute(update(AuditHeadRow).values(seq=survivor.seq, hash=survivor.hash))
+    result = verify()
+    assert not result.ok
+    assert "have no executed audit event" in result.problem
+
+
+def anchored(path: Path) -> list[audit.Anchor]:
+    with transaction() as session:
+        taken = audit.anchor(session)
+    path.write_text(taken.model_dump_json() + "\n", encoding="utf-8")
+    return audit.read_anchors(path.read_text(encoding="utf-8").splitlines(), str(path))
+
+
+def verify_against(anchors: list[audit.Anchor]) -> audit.VerifyResult:
+    with transaction() as session:
+        return audit.verify(session, anchors)
+
+
+def test_an_anchor_holds_while_the_log_only_grows(five_events: list[int], tmp_path: Path) -> None:
+    anchors = anchored(tmp_path / "anchors.jsonl")
+    assert anchors[0].seq == 5
+    with transaction() as session:
+        audit.append(session, AuditEvent.COMPLETED, workflow="wf", actor="x")
+    result = verify_against(anchors)
+    assert result.ok and result.rows == 6 and result.anchored == 5
+
+
+def test_a_rewrite_by_someone_holding_the_key_is_caught_by_the_anchor(five_events: list[int], tmp_path: Path) -> None:
+    anchors = anchored(tmp_path / "anchors.jsonl")
+    with transaction() as session:
+        session.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2"))
+        _rechain(session, 2, audit._row_hash)
+    assert verify().ok, "with the key, a consistent rewrite passes the chain alone"
+    result = verify_against(anchors)
+    assert not result.ok
+    assert result.problem.startswith("row 5 differs from the anchor taken at"), result.problem
+
+
+def test_a_log_cut_below_its_anchor_is_caught(five_events: list[int], tmp_path: Path) -> None:
+    anchors = anchored(tmp_path / "anchors.jsonl")
+    with transaction() as session:
+        survivor = session.get(AuditRow, 3)
+        session.execute(delete(AuditRow).where(AuditRow.seq > 3))
+        session.execute(update(AuditHeadRow).values(seq=3, hash=survivor.hash))
+    assert verify().ok, "no store rows refer to the removed events"
+    result = verify_against(anchors)
+    assert not result.ok and "the log has 3 rows but was anchored at row 5" in result.problem
+
+
+def test_an_anchor_not_signed_with_the_key_is_refused(five_events: list[int], tmp_path: Path) -> None:
+    (taken,) = anchored(tmp_path / "anchors.jsonl")
+    forged = taken.model_copy(update={"seq": 4, "hash": "f" * 64})
+    result = verify_against([forged])
+    assert not result.ok and "is not signed with this audit key" in result.problem
+
+
+def test_a_broken_log_is_not_anchored(five_events: list[int]) -> None:
+    with transaction() as session:
+        session.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 4"))
+    with pytest.raises(AuditIntegrityError, match="not anchored"), transaction() as session:
+        audit.anchor(session)
+
+
+def test_an_actor_is_bounded_and_its_control_characters_shown(store: StoreProbe) -> None:
+    with transaction() as session:
+        row = audit.append(session, AuditEvent.APPROVAL_REFUSED, workflow="wf", actor="m\x1b[2J" + "a" * 400)
+    assert len(row.actor) == audit.ACTOR_CHARS and row.actor.startswith("m\\x1b[2J") and row.actor.endswith("…")
+    assert verify().ok
+
+
+def test_cli_anchor_then_verify_against_it(five_events: list[int], cli, tmp_path: Path) -> None:  # noqa: ANN001
+    anchors = tmp_path / "anchors.jsonl"
+    assert cli("audit", "anchor", "--to", str(anchors)).exit_code == 0
+    result = cli("audit", "verify", "--anchor", str(anchors))
+    assert result.exit_code == 0, result.output
+    assert "nothing up to row 5 changed since it was anchored" in flat(result.output)
+    with transaction() as session:
+        session.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1"))
+        _rechain(session, 1, audit._row_hash)
+    result = cli("audit", "verify", "--anchor", str(anchors))
+    assert result.exit_code == 4, result.output
+    assert "differs from the anchor" in flat(result.output)
+
+
+def test_without_store_documents_the_log_keeps_digests_not_values(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`logging.store_documents: false`: the audit log still verifies and still backs every write,
+    but holds no value read from a document (the cases and the ledger hold those)."""
+    use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["logging"].update(store_documents=False))
+    batch = proposed_batch(write_inbox(tmp_path / "inbox"))
+    request = open_request(batch)
+    us = next(p for p in batch.proposals if p.source.endswith("us.pdf"))
+    for decision in approvals.decide(request.id, approvals.answer_for(request, "alice", edits={us.id: {"po_number": "PO-1"}})):
+        executor.execute_one(batch.run.policy, decision.proposal_id)
+    assert store.count(ExecutionRow) == 3
+    with transaction() as session:
+        exported = json.dumps([row["data"] for row in audit.export_rows(session)])
+    for value in ("BOS-24-0317", "Brightline", "1222.56", "PO-1"):
+        assert value not in exported, value
+    assert {e.data["field"] for e in store.events("corrected")} == {"po_number"}
+    assert all(e.data["digest"] for e in store.events("proposed")) and verify().ok

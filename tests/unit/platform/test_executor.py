@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from opsgate import approvals, executor, runs, undoing
 from opsgate.approvals import PendingRequest
 from opsgate.errors import ExecutionError, InputError, PolicyDenied
-from opsgate.models import EscalationReason, Route, Status
+from opsgate.models import EscalationReason, Route, Status, action_digest, digest
 from opsgate.settings import PROJECT_ROOT
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, ExecutionRow, PayableRow, ProposalRow, UndoRow
@@ -154,16 +154,26 @@ def test_a_proposal_changed_after_approval_is_refused(store: StoreProbe, batch: 
     assert store.count(PayableRow) == 0
 
 
-def test_a_proposal_changed_with_its_digest_recomputed_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
-    """Even a consistent rewrite of the proposal no longer matches what the person approved."""
-    from opsgate.models import action_digest
+def test_a_proposal_changed_with_an_unkeyed_digest_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+    """Someone with the database but not the audit key can only compute a plain SHA-256."""
+    pid = approve_all(request_)[0]
+    with transaction() as session:
+        row = session.get(ProposalRow, pid)
+        payload = {**row.payload, "total": "99999.00"}
+        row.payload, row.digest = payload, digest({"proposal": pid, "tool": row.tool, "payload": payload})
+    assert_refused(store, batch, pid, "digest mismatch")
+    assert store.count(PayableRow) == 0
 
+
+def test_a_proposal_changed_with_its_keyed_digest_recomputed_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+    """Even someone holding the key cannot make the rewrite fit what the audit log recorded."""
     pid = approve_all(request_)[0]
     with transaction() as session:
         row = session.get(ProposalRow, pid)
         payload = {**row.payload, "total": "99999.00"}
         row.payload, row.digest = payload, action_digest(pid, row.tool, payload)
-    assert_refused(store, batch, pid, "digest")
+    assert_refused(store, batch, pid, "no intact proposed audit event")
+    assert store.count(PayableRow) == 0
 
 
 def test_an_approved_action_changed_after_approval_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:

@@ -1,0 +1,107 @@
+"""Recovery's Prefect side: answers a dead run was sent from the UI, and closing its flow run.
+
+A run whose process died stays Paused or Running in Prefect for ever. Someone may still resume it
+from the UI: Prefect keeps that answer with the run (the pause's ``-response`` input), so recovery
+reads it and decides it like any answer. Once every case of the run is terminal, its flow run is
+closed in the state ``Crashed`` named ``Recovered``, with what recovery did as the message. The
+``opsgate-recovery`` deployment runs this on a schedule; ``opsgate recover`` runs it now.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from uuid import UUID
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
+from prefect.input.run_input import keyset_from_base_key
+from prefect.states import Crashed
+
+from opsgate import recovery
+from opsgate.reports import escape as markdown_cell
+from opsgate.recovery import DeadRun, RunRecovery
+
+logger = logging.getLogger(__name__)
+
+
+def _answers(dead: DeadRun) -> dict[int, dict[str, Any]]:
+    """Answers Prefect holds for the dead run's pending requests (a resume from the UI)."""
+    if not dead.flow_run_id or not dead.pending:
+        return {}
+    found: dict[int, dict[str, Any]] = {}
+    with get_client(sync_client=True) as client:
+        for request_id, key in dead.pending.items():
+            try:
+                value = client.read_flow_run_input(UUID(dead.flow_run_id), keyset_from_base_key(f"paused-{key}")["response"])
+            except ObjectNotFound:
+                continue
+            except Exception as exc:  # the client reports a missing input as a bare 404 too
+                if getattr(getattr(exc, "response", None), "status_code", None) == 404:
+                    continue
+                raise
+            try:
+                answer = json.loads(value) if isinstance(value, str) else value
+            except json.JSONDecodeError:
+                answer = {"approver": "unknown", "unreadable": str(value)[:200]}
+            found[request_id] = answer if isinstance(answer, dict) else {"approver": "unknown"}
+    return found
+
+
+def _close_flow_run(report: RunRecovery) -> None:
+    """A dead run's flow run, once recovery closed the run, ends Crashed/Recovered, unless Prefect
+    already ended it."""
+    if not report.flow_run_id or not report.closed:
+        return
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(UUID(report.flow_run_id))
+        except ObjectNotFound:
+            return
+        if run.state is not None and run.state.is_final():
+            return
+        message = f"the run's process died; opsgate recover wrote {report.executed}, expired {report.expired}, failed {report.failed}; cases: {report.counts}"
+        client.set_flow_run_state(UUID(report.flow_run_id), Crashed(name="Recovered", message=message), force=True)
+
+
+def recover_all() -> list[RunRecovery]:
+    """Recover every dead run: decide the answers Prefect holds for it, finish it in the store,
+    close its flow run. A run that fails to recover does not stop the others."""
+    reports = []
+    for dead in recovery.dead_runs():
+        try:
+            report = recovery.recover_run(dead, _answers(dead))
+            _close_flow_run(report)
+        except Exception as exc:  # one run's trouble must not keep the others open; reported, tried again next time
+            logger.exception("recovering run %s failed", dead.run_id)
+            report = RunRecovery(run_id=dead.run_id, workflow=dead.workflow, flow_run_id=dead.flow_run_id, unfinished=[f"{type(exc).__name__}: {exc}"])
+        reports.append(report)
+    return reports
+
+
+def _markdown(reports: list[RunRecovery]) -> str:
+    rows = [
+        f"| {markdown_cell(r.workflow)} | `{r.run_id[:8]}` | {r.answers} | {r.executed} | {r.failed} | {r.expired} | {r.waiting} | "
+        f"{'closed' if r.closed else 'open'} | {markdown_cell('; '.join(r.unfinished)) or '-'} |"
+        for r in reports
+    ]
+    return "\n".join([
+        f"# Recovery: {len(reports)} runs whose process died",
+        "",
+        "| workflow | run | answers | written | failed | expired | still waiting | run | not finished |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *rows,
+    ])
+
+
+@flow(name="opsgate-recovery")
+def recover_runs() -> list[RunRecovery]:
+    """Trigger: the `opsgate-recovery` deployment's schedule (prefect.yaml). Proposes nothing; writes
+    only what people already approved, through the executor; expires what passed its deadline."""
+    reports = recover_all()
+    if reports:
+        create_markdown_artifact(key="opsgate-recovery", markdown=_markdown(reports), description="Runs whose process died, and what recovery did")
+    return reports

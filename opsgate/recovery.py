@@ -1,0 +1,175 @@
+"""Finishing what a run whose process died left open, so that no decision is lost and no case
+stays open for ever.
+
+A run's process can die anywhere: while reading, after proposing, while paused at the gate,
+between two writes. Everything a person decided is already in the store (``opsgate.approvals``
+records a decision before the run is woken), and every write is idempotent (``opsgate.executor``),
+so finishing a dead run is safe to repeat and to run from anywhere:
+
+1. answers sent to the dead run from the Prefect UI are decided like any answer (the caller reads
+   them from Prefect and passes them in);
+2. approved cases not yet written are written through the executor, exactly once;
+3. requests past their deadline expire, and cases that never reached a person (the process died
+   between proposing and the gate) expire too, escalated to the owner: a later run proposes them
+   again;
+4. when every case is terminal the run is closed as ``recovered``.
+
+Cases that wait for a person before their deadline stay open on purpose: a decision recorded for
+them later (``opsgate approvals approve``) is executed by the next recovery. Everything done is
+audited as a ``recovered`` event. Prefect's side (reading UI answers, closing the flow run with a
+named state) is ``opsgate.orchestration.recovery``'s.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opsgate import approvals, audit, executor
+from opsgate.audit import AuditEvent
+from opsgate.errors import OpsgateError
+from opsgate.liveness import is_dead
+from opsgate.models import TERMINAL, EscalationReason, Status
+from opsgate.runs import OPEN, governing_policy
+from opsgate.store.db import transaction
+from opsgate.store.tables import ApprovalRequestRow, ProposalRow, RunRow, as_utc
+
+logger = logging.getLogger(__name__)
+
+RECOVERY = "opsgate-recovery"
+
+
+class RunRecovery(BaseModel):
+    """What recovery did for one dead run, and what is left waiting for people."""
+
+    run_id: str
+    workflow: str
+    flow_run_id: str | None
+    answers: int = Field(0, description="Answers found waiting (sent from the Prefect UI) and decided.")
+    executed: int = 0
+    failed: int = 0
+    expired: int = 0
+    waiting: int = Field(0, description="Cases still waiting for a person before their deadline.")
+    unfinished: list[str] = Field(default_factory=list, description="What recovery could not finish now (retried at the next recovery).")
+    closed: bool = False
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+class DeadRun(BaseModel):
+    """An open run whose process is gone, and the requests still pending in it."""
+
+    run_id: str
+    workflow: str
+    flow_run_id: str | None
+    pending: dict[int, str] = Field(default_factory=dict, description="Pending approval request id -> the pause key the run waited under.")
+
+
+def _pending_requests(session: Session, run_id: str) -> list[ApprovalRequestRow]:
+    """The run's requests still waiting for a decision: those holding any of its cases."""
+    ours = set(session.execute(select(ProposalRow.id).where(ProposalRow.run_id == run_id)).scalars())
+    pending = session.execute(select(ApprovalRequestRow).where(ApprovalRequestRow.status == "pending").order_by(ApprovalRequestRow.id)).scalars()
+    return [request for request in pending if ours.intersection(request.proposal_ids)]
+
+
+def dead_runs() -> list[DeadRun]:
+    """Open runs whose process is gone, oldest first."""
+    now = datetime.now(timezone.utc)
+    with transaction() as session:
+        rows = session.execute(select(RunRow).where(RunRow.status.in_(OPEN)).order_by(RunRow.started_at)).scalars().all()
+        return [
+            DeadRun(
+                run_id=row.id, workflow=row.workflow, flow_run_id=row.flow_run_id,
+                pending={request.id: request.pause_key for request in _pending_requests(session, row.id)},
+            )
+            for row in rows if is_dead(row, now)
+        ]
+
+
+def _execute(report: RunRecovery, run_id: str) -> None:
+    policy = governing_policy(report.workflow)
+    for decision in approvals.cleared(run_id):
+        try:
+            executor.execute_one(policy, decision.proposal_id)
+            report.executed += 1
+        except OpsgateError as exc:
+            if exc.retryable:
+                report.unfinished.append(f"{decision.proposal_id}: {exc}")
+                continue
+            executor.record_failure(policy, decision.proposal_id, exc)
+            report.failed += 1
+        except Exception as exc:  # a driver or connection error: the write is idempotent, the next recovery tries again
+            logger.warning("recovering %s: writing %s failed: %s", run_id, decision.proposal_id, exc)
+            report.unfinished.append(f"{decision.proposal_id}: {type(exc).__name__}: {exc}")
+
+
+def _expire_unreached(run_id: str, owner: str) -> int:
+    """Cases that were proposed for a person but never reached one (no pending request holds them):
+    the process died between proposing and the gate. Nothing was decided; a later run proposes them
+    again."""
+    with transaction() as session:
+        pending_ids = {pid for request in _pending_requests(session, run_id) for pid in request.proposal_ids}
+        rows = session.execute(
+            select(ProposalRow).where(ProposalRow.run_id == run_id, ProposalRow.status.in_((Status.PROPOSED, Status.AWAITING_APPROVAL)))
+        ).scalars().all()
+        count = 0
+        for row in rows:
+            if row.id in pending_ids:
+                continue
+            row.status, row.detail = Status.EXPIRED, "the run's process ended before a person could decide; a later run proposes it again"
+            common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
+            audit.append(session, AuditEvent.EXPIRED, actor=RECOVERY, **common, data={"source": row.source, "why": "process_lost"})
+            audit.append(session, AuditEvent.ESCALATED, actor=RECOVERY, **common, data={
+                "source": row.source, "to": owner, "reasons": [{"reason": EscalationReason.APPROVAL_TIMEOUT, "field": None, "detail": row.detail}],
+            })
+            count += 1
+        return count
+
+
+def _close(report: RunRecovery) -> None:
+    """Count the run's cases; close the run when none is open; audit what recovery did."""
+    with transaction() as session:
+        run = session.get(RunRow, report.run_id, with_for_update=True)
+        assert run is not None
+        statuses = session.execute(select(ProposalRow.status).where(ProposalRow.run_id == report.run_id)).scalars().all()
+        report.counts = dict(Counter(statuses))
+        report.waiting = sum(1 for s in statuses if s not in TERMINAL)
+        done = report.answers or report.executed or report.failed or report.expired
+        if run.status not in OPEN:  # another recovery closed it meanwhile
+            report.closed = run.status == "recovered"
+            return
+        if report.waiting == 0 and not report.unfinished:
+            run.status, run.finished_at, run.summary, report.closed = "recovered", datetime.now(timezone.utc), report.counts, True
+        if done or report.closed:
+            audit.append(session, AuditEvent.RECOVERED, workflow=report.workflow, run_id=report.run_id, actor=RECOVERY, data=report.model_dump(mode="json"))
+
+
+def recover_run(dead: DeadRun, answers: dict[int, dict[str, Any]] | None = None) -> RunRecovery:
+    """Finish one dead run (see the module's docstring). ``answers``: request id -> an answer the
+    Prefect UI sent the dead run, decided here through the same checks as any answer."""
+    report = RunRecovery(run_id=dead.run_id, workflow=dead.workflow, flow_run_id=dead.flow_run_id)
+    for request_id, answer in (answers or {}).items():
+        if approvals.request_status(request_id) == "pending" and approvals.receive(request_id, answer):
+            report.answers += 1
+    _execute(report, dead.run_id)
+    policy = governing_policy(dead.workflow)
+    owner = f"{policy.owner.name} <{policy.owner.contact}>"
+    now = datetime.now(timezone.utc)
+    with transaction() as session:
+        overdue = [request.id for request in _pending_requests(session, dead.run_id) if as_utc(request.deadline) <= now]
+    report.expired += sum(approvals.expire(request_id, owner) for request_id in overdue)
+    report.expired += _expire_unreached(dead.run_id, owner)
+    _close(report)
+    logger.info("recovered run %s: %s", dead.run_id, report.model_dump(exclude={"run_id", "workflow", "flow_run_id"}))
+    return report
+
+
+def waiting_until(run_id: str) -> datetime | None:
+    """The latest deadline a dead run's open cases wait until, for people to read."""
+    with transaction() as session:
+        return max((as_utc(request.deadline) for request in _pending_requests(session, run_id)), default=None)

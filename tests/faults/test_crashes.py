@@ -1,0 +1,167 @@
+"""A run's process killed (SIGKILL) at every step: while reading, after proposing, while paused,
+between two writes, between a write and its audit row, and recovery itself killed mid-way. Each
+ends the same way: no decision lost, every approved action written exactly once, nothing written
+without its approval, no case left open that recovery could finish, the audit chain intact, the
+Prefect flow run closed. On SQLite and PostgreSQL, with real processes and a real Prefect server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from opsgate import audit
+from opsgate.models import TERMINAL, Status
+from opsgate.store.db import transaction
+from opsgate.store.tables import ApprovalRow, AuditRow, ExecutionRow, PayableRow, ProposalRow, RunRow
+from tests.support.batches import write_inbox
+from tests.support.processes import flow_run_state, kill, lines, opsgate, paused_request, start
+
+
+def store_state() -> dict[str, object]:
+    """What the store holds after the fault: cases by status, writes, executed events, chain."""
+    with transaction() as session:
+        statuses = session.execute(select(ProposalRow.status)).scalars().all()
+        executed_events = session.execute(select(func.count()).select_from(AuditRow).where(AuditRow.event == "executed")).scalar_one()
+        return {
+            "cases": sorted(statuses),
+            "payables": session.execute(select(func.count()).select_from(PayableRow)).scalar_one(),
+            "executions": session.execute(select(func.count()).select_from(ExecutionRow)).scalar_one(),
+            "executed_events": executed_events,
+            "runs": sorted(session.execute(select(RunRow.status)).scalars().all()),
+            "chain": audit.verify(session).ok,
+        }
+
+
+def recover(api: str) -> list[dict[str, object]]:
+    result = opsgate(api, "recover", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return lines(result.stdout)
+
+
+def run_id_of(flow_run_id: str) -> str:
+    with transaction() as session:
+        return session.execute(select(RunRow.id).where(RunRow.flow_run_id == flow_run_id)).scalar_one()
+
+
+def test_killed_while_reading_leaves_no_case_and_the_next_run_reads_everything(flow_env: str, tmp_path: Path) -> None:
+    inbox = write_inbox(tmp_path / "inbox")
+    crashed = opsgate(flow_env, "run", "invoices", "--inbox", str(inbox), crash_at="reading")
+    assert crashed.returncode == -9, crashed.stdout + crashed.stderr
+    assert store_state()["cases"] == [] and store_state()["runs"] == ["running"]
+
+    (report,) = recover(flow_env)
+    assert report["closed"] is True and report["counts"] == {}
+    assert flow_run_state(str(report["flow_run_id"])) == ("CRASHED", "Recovered")
+
+    again = start(flow_env, "run", "invoices", "--inbox", str(inbox))
+    request = paused_request(again)
+    assert len(request.proposals) == 3, "the documents are still in the inbox: nothing was lost"
+    assert opsgate(flow_env, "approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
+    assert again.wait(120) == 0
+    assert store_state()["payables"] == 3
+
+
+def test_killed_after_proposing_expires_the_cases_for_a_later_run(flow_env: str, tmp_path: Path) -> None:
+    inbox = write_inbox(tmp_path / "inbox")
+    crashed = opsgate(flow_env, "run", "invoices", "--inbox", str(inbox), crash_at="proposed")
+    assert crashed.returncode == -9
+    assert store_state()["cases"] == [Status.PROPOSED] * 3
+
+    (report,) = recover(flow_env)
+    assert (report["expired"], report["closed"]) == (3, True)
+    state = store_state()
+    assert state["cases"] == [Status.EXPIRED] * 3 and state["payables"] == 0 and state["chain"]
+    with transaction() as session:
+        escalated = session.execute(select(AuditRow).where(AuditRow.event == "escalated")).scalars().all()
+    assert len(escalated) == 3 and all("ap-lead@example.com" in e.data["to"] for e in escalated), "the owner is told"
+
+
+def test_killed_while_paused_then_approved_from_the_cli(flow_env: str, tmp_path: Path) -> None:
+    """The decision is recorded and kept although nothing runs to act on it; recovery writes it."""
+    run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")))
+    request = paused_request(run)
+    kill(run)
+
+    approved = opsgate(flow_env, "approvals", "approve", request.flow_run_id, "--as", "alice")
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert "recorded; the run's process is gone, so the decision is kept for `opsgate recover`" in " ".join(approved.stdout.split())
+    with transaction() as session:
+        assert {a.approver for a in session.execute(select(ApprovalRow)).scalars()} == {"alice"}
+    assert store_state()["cases"] == [Status.APPROVED] * 3 and store_state()["payables"] == 0
+
+    (report,) = recover(flow_env)
+    assert (report["executed"], report["closed"]) == (3, True)
+    state = store_state()
+    assert state["cases"] == [Status.EXECUTED] * 3 and state["payables"] == state["executed_events"] == 3 and state["chain"]
+    assert flow_run_state(request.flow_run_id) == ("CRASHED", "Recovered")
+    assert recover(flow_env) == [], "nothing is left for a second recovery"
+
+
+def test_killed_while_paused_then_resumed_in_the_prefect_ui(flow_env: str, tmp_path: Path) -> None:
+    """Someone presses Resume in the UI of a run whose process is gone: Prefect keeps the answer
+    with the run, and recovery decides it through the same checks as any answer."""
+    run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")))
+    request = paused_request(run)
+    kill(run)
+    from opsgate import approvals
+
+    answer = approvals.answer_for(request, "carol").model_dump(mode="json")
+    resumed = httpx.post(f"{flow_env}/flow_runs/{request.flow_run_id}/resume", json={"run_input": answer}, timeout=30)
+    assert resumed.status_code < 300 and resumed.json()["status"] == "ACCEPT", resumed.text
+    assert store_state()["payables"] == 0, "nothing acts on it until recovery"
+
+    (report,) = recover(flow_env)
+    assert (report["answers"], report["executed"], report["closed"]) == (1, 3, True)
+    with transaction() as session:
+        assert {a.approver for a in session.execute(select(ApprovalRow)).scalars()} == {"carol"}
+    assert flow_run_state(request.flow_run_id) == ("CRASHED", "Recovered")
+
+
+def test_an_outsiders_answer_to_a_dead_run_is_refused_by_recovery(flow_env: str, tmp_path: Path) -> None:
+    run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")))
+    request = paused_request(run)
+    kill(run)
+    from opsgate import approvals
+
+    forged = approvals.answer_for(request, "mallory").model_dump(mode="json")
+    httpx.post(f"{flow_env}/flow_runs/{request.flow_run_id}/resume", json={"run_input": forged}, timeout=30).raise_for_status()
+    (report,) = recover(flow_env)
+    assert (report["answers"], report["executed"], report["waiting"], report["closed"]) == (0, 0, 3, False)
+    with transaction() as session:
+        refused = session.execute(select(AuditRow).where(AuditRow.event == "approval_refused")).scalars().all()
+    assert [r.actor for r in refused] == ["mallory"] and store_state()["payables"] == 0
+
+
+@pytest.mark.parametrize("point", ["first-write", "write-before-audit"])
+def test_killed_while_writing_every_approved_action_is_written_once(flow_env: str, tmp_path: Path, point: str) -> None:
+    """Killed after the first of three writes committed, or inside the first write's transaction
+    before its audit row (so before its commit): recovery writes what is left, once each."""
+    run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")), crash_at=point)
+    request = paused_request(run)
+    assert opsgate(flow_env, "approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
+    assert run.wait(120) == -9
+    written = store_state()["payables"]
+    assert written == (1 if point == "first-write" else 0)
+
+    (report,) = recover(flow_env)
+    assert (report["executed"], report["closed"]) == (3 - written, True)
+    state = store_state()
+    assert state["cases"] == [Status.EXECUTED] * 3
+    assert state["payables"] == state["executions"] == state["executed_events"] == 3 and state["chain"]
+
+
+def test_recovery_killed_mid_way_is_finished_by_the_next(flow_env: str, tmp_path: Path) -> None:
+    run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")))
+    request = paused_request(run)
+    kill(run)
+    assert opsgate(flow_env, "approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
+    assert opsgate(flow_env, "recover", crash_at="first-write").returncode == -9
+    assert store_state()["payables"] == 1
+
+    (report,) = recover(flow_env)
+    assert (report["executed"], report["closed"]) == (2, True)
+    state = store_state()
+    assert state["payables"] == state["executed_events"] == 3 and all(s in TERMINAL for s in state["cases"]) and state["chain"]

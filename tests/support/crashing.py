@@ -1,0 +1,71 @@
+"""`opsgate ARGS`, killed with SIGKILL at a named point of the run: the fault matrix's crashes.
+
+Run as ``python -m tests.support.crashing POINT -- ARGS``. The process is the CLI itself, so the
+run, its store and its Prefect flow run are real; only the moment of death is chosen. SIGKILL
+is what an OOM kill or a pulled plug does: no ``finally``, no ``atexit``, no flush.
+
+Points (where the process dies):
+- ``reading``: every document read, before any case is recorded;
+- ``proposed``: the cases recorded and routed, before the gate opens a request;
+- ``first-write``: the first approved action written and committed, the others not;
+- ``write-before-audit``: inside the executor's transaction, after the write and before its
+  ``executed`` audit row (so before the commit).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def _die() -> None:
+    sys.stdout.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _wrap(owner: Any, name: str, before: Callable[..., bool] | None = None, after: Callable[..., bool] | None = None) -> None:
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if before is not None and before(*args, **kwargs):
+            _die()
+        result = original(*args, **kwargs)
+        if after is not None and after(*args, **kwargs):
+            _die()
+        return result
+
+    setattr(owner, name, wrapper)
+
+
+def arm(point: str) -> None:
+    """Install the crash at ``point`` (see the module's docstring)."""
+    from opsgate import audit, executor, runs
+
+    if point == "reading":
+        _wrap(runs, "check_policy", before=lambda *a, **k: True)
+    elif point == "proposed":
+        _wrap(runs, "check_policy", after=lambda *a, **k: True)
+    elif point == "first-write":
+        _wrap(executor, "execute_one", after=lambda *a, **k: True)
+    elif point == "write-before-audit":
+        _wrap(audit, "append", before=lambda session, event, **k: event == audit.AuditEvent.EXECUTED)
+    else:
+        raise SystemExit(f"unknown crash point {point!r}")
+
+
+def main(argv: list[str]) -> None:
+    point, separator, *args = argv
+    assert separator == "--", "usage: python -m tests.support.crashing POINT -- ARGS"
+    arm(point)
+    from opsgate.cli.app import app
+
+    app(args, prog_name="opsgate")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
