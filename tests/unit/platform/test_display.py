@@ -11,17 +11,7 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from opsgate.display import (
-    BIDI_CONTROLS,
-    bidi_controls,
-    csv_cell,
-    html_text,
-    markdown_text,
-    slack_text,
-    terminal_json,
-    terminal_text,
-    visible,
-)
+from opsgate.display import BIDI_CONTROLS, bidi_controls, csv_cell, html_text, markdown_text, slack_text, terminal_json, terminal_text, visible
 from tests.support.markdown import render
 
 BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u061c"]
