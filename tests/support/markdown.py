@@ -16,6 +16,7 @@ STRUCTURE = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "li", "table",
 class Rendered:
     tables: list[list[list[str]]] = field(default_factory=list)
     elements: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)  # where links and images point
     text: str = ""
 
     def acting(self) -> list[str]:
@@ -32,6 +33,7 @@ class _Reader(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.rendered.elements.append(tag)
+        self.rendered.targets += [value or "" for name, value in attrs if name in ("href", "src")]
         if tag == "table":
             self.rendered.tables.append([])
         elif tag == "tr":
