@@ -78,7 +78,8 @@ def test_a_bidirectional_control_in_a_line_item_fails_naming_the_line() -> None:
     assert [(e.field, "U+200F" in e.detail) for e in failed_checks(fields)] == [("line_items[1].description", True)]
 
 
-def test_an_invoice_with_a_right_to_left_override_in_the_vendor_name_goes_to_the_owner(tmp_path: Path) -> None:
+def test_an_invoice_with_a_right_to_left_override_in_the_vendor_name_goes_to_the_owner(opsgate_env: str, tmp_path: Path) -> None:
+    """Through extraction, proposing (which looks the vendor up in the store) and routing."""
     document = tmp_path / "invoice.txt"
     document.write_text("\n".join(["Brightline \u202eylppuS eciffO\u202c LLC", *US_INVOICE[1:]]), encoding="utf-8")
     result = extract_document(document, ["invoice_number", "invoice_date", "currency", "total"])
