@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsgate.display import csv_cell
 from opsgate.errors import AuditIntegrityError
 from opsgate.integrity import canonical_json, mac, verifies
 from opsgate.store.tables import ApprovalRow, AuditHeadRow, AuditRow, ExecutionRow, ProposalRow, RunRow, as_utc
@@ -266,7 +267,9 @@ def export_rows(session: Session, workflow: str | None = None) -> Iterator[dict[
 
 
 def write_export(rows: Iterable[dict[str, Any]], out: IO[str], fmt: str) -> int:
-    """Write rows as JSON lines or CSV (``data`` as a JSON string in CSV); returns the count."""
+    """Write rows as JSON lines or CSV (``data`` as a JSON string in CSV); returns the count. A CSV
+    cell a spreadsheet would run as a formula (an approver named ``=HYPERLINK(...)``) is written
+    with a leading ``'``: the export is opened by people, not only read by machines."""
     count = 0
     writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS) if fmt == "csv" else None
     if writer is not None:
@@ -275,6 +278,6 @@ def write_export(rows: Iterable[dict[str, Any]], out: IO[str], fmt: str) -> int:
         if writer is None:
             out.write(canonical_json(row) + "\n")
         else:
-            writer.writerow({**row, "data": canonical_json(row["data"])})
+            writer.writerow({key: csv_cell(value) for key, value in {**row, "data": canonical_json(row["data"])}.items()})
         count += 1
     return count

@@ -19,6 +19,7 @@ from opsgate import audit
 from opsgate.audit import AuditEvent
 from opsgate.channels import Message
 from opsgate.delivery import send
+from opsgate.display import markdown_text
 from opsgate.metrics import AgentMetrics, agent_metrics
 from opsgate.models import Proposal
 from opsgate.policy.loader import load_policy
@@ -107,7 +108,8 @@ def demote(workflow: str, case_type: str, reason: str, evidence: dict[str, Any],
         })
     logger.warning("%s: %s is back to reviewed: %s", workflow, case_type, reason)
     message = Message(
-        event="autonomy.demoted", title=f"{workflow}: {case_type} is reviewed again", text=f"Every {case_type} case needs a person's approval again: {reason}",
+        event="autonomy.demoted", title=f"{workflow}: {case_type} is reviewed again",
+        text=f"Every {case_type} case needs a person's approval again: {markdown_text(reason)}",  # the reason may quote an incident's reporter
         fields={"workflow": workflow, "case type": case_type}, data={"workflow": workflow, "case_type": case_type, "reason": reason},
     )
     send(policy, policy.approvals.notify, message, f"{workflow}-demote-{case_type}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}", run_id)

@@ -5,6 +5,10 @@ Delivery retries here, briefly, because a receiver can tell a retry from a new m
 attempt carries the same ``Idempotency-Key`` and the same body. Whatever still fails raises
 ``DeliveryFailed``, whose ``retryable`` flag tells the caller whether a later try can help.
 Error messages and logs name the channel and its host only: webhook URLs carry their token.
+
+What people read (title, text, fields) may quote documents and approvers: it is shown with its
+hidden characters made visible (``display.visible``), and Slack's control characters escaped
+(``display.slack_text``); ``data`` is for machines and goes as it is.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from opsgate.display import slack_text, visible
 from opsgate.errors import ConfigurationError, OpsgateError
 from opsgate.policy.schema import Channel, is_http_url
 
@@ -145,17 +150,18 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 def generic_body(message: Message, idempotency_key: str) -> dict[str, Any]:
     """The message as JSON, with the key and send time so receivers can drop duplicates and stale replays."""
-    return {**message.model_dump(mode="json"), "idempotency_key": idempotency_key, "sent_at": datetime.now(UTC).isoformat()}
+    shown = {"title": visible(message.title), "text": visible(message.text), "fields": {visible(k): visible(v) for k, v in message.fields.items()}}
+    return {**message.model_dump(mode="json"), **shown, "idempotency_key": idempotency_key, "sent_at": datetime.now(UTC).isoformat()}
 
 
 def slack_body(message: Message) -> dict[str, Any]:
     """Block Kit for Slack-compatible webhooks; ``text`` is the fallback shown in notifications
     and by receivers that ignore blocks."""
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": _truncate(message.title, SLACK_HEADER_LIMIT)}}]
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": _truncate(visible(message.title), SLACK_HEADER_LIMIT)}}]
     tail: list[dict[str, Any]] = []
     if message.fields:
         facts = list(message.fields.items())[:SLACK_MAX_FIELDS]
-        tail.append({"type": "section", "fields": [{"type": "mrkdwn", "text": _truncate(f"*{_escape(k)}*\n{_escape(v)}", SLACK_FIELD_LIMIT)} for k, v in facts]})
+        tail.append({"type": "section", "fields": [{"type": "mrkdwn", "text": _truncate(f"*{slack_text(k)}*\n{slack_text(v)}", SLACK_FIELD_LIMIT)} for k, v in facts]})
     if message.link:
         tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{message.link}>"}]})
     sections = split_sections(markdown_to_mrkdwn(message.text))
@@ -163,7 +169,7 @@ def slack_body(message: Message) -> dict[str, Any]:
     if len(sections) > room:
         sections = sections[: room - 1] + [_truncate(sections[room - 1], SLACK_SECTION_LIMIT - 20) + "\n_(text shortened)_"]
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": section}} for section in sections]
-    fallback = _escape(f"{message.title}\n{message.link}" if message.link else message.title)
+    fallback = slack_text(f"{message.title}\n{message.link}" if message.link else message.title)
     body = markdown_to_mrkdwn(message.text).strip()
     if body:  # receivers that ignore blocks (Mattermost, Rocket.Chat) show only this
         fallback = f"{fallback}\n\n{_truncate(body, SLACK_SECTION_LIMIT)}"
@@ -179,9 +185,10 @@ _BACKSLASH = re.compile(r"\\([!-/:-@\[-`{-~])")  # Markdown's escaped punctuatio
 def markdown_to_mrkdwn(text: str) -> str:
     """Slack's mrkdwn from the Markdown workflows write: headings become bold lines, ``**bold**``
     becomes ``*bold*``, ``[label](url)`` becomes ``<url|label>``; ``&``, ``<`` and ``>`` are
-    escaped as Slack requires; Markdown's backslash escapes (``\\(``) lose their backslash, which
-    Slack would show. Other Markdown passes through, readable as it is."""
-    text = _escape(text)
+    escaped as Slack requires and hidden characters made visible; Markdown's backslash escapes
+    (``\\(``) lose their backslash, which Slack would show. Other Markdown passes through, readable
+    as it is. Text quoted from documents or people comes escaped as Markdown, so it forms no link."""
+    text = slack_text(text)
     text = _HEADING.sub(lambda m: f"*{m.group(1).replace('**', '')}*" if m.group(1) else "", text)
     text = _BOLD.sub(r"*\1*", text)
     text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1).replace('|', '/')}>", text)
@@ -203,10 +210,6 @@ def split_sections(text: str, limit: int = SLACK_SECTION_LIMIT) -> list[str]:
         current += line
     pieces.append(current)
     return [piece.strip("\n") for piece in pieces if piece.strip()]
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _truncate(text: str, limit: int) -> str:

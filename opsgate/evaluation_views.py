@@ -1,5 +1,7 @@
 """The shadow evaluation as people read it: a headline, tables for the terminal and for Markdown,
-and a chart of per-field agreement (the same rows everywhere)."""
+and a chart of per-field agreement (the same rows everywhere). The rows hold what the outcomes file
+and the cases say (sources, details, values): the Markdown escapes every cell and the headline
+(``display.markdown_text``), the terminal shows them with ``display.terminal_text``."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from opsgate.display import markdown_text
 from opsgate.evaluation import EvaluationReport, Tally
 
 
@@ -83,25 +86,21 @@ def report_tables(report: EvaluationReport) -> list[ReportTable]:
     return [summary, fields, tools, wrong, unmatched, problems]
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "/").replace("\n", " ")
-
-
 def markdown_table(table: ReportTable) -> Iterable[str]:
     yield f"## {table.title}"
     yield ""
     if not table.rows:
         yield "none"
         return
-    yield "| " + " | ".join(table.columns) + " |"
+    yield "| " + " | ".join(map(markdown_text, table.columns)) + " |"
     yield "|" + "---|" * len(table.columns)
-    yield from ("| " + " | ".join(_cell(c) for c in row) + " |" for row in table.rows)
+    yield from ("| " + " | ".join(map(markdown_text, row)) + " |" for row in table.rows)
 
 
 def markdown(report: EvaluationReport, chart: bytes | None = None) -> str:
     """The report as Markdown, with the per-field chart inline (a data URI: an artifact has no files)."""
     tables = report_tables(report)
-    lines = [f"# {report.workflow}: shadow evaluation", "", headline(report), ""]
+    lines = [f"# {report.workflow}: shadow evaluation", "", markdown_text(headline(report)), ""]
     for table in tables:
         lines += [*markdown_table(table), ""]
         if table is tables[1] and chart is not None:

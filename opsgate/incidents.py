@@ -1,7 +1,8 @@
 """Incidents: someone reports that an executed action went wrong. The report is audited against
 the action, escalated to the workflow's owner, and posted to the policy's approval channels; the
 agent metrics count it, and a case type running `auto` goes back to `reviewed`. Taking the write
-back is a separate, approved step (`opsgate undo`)."""
+back is a separate, approved step (`opsgate undo`). The reporter's name and reason are shown to the
+channels as text (``display.markdown_text``), never as Markdown of their own."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from opsgate.audit import AuditEvent
 from opsgate.autonomy import demote
 from opsgate.channels import Message
 from opsgate.delivery import run_link, send
+from opsgate.display import markdown_text
 from opsgate.errors import InputError
 from opsgate.models import EscalationReason
 from opsgate.policy.loader import load_policy
@@ -52,7 +54,8 @@ def report_incident(proposal_id: str, reason: str, by: str) -> Incident:
     demote(incident.workflow, incident.case_type, f"incident on {target}: {reason}", {"proposal_id": proposal_id, "reported_by": by}, run_id)
     message = Message(
         event="incident.reported", title=f"Incident in {incident.workflow}: {target}",
-        text=f"{by} reports that the action written to {target} went wrong: {reason}\n\nOwner: {owner}. To take it back: `opsgate undo {proposal_id} --as NAME --reason ...`",
+        text=f"{markdown_text(by)} reports that the action written to {markdown_text(target)} went wrong: {markdown_text(reason)}\n\n"
+        f"Owner: {owner}. To take it back: `opsgate undo {proposal_id} --as NAME --reason ...`",
         link=run_link(run_id), fields={"workflow": incident.workflow, "case type": incident.case_type, "target": target, "reported by": by},
         data=incident.model_dump(exclude={"channels"}),
     )

@@ -1,7 +1,9 @@
-"""A replay as people read it: the same tables in the terminal and in the release run's artifact."""
+"""A replay as people read it: the same tables in the terminal and in the release run's artifact
+(sources, values and reasons escaped there by ``evaluation_views.markdown_table``)."""
 
 from __future__ import annotations
 
+from opsgate.display import markdown_text
 from opsgate.evaluation_views import ReportTable, markdown_table
 from opsgate.replay import ReplayReport
 
@@ -35,7 +37,7 @@ def replay_tables(report: ReplayReport) -> list[ReportTable]:
 
 
 def markdown(report: ReplayReport) -> str:
-    lines = [f"# {report.workflow}: replay of {report.version}", "", headline(report), "", f"**{report.verdict}**", ""]
+    lines = [f"# {report.workflow}: replay of {markdown_text(report.version)}", "", markdown_text(headline(report)), "", f"**{report.verdict}**", ""]
     for table in replay_tables(report):
         lines += [*markdown_table(table), ""]
     return "\n".join([*lines, "## rules", "", *(f"- {rule}" for rule in report.rules)])

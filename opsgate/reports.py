@@ -6,14 +6,14 @@ computed before the gate and stored with the run, so no one edits a figure into 
 rendering serves the draft people review and the report the writer publishes.
 
 Narrative text and fact-sheet text (category names, vendor names) come from models and input
-files: they are escaped as Markdown and the HTML is rendered without raw HTML, so a summary that
-says ``<script>`` or ``![](http://tracker)`` shows those characters instead of acting on them.
+files: they are escaped as Markdown (``display.markdown_text``) and the HTML is rendered without raw
+HTML, so a summary that says ``<script>`` or ``![](http://tracker)`` shows those characters instead
+of acting on them, and a hidden bidirectional control shows as its code point.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import re
 from datetime import datetime
 from typing import Any, Literal
@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsgate.display import html_text, markdown_text
 from opsgate.errors import ExecutionError, InputError
 from opsgate.models import digest
 from opsgate.store.db import transaction
@@ -31,8 +32,6 @@ from opsgate.summaries import Summary
 
 Images = Literal["inline", "files"]
 _CHART = re.compile(r"\{\{chart:([a-z0-9_-]+)\}\}")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
-_AUTOLINK = re.compile(r"\b(https?|ftp|www)([:.])|@", re.IGNORECASE)
 
 
 class Chart(BaseModel):
@@ -66,13 +65,6 @@ class StoredSheet(BaseModel):
     sheet: FactSheet
 
 
-def escape(text: str) -> str:
-    """Text from a model or an input file, shown as it is in Markdown: no links, images or markup.
-    Prefect's UI also links bare web and e-mail addresses, so their ``:``, ``.`` or ``@`` is escaped."""
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
-    return _AUTOLINK.sub(lambda m: f"{m.group(1)}\\{m.group(2)}" if m.group(1) else "\\@", escaped)
-
-
 def save_sheet(run_id: str, sheet: FactSheet) -> StoredSheet:
     with transaction() as session:
         row = FactSheetRow(
@@ -100,16 +92,16 @@ def chart_path(chart: Chart) -> str:
 
 def _image(chart: Chart, images: Images) -> str:
     target = f"data:image/png;base64,{base64.b64encode(chart.png).decode()}" if images == "inline" else chart_path(chart)
-    return f"![{escape(chart.title)}]({target})"
+    return f"![{markdown_text(chart.title)}]({target})"
 
 
 def _items(heading: str, lines: list[str]) -> list[str]:
-    return [f"### {heading}", "", *(f"- {escape(line)}" for line in lines), ""] if lines else []
+    return [f"### {heading}", "", *(f"- {markdown_text(line)}" for line in lines), ""] if lines else []
 
 
 def narrative_markdown(summary: Summary) -> str:
     """The narrative alone: what a channel message carries."""
-    lines = [f"## {escape(summary.headline)}", ""]
+    lines = [f"## {markdown_text(summary.headline)}", ""]
     lines += _items("Highlights", [h.text for h in summary.highlights])
     lines += _items("Risks", [r.text for r in summary.risks])
     lines += _items("Actions", summary.actions)
@@ -120,7 +112,7 @@ def render_markdown(title: str, summary: Summary, sheet: FactSheet, images: Imag
     """The report as Markdown: narrative first, then the fact sheet's tables and charts."""
     charts = {c.name: c for c in sheet.charts}
     appendix = _CHART.sub(lambda m: _image(charts[m[1]], images) if m[1] in charts else "", sheet.appendix)
-    lines = [f"# {escape(title)}", ""]
+    lines = [f"# {markdown_text(title)}", ""]
     if status:
         lines += [f"> {status}", ""]
     return "\n".join([*lines, narrative_markdown(summary), appendix.strip(), ""])
@@ -144,7 +136,7 @@ def render_html(markdown: str, title: str) -> str:
     """One self-contained HTML page (charts inline) from the report's Markdown; raw HTML in the
     Markdown is shown as text, never run."""
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
-    return _HTML_PAGE.format(title=html.escape(title), body=body)
+    return _HTML_PAGE.format(title=html_text(title), body=body)
 
 
 class PublishedReport(BaseModel):

@@ -2,7 +2,8 @@
 
 A decision typed here goes through the same checks as one made in the Prefect UI, and is recorded
 in the store before the paused run is woken: a decision accepted here is never lost, even when the
-run's process is gone (`opsgate recover` executes it then).
+run's process is gone (`opsgate recover` executes it then). What documents and models put in a
+proposal is shown with ``display.terminal_text`` / ``terminal_json``: never as rich markup.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from opsgate import approvals as approval_store
 from opsgate.approvals import ApprovalAnswer, PendingRequest
 from opsgate.cli.errors import exits_cleanly
+from opsgate.display import terminal_json, terminal_text
 from opsgate.errors import ConfigurationError
 
 app = typer.Typer(help="Review and decide the proposals waiting at a gate.", no_args_is_help=True)
@@ -38,7 +41,7 @@ def proposals_table(request: PendingRequest) -> Table:
     table = Table("proposal", "source", "type", "action", "low confidence")
     for p in request.proposals:
         low = ", ".join(f for f, c in sorted(p.confidence.items()) if c < 0.8) or "-"
-        table.add_row(p.id[:8], Path(p.source).name, p.case_type, p.summary, low)
+        table.add_row(*map(terminal_text, (p.id[:8], Path(p.source).name, p.case_type, p.summary, low)))
     return table
 
 
@@ -65,7 +68,8 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of 
         return
     table = Table("id (flow run)", "workflow", "proposals", "state", "requested", "deadline")
     for r in requests:
-        table.add_row(r.flow_run_id, r.workflow, str(len(r.proposals)), states.get(r.flow_run_id, "?"), f"{r.requested_at:%Y-%m-%d %H:%M}", f"{r.deadline:%Y-%m-%d %H:%M}")
+        cells = (r.flow_run_id, r.workflow, str(len(r.proposals)), states.get(r.flow_run_id, "?"), f"{r.requested_at:%Y-%m-%d %H:%M}", f"{r.deadline:%Y-%m-%d %H:%M}")
+        table.add_row(*map(terminal_text, cells))
     Console().print(table if requests else "nothing waits for approval")
 
 
@@ -75,11 +79,12 @@ def show(run_id: Annotated[str, typer.Argument(help="Flow run id (or a unique pr
     """The proposals of one paused run, with their full actions."""
     request = find_request(run_id)
     console = Console()
-    console.print(f"[bold]{request.workflow}[/] run {request.flow_run_id}: {len(request.proposals)} proposals, decide by {request.deadline:%Y-%m-%d %H:%M} UTC", highlight=False)
+    heading = f" run {request.flow_run_id}: {len(request.proposals)} proposals, decide by {request.deadline:%Y-%m-%d %H:%M} UTC"
+    console.print(Text.assemble(terminal_text(request.workflow, "bold"), terminal_text(heading)))
     console.print(proposals_table(request))
     for p in request.proposals:
-        console.print(f"\n[bold]{p.id}[/] {p.source}", highlight=False)
-        console.print_json(json.dumps(p.payload or {}))
+        console.print(Text.assemble("\n", terminal_text(p.id, "bold"), " ", terminal_text(p.source)))
+        console.print(terminal_json(p.payload or {}))
 
 
 def _parse_pairs(values: list[str], what: str) -> dict[str, str]:
@@ -128,9 +133,9 @@ def _submit(request: PendingRequest, answer: ApprovalAnswer, what: str) -> None:
     with prefect_api() as api:
         woken = submit(request, answer)
         if woken == "resumed":
-            Console().print(f"{what}; run resumes: {ui_url(api, request.flow_run_id)}", highlight=False)
+            Console().print(terminal_text(f"{what}; run resumes: {ui_url(api, request.flow_run_id)}"))
         else:
-            Console().print(f"{what}, recorded; {woken}", highlight=False)
+            Console().print(terminal_text(f"{what}, recorded; {woken}"))
 
 
 @app.command("reject")

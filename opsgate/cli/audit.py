@@ -14,6 +14,7 @@ from rich.table import Table
 from opsgate import audit as audit_log
 from opsgate.channels import Message, post
 from opsgate.cli.errors import exits_cleanly, stderr
+from opsgate.display import terminal_text
 from opsgate.errors import AuditIntegrityError, ConfigurationError
 from opsgate.policy.loader import load_policy
 from opsgate.store.db import transaction
@@ -97,7 +98,8 @@ def trail_table(rows: list[dict[str, object]]) -> Table:
         data = row["data"] if isinstance(row["data"], dict) else {}
         what = Path(str(data["source"])).name if data.get("source") else data.get("trigger") or data.get("counts") or ""
         extra = data.get("target") or data.get("reason") or data.get("error") or ""
-        table.add_row(str(row["seq"]), str(row["at"])[11:19], str(row["event"]), str(row["actor"]), str(row["proposal_id"] or "")[:8], f"{what} {extra}".strip())
+        cells = (str(row["seq"]), str(row["at"])[11:19], str(row["event"]), str(row["actor"]), str(row["proposal_id"] or "")[:8], f"{what} {extra}".strip())
+        table.add_row(*map(terminal_text, cells))  # actors, sources, reasons and errors come from people and documents
     return table
 
 

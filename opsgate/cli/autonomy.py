@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from opsgate.cli.errors import exits_cleanly
+from opsgate.cli.outcomes import print_outcomes
+from opsgate.display import terminal_text
 
 app = typer.Typer(help="Earned autonomy: each case type's mode, and promotions through the gate.", no_args_is_help=True)
 
@@ -28,14 +30,14 @@ def show(workflow: Annotated[str, typer.Argument(help="Workflow name, e.g. invoi
     for case, mode in file.autonomy.items():
         rule = file.earned_autonomy.get(case)
         earned = f"{rule.after_cases} decided in {rule.window_days} days, approval ≥ {rule.min_approval_rate:.0%}, correction ≤ {rule.max_correction_rate:.0%}" if rule else "-"
-        table.add_row(case, mode.value, now.autonomy[case].value, earned)
+        table.add_row(*map(terminal_text, (case, mode.value, now.autonomy[case].value, earned)))
     Console().print(table)
     if file.go_live:
         versions = Table("instruction version", "may propose live by", title="Going live")
         for version in file.go_live.released:
-            versions.add_row(version, "the policy file")
+            versions.add_row(terminal_text(version), "the policy file")
         for found in releases_in_force(file.workflow):
-            versions.add_row(f"{found.version}", f"release {found.id}, approved {found.released_at:%Y-%m-%d %H:%M} UTC (proposal {found.proposal_id})")
+            versions.add_row(terminal_text(found.version), terminal_text(f"release {found.id}, approved {found.released_at:%Y-%m-%d %H:%M} UTC (proposal {found.proposal_id})"))
         Console().print(versions)
 
 
@@ -56,5 +58,4 @@ def review(
         summary = autonomy_review(ReviewParams(workflow=workflow, requested_as=by))
     if not summary.outcomes:
         Console().print("no case type has earned a promotion; `opsgate metrics` shows the figures")
-    for outcome in summary.outcomes:
-        Console().print(f"{outcome.status}: {outcome.source} · {outcome.detail}", highlight=False)
+    print_outcomes(summary)

@@ -26,6 +26,7 @@ from opsgate.cli.approvals import proposals_table
 from opsgate.cli.audit import trail_table
 from opsgate.cli.errors import exits_cleanly
 from opsgate.cli.runs import cases_table
+from opsgate.display import terminal_text
 from opsgate.errors import ConfigurationError
 from opsgate.runs import run_record
 from opsgate.settings import get_settings
@@ -111,7 +112,7 @@ def _report(request: PendingRequest | None) -> None:
         verified = audit_log.verify(session)
     written = Table("payable", "vendor", "invoice", "date", "currency", "total", title="written to the payables ledger")
     for p in payables:
-        written.add_row(str(p.id), p.vendor_name or "", p.invoice_number, str(p.invoice_date), p.currency, str(p.total))
+        written.add_row(*map(terminal_text, (str(p.id), p.vendor_name or "", p.invoice_number, str(p.invoice_date), p.currency, str(p.total))))
     console.print(written)
     console.print(trail_table(trail))
     state = "[green]intact[/]" if verified.ok else f"[red]broken[/]: {verified.problem}"

@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
+from opsgate.display import terminal_text
 from opsgate.errors import OpsgateError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,7 +25,7 @@ def exits_cleanly(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except OpsgateError as exc:
-            stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)  # a message may hold [brackets]
+            stderr.print(Text.assemble(terminal_text("error:", "bold red"), " ", terminal_text(str(exc))))  # a message may quote documents and files
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

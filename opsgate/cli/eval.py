@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from opsgate import evaluation, evaluation_views
 from opsgate.cli.errors import exits_cleanly
 from opsgate.cli.metrics import parse_moment
+from opsgate.display import terminal_text
 from opsgate.evaluation import EvaluationReport
 from opsgate.workflows import by_name
 
@@ -41,17 +41,17 @@ def evaluate(
 
 def _print(report: EvaluationReport) -> None:
     console = Console()
-    console.print(evaluation_views.headline(report), markup=False, highlight=False)
+    console.print(terminal_text(evaluation_views.headline(report)))
     if report.overall.cases == 0:
-        console.print(f"no shadow cases in the window: is a case type's autonomy `shadow` in the {report.workflow} policy?", markup=False, highlight=False)
+        console.print(terminal_text(f"no shadow cases in the window: is a case type's autonomy `shadow` in the {report.workflow} policy?"))
     for found in evaluation_views.report_tables(report):
         if found.rows:
             table = Table(*found.columns, title=found.title)
             for row in found.rows:
-                table.add_row(*(Text(cell) for cell in row))
+                table.add_row(*map(terminal_text, row))
             console.print(table)
     for rule in report.rules:
-        console.print(Text(f"- {rule}", style="dim"))
+        console.print(terminal_text(f"- {rule}", "dim"))
 
 
 def _publish(report: EvaluationReport) -> None:
@@ -61,4 +61,4 @@ def _publish(report: EvaluationReport) -> None:
     key = f"{report.workflow.replace('_', '-')}-shadow-evaluation"
     markdown = evaluation_views.markdown(report, evaluation_views.agreement_chart(report))
     publish_markdown(key, markdown, f"Shadow cases of {report.workflow} against what people did")
-    Console(stderr=True).print(f"published the artifact {key}", markup=False, highlight=False)
+    Console(stderr=True).print(terminal_text(f"published the artifact {key}"))

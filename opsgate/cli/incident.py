@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from opsgate.cli.errors import exits_cleanly
+from opsgate.display import terminal_text
 
 app = typer.Typer(help="Incidents against executed actions.", no_args_is_help=True)
 
@@ -25,4 +27,4 @@ def report(
 
     incident = report_incident(proposal_id, reason, by)
     told = ", ".join(f"{name}: {status}" for name, status in incident.channels.items()) or "no channel configured"
-    Console().print(f"[red]incident[/] on {incident.target} ({incident.workflow}, {incident.case_type}) recorded; owner escalated; channels: {told}", highlight=False)
+    Console().print(Text.assemble(terminal_text("incident", "red"), terminal_text(f" on {incident.target} ({incident.workflow}, {incident.case_type}) recorded; owner escalated; channels: {told}")))

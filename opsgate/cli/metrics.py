@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from opsgate.cli.errors import exits_cleanly
+from opsgate.display import terminal_text
 from opsgate.errors import InputError
 
 
@@ -54,11 +55,11 @@ def metrics(
                   title=f"agent metrics {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
     for r in rows:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.escalations_by_reason.items()))
-        table.add_row(
+        table.add_row(*map(terminal_text, (
             r.workflow, r.case_type, r.instruction_version, str(r.cases), _percent(r.completion_rate), _percent(r.approval_rate), _percent(r.correction_rate),
             _percent(r.escalation_rate) + (f" ({reasons})" if reasons else ""), _percent(r.tool_error_rate), str(r.incidents),
             "-" if r.time_saved_minutes is None else f"{r.time_saved_minutes / 60:.1f} h",
-        )
+        )))
     Console().print(table)
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
+from opsgate.display import terminal_text
 from opsgate.models import RunSummary
 
 
 def print_outcomes(summary: RunSummary) -> None:
-    """One line per case: its final state in colour, the source and the detail (escaped: they come from the store)."""
+    """One line per case: its final state in colour, the source and the detail (shown as text: they come from documents and people)."""
     console = Console()
     for outcome in summary.outcomes:
         colour = "green" if outcome.status == "executed" else "yellow"
-        console.print(f"[{colour}]{outcome.status}[/]: {escape(outcome.source)} · {escape(outcome.detail)}", highlight=False)
+        console.print(Text.assemble(terminal_text(outcome.status, colour), ": ", terminal_text(outcome.source), " · ", terminal_text(outcome.detail)))

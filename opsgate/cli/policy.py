@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from opsgate.cli.errors import exits_cleanly, stderr
+from opsgate.display import terminal_text
 from opsgate.policy.loader import check_all, load_policy, policy_path
 from opsgate.policy.schema import Access, Policy
 
@@ -24,7 +26,7 @@ def check() -> None:
     for name, policy in sorted(loaded.items()):
         Console(soft_wrap=True).print(f"[green]ok[/]  {policy_path(name)} (version {policy.fingerprint})", highlight=False)
     for problem in problems:
-        stderr.print(f"[bold red]invalid[/] {problem}", highlight=False)
+        stderr.print(Text.assemble(terminal_text("invalid", "bold red"), " ", terminal_text(problem)))  # a problem quotes the file's values
     if problems:
         raise typer.Exit(2)
 
@@ -60,7 +62,7 @@ def show(
     console = Console()
     console.print(f"[bold]{policy.workflow}[/] policy {policy.fingerprint} · owner {policy.owner.name} <{policy.owner.contact}>", highlight=False)
     if policy.description:
-        console.print(policy.description.strip(), style="dim")
+        console.print(terminal_text(policy.description.strip(), "dim"))
     table = Table("tool", "access", "approval", "undo", "logged", "description")
     order = {Access.WRITE: 0, Access.READ: 1, Access.FORBIDDEN: 2}
     for name, tool in sorted(policy.tools.items(), key=lambda item: (order[item[1].access], item[0])):

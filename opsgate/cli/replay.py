@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from opsgate.cli.errors import exits_cleanly
 from opsgate.cli.metrics import parse_moment
+from opsgate.display import terminal_text
 from opsgate.workflows import by_name
 
 if TYPE_CHECKING:
@@ -47,12 +47,12 @@ def _print(report: ReplayReport) -> None:
     from opsgate.replay_views import headline, replay_tables
 
     console = Console()
-    console.print(headline(report), markup=False, highlight=False)
-    console.print(report.verdict, markup=False, highlight=False)
+    console.print(terminal_text(headline(report)))
+    console.print(terminal_text(report.verdict))
     for found in replay_tables(report):
         table = Table(*found.columns, title=found.title)
         for row in found.rows:
-            table.add_row(*(Text(cell) for cell in row))
+            table.add_row(*map(terminal_text, row))
         console.print(table)
     for rule in report.rules:
-        console.print(Text(f"- {rule}", style="dim"))
+        console.print(terminal_text(f"- {rule}", "dim"))

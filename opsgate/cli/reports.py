@@ -12,6 +12,7 @@ from rich.table import Table
 
 from opsgate import reports as report_store
 from opsgate.cli.errors import exits_cleanly
+from opsgate.display import terminal_text
 from opsgate.errors import InputError
 
 app = typer.Typer(help="Published reports: list them, export one.", no_args_is_help=True)
@@ -33,7 +34,7 @@ def list_(
     table = Table("report", "workflow", "subject", "status", "published", "headline", "channels")
     for r in found:
         posted = ", ".join(f"{name}: {d.get('status', '?')}" for name, d in r.deliveries.items()) or "-"
-        table.add_row(str(r.id), r.workflow, r.subject, r.status, f"{r.published_at:%Y-%m-%d %H:%M}", r.narrative.headline, posted)
+        table.add_row(*map(terminal_text, (str(r.id), r.workflow, r.subject, r.status, f"{r.published_at:%Y-%m-%d %H:%M}", r.narrative.headline, posted)))
     Console().print(table)
 
 
@@ -53,4 +54,4 @@ def export(
         (out / "report.html").write_text(report.html, encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot write the report to {out}: {exc.strerror}") from exc
-    Console().print(f"report {report.id} ({report.subject}, {report.status}) written to {out / 'report.md'} and {out / 'report.html'}", highlight=False)
+    Console().print(terminal_text(f"report {report.id} ({report.subject}, {report.status}) written to {out / 'report.md'} and {out / 'report.html'}"))

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from opsgate.cli.errors import exits_cleanly
+from opsgate.display import terminal_text
 from opsgate.errors import ConfigurationError
 from opsgate.models import RunSummary
 from opsgate.policy.loader import load_policy
@@ -27,7 +28,7 @@ def outcomes_table(summary: RunSummary) -> Table:
     table = Table("source", "status", "detail", title=f"{summary.workflow} · run {summary.run_id}")
     colours = {"executed": "green", "rejected": "yellow", "escalated": "magenta", "failed": "red", "expired": "red"}
     for o in summary.outcomes:
-        table.add_row(o.source, f"[{colours.get(o.status, 'white')}]{o.status}[/]", o.detail)
+        table.add_row(terminal_text(o.source), terminal_text(o.status, colours.get(o.status, "white")), terminal_text(o.detail))
     return table
 
 

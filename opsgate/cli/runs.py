@@ -1,4 +1,5 @@
-"""`opsgate runs`: what ran, how it was triggered, and where each of its inputs ended."""
+"""`opsgate runs`: what ran, how it was triggered, and where each of its inputs ended. Sources,
+triggers and details are shown with ``display.terminal_text``: never as rich markup."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from opsgate import runs as run_store
 from opsgate.cli.errors import exits_cleanly
+from opsgate.display import terminal_text
 from opsgate.errors import ConfigurationError
 from opsgate.runs import RunRecord
 
@@ -33,7 +36,7 @@ def list_(
     table = Table("run", "workflow", "trigger", "started", "status", "cases")
     for r in records:
         counts = ", ".join(f"{n} {status}" for status, n in sorted(r.counts.items()))
-        table.add_row(r.id[:8], r.workflow, r.trigger, f"{r.started_at:%Y-%m-%d %H:%M}", r.status, counts)
+        table.add_row(*map(terminal_text, (r.id[:8], r.workflow, r.trigger, f"{r.started_at:%Y-%m-%d %H:%M}", r.status, counts)))
     Console().print(table)
 
 
@@ -51,12 +54,13 @@ def show(
         typer.echo(record.model_dump_json(indent=2))
         return
     console = Console()
-    console.print(f"[bold]{record.workflow}[/] run {record.id} · flow run {record.flow_run_id} · {record.trigger} · {record.status}", highlight=False)
+    heading = f" run {record.id} · flow run {record.flow_run_id} · {record.trigger} · {record.status}"
+    console.print(Text.assemble(terminal_text(record.workflow, "bold"), terminal_text(heading)))
     console.print(cases_table(record))
 
 
 def cases_table(record: RunRecord) -> Table:
     table = Table("proposal", "source", "status", "detail", title=f"every input of run {record.id[:8]}")
     for case in record.cases:
-        table.add_row(case.proposal_id[:8], Path(case.source).name, str(case.status), case.detail)
+        table.add_row(*map(terminal_text, (case.proposal_id[:8], Path(case.source).name, str(case.status), case.detail)))
     return table

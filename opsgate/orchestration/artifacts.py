@@ -1,9 +1,16 @@
-"""What people see on a run's page in the Prefect UI: the proposals to review, the run's outcome."""
+"""What people see on a run's page in the Prefect UI: the proposals to review, the run's outcome.
+
+Sources, details and proposed values come from documents and models, and Prefect's UI renders
+Markdown artifacts and every text cell of a table artifact as Markdown (raw HTML included): each
+goes through ``display.markdown_text``, so a file named ``<img src=x onerror=...>|x.pdf`` is shown
+as that name and keeps the table's columns.
+"""
 
 from __future__ import annotations
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from opsgate.display import markdown_text
 from opsgate.models import Proposal, RunSummary
 
 
@@ -12,28 +19,34 @@ def _key(workflow: str, what: str) -> str:
     return f"{workflow.replace('_', '-')}-{what}"
 
 
-def _row(proposal: Proposal) -> dict[str, str]:
+def proposal_row(proposal: Proposal) -> dict[str, str]:
+    """One row of the proposals table artifact, every cell escaped for Prefect's Markdown cells."""
     shown = {k: "" if v is None else str(v) for k, v in (proposal.payload or {}).items() if k != "source"}
     low = sorted((f for f, c in proposal.confidence.items() if c < 0.8), key=proposal.confidence.get)
-    return {"proposal": proposal.id, "source": proposal.source, "case type": proposal.case_type, **shown, "low confidence": ", ".join(low) or "-"}
+    row = {"proposal": proposal.id, "source": proposal.source, "case type": proposal.case_type, **shown, "low confidence": ", ".join(low) or "-"}
+    return {name: markdown_text(value) for name, value in row.items()}
 
 
 def publish_proposals(workflow: str, proposals: list[Proposal]) -> None:
     create_table_artifact(
         key=_key(workflow, "proposals"),
-        table=[_row(p) for p in proposals],
+        table=[proposal_row(p) for p in proposals],
         description=f"{len(proposals)} proposals of {workflow} waiting for approval",
     )
 
 
-def publish_summary(summary: RunSummary) -> None:
-    lines = [
+def summary_markdown(summary: RunSummary) -> str:
+    """The run summary: counts per final state, then a table of where every input ended."""
+    return "\n".join([
         f"# {summary.workflow}: run summary",
         "",
         " · ".join(f"**{count}** {status}" for status, count in sorted(summary.counts.items())),
         "",
         "| source | status | detail |",
         "|---|---|---|",
-        *(f"| {o.source} | {o.status} | {o.detail.replace('|', '/')} |" for o in summary.outcomes),
-    ]
-    create_markdown_artifact(key=_key(summary.workflow, "summary"), markdown="\n".join(lines), description="Where every input of the run ended")
+        *(f"| {markdown_text(o.source)} | {markdown_text(o.status)} | {markdown_text(o.detail)} |" for o in summary.outcomes),
+    ])
+
+
+def publish_summary(summary: RunSummary) -> None:
+    create_markdown_artifact(key=_key(summary.workflow, "summary"), markdown=summary_markdown(summary), description="Where every input of the run ended")

@@ -3,9 +3,11 @@ a ``RunInput`` pre-filled from the proposals, with a Markdown description of the
 
 Approvers are finance and operations people deciding from this page alone, so the description
 says per proposal what would be written and why, and where the agent was unsure. Everything in it
-that comes from a document or a model is escaped: an invoice cannot put a link, an image or HTML
-on the approver's screen. The form's JSON schema is shaped for Prefect's UI only (order, titles,
-one input per proposed value); what it accepts is still ``ApprovalAnswer``, checked after resume.
+that comes from a document or a model is escaped (``display.markdown_text``): an invoice cannot put
+a link, an image or HTML on the approver's screen, and a bidirectional control that would show a
+vendor or a file name in another order is shown as its code point. The form's JSON schema is
+shaped for Prefect's UI only (order, titles, one input per proposed value); what it accepts is
+still ``ApprovalAnswer``, checked after resume.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from prefect.input import RunInput
 from pydantic import ConfigDict
 
 from opsgate.approvals import ApprovalAnswer, PendingRequest, Review
+from opsgate.display import markdown_text, visible
 from opsgate.models import Proposal
-from opsgate.reports import escape
 from opsgate.writers import WRITERS
 
 LOW_CONFIDENCE = 0.8
@@ -49,13 +51,13 @@ def _clip(text: str, width: int, keep_end: bool = False) -> str:
 
 def _text(value: Any, width: int = TEXT_WIDTH) -> str:
     """Text from a document or a model, shown as text: clipped first, so no escape is cut in half."""
-    return escape(_clip(str(value), width))
+    return markdown_text(_clip(str(value), width))
 
 
 def _source(source: str) -> str:
     if _URL.match(source):
         return f"[{_text(source, SOURCE_WIDTH)}]({quote(source, safe=_URL_SAFE)})"
-    shown = _clip(source, SOURCE_WIDTH, keep_end=True).replace("|", "\\|")
+    shown = visible(_clip(source, SOURCE_WIDTH, keep_end=True)).replace("|", "\\|")
     fence = "`" * (max((len(run) for run in re.findall("`+", shown)), default=0) + 1)
     pad = " " if shown.startswith("`") or shown.endswith("`") else ""
     return f"{fence}{pad}{shown}{pad}{fence}"
@@ -217,5 +219,6 @@ def approval_form(request: PendingRequest) -> type[ApprovalForm]:
         model_config = ConfigDict(json_schema_extra=_form_schema(request.proposals))
         reviews: list[ProposalReview]
 
-    reviews = [ProposalReview(proposal_id=p.id, source=p.source, fields=p.payload or {}) for p in request.proposals]
+    # the source box only says which proposal a review is (nothing reads it back): shown with its hidden characters visible
+    reviews = [ProposalReview(proposal_id=p.id, source=visible(p.source), fields=p.payload or {}) for p in request.proposals]
     return BatchForm.with_initial_data(description=_description(request), batch_digest=request.digest, reviews=reviews)

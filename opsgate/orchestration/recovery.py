@@ -22,7 +22,7 @@ from prefect.input.run_input import keyset_from_base_key
 from prefect.states import Crashed
 
 from opsgate import recovery
-from opsgate.reports import escape as markdown_cell
+from opsgate.display import markdown_text
 from opsgate.recovery import DeadRun, RunRecovery
 
 logger = logging.getLogger(__name__)
@@ -84,8 +84,8 @@ def recover_all() -> list[RunRecovery]:
 
 def _markdown(reports: list[RunRecovery]) -> str:
     rows = [
-        f"| {markdown_cell(r.workflow)} | `{r.run_id[:8]}` | {r.answers} | {r.executed} | {r.failed} | {r.expired} | {r.waiting} | "
-        f"{'closed' if r.closed else 'open'} | {markdown_cell('; '.join(r.unfinished)) or '-'} |"
+        f"| {markdown_text(r.workflow)} | `{r.run_id[:8]}` | {r.answers} | {r.executed} | {r.failed} | {r.expired} | {r.waiting} | "
+        f"{'closed' if r.closed else 'open'} | {markdown_text('; '.join(r.unfinished)) or '-'} |"
         for r in reports
     ]
     return "\n".join([

@@ -13,6 +13,7 @@ from prefect.states import State
 from pydantic import BaseModel, Field
 
 from opsgate import releases, replay_views
+from opsgate.display import markdown_text
 from opsgate.models import Proposal, RunSummary
 from opsgate.orchestration.gate import gate
 from opsgate.orchestration.steps import check_policy, execute, finish_run, start_run
@@ -33,7 +34,7 @@ def _propose(run: Run, params: ReleaseParams) -> Proposal:
     proposal, report = releases.propose_release(by_name(run.workflow), run.policy, params.version, params.candidate)
     create_markdown_artifact(
         key=f"{run.workflow.replace('_', '-')}-replay", markdown=replay_views.markdown(report),
-        description=f"Replay of {params.version} against what people decided: the evidence for its release",
+        description=f"Replay of {markdown_text(params.version)} against what people decided: the evidence for its release",
     )
     return proposal
 

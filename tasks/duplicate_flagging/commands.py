@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
+from opsgate.display import terminal_text
 from opsgate.errors import ConfigurationError
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
 
@@ -66,9 +68,9 @@ def _summary(records: Records, fields: list[Field], skipped: list[str], decision
     sizes = np.bincount(decisions.labels)
     table = Table("", "", title="duplicate flagging", show_header=False)
     table.add_row("records", f"{n:,}" + (f" ({len(records.problems)} rows not usable)" if records.problems else ""))
-    table.add_row("compared", ", ".join(f"{f.column} ({f.kind.value})" for f in fields))
+    table.add_row("compared", terminal_text(", ".join(f"{f.column} ({f.kind.value})" for f in fields)))  # column names come from the file
     if skipped:
-        table.add_row("not compared", ", ".join(skipped))
+        table.add_row("not compared", terminal_text(", ".join(skipped)))
     table.add_row("candidate pairs", f"{len(scored.a):,} = {len(scored.a) / max(all_pairs, 1):.4%} of all pairs")
     table.add_row("pairs per key", ", ".join(f"{k} {v:,}" for k, v in scored.pairs_per_key.items()))
     table.add_row("duplicate pairs", f"{int(decisions.duplicate.sum()):,} in {int((sizes > 1).sum()):,} clusters")
@@ -108,7 +110,7 @@ def dedupe(
         status.update("writing pairs")
         lines = pair_lines(records, chosen, decisions) if json_output else []
     for problem in records.problems:
-        stderr.print(f"[yellow]skipped[/] {problem.where}: {problem.reason}", highlight=False)
+        stderr.print(Text.assemble(terminal_text("skipped", "yellow"), terminal_text(f" {problem.where}: {problem.reason}")))
     if json_output:
         sys.stdout.write("".join(line + "\n" for line in lines))
         return
@@ -120,9 +122,10 @@ def _pairs_table(records: Records, fields: list[Field], decisions: Decisions, li
     import numpy as np
 
     ids = records.frame[records.id_column].to_numpy(dtype=object)
-    table = Table("a", "b", "score", "decision", *(f.column for f in fields), title=f"first {limit} pairs (--json for all)")
+    table = Table("a", "b", "score", "decision", *(Column(terminal_text(f.column)) for f in fields), title=f"first {limit} pairs (--json for all)")
     order = np.lexsort((-decisions.probability, ~decisions.duplicate))[:limit]
     for i in order:
         cells = ["" if np.isnan(v) else f"{v:.2f}" for v in decisions.similarities[i]]
-        table.add_row(str(ids[decisions.a[i]]), str(ids[decisions.b[i]]), f"{decisions.probability[i]:.3f}", "duplicate" if decisions.duplicate[i] else "review", *cells)
+        shown = (str(ids[decisions.a[i]]), str(ids[decisions.b[i]]), f"{decisions.probability[i]:.3f}", "duplicate" if decisions.duplicate[i] else "review", *cells)
+        table.add_row(*map(terminal_text, shown))  # ids come from the file
     return table

@@ -2,13 +2,15 @@
 with the merged value and how similar the compared fields are.
 
 People judge a merge by looking at the records next to each other, not by reading a score; the
-score and per-field similarities say why the engine thinks so.
+score and per-field similarities say why the engine thinks so. Ids, column names and values come
+from the imported files: every one is escaped for Markdown (``display.markdown_text``).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from opsgate.display import markdown_text
 from tasks.duplicate_flagging.fields import Field
 from tasks.duplicate_flagging.proposing import Proposed
 from tasks.duplicate_flagging.store import ID_COLUMN
@@ -18,8 +20,7 @@ SHOWN_RECORDS = 8
 
 
 def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("|", "/").replace("\n", " ") or "·"
+    return markdown_text("" if value is None else str(value)) or "·"
 
 
 def side_by_side(proposed: Proposed, frame: pd.DataFrame, fields: list[Field]) -> str:
@@ -31,18 +32,18 @@ def side_by_side(proposed: Proposed, frame: pd.DataFrame, fields: list[Field]) -
     compared = {f.column for f in fields}
     reasons = {k: v for k, v in p.confidence.items() if k != "match"}
     columns = [c for c in frame.columns if c != ID_COLUMN]
-    escalated = f" · **escalated**: {'; '.join(e.describe() for e in p.escalations)}" if p.escalations else ""
+    escalated = f" · **escalated**: {markdown_text('; '.join(e.describe() for e in p.escalations))}" if p.escalations else ""
     lines = [
-        f"### {p.case_type}: keep `{proposed.survivor}`, merge {len(members) - 1} · match {p.confidence['match']:.3f}{escalated}",
+        f"### {markdown_text(p.case_type)}: keep {_cell(proposed.survivor)}, merge {len(members) - 1} · match {p.confidence['match']:.3f}{escalated}",
         "",
-        "| column | " + " | ".join(f"**{i}** (keeps)" if i == proposed.survivor else i for i in ids) + " | merged | similarity |",
+        "| column | " + " | ".join(f"**{_cell(i)}** (keeps)" if i == proposed.survivor else _cell(i) for i in ids) + " | merged | similarity |",
         "|---|" + "---|" * (len(ids) + 2),
     ]
     for column in columns:
         values = [members[column].iat[i] for i in order]
         if not any(str(v).strip() for v in values):
             continue
-        name = f"**{column}**" if column in compared else column
+        name = f"**{_cell(column)}**" if column in compared else _cell(column)
         similarity = f"{reasons[column]:.2f}" if column in reasons else ("-" if column not in compared else "missing")
         lines.append(f"| {name} | " + " | ".join(_cell(v) for v in values) + f" | {_cell(proposed.values.get(column))} | {similarity} |")
     return "\n".join(lines)
@@ -52,7 +53,7 @@ def review_markdown(kind: str, proposed: list[Proposed], frame: pd.DataFrame, fi
     """The whole batch for the run's page: counts first, then each case side by side."""
     duplicates = sum(1 for p in proposed if p.proposal.case_type == "duplicate")
     head = [
-        f"# Merge proposals for {kind}",
+        f"# Merge proposals for {markdown_text(kind)}",
         "",
         f"**{duplicates}** clusters of duplicates and **{len(proposed) - duplicates}** possible duplicates to review"
         + (f"; {left_out} rejected earlier and not proposed again" if left_out else "")

@@ -4,6 +4,10 @@ A value that passes an independent check (a VAT id's check digits, an IBAN's mod
 plus tax equals total, a due date on or after the issue date) is more likely right than its
 label alone says; a value that fails one is less likely right. The checks never change a value,
 they only adjust how much a person should trust it.
+
+A text field holding a bidirectional control (a right-to-left override, an isolate, a mark) fails
+outright: such a character makes a vendor name, an invoice number or an IBAN read differently on
+screen from what is stored and paid, and no honest invoice needs one in those fields.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from stdnum import iban as stdnum_iban
 from stdnum.eu import vat as stdnum_vat
 from stdnum.exceptions import ValidationError
 
+from opsgate.display import bidi_controls
 from opsgate.models import Escalation, EscalationReason
 from tasks.invoice_extraction.models import InvoiceFields
 
 CONFIRMED, DOUBTFUL = 0.97, 0.3
+TEXT_FIELDS = ("vendor_name", "vendor_tax_id", "customer_name", "invoice_number", "po_number", "iban")
 
 
 def vat_id_valid(value: str) -> bool | None:
@@ -72,7 +78,8 @@ def failed_checks(fields: InvoiceFields) -> list[Escalation]:
     """The values that fail a check outright, whichever backend or reader found them.
 
     A payment to an account that fails its checksum, or a VAT id with wrong check digits, is a
-    typo or a tampered document: a person must look before anything is posted.
+    typo or a tampered document: a person must look before anything is posted. So is a text field
+    with bidirectional controls, named with their code points.
     """
     found: list[Escalation] = []
     if fields.iban and not iban_checked(fields.iban):
@@ -81,4 +88,10 @@ def failed_checks(fields: InvoiceFields) -> list[Escalation]:
         found.append(Escalation(reason=EscalationReason.FAILED_CHECK, field="vendor_tax_id", detail=f"{fields.vendor_tax_id} fails the VAT id check digits"))
     if fields.invoice_date and fields.due_date and fields.due_date < fields.invoice_date:
         found.append(Escalation(reason=EscalationReason.FAILED_CHECK, field="due_date", detail=f"due {fields.due_date} is before the issue date {fields.invoice_date}"))
+    texts = [(name, getattr(fields, name)) for name in TEXT_FIELDS]
+    texts += [(f"line_items[{i}].description", item.description) for i, item in enumerate(fields.line_items)]
+    for name, value in texts:
+        if value and (controls := bidi_controls(value)):
+            detail = f"{name} holds bidirectional control characters ({', '.join(controls)}) that can show it in another order than it is stored"
+            found.append(Escalation(reason=EscalationReason.FAILED_CHECK, field=name, detail=detail))
     return found

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from opsgate.display import terminal_text
 from opsgate.llm import llm_client
 from opsgate.policy.loader import load_policy
 from opsgate.settings import get_settings
@@ -26,11 +27,13 @@ WORKFLOW = "invoice_extraction"
 
 
 def _table(results: list[Extraction]) -> Table:
-    table = Table("source", "status", "type", "number", "date", "currency", "total", "escalations / error")
+    """Every cell as text (``display.terminal_text``): file names and values come from the documents."""
+    table = Table("source", "status", "type", "vendor", "number", "date", "currency", "total", "escalations / error")
     for r in results:
         f = r.fields
         problems = r.error or "; ".join(e.describe() for e in r.escalations)
-        table.add_row(r.source, r.status, r.document_type, f.invoice_number or "", str(f.invoice_date or ""), f.currency or "", str(f.total or ""), problems)
+        cells = (r.source, r.status, r.document_type, f.vendor_name or "", f.invoice_number or "", str(f.invoice_date or ""), f.currency or "", str(f.total or ""), problems)
+        table.add_row(*map(terminal_text, cells))
     return table
 
 

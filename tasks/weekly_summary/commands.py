@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from opsgate.cli.errors import exits_cleanly
+from opsgate.display import terminal_text
 
 summary = typer.Typer(name="summary", help="The weekly operations summary: its facts, computed from the events.", no_args_is_help=True)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -34,7 +36,7 @@ def facts(
         loaded = read_events(events, zone)
         found = week_facts(loaded, iso_week, zone)
     for problem in loaded.problems:
-        stderr.print(f"[yellow]skipped[/] {problem.where}: {problem.reason}", highlight=False, markup=True)
+        stderr.print(Text.assemble(terminal_text("skipped", "yellow"), terminal_text(f" {problem.where}: {problem.reason}")))  # reasons quote the file's rows
     if json_output:
         sys.stdout.write(found.model_dump_json() + "\n")
         return

@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from opsgate.delivery import deliver_report
+from opsgate.display import markdown_text
 from opsgate.errors import InputError
 from opsgate.llm import llm_client
 from opsgate.models import Outcome, Proposal, Status
@@ -69,7 +70,7 @@ def compute_facts(run: Run, params: SummaryParams) -> Computed:
     sheet = fact_sheet(title, week.label, zone.key, tickets, operations, len(computed.problems))
     computed.stored = save_sheet(run.id, sheet)
     create_table_artifact(
-        key=f"{ARTIFACT}-facts", table=[{"fact": key, "value": "" if value is None else str(value)} for key, value in sheet.facts.items()],
+        key=f"{ARTIFACT}-facts", table=[{"fact": markdown_text(key), "value": "" if value is None else markdown_text(str(value))} for key, value in sheet.facts.items()],
         description=f"Every figure the {week.label} summary may state (fact sheet {computed.stored.id})",
     )
     return computed

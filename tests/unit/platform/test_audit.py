@@ -376,3 +376,21 @@ def test_without_store_documents_the_log_keeps_digests_not_values(store: StorePr
         assert value not in exported, value
     assert {e.data["field"] for e in store.events("corrected")} == {"po_number"}
     assert all(e.data["digest"] for e in store.events("proposed")) and verify().ok
+
+
+def test_the_csv_export_never_hands_a_spreadsheet_a_formula(store: StoreProbe) -> None:
+    """An approver's name is whatever was typed: `=HYPERLINK(...)` in the actor column would run when
+    the export is opened. It is written as text, and JSON lines keep it exact."""
+    with transaction() as session:
+        audit.append(session, AuditEvent.APPROVAL_REFUSED, workflow="wf", actor='=HYPERLINK("http://evil.example","x")', data={"problems": ["-1"]})
+        audit.append(session, AuditEvent.REJECTED, workflow="@wf", actor="+alice", run_id="-2")
+    out = io.StringIO()
+    with transaction() as session:
+        audit.write_export(audit.export_rows(session), out, "csv")
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["actor"] for r in rows] == ["'=HYPERLINK(\"http://evil.example\",\"x\")", "'+alice"]
+    assert [r["workflow"] for r in rows] == ["wf", "'@wf"] and rows[1]["run_id"] == "-2", "a plain number stays a number"
+    out = io.StringIO()
+    with transaction() as session:
+        audit.write_export(audit.export_rows(session), out, "jsonl")
+    assert [json.loads(line)["actor"] for line in out.getvalue().splitlines()] == ['=HYPERLINK("http://evil.example","x")', "+alice"]

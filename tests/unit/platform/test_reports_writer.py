@@ -19,6 +19,7 @@ from opsgate.reports import Chart, FactSheet, published_report, save_sheet
 from opsgate.store.db import transaction
 from opsgate.store.tables import ReportRow
 from opsgate.writers.reports import ReportPublication, ReportsPublish
+from tests.support.markdown import render
 from tests.unit.platform.conftest import StoreProbe
 
 WRITER = ReportsPublish()
@@ -72,6 +73,21 @@ def test_publish_renders_the_narrative_and_the_charts_and_escapes_what_others_wr
     assert "<script>" not in report.html and "&lt;script&gt;" in report.html
     assert 'src="http://tracker.example' not in report.html, "an image a model wrote stays text"
     assert report.html.count("<img ") == 1 and "<table>" in report.html
+
+
+def test_a_report_shows_hidden_characters_and_markup_as_text_in_markdown_html_and_the_terminal(store: StoreProbe, run_id: str) -> None:
+    headline = "Week 2026-W47 [conceal]closed[/conceal]: 412 opened \u202esrotces\u202c."
+    target = _publish(_publication(_sheet(run_id), headline=headline, title="Weekly <b>summary</b> \u2066x\u2069"))
+
+    report = published_report(int(target))
+    assert report.narrative.headline == headline  # stored as written
+    markdown = render(report.markdown)
+    for shown in (markdown.text, report.html):
+        assert "412 opened ⟨U+202E⟩srotces⟨U+202C⟩." in shown and "\u202e" not in shown and "\u2066" not in shown
+    assert "<title>Weekly &lt;b&gt;summary&lt;/b&gt; ⟨U+2066⟩x⟨U+2069⟩</title>" in report.html
+    assert markdown.acting() == ["img"]  # the chart only
+    listed = CliRunner().invoke(app, ["reports", "list"], env={"COLUMNS": "400"})
+    assert listed.exit_code == 0 and "Week 2026-W47 [conceal]closed[/conceal]: 412 opened ⟨U+202E⟩srotces⟨U+202C⟩." in listed.stdout
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,71 @@
+"""What a run's page in the Prefect UI shows of documents: the run summary and proposals
+artifacts and the approval form, read as Prefect's UI renders them (Markdown, raw HTML allowed).
+A file name or a vendor name is shown as it is, never as a link, an image or HTML, keeps the
+tables' columns, and shows a hidden bidirectional control as its code point."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from opsgate.approvals import PendingRequest
+from opsgate.models import Outcome, Proposal, RunSummary, Status
+from opsgate.orchestration.artifacts import proposal_row, summary_markdown
+from opsgate.orchestration.form import approval_form
+from tests.support.markdown import render
+
+EVIL_FILE = "<img src=x onerror=alert(1)>|evil.pdf"
+SHORT_EVIL_FILE = "<img src=x onerror=f()>|e.pdf"  # the form shows the last 32 characters of a source
+DISGUISED = "invoice_\u202efdp.exe"
+VENDOR = "[A](http://e.example) <b>B</b> **C**"  # short enough for the form to show whole
+
+
+def _proposal(source: str) -> Proposal:
+    payload = {"vendor_name": VENDOR, "invoice_number": "A|1", "invoice_date": "2024-03-15", "currency": "EUR", "total": "10.00", "source": source}
+    return Proposal(
+        workflow="invoice_extraction", source=source, case_type="invoice", tool="payables.post", payload=payload,
+        summary=f"{VENDOR} · A|1", confidence={"vendor_name": 0.5}, instruction_version="rules-v1",
+    )
+
+
+def test_the_run_summary_shows_file_names_as_text_in_their_own_cells() -> None:
+    summary = RunSummary(run_id="r", workflow="invoice_extraction", counts={"failed": 2}, outcomes=[
+        Outcome(proposal_id="a", source=EVIL_FILE, status=Status.FAILED, detail="not a PDF | [click](https://evil.example)\nsecond line"),
+        Outcome(proposal_id="b", source=DISGUISED, status=Status.FAILED, detail="empty"),
+    ])
+    rendered = render(summary_markdown(summary))
+    assert rendered.tables == [[
+        ["source", "status", "detail"],
+        [EVIL_FILE, "failed", "not a PDF | [click](https://evil.example) second line"],
+        ["invoice_⟨U+202E⟩fdp.exe", "failed", "empty"],
+    ]]
+    assert rendered.acting() == []
+
+
+def test_the_proposals_table_cells_show_their_values_as_text() -> None:
+    row = proposal_row(_proposal(EVIL_FILE))
+    assert row["source"] != EVIL_FILE, "Prefect's UI renders each text cell as Markdown"
+    shown = {name: render(cell) for name, cell in row.items()}
+    assert {name: r.text.strip() for name, r in shown.items() if name in ("source", "vendor_name", "invoice_number")} == {
+        "source": EVIL_FILE, "vendor_name": VENDOR, "invoice_number": "A|1",
+    }
+    assert all(r.acting() == [] for r in shown.values())
+
+
+def test_the_approval_form_shows_document_text_as_text() -> None:
+    request = PendingRequest(
+        id=1, flow_run_id="f", pause_key="k", workflow="invoice_extraction", digest="d", proposals=[_proposal(SHORT_EVIL_FILE), _proposal(DISGUISED)],
+        statuses={}, requested_at=datetime(2026, 11, 16, tzinfo=UTC), deadline=datetime(2026, 11, 16, 8, tzinfo=UTC),
+    )
+    form = approval_form(request)
+    rendered = render(form._description)  # type: ignore[attr-defined]
+    ((header, *rows),) = rendered.tables
+    assert len(header) == 7 and all(len(row) == 7 for row in rows), "a pipe in a value must not add a column"
+    assert [row[1] for row in rows] == [SHORT_EVIL_FILE, "invoice_⟨U+202E⟩fdp.exe"]
+    assert all(f"vendor_name: {VENDOR}" in row[3] and row[5] == f"{VENDOR} · A|1" for row in rows)
+    assert rendered.acting() == []
+
+    reviews = form.model_json_schema()["properties"]["reviews"]["prefixItems"]
+    for review in reviews:
+        notes = render(review["properties"]["source"]["description"])
+        assert VENDOR in notes.text and notes.acting() == []
+    assert [r.source for r in form(approver="alice").reviews] == [SHORT_EVIL_FILE, "invoice_⟨U+202E⟩fdp.exe"]  # type: ignore[attr-defined]
