@@ -11,6 +11,8 @@ from prefect.cache_policies import NO_CACHE
 from opsgate.errors import ConfigurationError
 from opsgate.llm import llm_client
 from opsgate.models import Proposal
+from opsgate.quarantine import FOLDER as QUARANTINE
+from opsgate.quarantine import quarantine
 from opsgate.runs import Run
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
 from tasks.invoice_extraction.proposing import propose_all
@@ -26,8 +28,10 @@ def list_inbox(inbox: Path) -> list[Path]:
 
 
 @task(name="load-invoices", cache_policy=NO_CACHE)
-def load_invoices(inbox: Path) -> list[Path]:
-    documents = list_inbox(inbox)
+def load_invoices(run: Run, inbox: Path) -> list[Path]:
+    """The inbox's documents, less those that failed as often as the policy allows: they are moved
+    into the inbox's hidden quarantine folder (and audited) before anything reads them again."""
+    documents = quarantine(run, list_inbox(inbox), inbox / QUARANTINE)
     logger.info("%d documents in %s", len(documents), inbox)
     return documents
 
