@@ -51,9 +51,11 @@ def _address_space() -> int:
 
 
 def _cap_memory(budget: int) -> int:
+    """Cap the address space at the size now plus ``budget`` (never above a cap set from outside)."""
     size = _address_space()
     if size:
-        resource.setrlimit(resource.RLIMIT_AS, (size + budget, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        resource.setrlimit(resource.RLIMIT_AS, (size + budget if hard == resource.RLIM_INFINITY else min(size + budget, hard), hard))
     return size
 
 
