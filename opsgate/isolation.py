@@ -111,17 +111,24 @@ class _Worker:
         self.index, self.deadline = index, time.monotonic() + wall_seconds
         self.inbox.send_bytes(item)
 
-    def stop(self, kill: bool = False) -> None:
-        """Close the pipes (the worker exits on EOF); kill it if asked or if it does not go."""
+    def hang_up(self, kill: bool = False) -> None:
+        """Close the pipes (the worker exits on EOF), and kill it if asked."""
         for connection in (self.inbox, self.outbox):
             connection.close()
         if kill:
             self.process.kill()
+
+    def reap(self) -> None:
+        """Wait for the worker to exit; kill it if it does not go."""
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def stop(self, kill: bool = False) -> None:
+        self.hang_up(kill)
+        self.reap()
 
     def death(self) -> Failure:
         """Why the worker is gone, from its exit status."""
@@ -152,11 +159,14 @@ class IsolatedPool(Generic[T]):
         self.close()
 
     def close(self) -> None:
-        """Stop every worker; busy ones are killed."""
+        """Stop every worker, all at once; busy ones are killed."""
+        workers = [*self._idle, *self._busy.values()]
         for worker in self._idle:
-            worker.stop()
+            worker.hang_up()
         for worker in self._busy.values():
-            worker.stop(kill=True)
+            worker.hang_up(kill=True)
+        for worker in workers:
+            worker.reap()
         self._idle, self._busy = [], {}
 
     @property
