@@ -92,6 +92,7 @@ class _Worker:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "opsgate.isolation_worker", str(to_child_r), str(from_child_w), str(os.getpid())],
                 pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
+                start_new_session=True,  # Ctrl-C at a terminal is the parent's to handle: it closes the pool
             )
         finally:
             os.close(to_child_r)
@@ -181,13 +182,14 @@ class IsolatedPool(Generic[T]):
     def imap(self, items: Iterable[Any], progress: Callable[[int], None] | None = None) -> Iterator[Result[T]]:
         """Results in input order, each as soon as it and all before it are done."""
         queue = [pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL) for item in items]
+        for worker in self._busy.values():  # still on an earlier batch that was not read to the end
+            worker.stop(kill=True)
+        self._busy = {}
         done: dict[int, Result[T]] = {}
         next_out, next_in = 0, 0
         while next_out < len(queue):
             while next_in < len(queue) and len(self._busy) < max(1, self.limits.workers):
-                worker = self._idle.pop() if self._idle else _Worker(self._setup)
-                worker.give(next_in, queue[next_in], self.limits.wall_seconds)
-                self._busy[worker.outbox] = worker
+                self._start(next_in, queue[next_in])
                 next_in += 1
             for index, result in self._collect():
                 done[index] = result
@@ -197,6 +199,18 @@ class IsolatedPool(Generic[T]):
             while next_out in done:
                 yield done.pop(next_out)
                 next_out += 1
+
+    def _start(self, index: int, item: bytes) -> None:
+        """Give the item to an idle worker, or a new one if none is idle or the idle one has died."""
+        while True:
+            worker = self._idle.pop() if self._idle else _Worker(self._setup)
+            try:
+                worker.give(index, item, self.limits.wall_seconds)
+            except OSError:  # it died while idle: its pipe is broken
+                worker.stop(kill=True)
+                continue
+            self._busy[worker.outbox] = worker
+            return
 
     def _collect(self) -> list[tuple[int, Result[T]]]:
         """Wait for at least one worker to answer, die or pass its deadline; what finished."""
@@ -218,13 +232,18 @@ class IsolatedPool(Generic[T]):
         """The worker's message (None for its start-up handshake), or why it is gone."""
         try:
             kind, body = pickle.loads(worker.outbox.recv_bytes(maxlength=self.limits.output_bytes + 64 * 1024))
-        except (EOFError, OSError):
+        except EOFError:
             del self._busy[worker.outbox]
             failure = worker.death()
             logger.warning("a reader process died on item %s: %s", worker.index, failure)
             return Result(failure=failure)
-        if kind == "ready":
+        except OSError:  # a message over the cap (the worker checks first; this is the parent's own guard)
+            del self._busy[worker.outbox]
+            worker.stop(kill=True)
+            return Result(failure=Failure("too_large_when_expanded", f"the reader's result is over the {self.limits.output_bytes}-byte limit"))
+        if kind == "ready":  # started and imported: the item's own time starts now
             worker.ready = True
+            worker.deadline = time.monotonic() + self.limits.wall_seconds
             return None
         del self._busy[worker.outbox]
         if kind == "memory":

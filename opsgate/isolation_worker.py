@@ -101,7 +101,6 @@ def serve(inbox: Connection, outbox: Connection) -> None:
 
 def main(argv: list[str]) -> None:
     in_fd, out_fd, parent_pid = (int(arg) for arg in argv)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it closes the pool
     _die_with_parent(parent_pid)
     serve(Connection(in_fd, writable=False), Connection(out_fd, readable=False))
 

@@ -16,7 +16,8 @@ import pytest
 from opsgate.isolation import MB, IsolatedPool, Limits
 from tests.support.readers import behave
 
-LIMITS = Limits(memory_bytes=256 * MB, cpu_seconds=2, wall_seconds=6, output_bytes=1 * MB, workers=2)
+LIMITS = Limits(memory_bytes=256 * MB, cpu_seconds=2, wall_seconds=60, output_bytes=1 * MB, workers=2)
+ASLEEP = Limits(memory_bytes=256 * MB, cpu_seconds=60, wall_seconds=4, output_bytes=1 * MB, workers=2)
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -37,20 +38,20 @@ def _wait_gone(pids: list[int], seconds: float = 20) -> list[int]:
 
 
 @pytest.mark.parametrize(
-    ("item", "reason", "detail"),
+    ("item", "limits", "reason", "detail"),
     [
-        (("kill", 0), "reader_crashed", "killed by SIGKILL"),
-        (("abort", 0), "reader_crashed", "killed by SIGABRT"),
-        (("allocate", 400 * MB), "too_large_when_expanded", "memory budget (256 MB)"),
-        (("spin", 0), "read_timeout", "CPU-time limit (SIGXCPU)"),
-        (("sleep", 30), "read_timeout", "longer than 6 s"),
-        (("answer", 2 * MB), "too_large_when_expanded", "over the 1048576-byte limit"),
-        (("raise", 7), "reader_failed", "ValueError: cannot read item 7"),
+        (("kill", 0), LIMITS, "reader_crashed", "killed by SIGKILL"),
+        (("abort", 0), LIMITS, "reader_crashed", "killed by SIGABRT"),
+        (("allocate", 400 * MB), LIMITS, "too_large_when_expanded", "memory budget (256 MB)"),
+        (("spin", 0), LIMITS, "read_timeout", "CPU-time limit (SIGXCPU)"),
+        (("sleep", 120), ASLEEP, "read_timeout", "longer than 4 s"),
+        (("answer", 2 * MB), LIMITS, "too_large_when_expanded", "over the 1048576-byte limit"),
+        (("raise", 7), LIMITS, "reader_failed", "ValueError: cannot read item 7"),
     ],
 )
-def test_an_item_that_breaks_its_worker_fails_alone_and_the_batch_goes_on(item: tuple[str, int], reason: str, detail: str) -> None:
+def test_an_item_that_breaks_its_worker_fails_alone_and_the_batch_goes_on(item: tuple[str, int], limits: Limits, reason: str, detail: str) -> None:
     items = [("double", 1), item, ("double", 2), ("double", 3), ("allocate", 64 * MB)]
-    with IsolatedPool(behave, LIMITS) as pool:
+    with IsolatedPool(behave, limits) as pool:
         results = pool.map(items)
 
     assert [r.value for r in results] == [2, None, 4, 6, 64 * MB], "the others are read, within the memory budget too"
@@ -72,7 +73,7 @@ def test_workers_are_kept_across_items_and_results_come_in_input_order() -> None
 
 
 def test_a_replaced_worker_is_a_new_process() -> None:
-    with IsolatedPool(behave, Limits(256 * MB, 2, 6, MB, workers=1)) as pool:
+    with IsolatedPool(behave, Limits(256 * MB, 2, 60, MB, workers=1)) as pool:
         before, _, after = (r.value for r in pool.map([("pid", 0), ("kill", 0), ("pid", 0)]))
     assert isinstance(before, int) and isinstance(after, int) and before != after
 
@@ -122,11 +123,42 @@ def test_the_memory_budget_is_over_the_workers_own_size() -> None:
     assert over.failure is not None and over.failure.reason == "too_large_when_expanded"
 
 
-def test_workers_ignore_ctrl_c_sent_to_the_process_group() -> None:
+def test_ctrl_c_at_the_terminal_reaches_the_parent_not_its_workers() -> None:
+    """A terminal sends SIGINT to the whole foreground process group; the parent decides what to do
+    (here: nothing), and no worker, not even one still starting, is interrupted."""
+    script = textwrap.dedent(
+        """
+        import signal
+        from opsgate.isolation import MB, IsolatedPool, Limits
+        from tests.support.readers import behave
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with IsolatedPool(behave, Limits(256 * MB, 60, 120, MB, workers=2)) as pool:
+            results = pool.imap([("double", 1), ("sleep", 2), ("double", 4)])
+            print(next(results).value, flush=True)
+            input()
+            print([r.value for r in results], flush=True)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert parent.stdin is not None and parent.stdout is not None
+    assert parent.stdout.readline().strip() == "2"
+    os.killpg(parent.pid, signal.SIGINT)  # what Ctrl-C does to the job's process group
+    out, _ = parent.communicate("\n", timeout=60)
+    assert out.strip() == "[2, 8]" and parent.returncode == 0
+
+
+def test_a_worker_that_died_while_idle_is_replaced_before_it_gets_an_item() -> None:
+    with IsolatedPool(behave, Limits(256 * MB, 2, 60, MB, workers=1)) as pool:
+        (first,) = pool.map([("pid", 0)])
+        os.kill(first.value, signal.SIGKILL)
+        assert _wait_gone([first.value]) == []
+        (second,) = pool.map([("pid", 0)])
+    assert isinstance(second.value, int) and second.value != first.value
+
+
+def test_a_batch_left_unread_does_not_leak_its_answers_into_the_next() -> None:
     with IsolatedPool(behave, LIMITS) as pool:
-        results = pool.imap([("double", 1), ("sleep", 2), ("double", 4)])
-        assert next(results).value == 2
-        assert len(pool.pids) == 2, "one worker is asleep on the second item"
-        for pid in pool.pids:
-            os.kill(pid, signal.SIGINT)
-        assert [r.value for r in results] == [2, 8]
+        abandoned = pool.imap([("double", 1), ("sleep", 1), ("double", 50)])
+        assert next(abandoned).value == 2
+        assert [r.value for r in pool.map([("double", 3), ("double", 4)])] == [6, 8]
