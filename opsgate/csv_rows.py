@@ -28,6 +28,7 @@ import numpy as np
 
 QUOTE, NEWLINE = ord('"'), ord("\n")
 SPAN_FIELDS = 16
+UNBALANCED = "unbalanced_quote: a quote opened on this line does not close where the row should end; the row is left out, the lines after it are read as rows of their own"
 
 
 @dataclass
@@ -83,8 +84,7 @@ class _Lines:
                 long.difference_update(range(first, last + 1))
                 k += 2
                 continue
-            left_out[first] = (first, "unbalanced_quote: a quote opened on this line does not close where the row should end; the row is left out, "
-                                      "the lines after it are read as rows of their own")
+            left_out[first] = (first, UNBALANCED)
             long.discard(first)
             k += 1
         for line in sorted(long):
