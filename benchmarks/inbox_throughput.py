@@ -1,7 +1,8 @@
-"""Throughput of reading an inbox: `opsgate extract` as a whole process, and the invoice flow in
-shadow mode (proposals recorded and audited, nothing gated or written), on generated text PDFs.
+"""Throughput of reading an inbox: `opsgate extract` as a whole process, the isolated reader
+(documents read in worker processes with limits) against reading in this process, and the invoice
+flow in shadow mode (proposals recorded and audited, nothing gated or written), on generated text PDFs.
 
-    python3 -m uv run python benchmarks/inbox_throughput.py [--documents 1000] [--profile]
+    python3 -m uv run python benchmarks/inbox_throughput.py [--documents 1000] [--profile] [--no-flow]
 
 The flow part uses the configured Prefect server (PREFECT_API_URL) or opsgate's local one.
 Prints the data size, seconds and documents per second for each, and with --profile the
@@ -46,7 +47,39 @@ def bench_extract(paths: list[Path]) -> None:
     out = subprocess.run([sys.executable, "-m", "opsgate", "extract", *map(str, paths), "--json"], capture_output=True, text=True, check=True)
     seconds = time.perf_counter() - start
     assert len(out.stdout.splitlines()) == len(paths)
-    print(f"opsgate extract (whole command, start-up included, {os.cpu_count()} worker processes): documents={len(paths)} seconds={seconds:.2f} documents_per_second={len(paths) / seconds:.0f}")
+    print(f"opsgate extract (whole command, start-up included, isolated reader): documents={len(paths)} seconds={seconds:.2f} documents_per_second={len(paths) / seconds:.0f}")
+
+
+def bench_isolation(paths: list[Path]) -> None:
+    """Documents per second read in this process and through the reader pool (one worker, then the
+    configured number), and what a one-document batch costs: the price of isolation."""
+    from opsgate.isolation import Limits
+    from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
+    from tasks.invoice_extraction.extracting import extract_document
+
+    required = ("invoice_number", "invoice_date", "currency", "total")
+    options = read_options("rules")
+    jobs = [ReadJob(path, str(path), required, options) for path in paths]
+    megabytes = sum(path.stat().st_size for path in paths) / 1e6
+    start = time.perf_counter()
+    inline = [extract_document(path, required).model_dump_json() for path in paths]
+    seconds = time.perf_counter() - start
+    print(f"in this process (no isolation): documents={len(paths)} data_mb={megabytes:.1f} seconds={seconds:.2f} documents_per_second={len(paths) / seconds:.0f}")
+    configured = Limits.from_settings()
+    for workers in sorted({1, configured.workers}):
+        limits = Limits(configured.memory_bytes, configured.cpu_seconds, configured.wall_seconds, configured.output_bytes, workers)
+        start = time.perf_counter()
+        isolated = [result.model_dump_json() for result in extract_documents(jobs, limits=limits)]
+        pooled = time.perf_counter() - start
+        assert isolated == inline, "the isolated reader reads the same"
+        print(f"isolated reader, {workers} worker process(es), start-up included: documents={len(paths)} data_mb={megabytes:.1f} seconds={pooled:.2f} "
+              f"documents_per_second={len(paths) / pooled:.0f} overhead_ms_per_document={(pooled - seconds) / len(paths) * 1000:.1f}")
+    start = time.perf_counter()
+    list(extract_documents(jobs[:1]))
+    one = time.perf_counter() - start
+    start = time.perf_counter()
+    extract_document(paths[0], required)
+    print(f"one document: isolated seconds={one:.2f} (a worker started and its imports), in this process seconds={time.perf_counter() - start:.3f}")
 
 
 def bench_flow(inbox: Path, count: int, scratch: Path) -> None:
@@ -90,14 +123,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=1000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--no-flow", action="store_true", help="skip the flow (it needs a Prefect server)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         inbox = Path(scratch) / "inbox"
         paths = make_inbox(inbox, args.documents)
         bench_extract(paths)
+        bench_isolation(paths)
         if args.profile:
             profile_extract(paths[:300])
-        bench_flow(inbox, args.documents, Path(scratch))
+        if not args.no_flow:
+            bench_flow(inbox, args.documents, Path(scratch))
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ class AuditEvent(StrEnum):
     DELIVERED = "delivered"  # a message (published report, approval notice) posted to a channel
     DELIVERY_FAILED = "delivery_failed"
     IMPORTED = "imported"  # source records loaded into the embedded records store by an operator
+    QUARANTINED = "quarantined"  # an input that kept failing was moved aside before it was read again
     COMPLETED = "completed"
     RECOVERED = "recovered"  # opsgate recover finished what a run whose process died left open
 

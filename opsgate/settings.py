@@ -6,6 +6,7 @@ with the project, the offline ``rules`` backend, a local Prefect server on port 
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -48,6 +49,15 @@ class Settings(BaseSettings):
 
     prefect_port: int = Field(default=4200, description="Port of the local Prefect server opsgate starts when PREFECT_API_URL is unset.")
     max_document_bytes: int = Field(default=25 * 1024 * 1024, gt=0, description="Larger input documents fail instead of being read.")
+    reader_memory_mb: int = Field(default=1024, gt=0, description="Memory a reader process may use for one input, over its size after imports.")
+    reader_cpu_seconds: int = Field(default=60, gt=0, description="CPU seconds a reader process may spend on one input.")
+    reader_wall_seconds: int = Field(default=120, gt=0, description="Seconds one input may take to read before its reader process is killed.")
+    reader_max_output_mb: int = Field(default=64, gt=0, description="Largest result a reader process may send back for one input.")
+    reader_workers: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), gt=0, description="Reader processes at once.")
+    reader_max_expanded_mb: int = Field(
+        default=256, gt=0, description="What a PDF's compressed streams (images aside) may expand to, in total, before it is refused unread."
+    )
+    reader_max_csv_field_bytes: int = Field(default=1024 * 1024, gt=0, description="A CSV row with a larger field is left out with its reason.")
 
     @field_validator("data_dir", "policy_dir", "audit_key_file")
     @classmethod

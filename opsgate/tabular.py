@@ -4,7 +4,9 @@ Shared by the workflows that take tables as input (records to deduplicate, opera
 
 A file that cannot be read at all (missing, not UTF-8, no id column, an undecidable delimiter)
 is an error naming the problem and the way out. A row that cannot be used (wrong number of
-fields, no id, an id used twice) is reported with its line and reason, and the rest is processed.
+fields, no id, an id used twice, a field over the size limit: ``field_too_large``, a quote that
+does not close where the row ends: ``unbalanced_quote``, see ``csv_rows``) is reported with its
+line and reason, and the rest is processed: one bad row never costs the file or its neighbours.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from opsgate.csv_rows import clean_rows
 from opsgate.errors import InputError
+from opsgate.settings import get_settings
 
 SNIFF_BYTES = 64 * 1024
+BLOCK_BYTES = 1 << 20  # Arrow's own default: a block must hold the longest row
 DELIMITERS = ",;\t|"
 
 
@@ -63,7 +68,11 @@ def _delimiter(sample: str, path: Path) -> str:
         return best
 
 
-def read_csv(path: Path, id_column: str, *, delimiter: str | None = None, encoding: str = "utf-8", required: Sequence[str] = ()) -> Records:
+def read_csv(
+    path: Path, id_column: str, *, delimiter: str | None = None, encoding: str = "utf-8", required: Sequence[str] = (), max_field: int | None = None,
+) -> Records:
+    """``max_field``: bytes one field may hold (``OPSGATE_READER_MAX_CSV_FIELD_BYTES`` when omitted);
+    a larger one, or a quote that does not close where its row should end, leaves out that row only."""
     sample = _decode_sample(path, encoding)
     delimiter = delimiter or _delimiter(sample, path)
     header = next(csv.reader([sample.splitlines()[0]], delimiter=delimiter)) if sample else []
@@ -73,7 +82,8 @@ def read_csv(path: Path, id_column: str, *, delimiter: str | None = None, encodi
         twice = sorted({h for h in header if header.count(h) > 1})
         raise InputError(f"{path}: the header names {', '.join(map(repr, twice))} more than once")
     _check_columns(path, header, id_column, required)
-    problems: list[RowProblem] = []
+    rows = clean_rows(path.read_bytes(), delimiter, len(header), max_field or get_settings().reader_max_csv_field_bytes, encoding)
+    problems = [RowProblem(f"line {line + 1} {text!r}", reason) for line, text, reason in rows.left_out]
 
     def bad_row(row: pacsv.InvalidRow) -> str:
         problems.append(RowProblem(f"the row {row.text[:80]!r}", f"{row.actual_columns} fields where the header has {row.expected_columns}"))
@@ -81,8 +91,8 @@ def read_csv(path: Path, id_column: str, *, delimiter: str | None = None, encodi
 
     try:
         table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=True),
+            pa.BufferReader(rows.data),
+            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=True, block_size=max(BLOCK_BYTES, 2 * rows.longest_row + 1024)),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=bad_row),
             convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header}, strings_can_be_null=False),
         )

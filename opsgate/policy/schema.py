@@ -92,6 +92,9 @@ class EscalationRules(Strict):
     low_confidence: LowConfidence | None = None
     high_value: HighValue | None = None
     repeated_failure: RepeatedFailure | None = None
+    quarantine: RepeatedFailure | None = Field(
+        default=None, description="Move a source aside (a hidden .quarantine folder beside it), audited, before it is read again once it failed this many times.",
+    )
 
 
 class Logging(Strict):

@@ -74,16 +74,19 @@ def _merge(rules: RulesResult, llm: RulesResult, unsure: list[str]) -> tuple[Rul
     return RulesResult(fields=InvoiceFields(**values), confidence=confidence, document_type=rules.document_type), conflicts
 
 
-def read_fields(text: str, backend: Backend, client: instructor.Instructor | None = None, prompt: Prompt | None = None) -> Reading:
+def read_fields(
+    text: str, backend: Backend, client: instructor.Instructor | None = None, prompt: Prompt | None = None, rules: RulesResult | None = None,
+) -> Reading:
     """The fields of ``text`` by ``backend``; the LLM backends need ``client`` and read with
-    ``prompt``, the newest prompt file when none is given."""
+    ``prompt``, the newest prompt file when none is given. ``rules`` is the rules' reading of the
+    text when a reader process has made it already (``auto``)."""
     if backend == "rules":
-        return Reading(extract_fields(text), RULES_VERSION)
+        return Reading(rules or extract_fields(text), RULES_VERSION)
     assert client is not None, f"the {backend} backend needs an LLM client"
     prompt = prompt or current_prompt()
     if backend == "llm":
         return _llm_only(text, client, prompt)
-    rules = extract_fields(text)
+    rules = rules or extract_fields(text)
     unsure = [n for n in SCALAR_FIELDS if getattr(rules.fields, n) in (None, "") or rules.confidence.get(n, 0) < UNSURE_BELOW]
     if not unsure:
         return Reading(rules, RULES_VERSION)

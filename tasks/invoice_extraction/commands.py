@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
-from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -18,9 +14,8 @@ from rich.table import Table
 from opsgate.display import terminal_text
 from opsgate.llm import llm_client
 from opsgate.policy.loader import load_policy
-from opsgate.settings import get_settings
 from tasks.invoice_extraction.backends import Backend
-from tasks.invoice_extraction.extracting import extract_document
+from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
 from tasks.invoice_extraction.models import Extraction
 
 WORKFLOW = "invoice_extraction"
@@ -37,38 +32,25 @@ def _table(results: list[Extraction]) -> Table:
     return table
 
 
-PARALLEL_FROM = 64  # below this, starting worker processes costs more than it saves
-
-
-def _extract_one(path: Path, *, required: tuple[str, ...], max_bytes: int, backend: Backend, client: Any = None) -> Extraction:
-    return extract_document(path, required, source=str(path), max_bytes=max_bytes, backend=backend, client=client)
-
-
 def extract(
     paths: Annotated[list[Path], typer.Argument(help="Documents to read: PDF (with or without embedded e-invoice XML), plain text, CII or UBL XML.")],
     json: Annotated[bool, typer.Option("--json", help="One JSON object per document on stdout, in input order.")] = False,
     backend: Annotated[Backend | None, typer.Option(help="rules, llm or auto; OPSGATE_BACKEND when omitted.")] = None,
 ) -> None:
-    """Extract invoice fields from documents. No writes, no server."""
+    """Extract invoice fields from documents. No writes, no server. Each document is read in a
+    reader process with memory, time and output limits (OPSGATE_READER_*)."""
     policy = load_policy(WORKFLOW)
-    required = policy.escalation.missing_data.fields if policy.escalation.missing_data else []
-    settings = get_settings()
-    backend = backend or settings.backend
-    read = partial(_extract_one, required=tuple(required), max_bytes=settings.max_document_bytes, backend=backend)
+    required = tuple(policy.escalation.missing_data.fields if policy.escalation.missing_data else [])
+    options = read_options(backend)
+    client = llm_client() if options.backend != "rules" else None
+    jobs = [ReadJob(path, str(path), required, options) for path in paths]
     results: list[Extraction] = []
-    with Progress(console=Console(stderr=True), transient=True, disable=len(paths) < 2 or not sys.stderr.isatty()) as progress, ExitStack() as stack:
+    with Progress(console=Console(stderr=True), transient=True, disable=len(paths) < 2 or not sys.stderr.isatty()) as progress:
         job = progress.add_task("extracting", total=len(paths))
-        if backend == "rules" and len(paths) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=os.cpu_count()))
-            extracted = pool.map(read, paths, chunksize=32)  # in input order, whatever finishes first
-        else:
-            client = llm_client() if backend != "rules" else None
-            extracted = (read(path, client=client) for path in paths)
-        for result in extracted:
+        for result in extract_documents(jobs, client=client, progress=lambda done: progress.update(job, completed=done)):
             results.append(result)
             if json:
                 sys.stdout.write(result.model_dump_json() + "\n")
                 sys.stdout.flush()
-            progress.advance(job)
     if not json:
         Console().print(_table(results))

@@ -11,14 +11,18 @@ read from its text layer with an escalation saying so.
 
 Every extraction of a document whose bytes were read carries their digest and size (``inputs``),
 whatever came of them: the proposal stores it, and a replay compares it with the file as it is then.
+
+The work splits in two: ``read_document`` does everything that parses the bytes (and may run in a
+reader process, see ``batch``), ``finish_reading`` asks the model, where one is used, in the caller.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opsgate.errors import ConfigurationError, ExtractionError
 from opsgate.models import Escalation, EscalationReason
@@ -28,6 +32,8 @@ from tasks.invoice_extraction.einvoice import EInvoice, looks_like_xml, parse_ei
 from tasks.invoice_extraction.models import DocumentType, Extraction, InvoiceFields
 from tasks.invoice_extraction.reading import (
     DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_EXPANDED,
+    check_pdf,
     document_inputs,
     document_text,
     embedded_einvoice,
@@ -45,6 +51,28 @@ _KNOWN_FIELDS = frozenset(InvoiceFields.model_fields)
 XML_VERSION = "einvoice-xml"  # read from structured data: no rules or prompt involved
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """How a document is read: its size limits, whether an embedded e-invoice counts, and who reads text."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_expanded: int = DEFAULT_MAX_EXPANDED
+    use_embedded_xml: bool = True
+    backend: Backend = "rules"
+
+
+@dataclass
+class TextToRead:
+    """What a reader process hands back when a model must read the text: the model's client lives
+    in the parent, never where untrusted bytes are parsed. For ``auto`` the rules have read it already."""
+
+    source: str
+    text: str
+    escalations: list[Escalation]
+    rules: RulesResult | None
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
 def extract_document(
     path: Path,
     required_fields: Sequence[str],
@@ -56,64 +84,57 @@ def extract_document(
     client: instructor.Instructor | None = None,
     prompt: Prompt | None = None,
 ) -> Extraction:
-    """Read and extract ``path``; escalate when a required field is missing or the file is a scan.
+    """Read and extract ``path`` in this process; escalate when a required field is missing or the file is a scan.
 
     ``required_fields`` must name fields of ``InvoiceFields``; an unknown name is a policy
     mistake, so it raises ``ConfigurationError`` instead of silently escalating every file.
     A standalone XML document is always read as an e-invoice; ``use_embedded_xml=False`` makes
     a PDF be read from its text layer even when it has an e-invoice attached. ``backend`` says
     who reads text (see ``backends``); the LLM backends need ``client`` and read with ``prompt``,
-    the newest prompt file unless a replay names another version.
+    the newest prompt file unless a replay names another version. Untrusted inboxes are read
+    through ``batch.extract_documents`` instead, which runs this work in reader processes.
     """
-    _check_required(required_fields)  # before reading: a policy mistake raises even for a missing file
+    options = ReadOptions(max_bytes=max_bytes, use_embedded_xml=use_embedded_xml, backend=backend)
+    return finish_reading(read_document(path, required_fields, source, options), required_fields, backend, client, prompt)
+
+
+def read_document(path: Path, required_fields: Sequence[str], source: str | None, options: ReadOptions, data: bytes | None = None) -> Extraction | TextToRead:
+    """Everything that parses the document's bytes (``data`` when already loaded, else the file):
+    the finished extraction, or the text a model still has to read (``llm`` and ``auto``)."""
+    check_required(required_fields)  # before reading: a policy mistake raises even for a missing file
     path = Path(path)
     source = source if source is not None else str(path)
-    try:
-        data = load_document(path, max_bytes)
-    except ExtractionError as exc:
-        return Extraction(source=source, status="error", error=str(exc))
-    return extract_loaded(
-        data, path.name, required_fields, source, max_bytes, use_embedded_xml=use_embedded_xml, backend=backend, client=client, prompt=prompt,
-    )
+    if data is None:
+        try:
+            data = load_document(path, options.max_bytes)
+        except ExtractionError as exc:
+            return Extraction(source=source, status="error", error=str(exc))
+    read = _extract(data, path.name, required_fields, source, options)
+    read.inputs = document_inputs(data)
+    return read
 
 
-def extract_loaded(
-    data: bytes,
-    name: str,
-    required_fields: Sequence[str],
-    source: str,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    *,
-    use_embedded_xml: bool = True,
-    backend: Backend = "rules",
-    client: instructor.Instructor | None = None,
-    prompt: Prompt | None = None,
+def finish_reading(
+    read: Extraction | TextToRead, required_fields: Sequence[str], backend: Backend,
+    client: instructor.Instructor | None = None, prompt: Prompt | None = None,
 ) -> Extraction:
-    """``extract_document`` for bytes already loaded from the file ``name`` (a replay checks them
-    against the case's digest before anything reads them), recording their digest and size."""
-    _check_required(required_fields)
-    extraction = _extract(data, name, required_fields, source, max_bytes, use_embedded_xml, backend, client, prompt)
-    extraction.inputs = document_inputs(data)
+    """The extraction, asking the model where the reader left text for it (in the parent process)."""
+    if isinstance(read, Extraction):
+        return read
+    reading = read_fields(read.text, backend, client, prompt, rules=read.rules)
+    result = reading.result
+    extraction = _finish(read.source, required_fields, result.document_type, result.fields, result.confidence, read.escalations + reading.escalations, reading.instruction_version)
+    extraction.inputs = read.inputs
     return extraction
 
 
-def _check_required(required_fields: Sequence[str]) -> None:
+def check_required(required_fields: Sequence[str]) -> None:
     unknown = [name for name in required_fields if name not in _KNOWN_FIELDS]
     if unknown:
         raise ConfigurationError(f"unknown required invoice field(s): {', '.join(unknown)}")
 
 
-def _extract(
-    data: bytes,
-    name: str,
-    required_fields: Sequence[str],
-    source: str,
-    max_bytes: int,
-    use_embedded_xml: bool,
-    backend: Backend,
-    client: instructor.Instructor | None,
-    prompt: Prompt | None,
-) -> Extraction:
+def _extract(data: bytes, name: str, required_fields: Sequence[str], source: str, options: ReadOptions) -> Extraction | TextToRead:
     if not is_pdf(data) and looks_like_xml(data):
         try:
             einvoice = parse_einvoice(data, name)
@@ -123,9 +144,11 @@ def _extract(
 
     escalations: list[Escalation] = []
     einvoice = None
-    if use_embedded_xml and is_pdf(data):
-        einvoice, escalations = _embedded(data, name, max_bytes)
     try:
+        if is_pdf(data):
+            check_pdf(data, name, options.max_expanded)
+            if options.use_embedded_xml:
+                einvoice, escalations = _embedded(data, name, options.max_bytes)
         text: str | None = document_text(data, name)
     except ExtractionError as exc:
         if exc.reason != "needs_ocr":
@@ -137,7 +160,9 @@ def _extract(
 
     if einvoice is None:
         assert text is not None
-        reading = read_fields(text, backend, client, prompt)
+        if options.backend != "rules":
+            return TextToRead(source, text, escalations, extract_fields(text) if options.backend == "auto" else None)
+        reading = read_fields(text, "rules")
         result = reading.result
         return _finish(source, required_fields, result.document_type, result.fields, result.confidence, escalations + reading.escalations, reading.instruction_version)
     fields, confidence = einvoice.fields, einvoice.confidence

@@ -4,7 +4,14 @@ The workflow needs to tell "this document is broken" (an error a person must fix
 from "this document is a scan" (a person, or later OCR, must read it). So every failure is an
 ``ExtractionError`` with a short ``reason`` code; nothing here guesses or silently returns "".
 PDFs are recognised by their magic bytes, not by their name, because inbox files are often
-misnamed.
+misnamed; a file that starts like another format (a zip holding a PDF) is that format, whatever
+follows.
+
+Before pdfium sees a PDF, ``check_pdf`` walks its bytes for what pdfium would choke on without
+saying so: compressed streams that expand past a budget (a zip bomb for PDF readers:
+``too_large_when_expanded``) and dictionaries or arrays nested absurdly deep (``corrupt``). It
+cannot see everything (other filters, images decoded later): the reader's process limits
+(``opsgate.isolation``) are the backstop.
 
 What a document was read from is its bytes: ``document_inputs`` digests the bytes already
 loaded, so a proposal can say exactly which file content it came from and a replay can tell a
@@ -14,6 +21,8 @@ document changed in place from the original.
 from __future__ import annotations
 
 import hashlib
+import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +33,8 @@ from opsgate.errors import ExtractionError
 from tasks.invoice_extraction.einvoice import looks_like_einvoice
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
+DEFAULT_MAX_EXPANDED = 256 * 1024 * 1024
+MAX_NESTING = 256  # real PDFs nest a few levels; pdfium gives up silently far below what a hostile file can do
 PAGE_SEPARATOR = "\f"
 # File names the e-invoice standards prescribe for the XML inside a PDF/A-3 (compared lower-case).
 EINVOICE_FILE_NAMES = frozenset({"factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"})
@@ -74,6 +85,7 @@ def document_inputs(data: bytes) -> dict[str, Any]:
 
 def document_text(data: bytes, name: str) -> str:
     """The text of a document already loaded; ``name`` is for messages and the ``.pdf`` check."""
+    _refuse_binary(data, name)
     if is_pdf(data):
         return _read_pdf(data, name)
     if name.lower().endswith(".pdf"):
@@ -119,8 +131,100 @@ def embedded_einvoice(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_BYTES
 
 
 def is_pdf(data: bytes) -> bool:
-    """PDF readers accept the header anywhere in the first 1024 bytes; so do we."""
-    return b"%PDF-" in data[:1024]
+    """PDF readers accept the header anywhere in the first 1024 bytes; so do we, unless the file
+    starts like another format (an uncompressed zip shows its PDF's header within that range)."""
+    return b"%PDF-" in data[:1024] and _binary_kind(data) is None
+
+
+def check_pdf(data: bytes, name: str, max_expanded: int = DEFAULT_MAX_EXPANDED) -> None:
+    """Refuse a PDF whose compressed streams expand past ``max_expanded`` bytes in total
+    (``too_large_when_expanded``), or whose dictionaries and arrays nest deeper than ``MAX_NESTING``
+    (``corrupt``), outside strings and stream data and inside object streams, before pdfium parses it.
+
+    FlateDecode streams are inflated incrementally and thrown away, so the check itself uses little
+    memory; image streams are not counted (reading text does not decode them).
+    """
+    _PdfWalk(data, name, max_expanded).walk(data)
+
+
+_TOKEN = re.compile(rb"<<|>>|[\[\]()<%]|(?<=[\s>])stream(?=\r\n|\n|\r)")
+_STRING_TOKEN = re.compile(rb"[()\\]")
+_EOL = re.compile(rb"[\r\n]")
+_FLATE = re.compile(rb"/FlateDecode\b|/Fl\b")
+_IMAGE = re.compile(rb"/Subtype\s*/Image\b")
+_OBJECT_STREAM = re.compile(rb"/Type\s*/ObjStm\b")
+_CHUNK = 64 * 1024
+
+
+class _PdfWalk:
+    """One pass over a PDF's tokens: nesting depth, and the expanded size of its Flate streams."""
+
+    def __init__(self, data: bytes, name: str, budget: int) -> None:
+        self.data, self.name, self.budget, self.expanded = data, name, budget, 0
+
+    def walk(self, data: bytes, streams: bool = True) -> None:
+        depth, pos = 0, 0
+        while (match := _TOKEN.search(data, pos)) is not None:
+            token, pos = match.group(), match.end()
+            if token in (b"<<", b"["):
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise ExtractionError("corrupt", f"{self.name}: corrupt: dictionaries and arrays nested more than {MAX_NESTING} deep (at byte {match.start()})")
+            elif token in (b">>", b"]"):
+                depth = max(0, depth - 1)
+            elif token == b"(":
+                pos = _string_end(data, pos)
+            elif token == b"<":
+                pos = (data.find(b">", pos) + 1) or len(data)
+            elif token == b"%":
+                found = _EOL.search(data, pos)
+                pos = found.end() if found else len(data)
+            elif streams:
+                pos = self._stream(match.start(), pos)
+
+    def _stream(self, keyword: int, pos: int) -> int:
+        """Inflate the stream after ``keyword`` if its dictionary says FlateDecode; where it ends."""
+        start = pos + (2 if self.data.startswith(b"\r\n", pos) else 1)
+        end = self.data.find(b"endstream", start)
+        end = len(self.data) if end < 0 else end
+        dictionary = self.data[max(self.data.rfind(b"obj", 0, keyword), 0) : keyword]
+        if _FLATE.search(dictionary) and not _IMAGE.search(dictionary):
+            inflated = self._inflate(start, keep=_OBJECT_STREAM.search(dictionary) is not None)
+            if inflated:
+                self.walk(inflated, streams=False)  # objects packed in an object stream nest like any others
+        return end + len(b"endstream")
+
+    def _inflate(self, start: int, keep: bool) -> bytes:
+        inflater, kept = zlib.decompressobj(), []
+        view = memoryview(self.data)
+        try:
+            for offset in range(start, len(self.data), _CHUNK):
+                pending = view[offset : offset + _CHUNK]
+                while pending and not inflater.eof:
+                    out = inflater.decompress(pending, _CHUNK * 16)
+                    self.expanded += len(out)
+                    if self.expanded > self.budget:
+                        raise ExtractionError(
+                            "too_large_when_expanded",
+                            f"{self.name}: too_large_when_expanded: its compressed streams expand to more than {self.budget // (1024 * 1024)} MB; not read",
+                        )
+                    if keep:
+                        kept.append(out)
+                    pending = inflater.unconsumed_tail
+                if inflater.eof:
+                    break
+        except zlib.error:
+            pass  # not (or no longer) Flate data: pdfium reads what inflated, as counted
+        return b"".join(kept)
+
+
+def _string_end(data: bytes, pos: int) -> int:
+    """Where the literal string opened just before ``pos`` ends (balanced parentheses, escapes)."""
+    depth = 1
+    while depth and (match := _STRING_TOKEN.search(data, pos)) is not None:
+        pos = match.end() + (1 if match.group() == b"\\" else 0)
+        depth += {b"(": 1, b")": -1}.get(match.group(), 0)
+    return pos if depth == 0 else len(data)
 
 
 def _open_pdf(data: bytes, name: str) -> pdfium.PdfDocument:
@@ -165,11 +269,18 @@ def _page_text(document: pdfium.PdfDocument, index: int) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
 
 
+def _binary_kind(data: bytes) -> str | None:
+    return next((kind for magic, kind in _BINARY_MAGIC.items() if data.startswith(magic)), None)
+
+
+def _refuse_binary(data: bytes, name: str) -> None:
+    kind = _binary_kind(data)
+    if kind is not None:
+        raise ExtractionError("unsupported_format", f"{name}: a {kind} is not a supported document")
+
+
 def _read_text(data: bytes, name: str) -> str:
     """Decode a text file, refusing binaries rather than returning mojibake."""
-    for magic, kind in _BINARY_MAGIC.items():
-        if data.startswith(magic):
-            raise ExtractionError("unsupported_format", f"{name}: a {kind} is not a supported document")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = data.decode("utf-16", errors="replace")
     elif b"\x00" in data[:8192] or _control_ratio(data[:8192]) > 0.1:

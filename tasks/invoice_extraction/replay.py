@@ -114,27 +114,25 @@ def replay(
     was, under ``policy``'s required fields. The LLM versions read with their prompt from
     ``prompts`` (the workflow's folder by default) and use ``client``, or the configured endpoint
     when none is given. Each document is read once: its bytes are checked against the case's
-    digest before anything reads them, so a changed document costs no model call."""
+    digest before anything reads them, so a changed document costs no model call; what parses them
+    runs in reader processes (``batch``)."""
     from opsgate.llm import llm_client
     from opsgate.replay import Unavailable
-    from opsgate.settings import get_settings
-    from tasks.invoice_extraction.extracting import extract_loaded
+    from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
     from tasks.invoice_extraction.models import Extraction
     from tasks.invoice_extraction.proposing import propose_all
 
     reader = reader_for(version, prompts)
-    required = policy.escalation.missing_data.fields if policy.escalation.missing_data else []
-    max_bytes = get_settings().max_document_bytes
-    read = [(case, _read_again(case, max_bytes)) for case in cases]
+    required = tuple(policy.escalation.missing_data.fields if policy.escalation.missing_data else [])
+    options = read_options(reader.backend)
+    read = [(case, _read_again(case, options.max_bytes)) for case in cases]
     if reader.backend != "rules" and client is None and any(isinstance(found, bytes) for _, found in read):
         client = llm_client()
     unavailable = {case.proposal_id: found for case, found in read if isinstance(found, Unavailable)}
-    extractions = {
-        case.proposal_id: found if isinstance(found, Extraction) else extract_loaded(
-            found, Path(case.source).name, required, case.source, max_bytes, backend=reader.backend, client=client, prompt=reader.prompt,
-        )
-        for case, found in read if not isinstance(found, Unavailable)
-    }
+    failed = {case.proposal_id: found for case, found in read if isinstance(found, Extraction)}
+    loaded = [(case, found) for case, found in read if isinstance(found, bytes)]
+    jobs = [ReadJob(Path(case.source), case.source, required, options, data) for case, data in loaded]
+    extractions = {**failed, **dict(zip((case.proposal_id for case, _ in loaded), extract_documents(jobs, client=client, prompt=reader.prompt), strict=True))}
     present = [case for case in cases if case.proposal_id in extractions]
     proposals = propose_all([extractions[case.proposal_id] for case in present], policy)
     _without_own_posting(present, proposals)

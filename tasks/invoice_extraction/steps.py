@@ -11,10 +11,10 @@ from prefect.cache_policies import NO_CACHE
 from opsgate.errors import ConfigurationError
 from opsgate.llm import llm_client
 from opsgate.models import Proposal
+from opsgate.quarantine import FOLDER as QUARANTINE
+from opsgate.quarantine import quarantine
 from opsgate.runs import Run
-from opsgate.settings import get_settings
-from tasks.invoice_extraction.extracting import extract_document
-from tasks.invoice_extraction.models import Extraction
+from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
 from tasks.invoice_extraction.proposing import propose_all
 
 logger = logging.getLogger(__name__)
@@ -28,27 +28,22 @@ def list_inbox(inbox: Path) -> list[Path]:
 
 
 @task(name="load-invoices", cache_policy=NO_CACHE)
-def load_invoices(inbox: Path) -> list[Path]:
-    documents = list_inbox(inbox)
+def load_invoices(run: Run, inbox: Path) -> list[Path]:
+    """The inbox's documents, less those that failed as often as the policy allows: they are moved
+    into the inbox's hidden quarantine folder (and audited) before anything reads them again."""
+    documents = quarantine(run, list_inbox(inbox), inbox / QUARANTINE)
     logger.info("%d documents in %s", len(documents), inbox)
     return documents
 
 
 @task(name="propose-postings", cache_policy=NO_CACHE)
 def propose_postings(run: Run, documents: list[Path]) -> list[Proposal]:
-    required = run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else []
-    settings = get_settings()
-    client = llm_client() if settings.backend != "rules" else None
-    extractions = []
-    for path in documents:
-        try:
-            extraction = extract_document(path, required, max_bytes=settings.max_document_bytes, backend=settings.backend, client=client)
-        except ConfigurationError:
-            raise
-        except Exception as exc:  # a bug on one document must not cost the batch: that input fails, recorded
-            logger.exception("extracting %s failed unexpectedly", path.name)
-            extraction = Extraction(source=str(path), status="error", error=f"extraction failed unexpectedly: {type(exc).__name__}: {exc}")
-        extractions.append(extraction)
+    """Read every document in a reader process (``batch``), ask the model here where one is used,
+    and propose; a document that fails its reader fails alone, with the reason."""
+    required = tuple(run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else [])
+    options = read_options()
+    client = llm_client() if options.backend != "rules" else None
+    extractions = list(extract_documents([ReadJob(path, str(path), required, options) for path in documents], client=client))
     proposals = propose_all(extractions, run.policy)
     for proposal in proposals:
         logger.debug("%s: %s", proposal.source, proposal.error or proposal.summary)

@@ -10,7 +10,9 @@ Run ``python -m tests.support.pdf_builder OUT_DIR`` to (re)build the sample inbo
 from __future__ import annotations
 
 import hashlib
+import io
 import sys
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -167,6 +169,45 @@ def encrypted_pdf(lines: list[str], user_password: str = "secret") -> bytes:
         % (o_value.hex().encode(), u_value.hex().encode(), permissions),
     ]
     return _assemble(objects, b"/Encrypt 6 0 R /ID [<%s> <%s>] " % (doc_id.hex().encode(), doc_id.hex().encode()))
+
+
+def flate_bomb_pdf(expanded_mb: int, line: bytes = b"BT /F1 11 Tf 50 780 Td (Kestrel Supplies Ltd invoice line) Tj ET") -> bytes:
+    """A one-page PDF whose FlateDecode content stream inflates to ``expanded_mb`` MB of ``line``
+    repeated (text operators by default: expensive for pdfium to lay out), from about a thousandth
+    of that on disk. Built in memory, chunk by chunk."""
+    block = (line + b"\n") * (1024 * 1024 // (len(line) + 1))
+    packer = zlib.compressobj(1)
+    packed = b"".join([*(packer.compress(block) for _ in range(expanded_mb)), packer.flush()])
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        _FONT,
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+        _stream(packed, b"/Filter /FlateDecode "),
+    ]
+    return _assemble(objects)
+
+
+def deeply_nested_pdf(lines: list[str], depth: int) -> bytes:
+    """A text PDF whose page carries an array nested ``depth`` levels deep (``/Deep [[[...]]]``)."""
+    resources = b"<< /Font << /F1 3 0 R >> /Deep " + b"[" * depth + b"]" * depth + b" >>"
+    return _pages_pdf(_text_pages(lines), resources, [_FONT])
+
+
+def object_stream_pdf(lines: list[str], packed_object: bytes) -> bytes:
+    """A text PDF that also carries ``packed_object`` inside a compressed object stream (/ObjStm)."""
+    header = b"6 0 "
+    body = zlib.compress(header + packed_object)
+    objstm = _stream(body, b"/Type /ObjStm /N 1 /First %d /Filter /FlateDecode " % len(header))
+    return _pages_pdf(_text_pages(lines), b"<< /Font << /F1 3 0 R >> >>", [_FONT, objstm])
+
+
+def zipped(name: str, data: bytes) -> bytes:
+    """``data`` stored uncompressed in a zip archive as ``name``: its header shows within the first bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def build_samples(out_dir: Path) -> list[Path]:

@@ -1,5 +1,5 @@
-"""The workflow's propose step keeps going when one document trips a bug in the extractor, and
-every proposal says which bytes it was proposed from."""
+"""The workflow's propose step keeps going when one document kills its reader, and every
+proposal says which bytes it was proposed from."""
 
 from __future__ import annotations
 
@@ -9,27 +9,24 @@ from pathlib import Path
 import pytest
 
 from opsgate import runs
-from tasks.invoice_extraction import backends
+from opsgate.settings import get_settings
 from tasks.invoice_extraction.steps import list_inbox, propose_postings
 from tests.support.batches import write_inbox
-from tests.support.pdf_builder import image_only_pdf
-from tests.support.samples import US_INVOICE
+from tests.support.pdf_builder import flate_bomb_pdf, image_only_pdf
+from tests.support.samples import DE_INVOICE, US_INVOICE
 
 
-def test_one_crashing_document_fails_alone(opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = backends.extract_fields
-
-    def fragile(text: str):  # type: ignore[no-untyped-def]
-        if "Harrowgate" in text:
-            raise IndexError("list index out of range")
-        return real(text)
-
-    monkeypatch.setattr(backends, "extract_fields", fragile)
-    inbox = write_inbox(tmp_path / "inbox")
+def test_a_document_that_kills_its_reader_fails_alone(opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the pre-check's budget out of the way, pdfium itself meets the bomb in a reader process
+    capped at 600 MB: that process dies, the document fails with how, the others are proposed."""
+    monkeypatch.setenv("OPSGATE_READER_MAX_EXPANDED_MB", "100000")
+    monkeypatch.setenv("OPSGATE_READER_MEMORY_MB", "600")
+    get_settings.cache_clear()
+    inbox = write_inbox(tmp_path / "inbox", {"us.pdf": US_INVOICE, "bomb.pdf": flate_bomb_pdf(400), "de.pdf": DE_INVOICE})
     proposals = propose_postings.fn(runs.start_run("invoice_extraction", "test"), list_inbox(inbox))
 
     by_file = {Path(p.source).name: p for p in proposals}
-    assert by_file["uk.pdf"].error is not None and "IndexError" in by_file["uk.pdf"].error
+    assert by_file["bomb.pdf"].error is not None and "bomb.pdf: reader_crashed: the reader process was killed by SIGABRT" in by_file["bomb.pdf"].error
     assert by_file["us.pdf"].tool == by_file["de.pdf"].tool == "payables.post"
 
 
