@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
-
 from defusedxml import DTDForbidden
 
 from opsgate.errors import ExtractionError
