@@ -107,6 +107,7 @@ def test_rejected_clusters_are_not_proposed_again(start_dedupe, tmp_path: Path) 
     path, truth = _companies(tmp_path)
     run = start_dedupe(file=path, id_column="id")
     request = wait_for_request(WORKFLOW)
+    assert _members(request) == {frozenset(pair) for pair in truth}
     submit(request, approvals.answer_for(request, "erin", {p.id: "different branches" for p in request.proposals}))
     assert run.finish().counts == {"rejected": 3}
 
@@ -166,5 +167,9 @@ def test_bad_rows_end_failed_with_their_reason_and_the_rest_is_matched(start_ded
     with transaction() as session:
         failed = session.execute(select(ProposalRow).where(ProposalRow.status == "failed")).scalars().all()
         events = session.execute(select(AuditRow.event)).scalars().all()
-    assert all(f.detail for f in failed) and {f.tool for f in failed} == {None}
+    assert {(f.source, f.detail) for f in failed} == {
+        (f"{path} the row 'broken,row,with,too,many,fields,here,and,more'", "9 fields where the header has 7"),
+        (f"{path} record 76", "no value in the id column 'id'"),  # after the 75 good rows; the broken row is not a record
+    }
+    assert {f.tool for f in failed} == {None}
     assert "imported" in events

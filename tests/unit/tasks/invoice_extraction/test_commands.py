@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
+from tasks.invoice_extraction import commands
+from tasks.invoice_extraction.commands import _extract_one
+from tasks.invoice_extraction.models import Extraction
 from tests.support.pdf_builder import text_pdf
 from tests.support.samples import US_INVOICE
 
@@ -40,7 +47,30 @@ def test_one_json_object_per_document_in_input_order(tmp_path: Path) -> None:
     assert lines[1]["error"] and lines[2]["error"]
 
 
-def test_a_large_batch_is_read_in_parallel_and_printed_in_input_order(tmp_path: Path) -> None:
+READERS = "OPSGATE_TEST_READERS_LOG"  # where each reading process notes its pid (workers inherit the environment)
+_met_another_reader = False
+
+
+def _read_and_note_the_process(path: Path, **options: Any) -> Extraction:
+    """The command's own reader, noting which process read ``path``. The first document a process
+    reads waits until another process has read one too (30 s at most), so that one fast worker
+    cannot take every chunk and the test does not depend on timing."""
+    global _met_another_reader
+    log = Path(os.environ[READERS])
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(f"{os.getpid()}\n")
+    deadline = time.monotonic() + 30
+    while not _met_another_reader and len(set(log.read_text(encoding="utf-8").split())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _met_another_reader = True
+    return _extract_one(path, **options)
+
+
+def test_a_large_batch_is_read_in_parallel_and_printed_in_input_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readers = tmp_path / "readers.log"
+    monkeypatch.setenv(READERS, str(readers))
+    monkeypatch.setattr(commands, "_extract_one", _read_and_note_the_process)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # two workers, whatever this machine has
     paths = []
     for i in range(70):  # above the size from which worker processes are used
         path = tmp_path / f"{69 - i:02d}.txt"  # names in reverse, so input order is not name order
@@ -54,3 +84,6 @@ def test_a_large_batch_is_read_in_parallel_and_printed_in_input_order(tmp_path: 
     assert [line["source"] for line in lines] == paths
     assert [line["fields"]["invoice_number"] for line in lines] == [f"KS-{i:04d}" for i in range(70)]
     assert [line["fields"]["total"] for line in lines] == [f"{i + 1}.00" for i in range(70)]
+    noted = readers.read_text(encoding="utf-8").split()
+    assert len(noted) == 70, "every document is read once"
+    assert len(set(noted)) == 2 and str(os.getpid()) not in noted, f"read by processes {sorted(set(noted))}, this one is {os.getpid()}"
