@@ -153,7 +153,7 @@ def test_bad_documents_end_recorded_while_the_rest_is_written(start_flow, tmp_pa
         "corrupt.pdf": Status.FAILED, "empty.pdf": Status.FAILED, "scan.pdf": Status.ESCALATED,
         "de.pdf": Status.EXECUTED, "injection.pdf": Status.EXECUTED, "uk.pdf": Status.EXECUTED, "us.pdf": Status.EXECUTED,
     }
-    assert "empty" in by_file["empty.pdf"].detail and by_file["corrupt.pdf"].detail
+    assert "the file is empty" in by_file["empty.pdf"].detail and "the PDF is damaged" in by_file["corrupt.pdf"].detail
     assert "needs_ocr" in by_file["scan.pdf"].detail
     assert payables_count() == 4
 
