@@ -52,15 +52,27 @@ def llm_client(http_client: httpx2.Client | None = None) -> instructor.Instructo
     return instructor.from_openai(client, mode=instructor.Mode.TOOLS)
 
 
+def _as_written(message: dict[str, Any]) -> dict[str, Any]:
+    """A message instructor passes through Jinja unchanged. instructor renders every message as a
+    template when it is given ``context``; a document's ``{{ text }}`` would be filled in and its
+    ``{% if %}`` would fail. Each text goes in a raw block, and every ``{%`` in it is written as an
+    expression outside the block, so no text can close the block early."""
+    content = message.get("content")
+    if not isinstance(content, str):
+        return message
+    return {**message, "content": "{% raw %}" + content.replace("{%", "{% endraw %}{{ '{%' }}{% raw %}") + "{% endraw %}"}
+
+
 def ask(client: instructor.Instructor, response_model: type[T], messages: list[dict[str, Any]], context: dict[str, Any]) -> T:
-    """One structured answer, validated with ``context`` (e.g. the source text to check copies against)."""
+    """One structured answer, validated with ``context`` (e.g. the source text to check copies against).
+    The messages reach the model as written: their text is data, never a template."""
     import openai
     from instructor.core.exceptions import InstructorRetryException
 
     settings = get_settings()
     try:
         return client.chat.completions.create(
-            model=settings.llm_model, response_model=response_model, messages=messages,  # type: ignore[arg-type]
+            model=settings.llm_model, response_model=response_model, messages=[_as_written(m) for m in messages],  # type: ignore[arg-type]
             max_retries=settings.llm_max_retries, context=context, temperature=0, max_tokens=settings.llm_max_tokens,
         )
     except InstructorRetryException as exc:

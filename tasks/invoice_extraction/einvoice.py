@@ -143,7 +143,10 @@ def _amount(element: Element | None, path: str, currency: str | None = None) -> 
         value = _text(node, "")
         if value is None:
             return None
-        number = Decimal(value)
+        try:
+            number = Decimal(value)
+        except InvalidOperation:  # its message is a list of signal classes, which names neither field nor value
+            number = Decimal("NaN")
         if not number.is_finite():
             raise ValueError(f"{_local(node.tag)} is not an amount: {value!r}")
         return number

@@ -61,6 +61,18 @@ def wait_for_request(workflow: str = "invoice_extraction", timeout: float = 60, 
     raise AssertionError("no approval request appeared")
 
 
+def wait_for_the_next_request(request: Any, timeout: float = 60) -> Any:
+    """The request the run of ``request`` waits on once it has taken in the answer to ``request``
+    (a refused answer pauses it again, a second approver or the next page is a new pause)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = approvals.request_for_run(request.flow_run_id)
+        if current is not None and (current.id, current.pause_key) != (request.id, request.pause_key):
+            return current
+        time.sleep(0.2)
+    raise AssertionError(f"after {timeout:.0f} s the run still waits on {request.pause_key}")
+
+
 @contextmanager
 def cli_process(args: list[str], api_url: str) -> Iterator[subprocess.Popen[str]]:
     """`opsgate ARGS` in a process of its own on the session's Prefect server, as in a second

@@ -5,7 +5,6 @@ batch is decided page by page."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -21,7 +20,7 @@ from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow
-from tests.integration.conftest import payables_count, wait_for_request
+from tests.integration.conftest import payables_count, wait_for_request, wait_for_the_next_request
 from tests.support.batches import write_inbox
 from tests.support.policies import use_policy_variant
 from tests.support.receiver import Receiver
@@ -40,17 +39,6 @@ def _events(kind: str) -> list[AuditRow]:
         rows = session.execute(select(AuditRow).where(AuditRow.event == kind).order_by(AuditRow.seq)).scalars().all()
         session.expunge_all()
     return list(rows)
-
-
-def _waited_on_after(request: approvals.PendingRequest, timeout: float = 60) -> approvals.PendingRequest:
-    """The request the run waits on once it has taken in the answer to ``request``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = approvals.request_for_run(request.flow_run_id)
-        if current is not None and (current.id, current.pause_key) != (request.id, request.pause_key):
-            return current
-        time.sleep(0.2)
-    raise AssertionError(f"the run still waits on {request.pause_key}")
 
 
 def _state_name(flow_run_id: str) -> str:
@@ -103,7 +91,7 @@ def test_four_eyes_cases_wait_for_a_second_approver_who_is_neither_the_first_nor
         submit(second, approvals.answer_for(second, "alice"))
     wait_until_resumable(second)  # the UI's path: the form goes straight to the server, the gate refuses it
     resume_flow_run(UUID(second.flow_run_id), run_input=approvals.answer_for(second, "bob").model_dump(mode="json"))
-    again = _waited_on_after(second)
+    again = wait_for_the_next_request(second)
     assert again.pause_key == "invoice-extraction-approval-second-2"
     assert any("bob started this run" in p for e in _events("approval_refused") for p in e.data["problems"])
     assert payables_count() == 0
@@ -122,7 +110,7 @@ def test_a_large_batch_is_decided_page_by_page(start_flow, inbox: Path, monkeypa
     page1 = approvals.request_for_run(page1.flow_run_id)
     assert page1 is not None and page1.pause_key.startswith("invoice-extraction-approval-page1")
     submit(page1, approvals.answer_for(page1, "alice"))
-    page2 = _waited_on_after(page1)
+    page2 = wait_for_the_next_request(page1)
     assert page2.id == pages[1].id
     submit(page2, approvals.answer_for(page2, "alice", rejections={page2.proposals[0].id: "not ours"}))
     assert run.finish().counts == {"executed": 2, "rejected": 1}

@@ -15,9 +15,8 @@ from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.policy.loader import load_policy
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, MatchModelRow, ProposalRow, RecordRow
-from tests.integration.conftest import wait_for_request
+from tests.integration.conftest import cli_process, wait_for_request
 from tests.support.records import PLANTED, company_records, write_csv
-from tests.support.undo import undo_through_gate
 
 WORKFLOW = "duplicate_flagging"
 
@@ -44,7 +43,7 @@ def _companies(tmp_path: Path, name: str = "customers.csv") -> tuple[Path, set[f
     return write_csv(tmp_path / name, rows), truth
 
 
-def test_merges_wait_for_approval_then_mark_records_and_undo_restores_them(start_dedupe, tmp_path: Path) -> None:
+def test_merges_wait_for_approval_then_mark_records_and_undo_restores_them(start_dedupe, flow_env: str, tmp_path: Path) -> None:
     path, truth = _companies(tmp_path)
     run = start_dedupe(file=path, id_column="id")
     request = wait_for_request(WORKFLOW)
@@ -70,11 +69,31 @@ def test_merges_wait_for_approval_then_mark_records_and_undo_restores_them(start
     survivor = records[original] if records[original].merged_into is None else records[copy]
     assert survivor.data["postcode"] == records[original].data["postcode"] != ""
 
-    target = undo_through_gate(first.id, "dana", "wrong merge").target or ""
-    assert target.startswith("record_merges/")
+    # `opsgate undo` waits at the gate in one terminal; `opsgate approvals approve` answers from another
+    with cli_process(["undo", first.id, "--as", "dana", "--reason", "wrong merge"], flow_env) as undo:
+        pending = wait_for_request(WORKFLOW, exclude={request.id}, timeout=120)
+        (proposal,) = pending.proposals
+        assert (proposal.tool, proposal.case_type, proposal.payload["proposal_id"]) == ("records.unmerge", "undo", first.id)
+        assert _merged_pairs(_records()) == truth, "nothing is unmerged while the undo waits at the gate"
+        with cli_process(["approvals", "approve", pending.flow_run_id, "--as", "erin"], flow_env) as approve:
+            approved, _ = approve.communicate(timeout=120)
+        assert approve.returncode == 0, approved
+        output, _ = undo.communicate(timeout=120)
+    assert undo.returncode == 0, output
+    assert "executed" in output
     after = _records()
     assert all(after[i].merged_into is None for i in first.payload["duplicates"])
     assert after[first.payload["survivor"]].data == _imported(first.payload["survivor"])
+    assert _merged_pairs(after) == truth - {frozenset([first.payload["survivor"], *first.payload["duplicates"]])}
+    (undone,) = _undone()
+    assert (undone.proposal_id, undone.data["reason"]) == (first.id, "wrong merge")
+
+
+def _undone() -> list[AuditRow]:
+    with transaction() as session:
+        rows = session.execute(select(AuditRow).where(AuditRow.event == "undone").order_by(AuditRow.seq)).scalars().all()
+        session.expunge_all()
+    return list(rows)
 
 
 def _imported(external_id: str) -> dict[str, str]:
@@ -88,6 +107,7 @@ def test_rejected_clusters_are_not_proposed_again(start_dedupe, tmp_path: Path) 
     path, truth = _companies(tmp_path)
     run = start_dedupe(file=path, id_column="id")
     request = wait_for_request(WORKFLOW)
+    assert _members(request) == {frozenset(pair) for pair in truth}
     submit(request, approvals.answer_for(request, "erin", {p.id: "different branches" for p in request.proposals}))
     assert run.finish().counts == {"rejected": 3}
 
@@ -147,5 +167,9 @@ def test_bad_rows_end_failed_with_their_reason_and_the_rest_is_matched(start_ded
     with transaction() as session:
         failed = session.execute(select(ProposalRow).where(ProposalRow.status == "failed")).scalars().all()
         events = session.execute(select(AuditRow.event)).scalars().all()
-    assert all(f.detail for f in failed) and {f.tool for f in failed} == {None}
+    assert {(f.source, f.detail) for f in failed} == {
+        (f"{path} the row 'broken,row,with,too,many,fields,here,and,more'", "9 fields where the header has 7"),
+        (f"{path} record 76", "no value in the id column 'id'"),  # after the 75 good rows; the broken row is not a record
+    }
+    assert {f.tool for f in failed} == {None}
     assert "imported" in events

@@ -4,7 +4,6 @@ one test per gate path (approve, reject, edit, auto, timeout) and the ways aroun
 from __future__ import annotations
 
 import shutil
-import time
 from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
@@ -20,7 +19,7 @@ from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, CorrectionRow, PayableRow, ProposalRow
-from tests.integration.conftest import payables_count, wait_for_request
+from tests.integration.conftest import payables_count, wait_for_request, wait_for_the_next_request
 from tests.support.batches import write_inbox
 from tests.support.pdf_builder import image_only_pdf
 from tests.support.policies import use_policy_variant
@@ -101,15 +100,11 @@ def test_an_answer_for_another_batch_is_refused_and_the_run_waits_again(start_fl
     forged = approvals.answer_for(request, "mallory").model_copy(update={"batch_digest": "0" * 64})
     resume_flow_run(UUID(request.flow_run_id), run_input=forged.model_dump(mode="json"))
 
-    again = None
-    for _ in range(300):
-        again = approvals.request_for_run(request.flow_run_id)
-        if again and again.pause_key != request.pause_key:
-            break
-        time.sleep(0.2)
-    assert again is not None and again.pause_key.endswith("-2"), "a refused answer pauses the run again"
+    again = wait_for_the_next_request(request)
+    assert (request.pause_key, again.pause_key) == ("invoice-extraction-approval-1", "invoice-extraction-approval-2"), "a refused answer pauses the run again"
     assert payables_count() == 0
-    assert _events("approval_refused")
+    (refused,) = _events("approval_refused")
+    assert any("digest mismatch" in problem for problem in refused.data["problems"]), refused.data
 
     submit(again, approvals.answer_for(again, "alice"))
     assert run.finish().counts == {"executed": 3}
@@ -158,7 +153,7 @@ def test_bad_documents_end_recorded_while_the_rest_is_written(start_flow, tmp_pa
         "corrupt.pdf": Status.FAILED, "empty.pdf": Status.FAILED, "scan.pdf": Status.ESCALATED,
         "de.pdf": Status.EXECUTED, "injection.pdf": Status.EXECUTED, "uk.pdf": Status.EXECUTED, "us.pdf": Status.EXECUTED,
     }
-    assert "empty" in by_file["empty.pdf"].detail and by_file["corrupt.pdf"].detail
+    assert "the file is empty" in by_file["empty.pdf"].detail and "the PDF is damaged" in by_file["corrupt.pdf"].detail
     assert "needs_ocr" in by_file["scan.pdf"].detail
     assert payables_count() == 4
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -32,6 +35,7 @@ def test_start_reuse_and_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def _lifecycle(runner: CliRunner) -> None:
+    pid, ended = None, False
     try:
         started = runner.invoke(app, ["server", "start"])
         assert started.exit_code == 0, started.output
@@ -46,5 +50,30 @@ def _lifecycle(runner: CliRunner) -> None:
         assert local_server_status()[2] == pid
     finally:
         stopped = runner.invoke(app, ["server", "stop"])
+        if pid is not None:
+            ended = _ended(pid)
         get_settings.cache_clear()
-    assert "stopped" in stopped.stdout
+    assert stopped.exit_code == 0 and f"stopped the local server (pid {pid})" in stopped.stdout, stopped.output
+    assert ended, f"the server's processes (group {pid}) still run 30 s after the stop"
+    assert local_server_status() == (api_url, False, None), "nothing answers on the port and no pid is kept"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{api_url}/health", timeout=5)
+
+
+def _ended(pid: int, timeout: float = 30) -> bool:
+    """Whether every process of the server's group has ended within ``timeout``. The leader is a
+    child of this process (the CLI ran here): it is collected as it ends, or it would linger as a
+    zombie and still count as running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    os.killpg(pid, signal.SIGKILL)  # leave nothing behind for the rest of the session
+    return False

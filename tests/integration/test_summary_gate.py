@@ -22,10 +22,9 @@ from opsgate.policy.loader import load_policy
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, FactSheetRow, ReportRow
-from tests.integration.conftest import FlowInThread, wait_for_request
+from tests.integration.conftest import FlowInThread, cli_process, wait_for_request, wait_for_the_next_request
 from tests.support.policies import use_policy_variant
 from tests.support.receiver import Receiver
-from tests.support.undo import undo_through_gate
 
 WORKFLOW = "weekly_summary"
 # Week 2026-W47 in Europe/Berlin: Monday 16 November 00:00 to Monday 23 November 00:00 local time.
@@ -78,7 +77,7 @@ def _events_of(kind: str) -> list[AuditRow]:
     return list(rows)
 
 
-def test_the_report_is_published_only_after_the_owner_approves_and_undo_withdraws_it(start_summary, tmp_path: Path) -> None:
+def test_the_report_is_published_only_after_the_owner_approves_and_undo_withdraws_it(start_summary, flow_env: str, tmp_path: Path) -> None:
     run = start_summary(events=_events(tmp_path))
     request = wait_for_request(WORKFLOW)
     wait_until_resumable(request)
@@ -107,9 +106,21 @@ def test_the_report_is_published_only_after_the_owner_approves_and_undo_withdraw
     assert report.html.count('<img src="data:image/png;base64,') == 2, "volume and SLA charts inline in the HTML"
     assert [e.data["field"] for e in _events_of("corrected")] == ["headline"]
 
-    target = undo_through_gate(proposal.id, "olga", "sent too early").target
-    assert target == f"reports/{report.id}"
+    # `opsgate undo` waits at the gate in one terminal; `opsgate approvals approve` answers from another
+    with cli_process(["undo", proposal.id, "--as", "lena", "--reason", "sent too early"], flow_env) as undo:
+        pending = wait_for_request(WORKFLOW, exclude={request.id}, timeout=120)
+        (withdrawal,) = pending.proposals
+        assert (withdrawal.tool, withdrawal.case_type, withdrawal.payload["proposal_id"]) == ("reports.withdraw", "undo", proposal.id)
+        assert [r.status for r in _reports()] == ["published"], "nothing is withdrawn while the undo waits at the gate"
+        with cli_process(["approvals", "approve", pending.flow_run_id, "--as", "olga"], flow_env) as approve:
+            approved, _ = approve.communicate(timeout=120)
+        assert approve.returncode == 0, approved
+        output, _ = undo.communicate(timeout=120)
+    assert undo.returncode == 0, output
+    assert "executed" in output
     assert [r.status for r in _reports()] == ["withdrawn"]
+    (undone,) = _events_of("undone")
+    assert (undone.proposal_id, undone.data["reason"]) == (proposal.id, "sent too early")
 
 
 def test_an_edit_that_states_an_invented_figure_is_refused_and_nothing_is_published(start_summary, tmp_path: Path) -> None:
@@ -124,9 +135,7 @@ def test_an_edit_that_states_an_invented_figure_is_refused_and_nothing_is_publis
 
     # the Prefect UI's path: the form goes straight to the server; the gate refuses it and pauses again
     resume_flow_run(UUID(request.flow_run_id), run_input=approvals.answer_for(request, "olga", edits=invented).model_dump(mode="json"))
-    again = wait_for_request(WORKFLOW)
-    while again.pause_key == request.pause_key:
-        again = wait_for_request(WORKFLOW)
+    again = wait_for_the_next_request(request)
     assert any("states 30" in p for e in _events_of("approval_refused") for p in e.data["problems"])
     assert _reports() == []
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
-from opsgate.settings import get_settings
+from opsgate.policy.schema import Policy
+from opsgate.settings import PROJECT_ROOT, get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import PayableRow
 from tests.support.batches import proposed_batch, write_inbox
@@ -66,9 +69,22 @@ def test_policy_show_is_an_access_review() -> None:
 
 
 def test_policy_schema_is_the_model_schema() -> None:
+    """`opsgate policy schema` prints the policy model's JSON Schema, the one an editor checks policy
+    files against: it accepts every shipped policy and refuses what the model refuses (an unknown
+    key, a missing section)."""
     result = runner.invoke(app, ["policy", "schema"])
+    assert result.exit_code == 0, result.output
     schema = json.loads(result.stdout)
-    assert {"workflow", "version", "owner", "tools", "autonomy"} <= set(schema["required"])
+    assert schema == Policy.model_json_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    shipped = sorted((PROJECT_ROOT / "policies").glob("*.yaml"))
+    assert [p.name for p in shipped] == ["duplicate_flagging.yaml", "invoice_extraction.yaml", "weekly_summary.yaml"]
+    for path in shipped:
+        assert [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))] == [], path.name
+    broken = yaml.safe_load(shipped[1].read_text(encoding="utf-8"))
+    broken["owner"]["nickname"] = "ap"
+    del broken["tools"]
+    assert sorted((list(e.path), e.validator) for e in validator.iter_errors(broken)) == [([], "required"), (["owner"], "additionalProperties")]
 
 
 def test_undo_of_a_proposal_never_executed_is_refused_before_any_run(opsgate_env: str, tmp_path: Path) -> None:

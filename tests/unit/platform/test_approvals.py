@@ -130,17 +130,17 @@ def test_an_amount_written_differently_is_not_a_correction(store: StoreProbe, ba
 
 def test_an_approved_amount_is_written_exactly(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
     """What the person approved is what the ledger holds: an amount the ledger cannot hold
-    (three decimals) must be refused at approval, not rounded on the way in."""
-    pid = by_source(batch, "us.pdf")
-    try:
-        approvals.decide(request_.id, approvals.answer_for(request_, "alice", edits={pid: {"total": "999.999"}}))
-    except ApprovalRejected as exc:
-        assert "total" in str(exc)
-        return
-    (approval,) = store.rows(ApprovalRow, ApprovalRow.proposal_id == pid)
-    executor.execute_one(batch.run.policy, pid)
+    (three decimals) is refused at approval, not rounded on the way in; the amount approved
+    instead is written to the cent."""
+    pid = by_source(batch, "us.pdf")  # the sample's total is 1,222.56
+    refused(store, request_, approvals.answer_for(request_, "alice", edits={pid: {"total": "999.999"}}), "total")
+
+    approvals.decide(request_.id, approvals.answer_for(request_, "alice", edits={pid: {"total": "1199.07"}}))
+    outcome = executor.execute_one(batch.run.policy, pid)
+
+    assert outcome.status is Status.EXECUTED
     (payable,) = store.rows(PayableRow, PayableRow.proposal_id == pid)
-    assert payable.total == Decimal(approval.action_payload["total"])
+    assert (payable.total, str(payable.total)) == (Decimal("1199.07"), "1199.07")
 
 
 def test_an_invalid_edit_is_refused_naming_the_field(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:

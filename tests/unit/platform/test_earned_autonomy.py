@@ -13,8 +13,9 @@ import pytest
 from opsgate import approvals, autonomy, executor, runs
 from opsgate.errors import ApprovalRejected
 from opsgate.incidents import report_incident
-from opsgate.models import Route
+from opsgate.models import Route, Status
 from opsgate.policy.schema import Autonomy
+from opsgate.store.tables import AutonomyGrantRow
 from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
 from tests.support.policies import use_policy_variant
 from tests.support.samples import renumbered
@@ -97,9 +98,7 @@ def test_an_incident_on_an_auto_case_puts_the_case_type_back_to_reviewed(store: 
     assert {v.route for v in after.verdicts} == {Route.APPROVE}
 
 
-def test_a_correction_in_an_auto_case_type_demotes_it_and_undoing_the_promotion_revokes_it(
-    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_correction_in_an_auto_case_type_demotes_it(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_policy_variant(tmp_path / "policies", monkeypatch, _rule())
     promotion = _promote(tmp_path)
     later = proposed_batch(write_inbox(tmp_path / "later", renumbered("2")))
@@ -111,3 +110,27 @@ def test_a_correction_in_an_auto_case_type_demotes_it_and_undoing_the_promotion_
     undo_through_gate(promotion, "olga", "promoted too early")
     assert autonomy.grants_in_force(WORKFLOW) == {"invoice": "reviewed"}, "the demotion, newer, still holds"
     assert [e.data["undo"] for e in store.events("undone", promotion)] == ["autonomy.revoke"]
+
+
+def test_undoing_a_promotion_in_force_revokes_it(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The promotion is the only grant: once undone, the file's mode (`reviewed`) is back, in the
+    store and in how the next run routes the invoices that `auto` wrote without a person."""
+    use_policy_variant(tmp_path / "policies", monkeypatch, _rule())
+    promotion = _promote(tmp_path)
+    while_promoted = proposed_batch(write_inbox(tmp_path / "promoted", renumbered("2")))
+    assert {Path(p.source).name: v.route for p, v in zip(while_promoted.proposals, while_promoted.verdicts)} == {
+        "us.pdf": Route.AUTO, "uk.pdf": Route.AUTO, "de.pdf": Route.APPROVE,
+    }
+
+    outcome = undo_through_gate(promotion, "olga", "promoted too early")
+
+    assert outcome.status is Status.EXECUTED
+    (grant,) = store.rows(AutonomyGrantRow, AutonomyGrantRow.proposal_id == promotion)
+    assert (grant.mode, grant.status) == ("auto", "revoked")
+    assert autonomy.grants_in_force(WORKFLOW) == {}
+    assert [e.data["undo"] for e in store.events("undone", promotion)] == ["autonomy.revoke"]
+    after = proposed_batch(write_inbox(tmp_path / "after", renumbered("3")))
+    assert after.run.policy.autonomy["invoice"] is Autonomy.REVIEWED and "+earned:" not in after.run.policy_version
+    assert {Path(p.source).name: v.route for p, v in zip(after.proposals, after.verdicts)} == {
+        "us.pdf": Route.APPROVE, "uk.pdf": Route.APPROVE, "de.pdf": Route.APPROVE,
+    }

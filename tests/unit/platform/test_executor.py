@@ -3,18 +3,23 @@ an audit event in the same transaction. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from opsgate import approvals, executor, runs, undoing
 from opsgate.approvals import PendingRequest
+from opsgate.cli.app import app
 from opsgate.errors import ExecutionError, InputError, PolicyDenied
-from opsgate.models import EscalationReason, Route, Status, action_digest, digest
+from opsgate.models import EscalationReason, Outcome, Route, Status, action_digest, digest
 from opsgate.settings import PROJECT_ROOT
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, ExecutionRow, PayableRow, ProposalRow, UndoRow
@@ -324,7 +329,8 @@ def _posting(status: str) -> PayableRow:
 
 
 def test_the_store_refuses_a_second_live_posting_of_one_invoice(store: StoreProbe) -> None:
-    """Two executors racing past the writer's check still cannot post one invoice twice."""
+    """The unique index under the writer's check: a second live posting of one invoice is refused
+    by the database itself, a reversed one is not."""
     with transaction() as session:
         session.add(_posting("posted"))
     with pytest.raises(IntegrityError), transaction() as session:
@@ -332,3 +338,83 @@ def test_the_store_refuses_a_second_live_posting_of_one_invoice(store: StoreProb
     with transaction() as session:  # a reversed posting does not block posting the invoice again
         session.add(_posting("reversed"))
     assert store.count(PayableRow) == 2
+
+
+# --- two executors at once --------------------------------------------------------------------
+
+
+def _hold_until_the_other_waits(session: Session, other_called: threading.Event) -> None:
+    """Keep this executor's transaction open, its write made, until the other executor is queued
+    behind it. PostgreSQL shows the wait: a lock request on this transaction, not granted. SQLite
+    has nothing to show (its writers queue at BEGIN IMMEDIATE), so the other gets a moment to
+    arrive after it has called the executor."""
+    assert other_called.wait(30), "the other executor was never called"
+    if session.get_bind().dialect.name != "postgresql":
+        time.sleep(0.5)
+        return
+    waiting_on_me = text(
+        "SELECT count(*) FROM pg_locks w WHERE w.locktype = 'transactionid' AND NOT w.granted AND w.transactionid = "
+        "(SELECT transactionid FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'transactionid' AND granted)"
+    )
+    deadline = time.monotonic() + 30
+    while session.execute(waiting_on_me).scalar_one() == 0:
+        if time.monotonic() > deadline:
+            pytest.fail("the other executor never waited for this one's transaction: the proposal was not locked")
+        time.sleep(0.05)
+
+
+def test_two_executors_racing_on_one_approved_proposal_write_it_once(
+    store: StoreProbe, batch: Batch, request_: PendingRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers (say, a retried task and `opsgate recover`) execute the same approved proposal at
+    the same moment, released together by a barrier. The one that reaches the writer holds its
+    transaction open until the other is queued behind it; the other must then find the write and
+    write nothing, with no database error, and the audit chain must still verify."""
+    pid = by_source(batch, "us.pdf")
+    approve_all(request_)
+    called = {name: threading.Event() for name in ("first", "second")}
+    in_writer: list[str] = []
+    real_apply = PayablesPost.apply
+
+    def apply_and_hold(self: PayablesPost, session: Session, payload: PayablePosting, proposal_id: str) -> str:
+        in_writer.append(threading.current_thread().name)
+        target = real_apply(self, session, payload, proposal_id)
+        (other,) = [event for name, event in called.items() if name != threading.current_thread().name]
+        _hold_until_the_other_waits(session, other)
+        return target
+
+    monkeypatch.setattr(PayablesPost, "apply", apply_and_hold)
+    barrier = threading.Barrier(2)
+    results: dict[str, object] = {}
+
+    def execute(name: str) -> None:
+        barrier.wait(30)
+        called[name].set()
+        try:
+            results[name] = executor.execute_one(batch.run.policy, pid)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread below
+            results[name] = exc
+
+    threads = [threading.Thread(target=execute, args=(name,), name=name) for name in called]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "an executor is still running"
+
+    assert len(in_writer) == 1, f"both executors reached the writer: {results}"
+    (writer,) = in_writer
+    written, other = results[writer], results[next(name for name in called if name != writer)]
+    assert isinstance(written, Outcome) and written.status is Status.EXECUTED, written
+    assert written.detail == f"written to {written.target}" and written.target.startswith("payables/")
+    refused_cleanly = isinstance(other, PolicyDenied)
+    found_the_write = isinstance(other, Outcome) and (other.status, other.detail, other.target) == (
+        Status.EXECUTED, "already executed; nothing written again", written.target,
+    )
+    assert refused_cleanly or found_the_write, f"the second executor: {other!r}"
+    assert store.count(PayableRow, PayableRow.proposal_id == pid) == 1
+    assert store.count(ExecutionRow, ExecutionRow.proposal_id == pid) == 1
+    assert store.count(UndoRow) == 1
+    assert len(store.events("executed", pid)) == 1
+    verified = CliRunner().invoke(app, ["audit", "verify"])
+    assert verified.exit_code == 0 and "chain intact" in verified.stdout, verified.output

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
+from opsgate.settings import get_settings
 from tests.support.pdf_builder import text_pdf
 from tests.support.samples import US_INVOICE
 
@@ -40,9 +42,14 @@ def test_one_json_object_per_document_in_input_order(tmp_path: Path) -> None:
     assert lines[1]["error"] and lines[2]["error"]
 
 
-def test_a_large_batch_is_read_in_parallel_and_printed_in_input_order(tmp_path: Path) -> None:
+def test_a_large_batch_is_printed_in_input_order_whatever_order_its_readers_finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Two reader processes share the batch (which reads in parallel is the pool's to prove:
+    tests/unit/platform/test_isolation.py); the output is still one line per document in input order."""
+    monkeypatch.setenv("OPSGATE_READER_WORKERS", "2")
+    get_settings.cache_clear()
+    request.addfinalizer(get_settings.cache_clear)
     paths = []
-    for i in range(70):  # above the size from which worker processes are used
+    for i in range(70):
         path = tmp_path / f"{69 - i:02d}.txt"  # names in reverse, so input order is not name order
         path.write_text(f"Kestrel Supplies Ltd\nInvoice No: KS-{i:04d}\nDate: 2024-03-14\nTotal due GBP {i + 1}.00\n")
         paths.append(str(path))

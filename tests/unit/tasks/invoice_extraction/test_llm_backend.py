@@ -52,6 +52,16 @@ def test_a_valid_answer_becomes_invoice_fields() -> None:
     assert "<<<DOCUMENT\n" + TEXT.strip() in user["content"], "the document goes in as quoted data"
 
 
+@pytest.mark.parametrize("line", ["Reference: {{ text }}", "Reference: {% if paid %}", "Reference: {% endraw %}{{ text }}", "  {%- raw -%} {# note #}"])
+def test_a_document_is_sent_as_written_never_as_a_template(line: str) -> None:
+    document = f"{TEXT}{line}\n"
+    fake = FakeLlm(ANSWER)
+    extract_with_llm(document, fake.client())
+    (request,) = fake.requests
+    _, user = request["messages"]
+    assert "<<<DOCUMENT\n" + document.strip() + "\n" in user["content"]
+
+
 def test_an_invented_identifier_is_sent_back_with_the_reason_and_corrected() -> None:
     fake = FakeLlm({**ANSWER, "invoice_number": "KS-2290"}, ANSWER)
     result = extract_with_llm(TEXT, fake.client())

@@ -152,7 +152,7 @@ def test_every_figure_matches_the_hand_count(shadow_weeks: None, tmp_path: Path)
     o = report.overall
     assert (o.cases, o.compared, o.without_outcome, o.action_agreement_rate, o.exact_rate) == (4, 2, 2, 0.5, 0.0)
     assert (o.wrong_actions, o.should_have_escalated, o.missed_actions) == (0, 1, 0)
-    assert o.counts == template.counts
+    assert o.counts == {"people_figures": 4, "in_facts": 3, "draft_too": 2, "draft_only": 3, "not_in_facts": 1}  # the template's: the failed case has none
     assert report.wrong_actions == []
     assert [(u.where, u.detail) for u in report.outcomes_without_proposal] == [
         ("week 2026-W50", "people published its report; no shadow case drafted one for this week"),
