@@ -17,7 +17,7 @@ from opsgate.models import TERMINAL, Status
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, ExecutionRow, PayableRow, ProposalRow, RunRow
 from tests.support.batches import write_inbox
-from tests.support.processes import flow_run_state, kill, lines, opsgate, paused_request, start
+from tests.support.processes import cli, flow_run_state, kill, lines, opsgate, paused_request, start
 
 
 def store_state() -> dict[str, object]:
@@ -36,7 +36,7 @@ def store_state() -> dict[str, object]:
 
 
 def recover(api: str) -> list[dict[str, object]]:
-    result = opsgate(api, "recover", "--json")
+    result = cli("recover", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     return lines(result.stdout)
 
@@ -59,7 +59,7 @@ def test_killed_while_reading_leaves_no_case_and_the_next_run_reads_everything(f
     again = start(flow_env, "run", "invoices", "--inbox", str(inbox))
     request = paused_request(again)
     assert len(request.proposals) == 3, "the documents are still in the inbox: nothing was lost"
-    assert opsgate(flow_env, "approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
+    assert cli("approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
     assert again.wait(120) == 0
     assert store_state()["payables"] == 3
 
@@ -85,7 +85,7 @@ def test_killed_while_paused_then_approved_from_the_cli(flow_env: str, tmp_path:
     request = paused_request(run)
     kill(run)
 
-    approved = opsgate(flow_env, "approvals", "approve", request.flow_run_id, "--as", "alice")
+    approved = cli("approvals", "approve", request.flow_run_id, "--as", "alice")
     assert approved.returncode == 0, approved.stdout + approved.stderr
     assert "recorded; the run's process is gone, so the decision is kept for `opsgate recover`" in " ".join(approved.stdout.split())
     with transaction() as session:
@@ -141,7 +141,7 @@ def test_killed_while_writing_every_approved_action_is_written_once(flow_env: st
     before its audit row (so before its commit): recovery writes what is left, once each."""
     run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")), crash_at=point)
     request = paused_request(run)
-    assert opsgate(flow_env, "approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
+    assert cli("approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
     assert run.wait(120) == -9
     written = store_state()["payables"]
     assert written == (1 if point == "first-write" else 0)
@@ -157,7 +157,7 @@ def test_recovery_killed_mid_way_is_finished_by_the_next(flow_env: str, tmp_path
     run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")))
     request = paused_request(run)
     kill(run)
-    assert opsgate(flow_env, "approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
+    assert cli("approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
     assert opsgate(flow_env, "recover", crash_at="first-write").returncode == -9
     assert store_state()["payables"] == 1
 

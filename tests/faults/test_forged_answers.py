@@ -22,7 +22,7 @@ from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, PayableRow, RunRow
 from tests.support.batches import write_inbox
 from tests.support.policies import use_policy_variant
-from tests.support.processes import opsgate, paused_request, start
+from tests.support.processes import cli, opsgate, paused_request, start
 from tests.support.samples import US_INVOICE
 
 
@@ -83,7 +83,7 @@ def test_an_answer_outside_the_form_is_refused_by_prefect_and_the_run_waits(flow
     answer = forge(approvals.answer_for(request, "alice").model_dump(mode="json"))
     assert resume(flow_env, request, answer)["status"] == "REJECT"
     assert approvals.request_for_run(request.flow_run_id).pause_key == request.pause_key and run.poll() is None
-    assert opsgate(flow_env, "approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
+    assert cli("approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
     assert run.wait(120) == 0 and payables() == 3
 
 
@@ -111,7 +111,7 @@ def test_a_forged_answer_is_refused_audited_and_the_run_waits_again(flow_env: st
     with transaction() as session:
         assert session.execute(select(ApprovalRow)).scalars().all() == []
     assert payables() == 0 and run.poll() is None
-    assert opsgate(flow_env, "approvals", "approve", again.flow_run_id, "--as", "alice").returncode == 0
+    assert cli("approvals", "approve", again.flow_run_id, "--as", "alice").returncode == 0
     assert run.wait(120) == 0 and payables() == 3
 
 
@@ -134,9 +134,9 @@ def test_an_edit_into_a_four_eyes_amount_through_the_api_waits_for_a_second_appr
         assert resume(flow_env, request, answer)["status"] == "ACCEPT"
         second = repaused(request)
         assert second.pause_key == "invoice-extraction-approval-second-1" and payables() == 0
-        refused = opsgate(flow_env, "approvals", "approve", second.flow_run_id, "--as", "alice")
+        refused = cli("approvals", "approve", second.flow_run_id, "--as", "alice")
         assert refused.returncode == 3 and "alice already approved" in refused.stderr
-        assert opsgate(flow_env, "approvals", "approve", second.flow_run_id, "--as", "bob").returncode == 0
+        assert cli("approvals", "approve", second.flow_run_id, "--as", "bob").returncode == 0
         assert run.wait(120) == 0
     finally:
         run.kill()
@@ -162,10 +162,10 @@ def test_the_requester_is_who_ran_it_not_who_they_say(flow_env: str, tmp_path: P
         request = paused_request(run)
         with transaction() as session:
             assert session.execute(select(RunRow.trigger).where(RunRow.flow_run_id == request.flow_run_id)).scalar_one() == f"cli:{me}"
-        assert opsgate(flow_env, "approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
+        assert cli("approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
         second = approvals.next_request(request.flow_run_id)
         assert second is not None
-        refused = opsgate(flow_env, "approvals", "approve", second.flow_run_id, "--as", me)
+        refused = cli("approvals", "approve", second.flow_run_id, "--as", me)
         assert refused.returncode == 3 and f"{me} started this run" in refused.stderr
         assert payables() == 0
     finally:

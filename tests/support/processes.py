@@ -25,9 +25,24 @@ def environment(api_url: str, **extra: str) -> dict[str, str]:
 
 
 def opsgate(api_url: str, *args: str, timeout: float = 180, crash_at: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
-    """`opsgate ARGS` to its end; with ``crash_at``, killed at that point (tests/support/crashing.py)."""
+    """`opsgate ARGS` in a process of its own, to its end; with ``crash_at``, killed at that point
+    (tests/support/crashing.py)."""
     command = [sys.executable, "-m", "tests.support.crashing", crash_at, "--", *args] if crash_at else [sys.executable, "-m", "opsgate", *args]
     return subprocess.run(command, env=environment(api_url, **extra), capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[2])
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`opsgate ARGS` in this process (the CLI's own code, the test's store and Prefect server), for
+    the commands whose process nobody kills: an approver's, an auditor's, recovery's. Saves starting
+    an interpreter where the process boundary proves nothing."""
+    from typer.testing import CliRunner
+
+    from opsgate.cli.app import app
+
+    result = CliRunner().invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(["opsgate", *args], result.exit_code, result.stdout, result.stderr)
 
 
 def start(api_url: str, *args: str, crash_at: str | None = None, **extra: str) -> subprocess.Popen[str]:
@@ -45,11 +60,12 @@ def kill(process: subprocess.Popen[str]) -> str:
     return output
 
 
-def paused_request(process: subprocess.Popen[str], workflow: str = "invoice_extraction", timeout: float = 120) -> PendingRequest:
-    """The run's pending request, once the run is Paused under its key with its form saved."""
+def paused_request(process: subprocess.Popen[str], workflow: str = "invoice_extraction", timeout: float = 120, besides: set[int] = frozenset()) -> PendingRequest:
+    """The run's pending request (one not in ``besides``), once the run is Paused under its key
+    with its form saved."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pending = approvals.pending_requests(workflow)
+        pending = [r for r in approvals.pending_requests(workflow) if r.id not in besides]
         if pending:
             request = pending[-1]
             from opsgate.orchestration.resume import wait_until_resumable
