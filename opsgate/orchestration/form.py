@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+from annotated_types import MaxLen
 from prefect.input import RunInput
 from pydantic import ConfigDict
 
@@ -35,6 +36,7 @@ TEXT_WIDTH = 160
 _URL = re.compile(r"^https?://", re.IGNORECASE)
 _URL_SAFE = ":/?#[]@!$&'*+,;=%-._~"  # quoted: spaces, brackets and pipes, so a link cannot break out
 _JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
+MAX_TEXT = 10_000  # an edited text value no writer bounds more tightly
 
 
 class ApprovalForm(RunInput, ApprovalAnswer):
@@ -147,9 +149,13 @@ def _value_schema(name: str, position: int, values: list[Any], proposals: list[P
     if len(kinds) == 1 and "json" not in kinds:
         schema["type"] = kinds.pop()
     writers = {writer for p in proposals if (writer := WRITERS.get(p.tool or ""))}
-    described = {info.description for w in writers if (info := w.payload_model.model_fields.get(name)) and info.description}
+    fields = [info for w in writers if (info := w.payload_model.model_fields.get(name))]
+    described = {info.description for info in fields if info.description}
     if len(described) == 1:
         schema["description"] = described.pop()
+    if schema.get("type") == "string":  # bounded here as the writer bounds it, so Prefect refuses a longer edit before the run sees it
+        limits = [m.max_length for info in fields for m in info.metadata if isinstance(m, MaxLen)]
+        schema["maxLength"] = min(limits, default=MAX_TEXT)
     return schema
 
 

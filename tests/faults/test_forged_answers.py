@@ -73,8 +73,9 @@ def waiting(flow_env: str, tmp_path: Path):  # noqa: ANN201 - (process, request)
         lambda answer: answer | {"approver": "alice\x1b[2J"},
         lambda answer: answer | {"approver": "ali\u202ecE"},
         lambda answer: answer | {"reviews": answer["reviews"][:2]},
+        lambda answer: answer | {"reviews": [r | {"fields": r["fields"] | {"vendor_name": "v" * 301}} for r in answer["reviews"]]},
     ],
-    ids=["300-character-name", "escape-sequence-name", "right-to-left-override-name", "missing-review"],
+    ids=["300-character-name", "escape-sequence-name", "right-to-left-override-name", "missing-review", "vendor-name-longer-than-the-ledger-holds"],
 )
 def test_an_answer_outside_the_form_is_refused_by_prefect_and_the_run_waits(flow_env: str, waiting, forge: Any) -> None:  # noqa: ANN001
     """Prefect checks a resume against the form's JSON schema: the answer never reaches the run,

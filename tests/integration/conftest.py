@@ -86,6 +86,21 @@ def cli_process(args: list[str], api_url: str) -> Iterator[subprocess.Popen[str]
         process.kill()
 
 
+def undo_from_the_cli(api_url: str, workflow: str, proposal_id: str, requester: str, approver: str, reason: str, earlier: set[int], while_waiting: Any) -> str:
+    """`opsgate undo` waiting at the gate in one terminal, `opsgate approvals approve` answering
+    from another; ``while_waiting`` looks at the pending undo before it is approved. Returns what
+    the undo printed."""
+    with cli_process(["undo", proposal_id, "--as", requester, "--reason", reason], api_url) as undo:
+        pending = wait_for_request(workflow, exclude=earlier, timeout=120)
+        while_waiting(pending)
+        with cli_process(["approvals", "approve", pending.flow_run_id, "--as", approver], api_url) as approve:
+            approved, _ = approve.communicate(timeout=120)
+        assert approve.returncode == 0, approved
+        output, _ = undo.communicate(timeout=120)
+    assert undo.returncode == 0, output
+    return output
+
+
 def payables_count() -> int:
     with transaction() as session:
         return session.execute(select(func.count()).select_from(PayableRow)).scalar_one()

@@ -5,6 +5,7 @@ not proposed again, incremental runs look only at new records, and bad rows end 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -15,7 +16,7 @@ from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.policy.loader import load_policy
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, MatchModelRow, ProposalRow, RecordRow
-from tests.integration.conftest import cli_process, wait_for_request
+from tests.integration.conftest import undo_from_the_cli, wait_for_request
 from tests.support.records import PLANTED, company_records, write_csv
 
 WORKFLOW = "duplicate_flagging"
@@ -69,17 +70,12 @@ def test_merges_wait_for_approval_then_mark_records_and_undo_restores_them(start
     survivor = records[original] if records[original].merged_into is None else records[copy]
     assert survivor.data["postcode"] == records[original].data["postcode"] != ""
 
-    # `opsgate undo` waits at the gate in one terminal; `opsgate approvals approve` answers from another
-    with cli_process(["undo", first.id, "--as", "dana", "--reason", "wrong merge"], flow_env) as undo:
-        pending = wait_for_request(WORKFLOW, exclude={request.id}, timeout=120)
+    def while_waiting(pending: Any) -> None:
         (proposal,) = pending.proposals
         assert (proposal.tool, proposal.case_type, proposal.payload["proposal_id"]) == ("records.unmerge", "undo", first.id)
         assert _merged_pairs(_records()) == truth, "nothing is unmerged while the undo waits at the gate"
-        with cli_process(["approvals", "approve", pending.flow_run_id, "--as", "erin"], flow_env) as approve:
-            approved, _ = approve.communicate(timeout=120)
-        assert approve.returncode == 0, approved
-        output, _ = undo.communicate(timeout=120)
-    assert undo.returncode == 0, output
+
+    output = undo_from_the_cli(flow_env, WORKFLOW, first.id, "dana", "erin", "wrong merge", {request.id}, while_waiting)
     assert "executed" in output
     after = _records()
     assert all(after[i].merged_into is None for i in first.payload["duplicates"])

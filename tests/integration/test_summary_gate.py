@@ -22,7 +22,7 @@ from opsgate.policy.loader import load_policy
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, FactSheetRow, ReportRow
-from tests.integration.conftest import FlowInThread, cli_process, wait_for_request, wait_for_the_next_request
+from tests.integration.conftest import FlowInThread, undo_from_the_cli, wait_for_request, wait_for_the_next_request
 from tests.support.policies import use_policy_variant
 from tests.support.receiver import Receiver
 
@@ -106,17 +106,12 @@ def test_the_report_is_published_only_after_the_owner_approves_and_undo_withdraw
     assert report.html.count('<img src="data:image/png;base64,') == 2, "volume and SLA charts inline in the HTML"
     assert [e.data["field"] for e in _events_of("corrected")] == ["headline"]
 
-    # `opsgate undo` waits at the gate in one terminal; `opsgate approvals approve` answers from another
-    with cli_process(["undo", proposal.id, "--as", "lena", "--reason", "sent too early"], flow_env) as undo:
-        pending = wait_for_request(WORKFLOW, exclude={request.id}, timeout=120)
+    def while_waiting(pending: Any) -> None:
         (withdrawal,) = pending.proposals
         assert (withdrawal.tool, withdrawal.case_type, withdrawal.payload["proposal_id"]) == ("reports.withdraw", "undo", proposal.id)
         assert [r.status for r in _reports()] == ["published"], "nothing is withdrawn while the undo waits at the gate"
-        with cli_process(["approvals", "approve", pending.flow_run_id, "--as", "olga"], flow_env) as approve:
-            approved, _ = approve.communicate(timeout=120)
-        assert approve.returncode == 0, approved
-        output, _ = undo.communicate(timeout=120)
-    assert undo.returncode == 0, output
+
+    output = undo_from_the_cli(flow_env, WORKFLOW, proposal.id, "lena", "olga", "sent too early", {request.id}, while_waiting)
     assert "executed" in output
     assert [r.status for r in _reports()] == ["withdrawn"]
     (undone,) = _events_of("undone")

@@ -5,6 +5,7 @@ tables' columns, and shows a hidden bidirectional control as its code point."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from opsgate.approvals import PendingRequest
@@ -69,3 +70,21 @@ def test_the_approval_form_shows_document_text_as_text() -> None:
         notes = render(review["properties"]["source"]["description"])
         assert VENDOR in notes.text and notes.acting() == []
     assert [r.source for r in form(approver="alice").reviews] == [SHORT_EVIL_FILE, "invoice_⟨U+202E⟩fdp.exe"]  # type: ignore[attr-defined]
+
+
+def test_the_approval_form_bounds_what_an_answer_may_carry() -> None:
+    """Prefect checks a resume against this schema before the run sees it: names without control or
+    bidirectional characters and at most 100 long, edited texts no longer than the ledger holds."""
+    request = PendingRequest(
+        id=1, flow_run_id="f", pause_key="k", workflow="invoice_extraction", digest="d", proposals=[_proposal(SHORT_EVIL_FILE)],
+        statuses={}, requested_at=datetime(2026, 11, 16, tzinfo=UTC), deadline=datetime(2026, 11, 16, 8, tzinfo=UTC),
+    )
+    schema = approval_form(request).model_json_schema()
+    approver = schema["properties"]["approver"]
+    assert approver["maxLength"] == 100
+    pattern = re.compile(approver["pattern"])
+    assert pattern.match("Olga Müller") and not any(pattern.match(name) for name in ("ali\x1bce", "ali\u202ece", "a\u200bb", "a\nb"))
+    review = schema["$defs"][schema["properties"]["reviews"]["prefixItems"][0]["$ref"].rsplit("/", 1)[-1]]
+    values = review["properties"]["fields"]["properties"]
+    assert (values["vendor_name"]["maxLength"], values["invoice_number"]["maxLength"], values["currency"]["maxLength"]) == (300, 100, 10_000)
+    assert review["properties"]["fields"]["maxProperties"] == 200
