@@ -51,7 +51,7 @@ def main() -> None:
     timings["record + route"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    request = approvals.open_request(run.workflow, run.id, "benchmark", "bench-1", proposals, 3600)
+    request = approvals.open_request(run.workflow, run.id, "benchmark", "bench-1", proposals, approvals.deadline_in(3600))
     decisions = approvals.decide(request.id, approvals.answer_for(request, "alice"))  # an AP clerk: the policy names who may decide
     timings["approve batch"] = time.perf_counter() - start
 

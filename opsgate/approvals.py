@@ -29,6 +29,7 @@ from opsgate.models import Decision, EscalationReason, Proposal, Route, Status, 
 from opsgate.policy.engine import route
 from opsgate.policy.schema import ANY_CASE, Policy, person, same_person
 from opsgate.runs import governing_policy
+from opsgate.settings import MAX_PAGE
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow, ProposalRow, RunRow, as_utc
 from opsgate.writers import action_writer
@@ -45,7 +46,6 @@ _HIDDEN = "\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u200b-\\u200f\\u202a-\\u202e\\u206
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=f"^[^{_HIDDEN}\\t\\n]+$")]
 Reason = Annotated[str, StringConstraints(max_length=2000, pattern=f"^[^{_HIDDEN}]*$")]
 ProposalId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-MAX_REVIEWS = 1000  # more than any page of a form (OPSGATE_APPROVAL_PAGE_SIZE)
 MAX_FIELDS = 200
 
 
@@ -64,7 +64,7 @@ class Review(BaseModel):
 class ApprovalAnswer(BaseModel):
     approver: Name = Field(description="Your name: recorded as the approver of this batch.")
     batch_digest: str = Field(pattern=r"^[0-9a-f]{64}$", description="Identifies the exact batch shown; leave as it is.")
-    reviews: list[Review] = Field(max_length=MAX_REVIEWS)
+    reviews: list[Review] = Field(max_length=MAX_PAGE)
 
 
 class PendingRequest(BaseModel):

@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MAX_PAGE = 10_000  # proposals one approval request (and one answer) may hold: bounds what an answer may carry
 
 
 class Settings(BaseSettings):
@@ -35,7 +36,7 @@ class Settings(BaseSettings):
     )
 
     approval_timeout: int = Field(default=3600, gt=0, description="Seconds a run waits at the gate before its proposals expire.")
-    approval_page_size: int = Field(default=25, gt=0, description="Proposals per approval form; a larger batch is decided page by page.")
+    approval_page_size: int = Field(default=25, gt=0, le=MAX_PAGE, description="Proposals per approval form; a larger batch is decided page by page.")
     approval_poll_interval: int = Field(default=10, gt=0, description="Seconds between the paused run's checks for a decision.")
 
     audit_key: SecretStr | None = Field(
