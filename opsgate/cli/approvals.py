@@ -22,6 +22,7 @@ from opsgate.approvals import ApprovalAnswer, PendingRequest
 from opsgate.cli.errors import exits_cleanly
 from opsgate.display import terminal_json, terminal_text
 from opsgate.errors import ConfigurationError
+from opsgate.runs import process_gone
 
 app = typer.Typer(help="Review and decide the proposals waiting at a gate.", no_args_is_help=True)
 
@@ -48,7 +49,9 @@ def proposals_table(request: PendingRequest) -> Table:
 @app.command("list")
 @exits_cleanly
 def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of pending approvals.")] = False) -> None:
-    """Runs paused for approval, oldest first, with their Prefect state when the server answers."""
+    """Runs paused for approval, oldest first, with their Prefect state when the server answers and
+    whether the run's process is still there (a decision for a run whose process is gone is kept and
+    written by `opsgate recover`)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from opsgate.orchestration.resume import run_states
@@ -60,15 +63,19 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of 
     if api_url and requests:
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
             states = run_states([r.flow_run_id for r in requests])
+    process = {r.flow_run_id: "gone" if process_gone(r.flow_run_id) else "running" for r in requests}
     if as_json:
         typer.echo(json.dumps([
-            {"id": r.flow_run_id, "workflow": r.workflow, "proposals": len(r.proposals), "state": states.get(r.flow_run_id),
+            {"id": r.flow_run_id, "workflow": r.workflow, "proposals": len(r.proposals), "state": states.get(r.flow_run_id), "process": process[r.flow_run_id],
              "requested_at": r.requested_at.isoformat(), "deadline": r.deadline.isoformat(), "pause_key": r.pause_key} for r in requests
         ], indent=2))
         return
-    table = Table("id (flow run)", "workflow", "proposals", "state", "requested", "deadline")
+    table = Table("id (flow run)", "workflow", "proposals", "state", "process", "requested", "deadline")
     for r in requests:
-        cells = (r.flow_run_id, r.workflow, str(len(r.proposals)), states.get(r.flow_run_id, "?"), f"{r.requested_at:%Y-%m-%d %H:%M}", f"{r.deadline:%Y-%m-%d %H:%M}")
+        cells = (
+            r.flow_run_id, r.workflow, str(len(r.proposals)), states.get(r.flow_run_id, "?"), process[r.flow_run_id],
+            f"{r.requested_at:%Y-%m-%d %H:%M}", f"{r.deadline:%Y-%m-%d %H:%M}",
+        )
         table.add_row(*map(terminal_text, cells))
     Console().print(table if requests else "nothing waits for approval")
 

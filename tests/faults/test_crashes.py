@@ -6,6 +6,7 @@ Prefect flow run closed. On SQLite and PostgreSQL, with real processes and a rea
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -83,7 +84,9 @@ def test_killed_while_paused_then_approved_from_the_cli(flow_env: str, tmp_path:
     """The decision is recorded and kept although nothing runs to act on it; recovery writes it."""
     run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")))
     request = paused_request(run)
+    assert [(r["id"], r["process"]) for r in json.loads(cli("approvals", "list", "--json").stdout)] == [(request.flow_run_id, "running")]
     kill(run)
+    assert [(r["id"], r["process"]) for r in json.loads(cli("approvals", "list", "--json").stdout)] == [(request.flow_run_id, "gone")]
 
     approved = cli("approvals", "approve", request.flow_run_id, "--as", "alice")
     assert approved.returncode == 0, approved.stdout + approved.stderr
