@@ -474,15 +474,6 @@ def cleared(run_id: str) -> list[Decision]:
     return [Decision(proposal_id=pid) for pid in rows]
 
 
-def awaiting_second_approval(request_id: int) -> list[Proposal]:
-    """The request's four-eyes cases that one person approved: they go to a second approver."""
-    with transaction() as session:
-        request = session.get(ApprovalRequestRow, request_id)
-        assert request is not None
-        rows = _batch_rows(session, request).values()
-        return [_as_proposal(r) for r in sorted(rows, key=lambda r: r.source) if r.status == Status.AWAITING_APPROVAL]
-
-
 def expire_run(flow_run_id: str, owner: str) -> int:
     """The deadline passed: every request of the flow run still pending expires (pages not yet
     reached included). Returns how many proposals expired."""
