@@ -24,6 +24,7 @@ from opsgate.store.db import transaction
 from opsgate.store.tables import AuditHeadRow, AuditRow, ExecutionRow
 from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
 from tests.support.policies import use_policy_variant
+from tests.support.receiver import Receiver
 from tests.unit.platform.conftest import StoreProbe
 
 EVENTS = [
@@ -394,3 +395,17 @@ def test_the_csv_export_never_hands_a_spreadsheet_a_formula(store: StoreProbe) -
     with transaction() as session:
         audit.write_export(audit.export_rows(session), out, "jsonl")
     assert [json.loads(line)["actor"] for line in out.getvalue().splitlines()] == ['=HYPERLINK("http://evil.example","x")', "+alice"]
+
+
+def test_cli_anchor_posted_to_a_channel_verifies_as_an_anchor_file(five_events: list[int], cli, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The anchor a chat channel received, saved as it came, is an anchor `verify --anchor` accepts."""
+    use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p.update(channels={"audit-trail": {"kind": "webhook", "url": receiver.url}}))
+    result = cli("audit", "anchor", "--channel", "invoice_extraction:audit-trail")
+    assert result.exit_code == 0, result.output
+    (request,) = receiver.requests
+    body = request.json()
+    assert body["event"] == "audit.anchor" and body["data"]["seq"] == 5
+    saved = tmp_path / "from-the-channel.jsonl"
+    saved.write_text(json.dumps(body["data"]) + "\n", encoding="utf-8")
+    assert cli("audit", "verify", "--anchor", str(saved)).exit_code == 0
+    assert cli("audit", "anchor", "--channel", "invoice_extraction:nowhere").exit_code == 2
