@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
@@ -21,9 +22,11 @@ from prefect.exceptions import ObjectNotFound
 from prefect.input.run_input import keyset_from_base_key
 from prefect.states import Crashed
 
-from opsgate import recovery
+from opsgate import approval_notices, recovery
+from opsgate.delivery import run_link
 from opsgate.display import markdown_text
 from opsgate.recovery import DeadRun, RunRecovery
+from opsgate.runs import governing_policy
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +78,8 @@ def recover_all() -> list[RunRecovery]:
         try:
             report = recovery.recover_run(dead, _answers(dead))
             _close_flow_run(report)
+            if report.expired:  # the dead run's reminder and expiry notice died with it: the channels hear it here
+                approval_notices.announce("expired", governing_policy(report.workflow), report.run_id, report.expired, datetime.now(timezone.utc), run_link(report.run_id))
         except Exception as exc:  # one run's trouble must not keep the others open; reported, tried again next time
             logger.exception("recovering run %s failed", dead.run_id)
             report = RunRecovery(run_id=dead.run_id, workflow=dead.workflow, flow_run_id=dead.flow_run_id, unfinished=[f"{type(exc).__name__}: {exc}"])

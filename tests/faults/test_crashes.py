@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +19,9 @@ from opsgate.models import TERMINAL, Status
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, ExecutionRow, PayableRow, ProposalRow, RunRow
 from tests.support.batches import write_inbox
+from tests.support.policies import use_policy_variant
 from tests.support.processes import cli, flow_run_state, kill, lines, opsgate, paused_request, start
+from tests.support.receiver import Receiver
 
 
 def store_state() -> dict[str, object]:
@@ -65,7 +68,13 @@ def test_killed_while_reading_leaves_no_case_and_the_next_run_reads_everything(f
     assert store_state()["payables"] == 3
 
 
-def test_killed_after_proposing_expires_the_cases_for_a_later_run(flow_env: str, tmp_path: Path) -> None:
+def test_killed_after_proposing_expires_the_cases_for_a_later_run(flow_env: str, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owner is told, and so are the approval channels (the dead run cannot tell them)."""
+    def notify_a_channel(policy: dict[str, Any]) -> None:
+        policy["channels"] = {"ap": {"kind": "webhook", "url": receiver.url}}
+        policy["approvals"]["notify"] = ["ap"]
+
+    use_policy_variant(tmp_path / "policies", monkeypatch, notify_a_channel)
     inbox = write_inbox(tmp_path / "inbox")
     crashed = opsgate(flow_env, "run", "invoices", "--inbox", str(inbox), crash_at="proposed")
     assert crashed.returncode == -9
@@ -78,6 +87,8 @@ def test_killed_after_proposing_expires_the_cases_for_a_later_run(flow_env: str,
     with transaction() as session:
         escalated = session.execute(select(AuditRow).where(AuditRow.event == "escalated")).scalars().all()
     assert len(escalated) == 3 and all("ap-lead@example.com" in e.data["to"] for e in escalated), "the owner is told"
+    (notice,) = receiver.requests
+    assert (notice.json()["event"], notice.json()["data"]["proposals"]) == ("approval.expired", 3)
 
 
 def test_killed_while_paused_then_approved_from_the_cli(flow_env: str, tmp_path: Path) -> None:
