@@ -172,8 +172,10 @@ def request_for_run(flow_run_id: str) -> PendingRequest | None:
 
 def next_request(flow_run_id: str) -> PendingRequest | None:
     """The oldest request of the flow run still waiting for a decision, if any."""
-    request = request_for_run(flow_run_id)
-    return request if request is not None and request_status(request.id) == "pending" else None
+    with transaction() as session:
+        query = select(ApprovalRequestRow).where(ApprovalRequestRow.flow_run_id == flow_run_id, ApprovalRequestRow.status == "pending")
+        request = session.execute(query.order_by(ApprovalRequestRow.id).limit(1)).scalar_one_or_none()
+        return _pending(session, request) if request else None
 
 
 def request_status(request_id: int) -> str:

@@ -19,12 +19,12 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
-from prefect.input.run_input import keyset_from_base_key
 from prefect.states import Crashed
 
 from opsgate import approval_notices, recovery
 from opsgate.delivery import run_link
 from opsgate.display import markdown_text
+from opsgate.orchestration.resume import pause_input
 from opsgate.recovery import DeadRun, RunRecovery
 from opsgate.runs import governing_policy
 
@@ -38,14 +38,9 @@ def _answers(dead: DeadRun) -> dict[int, dict[str, Any]]:
     found: dict[int, dict[str, Any]] = {}
     with get_client(sync_client=True) as client:
         for request_id, key in dead.pending.items():
-            try:
-                value = client.read_flow_run_input(UUID(dead.flow_run_id), keyset_from_base_key(f"paused-{key}")["response"])
-            except ObjectNotFound:
+            value = pause_input(client, dead.flow_run_id, key, "response")
+            if value is None:
                 continue
-            except Exception as exc:  # the client reports a missing input as a bare 404 too
-                if getattr(getattr(exc, "response", None), "status_code", None) == 404:
-                    continue
-                raise
             try:
                 answer = json.loads(value) if isinstance(value, str) else value
             except json.JSONDecodeError:

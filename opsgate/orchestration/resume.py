@@ -10,9 +10,10 @@ exists: wait for it rather than fail on the race.
 from __future__ import annotations
 
 import time
+from typing import Any
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.exceptions import FlowPauseTimeout, NotPausedError, ObjectNotFound, PrefectHTTPStatusError
 from prefect.flow_runs import resume_flow_run
@@ -23,9 +24,21 @@ from opsgate.approvals import ApprovalAnswer, PendingRequest
 from opsgate.errors import ApprovalRejected, ConfigurationError
 
 
+def pause_input(client: SyncPrefectClient, flow_run_id: str, pause_key: str, part: str) -> Any | None:
+    """What Prefect holds for a pause: its form's ``schema`` or the ``response`` a resume sent; None
+    when there is none yet (the client reports that as ``ObjectNotFound`` or a bare 404)."""
+    try:
+        return client.read_flow_run_input(UUID(flow_run_id), keyset_from_base_key(f"paused-{pause_key}")[part])
+    except ObjectNotFound:
+        return None
+    except PrefectHTTPStatusError as exc:
+        if exc.response.status_code != 404:
+            raise
+        return None
+
+
 def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> None:
     """Block until the run is Paused under the request's key with its form schema saved."""
-    keyset = keyset_from_base_key(f"paused-{request.pause_key}")
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while True:
@@ -38,15 +51,9 @@ def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> None:
                 ) from None
             if run.state and run.state.is_final():
                 raise ApprovalRejected(f"flow run {request.flow_run_id} is {run.state.name}: it no longer waits for a decision")
-            if run.state and run.state.is_paused() and run.state.state_details.pause_key == request.pause_key:
-                try:
-                    client.read_flow_run_input(UUID(request.flow_run_id), keyset["schema"])
-                    return
-                except ObjectNotFound:
-                    pass
-                except PrefectHTTPStatusError as exc:  # the client reports a schema not saved yet as a bare 404
-                    if exc.response.status_code != 404:
-                        raise
+            paused_here = run.state and run.state.is_paused() and run.state.state_details.pause_key == request.pause_key
+            if paused_here and pause_input(client, request.flow_run_id, request.pause_key, "schema") is not None:
+                return
             if time.monotonic() > deadline:
                 state = run.state.name if run.state else "unknown"
                 raise ConfigurationError(f"flow run {request.flow_run_id} is not waiting for this decision (state {state})")

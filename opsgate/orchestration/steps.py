@@ -78,13 +78,8 @@ def start_run(workflow: str, parameters: dict[str, Any]) -> Run:
     context = FlowRunContext.get()
     flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
     run = runs.start_run(workflow, _trigger(), flow_run_id, parameters)
-    keep_alive(run.id, _flow_thread())
+    keep_alive(run.id, threading.current_thread())  # the flow's thread: a task called from the flow body runs in it
     return run
-
-
-def _flow_thread() -> threading.Thread:
-    """The thread running the flow: a task called from the flow body runs in it."""
-    return threading.current_thread()
 
 
 @task(name="check-policy", cache_policy=NO_CACHE)
