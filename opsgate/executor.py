@@ -11,12 +11,13 @@ the key and writes nothing, a crash before the commit leaves nothing behind.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsgate import audit
-from opsgate.approvals import case_types, requester
+from opsgate.approvals import case_types
 from opsgate.audit import AuditEvent
 from opsgate.errors import PolicyDenied
 from opsgate.models import Outcome, Route, Status, action_digest
@@ -42,40 +43,50 @@ def _refuse(policy: Policy, proposal_id: str, run_id: str | None, reason: str) -
     return PolicyDenied(f"refused to execute proposal {proposal_id}: {reason}")
 
 
-def _on_record(session: Session, row: ProposalRow, event: AuditEvent, **expected: object) -> AuditRow | None:
-    """The newest audit event of this kind for this proposal whose data holds ``expected`` and that
-    is intact (its keyed hash fits): what opsgate itself recorded, which nobody without the audit
-    key can forge or alter."""
-    events = session.execute(
-        select(AuditRow).where(AuditRow.proposal_id == row.id, AuditRow.event == str(event)).order_by(AuditRow.seq.desc())
-    ).scalars()
-    for found in events:
+def _on_record(session: Session, event: AuditEvent, *where: Any, **expected: object) -> AuditRow | None:
+    """The newest audit event of this kind (``where`` narrows it: this proposal, this run) whose data
+    holds ``expected`` and that is intact (its keyed hash fits): what opsgate itself recorded, which
+    nobody without the audit key can forge or alter."""
+    for found in session.execute(select(AuditRow).where(AuditRow.event == str(event), *where).order_by(AuditRow.seq.desc())).scalars():
         data = found.data if isinstance(found.data, dict) else {}
         if all(data.get(key) == value for key, value in expected.items()):
             return found if audit.intact(found) else None
     return None
 
 
-def _four_eyes_shortfall(session: Session, policy: Policy, row: ProposalRow, proposed: dict, approval: ApprovalRow) -> str | None:
-    """Why a four-eyes action may not be written yet: fewer than two different people approved this
-    exact action (each approval backed by its intact audit event), or one of them is the person who
-    started the run. The case types are those the proposal was recorded with and the approved
-    action's, so changing the case type in the database does not escape the rule."""
-    types = case_types(policy, proposed["case_type"], row.tool, approval.action_payload, proposed.get("confidence") or {}, proposed.get("context") or {})
+def _requester(session: Session, run_id: str) -> str | None:
+    """Who started the run, as its intact `triggered` event says (the runs table can be rewritten)."""
+    triggered = _on_record(session, AuditEvent.TRIGGERED, AuditRow.run_id == run_id)
+    trigger = str(triggered.data.get("trigger", "")) if triggered is not None else ""
+    return trigger.removeprefix("cli:") if trigger.startswith("cli:") else None
+
+
+def _approved_on_record(session: Session, row: ProposalRow, approval: ApprovalRow) -> bool:
+    return _on_record(session, AuditEvent.APPROVED, AuditRow.proposal_id == row.id, approval=approval.id, approver=approval.approver, action_digest=approval.action_digest) is not None
+
+
+def _four_eyes_shortfall(session: Session, policy: Policy, row: ProposalRow, types: list[str], approval: ApprovalRow) -> str | None:
+    """Why a four-eyes action may not be written yet: fewer than two different people whom the policy
+    lets decide these case types approved this exact action (each approval backed by its intact audit
+    event), not counting the person who started the run."""
     if not policy.needs_four_eyes(types, row.payload, approval.action_payload):
         return None
     approvals = session.execute(
         select(ApprovalRow).where(ApprovalRow.proposal_id == row.id, ApprovalRow.decision == "approved", ApprovalRow.action_digest == approval.action_digest)
     ).scalars().all()
-    recorded = [a.approver for a in approvals if _on_record(session, row, AuditEvent.APPROVED, approval=a.id, approver=a.approver, action_digest=a.action_digest)]
-    started_by = requester(session, row.run_id)
-    people = {person(name) for name in recorded if not (started_by and same_person(name, started_by))}
+    started_by = _requester(session, row.run_id)
+    people = {
+        person(a.approver) for a in approvals
+        if _approved_on_record(session, row, a) and all(policy.may_decide(a.approver, t) for t in types) and not (started_by and same_person(a.approver, started_by))
+    }
     return None if len(people) >= 2 else f"four eyes: this action needs two different approvers besides the requester; it has {len(people)}"
 
 
 def _cleared(session: Session, policy: Policy, row: ProposalRow, approval: ApprovalRow | None) -> tuple[str | None, dict | None]:
     """Why this proposal may not be written (None when it may), and the action to write: every check
-    the executor makes against the store, each of its rows held against what the audit log recorded."""
+    the executor makes against the store, each of its rows held against what the audit log recorded.
+    The case type, the facts and the requester come from the intact audit events, so changing them
+    in the database does not change who may approve or whether four eyes apply."""
     current = action_digest(row.id, row.tool, row.payload) if row.tool else None
     if action_writer(row.tool) is None or not (policy.undoes(row.tool) or (row.tool in policy.writes())):
         return f"tool {row.tool!r} is not a write this policy allows", None
@@ -83,7 +94,7 @@ def _cleared(session: Session, policy: Policy, row: ProposalRow, approval: Appro
         return f"the proposal is {row.status}, not approved", None
     if current != row.digest:
         return "the proposed action was modified after it was proposed (digest mismatch)", None
-    proposed_event = _on_record(session, row, AuditEvent.PROPOSED, digest=current)
+    proposed_event = _on_record(session, AuditEvent.PROPOSED, AuditRow.proposal_id == row.id, digest=current)
     if proposed_event is None:
         return "no intact proposed audit event for this action: the proposal or the audit log was altered", None
     proposed = proposed_event.data
@@ -97,9 +108,12 @@ def _cleared(session: Session, policy: Policy, row: ProposalRow, approval: Appro
         return "the proposal changed after it was approved (digest mismatch)", None
     if approval.action_digest != action_digest(row.id, row.tool, approval.action_payload):
         return "the approved action was altered after approval (digest mismatch)", None
-    if _on_record(session, row, AuditEvent.APPROVED, approval=approval.id, approver=approval.approver, action_digest=approval.action_digest) is None:
+    if not _approved_on_record(session, row, approval):
         return "the approval has no intact approved audit event: the approval or the audit log was altered", None
-    return _four_eyes_shortfall(session, policy, row, proposed, approval), approval.action_payload
+    types = case_types(policy, proposed["case_type"], row.tool, approval.action_payload, proposed.get("confidence") or {}, proposed.get("context") or {})
+    if (refused := next((t for t in types if not policy.may_decide(approval.approver, t)), None)) is not None:
+        return f"{approval.approver} may not decide on {refused} cases (the case as recorded and as approved)", None
+    return _four_eyes_shortfall(session, policy, row, types, approval), approval.action_payload
 
 
 def execute_one(policy: Policy, proposal_id: str, attempt: int = 1) -> Outcome:

@@ -179,3 +179,17 @@ def test_recovery_killed_mid_way_is_finished_by_the_next(flow_env: str, tmp_path
     assert (report["executed"], report["closed"]) == (2, True)
     state = store_state()
     assert state["payables"] == state["executed_events"] == 3 and all(s in TERMINAL for s in state["cases"]) and state["chain"]
+
+
+def test_the_approvers_cli_killed_between_recording_and_waking_the_run(flow_env: str, tmp_path: Path) -> None:
+    """The CLI records the decision, then dies before it wakes the run. The run, never woken, finds
+    the decision in the store when its wait ends and writes it; nothing expires."""
+    from opsgate import approvals
+
+    run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")), OPSGATE_APPROVAL_TIMEOUT="20")
+    request = paused_request(run)
+    approvals.decide(request.id, approvals.answer_for(request, "alice"))  # what `approvals approve` does first; then it is gone
+    assert run.wait(120) == 0
+    state = store_state()
+    assert state["cases"] == [Status.EXECUTED] * 3 and state["payables"] == state["executed_events"] == 3 and state["chain"]
+    assert flow_run_state(request.flow_run_id)[0] == "COMPLETED"

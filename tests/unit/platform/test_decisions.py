@@ -16,7 +16,7 @@ from opsgate.approvals import PendingRequest
 from opsgate.errors import ApprovalRejected, PolicyDenied
 from opsgate.models import Status
 from opsgate.store.db import transaction
-from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, PayableRow, ProposalRow
+from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, PayableRow, ProposalRow, RunRow
 from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
 from tests.support.policies import use_policy_variant
 from tests.support.samples import DE_INVOICE, US_INVOICE
@@ -175,3 +175,42 @@ def test_a_deadline_passed_with_one_of_two_approvals_expires_only_what_waits(sto
     assert approvals.expire_run(request.flow_run_id, "owner") == 1
     assert store.get(ProposalRow, by_source(batch, "de.pdf")).status == Status.EXPIRED
     assert store.get(ProposalRow, by_source(batch, "us.pdf")).status == Status.APPROVED
+
+
+# --- an insider with the database, colluding with an approver ----------------------------------
+
+
+def test_a_case_type_rewritten_in_the_database_does_not_let_another_group_approve(store: StoreProbe, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clerks may decide receipts only; the invoices are relabelled receipts in the database so a
+    clerk can approve them. The gate is fooled; the executor holds the case type the audit log
+    recorded, and refuses."""
+    use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["approvals"]["groups"]["ap-clerks"].update(case_types=["receipt"]))
+    batch = proposed_batch(inbox)
+    request = open_request(batch)
+    with transaction() as session:
+        session.execute(update(ProposalRow).values(case_type="receipt"))
+    decisions = approvals.decide(request.id, approvals.answer_for(request, "alice"))
+    assert len(decisions) == 3
+    for decision in decisions:
+        with pytest.raises(PolicyDenied, match="alice may not decide on invoice cases"):
+            executor.execute_one(batch.run.policy, decision.proposal_id)
+    assert store.count(PayableRow) == 0
+
+
+def test_a_requester_rewritten_in_the_database_is_still_not_a_second_approver(store: StoreProbe, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bob started the run; the run is relabelled as scheduled so bob can be the second approver of
+    his own four-eyes cases. The executor reads who started the run from its intact audit event."""
+    use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["approvals"].update(four_eyes=[{"case_type": "invoice", "field": "total", "above": "1.00"}]))
+    batch = proposed_batch(inbox, trigger="cli:bob")
+    request = open_request(batch)
+    approvals.decide(request.id, approvals.answer_for(request, "alice"))
+    with transaction() as session:
+        session.execute(update(RunRow).where(RunRow.id == batch.run.id).values(trigger="schedule"))
+    second = approvals.next_request(request.flow_run_id)
+    assert second is not None
+    decisions = approvals.decide(second.id, approvals.answer_for(second, "bob"))
+    assert len(decisions) == 3, "the gate reads the rewritten run"
+    for decision in decisions:
+        with pytest.raises(PolicyDenied, match="it has 1"):
+            executor.execute_one(batch.run.policy, decision.proposal_id)
+    assert store.count(PayableRow) == 0
