@@ -31,11 +31,15 @@ import pypdfium2.raw as pdfium_c
 
 from opsgate.errors import ExtractionError
 from tasks.invoice_extraction.einvoice import looks_like_einvoice
+from tasks.invoice_extraction.layout import Word, layout_text_lines, page_text
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 DEFAULT_MAX_EXPANDED = 256 * 1024 * 1024
 MAX_NESTING = 256  # real PDFs nest a few levels; pdfium gives up silently far below what a hostile file can do
 PAGE_SEPARATOR = "\f"
+# pdfium marks a hyphen it found at a line end (a word broken across lines) with U+FFFE; U+00AD is the soft hyphen.
+_SOFT_HYPHENS = frozenset("\ufffe\u00ad")
+_LAYOUT_GAP = re.compile(r"\S {3,}\S")
 # File names the e-invoice standards prescribe for the XML inside a PDF/A-3 (compared lower-case).
 EINVOICE_FILE_NAMES = frozenset({"factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"})
 
@@ -256,17 +260,51 @@ def _read_pdf(data: bytes, name: str) -> str:
 
 
 def _page_text(document: pdfium.PdfDocument, index: int) -> str:
+    """The page's text laid out as a person sees it (``layout``), from the glyphs' boxes."""
     page = document[index]
     try:
         textpage = page.get_textpage()
         try:
-            text = textpage.get_text_range()
+            words = _page_words(textpage, page.get_height())
         finally:
             textpage.close()
     finally:
         page.close()
-    # pdfium ends lines with CRLF; callers work line by line, so normalise once here.
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    return page_text(words)
+
+
+def _page_words(textpage: pdfium.PdfTextPage, height: float) -> list[Word]:
+    """Words from the text layer's characters: a space, a line break or a jump along the line ends one.
+
+    Boxes are the characters' loose boxes (the font's full height), so that glyphs of one line
+    share a band whatever their shape; y is flipped to a top-left origin.
+    """
+    words: list[Word] = []
+    chars: list[str] = []
+    box = [0.0, 0.0, 0.0, 0.0]
+
+    def close() -> None:
+        if chars:
+            words.append(Word("".join(chars), box[0], height - box[3], box[2], height - box[1]))
+            chars.clear()
+
+    for i in range(textpage.count_chars()):
+        char = chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, i))
+        if char in _SOFT_HYPHENS:
+            continue
+        if char.isspace() or char == "\x00":
+            close()
+            continue
+        left, bottom, right, top = textpage.get_charbox(i, loose=True)
+        if chars and (left - box[2] > (top - bottom) * 0.25 or left < box[0] or bottom >= box[3] or top <= box[1]):
+            close()  # a gap, a step back or another line: pdfium did not mark the break
+        if not chars:
+            box = [left, bottom, right, top]
+        else:
+            box = [box[0], min(box[1], bottom), max(box[2], right), max(box[3], top)]
+        chars.append(char)
+    close()
+    return words
 
 
 def _binary_kind(data: bytes) -> str | None:
@@ -289,7 +327,10 @@ def _read_text(data: bytes, name: str) -> str:
         text = _decode(data)
     if not text.strip():
         raise ExtractionError("empty", f"{name}: the file contains only whitespace")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _LAYOUT_GAP.search(text):  # layout text (pdftotext -layout, OCR output): columns by runs of spaces
+        return PAGE_SEPARATOR.join("\n".join(layout_text_lines(page)) for page in text.split(PAGE_SEPARATOR))
+    return text
 
 
 def _decode(data: bytes) -> str:

@@ -1,0 +1,59 @@
+"""Layout reading: side-by-side blocks come out one after the other, label | value rows and tables stay rows."""
+
+from __future__ import annotations
+
+from tasks.invoice_extraction.layout import Word, layout_text_lines, page_lines
+
+SIDE_BY_SIDE = """\
+Seller:                          Bill to:
+Lieferant GmbH                   Kunden AG Mitte
+Lieferantenstraße 20             Kundenstraße 15
+80333 München                    69876 Frankfurt
+"""
+
+
+def test_side_by_side_address_blocks_are_read_block_by_block() -> None:
+    lines = [line.strip() for line in layout_text_lines(SIDE_BY_SIDE) if line.strip()]
+    assert lines == [
+        "Seller:", "Lieferant GmbH", "Lieferantenstraße 20", "80333 München",
+        "Bill to:", "Kunden AG Mitte", "Kundenstraße 15", "69876 Frankfurt",
+    ]
+
+
+def test_label_value_rows_stay_on_one_line() -> None:
+    text = "Invoice no.        2024-17\nInvoice date:      05.03.2018\nTotal              1.234,50\n"
+    lines = [" ".join(line.split()) for line in layout_text_lines(text)]
+    assert lines == ["Invoice no. 2024-17", "Invoice date: 05.03.2018", "Total 1.234,50"]
+
+
+def test_table_rows_keep_their_columns() -> None:
+    text = "Pos   Description      Qty     Amount\n1     Paper A4          20     198,00\n2     Yoghurt           50     275,00\n"
+    lines = layout_text_lines(text)
+    assert [line.split() for line in lines] == [
+        ["Pos", "Description", "Qty", "Amount"], ["1", "Paper", "A4", "20", "198,00"], ["2", "Yoghurt", "50", "275,00"],
+    ]
+    assert lines[1].index("198,00") == lines[0].index("Amount")  # the value stands under its heading
+
+
+def test_words_in_any_order_are_grouped_by_baseline() -> None:
+    # Glyph boxes as a PDF might draw them: the right block first, a slightly lower baseline on one word.
+    words = [
+        Word("Kunden", 300, 100, 340, 110), Word("AG", 343, 100, 355, 110),
+        Word("Lieferant", 50, 100.5, 100, 110.5), Word("GmbH", 104, 100, 130, 110),
+        Word("Kundenstraße", 300, 112, 370, 122), Word("15", 374, 112, 386, 122),
+        Word("Lieferweg", 50, 112, 100, 122), Word("20", 104, 112, 116, 122),
+    ]
+    assert [line.strip() for line in page_lines(words) if line.strip()] == [
+        "Lieferant GmbH", "Lieferweg 20", "Kunden AG", "Kundenstraße 15",
+    ]
+
+
+def test_blocks_end_at_a_blank_line() -> None:
+    text = "Seller GmbH              Buyer AG\nMain St 1                Side St 2\n\nNotes here               and more notes\n"
+    lines = [" ".join(line.split()) for line in layout_text_lines(text)]
+    assert lines.index("Buyer AG") < lines.index("Notes here and more notes")  # a lone row stays a row
+
+
+def test_plain_text_is_unchanged() -> None:
+    text = "Invoice 2024-17\nTotal 12,50 EUR"
+    assert layout_text_lines(text) == ["Invoice 2024-17", "Total 12,50 EUR"]
