@@ -122,8 +122,8 @@ def read_header(lines: Sequence[str]) -> Header:
             if address_lines:
                 break
             continue
-        if not address_lines and not _looks_like_address(head[i]) and any(
-            _looks_like_address(head[j]) for j in range(i + 1, end) if kinds[j] == "text"
+        if not address_lines and not looks_like_address(head[i]) and any(
+            looks_like_address(head[j]) for j in range(i + 1, end) if kinds[j] == "text"
         ):
             continue  # a branch or brand line between the name and the street
         if postcode_seen and len(head[i].split()) > 4:
@@ -157,14 +157,14 @@ def _name_lines(head: Sequence[str], kinds: Sequence[str], texts: Sequence[int])
     """
     before_address = []
     for i in texts:
-        if _looks_like_address(head[i]) and before_address:
+        if looks_like_address(head[i]) and before_address:
             break
         before_address.append(i)
-    legal = [i for i in before_address if _LEGAL_FORM.search(head[i]) and not _looks_like_address(head[i])]
+    legal = [i for i in before_address if _LEGAL_FORM.search(head[i]) and not looks_like_address(head[i])]
     if legal:
         first = last = legal[-1]
     else:
-        trade = [i for i in before_address if _TRADE_WORD.search(head[i]) and not _looks_like_address(head[i])]
+        trade = [i for i in before_address if _TRADE_WORD.search(head[i]) and not looks_like_address(head[i])]
         return (before_address[0], before_address[-1]) if trade else (before_address[0], before_address[0])
     short_form = len(_LEGAL_FORM.split(head[first])[0].split()) <= 1
     while first - 1 in before_address and not _OWNED_BY.match(head[first]) and (
@@ -181,7 +181,7 @@ def _joined(upper: str, lower: str) -> bool:
     return bool(_JOINS_NEXT.search(upper) or _CONTINUES_PREVIOUS.match(lower))
 
 
-def _looks_like_address(line: str) -> bool:
+def looks_like_address(line: str) -> bool:
     return bool(re.search(r"\d", line) and (_ADDRESS_WORD.search(line) or _POSTCODE.search(line) or "," in line)) or bool(
         _POSTCODE.search(line)
     )

@@ -17,6 +17,12 @@ def _labels(*alternatives: str) -> list[re.Pattern[str]]:
 
 
 _NO = r"(?:no\.?|nr\.?|n[°º]\.?|num(?:ber|éro|ero)?\.?|#|nummer|id)"
+# A word between a title and its number label, and the words that make the number someone else's.
+_WORD = r"[^\W\d_]+\.?"
+_NOT_OURS = (
+    r"(?:kunden?|customer|client|order|bestell\w*|auftrag\w*|commande|klant|tax|steuer\w*|ust|vat|tva|btw|date|datum|page|seite"
+    r"|gem[äa](?:ß|ss)|according|selon|lieferschein\w*|delivery)\b"
+)
 
 INVOICE_NUMBER = _labels(
     rf"invoice\s*{_NO}|inv\.?\s*{_NO}|tax\s*invoice\s*{_NO}",
@@ -27,6 +33,8 @@ INVOICE_NUMBER = _labels(
     # A document title, a type code or remark in brackets, then the number label:
     # "Gutschrift (Selbst ausgestellte Rechnung) (389) Nr. 4711", "Invoice (copy) No. 12".
     rf"(?:\w*rechnung|gutschrift|invoice|credit\s*note|facture|avoir|factuur)(?:\s*\([^()]{{1,40}}\))+\s*{_NO}",
+    # The title with a few words naming who issues it: "Rechnung des Versicherers Nr. 01.234.567.8-2018-1".
+    rf"(?:\w*rechnung|gutschrift|invoice|facture|avoir|factuur)(?:\s+(?!{_NOT_OURS}){_WORD}){{1,3}}(?:\s*\([^()]{{1,40}}\))*\s*{_NO}",
     rf"(?:bill|receipt|document|doc\.?)\s*{_NO}",
     rf"booking\s*(?:id|{_NO}|ref(?:erence)?)|reservation\s*(?:id|{_NO})|confirmation\s*{_NO}|buchungs(?:nummer|\s*-?\s*nr\.?)",
 )
@@ -45,7 +53,9 @@ INVOICE_DATE = _labels(
     r"invoice\s*date|date\s*of\s*(?:issue|invoice)|issue\s*date|date\s*issued|billing\s*date|receipt\s*date",
     r"rechnungsdatum|belegdatum|ausstellungsdatum|rechnungs?-?\s*datum",
     r"date\s*de\s*(?:la\s*)?factur(?:e|ation)|date\s*d[’']?[ée]mission|factuurdatum|factuur\s*datum"
-    r"|facture\s*n[°º]?\s*\S+\s+du|\w*rechnung\s*(?:\(\d+\)\s*)?(?:nr\.?\s*)?\S+\s+vom",
+    r"|facture\s*n[°º]?\s*\S+\s+du|\w*rechnung\s*(?:\(\d+\)\s*)?(?:nr\.?\s*)?\S+\s+vom"
+    # The title, its number and "vom"/"du"/"dated": "Rechnung des Versicherers (575) Nr. 01.234 vom".
+    rf"|(?:\w*rechnung|gutschrift|invoice|facture|avoir|factuur)(?:\s+(?!{_NOT_OURS})\S+){{0,5}}?\s+\S*\d\S*\s+(?:vom|du|dated)",
     r"(?<!due )(?<!order )(?<!delivery )(?<!payment )(?<!shipping )(?<!ship )(?<!supply )"
     r"(?<!expiry )(?<!start )(?<!end )(?<!print )"
     r"(?:date|datum|dated)(?!\s*(?:of\s*)?(?:due|supply|delivery|d[’']?[ée]ch[ée]ance|limite|de\s*livraison|de\s*commande))",
@@ -53,7 +63,7 @@ INVOICE_DATE = _labels(
 
 DUE_DATE = _labels(
     r"due\s*date|date\s*due|payment\s*due(?:\s*date)?|due\s*(?:by|on)|pay(?:able)?\s*by",
-    r"f[äa]llig(?:keitsdatum|\s*am|\s*bis)?|zahlbar\s*bis|zahlungsziel",
+    r"f[äa]llig(?:keit(?:sdatum)?|\s*am|\s*bis)?|zahlbar\s*bis|zahlungsziel",
     r"date\s*(?:d[’']|de\s*l[’'])?\s*[ée]ch[ée]ance|[ée]ch[ée]ance|date\s*limite\s*de\s*paiement",
     r"vervaldatum|uiterste\s*betaaldatum|te\s*betalen\s*v[óo]{1,2}r",
     r"(?:please\s*)?(?:remit|pay)(?:\s*(?:the\s*)?(?:amount|invoice|balance))?\s*(?:until|before|no\s*later\s*than)"
@@ -151,9 +161,11 @@ VENDOR_LABEL = re.compile(
 )
 COMPANY_SUFFIX = re.compile(
     r"(?<![\w])(?:gmbh|ag|kg|ug|ltd|limited|llc|l\.l\.c\.|inc|corp|corporation|plc|sdn\.?\s*bhd|bhd|s\.?a\.?s?|sarl"
-    r"|s\.?a\.?r\.?l|b\.?v\.?|n\.?v\.?|oy|ab|a/s|s\.?p\.?a|s\.?r\.?l|pvt|private\s*limited|co\.)(?![\w])\.?",
+    r"|s\.?a\.?r\.?l|b\.?v\.?|n\.?v\.?|oy|ab|a/s|s\.?p\.?a|s\.?r\.?l|pvt|private\s*limited|co\.|a\.\s?g)(?![\w])\.?",
     re.IGNORECASE,
 )
+# A salutation on a line of its own opens a person's name in an address block ("Herrn" / "Max Mustermann").
+SALUTATION = re.compile(r"(?:herrn?|frau|firma|mr\.?|mrs\.?|ms\.?|m\.|mme\.?|monsieur|madame|messrs\.?|dhr\.?|mevr\.?|sig\.?(?:ra)?|sr\.?|sra\.?)", re.IGNORECASE)
 TITLE_WORDS = re.compile(
     r"^\s*(?:tax\s+)?(?:invoice|rechnung|facture|factuur|receipt|quittung|re[çc]u|credit\s*note|gutschrift|avoir"
     r"|page|seite|original|copy|kopie|duplicate|statement)\b",

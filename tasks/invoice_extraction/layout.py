@@ -151,18 +151,20 @@ def layout_text_lines(text: str) -> list[str]:
 
 
 def _rows(words: Sequence[Word], gap: float) -> list[Row]:
-    """Group words by baseline (vertical overlap), then cut each row at wide gaps."""
-    ordered = sorted(words, key=lambda w: ((w.top + w.bottom) / 2, w.left))
+    """Group words by baseline, then cut each row at wide gaps.
+
+    A word joins a recent row whose band it mostly shares and where it collides with no word
+    already placed: two lines printed close together (a bold name above its street) share some
+    height, never the same spot.
+    """
     groups: list[list[Word]] = []
-    for word in ordered:
-        if groups:
-            last = groups[-1]
-            top, bottom = min(w.top for w in last), max(w.bottom for w in last)
-            overlap = min(bottom, word.bottom) - max(top, word.top)
-            if overlap >= 0.5 * min(bottom - top, word.bottom - word.top):
-                last.append(word)
-                continue
-        groups.append([word])
+    for word in sorted(words, key=lambda w: ((w.top + w.bottom) / 2, w.left)):
+        home = next((g for g in reversed(groups[-3:]) if _same_band(g[0], word) and not _collides(g, word)), None)
+        if home is None:
+            groups.append([word])
+        else:
+            home.append(word)
+    groups.sort(key=lambda g: statistics.median((w.top + w.bottom) / 2 for w in g))
     rows = []
     for group in groups:
         group.sort(key=lambda w: w.left)
@@ -174,6 +176,15 @@ def _rows(words: Sequence[Word], gap: float) -> list[Row]:
                 segments[-1].words.append(word)
         rows.append(Row(segments, min(w.top for w in group), max(w.bottom for w in group)))
     return rows
+
+
+def _same_band(first: Word, word: Word) -> bool:
+    overlap = min(first.bottom, word.bottom) - max(first.top, word.top)
+    return overlap >= 0.5 * min(first.bottom - first.top, word.bottom - word.top)
+
+
+def _collides(group: Sequence[Word], word: Word) -> bool:
+    return any(min(w.right, word.right) - max(w.left, word.left) > 0.3 * min(w.right - w.left, word.right - word.left) for w in group)
 
 
 def _regions(rows: Sequence[Row]) -> list[Row | _Region]:

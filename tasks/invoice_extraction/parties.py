@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 
 from tasks.invoice_extraction import labels as L
-from tasks.invoice_extraction.header import Header
+from tasks.invoice_extraction.header import Header, looks_like_address
 from tasks.invoice_extraction.labelling import ALL_LABELS, COLUMN_START, GENERIC, GUESSED, LEADING_SEPARATORS, SPECIFIC, labelled
 from tasks.invoice_extraction.parsing import find_dates
 
@@ -15,6 +15,13 @@ from tasks.invoice_extraction.parsing import find_dates
 _SENDER_SEPARATOR = re.compile(r"\s+[●•·|–—-]\s+")
 _POSTCODE_PART = re.compile(r"(?:[A-Z]{1,2}-)?\d{4,5}\s+[^\W\d_]{2,}")
 _TRAILING_LEGAL_FORM = re.compile(r"\s+(SARL|SAS|SASU|EURL|SA|SNC|SCI)\.?\s*$", re.IGNORECASE)
+# "Nummer : 549910", "Globale Nummer: 4000001123452 (GTIN)", "USt-IdNr.: DE123": keyed lines of a block, not its name.
+# A heading that carries nothing else, or a second heading after a slash ("Käufer/Leistungsempfänger:").
+_HEADING_ALONE = re.compile(r"^\s*(?:/\s*[^\W\d_][\w\s.-]{0,30})?:?\s*$")
+_KEY_VALUE = re.compile(r"^[^\W\d_][^:]{0,30}:\s*\S")
+_CONTACT = re.compile(r"@|www\.|https?:|^\W*(?:tel|fax|phone|telefon|e-?mail)\b", re.IGNORECASE)
+# A name line without a legal form may continue on the next line with it ("MVM Musterhafter" / "Versicherungsverein a.G.").
+_NAME_GOES_ON = re.compile(r"^(?!.*(?:gmbh|\bag\b|\bkg\b|ltd|inc|sarl|\bsa\b|\bbv\b)).*$", re.IGNORECASE)
 _STATED_FORM = re.compile(r"(?<![\w])(?:SARL|SAS|SASU|EURL|SA|SNC|SCI)\s+au\s+capital", re.IGNORECASE)
 
 
@@ -22,6 +29,8 @@ def name_value(rest: str) -> str | None:
     """A party name: letters, not a number label ("Customer No"), not just another label."""
     if L.CUSTOMER_NOT_NAME.match(rest):
         return None
+    if rest.lstrip().startswith("/"):
+        return None  # the second half of a heading ("Käufer/Leistungsempfänger:"), not a name
     name = LEADING_SEPARATORS.sub("", rest).strip()
     name = re.split(r"\s{3,}|\t", name)[0].strip(" ,;")
     if len(re.findall(r"[^\W\d_]", name)) < 3 or L.TITLE_WORDS.match(name):
@@ -47,6 +56,58 @@ def party_name(lines: Sequence[str], headings: Sequence[re.Pattern[str]]) -> tup
                 if L.VENDOR_LABEL.match(below) or any(p.match(below) for p in L.CUSTOMER):
                     break  # the next party's block
     return None
+
+
+def party_block(lines: Sequence[str], headings: Sequence[re.Pattern[str]]) -> tuple[str, float] | None:
+    """The name a party heading stands over, where the block names it without a "Name:" key.
+
+    "Verkäufer:" / "Nummer : 549910" / "Lieferant GmbH" / "Lieferantenstraße 20": the heading
+    opens its line and carries nothing else; below it, numbered keys ("Nummer : ...") are skipped,
+    and the first lines that are neither keys nor address nor contact lines are the name. A second
+    line belongs to the name only where the first cannot stand alone: a salutation ("Herrn" /
+    "Max Mustermann") or a name whose legal form follows on the next line.
+    """
+    for i, line in enumerate(lines[:80]):
+        stripped = line.strip()
+        for pattern in headings:
+            m = pattern.match(stripped)
+            if not m or not _HEADING_ALONE.match(stripped[m.end() :]):
+                continue
+            name = _block_name(lines[i + 1 : i + 10])
+            if name:
+                return _without_stated_legal_form(name, lines), GENERIC
+    return None
+
+
+def _block_name(block: Sequence[str]) -> str | None:
+    names: list[str] = []
+    for below in block:
+        s = below.strip()
+        if not s:
+            if names:
+                break
+            continue
+        if _is_heading(s):
+            break  # the next party's block
+        if _KEY_VALUE.match(s) or _CONTACT.search(s):
+            if names:
+                break
+            continue
+        if looks_like_address(s) or not name_value(s):
+            break
+        names.append(re.split(r"\s{3,}|\t", s)[0].strip(" ,;"))
+        if len(names) == 2 or not (L.SALUTATION.fullmatch(names[0]) or _NAME_GOES_ON.search(names[0])):
+            break
+    if len(names) == 2 and not L.SALUTATION.fullmatch(names[0]) and not L.COMPANY_SUFFIX.search(names[1]):
+        names.pop()
+    return " ".join(names) or None
+
+
+def _is_heading(line: str) -> bool:
+    return any(
+        (m := p.match(line)) is not None and _HEADING_ALONE.match(line[m.end() :]) is not None
+        for p in (L.VENDOR_LABEL, *L.CUSTOMER)
+    )
 
 
 def sender_line(lines: Sequence[str]) -> tuple[tuple[str, float], tuple[str, float] | None] | None:
@@ -84,7 +145,7 @@ def _without_stated_legal_form(name: str, lines: Sequence[str]) -> str:
 def vendor(lines: Sequence[str], header: Header, sender: tuple[str, float] | None = None) -> tuple[str, float] | None:
     """A "From:" label or a seller block's "Name:"; else a letter's return-address line; else the
     name atop the document; else the first company-looking line."""
-    named = party_name(lines, [L.VENDOR_LABEL])
+    named = party_name(lines, [L.VENDOR_LABEL]) or party_block(lines, [L.VENDOR_LABEL])
     if named:
         return named
     by_label = labelled(lines[:40], [L.VENDOR_LABEL], name_value, name_value)

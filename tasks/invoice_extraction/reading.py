@@ -20,6 +20,7 @@ document changed in place from the original.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import re
 import zlib
@@ -276,32 +277,56 @@ def _page_text(document: pdfium.PdfDocument, index: int) -> str:
 def _page_words(textpage: pdfium.PdfTextPage, height: float) -> list[Word]:
     """Words from the text layer's characters: a space, a line break or a jump along the line ends one.
 
-    Boxes are the characters' loose boxes (the font's full height), so that glyphs of one line
-    share a band whatever their shape; y is flipped to a top-left origin.
+    A character's band is cut from its baseline and font size, not from its glyph (a "g" reaches
+    lower than an "a", a loose box reaches into the next line), so that glyphs of one line share a
+    band whatever their shape; y is flipped to a top-left origin. pdfium generates spaces where
+    glyphs merely sit a little apart ("Ver käufer"): a generated space counts only where the gap
+    is one a reader would see.
     """
+    origin_x, origin_y = ctypes.c_double(), ctypes.c_double()
+    rect = pdfium_c.FS_RECTF()  # the glyph's advance box: the gap between two of them is the gap a reader sees
     words: list[Word] = []
     chars: list[str] = []
     box = [0.0, 0.0, 0.0, 0.0]
+    baseline = 0.0
+    spaced = False  # pdfium generated a space since the last character: real only if the glyphs stand apart
 
     def close() -> None:
         if chars:
             words.append(Word("".join(chars), box[0], height - box[3], box[2], height - box[1]))
             chars.clear()
 
+    high = 0  # pdfium gives UTF-16 code units: a character beyond the BMP comes as a surrogate pair
     for i in range(textpage.count_chars()):
-        char = chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, i))
+        code = pdfium_c.FPDFText_GetUnicode(textpage.raw, i)
+        if 0xD800 <= code < 0xDC00:
+            high = code
+            continue
+        if 0xDC00 <= code < 0xE000:
+            code, high = (0x10000 + ((high - 0xD800) << 10) + (code - 0xDC00), 0) if high else (0xFFFD, 0)
+        char = chr(code)
         if char in _SOFT_HYPHENS:
             continue
         if char.isspace() or char == "\x00":
-            close()
+            if char == " " and pdfium_c.FPDFText_IsGenerated(textpage.raw, i) == 1:
+                spaced = True
+            else:
+                close()
             continue
-        left, bottom, right, top = textpage.get_charbox(i, loose=True)
-        if chars and (left - box[2] > (top - bottom) * 0.25 or left < box[0] or bottom >= box[3] or top <= box[1]):
-            close()  # a gap, a step back or another line: pdfium did not mark the break
+        if not pdfium_c.FPDFText_GetLooseCharBox(textpage.raw, i, rect):
+            continue  # a character without a place on the page carries nothing a reader sees
+        left, right = rect.left, rect.right
+        pdfium_c.FPDFText_GetCharOrigin(textpage.raw, i, origin_x, origin_y)
+        size = pdfium_c.FPDFText_GetFontSize(textpage.raw, i) or 10.0
+        gap = left - box[2]
+        if chars and ((spaced and gap > size * 0.15) or gap > size * 0.6 or left < box[0] or abs(origin_y.value - baseline) > size * 0.3):
+            close()  # a space, a gap, a step back or another baseline
+        spaced = False
+        low, high_y = origin_y.value - 0.2 * size, origin_y.value + 0.8 * size
         if not chars:
-            box = [left, bottom, right, top]
+            box, baseline = [left, low, right, high_y], origin_y.value
         else:
-            box = [box[0], min(box[1], bottom), max(box[2], right), max(box[3], top)]
+            box = [box[0], min(box[1], low), max(box[2], right), max(box[3], high_y)]
         chars.append(char)
     close()
     return words

@@ -30,7 +30,8 @@ from tasks.invoice_extraction.parsing import (
     find_dates,
     find_iban,
 )
-from tasks.invoice_extraction.parties import name_value, party_name, sender_line, vendor
+from tasks.invoice_extraction.parties import name_value, party_block, party_name, sender_line, vendor
+from tasks.invoice_extraction.terms import due_from_terms
 from tasks.invoice_extraction.totals import reconcile_total, split_of_total
 
 T = TypeVar("T")
@@ -82,7 +83,7 @@ def extract_fields(text: str) -> RulesResult:
         "invoice_date",
         labelled(lines, L.INVOICE_DATE, date_of, date_first, generic_last=True) or _first_date(lines, date_of),
     )
-    put("due_date", labelled(lines, L.DUE_DATE, date_of, date_first))
+    put("due_date", labelled(lines, L.DUE_DATE, date_of, date_first) or _due_from_terms(lines, found, dayfirst))
     total = labelled(lines, L.TOTAL_SPECIFIC, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE)
     total = total or labelled(
         lines, L.TOTAL_GENERIC, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE, bottom_up=True, generic=True
@@ -126,6 +127,7 @@ def extract_fields(text: str) -> RulesResult:
     put(
         "customer_name",
         party_name(lines, L.CUSTOMER)
+        or party_block(lines, L.CUSTOMER)
         or labelled(lines, L.CUSTOMER, name_value, name_value, column_start=True)
         or (sender[1] if sender else None),
     )
@@ -146,6 +148,15 @@ def extract_fields(text: str) -> RulesResult:
     fields = InvoiceFields(**{name: value for name, (value, _) in found.items()})
     confidence = {name: conf for name, (_, conf) in found.items()}
     return RulesResult(fields=fields, confidence=confidence, document_type=document_type)
+
+
+def _due_from_terms(lines: Sequence[str], found: dict[str, tuple[object, float]], dayfirst: bool) -> tuple[date, float] | None:
+    """Without a due-date label, the payment terms: a date they print, or days after the invoice date."""
+    issued = found.get("invoice_date")
+    terms = due_from_terms(lines, issued[0] if issued and isinstance(issued[0], date) else None, lambda s: find_dates(s, dayfirst))
+    if terms is None:
+        return None
+    return terms[0], GENERIC if terms[1] == "date" else GUESSED + 0.1
 
 
 def _decimal_comma(text: str) -> bool:

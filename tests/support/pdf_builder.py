@@ -109,6 +109,19 @@ def text_pdf(lines: list[str]) -> bytes:
     return _pages_pdf(_text_pages(lines), b"<< /Font << /F1 3 0 R >> >>", [_FONT])
 
 
+def placed_pdf(items: list[tuple[float, float, str]]) -> bytes:
+    """A one-page PDF drawing each ``(x, y, text)`` at its place (points, origin bottom left), in the given order.
+
+    The order of drawing is the order of the text layer: a test can draw the right-hand block
+    first, or interleave two blocks line by line, the way real producers do.
+    """
+    parts = [b"BT /F1 11 Tf"]
+    for x, y, text in items:
+        parts.append(b"1 0 0 1 %.2f %.2f Tm (" % (x, y) + _escape(text) + b") Tj")
+    parts.append(b"ET")
+    return _pages_pdf([b"\n".join(parts)], b"<< /Font << /F1 3 0 R >> >>", [_FONT])
+
+
 def pdf_with_attachment(lines: list[str], filename: str, data: bytes) -> bytes:
     """A text PDF with one embedded file, the way Factur-X / ZUGFeRD attach their XML (PDF/A-3).
 

@@ -57,3 +57,21 @@ def test_blocks_end_at_a_blank_line() -> None:
 def test_plain_text_is_unchanged() -> None:
     text = "Invoice 2024-17\nTotal 12,50 EUR"
     assert layout_text_lines(text) == ["Invoice 2024-17", "Total 12,50 EUR"]
+
+
+def test_a_pdf_drawn_line_by_line_across_two_blocks_reads_block_by_block() -> None:
+    from tasks.invoice_extraction.reading import document_text
+    from tests.support.pdf_builder import placed_pdf
+
+    # The producer draws the buyer's line first, then the seller's, row after row.
+    rows = [("Kunden AG Mitte", "Lieferant GmbH"), ("Kundenstraße 15", "Lieferantenstraße 20"), ("69876 Frankfurt", "80333 München")]
+    items = []
+    for i, (buyer, seller) in enumerate(rows):
+        items += [(320.0, 700.0 - 14 * i, buyer), (50.0, 700.0 - 14 * i, seller)]
+    items.append((50.0, 600.0, "Rechnung Nr. 4711"))
+    lines = [line.strip() for line in document_text(placed_pdf(items), "blocks.pdf").split("\n") if line.strip()]
+    assert lines == [
+        "Lieferant GmbH", "Lieferantenstraße 20", "80333 München",
+        "Kunden AG Mitte", "Kundenstraße 15", "69876 Frankfurt",
+        "Rechnung Nr. 4711",
+    ]
