@@ -26,6 +26,9 @@ _HEADING_WORD = re.compile(r"(?<![\w])(?:order|bestellung|commande|reference|ref
 _CELL = re.compile(r"\S+(?:\s\S+)*")
 
 ALL_LABELS = (L.INVOICE_NUMBER, L.INVOICE_DATE, L.DUE_DATE, L.TOTAL_SPECIFIC, L.TAX_ID, L.CUSTOMER, L.PO_NUMBER)
+_WORD_LABELS = tuple(p for group in (*ALL_LABELS, L.TOTAL_GENERIC, L.SUBTOTAL, L.TAX_TOTAL, L.VENDOR, L.BANK_ACCOUNT) for p in group)
+# Two runs of letters one space apart, the second one not a short word of its own.
+_FRAGMENTS = re.compile(r"(?<![\w])([^\W\d_]{2,}) ([^\W\d_]{2,})(?=[\s:.]|$)")
 
 
 def labelled(
@@ -81,6 +84,26 @@ def labelled(
                     if result is not None:
                         return result, confidence - 0.1
     return None
+
+
+def mend_split_words(lines: Sequence[str]) -> list[str]:
+    """Lines with label words mended where the text broke them ("Ver käufer", "Br uttosumme").
+
+    Layout text and OCR output break a word where its glyphs stand a little apart. A break is
+    mended only where the two pieces together are a label, the first piece is none and the two
+    words as written are not that label already ("net total"): ordinary words next to each other
+    stay apart ("Ver käufer" is mended although "käufer" is a label).
+    """
+    return [_FRAGMENTS.sub(_mended, line) if " " in line else line for line in lines]
+
+
+def _mended(m: re.Match[str]) -> str:
+    joined = m.group(1) + m.group(2)
+    if any(p.fullmatch(joined) and not p.fullmatch(m.group(0)) for p in _WORD_LABELS) and not any(
+        p.fullmatch(m.group(1)) for p in _WORD_LABELS
+    ):
+        return joined
+    return m.group(0)
 
 
 def is_heading_row(line: str, start: int, end: int) -> bool:

@@ -75,7 +75,7 @@ TOTAL_SPECIFIC = _labels(
     r"grand\s*total|total\s*amount(?:\s*due)?|invoice\s*total|total\s*for\s*this\s*invoice|factuur\s*totaal"
     r"|totaal\s*factuur|total\s*facture|rechnungssumme|total\s*(?:\(?\s*incl|including|inkl)\.?[^\d]{0,20}"
     r"|total\s*ttc|montant\s*ttc|total\s*payable|amount\s*payable|total\s*to\s*pay",
-    r"gesamtbetrag|rechnungsbetrag|bruttosumme|zahlbetrag|zahlungsbetrag|endbetrag|bruttobetrag|gesamtsumme|zu\s*zahlen(?:der\s*betrag)?",
+    r"gesamtbetrag(?!\s*der\s*(?:zu|ab)schl)|rechnungsbetrag|bruttosumme|zahlbetrag|zahlungsbetrag|endbetrag|bruttobetrag|gesamtsumme|zu\s*zahlen(?:der\s*betrag)?",
     r"net\s*[àa]\s*payer|montant\s*total|totaal\s*(?:incl\.?|bedrag)|totaalbedrag|te\s*betalen",
     r"amount\s*due|balance\s*due|total\s*due|amount\s*to\s*pay|do\s*zap[łl]aty",
 )

@@ -90,36 +90,51 @@ class Row:
 
 @dataclass
 class _Region:
-    """Consecutive rows with a gutter at the same place; ``split`` when read block by block."""
+    """Consecutive rows of one or two segments that leave a band free (the gutter) between two sides."""
 
     rows: list[Row] = field(default_factory=list)
-    gutter: tuple[float, float] = (0.0, 0.0)
-    split: bool = False
+    bands: list[tuple[float, float]] = field(default_factory=list)
 
 
 def page_lines(words: Iterable[Word], *, gap: float | None = None) -> list[str]:
     """The page's lines in reading order, side-by-side text blocks one after the other.
 
     ``gap`` is the width that separates segments, in the words' unit; by default
-    ``SEGMENT_GAP`` average character widths.
+    ``SEGMENT_GAP`` average character widths. Where rows stand apart by more than a line, a
+    blank line says so: a block's end is visible to the rules.
     """
     words = [w for w in words if w.text.strip()]
     if not words:
         return []
     char_width = statistics.median(w.char_width for w in words) or 1.0
-    rows = _rows(words, gap if gap is not None else SEGMENT_GAP * char_width)
+    gap = gap if gap is not None else SEGMENT_GAP * char_width
+    rows = _rows(words, gap)
     left_edge = min(row.left for row in rows)
     lines: list[str] = []
-    for item in _regions(rows):
+    previous: Row | None = None
+    for item in _regions(rows, gap):
+        first = item if isinstance(item, Row) else item.rows[0]
+        if previous is not None and first.top - previous.bottom > 0.8 * (previous.bottom - previous.top):
+            lines.append("")
         if isinstance(item, Row):
             lines.append(_render(item.segments, left_edge, char_width))
+            previous = item
             continue
-        left = [s for row in item.rows for s in row.segments if s.right <= item.gutter[0] + char_width]
-        right = [s for row in item.rows for s in row.segments if s.left >= item.gutter[1] - char_width]
-        lines.extend(_render([s], left_edge, char_width) for s in left)
+        band = max(item.bands, key=lambda b: b[1] - b[0])
+        for side in (lambda s: s.right <= band[0], lambda s: s.left >= band[1]):
+            if lines and lines[-1]:
+                lines.append("")
+            last: Row | None = None
+            for row in item.rows:
+                segments = [s for s in row.segments if side(s)]
+                if not segments:
+                    continue
+                if last is not None and row.top - last.bottom > 0.8 * (last.bottom - last.top):
+                    lines.append("")
+                lines.append(_render(segments, left_edge, char_width))
+                last = row
         lines.append("")
-        lines.extend(_render([s], left_edge, char_width) for s in right)
-        lines.append("")
+        previous = item.rows[-1]
     return lines
 
 
@@ -137,17 +152,8 @@ def words_of_layout_text(text: str) -> list[Word]:
 
 
 def layout_text_lines(text: str) -> list[str]:
-    """Layout text (columns marked by runs of spaces) read as a person would, blank lines kept.
-
-    Blank lines separate paragraphs in layout text; they are kept so that a block's end stays
-    visible to the rules, and a two-column region never reaches across one.
-    """
-    out: list[str] = []
-    for paragraph in re.split(r"\n[ \t]*\n", text):
-        if out:
-            out.append("")
-        out.extend(page_lines(words_of_layout_text(paragraph), gap=float(TEXT_SEGMENT_GAP)))
-    return out
+    """Layout text (columns marked by runs of spaces) read as a person would."""
+    return page_lines(words_of_layout_text(text), gap=float(TEXT_SEGMENT_GAP))
 
 
 def _rows(words: Sequence[Word], gap: float) -> list[Row]:
@@ -187,18 +193,26 @@ def _collides(group: Sequence[Word], word: Word) -> bool:
     return any(min(w.right, word.right) - max(w.left, word.left) > 0.3 * min(w.right - w.left, word.right - word.left) for w in group)
 
 
-def _regions(rows: Sequence[Row]) -> list[Row | _Region]:
-    """Rows in order, with runs of two-column rows gathered into regions."""
+def _regions(rows: Sequence[Row], gap: float) -> list[Row | _Region]:
+    """Rows in order, with runs of rows that share a gutter gathered into regions.
+
+    A row of three or more segments is a table row and ends a region. A row of one or two
+    segments joins the region while some band at least ``gap`` wide stays free of every row's
+    text, with text on both sides of it; a blank stretch taller than a line ends a region too.
+    """
     out: list[Row | _Region] = []
     region: _Region | None = None
     for row in rows:
-        if region is not None and _continues(region, row):
-            continue
         if region is not None:
+            bands = _free_bands(region, row, gap)
+            if bands:
+                region.rows.append(row)
+                region.bands = bands
+                continue
             out.extend(_close(region))
             region = None
-        if len(row.segments) == 2:
-            region = _Region([row], (row.segments[0].right, row.segments[1].left))
+        if len(row.segments) <= 2:
+            region = _Region([row], _own_bands(row, gap))
         else:
             out.append(row)
     if region is not None:
@@ -206,33 +220,50 @@ def _regions(rows: Sequence[Row]) -> list[Row | _Region]:
     return out
 
 
-def _continues(region: _Region, row: Row) -> bool:
-    """Whether ``row`` belongs to the region: two segments around its gutter, or one on either side."""
-    g_left, g_right = region.gutter
-    previous = region.rows[-1]
-    if row.top - previous.bottom > previous.bottom - previous.top:
-        return False  # more than a line's height of space: the blocks ended
+def _own_bands(row: Row, gap: float) -> list[tuple[float, float]]:
+    """The gutter candidates a row leaves: between its two segments, or on either side of a single one."""
     if len(row.segments) == 2:
-        left, right = row.segments
-        new = (max(g_left, left.right), min(g_right, right.left))
-        if new[0] < new[1]:
-            region.rows.append(row)
-            region.gutter = new
-            return True
-        return False
-    if len(row.segments) == 1:
-        only = row.segments[0]
-        if only.right <= g_left or only.left >= g_right:
-            region.rows.append(row)
-            return True
-    return False
+        return [(row.segments[0].right, row.segments[1].left)]
+    return [(float("-inf"), row.left), (row.segments[0].right, float("inf"))]
+
+
+def _free_bands(region: _Region, row: Row, gap: float) -> list[tuple[float, float]]:
+    """The region's bands that ``row`` leaves at least ``gap`` wide, or none if it cannot join.
+
+    While all the region's text is on one side, the open-ended bands beside it stay candidates;
+    once text stands on both sides of a band, only such two-sided bands count.
+    """
+    previous = region.rows[-1]
+    if len(row.segments) > 2 or row.top - previous.bottom > 2.2 * (previous.bottom - previous.top):
+        return []
+    bands = region.bands
+    for seg in row.segments:
+        cut = []
+        for low, high in bands:
+            if seg.right <= low or seg.left >= high:
+                cut.append((low, high))
+                continue
+            if seg.left - low >= gap:
+                cut.append((low, seg.left))
+            if high - seg.right >= gap:
+                cut.append((seg.right, high))
+        bands = cut
+    segments = [s for r in (*region.rows, row) for s in r.segments]
+    two_sided = [(low, high) for low, high in bands if any(s.right <= low for s in segments) and any(s.left >= high for s in segments)]
+    return two_sided or [(low, high) for low, high in bands if low == float("-inf") or high == float("inf")]
 
 
 def _close(region: _Region) -> list[Row | _Region]:
     """A finished region: read block by block when both sides are text, else row by row."""
+    region.bands = [(low, high) for low, high in region.bands if low != float("-inf") and high != float("inf")]
+    if not region.bands or len(region.rows) < 2:
+        return list(region.rows)
+    low, high = max(region.bands, key=lambda b: b[1] - b[0])
+    left_rows = sum(any(s.right <= low for s in row.segments) for row in region.rows)
+    right_rows = sum(any(s.left >= high for s in row.segments) for row in region.rows)
     pairs = [row for row in region.rows if len(row.segments) == 2]
-    if len(pairs) >= 2 and sum(not _labels_value(row) for row in pairs) > len(pairs) / 2:
-        region.split = True
+    labelled = sum(_labels_value(row) for row in pairs)
+    if left_rows >= 2 and right_rows >= 2 and labelled <= len(pairs) / 2:
         return [region]
     return list(region.rows)
 
@@ -242,8 +273,7 @@ def _labels_value(row: Row) -> bool:
     left, right = (s.text for s in row.segments)
     if _LABEL_END.search(left):
         return True
-    right_letters = len(_LETTER.findall(right))
-    return bool(_DIGIT.search(right)) and right_letters <= len(right) / 3 and not _DIGIT.search(left)
+    return bool(_DIGIT.search(right)) and len(_LETTER.findall(right)) <= len(right) / 3  # a date, an amount, a number
 
 
 def _render(segments: Sequence[Segment], left_edge: float, char_width: float) -> str:

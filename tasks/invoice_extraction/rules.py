@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from tasks.invoice_extraction import labels as L
 from tasks.invoice_extraction.checks import CONFIRMED, adjust_confidence, vat_id_valid
 from tasks.invoice_extraction.header import read_header
-from tasks.invoice_extraction.labelling import GENERIC, GUESSED, LEADING_SEPARATORS, SPECIFIC, labelled
+from tasks.invoice_extraction.labelling import GENERIC, GUESSED, LEADING_SEPARATORS, SPECIFIC, labelled, mend_split_words
 from tasks.invoice_extraction.line_items import read_line_items
 from tasks.invoice_extraction.models import DocumentType, InvoiceFields
 from tasks.invoice_extraction.parsing import (
@@ -57,7 +57,7 @@ class RulesResult(BaseModel):
 
 def extract_fields(text: str) -> RulesResult:
     """Extract invoice fields from a document's text using labels in EN/DE/FR/NL."""
-    lines = [line.strip() for line in text.replace("\f", "\n").split("\n")]
+    lines = mend_split_words([line.strip() for line in text.replace("\f", "\n").split("\n")])
     dayfirst = detect_dayfirst(text, hint=True if L.LANGUAGE_DAYFIRST.search(text) else None)
     found: dict[str, tuple[object, float]] = {}
 

@@ -48,10 +48,22 @@ def test_words_in_any_order_are_grouped_by_baseline() -> None:
     ]
 
 
-def test_blocks_end_at_a_blank_line() -> None:
-    text = "Seller GmbH              Buyer AG\nMain St 1                Side St 2\n\nNotes here               and more notes\n"
+def test_blocks_end_at_a_wide_blank_stretch() -> None:
+    text = "Seller GmbH              Buyer AG\nMain St 1                Side St 2\n\n\n\nNotes here               and more notes\n"
     lines = [" ".join(line.split()) for line in layout_text_lines(text)]
     assert lines.index("Buyer AG") < lines.index("Notes here and more notes")  # a lone row stays a row
+
+
+def test_blocks_go_on_over_single_blank_lines_and_alternating_sides() -> None:
+    # A letter's address window on the left, the sender's contact column on the right, double-spaced.
+    text = (
+        "   Theodor Est                                   phone 0555 2378\n\n"
+        "                                                 HRA 12345\n"
+        "   Bahnstr. 42\n\n"
+        "   88802 Spielkreis                              info@example.org\n"
+    )
+    lines = [line.strip() for line in layout_text_lines(text) if line.strip()]
+    assert lines == ["Theodor Est", "Bahnstr. 42", "88802 Spielkreis", "phone 0555 2378", "HRA 12345", "info@example.org"]
 
 
 def test_plain_text_is_unchanged() -> None:
@@ -74,4 +86,12 @@ def test_a_pdf_drawn_line_by_line_across_two_blocks_reads_block_by_block() -> No
         "Lieferant GmbH", "Lieferantenstraße 20", "80333 München",
         "Kunden AG Mitte", "Kundenstraße 15", "69876 Frankfurt",
         "Rechnung Nr. 4711",
+    ]
+
+
+def test_label_words_broken_by_the_text_are_mended_and_ordinary_words_are_not() -> None:
+    from tasks.invoice_extraction.labelling import mend_split_words
+
+    assert mend_split_words(["Ver käufer :", "Br uttosumme   235,62", "NET TOTAL 189.75", "Liefer ant GmbH", "Steuer basis"]) == [
+        "Verkäufer :", "Bruttosumme   235,62", "NET TOTAL 189.75", "Lieferant GmbH", "Steuer basis",
     ]
