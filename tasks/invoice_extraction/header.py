@@ -13,6 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tasks.invoice_extraction.places import ends_with_country
+
 # A business registration number standing alone on a line: "(123456-X)", "JM0123456-V", "CO. NO. 12345-A".
 _REGISTRATION = re.compile(
     r"^\(?\s*[A-Z]{0,3}\d{5,12}(?:-?[A-Z])?\s*\)?$|"
@@ -133,6 +135,8 @@ def read_header(lines: Sequence[str]) -> Header:
             break
         address_lines.append(line)
         postcode_seen = postcode_seen or bool(_POSTCODE.search(head[i]))
+        if ends_with_country(line):
+            break  # the country closes an address; an outlet's name or a till code may follow
     address = ", ".join(s.strip(" ,") for s in address_lines) or None
     confidence = 0.75 if strong else 0.6
     return Header(name or None, address, confidence if address else confidence - 0.1)

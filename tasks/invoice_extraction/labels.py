@@ -77,16 +77,19 @@ TOTAL_SPECIFIC = _labels(
     r"|total\s*ttc|montant\s*ttc|total\s*payable|amount\s*payable|total\s*to\s*pay",
     r"gesamtbetrag(?!\s*der\s*(?:zu|ab)schl)|rechnungsbetrag|bruttosumme|zahlbetrag|zahlungsbetrag|endbetrag|bruttobetrag|gesamtsumme|zu\s*zahlen(?:der\s*betrag)?",
     r"net\s*[àa]\s*payer|montant\s*total|totaal\s*(?:incl\.?|bedrag)|totaalbedrag|te\s*betalen",
-    r"amount\s*due|balance\s*due|total\s*due|amount\s*to\s*pay|do\s*zap[łl]aty",
+    r"amount\s*due|amt\.?\s*due|balance\s*due|total\s*due|amount\s*to\s*pay|do\s*zap[łl]aty",
 )
 TOTAL_GENERIC = _labels(
     r"(?<!sub)(?<!sub-)(?<!sub )total(?!\s*(?:qty|quantity|items?|units|pieces|pcs|weight|discount|savings"
-    r"|paid|tax|vat|gst|net|excl|ex\b|ht\b|hors|before|exkl|netto|mwst|tva|btw))|summe|totaal|montant|razem",
+    r"|paid|tax|vat|gst|net|excl|ex\b|ht\b|hors|before|exkl|netto|mwst|tva|btw))|summe|totaal|montant|razem"
+    # "DUE   19.20" on a till receipt: the amount due, where no word says it is a date
+    r"|due(?!\s*(?:date|on|by|in|to|for|from|at|dat|datum))",
 )
 # Checked on the label and a few characters around it, not on the whole line.
 TOTAL_EXCLUDE = re.compile(
     r"sub\s*-?\s*total|\bnet(?:to)?\b|excl|exkl|before\s*tax|\bht\b|hors\s*tax|zwischensumme|\bohne\b|\bsans\b"
-    r"|\b(?:vat|tax|mwst|tva|btw|gst)\s*(?:total|totaal|summe|amount)",
+    r"|\b(?:vat|tax|mwst|tva|btw|gst)\s*(?:total|totaal|summe|amount)"
+    r"|\(\s*total",  # "(Total included GST @ 6%: 1.09)": a remark on the tax in the total
     re.IGNORECASE,
 )
 

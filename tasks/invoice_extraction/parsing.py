@@ -8,33 +8,42 @@ settle it: the caller passes ``dayfirst`` decided once per document by ``detect_
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+from babel import Locale
+
 CENT = Decimal("0.01")
 
-_MONTH_NAMES: dict[int, tuple[str, ...]] = {
-    1: ("january", "jan", "januar", "jänner", "janvier", "janv", "januari"),
-    2: ("february", "feb", "februar", "février", "fevrier", "févr", "fevr", "februari"),
-    3: ("march", "mar", "märz", "maerz", "mars", "maart", "mrt"),
-    4: ("april", "apr", "avril", "avr"),
-    5: ("may", "mai", "mei"),
-    6: ("june", "jun", "juni", "juin"),
-    7: ("july", "jul", "juli", "juillet", "juil"),
-    8: ("august", "aug", "août", "aout", "augustus"),
-    9: ("september", "sep", "sept", "septembre"),
-    10: ("october", "oct", "oktober", "okt", "octobre"),
-    11: ("november", "nov", "novembre"),
-    12: ("december", "dec", "dezember", "dez", "décembre", "decembre"),
-}
-MONTHS: dict[str, int] = {name: num for num, names in _MONTH_NAMES.items() for name in names}
+# Month names as CLDR writes them (wide and abbreviated, in running text and standing alone) in the
+# languages invoices come in, with accents folded and "ä" as "ae" too, the way plain-text exports spell them.
+_MONTH_LOCALES = ("en", "en_GB", "de", "de_AT", "fr", "nl", "it", "es", "ms")
+
+
+def _month_names() -> dict[str, int]:
+    names: dict[str, int] = {}
+    for code in _MONTH_LOCALES:
+        months = Locale.parse(code).months
+        for context in ("format", "stand-alone"):
+            for width in ("wide", "abbreviated"):
+                for number, name in months[context][width].items():
+                    name = name.lower().rstrip(".")
+                    folded = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+                    for spelling in (name, folded, name.replace("ä", "ae")):
+                        names.setdefault(spelling, number)
+    return names
+
+
+MONTHS: dict[str, int] = _month_names()
 _MONTH = "(?:" + "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True)) + r")\.?"
 
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
 _NUM_DATE = re.compile(r"(?<![\d.])(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(?![\d])")
-_DAY_MONTH = re.compile(rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th|er)?\.?[\s-]+({_MONTH})[\s,-]+(\d{{4}})", re.IGNORECASE)
+# "5. März 2024", "02/JAN/2017", "28 MAR 18": the year may be written with two digits after a month name.
+_DAY_MONTH = re.compile(rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th|er)?\.?[\s/-]+({_MONTH})[\s,/-]+(\d{{4}}|\d{{2}})(?![\d:])", re.IGNORECASE)
 _MONTH_DAY = re.compile(rf"(?<![\w])({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s+(\d{{4}})", re.IGNORECASE)
 
 # Currencies recognised by code. A closed list, so that words like VAT or TTC never count.
@@ -194,7 +203,8 @@ def find_dates(line: str, dayfirst: bool) -> list[tuple[int, date]]:
             day, month = month, day
         _add(found, m.start(), y, month, day)
     for m in _DAY_MONTH.finditer(line):
-        _add(found, m.start(), int(m.group(3)), _month(m.group(2)), int(m.group(1)))
+        year = int(m.group(3))
+        _add(found, m.start(), year + 2000 if year < 100 else year, _month(m.group(2)), int(m.group(1)))
     for m in _MONTH_DAY.finditer(line):
         _add(found, m.start(), int(m.group(3)), _month(m.group(1)), int(m.group(2)))
     found.sort(key=lambda item: item[0])

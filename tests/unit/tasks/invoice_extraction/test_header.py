@@ -50,3 +50,10 @@ def test_courtesy_lines_above_the_name_are_ignored() -> None:
 
 def test_no_name_no_header() -> None:
     assert read_header(["TAX INVOICE", "TEL: 03-1234 5678"]).name is None
+
+
+def test_the_country_closes_the_address_and_an_outlet_name_after_it_is_left_out() -> None:
+    from tasks.invoice_extraction.header import read_header
+
+    header = read_header(["POPULAR BOOK CO. (M) SDN BHD", "NO 8, JALAN 7/118B, DESA TUN RAZAK", "56000 KUALA LUMPUR, MALAYSIA", "SUNWAY VELOCITY", "TEL: 03-1234"])
+    assert header.address == "NO 8, JALAN 7/118B, DESA TUN RAZAK, 56000 KUALA LUMPUR, MALAYSIA"

@@ -12,6 +12,7 @@ from tasks.invoice_extraction.parsing import (
     detect_currency,
     detect_dayfirst,
     find_amounts,
+    find_dates,
     find_iban,
     iban_valid,
     parse_amount,
@@ -108,3 +109,18 @@ def test_mask_dates_keeps_positions_and_find_amounts_returns_fresh_lists() -> No
     first = find_amounts(line)
     first.clear()  # a caller changing its list does not change the next caller's answer
     assert [a.value for a in find_amounts(line)] == [Decimal("5.00")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("02/JAN/2017 10:49:25", date(2017, 1, 2)),  # month name between slashes
+        ("28 MAR 18 18:32:36", date(2018, 3, 28)),  # two-digit year after a month name, then a time
+        ("5. März 2024", date(2024, 3, 5)),
+        ("12 dic 2023", date(2023, 12, 12)),  # Italian and Spanish abbreviations
+        ("3 Mac 2019", date(2019, 3, 3)),  # Malay
+        ("1 septembre 2024", date(2024, 9, 1)),
+    ],
+)
+def test_month_names_in_the_languages_invoices_come_in(text: str, expected: date) -> None:
+    assert find_dates(text, True)[0][1] == expected

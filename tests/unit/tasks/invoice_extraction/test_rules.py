@@ -282,3 +282,8 @@ Total TTC 12,00 €
 def test_due_date_from_a_remit_sentence() -> None:
     text = "Invoice # 5 issued at 2024-01-10\nPlease remit until 2024-02-09.\nTotal 5.00 EUR\n"
     assert extract_fields(text).fields.due_date == date(2024, 2, 9)
+
+
+def test_a_till_receipts_due_line_is_its_total_and_a_remark_on_included_tax_is_not() -> None:
+    text = "KEDAI MAJU ENTERPRISE\nDATE: 09/02/17\nROUNDING ADJ\t0.00\nDUE\t19.20\nCHANGE\t0.80\n(TOTAL INCLUDED GST @ 6% : 1.09)\n"
+    assert extract_fields(text).fields.total == Decimal("19.20")
