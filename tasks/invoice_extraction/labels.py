@@ -1,4 +1,4 @@
-"""The field labels the rules extractor looks for, in English, German, French and Dutch.
+"""The field labels the rules extractor looks for, in English, German, French, Dutch, Italian and Spanish.
 
 Each field has labels in priority order: a specific label ("Invoice date") is tried before a
 generic one ("Date"). Labels only ever match as whole words, so free text in a document (for
@@ -29,22 +29,24 @@ INVOICE_NUMBER = _labels(
     rf"rechnungs?\s*-?\s*(?:{_NO})|rechnungsnummer|belegnummer|beleg-?nr\.?|\w*rechnung\s*(?:\(\d+\)\s*)?{_NO}",
     rf"facture\s*{_NO}|n[°º]\s*(?:de\s*)?facture|num[ée]ro\s*de\s*facture",
     rf"factuur\s*-?\s*{_NO}|factuurnummer",
+    rf"fattura\s*(?:{_NO}|n\.)|numero\s*(?:della\s*)?fattura|n\.\s*fattura|n[°º.]?\s*documento",
+    rf"factura\s*(?:{_NO}|n\.)|n[úu]mero\s*de\s*factura|n[°º]\s*(?:de\s*)?factura",
     rf"credit\s*note\s*{_NO}|gutschrifts?\s*-?\s*{_NO}|avoir\s*{_NO}",
     # A document title, a type code or remark in brackets, then the number label:
     # "Gutschrift (Selbst ausgestellte Rechnung) (389) Nr. 4711", "Invoice (copy) No. 12".
-    rf"(?:\w*rechnung|gutschrift|invoice|credit\s*note|facture|avoir|factuur)(?:\s*\([^()]{{1,40}}\))+\s*{_NO}",
+    rf"(?:\w*rechnung|gutschrift|invoice|credit\s*note|facture|avoir|factuur|fattura|factura)(?:\s*\([^()]{{1,40}}\))+\s*{_NO}",
     # The title with a few words naming who issues it: "Rechnung des Versicherers Nr. 01.234.567.8-2018-1".
-    rf"(?:\w*rechnung|gutschrift|invoice|facture|avoir|factuur)(?:\s+(?!{_NOT_OURS}){_WORD}){{1,3}}(?:\s*\([^()]{{1,40}}\))*\s*{_NO}",
+    rf"(?:\w*rechnung|gutschrift|invoice|facture|avoir|factuur|fattura|factura)(?:\s+(?!{_NOT_OURS}){_WORD}){{1,3}}(?:\s*\([^()]{{1,40}}\))*\s*{_NO}",
     rf"(?:bill|receipt|document|doc\.?)\s*{_NO}",
     rf"booking\s*(?:id|{_NO}|ref(?:erence)?)|reservation\s*(?:id|{_NO})|confirmation\s*{_NO}|buchungs(?:nummer|\s*-?\s*nr\.?)",
 )
 # The bare title word names the invoice-number column of a row of column headings
 # ("Klant  Order  Factuurdatum  Factuur"); it counts only where other labels share its line.
 INVOICE_NUMBER_COLUMN = _labels(
-    r"(?:invoice|rechnung|facture|factuur|faktura)(?!\s*(?:date|datum|d[’']?[ée]mission|du\b|vom\b|to\b|an\b|[àa]\b))"
+    r"(?:invoice|rechnung|facture|factuur|faktura|fattura|factura)(?!\s*(?:date|datum|d[’']?[ée]mission|du\b|vom\b|to\b|an\b|[àa]\b|del\b|de\b))"
 )
 INVOICE_NUMBER_TITLE = re.compile(
-    r"^\s*(?:tax\s+)?(?:invoice|rechnung|facture|factuur|gutschrift|credit\s+note|avoir|creditnota)\s*[:#]?\s*"
+    r"^\s*(?:tax\s+)?(?:invoice|rechnung|facture|factuur|gutschrift|credit\s+note|avoir|creditnota|fattura|factura)\s*[:#]?\s*"
     r"(?P<value>[A-Z0-9][A-Z0-9/._-]*\d[A-Z0-9/._-]*)\s*$",
     re.IGNORECASE,
 )
@@ -54,11 +56,13 @@ INVOICE_DATE = _labels(
     r"rechnungsdatum|belegdatum|ausstellungsdatum|rechnungs?-?\s*datum",
     r"date\s*de\s*(?:la\s*)?factur(?:e|ation)|date\s*d[’']?[ée]mission|factuurdatum|factuur\s*datum"
     r"|facture\s*n[°º]?\s*\S+\s+du|\w*rechnung\s*(?:\(\d+\)\s*)?(?:nr\.?\s*)?\S+\s+vom"
+    r"|data\s*(?:della\s*)?(?:fattura|documento|emissione)|fecha\s*(?:de\s*(?:la\s*)?)?(?:factura|emisi[óo]n|expedici[óo]n)"
     # The title, its number and "vom"/"du"/"dated": "Rechnung des Versicherers (575) Nr. 01.234 vom".
-    rf"|(?:\w*rechnung|gutschrift|invoice|facture|avoir|factuur)(?:\s+(?!{_NOT_OURS})\S+){{0,5}}?\s+\S*\d\S*\s+(?:vom|du|dated)",
+    rf"|(?:\w*rechnung|gutschrift|invoice|facture|avoir|factuur|fattura|factura)(?:\s+(?!{_NOT_OURS})\S+){{0,5}}?\s+\S*\d\S*\s+(?:vom|du|dated|del)",
     r"(?<!due )(?<!order )(?<!delivery )(?<!payment )(?<!shipping )(?<!ship )(?<!supply )"
     r"(?<!expiry )(?<!start )(?<!end )(?<!print )"
-    r"(?:date|datum|dated)(?!\s*(?:of\s*)?(?:due|supply|delivery|d[’']?[ée]ch[ée]ance|limite|de\s*livraison|de\s*commande))",
+    r"(?:date|datum|dated|data|fecha)(?!\s*(?:of\s*)?(?:due|supply|delivery|d[’']?[ée]ch[ée]ance|limite|de\s*livraison|de\s*commande"
+    r"|(?:di\s*)?scadenza|(?:de\s*)?vencimiento|(?:di\s*)?consegna|(?:de\s*)?entrega))",
 )
 
 DUE_DATE = _labels(
@@ -66,6 +70,7 @@ DUE_DATE = _labels(
     r"f[äa]llig(?:keit(?:sdatum)?|\s*am|\s*bis)?|zahlbar\s*bis|zahlungsziel",
     r"date\s*(?:d[’']|de\s*l[’'])?\s*[ée]ch[ée]ance|[ée]ch[ée]ance|date\s*limite\s*de\s*paiement",
     r"vervaldatum|uiterste\s*betaaldatum|te\s*betalen\s*v[óo]{1,2}r",
+    r"(?:data\s*(?:di\s*)?)?scadenza(?:\s*pagamento)?|(?:fecha\s*(?:de\s*)?)?vencimiento",
     r"(?:please\s*)?(?:remit|pay)(?:\s*(?:the\s*)?(?:amount|invoice|balance))?\s*(?:until|before|no\s*later\s*than)"
     r"|(?:bitte\s*)?(?:überweisen|zahlen|bezahlen)\s*sie(?:\s*den\s*(?:betrag|rechnungsbetrag))?\s*bis(?:\s*zum)?"
     r"|(?:à\s*)?r[ée]gler\s*avant\s*le|[àa]\s*payer\s*avant\s*le|betalen\s*(?:v[óo]{1,2}r|uiterlijk)",
@@ -77,11 +82,13 @@ TOTAL_SPECIFIC = _labels(
     r"|total\s*ttc|montant\s*ttc|total\s*payable|amount\s*payable|total\s*to\s*pay",
     r"gesamtbetrag(?!\s*der\s*(?:zu|ab)schl)|rechnungsbetrag|bruttosumme|zahlbetrag|zahlungsbetrag|endbetrag|bruttobetrag|gesamtsumme|zu\s*zahlen(?:der\s*betrag)?",
     r"net\s*[àa]\s*payer|montant\s*total|totaal\s*(?:incl\.?|bedrag)|totaalbedrag|te\s*betalen",
+    r"totale\s*(?:documento|fattura|da\s*pagare|a\s*pagare)|importo\s*totale|netto\s*a\s*pagare"
+    r"|total\s*(?:factura|a\s*pagar)|importe\s*total|total\s*importe",
     r"amount\s*due|amt\.?\s*due|balance\s*due|total\s*due|amount\s*to\s*pay|do\s*zap[łl]aty",
 )
 TOTAL_GENERIC = _labels(
     r"(?<!sub)(?<!sub-)(?<!sub )total(?!\s*(?:qty|quantity|items?|units|pieces|pcs|weight|discount|savings"
-    r"|paid|tax|vat|gst|net|excl|ex\b|ht\b|hors|before|exkl|netto|mwst|tva|btw))|summe|totaal|montant|razem"
+    r"|paid|tax|vat|gst|net|excl|ex\b|ht\b|hors|before|exkl|netto|mwst|tva|btw|iva|imponibile))|summe|totaal|montant|razem|totale(?!\s*(?:iva|imponibile))"
     # "DUE   19.20" on a till receipt: the amount due, where no word says it is a date
     r"|due(?!\s*(?:date|on|by|in|to|for|from|at|dat|datum))",
 )
@@ -99,11 +106,12 @@ SUBTOTAL = _labels(
     r"|amount\s*(?:excl\.?|before\s*tax)|taxable\s*amount",
     r"\w*summe\s*ohne\s*(?:ust|mwst)\.?|nettosumme|zwischensumme|nettobetrag|netto-?\s*summe|summe\s*netto|gesamt\s*netto|netto|rechnungsbetrag\s*netto",
     r"total\s*ht|montant\s*ht|sous-?\s*total|subtotaal|totaal\s*excl\.?",
+    r"(?:totale\s*)?imponibile|base\s*imponible|subtotale",
 )
 
 TAX_TOTAL = _labels(
     r"total\s*(?:tax(?:es)?|vat|gst|mwst|tva|btw)|tax\s*total|vat\s*total|tax\s*amount|vat\s*amount|montant\s*tva"
-    r"|steuerbetrag|(?:ust|mwst)\.?\s*-?\s*betrag|btw\s*-?\s*bedrag|total\s*tva",
+    r"|steuerbetrag|(?:ust|mwst)\.?\s*-?\s*betrag|btw\s*-?\s*bedrag|total\s*tva|totale\s*iva|(?:importe|cuota)\s*(?:del\s*)?iva|imposta",
     r"sales\s*tax|vat|tax|gst|mwst|ust|umsatzsteuer|mehrwertsteuer|tva|btw|iva",
 )
 TAX_LINE_EXCLUDE = re.compile(
@@ -117,6 +125,7 @@ TAX_ID = _labels(
     r"ust\.?\s*-?\s*id\.?(?:\s*-?\s*nr)?\.?|umsatzsteuer\s*-?\s*id(?:entifikationsnummer|\.?\s*-?\s*nr)?\.?",
     r"(?:n[°º]|no\.?|num[ée]ro)\s*(?:de\s*)?tva(?:\s*intra(?:communautaire)?)?|tva\s*intra(?:communautaire)?\.?|tva(?=\s*:)",
     r"btw\s*-?\s*(?:nummer|nr\.?|id)|btw",
+    r"partita\s*iva|p\.?\s*iva|(?:n[°º.]?\s*)?(?:cif|nif)(?=\s*[:.]?\s*[A-Z0-9])",
     r"tax\s*(?:id|no\.?|number|reg(?:istration)?\.?(?:\s*no\.?)?)|gstin|gst\s*(?:no\.?|reg(?:istration)?(?:\s*no\.?)?)"
     r"|abn|tin|nip",
     r"steuer\s*-?\s*nr\.?|steuernummer",  # a national tax number: only when no VAT id is given
@@ -141,6 +150,7 @@ PO_NUMBER = _labels(
 
 CUSTOMER = _labels(
     r"bill(?:ed)?\s*to|invoice\s*to|invoiced\s*to|sold\s*to|customer(?:\s*name)?|client|buyer",
+    r"cessionario(?:\s*/\s*committente)?|committente|cliente|destinatario|comprador|facturar\s*a",
     r"rechnungsempf[äa]nger|rechnungsadresse|kunde|empf[äa]nger",
     r"factur[ée]\s*[àa]|adresse\s*de\s*facturation|klant|factuuradres|acheteur|destinataire",
     r"k[äa]ufer|leistungsempf[äa]nger|auftraggeber|koper|afnemer",
@@ -150,15 +160,16 @@ CUSTOMER = _labels(
 )
 # A heading over a block that describes one party ("Verkäufer", "Seller", "Bill to", "Käufer/Leistungsempfänger").
 PARTY_HEADING_END = re.compile(r"^\s*(?:[/:]\s*[^\W\d_][\w\s.-]{0,30})?:?\s*$")
-NAME_KEY = re.compile(r"^\W{0,3}(?:name|firma|company(?:\s*name)?|raison\s*sociale|naam|nom|bedrijfsnaam)\s*:\s*(?P<value>\S.*)$", re.IGNORECASE)
+NAME_KEY = re.compile(r"^\W{0,3}(?:name|firma|company(?:\s*name)?|raison\s*sociale|naam|nom|bedrijfsnaam|denominazione|ragione\s*sociale|raz[óo]n\s*social|nombre)\s*:\s*(?P<value>\S.*)$", re.IGNORECASE)
 CUSTOMER_NOT_NAME = re.compile(rf"^\s*[:\-]?\s*(?:{_NO}|ref|code|account|vat|tax)(?![\w])", re.IGNORECASE)
 
-VENDOR = _labels(r"from|seller|vendor|supplier|lieferant|verk[äa]ufer|fournisseur|leverancier|sold\s*by")
+VENDOR = _labels(r"from|seller|vendor|supplier|lieferant|verk[äa]ufer|fournisseur|leverancier|sold\s*by|cedente|fornitore|proveedor|emisor")
 # As a label the word opens its line and is followed by a colon or nothing ("From: ...", "Seller"),
 # so "... from the date of purchase" in a receipt's small print is not one.
 VENDOR_LABEL = re.compile(
     r"^\W{0,3}(?:from|seller|vendor|supplier|lieferant|verk[äa]ufer|fournisseur|leverancier|sold\s*by|vendeur"
-    r"|rechnungssteller|leistungserbringer|[ée]metteur)"
+    r"|rechnungssteller|leistungserbringer|[ée]metteur|cedente(?:\s*/\s*prestatore)?|prestatore|fornitore|emittente"
+    r"|proveedor|emisor|vendedor)"
     r"(?=\s*:|\s*$|\s*/\s*[^\W\d_]+\s*$)",
     re.IGNORECASE,
 )
@@ -185,5 +196,5 @@ RECEIPT = re.compile(
 )
 INVOICE_WORD = re.compile(r"\b(?:invoice|rechnung|facture|factuur)\b", re.IGNORECASE)
 LANGUAGE_DAYFIRST = re.compile(
-    r"\b(?:rechnung|datum|fällig|mwst|gesamtbetrag|facture|tva|échéance|factuur|btw|vervaldatum)\b", re.IGNORECASE
+    r"\b(?:rechnung|datum|fällig|mwst|gesamtbetrag|facture|tva|échéance|factuur|btw|vervaldatum|fattura|scadenza|factura|vencimiento|iva)\b", re.IGNORECASE
 )

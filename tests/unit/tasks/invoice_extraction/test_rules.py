@@ -287,3 +287,54 @@ def test_due_date_from_a_remit_sentence() -> None:
 def test_a_till_receipts_due_line_is_its_total_and_a_remark_on_included_tax_is_not() -> None:
     text = "KEDAI MAJU ENTERPRISE\nDATE: 09/02/17\nROUNDING ADJ\t0.00\nDUE\t19.20\nCHANGE\t0.80\n(TOTAL INCLUDED GST @ 6% : 1.09)\n"
     assert extract_fields(text).fields.total == Decimal("19.20")
+
+
+ITALIAN = """\
+Cedente/prestatore
+Ferramenta Rossi S.r.l.
+Via Roma 12
+20121 Milano
+Partita IVA: IT01234567897
+Cessionario/committente
+Bianchi Costruzioni S.p.A.
+Corso Italia 8
+10121 Torino
+Fattura n. 2024/118 del 05/03/2024
+Data scadenza: 04/04/2024
+Totale imponibile      1.000,00
+Totale IVA               220,00
+Totale documento       1.220,00 EUR
+"""
+
+SPANISH = """\
+Emisor
+Suministros García S.L.
+Calle Mayor 5
+28013 Madrid
+Cliente
+Talleres López S.A.
+Avenida del Puerto 40
+46021 Valencia
+Factura nº: A-2024-0057
+Fecha de factura: 12/02/2024
+Pago a 30 días
+Base imponible      500,00
+IVA 21%             105,00
+Total factura       605,00 €
+"""
+
+
+def test_an_italian_invoice() -> None:
+    f = extract_fields(ITALIAN).fields
+    assert (f.vendor_name, f.customer_name) == ("Ferramenta Rossi S.r.l.", "Bianchi Costruzioni S.p.A.")
+    assert (f.invoice_number, f.invoice_date, f.due_date) == ("2024/118", date(2024, 3, 5), date(2024, 4, 4))
+    assert (f.subtotal, f.tax_total, f.total, f.currency) == (Decimal("1000.00"), Decimal("220.00"), Decimal("1220.00"), "EUR")
+    assert f.vendor_tax_id == "IT01234567897"
+
+
+def test_a_spanish_invoice_with_terms_instead_of_a_due_date() -> None:
+    f = extract_fields(SPANISH).fields
+    assert (f.vendor_name, f.customer_name) == ("Suministros García S.L.", "Talleres López S.A.")
+    assert (f.invoice_number, f.invoice_date) == ("A-2024-0057", date(2024, 2, 12))
+    assert f.due_date == date(2024, 3, 13)  # 12 Feb 2024 + 30 days, a leap year
+    assert (f.subtotal, f.tax_total, f.total, f.currency) == (Decimal("500.00"), Decimal("105.00"), Decimal("605.00"), "EUR")
