@@ -155,8 +155,10 @@ def _kind(line: str) -> str:
 def _name_lines(head: Sequence[str], kinds: Sequence[str], texts: Sequence[int]) -> tuple[int, int]:
     """The first and last line of the seller's name.
 
-    A line with a legal form ("SDN BHD", "GmbH") ends the name; else a line with a trade word
-    ("ENTERPRISE", "RESTAURANT") starts it; else the first line does. A name runs over several
+    A line right above a registration number ("(123456-X)") is the name's last line, whatever
+    stands above it (a stamp, a cashier's name); else a line with a legal form ("SDN BHD", "GmbH")
+    ends the name; else a line with a trade word ("ENTERPRISE", "RESTAURANT") starts it; else the
+    first line does. A name runs over several
     lines when a line ends in "&" or the next starts with a legal form or a trade word.
     """
     before_address = []
@@ -164,6 +166,12 @@ def _name_lines(head: Sequence[str], kinds: Sequence[str], texts: Sequence[int])
         if looks_like_address(head[i]) and before_address:
             break
         before_address.append(i)
+    registered = next((i - 1 for i in range(1, len(head)) if i - 1 in before_address and _REGISTRATION.match(head[i])), None)
+    if registered is not None:  # a company's registration number stands right under its name
+        first = registered
+        while first - 1 in before_address and (_joined(head[first - 1], head[first]) or _TRADE_WORD.search(head[first - 1])):
+            first -= 1  # a line ending mid-name, or a business word above ("LEMON TREE RESTAURANT" / "JTJ FOODS SDN BHD")
+        return first, registered
     legal = [i for i in before_address if _LEGAL_FORM.search(head[i]) and not looks_like_address(head[i])]
     if legal:
         first = last = legal[-1]
@@ -182,7 +190,8 @@ def _name_lines(head: Sequence[str], kinds: Sequence[str], texts: Sequence[int])
 
 
 def _joined(upper: str, lower: str) -> bool:
-    return bool(_JOINS_NEXT.search(upper) or _CONTINUES_PREVIOUS.match(lower))
+    """Whether ``lower`` goes on with the name ``upper`` began: "&" or an open bracket at the end, a legal form next."""
+    return bool(_JOINS_NEXT.search(upper) or _CONTINUES_PREVIOUS.match(lower) or upper.count("(") > upper.count(")"))
 
 
 def looks_like_address(line: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tasks.invoice_extraction.header import read_header
 
 
@@ -57,3 +59,17 @@ def test_the_country_closes_the_address_and_an_outlet_name_after_it_is_left_out(
 
     header = read_header(["POPULAR BOOK CO. (M) SDN BHD", "NO 8, JALAN 7/118B, DESA TUN RAZAK", "56000 KUALA LUMPUR, MALAYSIA", "SUNWAY VELOCITY", "TEL: 03-1234"])
     assert header.address == "NO 8, JALAN 7/118B, DESA TUN RAZAK, 56000 KUALA LUMPUR, MALAYSIA"
+
+
+@pytest.mark.parametrize(
+    ("lines", "name"),
+    [
+        (["TAN WOON YANN", "YONGFATT ENTERPRISE", "(JM0517726)", "NO 122 JALAN DEDAP 13", "81100 JOHOR BAHRU"], "YONGFATT ENTERPRISE"),
+        (["R", "KEDAI PAPAN YEW CHUAN", "(0005583085-K)", "LOT 276 JALAN BANTING"], "KEDAI PAPAN YEW CHUAN"),
+        (["HARDWARE ENTERPRISE (SETIA", "ALAM) SDN BHD", "(1234567-X)", "NO 1 JALAN 2"], "HARDWARE ENTERPRISE (SETIA ALAM) SDN BHD"),
+    ],
+)
+def test_the_line_above_a_registration_number_ends_the_name(lines: list[str], name: str) -> None:
+    from tasks.invoice_extraction.header import read_header
+
+    assert read_header(lines).name == name  # a stamp or a cashier's name above it is not part of it
