@@ -55,8 +55,6 @@ def test_no_name_no_header() -> None:
 
 
 def test_the_country_closes_the_address_and_an_outlet_name_after_it_is_left_out() -> None:
-    from tasks.invoice_extraction.header import read_header
-
     header = read_header(["POPULAR BOOK CO. (M) SDN BHD", "NO 8, JALAN 7/118B, DESA TUN RAZAK", "56000 KUALA LUMPUR, MALAYSIA", "SUNWAY VELOCITY", "TEL: 03-1234"])
     assert header.address == "NO 8, JALAN 7/118B, DESA TUN RAZAK, 56000 KUALA LUMPUR, MALAYSIA"
 
@@ -70,6 +68,4 @@ def test_the_country_closes_the_address_and_an_outlet_name_after_it_is_left_out(
     ],
 )
 def test_the_line_above_a_registration_number_ends_the_name(lines: list[str], name: str) -> None:
-    from tasks.invoice_extraction.header import read_header
-
     assert read_header(lines).name == name  # a stamp or a cashier's name above it is not part of it

@@ -338,3 +338,13 @@ def test_a_spanish_invoice_with_terms_instead_of_a_due_date() -> None:
     assert (f.invoice_number, f.invoice_date) == ("A-2024-0057", date(2024, 2, 12))
     assert f.due_date == date(2024, 3, 13)  # 12 Feb 2024 + 30 days, a leap year
     assert (f.subtotal, f.tax_total, f.total, f.currency) == (Decimal("500.00"), Decimal("105.00"), Decimal("605.00"), "EUR")
+
+
+def test_a_receipt_naming_no_total_is_what_was_paid_less_the_change() -> None:
+    text = "KEDAI MAJU ENTERPRISE\nDATE: 09/02/17\nSUB-TOTAL\t92.50\nT L\t94.00\nCASH\t100.00\nCHANGE\t6.00\n"
+    assert extract_fields(text).fields.total == Decimal("94.00")
+    assert extract_fields(text.replace("CHANGE\t6.00\n", "")).fields.total == Decimal("92.50")  # the tender alone is no total
+
+
+def test_a_receipt_with_only_a_subtotal_and_no_tax_totals_its_subtotal() -> None:
+    assert extract_fields("SHOP ENTERPRISE\nDATE: 09/02/17\nSUBTOTAL\t28.70\n").fields.total == Decimal("28.70")
