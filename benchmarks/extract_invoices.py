@@ -3,7 +3,8 @@ scorers that define accuracy for opsgate.
 
     python3 -m uv run python benchmarks/extract_invoices.py [--data DIR] [--bench DIR] [--repeat N]
 
-ZUGFeRD is run twice: from the embedded XML, and from the printed text alone.
+ZUGFeRD is run three times: from the embedded XML, from the PDF's text layer alone, and from the
+`pdftotext -layout` text of the same files (where poppler's pdftotext is installed).
 Prints, per set, the scorer's per-field accuracy, then the number of documents, seconds per pass
 and documents per second (mean of --repeat passes, single process).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,6 +55,14 @@ def main() -> None:
         truth_file.write_text(json.dumps(truth))
         run_set("zugferd", truth_file, sorted(zugferd.glob("*.pdf")), scorer, args.repeat, "zugferd, embedded XML")
         run_set("zugferd", truth_file, sorted(zugferd.glob("*.pdf")), scorer, args.repeat, "zugferd, text layer only", use_embedded_xml=False)
+        if shutil.which("pdftotext"):  # the same pages as layout text, the way an OCR engine or poppler prints them
+            layout = Path(scratch) / "zugferd_layout"
+            layout.mkdir()
+            for pdf in sorted(zugferd.glob("*.pdf")):
+                subprocess.run(["pdftotext", "-layout", str(pdf), str(layout / f"{pdf.stem}.txt")], check=True, stderr=subprocess.DEVNULL)
+            run_set("zugferd", truth_file, sorted(layout.glob("*.txt")), scorer, args.repeat, "zugferd, pdftotext -layout text")
+        else:
+            print("== zugferd, pdftotext -layout text: skipped (poppler's pdftotext is not installed)\n")
 
         receipts = [json.loads(line) for line in (args.data / "invoices" / "sroie" / "sroie_train_text_labels.jsonl").read_text().splitlines() if line.strip()]
         folder = Path(scratch) / "sroie"
