@@ -34,7 +34,8 @@ SEGMENT_GAP = 2.5
 TEXT_SEGMENT_GAP = 3
 _LABEL_END = re.compile(r"[:：]\s*$")
 _LETTER = re.compile(r"[^\W\d_]")
-_DIGIT = re.compile(r"\d")
+# A value opens with its number, perhaps after a sign, a currency symbol or code ("-21,25", "€ 12", "EUR 1.234,50").
+_VALUE_START = re.compile(r"^\W{0,2}(?:[A-Z]{3}\s?)?[-+(]?\d")
 
 
 @dataclass(frozen=True)
@@ -196,8 +197,8 @@ def _collides(group: Sequence[Word], word: Word) -> bool:
 def _regions(rows: Sequence[Row], gap: float) -> list[Row | _Region]:
     """Rows in order, with runs of rows that share a gutter gathered into regions.
 
-    A row of three or more segments is a table row and ends a region. A row of one or two
-    segments joins the region while some band at least ``gap`` wide stays free of every row's
+    A table row (three or more segments, or a label and its value) ends a region. A row of one or
+    two segments joins the region while some band at least ``gap`` wide stays free of every row's
     text, with text on both sides of it; a blank stretch taller than a line ends a region too.
     """
     out: list[Row | _Region] = []
@@ -211,10 +212,10 @@ def _regions(rows: Sequence[Row], gap: float) -> list[Row | _Region]:
                 continue
             out.extend(_close(region))
             region = None
-        if len(row.segments) <= 2:
-            region = _Region([row], _own_bands(row, gap))
-        else:
+        if _is_table_row(row):
             out.append(row)
+        else:
+            region = _Region([row], _own_bands(row, gap))
     if region is not None:
         out.extend(_close(region))
     return out
@@ -234,7 +235,7 @@ def _free_bands(region: _Region, row: Row, gap: float) -> list[tuple[float, floa
     once text stands on both sides of a band, only such two-sided bands count.
     """
     previous = region.rows[-1]
-    if len(row.segments) > 2 or row.top - previous.bottom > 2.2 * (previous.bottom - previous.top):
+    if _is_table_row(row) or row.top - previous.bottom > 2.2 * (previous.bottom - previous.top):
         return []
     bands = region.bands
     for seg in row.segments:
@@ -254,26 +255,32 @@ def _free_bands(region: _Region, row: Row, gap: float) -> list[tuple[float, floa
 
 
 def _close(region: _Region) -> list[Row | _Region]:
-    """A finished region: read block by block when both sides are text, else row by row."""
+    """A finished region: read block by block when both sides hold two rows or more, else row by row."""
     region.bands = [(low, high) for low, high in region.bands if low != float("-inf") and high != float("inf")]
     if not region.bands or len(region.rows) < 2:
         return list(region.rows)
     low, high = max(region.bands, key=lambda b: b[1] - b[0])
     left_rows = sum(any(s.right <= low for s in row.segments) for row in region.rows)
     right_rows = sum(any(s.left >= high for s in row.segments) for row in region.rows)
-    pairs = [row for row in region.rows if len(row.segments) == 2]
-    labelled = sum(_labels_value(row) for row in pairs)
-    if left_rows >= 2 and right_rows >= 2 and labelled <= len(pairs) / 2:
+    if left_rows >= 2 and right_rows >= 2:
         return [region]
     return list(region.rows)
 
 
+def _is_table_row(row: Row) -> bool:
+    """A row read as a row whatever stands around it: three or more cells, or a label and its value."""
+    return len(row.segments) > 2 or (len(row.segments) == 2 and _labels_value(row))
+
+
 def _labels_value(row: Row) -> bool:
-    """Whether the row's left segment is the label of its right one ("Invoice date:   05.03.2018")."""
+    """Whether the row's left segment is the label of its right one ("Invoice date:   05.03.2018").
+
+    Two headings side by side ("Seller:   Bill to:") are not: they head blocks.
+    """
     left, right = (s.text for s in row.segments)
-    if _LABEL_END.search(left):
-        return True
-    return bool(_DIGIT.search(right)) and len(_LETTER.findall(right)) <= len(right) / 3  # a date, an amount, a number
+    if _LABEL_END.search(left) or right.startswith((":", "：")):  # the colon may stand with either side
+        return not _LABEL_END.search(right)
+    return bool(_VALUE_START.match(right)) and len(_LETTER.findall(right)) <= len(right) / 4  # a date, an amount, a number
 
 
 def _render(segments: Sequence[Segment], left_edge: float, char_width: float) -> str:

@@ -95,3 +95,22 @@ def test_label_words_broken_by_the_text_are_mended_and_ordinary_words_are_not() 
     assert mend_split_words(["Ver käufer :", "Br uttosumme   235,62", "NET TOTAL 189.75", "Liefer ant GmbH", "Steuer basis"]) == [
         "Verkäufer :", "Bruttosumme   235,62", "NET TOTAL 189.75", "Lieferant GmbH", "Steuer basis",
     ]
+
+
+def test_label_value_rows_stay_rows_beside_text_in_two_columns() -> None:
+    # Totals at the right with their labels, then a two-column note below: the totals are not torn apart.
+    text = (
+        "                              Total HT :          46,68 €\n\n"
+        "                              TVA 20% :            9,34 €\n\n"
+        "                              Total TTC :         56,02 €\n\n"
+        "Modes de règlement\n"
+        "CB          Vous pouvez régler en ligne\n"
+        "            ou par chèque à l'ordre de\n"
+    )
+    lines = [" ".join(line.split()) for line in layout_text_lines(text) if line.strip()]
+    assert lines[:3] == ["Total HT : 46,68 €", "TVA 20% : 9,34 €", "Total TTC : 56,02 €"]
+
+
+def test_a_colon_standing_with_the_value_still_makes_a_label() -> None:
+    text = "Bestellung              : B123456789\nLieferavis              : L87654321012345\n"
+    assert [" ".join(line.split()) for line in layout_text_lines(text)] == ["Bestellung : B123456789", "Lieferavis : L87654321012345"]
