@@ -24,6 +24,7 @@ COLUMN_START = re.compile(r"(?:^|\s{2,}|\t|\|)\W{0,3}$")
 _HEADING_WORD = re.compile(r"(?<![\w])(?:order|bestellung|commande|reference|referenz|r[ée]f[ée]rence|page|seite|account|konto)(?![\w])", re.IGNORECASE)
 
 _CELL = re.compile(r"\S+(?:\s\S+)*")
+_CELL_GAP = re.compile(r"\S\s{2,}\S")
 
 ALL_LABELS = (L.INVOICE_NUMBER, L.INVOICE_DATE, L.DUE_DATE, L.TOTAL_SPECIFIC, L.TAX_ID, L.CUSTOMER, L.PO_NUMBER)
 _WORD_LABELS = tuple(p for group in (*ALL_LABELS, L.TOTAL_GENERIC, L.SUBTOTAL, L.TAX_TOTAL, L.VENDOR, L.BANK_ACCOUNT) for p in group)
@@ -44,6 +45,7 @@ def labelled(
     generic_last: bool = False,
     column_start: bool = False,
     heading_row: bool = False,
+    under: Sequence[str] | None = None,
 ) -> tuple[T, float] | None:
     """The value after the first label that has one, trying labels in priority order.
 
@@ -53,7 +55,8 @@ def labelled(
     line below the label is read instead. ``generic_last`` marks the last pattern as a generic label;
     ``column_start`` requires the label to open its line or table cell; ``heading_row`` accepts a
     label only in a row of several column headings; ``exclude_before`` rejects a label preceded on
-    its line by a match ("Customer VAT no.").
+    its line by a match ("Customer VAT no."); ``under``, the same lines with their indentation,
+    looks a few lines down for a cell under a column heading that has nothing right below it.
     """
     order = range(len(lines) - 1, -1, -1) if bottom_up else range(len(lines))
     for rank, pattern in enumerate(patterns):
@@ -83,6 +86,27 @@ def labelled(
                         result = next_value(following) if following else None
                     if result is not None:
                         return result, confidence - 0.1
+                    if under is not None and _CELL_GAP.search(line):
+                        indent = len(under[i]) - len(under[i].lstrip())
+                        result = _under(under[i + 1 : i + 5], m.start() + indent, m.end() + indent, next_value)
+                        if result is not None:
+                            return result, confidence - 0.1
+    return None
+
+
+def _under(below: Sequence[str], start: int, end: int, value: Callable[[str], T | None]) -> T | None:
+    """The first value in a cell standing under a column heading, a few lines down.
+
+    A table's cells are not always aligned with their heading (a date right-aligned under a wide
+    heading, a row of remarks in between), so a cell counts where it reaches into the heading's
+    columns widened by a few characters to the left.
+    """
+    for line in below:
+        for cell in _CELL.finditer(line):
+            if cell.start() < end + 2 and cell.end() > start - 14:
+                found = value(cell.group(0))
+                if found is not None:
+                    return found
     return None
 
 

@@ -57,7 +57,8 @@ class RulesResult(BaseModel):
 
 def extract_fields(text: str) -> RulesResult:
     """Extract invoice fields from a document's text using labels in EN/DE/FR/NL."""
-    lines = mend_split_words([line.strip() for line in text.replace("\f", "\n").split("\n")])
+    laid_out = text.replace("\f", "\n").split("\n")  # with indentation: where a cell stands under its heading
+    lines = mend_split_words([line.strip() for line in laid_out])
     dayfirst = detect_dayfirst(text, hint=True if L.LANGUAGE_DAYFIRST.search(text) else None)
     found: dict[str, tuple[object, float]] = {}
 
@@ -83,7 +84,7 @@ def extract_fields(text: str) -> RulesResult:
         "invoice_date",
         labelled(lines, L.INVOICE_DATE, date_of, date_first, generic_last=True) or _first_date(lines, date_of),
     )
-    put("due_date", labelled(lines, L.DUE_DATE, date_of, date_first) or _due_from_terms(lines, found, dayfirst))
+    put("due_date", labelled(lines, L.DUE_DATE, date_of, date_first, under=laid_out) or _due_from_terms(lines, found, dayfirst))
     total = labelled(lines, L.TOTAL_SPECIFIC, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE)
     total = total or labelled(
         lines, L.TOTAL_GENERIC, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE, bottom_up=True, generic=True

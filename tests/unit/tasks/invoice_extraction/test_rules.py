@@ -348,3 +348,17 @@ def test_a_receipt_naming_no_total_is_what_was_paid_less_the_change() -> None:
 
 def test_a_receipt_with_only_a_subtotal_and_no_tax_totals_its_subtotal() -> None:
     assert extract_fields("SHOP ENTERPRISE\nDATE: 09/02/17\nSUBTOTAL\t28.70\n").fields.total == Decimal("28.70")
+
+
+def test_a_due_date_under_its_column_heading_a_few_lines_down() -> None:
+    text = (
+        "Rechnung Nr. 4711 vom 20.09.2018\n"
+        "Zahlungsbedingungen:      Beschreibung                        Fälligkeit    Teilzahlung\n"
+        "Zahlungsbedingungen: Der Rechnungsbetrag wurde bereits\n"
+        "                                                          03.10.2018\n"
+        "beglichen.\n"
+        "Gesamtbetrag 9,00 EUR\n"
+    )
+    assert extract_fields(text).fields.due_date == date(2018, 10, 3)
+    far = text.replace("                                                          03.10.2018", "03.10.2018")
+    assert extract_fields(far).fields.due_date is None  # a date at the other end of the page is not under the heading
