@@ -92,9 +92,6 @@ TOTAL_GENERIC = _labels(
     # "DUE   19.20" on a till receipt: the amount due, where no word says it is a date
     r"|due(?!\s*(?:date|on|by|in|to|for|from|at|dat|datum))",
 )
-# What a till receipt says was handed over and given back.
-TENDERED = _labels(r"cash(?:\s*(?:tendered|paid|received))?|tunai|tendered|amount\s*(?:paid|tendered)|paid|bezahlt|gegeben|esp[èe]ces|contant")
-CHANGE = _labels(r"change(?:\s*due)?|baki|kembali|r[üu]ckgeld|rendu|wisselgeld")
 # Checked on the label and a few characters around it, not on the whole line.
 TOTAL_EXCLUDE = re.compile(
     r"sub\s*-?\s*total|\bnet(?:to)?\b|excl|exkl|before\s*tax|\bht\b|hors\s*tax|zwischensumme|\bohne\b|\bsans\b"

@@ -32,7 +32,7 @@ from tasks.invoice_extraction.parsing import (
 )
 from tasks.invoice_extraction.parties import name_value, party_block, party_name, sender_line, vendor
 from tasks.invoice_extraction.terms import due_from_terms
-from tasks.invoice_extraction.totals import reconcile_total, split_of_total
+from tasks.invoice_extraction.totals import payable, reconcile_total, split_of_total
 
 T = TypeVar("T")
 _ID_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._-]*")
@@ -95,7 +95,8 @@ def extract_fields(text: str) -> RulesResult:
     )
     total = reconcile_total(lines, total, subtotal[0] if subtotal else None, tax[0] if tax else None)
     if total is None:  # a till receipt that names no total: what was paid less the change, else its only sum
-        total = _paid_less_change(lines) or ((subtotal[0], GUESSED) if subtotal and tax is None else None)
+        paid = payable(lines)
+        total = (paid, GUESSED) if paid is not None else (subtotal[0], GUESSED) if subtotal and tax is None else None
     if total is not None and (subtotal is None or tax is None):
         split = split_of_total(lines, total[0])
         if split is not None:
@@ -160,15 +161,6 @@ def _due_from_terms(lines: Sequence[str], found: dict[str, tuple[object, float]]
     if terms is None:
         return None
     return terms[0], GENERIC if terms[1] == "date" else GUESSED + 0.1
-
-
-def _paid_less_change(lines: Sequence[str]) -> tuple[Decimal, float] | None:
-    """The amount tendered less the change given back ("CASH 100.00" / "CHANGE 5.60"), where both are printed."""
-    paid = labelled(lines, L.TENDERED, _last_amount, _amount_only, bottom_up=True, column_start=True)
-    change = labelled(lines, L.CHANGE, _last_amount, _amount_only, bottom_up=True, column_start=True)
-    if paid is None or change is None or change[0] >= paid[0]:
-        return None
-    return paid[0] - change[0], GUESSED
 
 
 def _decimal_comma(text: str) -> bool:
