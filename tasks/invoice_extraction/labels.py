@@ -79,12 +79,25 @@ DUE_DATE = _labels(
 TOTAL_SPECIFIC = _labels(
     r"grand\s*total|total\s*amount(?:\s*due)?|invoice\s*total|total\s*for\s*this\s*invoice|factuur\s*totaal"
     r"|totaal\s*factuur|total\s*facture|rechnungssumme|total\s*(?:\(?\s*incl|including|inkl)\.?[^\d]{0,20}"
-    r"|total\s*ttc|montant\s*ttc|total\s*payable|amount\s*payable|total\s*to\s*pay",
-    r"gesamtbetrag(?!\s*der\s*(?:zu|ab)schl)|rechnungsbetrag|bruttosumme|zahlbetrag|zahlungsbetrag|endbetrag|bruttobetrag|gesamtsumme|zu\s*zahlen(?:der\s*betrag)?",
-    r"net\s*[àa]\s*payer|montant\s*total|totaal\s*(?:incl\.?|bedrag)|totaalbedrag|te\s*betalen",
-    r"totale\s*(?:documento|fattura|da\s*pagare|a\s*pagare)|importo\s*totale|netto\s*a\s*pagare"
-    r"|total\s*(?:factura|a\s*pagar)|importe\s*total|total\s*importe",
-    r"amount\s*due|amt\.?\s*due|balance\s*due|total\s*due|amount\s*to\s*pay|do\s*zap[łl]aty",
+    r"|total\s*ttc|montant\s*ttc",
+    r"gesamtbetrag(?!\s*der\s*(?:zu|ab)schl)|rechnungsbetrag|bruttosumme|endbetrag|bruttobetrag|gesamtsumme",
+    r"montant\s*total|totaal\s*(?:incl\.?|bedrag)|totaalbedrag",
+    r"totale\s*(?:documento|fattura)|importo\s*totale|total\s*factura|importe\s*total|total\s*importe",
+)
+# What is left to pay: the gross total less what was paid before (a deposit, a prepayment).
+AMOUNT_DUE = _labels(
+    r"amount\s*due|amt\.?\s*due|balance\s*due|total\s*due|amount\s*to\s*pay|total\s*payable|amount\s*payable|total\s*to\s*pay"
+    r"|do\s*zap[łl]aty",
+    r"zahlbetrag|zahlungsbetrag|zu\s*zahlen(?:der\s*betrag)?|offener\s*betrag",
+    r"net\s*[àa]\s*payer|solde\s*[àa]\s*payer|reste\s*[àa]\s*payer|te\s*betalen|openstaand\s*bedrag",
+    r"netto\s*a\s*pagare|totale\s*(?:da|a)\s*pagare|importe\s*a\s*pagar|total\s*a\s*pagar",
+)
+# Paid before this invoice and taken off what is due.
+PREPAID = _labels(
+    r"prepaid(?:\s*amount)?|already\s*paid|paid\s*to\s*date|less\s*(?:deposit|advance)|deposit\s*paid|advance\s*payments?\s*received",
+    r"erhaltene\s*anzahlungen?|geleistete\s*anzahlungen?|bereits\s*(?:gezahlt|bezahlt)|anzahlungen?",
+    r"acomptes?\s*(?:vers[ée]s?|re[çc]us?)|d[ée]j[àa]\s*(?:r[ée]gl[ée]|pay[ée])|vooruitbetaling|reeds\s*betaald",
+    r"acconto|anticipo\s*ricevuto|ya\s*pagado|anticipo",
 )
 TOTAL_GENERIC = _labels(
     r"(?<!sub)(?<!sub-)(?<!sub )total(?!\s*(?:qty|quantity|items?|units|pieces|pcs|weight|discount|savings"

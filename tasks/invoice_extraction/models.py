@@ -37,6 +37,8 @@ class InvoiceFields(BaseModel):
     subtotal: Decimal | None = None
     tax_total: Decimal | None = None
     total: Decimal | None = None
+    prepaid: Decimal | None = Field(default=None, description="Paid before this invoice (a deposit, a prepayment), as a positive amount.")
+    amount_due: Decimal | None = Field(default=None, description="What is left to pay: the total less what was prepaid.")
     po_number: str | None = None
     iban: str | None = None
     line_items: list[LineItem] = Field(default_factory=list)

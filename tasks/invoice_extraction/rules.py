@@ -85,7 +85,12 @@ def extract_fields(text: str) -> RulesResult:
         labelled(lines, L.INVOICE_DATE, date_of, date_first, generic_last=True) or _first_date(lines, date_of),
     )
     put("due_date", labelled(lines, L.DUE_DATE, date_of, date_first, under=laid_out) or _due_from_terms(lines, found, dayfirst))
+    due = labelled(lines, L.AMOUNT_DUE, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE, bottom_up=True)
+    prepaid = labelled(lines, L.PREPAID, _last_amount, _amount_only, bottom_up=True)
+    prepaid = (abs(prepaid[0]), prepaid[1]) if prepaid and prepaid[0] else None  # printed as a deduction, often negative
     total = labelled(lines, L.TOTAL_SPECIFIC, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE)
+    if total is None and due is not None:  # the gross is what is due plus what was paid before
+        total = (due[0] + prepaid[0], min(due[1], prepaid[1])) if prepaid else due
     total = total or labelled(
         lines, L.TOTAL_GENERIC, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE, bottom_up=True, generic=True
     )
@@ -117,6 +122,8 @@ def extract_fields(text: str) -> RulesResult:
         else:
             found["line_items"] = (items, GUESSED + 0.1)
     put("total", total)
+    put("prepaid", prepaid)
+    put("amount_due", due or ((total[0] - prepaid[0], GUESSED) if total and prepaid else None))
     put("subtotal", subtotal)
     put("tax_total", tax)
     put("currency", _currency(lines, text, total))

@@ -40,6 +40,7 @@ def cii_invoice(
     total: str | None = "142.80",
     due_payable: str | None = None,
     lines: list[tuple[str, str, str, str]] | None = None,
+    prepaid: str | None = None,
 ) -> bytes:
     """A Factur-X / ZUGFeRD 2 style CII invoice; ``type_code`` 381 makes it a credit note."""
     items = "".join(
@@ -99,6 +100,7 @@ def cii_invoice(
         {_opt("<ram:TaxBasisTotalAmount>{}</ram:TaxBasisTotalAmount>", subtotal)}
         {_opt(f'<ram:TaxTotalAmount currencyID="{currency}">{{}}</ram:TaxTotalAmount>', tax)}
         {_opt("<ram:GrandTotalAmount>{}</ram:GrandTotalAmount>", total)}
+        {_opt("<ram:TotalPrepaidAmount>{}</ram:TotalPrepaidAmount>", prepaid)}
         {_opt("<ram:DuePayableAmount>{}</ram:DuePayableAmount>", due_payable or total)}
       </ram:SpecifiedTradeSettlementHeaderMonetarySummation>
     </ram:ApplicableHeaderTradeSettlement>

@@ -15,7 +15,7 @@ from tests.support.samples import US_INVOICE
 
 CONTRACT_FIELDS = {
     "vendor_name", "vendor_address", "vendor_tax_id", "customer_name", "invoice_number", "invoice_date", "due_date",
-    "currency", "subtotal", "tax_total", "total", "po_number", "iban", "line_items",
+    "currency", "subtotal", "tax_total", "total", "prepaid", "amount_due", "po_number", "iban", "line_items",
 }
 
 

@@ -54,7 +54,13 @@ def test_cii_invoice_all_fields() -> None:
         LineItem(description="Brass hinge, 40 mm", quantity=Decimal("12"), unit_price=Decimal("2.50"), amount=Decimal("30.00")),
         LineItem(description="Oak shelf board", quantity=Decimal("3"), unit_price=Decimal("30.00"), amount=Decimal("90.00")),
     ]
-    assert result.confidence == {name: 1.0 for name in InvoiceFields.model_fields}
+    assert f.amount_due == Decimal("142.80")  # nothing was prepaid: all of it is due
+    assert result.confidence == {name: 1.0 for name in InvoiceFields.model_fields if name != "prepaid"}
+
+
+def test_cii_prepaid_and_due_are_read_beside_the_gross_total() -> None:
+    f = parse_einvoice(cii_invoice(total="1021.91", prepaid="500.00", due_payable="521.91")).fields
+    assert (f.total, f.prepaid, f.amount_due) == (Decimal("1021.91"), Decimal("500.00"), Decimal("521.91"))
 
 
 def test_cii_credit_note_type_381_keeps_amounts_as_stated() -> None:
@@ -116,7 +122,8 @@ def test_missing_optional_fields_stay_none(build) -> None:
     f = result.fields
     assert (f.due_date, f.vendor_tax_id, f.customer_name, f.po_number, f.iban, f.subtotal, f.tax_total) == (None,) * 7
     assert f.line_items == []
-    assert set(result.confidence) == {"invoice_number", "invoice_date", "currency", "vendor_name", "vendor_address", "total"}
+    # the due payable amount is always written by the builder: it is the total
+    assert set(result.confidence) == {"invoice_number", "invoice_date", "currency", "vendor_name", "vendor_address", "total", "amount_due"}
 
 
 # -- refusals -------------------------------------------------------------------------------------

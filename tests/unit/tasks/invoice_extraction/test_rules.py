@@ -362,3 +362,19 @@ def test_a_due_date_under_its_column_heading_a_few_lines_down() -> None:
     assert extract_fields(text).fields.due_date == date(2018, 10, 3)
     far = text.replace("                                                          03.10.2018", "03.10.2018")
     assert extract_fields(far).fields.due_date is None  # a date at the other end of the page is not under the heading
+
+
+def test_gross_total_prepaid_and_amount_due_are_told_apart() -> None:
+    text = (
+        "Rechnung Nr. 47110815 vom 31.10.2018\n"
+        "Zahlbetrag                                 521,91\n"  # printed first: it must not become the total
+        "Bruttosumme                               1021,91\n"
+        "Erhaltene Anzahlungen                     -500,00\n"
+    )
+    f = extract_fields(text).fields
+    assert (f.total, f.prepaid, f.amount_due) == (Decimal("1021.91"), Decimal("500.00"), Decimal("521.91"))
+
+
+def test_without_a_gross_total_it_is_what_is_due_plus_what_was_prepaid() -> None:
+    f = extract_fields("Invoice No: 88\nDeposit paid: 200.00\nBalance due: 300.00 USD\n").fields
+    assert (f.total, f.prepaid, f.amount_due) == (Decimal("500.00"), Decimal("200.00"), Decimal("300.00"))
