@@ -106,6 +106,8 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     for kind in (Kind.PHONE, Kind.EMAIL, Kind.IDENTIFIER, Kind.DATE):
         for column in by_kind.get(kind, []):
             keys.append((f"{column} exact", values[column].str[-7:] if kind is Kind.PHONE else values[column], (column,)))
+    for column in by_kind.get(Kind.EMAIL, []):  # a typo in the domain, or another provider, keeps the mailbox's name
+        keys.append((f"{column} mailbox", leading_match(values[column], r"[^@]{3,}@").str[:-1], (column,)))
     for column in by_kind.get(Kind.POSTCODE, []):
         keys.append((f"{column} + name initial", _join(values[column], initial) if initial is not None else values[column], (column, *names)))
     for column in by_kind.get(Kind.ADDRESS, [])[:1]:
@@ -144,8 +146,15 @@ def _combined(
         kept.append(("house number", number, (house or address,)))
     dates = {date: _codes(values[date]) for date in by_kind.get(Kind.DATE, [])}
     keys = [(f"{date} + {label}", _join(codes, part), (date, *columns)) for date, codes in dates.items() for label, part, columns in kept]
+    # Each name's sound with the birth year alone: the other name may be missing, swapped or mistyped, and the
+    # day or month of the date wrong.
+    for date in dates:
+        year = values[date].str[:4]
+        keys += [(f"{date} year + {column} sound", _join(year, _phonetic(values[column])), (column,)) for column in names]
     if postcode and sound is not None:
         keys.append((f"{postcode} + name sound", _join(values[postcode], sound), (postcode, *names)))
+    for city in by_kind.get(Kind.CITY, [])[:1]:
+        keys += [(f"{city} + {column} sound", _join(values[city], _phonetic(values[column])), (city, column)) for column in names]
     return keys
 
 

@@ -136,7 +136,7 @@ def date_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b
     return level
 
 
-NAME_LEVELS = ("else", "initial", "close", "sounds alike", "one typo", "nickname", "given and surname swapped", "exact")
+NAME_LEVELS = ("else", "initial", "two typos", "close", "sounds alike", "one typo", "nickname", "given and surname swapped", "exact")
 NAME_SWAPPED = NAME_LEVELS.index("given and surname swapped")
 
 
@@ -183,8 +183,9 @@ def name_parts(values: pd.Series) -> np.ndarray:
 
 def name_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b: np.ndarray | None, similarity: np.ndarray) -> np.ndarray:
     """Partial agreement of two different names, the strongest that holds: a nickname of the same
-    name, one typo (Jaro-Winkler from 0.94), the same sound (metaphone), close (from 0.88), or one
-    side only an initial of the other ("J" and "John", "J Smith" and "John Smith").
+    name, one typo (Jaro-Winkler from 0.94), the same sound (metaphone), close (from 0.88), letters
+    mostly shared ("eTheodroe" and "Theodore": Indel similarity from 0.75), or one side only an
+    initial of the other ("J" and "John", "J Smith" and "John Smith").
 
     The swap of given name and surname is a level too, but it needs both fields: ``mark_swapped``.
     """
@@ -193,15 +194,16 @@ def name_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b
     initial = ((parts_a[:, 3] == 1) | (parts_b[:, 3] == 1)) & (parts_a[:, 2] == parts_b[:, 2]) & same_rest
     level = np.zeros(len(a), dtype=np.int8)
     level[initial] = 1
-    level[similarity >= 0.88 - 1e-6] = 2
-    level[(parts_a[:, 0] == parts_b[:, 0]) & (parts_a[:, 0] >= 0)] = 3
-    level[similarity >= 0.94 - 1e-6] = 4
+    level[_pairwise(fuzz.ratio, a, b, 100.0) >= 0.75 - 1e-6] = 2
+    level[similarity >= 0.88 - 1e-6] = 3
+    level[(parts_a[:, 0] == parts_b[:, 0]) & (parts_a[:, 0] >= 0)] = 4
+    level[similarity >= 0.94 - 1e-6] = 5
     number, keys = _nickname_pairs()
     na, nb = parts_a[:, 5], parts_b[:, 5]
     key = np.minimum(na, nb) * len(number) + np.maximum(na, nb)
     found = np.searchsorted(keys, key)
     nickname = (na >= 0) & (nb >= 0) & same_rest & (found < len(keys)) & (keys[np.minimum(found, len(keys) - 1)] == key)
-    level[nickname] = 5
+    level[nickname] = 6
     return level
 
 

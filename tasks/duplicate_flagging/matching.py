@@ -15,7 +15,7 @@ from pydantic import Field as PydanticField
 
 from tasks.duplicate_flagging.blocking import NAME_KINDS, Candidates, blocking_keys, candidate_pairs
 from tasks.duplicate_flagging.clustering import coherent_clusters, pairs_within
-from tasks.duplicate_flagging.comparing import COMPARATORS, MISSING, Prepared, compare, mark_swapped, prepare
+from tasks.duplicate_flagging.comparing import COMPARATORS, MISSING, NAME_SWAPPED, Prepared, compare, mark_swapped, prepare
 from tasks.duplicate_flagging.fields import Field, Kind
 from tasks.duplicate_flagging.normalising import normalise
 from tasks.duplicate_flagging.scoring import MatchModel, fit, term_frequency_weights
@@ -70,7 +70,8 @@ def different_people(levels: np.ndarray, fields: list[Field]) -> np.ndarray:
     Relatives and flatmates share a surname, an address and a phone, and Fellegi-Sunter adds
     those correlated agreements up as if they were independent; a different first name together
     with a different date of birth is two people, however much else they share. A birth date only
-    within a year or ten of the other disagrees outright here: siblings' do.
+    within a year or ten of the other disagrees outright here: siblings' do. Names written the
+    other way round (the surname at the swap level, the given name then missing) agree.
     """
     columns = [i for i, f in enumerate(fields) if f.kind in IDENTITY_KINDS]
     if len(columns) < 2:
@@ -78,7 +79,9 @@ def different_people(levels: np.ndarray, fields: list[Field]) -> np.ndarray:
     identity = levels[:, columns]
     present = identity != MISSING
     disagree = np.array([COMPARATORS[fields[i].kind].disagree for i in columns], dtype=np.int8)
-    return (present.sum(axis=1) >= 2) & ((identity <= disagree) | ~present).all(axis=1)
+    surnames = [i for i, f in enumerate(fields) if f.kind is Kind.SURNAME]
+    swapped = (levels[:, surnames] == NAME_SWAPPED).any(axis=1)
+    return (present.sum(axis=1) >= 2) & ((identity <= disagree) | ~present).all(axis=1) & ~swapped
 
 
 def term_frequency_adjustment(prepared: list[Prepared], a: np.ndarray, levels: np.ndarray) -> np.ndarray:
