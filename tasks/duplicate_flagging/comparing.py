@@ -113,9 +113,15 @@ def date_parts(values: pd.Series) -> np.ndarray:
     return np.stack([number, digits, swapped], axis=1)
 
 
-def date(a: np.ndarray, b: np.ndarray, *_: object) -> np.ndarray:
-    """YYYYMMDD strings, by edit similarity: one typo is 0.875."""
-    return edit(a, b)
+def _day_month_swapped(parts_a: np.ndarray, parts_b: np.ndarray) -> np.ndarray:
+    return (parts_a[:, 2] == parts_b[:, 1]) | (parts_b[:, 2] == parts_a[:, 1])
+
+
+def date(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b: np.ndarray | None) -> np.ndarray:
+    """YYYYMMDD strings, by edit similarity: one typo is 0.875, and so are day and month swapped."""
+    assert parts_a is not None and parts_b is not None
+    similarity = edit(a, b)
+    return np.where(_day_month_swapped(parts_a, parts_b), np.maximum(similarity, np.float32(0.875)), similarity).astype(np.float32)
 
 
 def date_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b: np.ndarray | None, similarity: np.ndarray) -> np.ndarray:
@@ -128,15 +134,15 @@ def date_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b
     assert parts_a is not None and parts_b is not None
     apart = np.abs(parts_a[:, 0] - parts_b[:, 0])
     level = np.zeros(len(a), dtype=np.int8)
-    level[apart <= 3653] = 1
-    level[apart <= 366] = 2
-    level[apart <= 31] = 3
-    level[similarity >= 0.875 - 1e-6] = 4
-    level[(parts_a[:, 2] == parts_b[:, 1]) | (parts_b[:, 2] == parts_a[:, 1])] = 5
+    level[apart <= 3653] = DATE_LEVELS.index("within ten years")
+    level[apart <= 366] = DATE_LEVELS.index("within a year")
+    level[apart <= 31] = DATE_LEVELS.index("within a month")
+    level[edit(a, b) >= 0.875 - 1e-6] = DATE_LEVELS.index("one digit")
+    level[_day_month_swapped(parts_a, parts_b)] = DATE_LEVELS.index("day and month swapped")
     return level
 
 
-NAME_LEVELS = ("else", "initial", "two typos", "close", "sounds alike", "one typo", "nickname", "given and surname swapped", "exact")
+NAME_LEVELS = ("else", "two typos", "initial", "close", "sounds alike", "one typo", "nickname", "given and surname swapped", "exact")
 NAME_SWAPPED = NAME_LEVELS.index("given and surname swapped")
 
 
@@ -166,8 +172,8 @@ def name_parts(values: pd.Series) -> np.ndarray:
     Integers, so that every level is a comparison of whole arrays rather than a Python loop over pairs.
     """
     written = values.fillna("").astype(str)
-    first = written.str.split(" ", n=1).str[0]
-    rest = written.str.split(" ", n=1).str[1].fillna("")
+    parts = written.str.partition(" ")
+    first, rest = parts[0], parts[2]
     sound = written.map(lambda v: jellyfish.metaphone(v) if v else "")
     known, _ = _nickname_pairs()
     columns = [
@@ -183,9 +189,9 @@ def name_parts(values: pd.Series) -> np.ndarray:
 
 def name_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b: np.ndarray | None, similarity: np.ndarray) -> np.ndarray:
     """Partial agreement of two different names, the strongest that holds: a nickname of the same
-    name, one typo (Jaro-Winkler from 0.94), the same sound (metaphone), close (from 0.88), letters
-    mostly shared ("eTheodroe" and "Theodore": Indel similarity from 0.75), or one side only an
-    initial of the other ("J" and "John", "J Smith" and "John Smith").
+    name, one typo (Jaro-Winkler from 0.94), the same sound (metaphone), close (from 0.88), one side
+    only an initial of the other ("J" and "John", "J Smith" and "John Smith"), or letters mostly
+    shared ("eTheodroe" and "Theodore": Indel similarity from 0.75).
 
     The swap of given name and surname is a level too, but it needs both fields: ``mark_swapped``.
     """
@@ -193,17 +199,17 @@ def name_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b
     same_rest = parts_a[:, 4] == parts_b[:, 4]
     initial = ((parts_a[:, 3] == 1) | (parts_b[:, 3] == 1)) & (parts_a[:, 2] == parts_b[:, 2]) & same_rest
     level = np.zeros(len(a), dtype=np.int8)
-    level[initial] = 1
-    level[_pairwise(fuzz.ratio, a, b, 100.0) >= 0.75 - 1e-6] = 2
-    level[similarity >= 0.88 - 1e-6] = 3
-    level[(parts_a[:, 0] == parts_b[:, 0]) & (parts_a[:, 0] >= 0)] = 4
-    level[similarity >= 0.94 - 1e-6] = 5
+    level[_pairwise(fuzz.ratio, a, b, 100.0) >= 0.75 - 1e-6] = NAME_LEVELS.index("two typos")
+    level[initial] = NAME_LEVELS.index("initial")
+    level[similarity >= 0.88 - 1e-6] = NAME_LEVELS.index("close")
+    level[(parts_a[:, 0] == parts_b[:, 0]) & (parts_a[:, 0] >= 0)] = NAME_LEVELS.index("sounds alike")
+    level[similarity >= 0.94 - 1e-6] = NAME_LEVELS.index("one typo")
     number, keys = _nickname_pairs()
     na, nb = parts_a[:, 5], parts_b[:, 5]
     key = np.minimum(na, nb) * len(number) + np.maximum(na, nb)
     found = np.searchsorted(keys, key)
     nickname = (na >= 0) & (nb >= 0) & same_rest & (found < len(keys)) & (keys[np.minimum(found, len(keys) - 1)] == key)
-    level[nickname] = 6
+    level[nickname] = NAME_LEVELS.index("nickname")
     return level
 
 
