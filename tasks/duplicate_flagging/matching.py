@@ -91,11 +91,11 @@ def term_frequency_adjustment(prepared: list[Prepared], a: np.ndarray, levels: n
     little here whatever it weighs elsewhere.
     """
     adjustment = np.zeros(len(a), dtype=np.float64)
-    for f, field in enumerate(prepared):
-        if field.frequency is None:
+    for f, column in enumerate(prepared):
+        if column.frequency is None:
             continue
-        exact = np.flatnonzero(levels[:, f] == COMPARATORS[field.kind].levels - 1)
-        adjustment[exact] += term_frequency_weights(field.frequency)[field.codes[a[exact]]]
+        exact = np.flatnonzero(levels[:, f] == COMPARATORS[column.kind].levels - 1)
+        adjustment[exact] += term_frequency_weights(column.frequency)[column.codes[a[exact]]]
     return adjustment
 
 
