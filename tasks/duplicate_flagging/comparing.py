@@ -96,25 +96,28 @@ def phone(a: np.ndarray, b: np.ndarray, line_a: np.ndarray | None, line_b: np.nd
     return similarity
 
 
+NO_DAY = -1_000_000  # the day number of a date that does not exist
 DATE_LEVELS = ("else", "within ten years", "within a year", "within a month", "one digit", "day and month swapped", "exact")
 
 
 def date_parts(values: pd.Series) -> np.ndarray:
-    """Per ``YYYYMMDD`` value: its day number, the value and its day-month-swapped form as integers.
+    """Per ``YYYYMMDD`` value: the value as an integer and its day number (int32: dates recur little, so
+    these are taken per record pair, and millions of pairs must stay small).
 
     A date that does not exist (day 31 of a 30-day month) keeps its digits for the exact, typo and
-    swap levels but has no day number (-1), so it is never "within a month" of anything.
+    swap levels but has no day number, so it is never "within a month" of anything.
     """
     written = values.fillna("").astype(str)
     days = pd.to_datetime(written, format="%Y%m%d", errors="coerce")
-    number = ((days - pd.Timestamp("1970-01-01")).dt.days).fillna(-1_000_000).to_numpy(dtype=np.int64)
-    digits = pd.to_numeric(written, errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
-    swapped = pd.to_numeric(written.str[:4] + written.str[6:8] + written.str[4:6], errors="coerce").fillna(-2).to_numpy(dtype=np.int64)
-    return np.stack([number, digits, swapped], axis=1)
+    number = ((days - pd.Timestamp("1970-01-01")).dt.days).fillna(NO_DAY).to_numpy(dtype=np.int32)
+    digits = pd.to_numeric(written, errors="coerce").fillna(-1).to_numpy(dtype=np.int32)
+    return np.stack([digits, number], axis=1)
 
 
 def _day_month_swapped(parts_a: np.ndarray, parts_b: np.ndarray) -> np.ndarray:
-    return (parts_a[:, 2] == parts_b[:, 1]) | (parts_b[:, 2] == parts_a[:, 1])
+    """The same year, one's month the other's day and the other way round (and not the same date)."""
+    a, b = parts_a[:, 0], parts_b[:, 0]
+    return (a // 10_000 == b // 10_000) & (a // 100 % 100 == b % 100) & (a % 100 == b // 100 % 100) & (a != b) & (a >= 0) & (b >= 0)
 
 
 def date(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b: np.ndarray | None) -> np.ndarray:
@@ -132,12 +135,13 @@ def date_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b
     a different person. Each of these is its own level with its own learnt weight.
     """
     assert parts_a is not None and parts_b is not None
-    apart = np.abs(parts_a[:, 0] - parts_b[:, 0])
+    known = (parts_a[:, 1] > NO_DAY) & (parts_b[:, 1] > NO_DAY)
+    apart = np.where(known, np.abs(parts_a[:, 1] - parts_b[:, 1]), np.iinfo(np.int32).max)
     level = np.zeros(len(a), dtype=np.int8)
     level[apart <= 3653] = DATE_LEVELS.index("within ten years")
     level[apart <= 366] = DATE_LEVELS.index("within a year")
     level[apart <= 31] = DATE_LEVELS.index("within a month")
-    level[edit(a, b) >= 0.875 - 1e-6] = DATE_LEVELS.index("one digit")
+    level[similarity >= 0.875 - 1e-6] = DATE_LEVELS.index("one digit")  # or day and month swapped, which follows
     level[_day_month_swapped(parts_a, parts_b)] = DATE_LEVELS.index("day and month swapped")
     return level
 
@@ -166,25 +170,24 @@ def _nickname_pairs() -> tuple[dict[str, int], np.ndarray]:
 
 
 def name_parts(values: pd.Series) -> np.ndarray:
-    """Per distinct name, what its levels need, as integers: its sound, first word, initial, the
-    other words, and its first word's number in the nickname data (-1 when unknown).
+    """Per distinct name, what its levels need, as int32: its sound, its initial (twice, plus one where the
+    first word is only that letter), the other words, and its first word's number in the nickname data
+    (-1 when unknown).
 
     Integers, so that every level is a comparison of whole arrays rather than a Python loop over pairs.
     """
     written = values.fillna("").astype(str)
     parts = written.str.partition(" ")
     first, rest = parts[0], parts[2]
-    sound = written.map(lambda v: jellyfish.metaphone(v) if v else "")
+    sound = written.map(lambda v: jellyfish.metaphone(v) or None)  # no sound (no consonant) is no evidence
     known, _ = _nickname_pairs()
     columns = [
         pd.factorize(sound)[0],
-        pd.factorize(first)[0],
-        pd.factorize(first.str[:1])[0],
-        (first.str.len() == 1).to_numpy(dtype=np.int64),
+        pd.factorize(first.str[:1])[0] * 2 + (first.str.len() == 1).to_numpy(dtype=np.int64),
         pd.factorize(rest)[0],
         first.map(known).fillna(-1).to_numpy(dtype=np.int64),
     ]
-    return np.stack([np.asarray(c, dtype=np.int64) for c in columns], axis=1)
+    return np.stack([np.asarray(c, dtype=np.int32) for c in columns], axis=1)
 
 
 def name_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b: np.ndarray | None, similarity: np.ndarray) -> np.ndarray:
@@ -196,8 +199,8 @@ def name_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b
     The swap of given name and surname is a level too, but it needs both fields: ``mark_swapped``.
     """
     assert parts_a is not None and parts_b is not None
-    same_rest = parts_a[:, 4] == parts_b[:, 4]
-    initial = ((parts_a[:, 3] == 1) | (parts_b[:, 3] == 1)) & (parts_a[:, 2] == parts_b[:, 2]) & same_rest
+    same_rest = parts_a[:, 2] == parts_b[:, 2]
+    initial = (((parts_a[:, 1] | parts_b[:, 1]) & 1) == 1) & (parts_a[:, 1] // 2 == parts_b[:, 1] // 2) & same_rest
     level = np.zeros(len(a), dtype=np.int8)
     level[_pairwise(fuzz.ratio, a, b, 100.0) >= 0.75 - 1e-6] = NAME_LEVELS.index("two typos")
     level[initial] = NAME_LEVELS.index("initial")
@@ -205,7 +208,7 @@ def name_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b
     level[(parts_a[:, 0] == parts_b[:, 0]) & (parts_a[:, 0] >= 0)] = NAME_LEVELS.index("sounds alike")
     level[similarity >= 0.94 - 1e-6] = NAME_LEVELS.index("one typo")
     number, keys = _nickname_pairs()
-    na, nb = parts_a[:, 5], parts_b[:, 5]
+    na, nb = parts_a[:, 3].astype(np.int64), parts_b[:, 3].astype(np.int64)
     key = np.minimum(na, nb) * len(number) + np.maximum(na, nb)
     found = np.searchsorted(keys, key)
     nickname = (na >= 0) & (nb >= 0) & same_rest & (found < len(keys)) & (keys[np.minimum(found, len(keys) - 1)] == key)
@@ -362,7 +365,8 @@ def mark_swapped(
     otherwise learn "written the other way round" instead of "the same person".
     """
     g, s = columns  # of the given name and the surname in ``similarities`` and ``levels``
-    candidates = np.flatnonzero((levels[:, s] < NAME_SWAPPED) & (levels[:, g] < NAME_SWAPPED))
+    close = NAME_LEVELS.index("close")  # names written the other way round disagree where they stand
+    candidates = np.flatnonzero((levels[:, s] < close) & (levels[:, g] < close))
     if len(candidates) == 0:
         return
     ga, gb, sa, sb = given.codes[a[candidates]], given.codes[b[candidates]], surname.codes[a[candidates]], surname.codes[b[candidates]]

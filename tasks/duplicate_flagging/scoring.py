@@ -47,10 +47,15 @@ class MatchModel:
         ``adjustment``: per pair, log2 added to the odds (the term frequencies of the values it agrees on).
         """
         patterns, _, position = _patterns(levels)
-        log_odds = (self.log2_bayes_factors(patterns).sum(axis=1) + np.log2(self.prior / (1 - self.prior)))[position]
-        if adjustment is not None:
-            log_odds = log_odds + adjustment
-        return 1.0 / (1.0 + np.exp2(-np.clip(log_odds, -60, 60)))
+        per_pattern = self.log2_bayes_factors(patterns).sum(axis=1) + np.log2(self.prior / (1 - self.prior))
+        if adjustment is None:
+            return (1.0 / (1.0 + np.exp2(-np.clip(per_pattern, -60, 60))))[position]
+        odds = per_pattern[position]  # per pair from here: in place, as there may be tens of millions
+        odds += adjustment
+        np.clip(odds, -60, 60, out=odds)
+        np.exp2(-odds, out=odds)
+        odds += 1.0
+        return np.reciprocal(odds, out=odds)
 
 
 def term_frequency_weights(frequency: np.ndarray) -> np.ndarray:

@@ -101,6 +101,8 @@ def test_each_date_level() -> None:
     assert _levels(Kind.DATE, pairs) == [
         "exact", "day and month swapped", "one digit", "within a month", "within a year", "within ten years", "else"
     ]
+    # Dates that do not exist keep their digits, but have no distance in days to anything.
+    assert _levels(Kind.DATE, [("1990-02-30", "1990-02-31"), ("1990-02-30", "1991-02-31")]) == ["one digit", "else"]
 
 
 def test_email_levels() -> None:
