@@ -6,7 +6,9 @@ scorer that defines accuracy for opsgate (score_pairs.py).
         [--no-splink] [--data DIR] [--bench DIR] [--timeout SECONDS]
 
 1. Public sets: chicago_early_learning_sites.csv (id `Id`; truth: every pair of Ids sharing a
-   `True Id`, a column opsgate is not shown) and febrl3.csv (id `rec_id`; truth febrl3_true_pairs.csv).
+   `True Id`, a column opsgate is not shown), febrl3.csv (id `rec_id`; truth febrl3_true_pairs.csv)
+   and fake_1000.csv (Splink's 1,000 people; id `unique_id`; truth: every pair sharing a `cluster`,
+   a column opsgate is not shown). Splink runs on each too, its columns named for it (``--columns``).
 2. Synthetic sets from benchmarks/record_generator.py (seed 1), one per size: `opsgate dedupe` and
    benchmarks/splink_baseline.py each run as their own process on the same file.
 
@@ -126,9 +128,10 @@ def opsgate_dedupe(file: Path, id_column: str) -> list[str]:
     return [*opsgate_command(), "dedupe", str(file), "--id-column", id_column, "--json"]
 
 
-def splink_dedupe(file: Path, id_column: str, kind: str, out: Path) -> list[str]:
-    """The Splink baseline on the same file."""
-    return [sys.executable, str(REPO / "benchmarks" / "splink_baseline.py"), str(file), "--id-column", id_column, "--kind", kind, "--out", str(out)]
+def splink_dedupe(file: Path, id_column: str, kind: str, out: Path, columns: str = "") -> list[str]:
+    """The Splink baseline on the same file; ``columns`` maps its column names to the file's (see splink_baseline.py)."""
+    command = [sys.executable, str(REPO / "benchmarks" / "splink_baseline.py"), str(file), "--id-column", id_column, "--kind", kind, "--out", str(out)]
+    return [*command, "--columns", columns] if columns else command
 
 
 def blocking(file: Path, id_column: str, truth: Path, timeout: float) -> None:
@@ -143,20 +146,21 @@ def blocking(file: Path, id_column: str, truth: Path, timeout: float) -> None:
     print(f"{'':>10} blocking {tail[0]}", flush=True)
 
 
-def chicago_inputs(source: Path, scratch: Path) -> tuple[Path, Path, int]:
-    """A copy of the Chicago sites without `True Id` (so no label leaks) and the truth pairs; returns (file, truth, rows)."""
+def labelled_inputs(source: Path, scratch: Path, id_column: str, label_column: str) -> tuple[Path, Path, int]:
+    """A copy of ``source`` without its label column (so no label leaks) and the truth pairs, every pair of ids
+    sharing a label; returns (file, truth, rows)."""
     with source.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     header, body = rows[0], rows[1:]
-    label, ident = header.index("True Id"), header.index("Id")
-    unlabelled = scratch / "chicago_early_learning_sites.csv"
+    label, ident = header.index(label_column), header.index(id_column)
+    unlabelled = scratch / source.name
     with unlabelled.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerows([[v for i, v in enumerate(row) if i != label] for row in rows])
     groups: dict[str, list[str]] = {}
     for row in body:
         groups.setdefault(row[label], []).append(row[ident])
-    truth = scratch / "chicago_true_pairs.csv"
+    truth = scratch / f"{source.stem}_true_pairs.csv"
     with truth.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["a", "b"])
@@ -202,22 +206,33 @@ def compare(runs: list[Run]) -> None:
                   f"f1_opsgate_minus_splink={ours.scores.get('f1', 0) - theirs.scores.get('f1', 0):+.3f}")
 
 
-def public_sets(data: Path, scorer: Path, scratch: Path, timeout: float) -> None:
-    """opsgate alone on the two public sets with ground truth."""
+# Per public set: file, id column, label column (None: truth in a file of its own), Splink's kind and its column names.
+PUBLIC_SETS = {
+    "chicago": ("chicago_early_learning_sites.csv", "Id", "True Id", "company", "company_name=Site name,address=Address,postcode=Zip,phone=Phone"),
+    "febrl3": ("febrl3.csv", "rec_id", None, "person", "address=address_1,city=suburb"),
+    "fake_1000": ("fake_1000.csv", "unique_id", "cluster", "person", "given_name=first_name,date_of_birth=dob"),
+}
+
+
+def public_sets(data: Path, scorer: Path, scratch: Path, timeout: float, with_splink: bool) -> None:
+    """opsgate and Splink on the public sets with ground truth."""
     records = data / "records"
-    chicago, chicago_pairs, chicago_rows = chicago_inputs(records / "chicago_early_learning_sites.csv", scratch)
-    febrl_rows = count_lines_csv(records / "febrl3.csv")
-    sets = [
-        ("chicago", chicago, "Id", chicago_pairs, chicago_rows),
-        ("febrl3", records / "febrl3.csv", "rec_id", febrl_truth(records / "febrl3_true_pairs.csv", scratch), febrl_rows),
-    ]
-    for name, file, id_column, truth, rows in sets:
-        run = run_tool("opsgate", opsgate_dedupe(file, id_column), rows, truth, scratch / f"{name}.jsonl", scorer, scratch, timeout)
+    for name, (source, id_column, label, kind, columns) in PUBLIC_SETS.items():
+        if label:
+            file, truth, rows = labelled_inputs(records / source, scratch, id_column, label)
+        else:
+            file, truth, rows = records / source, febrl_truth(records / "febrl3_true_pairs.csv", scratch), count_lines_csv(records / source)
         print(f"== {name}: {rows} records, {count_lines_csv(truth)} true pairs")
         header("records")
-        row(run)
-        if run.ok:
-            print(f"flagged={int(run.scores.get('flagged', 0))} review={int(run.scores.get('review', 0))}")
+        runs = [run_tool("opsgate", opsgate_dedupe(file, id_column), rows, truth, scratch / f"{name}.jsonl", scorer, scratch, timeout)]
+        row(runs[-1])
+        if runs[-1].ok:
+            print(f"flagged={int(runs[-1].scores.get('flagged', 0))} review={int(runs[-1].scores.get('review', 0))}")
+        if with_splink:
+            out = scratch / f"{name}.splink.jsonl"
+            runs.append(run_tool("splink", splink_dedupe(file, id_column, kind, out, columns), rows, truth, out, scorer, scratch, timeout))
+            row(runs[-1])
+            compare(runs)
         blocking(file, id_column, truth, timeout)
         print()
 
@@ -267,7 +282,7 @@ def main() -> None:
         with_splink = False
     scorer = args.bench / "score_pairs.py"
     with tempfile.TemporaryDirectory(prefix="opsgate-dedupe-bench-") as scratch:
-        public_sets(args.data, scorer, Path(scratch), args.timeout)
+        public_sets(args.data, scorer, Path(scratch), args.timeout, with_splink)
         synthetic_sets(sizes, args.kind, with_splink, scorer, Path(scratch), args.timeout)
 
 

@@ -1,12 +1,14 @@
 """Splink 5 (DuckDB backend) as the reference duplicate finder that `opsgate dedupe` is compared with.
 
     python3 -m uv run --group bench python benchmarks/splink_baseline.py FILE --id-column id --kind person --out PREDICTIONS.jsonl
-        [--review 0.5] [--duplicate 0.9] [--max-pairs-u 5e6] [--max-cluster 20]
+        [--columns given_name=first_name,date_of_birth=dob] [--review 0.5] [--duplicate 0.9] [--max-pairs-u 5e6] [--max-cluster 20]
 
 FILE is CSV or Parquet with the columns of benchmarks/record_generator.py (person: given_name,
 surname, date_of_birth, address, city, postcode, phone, email; company: company_name, address,
-city, postcode, phone, email). It is run as its own process so its wall time and peak memory can
-be measured from outside.
+city, postcode, phone, email). ``--columns`` names the file's column for each of these where it is
+called otherwise; a column the file does not have is left out, with the comparisons and blocking
+rules that need it, so public record sets with fewer columns get the same model less those parts.
+It is run as its own process so its wall time and peak memory can be measured from outside.
 
 The model is set up the way Splink's own deduplication examples do it, unsupervised:
 - light cleaning any Splink user would do (lower case, punctuation out, phone as its last 10
@@ -81,72 +83,97 @@ def company_name() -> str:
     return f"nullif({name}, '')"
 
 
-def cleaned_select(kind: str, id_column: str) -> str:
-    """The SELECT list that turns raw records into the columns the Splink model compares."""
-    common = [
-        f'"{id_column}"',
-        f'{text("address")} as address',
-        f'{text("city")} as city',
-        f"{digits('postcode', 'left({}, 5)')} as postcode",
-        f"{digits('phone', 'right({}, 10)')} as phone",
-        'nullif(lower(trim("email")), \'\') as email',
-    ]
-    if kind == "person":
-        names = [f'{text("given_name")} as given_name', f'{text("surname")} as surname',
-                 """nullif(trim("date_of_birth"), '') as date_of_birth""",
-                 f"""nullif(concat_ws(' ', {text("given_name")}, {text("surname")}), '') as full_name"""]
-        return ", ".join(common + names)
-    return ", ".join(common + [f"{company_name()} as company_name", """regexp_extract(lower("email"), '@(.+)$', 1) as email_domain"""])
+def cleaned_select(kind: str, id_column: str, present: set[str]) -> str:
+    """The SELECT list that turns raw records into the columns the Splink model compares (those ``present``)."""
+    cleaned = {
+        "address": text("address"),
+        "city": text("city"),
+        "postcode": digits("postcode", "left({}, 5)"),
+        "phone": digits("phone", "right({}, 10)"),
+        "email": 'nullif(lower(trim("email")), \'\')',
+        "given_name": text("given_name"),
+        "surname": text("surname"),
+        "date_of_birth": """nullif(trim("date_of_birth"), '')""",
+        "company_name": company_name(),
+    }
+    chosen = [f'"{id_column}"', *(f"{cleaned[c]} as {c}" for c in COLUMNS[kind] if c in present)]
+    if kind == "person" and {"given_name", "surname"} <= present:
+        chosen.append(f"""nullif(concat_ws(' ', {text("given_name")}, {text("surname")}), '') as full_name""")
+    if kind == "company" and "email" in present:
+        chosen.append("""regexp_extract(lower("email"), '@(.+)$', 1) as email_domain""")
+    return ", ".join(chosen)
 
 
-def load(con: duckdb.DuckDBPyConnection, path: Path, kind: str, id_column: str) -> int:
-    """Read FILE into DuckDB as the cleaned table ``records``; every column as text, as the file has it."""
+def load(con: duckdb.DuckDBPyConnection, path: Path, kind: str, id_column: str, renamed: dict[str, str]) -> tuple[int, set[str]]:
+    """Read FILE into DuckDB as the cleaned table ``records``; every column as text, as the file has it.
+
+    Returns the number of records and the model's columns the file has (``renamed``: model column -> file column).
+    """
     source = f"read_parquet('{path}')" if path.suffix.lower() == ".parquet" else f"read_csv('{path}', all_varchar = true, header = true)"
-    present = {row[0] for row in con.execute(f"describe select * from {source}").fetchall()}
-    missing = [c for c in [id_column, *COLUMNS[kind]] if c not in present]
-    if missing:
-        raise SystemExit(f"{path.name}: no column(s) {', '.join(missing)} for kind {kind}")
-    cast = f"select * replace (cast(\"{id_column}\" as varchar) as \"{id_column}\") from {source}"
-    con.execute(f"create table records as select {cleaned_select(kind, id_column)} from ({cast})").fetchall()  # fetched: DuckDB keeps a connection busy until then
-    return int(con.execute("select count(*) from records").fetchall()[0][0])
+    columns = {row[0] for row in con.execute(f"describe select * from {source}").fetchall()}
+    if id_column not in columns:
+        raise SystemExit(f"{path.name}: no column {id_column}")
+    present = {c for c in COLUMNS[kind] if renamed.get(c, c) in columns}
+    names = {"person": {"given_name", "surname"}, "company": {"company_name"}}[kind]
+    if not present & names:
+        raise SystemExit(f"{path.name}: no name column ({', '.join(sorted(names))}) for kind {kind}")
+    as_model = ", ".join(f'"{renamed.get(c, c)}" as {c}' for c in sorted(present))
+    cast = f"select cast(\"{id_column}\" as varchar) as \"{id_column}\", {as_model} from {source}"
+    con.execute(f"create table records as select {cleaned_select(kind, id_column, present)} from ({cast})").fetchall()  # fetched: DuckDB keeps a connection busy until then
+    return int(con.execute("select count(*) from records").fetchall()[0][0]), present
 
 
-def person_model() -> tuple[list[ComparisonCreator], list[BlockingRuleCreator], list[BlockingRuleCreator], list[BlockingRuleCreator]]:
+Model = tuple[list["ComparisonCreator"], list["BlockingRuleCreator"], list["BlockingRuleCreator"], list["BlockingRuleCreator"]]
+
+
+def _kept(parts: list[tuple[tuple[str, ...], object]], present: set[str]) -> list:
+    """The comparisons or rules whose columns the file has."""
+    return [part for needs, part in parts if set(needs) <= present]
+
+
+def person_model(present: set[str]) -> Model:
     """Comparisons, prediction blocking rules, deterministic rules (for λ) and EM rules for people."""
-    comparisons = [
-        cl.ForenameSurnameComparison("given_name", "surname", forename_surname_concat_col_name="full_name"),
-        cl.DateOfBirthComparison("date_of_birth", input_is_string=True),
-        cl.JaroWinklerAtThresholds("address", [0.97, 0.9, 0.8]),
-        cl.JaroWinklerAtThresholds("city", [0.9]).configure(term_frequency_adjustments=True),
-        cl.LevenshteinAtThresholds("postcode", [1]),
-        cl.LevenshteinAtThresholds("phone", [1]),
-        cl.EmailComparison("email"),
-    ]
-    blocking = [block_on("surname", "date_of_birth"), block_on("given_name", "postcode"), block_on("email"), block_on("phone"),
-                block_on("postcode", "date_of_birth")]
-    deterministic = [block_on("given_name", "surname", "date_of_birth"), block_on("email")]
-    training = [block_on("given_name", "surname"), block_on("date_of_birth")]
+    names = [(("given_name", "surname"), cl.ForenameSurnameComparison("given_name", "surname", forename_surname_concat_col_name="full_name"))]
+    if not {"given_name", "surname"} <= present:  # one name column: the usual name comparison on it alone
+        names = [((c,), cl.NameComparison(c).configure(term_frequency_adjustments=True)) for c in ("given_name", "surname")]
+    comparisons = _kept([
+        *names,
+        (("date_of_birth",), cl.DateOfBirthComparison("date_of_birth", input_is_string=True)),
+        (("address",), cl.JaroWinklerAtThresholds("address", [0.97, 0.9, 0.8])),
+        (("city",), cl.JaroWinklerAtThresholds("city", [0.9]).configure(term_frequency_adjustments=True)),
+        (("postcode",), cl.LevenshteinAtThresholds("postcode", [1])),
+        (("phone",), cl.LevenshteinAtThresholds("phone", [1])),
+        (("email",), cl.EmailComparison("email")),
+    ], present)
+    blocking = _kept([(("surname", "date_of_birth"), block_on("surname", "date_of_birth")), (("given_name", "postcode"), block_on("given_name", "postcode")),
+                      (("email",), block_on("email")), (("phone",), block_on("phone")), (("postcode", "date_of_birth"), block_on("postcode", "date_of_birth")),
+                      (("given_name", "date_of_birth"), block_on("given_name", "date_of_birth")), (("given_name", "surname"), block_on("given_name", "surname"))],
+                     present)
+    deterministic = _kept([(("given_name", "surname", "date_of_birth"), block_on("given_name", "surname", "date_of_birth")), (("email",), block_on("email"))],
+                          present)
+    training = _kept([(("given_name", "surname"), block_on("given_name", "surname")), (("date_of_birth",), block_on("date_of_birth"))], present)
     return comparisons, blocking, deterministic, training
 
 
-def company_model() -> tuple[list[ComparisonCreator], list[BlockingRuleCreator], list[BlockingRuleCreator], list[BlockingRuleCreator]]:
+def company_model(present: set[str]) -> Model:
     """Comparisons, prediction blocking rules, deterministic rules (for λ) and EM rules for companies."""
     email = cl.CustomComparison(
         [cll.NullLevel("email"), cll.ExactMatchLevel("email"), cll.ExactMatchLevel("email_domain"), cll.ElseLevel()],
         output_column_name="email",
     )
-    comparisons = [
-        cl.JaroWinklerAtThresholds("company_name", [0.95, 0.88, 0.7]).configure(term_frequency_adjustments=True),
-        cl.JaroWinklerAtThresholds("address", [0.97, 0.9, 0.8]),
-        cl.JaroWinklerAtThresholds("city", [0.9]).configure(term_frequency_adjustments=True),
-        cl.LevenshteinAtThresholds("postcode", [1]),
-        cl.LevenshteinAtThresholds("phone", [1]),
-        email,
-    ]
-    blocking = [block_on("company_name"), block_on("phone"), block_on("email"), block_on("substr(company_name, 1, 5)", "postcode"),
-                block_on("postcode", "substr(address, 1, 6)")]
-    deterministic = [block_on("company_name", "postcode"), block_on("email")]
-    training = [block_on("company_name"), block_on("postcode")]
+    comparisons = _kept([
+        (("company_name",), cl.JaroWinklerAtThresholds("company_name", [0.95, 0.88, 0.7]).configure(term_frequency_adjustments=True)),
+        (("address",), cl.JaroWinklerAtThresholds("address", [0.97, 0.9, 0.8])),
+        (("city",), cl.JaroWinklerAtThresholds("city", [0.9]).configure(term_frequency_adjustments=True)),
+        (("postcode",), cl.LevenshteinAtThresholds("postcode", [1])),
+        (("phone",), cl.LevenshteinAtThresholds("phone", [1])),
+        (("email",), email),
+    ], present)
+    blocking = _kept([(("company_name",), block_on("company_name")), (("phone",), block_on("phone")), (("email",), block_on("email")),
+                      (("company_name", "postcode"), block_on("substr(company_name, 1, 5)", "postcode")),
+                      (("postcode", "address"), block_on("postcode", "substr(address, 1, 6)"))], present)
+    deterministic = _kept([(("company_name", "postcode"), block_on("company_name", "postcode")), (("email",), block_on("email"))], present)
+    training = _kept([(("company_name",), block_on("company_name")), (("postcode",), block_on("postcode"))], present)
     return comparisons, blocking, deterministic, training
 
 
@@ -211,6 +238,7 @@ def main() -> None:
     parser.add_argument("file", type=Path, help="records, CSV or Parquet")
     parser.add_argument("--id-column", default="id")
     parser.add_argument("--kind", choices=sorted(COLUMNS), default="person")
+    parser.add_argument("--columns", default="", help='the file\'s names for the model\'s columns where they differ: "given_name=first_name,date_of_birth=dob"')
     parser.add_argument("--out", type=Path, required=True, help="JSON lines, one candidate pair per line")
     parser.add_argument("--review", type=float, default=0.5, help="lowest match probability written (as review)")
     parser.add_argument("--duplicate", type=float, default=0.9, help="match probability at which records are clustered as duplicates")
@@ -230,9 +258,10 @@ def main() -> None:
         mark = now
 
     con = duckdb.connect()
-    n = load(con, args.file, args.kind, args.id_column)
+    renamed = dict(item.split("=", 1) for item in args.columns.split(",") if "=" in item)
+    n, present = load(con, args.file, args.kind, args.id_column, renamed)
     stage("load")
-    comparisons, blocking, deterministic, training = person_model() if args.kind == "person" else company_model()
+    comparisons, blocking, deterministic, training = person_model(present) if args.kind == "person" else company_model(present)
     settings = SettingsCreator(link_type="dedupe_only", unique_id_column_name=args.id_column, comparisons=comparisons,
                                blocking_rules_to_generate_predictions=blocking, retain_intermediate_calculation_columns=True)
     db_api = DuckDBAPI(connection=con)

@@ -30,6 +30,9 @@ class BlockingKey:
     # (name, date of birth, id, e-mail) do; for people, keys on what a household shares (phone,
     # postcode, address) gather relatives and flatmates, whom EM would learn as duplicates.
     trains: bool = True
+    # Whether only groups of up to ``small_group`` records are used (in full), a larger group not at all: for keys
+    # meant to catch sparse or garbled records in small groups, whose large groups would only add strangers.
+    small_groups_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,8 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     for kind in (Kind.PHONE, Kind.EMAIL, Kind.IDENTIFIER, Kind.DATE):
         for column in by_kind.get(kind, []):
             keys.append((f"{column} exact", values[column].str[-7:] if kind is Kind.PHONE else values[column], (column,)))
+    for column in by_kind.get(Kind.EMAIL, []):  # a typo in the domain, or another provider, keeps the mailbox's name
+        keys.append((f"{column} mailbox", leading_match(values[column], r"[^@]{3,}@").str[:-1], (column,)))
     for column in by_kind.get(Kind.POSTCODE, []):
         keys.append((f"{column} + name initial", _join(values[column], initial) if initial is not None else values[column], (column, *names)))
     for column in by_kind.get(Kind.ADDRESS, [])[:1]:
@@ -119,7 +124,8 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     single = [BlockingKey(key_name, _codes(series), columns, trains=not any(kinds.get(c) in household for c in columns)) for key_name, series, columns in keys]
     # Combined keys are for recall only: their pairs are mostly ones the single keys find too, and sessions of their
     # own would only reweight each field's mean m (for the Chicago sites they cost F1).
-    return single + [BlockingKey(key_name, _codes(series), columns, trains=False) for key_name, series, columns in combined]
+    sparse = [BlockingKey(key_name, codes, columns, trains=False, small_groups_only=True) for key_name, codes, columns in _sparse(values, by_kind, names)]
+    return single + [BlockingKey(key_name, _codes(series), columns, trains=False) for key_name, series, columns in combined] + sparse
 
 
 def _combined(
@@ -149,6 +155,22 @@ def _combined(
     return keys
 
 
+def _sparse(values: dict[str, pd.Series], by_kind: dict[Kind, list[str]], names: tuple[str, ...]) -> list[tuple[str, np.ndarray, tuple[str, ...]]]:
+    """Each name's sound with the birth year, or with the city: for records that lack the other name or
+    have it swapped or garbled, and whose date is wrong in the day or month.
+
+    Only their small groups are used: in a large file a common name's sound with a year or a city is a
+    crowd of strangers, in which a sorted window would add pairs and find nobody.
+    """
+    keys: list[tuple[str, np.ndarray, tuple[str, ...]]] = []
+    sounds = {column: _phonetic(values[column]) for column in names}
+    for date in by_kind.get(Kind.DATE, [])[:1]:
+        keys += [(f"{date} year + {column} sound", _join(values[date].str[:4], sound), (column,)) for column, sound in sounds.items()]
+    for city in by_kind.get(Kind.CITY, [])[:1]:
+        keys += [(f"{city} + {column} sound", _join(values[city], sound), (city, column)) for column, sound in sounds.items()]
+    return keys
+
+
 def first_column(by_kind: dict[Kind, list[str]], *kinds: Kind) -> str | None:
     return next((by_kind[kind][0] for kind in kinds if kind in by_kind), None)
 
@@ -172,7 +194,9 @@ def candidate_pairs(
     rank = _sort_rank(order)
     every = [*keys, BlockingKey("sorted neighbourhood", np.zeros(n, dtype=np.int64), (order_column,))]
     found = {
-        key.name: _key_pairs(key.codes, rank, neighbourhood, 0) if key.name == "sorted neighbourhood" else _key_pairs(key.codes, rank, window, small_group)
+        key.name: _key_pairs(key.codes, rank, neighbourhood, 0)
+        if key.name == "sorted neighbourhood"
+        else _key_pairs(key.codes, rank, 1 if key.small_groups_only else window, small_group)
         for key in every
     }
     union = _distinct(np.concatenate(list(found.values()))) if found else np.zeros(0, dtype=np.int64)

@@ -15,10 +15,10 @@ from pydantic import Field as PydanticField
 
 from tasks.duplicate_flagging.blocking import NAME_KINDS, Candidates, blocking_keys, candidate_pairs
 from tasks.duplicate_flagging.clustering import coherent_clusters, pairs_within
-from tasks.duplicate_flagging.comparing import COMPARATORS, MISSING, Prepared, compare, prepare
+from tasks.duplicate_flagging.comparing import COMPARATORS, MISSING, NAME_SWAPPED, Prepared, compare, mark_swapped, prepare
 from tasks.duplicate_flagging.fields import Field, Kind
 from tasks.duplicate_flagging.normalising import normalise
-from tasks.duplicate_flagging.scoring import MatchModel, fit
+from tasks.duplicate_flagging.scoring import MatchModel, fit, term_frequency_weights
 
 
 class MatchSettings(BaseModel):
@@ -69,18 +69,38 @@ def different_people(levels: np.ndarray, fields: list[Field]) -> np.ndarray:
 
     Relatives and flatmates share a surname, an address and a phone, and Fellegi-Sunter adds
     those correlated agreements up as if they were independent; a different first name together
-    with a different date of birth is two people, however much else they share.
+    with a different date of birth is two people, however much else they share. A birth date only
+    within a year or ten of the other disagrees outright here: siblings' do. Names written the
+    other way round (the surname at the swap level, the given name then missing) agree.
     """
     columns = [i for i, f in enumerate(fields) if f.kind in IDENTITY_KINDS]
     if len(columns) < 2:
         return np.zeros(len(levels), dtype=bool)
     identity = levels[:, columns]
     present = identity != MISSING
-    return (present.sum(axis=1) >= 2) & ((identity == 0) | ~present).all(axis=1)
+    disagree = np.array([COMPARATORS[fields[i].kind].disagree for i in columns], dtype=np.int8)
+    surnames = [i for i, f in enumerate(fields) if f.kind is Kind.SURNAME]
+    swapped = (levels[:, surnames] == NAME_SWAPPED).any(axis=1)
+    return (present.sum(axis=1) >= 2) & ((identity <= disagree) | ~present).all(axis=1) & ~swapped
 
 
-def match_probability(model: MatchModel, levels: np.ndarray, fields: list[Field]) -> np.ndarray:
-    return np.minimum(model.probability(levels), np.where(different_people(levels, fields), RELATIVES, 1.0))
+def term_frequency_adjustment(prepared: list[Prepared], a: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Per pair, log2 of how much the values it agrees on exactly are rarer (or commoner) than average.
+
+    The frequencies are those of the records being matched, so a value common in this file weighs
+    little here whatever it weighs elsewhere.
+    """
+    adjustment = np.zeros(len(a), dtype=np.float64)
+    for f, column in enumerate(prepared):
+        if column.frequency is None:
+            continue
+        exact = np.flatnonzero(levels[:, f] == COMPARATORS[column.kind].levels - 1)
+        adjustment[exact] += term_frequency_weights(column.frequency)[column.codes[a[exact]]]
+    return adjustment
+
+
+def match_probability(model: MatchModel, levels: np.ndarray, fields: list[Field], adjustment: np.ndarray | None = None) -> np.ndarray:
+    return np.minimum(model.probability(levels, adjustment), np.where(different_people(levels, fields), RELATIVES, 1.0))
 
 
 def normalised_values(records: pd.DataFrame, fields: list[Field]) -> dict[str, pd.Series]:
@@ -96,11 +116,22 @@ def _random_pairs(n: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray
 
 
 def compare_pairs(prepared: list[Prepared], a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Similarity and level per pair and field; with a given name and a surname, swapped names too."""
     similarities = np.empty((len(a), len(prepared)), dtype=np.float32)
     levels = np.empty((len(a), len(prepared)), dtype=np.int8)
     for i, column in enumerate(prepared):
         similarities[:, i], levels[:, i] = compare(column, a, b)
+    given = next((i for i, p in enumerate(prepared) if p.kind is Kind.GIVEN_NAME), None)
+    surname = next((i for i, p in enumerate(prepared) if p.kind is Kind.SURNAME), None)
+    if given is not None and surname is not None:
+        mark_swapped(prepared[given], prepared[surname], (given, surname), a, b, similarities, levels)
     return similarities, levels
+
+
+def scored(model: MatchModel, prepared: list[Prepared], fields: list[Field], a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Similarities, levels and match probability of the pairs (a[i], b[i]), term frequencies included."""
+    similarities, levels = compare_pairs(prepared, a, b)
+    return similarities, levels, match_probability(model, levels, fields, term_frequency_adjustment(prepared, a, levels))
 
 
 @dataclass
@@ -139,29 +170,28 @@ def rematch(records: pd.DataFrame, fields: list[Field], settings: MatchSettings,
     series = normalised_values(records, fields)
     prepared = [prepare(series[f.column], f.kind) for f in fields]
     a, b = pairs_within(groups, int(np.bincount(groups).max(initial=1)))
-    similarities, levels = compare_pairs(prepared, a, b)
-    scored = ScoredPairs(a, b, similarities, levels, match_probability(model, levels, fields), model)
-    return _decide(len(records), prepared, fields, settings, scored)
+    similarities, levels, probability = scored(model, prepared, fields, a, b)
+    return _decide(len(records), prepared, fields, settings, ScoredPairs(a, b, similarities, levels, probability, model))
 
 
-def _decide(n: int, prepared: list[Prepared], fields: list[Field], settings: MatchSettings, scored: ScoredPairs) -> Decisions:
+def _decide(n: int, prepared: list[Prepared], fields: list[Field], settings: MatchSettings, pairs: ScoredPairs) -> Decisions:
     """Scored pairs into coherent clusters of duplicates and the possible duplicates between them."""
 
     def evidence(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        similarities, levels = compare_pairs(prepared, a, b)
-        return match_probability(scored.model, levels, fields), similarities
+        similarities, _, probability = scored(pairs.model, prepared, fields, a, b)
+        return probability, similarities
 
-    edges = scored.probability >= settings.duplicate_at
-    labels, pa, pb, within_p, similarities = coherent_clusters(n, scored.a[edges], scored.b[edges], evidence, cohesion=settings.cohesion)
-    review = (scored.probability >= settings.review_at) & (labels[scored.a] != labels[scored.b])
+    edges = pairs.probability >= settings.duplicate_at
+    labels, pa, pb, within_p, similarities = coherent_clusters(n, pairs.a[edges], pairs.b[edges], evidence, cohesion=settings.cohesion)
+    review = (pairs.probability >= settings.review_at) & (labels[pairs.a] != labels[pairs.b])
     return Decisions(
-        a=np.concatenate([pa, scored.a[review]]),
-        b=np.concatenate([pb, scored.b[review]]),
-        probability=np.concatenate([within_p, scored.probability[review]]),
+        a=np.concatenate([pa, pairs.a[review]]),
+        b=np.concatenate([pb, pairs.b[review]]),
+        probability=np.concatenate([within_p, pairs.probability[review]]),
         duplicate=np.concatenate([np.ones(len(pa), dtype=bool), np.zeros(int(review.sum()), dtype=bool)]),
-        similarities=np.concatenate([similarities, scored.similarities[review]]),
+        similarities=np.concatenate([similarities, pairs.similarities[review]]),
         labels=labels,
-        scored=scored,
+        scored=pairs,
     )
 
 
@@ -187,8 +217,9 @@ def _score(
         a, b = a[touching], b[touching]
     similarities, levels = compare_pairs(prepared, a, b)
     per_key = {key: len(rows) for key, rows in candidates.by_key.items()}
+    adjustment = term_frequency_adjustment(prepared, a, levels)
     if model is not None:
-        return ScoredPairs(a, b, similarities, levels, match_probability(model, levels, fields), model, per_key)
+        return ScoredPairs(a, b, similarities, levels, match_probability(model, levels, fields, adjustment), model, per_key)
     ra, rb = _random_pairs(n, min(settings.random_pairs, max(n * (n - 1) // 2, 1)), settings.seed) if n > 1 else (a[:0], b[:0])
     _, random_levels = compare_pairs(prepared, ra, rb)
     sizes = [COMPARATORS[f.kind].levels for f in fields]
@@ -199,4 +230,4 @@ def _score(
         if key in candidates.training_keys
     ]
     model = fit([f.column for f in fields], sizes, levels, random_levels, sessions)
-    return ScoredPairs(a, b, similarities, levels, match_probability(model, levels, fields), model, per_key)
+    return ScoredPairs(a, b, similarities, levels, match_probability(model, levels, fields, adjustment), model, per_key)

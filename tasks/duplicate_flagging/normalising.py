@@ -154,5 +154,11 @@ NORMALISERS: dict[Kind, Callable[[pd.Series], pd.Series]] = {
 }
 
 
+# Whole values that say a value is missing: exports write them where the field was empty. ("NA" is left
+# alone: it is also a surname and a code.)
+_PLACEHOLDER = r"(?i)^\s*(?:null|none|nan|n/a|unknown|not known|-+|\?+)\s*$"
+
+
 def normalise(column: pd.Series, kind: Kind) -> pd.Series:
-    return NORMALISERS[kind](column).fillna("")
+    """The kind's normaliser, after placeholders for "missing" are made empty: missing counts neither way."""
+    return NORMALISERS[kind](rewrite(text(column), _PLACEHOLDER, "")).fillna("")

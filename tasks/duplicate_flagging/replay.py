@@ -104,7 +104,7 @@ def replay(cases: list[PastCase], version: str, policy: Policy) -> list[Proposal
     for (model_id, _, _), members in batches.items():
         stored = stored_model(model_id)
         if stored is None:
-            gone = f"the model that scored the case (match model {model_id}) is no longer in the store"
+            gone = f"the model that scored the case (match model {model_id}) is no longer in the store, or was fitted on other comparison levels than the rules have now"
             answers.update({i: Unavailable(source=cases[i].source, reason=gone) for i in members})
             continue
         answers.update(zip(members, _matched_again([cases[i] for i in members], version, policy, stored), strict=True))

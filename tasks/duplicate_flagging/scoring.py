@@ -5,6 +5,11 @@ often unrelated records do. u comes from random record pairs (almost all of them
 and the share of duplicates among the candidate pairs come from expectation-maximisation over
 the candidate pairs. EM runs over the distinct agreement patterns with their counts, a few
 hundred rows however many pairs there are. Approved and rejected pairs can later refine m.
+
+Term frequencies: where a field agrees exactly, u of the exact level is an average over all
+values; for the value itself it is the value's share of the records. Two records sharing a
+surname one in a thousand people have are likelier the same person than two sharing one a tenth
+of them have, and a phone number every record of an agency gives counts for little.
 """
 
 from __future__ import annotations
@@ -36,11 +41,34 @@ class MatchModel:
             factors[present, f] = table[column[present]]
         return factors
 
-    def probability(self, levels: np.ndarray) -> np.ndarray:
-        """Per pair; worked out once per distinct agreement pattern, of which millions of pairs show a few thousand."""
+    def probability(self, levels: np.ndarray, adjustment: np.ndarray | None = None) -> np.ndarray:
+        """Per pair; worked out once per distinct agreement pattern, of which millions of pairs show a few thousand.
+
+        ``adjustment``: per pair, log2 added to the odds (the term frequencies of the values it agrees on).
+        """
         patterns, _, position = _patterns(levels)
-        log_odds = self.log2_bayes_factors(patterns).sum(axis=1) + np.log2(self.prior / (1 - self.prior))
-        return (1.0 / (1.0 + np.exp2(-np.clip(log_odds, -60, 60))))[position]
+        per_pattern = self.log2_bayes_factors(patterns).sum(axis=1) + np.log2(self.prior / (1 - self.prior))
+        if adjustment is None:
+            return (1.0 / (1.0 + np.exp2(-np.clip(per_pattern, -60, 60))))[position]
+        odds = per_pattern[position]  # per pair from here: in place, as there may be tens of millions
+        odds += adjustment
+        np.clip(odds, -60, 60, out=odds)
+        np.exp2(-odds, out=odds)
+        odds += 1.0
+        return np.reciprocal(odds, out=odds)
+
+
+def term_frequency_weights(frequency: np.ndarray) -> np.ndarray:
+    """Per distinct value, log2 of how much more (or less) agreeing on it says than agreeing on an average value.
+
+    ``frequency`` is each value's share of the records that have a value (summing to 1). Two random
+    records agree on value v with probability f(v) given that one has it, and on some value with
+    probability sum(f^2), the exact level's u. The exact level's Bayes factor m/u becomes m/f(v):
+    its log2 moves by log2(sum(f^2) / f(v)), positive for rare values, negative for common ones.
+    """
+    chance = float(np.sum(frequency**2))
+    with np.errstate(divide="ignore"):
+        return np.where(frequency > 0, np.log2(chance / np.maximum(frequency, 1e-300)), 0.0)
 
 
 

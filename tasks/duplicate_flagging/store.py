@@ -22,6 +22,7 @@ from opsgate.models import Status, digest
 from opsgate.store.db import transaction
 from opsgate.store.tables import MatchModelRow, ProposalRow, RecordMergeRow, RecordRow
 from opsgate.writers.records import RecordMerge, RecordsMerge
+from tasks.duplicate_flagging.comparing import COMPARATORS
 from tasks.duplicate_flagging.fields import Field
 from tasks.duplicate_flagging.scoring import MatchModel
 
@@ -157,9 +158,13 @@ def save_model(workflow: str, kind: str, fields: list[Field], model: MatchModel,
         return StoredModel(row.id, fields, model)
 
 
-def _stored(row: MatchModelRow) -> StoredModel:
+def _stored(row: MatchModelRow) -> StoredModel | None:
+    """The row as a model; None when it was fitted on other comparison levels than the comparators have now
+    (an earlier version of the matching rules), since its weights would not fit the levels compared today."""
     fields = [Field.model_validate(f) for f in row.fields]
     m, u = row.model["m"], row.model["u"]
+    if [len(x) for x in m] != [COMPARATORS[f.kind].levels for f in fields]:
+        return None
     return StoredModel(row.id, fields, MatchModel(fields=[f.column for f in fields], m=[np.asarray(x) for x in m], u=[np.asarray(x) for x in u], prior=float(row.model["prior"])))
 
 

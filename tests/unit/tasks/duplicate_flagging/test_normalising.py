@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tasks.duplicate_flagging import normalising as n
+from tasks.duplicate_flagging.fields import Kind
 
 
 def _all(function, values: list[str | None]) -> list[str]:  # type: ignore[no-untyped-def]
@@ -42,3 +43,9 @@ def test_word_maps_leading_matches_and_rewrites_run_in_arrow() -> None:
     assert n.leading_match(column, r"\d+").tolist() == ["12", "", "", ""]
     assert n.first_word(column).tolist() == ["12", "north", "", ""]
     assert n.rewrite(n.text(pd.Series(["2024-03-05"])), r"^(\d{4})-(\d{2})-(\d{2})$", r"\3.\2.\1").tolist() == ["05.03.2024"]
+
+
+def test_placeholders_for_missing_values_are_missing() -> None:
+    written = pd.Series(["NULL", "n/a", " None ", "unknown", "-", "??", "nan", "Na", "Nancy", "Noneman"])
+    assert list(n.normalise(written, Kind.SURNAME)) == ["", "", "", "", "", "", "", "na", "nancy", "noneman"]
+    assert list(n.normalise(pd.Series(["N/A", "1990-03-04"]), Kind.DATE)) == ["", "19900304"]

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from tasks.duplicate_flagging.comparing import MISSING
-from tasks.duplicate_flagging.scoring import MatchModel, fit
+from tasks.duplicate_flagging.comparing import MISSING, prepare
+from tasks.duplicate_flagging.fields import Field, Kind
+from tasks.duplicate_flagging.matching import compare_pairs, match_probability, term_frequency_adjustment
+from tasks.duplicate_flagging.normalising import normalise
+from tasks.duplicate_flagging.scoring import MatchModel, fit, term_frequency_weights
 
 
 def _draw(rng: np.random.Generator, probabilities: list[list[float]], count: int) -> np.ndarray:
@@ -63,3 +67,30 @@ def test_many_pairs_score_as_each_pair_alone() -> None:
     together = model.probability(levels)  # thousands of rows, a few dozen patterns: counted per pattern
     alone = np.array([model.probability(levels[i : i + 1])[0] for i in range(0, 5000, 97)])
     assert np.allclose(together[::97], alone)
+
+
+def test_term_frequency_weights_of_a_hand_worked_table() -> None:
+    # Ten records: smith 5 times, jones 3 times, okafor twice. f = 0.5, 0.3, 0.2; sum(f^2) = 0.25 + 0.09 + 0.04 = 0.38,
+    # the chance that two random records agree on some surname. Agreeing on one value moves the odds by sum(f^2) / f:
+    # smith log2(0.38 / 0.5) = log2(0.76) = -0.39593; jones log2(0.38 / 0.3) = 0.34104; okafor log2(0.38 / 0.2) = log2(1.9) = 0.92600.
+    weights = term_frequency_weights(np.array([0.5, 0.3, 0.2]))
+    assert np.allclose(weights, [-0.39593, 0.34104, 0.92600], atol=1e-5)
+
+
+def test_a_shared_rare_surname_counts_for_more_than_a_common_one_and_an_agency_phone_for_little() -> None:
+    surnames = pd.Series(["Smith"] * 5 + ["Jones"] * 3 + ["Okafor"] * 2)
+    phones = pd.Series(["030 1234567"] * 6 + ["040 7654321"] * 2 + ["", ""])  # one agency number, one private line
+    fields = [Field(column="surname", kind=Kind.SURNAME), Field(column="phone", kind=Kind.PHONE)]
+    prepared = [prepare(normalise(surnames, Kind.SURNAME), Kind.SURNAME), prepare(normalise(phones, Kind.PHONE), Kind.PHONE)]
+    a, b = np.array([0, 5, 8, 0, 6]), np.array([1, 6, 9, 5, 7])  # smith-smith, jones-jones, okafor-okafor, smith-jones, jones-jones
+    _, levels = compare_pairs(prepared, a, b)
+    adjustment = term_frequency_adjustment(prepared, a, levels)
+    # Phones: 8 records have one, f = 6/8 and 2/8, sum(f^2) = 0.5625 + 0.0625 = 0.625.
+    # smith-smith share the agency number: log2(0.38/0.5) + log2(0.625/0.75) = -0.39593 - 0.26303.
+    # jones(5)-jones(6): one has the agency number, the other the private line: the phones disagree, surname only.
+    # okafor-okafor: no phone on either side: surname only. smith(0)-jones(5): only the agency number, -0.26303.
+    # jones(6)-jones(7): the private line, log2(0.625/0.25) = 1.32193, and jones 0.34104.
+    assert np.allclose(adjustment, [-0.39593 - 0.26303, 0.34104, 0.92600, -0.26303, 0.34104 + 1.32193], atol=1e-5)
+    model = MatchModel(fields=["surname", "phone"], m=[np.full(9, 1 / 9), np.array([0.1, 0.1, 0.8])], u=[np.full(9, 1 / 9), np.array([0.8, 0.1, 0.1])], prior=0.1)
+    probability = match_probability(model, levels, fields, adjustment)
+    assert list(levels[0]) == list(levels[4]) and probability[4] > probability[0]  # the same levels; rarer values
