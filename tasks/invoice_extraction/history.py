@@ -23,6 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from opsgate.models import digest
+from opsgate.settings import get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import DocumentTextRow, LearntDocumentRow, PayableRow, ProposalRow
 from tasks.invoice_extraction.memory import LearntDocument, Memory, learn
@@ -114,7 +115,11 @@ def load(session: Session, *, learn_postings: bool = True) -> Memory | None:
 
 def stored_memory() -> Memory | None:
     """The memory for a command that writes nothing (``opsgate extract``): as stored, without
-    learning new postings (the next run, import or ``opsgate history show`` learns them)."""
+    learning new postings (the next run, import or ``opsgate history show`` learns them). An
+    embedded store that does not exist yet holds no memory, and is not made just to be read."""
+    settings = get_settings()
+    if not settings.database_url and not (settings.data_dir / "opsgate.db").exists():
+        return None
     with transaction() as session:
         return load(session, learn_postings=False)
 
