@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 from opsgate.models import digest
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
-from opsgate.store.tables import DocumentTextRow, LearntDocumentRow, PayableRow, ProposalRow
+from opsgate.store.tables import DocumentTextRow, LearntDocumentRow, PayableRow, ProposalRow, as_utc
 from tasks.invoice_extraction.memory import LearntDocument, Memory, learn
 from tasks.invoice_extraction.models import Extraction, InvoiceFields
 
@@ -108,9 +109,14 @@ def load(session: Session, *, learn_postings: bool = True) -> Memory | None:
     if learn_postings:
         sync(session)
     rows = session.execute(select(LearntDocumentRow).where(LearntDocumentRow.workflow == WORKFLOW).order_by(LearntDocumentRow.id)).scalars().all()
-    if not rows:
-        return None
-    return Memory.of(version(rows), (LearntDocument.from_json(row.vendor, row.fields, row.profile) for row in rows))
+    return _memory(list(rows))
+
+
+def as_of(session: Session, moment: datetime, leave_out: str | None = None) -> Memory | None:
+    """The memory as it stood at ``moment`` (what was learnt before it), without the document of
+    origin ``leave_out``: what a replayed case would have been read with, never its own approval."""
+    rows = session.execute(select(LearntDocumentRow).where(LearntDocumentRow.workflow == WORKFLOW).order_by(LearntDocumentRow.id)).scalars().all()
+    return _memory([row for row in rows if as_utc(row.learnt_at) < as_utc(moment) and row.origin != leave_out])  # SQLite keeps moments naive
 
 
 def stored_memory() -> Memory | None:
@@ -122,6 +128,12 @@ def stored_memory() -> Memory | None:
         return None
     with transaction() as session:
         return load(session, learn_postings=False)
+
+
+def _memory(rows: list[LearntDocumentRow]) -> Memory | None:
+    if not rows:
+        return None
+    return Memory.of(version(rows), (LearntDocument.from_json(row.vendor, row.fields, row.profile) for row in rows))
 
 
 def version(rows: list[LearntDocumentRow]) -> str:

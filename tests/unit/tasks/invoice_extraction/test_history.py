@@ -4,6 +4,7 @@ through the gate, the memory's version, and `opsgate extract` reading with it.""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import select
@@ -12,9 +13,12 @@ from typer.testing import CliRunner
 from opsgate import approvals, executor, runs
 from opsgate.cli.app import app
 from opsgate.models import EscalationReason
+from opsgate.policy.loader import load_policy
+from opsgate.replay import past_cases
 from opsgate.store.db import transaction
 from opsgate.store.tables import LearntDocumentRow
 from tasks.invoice_extraction import history
+from tasks.invoice_extraction.replay import replay as replay_invoices
 from tasks.invoice_extraction.steps import list_inbox, propose_postings
 from tests.support.batches import Batch, open_request
 from tests.unit.tasks.invoice_extraction.test_memory import FIRST, SECOND, statement
@@ -132,3 +136,35 @@ def test_a_reversed_posting_is_forgotten(opsgate_env: str, tmp_path: Path) -> No
         payable.status = "reversed"  # what the executor's undo of the posting leaves (tests/unit/platform cover the undo itself)
         assert history.sync(session) == (0, 1)
     assert _learnt() == []
+
+
+def _post(inbox: Path, edits: dict[str, str] | None = None) -> str:
+    """Propose the inbox's one document through the real step, approve it (with ``edits``) and execute it."""
+    run = runs.start_run("invoice_extraction", "test")
+    [proposal] = propose_postings.fn(run, list_inbox(inbox))
+    request = open_request(Batch(run, [proposal], runs.check_policy(run, [proposal])), flow_run_id=run.id)
+    for decision in approvals.decide(request.id, approvals.answer_for(request, "lena", edits={proposal.id: edits} if edits else None)):
+        executor.execute_one(run.policy, decision.proposal_id)
+    return proposal.id
+
+
+def test_replay_with_history_reads_each_case_with_the_memory_of_its_day(opsgate_env: str, tmp_path: Path) -> None:
+    """The first statement was corrected by hand (nothing learnt before it); the second was read with
+    what the first taught. Replayed without history the second's total is the rules' again; with
+    history it is what people approved, and the first is not read with its own approval."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    (first / "kestrel-0150.txt").write_text(statement("KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Total goods     60.00", "Carriage   15.20"], "75.20"))
+    (second / "kestrel-0161.txt").write_text(statement("KS/2024/0161", "21/06/2024", ["Invoice No: KS-0161", "Total goods     40.00", "Carriage   12.10"], "52.10"))
+    first_id = _post(first, {"total": "75.20"})
+    second_id = _post(second)
+    now = datetime.now(timezone.utc)
+    cases = past_cases("invoice_extraction", now - timedelta(days=1), now + timedelta(seconds=1))
+
+    plain = dict(zip((c.proposal_id for c in cases), replay_invoices(cases, "rules-v1", load_policy("invoice_extraction")), strict=True))
+    learnt = dict(zip((c.proposal_id for c in cases), replay_invoices(cases, "rules-v1+history", load_policy("invoice_extraction")), strict=True))
+
+    assert (plain[first_id].payload["total"], plain[second_id].payload["total"]) == ("60.00", "40.00")  # type: ignore[union-attr, index]
+    assert (learnt[first_id].payload["total"], learnt[second_id].payload["total"]) == ("60.00", "52.10")  # type: ignore[union-attr, index]
+    assert "memory" not in learnt[first_id].inputs and learnt[second_id].inputs["memory"].startswith("history.1+")  # type: ignore[union-attr]
