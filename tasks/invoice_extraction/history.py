@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, literal, select
 from sqlalchemy.orm import Session
 
 from opsgate.models import digest
@@ -81,26 +81,25 @@ def _posted_fields(row: PayableRow) -> InvoiceFields:
 
 def sync(session: Session) -> tuple[int, int]:
     """Learn the postings executed since the memory last looked, and forget those reversed since:
-    (learnt, forgotten). A posting whose document text was not kept (read from e-invoice XML, or
-    proposed before texts were kept) has nothing to learn from and is passed over."""
-    learnt_rows = session.execute(select(LearntDocumentRow.origin).where(LearntDocumentRow.workflow == WORKFLOW, LearntDocumentRow.origin.like("proposal:%"))).scalars()
-    learnt = {origin.removeprefix("proposal:") for origin in learnt_rows}
-    payables = session.execute(select(PayableRow).where(PayableRow.proposal_id.is_not(None))).scalars().all()
-    reversed_ = [p.proposal_id for p in payables if p.status != "posted" and p.proposal_id in learnt]
-    if reversed_:
-        session.execute(delete(LearntDocumentRow).where(LearntDocumentRow.workflow == WORKFLOW, LearntDocumentRow.origin.in_([f"proposal:{p}" for p in reversed_])))
-    added = 0
-    for payable in payables:
-        if payable.status != "posted" or payable.proposal_id in learnt:
-            continue
-        proposal = session.get(ProposalRow, payable.proposal_id)
-        sha = (proposal.inputs or {}).get("sha256") if proposal is not None else None
-        text = session.get(DocumentTextRow, sha) if sha else None
-        if proposal is None or text is None:
-            continue
+    (learnt, forgotten). Two queries find them, so a run does not read the whole ledger. A posting
+    whose document text was not kept (read from e-invoice XML, or proposed while the policy stored
+    no documents) has nothing to learn from and is passed over."""
+    origin = literal("proposal:") + PayableRow.proposal_id
+    learnt = select(LearntDocumentRow.id).where(LearntDocumentRow.workflow == WORKFLOW, LearntDocumentRow.origin == origin)
+    gone = session.execute(select(origin).where(PayableRow.status != "posted", exists(learnt))).scalars().all()
+    if gone:
+        session.execute(delete(LearntDocumentRow).where(LearntDocumentRow.workflow == WORKFLOW, LearntDocumentRow.origin.in_(gone)))
+    new = session.execute(
+        select(PayableRow, ProposalRow, DocumentTextRow)
+        .join(ProposalRow, ProposalRow.id == PayableRow.proposal_id)
+        .join(DocumentTextRow, DocumentTextRow.digest == ProposalRow.inputs["sha256"].as_string())
+        .where(PayableRow.status == "posted", ~exists(learnt))
+        .order_by(PayableRow.id)
+    ).all()
+    for payable, proposal, text in new:
         proposed = InvoiceFields.model_validate({k: v for k, v in (proposal.payload or {}).items() if k in POSTED_FIELDS})
-        added += add(session, Approved(f"proposal:{proposal.id}", sha, text.text, _posted_fields(payable), proposed))
-    return added, len(reversed_)
+        add(session, Approved(f"proposal:{proposal.id}", text.digest, text.text, _posted_fields(payable), proposed))
+    return len(new), len(gone)
 
 
 def load(session: Session, *, learn_postings: bool = True) -> Memory | None:

@@ -271,7 +271,7 @@ class Memory:
         confidence = dict(extraction.confidence)
         notices = list(extraction.notices)
         escalations = list(extraction.escalations)
-        learnt = {name: value for name in LOCATED if (value := _located(vendor, lines, name)) is not None}
+        learnt = {name: value for name in LOCATED if (value := _located(vendor, lines, name, values.get(name))) is not None}
         for name in CONSTANT:
             if (constant := vendor.constant(name)) is not None:
                 learnt[name] = constant
@@ -308,13 +308,14 @@ def _typed(name: str, value: Any) -> Any:
     return value
 
 
-def _located(vendor: Vendor, lines: Sequence[str], name: str) -> tuple[Any, int, int] | None:
+def _located(vendor: Vendor, lines: Sequence[str], name: str, ours: Any) -> tuple[Any, int, int] | None:
     """The value at the vendor's most reliable place for ``name`` in this document, with on how many
     of the vendor's documents that place held the approved value, out of how many printed it.
 
     A place is judged by its record: a receipt's "TOTAL" line holds the amount paid only when
     nothing was rounded, "ROUNDED TOTAL" always; so each place counts the documents where it held
-    the value against those where it was printed at all, and the best place printed here is read.
+    the value against those where it was printed at all, and the best place printed here is read;
+    ``ours`` (what the rules read) breaks a tie between equally good places.
     """
     kind = _kind(name)
     teaching = [doc for doc in vendor.documents if doc.fields.get(name) not in (None, "")]
@@ -331,8 +332,13 @@ def _located(vendor: Vendor, lines: Sequence[str], name: str) -> tuple[Any, int,
     here: dict[tuple[str, bool, str], list[Candidate]] = defaultdict(list)
     for candidate in candidates(lines, kind):
         here[candidate.anchor.key()].append(candidate)
-    ranked = sorted(hits, key=lambda k: (hits[k] / (max(printed[k], hits[k]) + 1), bool(k[0]), hits[k]), reverse=True)  # words beat a position
-    for key in ranked:
+    def record(key: tuple[str, bool, str]) -> tuple[float, bool]:
+        return hits[key] / (max(printed[key], hits[key]) + 1), bool(key[0])  # words beat a bare position
+
+    read: list[tuple[tuple[float, bool], Any, tuple[str, bool, str]]] = []
+    for key in sorted(hits, key=lambda k: (record(k), hits[k]), reverse=True):
+        if read and record(key) < read[0][0]:
+            break  # only the places with the best record that are printed here count
         learnt = places[key]
         found = here.get(key, [])
         if not key[0]:  # no words before it: only the same line (counted from the top or the bottom) counts
@@ -341,9 +347,13 @@ def _located(vendor: Vendor, lines: Sequence[str], name: str) -> tuple[Any, int,
             found = [c for c in found if any(_loose(c.anchor.form) == _loose(a.form) for a in learnt)]
         if found:
             near = min(found, key=lambda c: min(min(abs(c.anchor.line - a.line), abs(c.anchor.from_bottom - a.from_bottom)) for a in learnt))
-            value = abs(near.value) if name in AMOUNT_FIELDS else near.value
-            return value, hits[key], max(printed[key], hits[key])
-    return None
+            read.append((record(key), abs(near.value) if name in AMOUNT_FIELDS else near.value, key))
+    if not read:
+        return None
+    # Places with the same record that point at different values here (the total before and after
+    # rounding, equal on every document learnt so far) cannot tell which is meant: the rules decide.
+    chosen = next(((v, k) for _, v, k in read if _same(name, v, ours)), (read[0][1], read[0][2]))
+    return chosen[0], hits[chosen[1]], max(printed[chosen[1]], hits[chosen[1]])
 
 
 def _loose(form: str) -> str:
