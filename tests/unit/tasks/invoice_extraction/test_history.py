@@ -168,3 +168,17 @@ def test_replay_with_history_reads_each_case_with_the_memory_of_its_day(opsgate_
     assert (plain[first_id].payload["total"], plain[second_id].payload["total"]) == ("60.00", "40.00")  # type: ignore[union-attr, index]
     assert (learnt[first_id].payload["total"], learnt[second_id].payload["total"]) == ("60.00", "52.10")  # type: ignore[union-attr, index]
     assert "memory" not in learnt[first_id].inputs and learnt[second_id].inputs["memory"].startswith("history.1+")  # type: ignore[union-attr]
+
+
+def test_show_lists_the_version_and_each_vendors_documents(opsgate_env: str, tmp_path: Path) -> None:
+    file = tmp_path / "history.jsonl"
+    file.write_text(
+        json.dumps({"text": FIRST, "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS/2024/0117", "total": "128.50"}}) + "\n"
+        + json.dumps({"text": SECOND, "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS/2024/0142", "total": "75.20"}}) + "\n"
+    )
+    assert CliRunner().invoke(app, ["history", "import", "invoices", str(file)]).exit_code == 0
+
+    shown = json.loads(CliRunner().invoke(app, ["history", "show", "invoices", "--json"]).stdout)
+
+    assert shown["version"].startswith("history.2+")
+    assert shown["vendors"] == {"kestrelsuppliesltd": {"documents": 2, "fields": ["invoice_number", "total", "vendor_name"]}}

@@ -130,3 +130,22 @@ def test_dates_are_learnt_in_the_order_the_vendor_prints_them() -> None:
     assert {a.form for a in learnt.anchors["invoice_date"]} == {"dmy"}
     assert [a.label for a in learnt.anchors["invoice_number"]] == ["OUR REF"]
     assert {(a.label, a.form) for a in learnt.anchors["total"]} == {("TO SETTLE GBP", "point")}  # the last three words before it
+
+
+def test_places_that_always_agreed_but_differ_now_leave_the_choice_to_the_rules() -> None:
+    """Both amounts held the total on the learnt receipt (nothing was rounded); on the next one they
+    differ, and the memory cannot tell which is meant: the rules' reading (the line labelled total,
+    though "Goods" comes first on the receipt) stands, with no notice."""
+    def receipt(number: str, before: str, after: str) -> str:
+        return "\n".join(["Corner Hardware Sdn Bhd", "Lot 5 Jalan Besar", f"Receipt {number}", "Hammer 1 x 12.00", f"Goods RM {before}", f"Total RM {after}"])
+
+    first = receipt("R-0001", "12.00", "12.00")
+    approved = InvoiceFields(vendor_name="Corner Hardware Sdn Bhd", invoice_number="R-0001", total=Decimal("12.00"))
+    memory = Memory.of("history.1+test", [learn(first, approved, extract_fields(first).fields)])
+    later = receipt("R-0002", "12.02", "12.00")
+    rules = rules_read(later)
+
+    read = with_memory(rules, memory)
+
+    assert rules.fields.total == Decimal("12.00")
+    assert read.fields.total == Decimal("12.00") and [n.field for n in read.notices if n.field == "total"] == []
