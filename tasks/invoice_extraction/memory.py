@@ -31,6 +31,7 @@ from typing import Any
 
 from opsgate.models import Escalation, EscalationReason
 from opsgate.writers.payables import vendor_key
+from tasks.invoice_extraction.checks import failed_checks
 from tasks.invoice_extraction.models import Extraction, InvoiceFields
 from tasks.invoice_extraction.parsing import find_amounts, find_dates
 
@@ -294,9 +295,11 @@ class Memory:
             if ours and known and vendor_key(ours) not in known:
                 escalations.append(Escalation(reason=EscalationReason.CONFLICTING_SOURCES, field=name, detail=(
                     f"{ours} is not the {name} on {vendor.key}'s approved documents: bank and tax details change only through vendor onboarding")))
+        fields = InvoiceFields.model_validate(values)
         escalations = [e for e in escalations if not (e.reason is EscalationReason.MISSING_DATA and values.get(e.field or "") not in (None, ""))]
+        escalations += [e for e in failed_checks(fields) if e not in escalations]  # values from memory meet the same checks
         status = extraction.status if extraction.status == "error" else "escalated" if escalations else "ok"
-        update = {"fields": InvoiceFields.model_validate(values), "confidence": confidence, "notices": notices, "escalations": escalations, "status": status}
+        update = {"fields": fields, "confidence": confidence, "notices": notices, "escalations": escalations, "status": status}
         return extraction.model_copy(update=update)
 
 

@@ -149,3 +149,14 @@ def test_places_that_always_agreed_but_differ_now_leave_the_choice_to_the_rules(
 
     assert rules.fields.total == Decimal("12.00")
     assert read.fields.total == Decimal("12.00") and [n.field for n in read.notices if n.field == "total"] == []
+
+
+def test_a_value_from_memory_meets_the_same_checks_as_one_read_from_the_document() -> None:
+    """An imported vendor name with a right-to-left override is escalated when the memory uses it."""
+    tampered = APPROVED_FIRST.model_copy(update={"vendor_name": "Kestrel Supplies \u202eLtd"})
+    memory = Memory.of("history.1+test", [learn(FIRST, tampered, extract_fields(FIRST).fields)])
+
+    read = with_memory(rules_read(SECOND), memory)
+
+    assert read.status == "escalated"
+    assert [(e.reason, e.field) for e in read.escalations] == [(EscalationReason.FAILED_CHECK, "vendor_name")]
