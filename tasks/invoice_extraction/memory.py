@@ -29,6 +29,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from rapidfuzz import fuzz
+
 from opsgate.models import Escalation, EscalationReason
 from opsgate.writers.payables import vendor_key
 from tasks.invoice_extraction.checks import failed_checks
@@ -43,6 +45,8 @@ AMOUNT_FIELDS = ("total", "subtotal", "tax_total")
 ID_FIELDS = ("invoice_number", "po_number")
 LOCATED = DATE_FIELDS + AMOUNT_FIELDS + ID_FIELDS
 CONSTANT = ("vendor_name", "vendor_address", "customer_name", "currency")  # the same on every document of a vendor
+PRINTED = ("vendor_address",)  # constant per branch: the approved one printed on the document counts
+PRINTED_ALIKE = 85  # how much of an approved value must be printed as written (rapidfuzz partial ratio, 0-100)
 IDENTITY = ("vendor_tax_id", "iban")  # tell the vendor apart; never overridden, a new one is escalated
 AGREED, DISAGREED = 0.95, 0.6  # above the policy's low-confidence line: a disagreement is shown, not a stop
 # Memory overrides the rules where its place held the value on two documents out of two (held / (seen + 1)), or
@@ -105,6 +109,10 @@ class LearntDocument:
         anchors = {name: [Anchor(**a) for a in found] for name, found in profile.get("anchors", {}).items()}
         printed = {kind: [(k[0], bool(k[1]), k[2]) for k in keys] for kind, keys in profile.get("printed", {}).items()}
         return cls(vendor, fields, anchors, profile.get("header", ""), printed, list(profile.get("misread", [])))
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[^0-9A-Z]", "", text.upper())
 
 
 def lines_of(text: str) -> list[str]:
@@ -221,6 +229,18 @@ class Vendor:
         best = max(counts.values())
         return next(v for v in reversed(values) if counts[v] == best), best, len(values)
 
+    def printed_one(self, name: str, text: str) -> tuple[Any, int, int] | None:
+        """Of the values people approved for ``name`` (a chain's branches have an address each), the
+        one printed in this document, if any is, nearly as written: on how many of the vendor's
+        documents it was approved, out of how many that have the field."""
+        values = [d.fields[name] for d in self.documents if d.fields.get(name) not in (None, "")]
+        if not values:
+            return None
+        here = _compact(text)
+        scored = [(fuzz.partial_ratio(_compact(value), here), count, value) for value, count in Counter(values).items()]
+        score, count, value = max(scored, key=lambda s: (s[0], s[1]))
+        return (value, count, len(values)) if score >= PRINTED_ALIKE else None
+
     def identifiers(self) -> set[str]:
         return {vendor_key(str(d.fields[n])) for d in self.documents for n in IDENTITY if d.fields.get(n)}
 
@@ -274,7 +294,7 @@ class Memory:
         escalations = list(extraction.escalations)
         learnt = {name: value for name in LOCATED if (value := _located(vendor, lines, name, values.get(name))) is not None}
         for name in CONSTANT:
-            if (constant := vendor.constant(name)) is not None:
+            if (constant := vendor.printed_one(name, text) if name in PRINTED else vendor.constant(name)) is not None:
                 learnt[name] = constant
         for name, (value, held, seen) in learnt.items():
             ours = values.get(name)

@@ -160,3 +160,25 @@ def test_a_value_from_memory_meets_the_same_checks_as_one_read_from_the_document
 
     assert read.status == "escalated"
     assert [(e.reason, e.field) for e in read.escalations] == [(EscalationReason.FAILED_CHECK, "vendor_name")]
+
+
+def test_a_chain_s_address_is_the_approved_one_printed_on_the_receipt() -> None:
+    """Two branches were approved with their addresses (people leave the state out; the rules add it);
+    a receipt of the first is read with the first's, and one from a branch never seen keeps what the
+    rules read, with nothing to disagree about."""
+    def receipt(address: str, number: str) -> str:
+        return "\n".join(["Sunrise Pharmacy Sdn Bhd", address, "Selangor", f"Receipt no: {number}", "Total RM 9.90"])
+
+    north, south, east = "No 5, Jalan Utara 2, 40150 Shah Alam", "Lot 12, Jalan Selatan 9, 47500 Subang Jaya", "21 Jalan Timur, 43000 Kajang"
+    learnt = [
+        learn(text, InvoiceFields(vendor_name="Sunrise Pharmacy Sdn Bhd", vendor_address=address, total=Decimal("9.90")), extract_fields(text).fields)
+        for address, text in ((north, receipt(north, "N-01")), (south, receipt(south, "S-01")))
+    ]
+    memory = Memory.of("history.2+test", learnt)
+
+    at_north = with_memory(rules_read(receipt(north, "N-02")), memory)
+    at_east = with_memory(rules_read(receipt(east, "E-01")), memory)
+
+    assert at_north.fields.vendor_address == "No 5, Jalan Utara 2, 40150 Shah Alam"
+    assert at_east.fields.vendor_address == "21 Jalan Timur, 43000 Kajang, Selangor"
+    assert [n.field for n in at_east.notices if n.field == "vendor_address"] == []
