@@ -48,6 +48,7 @@ CONSTANT = ("vendor_name", "vendor_address", "customer_name", "currency")  # the
 PRINTED = ("vendor_address",)  # constant per branch: the approved one printed on the document counts
 PRINTED_ALIKE = 85  # how much of an approved value must be printed as written (rapidfuzz partial ratio, 0-100)
 IDENTITY = ("vendor_tax_id", "iban")  # tell the vendor apart; never overridden, a new one is escalated
+WITH_HISTORY = "+history"  # on an instruction version: the vendor memory read the document after it
 AGREED, DISAGREED = 0.95, 0.6  # above the policy's low-confidence line: a disagreement is shown, not a stop
 # Memory overrides the rules where its place held the value on two documents out of two (held / (seen + 1)), or
 # on half of them once the rules were seen to misread the field for this vendor (a person corrected it).
@@ -385,10 +386,13 @@ def _loose(form: str) -> str:
 
 
 def with_memory(extraction: Extraction, memory: Memory | None) -> Extraction:
-    """``extraction`` read again with ``memory`` where it came from text, and stamped with the
-    memory's version in its ``inputs`` (what the audit and replay see)."""
+    """``extraction`` read again with ``memory`` where it came from text. The memory's exact version
+    goes into its ``inputs`` (what the audit and replay see); where the memory knew the vendor and
+    so read the document, the instruction version gets ``+history``, which the policy's ``go_live``
+    must release like a prompt version: the memory's state changes with every approval (each one a
+    person's decision), reading with memory at all is what a release decides."""
     if memory is None or extraction.status == "error" or not extraction.text:
         return extraction
     read = memory.read(extraction, extraction.text)
-    read.inputs = {**extraction.inputs, "memory": memory.version}
-    return read
+    version = extraction.instruction_version + (WITH_HISTORY if read is not extraction else "")
+    return read.model_copy(update={"inputs": {**extraction.inputs, "memory": memory.version}, "instruction_version": version})

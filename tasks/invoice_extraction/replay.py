@@ -12,7 +12,8 @@ the prompts folder can be named: ``extract_invoice.vN`` is that file as it is no
 ``extract_invoice.vN+<digest>`` (the ident recorded with past cases) that exact text, refused when
 the file was edited since. Any of them followed by ``+history`` reads with the vendor memory as it
 stood when each case was proposed (what was learnt before it, never the case's own approval), as a
-live run then did; without it the replay reads as if nothing had been learnt.
+live run then did, and stamps ``+history`` where the memory knew the vendor; without it the replay
+reads as if nothing had been learnt.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from tasks.invoice_extraction.models import Extraction
 
 WORKFLOW = "invoice_extraction"
-WITH_HISTORY = "+history"
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,8 @@ def replay(
     from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
     from tasks.invoice_extraction.models import Extraction
     from tasks.invoice_extraction.proposing import propose_all
+
+    from tasks.invoice_extraction.memory import WITH_HISTORY
 
     learnt = version.endswith(WITH_HISTORY)
     reader = reader_for(version.removesuffix(WITH_HISTORY), prompts)
