@@ -211,3 +211,17 @@ def test_show_lists_the_version_and_each_vendors_documents(opsgate_env: str, tmp
 
     assert shown["version"].startswith("history.2+")
     assert shown["vendors"] == {"kestrelsuppliesltd": {"documents": 2, "fields": ["invoice_number", "total", "vendor_name"]}}
+
+
+def test_the_extract_table_shows_a_disagreement_as_a_note(opsgate_env: str, tmp_path: Path) -> None:
+    first = statement("KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Total goods     60.00", "Carriage   15.20"], "75.20")
+    file = tmp_path / "history.jsonl"
+    file.write_text(json.dumps({"text": first, "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS-0150", "total": "75.20"}}) + "\n")
+    assert CliRunner().invoke(app, ["history", "import", "invoices", str(file)]).exit_code == 0
+    later = tmp_path / "kestrel-0161.txt"
+    later.write_text(statement("KS/2024/0161", "21/06/2024", ["Invoice No: KS-0161", "Total goods     40.00", "Carriage   12.10"], "52.10"))
+
+    shown = CliRunner().invoke(app, ["extract", str(later)], env={"COLUMNS": "400"})
+
+    assert shown.exit_code == 0, shown.output
+    assert "note: conflicting_sources (total): the rules read 40.00" in shown.output and "52.10" in shown.output
