@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from tasks.invoice_extraction.extracting import extract_document
-from tasks.invoice_extraction.memory import LearntDocument, Memory, learn, with_memory
+from tasks.invoice_extraction.learning import LearntDocument, learn
+from tasks.invoice_extraction.memory import Memory, with_memory
 from tasks.invoice_extraction.models import Extraction, InvoiceFields
 from tasks.invoice_extraction.parsing import parse_amount, parse_date
 

@@ -27,7 +27,8 @@ from opsgate.models import digest
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import DocumentTextRow, LearntDocumentRow, PayableRow, ProposalRow, as_utc
-from tasks.invoice_extraction.memory import LearntDocument, Memory, learn
+from tasks.invoice_extraction.learning import LearntDocument, learn
+from tasks.invoice_extraction.memory import Memory
 from tasks.invoice_extraction.models import Extraction, InvoiceFields
 
 WORKFLOW = "invoice_extraction"

@@ -10,7 +10,8 @@ from datetime import date
 from decimal import Decimal
 
 from opsgate.models import Escalation, EscalationReason
-from tasks.invoice_extraction.memory import Memory, learn, with_memory
+from tasks.invoice_extraction.learning import learn
+from tasks.invoice_extraction.memory import Memory, with_memory
 from tasks.invoice_extraction.models import Extraction, InvoiceFields
 from tasks.invoice_extraction.rules import extract_fields
 
