@@ -50,7 +50,7 @@ SIMILAR_HEADER = 0.45  # share of letterhead trigrams two documents of one vendo
 PRINTED = ("vendor_address",)  # constant per branch: the approved one printed on the document counts
 PRINTED_ALIKE = 85  # how much of an approved value must be printed as written (rapidfuzz partial ratio, 0-100)
 IDENTITY = ("vendor_tax_id", "iban")  # tell the vendor apart; never overridden, a new one is escalated
-WITH_HISTORY = "+history"  # on an instruction version: the vendor memory read the document after it
+WITH_HISTORY = "+history"  # after a replayed version: read with the memory as it stood when each case was proposed
 AGREED, DISAGREED = 0.95, 0.6  # above the policy's low-confidence line: a disagreement is shown, not a stop
 # Memory overrides the rules where its place held the value on two documents out of two (held / (seen + 1)), or
 # on half of them once the rules were seen to misread the field for this vendor (a person corrected it).
@@ -86,8 +86,9 @@ class Vendor:
         score, count, value = max(scored, key=lambda s: (s[0], s[1]))
         return (value, count, len(values)) if score >= PRINTED_ALIKE else None
 
-    def identifiers(self) -> set[str]:
-        return {vendor_key(str(d.fields[n])) for d in self.documents for n in IDENTITY if d.fields.get(n)}
+    def identifiers(self, name: str) -> set[str]:
+        """The vendor's approved values of ``name`` (its VAT ids, or its IBANs), compacted."""
+        return {vendor_key(str(d.fields[name])) for d in self.documents if d.fields.get(name)}
 
 
 @dataclass
@@ -111,7 +112,7 @@ class Memory:
             value = vendor_key(getattr(read, name))
             if value:
                 for vendor in self.vendors.values():
-                    if value in vendor.identifiers():
+                    if value in vendor.identifiers(name):
                         return vendor, f"its {name}"
         named = self.vendors.get(vendor_key(read.vendor_name))
         if named is not None:
@@ -156,7 +157,7 @@ class Memory:
                 f"the rules read {ours}, {vendor.key}'s approved documents put {shown} here (held on {held} of {seen}{why}; "
                 f"vendor told by {how}); {'memory' if trusted else 'the rules'} kept")))
         for name in IDENTITY:
-            ours, known = getattr(extraction.fields, name), vendor.identifiers()
+            ours, known = getattr(extraction.fields, name), vendor.identifiers(name)
             if ours and known and vendor_key(ours) not in known:
                 escalations.append(Escalation(reason=EscalationReason.CONFLICTING_SOURCES, field=name, detail=(
                     f"{ours} is not the {name} on {vendor.key}'s approved documents: bank and tax details change only through vendor onboarding")))
@@ -230,13 +231,13 @@ def _loose(form: str) -> str:
 
 
 def with_memory(extraction: Extraction, memory: Memory | None) -> Extraction:
-    """``extraction`` read again with ``memory`` where it came from text. The memory's exact version
-    goes into its ``inputs`` (what the audit and replay see); where the memory knew the vendor and
-    so read the document, the instruction version gets ``+history``, which the policy's ``go_live``
-    must release like a prompt version: the memory's state changes with every approval (each one a
-    person's decision), reading with memory at all is what a release decides."""
+    """``extraction`` read again with ``memory`` where it came from text, with the memory's version
+    in its ``inputs``: what the proposal stores, the audit shows and replay compares.
+
+    The instruction version stays the reader's (``rules-v1``): the memory changes with every
+    approval, each itself a person's decision, and a release of a new reader (``rules-v2``) must
+    not leave every known vendor's documents shadowed until a second release for the memory."""
     if memory is None or extraction.status == "error" or not extraction.text:
         return extraction
     read = memory.read(extraction, extraction.text)
-    version = extraction.instruction_version + (WITH_HISTORY if read is not extraction else "")
-    return read.model_copy(update={"inputs": {**extraction.inputs, "memory": memory.version}, "instruction_version": version})
+    return read.model_copy(update={"inputs": {**extraction.inputs, "memory": memory.version}})

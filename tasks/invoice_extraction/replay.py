@@ -12,8 +12,7 @@ the prompts folder can be named: ``extract_invoice.vN`` is that file as it is no
 ``extract_invoice.vN+<digest>`` (the ident recorded with past cases) that exact text, refused when
 the file was edited since. Any of them followed by ``+history`` reads with the vendor memory as it
 stood when each case was proposed (what was learnt before it, never the case's own approval), as a
-live run then did, and stamps ``+history`` where the memory knew the vendor; without it the replay
-reads as if nothing had been learnt.
+live run then did; without it the replay reads as if nothing had been learnt.
 """
 
 from __future__ import annotations

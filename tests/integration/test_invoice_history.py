@@ -47,5 +47,5 @@ def test_a_correction_at_the_gate_is_how_the_vendors_next_statement_is_read(star
         proposed = session.execute(select(AuditRow).where(AuditRow.event == "proposed", AuditRow.proposal_id == proposal.id)).scalar_one()
         told = session.execute(select(AuditRow).where(AuditRow.event == "escalated", AuditRow.proposal_id == proposal.id)).scalar_one()
     assert totals == ["52.10", "75.20"]
-    assert proposed.data["inputs"]["memory"].startswith("history.1+") and proposed.data["instruction_version"] == "rules-v1+history"
+    assert proposed.data["inputs"]["memory"].startswith("history.1+") and proposed.data["instruction_version"] == "rules-v1"
     assert told.data["case_goes_on"] is True and [r["field"] for r in told.data["reasons"]] == ["total"]

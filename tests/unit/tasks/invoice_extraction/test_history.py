@@ -6,16 +6,13 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from opsgate import approvals, executor, runs
 from opsgate.cli.app import app
-from opsgate.models import EscalationReason, Route
+from opsgate.models import EscalationReason
 from opsgate.policy.loader import load_policy
 from opsgate.replay import past_cases
 from opsgate.store.db import transaction
@@ -24,7 +21,6 @@ from tasks.invoice_extraction import history
 from tasks.invoice_extraction.replay import replay as replay_invoices
 from tasks.invoice_extraction.steps import list_inbox, propose_postings
 from tests.support.batches import Batch, open_request
-from tests.support.policies import use_policy_variant
 from tests.unit.tasks.invoice_extraction.test_memory import FIRST, SECOND, statement
 
 
@@ -117,7 +113,7 @@ def test_a_posting_approved_with_a_correction_teaches_the_next_document(opsgate_
     assert next_one.confidence["total"] == 0.6
     assert [(n.reason, n.field) for n in next_one.notices] == [(EscalationReason.CONFLICTING_SOURCES, "total")]
     assert next_one.inputs["memory"] == memory.version
-    assert next_one.instruction_version == "rules-v1+history"  # the memory read it: released by the shipped policy's go_live
+    assert next_one.instruction_version == "rules-v1"  # the reader's: the memory's own version is in the inputs
 
 
 def test_a_reversed_posting_is_forgotten(opsgate_env: str, tmp_path: Path) -> None:
@@ -173,30 +169,6 @@ def test_replay_with_history_reads_each_case_with_the_memory_of_its_day(opsgate_
     assert (plain[first_id].payload["total"], plain[second_id].payload["total"]) == ("60.00", "40.00")  # type: ignore[union-attr, index]
     assert (learnt[first_id].payload["total"], learnt[second_id].payload["total"]) == ("60.00", "52.10")  # type: ignore[union-attr, index]
     assert "memory" not in learnt[first_id].inputs and learnt[second_id].inputs["memory"].startswith("history.1+")  # type: ignore[union-attr]
-    assert (learnt[first_id].instruction_version, learnt[second_id].instruction_version) == ("rules-v1", "rules-v1+history")
-
-
-def test_a_policy_that_does_not_release_reading_with_history_shadows_what_the_memory_read(opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reading with memory goes live like a prompt version: where go_live does not list it, a case
-    the memory read is shadowed (recorded, never at the gate); one of a vendor it does not know is not."""
-    def without_history(policy: dict[str, Any]) -> None:
-        policy["go_live"]["released"] = [v for v in policy["go_live"]["released"] if not v.endswith("+history")]
-
-    first = tmp_path / "first"
-    first.mkdir()
-    (first / "kestrel-0150.txt").write_text(statement("KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Total goods     60.00", "Carriage   15.20"], "75.20"))
-    _post(first, {"total": "75.20"})
-    use_policy_variant(tmp_path / "policies", monkeypatch, without_history)
-    later = tmp_path / "later"
-    later.mkdir()
-    (later / "kestrel-0161.txt").write_text(statement("KS/2024/0161", "21/06/2024", ["Invoice No: KS-0161", "Total goods     40.00"], "40.00"))
-    (later / "northwind.txt").write_text("\n".join(["Northwind Traders", "Invoice number: NW-88", "Date: 2024-05-02", "Amount due: EUR 310.00"]))
-    run = runs.start_run("invoice_extraction", "test")
-    proposals = propose_postings.fn(run, list_inbox(later))
-    verdicts = {v.proposal_id: v.route for v in runs.check_policy(run, proposals)}
-
-    routes = {Path(p.source).name: (p.instruction_version, verdicts[p.id]) for p in proposals}
-    assert routes == {"kestrel-0161.txt": ("rules-v1+history", Route.SHADOW), "northwind.txt": ("rules-v1", Route.APPROVE)}
 
 
 def test_show_lists_the_version_and_each_vendors_documents(opsgate_env: str, tmp_path: Path) -> None:

@@ -183,3 +183,14 @@ def test_a_chain_s_address_is_the_approved_one_printed_on_the_receipt() -> None:
     assert at_north.fields.vendor_address == "No 5, Jalan Utara 2, 40150 Shah Alam"
     assert at_east.fields.vendor_address == "21 Jalan Timur, 43000 Kajang, Selangor"
     assert [n.field for n in at_east.notices if n.field == "vendor_address"] == []
+
+
+def test_a_vat_id_is_held_against_the_vendors_vat_ids_only() -> None:
+    """A posting keeps the IBAN but no VAT id: the first VAT id read later is not "another" one."""
+    memory = Memory.of("history.1+test", [learn(FIRST, APPROVED_FIRST, extract_fields(FIRST).fields)])
+    with_vat = SECOND.replace("Phone 0113 496 0000", "VAT no: GB123456789")
+
+    read = with_memory(rules_read(with_vat), memory)
+
+    assert extract_fields(with_vat).fields.vendor_tax_id is not None
+    assert [e for e in read.escalations if e.field in ("vendor_tax_id", "iban")] == []
