@@ -205,13 +205,13 @@ def _located(vendor: Vendor, lines: Sequence[str], name: str, ours: Any) -> tupl
         return hits[key] / (max(printed[key], hits[key]) + 1), bool(key[0])  # words beat a bare position
 
     read: list[tuple[tuple[float, bool], Any, tuple[str, bool, str]]] = []
-    for key in sorted(hits, key=lambda k: (record(k), hits[k]), reverse=True):
+    for key in sorted(hits, key=lambda k: (record(k), hits[k], k), reverse=True):  # the key last: the same order in every process
         if read and record(key) < read[0][0]:
             break  # only the places with the best record that are printed here count
         learnt = places[key]
         found = here.get(key, [])
-        if not key[0]:  # no words before it: only the same line (from the top or the bottom), at the same end of it, counts
-            found = [c for c in found if any((abs(c.anchor.line - a.line) <= 1 or abs(c.anchor.from_bottom - a.from_bottom) <= 1) and c.anchor.right == a.right for a in learnt)]
+        if not key[0]:  # no words before it: only the same line (counted from the top or the bottom) counts
+            found = [c for c in found if any(abs(c.anchor.line - a.line) <= 1 or abs(c.anchor.from_bottom - a.from_bottom) <= 1 for a in learnt)]
         if name in ID_FIELDS:
             found = [c for c in found if any(_loose(c.anchor.form) == _loose(a.form) for a in learnt)]
         if found:
@@ -220,8 +220,10 @@ def _located(vendor: Vendor, lines: Sequence[str], name: str, ours: Any) -> tupl
     if not read:
         return None
     # Places with the same record that point at different values here (the total before and after
-    # rounding, equal on every document learnt so far) cannot tell which is meant: the rules decide.
-    chosen = next(((v, k) for _, v, k in read if same_value(name, v, ours)), (read[0][1], read[0][2]))
+    # rounding, equal on every document learnt so far) cannot tell which is meant: the rules decide,
+    # or where the rules read none of them, most of those places.
+    agreeing = Counter(str(v) for _, v, _ in read)  # else the value most of the best places point at
+    chosen = next(((v, k) for _, v, k in read if same_value(name, v, ours)), None) or max(((v, k) for _, v, k in read), key=lambda vk: (agreeing[str(vk[0])], hits[vk[1]]))
     return chosen[0], hits[chosen[1]], max(printed[chosen[1]], hits[chosen[1]])
 
 
