@@ -215,7 +215,8 @@ def _located(vendor: Vendor, lines: Sequence[str], name: str, ours: Any) -> tupl
         if name in ID_FIELDS:
             found = [c for c in found if any(_loose(c.anchor.form) == _loose(a.form) for a in learnt)]
         if found:
-            near = min(found, key=lambda c: min(min(abs(c.anchor.line - a.line), abs(c.anchor.from_bottom - a.from_bottom)) for a in learnt))
+            # the one standing where the learnt ones stood: at the same end of its line first, then on the nearest line
+            near = min(found, key=lambda c: min((c.anchor.right != a.right, min(abs(c.anchor.line - a.line), abs(c.anchor.from_bottom - a.from_bottom))) for a in learnt))
             read.append((record(key), abs(near.value) if name in AMOUNT_FIELDS else near.value, key))
     if not read:
         return None
