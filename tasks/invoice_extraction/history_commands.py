@@ -62,7 +62,12 @@ def import_lines(file: Path, base: Path) -> tuple[list[store.Approved], list[tup
     approved: list[store.Approved] = []
     problems: list[tuple[int, str]] = []
     paths: list[tuple[int, Path, Any]] = []
-    for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line_bytes in enumerate(file.read_bytes().splitlines(), start=1):
+        try:
+            raw = line_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append((number, f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
+            continue
         if not raw.strip():
             continue
         parsed = _parse(raw)

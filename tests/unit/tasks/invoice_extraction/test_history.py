@@ -42,12 +42,12 @@ def test_import_learns_the_good_lines_and_names_each_bad_one(opsgate_env: str, t
         json.dumps({"text": FIRST, "fields": {"total": "a lot"}}),
     ]
     file = tmp_path / "history.jsonl"
-    file.write_text("\n".join(lines) + "\n")
+    file.write_bytes(("\n".join(lines) + "\n").encode() + b'{"text": "caf\xe9", "fields": {}}\n')
 
-    result = CliRunner().invoke(app, ["history", "import", "invoices", str(file)])
+    result = CliRunner().invoke(app, ["history", "import", "invoices", str(file)], env={"COLUMNS": "200"})
 
     assert result.exit_code == 1, result.output
-    for number, reason in [(2, "not JSON"), (4, "unknown field(s): amount"), (5, "file not found"), (6, 'exactly one of "text" and "path"'), (8, "total")]:
+    for number, reason in [(2, "not JSON"), (4, "unknown field(s): amount"), (5, "file not found"), (6, 'exactly one of "text" and "path"'), (8, "total"), (9, "not UTF-8")]:
         assert any(line.lstrip("│ ").startswith(str(number)) and reason in line for line in result.output.splitlines()), (number, result.output)
     rows = _learnt()
     assert [(row.vendor, row.fields["invoice_number"]) for row in rows] == [("kestrelsuppliesltd", "KS/2024/0117"), ("kestrelsuppliesltd", "KS/2024/0142")]
