@@ -134,10 +134,9 @@ def replay(
     from opsgate.llm import llm_client
     from opsgate.replay import Unavailable
     from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
+    from tasks.invoice_extraction.memory import WITH_HISTORY
     from tasks.invoice_extraction.models import Extraction
     from tasks.invoice_extraction.proposing import propose_all
-
-    from tasks.invoice_extraction.memory import WITH_HISTORY
 
     learnt = version.endswith(WITH_HISTORY)
     reader = reader_for(version.removesuffix(WITH_HISTORY), prompts)
