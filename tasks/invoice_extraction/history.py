@@ -15,12 +15,14 @@ their approved values, and each proposal read with it keeps that version in its 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, literal, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from opsgate.models import digest
@@ -30,6 +32,8 @@ from opsgate.store.tables import DocumentTextRow, LearntDocumentRow, PayableRow,
 from tasks.invoice_extraction.learning import LearntDocument, learn
 from tasks.invoice_extraction.memory import Memory
 from tasks.invoice_extraction.models import Extraction, InvoiceFields
+
+logger = logging.getLogger(__name__)
 
 WORKFLOW = "invoice_extraction"
 POSTED_FIELDS = ("vendor_name", "invoice_number", "invoice_date", "due_date", "currency", "subtotal", "tax_total", "total", "po_number", "iban")
@@ -107,7 +111,11 @@ def load(session: Session, *, learn_postings: bool = True) -> Memory | None:
     """The memory as the store holds it, after learning the postings executed since (``sync``)
     unless ``learn_postings`` is False; None when nothing was learnt yet."""
     if learn_postings:
-        sync(session)
+        try:
+            with session.begin_nested():
+                sync(session)
+        except IntegrityError:  # another run learnt the same posting at the same moment (PostgreSQL): read what is stored
+            logger.info("the memory learnt new postings in another run meanwhile; reading it as stored")
     rows = session.execute(select(LearntDocumentRow).where(LearntDocumentRow.workflow == WORKFLOW).order_by(LearntDocumentRow.id)).scalars().all()
     return _memory(list(rows))
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from opsgate import approvals, executor, runs
@@ -197,3 +201,23 @@ def test_the_extract_table_shows_a_disagreement_as_a_note(opsgate_env: str, tmp_
 
     assert shown.exit_code == 0, shown.output
     assert "note: conflicting_sources (total): the rules read 40.00" in shown.output and "52.10" in shown.output
+
+
+def test_a_posting_learnt_by_another_run_at_the_same_moment_does_not_stop_this_one(opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runs that learn the same new posting at once: on PostgreSQL the second insert fails on the
+    unique origin. The run reads the memory as stored instead of failing its propose step."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "kestrel.txt").write_text(statement("KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Total goods     60.00"], "60.00"))
+    _post(inbox)
+    with transaction() as session:
+        history.add(session, history.Approved("import:a", "a" * 64, FIRST, history.approved_from({"fields": {"vendor_name": "Kestrel Supplies Ltd", "total": "128.50"}})))
+
+    def raced(session: Any, approved: history.Approved) -> bool:
+        raise IntegrityError("INSERT INTO learnt_documents ...", {}, Exception("duplicate key value violates unique constraint"))
+
+    monkeypatch.setattr(history, "add", raced)
+    with transaction() as session:
+        memory = history.load(session)
+
+    assert memory is not None and memory.version.startswith("history.1+")  # the imported document; the posting is learnt next time
