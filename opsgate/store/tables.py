@@ -377,3 +377,33 @@ class InstructionReleaseRow(Base):
     proposal_id: Mapped[str | None] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(20), default="in_force")
     released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DocumentTextRow(Base):
+    """The text a proposal was read from, by the SHA-256 of the document's bytes: what a workflow
+    that learns from approved cases (the invoice memory) reads again once the case is executed."""
+
+    __tablename__ = "document_texts"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LearntDocumentRow(Base):
+    """One approved document a workflow learnt from: imported history or an executed case
+    (``origin``: ``import:<digest>`` or ``proposal:<id>``, one row each), with its approved values and
+    what they taught (``profile``). The text is kept so that a better learner can learn again."""
+
+    __tablename__ = "learnt_documents"
+    __table_args__ = (UniqueConstraint("workflow", "origin"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow: Mapped[str] = mapped_column(String(100), index=True)
+    origin: Mapped[str] = mapped_column(String(120))
+    digest: Mapped[str] = mapped_column(String(64))
+    vendor: Mapped[str] = mapped_column(String(300), index=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    text: Mapped[str] = mapped_column(Text)
+    learnt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -125,6 +125,7 @@ def finish_reading(
     result = reading.result
     extraction = _finish(read.source, required_fields, result.document_type, result.fields, result.confidence, read.escalations + reading.escalations, reading.instruction_version)
     extraction.inputs = read.inputs
+    extraction.text = read.text  # for the vendor memory (``memory``)
     return extraction
 
 
@@ -164,7 +165,9 @@ def _extract(data: bytes, name: str, required_fields: Sequence[str], source: str
             return TextToRead(source, text, escalations, extract_fields(text) if options.backend == "auto" else None)
         reading = read_fields(text, "rules")
         result = reading.result
-        return _finish(source, required_fields, result.document_type, result.fields, result.confidence, escalations + reading.escalations, reading.instruction_version)
+        extraction = _finish(source, required_fields, result.document_type, result.fields, result.confidence, escalations + reading.escalations, reading.instruction_version)
+        extraction.text = text  # for the vendor memory (``memory``)
+        return extraction
     fields, confidence = einvoice.fields, einvoice.confidence
     if text is not None:
         printed = extract_fields(text)

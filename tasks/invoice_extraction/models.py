@@ -53,9 +53,16 @@ class Extraction(BaseModel):
     fields: InvoiceFields = Field(default_factory=InvoiceFields)
     confidence: dict[str, float] = Field(default_factory=dict)
     escalations: list[Escalation] = Field(default_factory=list)
+    notices: list[Escalation] = Field(
+        default_factory=list, description="Shown to the approver without stopping the case, e.g. the vendor's learnt documents disagreeing with the rules (``memory``).",
+    )
     error: str | None = None
     instruction_version: str = Field(default="", exclude=True, description="What read the fields (rules, prompt, e-invoice XML); kept for the audit, not printed.")
     inputs: dict[str, Any] = Field(
         default_factory=dict, exclude=True,
         description="What was read: the document's digest and size (``reading.document_inputs``), empty when the file could not be read; kept with the proposal, not printed.",
+    )
+    text: str | None = Field(
+        default=None, exclude=True,
+        description="The text the fields were read from, for the vendor memory to read again and to learn from once approved; not printed.",
     )

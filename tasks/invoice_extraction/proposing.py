@@ -58,6 +58,7 @@ def propose_all(extractions: list[Extraction], policy: Policy) -> list[Proposal]
             "workflow": policy.workflow, "source": e.source, "case_type": e.document_type, "summary": _summary(e),
             "confidence": e.confidence, "instruction_version": e.instruction_version or policy.instruction_version, "tools_used": TOOLS_USED,
             "inputs": e.inputs,  # the document's digest and size, for the audit and for replay to know a changed file
+            "notices": e.notices,  # e.g. the vendor memory disagreeing with the rules: shown to the approver, the case goes on
         }
         for e in extractions
     ]

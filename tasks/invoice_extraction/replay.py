@@ -10,7 +10,9 @@ The version picks the reader: ``rules-v1`` the rules backend, a prompt version t
 joined with ``+`` the ``auto`` backend (rules first, the LLM for what they miss). Any version in
 the prompts folder can be named: ``extract_invoice.vN`` is that file as it is now,
 ``extract_invoice.vN+<digest>`` (the ident recorded with past cases) that exact text, refused when
-the file was edited since.
+the file was edited since. Any of them followed by ``+history`` reads with the vendor memory as it
+stood when each case was proposed (what was learnt before it, never the case's own approval), as a
+live run then did; without it the replay reads as if nothing had been learnt.
 """
 
 from __future__ import annotations
@@ -88,6 +90,19 @@ def _read_again(case: PastCase, max_bytes: int) -> bytes | Unavailable | Extract
     return data
 
 
+def _read_with_memory_of_then(cases: list[PastCase], extractions: dict[str, Extraction]) -> None:
+    """Each case's extraction read again with the memory as it stood when the case was proposed."""
+    from opsgate.store.db import transaction
+    from tasks.invoice_extraction import history
+    from tasks.invoice_extraction.memory import with_memory
+
+    with transaction() as session:
+        for case in cases:
+            if case.proposal_id in extractions:
+                memory = history.as_of(session, case.created_at, leave_out=f"proposal:{case.proposal_id}")
+                extractions[case.proposal_id] = with_memory(extractions[case.proposal_id], memory)
+
+
 def _without_own_posting(cases: list[PastCase], proposals: list[Proposal]) -> None:
     """A case people posted is in the ledger now: the double-payment check must not find the case's
     own posting, only another one (one live posting per vendor and invoice number)."""
@@ -119,10 +134,12 @@ def replay(
     from opsgate.llm import llm_client
     from opsgate.replay import Unavailable
     from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
+    from tasks.invoice_extraction.memory import WITH_HISTORY
     from tasks.invoice_extraction.models import Extraction
     from tasks.invoice_extraction.proposing import propose_all
 
-    reader = reader_for(version, prompts)
+    learnt = version.endswith(WITH_HISTORY)
+    reader = reader_for(version.removesuffix(WITH_HISTORY), prompts)
     required = tuple(policy.escalation.missing_data.fields if policy.escalation.missing_data else [])
     options = read_options(reader.backend)
     read = [(case, _read_again(case, options.max_bytes)) for case in cases]
@@ -133,6 +150,8 @@ def replay(
     loaded = [(case, found) for case, found in read if isinstance(found, bytes)]
     jobs = [ReadJob(Path(case.source), case.source, required, options, data) for case, data in loaded]
     extractions = {**failed, **dict(zip((case.proposal_id for case, _ in loaded), extract_documents(jobs, client=client, prompt=reader.prompt), strict=True))}
+    if learnt:
+        _read_with_memory_of_then(cases, extractions)
     present = [case for case in cases if case.proposal_id in extractions]
     proposals = propose_all([extractions[case.proposal_id] for case in present], policy)
     _without_own_posting(present, proposals)

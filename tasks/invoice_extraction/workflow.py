@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from opsgate.workflows import WorkflowSpec
 from tasks.invoice_extraction.commands import extract
+from tasks.invoice_extraction.history_commands import history
 from tasks.invoice_extraction.outcomes import compare_outcomes
 from tasks.invoice_extraction.replay import replay
 
@@ -38,7 +39,7 @@ SPEC = WorkflowSpec(
     flow="flows.invoice_extraction:invoice_extraction",
     params_model=InvoiceParams,
     summary="Propose postings for the invoices in an inbox; post what is approved.",
-    commands=[extract],
+    commands=[extract, history],
     demo_params=demo_params,
     compare_outcomes=compare_outcomes,
     replay=replay,
