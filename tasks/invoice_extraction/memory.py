@@ -25,7 +25,7 @@ from rapidfuzz import fuzz
 
 from opsgate.models import Escalation, EscalationReason
 from opsgate.writers.payables import vendor_key
-from tasks.invoice_extraction.checks import failed_checks
+from tasks.invoice_extraction.checks import CONFIRMED, failed_checks
 from tasks.invoice_extraction.learning import (
     AMOUNT_FIELDS,
     CONSTANT,
@@ -49,6 +49,7 @@ from tasks.invoice_extraction.models import Extraction, InvoiceFields
 SIMILAR_HEADER = 0.45  # share of letterhead trigrams two documents of one vendor have in common, at least
 PRINTED = ("vendor_address",)  # constant per branch: the approved one printed on the document counts
 PRINTED_ALIKE = 85  # how much of an approved value must be printed as written (rapidfuzz partial ratio, 0-100)
+_PRINTED_WITHIN, _PRINTED_LINES = 40, 6  # where a printed value is looked for: the first lines, a run of a few
 IDENTITY = ("vendor_tax_id", "iban")  # tell the vendor apart; never overridden, a new one is escalated
 WITH_HISTORY = "+history"  # after a replayed version: read with the memory as it stood when each case was proposed
 AGREED, DISAGREED = 0.95, 0.6  # above the policy's low-confidence line: a disagreement is shown, not a stop
@@ -84,7 +85,7 @@ class Vendor:
         here = compact(text)
         scored = [(fuzz.partial_ratio(compact(value), here), count, value) for value, count in Counter(values).items()]
         score, count, value = max(scored, key=lambda s: (s[0], s[1]))
-        return (value, count, len(values)) if score >= PRINTED_ALIKE else None
+        return (_as_printed(value, lines_of(text)), count, len(values)) if score >= PRINTED_ALIKE else None
 
     def identifiers(self, name: str) -> set[str]:
         """The vendor's approved values of ``name`` (its VAT ids, or its IBANs), compacted."""
@@ -150,7 +151,8 @@ class Memory:
                 confidence[name] = max(confidence.get(name, 0.0), AGREED if ours not in (None, "") else min(AGREED, 0.5 + 0.5 * held / (seen + 1)))
                 continue
             misread = sum(1 for doc in vendor.documents if name in doc.misread)
-            trusted = held / (seen + 1) >= TRUSTED or (misread > 0 and held / seen >= 0.5)
+            sure = confidence.get(name, 0.0) >= CONFIRMED  # the rules' reading was confirmed (a total its parts add up to)
+            trusted = not sure and (held / (seen + 1) >= TRUSTED or (misread > 0 and held / seen >= 0.5))
             values[name], confidence[name] = (shown, DISAGREED) if trusted else (ours, min(confidence.get(name, DISAGREED), DISAGREED))
             why = f"; the rules misread it on {misread} of them" if misread else ""
             notices.append(Escalation(reason=EscalationReason.CONFLICTING_SOURCES, field=name, detail=(
@@ -167,6 +169,21 @@ class Memory:
         status = extraction.status if extraction.status == "error" else "escalated" if escalations else "ok"
         update = {"fields": fields, "confidence": confidence, "notices": notices, "escalations": escalations, "status": status}
         return extraction.model_copy(update=update)
+
+
+def _as_printed(value: str, lines: Sequence[str]) -> str:
+    """The run of lines that prints ``value`` in this document, as printed there (its own spelling,
+    a scan's own misreadings), or ``value`` itself where no run of lines prints it nearly as written."""
+    target = compact(value)
+    rows = [line for line in lines[:_PRINTED_WITHIN] if line]
+    best, best_score = value, 0.0
+    for i in range(len(rows)):
+        for j in range(i + 1, min(i + _PRINTED_LINES, len(rows)) + 1):
+            window = ", ".join(rows[i:j])
+            score = fuzz.ratio(compact(window), target)
+            if score > best_score:
+                best, best_score = window, score
+    return best if best_score >= PRINTED_ALIKE else value
 
 
 def _typed(name: str, value: Any) -> Any:

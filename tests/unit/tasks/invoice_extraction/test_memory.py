@@ -194,3 +194,27 @@ def test_a_vat_id_is_held_against_the_vendors_vat_ids_only() -> None:
 
     assert extract_fields(with_vat).fields.vendor_tax_id is not None
     assert [e for e in read.escalations if e.field in ("vendor_tax_id", "iban")] == []
+
+
+def test_an_address_known_from_history_is_given_as_this_document_prints_it() -> None:
+    from tasks.invoice_extraction.memory import _as_printed
+
+    lines = ["POPULAR BOOK CO. (M) SDN BHD", "NO 8, JALAN 7/118B, DESA TUN RAZAK", "56000 KUALA LUMPUR, MALAYSIA", "TEL: 03-1234"]
+    # approved on an earlier receipt whose scan read "RAZAH": this one prints "RAZAK", and that is what it says
+    assert _as_printed("NO 8, JALAN 7/118B, DESA TUN RAZAH 56000 KUALA LUMPUR, MALAYSIA", lines) == (
+        "NO 8, JALAN 7/118B, DESA TUN RAZAK, 56000 KUALA LUMPUR, MALAYSIA"
+    )
+    assert _as_printed("1 HIGH STREET, LONDON", lines) == "1 HIGH STREET, LONDON"  # not printed here: kept as approved
+
+
+def test_a_total_the_rules_confirmed_by_its_parts_is_not_overruled() -> None:
+    """The memory's place says one amount, the document's own arithmetic another: the arithmetic stays, the
+    disagreement is shown."""
+    memory = Memory.of("history.1+test", [learn(FIRST, APPROVED_FIRST, extract_fields(FIRST).fields)])
+    read = rules_read(WITH_GOODS_TOTAL)
+    confirmed = read.model_copy(update={"confidence": {**read.confidence, "total": 0.97}})
+
+    after = with_memory(confirmed, memory)
+
+    assert after.fields.total == Decimal("60.00")
+    assert [n.field for n in after.notices] == ["total"] and "the rules kept" in after.notices[0].detail
