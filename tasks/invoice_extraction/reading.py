@@ -308,6 +308,7 @@ def _page_words_or_ocr(document: pdfium.PdfDocument, index: int, ocr: Ocr) -> Pa
             textpage.close()
         if any(w.text.strip() for w in words):
             return PageWords(words, by_ocr=False)
+        _check_images(page, ocr, index)
         width, height = page.get_size()
         scale = render_scale(width, height, ocr.options.dpi, ocr.options.max_pixels)
         bitmap = page.render(scale=scale, grayscale=True)
@@ -318,6 +319,18 @@ def _page_words_or_ocr(document: pdfium.PdfDocument, index: int, ocr: Ocr) -> Pa
     finally:
         page.close()
     return ocr.page(image, scale * 72)
+
+
+def _check_images(page: pdfium.PdfPage, ocr: Ocr, index: int) -> None:
+    """Refuse to render a page holding an image larger than the pixel budget: its size is in the
+    image's dictionary, its pixels would be decoded by rendering (the pre-check leaves images alone)."""
+    for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]):
+        width, height = image.get_px_size()
+        if width * height > ocr.options.max_pixels:
+            raise ExtractionError(
+                "too_large_when_expanded",
+                f"{ocr.name}: too_large_when_expanded: page {index + 1} holds a {width}x{height}-pixel image, over the {ocr.options.max_pixels}-pixel limit; not rendered",
+            )
 
 
 def _page_words(textpage: pdfium.PdfTextPage, height: float) -> list[Word]:

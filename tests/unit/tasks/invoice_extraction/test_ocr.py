@@ -120,6 +120,9 @@ def test_an_image_too_large_to_decode_is_refused_undecoded() -> None:
     over = _reason(_png_header(10_000, 7_000))  # 70 million pixels: past the default budget, below Pillow's own check
     assert over.reason == "too_large_when_expanded" and "10000x7000 pixels" in str(over)
 
+    image_bomb = _reason(image_only_pdf(50_000, 50_000), "scan.pdf")
+    assert image_bomb.reason == "too_large_when_expanded" and "50000x50000-pixel image" in str(image_bomb)
+
     small_budget = _reason(image_file(page_images(["Invoice Number: 1"], dpi=100), "TIFF"), "fax.tif", OcrOptions(max_pixels=500_000))
     assert small_budget.reason == "too_large_when_expanded" and "page 1" in str(small_budget)
 
