@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw, ImageFont
 
 from opsgate.errors import ExtractionError
 from opsgate.isolation import MB, Limits
@@ -80,6 +81,21 @@ def test_a_pdf_reads_its_text_layer_and_ocr_only_the_pages_without_one(tmp_path:
     assert text_only.words == [], "no OCR, so no word confidences to weigh the fields by"
     scan = document_text(image_file(page_images(["Invoice Number: BOS-24-0317"]), "PDF"), "b.pdf")
     assert "Invoice Number: BOS-24-0317" in scan.text and all(0 < w.confidence <= 1 for w in scan.words)
+
+
+def test_pale_print_and_text_on_a_shaded_row_are_read() -> None:
+    """Pale grey print beside black print, and black print on a grey band, as invoice templates have them."""
+    page = Image.new("L", (1650, 900), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=36)
+    draw.text((100, 100), "Invoice Number: BOS-24-0317", fill=0, font=font)
+    draw.text((100, 200), "Room Charges Grand Total", fill=205, font=font)
+    draw.rectangle((80, 300, 1570, 380), fill=225)
+    draw.text((100, 315), "Payment due by 14 April 2024", fill=0, font=font)
+
+    lines = [line.strip() for line in document_text(image_file([page], "PNG", dpi=200), "pale.png").text.splitlines()]
+
+    assert lines == ["Invoice Number: BOS-24-0317", "Room Charges Grand Total", "Payment due by 14 April 2024"]
 
 
 def test_a_blank_scan_needs_ocr_and_says_it_is_blank(tmp_path: Path) -> None:
