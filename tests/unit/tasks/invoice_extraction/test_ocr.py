@@ -14,15 +14,19 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from pydantic import ValidationError
 
 from opsgate.errors import ExtractionError
 from opsgate.isolation import MB, Limits
 from opsgate.models import EscalationReason
-from tasks.invoice_extraction.batch import ReadJob, extract_documents
+from opsgate.settings import get_settings
+from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
 from tasks.invoice_extraction.extracting import ReadOptions, extract_document
 from tasks.invoice_extraction.layout import Word
+from tasks.invoice_extraction.llm_extraction import CONFIDENCE
 from tasks.invoice_extraction.ocr import Ocr, OcrOptions
 from tasks.invoice_extraction.reading import document_text, read_document
+from tests.support.fake_llm import FakeLlm, llm_configured
 from tests.support.pdf_builder import image_only_pdf, text_pdf
 from tests.support.samples import DE_INVOICE, US_INVOICE
 from tests.support.scans import blank_page, image_file, page_images
@@ -56,6 +60,32 @@ def test_an_invoice_image_is_read_into_the_same_fields_as_its_text_layer(tmp_pat
     for name, score in printed.confidence.items():  # OCR is never surer than a text layer, and clean print is read well
         assert 0.5 < scan.confidence[name] <= score, name
     assert sum(scan.confidence.values()) < sum(printed.confidence.values())
+
+
+def test_fields_a_model_read_from_a_scan_are_weighed_by_the_words_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = {"document_type": "invoice", "vendor_name": "Nordlicht Technik GmbH", "invoice_number": "NT-2024-0815", "invoice_date": "2024-02-05",
+              "currency": "EUR", "total": 1493.45}
+    scan = _write(tmp_path, "de.png", image_file(page_images(DE_INVOICE), "PNG"))
+    with llm_configured(monkeypatch):
+        result = extract_document(scan, REQUIRED, backend="llm", client=FakeLlm(answer).client())
+
+    assert (result.status, result.fields.invoice_number, result.fields.total) == ("ok", "NT-2024-0815", Decimal("1493.45"))
+    assert all(0.5 < result.confidence[name] < CONFIDENCE for name in answer if name != "document_type")
+
+
+def test_the_ocr_settings_reach_the_readers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPSGATE_OCR_LANGUAGES", "deu")
+    monkeypatch.setenv("OPSGATE_OCR_DPI", "200")
+    monkeypatch.setenv("OPSGATE_READER_WALL_SECONDS", "30")
+    get_settings.cache_clear()
+    try:
+        assert read_options().ocr == OcrOptions(languages="deu", dpi=200, seconds=30, max_pixels=60_000_000)
+        monkeypatch.setenv("OPSGATE_OCR_LANGUAGES", "deu --user-words /etc/passwd")
+        get_settings.cache_clear()
+        with pytest.raises(ValidationError, match="ocr_languages"):
+            get_settings()
+    finally:
+        get_settings.cache_clear()
 
 
 def test_an_image_only_pdf_is_read_by_ocr(tmp_path: Path) -> None:
