@@ -36,7 +36,7 @@ def adjusted_confidence(fields: InvoiceFields, confidence: dict[str, float], wor
     for name, score in confidence.items():
         value = getattr(fields, name, None)
         found = _value_confidence(name, value, words) if value not in (None, "", []) else None
-        adjusted[name] = score * (found if found is not None else mean)
+        adjusted[name] = round(score * (found if found is not None else mean), 4)
     return adjusted
 
 
