@@ -8,6 +8,7 @@ Scans are read by OCR (``ocr``): a PDF page without a text layer and a PNG, JPEG
 (every page of it). ``needs_ocr`` then means OCR found no usable text, and the message says why
 (blank, illegible, OCR not installed or too slow). What OCR read comes back with its words, so
 that the confidence of a field read from unsure words can be lowered (``word_confidence``).
+
 PDFs are recognised by their magic bytes, not by their name, because inbox files are often
 misnamed; a file that starts like another format (a zip holding a PDF) is that format, whatever
 follows.
