@@ -100,7 +100,8 @@ class Ocr:
         try:
             done = subprocess.run(
                 command, input=buffer.getvalue(), capture_output=True, timeout=remaining, env=env,
-                preexec_fn=functools.partial(die_with_parent, os.getpid()),  # readers are single-threaded processes
+                # preexec_fn is unsafe beside other threads; documents are read in single-threaded reader processes
+                preexec_fn=functools.partial(die_with_parent, os.getpid()),
             )
         except subprocess.TimeoutExpired as exc:
             raise ExtractionError("needs_ocr", f"{self.name}: OCR took longer than {self.options.seconds:g} s; not read") from exc
