@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
     """Ask the kernel to kill this process when its parent goes (Linux); exit if it already went."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -101,7 +101,7 @@ def serve(inbox: Connection, outbox: Connection) -> None:
 
 def main(argv: list[str]) -> None:
     in_fd, out_fd, parent_pid = (int(arg) for arg in argv)
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     serve(Connection(in_fd, writable=False), Connection(out_fd, readable=False))
 
 

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     reader_max_expanded_mb: int = Field(
         default=256, gt=0, description="What a PDF's compressed streams (images aside) may expand to, in total, before it is refused unread."
     )
+    reader_max_image_pixels: int = Field(default=60_000_000, gt=0, description="A larger image (or TIFF page) is refused undecoded; a larger PDF page is rendered smaller for OCR.")
+    ocr_languages: str = Field(default="eng+deu+fra", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$", description="Tesseract's languages for scans, joined by '+'.")
+    ocr_dpi: int = Field(default=300, ge=72, le=600, description="Resolution PDF pages without a text layer are rendered at for OCR.")
     reader_max_csv_field_bytes: int = Field(default=1024 * 1024, gt=0, description="A CSV row with a larger field is left out with its reason.")
 
     @field_validator("data_dir", "policy_dir", "audit_key_file")

@@ -1,8 +1,8 @@
 """Reading a batch of documents in reader processes: the one way the workflow, `opsgate extract`
 and the replay read untrusted documents.
 
-Everything that parses a document's bytes (loading, the pre-checks, the PDF text layer, embedded
-attachments, e-invoice XML, the rules over the text) runs in ``opsgate.isolation``'s workers
+Everything that parses a document's bytes (loading, the pre-checks, the PDF text layer, OCR of
+scans, embedded attachments, e-invoice XML, the rules over the text) runs in ``opsgate.isolation``'s workers
 under memory, CPU, wall-clock and output limits, so a compression bomb or a reader that aborts
 costs that document, not the batch. The model (``llm`` and ``auto``) is asked here, in the
 caller's process, with what the worker read: its client never meets the bytes.
@@ -24,6 +24,7 @@ from opsgate.settings import get_settings
 from tasks.invoice_extraction.backends import Backend
 from tasks.invoice_extraction.extracting import ReadOptions, TextToRead, check_required, finish_reading, read_document
 from tasks.invoice_extraction.models import Extraction
+from tasks.invoice_extraction.ocr import OcrOptions
 
 if TYPE_CHECKING:
     import instructor
@@ -46,9 +47,11 @@ class ReadJob:
 
 
 def read_options(backend: Backend | None = None) -> ReadOptions:
-    """The configured limits, with ``backend`` (the configured one when omitted)."""
+    """The configured limits, with ``backend`` (the configured one when omitted); OCR may take
+    what is left of a reader's wall-clock limit, which kills it anyway."""
     settings = get_settings()
-    return ReadOptions(max_bytes=settings.max_document_bytes, max_expanded=settings.reader_max_expanded_mb * MB, backend=backend or settings.backend)
+    ocr = OcrOptions(languages=settings.ocr_languages, dpi=settings.ocr_dpi, seconds=settings.reader_wall_seconds, max_pixels=settings.reader_max_image_pixels)
+    return ReadOptions(max_bytes=settings.max_document_bytes, max_expanded=settings.reader_max_expanded_mb * MB, backend=backend or settings.backend, ocr=ocr)
 
 
 def read_job(job: ReadJob) -> Extraction | TextToRead:

@@ -9,6 +9,10 @@ fields are read from the XML exactly (confidence 1.0) instead of being guessed f
 printed total is still compared with the XML's, and a PDF whose embedded XML cannot be used is
 read from its text layer with an escalation saying so.
 
+A scan is read by OCR (``reading``, ``ocr``); the confidence of each field read from it is then
+lowered by how sure OCR was of the words the value was printed in (``word_confidence``), after
+whichever backend read the text, so that a field read from unsure words escalates as usual.
+
 Every extraction of a document whose bytes were read carries their digest and size (``inputs``),
 whatever came of them: the proposal stores it, and a replay compares it with the file as it is then.
 
@@ -29,10 +33,13 @@ from opsgate.models import Escalation, EscalationReason
 from tasks.invoice_extraction.backends import Backend, read_fields
 from tasks.invoice_extraction.checks import failed_checks
 from tasks.invoice_extraction.einvoice import EInvoice, looks_like_xml, parse_einvoice
+from tasks.invoice_extraction.layout import Word
 from tasks.invoice_extraction.models import DocumentType, Extraction, InvoiceFields
+from tasks.invoice_extraction.ocr import OcrOptions
 from tasks.invoice_extraction.reading import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_EXPANDED,
+    DocumentText,
     check_pdf,
     document_inputs,
     document_text,
@@ -41,6 +48,7 @@ from tasks.invoice_extraction.reading import (
     load_document,
 )
 from tasks.invoice_extraction.rules import RulesResult, extract_fields
+from tasks.invoice_extraction.word_confidence import adjusted_confidence
 
 if TYPE_CHECKING:
     import instructor
@@ -53,24 +61,27 @@ XML_VERSION = "einvoice-xml"  # read from structured data: no rules or prompt in
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """How a document is read: its size limits, whether an embedded e-invoice counts, and who reads text."""
+    """How a document is read: its size limits, whether an embedded e-invoice counts, who reads text, and how scans are read."""
 
     max_bytes: int = DEFAULT_MAX_BYTES
     max_expanded: int = DEFAULT_MAX_EXPANDED
     use_embedded_xml: bool = True
     backend: Backend = "rules"
+    ocr: OcrOptions = field(default_factory=OcrOptions)
 
 
 @dataclass
 class TextToRead:
     """What a reader process hands back when a model must read the text: the model's client lives
-    in the parent, never where untrusted bytes are parsed. For ``auto`` the rules have read it already."""
+    in the parent, never where untrusted bytes are parsed. For ``auto`` the rules have read it already.
+    ``words`` are the OCR'd words when OCR read any of the text, to weigh the model's fields by."""
 
     source: str
     text: str
     escalations: list[Escalation]
     rules: RulesResult | None
     inputs: dict[str, Any] = field(default_factory=dict)
+    words: list[Word] = field(default_factory=list)
 
 
 def extract_document(
@@ -83,6 +94,7 @@ def extract_document(
     backend: Backend = "rules",
     client: instructor.Instructor | None = None,
     prompt: Prompt | None = None,
+    ocr: OcrOptions | None = None,
 ) -> Extraction:
     """Read and extract ``path`` in this process; escalate when a required field is missing or the file is a scan.
 
@@ -91,10 +103,11 @@ def extract_document(
     A standalone XML document is always read as an e-invoice; ``use_embedded_xml=False`` makes
     a PDF be read from its text layer even when it has an e-invoice attached. ``backend`` says
     who reads text (see ``backends``); the LLM backends need ``client`` and read with ``prompt``,
-    the newest prompt file unless a replay names another version. Untrusted inboxes are read
-    through ``batch.extract_documents`` instead, which runs this work in reader processes.
+    the newest prompt file unless a replay names another version; ``ocr`` says how scans are read.
+    Untrusted inboxes are read through ``batch.extract_documents`` instead, which runs this work
+    in reader processes.
     """
-    options = ReadOptions(max_bytes=max_bytes, use_embedded_xml=use_embedded_xml, backend=backend)
+    options = ReadOptions(max_bytes=max_bytes, use_embedded_xml=use_embedded_xml, backend=backend, ocr=ocr or OcrOptions())
     return finish_reading(read_document(path, required_fields, source, options), required_fields, backend, client, prompt)
 
 
@@ -123,7 +136,8 @@ def finish_reading(
         return read
     reading = read_fields(read.text, backend, client, prompt, rules=read.rules)
     result = reading.result
-    extraction = _finish(read.source, required_fields, result.document_type, result.fields, result.confidence, read.escalations + reading.escalations, reading.instruction_version)
+    confidence = adjusted_confidence(result.fields, result.confidence, read.words)
+    extraction = _finish(read.source, required_fields, result.document_type, result.fields, confidence, read.escalations + reading.escalations, reading.instruction_version)
     extraction.inputs = read.inputs
     extraction.text = read.text  # for the vendor memory (``memory``)
     return extraction
@@ -150,7 +164,7 @@ def _extract(data: bytes, name: str, required_fields: Sequence[str], source: str
             check_pdf(data, name, options.max_expanded)
             if options.use_embedded_xml:
                 einvoice, escalations = _embedded(data, name, options.max_bytes)
-        text: str | None = document_text(data, name)
+        text: DocumentText | None = document_text(data, name, options.ocr)
     except ExtractionError as exc:
         if exc.reason != "needs_ocr":
             return Extraction(source=source, status="error", error=str(exc))
@@ -162,15 +176,18 @@ def _extract(data: bytes, name: str, required_fields: Sequence[str], source: str
     if einvoice is None:
         assert text is not None
         if options.backend != "rules":
-            return TextToRead(source, text, escalations, extract_fields(text) if options.backend == "auto" else None)
-        reading = read_fields(text, "rules")
+            rules = extract_fields(text.text) if options.backend == "auto" else None
+            return TextToRead(source, text.text, escalations, rules, words=text.words)
+        reading = read_fields(text.text, "rules")
         result = reading.result
-        extraction = _finish(source, required_fields, result.document_type, result.fields, result.confidence, escalations + reading.escalations, reading.instruction_version)
-        extraction.text = text  # for the vendor memory (``memory``)
+        confidence = adjusted_confidence(result.fields, result.confidence, text.words)
+        extraction = _finish(source, required_fields, result.document_type, result.fields, confidence, escalations + reading.escalations, reading.instruction_version)
+        extraction.text = text.text  # for the vendor memory (``memory``)
         return extraction
     fields, confidence = einvoice.fields, einvoice.confidence
     if text is not None:
-        printed = extract_fields(text)
+        printed = extract_fields(text.text)
+        printed = printed.model_copy(update={"confidence": adjusted_confidence(printed.fields, printed.confidence, text.words)})
         escalations += _total_conflict(einvoice, printed.fields.total)
         fields, confidence = _fill_from_text(einvoice, printed)
     return _finish(source, required_fields, einvoice.document_type, fields, confidence, escalations, XML_VERSION)

@@ -1,8 +1,14 @@
 """Turn a document file into plain text, or say precisely why that is not possible.
 
 The workflow needs to tell "this document is broken" (an error a person must fix at the source)
-from "this document is a scan" (a person, or later OCR, must read it). So every failure is an
+from "this document is a scan nobody can read" (a person must read it). So every failure is an
 ``ExtractionError`` with a short ``reason`` code; nothing here guesses or silently returns "".
+
+Scans are read by OCR (``ocr``): a PDF page without a text layer and a PNG, JPEG or TIFF file
+(every page of it). ``needs_ocr`` then means OCR found no usable text, and the message says why
+(blank, illegible, OCR not installed or too slow). What OCR read comes back with its words, so
+that the confidence of a field read from unsure words can be lowered (``word_confidence``).
+
 PDFs are recognised by their magic bytes, not by their name, because inbox files are often
 misnamed; a file that starts like another format (a zip holding a PDF) is that format, whatever
 follows.
@@ -24,6 +30,7 @@ import ctypes
 import hashlib
 import re
 import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +40,7 @@ import pypdfium2.raw as pdfium_c
 from opsgate.errors import ExtractionError
 from tasks.invoice_extraction.einvoice import looks_like_einvoice
 from tasks.invoice_extraction.layout import Word, layout_text_lines, page_text
+from tasks.invoice_extraction.ocr import Ocr, OcrOptions, PageWords, image_pages, render_scale
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 DEFAULT_MAX_EXPANDED = 256 * 1024 * 1024
@@ -44,7 +52,14 @@ _LAYOUT_GAP = re.compile(r"\S {3,}\S")
 # File names the e-invoice standards prescribe for the XML inside a PDF/A-3 (compared lower-case).
 EINVOICE_FILE_NAMES = frozenset({"factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"})
 
-# Signatures of common binary formats that arrive in inboxes but carry no readable text here.
+# Images read by OCR; their signatures are also in _BINARY_MAGIC, so no image is ever read as text.
+_IMAGE_MAGIC: dict[bytes, str] = {
+    b"\x89PNG\r\n\x1a\n": "PNG image",
+    b"\xff\xd8\xff": "JPEG image",
+    b"II*\x00": "TIFF image",
+    b"MM\x00*": "TIFF image",
+}
+# Signatures of common binary formats that arrive in inboxes; only the images above are read.
 _BINARY_MAGIC: dict[bytes, str] = {
     b"\x89PNG\r\n\x1a\n": "PNG image",
     b"\xff\xd8\xff": "JPEG image",
@@ -57,15 +72,24 @@ _BINARY_MAGIC: dict[bytes, str] = {
 }
 
 
-def read_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
-    """Return the text of a PDF (text layer) or a text file.
+@dataclass(frozen=True)
+class DocumentText:
+    """A document's text, and when any of it was read by OCR, the words of every page with how
+    sure the reader was of each (1.0 for a text layer)."""
 
-    Pages of a PDF are joined with a form feed so callers can still tell where a page ends.
+    text: str
+    words: list[Word] = field(default_factory=list)
+
+
+def read_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, ocr: OcrOptions | None = None) -> str:
+    """Return the text of a PDF (text layer, OCR for pages without one), an image (OCR) or a text file.
+
+    Pages are joined with a form feed so callers can still tell where a page ends.
     Raises ``ExtractionError`` with reason ``not_found``, ``empty``, ``too_large``,
-    ``corrupt``, ``encrypted``, ``needs_ocr`` or ``unsupported_format``.
+    ``too_large_when_expanded``, ``corrupt``, ``encrypted``, ``needs_ocr`` or ``unsupported_format``.
     """
     path = Path(path)
-    return document_text(load_document(path, max_bytes), path.name)
+    return document_text(load_document(path, max_bytes), path.name, ocr).text
 
 
 def load_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -88,14 +112,17 @@ def document_inputs(data: bytes) -> dict[str, Any]:
     return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
-def document_text(data: bytes, name: str) -> str:
+def document_text(data: bytes, name: str, ocr: OcrOptions | None = None) -> DocumentText:
     """The text of a document already loaded; ``name`` is for messages and the ``.pdf`` check."""
+    ocr = ocr or OcrOptions()
+    if _binary_kind(data, _IMAGE_MAGIC) is not None:
+        return _read_image(data, name, ocr)
     _refuse_binary(data, name)
     if is_pdf(data):
-        return _read_pdf(data, name)
+        return _read_pdf(data, name, ocr)
     if name.lower().endswith(".pdf"):
         raise ExtractionError("corrupt", f"{name}: named .pdf but does not start like a PDF file")
-    return _read_text(data, name)
+    return DocumentText(_read_text(data, name))
 
 
 def embedded_einvoice(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, bytes] | None:
@@ -241,27 +268,39 @@ def _open_pdf(data: bytes, name: str) -> pdfium.PdfDocument:
         raise ExtractionError("corrupt", f"{name}: the PDF is damaged and cannot be opened ({exc})") from exc
 
 
-def _read_pdf(data: bytes, name: str) -> str:
-    """Extract the text layer page by page, closing every pdfium handle before returning."""
+def _read_pdf(data: bytes, name: str, options: OcrOptions) -> DocumentText:
+    """Read the text layer page by page, OCR for a page without one; every pdfium handle is closed before returning."""
     document = _open_pdf(data, name)
+    ocr = Ocr(name, options)
     try:
         page_count = len(document)
         if page_count == 0:
             raise ExtractionError("corrupt", f"{name}: the PDF has no pages")
-        pages = [_page_text(document, index) for index in range(page_count)]
+        pages = [_page_words_or_ocr(document, index, ocr) for index in range(page_count)]
     except pdfium.PdfiumError as exc:
         raise ExtractionError("corrupt", f"{name}: a page of the PDF cannot be read ({exc})") from exc
     finally:
         document.close()
-    if not any(page.strip() for page in pages):
-        raise ExtractionError(
-            "needs_ocr", f"{name}: the PDF has no text layer ({page_count} page(s), probably scanned)"
-        )
-    return PAGE_SEPARATOR.join(pages)
+    return _joined(pages, name, "the PDF has no text layer and")
 
 
-def _page_text(document: pdfium.PdfDocument, index: int) -> str:
-    """The page's text laid out as a person sees it (``layout``), from the glyphs' boxes."""
+def _read_image(data: bytes, name: str, options: OcrOptions) -> DocumentText:
+    ocr = Ocr(name, options)
+    return _joined([ocr.page(image, dpi) for image, dpi in image_pages(data, name, options.max_pixels)], name, "")
+
+
+def _joined(pages: list[PageWords], name: str, preamble: str) -> DocumentText:
+    """The pages' text in order; their words too when OCR read any. ``needs_ocr`` naming each
+    page's problem when none has usable text."""
+    if not any(page.words for page in pages):
+        problems = "; ".join(f"page {i}: {page.problem}" for i, page in enumerate(pages, 1) if page.problem)
+        raise ExtractionError("needs_ocr", f"{name}: {preamble + ' ' if preamble else ''}OCR found no usable text ({problems})")
+    text = PAGE_SEPARATOR.join(page_text(page.words) for page in pages)
+    return DocumentText(text, [w for page in pages for w in page.words] if any(page.by_ocr for page in pages) else [])
+
+
+def _page_words_or_ocr(document: pdfium.PdfDocument, index: int, ocr: Ocr) -> PageWords:
+    """The page's words from its text layer, or from OCR of the rendered page when it has none."""
     page = document[index]
     try:
         textpage = page.get_textpage()
@@ -269,9 +308,31 @@ def _page_text(document: pdfium.PdfDocument, index: int) -> str:
             words = _page_words(textpage, page.get_height())
         finally:
             textpage.close()
+        if any(w.text.strip() for w in words):
+            return PageWords(words, by_ocr=False)
+        _check_images(page, ocr, index)
+        width, height = page.get_size()
+        scale = render_scale(width, height, ocr.options.dpi, ocr.options.max_pixels)
+        bitmap = page.render(scale=scale, grayscale=True)
+        try:
+            image = bitmap.to_pil()
+        finally:
+            bitmap.close()
     finally:
         page.close()
-    return page_text(words)
+    return ocr.page(image, scale * 72)
+
+
+def _check_images(page: pdfium.PdfPage, ocr: Ocr, index: int) -> None:
+    """Refuse to render a page holding an image larger than the pixel budget: its size is in the
+    image's dictionary, its pixels would be decoded by rendering (the pre-check leaves images alone)."""
+    for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]):
+        width, height = image.get_px_size()
+        if width * height > ocr.options.max_pixels:
+            raise ExtractionError(
+                "too_large_when_expanded",
+                f"{ocr.name}: too_large_when_expanded: page {index + 1} holds a {width}x{height}-pixel image, over the {ocr.options.max_pixels}-pixel limit; not rendered",
+            )
 
 
 def _page_words(textpage: pdfium.PdfTextPage, height: float) -> list[Word]:
@@ -332,8 +393,8 @@ def _page_words(textpage: pdfium.PdfTextPage, height: float) -> list[Word]:
     return words
 
 
-def _binary_kind(data: bytes) -> str | None:
-    return next((kind for magic, kind in _BINARY_MAGIC.items() if data.startswith(magic)), None)
+def _binary_kind(data: bytes, signatures: dict[bytes, str] = _BINARY_MAGIC) -> str | None:
+    return next((kind for magic, kind in signatures.items() if data.startswith(magic)), None)
 
 
 def _refuse_binary(data: bytes, name: str) -> None:

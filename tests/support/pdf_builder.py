@@ -140,13 +140,14 @@ def pdf_with_attachment(lines: list[str], filename: str, data: bytes) -> bytes:
     )
 
 
-def image_only_pdf() -> bytes:
-    """A one-page PDF that paints a small grey image and has no text at all (a 'scan')."""
+def image_only_pdf(width: int = 8, height: int = 8) -> bytes:
+    """A one-page PDF that paints a grey image and has no text at all (a 'scan'). The image holds
+    an 8x8 pattern whatever size its dictionary claims: a larger one is a decompression bomb's shape."""
     pixels = zlib.compress(bytes([0, 128, 255, 64] * 16))  # 8x8 DeviceGray
     image = _stream(
         pixels,
-        b"/Type /XObject /Subtype /Image /Width 8 /Height 8 /ColorSpace /DeviceGray "
-        b"/BitsPerComponent 8 /Filter /FlateDecode ",
+        b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+        b"/BitsPerComponent 8 /Filter /FlateDecode " % (width, height),
     )
     content = b"q 400 0 0 560 97 140 cm /Im1 Do Q"
     return _pages_pdf([content], b"<< /XObject << /Im1 3 0 R >> >>", [image])

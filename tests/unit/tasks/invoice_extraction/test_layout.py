@@ -81,7 +81,7 @@ def test_a_pdf_drawn_line_by_line_across_two_blocks_reads_block_by_block() -> No
     for i, (buyer, seller) in enumerate(rows):
         items += [(320.0, 700.0 - 14 * i, buyer), (50.0, 700.0 - 14 * i, seller)]
     items.append((50.0, 600.0, "Rechnung Nr. 4711"))
-    lines = [line.strip() for line in document_text(placed_pdf(items), "blocks.pdf").split("\n") if line.strip()]
+    lines = [line.strip() for line in document_text(placed_pdf(items), "blocks.pdf").text.split("\n") if line.strip()]
     assert lines == [
         "Lieferant GmbH", "Lieferantenstraße 20", "80333 München",
         "Kunden AG Mitte", "Kundenstraße 15", "69876 Frankfurt",

@@ -91,9 +91,14 @@ def test_encrypted_pdf(tmp_path: Path) -> None:
     assert _reason(_write(tmp_path, "locked.pdf", encrypted_pdf(["Invoice No: 9"]))) == "encrypted"
 
 
-def test_png_is_unsupported(tmp_path: Path) -> None:
+def test_damaged_png_is_corrupt_whatever_its_name(tmp_path: Path) -> None:
+    """PNG, JPEG and TIFF are read by OCR, so one that cannot be decoded is damaged, not unsupported."""
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(64))
-    assert _reason(_write(tmp_path, "photo.txt", png)) == "unsupported_format"
+    assert _reason(_write(tmp_path, "photo.txt", png)) == "corrupt"
+
+
+def test_gif_is_unsupported(tmp_path: Path) -> None:
+    assert _reason(_write(tmp_path, "photo.txt", b"GIF89a" + bytes(range(64)))) == "unsupported_format"
 
 
 def test_other_binary_is_unsupported(tmp_path: Path) -> None:
