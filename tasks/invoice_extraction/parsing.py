@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from babel import Locale
+from stdnum import numdb
 
 CENT = Decimal("0.01")
 
@@ -240,14 +241,55 @@ def iban_valid(candidate: str) -> bool:
 
 
 _IBAN_START = re.compile(r"(?<![A-Z0-9])[A-Z]{2}\d{2}(?=[\sA-Z0-9])")
+# A scan's misreadings of digits as letters ("DEO2", "NLSO") and back, for where the format wants the other.
+_IBAN_START_READ = re.compile(r"(?<![A-Z0-9])[A-Z]{2}[\dOQDILSBZG]{2}(?=[\sA-Z0-9])")
+_TO_DIGIT = str.maketrans("OQDILSBZG", "000115826")
+_TO_LETTER = str.maketrans("0158", "OISB")
 
 
 def find_iban(text: str) -> str | None:
-    """The first IBAN in the text that passes the mod-97 check (spaces inside are allowed)."""
-    for m in _IBAN_START.finditer(text.upper()):
-        chars = re.match(r"[A-Z0-9 ]{0,42}", text.upper()[m.start() :]).group(0)
-        compact = chars.replace(" ", "")[:34]
+    """The first IBAN in the text that passes the mod-97 check (spaces inside are allowed).
+
+    Where none does, an IBAN a scan misread ("DEO2 1203 …", "NLSO INGB …") is read as the
+    country's account format (python-stdnum's IBAN registry) says it must be written: digits where
+    it wants digits, letters where it wants letters. The check digits must then hold, so a
+    misreading is only ever undone, never invented.
+    """
+    upper = text.upper()
+    for m in _IBAN_START.finditer(upper):
+        compact = _iban_chars(upper, m.start())
         for length in range(len(compact), 14, -1):  # longest valid prefix wins
             if iban_valid(compact[:length]):
                 return compact[:length]
+    for m in _IBAN_START_READ.finditer(upper):
+        repaired = _as_formatted(_iban_chars(upper, m.start()))
+        if repaired is not None and iban_valid(repaired):
+            return repaired
     return None
+
+
+def _iban_chars(upper: str, start: int) -> str:
+    chars = re.match(r"[A-Z0-9 ]{0,42}", upper[start:])
+    return chars.group(0).replace(" ", "")[:34] if chars else ""
+
+
+def _as_formatted(compact: str) -> str | None:
+    """``compact`` rewritten to its country's account format, or None for a country without IBANs."""
+    kinds = _bban_kinds(compact[:2])
+    if kinds is None or len(compact) < 4 + len(kinds):
+        return None
+    bban = "".join(
+        c.translate(_TO_DIGIT) if kind == "n" else c.translate(_TO_LETTER) if kind == "a" else c
+        for c, kind in zip(compact[4 : 4 + len(kinds)], kinds)
+    )
+    return compact[:2] + compact[2:4].translate(_TO_DIGIT) + bban
+
+
+@lru_cache(maxsize=None)
+def _bban_kinds(country: str) -> str | None:
+    """Per position of the country's account number: ``n`` a digit, ``a`` a letter, ``c`` either."""
+    info = numdb.get("iban").info(country)
+    structure = info[0][1].get("bban") if info and info[0][0] == country else None
+    if not structure:
+        return None
+    return "".join(kind * int(count) for count, kind in re.findall(r"(\d+)!?([nac])", structure))

@@ -12,7 +12,8 @@ from tasks.invoice_extraction.labelling import ALL_LABELS, COLUMN_START, GENERIC
 from tasks.invoice_extraction.parsing import find_dates
 
 # The parts of a one-line return address: "Name ● Street 1 ● 12345 Town", "Name - Street - F-84340 Town".
-_SENDER_SEPARATOR = re.compile(r"\s+[●•·|–—-]\s+")
+# OCR reads the bullets as "e", "o", "©", "+" or "*": a single such sign between spaces separates too.
+_SENDER_SEPARATOR = re.compile(r"\s+[●•·|–—\-©®*+°eo]\s+")
 _POSTCODE_PART = re.compile(r"(?:[A-Z]{1,2}-)?\d{4,5}\s+[^\W\d_]{2,}")
 _TRAILING_LEGAL_FORM = re.compile(r"\s+(SARL|SAS|SASU|EURL|SA|SNC|SCI)\.?\s*$", re.IGNORECASE)
 # "Nummer : 549910", "Globale Nummer: 4000001123452 (GTIN)", "USt-IdNr.: DE123": keyed lines of a block, not its name.
@@ -84,8 +85,8 @@ def _block_name(block: Sequence[str]) -> str | None:
     for below in block:
         s = below.strip()
         if not s:
-            if names:
-                break
+            if names and not (len(names) == 1 and L.SALUTATION.fullmatch(names[0])):
+                break  # a blank line ends the name, except right after a salutation ("Herrn" / / "Max Mustermann")
             continue
         if _is_heading(s):
             break  # the next party's block

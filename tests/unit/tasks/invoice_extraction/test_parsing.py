@@ -124,3 +124,18 @@ def test_mask_dates_keeps_positions_and_find_amounts_returns_fresh_lists() -> No
 )
 def test_month_names_in_the_languages_invoices_come_in(text: str, expected: date) -> None:
     assert find_dates(text, True)[0][1] == expected
+
+
+@pytest.mark.parametrize(
+    ("printed", "iban"),
+    [
+        ("IBAN DEO2 1203 OOOO OOOO 2O2O 51", "DE02120300000000202051"),  # a scan read zeros as O
+        ("IBAN NL9I ABNA O417 1643 OO", "NL91ABNA0417164300"),  # digits where the Dutch format wants digits, the bank code kept
+    ],
+)
+def test_an_iban_a_scan_misread_is_read_as_its_country_writes_it(printed: str, iban: str) -> None:
+    assert find_iban(printed) == iban
+
+
+def test_a_misread_iban_whose_check_digits_fail_is_not_invented() -> None:
+    assert find_iban("IBAN NL9I ABNA O417 1643 O1") is None

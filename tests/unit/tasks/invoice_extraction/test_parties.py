@@ -56,3 +56,15 @@ def test_side_by_side_blocks_are_not_interleaved(seller: str, buyer: str) -> Non
 def test_a_name_on_the_heading_line_is_not_taken_for_a_block() -> None:
     fields = extract_fields("Bill To: Orchard Foods LLC\nWidgets  2  $100.00  $200.00\nTotal $200.00\n").fields
     assert fields.customer_name == "Orchard Foods LLC"
+
+
+def test_a_salutation_keeps_the_name_below_it_across_a_blank_line() -> None:
+    # OCR often leaves a blank line between a salutation and the name it opens
+    text = "Rechnung Nr. 4711 vom 05.03.2024\nKäufer:\n\nHerrn\n\nMax Mustermann\nMusterstr. 11\nDE 12346 Bad Musterhausen\n\nGesamtbetrag 50,00 EUR\n"
+    assert extract_fields(text).fields.customer_name == "Herrn Max Mustermann"
+
+
+def test_a_return_address_line_whose_bullets_a_scan_read_as_letters() -> None:
+    text = "Bei Spiel GmbH e Ecke 12 e 12345 Stadthausen e Germany\nTheodor Est\nBahnstr. 42\nInvoice # RE-2019/507\nTotal 571.04 EUR\n"
+    fields = extract_fields(text).fields
+    assert (fields.vendor_name, fields.customer_name) == ("Bei Spiel GmbH", "Theodor Est")
