@@ -100,7 +100,7 @@ PREPAID = _labels(
     r"acconto|anticipo\s*ricevuto|ya\s*pagado|anticipo",
 )
 TOTAL_GENERIC = _labels(
-    r"(?<!sub)(?<!sub-)(?<!sub )total(?!\s*(?:qty|quantity|items?|units|pieces|pcs|weight|discount|savings"
+    r"(?<!sub)(?<!sub-)(?<!sub )(?<!accepted )(?<!tendered )total(?!\s*(?:qty|quantity|items?|units|pieces|pcs|weight|discount|savings"
     r"|paid|tax|vat|gst|net|excl|ex\b|ht\b|hors|before|exkl|netto|mwst|tva|btw|iva|imponibile))|summe|totaal|montant|razem|totale(?!\s*(?:iva|imponibile))"
     # "DUE   19.20" on a till receipt: the amount due, where no word says it is a date
     r"|due(?!\s*(?:date|on|by|in|to|for|from|at|dat|datum))",
@@ -109,7 +109,8 @@ TOTAL_GENERIC = _labels(
 TOTAL_EXCLUDE = re.compile(
     r"sub\s*-?\s*total|\bnet(?:to)?\b|excl|exkl|before\s*tax|\bht\b|hors\s*tax|zwischensumme|\bohne\b|\bsans\b"
     r"|\b(?:vat|tax|mwst|tva|btw|gst)\s*(?:total|totaal|summe|amount)"
-    r"|\(\s*total",  # "(Total included GST @ 6%: 1.09)": a remark on the tax in the total
+    r"|\(\s*total"  # "(Total included GST @ 6%: 1.09)": a remark on the tax in the total
+    r"|\bin\s+total",  # "GST included in total 0.28": the tax in it
     re.IGNORECASE,
 )
 

@@ -76,6 +76,7 @@ _NUMBER = (
     r"|\d{1,3}(?: \d{3})+,\d{2}"  # space-grouped only with a decimal comma: 1 234,56
     r"|\d+[.,]\d{1,2}"  # plain with decimals
     r"|\d+"  # integer
+    r"|\.\d{2}"  # cents alone, as tills print a rounding or the change: ".02"
 )
 _AMOUNT = re.compile(rf"(?<![\w.,/-])(?P<neg>[-\u2212(])?\s?(?P<num>{_NUMBER})(?![\w%]|[.,/:]\d|\s?%|\s?-\d)")
 

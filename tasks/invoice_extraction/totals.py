@@ -29,7 +29,7 @@ _TOTAL_WORD = re.compile(
 # Totals that are not the amount payable: counts, subtotals, tax, amounts before tax or discount.
 _NOT_PAYABLE = re.compile(
     r"(?<![\w])(?:qty|quantity|items?|units?|pcs|pieces|weight|sub\s*-?\s*total|discount|savings|saving|excl\w*|exkl\w*"
-    r"|before|ohne|netto|ht|hors|points?|stamps?|\(?ex\)?)(?![\w])",
+    r"|before|ohne|netto|ht|hors|points?|stamps?|\(?ex\)?|accepted|tendered)(?![\w])",
     re.IGNORECASE,
 )
 # A tax amount ("TOTAL GST"), unless the label says the total includes the tax.

@@ -378,3 +378,16 @@ def test_gross_total_prepaid_and_amount_due_are_told_apart() -> None:
 def test_without_a_gross_total_it_is_what_is_due_plus_what_was_prepaid() -> None:
     f = extract_fields("Invoice No: 88\nDeposit paid: 200.00\nBalance due: 300.00 USD\n").fields
     assert (f.total, f.prepaid, f.amount_due) == (Decimal("500.00"), Decimal("200.00"), Decimal("300.00"))
+
+
+def test_a_till_rounding_printed_as_bare_cents_and_the_tax_included_in_total_line() -> None:
+    text = (
+        "99 MART S/B\nDATE 24-01-16\nTOTAL SALES (INCLUSIVE GST) RM\t13.58\nROUNDING ADJUSTMENT RM\t.02\n"
+        "ROUNDING RM\t13.60\nCASH RM\t14.00\nCHANGE RM\t.40\nGST @6% INCLUDED IN TOTAL\tRM 0.77\n"
+    )
+    assert extract_fields(text).fields.total == Decimal("13.60")
+
+
+def test_an_accepted_total_is_what_was_handed_over_not_the_total() -> None:
+    text = "CAR PARK SDN BHD\n28/05/18 11:41\nPARKING TICKET\t5.00 RM\nTOTAL\t5.00 RM\nACCEPTED TOTAL\t10.00 RM\nCHANGE\t5.00 RM\n"
+    assert extract_fields(text).fields.total == Decimal("5.00")
