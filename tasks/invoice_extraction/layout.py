@@ -23,6 +23,7 @@ so that column-aware rules (a value under its heading) still line up.
 
 from __future__ import annotations
 
+import bisect
 import re
 import statistics
 from collections.abc import Iterable, Sequence
@@ -91,10 +92,22 @@ class Row:
 
 @dataclass
 class _Region:
-    """Consecutive rows of one or two segments that leave a band free (the gutter) between two sides."""
+    """Consecutive rows of one or two segments that leave a band free (the gutter) between two sides.
+
+    ``first_end`` and ``last_start`` are the leftmost right edge and the rightmost left edge of its
+    segments: a band has text on its left exactly when some segment ends before it, so these two
+    say it without reading every row again.
+    """
 
     rows: list[Row] = field(default_factory=list)
     bands: list[tuple[float, float]] = field(default_factory=list)
+    first_end: float = float("inf")
+    last_start: float = float("-inf")
+
+    def take(self, row: Row) -> None:
+        self.rows.append(row)
+        self.first_end = min(self.first_end, *(s.right for s in row.segments))
+        self.last_start = max(self.last_start, *(s.left for s in row.segments))
 
 
 def page_lines(words: Iterable[Word], *, gap: float | None = None) -> list[str]:
@@ -162,27 +175,46 @@ def _rows(words: Sequence[Word], gap: float) -> list[Row]:
 
     A word joins a recent row whose band it mostly shares and where it collides with no word
     already placed: two lines printed close together (a bold name above its street) share some
-    height, never the same spot.
+    height, never the same spot. A row keeps its words ordered by their left edge, so a collision
+    is looked for among the neighbours of the word's place only: a hostile page of many thousand
+    words on one baseline costs n log n, not n².
     """
-    groups: list[list[Word]] = []
+    groups: list[_Group] = []
     for word in sorted(words, key=lambda w: ((w.top + w.bottom) / 2, w.left)):
-        home = next((g for g in reversed(groups[-3:]) if _same_band(g[0], word) and not _collides(g, word)), None)
+        home = next((g for g in reversed(groups[-3:]) if _same_band(g.first, word) and not g.collides(word)), None)
         if home is None:
-            groups.append([word])
+            groups.append(_Group(word))
         else:
-            home.append(word)
-    groups.sort(key=lambda g: statistics.median((w.top + w.bottom) / 2 for w in g))
+            home.add(word)
+    groups.sort(key=lambda g: statistics.median((w.top + w.bottom) / 2 for w in g.words))
     rows = []
     for group in groups:
-        group.sort(key=lambda w: w.left)
-        segments = [Segment([group[0]])]
-        for word in group[1:]:
+        segments = [Segment([group.words[0]])]
+        for word in group.words[1:]:
             if word.left - segments[-1].right >= gap:
                 segments.append(Segment([word]))
             else:
                 segments[-1].words.append(word)
-        rows.append(Row(segments, min(w.top for w in group), max(w.bottom for w in group)))
+        rows.append(Row(segments, min(w.top for w in group.words), max(w.bottom for w in group.words)))
     return rows
+
+
+class _Group:
+    """The words of one row while rows are formed, ordered by their left edge."""
+
+    def __init__(self, first: Word) -> None:
+        self.first = first
+        self.words = [first]
+        self.lefts = [first.left]
+
+    def add(self, word: Word) -> None:
+        at = bisect.bisect(self.lefts, word.left)
+        self.lefts.insert(at, word.left)
+        self.words.insert(at, word)
+
+    def collides(self, word: Word) -> bool:
+        at = bisect.bisect(self.lefts, word.left)
+        return any(_overlap(w, word) for w in self.words[max(0, at - 2) : at + 2])
 
 
 def _same_band(first: Word, word: Word) -> bool:
@@ -190,8 +222,8 @@ def _same_band(first: Word, word: Word) -> bool:
     return overlap >= 0.5 * min(first.bottom - first.top, word.bottom - word.top)
 
 
-def _collides(group: Sequence[Word], word: Word) -> bool:
-    return any(min(w.right, word.right) - max(w.left, word.left) > 0.3 * min(w.right - w.left, word.right - word.left) for w in group)
+def _overlap(w: Word, word: Word) -> bool:
+    return min(w.right, word.right) - max(w.left, word.left) > 0.3 * min(w.right - w.left, word.right - word.left)
 
 
 def _regions(rows: Sequence[Row], gap: float) -> list[Row | _Region]:
@@ -207,7 +239,7 @@ def _regions(rows: Sequence[Row], gap: float) -> list[Row | _Region]:
         if region is not None:
             bands = _free_bands(region, row, gap)
             if bands:
-                region.rows.append(row)
+                region.take(row)
                 region.bands = bands
                 continue
             out.extend(_close(region))
@@ -215,7 +247,8 @@ def _regions(rows: Sequence[Row], gap: float) -> list[Row | _Region]:
         if _is_table_row(row):
             out.append(row)
         else:
-            region = _Region([row], _own_bands(row, gap))
+            region = _Region(bands=_own_bands(row, gap))
+            region.take(row)
     if region is not None:
         out.extend(_close(region))
     return out
@@ -249,8 +282,9 @@ def _free_bands(region: _Region, row: Row, gap: float) -> list[tuple[float, floa
             if high - seg.right >= gap:
                 cut.append((seg.right, high))
         bands = cut
-    segments = [s for r in (*region.rows, row) for s in r.segments]
-    two_sided = [(low, high) for low, high in bands if any(s.right <= low for s in segments) and any(s.left >= high for s in segments)]
+    first_end = min(region.first_end, *(s.right for s in row.segments))
+    last_start = max(region.last_start, *(s.left for s in row.segments))
+    two_sided = [(low, high) for low, high in bands if first_end <= low and last_start >= high]
     return two_sided or [(low, high) for low, high in bands if low == float("-inf") or high == float("inf")]
 
 

@@ -17,16 +17,17 @@ from functools import lru_cache
 from babel import Locale
 from stdnum import numdb
 
+from tasks.invoice_extraction.places import LOCALES
+
 CENT = Decimal("0.01")
 
 # Month names as CLDR writes them (wide and abbreviated, in running text and standing alone) in the
 # languages invoices come in, with accents folded and "ä" as "ae" too, the way plain-text exports spell them.
-_MONTH_LOCALES = ("en", "en_GB", "de", "de_AT", "fr", "nl", "it", "es", "ms")
 
 
 def _month_names() -> dict[str, int]:
     names: dict[str, int] = {}
-    for code in _MONTH_LOCALES:
+    for code in LOCALES:
         months = Locale.parse(code).months
         for context in ("format", "stand-alone"):
             for width in ("wide", "abbreviated"):

@@ -13,15 +13,16 @@ from functools import cache
 
 from babel import Locale
 
-LANGUAGES = ("en", "de", "fr", "nl", "it", "es", "ms")
+# The CLDR locales of the languages invoices come in; regional ones where they spell months otherwise ("Jänner", "Sept").
+LOCALES = ("en", "en_GB", "de", "de_AT", "fr", "nl", "it", "es", "ms")
 
 
 @cache
 def _country_pattern() -> re.Pattern[str]:
     names = {
         name
-        for language in LANGUAGES
-        for code, name in Locale.parse(language).territories.items()
+        for locale in LOCALES
+        for code, name in Locale.parse(locale).territories.items()
         if len(code) == 2 and code.isalpha() and len(name) >= 4
     }
     alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))

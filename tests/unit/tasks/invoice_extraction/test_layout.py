@@ -114,3 +114,19 @@ def test_label_value_rows_stay_rows_beside_text_in_two_columns() -> None:
 def test_a_colon_standing_with_the_value_still_makes_a_label() -> None:
     text = "Bestellung              : B123456789\nLieferavis              : L87654321012345\n"
     assert [" ".join(line.split()) for line in layout_text_lines(text)] == ["Bestellung : B123456789", "Lieferavis : L87654321012345"]
+
+
+def test_two_lines_printed_close_together_stay_apart_where_their_words_would_collide() -> None:
+    # A bold name whose band reaches into the street line below it: the bands overlap, the places do not.
+    words = [
+        Word("Ma", 300, 100, 318, 114), Word("jolie", 322, 100, 352, 114), Word("boutique", 356, 100, 410, 114),
+        Word("35", 300, 106, 312, 116), Word("rue", 316, 106, 334, 116), Word("de", 338, 106, 350, 116), Word("Lyon", 354, 106, 380, 116),
+    ]
+    assert [line.strip() for line in page_lines(words) if line.strip()] == ["Ma jolie boutique", "35 rue de Lyon"]
+
+
+def test_a_hostile_page_of_one_long_row_and_one_long_column_reads_whole() -> None:
+    row = [Word(f"w{i}", i * 10.0, 0.0, i * 10.0 + 6, 10.0) for i in range(5000)]
+    assert page_lines(row)[0].split() == [f"w{i}" for i in range(5000)]
+    column = [Word(f"r{i}", 0.0, i * 12.0, 30.0, i * 12.0 + 10) for i in range(5000)]
+    assert [line.strip() for line in page_lines(column)] == [f"r{i}" for i in range(5000)]
