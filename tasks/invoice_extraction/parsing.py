@@ -245,6 +245,7 @@ def iban_valid(candidate: str) -> bool:
 _IBAN_START = re.compile(r"(?<![A-Z0-9])[A-Z]{2}\d{2}(?=[\sA-Z0-9])")
 # A scan's misreadings of digits as letters ("DEO2", "NLSO") and back, for where the format wants the other.
 _IBAN_START_READ = re.compile(r"(?<![A-Z0-9])[A-Z]{2}[\dOQDILSBZG]{2}(?=[\sA-Z0-9])")
+_IBAN_CHARS = re.compile(r"[A-Z0-9 ]{0,42}")
 _TO_DIGIT = str.maketrans("OQDILSBZG", "000115826")
 _TO_LETTER = str.maketrans("0158", "OISB")
 
@@ -271,7 +272,7 @@ def find_iban(text: str) -> str | None:
 
 
 def _iban_chars(upper: str, start: int) -> str:
-    chars = re.match(r"[A-Z0-9 ]{0,42}", upper[start:])
+    chars = _IBAN_CHARS.match(upper, start)  # read in place: no copy of the rest of the text per candidate
     return chars.group(0).replace(" ", "")[:34] if chars else ""
 
 

@@ -68,14 +68,13 @@ def _clauses(lines: Sequence[str]) -> list[str]:
     """Clauses of the lines; a line starting in lower case continues the previous one's sentence
     ("30% advance payment," / "balance at 30 days")."""
     clauses: list[str] = []
-    carry = ""
+    previous = ""  # the line before, when it did not end its sentence; only one line is carried, never the page
     for line in lines:
         text = " ".join(line.split())
         if not text:
-            carry = ""
+            previous = ""
             continue
-        if carry and text[:1].islower():
-            text = f"{carry} {text}"
-        clauses.extend(c for c in _CLAUSE.split(text) if c)
-        carry = "" if re.search(r"[.:;!?]$", text) else text
+        joined = f"{previous} {text}" if previous and text[:1].islower() else text
+        clauses.extend(c for c in _CLAUSE.split(joined) if c)
+        previous = "" if re.search(r"[.:;!?]$", text) else text
     return clauses

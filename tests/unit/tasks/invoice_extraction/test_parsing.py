@@ -139,3 +139,7 @@ def test_an_iban_a_scan_misread_is_read_as_its_country_writes_it(printed: str, i
 
 def test_a_misread_iban_whose_check_digits_fail_is_not_invented() -> None:
     assert find_iban("IBAN NL9I ABNA O417 1643 O1") is None
+
+
+def test_many_iban_like_starts_do_not_hide_the_real_one() -> None:
+    assert find_iban("DE0O " * 20000 + "IBAN DE02 1203 0000 0000 2020 51") == "DE02120300000000202051"

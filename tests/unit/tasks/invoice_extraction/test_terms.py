@@ -61,3 +61,9 @@ def test_the_rules_use_terms_when_no_due_date_is_printed() -> None:
     result = extract_fields(text)
     assert result.fields.due_date == date(2024, 1, 29)
     assert result.confidence["due_date"] < 0.75  # counted, not printed
+
+
+def test_a_run_on_page_carries_one_line_into_the_next_never_the_whole_page() -> None:
+    # thousands of lines that never end a sentence: the terms at the bottom are still found, each line read once
+    lines = ["and the goods were delivered as agreed"] * 5000 + ["payable within 14 days"]
+    assert _due(*lines) == (date(2024, 1, 29), "days")
