@@ -26,7 +26,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere in the repo
 
-from opsgate.tabular import read_records  # noqa: E402
+from opsgate.inputs.tabular import read_records  # noqa: E402
 from tasks.duplicate_flagging.blocking import Candidates  # noqa: E402
 from tasks.duplicate_flagging.fields import infer_fields  # noqa: E402
 from tasks.duplicate_flagging.matching import MatchSettings, blocked_pairs, normalised_values  # noqa: E402

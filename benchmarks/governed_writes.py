@@ -30,7 +30,13 @@ def main() -> None:
     if args.database_url:
         os.environ["OPSGATE_DATABASE_URL"] = args.database_url
 
-    from opsgate import approvals, audit, executor, runs
+    from opsgate.governance import approvals
+
+    from opsgate.governance import audit
+
+    from opsgate.governance import executor
+
+    from opsgate.governance import runs
     from opsgate.models import Proposal
     from opsgate.settings import get_settings
     from opsgate.store.db import transaction

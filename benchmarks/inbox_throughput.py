@@ -53,7 +53,7 @@ def bench_extract(paths: list[Path]) -> None:
 def bench_isolation(paths: list[Path]) -> None:
     """Documents per second read in this process and through the reader pool (one worker, then the
     configured number), and what a one-document batch costs: the price of isolation."""
-    from opsgate.isolation import Limits
+    from opsgate.inputs.isolation import Limits
     from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
     from tasks.invoice_extraction.extracting import extract_document
 

@@ -55,7 +55,9 @@ def policies(folder: Path) -> Path:
 
 
 def invoice_history(inbox: Path, count: int) -> None:
-    from opsgate import approvals, executor, runs
+    from opsgate.governance import approvals
+    from opsgate.governance import executor
+    from opsgate.governance import runs
     from tasks.invoice_extraction.extracting import extract_document
     from tasks.invoice_extraction.proposing import propose_all
 
@@ -73,9 +75,10 @@ def invoice_history(inbox: Path, count: int) -> None:
 
 
 def dedupe_history(records_csv: Path, rows: int) -> None:
-    from opsgate import executor, runs
+    from opsgate.governance import executor
+    from opsgate.governance import runs
     from opsgate.models import Route
-    from opsgate.tabular import read_records
+    from opsgate.inputs.tabular import read_records
     from tasks.duplicate_flagging.fields import infer_fields
     from tasks.duplicate_flagging.matching import MatchSettings, find_duplicates
     from tasks.duplicate_flagging.proposing import Matched, propose_merges
@@ -101,7 +104,7 @@ def dedupe_history(records_csv: Path, rows: int) -> None:
 
 
 def timed_replay(workflow: str, version: str, candidate: Path | None = None) -> None:
-    from opsgate.replay import replay
+    from opsgate.learning.replay import replay
     from opsgate.workflows import by_name
 
     now = datetime.now(timezone.utc)

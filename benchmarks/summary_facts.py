@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--tz", default="Europe/Berlin")
     args = parser.parse_args()
 
-    from opsgate.tabular import read_records
+    from opsgate.inputs.tabular import read_records
     from tasks.weekly_summary.events import COLUMNS, read_events
     from tasks.weekly_summary.facts import week_facts
     from tasks.weekly_summary.weeks import parse_week
@@ -99,7 +99,7 @@ def main() -> None:
               f"backlog_end={facts.backlog_end:,} sla_breaches={facts.sla_breaches:,} rows_reported={len(events.problems)}")
 
         os.environ["OPSGATE_DATABASE_URL"] = f"sqlite:///{Path(scratch) / 'opsgate.db'}"  # an empty store of its own
-        from opsgate.reports import render_html, render_markdown
+        from opsgate.reports.sheets import render_html, render_markdown
         from tasks.weekly_summary.narrative import template_summary
         from tasks.weekly_summary.operations import operations_facts
         from tasks.weekly_summary.sheet import fact_sheet

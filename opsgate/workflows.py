@@ -24,10 +24,10 @@ from pydantic import BaseModel
 from opsgate.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from opsgate.evaluation import OutcomeComparison, ShadowCase
+    from opsgate.learning.evaluation import OutcomeComparison, ShadowCase
     from opsgate.models import Proposal
     from opsgate.policy.schema import Policy
-    from opsgate.replay import PastCase, Unavailable
+    from opsgate.learning.replay import PastCase, Unavailable
 
 ENTRY_POINT_GROUP = "opsgate.workflows"
 

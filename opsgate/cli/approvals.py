@@ -17,12 +17,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from opsgate import approvals as approval_store
-from opsgate.approvals import ApprovalAnswer, PendingRequest
+from opsgate.governance import approvals as approval_store
+from opsgate.governance.approvals import ApprovalAnswer, PendingRequest
 from opsgate.cli.errors import exits_cleanly
 from opsgate.display import terminal_json, terminal_text
 from opsgate.errors import ConfigurationError
-from opsgate.runs import process_gone
+from opsgate.governance.runs import process_gone
 
 app = typer.Typer(help="Review and decide the proposals waiting at a gate.", no_args_is_help=True)
 

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from opsgate import audit as audit_log
-from opsgate.channels import Message, post
+from opsgate.governance import audit as audit_log
+from opsgate.notify.channels import Message, post
 from opsgate.cli.errors import exits_cleanly, stderr
 from opsgate.display import terminal_text
 from opsgate.errors import AuditIntegrityError, ConfigurationError

@@ -20,9 +20,9 @@ app = typer.Typer(help="Earned autonomy: each case type's mode, and promotions t
 def show(workflow: Annotated[str, typer.Argument(help="Workflow name, e.g. invoice_extraction.")]) -> None:
     """Each case type's mode in the policy file and now (after promotions and demotions), and the
     instruction versions that may propose live (by the file, and released since)."""
-    from opsgate.autonomy import effective_policy
+    from opsgate.learning.autonomy import effective_policy
     from opsgate.policy.loader import load_policy
-    from opsgate.releases import releases_in_force
+    from opsgate.learning.releases import releases_in_force
 
     file = load_policy(workflow)
     now = effective_policy(file)

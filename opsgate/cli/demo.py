@@ -19,16 +19,16 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from opsgate import approvals as approval_store
-from opsgate import audit as audit_log
-from opsgate.approvals import PendingRequest
+from opsgate.governance import approvals as approval_store
+from opsgate.governance import audit as audit_log
+from opsgate.governance.approvals import PendingRequest
 from opsgate.cli.approvals import proposals_table
 from opsgate.cli.audit import trail_table
 from opsgate.cli.errors import exits_cleanly
 from opsgate.cli.runs import cases_table
 from opsgate.display import terminal_text
 from opsgate.errors import ConfigurationError
-from opsgate.runs import run_record
+from opsgate.governance.runs import run_record
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import PayableRow, RunRow

@@ -10,11 +10,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from opsgate import evaluation, evaluation_views
+from opsgate.learning import evaluation
+
+from opsgate.learning import evaluation_views
 from opsgate.cli.errors import exits_cleanly
 from opsgate.cli.metrics import parse_moment
 from opsgate.display import terminal_text
-from opsgate.evaluation import EvaluationReport
+from opsgate.learning.evaluation import EvaluationReport
 from opsgate.workflows import by_name
 
 
@@ -56,7 +58,7 @@ def _print(report: EvaluationReport) -> None:
 
 def _publish(report: EvaluationReport) -> None:
     """The report and its chart as the workflow's `...-shadow-evaluation` artifact (Prefect loads only here)."""
-    from opsgate.orchestration.reporting import publish_markdown
+    from opsgate.orchestration.publishing import publish_markdown
 
     key = f"{report.workflow.replace('_', '-')}-shadow-evaluation"
     markdown = evaluation_views.markdown(report, evaluation_views.agreement_chart(report))

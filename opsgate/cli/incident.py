@@ -23,7 +23,7 @@ def report(
 ) -> None:
     """Record an incident against an executed action, escalate it to the workflow's owner and tell
     the policy's channels. Nothing is undone: propose that with `opsgate undo`."""
-    from opsgate.incidents import report_incident  # channels and delivery load only when an incident is reported
+    from opsgate.learning.incidents import report_incident  # channels and delivery load only when an incident is reported
 
     incident = report_incident(proposal_id, reason, by)
     told = ", ".join(f"{name}: {status}" for name, status in incident.channels.items()) or "no channel configured"

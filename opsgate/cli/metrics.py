@@ -39,7 +39,7 @@ def metrics(
     artifact: Annotated[bool, typer.Option("--artifact", help="Also publish the figures to Prefect as the `agent-metrics` table artifact.")] = False,
 ) -> None:
     """Completion, approval, correction, escalation and tool-error rates, incidents and time saved."""
-    from opsgate.metrics import agent_metrics
+    from opsgate.learning.metrics import agent_metrics
 
     now = datetime.now(timezone.utc)
     start, end = parse_moment(since, now - timedelta(days=30)), parse_moment(until, now)
@@ -64,7 +64,7 @@ def metrics(
 
 
 def _publish(rows: list[Any], start: datetime, end: datetime) -> None:
-    from opsgate.orchestration.reporting import publish_table
+    from opsgate.orchestration.publishing import publish_table
 
     table = [{k: "" if v is None else str(v) for k, v in row.model_dump(mode="json").items() if k != "escalations_by_reason"} for row in rows]
     publish_table("agent-metrics", table, f"Agent metrics {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")

@@ -1,4 +1,4 @@
-"""`opsgate recover`: finish what runs whose process died left open (see ``opsgate.recovery``)."""
+"""`opsgate recover`: finish what runs whose process died left open (see ``opsgate.governance.recovery``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.table import Table
 
 from opsgate.cli.errors import exits_cleanly
 from opsgate.errors import OpsgateError
-from opsgate.recovery import waiting_until
+from opsgate.governance.recovery import waiting_until
 
 
 @exits_cleanly

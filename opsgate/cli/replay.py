@@ -16,7 +16,7 @@ from opsgate.display import terminal_text
 from opsgate.workflows import by_name
 
 if TYPE_CHECKING:
-    from opsgate.replay import ReplayReport
+    from opsgate.learning.replay import ReplayReport
 
 
 @exits_cleanly
@@ -31,7 +31,7 @@ def replay(
     """Propose again for the past cases with another instruction version and compare with how they
     ended: the actions people approved, their rejections, escalations and failures. Writes nothing;
     exits 1 when the version is not ready, so a deployment can refuse it."""
-    from opsgate import replay as replaying
+    from opsgate.learning import replay as replaying
 
     now = datetime.now(timezone.utc)
     report = replaying.replay(by_name(workflow), version, parse_moment(since, now - timedelta(days=30)), now, min_agreement, policy)
@@ -44,7 +44,7 @@ def replay(
 
 
 def _print(report: ReplayReport) -> None:
-    from opsgate.replay_views import headline, replay_tables
+    from opsgate.learning.replay_views import headline, replay_tables
 
     console = Console()
     console.print(terminal_text(headline(report)))

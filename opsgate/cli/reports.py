@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from opsgate import reports as report_store
+from opsgate.reports import sheets as report_store
 from opsgate.cli.errors import exits_cleanly
 from opsgate.display import terminal_text
 from opsgate.errors import InputError

@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from opsgate import runs as run_store
+from opsgate.governance import runs as run_store
 from opsgate.cli.errors import exits_cleanly
 from opsgate.display import terminal_text
 from opsgate.errors import ConfigurationError
-from opsgate.runs import RunRecord
+from opsgate.governance.runs import RunRecord
 
 app = typer.Typer(help="Look up past and current runs and their cases.", no_args_is_help=True)
 

@@ -18,7 +18,7 @@ def undo(
 ) -> None:
     """Propose the undo of an executed write (e.g. reverse a posting). The run waits at the gate
     until an approver decides (Prefect UI or `opsgate approvals approve`); the history stays."""
-    from opsgate import undoing
+    from opsgate.governance import undoing
     from opsgate.orchestration.server import prefect_api
     from opsgate.orchestration.undo import UndoParams, undo_write
 

@@ -9,11 +9,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 from pydantic import BaseModel, Field
 
-from opsgate import autonomy
+from opsgate.learning import autonomy
 from opsgate.models import Proposal, RunSummary
 from opsgate.orchestration.gate import gate
 from opsgate.orchestration.steps import check_policy, execute, finish_run, start_run
-from opsgate.runs import Run
+from opsgate.governance.runs import Run
 
 
 class ReviewParams(BaseModel):

@@ -21,7 +21,7 @@ from annotated_types import MaxLen
 from prefect.input import RunInput
 from pydantic import ConfigDict
 
-from opsgate.approvals import ApprovalAnswer, PendingRequest, Review
+from opsgate.governance.approvals import ApprovalAnswer, PendingRequest, Review
 from opsgate.display import markdown_text, visible
 from opsgate.models import Proposal
 from opsgate.writers import WRITERS

@@ -3,7 +3,7 @@
 The form is a Prefect ``RunInput`` pre-filled from the proposals, so the Prefect UI shows it and
 the CLI fills the same model. The store is the record of every decision: the CLI records its answer
 there before it wakes the run, and an answer from the UI is recorded here when the run resumes,
-after the same checks (``opsgate.approvals``: the approver's rights and four eyes included); a
+after the same checks (``opsgate.governance.approvals``: the approver's rights and four eyes included); a
 refused answer is audited and the run pauses again until the deadline. The policy's approval channels hear when the run starts waiting, shortly
 before the deadline, and when it passes; then the proposals expire, the owner is told, and
 nothing is written.
@@ -22,13 +22,15 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.states import Running
 
-from opsgate import approval_notices, approvals
-from opsgate.approvals import PendingRequest
-from opsgate.delivery import run_link
+from opsgate.notify import approval_notices
+
+from opsgate.governance import approvals
+from opsgate.governance.approvals import PendingRequest
+from opsgate.notify.delivery import run_link
 from opsgate.models import Decision, Proposal, Route, Verdict
 from opsgate.orchestration.artifacts import publish_proposals
 from opsgate.orchestration.form import approval_form
-from opsgate.runs import Run
+from opsgate.governance.runs import Run
 from opsgate.settings import get_settings
 
 logger = logging.getLogger(__name__)

@@ -21,12 +21,14 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Crashed
 
-from opsgate import approval_notices, recovery
-from opsgate.delivery import run_link
+from opsgate.notify import approval_notices
+
+from opsgate.governance import recovery
+from opsgate.notify.delivery import run_link
 from opsgate.display import markdown_text
 from opsgate.orchestration.resume import pause_input
-from opsgate.recovery import DeadRun, RunRecovery
-from opsgate.runs import governing_policy
+from opsgate.governance.recovery import DeadRun, RunRecovery
+from opsgate.governance.runs import governing_policy
 
 logger = logging.getLogger(__name__)
 

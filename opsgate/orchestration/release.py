@@ -12,12 +12,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 from pydantic import BaseModel, Field
 
-from opsgate import releases, replay_views
+from opsgate.learning import releases
+
+from opsgate.learning import replay_views
 from opsgate.display import markdown_text
 from opsgate.models import Proposal, RunSummary
 from opsgate.orchestration.gate import gate
 from opsgate.orchestration.steps import check_policy, execute, finish_run, start_run
-from opsgate.runs import Run
+from opsgate.governance.runs import Run
 from opsgate.workflows import by_name
 
 

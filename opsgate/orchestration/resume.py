@@ -19,8 +19,10 @@ from prefect.exceptions import FlowPauseTimeout, NotPausedError, ObjectNotFound,
 from prefect.flow_runs import resume_flow_run
 from prefect.input.run_input import keyset_from_base_key
 
-from opsgate import approvals, runs
-from opsgate.approvals import ApprovalAnswer, PendingRequest
+from opsgate.governance import approvals
+
+from opsgate.governance import runs
+from opsgate.governance.approvals import ApprovalAnswer, PendingRequest
 from opsgate.errors import ApprovalRejected, ConfigurationError
 
 

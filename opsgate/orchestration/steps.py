@@ -22,13 +22,15 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.states import Completed, State
 
-from opsgate import executor, runs
+from opsgate.governance import executor
+
+from opsgate.governance import runs
 from opsgate.errors import OpsgateError
-from opsgate.liveness import keep_alive
+from opsgate.governance.liveness import keep_alive
 from opsgate.models import Decision, Outcome, Proposal, RunSummary, Verdict
 from opsgate.orchestration.artifacts import publish_summary
 from opsgate.policy.schema import Policy
-from opsgate.runs import Run
+from opsgate.governance.runs import Run
 
 
 # Who started a run that is not a deployment's, when the code embedding opsgate knows better than

@@ -5,7 +5,7 @@ stored; the writer renders the report from both, so what is published is exactly
 approved around figures no one could edit. Every figure in the narrative is checked against the
 stored facts before approval (``check``) and again at the write: a person's edit is held to the
 same rule as a model's draft. Posting the published report to channels happens after the commit
-(``opsgate.delivery``), because a webhook cannot take part in the store's transaction.
+(``opsgate.notify.delivery``), because a webhook cannot take part in the store's transaction.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsgate.errors import ExecutionError
-from opsgate.reports import load_sheet, render_html, render_markdown
+from opsgate.reports.sheets import load_sheet, render_html, render_markdown
 from opsgate.store.tables import ReportRow
-from opsgate.summaries import Summary
+from opsgate.reports.summaries import Summary
 from opsgate.writers.base import Writer
 
 

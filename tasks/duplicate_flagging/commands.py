@@ -18,7 +18,7 @@ from opsgate.errors import ConfigurationError
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
 
 if TYPE_CHECKING:  # numpy, pandas, scipy load when the command runs, not whenever opsgate starts
-    from opsgate.tabular import Records
+    from opsgate.inputs.tabular import Records
     from tasks.duplicate_flagging.matching import Decisions
 
 stderr = Console(stderr=True, soft_wrap=True)
@@ -90,7 +90,7 @@ def dedupe(
     encoding: Annotated[str, typer.Option(help="CSV text encoding.")] = "utf-8",
 ) -> None:
     """Flag duplicate records in a file, with the per-field evidence for each pair. No writes."""
-    from opsgate.tabular import read_records
+    from opsgate.inputs.tabular import read_records
     from tasks.duplicate_flagging.matching import MatchSettings, find_duplicates
 
     started = time.perf_counter()

@@ -21,7 +21,7 @@ from opsgate.errors import ConfigurationError
 if TYPE_CHECKING:
     from opsgate.models import Proposal
     from opsgate.policy.schema import Policy
-    from opsgate.replay import PastCase, Unavailable
+    from opsgate.learning.replay import PastCase, Unavailable
     from tasks.duplicate_flagging.proposing import Proposed
     from tasks.duplicate_flagging.store import StoredModel
 
@@ -84,7 +84,7 @@ def replay(cases: list[PastCase], version: str, policy: Policy) -> list[Proposal
     """One new proposal per past case, in order: the merge the version proposes for the case's
     records, a proposal of no action when it finds none, or why the records cannot be matched again.
     Cases scored by the same model are matched again together, which is what makes it fast."""
-    from opsgate.replay import Unavailable
+    from opsgate.learning.replay import Unavailable
     from tasks.duplicate_flagging.store import stored_model
 
     if version != policy.instruction_version:

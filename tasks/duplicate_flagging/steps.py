@@ -13,8 +13,8 @@ from prefect.cache_policies import NO_CACHE
 
 from opsgate.errors import ConfigurationError, InputError
 from opsgate.models import Proposal
-from opsgate.runs import Run
-from opsgate.tabular import RowProblem, read_records
+from opsgate.governance.runs import Run
+from opsgate.inputs.tabular import RowProblem, read_records
 from tasks.duplicate_flagging.evidence import review_markdown
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
 from tasks.duplicate_flagging.learning import learn_from_approvals

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import insert, select, update
 
-from opsgate import audit
-from opsgate.audit import AuditEvent
+from opsgate.governance import audit
+from opsgate.governance.audit import AuditEvent
 from opsgate.models import Status, digest
 from opsgate.store.db import transaction
 from opsgate.store.tables import MatchModelRow, ProposalRow, RecordMergeRow, RecordRow

@@ -2,7 +2,7 @@
 and the replay read untrusted documents.
 
 Everything that parses a document's bytes (loading, the pre-checks, the PDF text layer, OCR of
-scans, embedded attachments, e-invoice XML, the rules over the text) runs in ``opsgate.isolation``'s workers
+scans, embedded attachments, e-invoice XML, the rules over the text) runs in ``opsgate.inputs.isolation``'s workers
 under memory, CPU, wall-clock and output limits, so a compression bomb or a reader that aborts
 costs that document, not the batch. The model (``llm`` and ``auto``) is asked here, in the
 caller's process, with what the worker read: its client never meets the bytes.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opsgate.isolation import MB, IsolatedPool, Limits
+from opsgate.inputs.isolation import MB, IsolatedPool, Limits
 from opsgate.settings import get_settings
 from tasks.invoice_extraction.backends import Backend
 from tasks.invoice_extraction.extracting import ReadOptions, TextToRead, check_required, finish_reading, read_document
@@ -29,7 +29,7 @@ from tasks.invoice_extraction.ocr import OcrOptions
 if TYPE_CHECKING:
     import instructor
 
-    from opsgate.prompts import Prompt
+    from opsgate.proposing.prompts import Prompt
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from opsgate.display import terminal_text
-from opsgate.llm import llm_client
+from opsgate.proposing.llm import llm_client
 from opsgate.policy.loader import load_policy
 from tasks.invoice_extraction.backends import Backend
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options

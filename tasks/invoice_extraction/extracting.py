@@ -53,7 +53,7 @@ from tasks.invoice_extraction.word_confidence import adjusted_confidence
 if TYPE_CHECKING:
     import instructor
 
-    from opsgate.prompts import Prompt
+    from opsgate.proposing.prompts import Prompt
 
 _KNOWN_FIELDS = frozenset(InvoiceFields.model_fields)
 XML_VERSION = "einvoice-xml"  # read from structured data: no rules or prompt involved

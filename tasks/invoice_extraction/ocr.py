@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageSequence, UnidentifiedImageError
 
 from opsgate.errors import ExtractionError
-from opsgate.isolation_worker import die_with_parent
+from opsgate.inputs.isolation_worker import die_with_parent
 from tasks.invoice_extraction.layout import Word
 
 DEFAULT_LANGUAGES = "eng+deu+fra"

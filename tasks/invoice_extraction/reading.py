@@ -17,7 +17,7 @@ Before pdfium sees a PDF, ``check_pdf`` walks its bytes for what pdfium would ch
 saying so: compressed streams that expand past a budget (a zip bomb for PDF readers:
 ``too_large_when_expanded``) and dictionaries or arrays nested absurdly deep (``corrupt``). It
 cannot see everything (other filters, images decoded later): the reader's process limits
-(``opsgate.isolation``) are the backstop.
+(``opsgate.inputs.isolation``) are the backstop.
 
 What a document was read from is its bytes: ``document_inputs`` digests the bytes already
 loaded, so a proposal can say exactly which file content it came from and a replay can tell a

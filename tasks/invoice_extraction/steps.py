@@ -9,11 +9,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from opsgate.errors import ConfigurationError
-from opsgate.llm import llm_client
+from opsgate.proposing.llm import llm_client
 from opsgate.models import Proposal
-from opsgate.quarantine import FOLDER as QUARANTINE
-from opsgate.quarantine import quarantine
-from opsgate.runs import Run
+from opsgate.inputs.quarantine import FOLDER as QUARANTINE
+from opsgate.inputs.quarantine import quarantine
+from opsgate.governance.runs import Run
 from opsgate.store.db import transaction
 from tasks.invoice_extraction import history
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options

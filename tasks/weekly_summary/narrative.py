@@ -1,6 +1,6 @@
 """The weekly summary's words: a model or a template phrases the facts, neither adds a figure.
 
-Every figure in the text is checked against the facts (``opsgate.figures``) inside the ``Summary`` model's
+Every figure in the text is checked against the facts (``opsgate.reports.figures``) inside the ``Summary`` model's
 own validation, so a model that invents or mistypes one gets the reason back as its next prompt
 (instructor's re-ask). When the model still fails, or cannot be reached, the template's summary is
 used and the reason travels with it as an escalation for the flow to record.
@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from opsgate.figures import Facts, numeric_facts
-from opsgate.llm import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable, ask
+from opsgate.reports.figures import Facts, numeric_facts
+from opsgate.proposing.llm import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable, ask
 from opsgate.models import Escalation, EscalationReason
-from opsgate.prompts import Prompt, latest_prompt
-from opsgate.summaries import Summary
+from opsgate.proposing.prompts import Prompt, latest_prompt
+from opsgate.reports.summaries import Summary
 
 if TYPE_CHECKING:
     import instructor

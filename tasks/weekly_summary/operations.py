@@ -14,7 +14,7 @@ Definitions (the window is [start, end) in UTC, like every moment in the store):
 - approvals, rejections: decisions people made in the window; corrections: fields they changed
   before approving, one per field.
 - escalations (by reason), undone, execution_refusals, incidents: audit events in the window.
-- agents: ``opsgate.metrics.agent_metrics`` over the window, the summary's own runs left out.
+- agents: ``opsgate.learning.metrics.agent_metrics`` over the window, the summary's own runs left out.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from opsgate.audit import AuditEvent
-from opsgate.metrics import AgentMetrics, agent_metrics
+from opsgate.governance.audit import AuditEvent
+from opsgate.learning.metrics import AgentMetrics, agent_metrics
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, CorrectionRow, PayableRow, ProposalRow, RecordMergeRow
 from opsgate.writers.payables import CENT
@@ -163,7 +163,7 @@ def _ratio(part: int, whole: int) -> float | None:
 
 def _pooled(rows: list[AgentMetrics]) -> dict[str, int | float | None]:
     """One workflow and case type over all its instruction versions: counts summed and the rates
-    recomputed from the sums as ``opsgate.metrics`` defines them, because an average of the
+    recomputed from the sums as ``opsgate.learning.metrics`` defines them, because an average of the
     versions' rates would weigh a version with two cases like one with two hundred."""
     total = Counter[str]()
     for row in rows:

@@ -7,7 +7,7 @@ is another, or whose week another row gives too is reported and left out.
 
 A report is compared by the facts it states, not word for word: people and a draft phrase a week
 differently, but each figure either is one of the week's stored facts or is not. Every figure of
-people's text (found as the figure check finds them, ``opsgate.figures``: rounding to the stated
+people's text (found as the figure check finds them, ``opsgate.reports.figures``: rounding to the stated
 digit, percentages, weeks and dates not figures) is looked up among the facts of the fact sheet
 the shadow case drafted from. One field per fact people stated says whether the draft states it
 too (cites it, or states a figure of it): how well the draft covers what people chose to report.
@@ -22,7 +22,7 @@ Nothing here is a wrong action: a draft cannot state a figure the facts do not h
 check refuses it), and a week people skipped that the draft would have published is already
 counted by the platform as one that should have escalated.
 
-Only ``opsgate.figures`` (standard library only) is imported here: the workflow's spec imports this
+Only ``opsgate.reports.figures`` (standard library only) is imported here: the workflow's spec imports this
 module, and the CLI loads every spec at start-up; the store and pandas load when an evaluation runs.
 """
 
@@ -36,10 +36,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsgate.figures import Facts, Figure, figures_in, matches, numeric_facts
+from opsgate.reports.figures import Facts, Figure, figures_in, matches, numeric_facts
 
 if TYPE_CHECKING:
-    from opsgate.evaluation import CaseComparison, OutcomeComparison, OutcomeRow, ShadowCase
+    from opsgate.learning.evaluation import CaseComparison, OutcomeComparison, OutcomeRow, ShadowCase
 
 PUBLISHED = "published"
 ACTIONS = (PUBLISHED, "skipped")
@@ -57,7 +57,7 @@ RULES = [
 ]
 
 _WEEK_OF_SOURCE = re.compile(r"^\s*(\d{4})-?[Ww](\d{2})\b")
-_REPEATED = re.compile(r"^id '(?P<id>[^']*)' is used by more than one record")  # ``opsgate.tabular``'s reason for a week written alike twice
+_REPEATED = re.compile(r"^id '(?P<id>[^']*)' is used by more than one record")  # ``opsgate.inputs.tabular``'s reason for a week written alike twice
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)|\n")
 _URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.IGNORECASE)  # a link's digits are an address, not a figure
 _WORD = re.compile(r"[^\W_]+")
@@ -76,8 +76,8 @@ class PeopleReport:
 def read_reports(path: Path) -> tuple[dict[str, PeopleReport], list[OutcomeRow]]:
     """People's report per week label (`2026-W47`), and the rows that were not used."""
     from opsgate.errors import InputError
-    from opsgate.evaluation import OutcomeRow
-    from opsgate.tabular import read_records
+    from opsgate.learning.evaluation import OutcomeRow
+    from opsgate.inputs.tabular import read_records
     from tasks.weekly_summary.weeks import parse_week
 
     records = read_records(path, "week", required=["action", "text"])
@@ -187,7 +187,7 @@ def compare_report(text: str, payload: dict[str, Any], facts: Facts) -> tuple[di
 
 def _sheets(cases: list[ShadowCase]) -> dict[int, Facts]:
     """The facts of the fact sheets ``cases`` drafted from, read in one transaction."""
-    from opsgate.reports import load_sheet
+    from opsgate.reports.sheets import load_sheet
     from opsgate.store.db import transaction
 
     ids = {int(case.payload["fact_sheet"]) for case in cases if case.payload and "fact_sheet" in case.payload}
@@ -198,7 +198,7 @@ def _sheets(cases: list[ShadowCase]) -> dict[int, Facts]:
 
 
 def _compare(case: ShadowCase, report: PeopleReport, sheets: dict[int, Facts]) -> CaseComparison:
-    from opsgate.evaluation import CaseComparison
+    from opsgate.learning.evaluation import CaseComparison
 
     people_wrote = report.action == PUBLISHED
     fields: dict[str, bool] = {}
@@ -210,7 +210,7 @@ def _compare(case: ShadowCase, report: PeopleReport, sheets: dict[int, Facts]) -
 
 def compare_outcomes(path: Path, cases: list[ShadowCase]) -> OutcomeComparison:
     """Every shadow case against the report people published, or skipped, for the same week."""
-    from opsgate.evaluation import CaseComparison, OutcomeComparison, OutcomeRow
+    from opsgate.learning.evaluation import CaseComparison, OutcomeComparison, OutcomeRow
 
     reports, problems = read_reports(path)
     weeks = [week_of(case) for case in cases]

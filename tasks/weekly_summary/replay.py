@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
     from opsgate.models import Proposal
     from opsgate.policy.schema import Policy
-    from opsgate.prompts import Prompt
-    from opsgate.replay import PastCase, Unavailable
+    from opsgate.proposing.prompts import Prompt
+    from opsgate.learning.replay import PastCase, Unavailable
 
 WORKFLOW = "weekly_summary"
 
@@ -28,7 +28,7 @@ WORKFLOW = "weekly_summary"
 def _writer(version: str, prompts: Path | None = None) -> Prompt | None:
     """The prompt the model drafts ``version`` with (from ``prompts``, the workflow's folder by
     default), or None for the template; a version it cannot draft with is refused."""
-    from opsgate.prompts import PINNED, replayed_prompt
+    from opsgate.proposing.prompts import PINNED, replayed_prompt
     from tasks.weekly_summary.narrative import PROMPT_NAME, PROMPTS, TEMPLATE_VERSION
 
     if version == TEMPLATE_VERSION:
@@ -44,10 +44,10 @@ def replay(
     on the facts and the version alone: ``policy`` (a candidate's or the live one) only routes it.
     A prompt version is read from ``prompts`` (the workflow's folder by default)."""
     from opsgate.errors import ExecutionError
-    from opsgate.llm import llm_client
+    from opsgate.proposing.llm import llm_client
     from opsgate.models import Proposal
-    from opsgate.replay import Unavailable
-    from opsgate.reports import load_sheet
+    from opsgate.learning.replay import Unavailable
+    from opsgate.reports.sheets import load_sheet
     from opsgate.store.db import transaction
     from opsgate.writers.reports import ReportPublication
     from tasks.weekly_summary.narrative import summarise

@@ -11,15 +11,15 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from opsgate.delivery import deliver_report
+from opsgate.notify.delivery import deliver_report
 from opsgate.display import markdown_text
 from opsgate.errors import InputError
-from opsgate.llm import llm_client
+from opsgate.proposing.llm import llm_client
 from opsgate.models import Outcome, Proposal, Status
-from opsgate.reports import StoredSheet, published_report, render_markdown, save_sheet
-from opsgate.runs import Run
+from opsgate.reports.sheets import StoredSheet, published_report, render_markdown, save_sheet
+from opsgate.governance.runs import Run
 from opsgate.settings import get_settings
-from opsgate.tabular import RowProblem
+from opsgate.inputs.tabular import RowProblem
 from opsgate.writers.reports import ReportPublication
 from tasks.weekly_summary.events import read_events
 from tasks.weekly_summary.facts import week_facts

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from opsgate import approvals
+from opsgate.governance import approvals
 from opsgate.models import Status
 from opsgate.orchestration.resume import submit
-from opsgate.quarantine import FOLDER
+from opsgate.inputs.quarantine import FOLDER
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, PayableRow, RunRow
 from tests.integration.conftest import wait_for_request

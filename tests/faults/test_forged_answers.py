@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from opsgate import approvals
-from opsgate.approvals import PendingRequest
+from opsgate.governance import approvals
+from opsgate.governance.approvals import PendingRequest
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, PayableRow, RunRow
 from tests.support.batches import write_inbox

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from opsgate import approvals
+from opsgate.governance import approvals
 from opsgate.models import RunSummary
 from opsgate.store.db import transaction
 from opsgate.store.tables import PayableRow

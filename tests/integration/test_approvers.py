@@ -14,7 +14,7 @@ from prefect.client.orchestration import get_client
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
 
-from opsgate import approvals
+from opsgate.governance import approvals
 from opsgate.errors import ApprovalRejected
 from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.settings import get_settings

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from opsgate import approvals, executor
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
 from opsgate.errors import PolicyDenied
 from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.policy.loader import load_policy

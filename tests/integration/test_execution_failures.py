@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from opsgate import approvals
+from opsgate.governance import approvals
 from opsgate.errors import ExecutionError
 from opsgate.models import Status
 from opsgate.orchestration.resume import submit

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from opsgate import approvals
+from opsgate.governance import approvals
 from opsgate.models import Status
 from opsgate.orchestration.resume import submit
 from opsgate.store.db import transaction

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, ValidationInfo, field_validator
 
-from opsgate.llm import ask, llm_client
+from opsgate.proposing.llm import ask, llm_client
 from opsgate.settings import get_settings
 from tasks.invoice_extraction.llm_extraction import AMOUNTS, CONFIDENCE, VERBATIM, extract_with_llm
 

@@ -13,11 +13,11 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from typer.testing import CliRunner
 
-from opsgate import approvals
+from opsgate.governance import approvals
 from opsgate.cli.app import app
 from opsgate.errors import ApprovalRejected
 from opsgate.orchestration.resume import submit
-from opsgate.releases import releases_in_force
+from opsgate.learning.releases import releases_in_force
 from tasks.invoice_extraction.backends import RULES_VERSION
 from tests.integration.conftest import cli_process, wait_for_request
 from tests.support.batches import write_inbox

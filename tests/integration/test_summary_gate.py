@@ -15,7 +15,9 @@ import pytest
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
 
-from opsgate import approvals, executor
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
 from opsgate.errors import ApprovalRejected, PolicyDenied
 from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.policy.loader import load_policy

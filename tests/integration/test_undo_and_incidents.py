@@ -17,10 +17,10 @@ from prefect.client.schemas.sorting import ArtifactSort
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from opsgate import approvals
+from opsgate.governance import approvals
 from opsgate.cli.app import app
 from opsgate.errors import ApprovalRejected
-from opsgate.metrics import agent_metrics
+from opsgate.learning.metrics import agent_metrics
 from opsgate.orchestration.resume import submit
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, PayableRow

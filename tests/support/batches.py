@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from opsgate import approvals, runs
-from opsgate.approvals import PendingRequest
+from opsgate.governance import approvals
+
+from opsgate.governance import runs
+from opsgate.governance.approvals import PendingRequest
 from opsgate.models import Proposal, Route, Verdict
-from opsgate.runs import Run
+from opsgate.governance.runs import Run
 from tasks.invoice_extraction.extracting import extract_document
 from tasks.invoice_extraction.proposing import propose_all
 from tasks.invoice_extraction.steps import list_inbox

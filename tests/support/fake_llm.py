@@ -12,7 +12,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from opsgate.llm import llm_client
+from opsgate.proposing.llm import llm_client
 from opsgate.settings import get_settings
 
 

@@ -15,8 +15,8 @@ from uuid import UUID
 
 from prefect.client.orchestration import get_client
 
-from opsgate import approvals
-from opsgate.approvals import PendingRequest
+from opsgate.governance import approvals
+from opsgate.governance.approvals import PendingRequest
 
 
 def environment(api_url: str, **extra: str) -> dict[str, str]:

@@ -3,7 +3,13 @@ approve it at the gate's store side, and let the executor write it."""
 
 from __future__ import annotations
 
-from opsgate import approvals, executor, runs, undoing
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
+
+from opsgate.governance import runs
+
+from opsgate.governance import undoing
 from opsgate.models import Outcome
 
 

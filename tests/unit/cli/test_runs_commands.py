@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from opsgate import runs
+from opsgate.governance import runs
 from opsgate.cli.app import app
 from tests.support.batches import proposed_batch, write_inbox
 

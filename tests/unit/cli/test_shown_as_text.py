@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from opsgate import runs
+from opsgate.governance import runs
 from opsgate.cli.app import app
 from tests.support.batches import open_request, proposed_batch, write_inbox
 from tests.support.records import company_records, write_csv

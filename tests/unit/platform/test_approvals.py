@@ -7,8 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from opsgate import approvals, executor
-from opsgate.approvals import PendingRequest, Review
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
+from opsgate.governance.approvals import PendingRequest, Review
 from opsgate.errors import ApprovalRejected, PolicyDenied
 from opsgate.models import EscalationReason, Status
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow, PayableRow, ProposalRow

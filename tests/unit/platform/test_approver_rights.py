@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from opsgate import approvals, executor
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
 from opsgate.errors import ApprovalRejected, PolicyDenied, PolicyError
 from opsgate.models import Status
 from opsgate.policy.loader import load_policy, load_policy_file

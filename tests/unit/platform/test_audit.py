@@ -14,9 +14,13 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 from typer.testing import CliRunner
 
-from opsgate import approvals, audit, executor
-from opsgate.approvals import PendingRequest
-from opsgate.audit import AuditEvent
+from opsgate.governance import approvals
+
+from opsgate.governance import audit
+
+from opsgate.governance import executor
+from opsgate.governance.approvals import PendingRequest
+from opsgate.governance.audit import AuditEvent
 from opsgate.errors import AuditIntegrityError, ConfigurationError
 from opsgate.models import digest
 from opsgate.settings import get_settings

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from opsgate import approvals, executor
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
 from opsgate.errors import ApprovalRejected, PolicyDenied, PolicyError
 from opsgate.models import Route, Status
 from opsgate.policy.loader import load_policy_file

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from opsgate import approvals, executor
-from opsgate.incidents import report_incident
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
+from opsgate.learning.incidents import report_incident
 from tests.support.batches import open_request, proposed_batch, write_inbox
 from tests.support.markdown import render
 from tests.support.policies import use_policy_variant

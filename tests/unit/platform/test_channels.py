@@ -14,8 +14,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from opsgate import channels
-from opsgate.channels import DeliveryFailed, Message, markdown_to_mrkdwn, post, split_sections
+from opsgate.notify import channels
+from opsgate.notify.channels import DeliveryFailed, Message, markdown_to_mrkdwn, post, split_sections
 from opsgate.errors import ConfigurationError, PolicyError
 from opsgate.policy.loader import load_policy_file
 from opsgate.policy.schema import Channel, Policy

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from opsgate import approvals, executor
-from opsgate.approvals import PendingRequest
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
+from opsgate.governance.approvals import PendingRequest
 from opsgate.errors import ApprovalRejected, PolicyDenied
 from opsgate.models import Status
 from opsgate.store.db import transaction

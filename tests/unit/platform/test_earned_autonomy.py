@@ -10,9 +10,15 @@ from typing import Any
 
 import pytest
 
-from opsgate import approvals, autonomy, executor, runs
+from opsgate.governance import approvals
+
+from opsgate.learning import autonomy
+
+from opsgate.governance import executor
+
+from opsgate.governance import runs
 from opsgate.errors import ApprovalRejected
-from opsgate.incidents import report_incident
+from opsgate.learning.incidents import report_incident
 from opsgate.models import Route, Status
 from opsgate.policy.schema import Autonomy
 from opsgate.store.tables import AutonomyGrantRow

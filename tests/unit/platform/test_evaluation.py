@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from opsgate.cli.app import app
 from opsgate.errors import ConfigurationError
-from opsgate.evaluation import (
+from opsgate.learning.evaluation import (
     CaseComparison,
     FieldAgreement,
     OutcomeComparison,
@@ -29,7 +29,7 @@ from opsgate.evaluation import (
     evaluate,
     shadow_cases,
 )
-from opsgate.evaluation_views import agreement_chart, markdown
+from opsgate.learning.evaluation_views import agreement_chart, markdown
 from opsgate.models import Status
 from opsgate.workflows import by_name
 from tests.support.batches import proposed_batch, write_inbox

@@ -15,8 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from opsgate import approvals, executor, runs, undoing
-from opsgate.approvals import PendingRequest
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
+
+from opsgate.governance import runs
+
+from opsgate.governance import undoing
+from opsgate.governance.approvals import PendingRequest
 from opsgate.cli.app import app
 from opsgate.errors import ExecutionError, InputError, PolicyDenied
 from opsgate.models import EscalationReason, Outcome, Route, Status, action_digest, digest

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from opsgate.figures import figures_in, unsupported
+from opsgate.reports.figures import figures_in, unsupported
 
 FACTS = {
     "week": "2026-W47", "opened": 412, "closed": 398, "backlog_end": 131, "sla_breaches": 7, "events": 1234,

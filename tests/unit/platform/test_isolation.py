@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from opsgate.isolation import MB, IsolatedPool, Limits
+from opsgate.inputs.isolation import MB, IsolatedPool, Limits
 from tests.support.readers import behave
 
 LIMITS = Limits(memory_bytes=256 * MB, cpu_seconds=2, wall_seconds=60, output_bytes=1 * MB, workers=2)
@@ -92,7 +92,7 @@ def test_no_worker_outlives_a_parent_killed_with_sigkill(tmp_path: Path) -> None
     script = textwrap.dedent(
         """
         import sys
-        from opsgate.isolation import MB, IsolatedPool, Limits
+        from opsgate.inputs.isolation import MB, IsolatedPool, Limits
         from tests.support.readers import behave
 
         pool = IsolatedPool(behave, Limits(256 * MB, 60, 120, MB, workers=2))
@@ -129,7 +129,7 @@ def test_ctrl_c_at_the_terminal_reaches_the_parent_not_its_workers() -> None:
     script = textwrap.dedent(
         """
         import signal
-        from opsgate.isolation import MB, IsolatedPool, Limits
+        from opsgate.inputs.isolation import MB, IsolatedPool, Limits
         from tests.support.readers import behave
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -9,10 +9,14 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from opsgate import approvals, executor, runs
-from opsgate.approvals import PendingRequest
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
+
+from opsgate.governance import runs
+from opsgate.governance.approvals import PendingRequest
 from opsgate.cli.app import app
-from opsgate.metrics import agent_metrics
+from opsgate.learning.metrics import agent_metrics
 from opsgate.models import Proposal
 from tests.support.batches import Batch
 from tests.unit.platform.conftest import StoreProbe, by_source

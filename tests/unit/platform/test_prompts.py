@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from opsgate.errors import ConfigurationError
-from opsgate.prompts import latest_prompt, load_prompt, named_prompt
+from opsgate.proposing.prompts import latest_prompt, load_prompt, named_prompt
 
 
 def _write(folder: Path, name: str, system: str = "Read the fields.") -> Path:

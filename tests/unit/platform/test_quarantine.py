@@ -7,8 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from opsgate import audit, runs
-from opsgate.quarantine import FOLDER, quarantine
+from opsgate.governance import audit
+
+from opsgate.governance import runs
+from opsgate.inputs.quarantine import FOLDER, quarantine
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow
 from tasks.invoice_extraction.steps import list_inbox

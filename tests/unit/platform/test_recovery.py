@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from opsgate import approvals, audit, executor, recovery
+from opsgate.governance import approvals
+
+from opsgate.governance import audit
+
+from opsgate.governance import executor
+
+from opsgate.governance import recovery
 from opsgate.models import Status
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ExecutionRow, PayableRow, ProposalRow, RunRow

@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from opsgate import approvals, executor, releases, runs
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
+
+from opsgate.learning import releases
+
+from opsgate.governance import runs
 from opsgate.errors import ApprovalRejected, ConfigurationError, PolicyDenied, PolicyError
 from opsgate.models import Route, Status
 from opsgate.policy.loader import load_policy, load_policy_file

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from opsgate import approvals, executor
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
 from opsgate.cli.app import app
 from opsgate.errors import ConfigurationError
 from opsgate.models import Escalation, EscalationReason, Proposal, Status
 from opsgate.policy.loader import load_policy
-from opsgate.replay import PastCase, Unavailable, compare, past_cases, replay
+from opsgate.learning.replay import PastCase, Unavailable, compare, past_cases, replay
 from opsgate.settings import PROJECT_ROOT
 from opsgate.workflows import WorkflowSpec
 from tests.support.batches import Batch, open_request, proposed_batch

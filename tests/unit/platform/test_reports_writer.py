@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from opsgate import approvals, runs
+from opsgate.governance import approvals
+
+from opsgate.governance import runs
 from opsgate.cli.app import app
 from opsgate.errors import ApprovalRejected, ExecutionError
 from opsgate.models import Proposal
-from opsgate.reports import Chart, FactSheet, published_report, save_sheet
+from opsgate.reports.sheets import Chart, FactSheet, published_report, save_sheet
 from opsgate.store.db import transaction
 from opsgate.store.tables import ReportRow
 from opsgate.writers.reports import ReportPublication, ReportsPublish

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from opsgate import runs
+from opsgate.governance import runs
 from opsgate.models import Route, Status
 from opsgate.store.tables import ProposalRow, RunRow
 from tests.support.batches import proposed_batch, write_inbox

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from opsgate.errors import InputError
-from opsgate.tabular import read_records
+from opsgate.inputs.tabular import read_records
 
 
 def _write(tmp_path: Path, text: str, name: str = "r.csv", encoding: str = "utf-8") -> Path:

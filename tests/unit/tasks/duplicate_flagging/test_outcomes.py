@@ -20,11 +20,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from opsgate import evaluation, runs
+from opsgate.learning import evaluation
+
+from opsgate.governance import runs
 from opsgate.cli.app import app
-from opsgate.evaluation import EvaluationReport, FieldAgreement
+from opsgate.learning.evaluation import EvaluationReport, FieldAgreement
 from opsgate.models import Escalation, EscalationReason, Proposal, digest
-from opsgate.runs import Run
+from opsgate.governance.runs import Run
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, AuditRow, ExecutionRow, ProposalRow, RecordMergeRow, RecordRow
 from opsgate.workflows import by_name

@@ -32,11 +32,15 @@ import yaml
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from opsgate import approvals, executor, runs
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
+
+from opsgate.governance import runs
 from opsgate.cli.app import app
 from opsgate.errors import ConfigurationError
 from opsgate.models import Proposal, Route
-from opsgate.replay import replay
+from opsgate.learning.replay import replay
 from opsgate.store.db import transaction
 from opsgate.store.tables import ProposalRow, RecordRow
 from opsgate.workflows import by_name

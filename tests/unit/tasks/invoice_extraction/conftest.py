@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from opsgate import approvals, executor
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
 from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
 from tests.unit.platform.conftest import StoreProbe, by_source
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from opsgate.errors import ConfigurationError
-from opsgate.isolation import MB, Limits
+from opsgate.inputs.isolation import MB, Limits
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
 from tasks.invoice_extraction.extracting import ReadOptions, extract_document
 from tests.support.batches import write_inbox

@@ -14,11 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
-from opsgate import approvals, executor, runs
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
+
+from opsgate.governance import runs
 from opsgate.cli.app import app
 from opsgate.models import EscalationReason
 from opsgate.policy.loader import load_policy
-from opsgate.replay import past_cases
+from opsgate.learning.replay import past_cases
 from opsgate.store.db import transaction
 from opsgate.store.tables import LearntDocumentRow
 from tasks.invoice_extraction import history

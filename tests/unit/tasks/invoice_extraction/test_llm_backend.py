@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from opsgate.errors import ConfigurationError
-from opsgate.llm import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable, llm_client
+from opsgate.proposing.llm import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable, llm_client
 from opsgate.settings import get_settings
 from tasks.invoice_extraction.backends import read_fields
 from tasks.invoice_extraction.llm_extraction import extract_with_llm

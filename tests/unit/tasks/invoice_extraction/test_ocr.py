@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pydantic import ValidationError
 
 from opsgate.errors import ExtractionError
-from opsgate.isolation import MB, Limits
+from opsgate.inputs.isolation import MB, Limits
 from opsgate.models import EscalationReason
 from opsgate.settings import get_settings
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options

@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from opsgate import evaluation
+from opsgate.learning import evaluation
 from opsgate.cli.app import app
-from opsgate.evaluation import EvaluationReport, FieldAgreement
+from opsgate.learning.evaluation import EvaluationReport, FieldAgreement
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, AuditRow, ExecutionRow, PayableRow, ProposalRow
 from opsgate.workflows import by_name
 from tasks.invoice_extraction.outcomes import comparable, file_name

@@ -19,7 +19,7 @@ from sqlalchemy import update
 from opsgate.errors import ConfigurationError
 from opsgate.models import Status
 from opsgate.policy.loader import load_policy
-from opsgate.replay import ChangedField, ReplayReport, compare, past_cases, replay
+from opsgate.learning.replay import ChangedField, ReplayReport, compare, past_cases, replay
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, AuditRow, ExecutionRow, PayableRow, ProposalRow, RunRow
 from opsgate.workflows import by_name

@@ -16,8 +16,8 @@ import pytest
 
 from opsgate.errors import ConfigurationError
 from opsgate.policy.loader import load_policy
-from opsgate.prompts import load_prompt
-from opsgate.replay import past_cases, replay
+from opsgate.proposing.prompts import load_prompt
+from opsgate.learning.replay import past_cases, replay
 from opsgate.workflows import by_name
 from tasks.invoice_extraction.llm_extraction import PROMPTS
 from tasks.invoice_extraction.replay import Reader, reader_for

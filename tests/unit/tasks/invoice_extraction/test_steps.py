@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opsgate import runs
+from opsgate.governance import runs
 from opsgate.settings import get_settings
 from tasks.invoice_extraction.steps import list_inbox, propose_postings
 from tests.support.batches import write_inbox

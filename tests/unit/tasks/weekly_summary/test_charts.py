@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import matplotlib.image as mpimg
 
-from opsgate.metrics import AgentMetrics
+from opsgate.learning.metrics import AgentMetrics
 from tasks.weekly_summary.charts import agent_chart, sla_chart, volume_chart
 from tasks.weekly_summary.events import read_events
 from tasks.weekly_summary.facts import week_facts

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from opsgate.cli.app import app
 from opsgate.errors import InputError
-from opsgate.summaries import check_figures
+from opsgate.reports.summaries import check_figures
 from tasks.weekly_summary.events import read_events
 from tasks.weekly_summary.facts import flat, week_facts
 from tasks.weekly_summary.narrative import template_summary

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from opsgate.settings import get_settings
-from opsgate.summaries import Summary, check_figures
+from opsgate.reports.summaries import Summary, check_figures
 from tasks.weekly_summary.narrative import summarise, template_summary
 from tests.support.fake_llm import FakeLlm, llm_configured
 

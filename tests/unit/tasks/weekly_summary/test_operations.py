@@ -17,10 +17,14 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from opsgate import approvals, executor, runs
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
+
+from opsgate.governance import runs
 from opsgate.errors import ExecutionError, PolicyDenied
 from opsgate.models import Proposal, Route, digest
-from opsgate.runs import Run
+from opsgate.governance.runs import Run
 from opsgate.store.db import transaction
 from opsgate.store.tables import PayableRow, ProposalRow, RecordRow, RunRow
 from opsgate.writers.payables import PayablePosting, vendor_key

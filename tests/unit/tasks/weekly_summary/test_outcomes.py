@@ -38,11 +38,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from opsgate import evaluation, runs
+from opsgate.learning import evaluation
+
+from opsgate.governance import runs
 from opsgate.cli.app import app
-from opsgate.evaluation import EvaluationReport, FieldAgreement
+from opsgate.learning.evaluation import EvaluationReport, FieldAgreement
 from opsgate.models import Proposal
-from opsgate.reports import FactSheet, save_sheet
+from opsgate.reports.sheets import FactSheet, save_sheet
 from opsgate.settings import PROJECT_ROOT
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, AuditRow, ExecutionRow, FactSheetRow, ProposalRow, ReportRow
 from opsgate.workflows import by_name

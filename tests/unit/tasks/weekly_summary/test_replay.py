@@ -17,13 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from opsgate import approvals, executor, runs
+from opsgate.governance import approvals
+
+from opsgate.governance import executor
+
+from opsgate.governance import runs
 from opsgate.errors import ConfigurationError
 from opsgate.models import Proposal
 from opsgate.policy.loader import load_policy
-from opsgate.prompts import load_prompt
-from opsgate.replay import compare, past_cases, replay
-from opsgate.reports import FactSheet, save_sheet
+from opsgate.proposing.prompts import load_prompt
+from opsgate.learning.replay import compare, past_cases, replay
+from opsgate.reports.sheets import FactSheet, save_sheet
 from opsgate.store.tables import ApprovalRow, AuditRow, ProposalRow, ReportRow
 from opsgate.workflows import by_name
 from opsgate.writers.reports import ReportPublication

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from opsgate.metrics import AgentMetrics
-from opsgate.reports import render_html, render_markdown
-from opsgate.summaries import check_figures
+from opsgate.learning.metrics import AgentMetrics
+from opsgate.reports.sheets import render_html, render_markdown
+from opsgate.reports.summaries import check_figures
 from tasks.weekly_summary.narrative import template_summary
 from tasks.weekly_summary.operations import OperationsFacts, VendorSpend
 from tasks.weekly_summary.sheet import fact_sheet

@@ -13,16 +13,16 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from opsgate import audit
-from opsgate.audit import AuditEvent
-from opsgate.channels import DeliveryFailed, Message, post
+from opsgate.governance import audit
+from opsgate.governance.audit import AuditEvent
+from opsgate.notify.channels import DeliveryFailed, Message, post
 from opsgate.errors import ConfigurationError
 from opsgate.models import EscalationReason
 from opsgate.policy.schema import Policy
-from opsgate.reports import narrative_markdown
+from opsgate.reports.sheets import narrative_markdown
 from opsgate.store.db import transaction
 from opsgate.store.tables import ReportRow, RunRow
-from opsgate.summaries import Summary
+from opsgate.reports.summaries import Summary
 
 logger = logging.getLogger(__name__)
 

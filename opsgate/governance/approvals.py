@@ -21,14 +21,14 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsgate import audit
-from opsgate.audit import AuditEvent
+from opsgate.governance import audit
+from opsgate.governance.audit import AuditEvent
 from opsgate.errors import ApprovalRejected
-from opsgate.integrity import mac
+from opsgate.governance.integrity import mac
 from opsgate.models import Decision, EscalationReason, Proposal, Route, Status, action_digest
 from opsgate.policy.engine import route
 from opsgate.policy.schema import ANY_CASE, Policy, person, same_person
-from opsgate.runs import governing_policy
+from opsgate.governance.runs import governing_policy
 from opsgate.settings import MAX_PAGE
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow, ProposalRow, RunRow, as_utc
@@ -430,7 +430,7 @@ def decide(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> list[Dec
             decisions = [decision for _, decision, _ in recorded]
             corrected = {(row.case_type, row.run_id) for row, _, edited in recorded if edited}
     if not found:
-        from opsgate.autonomy import demote  # autonomy reads the metrics, which read these tables
+        from opsgate.learning.autonomy import demote  # autonomy reads the metrics, which read these tables
 
         for case_type, run_id in sorted(corrected):
             demote(workflow, case_type, f"a person corrected a {case_type} case before approving it", {"approver": approver}, run_id)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from opsgate import audit
-from opsgate.audit import AuditEvent
-from opsgate.autonomy import demote
-from opsgate.channels import Message
-from opsgate.delivery import run_link, send
+from opsgate.governance import audit
+from opsgate.governance.audit import AuditEvent
+from opsgate.learning.autonomy import demote
+from opsgate.notify.channels import Message
+from opsgate.notify.delivery import run_link, send
 from opsgate.display import markdown_text
 from opsgate.errors import InputError
 from opsgate.models import EscalationReason

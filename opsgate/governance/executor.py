@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsgate import audit
-from opsgate.approvals import case_types
-from opsgate.audit import AuditEvent
+from opsgate.governance import audit
+from opsgate.governance.approvals import case_types
+from opsgate.governance.audit import AuditEvent
 from opsgate.errors import PolicyDenied
 from opsgate.models import Outcome, Route, Status, action_digest
 from opsgate.policy.engine import allows_without_approval
@@ -165,7 +165,7 @@ def record_failure(policy: Policy, proposal_id: str, error: BaseException) -> Ou
             audit.append(session, AuditEvent.ESCALATED, actor=EXECUTOR, **common, data={"source": row.source, "to": owner, "reasons": [{"reason": "tool_failure", "field": None, "detail": str(error)}]})
         outcome = Outcome(proposal_id=row.id, source=row.source, status=Status.FAILED, detail=str(error))
         workflow, case_type, run_id = row.workflow, row.case_type, row.run_id
-    from opsgate.autonomy import check_tool_errors  # autonomy reads the metrics, which read the executor's tables
+    from opsgate.learning.autonomy import check_tool_errors  # autonomy reads the metrics, which read the executor's tables
 
     check_tool_errors(workflow, case_type, run_id)
     return outcome

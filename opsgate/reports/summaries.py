@@ -12,7 +12,7 @@ from typing import Self
 
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
-from opsgate.figures import Facts, UnsupportedFigure, unsupported
+from opsgate.reports.figures import Facts, UnsupportedFigure, unsupported
 
 
 class Highlight(BaseModel):

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from opsgate.display import markdown_text
-from opsgate.evaluation_views import ReportTable, markdown_table
-from opsgate.replay import ReplayReport
+from opsgate.learning.evaluation_views import ReportTable, markdown_table
+from opsgate.learning.replay import ReplayReport
 
 
 def headline(report: ReplayReport) -> str:

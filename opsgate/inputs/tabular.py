@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from opsgate.csv_rows import clean_rows
+from opsgate.inputs.csv_rows import clean_rows
 from opsgate.errors import InputError
 from opsgate.settings import get_settings
 

@@ -25,7 +25,7 @@ from opsgate.store.tables import InstructionReleaseRow
 from opsgate.writers.releases import Release
 
 if TYPE_CHECKING:
-    from opsgate.replay import ReplayReport
+    from opsgate.learning.replay import ReplayReport
     from opsgate.workflows import WorkflowSpec
 
 
@@ -71,7 +71,7 @@ def evidence(report: ReplayReport) -> dict[str, object]:
 def propose_release(spec: WorkflowSpec, policy: Policy, version: str, candidate: Path | None = None, now: datetime | None = None) -> tuple[Proposal, ReplayReport]:
     """Replay ``version`` over the policy's window at its minimum agreement, and propose its release
     when it is ready; when it is not, the proposal fails with the replay's verdict (nothing to decide)."""
-    from opsgate.replay import replay
+    from opsgate.learning.replay import replay
 
     rule = policy.go_live
     if rule is None:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from opsgate.errors import ConfigurationError
-from opsgate.evaluation import FieldAgreement
+from opsgate.learning.evaluation import FieldAgreement
 from opsgate.models import Proposal, Route, Status
 from opsgate.policy.engine import route
 from opsgate.policy.loader import load_policy, load_policy_file

@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from opsgate import audit
-from opsgate.audit import AuditEvent
-from opsgate.channels import Message
-from opsgate.delivery import send
+from opsgate.governance import audit
+from opsgate.governance.audit import AuditEvent
+from opsgate.notify.channels import Message
+from opsgate.notify.delivery import send
 from opsgate.display import markdown_text
-from opsgate.metrics import AgentMetrics, agent_metrics
+from opsgate.learning.metrics import AgentMetrics, agent_metrics
 from opsgate.models import Proposal
 from opsgate.policy.loader import load_policy
 from opsgate.policy.schema import AUTONOMY_CASE, AUTONOMY_TOOL, Autonomy, EarnedAutonomy, Policy

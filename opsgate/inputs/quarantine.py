@@ -24,10 +24,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from opsgate import audit
-from opsgate.audit import AuditEvent
+from opsgate.governance import audit
+from opsgate.governance.audit import AuditEvent
 from opsgate.models import EscalationReason, Status
-from opsgate.runs import AGENT, Run
+from opsgate.governance.runs import AGENT, Run
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, ProposalRow, as_utc
 

@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from opsgate import audit
-from opsgate.audit import AuditEvent
-from opsgate.liveness import is_dead, machine
+from opsgate.governance import audit
+from opsgate.governance.audit import AuditEvent
+from opsgate.governance.liveness import is_dead, machine
 from opsgate.models import TERMINAL, Escalation, EscalationReason, Outcome, Proposal, Route, RunSummary, Status, Verdict, digest
 from opsgate.policy.engine import route
 from opsgate.policy.loader import load_policy
@@ -55,8 +55,8 @@ def governing_policy(workflow: str) -> Policy:
 
 
 def _governing(workflow: str) -> tuple[Policy, str, dict[str, str], list[str]]:
-    from opsgate.autonomy import effective_policy  # autonomy reads the metrics, which read the runs' tables
-    from opsgate.releases import with_releases
+    from opsgate.learning.autonomy import effective_policy  # autonomy reads the metrics, which read the runs' tables
+    from opsgate.learning.releases import with_releases
 
     file = load_policy(workflow)
     policy = with_releases(effective_policy(file))
@@ -197,7 +197,7 @@ def finish_run(run: Run) -> RunSummary:
 
 
 def process_gone(flow_run_id: str) -> bool:
-    """Whether the opsgate run of this flow run is open and its process is gone (``opsgate.liveness``)."""
+    """Whether the opsgate run of this flow run is open and its process is gone (``opsgate.governance.liveness``)."""
     with transaction() as session:
         row = session.execute(select(RunRow).where(RunRow.flow_run_id == flow_run_id)).scalar_one_or_none()
         return row is not None and row.status in OPEN and is_dead(row)

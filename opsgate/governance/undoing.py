@@ -6,7 +6,7 @@ from __future__ import annotations
 from opsgate.errors import ExecutionError, InputError
 from opsgate.models import Proposal
 from opsgate.policy.schema import UNDO_CASE
-from opsgate.runs import Run
+from opsgate.governance.runs import Run
 from opsgate.store.db import transaction
 from opsgate.store.tables import ProposalRow
 from opsgate.writers.undo import UndoRequest, undo_record

@@ -28,7 +28,7 @@ from opsgate.errors import ExecutionError, InputError
 from opsgate.models import digest
 from opsgate.store.db import transaction
 from opsgate.store.tables import FactSheetRow, ReportRow
-from opsgate.summaries import Summary
+from opsgate.reports.summaries import Summary
 
 Images = Literal["inline", "files"]
 _CHART = re.compile(r"\{\{chart:([a-z0-9_-]+)\}\}")

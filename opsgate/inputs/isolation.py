@@ -2,7 +2,7 @@
 
 A hostile or broken input can make a parser allocate without bound (a compression bomb), spin, or
 abort the process from native code; no ``except`` catches an OOM kill or a SIGABRT. So every item
-is read in a worker process (``opsgate.isolation_worker``) with a memory cap (``RLIMIT_AS`` over
+is read in a worker process (``opsgate.inputs.isolation_worker``) with a memory cap (``RLIMIT_AS`` over
 its size after imports), a CPU-time allowance per item, a wall-clock deadline the parent enforces
 by killing it, and a cap on the size of what it sends back. A worker that dies or goes over a limit
 is replaced and the batch goes on; its item ends with a ``Failure`` whose reason is one of:
@@ -90,7 +90,7 @@ class _Worker:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "opsgate.isolation_worker", str(to_child_r), str(from_child_w), str(os.getpid())],
+                [sys.executable, "-m", "opsgate.inputs.isolation_worker", str(to_child_r), str(from_child_w), str(os.getpid())],
                 pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
                 start_new_session=True,  # Ctrl-C at a terminal is the parent's to handle: it closes the pool
             )

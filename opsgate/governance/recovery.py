@@ -2,8 +2,8 @@
 stays open for ever.
 
 A run's process can die anywhere: while reading, after proposing, while paused at the gate,
-between two writes. Everything a person decided is already in the store (``opsgate.approvals``
-records a decision before the run is woken), and every write is idempotent (``opsgate.executor``),
+between two writes. Everything a person decided is already in the store (``opsgate.governance.approvals``
+records a decision before the run is woken), and every write is idempotent (``opsgate.governance.executor``),
 so finishing a dead run is safe to repeat and to run from anywhere:
 
 1. answers sent to the dead run from the Prefect UI are decided like any answer (the caller reads
@@ -31,12 +31,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsgate import approvals, audit, executor
-from opsgate.audit import AuditEvent
+from opsgate.governance import approvals
+
+from opsgate.governance import audit
+
+from opsgate.governance import executor
+from opsgate.governance.audit import AuditEvent
 from opsgate.errors import OpsgateError
-from opsgate.liveness import is_dead
+from opsgate.governance.liveness import is_dead
 from opsgate.models import TERMINAL, EscalationReason, Status
-from opsgate.runs import OPEN, governing_policy
+from opsgate.governance.runs import OPEN, governing_policy
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ProposalRow, RunRow, as_utc
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from opsgate import audit
-from opsgate.audit import AuditEvent
-from opsgate.channels import Message
-from opsgate.delivery import send
+from opsgate.governance import audit
+from opsgate.governance.audit import AuditEvent
+from opsgate.notify.channels import Message
+from opsgate.notify.delivery import send
 from opsgate.policy.schema import Policy
 from opsgate.store.db import transaction
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from opsgate.display import markdown_text
-from opsgate.evaluation import EvaluationReport, Tally
+from opsgate.learning.evaluation import EvaluationReport, Tally
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from opsgate.audit import AuditEvent
+from opsgate.governance.audit import AuditEvent
 from opsgate.errors import ConfigurationError
 from opsgate.models import Escalation, Status
 from opsgate.store.db import transaction

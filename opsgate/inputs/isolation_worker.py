@@ -1,6 +1,6 @@
-"""The worker side of ``opsgate.isolation``: a process that reads untrusted items under limits.
+"""The worker side of ``opsgate.inputs.isolation``: a process that reads untrusted items under limits.
 
-Started by the pool as ``python -m opsgate.isolation_worker IN_FD OUT_FD PARENT_PID``. It first
+Started by the pool as ``python -m opsgate.inputs.isolation_worker IN_FD OUT_FD PARENT_PID``. It first
 makes sure it cannot outlive its parent (``PR_SET_PDEATHSIG``, and EOF on its pipe), then takes
 the reader function from the pool, imports what it needs, and only then caps its address space:
 the limit is the size after the imports plus the memory budget, so the budget is what reading may

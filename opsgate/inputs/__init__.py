@@ -1,0 +1,1 @@
+"""Reading untrusted inputs: isolated, bounded readers, tabular records, CSV rows that would break a batch, quarantine."""

@@ -1,0 +1,1 @@
+"""Learning from evidence: agent metrics, shadow evaluation, replay, earned autonomy, releases and incidents."""

@@ -1,0 +1,1 @@
+"""Telling people: the channels a policy names, delivering messages to them, and approval notices."""

@@ -1,0 +1,1 @@
+"""What workflows propose with: the LLM client and versioned instruction (prompt) files."""
