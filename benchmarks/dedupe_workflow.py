@@ -94,7 +94,7 @@ def main() -> None:
         print(f"records={len(records)} kind={args.kind} true_pairs={len(truth)} arriving_later={int(arriving.sum())}")
 
         from opsgate.orchestration.server import prefect_api
-        from tasks.duplicate_flagging.workflow import DedupeParams
+        from tasks.duplicate_flagging.params import DedupeParams
 
         with prefect_api():
             run("full run", DedupeParams(kind=args.kind, file=existing, id_column="id", trigger="benchmark"), int((~arriving).sum()))

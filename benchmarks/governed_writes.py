@@ -32,7 +32,7 @@ def main() -> None:
 
     from opsgate.governance import approvals
 
-    from opsgate.governance import audit
+    from opsgate.store import audit
 
     from opsgate.governance import executor
 

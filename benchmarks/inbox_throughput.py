@@ -96,7 +96,7 @@ def bench_flow(inbox: Path, count: int, scratch: Path) -> None:
 
     from flows.invoice_extraction import invoice_extraction
     from opsgate.orchestration.server import prefect_api
-    from tasks.invoice_extraction.workflow import InvoiceParams
+    from tasks.invoice_extraction.params import InvoiceParams
 
     with prefect_api():
         start = time.perf_counter()

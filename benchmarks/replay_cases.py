@@ -83,6 +83,7 @@ def dedupe_history(records_csv: Path, rows: int) -> None:
     from tasks.duplicate_flagging.matching import MatchSettings, find_duplicates
     from tasks.duplicate_flagging.proposing import Matched, propose_merges
     from tasks.duplicate_flagging.store import ID_COLUMN, import_records, live_records, save_model
+    from opsgate.policy.loader import workflow_settings
     from tasks.duplicate_flagging.workflow import SPEC
 
     start = time.perf_counter()
@@ -90,7 +91,7 @@ def dedupe_history(records_csv: Path, rows: int) -> None:
     import_records("company", read_records(records_csv, "id").frame, "id", workflow=DEDUPE, run_id=run.id, actor="benchmark", source=str(records_csv))
     stored = live_records("company")
     fields, _ = infer_fields(list(stored.frame.columns), ID_COLUMN)
-    settings = SPEC.settings(run.policy)
+    settings = workflow_settings(SPEC, run.policy)
     decisions = find_duplicates(stored.frame, fields, MatchSettings(duplicate_at=settings.duplicate_at, review_at=settings.review_at, cohesion=settings.cohesion))
     model = save_model(DEDUPE, "company", fields, decisions.scored.model, run.id, 0)
     found, _ = propose_merges(Matched("company", stored.frame, stored.updated_at, fields, model.id), decisions, run.policy, settings, [])

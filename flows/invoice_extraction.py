@@ -11,11 +11,12 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from opsgate.models import RunSummary
-from opsgate.orchestration.gate import gate
-from opsgate.orchestration.steps import check_policy, execute, finish_run, start_run
+from opsgate import RunSummary
+from opsgate import gate
+from opsgate import check_policy, execute, finish_run, start_run
 from tasks.invoice_extraction.steps import load_invoices, propose_postings
-from tasks.invoice_extraction.workflow import WORKFLOW, InvoiceParams
+from tasks.invoice_extraction.workflow import WORKFLOW
+from tasks.invoice_extraction.params import InvoiceParams
 
 
 @flow(name="invoice-extraction")

@@ -14,11 +14,12 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from opsgate.models import RunSummary
-from opsgate.orchestration.gate import gate
-from opsgate.orchestration.steps import check_policy, execute, finish_run, start_run
+from opsgate import RunSummary
+from opsgate import gate
+from opsgate import check_policy, execute, finish_run, start_run
 from tasks.weekly_summary.steps import compute_facts, deliver, draft
-from tasks.weekly_summary.workflow import WORKFLOW, SummaryParams
+from tasks.weekly_summary.workflow import WORKFLOW
+from tasks.weekly_summary.params import SummaryParams
 
 
 @flow(name="weekly-summary")

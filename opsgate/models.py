@@ -13,7 +13,7 @@ from uuid import uuid4
 
 from pydantic import BaseModel, Field
 
-from opsgate.governance.integrity import canonical_json, mac
+from opsgate.integrity import canonical_json, mac
 
 
 class EscalationReason(StrEnum):

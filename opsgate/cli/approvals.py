@@ -52,8 +52,6 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of 
     """Runs paused for approval, oldest first, with their Prefect state when the server answers and
     whether the run's process is still there (a decision for a run whose process is gone is kept and
     written by `opsgate recover`)."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
     from opsgate.orchestration.resume import run_states
     from opsgate.orchestration.server import reachable_api_url
 
@@ -61,8 +59,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of 
     states: dict[str, str] = {}
     api_url = reachable_api_url()
     if api_url and requests:
-        with temporary_settings(updates={PREFECT_API_URL: api_url}):
-            states = run_states([r.flow_run_id for r in requests])
+        states = run_states([r.flow_run_id for r in requests], api_url)
     process = {r.flow_run_id: "gone" if process_gone(r.flow_run_id) else "running" for r in requests}
     if as_json:
         typer.echo(json.dumps([

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from opsgate.governance import audit as audit_log
+from opsgate.store import audit as audit_log
 from opsgate.notify.channels import Message, post
 from opsgate.cli.errors import exits_cleanly, stderr
 from opsgate.display import terminal_text

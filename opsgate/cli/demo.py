@@ -20,7 +20,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from opsgate.governance import approvals as approval_store
-from opsgate.governance import audit as audit_log
+from opsgate.store import audit as audit_log
 from opsgate.governance.approvals import PendingRequest
 from opsgate.cli.approvals import proposals_table
 from opsgate.cli.audit import trail_table
@@ -32,7 +32,7 @@ from opsgate.governance.runs import run_record
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import PayableRow, RunRow
-from opsgate.workflows import WorkflowSpec, workflows
+from opsgate.workflows import WorkflowSpec, load, workflows
 
 console = Console()
 
@@ -67,7 +67,7 @@ def demo(
     spec = _demo_spec()
     settings = get_settings()
     scratch = settings.data_dir / "demo" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    params = spec.demo_params(scratch)  # type: ignore[misc]
+    params = load(spec.demo_params)(scratch)  # type: ignore[arg-type]
     log_path = scratch / "run.log"
     if not configured_api_url():
         with console.status("starting the local Prefect server (once; later runs reuse it)…"):

@@ -10,6 +10,8 @@ from rich.text import Text
 
 from opsgate.cli.errors import exits_cleanly
 from opsgate.display import terminal_text
+from opsgate.learning.incidents import report_incident
+from opsgate.orchestration.server import run_link
 
 app = typer.Typer(help="Incidents against executed actions.", no_args_is_help=True)
 
@@ -23,8 +25,6 @@ def report(
 ) -> None:
     """Record an incident against an executed action, escalate it to the workflow's owner and tell
     the policy's channels. Nothing is undone: propose that with `opsgate undo`."""
-    from opsgate.learning.incidents import report_incident  # channels and delivery load only when an incident is reported
-
-    incident = report_incident(proposal_id, reason, by)
+    incident = report_incident(proposal_id, reason, by, run_link)
     told = ", ".join(f"{name}: {status}" for name, status in incident.channels.items()) or "no channel configured"
     Console().print(Text.assemble(terminal_text("incident", "red"), terminal_text(f" on {incident.target} ({incident.workflow}, {incident.case_type}) recorded; owner escalated; channels: {told}")))

@@ -19,7 +19,7 @@ from opsgate.display import terminal_text
 from opsgate.errors import ConfigurationError
 from opsgate.models import RunSummary
 from opsgate.policy.loader import load_policy
-from opsgate.workflows import WorkflowSpec, load_flow, workflows
+from opsgate.workflows import WorkflowSpec, load, workflows
 
 app = typer.Typer(help="Run a workflow now (it waits at its gate for a decision).", no_args_is_help=True)
 
@@ -36,7 +36,8 @@ def run_workflow(spec: WorkflowSpec, params: Any) -> RunSummary:
     from opsgate.orchestration.server import prefect_api  # Prefect loads only when a run starts
 
     with prefect_api():
-        return load_flow(spec)(params)
+        assert spec.flow is not None, f"{spec.name} has no governed flow"
+        return load(spec.flow)(params)
 
 
 def _option_problem(error: Any) -> str:
@@ -47,10 +48,11 @@ def _option_problem(error: Any) -> str:
 
 def _command(spec: WorkflowSpec) -> Any:
     assert spec.params_model is not None, f"{spec.name}: a workflow with a flow needs its parameter model"
+    params_model = load(spec.params_model)
 
     def command(**options: Any) -> None:
         try:
-            params = spec.params_model(**{k: v for k, v in options.items() if v is not None})
+            params = params_model(**{k: v for k, v in options.items() if v is not None})
         except ValidationError as exc:
             raise ConfigurationError("; ".join(_option_problem(error) for error in exc.errors())) from None
         load_policy(spec.name)  # refuse before any run exists: a workflow without a valid policy never starts
@@ -58,7 +60,7 @@ def _command(spec: WorkflowSpec) -> Any:
         Console().print(outcomes_table(summary))
 
     parameters = []
-    for name, field in spec.params_model.model_fields.items():
+    for name, field in params_model.model_fields.items():
         default = ... if field.is_required() else field.default
         option = typer.Option(default, f"--{name.replace('_', '-')}", help=field.description or "")
         parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=field.annotation))

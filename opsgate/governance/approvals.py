@@ -21,10 +21,10 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsgate.governance import audit
-from opsgate.governance.audit import AuditEvent
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.errors import ApprovalRejected
-from opsgate.governance.integrity import mac
+from opsgate.integrity import mac
 from opsgate.models import Decision, EscalationReason, Proposal, Route, Status, action_digest
 from opsgate.policy.engine import route
 from opsgate.policy.schema import ANY_CASE, Policy, person, same_person

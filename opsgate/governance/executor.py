@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsgate.governance import audit
+from opsgate.store import audit
 from opsgate.governance.approvals import case_types
-from opsgate.governance.audit import AuditEvent
+from opsgate.store.audit import AuditEvent
 from opsgate.errors import PolicyDenied
 from opsgate.models import Outcome, Route, Status, action_digest
 from opsgate.policy.engine import allows_without_approval

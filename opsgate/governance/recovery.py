@@ -33,10 +33,10 @@ from sqlalchemy.orm import Session
 
 from opsgate.governance import approvals
 
-from opsgate.governance import audit
+from opsgate.store import audit
 
 from opsgate.governance import executor
-from opsgate.governance.audit import AuditEvent
+from opsgate.store.audit import AuditEvent
 from opsgate.errors import OpsgateError
 from opsgate.governance.liveness import is_dead
 from opsgate.models import TERMINAL, EscalationReason, Status

@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from opsgate.governance import audit
-from opsgate.governance.audit import AuditEvent
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.governance.liveness import is_dead, machine
 from opsgate.models import TERMINAL, Escalation, EscalationReason, Outcome, Proposal, Route, RunSummary, Status, Verdict, digest
 from opsgate.policy.engine import route

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from opsgate.governance import audit
-from opsgate.governance.audit import AuditEvent
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.models import EscalationReason, Status
 from opsgate.governance.runs import AGENT, Run
 from opsgate.store.db import transaction

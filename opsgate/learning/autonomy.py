@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from opsgate.governance import audit
-from opsgate.governance.audit import AuditEvent
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.notify.channels import Message
 from opsgate.notify.delivery import send
 from opsgate.display import markdown_text

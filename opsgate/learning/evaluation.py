@@ -21,14 +21,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from opsgate.governance.audit import AuditEvent
+from opsgate.store.audit import AuditEvent
 from opsgate.errors import ConfigurationError
 from opsgate.models import Escalation, Status
 from opsgate.store.db import transaction
+from opsgate.workflows import WorkflowSpec, load
 from opsgate.store.tables import AuditRow, ProposalRow
-
-if TYPE_CHECKING:
-    from opsgate.workflows import WorkflowSpec
 
 SHADOW_RUN_STATUSES = (Status.SHADOWED, Status.ESCALATED, Status.FAILED)
 RULES = [
@@ -220,5 +218,5 @@ def evaluate(spec: WorkflowSpec, outcomes: Path, since: datetime, until: datetim
     """Compare the workflow's shadow cases in [since, until) with the outcomes file; writes nothing."""
     if spec.compare_outcomes is None:
         raise ConfigurationError(f"workflow {spec.name} has no shadow evaluation: there is no record of what people did to compare its proposals with")
-    comparison = spec.compare_outcomes(outcomes, shadow_cases(spec.name, since, until))
+    comparison = load(spec.compare_outcomes)(outcomes, shadow_cases(spec.name, since, until))
     return build_report(spec.name, since, until, outcomes.name, comparison)

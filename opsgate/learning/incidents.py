@@ -6,14 +6,16 @@ channels as text (``display.markdown_text``), never as Markdown of their own."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from opsgate.governance import audit
-from opsgate.governance.audit import AuditEvent
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.learning.autonomy import demote
 from opsgate.notify.channels import Message
-from opsgate.notify.delivery import run_link, send
+from opsgate.notify.delivery import send
 from opsgate.display import markdown_text
 from opsgate.errors import InputError
 from opsgate.models import EscalationReason
@@ -32,7 +34,9 @@ class Incident(BaseModel):
     channels: dict[str, str]
 
 
-def report_incident(proposal_id: str, reason: str, by: str) -> Incident:
+def report_incident(proposal_id: str, reason: str, by: str, run_page: Callable[[str], str | None] | None = None) -> Incident:
+    """Record and escalate the incident, demote its case type and tell the channels, linking the
+    run's page as ``run_page`` finds it (the caller knows where runs are shown), if given."""
     if not reason.strip() or not by.strip():
         raise InputError("an incident needs a reason and the name of who reports it")
     with transaction() as session:
@@ -56,7 +60,7 @@ def report_incident(proposal_id: str, reason: str, by: str) -> Incident:
         event="incident.reported", title=f"Incident in {incident.workflow}: {target}",
         text=f"{markdown_text(by)} reports that the action written to {markdown_text(target)} went wrong: {markdown_text(reason)}\n\n"
         f"Owner: {owner}. To take it back: `opsgate undo {proposal_id} --as NAME --reason ...`",
-        link=run_link(run_id), fields={"workflow": incident.workflow, "case type": incident.case_type, "target": target, "reported by": by},
+        link=run_page(run_id) if run_page else None, fields={"workflow": incident.workflow, "case type": incident.case_type, "target": target, "reported by": by},
         data=incident.model_dump(exclude={"channels"}),
     )
     results = send(policy, policy.approvals.notify, message, f"{incident.workflow}-incident-{proposal_id}", run_id, proposal_id)

@@ -20,7 +20,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from opsgate.governance.audit import AuditEvent
+from opsgate.store.audit import AuditEvent
 from opsgate.errors import PolicyError
 from opsgate.models import TERMINAL, Status
 from opsgate.policy.loader import load_policy

@@ -29,10 +29,8 @@ from opsgate.policy.engine import route
 from opsgate.policy.loader import load_policy, load_policy_file
 from opsgate.policy.schema import PLATFORM_CASES, Policy
 from opsgate.store.db import transaction
+from opsgate.workflows import WorkflowSpec, load
 from opsgate.store.tables import ApprovalRow, ProposalRow
-
-if TYPE_CHECKING:
-    from opsgate.workflows import WorkflowSpec
 
 DECIDED = (Status.EXECUTED, Status.APPROVED, Status.REJECTED, Status.ESCALATED, Status.FAILED)
 PEOPLE_WROTE = (Status.EXECUTED, Status.APPROVED)
@@ -247,7 +245,7 @@ def replay(
         raise ConfigurationError(f"workflow {spec.name} has no replay: it cannot read the inputs of its past cases again")
     policy = load_policy_file(candidate, workflow=spec.name) if candidate else load_policy(spec.name)
     cases = past_cases(spec.name, since, until)
-    results = spec.replay(cases, version, policy)  # called even without cases: it refuses a version it cannot replay
+    results = load(spec.replay)(cases, version, policy)  # called even without cases: it refuses a version it cannot replay
     figures = compare(policy, version, cases, results, min_agreement)
     described = f"{candidate} (version {policy.fingerprint})" if candidate else f"policies/{spec.name}.yaml (version {policy.fingerprint})"
     return ReplayReport(workflow=spec.name, since=since, until=until, min_agreement=min_agreement, rules=RULES, policy=described, **figures)

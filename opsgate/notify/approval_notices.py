@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from opsgate.governance import audit
-from opsgate.governance.audit import AuditEvent
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.notify.channels import Message
 from opsgate.notify.delivery import send
 from opsgate.policy.schema import Policy

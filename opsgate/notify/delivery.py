@@ -13,8 +13,8 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from opsgate.governance import audit
-from opsgate.governance.audit import AuditEvent
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.notify.channels import DeliveryFailed, Message, post
 from opsgate.errors import ConfigurationError
 from opsgate.models import EscalationReason
@@ -27,17 +27,6 @@ from opsgate.reports.summaries import Summary
 logger = logging.getLogger(__name__)
 
 DELIVERY = "opsgate-delivery"
-
-
-def run_link(run_id: str) -> str | None:
-    """The Prefect UI page of the run's flow run, when a Prefect API is configured."""
-    from opsgate.orchestration.server import configured_api_url, ui_url
-
-    with transaction() as session:
-        run = session.get(RunRow, run_id)
-        flow_run_id = run.flow_run_id if run else None
-    api = configured_api_url()
-    return ui_url(api, flow_run_id) if api and flow_run_id else None
 
 
 def send(policy: Policy, channels: list[str], message: Message, key: str, run_id: str | None, proposal_id: str | None = None) -> dict[str, dict[str, Any]]:
@@ -65,9 +54,9 @@ def send(policy: Policy, channels: list[str], message: Message, key: str, run_id
     return results
 
 
-def deliver_report(policy: Policy, report_id: int, run_id: str) -> dict[str, str]:
-    """Post the report to each of its channels not yet delivered; returns each channel's status."""
-    link = run_link(run_id)
+def deliver_report(policy: Policy, report_id: int, run_id: str, link: str | None) -> dict[str, str]:
+    """Post the report to each of its channels not yet delivered, with ``link`` to the run's page;
+    returns each channel's status."""
     with transaction() as session:
         row = session.get(ReportRow, report_id)
         assert row is not None, f"report {report_id} was just published"

@@ -26,12 +26,12 @@ from opsgate.notify import approval_notices
 
 from opsgate.governance import approvals
 from opsgate.governance.approvals import PendingRequest
-from opsgate.notify.delivery import run_link
 from opsgate.models import Decision, Proposal, Route, Verdict
 from opsgate.orchestration.artifacts import publish_proposals
 from opsgate.orchestration.form import approval_form
 from opsgate.governance.runs import Run
 from opsgate.settings import get_settings
+from opsgate.orchestration.server import run_link
 
 logger = logging.getLogger(__name__)
 

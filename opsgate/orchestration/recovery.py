@@ -24,11 +24,11 @@ from prefect.states import Crashed
 from opsgate.notify import approval_notices
 
 from opsgate.governance import recovery
-from opsgate.notify.delivery import run_link
 from opsgate.display import markdown_text
 from opsgate.orchestration.resume import pause_input
 from opsgate.governance.recovery import DeadRun, RunRecovery
 from opsgate.governance.runs import governing_policy
+from opsgate.orchestration.server import run_link
 
 logger = logging.getLogger(__name__)
 

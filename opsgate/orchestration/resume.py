@@ -18,6 +18,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.exceptions import FlowPauseTimeout, NotPausedError, ObjectNotFound, PrefectHTTPStatusError
 from prefect.flow_runs import resume_flow_run
 from prefect.input.run_input import keyset_from_base_key
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from opsgate.governance import approvals
 
@@ -62,11 +63,12 @@ def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> None:
             time.sleep(0.5)
 
 
-def run_states(flow_run_ids: list[str]) -> dict[str, str]:
-    """The Prefect state name of each flow run, so a listing can show runs that died while paused."""
+def run_states(flow_run_ids: list[str], api_url: str) -> dict[str, str]:
+    """The Prefect state name of each flow run, asked of the server at ``api_url``, so a listing can
+    show runs that died while paused."""
     if not flow_run_ids:
         return {}
-    with get_client(sync_client=True) as client:
+    with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids])))
     return {str(run.id): run.state.name if run.state else "unknown" for run in runs}
 

@@ -23,6 +23,8 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from opsgate.errors import ConfigurationError
 from opsgate.settings import get_settings
+from opsgate.store.db import transaction
+from opsgate.store.tables import RunRow
 
 logger = logging.getLogger(__name__)
 
@@ -126,3 +128,12 @@ def prefect_api() -> Iterator[str]:
 def ui_url(api_url: str, flow_run_id: str) -> str:
     """The flow run's page in the Prefect UI (the API URL without its /api suffix)."""
     return f"{api_url.removesuffix('/api')}/runs/flow-run/{flow_run_id}"
+
+
+def run_link(run_id: str) -> str | None:
+    """The Prefect UI page of the run's flow run, when a Prefect API is configured."""
+    with transaction() as session:
+        run = session.get(RunRow, run_id)
+        flow_run_id = run.flow_run_id if run else None
+    api = configured_api_url()
+    return ui_url(api, flow_run_id) if api and flow_run_id else None

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
-from opsgate.errors import PolicyError
+from opsgate.errors import ConfigurationError, PolicyError
 from opsgate.policy.schema import Policy, unknown_writes
 from opsgate.settings import get_settings
+from opsgate.workflows import WorkflowSpec, load, workflows
 
 
 def _key(loc: tuple[int | str, ...]) -> str:
@@ -20,17 +22,22 @@ def _key(loc: tuple[int | str, ...]) -> str:
 def _settings_problems(path: Path, data: dict[str, object]) -> list[str]:
     """The workflow's own ``settings``, checked by the model its spec names (workflow specs are
     light modules: loading them imports no heavy library)."""
-    from opsgate.workflows import workflows  # the specs import the CLI's helpers, which import this module
-
     settings = data.get("settings") or {}
     spec = next((s for s in workflows().values() if s.name == data.get("workflow")), None)
     if spec is None or spec.settings_model is None:
         return [f"{path}: settings: workflow {data.get('workflow')!r} takes no settings"] if settings else []
     try:
-        spec.settings_model.model_validate(settings, context={"policy": data})
+        load(spec.settings_model).model_validate(settings, context={"policy": data})
     except ValidationError as exc:
         return [f"{path}: settings.{_key(error['loc'])}: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()]
     return []
+
+
+def workflow_settings(spec: WorkflowSpec, policy: Policy) -> Any:
+    """The policy's `settings`, as the workflow's own model (the loader has already checked them)."""
+    if spec.settings_model is None:
+        raise ConfigurationError(f"workflow {spec.name} takes no settings")
+    return load(spec.settings_model).model_validate(policy.settings, context={"policy": policy.model_dump(mode="json")})
 
 
 def load_policy_file(path: Path, workflow: str | None = None) -> Policy:

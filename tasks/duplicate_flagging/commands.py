@@ -13,12 +13,12 @@ from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
 
-from opsgate.display import terminal_text
-from opsgate.errors import ConfigurationError
+from opsgate import terminal_text
+from opsgate import ConfigurationError
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
 
 if TYPE_CHECKING:  # numpy, pandas, scipy load when the command runs, not whenever opsgate starts
-    from opsgate.inputs.tabular import Records
+    from opsgate import Records
     from tasks.duplicate_flagging.matching import Decisions
 
 stderr = Console(stderr=True, soft_wrap=True)
@@ -90,7 +90,7 @@ def dedupe(
     encoding: Annotated[str, typer.Option(help="CSV text encoding.")] = "utf-8",
 ) -> None:
     """Flag duplicate records in a file, with the per-field evidence for each pair. No writes."""
-    from opsgate.inputs.tabular import read_records
+    from opsgate import read_records
     from tasks.duplicate_flagging.matching import MatchSettings, find_duplicates
 
     started = time.perf_counter()

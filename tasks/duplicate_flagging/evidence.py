@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from opsgate.display import markdown_text
+from opsgate import markdown_text
 from tasks.duplicate_flagging.fields import Field
 from tasks.duplicate_flagging.proposing import Proposed
 from tasks.duplicate_flagging.store import ID_COLUMN

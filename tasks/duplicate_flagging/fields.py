@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from opsgate.errors import ConfigurationError
+from opsgate import ConfigurationError
 
 
 class Kind(StrEnum):

@@ -18,7 +18,7 @@ from decimal import Decimal
 from itertools import combinations
 from pathlib import Path
 
-from opsgate.learning.evaluation import CaseComparison, OutcomeComparison, OutcomeRow, ShadowCase, WrongAction
+from opsgate import CaseComparison, OutcomeComparison, OutcomeRow, ShadowCase, WrongAction
 
 Key = tuple[str, str]  # (kind, or "" when the file names none; record id)
 Cluster = frozenset[Key]
@@ -33,7 +33,7 @@ RULES = [
 
 def read_merges(path: Path) -> tuple[list[tuple[Key, list[Key]]], bool, list[OutcomeRow]]:
     """People's merges (survivor, merged), whether ids are scoped by kind, and the rows not used."""
-    from opsgate.inputs.tabular import read_records
+    from opsgate import read_records
 
     records = read_records(path, "merged", required=["survivor"])
     scoped = "kind" in records.frame.columns

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from opsgate.models import Escalation, EscalationReason, Proposal
-from opsgate.policy.schema import Policy
-from opsgate.writers.records import RecordMerge, RecordsMerge
+from opsgate import Escalation, EscalationReason, Proposal
+from opsgate import Policy
+from opsgate import RecordMerge, RecordsMerge
 from tasks.duplicate_flagging.clustering import components
 from tasks.duplicate_flagging.fields import Field, Kind
 from tasks.duplicate_flagging.matching import Decisions

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from opsgate.errors import ConfigurationError
+from opsgate import ConfigurationError, workflow_settings
 
 if TYPE_CHECKING:
-    from opsgate.models import Proposal
-    from opsgate.policy.schema import Policy
-    from opsgate.learning.replay import PastCase, Unavailable
+    from opsgate import Proposal
+    from opsgate import Policy
+    from opsgate import PastCase, Unavailable
     from tasks.duplicate_flagging.proposing import Proposed
     from tasks.duplicate_flagging.store import StoredModel
 
@@ -37,7 +37,7 @@ def _chosen(found: list[Proposed], survivor: str | None) -> Proposed:
 
 def _answer(case: PastCase, version: str, found: list[Proposed]) -> Proposal:
     """The new version's answer for one case: the merge to compare, or a proposal of no action."""
-    from opsgate.models import Proposal
+    from opsgate import Proposal
 
     if not found:
         return Proposal(
@@ -69,7 +69,7 @@ def _matched_again(cases: list[PastCase], version: str, policy: Policy, stored: 
         if f.column not in frame.columns:
             frame[f.column] = ""
     groups = np.repeat(np.arange(len(cases)), [len(case.inputs["records"]) for case in cases])
-    settings = SPEC.settings(policy)
+    settings = workflow_settings(SPEC, policy)
     thresholds = MatchSettings(duplicate_at=settings.duplicate_at, review_at=settings.review_at, cohesion=settings.cohesion)
     decisions = rematch(frame, stored.fields, thresholds, stored.model, groups)
     matched = Matched(cases[0].inputs["kind"], frame, [pd.Timestamp(r["updated_at"]) for r in records], stored.fields, stored.id)
@@ -84,7 +84,7 @@ def replay(cases: list[PastCase], version: str, policy: Policy) -> list[Proposal
     """One new proposal per past case, in order: the merge the version proposes for the case's
     records, a proposal of no action when it finds none, or why the records cannot be matched again.
     Cases scored by the same model are matched again together, which is what makes it fast."""
-    from opsgate.learning.replay import Unavailable
+    from opsgate import Unavailable
     from tasks.duplicate_flagging.store import stored_model
 
     if version != policy.instruction_version:

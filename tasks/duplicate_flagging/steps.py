@@ -11,10 +11,10 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from opsgate.errors import ConfigurationError, InputError
-from opsgate.models import Proposal
-from opsgate.governance.runs import Run
-from opsgate.inputs.tabular import RowProblem, read_records
+from opsgate import ConfigurationError, InputError
+from opsgate import Proposal
+from opsgate import Run, workflow_settings
+from opsgate import RowProblem, read_records
 from tasks.duplicate_flagging.evidence import review_markdown
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
 from tasks.duplicate_flagging.learning import learn_from_approvals
@@ -33,7 +33,8 @@ from tasks.duplicate_flagging.store import (
     save_model,
     unsettled_records,
 )
-from tasks.duplicate_flagging.workflow import SPEC, DedupeParams
+from tasks.duplicate_flagging.workflow import SPEC
+from tasks.duplicate_flagging.params import DedupeParams
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def propose(run: Run, gathered: Gathered) -> list[Proposal]:
     if len(frame) < 2 or (gathered.focus is not None and not gathered.focus.any()):
         logger.info("nothing to match: %d live records, none new or changed", len(frame))
         return failed
-    policy = SPEC.settings(run.policy)
+    policy = workflow_settings(SPEC, run.policy)
     settings = MatchSettings(duplicate_at=policy.duplicate_at, review_at=policy.review_at, cohesion=policy.cohesion)
     decisions = find_duplicates(frame, gathered.fields, settings, focus=gathered.focus, model=gathered.model.model if gathered.model else None)
     used = gathered.model

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import insert, select, update
 
-from opsgate.governance import audit
-from opsgate.governance.audit import AuditEvent
-from opsgate.models import Status, digest
+from opsgate.store import audit
+from opsgate import AuditEvent
+from opsgate import Status, digest
 from opsgate.store.db import transaction
 from opsgate.store.tables import MatchModelRow, ProposalRow, RecordMergeRow, RecordRow
-from opsgate.writers.records import RecordMerge, RecordsMerge
+from opsgate import RecordMerge, RecordsMerge
 from tasks.duplicate_flagging.comparing import COMPARATORS
 from tasks.duplicate_flagging.fields import Field
 from tasks.duplicate_flagging.scoring import MatchModel

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from opsgate.proposing.llm import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable
-from opsgate.models import Escalation, EscalationReason
+from opsgate import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable
+from opsgate import Escalation, EscalationReason
 from tasks.invoice_extraction.llm_extraction import CONFIDENCE, current_prompt, extract_with_llm
 from tasks.invoice_extraction.models import InvoiceFields
 from tasks.invoice_extraction.rules import RulesResult, extract_fields
@@ -24,7 +24,7 @@ from tasks.invoice_extraction.rules import RulesResult, extract_fields
 if TYPE_CHECKING:
     import instructor
 
-    from opsgate.proposing.prompts import Prompt
+    from opsgate import Prompt
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opsgate.inputs.isolation import MB, IsolatedPool, Limits
-from opsgate.settings import get_settings
+from opsgate import MB, IsolatedPool, Limits
+from opsgate import get_settings
 from tasks.invoice_extraction.backends import Backend
 from tasks.invoice_extraction.extracting import ReadOptions, TextToRead, check_required, finish_reading, read_document
 from tasks.invoice_extraction.models import Extraction
@@ -29,7 +29,7 @@ from tasks.invoice_extraction.ocr import OcrOptions
 if TYPE_CHECKING:
     import instructor
 
-    from opsgate.proposing.prompts import Prompt
+    from opsgate import Prompt
 
 logger = logging.getLogger(__name__)
 

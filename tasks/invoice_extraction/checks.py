@@ -19,8 +19,8 @@ from stdnum import iban as stdnum_iban
 from stdnum.eu import vat as stdnum_vat
 from stdnum.exceptions import ValidationError
 
-from opsgate.display import bidi_controls
-from opsgate.models import Escalation, EscalationReason
+from opsgate import bidi_controls
+from opsgate import Escalation, EscalationReason
 from tasks.invoice_extraction.models import InvoiceFields
 
 CONFIRMED, DOUBTFUL = 0.97, 0.3

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from opsgate.display import terminal_text
-from opsgate.proposing.llm import llm_client
-from opsgate.policy.loader import load_policy
+from opsgate import terminal_text
+from opsgate import llm_client
+from opsgate import load_policy
 from tasks.invoice_extraction.backends import Backend
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
 from tasks.invoice_extraction.history import stored_memory

@@ -23,7 +23,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from pydantic import BaseModel, Field
 
-from opsgate.errors import ExtractionError
+from opsgate import ExtractionError
 from tasks.invoice_extraction.models import DocumentType, InvoiceFields, LineItem
 
 Syntax = Literal["cii", "ubl"]

@@ -28,8 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsgate.errors import ConfigurationError, ExtractionError
-from opsgate.models import Escalation, EscalationReason
+from opsgate import ConfigurationError, ExtractionError
+from opsgate import Escalation, EscalationReason
 from tasks.invoice_extraction.backends import Backend, read_fields
 from tasks.invoice_extraction.checks import failed_checks
 from tasks.invoice_extraction.einvoice import EInvoice, looks_like_xml, parse_einvoice
@@ -53,7 +53,7 @@ from tasks.invoice_extraction.word_confidence import adjusted_confidence
 if TYPE_CHECKING:
     import instructor
 
-    from opsgate.proposing.prompts import Prompt
+    from opsgate import Prompt
 
 _KNOWN_FIELDS = frozenset(InvoiceFields.model_fields)
 XML_VERSION = "einvoice-xml"  # read from structured data: no rules or prompt involved

@@ -25,8 +25,8 @@ from sqlalchemy import delete, exists, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from opsgate.models import digest
-from opsgate.settings import get_settings
+from opsgate import digest
+from opsgate import get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import DocumentTextRow, LearntDocumentRow, PayableRow, ProposalRow, as_utc
 from tasks.invoice_extraction.learning import LearntDocument, learn

@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from opsgate.cli.errors import exits_cleanly
-from opsgate.display import terminal_text
-from opsgate.errors import ConfigurationError
+from opsgate import exits_cleanly
+from opsgate import terminal_text
+from opsgate import ConfigurationError
 from opsgate.store.db import transaction
 from tasks.invoice_extraction import history as store
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from opsgate.writers.payables import vendor_key
+from opsgate import vendor_key
 from tasks.invoice_extraction.models import InvoiceFields
 from tasks.invoice_extraction.parsing import find_amounts, find_dates
 

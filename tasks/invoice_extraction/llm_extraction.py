@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from stdnum import iban
 
-from opsgate.proposing.llm import ask
-from opsgate.proposing.prompts import Prompt, latest_prompt
+from opsgate import ask
+from opsgate import Prompt, latest_prompt
 from tasks.invoice_extraction.models import InvoiceFields
 from tasks.invoice_extraction.rules import RulesResult
 

@@ -23,8 +23,8 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from opsgate.models import Escalation, EscalationReason
-from opsgate.writers.payables import vendor_key
+from opsgate import Escalation, EscalationReason
+from opsgate import vendor_key
 from tasks.invoice_extraction.checks import CONFIRMED, failed_checks
 from tasks.invoice_extraction.learning import (
     AMOUNT_FIELDS,

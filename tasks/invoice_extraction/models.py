@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from opsgate.models import Escalation
+from opsgate import Escalation
 
 DocumentType = Literal["invoice", "credit_note", "receipt"]
 ExtractionStatus = Literal["ok", "escalated", "error"]

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter, ImageSequence, UnidentifiedImageError
 
-from opsgate.errors import ExtractionError
-from opsgate.inputs.isolation_worker import die_with_parent
+from opsgate import ExtractionError
+from opsgate import die_with_parent
 from tasks.invoice_extraction.layout import Word
 
 DEFAULT_LANGUAGES = "eng+deu+fra"

@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from opsgate.models import Escalation, EscalationReason, Proposal
-from opsgate.policy.schema import Policy
+from opsgate import Escalation, EscalationReason, Proposal
+from opsgate import Policy
 from opsgate.store.db import transaction
-from opsgate.writers.payables import PayablePosting, known_vendors, posted_among, vendor_key
+from opsgate import PayablePosting, known_vendors, posted_among, vendor_key
 from tasks.invoice_extraction.models import Extraction
 
 TOOL = "payables.post"

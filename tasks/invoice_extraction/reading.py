@@ -37,7 +37,7 @@ from typing import Any
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from opsgate.errors import ExtractionError
+from opsgate import ExtractionError
 from tasks.invoice_extraction.einvoice import looks_like_einvoice
 from tasks.invoice_extraction.layout import Word, layout_text_lines, page_text
 from tasks.invoice_extraction.ocr import Ocr, OcrOptions, PageWords, image_pages, render_scale

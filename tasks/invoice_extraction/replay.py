@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opsgate.errors import ExtractionError
-from opsgate.models import EscalationReason
+from opsgate import ExtractionError
+from opsgate import EscalationReason
 
 if TYPE_CHECKING:
     import instructor
 
-    from opsgate.models import Proposal
-    from opsgate.policy.schema import Policy
-    from opsgate.proposing.prompts import Prompt
-    from opsgate.learning.replay import PastCase, Unavailable
+    from opsgate import Proposal
+    from opsgate import Policy
+    from opsgate import Prompt
+    from opsgate import PastCase, Unavailable
     from tasks.invoice_extraction.backends import Backend
     from tasks.invoice_extraction.models import Extraction
 
@@ -48,7 +48,7 @@ class Reader:
 def reader_for(version: str, prompts: Path | None = None) -> Reader:
     """The reader that stamps ``version`` on what it reads, with its prompt from ``prompts`` (the
     workflow's folder by default); a version it cannot produce is refused with what can be named instead."""
-    from opsgate.proposing.prompts import PINNED, replayed_prompt
+    from opsgate import PINNED, replayed_prompt
     from tasks.invoice_extraction.backends import RULES_VERSION
     from tasks.invoice_extraction.llm_extraction import PROMPT_NAME, PROMPTS
 
@@ -63,7 +63,7 @@ def reader_for(version: str, prompts: Path | None = None) -> Reader:
 
 
 def _changed(case: PastCase, stored: str, now: str) -> Unavailable:
-    from opsgate.learning.replay import Unavailable
+    from opsgate import Unavailable
 
     return Unavailable(source=case.source, reason=f"the document changed since it was proposed: sha256 {stored[:12]} now {now}")
 
@@ -71,7 +71,7 @@ def _changed(case: PastCase, stored: str, now: str) -> Unavailable:
 def _read_again(case: PastCase, max_bytes: int) -> bytes | Unavailable | Extraction:
     """The bytes of the case's document if they are still the ones it was proposed from; else why
     it is no longer available, or the failed extraction a live run would also get for the file."""
-    from opsgate.learning.replay import Unavailable
+    from opsgate import Unavailable
     from tasks.invoice_extraction.models import Extraction
     from tasks.invoice_extraction.reading import document_inputs, load_document
 
@@ -110,7 +110,7 @@ def _without_own_posting(cases: list[PastCase], proposals: list[Proposal]) -> No
 
     from opsgate.store.db import transaction
     from opsgate.store.tables import PayableRow
-    from opsgate.writers.payables import vendor_key
+    from opsgate import vendor_key
 
     ids = [case.proposal_id for case in cases]
     with transaction() as session:
@@ -131,8 +131,8 @@ def replay(
     when none is given. Each document is read once: its bytes are checked against the case's
     digest before anything reads them, so a changed document costs no model call; what parses them
     runs in reader processes (``batch``)."""
-    from opsgate.proposing.llm import llm_client
-    from opsgate.learning.replay import Unavailable
+    from opsgate import llm_client
+    from opsgate import Unavailable
     from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
     from tasks.invoice_extraction.memory import WITH_HISTORY
     from tasks.invoice_extraction.models import Extraction

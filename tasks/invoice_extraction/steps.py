@@ -8,12 +8,12 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from opsgate.errors import ConfigurationError
-from opsgate.proposing.llm import llm_client
-from opsgate.models import Proposal
-from opsgate.inputs.quarantine import FOLDER as QUARANTINE
-from opsgate.inputs.quarantine import quarantine
-from opsgate.governance.runs import Run
+from opsgate import ConfigurationError
+from opsgate import llm_client
+from opsgate import Proposal
+from opsgate import QUARANTINE
+from opsgate import quarantine
+from opsgate import Run
 from opsgate.store.db import transaction
 from tasks.invoice_extraction import history
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options

@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # no display: charts are files and artifacts
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from opsgate.learning.metrics import AgentMetrics  # noqa: E402
+from opsgate import AgentMetrics  # noqa: E402
 from tasks.weekly_summary.facts import WeekFacts  # noqa: E402
 
 

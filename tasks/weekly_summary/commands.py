@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from opsgate.cli.errors import exits_cleanly
-from opsgate.display import terminal_text
+from opsgate import exits_cleanly
+from opsgate import terminal_text
 
 summary = typer.Typer(name="summary", help="The weekly operations summary: its facts, computed from the events.", no_args_is_help=True)
 stderr = Console(stderr=True, soft_wrap=True)

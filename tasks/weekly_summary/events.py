@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from opsgate.inputs.tabular import RowProblem, read_records
+from opsgate import RowProblem, read_records
 
 COLUMNS = ["id", "opened", "closed", "category", "priority", "owner", "due"]
 TIMES = ["opened", "closed", "due"]

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from opsgate.reports.figures import Facts, numeric_facts
-from opsgate.proposing.llm import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable, ask
-from opsgate.models import Escalation, EscalationReason
-from opsgate.proposing.prompts import Prompt, latest_prompt
-from opsgate.reports.summaries import Summary
+from opsgate import Facts, numeric_facts
+from opsgate import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable, ask
+from opsgate import Escalation, EscalationReason
+from opsgate import Prompt, latest_prompt
+from opsgate import Summary
 
 if TYPE_CHECKING:
     import instructor

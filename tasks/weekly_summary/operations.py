@@ -31,12 +31,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from opsgate.governance.audit import AuditEvent
-from opsgate.learning.metrics import AgentMetrics, agent_metrics
+from opsgate import AuditEvent
+from opsgate import AgentMetrics, agent_metrics
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, CorrectionRow, PayableRow, ProposalRow, RecordMergeRow
-from opsgate.writers.payables import CENT
-from opsgate.writers.records import RecordsMerge
+from opsgate import CENT
+from opsgate import RecordsMerge
 from tasks.weekly_summary.workflow import WORKFLOW
 
 FLAGGING = "duplicate_flagging"  # the workflow whose merge proposals are the week's flagged duplicates

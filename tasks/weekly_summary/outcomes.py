@@ -36,10 +36,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsgate.reports.figures import Facts, Figure, figures_in, matches, numeric_facts
+from opsgate import Facts, Figure, figures_in, matches, numeric_facts
 
 if TYPE_CHECKING:
-    from opsgate.learning.evaluation import CaseComparison, OutcomeComparison, OutcomeRow, ShadowCase
+    from opsgate import CaseComparison, OutcomeComparison, OutcomeRow, ShadowCase
 
 PUBLISHED = "published"
 ACTIONS = (PUBLISHED, "skipped")
@@ -75,9 +75,9 @@ class PeopleReport:
 
 def read_reports(path: Path) -> tuple[dict[str, PeopleReport], list[OutcomeRow]]:
     """People's report per week label (`2026-W47`), and the rows that were not used."""
-    from opsgate.errors import InputError
-    from opsgate.learning.evaluation import OutcomeRow
-    from opsgate.inputs.tabular import read_records
+    from opsgate import InputError
+    from opsgate import OutcomeRow
+    from opsgate import read_records
     from tasks.weekly_summary.weeks import parse_week
 
     records = read_records(path, "week", required=["action", "text"])
@@ -187,7 +187,7 @@ def compare_report(text: str, payload: dict[str, Any], facts: Facts) -> tuple[di
 
 def _sheets(cases: list[ShadowCase]) -> dict[int, Facts]:
     """The facts of the fact sheets ``cases`` drafted from, read in one transaction."""
-    from opsgate.reports.sheets import load_sheet
+    from opsgate import load_sheet
     from opsgate.store.db import transaction
 
     ids = {int(case.payload["fact_sheet"]) for case in cases if case.payload and "fact_sheet" in case.payload}
@@ -198,7 +198,7 @@ def _sheets(cases: list[ShadowCase]) -> dict[int, Facts]:
 
 
 def _compare(case: ShadowCase, report: PeopleReport, sheets: dict[int, Facts]) -> CaseComparison:
-    from opsgate.learning.evaluation import CaseComparison
+    from opsgate import CaseComparison
 
     people_wrote = report.action == PUBLISHED
     fields: dict[str, bool] = {}
@@ -210,7 +210,7 @@ def _compare(case: ShadowCase, report: PeopleReport, sheets: dict[int, Facts]) -
 
 def compare_outcomes(path: Path, cases: list[ShadowCase]) -> OutcomeComparison:
     """Every shadow case against the report people published, or skipped, for the same week."""
-    from opsgate.learning.evaluation import CaseComparison, OutcomeComparison, OutcomeRow
+    from opsgate import CaseComparison, OutcomeComparison, OutcomeRow
 
     reports, problems = read_reports(path)
     weeks = [week_of(case) for case in cases]

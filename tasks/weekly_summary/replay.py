@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import instructor
 
-    from opsgate.models import Proposal
-    from opsgate.policy.schema import Policy
-    from opsgate.proposing.prompts import Prompt
-    from opsgate.learning.replay import PastCase, Unavailable
+    from opsgate import Proposal
+    from opsgate import Policy
+    from opsgate import Prompt
+    from opsgate import PastCase, Unavailable
 
 WORKFLOW = "weekly_summary"
 
@@ -28,7 +28,7 @@ WORKFLOW = "weekly_summary"
 def _writer(version: str, prompts: Path | None = None) -> Prompt | None:
     """The prompt the model drafts ``version`` with (from ``prompts``, the workflow's folder by
     default), or None for the template; a version it cannot draft with is refused."""
-    from opsgate.proposing.prompts import PINNED, replayed_prompt
+    from opsgate import PINNED, replayed_prompt
     from tasks.weekly_summary.narrative import PROMPT_NAME, PROMPTS, TEMPLATE_VERSION
 
     if version == TEMPLATE_VERSION:
@@ -43,13 +43,13 @@ def replay(
     """One new draft per past case, in order, or why its fact sheet cannot be read. A draft depends
     on the facts and the version alone: ``policy`` (a candidate's or the live one) only routes it.
     A prompt version is read from ``prompts`` (the workflow's folder by default)."""
-    from opsgate.errors import ExecutionError
-    from opsgate.proposing.llm import llm_client
-    from opsgate.models import Proposal
-    from opsgate.learning.replay import Unavailable
-    from opsgate.reports.sheets import load_sheet
+    from opsgate import ExecutionError
+    from opsgate import llm_client
+    from opsgate import Proposal
+    from opsgate import Unavailable
+    from opsgate import load_sheet
     from opsgate.store.db import transaction
-    from opsgate.writers.reports import ReportPublication
+    from opsgate import ReportPublication
     from tasks.weekly_summary.narrative import summarise
 
     prompt = _writer(version, prompts)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from opsgate.display import markdown_text
-from opsgate.reports.sheets import Chart, FactSheet
+from opsgate import markdown_text
+from opsgate import Chart, FactSheet
 from tasks.weekly_summary.charts import agent_chart, sla_chart, volume_chart
 from tasks.weekly_summary.facts import Figures, WeekFacts, flat
 from tasks.weekly_summary.operations import OperationsFacts, operations_flat

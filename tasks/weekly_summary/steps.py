@@ -11,23 +11,24 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from opsgate.notify.delivery import deliver_report
-from opsgate.display import markdown_text
-from opsgate.errors import InputError
-from opsgate.proposing.llm import llm_client
-from opsgate.models import Outcome, Proposal, Status
-from opsgate.reports.sheets import StoredSheet, published_report, render_markdown, save_sheet
-from opsgate.governance.runs import Run
-from opsgate.settings import get_settings
-from opsgate.inputs.tabular import RowProblem
-from opsgate.writers.reports import ReportPublication
+from opsgate import deliver_report, run_link
+from opsgate import markdown_text
+from opsgate import InputError
+from opsgate import llm_client
+from opsgate import Outcome, Proposal, Status
+from opsgate import StoredSheet, published_report, render_markdown, save_sheet
+from opsgate import Run, workflow_settings
+from opsgate import get_settings
+from opsgate import RowProblem
+from opsgate import ReportPublication
 from tasks.weekly_summary.events import read_events
 from tasks.weekly_summary.facts import week_facts
 from tasks.weekly_summary.narrative import summarise
 from tasks.weekly_summary.operations import operations_facts
 from tasks.weekly_summary.sheet import fact_sheet
 from tasks.weekly_summary.weeks import last_full_week, parse_week, time_zone
-from tasks.weekly_summary.workflow import SPEC, SummaryParams
+from tasks.weekly_summary.workflow import SPEC
+from tasks.weekly_summary.params import SummaryParams
 
 logger = logging.getLogger(__name__)
 ARTIFACT = "weekly-summary"
@@ -48,7 +49,7 @@ class Computed:
 @task(name="compute-facts", cache_policy=NO_CACHE)
 def compute_facts(run: Run, params: SummaryParams) -> Computed:
     """Every figure the report may state, from the events file and the store, stored with the run."""
-    settings = SPEC.settings(run.policy)
+    settings = workflow_settings(SPEC, run.policy)
     zone = time_zone(params.tz or settings.timezone)
     week = parse_week(params.week) if params.week else last_full_week(zone)
     events: Path | None = params.events or settings.events
@@ -115,6 +116,6 @@ def deliver(run: Run, outcomes: list[Outcome]) -> None:
         if outcome.status is not Status.EXECUTED or not (outcome.target or "").startswith("reports/"):
             continue
         report_id = int((outcome.target or "").split("/", 1)[1])
-        deliver_report(run.policy, report_id, run.id)
+        deliver_report(run.policy, report_id, run.id, run_link(run.id))
         report = published_report(report_id)
         create_markdown_artifact(key=f"{ARTIFACT}-report", markdown=report.markdown_inline, description=f"The published report {report.subject} (report {report.id})")

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from opsgate.errors import InputError
+from opsgate import InputError
 from tasks.weekly_summary.policy import zone
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{2})$")

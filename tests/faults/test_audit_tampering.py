@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select, update
 
-from opsgate.governance import audit
+from opsgate.store import audit
 from opsgate.models import Status, digest
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditHeadRow, AuditRow, PayableRow, ProposalRow

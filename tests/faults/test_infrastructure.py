@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from opsgate.governance import audit
+from opsgate.store import audit
 from opsgate.models import Status
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, PayableRow, ProposalRow

@@ -120,7 +120,7 @@ def start_flow(flow_env: str) -> Iterator[Any]:
         """The flow in a thread, started by ``trigger`` (``cli:bob``: as bob from the CLI)."""
         from flows.invoice_extraction import invoice_extraction
         from opsgate.orchestration.steps import started_by
-        from tasks.invoice_extraction.workflow import InvoiceParams
+        from tasks.invoice_extraction.params import InvoiceParams
 
         with started_by(trigger):
             run = FlowInThread(invoice_extraction, InvoiceParams(inbox=inbox))
@@ -139,7 +139,7 @@ def start_dedupe(flow_env: str) -> Iterator[Any]:
 
     def start(**params: Any) -> FlowInThread:
         from flows.duplicate_flagging import duplicate_flagging
-        from tasks.duplicate_flagging.workflow import DedupeParams
+        from tasks.duplicate_flagging.params import DedupeParams
 
         from opsgate.orchestration.steps import started_by
 

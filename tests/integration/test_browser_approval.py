@@ -100,7 +100,7 @@ def test_an_approver_decides_per_proposal_in_the_prefect_ui(ui_server: str, chro
     from playwright.sync_api import sync_playwright
 
     from flows.invoice_extraction import invoice_extraction
-    from tasks.invoice_extraction.workflow import InvoiceParams
+    from tasks.invoice_extraction.params import InvoiceParams
 
     run = FlowInThread(invoice_extraction, InvoiceParams(inbox=write_inbox(tmp_path / "inbox")))
     request = wait_for_request(run=run)

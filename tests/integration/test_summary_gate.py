@@ -54,7 +54,7 @@ def start_summary(flow_env: str) -> Iterator[Any]:
 
     def start(**params: Any) -> FlowInThread:
         from flows.weekly_summary import weekly_summary
-        from tasks.weekly_summary.workflow import SummaryParams
+        from tasks.weekly_summary.params import SummaryParams
 
         run = FlowInThread(weekly_summary, SummaryParams(week="2026-W47", tz="Europe/Berlin", **params))
         started.append(run)

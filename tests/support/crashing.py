@@ -44,7 +44,7 @@ def _wrap(owner: Any, name: str, before: Callable[..., bool] | None = None, afte
 
 def arm(point: str) -> None:
     """Install the crash at ``point`` (see the module's docstring)."""
-    from opsgate.governance import audit
+    from opsgate.store import audit
     from opsgate.governance import executor
     from opsgate.governance import runs
 

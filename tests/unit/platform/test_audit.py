@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 
 from opsgate.governance import approvals
 
-from opsgate.governance import audit
+from opsgate.store import audit
 
 from opsgate.governance import executor
 from opsgate.governance.approvals import PendingRequest
-from opsgate.governance.audit import AuditEvent
+from opsgate.store.audit import AuditEvent
 from opsgate.errors import AuditIntegrityError, ConfigurationError
 from opsgate.models import digest
 from opsgate.settings import get_settings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from opsgate.governance import audit
+from opsgate.store import audit
 
 from opsgate.governance import runs
 from opsgate.inputs.quarantine import FOLDER, quarantine

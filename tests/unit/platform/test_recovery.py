@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from opsgate.governance import approvals
 
-from opsgate.governance import audit
+from opsgate.store import audit
 
 from opsgate.governance import executor
 

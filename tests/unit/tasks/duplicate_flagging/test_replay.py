@@ -41,6 +41,7 @@ from opsgate.cli.app import app
 from opsgate.errors import ConfigurationError
 from opsgate.models import Proposal, Route
 from opsgate.learning.replay import replay
+from opsgate.policy.loader import workflow_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import ProposalRow, RecordRow
 from opsgate.workflows import by_name
@@ -88,7 +89,7 @@ def decided(store: StoreProbe) -> dict[str, Proposal]:
     import_records("customers", RECORDS, "id", workflow=DEDUPE, run_id=None, actor="test", source="customers.csv")
     run = runs.start_run(DEDUPE, "test")
     stored = live_records("customers")
-    settings = by_name("dedupe").settings(run.policy)
+    settings = workflow_settings(by_name("dedupe"), run.policy)
     decisions = find_duplicates(stored.frame, FIELDS, MatchSettings(duplicate_at=settings.duplicate_at, review_at=settings.review_at), model=MODEL)
     model = save_model(DEDUPE, "customers", FIELDS, MODEL, run.id, 0)
     found, _ = propose_merges(Matched("customers", stored.frame, stored.updated_at, FIELDS, model.id), decisions, run.policy, settings, [])

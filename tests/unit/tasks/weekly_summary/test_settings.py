@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from opsgate.errors import PolicyError
-from opsgate.policy.loader import load_policy_file
+from opsgate.policy.loader import load_policy_file, workflow_settings
 from opsgate.settings import PROJECT_ROOT
 from tasks.weekly_summary.workflow import SPEC
 
@@ -27,13 +27,13 @@ def _load(tmp_path: Path, settings: dict[str, Any], channels: dict[str, Any] | N
 
 
 def test_the_shipped_policy_loads_with_its_settings() -> None:
-    settings = SPEC.settings(load_policy_file(SHIPPED))
+    settings = workflow_settings(SPEC, load_policy_file(SHIPPED))
     assert settings.timezone == "Europe/Berlin" and settings.publish_to == []
 
 
 def test_publishing_to_a_defined_channel_loads(tmp_path: Path) -> None:
     policy = _load(tmp_path, {"publish_to": ["ops"]}, {"ops": {"kind": "slack", "url_env": "OPS_HOOK"}})
-    assert SPEC.settings(policy).publish_to == ["ops"]
+    assert workflow_settings(SPEC, policy).publish_to == ["ops"]
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """The append-only, hash-chained audit log.
 
 Each row's hash covers its own content and the previous row's hash, keyed with the audit key
-(HMAC-SHA256, ``opsgate.governance.integrity``) that lives outside the database, and a one-row head table
+(HMAC-SHA256, ``opsgate.integrity``) that lives outside the database, and a one-row head table
 holds the newest number and hash. Changing a row breaks its hash, and without the key nobody can
 compute a hash that fits; removing one breaks the chain or the head. Removing the newest rows and
 moving the head back is caught two ways: every execution, approval, run and case in the store
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from opsgate.display import csv_cell
 from opsgate.errors import AuditIntegrityError
-from opsgate.governance.integrity import canonical_json, mac, verifies
+from opsgate.integrity import canonical_json, mac, verifies
 from opsgate.store.tables import ApprovalRow, AuditHeadRow, AuditRow, ExecutionRow, ProposalRow, RunRow, as_utc
 
 GENESIS = "0" * 64
