@@ -34,7 +34,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "opsgate.orchestration.server": "run_link",
         "opsgate.governance.runs": "Run",
         "opsgate.store.audit": "AuditEvent",
-        "opsgate.policy.schema": "Policy",
+        "opsgate.policy.runtime": "Policy",
         "opsgate.policy.loader": "load_policy workflow_settings",
         "opsgate.models": "Proposal Escalation EscalationReason Outcome Status RunSummary digest",
         "opsgate.writers.payables": "PayablePosting CENT vendor_key known_vendors posted_among",

@@ -13,7 +13,8 @@ from rich.text import Text
 from opsgate.cli.errors import exits_cleanly, stderr
 from opsgate.display import terminal_text
 from opsgate.policy.loader import check_all, load_policy, policy_path
-from opsgate.policy.schema import Access, Policy
+from opsgate.policy.schema import Access
+from opsgate.policy.runtime import Policy
 
 app = typer.Typer(help="Check and review workflow policies.", no_args_is_help=True)
 

@@ -27,7 +27,8 @@ from opsgate.errors import ApprovalRejected
 from opsgate.integrity import mac
 from opsgate.models import Decision, EscalationReason, Proposal, Route, Status, action_digest
 from opsgate.policy.engine import route
-from opsgate.policy.schema import ANY_CASE, Policy, person, same_person
+from opsgate.policy.schema import ANY_CASE
+from opsgate.policy.runtime import Policy, person, same_person
 from opsgate.governance.runs import governing_policy
 from opsgate.settings import MAX_PAGE
 from opsgate.store.db import transaction

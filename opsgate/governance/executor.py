@@ -22,7 +22,7 @@ from opsgate.store.audit import AuditEvent
 from opsgate.errors import PolicyDenied
 from opsgate.models import Outcome, Route, Status, action_digest
 from opsgate.policy.engine import allows_without_approval
-from opsgate.policy.schema import Policy, person, same_person
+from opsgate.policy.runtime import Policy, person, same_person
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, ExecutionRow, ProposalRow, UndoRow, as_utc
 from opsgate.writers import action_writer

@@ -23,7 +23,7 @@ from opsgate.governance.liveness import is_dead, machine
 from opsgate.models import TERMINAL, Escalation, EscalationReason, Outcome, Proposal, Route, RunSummary, Status, Verdict, digest
 from opsgate.policy.engine import route
 from opsgate.policy.loader import load_policy
-from opsgate.policy.schema import Policy
+from opsgate.policy.runtime import Policy
 from opsgate.store.db import transaction
 from opsgate.store.tables import ProposalRow, RunRow
 

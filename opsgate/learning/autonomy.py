@@ -23,7 +23,8 @@ from opsgate.display import markdown_text
 from opsgate.learning.metrics import AgentMetrics, agent_metrics
 from opsgate.models import Proposal
 from opsgate.policy.loader import load_policy
-from opsgate.policy.schema import AUTONOMY_CASE, AUTONOMY_TOOL, Autonomy, EarnedAutonomy, Policy
+from opsgate.policy.schema import AUTONOMY_CASE, AUTONOMY_TOOL, Autonomy, EarnedAutonomy
+from opsgate.policy.runtime import Policy
 from opsgate.store.db import transaction
 from opsgate.store.tables import AutonomyGrantRow
 from opsgate.writers.autonomy import AutonomyChange

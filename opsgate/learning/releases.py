@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from opsgate.errors import ConfigurationError
 from opsgate.models import Proposal
-from opsgate.policy.schema import RELEASE_CASE, RELEASE_TOOL, Policy
+from opsgate.policy.schema import RELEASE_CASE, RELEASE_TOOL
+from opsgate.policy.runtime import Policy
 from opsgate.store.db import transaction
 from opsgate.store.tables import InstructionReleaseRow
 from opsgate.writers.releases import Release

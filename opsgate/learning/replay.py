@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -27,7 +27,8 @@ from opsgate.learning.evaluation import FieldAgreement
 from opsgate.models import Proposal, Route, Status
 from opsgate.policy.engine import route
 from opsgate.policy.loader import load_policy, load_policy_file
-from opsgate.policy.schema import PLATFORM_CASES, Policy
+from opsgate.policy.schema import PLATFORM_CASES
+from opsgate.policy.runtime import Policy
 from opsgate.store.db import transaction
 from opsgate.workflows import WorkflowSpec, load
 from opsgate.store.tables import ApprovalRow, ProposalRow

@@ -14,7 +14,7 @@ from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
 from opsgate.notify.channels import Message
 from opsgate.notify.delivery import send
-from opsgate.policy.schema import Policy
+from opsgate.policy.runtime import Policy
 from opsgate.store.db import transaction
 
 Notice = Literal["waiting", "reminder", "expired"]

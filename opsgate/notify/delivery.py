@@ -18,10 +18,10 @@ from opsgate.store.audit import AuditEvent
 from opsgate.notify.channels import DeliveryFailed, Message, post
 from opsgate.errors import ConfigurationError
 from opsgate.models import EscalationReason
-from opsgate.policy.schema import Policy
+from opsgate.policy.runtime import Policy
 from opsgate.reports.sheets import narrative_markdown
 from opsgate.store.db import transaction
-from opsgate.store.tables import ReportRow, RunRow
+from opsgate.store.tables import ReportRow
 from opsgate.reports.summaries import Summary
 
 logger = logging.getLogger(__name__)

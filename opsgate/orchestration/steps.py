@@ -29,7 +29,7 @@ from opsgate.errors import OpsgateError
 from opsgate.governance.liveness import keep_alive
 from opsgate.models import Decision, Outcome, Proposal, RunSummary, Verdict
 from opsgate.orchestration.artifacts import publish_summary
-from opsgate.policy.schema import Policy
+from opsgate.policy.runtime import Policy
 from opsgate.governance.runs import Run
 
 

@@ -8,7 +8,8 @@ branching lives here and in the policy file, not in flow bodies.
 from __future__ import annotations
 
 from opsgate.models import Escalation, EscalationReason, Proposal, Route, Verdict
-from opsgate.policy.schema import Access, ApprovalRule, Autonomy, Policy, amount_of
+from opsgate.policy.schema import Access, ApprovalRule, Autonomy
+from opsgate.policy.runtime import Policy, amount_of
 
 
 def _policy_escalations(policy: Policy, proposal: Proposal) -> list[Escalation]:

@@ -10,7 +10,8 @@ import yaml
 from pydantic import ValidationError
 
 from opsgate.errors import ConfigurationError, PolicyError
-from opsgate.policy.schema import Policy, unknown_writes
+from opsgate.policy.runtime import Policy
+from opsgate.policy.schema import unknown_writes
 from opsgate.settings import get_settings
 from opsgate.workflows import WorkflowSpec, load, workflows
 

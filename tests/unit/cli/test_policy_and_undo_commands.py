@@ -12,7 +12,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
-from opsgate.policy.schema import Policy
+from opsgate.policy.runtime import Policy
 from opsgate.settings import PROJECT_ROOT, get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import PayableRow

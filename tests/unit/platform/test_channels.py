@@ -18,7 +18,8 @@ from opsgate.notify import channels
 from opsgate.notify.channels import DeliveryFailed, Message, markdown_to_mrkdwn, post, split_sections
 from opsgate.errors import ConfigurationError, PolicyError
 from opsgate.policy.loader import load_policy_file
-from opsgate.policy.schema import Channel, Policy
+from opsgate.policy.schema import Channel
+from opsgate.policy.runtime import Policy
 from opsgate.settings import PROJECT_ROOT
 from tests.support.receiver import Answer, Receiver
 

@@ -14,7 +14,8 @@ from opsgate.errors import PolicyError
 from opsgate.models import Escalation, EscalationReason, Proposal, Route
 from opsgate.policy.engine import allows_without_approval, route
 from opsgate.policy.loader import check_all, load_policy, load_policy_file
-from opsgate.policy.schema import Access, ApprovalRule, Autonomy, Policy
+from opsgate.policy.schema import Access, ApprovalRule, Autonomy
+from opsgate.policy.runtime import Policy
 from opsgate.settings import PROJECT_ROOT
 
 WORKFLOW = "invoice_extraction"

@@ -11,7 +11,7 @@ import pandas as pd
 from opsgate.models import Route
 from opsgate.policy.engine import route
 from opsgate.policy.loader import load_policy
-from opsgate.policy.schema import Policy
+from opsgate.policy.runtime import Policy
 from opsgate.writers.records import RecordMerge
 from tasks.duplicate_flagging.fields import Field, Kind
 from tasks.duplicate_flagging.matching import Decisions
