@@ -16,10 +16,10 @@ from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
-from tasks.invoice_extraction import labels as L
+from tasks.invoice_extraction import label_patterns as L
 from tasks.invoice_extraction.checks import CONFIRMED, adjust_confidence, vat_id_valid
 from tasks.invoice_extraction.header import read_header
-from tasks.invoice_extraction.labelling import GENERIC, GUESSED, LEADING_SEPARATORS, SPECIFIC, labelled, mend_split_words
+from tasks.invoice_extraction.label_search import GENERIC, GUESSED, LEADING_SEPARATORS, SPECIFIC, labelled, mend_split_words
 from tasks.invoice_extraction.line_items import read_line_items
 from tasks.invoice_extraction.models import DocumentType, InvoiceFields
 from tasks.invoice_extraction.parsing import (

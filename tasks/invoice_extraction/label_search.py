@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from tasks.invoice_extraction import labels as L
+from tasks.invoice_extraction import label_patterns as L
 
 T = TypeVar("T")
 
