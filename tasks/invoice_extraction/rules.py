@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from tasks.invoice_extraction import label_patterns as L
 from tasks.invoice_extraction.checks import CONFIRMED, adjust_confidence, vat_id_valid
 from tasks.invoice_extraction.header import read_header
-from tasks.invoice_extraction.label_search import GENERIC, GUESSED, LEADING_SEPARATORS, SPECIFIC, labelled, mend_split_words
+from tasks.invoice_extraction.label_search import GENERIC, GUESSED, LEADING_SEPARATORS, SPECIFIC, LabelSearch, labelled, mend_split_words
 from tasks.invoice_extraction.line_items import read_line_items
 from tasks.invoice_extraction.models import DocumentType, InvoiceFields
 from tasks.invoice_extraction.parsing import (
@@ -78,25 +78,25 @@ def extract_fields(text: str) -> RulesResult:
         "invoice_number",
         labelled(lines, L.INVOICE_NUMBER, _id_value, _id_value_next)
         or _title_number(lines)
-        or labelled(lines, L.INVOICE_NUMBER_COLUMN, _no_value, _id_value_next, heading_row=True, generic=True),
+        or labelled(lines, L.INVOICE_NUMBER_COLUMN, _no_value, _id_value_next, LabelSearch(heading_row=True, generic=True)),
     )
     put(
         "invoice_date",
-        labelled(lines, L.INVOICE_DATE, date_of, date_first, generic_last=True) or _first_date(lines, date_of),
+        labelled(lines, L.INVOICE_DATE, date_of, date_first, LabelSearch(generic_last=True)) or _first_date(lines, date_of),
     )
-    put("due_date", labelled(lines, L.DUE_DATE, date_of, date_first, under=laid_out) or _due_from_terms(lines, found, dayfirst))
-    due = labelled(lines, L.AMOUNT_DUE, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE, bottom_up=True)
-    prepaid = labelled(lines, L.PREPAID, _last_amount, _amount_only, bottom_up=True)
+    put("due_date", labelled(lines, L.DUE_DATE, date_of, date_first, LabelSearch(under=laid_out)) or _due_from_terms(lines, found, dayfirst))
+    due = labelled(lines, L.AMOUNT_DUE, _total_value, _amount_only, LabelSearch(exclude=L.TOTAL_EXCLUDE, bottom_up=True))
+    prepaid = labelled(lines, L.PREPAID, _last_amount, _amount_only, LabelSearch(bottom_up=True))
     prepaid = (abs(prepaid[0]), prepaid[1]) if prepaid and prepaid[0] else None  # printed as a deduction, often negative
-    total = labelled(lines, L.TOTAL_SPECIFIC, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE)
+    total = labelled(lines, L.TOTAL_SPECIFIC, _total_value, _amount_only, LabelSearch(exclude=L.TOTAL_EXCLUDE))
     if total is None and due is not None:  # the gross is what is due plus what was paid before
         total = (due[0] + prepaid[0], min(due[1], prepaid[1])) if prepaid else due
     total = total or labelled(
-        lines, L.TOTAL_GENERIC, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE, bottom_up=True, generic=True
+        lines, L.TOTAL_GENERIC, _total_value, _amount_only, LabelSearch(exclude=L.TOTAL_EXCLUDE, bottom_up=True, generic=True)
     )
-    subtotal = labelled(lines, L.SUBTOTAL, _last_amount, _amount_only, bottom_up=True)
+    subtotal = labelled(lines, L.SUBTOTAL, _last_amount, _amount_only, LabelSearch(bottom_up=True))
     tax = labelled(
-        lines, L.TAX_TOTAL, _last_amount, _amount_only, exclude=L.TAX_LINE_EXCLUDE, bottom_up=True, generic_last=True
+        lines, L.TAX_TOTAL, _last_amount, _amount_only, LabelSearch(exclude=L.TAX_LINE_EXCLUDE, bottom_up=True, generic_last=True)
     )
     total = reconcile_total(lines, total, subtotal[0] if subtotal else None, tax[0] if tax else None)
     if total is None:  # a till receipt that names no total: what was paid less the change, else its only sum
@@ -130,7 +130,7 @@ def extract_fields(text: str) -> RulesResult:
     put("po_number", labelled(lines, L.PO_NUMBER, _id_value, _id_value_next))
     put(
         "vendor_tax_id",
-        labelled(lines, L.TAX_ID, _tax_id_value, _tax_id_value, exclude_before=_CUSTOMER_BEFORE) or _eu_vat_id(lines),
+        labelled(lines, L.TAX_ID, _tax_id_value, _tax_id_value, LabelSearch(exclude_before=_CUSTOMER_BEFORE)) or _eu_vat_id(lines),
     )
     iban = find_iban(text)
     put("iban", (iban, SPECIFIC) if iban else labelled(lines, L.BANK_ACCOUNT, _account_value, _account_value))
@@ -139,7 +139,7 @@ def extract_fields(text: str) -> RulesResult:
         "customer_name",
         party_name(lines, L.CUSTOMER)
         or party_block(lines, L.CUSTOMER)
-        or labelled(lines, L.CUSTOMER, name_value, name_value, column_start=True)
+        or labelled(lines, L.CUSTOMER, name_value, name_value, LabelSearch(column_start=True))
         or (sender[1] if sender else None),
     )
     header = read_header(lines)
