@@ -200,13 +200,6 @@ def looks_like_address(line: str) -> bool:
     )
 
 
-def _address_goes_on(line: str) -> bool:
-    """After the postcode line the address continues only if the line asks for it (a trailing comma,
-    or the postcode ends the line and the town follows)."""
-    s = line.rstrip()
-    return s.endswith(",") or bool(re.search(r"\d{5}\W*$", s))
-
-
 def _clean_name(name: str) -> str:
     name = _LABEL_PREFIX.sub("", name.strip()) if not _LEGAL_FORM.fullmatch(name.strip()) else name
     name = _TRAILING_REGISTRATION.sub("", _LEADING_CODE.sub("", name))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from tasks.invoice_extraction import labels as L
+from tasks.invoice_extraction import label_patterns as L
 from tasks.invoice_extraction.header import Header, looks_like_address
-from tasks.invoice_extraction.labelling import ALL_LABELS, COLUMN_START, GENERIC, GUESSED, LEADING_SEPARATORS, SPECIFIC, labelled
+from tasks.invoice_extraction.label_search import ALL_LABELS, COLUMN_START, GENERIC, GUESSED, LEADING_SEPARATORS, SPECIFIC, labelled
 from tasks.invoice_extraction.parsing import find_dates
 
 # The parts of a one-line return address: "Name ● Street 1 ● 12345 Town", "Name - Street - F-84340 Town".

@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
-from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
-from tasks.invoice_extraction import labels as L
-from tasks.invoice_extraction.checks import CONFIRMED, adjust_confidence, vat_id_valid
-from tasks.invoice_extraction.header import read_header
-from tasks.invoice_extraction.labelling import GENERIC, GUESSED, LEADING_SEPARATORS, SPECIFIC, labelled, mend_split_words
-from tasks.invoice_extraction.line_items import read_line_items
+from tasks.invoice_extraction import label_patterns as L
+from tasks.invoice_extraction.checks import adjust_confidence, vat_id_valid
+from tasks.invoice_extraction.header import Header, read_header
+from tasks.invoice_extraction.label_search import (
+    GENERIC,
+    GUESSED,
+    LEADING_SEPARATORS,
+    SPECIFIC,
+    LabelSearch,
+    labelled,
+    mend_split_words,
+)
 from tasks.invoice_extraction.models import DocumentType, InvoiceFields
 from tasks.invoice_extraction.parsing import (
     currency_in,
@@ -31,20 +37,16 @@ from tasks.invoice_extraction.parsing import (
     find_iban,
 )
 from tasks.invoice_extraction.parties import name_value, party_block, party_name, sender_line, vendor
+from tasks.invoice_extraction.sums import Sums, read_sums
 from tasks.invoice_extraction.terms import due_from_terms
-from tasks.invoice_extraction.totals import payable, reconcile_total, split_of_total
 
-T = TypeVar("T")
 _ID_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._-]*")
-# An integer followed by a word other than a currency counts something ("10 days", "3 Stk").
-_COUNTED = re.compile(r"\s*(?!(?:EUR|USD|GBP|CHF|MYR|RM)\b)[^\W\d_]{2,}")
 _CUSTOMER_SIDE = re.compile(r"(?:client|customer|kunde|käufer|acheteur|buyer|klant|your|ihre|votre)\b", re.IGNORECASE)
 _CUSTOMER_BEFORE = re.compile(r"(?:client|customer|kunden?|käufers?|buyer|acheteur|klant|recipient|empfängers?)\W*\w*\W*$", re.IGNORECASE)
-_COMMA_CENTS = re.compile(r"\d,\d{2}(?![\d])")
-_POINT_CENTS = re.compile(r"\d\.\d{2}(?![\d.])")
-_TAX_INCLUDED = re.compile(r"(?<![\w])(?:incl\w*|inkl\w*|ttc|tax\s*included|including\s*(?:vat|tax|gst))(?![\w])", re.IGNORECASE)
 _BARE_TITLE = re.compile(r"^\W*(?:tax\s+)?(?:invoice|rechnung|facture|factuur|credit\s*note|gutschrift|avoir)\W*$", re.IGNORECASE)
 _NUMBER_SIGN_LINE = re.compile(r"^(?:#|no\.?|nr\.?|n[°º])\s*(?P<value>[\w/.-]*\d[\w/.-]*)\s*$", re.IGNORECASE)
+# The bare title word ("Factuur") as one of a row of column headings, its value in the cell below.
+_COLUMN_HEADING = LabelSearch(heading_row=True, generic=True)
 
 
 class RulesResult(BaseModel):
@@ -55,124 +57,171 @@ class RulesResult(BaseModel):
     document_type: DocumentType = "invoice"
 
 
-def extract_fields(text: str) -> RulesResult:
-    """Extract invoice fields from a document's text using labels in EN/DE/FR/NL."""
-    laid_out = text.replace("\f", "\n").split("\n")  # with indentation: where a cell stands under its heading
-    lines = mend_split_words([line.strip() for line in laid_out])
-    dayfirst = detect_dayfirst(text, hint=True if L.LANGUAGE_DAYFIRST.search(text) else None)
-    found: dict[str, tuple[object, float]] = {}
+Hit = tuple[object, float]  # a value and how sure its reading is
+Found = dict[str, Hit]
 
-    def put(name: str, hit: tuple[T, float] | None) -> None:
-        if hit is not None and hit[0] not in (None, ""):
-            found[name] = hit
 
-    def date_of(s: str) -> date | None:
-        dates = find_dates(s, dayfirst)
+@dataclass(frozen=True)
+class Document:
+    """The text as every finder reads it, prepared once: its lines, the way it writes dates, and
+    what several fields are read from together (the sums, the seller's header, a return address)."""
+
+    text: str
+    laid_out: list[str]  # with indentation: where a cell stands under its heading
+    lines: list[str]
+    dayfirst: bool
+    sums: Sums
+    header: Header
+    sender: tuple[tuple[str, float], tuple[str, float] | None] | None  # the seller and the recipient it names
+
+    @classmethod
+    def read(cls, text: str) -> Document:
+        """Everything shared, read once: the sums, header and return address are each found in one piece."""
+        laid_out = text.replace("\f", "\n").split("\n")
+        lines = mend_split_words([line.strip() for line in laid_out])
+        dayfirst = detect_dayfirst(text, hint=True if L.LANGUAGE_DAYFIRST.search(text) else None)
+        return cls(text, laid_out, lines, dayfirst, read_sums(lines, text), read_header(lines), sender_line(lines))
+
+    def date_of(self, s: str) -> date | None:
+        """The first date in ``s``, read the way this document writes dates."""
+        dates = find_dates(s, self.dayfirst)
         return dates[0][1] if dates else None
 
-    def date_first(s: str) -> date | None:  # a date on the following line must lead it
-        dates = find_dates(s, dayfirst)
+    def date_first(self, s: str) -> date | None:
+        """A date on the line below a label must lead it."""
+        dates = find_dates(s, self.dayfirst)
         return dates[0][1] if dates and dates[0][0] <= 2 else None
 
-    put(
-        "invoice_number",
-        labelled(lines, L.INVOICE_NUMBER, _id_value, _id_value_next)
-        or _title_number(lines)
-        or labelled(lines, L.INVOICE_NUMBER_COLUMN, _no_value, _id_value_next, heading_row=True, generic=True),
-    )
-    put(
-        "invoice_date",
-        labelled(lines, L.INVOICE_DATE, date_of, date_first, generic_last=True) or _first_date(lines, date_of),
-    )
-    put("due_date", labelled(lines, L.DUE_DATE, date_of, date_first, under=laid_out) or _due_from_terms(lines, found, dayfirst))
-    due = labelled(lines, L.AMOUNT_DUE, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE, bottom_up=True)
-    prepaid = labelled(lines, L.PREPAID, _last_amount, _amount_only, bottom_up=True)
-    prepaid = (abs(prepaid[0]), prepaid[1]) if prepaid and prepaid[0] else None  # printed as a deduction, often negative
-    total = labelled(lines, L.TOTAL_SPECIFIC, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE)
-    if total is None and due is not None:  # the gross is what is due plus what was paid before
-        total = (due[0] + prepaid[0], min(due[1], prepaid[1])) if prepaid else due
-    total = total or labelled(
-        lines, L.TOTAL_GENERIC, _total_value, _amount_only, exclude=L.TOTAL_EXCLUDE, bottom_up=True, generic=True
-    )
-    subtotal = labelled(lines, L.SUBTOTAL, _last_amount, _amount_only, bottom_up=True)
-    tax = labelled(
-        lines, L.TAX_TOTAL, _last_amount, _amount_only, exclude=L.TAX_LINE_EXCLUDE, bottom_up=True, generic_last=True
-    )
-    total = reconcile_total(lines, total, subtotal[0] if subtotal else None, tax[0] if tax else None)
-    if total is None:  # a till receipt that names no total: what was paid less the change, else its only sum
-        paid = payable(lines)
-        total = (paid, GUESSED) if paid is not None else (subtotal[0], GUESSED) if subtotal and tax is None else None
-    if total is not None and (subtotal is None or tax is None):
-        split = split_of_total(lines, total[0])
-        if split is not None:
-            subtotal = subtotal or (split[0], GENERIC)
-            tax = tax or (split[1], GENERIC)
-        elif subtotal is None and tax is not None and tax[0] < total[0]:
-            subtotal = (total[0] - tax[0], GUESSED)  # net = gross - tax
-    items = read_line_items(lines, _decimal_comma(text))
-    if items:
-        items_sum = sum((item.amount or Decimal(0) for item in items), Decimal(0))
-        if subtotal is not None and abs(abs(items_sum) - abs(subtotal[0])) <= Decimal("0.02"):
-            subtotal = (subtotal[0], max(subtotal[1], CONFIRMED))  # the rows add up to the printed subtotal
-            found["line_items"] = (items, SPECIFIC)
-        elif total is not None and abs(items_sum) == abs(total[0]) and subtotal is None and tax is None:
-            found["line_items"] = (items, SPECIFIC)
-            if not _TAX_INCLUDED.search(text):
-                subtotal = (total[0], GENERIC)  # net rows add up to the total: no tax is charged
-        else:
-            found["line_items"] = (items, GUESSED + 0.1)
-    put("total", total)
-    put("prepaid", prepaid)
-    put("amount_due", due or ((total[0] - prepaid[0], GUESSED) if total and prepaid else None))
-    put("subtotal", subtotal)
-    put("tax_total", tax)
-    put("currency", _currency(lines, text, total))
-    put("po_number", labelled(lines, L.PO_NUMBER, _id_value, _id_value_next))
-    put(
-        "vendor_tax_id",
-        labelled(lines, L.TAX_ID, _tax_id_value, _tax_id_value, exclude_before=_CUSTOMER_BEFORE) or _eu_vat_id(lines),
-    )
-    iban = find_iban(text)
-    put("iban", (iban, SPECIFIC) if iban else labelled(lines, L.BANK_ACCOUNT, _account_value, _account_value))
-    sender = sender_line(lines)
-    put(
-        "customer_name",
-        party_name(lines, L.CUSTOMER)
-        or party_block(lines, L.CUSTOMER)
-        or labelled(lines, L.CUSTOMER, name_value, name_value, column_start=True)
-        or (sender[1] if sender else None),
-    )
-    header = read_header(lines)
-    put("vendor_name", vendor(lines, header, sender[0] if sender else None))
-    if header.address and "vendor_name" in found:
-        put("vendor_address", (header.address, header.confidence))
 
-    document_type = _document_type(lines)
-    if document_type == "credit_note":  # the type carries the sign; amounts stay positive
-        for name in ("subtotal", "tax_total", "total"):
-            if name in found:
-                found[name] = (abs(found[name][0]), found[name][1])
-        if "line_items" in found:
-            for item in found["line_items"][0]:
-                item.amount = abs(item.amount) if item.amount is not None else None
+def _invoice_number(doc: Document, found: Found) -> Hit | None:
+    """By its label; else in the title ("INVOICE 2024-17"); else under the title word heading a column."""
+    return (
+        labelled(doc.lines, L.INVOICE_NUMBER, _id_value, _id_value_next)
+        or _title_number(doc.lines)
+        or labelled(doc.lines, L.INVOICE_NUMBER_COLUMN, _no_value, _id_value_next, _COLUMN_HEADING)
+    )
+
+
+def _invoice_date(doc: Document, found: Found) -> Hit | None:
+    """By its label (a bare "Date" last and as a generic one); else the first date in the document."""
+    by_label = labelled(doc.lines, L.INVOICE_DATE, doc.date_of, doc.date_first, LabelSearch(generic_last=True))
+    return by_label or _first_date(doc)
+
+
+def _due_date(doc: Document, found: Found) -> Hit | None:
+    """By its label, also in a cell a few lines down its column; else from the payment terms."""
+    by_label = labelled(doc.lines, L.DUE_DATE, doc.date_of, doc.date_first, LabelSearch(under=doc.laid_out))
+    return by_label or _due_from_terms(doc, found)
+
+
+def _currency(doc: Document, found: Found) -> Hit | None:
+    """The currency written on the total's line wins; otherwise the document's most used one."""
+    total = doc.sums.total
+    if total is not None:
+        for line in doc.lines:
+            if any(a.value == total[0] for a in find_amounts(line)):
+                code = currency_in(line)
+                if code:
+                    return code, SPECIFIC
+    code = detect_currency(doc.text)
+    return (code, GENERIC) if code else None
+
+
+def _po_number(doc: Document, found: Found) -> Hit | None:
+    return labelled(doc.lines, L.PO_NUMBER, _id_value, _id_value_next)
+
+
+def _vendor_tax_id(doc: Document, found: Found) -> Hit | None:
+    """By its label, unless the label names the customer's number; else an EU VAT id printed alone."""
+    sellers = LabelSearch(exclude_before=_CUSTOMER_BEFORE)
+    return labelled(doc.lines, L.TAX_ID, _tax_id_value, _tax_id_value, sellers) or _eu_vat_id(doc.lines)
+
+
+def _iban(doc: Document, found: Found) -> Hit | None:
+    """An IBAN anywhere in the text; else the account printed after a bank-account label."""
+    iban = find_iban(doc.text)
+    return (iban, SPECIFIC) if iban else labelled(doc.lines, L.BANK_ACCOUNT, _account_value, _account_value)
+
+
+def _customer_name(doc: Document, found: Found) -> Hit | None:
+    """Under a customer heading; else after a customer label opening its cell; else the recipient a
+    return-address line stands over."""
+    return (
+        party_name(doc.lines, L.CUSTOMER)
+        or party_block(doc.lines, L.CUSTOMER)
+        or labelled(doc.lines, L.CUSTOMER, name_value, name_value, LabelSearch(column_start=True))
+        or (doc.sender[1] if doc.sender else None)
+    )
+
+
+def _vendor_name(doc: Document, found: Found) -> Hit | None:
+    return vendor(doc.lines, doc.header, doc.sender[0] if doc.sender else None)
+
+
+def _vendor_address(doc: Document, found: Found) -> Hit | None:
+    """The address in the seller's header, only where a seller was found to go with it."""
+    return (doc.header.address, doc.header.confidence) if doc.header.address and "vendor_name" in found else None
+
+
+Finder = Callable[[Document, Found], Hit | None]
+
+# Which field comes from which finder, in the order they run: a finder may read what those above it found.
+FINDERS: tuple[tuple[str, Finder], ...] = (
+    ("invoice_number", _invoice_number),
+    ("invoice_date", _invoice_date),
+    ("due_date", _due_date),  # payment terms count their days from the invoice date
+    # the amounts are found together, checked against each other, when the document is read (``sums``)
+    ("line_items", lambda doc, found: doc.sums.line_items),
+    ("total", lambda doc, found: doc.sums.total),
+    ("prepaid", lambda doc, found: doc.sums.prepaid),
+    ("amount_due", lambda doc, found: doc.sums.amount_due),
+    ("subtotal", lambda doc, found: doc.sums.subtotal),
+    ("tax_total", lambda doc, found: doc.sums.tax_total),
+    ("currency", _currency),
+    ("po_number", _po_number),
+    ("vendor_tax_id", _vendor_tax_id),
+    ("iban", _iban),
+    ("customer_name", _customer_name),
+    ("vendor_name", _vendor_name),
+    ("vendor_address", _vendor_address),  # the header's address, where the seller was found
+)
+
+
+def extract_fields(text: str) -> RulesResult:
+    """Extract invoice fields from a document's text using labels in EN/DE/FR/NL."""
+    doc = Document.read(text)
+    found: Found = {}
+    for name, finder in FINDERS:
+        hit = finder(doc, found)
+        if hit is not None and hit[0] not in (None, ""):
+            found[name] = hit
+    document_type = _document_type(doc.lines)
+    if document_type == "credit_note":
+        _as_credit_note(found)
     adjust_confidence(found)
     fields = InvoiceFields(**{name: value for name, (value, _) in found.items()})
     confidence = {name: conf for name, (_, conf) in found.items()}
     return RulesResult(fields=fields, confidence=confidence, document_type=document_type)
 
 
-def _due_from_terms(lines: Sequence[str], found: dict[str, tuple[object, float]], dayfirst: bool) -> tuple[date, float] | None:
+def _as_credit_note(found: Found) -> None:
+    """A credit note's type carries the sign; its amounts stay positive."""
+    for name in ("subtotal", "tax_total", "total"):
+        if name in found:
+            found[name] = (abs(found[name][0]), found[name][1])
+    if "line_items" in found:
+        for item in found["line_items"][0]:
+            item.amount = abs(item.amount) if item.amount is not None else None
+
+
+def _due_from_terms(doc: Document, found: Found) -> tuple[date, float] | None:
     """Without a due-date label, the payment terms: a date they print, or days after the invoice date."""
     issued = found.get("invoice_date")
-    terms = due_from_terms(lines, issued[0] if issued and isinstance(issued[0], date) else None, lambda s: find_dates(s, dayfirst))
+    invoice_date = issued[0] if issued and isinstance(issued[0], date) else None
+    terms = due_from_terms(doc.lines, invoice_date, lambda s: find_dates(s, doc.dayfirst))
     if terms is None:
         return None
     return terms[0], GENERIC if terms[1] == "date" else GUESSED + 0.1
-
-
-def _decimal_comma(text: str) -> bool:
-    """Whether the document writes cents after a comma (``12,50``) more often than after a point."""
-    return len(_COMMA_CENTS.findall(text)) > len(_POINT_CENTS.findall(text))
 
 
 def _no_value(rest: str) -> None:
@@ -212,55 +261,13 @@ def _title_number(lines: Sequence[str]) -> tuple[str, float] | None:
     return None
 
 
-def _first_date(lines: Sequence[str], date_of: Callable[[str], date | None]) -> tuple[date, float] | None:
+def _first_date(doc: Document) -> tuple[date, float] | None:
     """Without a label, the first date in the document is most often the issue date."""
-    for line in lines:
-        found = date_of(line)
+    for line in doc.lines:
+        found = doc.date_of(line)
         if found:
             return found, GUESSED
     return None
-
-
-def _last_amount(rest: str) -> Decimal | None:
-    """The label's amount: the last one before the next label-like word on the same line.
-
-    "Excl. VAT € 593,36 Subtotal € 717,97" gives 593,36 for the first label; a table row like
-    "Total 24.99 5.00 29.99" (net, tax, gross columns) gives the last column.
-    """
-    amounts = [a for a in find_amounts(rest) if a.has_decimals or not _COUNTED.match(rest, a.end)]
-    for i in range(1, len(amounts)):
-        between = rest[amounts[i - 1].end : amounts[i].start]
-        if re.search(r"[^\W\d_]{3,}", re.sub(r"\b[A-Z]{3}\b", "", between)):
-            amounts = amounts[:i]
-            break
-    with_decimals = [a for a in amounts if a.has_decimals] or amounts
-    return with_decimals[-1].value if with_decimals else None
-
-
-def _total_value(rest: str) -> Decimal | None:
-    """A zero total is a paid balance, not the invoice amount: keep looking."""
-    value = _last_amount(rest)
-    return value if value else None
-
-
-def _amount_only(line: str) -> Decimal | None:
-    """A line below a label counts only if it holds nothing but an amount (and a currency)."""
-    if re.search(r"[A-Za-z]{4,}", line):
-        return None
-    amounts = find_amounts(line)
-    return amounts[-1].value if len(amounts) == 1 else None
-
-
-def _currency(lines: Sequence[str], text: str, total: tuple[Decimal, float] | None) -> tuple[str, float] | None:
-    """The currency written on the total's line wins; otherwise the document's most used one."""
-    if total is not None:
-        for line in lines:
-            if any(a.value == total[0] for a in find_amounts(line)):
-                code = currency_in(line)
-                if code:
-                    return code, SPECIFIC
-    code = detect_currency(text)
-    return (code, GENERIC) if code else None
 
 
 def _tax_id_value(rest: str) -> str | None:

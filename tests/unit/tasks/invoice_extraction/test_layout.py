@@ -90,7 +90,7 @@ def test_a_pdf_drawn_line_by_line_across_two_blocks_reads_block_by_block() -> No
 
 
 def test_label_words_broken_by_the_text_are_mended_and_ordinary_words_are_not() -> None:
-    from tasks.invoice_extraction.labelling import mend_split_words
+    from tasks.invoice_extraction.label_search import mend_split_words
 
     assert mend_split_words(["Ver käufer :", "Br uttosumme   235,62", "NET TOTAL 189.75", "Liefer ant GmbH", "Steuer basis"]) == [
         "Verkäufer :", "Bruttosumme   235,62", "NET TOTAL 189.75", "Lieferant GmbH", "Steuer basis",

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
-from tasks.invoice_extraction import labels as L
+from tasks.invoice_extraction import label_patterns as L
 
 T = TypeVar("T")
 
@@ -32,66 +33,87 @@ _WORD_LABELS = tuple(p for group in (*ALL_LABELS, L.TOTAL_GENERIC, L.SUBTOTAL, L
 _FRAGMENTS = re.compile(r"(?<![\w])([^\W\d_]{2,}) ([^\W\d_]{2,})(?=[\s:.]|$)")
 
 
+@dataclass(frozen=True)
+class LabelSearch:
+    """Which matches of a label count and where its value may stand; by default any match, top down."""
+
+    exclude: re.Pattern[str] | None = None  # matched around the label: another label ("Subtotal" for "Total")
+    exclude_before: re.Pattern[str] | None = None  # matched just before it: another party's ("Customer VAT no.")
+    bottom_up: bool = False  # the last occurrence first: totals stand at the end
+    generic: bool = False  # every pattern is a generic word ("Total"), counted only where it opens a cell
+    generic_last: bool = False  # only the last pattern is generic
+    column_start: bool = False  # the label must open its line or table cell
+    heading_row: bool = False  # only in a row of several column headings, the value in the cell below
+    under: Sequence[str] | None = None  # the lines with their indentation, for a cell a few lines down
+
+    def confidence(self, rank: int, count: int) -> float:
+        """How sure a value found by the ``rank``-th of ``count`` patterns is, on the label's own line."""
+        return GENERIC if self.generic or (self.generic_last and rank == count - 1) else SPECIFIC
+
+    def passes_over(self, line: str, m: re.Match[str], confidence: float) -> bool:
+        """Whether the label matched at ``m`` does not count here."""
+        if self.exclude is not None and self.exclude.search(line[max(0, m.start() - 6) : m.end() + 6]):
+            return True
+        if self.exclude_before is not None and self.exclude_before.search(line[max(0, m.start() - 24) : m.start()]):
+            return True
+        if (confidence == GENERIC or self.column_start) and not self.heading_row:
+            if not COLUMN_START.search(line[: m.start()]):
+                return True  # a generic word mid-sentence ("... total must be ...") is prose, not a label
+        return self.heading_row and not is_heading_row(line, m.start(), m.end())
+
+
 def labelled(
     lines: Sequence[str],
     patterns: Sequence[re.Pattern[str]],
     value: Callable[[str], T | None],
     next_value: Callable[[str], T | None],
-    *,
-    exclude: re.Pattern[str] | None = None,
-    exclude_before: re.Pattern[str] | None = None,
-    bottom_up: bool = False,
-    generic: bool = False,
-    generic_last: bool = False,
-    column_start: bool = False,
-    heading_row: bool = False,
-    under: Sequence[str] | None = None,
+    search: LabelSearch = LabelSearch(),
 ) -> tuple[T, float] | None:
     """The value after the first label that has one, trying labels in priority order.
 
     The value is looked for on the rest of the label's line; when that rest holds no digit
-    (the label stands alone, or is a column header) the next non-empty line is tried with the
-    stricter ``next_value``; when the label's line is a row of column headings, the cell of the next
-    line below the label is read instead. ``generic_last`` marks the last pattern as a generic label;
-    ``column_start`` requires the label to open its line or table cell; ``heading_row`` accepts a
-    label only in a row of several column headings; ``exclude_before`` rejects a label preceded on
-    its line by a match ("Customer VAT no."); ``under``, the same lines with their indentation,
-    looks a few lines down for a cell under a column heading that has nothing right below it.
+    (the label stands alone, or is a column header) the lines below are tried with the stricter
+    ``next_value`` (see ``_value_below``), at a confidence 0.1 lower. ``search`` says which
+    matches of a label count.
     """
-    order = range(len(lines) - 1, -1, -1) if bottom_up else range(len(lines))
+    order = range(len(lines) - 1, -1, -1) if search.bottom_up else range(len(lines))
     for rank, pattern in enumerate(patterns):
-        confidence = GENERIC if generic or (generic_last and rank == len(patterns) - 1) else SPECIFIC
+        confidence = search.confidence(rank, len(patterns))
         for i in order:
             line = lines[i]
             for m in pattern.finditer(line):
-                if exclude is not None and exclude.search(line[max(0, m.start() - 6) : m.end() + 6]):
-                    continue
-                if exclude_before is not None and exclude_before.search(line[max(0, m.start() - 24) : m.start()]):
-                    continue
-                if (confidence == GENERIC or column_start) and not heading_row and not COLUMN_START.search(line[: m.start()]):
-                    continue  # a generic word mid-sentence ("... total must be ...") is prose, not a label
-                headings = is_heading_row(line, m.start(), m.end())
-                if heading_row and not headings:
+                if search.passes_over(line, m, confidence):
                     continue
                 rest = line[m.end() :]
                 result = value(rest)
                 if result is not None:
                     return result, confidence
-                if not re.search(r"\d", rest):
-                    following = next((s for s in lines[i + 1 : i + 3] if s), "")
-                    if headings and following:
-                        cell = cell_below(line, m.start(), m.end(), following, edges=heading_row)
-                        result = next_value(cell) if cell else None
-                    else:
-                        result = next_value(following) if following else None
-                    if result is not None:
-                        return result, confidence - 0.1
-                    if under is not None and _CELL_GAP.search(line):
-                        indent = len(under[i]) - len(under[i].lstrip())
-                        result = _under(under[i + 1 : i + 5], m.start() + indent, m.end() + indent, next_value)
-                        if result is not None:
-                            return result, confidence - 0.1
+                below = None if re.search(r"\d", rest) else _value_below(lines, i, m, next_value, search)
+                if below is not None:
+                    return below, confidence - 0.1
     return None
+
+
+def _value_below(
+    lines: Sequence[str], i: int, m: re.Match[str], next_value: Callable[[str], T | None], search: LabelSearch
+) -> T | None:
+    """The value below the label matched at ``m`` on ``lines[i]``.
+
+    It is the next non-empty line, or, when the label's line is a row of column headings, the cell
+    of that line below the label; failing that, with ``search.under``, a cell a few lines further
+    down under the label's column.
+    """
+    line = lines[i]
+    following = next((s for s in lines[i + 1 : i + 3] if s), "")
+    if following and is_heading_row(line, m.start(), m.end()):
+        cell = cell_below(line, m.start(), m.end(), following, edges=search.heading_row)
+        result = next_value(cell) if cell else None
+    else:
+        result = next_value(following) if following else None
+    if result is None and search.under is not None and _CELL_GAP.search(line):
+        indent = len(search.under[i]) - len(search.under[i].lstrip())
+        result = _under(search.under[i + 1 : i + 5], m.start() + indent, m.end() + indent, next_value)
+    return result
 
 
 def _under(below: Sequence[str], start: int, end: int, value: Callable[[str], T | None]) -> T | None:
