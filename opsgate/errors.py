@@ -59,10 +59,6 @@ class ApprovalRejected(OpsgateError):
     exit_code = 3
 
 
-class ApprovalTimedOut(OpsgateError):
-    """Nobody decided before the deadline; the proposals expire and the owner is told."""
-
-
 class ExecutionError(OpsgateError):
     """A write to a system of record failed."""
 
