@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from opsgate import ConfigurationError, ExtractionError
 from opsgate import Escalation, EscalationReason
-from tasks.invoice_extraction.backends import Backend, read_fields
+from tasks.invoice_extraction.backends import Backend, Reading, read_fields
 from tasks.invoice_extraction.checks import failed_checks
 from tasks.invoice_extraction.einvoice import EInvoice, looks_like_xml, parse_einvoice
 from tasks.invoice_extraction.layout import Word
-from tasks.invoice_extraction.models import DocumentType, Extraction, InvoiceFields
+from tasks.invoice_extraction.models import Extraction, InvoiceFields
 from tasks.invoice_extraction.ocr import OcrOptions
 from tasks.invoice_extraction.reading import (
     DEFAULT_MAX_BYTES,
@@ -134,12 +134,9 @@ def finish_reading(
     """The extraction, asking the model where the reader left text for it (in the parent process)."""
     if isinstance(read, Extraction):
         return read
-    reading = read_fields(read.text, backend, client, prompt, rules=read.rules)
-    result = reading.result
-    confidence = adjusted_confidence(result.fields, result.confidence, read.words)
-    extraction = _finish(read.source, required_fields, result.document_type, result.fields, confidence, read.escalations + reading.escalations, reading.instruction_version)
+    reading = _weighed(read_fields(read.text, backend, client, prompt, rules=read.rules), read.words, read.escalations)
+    extraction = _finish(read.source, required_fields, reading, read.text)
     extraction.inputs = read.inputs
-    extraction.text = read.text  # for the vendor memory (``memory``)
     return extraction
 
 
@@ -150,12 +147,13 @@ def check_required(required_fields: Sequence[str]) -> None:
 
 
 def _extract(data: bytes, name: str, required_fields: Sequence[str], source: str, options: ReadOptions) -> Extraction | TextToRead:
+    """An e-invoice's XML where there is one (with the printed text to check it against), else the text."""
     if not is_pdf(data) and looks_like_xml(data):
         try:
             einvoice = parse_einvoice(data, name)
         except ExtractionError as exc:
             return Extraction(source=source, status="error", error=str(exc))
-        return _finish(source, required_fields, einvoice.document_type, einvoice.fields, einvoice.confidence, [], XML_VERSION)
+        return _finish(source, required_fields, _xml_reading(einvoice, None, []))
 
     escalations: list[Escalation] = []
     einvoice = None
@@ -173,24 +171,35 @@ def _extract(data: bytes, name: str, required_fields: Sequence[str], source: str
             return Extraction(source=source, status="escalated", escalations=escalations)
         text = None  # a scan with an e-invoice attached: the XML is all there is to read
 
-    if einvoice is None:
-        assert text is not None
-        if options.backend != "rules":
-            rules = extract_fields(text.text) if options.backend == "auto" else None
-            return TextToRead(source, text.text, escalations, rules, words=text.words)
-        reading = read_fields(text.text, "rules")
-        result = reading.result
-        confidence = adjusted_confidence(result.fields, result.confidence, text.words)
-        extraction = _finish(source, required_fields, result.document_type, result.fields, confidence, escalations + reading.escalations, reading.instruction_version)
-        extraction.text = text.text  # for the vendor memory (``memory``)
-        return extraction
+    if einvoice is not None:
+        return _finish(source, required_fields, _xml_reading(einvoice, text, escalations))
+    assert text is not None
+    rules = extract_fields(text.text) if options.backend == "auto" else None
+    to_read = TextToRead(source, text.text, escalations, rules, words=text.words)
+    return finish_reading(to_read, required_fields, "rules") if options.backend == "rules" else to_read
+
+
+def _weighed(reading: Reading, words: list[Word], escalations: list[Escalation]) -> Reading:
+    """``reading`` after the ``escalations`` of reading the document, each field's confidence lowered
+    by how sure OCR was of the ``words`` it was printed in (none when the text was not OCR'd)."""
+    result = reading.result
+    confidence = adjusted_confidence(result.fields, result.confidence, words)
+    weighed = result.model_copy(update={"confidence": confidence})
+    return Reading(weighed, reading.instruction_version, escalations + reading.escalations)
+
+
+def _xml_reading(einvoice: EInvoice, text: DocumentText | None, escalations: list[Escalation]) -> Reading:
+    """The e-invoice's fields; where the document prints text too, its total is checked against the
+    XML's and the fields the XML leaves out are read from it."""
     fields, confidence = einvoice.fields, einvoice.confidence
     if text is not None:
         printed = extract_fields(text.text)
-        printed = printed.model_copy(update={"confidence": adjusted_confidence(printed.fields, printed.confidence, text.words)})
-        escalations += _total_conflict(einvoice, printed.fields.total)
+        weighed = adjusted_confidence(printed.fields, printed.confidence, text.words)
+        printed = printed.model_copy(update={"confidence": weighed})
+        escalations = escalations + _total_conflict(einvoice, printed.fields.total)
         fields, confidence = _fill_from_text(einvoice, printed)
-    return _finish(source, required_fields, einvoice.document_type, fields, confidence, escalations, XML_VERSION)
+    result = RulesResult(fields=fields, confidence=confidence, document_type=einvoice.document_type)
+    return Reading(result, XML_VERSION, escalations)
 
 
 def _embedded(data: bytes, name: str, max_bytes: int) -> tuple[EInvoice | None, list[Escalation]]:
@@ -231,16 +240,11 @@ def _fill_from_text(einvoice: EInvoice, printed: RulesResult) -> tuple[InvoiceFi
     return InvoiceFields.model_validate(values), confidence
 
 
-def _finish(
-    source: str,
-    required_fields: Sequence[str],
-    document_type: DocumentType,
-    fields: InvoiceFields,
-    confidence: dict[str, float],
-    escalations: list[Escalation],
-    instruction_version: str,
-) -> Extraction:
-    escalations = escalations + [
+def _finish(source: str, required_fields: Sequence[str], reading: Reading, text: str | None = None) -> Extraction:
+    """The extraction of what was read, escalated for every required field left empty and every failed
+    check; ``text``, when the fields were read from text, is kept for the vendor memory (``memory``)."""
+    fields = reading.result.fields
+    escalations = reading.escalations + [
         Escalation(reason=EscalationReason.MISSING_DATA, field=name, detail=f"{name} not found in the document")
         for name in required_fields
         if getattr(fields, name) in (None, "", [])
@@ -248,9 +252,10 @@ def _finish(
     return Extraction(
         source=source,
         status="escalated" if escalations else "ok",
-        document_type=document_type,
+        document_type=reading.result.document_type,
         fields=fields,
-        confidence=confidence,
+        confidence=reading.result.confidence,
         escalations=escalations,
-        instruction_version=instruction_version,
+        instruction_version=reading.instruction_version,
+        text=text,
     )
