@@ -15,6 +15,7 @@ from opsgate.errors import ConfigurationError, InputError
 from opsgate.models import Proposal
 from opsgate.governance.runs import Run
 from opsgate.inputs.tabular import RowProblem, read_records
+from opsgate.writers.record_sets import approved_pairs, mark_matched
 from tasks.duplicate_flagging.evidence import review_markdown
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
 from tasks.duplicate_flagging.learning import learn_from_approvals
@@ -24,11 +25,9 @@ from tasks.duplicate_flagging.store import (
     ID_COLUMN,
     StoredModel,
     StoredRecords,
-    approved_pairs,
     import_records,
     latest_model,
     live_records,
-    mark_matched,
     rejected_groups,
     save_model,
     unsettled_records,
