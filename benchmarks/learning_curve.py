@@ -78,8 +78,7 @@ def main() -> None:
         scratch = Path(scratch_dir)
         os.environ["OPSGATE_DATA_DIR"] = str(scratch / "data")
         os.environ["OPSGATE_DATABASE_URL"] = args.database_url or f"sqlite:///{scratch / 'opsgate.db'}"
-        from opsgate.store.db import transaction  # after the store is chosen: settings are read once
-        from tasks.invoice_extraction import history
+        from tasks.invoice_extraction import history  # after the store is chosen: settings are read once
         from tasks.invoice_extraction.history_commands import import_lines
 
         folder = scratch / "receipts"
@@ -100,9 +99,8 @@ def main() -> None:
         history_file.write_text("".join(json.dumps({"path": f"receipts/{r['key']}.txt", "fields": approved(r["entities"])}) + "\n" for r in past))
         start = time.perf_counter()
         documents, problems = import_lines(history_file, scratch)
-        with transaction() as session:
-            imported = sum(history.add(session, doc) for doc in documents)
-            memory = history.load(session)
+        imported = history.add_all(documents)
+        memory = history.load()
         import_seconds = time.perf_counter() - start
         assert memory is not None and not problems, problems
         start = time.perf_counter()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -83,6 +84,13 @@ def load_sheet(session: Session, sheet_id: int) -> StoredSheet:
     charts = [Chart(name=c["name"], title=c["title"], png=base64.b64decode(c["png"])) for c in row.charts]
     sheet = FactSheet(workflow=row.workflow, subject=row.subject, facts=row.facts, detail=row.detail, appendix=row.appendix, charts=charts)
     return StoredSheet(id=row.id, digest=row.digest, sheet=sheet)
+
+
+def stored_sheets(sheet_ids: Iterable[int]) -> dict[int, StoredSheet]:
+    """Fact sheets by id, read in one transaction: what a replay or an outcome comparison drafts
+    from. A sheet that is not stored is refused (``ExecutionError``), not left out."""
+    with transaction() as session:
+        return {sheet_id: load_sheet(session, sheet_id) for sheet_id in sorted(set(sheet_ids))}
 
 
 def chart_path(chart: Chart) -> str:

@@ -5,7 +5,7 @@ corrections, executions, undo records, the audit log, fitted match models, the f
 computed) and the embedded systems of record that the executor may write to (payables, records,
 record merges, reports, autonomy grants, instruction releases). No agent
 writes the second group but through the executor; the one other writer is the operator's import
-of records (``tasks.duplicate_flagging.store``), which loads source data and never merges.
+of records (``opsgate.writers.record_sets``), which loads source data and never merges.
 """
 
 from __future__ import annotations

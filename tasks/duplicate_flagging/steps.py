@@ -13,8 +13,9 @@ from prefect.cache_policies import NO_CACHE
 
 from opsgate import ConfigurationError, InputError
 from opsgate import Proposal
-from opsgate import Run, workflow_settings
+from opsgate import Run
 from opsgate import RowProblem, read_records
+from opsgate.writers.record_sets import approved_pairs, mark_matched
 from tasks.duplicate_flagging.evidence import review_markdown
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
 from tasks.duplicate_flagging.learning import learn_from_approvals
@@ -24,11 +25,9 @@ from tasks.duplicate_flagging.store import (
     ID_COLUMN,
     StoredModel,
     StoredRecords,
-    approved_pairs,
     import_records,
     latest_model,
     live_records,
-    mark_matched,
     rejected_groups,
     save_model,
     unsettled_records,

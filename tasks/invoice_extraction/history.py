@@ -15,25 +15,18 @@ their approved values, and each proposal read with it keeps that version in its 
 from __future__ import annotations
 
 import hashlib
-import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import delete, exists, literal, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
+from opsgate.learning import documents
+from opsgate.learning.documents import ApprovedPosting, Learnt
 from opsgate import digest
 from opsgate import get_settings
-from opsgate.store.db import transaction
-from opsgate.store.tables import DocumentTextRow, LearntDocumentRow, PayableRow, ProposalRow, as_utc
 from tasks.invoice_extraction.learning import LearntDocument, learn
 from tasks.invoice_extraction.memory import Memory
 from tasks.invoice_extraction.models import Extraction, InvoiceFields
-
-logger = logging.getLogger(__name__)
 
 WORKFLOW = "invoice_extraction"
 POSTED_FIELDS = ("vendor_name", "invoice_number", "invoice_date", "due_date", "currency", "subtotal", "tax_total", "total", "po_number", "iban")
@@ -54,77 +47,66 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def record_texts(session: Session, extractions: Iterable[Extraction]) -> int:
+def record_texts(extractions: Iterable[Extraction]) -> int:
     """Keep the text of every document read from text, by its digest, for learning once it is posted."""
-    kept = 0
+    texts: dict[str, str] = {}
     for extraction in extractions:
         sha = extraction.inputs.get("sha256")
-        if extraction.text and sha and session.get(DocumentTextRow, sha) is None:
-            session.add(DocumentTextRow(digest=sha, text=extraction.text))
-            kept += 1
-    session.flush()
-    return kept
+        if extraction.text and sha:
+            texts.setdefault(sha, extraction.text)
+    return documents.keep_texts(texts)
 
 
-def add(session: Session, approved: Approved) -> bool:
-    """Learn one approved document; False when it was learnt already (same origin)."""
-    exists = session.execute(select(LearntDocumentRow.id).where(LearntDocumentRow.workflow == WORKFLOW, LearntDocumentRow.origin == approved.origin)).first()
-    if exists is not None:
-        return False
+def _lesson(approved: Approved) -> Learnt:
+    """What one approved document teaches, as the platform keeps it."""
     doc = learn(approved.text, approved.fields, approved.proposed)
-    session.add(LearntDocumentRow(
-        workflow=WORKFLOW, origin=approved.origin, digest=approved.digest, vendor=doc.vendor or f"document:{approved.digest[:12]}",
+    return Learnt(
+        origin=approved.origin, digest=approved.digest, subject=doc.vendor or f"document:{approved.digest[:12]}",
         fields=doc.fields, profile=doc.to_json(), text=approved.text,
-    ))
-    session.flush()
-    return True
+    )
 
 
-def _posted_fields(row: PayableRow) -> InvoiceFields:
-    return InvoiceFields.model_validate({name: getattr(row, name) for name in POSTED_FIELDS})
+def _posting_lesson(posting: ApprovedPosting) -> Learnt:
+    """A posting executed through the gate: learnt with the values in the ledger (corrections included)."""
+    fields = InvoiceFields.model_validate({name: posting.posted[name] for name in POSTED_FIELDS})
+    proposed = InvoiceFields.model_validate({k: v for k, v in posting.proposed.items() if k in POSTED_FIELDS})
+    return _lesson(Approved(posting.origin, posting.digest, posting.text, fields, proposed))
 
 
-def sync(session: Session) -> tuple[int, int]:
+def add_all(approved: Sequence[Approved]) -> int:
+    """Learn these approved documents, in one transaction: how many were new (not learnt already by origin)."""
+    return documents.learn(WORKFLOW, approved, _lesson)
+
+
+def add(approved: Approved) -> bool:
+    """Learn one approved document; False when it was learnt already (same origin)."""
+    return add_all([approved]) == 1
+
+
+def sync() -> tuple[int, int]:
     """Learn the postings executed since the memory last looked, and forget those reversed since:
-    (learnt, forgotten). Two queries find them, so a run does not read the whole ledger. A posting
-    whose document text was not kept (read from e-invoice XML, or proposed while the policy stored
-    no documents) has nothing to learn from and is passed over."""
-    origin = literal("proposal:") + PayableRow.proposal_id
-    learnt = select(LearntDocumentRow.id).where(LearntDocumentRow.workflow == WORKFLOW, LearntDocumentRow.origin == origin)
-    gone = session.execute(select(origin).where(PayableRow.status != "posted", exists(learnt))).scalars().all()
-    if gone:
-        session.execute(delete(LearntDocumentRow).where(LearntDocumentRow.workflow == WORKFLOW, LearntDocumentRow.origin.in_(gone)))
-    new = session.execute(
-        select(PayableRow, ProposalRow, DocumentTextRow)
-        .join(ProposalRow, ProposalRow.id == PayableRow.proposal_id)
-        .join(DocumentTextRow, DocumentTextRow.digest == ProposalRow.inputs["sha256"].as_string())
-        .where(PayableRow.status == "posted", ~exists(learnt))
-        .order_by(PayableRow.id)
-    ).all()
-    for payable, proposal, text in new:
-        proposed = InvoiceFields.model_validate({k: v for k, v in (proposal.payload or {}).items() if k in POSTED_FIELDS})
-        add(session, Approved(f"proposal:{proposal.id}", text.digest, text.text, _posted_fields(payable), proposed))
-    return len(new), len(gone)
+    (learnt, forgotten). A posting whose document text was not kept (read from e-invoice XML, or
+    proposed while the policy stored no documents) has nothing to learn from and is passed over."""
+    return documents.follow_postings(WORKFLOW, _posting_lesson)
 
 
-def load(session: Session, *, learn_postings: bool = True) -> Memory | None:
+def load(*, learn_postings: bool = True) -> Memory | None:
     """The memory as the store holds it, after learning the postings executed since (``sync``)
     unless ``learn_postings`` is False; None when nothing was learnt yet."""
-    if learn_postings:
-        try:
-            with session.begin_nested():
-                sync(session)
-        except IntegrityError:  # another run learnt the same posting at the same moment (PostgreSQL): read what is stored
-            logger.info("the memory learnt new postings in another run meanwhile; reading it as stored")
-    rows = session.execute(select(LearntDocumentRow).where(LearntDocumentRow.workflow == WORKFLOW).order_by(LearntDocumentRow.id)).scalars().all()
-    return _memory(list(rows))
+    return _memory(documents.learnt_documents(WORKFLOW, _posting_lesson if learn_postings else None))
 
 
-def as_of(session: Session, moment: datetime, leave_out: str | None = None) -> Memory | None:
+def learnt_history() -> list[Learnt]:
+    """Every document learnt, in the order it was learnt: what ``as_of`` picks from."""
+    return documents.learnt_documents(WORKFLOW)
+
+
+def as_of(learnt: Sequence[Learnt], moment: datetime, leave_out: str | None = None) -> Memory | None:
     """The memory as it stood at ``moment`` (what was learnt before it), without the document of
     origin ``leave_out``: what a replayed case would have been read with, never its own approval."""
-    rows = session.execute(select(LearntDocumentRow).where(LearntDocumentRow.workflow == WORKFLOW).order_by(LearntDocumentRow.id)).scalars().all()
-    return _memory([row for row in rows if as_utc(row.learnt_at) < as_utc(moment) and row.origin != leave_out])  # SQLite keeps moments naive
+    when = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)  # SQLite keeps moments naive
+    then = [doc for doc in learnt if doc.learnt_at is not None and doc.learnt_at < when and doc.origin != leave_out]
+    return _memory(then)
 
 
 def stored_memory() -> Memory | None:
@@ -134,20 +116,20 @@ def stored_memory() -> Memory | None:
     settings = get_settings()
     if not settings.database_url and not (settings.data_dir / "opsgate.db").exists():
         return None
-    with transaction() as session:
-        return load(session, learn_postings=False)
+    return load(learn_postings=False)
 
 
-def _memory(rows: list[LearntDocumentRow]) -> Memory | None:
-    if not rows:
+def _memory(learnt: list[Learnt]) -> Memory | None:
+    if not learnt:
         return None
-    return Memory.of(version(rows), (LearntDocument.from_json(row.vendor, row.fields, row.profile) for row in rows))
+    taught = (LearntDocument.from_json(doc.subject, doc.fields, doc.profile) for doc in learnt)
+    return Memory.of(version(learnt), taught)
 
 
-def version(rows: list[LearntDocumentRow]) -> str:
+def version(learnt: list[Learnt]) -> str:
     """``history.N+<8 hex>``: how many documents, and a digest of which ones with which approved values."""
-    held = sorted((row.origin, row.digest, row.fields) for row in rows)
-    return f"history.{len(rows)}+{digest(held)[:8]}"
+    held = sorted((doc.origin, doc.digest, doc.fields) for doc in learnt)
+    return f"history.{len(learnt)}+{digest(held)[:8]}"
 
 
 def approved_from(line: dict[str, Any]) -> InvoiceFields:

@@ -22,7 +22,6 @@ from rich.table import Table
 from opsgate import exits_cleanly
 from opsgate import terminal_text
 from opsgate import ConfigurationError
-from opsgate.store.db import transaction
 from tasks.invoice_extraction import history as store
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
 from tasks.invoice_extraction.rules import extract_fields
@@ -101,9 +100,8 @@ def import_history(
     if not file.is_file():
         raise ConfigurationError(f"no history file at {file}")
     approved, problems = import_lines(file, file.parent)
-    with transaction() as session:
-        added = sum(store.add(session, doc) for doc in approved)
-        memory = store.load(session)
+    added = store.add_all(approved)
+    memory = store.load()
     console = Console()
     if problems:
         table = Table("line", "problem", title="lines not imported")
@@ -124,8 +122,7 @@ def show(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object: the version and, per vendor, its documents and learnt fields.")] = False,
 ) -> None:
     """The memory's version and what it holds per vendor (learning the postings executed since it last looked)."""
-    with transaction() as session:
-        memory = store.load(session)
+    memory = store.load()
     vendors = {key: {"documents": len(v.documents), "fields": sorted({n for d in v.documents for n in d.anchors} | {n for d in v.documents for n in d.fields})}
                for key, v in (memory.vendors.items() if memory else [])}
     if json_output:

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 
 from opsgate import Escalation, EscalationReason, Proposal
 from opsgate import Policy
-from opsgate.store.db import transaction
-from opsgate import PayablePosting, known_vendors, posted_among, vendor_key
+from opsgate import PayablePosting, vendor_key
+from opsgate.writers.payables_ledger import look_up
 from tasks.invoice_extraction.models import Extraction
 
 TOOL = "payables.post"
@@ -65,9 +65,8 @@ def propose_all(extractions: list[Extraction], policy: Policy) -> list[Proposal]
     postings = [_posting(e, common) for e, common in zip(extractions, commons, strict=True)]
     check = policy.escalation.possible_duplicate is not None
     keys = {_key(p) for p in postings if isinstance(p, PayablePosting)}
-    with transaction() as session:
-        posted = posted_among(session, keys) if check else {}
-        known = known_vendors(session, {vendor for vendor, _ in keys})
+    ledger = look_up(keys, postings=check)
+    posted, known = ledger.posted, ledger.known_vendors
     seen: set[tuple[str, str]] = set()
     proposals = []
     for posting, common in zip(postings, commons, strict=True):

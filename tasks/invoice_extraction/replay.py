@@ -92,30 +92,24 @@ def _read_again(case: PastCase, max_bytes: int) -> bytes | Unavailable | Extract
 
 def _read_with_memory_of_then(cases: list[PastCase], extractions: dict[str, Extraction]) -> None:
     """Each case's extraction read again with the memory as it stood when the case was proposed."""
-    from opsgate.store.db import transaction
     from tasks.invoice_extraction import history
     from tasks.invoice_extraction.memory import with_memory
 
-    with transaction() as session:
-        for case in cases:
-            if case.proposal_id in extractions:
-                memory = history.as_of(session, case.created_at, leave_out=f"proposal:{case.proposal_id}")
-                extractions[case.proposal_id] = with_memory(extractions[case.proposal_id], memory)
+    learnt = history.learnt_history()
+    for case in cases:
+        if case.proposal_id in extractions:
+            memory = history.as_of(learnt, case.created_at, leave_out=f"proposal:{case.proposal_id}")
+            extractions[case.proposal_id] = with_memory(extractions[case.proposal_id], memory)
 
 
 def _without_own_posting(cases: list[PastCase], proposals: list[Proposal]) -> None:
     """A case people posted is in the ledger now: the double-payment check must not find the case's
     own posting, only another one (one live posting per vendor and invoice number)."""
-    from sqlalchemy import select
-
-    from opsgate.store.db import transaction
-    from opsgate.store.tables import PayableRow
     from opsgate import vendor_key
+    from opsgate.writers.payables_ledger import live_postings_of
 
-    ids = [case.proposal_id for case in cases]
-    with transaction() as session:
-        rows = session.execute(select(PayableRow).where(PayableRow.proposal_id.in_(ids), PayableRow.status == "posted")).scalars()
-        own = {row.proposal_id: (row.vendor_key, row.invoice_number) for row in rows}
+    posted = live_postings_of(case.proposal_id for case in cases)
+    own = {proposal_id: (row.vendor_key, row.invoice_number) for proposal_id, row in posted.items()}
     for case, proposal in zip(cases, proposals, strict=True):
         payload = proposal.payload or {}
         if case.proposal_id in own and (vendor_key(payload.get("vendor_name")), str(payload.get("invoice_number", "")).strip()) == own[case.proposal_id]:

@@ -14,7 +14,6 @@ from opsgate import Proposal
 from opsgate import QUARANTINE
 from opsgate import quarantine
 from opsgate import Run
-from opsgate.store.db import transaction
 from tasks.invoice_extraction import history
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
 from tasks.invoice_extraction.memory import with_memory
@@ -46,12 +45,10 @@ def propose_postings(run: Run, documents: list[Path]) -> list[Proposal]:
     required = tuple(run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else [])
     options = read_options()
     client = llm_client() if options.backend != "rules" else None
-    with transaction() as session:  # the vendor memory, with the postings executed since it last looked
-        memory = history.load(session)
+    memory = history.load()  # the vendor memory, with the postings executed since it last looked
     extractions = [with_memory(e, memory) for e in extract_documents([ReadJob(path, str(path), required, options) for path in documents], client=client)]
     if run.policy.logging.store_documents:  # the texts to learn from once people approve: a document's text is a document
-        with transaction() as session:
-            history.record_texts(session, extractions)
+        history.record_texts(extractions)
     proposals = propose_all(extractions, run.policy)
     for proposal in proposals:
         logger.debug("%s: %s", proposal.source, proposal.error or proposal.summary)

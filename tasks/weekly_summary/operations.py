@@ -25,17 +25,15 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
 from itertools import groupby
-from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from opsgate.governance.activity import activity_in_window
 from opsgate import AuditEvent
 from opsgate import AgentMetrics, agent_metrics
-from opsgate.store.db import transaction
-from opsgate.store.tables import ApprovalRow, AuditRow, CorrectionRow, PayableRow, ProposalRow, RecordMergeRow
 from opsgate import CENT
+from opsgate.writers.payables_ledger import WeekPosting, postings_in_window
+from opsgate.writers.record_sets import records_merged_in_window
 from opsgate import RecordsMerge
 from tasks.weekly_summary.workflow import WORKFLOW
 
@@ -90,7 +88,7 @@ def _signed(document_type: str, total: Decimal) -> Decimal:
     return -abs(total) if document_type == "credit_note" else total
 
 
-def _spend(live: Sequence[Any], top_vendors: int) -> tuple[dict[str, float], list[VendorSpend]]:
+def _spend(live: Sequence[WeekPosting], top_vendors: int) -> tuple[dict[str, float], list[VendorSpend]]:
     """Totals per currency over every live posting, and the biggest vendors of each currency.
     Sums stay Decimal until the end: amounts are exact, and SQLite keeps them as text."""
     totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
@@ -114,41 +112,23 @@ def _spend(live: Sequence[Any], top_vendors: int) -> tuple[dict[str, float], lis
     return {currency: float(total.quantize(CENT)) for currency, total in sorted(by_currency.items())}, top
 
 
-def _counted(session: Session, column: Any, *where: Any) -> dict[str, int]:
-    return {value: count for value, count in session.execute(select(column, func.count()).where(*where).group_by(column))}
-
-
 def operations_facts(start: datetime, end: datetime, top_vendors: int = 5) -> OperationsFacts:
     """The store's figures for [start, end); the bounds must carry a time zone."""
     start, end = _utc(start), _utc(end)
-    posted = (PayableRow.posted_at >= start, PayableRow.posted_at < end)
-    with transaction() as session:
-        postings = _counted(session, PayableRow.status, *posted)
-        live = session.execute(
-            select(PayableRow.vendor_key, PayableRow.vendor_name, PayableRow.currency, PayableRow.document_type, PayableRow.total)
-            .where(*posted, PayableRow.status == "posted").order_by(PayableRow.posted_at, PayableRow.id)
-        ).all()
-        flagged = session.execute(
-            select(func.count()).select_from(ProposalRow).where(
-                ProposalRow.workflow == FLAGGING, ProposalRow.tool == RecordsMerge.tool, ProposalRow.created_at >= start, ProposalRow.created_at < end
-            )
-        ).scalar_one()
-        merges = session.execute(
-            select(RecordMergeRow.merged_ids).where(RecordMergeRow.status == "merged", RecordMergeRow.merged_at >= start, RecordMergeRow.merged_at < end)
-        ).scalars().all()
-        decisions = _counted(session, ApprovalRow.decision, ApprovalRow.decided_at >= start, ApprovalRow.decided_at < end)
-        corrections = session.execute(select(func.count()).select_from(CorrectionRow).where(CorrectionRow.created_at >= start, CorrectionRow.created_at < end)).scalar_one()
-        in_window = (AuditRow.at >= start, AuditRow.at < end)
-        events = _counted(session, AuditRow.event, AuditRow.event.in_([AuditEvent.UNDONE, AuditEvent.EXECUTION_REFUSED, AuditEvent.INCIDENT]), *in_window)
-        escalated = session.execute(select(AuditRow.data).where(AuditRow.event == AuditEvent.ESCALATED, *in_window)).scalars().all()
-    spend_total, spend_by_vendor = _spend(live, top_vendors)
+    postings = postings_in_window(start, end)
+    merged = records_merged_in_window(start, end)
+    activity = activity_in_window(start, end)
+    events = activity.events
+    spend_total, spend_by_vendor = _spend(postings.live, top_vendors)
     return OperationsFacts(
-        start=start, end=end, invoices_posted=postings.get("posted", 0), postings_reversed=postings.get("reversed", 0),
-        spend_total=spend_total, spend_by_vendor=spend_by_vendor, records_flagged=flagged, records_merged=sum(len(ids) for ids in merges),
-        approvals=decisions.get("approved", 0), rejections=decisions.get("rejected", 0), corrections=corrections,
-        escalations=len(escalated), escalations_by_reason=dict(Counter(r["reason"] for data in escalated for r in data.get("reasons", []))),
-        undone=events.get(AuditEvent.UNDONE, 0), execution_refusals=events.get(AuditEvent.EXECUTION_REFUSED, 0),
-        incidents=events.get(AuditEvent.INCIDENT, 0), agents=[row for row in agent_metrics(start, end) if row.workflow != WORKFLOW],
+        start=start, end=end, invoices_posted=postings.by_status.get("posted", 0),
+        postings_reversed=postings.by_status.get("reversed", 0), spend_total=spend_total, spend_by_vendor=spend_by_vendor,
+        records_flagged=activity.proposals.get((FLAGGING, RecordsMerge.tool), 0), records_merged=merged,
+        approvals=activity.decisions.get("approved", 0), rejections=activity.decisions.get("rejected", 0),
+        corrections=activity.corrections, escalations=events.get(AuditEvent.ESCALATED, 0),
+        escalations_by_reason=activity.escalation_reasons, undone=events.get(AuditEvent.UNDONE, 0),
+        execution_refusals=events.get(AuditEvent.EXECUTION_REFUSED, 0), incidents=events.get(AuditEvent.INCIDENT, 0),
+        agents=[row for row in agent_metrics(start, end) if row.workflow != WORKFLOW],
     )
 
 

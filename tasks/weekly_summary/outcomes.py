@@ -187,14 +187,12 @@ def compare_report(text: str, payload: dict[str, Any], facts: Facts) -> tuple[di
 
 def _sheets(cases: list[ShadowCase]) -> dict[int, Facts]:
     """The facts of the fact sheets ``cases`` drafted from, read in one transaction."""
-    from opsgate import load_sheet
-    from opsgate.store.db import transaction
+    from opsgate.reports.sheets import stored_sheets
 
     ids = {int(case.payload["fact_sheet"]) for case in cases if case.payload and "fact_sheet" in case.payload}
     if not ids:
         return {}
-    with transaction() as session:
-        return {sheet_id: load_sheet(session, sheet_id).sheet.facts for sheet_id in sorted(ids)}
+    return {sheet_id: stored.sheet.facts for sheet_id, stored in stored_sheets(ids).items()}
 
 
 def _compare(case: ShadowCase, report: PeopleReport, sheets: dict[int, Facts]) -> CaseComparison:

@@ -47,8 +47,7 @@ def replay(
     from opsgate import llm_client
     from opsgate import Proposal
     from opsgate import Unavailable
-    from opsgate import load_sheet
-    from opsgate.store.db import transaction
+    from opsgate.reports.sheets import stored_sheets
     from opsgate import ReportPublication
     from tasks.weekly_summary.narrative import summarise
 
@@ -63,8 +62,8 @@ def replay(
             found.append(Unavailable(source=case.source, reason="the case has no fact sheet to draft from"))
             continue
         try:
-            with transaction() as session:
-                facts = load_sheet(session, int(action["fact_sheet"])).sheet.facts
+            sheet_id = int(action["fact_sheet"])
+            facts = stored_sheets([sheet_id])[sheet_id].sheet.facts
         except ExecutionError as exc:
             found.append(Unavailable(source=case.source, reason=str(exc)))
             continue

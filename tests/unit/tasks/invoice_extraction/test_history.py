@@ -22,6 +22,7 @@ from opsgate.governance import runs
 from opsgate.cli.app import app
 from opsgate.models import EscalationReason
 from opsgate.policy.loader import load_policy
+from opsgate.learning import documents
 from opsgate.learning.replay import past_cases
 from opsgate.store.db import transaction
 from opsgate.store.tables import LearntDocumentRow
@@ -79,11 +80,10 @@ def test_extract_reads_with_the_stored_memory_unless_told_not_to(opsgate_env: st
 
 
 def test_the_version_names_how_many_documents_and_which(opsgate_env: str) -> None:
-    with transaction() as session:
-        history.add(session, history.Approved("import:a", "a" * 64, FIRST, history.approved_from({"fields": {"total": "128.50"}})))
-        first = history.load(session)
-        history.add(session, history.Approved("import:b", "b" * 64, SECOND, history.approved_from({"fields": {"total": "75.20"}})))
-        second = history.load(session)
+    history.add(history.Approved("import:a", "a" * 64, FIRST, history.approved_from({"fields": {"total": "128.50"}})))
+    first = history.load()
+    history.add(history.Approved("import:b", "b" * 64, SECOND, history.approved_from({"fields": {"total": "75.20"}})))
+    second = history.load()
     assert first is not None and second is not None
     assert first.version.startswith("history.1+") and second.version.startswith("history.2+")
     assert len(first.version.split("+")[1]) == 8
@@ -105,8 +105,7 @@ def test_a_posting_approved_with_a_correction_teaches_the_next_document(opsgate_
     for decision in approvals.decide(request.id, answer):
         executor.execute_one(run.policy, decision.proposal_id)
 
-    with transaction() as session:
-        memory = history.load(session)
+    memory = history.load()
     [row] = _learnt()
     assert (row.origin, row.fields["total"], row.profile["misread"]) == (f"proposal:{proposal.id}", "75.20", ["total"])
     assert memory is not None and memory.version.startswith("history.1+")
@@ -134,8 +133,7 @@ def test_a_reversed_posting_is_forgotten(opsgate_env: str, tmp_path: Path) -> No
     request = open_request(Batch(run, [proposal], runs.check_policy(run, [proposal])))
     for decision in approvals.decide(request.id, approvals.answer_for(request, "alice")):
         executor.execute_one(run.policy, decision.proposal_id)
-    with transaction() as session:
-        history.sync(session)
+    history.sync()
     assert len(_learnt()) == 1
 
     from opsgate.store.tables import PayableRow
@@ -143,7 +141,7 @@ def test_a_reversed_posting_is_forgotten(opsgate_env: str, tmp_path: Path) -> No
     with transaction() as session:
         payable = session.execute(select(PayableRow)).scalar_one()
         payable.status = "reversed"  # what the executor's undo of the posting leaves (tests/unit/platform cover the undo itself)
-        assert history.sync(session) == (0, 1)
+    assert history.sync() == (0, 1)
     assert _learnt() == []
 
 
@@ -214,14 +212,12 @@ def test_a_posting_learnt_by_another_run_at_the_same_moment_does_not_stop_this_o
     inbox.mkdir()
     (inbox / "kestrel.txt").write_text(statement("KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Total goods     60.00"], "60.00"))
     _post(inbox)
-    with transaction() as session:
-        history.add(session, history.Approved("import:a", "a" * 64, FIRST, history.approved_from({"fields": {"vendor_name": "Kestrel Supplies Ltd", "total": "128.50"}})))
+    history.add(history.Approved("import:a", "a" * 64, FIRST, history.approved_from({"fields": {"vendor_name": "Kestrel Supplies Ltd", "total": "128.50"}})))
 
-    def raced(session: Any, approved: history.Approved) -> bool:
+    def raced(session: Any, workflow: str, learnt: documents.Learnt) -> None:
         raise IntegrityError("INSERT INTO learnt_documents ...", {}, Exception("duplicate key value violates unique constraint"))
 
-    monkeypatch.setattr(history, "add", raced)
-    with transaction() as session:
-        memory = history.load(session)
+    monkeypatch.setattr(documents, "_learn_one", raced)
+    memory = history.load()
 
     assert memory is not None and memory.version.startswith("history.1+")  # the imported document; the posting is learnt next time
