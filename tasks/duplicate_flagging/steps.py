@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from opsgate import ConfigurationError, InputError
 from opsgate import Proposal
-from opsgate import Run
+from opsgate import Run, workflow_settings
 from opsgate import RowProblem, read_records
 from opsgate.writers.record_sets import approved_pairs, mark_matched
 from tasks.duplicate_flagging.evidence import review_markdown
