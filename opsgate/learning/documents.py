@@ -105,7 +105,7 @@ def _is_learnt(session: Session, workflow: str, origin: str) -> bool:
     return session.execute(query).first() is not None
 
 
-def learn(workflow: str, documents: Iterable[Document], teach: Callable[[Document], Learnt]) -> int:
+def learn_documents(workflow: str, documents: Iterable[Document], teach: Callable[[Document], Learnt]) -> int:
     """Learn each document not learnt yet (by its origin), in one transaction; ``teach`` runs only
     for those. How many were learnt."""
     added = 0

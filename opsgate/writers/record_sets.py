@@ -43,7 +43,7 @@ class LiveRecord:
     updated_at: datetime
 
 
-def import_records(
+def import_record_set(
     kind: str,
     rows: Sequence[tuple[str, dict[str, str]]],
     *,
@@ -85,7 +85,7 @@ def import_records(
     return counts
 
 
-def live_records(kind: str) -> list[LiveRecord]:
+def live_record_set(kind: str) -> list[LiveRecord]:
     """Every record of ``kind`` not merged into another, oldest first."""
     with transaction() as session:
         rows = session.execute(

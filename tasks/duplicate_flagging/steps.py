@@ -15,7 +15,7 @@ from opsgate import ConfigurationError, InputError
 from opsgate import Proposal
 from opsgate import Run, workflow_settings
 from opsgate import RowProblem, read_records
-from opsgate.writers.record_sets import approved_pairs, mark_matched
+from opsgate import approved_pairs, mark_matched
 from tasks.duplicate_flagging.evidence import review_markdown
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
 from tasks.duplicate_flagging.learning import learn_from_approvals

@@ -15,11 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from opsgate.governance.activity import proposed_actions
-from opsgate.learning import fitted
+from opsgate import FittedModel, ImportCounts, fitted_model, import_record_set, latest_fitted, live_record_set, proposed_actions, save_fitted
 from opsgate import Status
-from opsgate.writers import record_sets
-from opsgate.writers.record_sets import ImportCounts
 from opsgate import RecordMerge, RecordsMerge
 from tasks.duplicate_flagging.comparing import COMPARATORS
 from tasks.duplicate_flagging.fields import Field
@@ -47,12 +44,12 @@ def import_records(
         (str(external_id), {c: str(v) for c, v in zip(columns, values) if v != ""})
         for external_id, *values in frame[[id_column, *columns]].itertuples(index=False)
     ]
-    return record_sets.import_records(kind, rows, workflow=workflow, run_id=run_id, actor=actor, source=source)
+    return import_record_set(kind, rows, workflow=workflow, run_id=run_id, actor=actor, source=source)
 
 
 def live_records(kind: str) -> StoredRecords:
     """Every record of ``kind`` not merged into another, oldest first."""
-    rows = record_sets.live_records(kind)
+    rows = live_record_set(kind)
     frame = pd.DataFrame.from_records([r.data for r in rows]) if rows else pd.DataFrame()
     frame = frame.fillna("").astype(str) if len(frame.columns) else frame
     frame.insert(0, ID_COLUMN, [r.external_id for r in rows])
@@ -96,11 +93,11 @@ def save_model(
         "m": [m.tolist() for m in model.m], "u": [u.tolist() for u in model.u],
         "prior": model.prior, "confirmed_pairs": confirmed,
     }
-    model_id = fitted.save_fitted(workflow, kind, [f.model_dump(mode="json") for f in fields], stored, run_id)
+    model_id = save_fitted(workflow, kind, [f.model_dump(mode="json") for f in fields], stored, run_id)
     return StoredModel(model_id, fields, model)
 
 
-def _stored(found: fitted.FittedModel) -> StoredModel | None:
+def _stored(found: FittedModel) -> StoredModel | None:
     """The stored model as a ``MatchModel``; None when it was fitted on other comparison levels than
     the comparators have now (an earlier version of the matching rules), since its weights would not
     fit the levels compared today."""
@@ -117,7 +114,7 @@ def _stored(found: fitted.FittedModel) -> StoredModel | None:
 
 def latest_model(workflow: str, kind: str, fields: list[Field]) -> StoredModel | None:
     """The model the last full run fitted on these same fields, if there is one."""
-    found = fitted.latest_fitted(workflow, kind)
+    found = latest_fitted(workflow, kind)
     if found is None or found.fields != [f.model_dump(mode="json") for f in fields]:
         return None
     return _stored(found)
@@ -125,5 +122,5 @@ def latest_model(workflow: str, kind: str, fields: list[Field]) -> StoredModel |
 
 def stored_model(model_id: int) -> StoredModel | None:
     """A model by the id a case recorded: the one that scored its records then."""
-    found = fitted.fitted_model(model_id)
+    found = fitted_model(model_id)
     return _stored(found) if found is not None else None

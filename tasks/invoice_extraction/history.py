@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from opsgate.learning import documents
-from opsgate.learning.documents import ApprovedPosting, Learnt
+from opsgate import ApprovedPosting, Learnt, follow_postings, keep_texts, learn_documents, learnt_documents
 from opsgate import digest
 from opsgate import get_settings
 from tasks.invoice_extraction.learning import LearntDocument, learn
@@ -54,7 +53,7 @@ def record_texts(extractions: Iterable[Extraction]) -> int:
         sha = extraction.inputs.get("sha256")
         if extraction.text and sha:
             texts.setdefault(sha, extraction.text)
-    return documents.keep_texts(texts)
+    return keep_texts(texts)
 
 
 def _lesson(approved: Approved) -> Learnt:
@@ -75,7 +74,7 @@ def _posting_lesson(posting: ApprovedPosting) -> Learnt:
 
 def add_all(approved: Sequence[Approved]) -> int:
     """Learn these approved documents, in one transaction: how many were new (not learnt already by origin)."""
-    return documents.learn(WORKFLOW, approved, _lesson)
+    return learn_documents(WORKFLOW, approved, _lesson)
 
 
 def add(approved: Approved) -> bool:
@@ -87,18 +86,18 @@ def sync() -> tuple[int, int]:
     """Learn the postings executed since the memory last looked, and forget those reversed since:
     (learnt, forgotten). A posting whose document text was not kept (read from e-invoice XML, or
     proposed while the policy stored no documents) has nothing to learn from and is passed over."""
-    return documents.follow_postings(WORKFLOW, _posting_lesson)
+    return follow_postings(WORKFLOW, _posting_lesson)
 
 
 def load(*, learn_postings: bool = True) -> Memory | None:
     """The memory as the store holds it, after learning the postings executed since (``sync``)
     unless ``learn_postings`` is False; None when nothing was learnt yet."""
-    return _memory(documents.learnt_documents(WORKFLOW, _posting_lesson if learn_postings else None))
+    return _memory(learnt_documents(WORKFLOW, _posting_lesson if learn_postings else None))
 
 
 def learnt_history() -> list[Learnt]:
     """Every document learnt, in the order it was learnt: what ``as_of`` picks from."""
-    return documents.learnt_documents(WORKFLOW)
+    return learnt_documents(WORKFLOW)
 
 
 def as_of(learnt: Sequence[Learnt], moment: datetime, leave_out: str | None = None) -> Memory | None:

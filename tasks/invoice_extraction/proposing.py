@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from opsgate import Escalation, EscalationReason, Proposal
 from opsgate import Policy
 from opsgate import PayablePosting, vendor_key
-from opsgate.writers.payables_ledger import look_up
+from opsgate import look_up
 from tasks.invoice_extraction.models import Extraction
 
 TOOL = "payables.post"

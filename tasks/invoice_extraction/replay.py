@@ -106,7 +106,7 @@ def _without_own_posting(cases: list[PastCase], proposals: list[Proposal]) -> No
     """A case people posted is in the ledger now: the double-payment check must not find the case's
     own posting, only another one (one live posting per vendor and invoice number)."""
     from opsgate import vendor_key
-    from opsgate.writers.payables_ledger import live_postings_of
+    from opsgate import live_postings_of
 
     posted = live_postings_of(case.proposal_id for case in cases)
     own = {proposal_id: (row.vendor_key, row.invoice_number) for proposal_id, row in posted.items()}

@@ -28,12 +28,12 @@ from itertools import groupby
 
 from pydantic import BaseModel, Field
 
-from opsgate.governance.activity import activity_in_window
+from opsgate import activity_in_window
 from opsgate import AuditEvent
 from opsgate import AgentMetrics, agent_metrics
 from opsgate import CENT
-from opsgate.writers.payables_ledger import WeekPosting, postings_in_window
-from opsgate.writers.record_sets import records_merged_in_window
+from opsgate import WeekPosting, postings_in_window
+from opsgate import records_merged_in_window
 from opsgate import RecordsMerge
 from tasks.weekly_summary.workflow import WORKFLOW
 

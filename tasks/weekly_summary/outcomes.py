@@ -187,7 +187,7 @@ def compare_report(text: str, payload: dict[str, Any], facts: Facts) -> tuple[di
 
 def _sheets(cases: list[ShadowCase]) -> dict[int, Facts]:
     """The facts of the fact sheets ``cases`` drafted from, read in one transaction."""
-    from opsgate.reports.sheets import stored_sheets
+    from opsgate import stored_sheets
 
     ids = {int(case.payload["fact_sheet"]) for case in cases if case.payload and "fact_sheet" in case.payload}
     if not ids:

@@ -47,7 +47,7 @@ def replay(
     from opsgate import llm_client
     from opsgate import Proposal
     from opsgate import Unavailable
-    from opsgate.reports.sheets import stored_sheets
+    from opsgate import stored_sheets
     from opsgate import ReportPublication
     from tasks.weekly_summary.narrative import summarise
 
