@@ -18,7 +18,7 @@ from decimal import Decimal
 from itertools import combinations
 from pathlib import Path
 
-from opsgate import CaseComparison, OutcomeComparison, OutcomeRow, ShadowCase, WrongAction
+from opsgate import CaseComparison, OutcomeComparison, OutcomeRow, ShadowCase, WrongAction, read_records
 
 Key = tuple[str, str]  # (kind, or "" when the file names none; record id)
 Cluster = frozenset[Key]
@@ -33,7 +33,6 @@ RULES = [
 
 def read_merges(path: Path) -> tuple[list[tuple[Key, list[Key]]], bool, list[OutcomeRow]]:
     """People's merges (survivor, merged), whether ids are scoped by kind, and the rows not used."""
-    from opsgate import read_records
 
     records = read_records(path, "merged", required=["survivor"])
     scoped = "kind" in records.frame.columns

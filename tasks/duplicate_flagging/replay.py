@@ -16,14 +16,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from opsgate import ConfigurationError, workflow_settings
+import numpy as np
+import pandas as pd
+
+from opsgate import ConfigurationError, Proposal, Unavailable, workflow_settings
+from tasks.duplicate_flagging.matching import MatchSettings, rematch
+from tasks.duplicate_flagging.proposing import Matched, propose_merges
+from tasks.duplicate_flagging.store import ID_COLUMN, stored_model
+from tasks.duplicate_flagging.workflow import SPEC
 
 if TYPE_CHECKING:
-    from opsgate import Proposal
-    from opsgate import Policy
-    from opsgate import PastCase, Unavailable
+    from opsgate import PastCase, Policy
     from tasks.duplicate_flagging.proposing import Proposed
     from tasks.duplicate_flagging.store import StoredModel
+
 
 WORKFLOW = "duplicate_flagging"
 
@@ -37,7 +43,6 @@ def _chosen(found: list[Proposed], survivor: str | None) -> Proposed:
 
 def _answer(case: PastCase, version: str, found: list[Proposed]) -> Proposal:
     """The new version's answer for one case: the merge to compare, or a proposal of no action."""
-    from opsgate import Proposal
 
     if not found:
         return Proposal(
@@ -54,13 +59,7 @@ def _answer(case: PastCase, version: str, found: list[Proposed]) -> Proposal:
 def _matched_again(cases: list[PastCase], version: str, policy: Policy, stored: StoredModel) -> list[Proposal]:
     """The cases' records (one kind, the same columns, scored by the same model) matched again in
     one pass, each case a group of its own, and proposed as a live run would."""
-    import numpy as np
-    import pandas as pd
 
-    from tasks.duplicate_flagging.matching import MatchSettings, rematch
-    from tasks.duplicate_flagging.proposing import Matched, propose_merges
-    from tasks.duplicate_flagging.store import ID_COLUMN
-    from tasks.duplicate_flagging.workflow import SPEC
 
     columns = cases[0].inputs["columns"]
     records = [r for case in cases for r in case.inputs["records"]]
@@ -84,8 +83,6 @@ def replay(cases: list[PastCase], version: str, policy: Policy) -> list[Proposal
     """One new proposal per past case, in order: the merge the version proposes for the case's
     records, a proposal of no action when it finds none, or why the records cannot be matched again.
     Cases scored by the same model are matched again together, which is what makes it fast."""
-    from opsgate import Unavailable
-    from tasks.duplicate_flagging.store import stored_model
 
     if version != policy.instruction_version:
         raise ConfigurationError(

@@ -24,8 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from opsgate import CaseComparison, OutcomeComparison, OutcomeRow, ShadowCase, WrongAction
-from opsgate import vendor_key
+from opsgate import CaseComparison, OutcomeComparison, OutcomeRow, ShadowCase, WrongAction, read_records, vendor_key
 
 POSTED = "posted"
 ACTIONS = (POSTED, "rejected", "escalated")
@@ -94,7 +93,6 @@ class PeopleOutcome:
 
 def read_outcomes(path: Path) -> tuple[dict[str, PeopleOutcome], list[str], list[OutcomeRow]]:
     """People's outcome per file name, the fields the file has, and the rows that were not used."""
-    from opsgate import read_records
 
     records = read_records(path, "source", required=["action"])
     columns = [f for f in COMPARE if f in records.frame.columns]

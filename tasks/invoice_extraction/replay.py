@@ -21,18 +21,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opsgate import ExtractionError
-from opsgate import EscalationReason
+from opsgate import (
+    PINNED,
+    EscalationReason,
+    ExtractionError,
+    Unavailable,
+    live_postings_of,
+    llm_client,
+    replayed_prompt,
+    vendor_key,
+)
+from tasks.invoice_extraction import history
+from tasks.invoice_extraction.backends import RULES_VERSION
+from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
+from tasks.invoice_extraction.llm_extraction import PROMPT_NAME, PROMPTS
+from tasks.invoice_extraction.memory import WITH_HISTORY, with_memory
+from tasks.invoice_extraction.models import Extraction
+from tasks.invoice_extraction.proposing import propose_all
+from tasks.invoice_extraction.reading import document_inputs, load_document
 
 if TYPE_CHECKING:
     import instructor
 
-    from opsgate import Proposal
-    from opsgate import Policy
-    from opsgate import Prompt
-    from opsgate import PastCase, Unavailable
+    from opsgate import PastCase, Policy, Prompt, Proposal
     from tasks.invoice_extraction.backends import Backend
-    from tasks.invoice_extraction.models import Extraction
+
 
 WORKFLOW = "invoice_extraction"
 
@@ -48,9 +61,6 @@ class Reader:
 def reader_for(version: str, prompts: Path | None = None) -> Reader:
     """The reader that stamps ``version`` on what it reads, with its prompt from ``prompts`` (the
     workflow's folder by default); a version it cannot produce is refused with what can be named instead."""
-    from opsgate import PINNED, replayed_prompt
-    from tasks.invoice_extraction.backends import RULES_VERSION
-    from tasks.invoice_extraction.llm_extraction import PROMPT_NAME, PROMPTS
 
     if version == RULES_VERSION:
         return Reader("rules")
@@ -63,7 +73,6 @@ def reader_for(version: str, prompts: Path | None = None) -> Reader:
 
 
 def _changed(case: PastCase, stored: str, now: str) -> Unavailable:
-    from opsgate import Unavailable
 
     return Unavailable(source=case.source, reason=f"the document changed since it was proposed: sha256 {stored[:12]} now {now}")
 
@@ -71,9 +80,6 @@ def _changed(case: PastCase, stored: str, now: str) -> Unavailable:
 def _read_again(case: PastCase, max_bytes: int) -> bytes | Unavailable | Extraction:
     """The bytes of the case's document if they are still the ones it was proposed from; else why
     it is no longer available, or the failed extraction a live run would also get for the file."""
-    from opsgate import Unavailable
-    from tasks.invoice_extraction.models import Extraction
-    from tasks.invoice_extraction.reading import document_inputs, load_document
 
     stored = case.inputs.get("sha256")  # none for cases stored before digests were kept: read as the file is
     try:
@@ -92,8 +98,6 @@ def _read_again(case: PastCase, max_bytes: int) -> bytes | Unavailable | Extract
 
 def _read_with_memory_of_then(cases: list[PastCase], extractions: dict[str, Extraction]) -> None:
     """Each case's extraction read again with the memory as it stood when the case was proposed."""
-    from tasks.invoice_extraction import history
-    from tasks.invoice_extraction.memory import with_memory
 
     learnt = history.learnt_history()
     for case in cases:
@@ -105,8 +109,6 @@ def _read_with_memory_of_then(cases: list[PastCase], extractions: dict[str, Extr
 def _without_own_posting(cases: list[PastCase], proposals: list[Proposal]) -> None:
     """A case people posted is in the ledger now: the double-payment check must not find the case's
     own posting, only another one (one live posting per vendor and invoice number)."""
-    from opsgate import vendor_key
-    from opsgate import live_postings_of
 
     posted = live_postings_of(case.proposal_id for case in cases)
     own = {proposal_id: (row.vendor_key, row.invoice_number) for proposal_id, row in posted.items()}
@@ -125,12 +127,6 @@ def replay(
     when none is given. Each document is read once: its bytes are checked against the case's
     digest before anything reads them, so a changed document costs no model call; what parses them
     runs in reader processes (``batch``)."""
-    from opsgate import llm_client
-    from opsgate import Unavailable
-    from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
-    from tasks.invoice_extraction.memory import WITH_HISTORY
-    from tasks.invoice_extraction.models import Extraction
-    from tasks.invoice_extraction.proposing import propose_all
 
     learnt = version.endswith(WITH_HISTORY)
     reader = reader_for(version.removesuffix(WITH_HISTORY), prompts)

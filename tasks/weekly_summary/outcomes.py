@@ -36,10 +36,24 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsgate import Facts, Figure, figures_in, matches, numeric_facts
+from opsgate import (
+    CaseComparison,
+    Facts,
+    Figure,
+    InputError,
+    OutcomeComparison,
+    OutcomeRow,
+    figures_in,
+    matches,
+    numeric_facts,
+    read_records,
+    stored_sheets,
+)
+from tasks.weekly_summary.weeks import parse_week
 
 if TYPE_CHECKING:
-    from opsgate import CaseComparison, OutcomeComparison, OutcomeRow, ShadowCase
+    from opsgate import ShadowCase
+
 
 PUBLISHED = "published"
 ACTIONS = (PUBLISHED, "skipped")
@@ -75,10 +89,6 @@ class PeopleReport:
 
 def read_reports(path: Path) -> tuple[dict[str, PeopleReport], list[OutcomeRow]]:
     """People's report per week label (`2026-W47`), and the rows that were not used."""
-    from opsgate import InputError
-    from opsgate import OutcomeRow
-    from opsgate import read_records
-    from tasks.weekly_summary.weeks import parse_week
 
     records = read_records(path, "week", required=["action", "text"])
     problems = [OutcomeRow(where=p.where, detail=p.reason) for p in records.problems]
@@ -187,7 +197,6 @@ def compare_report(text: str, payload: dict[str, Any], facts: Facts) -> tuple[di
 
 def _sheets(cases: list[ShadowCase]) -> dict[int, Facts]:
     """The facts of the fact sheets ``cases`` drafted from, read in one transaction."""
-    from opsgate import stored_sheets
 
     ids = {int(case.payload["fact_sheet"]) for case in cases if case.payload and "fact_sheet" in case.payload}
     if not ids:
@@ -196,7 +205,6 @@ def _sheets(cases: list[ShadowCase]) -> dict[int, Facts]:
 
 
 def _compare(case: ShadowCase, report: PeopleReport, sheets: dict[int, Facts]) -> CaseComparison:
-    from opsgate import CaseComparison
 
     people_wrote = report.action == PUBLISHED
     fields: dict[str, bool] = {}
@@ -208,7 +216,6 @@ def _compare(case: ShadowCase, report: PeopleReport, sheets: dict[int, Facts]) -
 
 def compare_outcomes(path: Path, cases: list[ShadowCase]) -> OutcomeComparison:
     """Every shadow case against the report people published, or skipped, for the same week."""
-    from opsgate import CaseComparison, OutcomeComparison, OutcomeRow
 
     reports, problems = read_reports(path)
     weeks = [week_of(case) for case in cases]

@@ -14,13 +14,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from opsgate import (
+    PINNED,
+    ExecutionError,
+    Proposal,
+    ReportPublication,
+    Unavailable,
+    llm_client,
+    replayed_prompt,
+    stored_sheets,
+)
+from tasks.weekly_summary.narrative import PROMPT_NAME, PROMPTS, TEMPLATE_VERSION, summarise
+
 if TYPE_CHECKING:
     import instructor
 
-    from opsgate import Proposal
-    from opsgate import Policy
-    from opsgate import Prompt
-    from opsgate import PastCase, Unavailable
+    from opsgate import PastCase, Policy, Prompt
+
 
 WORKFLOW = "weekly_summary"
 
@@ -28,8 +38,6 @@ WORKFLOW = "weekly_summary"
 def _writer(version: str, prompts: Path | None = None) -> Prompt | None:
     """The prompt the model drafts ``version`` with (from ``prompts``, the workflow's folder by
     default), or None for the template; a version it cannot draft with is refused."""
-    from opsgate import PINNED, replayed_prompt
-    from tasks.weekly_summary.narrative import PROMPT_NAME, PROMPTS, TEMPLATE_VERSION
 
     if version == TEMPLATE_VERSION:
         return None
@@ -43,13 +51,6 @@ def replay(
     """One new draft per past case, in order, or why its fact sheet cannot be read. A draft depends
     on the facts and the version alone: ``policy`` (a candidate's or the live one) only routes it.
     A prompt version is read from ``prompts`` (the workflow's folder by default)."""
-    from opsgate import ExecutionError
-    from opsgate import llm_client
-    from opsgate import Proposal
-    from opsgate import Unavailable
-    from opsgate import stored_sheets
-    from opsgate import ReportPublication
-    from tasks.weekly_summary.narrative import summarise
 
     prompt = _writer(version, prompts)
     model = prompt is not None
