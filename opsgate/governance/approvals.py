@@ -14,6 +14,7 @@ approved (an edit can move it into a stricter case type), each with the case typ
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
@@ -23,12 +24,13 @@ from sqlalchemy.orm import Session
 
 from opsgate.governance import audit
 from opsgate.governance.audit import AuditEvent
-from opsgate.errors import ApprovalRejected
+from opsgate.errors import ApprovalRejected, PolicyDenied, PolicyError
 from opsgate.governance.integrity import mac
 from opsgate.models import Decision, EscalationReason, Proposal, Route, Status, action_digest
 from opsgate.policy.engine import route
+from opsgate.policy.loader import load_policy
 from opsgate.policy.schema import ANY_CASE, Policy, person, same_person
-from opsgate.governance.runs import governing_policy
+from opsgate.governance.runs import run_policy
 from opsgate.settings import MAX_PAGE
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow, ProposalRow, RunRow, as_utc
@@ -39,7 +41,7 @@ SHOWN_PROBLEMS = 5  # a refusal names this many problems; a large batch answered
 
 
 # What an answer may carry, bounded where it is declared: Prefect's server checks a resume against
-# the form's JSON schema (these limits included), and ``decide`` validates again before anything is
+# the form's JSON schema (these limits included), and ``record`` validates again before anything is
 # written, because an answer can be sent to the API without the form. Names and reasons refuse
 # control characters and bidirectional overrides, which could disguise what a reader sees.
 _HIDDEN = "\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2069\\ufeff"
@@ -235,6 +237,15 @@ def case_types(
     return list(dict.fromkeys(found))
 
 
+@dataclass(frozen=True)
+class Rules:
+    """The policies an answer is checked against: the run's, which governs its decisions, and the
+    file as it is now, which can only take the right to decide away."""
+
+    run: Policy
+    file: Policy
+
+
 def _case_types(policy: Policy, row: ProposalRow, payload: dict[str, Any] | None) -> list[str]:
     return case_types(policy, row.case_type, row.tool, payload, row.confidence or {}, row.context or {})
 
@@ -255,16 +266,20 @@ def _out_of_route(policy: Policy, row: ProposalRow, payload: dict[str, Any], app
     return [f"the action as approved for {row.source} is a {approved_as} case the policy does not let a person approve here ({why})"]
 
 
-def _rights(session: Session, policy: Policy, row: ProposalRow, approver: str, payload: dict[str, Any] | None) -> list[str]:
-    """Who may decide: the policy's approver groups for every case type the decision answers to, and
-    four eyes (two different people, neither the run's requester, approve the same action) when a
-    rule covers any of them or any type they refine."""
+def _rights(session: Session, rules: Rules, row: ProposalRow, approver: str, payload: dict[str, Any] | None) -> list[str]:
+    """Who may decide: the approver groups of the run's policy for every case type the decision
+    answers to, and those of the file as it is now (someone taken out of a group while the run
+    waited decides nothing more), and four eyes (two different people, neither the run's requester,
+    approve the same action) when a rule of the run's policy covers any of them or any type they refine."""
+    policy = rules.run
     types = _case_types(policy, row, payload)
     for case_type in types:
         if not policy.may_decide(approver, case_type):
             groups = [name for name, group in policy.approvals.groups.items() if ANY_CASE in group.case_types or case_type in group.case_types]
             moved = f" (as approved: {row.source} was proposed as {row.case_type})" if case_type != row.case_type else ""
             return [f"{approver} may not decide on {case_type} cases such as {row.source}{moved} (the policy lets {', '.join(groups) or 'no group'} decide)"]
+        if not rules.file.may_decide(approver, case_type):
+            return [f"{approver} may no longer decide on {case_type} cases such as {row.source}: the policy file as it is now does not let them"]
     if payload is None:
         return []
     found = _out_of_route(policy, row, payload, types[-1])
@@ -283,9 +298,9 @@ def _batch_rows(session: Session, request: ApprovalRequestRow) -> dict[str, Prop
     return {r.id: r for r in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars()}
 
 
-def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnswer, policy: Policy) -> list[str]:
-    """Every reason this answer cannot be accepted for this request under the policy as it governs
-    now; empty when it can."""
+def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnswer, rules: Rules) -> list[str]:
+    """Every reason this answer cannot be accepted for this request under the run's policy (and,
+    for who may decide, the file as it is now too); empty when it can."""
     found: list[str] = []
     if request.status != "pending":
         return [f"approval request {request.id} is already {request.status}"]
@@ -318,7 +333,7 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
                 writer = action_writer(row.tool)
                 assert writer is not None
                 found += [f"{row.source}: {problem}" for problem in writer.check(session, writer.payload_model.model_validate(payload))]
-        found += _rights(session, policy, row, answer.approver, payload)
+        found += _rights(session, rules, row, answer.approver, payload)
     return found
 
 
@@ -396,9 +411,21 @@ def _invalid(exc: ValidationError) -> list[str]:
     return [f"the answer is not valid: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:SHOWN_PROBLEMS]]
 
 
-def decide(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> list[Decision]:
+class Recorded(BaseModel):
+    """What recording an accepted answer did: the decisions cleared for the executor, and the case
+    types a person corrected (with the run of each), whose consequences are the caller's
+    (``opsgate.learning.decisions``)."""
+
+    workflow: str
+    approver: str
+    decisions: list[Decision] = Field(default_factory=list)
+    corrected: list[tuple[str, str]] = Field(default_factory=list, description="(case type, run id) of every corrected case, once each, sorted.")
+
+
+def record(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> Recorded:
     """Accept a whole answer or none of it: record approvals, rejections and corrections, and
-    return the approved proposals for the executor. A refused answer is audited and raised.
+    return what was cleared for the executor and what was corrected. A refused answer is audited
+    and raised.
 
     The answer is validated again here, whatever it passed before: it may have come through the
     Prefect API without the form."""
@@ -414,12 +441,16 @@ def decide(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> list[Dec
         request = session.get(ApprovalRequestRow, request_id)
         if request is None:
             raise ApprovalRejected(f"no approval request {request_id}")
-        workflow = request.workflow
-    policy = governing_policy(workflow)  # read outside the transaction that locks the store (SQLite has one writer)
+        workflow, proposal_ids = request.workflow, list(request.proposal_ids)
+        run_id = session.execute(select(ProposalRow.run_id).where(ProposalRow.id.in_(proposal_ids)).limit(1)).scalar_one_or_none()
+    try:  # read outside the transaction that locks the store (SQLite has one writer)
+        policy, file = run_policy(run_id or "", workflow), load_policy(workflow)
+    except (PolicyDenied, PolicyError) as exc:
+        raise _refuse(workflow, request_id, answer.approver, [f"no decision can be taken now: {exc}"], proposal_ids) from None
     with transaction() as session:
         request = session.get(ApprovalRequestRow, request_id, with_for_update=True)
         assert request is not None
-        found = problems(session, request, answer, policy)
+        found = problems(session, request, answer, Rules(run=policy, file=file))
         workflow, proposal_ids = request.workflow, request.proposal_ids
         if not found:
             rows = _batch_rows(session, request)
@@ -427,19 +458,23 @@ def decide(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> list[Dec
             recorded = [(rows[r.proposal_id], *_record_review(session, policy, request, rows[r.proposal_id], r, approver)) for r in answer.reviews]
             request.status, request.decided_at, request.answer_digest = "decided", datetime.now(timezone.utc), answer_digest(answer)
             _open_second_round(session, request, list(rows.values()), recorded[0][0].run_id if recorded else "")
-            decisions = [decision for _, decision, _ in recorded]
-            corrected = {(row.case_type, row.run_id) for row, _, edited in recorded if edited}
-    if not found:
-        from opsgate.learning.autonomy import demote  # autonomy reads the metrics, which read these tables
-
-        for case_type, run_id in sorted(corrected):
-            demote(workflow, case_type, f"a person corrected a {case_type} case before approving it", {"approver": approver}, run_id)
-        return [d for d in decisions if d is not None]
+            return Recorded(
+                workflow=workflow, approver=approver, decisions=[decision for _, decision, _ in recorded if decision is not None],
+                corrected=sorted({(row.case_type, row.run_id) for row, _, edited in recorded if edited}),
+            )
     raise _refuse(workflow, request_id, answer.approver, found, proposal_ids)
 
 
-def receive(request_id: int, answer: dict[str, Any] | None) -> bool:
-    """What the gate does with what woke it; False when the run must ask again.
+class Received(BaseModel):
+    """What the gate did with what woke it: whether the request is decided now (else the run must
+    ask again), and what this answer recorded, if it was the one that decided it."""
+
+    decided: bool
+    recorded: Recorded | None = None
+
+
+def receive(request_id: int, answer: dict[str, Any] | None) -> Received:
+    """What the gate does with what woke it.
 
     A request still pending is decided with the answer (sent from the Prefect UI). A request already
     decided was recorded by whoever answered first (the CLI records, then wakes the run): the answer
@@ -450,12 +485,11 @@ def receive(request_id: int, answer: dict[str, Any] | None) -> bool:
         status, recorded, workflow, ids = request.status, request.answer_digest, request.workflow, request.proposal_ids
     if status == "pending":
         if answer is None:
-            return False
+            return Received(decided=False)
         try:
-            decide(request_id, answer)
+            return Received(decided=True, recorded=record(request_id, answer))
         except ApprovalRejected:
-            return False
-        return True
+            return Received(decided=False)
     if answer is not None:
         try:
             same = answer_digest(ApprovalAnswer.model_validate(answer)) == recorded
@@ -463,7 +497,7 @@ def receive(request_id: int, answer: dict[str, Any] | None) -> bool:
             same = False
         if not same:
             _refuse(workflow, request_id, str(answer.get("approver") or "unknown"), [f"approval request {request_id} was already {status}"], ids)
-    return True
+    return Received(decided=True)
 
 
 def cleared(run_id: str) -> list[Decision]:

@@ -153,7 +153,9 @@ def execute_one(policy: Policy, proposal_id: str, attempt: int = 1) -> Outcome:
 
 
 def record_failure(policy: Policy, proposal_id: str, error: BaseException) -> Outcome:
-    """A write that failed for good: the case ends ``failed`` and, by policy, goes to the owner."""
+    """A write that failed for good: the case ends ``failed`` and, by policy, goes to the owner. What
+    follows from it beyond the case (the autonomy its case type earned) is the caller's to do:
+    ``opsgate.learning.autonomy.after_failure``."""
     with transaction() as session:
         row = session.get(ProposalRow, proposal_id)
         assert row is not None
@@ -163,9 +165,4 @@ def record_failure(policy: Policy, proposal_id: str, error: BaseException) -> Ou
         if policy.escalation.tool_failure and not isinstance(error, PolicyDenied):
             owner = f"{policy.owner.name} <{policy.owner.contact}>"
             audit.append(session, AuditEvent.ESCALATED, actor=EXECUTOR, **common, data={"source": row.source, "to": owner, "reasons": [{"reason": "tool_failure", "field": None, "detail": str(error)}]})
-        outcome = Outcome(proposal_id=row.id, source=row.source, status=Status.FAILED, detail=str(error))
-        workflow, case_type, run_id = row.workflow, row.case_type, row.run_id
-    from opsgate.learning.autonomy import check_tool_errors  # autonomy reads the metrics, which read the executor's tables
-
-    check_tool_errors(workflow, case_type, run_id)
-    return outcome
+        return Outcome(proposal_id=row.id, source=row.source, status=Status.FAILED, detail=str(error))

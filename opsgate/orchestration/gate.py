@@ -22,10 +22,10 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.states import Running
 
-from opsgate.notify import approval_notices
-
 from opsgate.governance import approvals
 from opsgate.governance.approvals import PendingRequest
+from opsgate.learning import decisions
+from opsgate.notify import approval_notices
 from opsgate.notify.delivery import run_link
 from opsgate.models import Decision, Proposal, Route, Verdict
 from opsgate.orchestration.artifacts import publish_proposals
@@ -119,7 +119,7 @@ def _decided(flow_run_id: str, request: PendingRequest) -> bool:
         except FlowPauseTimeout:
             _resume_after_timeout(flow_run_id)
             return approvals.request_status(request.id) != "pending"  # recorded by the CLI, though the run was not woken
-        if approvals.receive(request.id, answer.model_dump(mode="json") if answer is not None else None):
+        if decisions.receive(request.id, answer.model_dump(mode="json") if answer is not None else None):
             return True
         logger.warning("the answer to %s was refused (see the audit log's approval_refused event); pausing again for a valid decision", request.pause_key)
         request = request.model_copy(update={"pause_key": approvals.move_request(request.id)})

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from opsgate.learning.decisions import decide
 from opsgate.governance import audit
 from opsgate.models import TERMINAL, Status
 from opsgate.store.db import transaction
@@ -188,7 +189,7 @@ def test_the_approvers_cli_killed_between_recording_and_waking_the_run(flow_env:
 
     run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")), OPSGATE_APPROVAL_TIMEOUT="20")
     request = paused_request(run)
-    approvals.decide(request.id, approvals.answer_for(request, "alice"))  # what `approvals approve` does first; then it is gone
+    decide(request.id, approvals.answer_for(request, "alice"))  # what `approvals approve` does first; then it is gone
     assert run.wait(120) == 0
     state = store_state()
     assert state["cases"] == [Status.EXECUTED] * 3 and state["payables"] == state["executed_events"] == 3 and state["chain"]

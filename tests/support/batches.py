@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from opsgate.learning.governing import governing
 from opsgate.governance import approvals
 
 from opsgate.governance import runs
@@ -43,7 +44,7 @@ def write_inbox(inbox: Path, documents: dict[str, list[str] | bytes] | None = No
 
 def proposed_batch(inbox: Path, trigger: str = "test") -> Batch:
     """Start a run and propose and route every document of the inbox, as the flow does."""
-    run = runs.start_run(WORKFLOW, trigger)
+    run = runs.start_run(governing(WORKFLOW), trigger)
     required = run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else []
     proposals = propose_all([extract_document(path, required) for path in list_inbox(inbox)], run.policy)
     return Batch(run, proposals, runs.check_policy(run, proposals))

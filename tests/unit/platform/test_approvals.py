@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from opsgate.learning.decisions import decide
 from opsgate.governance import approvals
 
 from opsgate.governance import executor
@@ -21,7 +22,7 @@ from tests.unit.platform.conftest import StoreProbe, by_source
 def refused(store: StoreProbe, request: PendingRequest, answer: approvals.ApprovalAnswer, *words: str) -> str:
     """Decide, expect a refusal naming ``words``, and check nothing was recorded as decided."""
     with pytest.raises(ApprovalRejected) as caught:
-        approvals.decide(request.id, answer)
+        decide(request.id, answer)
     message = str(caught.value)
     for word in words:
         assert word in message, message
@@ -37,7 +38,7 @@ def refused(store: StoreProbe, request: PendingRequest, answer: approvals.Approv
 
 
 def test_a_complete_answer_approves_every_proposal(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
-    decisions = approvals.decide(request_.id, approvals.answer_for(request_, "alice"))
+    decisions = decide(request_.id, approvals.answer_for(request_, "alice"))
     assert sorted(d.proposal_id for d in decisions) == sorted(p.id for p in batch.proposals)
     assert all(d.approval_id is not None for d in decisions)
     assert {r.status for r in store.rows(ProposalRow)} == {Status.APPROVED}
@@ -55,7 +56,7 @@ def test_a_wrong_batch_digest_is_refused(store: StoreProbe, request_: PendingReq
 def test_a_refused_answer_can_be_followed_by_a_good_one(store: StoreProbe, request_: PendingRequest) -> None:
     bad = approvals.answer_for(request_, "alice").model_copy(update={"batch_digest": "0" * 64})
     refused(store, request_, bad)
-    assert len(approvals.decide(request_.id, approvals.answer_for(request_, "alice"))) == 3
+    assert len(decide(request_.id, approvals.answer_for(request_, "alice"))) == 3
 
 
 def test_a_proposal_left_undecided_is_refused(store: StoreProbe, request_: PendingRequest) -> None:
@@ -83,7 +84,7 @@ def test_a_blank_approver_is_refused(store: StoreProbe, request_: PendingRequest
 
 def test_a_rejection_with_a_reason_is_recorded(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
     pid = by_source(batch, "de.pdf")
-    decisions = approvals.decide(request_.id, approvals.answer_for(request_, "alice", rejections={pid: "duplicate of a paper invoice"}))
+    decisions = decide(request_.id, approvals.answer_for(request_, "alice", rejections={pid: "duplicate of a paper invoice"}))
     assert pid not in {d.proposal_id for d in decisions} and len(decisions) == 2
     row = store.get(ProposalRow, pid)
     assert row.status == Status.REJECTED and row.detail == "duplicate of a paper invoice"
@@ -95,7 +96,7 @@ def test_a_rejection_with_a_reason_is_recorded(store: StoreProbe, batch: Batch, 
 
 def test_an_edit_is_approved_as_a_correction_and_executed(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
     pid = by_source(batch, "us.pdf")  # the sample's total is 1,222.56
-    approvals.decide(request_.id, approvals.answer_for(request_, "alice", edits={pid: {"total": "999.99"}}))
+    decide(request_.id, approvals.answer_for(request_, "alice", edits={pid: {"total": "999.99"}}))
     (approval,) = store.rows(ApprovalRow, ApprovalRow.proposal_id == pid)
     assert Decimal(approval.action_payload["total"]) == Decimal("999.99")
     assert approval.action_payload["invoice_number"] == "BOS-24-0317"  # the rest is unchanged
@@ -116,7 +117,7 @@ def test_an_edit_is_approved_as_a_correction_and_executed(store: StoreProbe, bat
 
 def test_an_edit_repeating_the_proposed_values_is_not_a_correction(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
     pid = by_source(batch, "us.pdf")
-    approvals.decide(request_.id, approvals.answer_for(request_, "alice", edits={pid: {"total": "1222.56", "currency": "USD"}}))
+    decide(request_.id, approvals.answer_for(request_, "alice", edits={pid: {"total": "1222.56", "currency": "USD"}}))
     assert store.count(CorrectionRow) == 0
     assert store.events("corrected") == []
 
@@ -125,7 +126,7 @@ def test_an_amount_written_differently_is_not_a_correction(store: StoreProbe, ba
     """The approved action is normalised through the writer's model "so equal means unchanged":
     1222.560 is the proposed 1222.56, not a correction."""
     pid = by_source(batch, "us.pdf")
-    approvals.decide(request_.id, approvals.answer_for(request_, "alice", edits={pid: {"total": "1222.560"}}))
+    decide(request_.id, approvals.answer_for(request_, "alice", edits={pid: {"total": "1222.560"}}))
     assert store.count(CorrectionRow) == 0
     assert store.events("corrected") == []
 
@@ -137,7 +138,7 @@ def test_an_approved_amount_is_written_exactly(store: StoreProbe, batch: Batch, 
     pid = by_source(batch, "us.pdf")  # the sample's total is 1,222.56
     refused(store, request_, approvals.answer_for(request_, "alice", edits={pid: {"total": "999.999"}}), "total")
 
-    approvals.decide(request_.id, approvals.answer_for(request_, "alice", edits={pid: {"total": "1199.07"}}))
+    decide(request_.id, approvals.answer_for(request_, "alice", edits={pid: {"total": "1199.07"}}))
     outcome = executor.execute_one(batch.run.policy, pid)
 
     assert outcome.status is Status.EXECUTED
@@ -159,10 +160,10 @@ def test_an_edit_to_a_field_the_action_does_not_have_is_refused(store: StoreProb
 
 
 def test_deciding_twice_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
-    approvals.decide(request_.id, approvals.answer_for(request_, "alice"))
+    decide(request_.id, approvals.answer_for(request_, "alice"))
     pid = by_source(batch, "uk.pdf")
     with pytest.raises(ApprovalRejected, match="already decided"):
-        approvals.decide(request_.id, approvals.answer_for(request_, "mallory", rejections={pid: "changed my mind"}))
+        decide(request_.id, approvals.answer_for(request_, "mallory", rejections={pid: "changed my mind"}))
     assert store.get(ProposalRow, pid).status == Status.APPROVED
     assert {a.approver for a in store.rows(ApprovalRow)} == {"alice"}
     assert len(store.events("approval_refused")) == 1
@@ -170,7 +171,7 @@ def test_deciding_twice_is_refused(store: StoreProbe, batch: Batch, request_: Pe
 
 def test_an_unknown_request_is_refused(store: StoreProbe, request_: PendingRequest) -> None:
     with pytest.raises(ApprovalRejected):
-        approvals.decide(request_.id + 100, approvals.answer_for(request_, "alice"))
+        decide(request_.id + 100, approvals.answer_for(request_, "alice"))
     assert store.count(ApprovalRow) == 0
 
 
@@ -192,12 +193,12 @@ def test_expiry_escalates_to_the_owner_and_blocks_execution(store: StoreProbe, b
     assert store.count(PayableRow) == 0
     # A late answer is refused too.
     with pytest.raises(ApprovalRejected, match="expired"):
-        approvals.decide(request_.id, approvals.answer_for(request_, "alice"))
+        decide(request_.id, approvals.answer_for(request_, "alice"))
     assert store.count(ApprovalRow) == 0
 
 
 def test_expiring_a_decided_request_changes_nothing(store: StoreProbe, request_: PendingRequest) -> None:
-    approvals.decide(request_.id, approvals.answer_for(request_, "alice"))
+    decide(request_.id, approvals.answer_for(request_, "alice"))
     approvals.expire(request_.id, "owner")
     assert store.get(ApprovalRequestRow, request_.id).status == "decided"
     assert {r.status for r in store.rows(ProposalRow)} == {Status.APPROVED}

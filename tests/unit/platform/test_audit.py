@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 from typer.testing import CliRunner
 
+from opsgate.learning.decisions import decide
 from opsgate.governance import approvals
 
 from opsgate.governance import audit
@@ -258,7 +259,7 @@ def test_a_short_audit_key_is_refused(store: StoreProbe, monkeypatch: pytest.Mon
 @pytest.fixture
 def executed(store: StoreProbe, batch: Batch, request_: PendingRequest) -> list[str]:
     """The three invoices approved and written: payables, executions and their audit events."""
-    decisions = approvals.decide(request_.id, approvals.answer_for(request_, "alice"))
+    decisions = decide(request_.id, approvals.answer_for(request_, "alice"))
     for decision in decisions:
         executor.execute_one(batch.run.policy, decision.proposal_id)
     assert store.count(ExecutionRow) == 3
@@ -372,7 +373,7 @@ def test_without_store_documents_the_log_keeps_digests_not_values(store: StorePr
     batch = proposed_batch(write_inbox(tmp_path / "inbox"))
     request = open_request(batch)
     us = next(p for p in batch.proposals if p.source.endswith("us.pdf"))
-    for decision in approvals.decide(request.id, approvals.answer_for(request, "alice", edits={us.id: {"po_number": "PO-1"}})):
+    for decision in decide(request.id, approvals.answer_for(request, "alice", edits={us.id: {"po_number": "PO-1"}})):
         executor.execute_one(batch.run.policy, decision.proposal_id)
     assert store.count(ExecutionRow) == 3
     with transaction() as session:

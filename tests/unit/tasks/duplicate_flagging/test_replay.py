@@ -32,6 +32,8 @@ import yaml
 from sqlalchemy import update
 from typer.testing import CliRunner
 
+from opsgate.learning.governing import governing
+from opsgate.learning.decisions import decide
 from opsgate.governance import approvals
 
 from opsgate.governance import executor
@@ -86,7 +88,7 @@ def store(opsgate_env: str) -> StoreProbe:
 def decided(store: StoreProbe) -> dict[str, Proposal]:
     """A run proposing the a- and b-merges from the records store; a approved with the e-mail corrected, b rejected."""
     import_records("customers", RECORDS, "id", workflow=DEDUPE, run_id=None, actor="test", source="customers.csv")
-    run = runs.start_run(DEDUPE, "test")
+    run = runs.start_run(governing(DEDUPE), "test")
     stored = live_records("customers")
     settings = by_name("dedupe").settings(run.policy)
     decisions = find_duplicates(stored.frame, FIELDS, MatchSettings(duplicate_at=settings.duplicate_at, review_at=settings.review_at), model=MODEL)
@@ -102,7 +104,7 @@ def decided(store: StoreProbe) -> dict[str, Proposal]:
         request, "dana", rejections={b.id: "two shops, one name"},
         edits={a.id: {"values": {**a.payload["values"], "email": "accounts@acme.example"}}},
     )
-    for decision in approvals.decide(request.id, answer):
+    for decision in decide(request.id, answer):
         executor.execute_one(run.policy, decision.proposal_id)
     return {"a": a, "b": b}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from opsgate.learning.decisions import decide
 from opsgate.governance import approvals
 
 from opsgate.governance import executor
@@ -31,6 +32,6 @@ def decided(store: StoreProbe, tmp_path: Path) -> Batch:
     request = open_request(batch)
     us, uk = by_source(batch, "us.pdf"), by_source(batch, "uk.pdf")
     answer = approvals.answer_for(request, "alice", rejections={uk: "not our order"}, edits={us: {"po_number": "PO-55812"}})
-    for decision in approvals.decide(request.id, answer):
+    for decision in decide(request.id, answer):
         executor.execute_one(batch.run.policy, decision.proposal_id)
     return batch
