@@ -30,10 +30,10 @@ def main() -> None:
     if args.database_url:
         os.environ["OPSGATE_DATABASE_URL"] = args.database_url
 
+    from opsgate.governance import requests
+    from opsgate.cli.approvals import answer_for
     from opsgate.learning.governing import governing
     from opsgate.learning.decisions import decide
-    from opsgate.governance import approvals
-
     from opsgate.governance import audit
 
     from opsgate.governance import executor
@@ -59,8 +59,8 @@ def main() -> None:
     timings["record + route"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    request = approvals.open_request(run.workflow, run.id, "benchmark", "bench-1", proposals, approvals.deadline_in(3600))
-    decisions = decide(request.id, approvals.answer_for(request, "alice"))  # an AP clerk: the policy names who may decide
+    request = requests.open_request(run.workflow, run.id, "benchmark", "bench-1", proposals, requests.deadline_in(3600))
+    decisions = decide(request.id, answer_for(request, "alice"))  # an AP clerk: the policy names who may decide
     timings["approve batch"] = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -55,9 +55,10 @@ def policies(folder: Path) -> Path:
 
 
 def invoice_history(inbox: Path, count: int) -> None:
+    from opsgate.governance import requests
+    from opsgate.cli.approvals import answer_for
     from opsgate.learning.governing import governing
     from opsgate.learning.decisions import decide
-    from opsgate.governance import approvals
     from opsgate.governance import executor
     from opsgate.governance import runs
     from tasks.invoice_extraction.extracting import extract_document
@@ -69,8 +70,8 @@ def invoice_history(inbox: Path, count: int) -> None:
     required = run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else []
     proposals = propose_all([extract_document(path, required) for path in track(paths, description="reading invoices")], run.policy)
     runs.check_policy(run, proposals)
-    request = approvals.open_request(run.workflow, run.id, "benchmark", "bench-1", proposals, approvals.deadline_in(3600))
-    decisions = decide(request.id, approvals.answer_for(request, "alice"))  # an AP clerk: the policy names who may decide
+    request = requests.open_request(run.workflow, run.id, "benchmark", "bench-1", proposals, requests.deadline_in(3600))
+    decisions = decide(request.id, answer_for(request, "alice"))  # an AP clerk: the policy names who may decide
     for decision in track(decisions, description="posting"):
         executor.execute_one(run.policy, decision.proposal_id)
     print(f"invoice history: documents={count} posted={len(decisions)} seconds={time.perf_counter() - start:.1f}")

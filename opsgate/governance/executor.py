@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsgate.governance import audit
-from opsgate.governance.approvals import case_types
+from opsgate.governance.rights import case_types
 from opsgate.governance.audit import AuditEvent
 from opsgate.errors import PolicyDenied
 from opsgate.models import Outcome, Route, Status, action_digest
@@ -189,7 +189,7 @@ def _write(session: Session, policy: Policy, row: ProposalRow, approval: Approva
 def record_failure(policy: Policy, proposal_id: str, error: BaseException) -> Outcome:
     """A write that failed for good: the case ends ``failed`` and, by policy, goes to the owner. What
     follows from it beyond the case (the autonomy its case type earned) is the caller's to do:
-    ``opsgate.learning.autonomy.after_failure``."""
+    ``learning.autonomy.after_failure``."""
     with transaction() as session:
         row = session.get(ProposalRow, proposal_id)
         assert row is not None

@@ -2,12 +2,12 @@
 stays open for ever.
 
 A run's process can die anywhere: while reading, after proposing, while paused at the gate,
-between two writes. Everything a person decided is already in the store (``opsgate.governance.approvals``
+between two writes. Everything a person decided is already in the store (``opsgate.governance.review``
 records a decision before the run is woken), and every write is idempotent (``opsgate.governance.executor``),
 so finishing a dead run is safe to repeat and to run from anywhere:
 
 1. answers sent to the dead run from the Prefect UI are decided like any answer, before the rest
-   (by the caller, ``opsgate.orchestration.recovery``, which reads them from Prefect);
+   (by the caller, ``orchestration.recovery``, which reads them from Prefect);
 2. approved cases not yet written are written through the executor, exactly once, under the
    policy the run started with (``runs.run_policy``); a write that fails for good is reported, for
    the caller to weigh against the case type's autonomy;
@@ -19,7 +19,7 @@ so finishing a dead run is safe to repeat and to run from anywhere:
 Cases that wait for a person before their deadline stay open on purpose: a decision recorded for
 them later (``opsgate approvals approve``) is executed by the next recovery. Everything done is
 audited as a ``recovered`` event. Prefect's side (reading UI answers, closing the flow run with a
-named state) is ``opsgate.orchestration.recovery``'s.
+named state) is ``orchestration.recovery``'s.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsgate.governance import approvals, audit, executor
+from opsgate.governance import audit, executor, requests
 from opsgate.governance.audit import AuditEvent
 from opsgate.errors import OpsgateError
 from opsgate.governance.liveness import is_dead
@@ -97,7 +97,7 @@ def dead_runs() -> list[DeadRun]:
 
 def _execute(report: RunRecovery, run_id: str) -> None:
     policy = run_policy(run_id, report.workflow)
-    for decision in approvals.cleared(run_id):
+    for decision in requests.cleared(run_id):
         try:
             executor.execute_one(policy, decision.proposal_id)
             report.executed += 1
@@ -164,7 +164,7 @@ def recover_run(dead: DeadRun, answered: int = 0) -> RunRecovery:
     now = datetime.now(timezone.utc)
     with transaction() as session:
         overdue = [request.id for request in _pending_requests(session, dead.run_id) if as_utc(request.deadline) <= now]
-    report.expired += sum(approvals.expire(request_id, owner) for request_id in overdue)
+    report.expired += sum(requests.expire(request_id, owner) for request_id in overdue)
     report.expired += _expire_unreached(dead.run_id, owner)
     _close(report)
     logger.info("recovered run %s: %s", dead.run_id, report.model_dump(exclude={"run_id", "workflow", "flow_run_id"}))

@@ -1,6 +1,6 @@
 """A run's bookkeeping: start it, record its proposals and their routes, and close it.
 
-These are the platform's plain steps before and after the gate; ``opsgate.orchestration`` wraps
+These are the platform's plain steps before and after the gate; the orchestration package wraps
 them as Prefect tasks. Each step commits its rows and audit events in one transaction.
 """
 
@@ -50,7 +50,7 @@ class Run(BaseModel):
 
 
 class Governing(BaseModel):
-    """The policy a run starts under, as its caller composed it (``opsgate.learning.governing``):
+    """The policy a run starts under, as its caller composed it (``learning.governing``):
     the file with the autonomy earned and the versions released since, and what differs from the file."""
 
     policy: Policy

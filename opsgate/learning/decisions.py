@@ -1,6 +1,6 @@
 """A person's answer at the gate and what opsgate learns from it.
 
-Governance records the answer (``opsgate.governance.approvals``) and says what was corrected; a
+Governance records the answer (``opsgate.governance.review``) and says what was corrected; a
 correction in a case type running `auto` means the agent was wrong where nobody looked, so that
 case type goes back to `reviewed` at once. Every way an answer arrives (the gate woken from the
 Prefect UI, the CLI, recovery of a dead run) goes through here, so none records a correction
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from opsgate.governance import approvals
-from opsgate.governance.approvals import ApprovalAnswer, Recorded
+from opsgate.governance import review
+from opsgate.governance.answers import ApprovalAnswer
+from opsgate.governance.review import Recorded
 from opsgate.learning.autonomy import demote
 from opsgate.models import Decision
 
@@ -26,15 +27,15 @@ def learn_from(recorded: Recorded) -> None:
 def decide(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> list[Decision]:
     """Record the answer, or refuse it whole (``ApprovalRejected``, audited), then learn from it.
     Returns the decisions cleared for the executor."""
-    recorded = approvals.record(request_id, answer)
+    recorded = review.record(request_id, answer)
     learn_from(recorded)
     return recorded.decisions
 
 
 def receive(request_id: int, answer: dict[str, Any] | None) -> bool:
-    """What woke a paused run, received (``approvals.receive``) and learnt from; False when the run
+    """What woke a paused run, received (``review.receive``) and learnt from; False when the run
     must ask again."""
-    received = approvals.receive(request_id, answer)
+    received = review.receive(request_id, answer)
     if received.recorded is not None:
         learn_from(received.recorded)
     return received.decided

@@ -22,7 +22,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.states import Crashed
 
 from opsgate.display import markdown_text
-from opsgate.governance import approvals, recovery
+from opsgate.governance import recovery, requests
 from opsgate.governance.recovery import DeadRun, RunRecovery
 from opsgate.learning import autonomy, decisions
 from opsgate.learning.governing import governing_policy
@@ -56,7 +56,7 @@ def _decide_answers(dead: DeadRun) -> int:
     and consequences as any answer; how many were accepted."""
     answered = 0
     for request_id, answer in _answers(dead).items():
-        if approvals.request_status(request_id) == "pending" and decisions.receive(request_id, answer):
+        if requests.request_status(request_id) == "pending" and decisions.receive(request_id, answer):
             answered += 1
     return answered
 

@@ -21,7 +21,8 @@ from prefect.input.run_input import keyset_from_base_key
 
 from opsgate.errors import ApprovalRejected, ConfigurationError
 from opsgate.governance import runs
-from opsgate.governance.approvals import ApprovalAnswer, PendingRequest
+from opsgate.governance.answers import ApprovalAnswer
+from opsgate.governance.requests import PendingRequest
 from opsgate.learning import decisions
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from opsgate.governance import requests
 from opsgate.learning.governing import governing
-from opsgate.governance import approvals
-
 from opsgate.governance import runs
-from opsgate.governance.approvals import PendingRequest
+from opsgate.governance.requests import PendingRequest
 from opsgate.models import Proposal, Route, Verdict
 from opsgate.governance.runs import Run
 from tasks.invoice_extraction.extracting import extract_document
@@ -52,4 +51,4 @@ def proposed_batch(inbox: Path, trigger: str = "test") -> Batch:
 
 def open_request(batch: Batch, flow_run_id: str = "no-flow-run") -> PendingRequest:
     to_review = batch.routed(Route.APPROVE)
-    return approvals.open_request(batch.run.workflow, batch.run.id, flow_run_id, "test-approval-1", to_review, approvals.deadline_in(3600))
+    return requests.open_request(batch.run.workflow, batch.run.id, flow_run_id, "test-approval-1", to_review, requests.deadline_in(3600))

@@ -15,16 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from opsgate.cli.approvals import answer_for
 from opsgate.learning.governing import governing
 from opsgate.learning.decisions import decide
-from opsgate.governance import approvals
-
 from opsgate.governance import executor
 
 from opsgate.governance import runs
 
 from opsgate.governance import undoing
-from opsgate.governance.approvals import PendingRequest
+from opsgate.governance.requests import PendingRequest
 from opsgate.cli.app import app
 from opsgate.errors import ExecutionError, InputError, PolicyDenied
 from opsgate.models import EscalationReason, Outcome, Route, Status, action_digest, digest
@@ -42,7 +41,7 @@ WORKFLOW = "invoice_extraction"
 
 
 def approve_all(request: PendingRequest) -> list[str]:
-    return [d.proposal_id for d in decide(request.id, approvals.answer_for(request, "alice"))]
+    return [d.proposal_id for d in decide(request.id, answer_for(request, "alice"))]
 
 
 def assert_refused(store: StoreProbe, batch: Batch, proposal_id: str, *words: str) -> PolicyDenied:
@@ -205,7 +204,7 @@ def test_an_approved_action_changed_after_approval_is_refused(store: StoreProbe,
 
 def test_a_rejected_proposal_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
     pid = by_source(batch, "uk.pdf")
-    decide(request_.id, approvals.answer_for(request_, "alice", rejections={pid: "not ours"}))
+    decide(request_.id, answer_for(request_, "alice", rejections={pid: "not ours"}))
     assert_refused(store, batch, pid)
     assert store.count(PayableRow) == 0
 

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import update
 
 from opsgate.errors import ApprovalRejected
-from opsgate.governance import approvals, runs
+from opsgate.cli.approvals import answer_for
+from opsgate.governance import runs
 from opsgate.learning.decisions import decide
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, RunRow
@@ -43,7 +44,7 @@ def test_a_rule_added_to_the_file_while_the_run_waits_does_not_change_its_decisi
 ) -> None:
     request = open_request(batch)
     use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["approvals"].update(four_eyes=[{"case_type": "invoice", "field": "total", "above": "1.00"}]))
-    assert len(decide(request.id, approvals.answer_for(request, "alice"))) == 3, "the run started without four eyes on these amounts"
+    assert len(decide(request.id, answer_for(request, "alice"))) == 3, "the run started without four eyes on these amounts"
 
 
 def test_an_approver_removed_from_the_file_while_the_run_waits_may_not_approve(
@@ -52,9 +53,9 @@ def test_an_approver_removed_from_the_file_while_the_run_waits_may_not_approve(
     request = open_request(batch)
     use_policy_variant(tmp_path / "policies", monkeypatch, _clerks("bob"))
     with pytest.raises(ApprovalRejected, match="alice may no longer decide on invoice cases .* the policy file as it is now does not let them"):
-        decide(request.id, approvals.answer_for(request, "alice"))
+        decide(request.id, answer_for(request, "alice"))
     assert store.rows(ApprovalRow) == [] and len(store.events("approval_refused")) == 1
-    assert len(decide(request.id, approvals.answer_for(request, "bob"))) == 3, "in both the run's policy and the file"
+    assert len(decide(request.id, answer_for(request, "bob"))) == 3, "in both the run's policy and the file"
 
 
 def test_an_approver_added_to_the_file_while_the_run_waits_is_not_an_approver_of_the_run(
@@ -63,7 +64,7 @@ def test_an_approver_added_to_the_file_while_the_run_waits_is_not_an_approver_of
     request = open_request(batch)
     use_policy_variant(tmp_path / "policies", monkeypatch, _clerks("alice", "mallory"))
     with pytest.raises(ApprovalRejected, match=r"mallory may not decide on invoice cases .*\(the policy lets"):
-        decide(request.id, approvals.answer_for(request, "mallory"))
+        decide(request.id, answer_for(request, "mallory"))
 
 
 def test_a_run_policy_rewritten_in_the_store_decides_nothing(store: StoreProbe, batch: Batch) -> None:
@@ -75,5 +76,5 @@ def test_a_run_policy_rewritten_in_the_store_decides_nothing(store: StoreProbe, 
         session.execute(update(RunRow).where(RunRow.id == batch.run.id).values(policy=loosened.model_dump_json()))
     for approver in ("mallory", "alice"):
         with pytest.raises(ApprovalRejected, match="not the one its triggered audit event recorded"):
-            decide(request.id, approvals.answer_for(request, approver))
+            decide(request.id, answer_for(request, approver))
     assert store.rows(ApprovalRow) == []

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from opsgate.governance import requests
+from opsgate.cli.approvals import answer_for
 from opsgate.learning.governing import governing
 from opsgate.learning.decisions import decide
-from opsgate.governance import approvals
-
 from opsgate.governance import runs
 from opsgate.cli.app import app
 from opsgate.errors import ApprovalRejected, ExecutionError
@@ -139,12 +139,12 @@ def test_the_gate_refuses_an_approval_whose_edit_invents_a_figure(store: StorePr
         instruction_version="weekly-template-v1",
     )
     runs.check_policy(run, [proposal])
-    request = approvals.open_request(run.workflow, run.id, "flow-run-1", "weekly-summary-approval-1", [proposal], approvals.deadline_in(600))
-    invented = approvals.answer_for(request, "olga", edits={proposal.id: {"headline": "Week 2026-W47: 500 opened."}})
+    request = requests.open_request(run.workflow, run.id, "flow-run-1", "weekly-summary-approval-1", [proposal], requests.deadline_in(600))
+    invented = answer_for(request, "olga", edits={proposal.id: {"headline": "Week 2026-W47: 500 opened."}})
     with pytest.raises(ApprovalRejected, match="states 500"):
         decide(request.id, invented)
     assert store.rows(ReportRow) == [] and len(store.events("approval_refused")) == 1
-    (decision,) = decide(request.id, approvals.answer_for(request, "olga", edits={proposal.id: {"headline": "Week 2026-W47: 412 opened."}}))
+    (decision,) = decide(request.id, answer_for(request, "olga", edits={proposal.id: {"headline": "Week 2026-W47: 412 opened."}}))
     assert decision.proposal_id == proposal.id
 
 

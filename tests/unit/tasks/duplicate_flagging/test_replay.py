@@ -32,10 +32,10 @@ import yaml
 from sqlalchemy import update
 from typer.testing import CliRunner
 
+from opsgate.governance import requests
+from opsgate.cli.approvals import answer_for
 from opsgate.learning.governing import governing
 from opsgate.learning.decisions import decide
-from opsgate.governance import approvals
-
 from opsgate.governance import executor
 
 from opsgate.governance import runs
@@ -99,8 +99,8 @@ def decided(store: StoreProbe) -> dict[str, Proposal]:
     assert [v.route for v in verdicts] == [Route.APPROVE, Route.APPROVE]
     a, b = _merge_of(proposals, "a1"), _merge_of(proposals, "b1")
     assert (a.case_type, b.case_type) == ("duplicate", "review")
-    request = approvals.open_request(DEDUPE, run.id, "no-flow-run", "test-approval-1", proposals, approvals.deadline_in(3600))
-    answer = approvals.answer_for(
+    request = requests.open_request(DEDUPE, run.id, "no-flow-run", "test-approval-1", proposals, requests.deadline_in(3600))
+    answer = answer_for(
         request, "dana", rejections={b.id: "two shops, one name"},
         edits={a.id: {"values": {**a.payload["values"], "email": "accounts@acme.example"}}},
     )

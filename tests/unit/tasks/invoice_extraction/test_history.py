@@ -14,10 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
+from opsgate.cli.approvals import answer_for
 from opsgate.learning.governing import governing
 from opsgate.learning.decisions import decide
-from opsgate.governance import approvals
-
 from opsgate.governance import executor
 
 from opsgate.governance import runs
@@ -103,7 +102,7 @@ def test_a_posting_approved_with_a_correction_teaches_the_next_document(opsgate_
     assert proposal.payload is not None and proposal.payload["total"] == "60.00"  # what the rules read
     batch = Batch(run, [proposal], runs.check_policy(run, [proposal]))
     request = open_request(batch)
-    answer = approvals.answer_for(request, "alice", edits={proposal.id: {"total": "75.20"}})
+    answer = answer_for(request, "alice", edits={proposal.id: {"total": "75.20"}})
     for decision in decide(request.id, answer):
         executor.execute_one(run.policy, decision.proposal_id)
 
@@ -134,7 +133,7 @@ def test_a_reversed_posting_is_forgotten(opsgate_env: str, tmp_path: Path) -> No
     [proposal] = propose_postings.fn(run, list_inbox(inbox))
     assert proposal.tool == "payables.post" and not proposal.escalations
     request = open_request(Batch(run, [proposal], runs.check_policy(run, [proposal])))
-    for decision in decide(request.id, approvals.answer_for(request, "alice")):
+    for decision in decide(request.id, answer_for(request, "alice")):
         executor.execute_one(run.policy, decision.proposal_id)
     with transaction() as session:
         history.sync(session)
@@ -154,7 +153,7 @@ def _post(inbox: Path, edits: dict[str, str] | None = None) -> str:
     run = runs.start_run(governing("invoice_extraction"), "test")
     [proposal] = propose_postings.fn(run, list_inbox(inbox))
     request = open_request(Batch(run, [proposal], runs.check_policy(run, [proposal])), flow_run_id=run.id)
-    for decision in decide(request.id, approvals.answer_for(request, "lena", edits={proposal.id: edits} if edits else None)):
+    for decision in decide(request.id, answer_for(request, "lena", edits={proposal.id: edits} if edits else None)):
         executor.execute_one(run.policy, decision.proposal_id)
     return proposal.id
 

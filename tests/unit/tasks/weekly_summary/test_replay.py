@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from opsgate.governance import requests
+from opsgate.cli.approvals import answer_for
 from opsgate.learning.governing import governing
 from opsgate.learning.decisions import decide
-from opsgate.governance import approvals
-
 from opsgate.governance import executor
 
 from opsgate.governance import runs
@@ -55,8 +55,8 @@ def _published_week() -> str:
         instruction_version=TEMPLATE_VERSION,
     )
     runs.check_policy(run, [proposal])
-    request = approvals.open_request(WORKFLOW, run.id, "summary-run", "summary-1", [proposal], approvals.deadline_in(600))
-    (decision,) = decide(request.id, approvals.answer_for(request, "olga", edits={proposal.id: {"headline": EDITED}}))
+    request = requests.open_request(WORKFLOW, run.id, "summary-run", "summary-1", [proposal], requests.deadline_in(600))
+    (decision,) = decide(request.id, answer_for(request, "olga", edits={proposal.id: {"headline": EDITED}}))
     executor.execute_one(run.policy, decision.proposal_id)
     return proposal.id
 
