@@ -21,7 +21,8 @@ from opsgate.models import Decision
 def learn_from(recorded: Recorded) -> None:
     """Demote every corrected case type that runs `auto` (``demote`` leaves the others alone)."""
     for case_type, run_id in recorded.corrected:
-        demote(recorded.workflow, case_type, f"a person corrected a {case_type} case before approving it", {"approver": recorded.approver}, run_id)
+        reason = f"a person corrected a {case_type} case before approving it"
+        demote(recorded.workflow, case_type, reason, {"approver": recorded.approver}, run_id)
 
 
 def decide(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> list[Decision]:

@@ -21,9 +21,12 @@ def governing(workflow: str) -> Governing:
     file = load_policy(workflow)
     policy = with_releases(effective_policy(file))
     earned = {case: mode.value for case, mode in policy.autonomy.items() if file.autonomy.get(case) != mode}
-    released = [v for v in (policy.go_live.released if policy.go_live else []) if file.go_live and v not in file.go_live.released]
+    in_file = file.go_live.released if file.go_live else []
+    released = [v for v in (policy.go_live.released if policy.go_live else []) if file.go_live and v not in in_file]
     version = (  # what differs from the file, in short: the trigger's audit row says what
-        policy.fingerprint + (f"+earned:{digest(earned)[:8]}" if earned else "") + (f"+released:{digest(released)[:8]}" if released else "")
+        policy.fingerprint
+        + (f"+earned:{digest(earned)[:8]}" if earned else "")
+        + (f"+released:{digest(released)[:8]}" if released else "")
     )
     return Governing(policy=policy, version=version, earned=earned, released=released)
 

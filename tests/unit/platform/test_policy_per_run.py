@@ -43,8 +43,10 @@ def test_a_rule_added_to_the_file_while_the_run_waits_does_not_change_its_decisi
     store: StoreProbe, batch: Batch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     request = open_request(batch)
-    use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["approvals"].update(four_eyes=[{"case_type": "invoice", "field": "total", "above": "1.00"}]))
-    assert len(decide(request.id, answer_for(request, "alice"))) == 3, "the run started without four eyes on these amounts"
+    every_invoice = [{"case_type": "invoice", "field": "total", "above": "1.00"}]
+    use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["approvals"].update(four_eyes=every_invoice))
+    decisions = decide(request.id, answer_for(request, "alice"))
+    assert len(decisions) == 3, "the run started without four eyes on these amounts"
 
 
 def test_an_approver_removed_from_the_file_while_the_run_waits_may_not_approve(
@@ -52,7 +54,8 @@ def test_an_approver_removed_from_the_file_while_the_run_waits_may_not_approve(
 ) -> None:
     request = open_request(batch)
     use_policy_variant(tmp_path / "policies", monkeypatch, _clerks("bob"))
-    with pytest.raises(ApprovalRejected, match="alice may no longer decide on invoice cases .* the policy file as it is now does not let them"):
+    no_longer = "alice may no longer decide on invoice cases .* the policy file as it is now does not let them"
+    with pytest.raises(ApprovalRejected, match=no_longer):
         decide(request.id, answer_for(request, "alice"))
     assert store.rows(ApprovalRow) == [] and len(store.events("approval_refused")) == 1
     assert len(decide(request.id, answer_for(request, "bob"))) == 3, "in both the run's policy and the file"
