@@ -30,8 +30,10 @@ def main() -> None:
     if args.database_url:
         os.environ["OPSGATE_DATABASE_URL"] = args.database_url
 
-    from opsgate.governance import approvals
-
+    from opsgate.governance import requests
+    from opsgate.cli.approvals import answer_for
+    from opsgate.learning.governing import governing
+    from opsgate.learning.decisions import decide
     from opsgate.store import audit
 
     from opsgate.governance import executor
@@ -42,7 +44,7 @@ def main() -> None:
     from opsgate.store.db import transaction
     from opsgate.writers.payables import PayablePosting
 
-    run = runs.start_run("invoice_extraction", "benchmark")
+    run = runs.start_run(governing("invoice_extraction"), "benchmark")
     proposals = [
         Proposal(
             workflow=run.workflow, source=f"bench/{i}.pdf", case_type="invoice", tool="payables.post", instruction_version="rules-v1",  # a released version: it goes to the gate
@@ -57,8 +59,8 @@ def main() -> None:
     timings["record + route"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    request = approvals.open_request(run.workflow, run.id, "benchmark", "bench-1", proposals, approvals.deadline_in(3600))
-    decisions = approvals.decide(request.id, approvals.answer_for(request, "alice"))  # an AP clerk: the policy names who may decide
+    request = requests.open_request(run.workflow, run.id, "benchmark", "bench-1", proposals, requests.deadline_in(3600))
+    decisions = decide(request.id, answer_for(request, "alice"))  # an AP clerk: the policy names who may decide
     timings["approve batch"] = time.perf_counter() - start
 
     start = time.perf_counter()

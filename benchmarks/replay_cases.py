@@ -55,7 +55,10 @@ def policies(folder: Path) -> Path:
 
 
 def invoice_history(inbox: Path, count: int) -> None:
-    from opsgate.governance import approvals
+    from opsgate.governance import requests
+    from opsgate.cli.approvals import answer_for
+    from opsgate.learning.governing import governing
+    from opsgate.learning.decisions import decide
     from opsgate.governance import executor
     from opsgate.governance import runs
     from tasks.invoice_extraction.extracting import extract_document
@@ -63,12 +66,12 @@ def invoice_history(inbox: Path, count: int) -> None:
 
     paths = make_inbox(inbox, count)
     start = time.perf_counter()
-    run = runs.start_run("invoice_extraction", "benchmark")
+    run = runs.start_run(governing("invoice_extraction"), "benchmark")
     required = run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else []
     proposals = propose_all([extract_document(path, required) for path in track(paths, description="reading invoices")], run.policy)
     runs.check_policy(run, proposals)
-    request = approvals.open_request(run.workflow, run.id, "benchmark", "bench-1", proposals, approvals.deadline_in(3600))
-    decisions = approvals.decide(request.id, approvals.answer_for(request, "alice"))  # an AP clerk: the policy names who may decide
+    request = requests.open_request(run.workflow, run.id, "benchmark", "bench-1", proposals, requests.deadline_in(3600))
+    decisions = decide(request.id, answer_for(request, "alice"))  # an AP clerk: the policy names who may decide
     for decision in track(decisions, description="posting"):
         executor.execute_one(run.policy, decision.proposal_id)
     print(f"invoice history: documents={count} posted={len(decisions)} seconds={time.perf_counter() - start:.1f}")
@@ -77,6 +80,7 @@ def invoice_history(inbox: Path, count: int) -> None:
 def dedupe_history(records_csv: Path, rows: int) -> None:
     from opsgate.governance import executor
     from opsgate.governance import runs
+    from opsgate.learning.governing import governing
     from opsgate.models import Route
     from opsgate.inputs.tabular import read_records
     from tasks.duplicate_flagging.fields import infer_fields
@@ -87,7 +91,7 @@ def dedupe_history(records_csv: Path, rows: int) -> None:
     from tasks.duplicate_flagging.workflow import SPEC
 
     start = time.perf_counter()
-    run = runs.start_run(DEDUPE, "benchmark")
+    run = runs.start_run(governing(DEDUPE), "benchmark")
     import_records("company", read_records(records_csv, "id").frame, "id", workflow=DEDUPE, run_id=run.id, actor="benchmark", source=str(records_csv))
     stored = live_records("company")
     fields, _ = infer_fields(list(stored.frame.columns), ID_COLUMN)

@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from opsgate.governance import approvals as approval_store
-from opsgate.governance.approvals import ApprovalAnswer, PendingRequest
+from opsgate.governance import requests
+from opsgate.governance.answers import ApprovalAnswer, Review
+from opsgate.governance.requests import PendingRequest
 from opsgate.cli.errors import exits_cleanly
 from opsgate.display import terminal_json, terminal_text
 from opsgate.errors import ConfigurationError
@@ -31,11 +32,21 @@ AS = Annotated[str, typer.Option("--as", help="Your name, recorded as the approv
 
 def find_request(run_id: str) -> PendingRequest:
     """A pending request by its flow run id, or an unambiguous prefix of it."""
-    matches = [r for r in approval_store.pending_requests() if r.flow_run_id.startswith(run_id)]
+    matches = [r for r in requests.pending_requests() if r.flow_run_id.startswith(run_id)]
     if len(matches) != 1:
         problem = "no pending approval" if not matches else f"{len(matches)} pending approvals"
         raise ConfigurationError(f"{problem} for run {run_id!r}; see `opsgate approvals list`")
     return matches[0]
+
+
+def answer_for(request: PendingRequest, approver: str, rejections: dict[str, str] | None = None, edits: dict[str, dict[str, Any]] | None = None) -> ApprovalAnswer:
+    """Build a complete answer from the CLI's short form: approve all, except the rejected ones."""
+    rejections, edits = rejections or {}, edits or {}
+    reviews = [
+        Review(proposal_id=p.id, source=p.source, decision="reject" if p.id in rejections else "approve", reason=rejections.get(p.id, ""), fields=edits.get(p.id, {}))
+        for p in request.proposals
+    ]
+    return ApprovalAnswer.model_construct(approver=approver, batch_digest=request.digest, reviews=reviews)
 
 
 def proposals_table(request: PendingRequest) -> Table:
@@ -55,26 +66,26 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of 
     from opsgate.orchestration.resume import run_states
     from opsgate.orchestration.server import reachable_api_url
 
-    requests = approval_store.pending_requests()
+    waiting = requests.pending_requests()
     states: dict[str, str] = {}
     api_url = reachable_api_url()
-    if api_url and requests:
-        states = run_states([r.flow_run_id for r in requests], api_url)
-    process = {r.flow_run_id: "gone" if process_gone(r.flow_run_id) else "running" for r in requests}
+    if api_url and waiting:
+        states = run_states([r.flow_run_id for r in waiting], api_url)
+    process = {r.flow_run_id: "gone" if process_gone(r.flow_run_id) else "running" for r in waiting}
     if as_json:
         typer.echo(json.dumps([
             {"id": r.flow_run_id, "workflow": r.workflow, "proposals": len(r.proposals), "state": states.get(r.flow_run_id), "process": process[r.flow_run_id],
-             "requested_at": r.requested_at.isoformat(), "deadline": r.deadline.isoformat(), "pause_key": r.pause_key} for r in requests
+             "requested_at": r.requested_at.isoformat(), "deadline": r.deadline.isoformat(), "pause_key": r.pause_key} for r in waiting
         ], indent=2))
         return
     table = Table("id (flow run)", "workflow", "proposals", "state", "process", "requested", "deadline")
-    for r in requests:
+    for r in waiting:
         cells = (
             r.flow_run_id, r.workflow, str(len(r.proposals)), states.get(r.flow_run_id, "?"), process[r.flow_run_id],
             f"{r.requested_at:%Y-%m-%d %H:%M}", f"{r.deadline:%Y-%m-%d %H:%M}",
         )
         table.add_row(*map(terminal_text, cells))
-    Console().print(table if requests else "nothing waits for approval")
+    Console().print(table if waiting else "nothing waits for approval")
 
 
 @app.command()
@@ -126,7 +137,7 @@ def approve(
         if not sep or not field:
             raise ConfigurationError(f"--edit takes PROPOSAL:FIELD=VALUE, got {value!r}")
         edits.setdefault(_resolve(request, key), {})[field] = new
-    answer = approval_store.answer_for(request, approver, rejections, edits)
+    answer = answer_for(request, approver, rejections, edits)
     _submit(request, answer, f"approved {len(request.proposals) - len(rejections)}, rejected {len(rejections)}")
 
 
@@ -151,5 +162,5 @@ def reject_all(
 ) -> None:
     """Reject every proposal of the run; nothing is written."""
     request = find_request(run_id)
-    answer = approval_store.answer_for(request, approver, {p.id: reason for p in request.proposals})
+    answer = answer_for(request, approver, {p.id: reason for p in request.proposals})
     _submit(request, answer, f"rejected {len(request.proposals)} proposals")

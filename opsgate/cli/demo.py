@@ -19,9 +19,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from opsgate.governance import approvals as approval_store
+from opsgate.cli.approvals import answer_for
+from opsgate.governance import requests
 from opsgate.store import audit as audit_log
-from opsgate.governance.approvals import PendingRequest
+from opsgate.governance.requests import PendingRequest
 from opsgate.cli.approvals import proposals_table
 from opsgate.cli.audit import trail_table
 from opsgate.cli.errors import exits_cleanly
@@ -47,7 +48,7 @@ def _demo_spec() -> WorkflowSpec:
 def _wait_for_request(started: datetime, process: subprocess.Popen[bytes], workflow: str, log: str) -> PendingRequest | None:
     with console.status("running the workflow: reading, extracting, proposing…"):
         while process.poll() is None:
-            for request in approval_store.pending_requests(workflow):
+            for request in requests.pending_requests(workflow):
                 if request.requested_at.replace(tzinfo=request.requested_at.tzinfo or timezone.utc) >= started:
                     return request
             time.sleep(0.5)
@@ -91,10 +92,10 @@ def demo(
             console.print(f"or from another terminal: opsgate approvals approve {request.flow_run_id} --as YOUR_NAME\n", highlight=False)
             approver = "demo" if yes else typer.prompt("Your name, recorded as the approver", default="demo")
             if yes or typer.confirm(f"Approve all {len(request.proposals)} proposals as {approver!r}?", default=True):
-                answer = approval_store.answer_for(request, approver)
+                answer = answer_for(request, approver)
             else:
                 reason = typer.prompt("Reason for rejecting them", default="rejected in the demo")
-                answer = approval_store.answer_for(request, approver, {p.id: reason for p in request.proposals})
+                answer = answer_for(request, approver, {p.id: reason for p in request.proposals})
             submit(request, answer)
         with console.status("executing the approved actions…"):
             process.wait()

@@ -2,13 +2,15 @@
 stays open for ever.
 
 A run's process can die anywhere: while reading, after proposing, while paused at the gate,
-between two writes. Everything a person decided is already in the store (``opsgate.governance.approvals``
+between two writes. Everything a person decided is already in the store (``opsgate.governance.review``
 records a decision before the run is woken), and every write is idempotent (``opsgate.governance.executor``),
 so finishing a dead run is safe to repeat and to run from anywhere:
 
-1. answers sent to the dead run from the Prefect UI are decided like any answer (the caller reads
-   them from Prefect and passes them in);
-2. approved cases not yet written are written through the executor, exactly once;
+1. answers sent to the dead run from the Prefect UI are decided like any answer, before the rest
+   (by the caller, ``orchestration.recovery``, which reads them from Prefect);
+2. approved cases not yet written are written through the executor, exactly once, under the
+   policy the run started with (``runs.run_policy``); a write that fails for good is reported, for
+   the caller to weigh against the case type's autonomy;
 3. requests past their deadline expire, and cases that never reached a person (the process died
    between proposing and the gate) expire too, escalated to the owner: a later run proposes them
    again;
@@ -17,7 +19,7 @@ so finishing a dead run is safe to repeat and to run from anywhere:
 Cases that wait for a person before their deadline stay open on purpose: a decision recorded for
 them later (``opsgate approvals approve``) is executed by the next recovery. Everything done is
 audited as a ``recovered`` event. Prefect's side (reading UI answers, closing the flow run with a
-named state) is ``opsgate.orchestration.recovery``'s.
+named state) is ``orchestration.recovery``'s.
 """
 
 from __future__ import annotations
@@ -25,22 +27,19 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsgate.governance import approvals
+from opsgate.governance import executor, requests
 
 from opsgate.store import audit
-
-from opsgate.governance import executor
 from opsgate.store.audit import AuditEvent
 from opsgate.errors import OpsgateError
 from opsgate.governance.liveness import is_dead
 from opsgate.models import TERMINAL, EscalationReason, Status
-from opsgate.governance.runs import OPEN, governing_policy
+from opsgate.governance.runs import OPEN, run_policy
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ProposalRow, RunRow, as_utc
 
@@ -61,6 +60,9 @@ class RunRecovery(BaseModel):
     expired: int = 0
     waiting: int = Field(0, description="Cases still waiting for a person before their deadline.")
     unfinished: list[str] = Field(default_factory=list, description="What recovery could not finish now (retried at the next recovery).")
+    failures: list[str] = Field(
+        default_factory=list, exclude=True, description="Proposals whose write failed for good here: what follows from that is the caller's.",
+    )
     closed: bool = False
     counts: dict[str, int] = Field(default_factory=dict)
 
@@ -96,8 +98,8 @@ def dead_runs() -> list[DeadRun]:
 
 
 def _execute(report: RunRecovery, run_id: str) -> None:
-    policy = governing_policy(report.workflow)
-    for decision in approvals.cleared(run_id):
+    policy = run_policy(run_id, report.workflow)
+    for decision in requests.cleared(run_id):
         try:
             executor.execute_one(policy, decision.proposal_id)
             report.executed += 1
@@ -106,6 +108,7 @@ def _execute(report: RunRecovery, run_id: str) -> None:
                 report.unfinished.append(f"{decision.proposal_id}: {exc}")
                 continue
             executor.record_failure(policy, decision.proposal_id, exc)
+            report.failures.append(decision.proposal_id)
             report.failed += 1
         except Exception as exc:  # a driver or connection error: the write is idempotent, the next recovery tries again
             logger.warning("recovering %s: writing %s failed: %s", run_id, decision.proposal_id, exc)
@@ -153,20 +156,17 @@ def _close(report: RunRecovery) -> None:
             audit.append(session, AuditEvent.RECOVERED, workflow=report.workflow, run_id=report.run_id, actor=RECOVERY, data=report.model_dump(mode="json"))
 
 
-def recover_run(dead: DeadRun, answers: dict[int, dict[str, Any]] | None = None) -> RunRecovery:
-    """Finish one dead run (see the module's docstring). ``answers``: request id -> an answer the
-    Prefect UI sent the dead run, decided here through the same checks as any answer."""
-    report = RunRecovery(run_id=dead.run_id, workflow=dead.workflow, flow_run_id=dead.flow_run_id)
-    for request_id, answer in (answers or {}).items():
-        if approvals.request_status(request_id) == "pending" and approvals.receive(request_id, answer):
-            report.answers += 1
+def recover_run(dead: DeadRun, answered: int = 0) -> RunRecovery:
+    """Finish one dead run (see the module's docstring). ``answered``: how many answers the Prefect
+    UI sent the dead run the caller decided just before, for the report."""
+    report = RunRecovery(run_id=dead.run_id, workflow=dead.workflow, flow_run_id=dead.flow_run_id, answers=answered)
     _execute(report, dead.run_id)
-    policy = governing_policy(dead.workflow)
+    policy = run_policy(dead.run_id, dead.workflow)
     owner = f"{policy.owner.name} <{policy.owner.contact}>"
     now = datetime.now(timezone.utc)
     with transaction() as session:
         overdue = [request.id for request in _pending_requests(session, dead.run_id) if as_utc(request.deadline) <= now]
-    report.expired += sum(approvals.expire(request_id, owner) for request_id in overdue)
+    report.expired += sum(requests.expire(request_id, owner) for request_id in overdue)
     report.expired += _expire_unreached(dead.run_id, owner)
     _close(report)
     logger.info("recovered run %s: %s", dead.run_id, report.model_dump(exclude={"run_id", "workflow", "flow_run_id"}))

@@ -1,6 +1,6 @@
 """A run's bookkeeping: start it, record its proposals and their routes, and close it.
 
-These are the platform's plain steps before and after the gate; ``opsgate.orchestration`` wraps
+These are the platform's plain steps before and after the gate; the orchestration package wraps
 them as Prefect tasks. Each step commits its rows and audit events in one transaction.
 """
 
@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
 from opsgate.governance.liveness import is_dead, machine
+from opsgate.errors import PolicyDenied
 from opsgate.models import TERMINAL, Escalation, EscalationReason, Outcome, Proposal, Route, RunSummary, Status, Verdict, digest
-from opsgate.policy.engine import route
 from opsgate.policy.loader import load_policy
+from opsgate.policy.engine import route
 from opsgate.policy.runtime import Policy
 from opsgate.store.db import transaction
-from opsgate.store.tables import ProposalRow, RunRow
+from opsgate.store.tables import AuditRow, ProposalRow, RunRow
 
 logger = logging.getLogger(__name__)
 
@@ -48,34 +49,25 @@ class Run(BaseModel):
         return f"{self.policy.owner.name} <{self.policy.owner.contact}>"
 
 
-def governing_policy(workflow: str) -> Policy:
-    """The workflow's policy as it governs now: the file, with the autonomy its case types have
-    earned or lost since and the instruction versions released since."""
-    return _governing(workflow)[0]
+class Governing(BaseModel):
+    """The policy a run starts under, as its caller composed it (``learning.governing``):
+    the file with the autonomy earned and the versions released since, and what differs from the file."""
+
+    policy: Policy
+    version: str = Field(description="The file's fingerprint, plus short digests of what was earned and released since.")
+    earned: dict[str, str] = Field(default_factory=dict, description="Case type -> the mode a grant gave it, where it differs from the file.")
+    released: list[str] = Field(default_factory=list, description="Instruction versions released since the file was written.")
 
 
-def _governing(workflow: str) -> tuple[Policy, str, dict[str, str], list[str]]:
-    from opsgate.learning.autonomy import effective_policy  # autonomy reads the metrics, which read the runs' tables
-    from opsgate.learning.releases import with_releases
-
-    file = load_policy(workflow)
-    policy = with_releases(effective_policy(file))
-    changed = {case: mode.value for case, mode in policy.autonomy.items() if file.autonomy.get(case) != mode}
-    released = [v for v in (policy.go_live.released if policy.go_live else []) if file.go_live and v not in file.go_live.released]
-    version = (  # what differs from the file, in short: the trigger's audit row says what
-        policy.fingerprint + (f"+earned:{digest(changed)[:8]}" if changed else "") + (f"+released:{digest(released)[:8]}" if released else "")
-    )
-    return policy, version, changed, released
-
-
-def start_run(workflow: str, trigger: str, flow_run_id: str | None = None, parameters: dict[str, Any] | None = None) -> Run:
-    """Load the workflow's policy (refusing to run without a valid one) as it governs now, and record
-    the trigger and the process that runs it."""
-    policy, version, changed, released = _governing(workflow)
-    run = Run(workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy=policy, policy_version=version)
+def start_run(governing: Governing, trigger: str, flow_run_id: str | None = None, parameters: dict[str, Any] | None = None) -> Run:
+    """Record the run under the policy it is given (no run without a valid one), the trigger and
+    the process that runs it."""
+    policy, workflow = governing.policy, governing.policy.workflow
+    run = Run(workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy=policy, policy_version=governing.version)
+    kept = policy.model_dump_json()
     with transaction() as session:
         session.add(RunRow(
-            id=run.id, workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy_version=run.policy_version,
+            id=run.id, workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy_version=run.policy_version, policy=kept,
             instruction_version=policy.instruction_version, host=machine(), pid=os.getpid(), heartbeat_at=datetime.now(timezone.utc),
         ))
         audit.append(
@@ -86,12 +78,33 @@ def start_run(workflow: str, trigger: str, flow_run_id: str | None = None, param
             actor=trigger,
             data={
                 "trigger": trigger, "flow_run_id": flow_run_id, "parameters": parameters or {},
-                "policy_version": run.policy_version, "instruction_version": policy.instruction_version, "earned_autonomy": changed,
-                "released": released, "host": machine(), "pid": os.getpid(),
+                "policy_version": run.policy_version, "instruction_version": policy.instruction_version, "earned_autonomy": governing.earned,
+                "released": governing.released, "policy_digest": digest(kept), "host": machine(), "pid": os.getpid(),
             },
         )
     logger.info("run %s of %s started (%s, policy %s)", run.id, workflow, trigger, run.policy_version)
     return run
+
+
+def run_policy(run_id: str, workflow: str) -> Policy:
+    """The policy the run started under, whichever process asks (the run's own, the CLI, recovery):
+    the copy the run's row keeps, held against the digest its intact `triggered` audit event
+    recorded, so rewriting the runs table cannot loosen it. A run started before runs kept their
+    policy (its event records no digest) is governed by the workflow's file as it is now."""
+    with transaction() as session:
+        row = session.get(RunRow, run_id)
+        triggered = session.execute(
+            select(AuditRow).where(AuditRow.event == str(AuditEvent.TRIGGERED), AuditRow.run_id == run_id).order_by(AuditRow.seq).limit(1)
+        ).scalar_one_or_none()
+        if triggered is not None and not audit.intact(triggered):
+            raise PolicyDenied(f"run {run_id}: its triggered audit event was altered; its policy cannot be trusted")
+        recorded = triggered.data.get("policy_digest") if triggered is not None and isinstance(triggered.data, dict) else None
+        kept = row.policy if row is not None else None
+    if recorded is None and kept is None:
+        return load_policy(workflow)
+    if kept is None or digest(kept) != recorded:
+        raise PolicyDenied(f"run {run_id}: the policy the store keeps for it is not the one its triggered audit event recorded")
+    return Policy.model_validate_json(kept)
 
 
 def _earlier_failures(session: Session, workflow: str, source: str) -> int:

@@ -26,7 +26,7 @@ from opsgate.policy.loader import load_policy
 from opsgate.policy.schema import AUTONOMY_CASE, AUTONOMY_TOOL, Autonomy, EarnedAutonomy
 from opsgate.policy.runtime import Policy
 from opsgate.store.db import transaction
-from opsgate.store.tables import AutonomyGrantRow
+from opsgate.store.tables import AutonomyGrantRow, ProposalRow
 from opsgate.writers.autonomy import AutonomyChange
 
 logger = logging.getLogger(__name__)
@@ -128,3 +128,13 @@ def check_tool_errors(workflow: str, case_type: str, run_id: str | None = None) 
         return False
     reason = f"tool errors {figures.tool_error_rate:.1%} in {rule.window_days} days, above {rule.max_tool_error_rate:.0%}"
     return demote(workflow, case_type, reason, figures.model_dump(mode="json"), run_id)
+
+
+def after_failure(proposal_id: str) -> bool:
+    """What a write that failed for good (``executor.record_failure``) means for earned autonomy:
+    every path that records such a failure (a run, a recovery) calls this once afterwards."""
+    with transaction() as session:
+        row = session.get(ProposalRow, proposal_id)
+        assert row is not None, f"no proposal {proposal_id}"
+        workflow, case_type, run_id = row.workflow, row.case_type, row.run_id
+    return check_tool_errors(workflow, case_type, run_id)

@@ -21,7 +21,8 @@ from annotated_types import MaxLen
 from prefect.input import RunInput
 from pydantic import ConfigDict
 
-from opsgate.governance.approvals import ApprovalAnswer, PendingRequest, Review
+from opsgate.governance.answers import ApprovalAnswer, Review
+from opsgate.governance.requests import PendingRequest
 from opsgate.display import markdown_text, visible
 from opsgate.models import Proposal
 from opsgate.writers import WRITERS

@@ -3,7 +3,7 @@
 The form is a Prefect ``RunInput`` pre-filled from the proposals, so the Prefect UI shows it and
 the CLI fills the same model. The store is the record of every decision: the CLI records its answer
 there before it wakes the run, and an answer from the UI is recorded here when the run resumes,
-after the same checks (``opsgate.governance.approvals``: the approver's rights and four eyes included); a
+after the same checks (``opsgate.governance.review``: the approver's rights and four eyes included); a
 refused answer is audited and the run pauses again until the deadline. The policy's approval channels hear when the run starts waiting, shortly
 before the deadline, and when it passes; then the proposals expire, the owner is told, and
 nothing is written.
@@ -22,16 +22,16 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.states import Running
 
+from opsgate.governance import requests
+from opsgate.governance.requests import PendingRequest
+from opsgate.learning import decisions
 from opsgate.notify import approval_notices
-
-from opsgate.governance import approvals
-from opsgate.governance.approvals import PendingRequest
+from opsgate.orchestration.server import run_link
 from opsgate.models import Decision, Proposal, Route, Verdict
 from opsgate.orchestration.artifacts import publish_proposals
 from opsgate.orchestration.form import approval_form
 from opsgate.governance.runs import Run
 from opsgate.settings import get_settings
-from opsgate.orchestration.server import run_link
 
 logger = logging.getLogger(__name__)
 
@@ -69,17 +69,17 @@ def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[D
     routes = {v.proposal_id: v.route for v in verdicts}
     to_review = [p for p in proposals if routes[p.id] is Route.APPROVE]
     if not to_review:
-        return approvals.cleared(run.id)
+        return requests.cleared(run.id)
     context = FlowRunContext.get()
     assert context is not None and context.flow_run is not None, "the gate runs inside a flow run"
     flow_run_id = str(context.flow_run.id)
     settings, rules = get_settings(), run.policy.approvals
-    deadline = approvals.deadline_in(rules.deadline_minutes * 60 if rules.deadline_minutes else settings.approval_timeout)
+    deadline = requests.deadline_in(rules.deadline_minutes * 60 if rules.deadline_minutes else settings.approval_timeout)
     size = settings.approval_page_size
     pages = [to_review[i:i + size] for i in range(0, len(to_review), size)]
     for number, page in enumerate(pages, 1):
         numbered = number if len(pages) > 1 else None
-        approvals.open_request(run.workflow, run.id, flow_run_id, approvals.pause_key(run.workflow, 1, page=numbered), page, deadline, page=numbered)
+        requests.open_request(run.workflow, run.id, flow_run_id, requests.pause_key(run.workflow, 1, page=numbered), page, deadline, page=numbered)
     publish_proposals(run.workflow, to_review)
     link = run_link(run.id)
     logger.info(
@@ -89,23 +89,23 @@ def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[D
     approval_notices.announce("waiting", run.policy, run.id, len(to_review), deadline, link)
     reminder = _reminder(run, deadline, len(to_review), link)
     try:
-        while (request := approvals.next_request(flow_run_id)) is not None:
+        while (request := requests.next_request(flow_run_id)) is not None:
             if not _decided(flow_run_id, request):
-                expired = approvals.expire_run(flow_run_id, run.owner)
+                expired = requests.expire_run(flow_run_id, run.owner)
                 logger.warning("no decision before the deadline: %d proposals expire; %s is notified", expired, run.owner)
                 approval_notices.announce("expired", run.policy, run.id, expired, deadline, link)
                 break
     finally:
         if reminder is not None:
             reminder.cancel()
-    return approvals.cleared(run.id)
+    return requests.cleared(run.id)
 
 
 def _decided(flow_run_id: str, request: PendingRequest) -> bool:
     """Wait until the request is decided (True), or its deadline passes undecided (False). An
     answer that is refused is audited and the run pauses again under a new key."""
     settings = get_settings()
-    while approvals.request_status(request.id) == "pending":
+    while requests.request_status(request.id) == "pending":
         remaining = int((request.deadline - datetime.now(timezone.utc)).total_seconds())
         answer = None
         try:
@@ -118,9 +118,9 @@ def _decided(flow_run_id: str, request: PendingRequest) -> bool:
             )
         except FlowPauseTimeout:
             _resume_after_timeout(flow_run_id)
-            return approvals.request_status(request.id) != "pending"  # recorded by the CLI, though the run was not woken
-        if approvals.receive(request.id, answer.model_dump(mode="json") if answer is not None else None):
+            return requests.request_status(request.id) != "pending"  # recorded by the CLI, though the run was not woken
+        if decisions.receive(request.id, answer.model_dump(mode="json") if answer is not None else None):
             return True
         logger.warning("the answer to %s was refused (see the audit log's approval_refused event); pausing again for a valid decision", request.pause_key)
-        request = request.model_copy(update={"pause_key": approvals.move_request(request.id)})
+        request = request.model_copy(update={"pause_key": requests.move_request(request.id)})
     return True

@@ -21,14 +21,14 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Crashed
 
-from opsgate.notify import approval_notices
-
-from opsgate.governance import recovery
 from opsgate.display import markdown_text
-from opsgate.orchestration.resume import pause_input
+from opsgate.governance import recovery, requests
 from opsgate.governance.recovery import DeadRun, RunRecovery
-from opsgate.governance.runs import governing_policy
+from opsgate.learning import autonomy, decisions
+from opsgate.learning.governing import governing_policy
+from opsgate.notify import approval_notices
 from opsgate.orchestration.server import run_link
+from opsgate.orchestration.resume import pause_input
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,16 @@ def _answers(dead: DeadRun) -> dict[int, dict[str, Any]]:
                 answer = {"approver": "unknown", "unreadable": str(value)[:200]}
             found[request_id] = answer if isinstance(answer, dict) else {"approver": "unknown"}
     return found
+
+
+def _decide_answers(dead: DeadRun) -> int:
+    """Decide the answers Prefect holds for the dead run's pending requests, through the same checks
+    and consequences as any answer; how many were accepted."""
+    answered = 0
+    for request_id, answer in _answers(dead).items():
+        if requests.request_status(request_id) == "pending" and decisions.receive(request_id, answer):
+            answered += 1
+    return answered
 
 
 def _close_flow_run(report: RunRecovery) -> None:
@@ -73,7 +83,9 @@ def recover_all() -> list[RunRecovery]:
     reports = []
     for dead in recovery.dead_runs():
         try:
-            report = recovery.recover_run(dead, _answers(dead))
+            report = recovery.recover_run(dead, _decide_answers(dead))
+            for proposal_id in report.failures:
+                autonomy.after_failure(proposal_id)
             _close_flow_run(report)
             if report.expired:  # the dead run's reminder and expiry notice died with it: the channels hear it here
                 approval_notices.announce("expired", governing_policy(report.workflow), report.run_id, report.expired, datetime.now(timezone.utc), run_link(report.run_id))

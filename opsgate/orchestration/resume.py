@@ -1,6 +1,6 @@
 """Answering a paused run from any process (the CLI, the demo, a script): record, then wake.
 
-The answer is checked and recorded in the store first (``approvals.decide``), so a bad approval is
+The answer is checked and recorded in the store first (``decisions.decide``), so a bad approval is
 refused at the prompt, and an accepted one is kept whatever happens to the run: if the run's process
 is gone, ``opsgate recover`` executes what was approved. Then the run is woken with the same answer.
 Prefect saves the form's schema just after the run enters Paused, and refuses a resume until it
@@ -20,11 +20,11 @@ from prefect.flow_runs import resume_flow_run
 from prefect.input.run_input import keyset_from_base_key
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from opsgate.governance import approvals
-
-from opsgate.governance import runs
-from opsgate.governance.approvals import ApprovalAnswer, PendingRequest
 from opsgate.errors import ApprovalRejected, ConfigurationError
+from opsgate.governance import runs
+from opsgate.governance.answers import ApprovalAnswer
+from opsgate.governance.requests import PendingRequest
+from opsgate.learning import decisions
 
 
 def pause_input(client: SyncPrefectClient, flow_run_id: str, pause_key: str, part: str) -> Any | None:
@@ -76,7 +76,7 @@ def run_states(flow_run_ids: list[str], api_url: str) -> dict[str, str]:
 def submit(request: PendingRequest, answer: ApprovalAnswer, wait: float = 60) -> str:
     """Record the answer (refused answers raise ``ApprovalRejected``, audited), then wake the run.
     Returns what became of the run: ``resumed``, or why it was not woken while the decision stands."""
-    approvals.decide(request.id, answer)
+    decisions.decide(request.id, answer)
     if runs.process_gone(request.flow_run_id):
         return "the run's process is gone, so the decision is kept for `opsgate recover`, which executes it"
     try:

@@ -22,11 +22,11 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.states import Completed, State
 
-from opsgate.governance import executor
-
-from opsgate.governance import runs
+from opsgate.governance import executor, runs
 from opsgate.errors import OpsgateError
 from opsgate.governance.liveness import keep_alive
+from opsgate.learning import autonomy
+from opsgate.learning.governing import governing
 from opsgate.models import Decision, Outcome, Proposal, RunSummary, Verdict
 from opsgate.orchestration.artifacts import publish_summary
 from opsgate.policy.runtime import Policy
@@ -75,11 +75,11 @@ def _trigger() -> str:
 
 @task(name="start-run", cache_policy=NO_CACHE)
 def start_run(workflow: str, parameters: dict[str, Any]) -> Run:
-    """Record the run and who started it, and show life in the store while the flow runs (the
+    """Record the run under the policy as it governs now and who started it, and show life in the store while the flow runs (the
     heartbeat stops with the flow's thread), so recovery can tell when its process is gone."""
     context = FlowRunContext.get()
     flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
-    run = runs.start_run(workflow, _trigger(), flow_run_id, parameters)
+    run = runs.start_run(governing(workflow), _trigger(), flow_run_id, parameters)
     keep_alive(run.id, threading.current_thread())  # the flow's thread: a task called from the flow body runs in it
     return run
 
@@ -107,7 +107,8 @@ def _execute_action(policy: Policy, proposal_id: str) -> Outcome:
 
 
 def execute(run: Run, decisions: list[Decision]) -> list[Outcome]:
-    """Execute every cleared proposal; a write that fails for good ends its case as ``failed``."""
+    """Execute every cleared proposal; a write that fails for good ends its case as ``failed``, and
+    then counts against the autonomy its case type earned (``autonomy.after_failure``)."""
     futures = [(d.proposal_id, _execute_action.submit(run.policy, d.proposal_id)) for d in decisions]
     outcomes = []
     for proposal_id, future in futures:
@@ -115,6 +116,7 @@ def execute(run: Run, decisions: list[Decision]) -> list[Outcome]:
             outcomes.append(future.result())
         except Exception as exc:  # recorded per case; the rest of the batch goes on
             outcomes.append(executor.record_failure(run.policy, proposal_id, exc))
+            autonomy.after_failure(proposal_id)
     return outcomes
 
 

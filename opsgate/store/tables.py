@@ -66,6 +66,9 @@ class RunRow(Base):
     flow_run_id: Mapped[str | None] = mapped_column(String(64), index=True)
     trigger: Mapped[str] = mapped_column(String(200))
     policy_version: Mapped[str] = mapped_column(String(100))
+    # the policy the run started under, as JSON text (JSONB would sort its keys, and their order means
+    # something): whichever process decides or writes for the run reads this one
+    policy: Mapped[str | None] = mapped_column(Text)
     instruction_version: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(30), default="running")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

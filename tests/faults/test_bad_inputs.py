@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from opsgate.governance import approvals
+from opsgate.cli.approvals import answer_for
 from opsgate.models import Status
 from opsgate.orchestration.resume import submit
 from opsgate.inputs.quarantine import FOLDER
@@ -97,7 +97,7 @@ def test_the_flow_finishes_posts_the_good_invoice_and_quarantines_what_keeps_fai
     run = start_flow(inbox)
     request = wait_for_request(run=run)
     assert [Path(p.source).name for p in request.proposals] == ["us.pdf"]
-    submit(request, approvals.answer_for(request, "alice"))
+    submit(request, answer_for(request, "alice"))
     summary = run.finish()
 
     by_file = {Path(o.source).name: o for o in summary.outcomes}

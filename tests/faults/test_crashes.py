@@ -14,6 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.decisions import decide
 from opsgate.store import audit
 from opsgate.models import TERMINAL, Status
 from opsgate.store.db import transaction
@@ -120,9 +122,7 @@ def test_killed_while_paused_then_resumed_in_the_prefect_ui(flow_env: str, tmp_p
     run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")))
     request = paused_request(run)
     kill(run)
-    from opsgate.governance import approvals
-
-    answer = approvals.answer_for(request, "carol").model_dump(mode="json")
+    answer = answer_for(request, "carol").model_dump(mode="json")
     resumed = httpx.post(f"{flow_env}/flow_runs/{request.flow_run_id}/resume", json={"run_input": answer}, timeout=30)
     assert resumed.status_code < 300 and resumed.json()["status"] == "ACCEPT", resumed.text
     assert store_state()["payables"] == 0, "nothing acts on it until recovery"
@@ -138,9 +138,7 @@ def test_an_outsiders_answer_to_a_dead_run_is_refused_by_recovery(flow_env: str,
     run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")))
     request = paused_request(run)
     kill(run)
-    from opsgate.governance import approvals
-
-    forged = approvals.answer_for(request, "mallory").model_dump(mode="json")
+    forged = answer_for(request, "mallory").model_dump(mode="json")
     httpx.post(f"{flow_env}/flow_runs/{request.flow_run_id}/resume", json={"run_input": forged}, timeout=30).raise_for_status()
     (report,) = recover(flow_env)
     assert (report["answers"], report["executed"], report["waiting"], report["closed"]) == (0, 0, 3, False)
@@ -184,11 +182,9 @@ def test_recovery_killed_mid_way_is_finished_by_the_next(flow_env: str, tmp_path
 def test_the_approvers_cli_killed_between_recording_and_waking_the_run(flow_env: str, tmp_path: Path) -> None:
     """The CLI records the decision, then dies before it wakes the run. The run, never woken, finds
     the decision in the store when its wait ends and writes it; nothing expires."""
-    from opsgate.governance import approvals
-
     run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")), OPSGATE_APPROVAL_TIMEOUT="20")
     request = paused_request(run)
-    approvals.decide(request.id, approvals.answer_for(request, "alice"))  # what `approvals approve` does first; then it is gone
+    decide(request.id, answer_for(request, "alice"))  # what `approvals approve` does first; then it is gone
     assert run.wait(120) == 0
     state = store_state()
     assert state["cases"] == [Status.EXECUTED] * 3 and state["payables"] == state["executed_events"] == 3 and state["chain"]

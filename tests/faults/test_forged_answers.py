@@ -16,8 +16,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from opsgate.governance import approvals
-from opsgate.governance.approvals import PendingRequest
+from opsgate.governance import requests
+
+from opsgate.cli.approvals import answer_for
+from opsgate.governance.requests import PendingRequest
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, PayableRow, RunRow
 from tests.support.batches import write_inbox
@@ -47,7 +49,7 @@ def repaused(request: PendingRequest, timeout: float = 60) -> PendingRequest:
     """The request once the run paused again under a new key after a refused answer."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        again = approvals.request_for_run(request.flow_run_id)
+        again = requests.request_for_run(request.flow_run_id)
         if again is not None and again.pause_key != request.pause_key:
             from opsgate.orchestration.resume import wait_until_resumable
 
@@ -81,9 +83,9 @@ def test_an_answer_outside_the_form_is_refused_by_prefect_and_the_run_waits(flow
     """Prefect checks a resume against the form's JSON schema: the answer never reaches the run,
     which on PostgreSQL used to fail writing the refusal of a 300-character name."""
     run, request = waiting
-    answer = forge(approvals.answer_for(request, "alice").model_dump(mode="json"))
+    answer = forge(answer_for(request, "alice").model_dump(mode="json"))
     assert resume(flow_env, request, answer)["status"] == "REJECT"
-    assert approvals.request_for_run(request.flow_run_id).pause_key == request.pause_key and run.poll() is None
+    assert requests.request_for_run(request.flow_run_id).pause_key == request.pause_key and run.poll() is None
     assert cli("approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
     assert run.wait(120) == 0 and payables() == 3
 
@@ -103,7 +105,7 @@ def test_an_answer_outside_the_form_is_refused_by_prefect_and_the_run_waits(flow
 )
 def test_a_forged_answer_is_refused_audited_and_the_run_waits_again(flow_env: str, waiting, forge: Any, problem: str) -> None:  # noqa: ANN001
     run, request = waiting
-    answer = forge(approvals.answer_for(request, "alice").model_dump(mode="json"), request)
+    answer = forge(answer_for(request, "alice").model_dump(mode="json"), request)
     resumed = resume(flow_env, request, answer)
     assert resumed["status"] == "ACCEPT", resumed
     again = repaused(request)
@@ -131,7 +133,7 @@ def test_an_edit_into_a_four_eyes_amount_through_the_api_waits_for_a_second_appr
         request = paused_request(run)
         (proposal,) = request.proposals
         assert proposal.case_type == "small_invoice"
-        answer = approvals.answer_for(request, "alice", edits={proposal.id: {"total": "9000.00"}}).model_dump(mode="json")
+        answer = answer_for(request, "alice", edits={proposal.id: {"total": "9000.00"}}).model_dump(mode="json")
         assert resume(flow_env, request, answer)["status"] == "ACCEPT"
         second = repaused(request)
         assert second.pause_key == "invoice-extraction-approval-second-1" and payables() == 0
@@ -164,7 +166,7 @@ def test_the_requester_is_who_ran_it_not_who_they_say(flow_env: str, tmp_path: P
         with transaction() as session:
             assert session.execute(select(RunRow.trigger).where(RunRow.flow_run_id == request.flow_run_id)).scalar_one() == f"cli:{me}"
         assert cli("approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
-        second = approvals.next_request(request.flow_run_id)
+        second = requests.next_request(request.flow_run_id)
         assert second is not None
         refused = cli("approvals", "approve", second.flow_run_id, "--as", me)
         assert refused.returncode == 3 and f"{me} started this run" in refused.stderr

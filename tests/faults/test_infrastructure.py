@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
+from opsgate.cli.approvals import answer_for
 from opsgate.store import audit
 from opsgate.models import Status
 from opsgate.store.db import transaction
@@ -122,7 +123,6 @@ def test_the_prefect_server_killed_and_restarted_while_a_run_waits(own_server: P
 def test_a_database_connection_dropped_in_the_middle_of_a_write(start_flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The server ends the executor's connection inside its first write: that transaction is lost
     whole, the task retries it on a new connection (the write is idempotent), and the batch goes on."""
-    from opsgate.governance import approvals
     from tests.integration.conftest import wait_for_request
 
     original = PayablesPost.apply
@@ -139,7 +139,7 @@ def test_a_database_connection_dropped_in_the_middle_of_a_write(start_flow, tmp_
     request = wait_for_request()
     from opsgate.orchestration.resume import submit
 
-    assert submit(request, approvals.answer_for(request, "alice")) == "resumed"
+    assert submit(request, answer_for(request, "alice")) == "resumed"
     assert run.finish().counts == {"executed": 3}
     state = counts()
     assert state["payables"] == state["executed_events"] == 3 and state["chain"]

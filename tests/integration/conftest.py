@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from opsgate.governance import approvals
+from opsgate.governance import requests
 from opsgate.models import RunSummary
 from opsgate.store.db import transaction
 from opsgate.store.tables import PayableRow
@@ -52,7 +52,7 @@ def wait_for_request(workflow: str = "invoice_extraction", timeout: float = 60, 
     """The newest pending request of ``workflow``; given the ``run``, None if it ends without one."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pending = [r for r in approvals.pending_requests(workflow) if r.id not in (exclude or set())]
+        pending = [r for r in requests.pending_requests(workflow) if r.id not in (exclude or set())]
         if pending:
             return pending[-1]
         if run is not None and not run.thread.is_alive():
@@ -66,7 +66,7 @@ def wait_for_the_next_request(request: Any, timeout: float = 60) -> Any:
     (a refused answer pauses it again, a second approver or the next page is a new pause)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        current = approvals.request_for_run(request.flow_run_id)
+        current = requests.request_for_run(request.flow_run_id)
         if current is not None and (current.id, current.pause_key) != (request.id, request.pause_key):
             return current
         time.sleep(0.2)

@@ -14,7 +14,9 @@ from prefect.client.orchestration import get_client
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
 
-from opsgate.governance import approvals
+from opsgate.governance import requests
+
+from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected
 from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.settings import get_settings
@@ -83,20 +85,20 @@ def test_four_eyes_cases_wait_for_a_second_approver_who_is_neither_the_first_nor
     use_policy_variant(tmp_path / "policies", monkeypatch, _four_eyes)
     run = start_flow(inbox, trigger="cli:bob")
     first = wait_for_request()
-    submit(first, approvals.answer_for(first, "alice"))
+    submit(first, answer_for(first, "alice"))
 
     second = wait_for_request(exclude={first.id})
     assert second.pause_key == "invoice-extraction-approval-second-1" and payables_count() == 0
     with pytest.raises(ApprovalRejected, match="alice already approved"):
-        submit(second, approvals.answer_for(second, "alice"))
+        submit(second, answer_for(second, "alice"))
     wait_until_resumable(second)  # the UI's path: the form goes straight to the server, the gate refuses it
-    resume_flow_run(UUID(second.flow_run_id), run_input=approvals.answer_for(second, "bob").model_dump(mode="json"))
+    resume_flow_run(UUID(second.flow_run_id), run_input=answer_for(second, "bob").model_dump(mode="json"))
     again = wait_for_the_next_request(second)
     assert again.pause_key == "invoice-extraction-approval-second-2"
     assert any("bob started this run" in p for e in _events("approval_refused") for p in e.data["problems"])
     assert payables_count() == 0
 
-    submit(again, approvals.answer_for(again, "carol"))
+    submit(again, answer_for(again, "carol"))
     assert run.finish().counts == {"executed": 3} and payables_count() == 3
 
 
@@ -105,12 +107,12 @@ def test_a_large_batch_is_decided_page_by_page(start_flow, inbox: Path, monkeypa
     get_settings.cache_clear()
     run = start_flow(inbox)
     page1 = wait_for_request()
-    pages = [r for r in approvals.pending_requests(WORKFLOW) if r.flow_run_id == page1.flow_run_id]
+    pages = [r for r in requests.pending_requests(WORKFLOW) if r.flow_run_id == page1.flow_run_id]
     assert [(r.pause_key, len(r.proposals)) for r in pages] == [("invoice-extraction-approval-page1-1", 2), ("invoice-extraction-approval-page2-1", 1)]
-    page1 = approvals.request_for_run(page1.flow_run_id)
+    page1 = requests.request_for_run(page1.flow_run_id)
     assert page1 is not None and page1.pause_key.startswith("invoice-extraction-approval-page1")
-    submit(page1, approvals.answer_for(page1, "alice"))
+    submit(page1, answer_for(page1, "alice"))
     page2 = wait_for_the_next_request(page1)
     assert page2.id == pages[1].id
-    submit(page2, approvals.answer_for(page2, "alice", rejections={page2.proposals[0].id: "not ours"}))
+    submit(page2, answer_for(page2, "alice", rejections={page2.proposals[0].id: "not ours"}))
     assert run.finish().counts == {"executed": 2, "rejected": 1}

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from opsgate.governance import approvals
+from opsgate.governance import requests
 
+from opsgate.cli.approvals import answer_for
 from opsgate.governance import executor
 from opsgate.errors import PolicyDenied
 from opsgate.orchestration.resume import submit, wait_until_resumable
@@ -37,7 +38,7 @@ def _merged_pairs(records: dict[str, RecordRow]) -> set[frozenset[str]]:
     return {frozenset((external_id, by_row_id[r.merged_into])) for external_id, r in records.items() if r.merged_into is not None}
 
 
-def _members(request: approvals.PendingRequest) -> set[frozenset[str]]:
+def _members(request: requests.PendingRequest) -> set[frozenset[str]]:
     return {frozenset([p.payload["survivor"], *p.payload["duplicates"]]) for p in request.proposals if p.payload}
 
 
@@ -59,7 +60,7 @@ def test_merges_wait_for_approval_then_mark_records_and_undo_restores_them(start
         executor.execute_one(load_policy(WORKFLOW), first.id)
     assert all(r.merged_into is None for r in _records().values())
 
-    submit(request, approvals.answer_for(request, "dana"))
+    submit(request, answer_for(request, "dana"))
     summary = run.finish()
 
     assert summary.counts == {"executed": 3}
@@ -106,12 +107,12 @@ def test_rejected_clusters_are_not_proposed_again(start_dedupe, tmp_path: Path) 
     run = start_dedupe(file=path, id_column="id")
     request = wait_for_request(WORKFLOW)
     assert _members(request) == {frozenset(pair) for pair in truth}
-    submit(request, approvals.answer_for(request, "erin", {p.id: "different branches" for p in request.proposals}))
+    submit(request, answer_for(request, "erin", {p.id: "different branches" for p in request.proposals}))
     assert run.finish().counts == {"rejected": 3}
 
     again = start_dedupe(kind="customers").finish()
     assert again.counts == {}, "a full run proposes nothing people already rejected"
-    assert approvals.pending_requests(WORKFLOW) == []
+    assert requests.pending_requests(WORKFLOW) == []
     assert all(r.merged_into is None for r in _records().values())
 
 
@@ -123,14 +124,14 @@ def test_incremental_run_matches_only_new_records_with_the_stored_model(start_de
     run = start_dedupe(file=existing, id_column="id")
     request = wait_for_request(WORKFLOW)
     assert _members(request) == {frozenset((first_original, first_copy))}
-    submit(request, approvals.answer_for(request, "finn"))
+    submit(request, answer_for(request, "finn"))
     assert run.finish().counts == {"executed": 1}
 
     new = write_csv(tmp_path / "new.csv", [r for r in rows if r["id"] in arriving])
     run = start_dedupe(file=new, id_column="id", incremental=True)
     request = wait_for_request(WORKFLOW, exclude={request.id})
     assert _members(request) == {frozenset((original, copy)) for original, copy, _ in later}
-    submit(request, approvals.answer_for(request, "finn"))
+    submit(request, answer_for(request, "finn"))
     assert run.finish().counts == {"executed": 2}
 
     with transaction() as session:
@@ -142,7 +143,7 @@ def test_incremental_run_matches_only_new_records_with_the_stored_model(start_de
     if request is not None:  # possible duplicates among the distinct rest; none may touch a merged record
         live = {external_id for external_id, r in _records().items() if r.merged_into is None}
         assert all(members <= live for members in _members(request))
-        submit(request, approvals.answer_for(request, "finn", {p.id: "distinct companies" for p in request.proposals}))
+        submit(request, answer_for(request, "finn", {p.id: "distinct companies" for p in request.proposals}))
     run.finish()
     with transaction() as session:
         latest = session.execute(select(MatchModelRow).order_by(MatchModelRow.id.desc()).limit(1)).scalar_one()
@@ -158,7 +159,7 @@ def test_bad_rows_end_failed_with_their_reason_and_the_rest_is_matched(start_ded
     run = start_dedupe(file=path, id_column="id")
     request = wait_for_request(WORKFLOW)
     assert _members(request) == {frozenset(pair) for pair in truth}
-    submit(request, approvals.answer_for(request, "gus"))
+    submit(request, answer_for(request, "gus"))
     summary = run.finish()
 
     assert summary.counts == {"executed": 3, "failed": 2}

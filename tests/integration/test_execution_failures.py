@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from opsgate.governance import approvals
+from opsgate.cli.approvals import answer_for
 from opsgate.errors import ExecutionError
 from opsgate.models import Status
 from opsgate.orchestration.resume import submit
@@ -44,7 +44,7 @@ def test_a_transient_failure_is_retried_and_the_retry_audited(start_flow, tmp_pa
     calls = _fail_for(monkeypatch, "HPD-1187", times=1, retryable=True)
     run = start_flow(write_inbox(tmp_path / "inbox"))
     request = wait_for_request()
-    submit(request, approvals.answer_for(request, "alice"))
+    submit(request, answer_for(request, "alice"))
     summary = run.finish()
 
     assert summary.counts == {"executed": 3}
@@ -59,7 +59,7 @@ def test_a_permanent_failure_fails_the_case_and_escalates_it(start_flow, tmp_pat
     calls = _fail_for(monkeypatch, "HPD-1187", times=99, retryable=False)
     run = start_flow(write_inbox(tmp_path / "inbox"))
     request = wait_for_request()
-    submit(request, approvals.answer_for(request, "alice"))
+    submit(request, answer_for(request, "alice"))
     summary = run.finish()
 
     by_number = {Path(o.source).name: o for o in summary.outcomes}

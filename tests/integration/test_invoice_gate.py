@@ -13,7 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
 
-from opsgate.governance import approvals
+from opsgate.cli.approvals import answer_for
 from opsgate.models import Status
 from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.settings import get_settings
@@ -52,7 +52,7 @@ def test_run_pauses_writes_nothing_then_approve_writes_each_once(start_flow, tmp
     assert len(request.proposals) == 3
     assert payables_count() == 0, "nothing may be written while the run waits at the gate"
 
-    submit(request, approvals.answer_for(request, "alice"))
+    submit(request, answer_for(request, "alice"))
     summary = run.finish()
 
     assert summary.counts == {"executed": 3}
@@ -67,7 +67,7 @@ def test_reject_writes_nothing_and_keeps_the_reason(start_flow, tmp_path: Path) 
     run = start_flow(write_inbox(tmp_path / "inbox"))
     request = wait_for_request()
     reason = "vendor contract under dispute"
-    submit(request, approvals.answer_for(request, "bob", {p.id: reason for p in request.proposals}))
+    submit(request, answer_for(request, "bob", {p.id: reason for p in request.proposals}))
     summary = run.finish()
 
     assert summary.counts == {"rejected": 3}
@@ -81,7 +81,7 @@ def test_edit_writes_the_corrected_value_and_records_a_correction(start_flow, tm
     request = wait_for_request()
     target = next(p for p in request.proposals if p.payload and p.payload["invoice_number"] == "HPD-1187")
     proposed_total = target.payload["total"]
-    submit(request, approvals.answer_for(request, "carol", edits={target.id: {"total": "700.00"}}))
+    submit(request, answer_for(request, "carol", edits={target.id: {"total": "700.00"}}))
     run.finish()
 
     with transaction() as session:
@@ -97,7 +97,7 @@ def test_an_answer_for_another_batch_is_refused_and_the_run_waits_again(start_fl
     run = start_flow(write_inbox(tmp_path / "inbox"))
     request = wait_for_request()
     wait_until_resumable(request)
-    forged = approvals.answer_for(request, "mallory").model_copy(update={"batch_digest": "0" * 64})
+    forged = answer_for(request, "mallory").model_copy(update={"batch_digest": "0" * 64})
     resume_flow_run(UUID(request.flow_run_id), run_input=forged.model_dump(mode="json"))
 
     again = wait_for_the_next_request(request)
@@ -106,7 +106,7 @@ def test_an_answer_for_another_batch_is_refused_and_the_run_waits_again(start_fl
     (refused,) = _events("approval_refused")
     assert any("digest mismatch" in problem for problem in refused.data["problems"]), refused.data
 
-    submit(again, approvals.answer_for(again, "alice"))
+    submit(again, answer_for(again, "alice"))
     assert run.finish().counts == {"executed": 3}
 
 
@@ -145,7 +145,7 @@ def test_bad_documents_end_recorded_while_the_rest_is_written(start_flow, tmp_pa
     run = start_flow(inbox)
     request = wait_for_request()
     assert sorted(Path(p.source).name for p in request.proposals) == ["de.pdf", "injection.pdf", "uk.pdf", "us.pdf"]
-    submit(request, approvals.answer_for(request, "alice"))
+    submit(request, answer_for(request, "alice"))
     summary = run.finish()
 
     by_file = {Path(o.source).name: o for o in summary.outcomes}
@@ -167,14 +167,14 @@ def test_text_in_a_document_is_data_not_instructions(start_flow, tmp_path: Path)
     request = wait_for_request()
     injected = request.proposals[0]
     assert injected.escalations == [] and request.statuses[injected.id] == Status.AWAITING_APPROVAL
-    submit(request, approvals.answer_for(request, "alice", {injected.id: "checking the injection case"}))
+    submit(request, answer_for(request, "alice", {injected.id: "checking the injection case"}))
     run.finish()
 
     shutil.rmtree(first)
     second = write_inbox(tmp_path / "b", {"invoice.pdf": clean})
     run = start_flow(second)
     twin = wait_for_request(exclude={request.id})
-    submit(twin, approvals.answer_for(twin, "alice", {twin.proposals[0].id: "done"}))
+    submit(twin, answer_for(twin, "alice", {twin.proposals[0].id: "done"}))
     run.finish()
 
     strip = lambda payload: {k: v for k, v in payload.items() if k != "source"}  # noqa: E731

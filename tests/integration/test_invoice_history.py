@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from opsgate.governance import approvals
+from opsgate.cli.approvals import answer_for
 from opsgate.orchestration.resume import submit
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, PayableRow
@@ -28,7 +28,7 @@ def test_a_correction_at_the_gate_is_how_the_vendors_next_statement_is_read(star
     request = wait_for_request()
     [proposal] = request.proposals
     assert proposal.payload is not None and proposal.payload["total"] == "60.00"  # the rules take "Total goods" for the total
-    submit(request, approvals.answer_for(request, "alice", edits={proposal.id: {"total": "75.20"}}))
+    submit(request, answer_for(request, "alice", edits={proposal.id: {"total": "75.20"}}))
     assert run.finish().counts == {"executed": 1}
 
     second = _inbox(tmp_path / "tuesday", "kestrel-0161.txt", statement("KS/2024/0161", "21/06/2024", ["Invoice No: KS-0161", "Total goods     40.00", "Carriage   12.10"], "52.10"))
@@ -39,7 +39,7 @@ def test_a_correction_at_the_gate_is_how_the_vendors_next_statement_is_read(star
     assert proposal.confidence["total"] == 0.6
     shown = proposal.escalations  # the store keeps a case's notices with its reasons: what the approval form shows
     assert [n.field for n in shown] == ["total"] and "the rules read 40.00" in shown[0].detail
-    submit(request, approvals.answer_for(request, "lena"))  # a vendor paid before: a small_known_vendor case, for the leads
+    submit(request, answer_for(request, "lena"))  # a vendor paid before: a small_known_vendor case, for the leads
     assert run.finish().counts == {"executed": 1}
 
     with transaction() as session:

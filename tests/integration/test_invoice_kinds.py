@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from opsgate.governance import approvals
+from opsgate.cli.approvals import answer_for
 from opsgate.models import Status
 from opsgate.orchestration.resume import submit
 from opsgate.store.db import transaction
@@ -33,7 +33,7 @@ def test_xml_credit_note_high_value_and_scan(start_flow, tmp_path: Path) -> None
     assert sorted(gated) == ["credit.xml", "factur-x.pdf", "us.pdf"]
     assert gated["credit.xml"].case_type == "credit_note"
     assert gated["factur-x.pdf"].payload["invoice_number"] == "WB-2024-0042" and gated["factur-x.pdf"].payload["total"] == "142.80"
-    submit(request, approvals.answer_for(request, "alice"))
+    submit(request, answer_for(request, "alice"))
     summary = run.finish()
 
     by_file = {Path(o.source).name: o for o in summary.outcomes}

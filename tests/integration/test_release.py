@@ -13,7 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from typer.testing import CliRunner
 
-from opsgate.governance import approvals
+from opsgate.cli.approvals import answer_for
 from opsgate.cli.app import app
 from opsgate.errors import ApprovalRejected
 from opsgate.orchestration.resume import submit
@@ -36,7 +36,7 @@ def _replay_artifact() -> str:
 def test_a_new_version_runs_in_shadow_until_its_release_is_approved(start_flow, flow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = start_flow(write_inbox(tmp_path / "first"))
     request = wait_for_request()
-    submit(request, approvals.answer_for(request, "alice"))
+    submit(request, answer_for(request, "alice"))
     assert first.finish().counts == {"executed": 3}
 
     def without_rules(policy: dict[str, Any]) -> None:
@@ -53,8 +53,8 @@ def test_a_new_version_runs_in_shadow_until_its_release_is_approved(start_flow, 
         assert proposal.payload["evidence"]["fields_agreed"] == proposal.payload["evidence"]["fields_compared"] == 36
         assert releases_in_force(WORKFLOW) == [], "nothing is released while it waits"
         with pytest.raises(ApprovalRejected, match="alice may not decide on release cases"):
-            submit(pending, approvals.answer_for(pending, "alice"))
-        submit(pending, approvals.answer_for(pending, "olga"))
+            submit(pending, answer_for(pending, "alice"))
+        submit(pending, answer_for(pending, "olga"))
         output, _ = release.communicate(timeout=120)
     assert release.returncode == 0, output
     assert "executed" in output and [r.version for r in releases_in_force(WORKFLOW)] == [RULES_VERSION]
@@ -62,7 +62,7 @@ def test_a_new_version_runs_in_shadow_until_its_release_is_approved(start_flow, 
 
     live = start_flow(write_inbox(tmp_path / "third", renumbered("3")))
     waiting = wait_for_request(exclude={request.id, pending.id})
-    submit(waiting, approvals.answer_for(waiting, "alice"))
+    submit(waiting, answer_for(waiting, "alice"))
     assert live.finish().counts == {"executed": 3}
     shown = CliRunner().invoke(app, ["autonomy", "show", WORKFLOW])
     assert shown.exit_code == 0 and RULES_VERSION in shown.stdout and "release 1" in shown.stdout

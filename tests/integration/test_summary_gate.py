@@ -15,8 +15,7 @@ import pytest
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
 
-from opsgate.governance import approvals
-
+from opsgate.cli.approvals import answer_for
 from opsgate.governance import executor
 from opsgate.errors import ApprovalRejected, PolicyDenied
 from opsgate.orchestration.resume import submit, wait_until_resumable
@@ -98,7 +97,7 @@ def test_the_report_is_published_only_after_the_owner_approves_and_undo_withdraw
     assert _reports() == []
 
     edited = {"headline": "Week 2026-W47: 3 tickets opened, 2 closed, 2 SLA breaches to look at."}
-    submit(request, approvals.answer_for(request, "olga", edits={proposal.id: edited}))
+    submit(request, answer_for(request, "olga", edits={proposal.id: edited}))
     summary = run.finish()
 
     assert summary.counts == {"executed": 1, "failed": 1}, "the report is written; the unusable event row ends failed"
@@ -128,15 +127,15 @@ def test_an_edit_that_states_an_invented_figure_is_refused_and_nothing_is_publis
     invented = {proposal.id: {"headline": "Week 2026-W47: 30 tickets opened."}}
 
     with pytest.raises(ApprovalRejected, match="states 30"):  # the CLI's path checks before resuming
-        submit(request, approvals.answer_for(request, "olga", edits=invented))
+        submit(request, answer_for(request, "olga", edits=invented))
 
     # the Prefect UI's path: the form goes straight to the server; the gate refuses it and pauses again
-    resume_flow_run(UUID(request.flow_run_id), run_input=approvals.answer_for(request, "olga", edits=invented).model_dump(mode="json"))
+    resume_flow_run(UUID(request.flow_run_id), run_input=answer_for(request, "olga", edits=invented).model_dump(mode="json"))
     again = wait_for_the_next_request(request)
     assert any("states 30" in p for e in _events_of("approval_refused") for p in e.data["problems"])
     assert _reports() == []
 
-    submit(again, approvals.answer_for(again, "olga", rejections={proposal.id: "figures are from the wrong export"}))
+    submit(again, answer_for(again, "olga", rejections={proposal.id: "figures are from the wrong export"}))
     assert run.finish().counts == {"rejected": 1, "failed": 1}
     assert _reports() == []
 
@@ -152,7 +151,7 @@ def test_the_published_report_is_posted_to_the_policy_channel(start_summary, rec
     run = start_summary(events=_events(tmp_path))
     request = wait_for_request(WORKFLOW)
     assert receiver.requests == [], "nothing is posted before approval"
-    submit(request, approvals.answer_for(request, "olga"))
+    submit(request, answer_for(request, "olga"))
     run.finish()
 
     (message,) = receiver.requests
@@ -177,5 +176,5 @@ def test_an_unreachable_model_leaves_the_templates_draft_with_an_escalation(star
     (escalation,) = _events_of("escalated")
     assert escalation.proposal_id == proposal.id and escalation.data["case_goes_on"] is True
     assert escalation.data["reasons"][0]["reason"] == "tool_failure"
-    submit(request, approvals.answer_for(request, "olga", rejections={proposal.id: "not this week"}))
+    submit(request, answer_for(request, "olga", rejections={proposal.id: "not this week"}))
     assert run.finish().counts == {"rejected": 1, "failed": 1}

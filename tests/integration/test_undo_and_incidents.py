@@ -17,7 +17,7 @@ from prefect.client.schemas.sorting import ArtifactSort
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from opsgate.governance import approvals
+from opsgate.cli.approvals import answer_for
 from opsgate.cli.app import app
 from opsgate.errors import ApprovalRejected
 from opsgate.learning.metrics import agent_metrics
@@ -59,7 +59,7 @@ def test_an_incident_is_reported_and_the_undo_waits_for_an_approver(
     use_policy_variant(tmp_path / "policies", monkeypatch, with_channel)
     run = start_flow(write_inbox(tmp_path / "inbox"))
     request = wait_for_request()
-    submit(request, approvals.answer_for(request, "alice"))
+    submit(request, answer_for(request, "alice"))
     assert run.finish().counts == {"executed": 3}
     wrong = request.proposals[0].id
 
@@ -83,8 +83,8 @@ def test_an_incident_is_reported_and_the_undo_waits_for_an_approver(
         assert (proposal.tool, proposal.case_type, proposal.payload["proposal_id"]) == ("payables.reverse", "undo", wrong)
         assert _postings()[wrong] == "posted", "nothing is reversed while the undo waits at the gate"
         with pytest.raises(ApprovalRejected, match="dana may not decide on undo cases"):
-            submit(pending, approvals.answer_for(pending, "dana"))
-        submit(pending, approvals.answer_for(pending, "olga"))
+            submit(pending, answer_for(pending, "dana"))
+        submit(pending, answer_for(pending, "olga"))
         output, _ = undo.communicate(timeout=120)
     assert undo.returncode == 0, output
     assert "executed" in output

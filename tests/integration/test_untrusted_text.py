@@ -12,7 +12,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
 
-from opsgate.governance import approvals
+from opsgate.cli.approvals import answer_for
 from opsgate.orchestration.resume import submit
 from tests.integration.conftest import wait_for_request
 from tests.support.batches import write_inbox
@@ -41,7 +41,7 @@ def test_the_run_page_shows_file_and_vendor_names_as_text(start_flow, tmp_path: 
     assert (row["source"].text.strip(), row["vendor_name"].text.strip()) == (str(inbox / EVIL_FILE), VENDOR)
     assert all(cell.acting() == [] for cell in row.values())
 
-    submit(request, approvals.answer_for(request, "alice"))
+    submit(request, answer_for(request, "alice"))
     run.finish()
     summary = render(_artifact("invoice-extraction-summary").data)
     ((header, *rows),) = summary.tables

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from opsgate.governance import approvals
-
+from opsgate.governance import requests
+from opsgate.learning.governing import governing
 from opsgate.governance import runs
-from opsgate.governance.approvals import PendingRequest
+from opsgate.governance.requests import PendingRequest
 from opsgate.models import Proposal, Route, Verdict
 from opsgate.governance.runs import Run
 from tasks.invoice_extraction.extracting import extract_document
@@ -43,7 +43,7 @@ def write_inbox(inbox: Path, documents: dict[str, list[str] | bytes] | None = No
 
 def proposed_batch(inbox: Path, trigger: str = "test") -> Batch:
     """Start a run and propose and route every document of the inbox, as the flow does."""
-    run = runs.start_run(WORKFLOW, trigger)
+    run = runs.start_run(governing(WORKFLOW), trigger)
     required = run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else []
     proposals = propose_all([extract_document(path, required) for path in list_inbox(inbox)], run.policy)
     return Batch(run, proposals, runs.check_policy(run, proposals))
@@ -51,4 +51,4 @@ def proposed_batch(inbox: Path, trigger: str = "test") -> Batch:
 
 def open_request(batch: Batch, flow_run_id: str = "no-flow-run") -> PendingRequest:
     to_review = batch.routed(Route.APPROVE)
-    return approvals.open_request(batch.run.workflow, batch.run.id, flow_run_id, "test-approval-1", to_review, approvals.deadline_in(3600))
+    return requests.open_request(batch.run.workflow, batch.run.id, flow_run_id, "test-approval-1", to_review, requests.deadline_in(3600))

@@ -15,10 +15,8 @@ from uuid import UUID
 
 from prefect.client.orchestration import get_client
 
-from opsgate.governance import approvals
-from opsgate.governance.approvals import PendingRequest
-
-
+from opsgate.governance import requests
+from opsgate.governance.requests import PendingRequest
 def environment(api_url: str, **extra: str) -> dict[str, str]:
     """This test's settings (store, data dir and audit key, poll interval) for a child process."""
     return {**os.environ, "PREFECT_API_URL": api_url, **extra}
@@ -65,7 +63,7 @@ def paused_request(process: subprocess.Popen[str], workflow: str = "invoice_extr
     with its form saved."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pending = [r for r in approvals.pending_requests(workflow) if r.id not in besides]
+        pending = [r for r in requests.pending_requests(workflow) if r.id not in besides]
         if pending:
             request = pending[-1]
             from opsgate.orchestration.resume import wait_until_resumable

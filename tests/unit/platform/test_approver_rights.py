@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from opsgate.governance import approvals
-
+from opsgate.governance import requests
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.decisions import decide
 from opsgate.governance import executor
 from opsgate.errors import ApprovalRejected, PolicyDenied, PolicyError
 from opsgate.models import Status
@@ -37,11 +38,11 @@ def four_eyes(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     return proposed_batch(inbox, trigger="cli:bob")
 
 
-def test_someone_outside_the_approver_groups_is_refused_and_nothing_is_recorded(store: StoreProbe, request_: approvals.PendingRequest) -> None:
+def test_someone_outside_the_approver_groups_is_refused_and_nothing_is_recorded(store: StoreProbe, request_: requests.PendingRequest) -> None:
     with pytest.raises(ApprovalRejected, match=r"mallory may not decide on invoice cases .*\(the policy lets ap-clerks, ap-leads decide\)"):
-        approvals.decide(request_.id, approvals.answer_for(request_, "mallory"))
+        decide(request_.id, answer_for(request_, "mallory"))
     assert store.rows(ApprovalRow) == [] and len(store.events("approval_refused")) == 1
-    assert approvals.decide(request_.id, approvals.answer_for(request_, " Alice ")), "names are compared without case and spaces"
+    assert decide(request_.id, answer_for(request_, " Alice ")), "names are compared without case and spaces"
 
 
 def test_a_refusal_names_the_first_problems_and_the_audit_keeps_all(store: StoreProbe, tmp_path: Path) -> None:
@@ -49,7 +50,7 @@ def test_a_refusal_names_the_first_problems_and_the_audit_keeps_all(store: Store
     inbox = write_inbox(tmp_path / "six", {**{f"a-{k}": v for k, v in renumbered("7001").items()}, **{f"b-{k}": v for k, v in renumbered("7002").items()}})
     request = open_request(proposed_batch(inbox))
     with pytest.raises(ApprovalRejected) as refused:
-        approvals.decide(request.id, approvals.answer_for(request, "mallory"))
+        decide(request.id, answer_for(request, "mallory"))
     assert str(refused.value).count("mallory may not decide") == 5 and str(refused.value).endswith("; and 1 more (every one is in the audit log's approval_refused event)")
     (event,) = store.events("approval_refused")
     assert len(event.data["problems"]) == 6
@@ -59,30 +60,30 @@ def test_a_group_decides_only_its_case_types(store: StoreProbe, tmp_path: Path, 
     use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["approvals"]["groups"]["ap-clerks"].update(case_types=["receipt"]))
     request = open_request(proposed_batch(inbox))
     with pytest.raises(ApprovalRejected, match="alice may not decide on invoice cases"):
-        approvals.decide(request.id, approvals.answer_for(request, "alice"))
-    assert len(approvals.decide(request.id, approvals.answer_for(request, "olga"))) == 3, "ap-leads decide every case type"
+        decide(request.id, answer_for(request, "alice"))
+    assert len(decide(request.id, answer_for(request, "olga"))) == 3, "ap-leads decide every case type"
 
 
 def test_four_eyes_needs_a_second_different_approver_who_did_not_start_the_run(store: StoreProbe, four_eyes: Batch) -> None:
     request = open_request(four_eyes)
     policy = load_policy(WORKFLOW)
-    assert approvals.decide(request.id, approvals.answer_for(request, "alice")) == [], "one approval clears nothing"
+    assert decide(request.id, answer_for(request, "alice")) == [], "one approval clears nothing"
     waiting = [row for row in store.rows(ProposalRow) if row.status == Status.AWAITING_APPROVAL]
     assert sorted(p.id for p in waiting) == sorted(p.id for p in four_eyes.proposals)
     with pytest.raises(PolicyDenied, match="awaiting_approval, not approved"):
         executor.execute_one(policy, waiting[0].id)
     assert store.count(PayableRow) == 0
 
-    second = approvals.next_request(request.flow_run_id)
+    second = requests.next_request(request.flow_run_id)
     assert second is not None and second.id != request.id, "the second round is opened with the first approval, by no process"
     assert second.pause_key == "invoice-extraction-approval-second-1"
     assert sorted(p.id for p in second.proposals) == sorted(p.id for p in waiting)
     assert all(p.summary.startswith("approved by alice; needs a second") for p in second.proposals)
     with pytest.raises(ApprovalRejected, match="ALICE already approved"):
-        approvals.decide(second.id, approvals.answer_for(second, "ALICE"))
+        decide(second.id, answer_for(second, "ALICE"))
     with pytest.raises(ApprovalRejected, match="bob started this run"):
-        approvals.decide(second.id, approvals.answer_for(second, "bob"))
-    decisions = approvals.decide(second.id, approvals.answer_for(second, "carol"))
+        decide(second.id, answer_for(second, "bob"))
+    decisions = decide(second.id, answer_for(second, "carol"))
     assert len(decisions) == 3
     for decision in decisions:
         executor.execute_one(policy, decision.proposal_id)
@@ -93,23 +94,23 @@ def test_four_eyes_needs_a_second_different_approver_who_did_not_start_the_run(s
 def test_an_edit_by_the_second_approver_is_a_new_action_that_needs_its_own_two_approvals(store: StoreProbe, four_eyes: Batch) -> None:
     request = open_request(four_eyes)
     us = by_source(four_eyes, "us.pdf")
-    approvals.decide(request.id, approvals.answer_for(request, "alice"))
-    second = approvals.next_request(request.flow_run_id)
+    decide(request.id, answer_for(request, "alice"))
+    second = requests.next_request(request.flow_run_id)
     assert second is not None
-    decisions = approvals.decide(second.id, approvals.answer_for(second, "carol", edits={us: {"po_number": "PO-77"}}))
+    decisions = decide(second.id, answer_for(second, "carol", edits={us: {"po_number": "PO-77"}}))
     assert us not in {d.proposal_id for d in decisions} and len(decisions) == 2
-    third = approvals.next_request(request.flow_run_id)
+    third = requests.next_request(request.flow_run_id)
     assert third is not None and third.pause_key == "invoice-extraction-approval-second2-1"
     (shown,) = third.proposals
     assert shown.id == us and shown.payload["po_number"] == "PO-77", "the next approver sees the action as edited"
-    (decision,) = approvals.decide(third.id, approvals.answer_for(third, "alice"))
+    (decision,) = decide(third.id, answer_for(third, "alice"))
     executor.execute_one(load_policy(WORKFLOW), decision.proposal_id)
     assert [r.po_number for r in store.rows(PayableRow)] == ["PO-77"]
 
 
 def test_the_executor_refuses_a_four_eyes_action_marked_approved_with_one_approval(store: StoreProbe, four_eyes: Batch) -> None:
     request = open_request(four_eyes)
-    approvals.decide(request.id, approvals.answer_for(request, "alice"))
+    decide(request.id, answer_for(request, "alice"))
     pid = four_eyes.proposals[0].id
     with transaction() as session:  # someone with database access tries to skip the second person
         session.execute(update(ProposalRow).where(ProposalRow.id == pid).values(status=Status.APPROVED))

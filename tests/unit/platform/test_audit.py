@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 from typer.testing import CliRunner
 
-from opsgate.governance import approvals
-
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.decisions import decide
 from opsgate.store import audit
 
 from opsgate.governance import executor
-from opsgate.governance.approvals import PendingRequest
+from opsgate.governance.requests import PendingRequest
 from opsgate.store.audit import AuditEvent
 from opsgate.errors import AuditIntegrityError, ConfigurationError
 from opsgate.models import digest
@@ -258,7 +258,7 @@ def test_a_short_audit_key_is_refused(store: StoreProbe, monkeypatch: pytest.Mon
 @pytest.fixture
 def executed(store: StoreProbe, batch: Batch, request_: PendingRequest) -> list[str]:
     """The three invoices approved and written: payables, executions and their audit events."""
-    decisions = approvals.decide(request_.id, approvals.answer_for(request_, "alice"))
+    decisions = decide(request_.id, answer_for(request_, "alice"))
     for decision in decisions:
         executor.execute_one(batch.run.policy, decision.proposal_id)
     assert store.count(ExecutionRow) == 3
@@ -372,7 +372,7 @@ def test_without_store_documents_the_log_keeps_digests_not_values(store: StorePr
     batch = proposed_batch(write_inbox(tmp_path / "inbox"))
     request = open_request(batch)
     us = next(p for p in batch.proposals if p.source.endswith("us.pdf"))
-    for decision in approvals.decide(request.id, approvals.answer_for(request, "alice", edits={us.id: {"po_number": "PO-1"}})):
+    for decision in decide(request.id, answer_for(request, "alice", edits={us.id: {"po_number": "PO-1"}})):
         executor.execute_one(batch.run.policy, decision.proposal_id)
     assert store.count(ExecutionRow) == 3
     with transaction() as session:

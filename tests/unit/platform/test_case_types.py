@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from opsgate.governance import approvals
-
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.decisions import decide
 from opsgate.governance import executor
 from opsgate.errors import ApprovalRejected, PolicyDenied, PolicyError
 from opsgate.models import Route, Status
@@ -41,7 +41,7 @@ def test_a_case_type_narrows_by_amount_and_a_fact_and_shadow_cases_never_reach_a
     first = proposed_batch(write_inbox(tmp_path / "first"))
     assert {p.case_type for p in first.proposals} == {"invoice"}, "no vendor was paid before: every case is an ordinary invoice"
     request = open_request(first)
-    for decision in approvals.decide(request.id, approvals.answer_for(request, "alice")):
+    for decision in decide(request.id, answer_for(request, "alice")):
         executor.execute_one(first.run.policy, decision.proposal_id)
 
     # Brightline (1,222.56) and Nordlicht (1,493.45) were paid; their next invoices arrive.
@@ -55,10 +55,10 @@ def test_a_case_type_narrows_by_amount_and_a_fact_and_shadow_cases_never_reach_a
 
     request = open_request(second, flow_run_id="second-run")
     assert [p.id for p in request.proposals] == [by_source(second, "de-2.pdf")], "the shadow case is not on the form"
-    forged = approvals.answer_for(request, "alice")
+    forged = answer_for(request, "alice")
     forged.reviews.append(forged.reviews[0].model_copy(update={"proposal_id": shadow, "source": "us-2.pdf"}))
     with pytest.raises(ApprovalRejected, match="not in this batch"):
-        approvals.decide(request.id, forged)
+        decide(request.id, forged)
     with pytest.raises(PolicyDenied, match="shadowed, not approved"):
         executor.execute_one(second.run.policy, shadow)
     assert store.count(PayableRow) == 3 and store.count(ApprovalRequestRow) == 2

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from opsgate.governance import approvals
-
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.decisions import decide
 from opsgate.governance import executor
 from opsgate.learning.incidents import report_incident
 from tests.support.batches import open_request, proposed_batch, write_inbox
@@ -33,7 +33,7 @@ def test_an_incident_reaches_slack_and_a_webhook_as_text(store: StoreProbe, rece
     use_policy_variant(tmp_path / "policies", monkeypatch, with_channels)
     batch = proposed_batch(write_inbox(tmp_path / "inbox"))
     request = open_request(batch)
-    decision, *_ = approvals.decide(request.id, approvals.answer_for(request, "alice"))
+    decision, *_ = decide(request.id, answer_for(request, "alice"))
     executor.execute_one(batch.run.policy, decision.proposal_id)
 
     report_incident(decision.proposal_id, REASON, REPORTER)

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from opsgate.governance import approvals
-
+from opsgate.governance import answers, requests
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.decisions import decide, receive
 from opsgate.governance import executor
-from opsgate.governance.approvals import PendingRequest
+from opsgate.governance.requests import PendingRequest
 from opsgate.errors import ApprovalRejected, PolicyDenied
 from opsgate.models import Status
 from opsgate.store.db import transaction
@@ -48,7 +49,7 @@ def known_vendor_case(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.Mon
     use_policy_variant(tmp_path / "policies", monkeypatch, _small_known_vendors(getattr(request, "param", ["invoice"])))
     first = proposed_batch(write_inbox(tmp_path / "first", {"us.pdf": US_INVOICE}))
     opened = open_request(first)
-    for decision in approvals.decide(opened.id, approvals.answer_for(opened, "olga")):
+    for decision in decide(opened.id, answer_for(opened, "olga")):
         executor.execute_one(first.run.policy, decision.proposal_id)
     second = proposed_batch(write_inbox(tmp_path / "second", {"us-2.pdf": _next_invoice(US_INVOICE, "BOS-24-0400")}))
     assert [p.case_type for p in second.proposals] == ["small_known_vendor"]
@@ -60,7 +61,7 @@ def test_an_edit_into_a_four_eyes_amount_needs_a_second_approver(store: StorePro
     invoice) and, edited to 9,000.00, is an ordinary invoice: two people must approve it."""
     batch, request = known_vendor_case
     pid = batch.proposals[0].id
-    assert approvals.decide(request.id, approvals.answer_for(request, "olga", edits={pid: {"total": "9000.00"}})) == []
+    assert decide(request.id, answer_for(request, "olga", edits={pid: {"total": "9000.00"}})) == []
     assert store.get(ProposalRow, pid).status == Status.AWAITING_APPROVAL
     (approved,) = store.events("approved", pid)
     assert approved.data["case_types"] == ["small_known_vendor", "invoice"]
@@ -73,11 +74,11 @@ def test_an_edit_into_a_four_eyes_amount_needs_a_second_approver(store: StorePro
     with transaction() as session:
         session.execute(update(ProposalRow).where(ProposalRow.id == pid).values(status=Status.AWAITING_APPROVAL))
 
-    second = approvals.next_request("second-run")
+    second = requests.next_request("second-run")
     assert second is not None and second.proposals[0].payload["total"] == "9000.00"
     with pytest.raises(ApprovalRejected, match="olga already approved"):
-        approvals.decide(second.id, approvals.answer_for(second, "olga"))
-    (decision,) = approvals.decide(second.id, approvals.answer_for(second, "lena"))
+        decide(second.id, answer_for(second, "olga"))
+    (decision,) = decide(second.id, answer_for(second, "lena"))
     executor.execute_one(batch.run.policy, decision.proposal_id)
     assert [str(p.total) for p in store.rows(PayableRow, PayableRow.proposal_id == pid)] == ["9000.00"]
 
@@ -89,9 +90,9 @@ def test_an_edit_into_a_case_type_the_approver_may_not_decide_is_refused(store: 
     batch, request = known_vendor_case
     pid = batch.proposals[0].id
     with pytest.raises(ApprovalRejected, match=r"alice may not decide on invoice cases such as .*us-2\.pdf \(as approved: .* was proposed as small_known_vendor\)"):
-        approvals.decide(request.id, approvals.answer_for(request, "alice", edits={pid: {"total": "2000.00"}}))
+        decide(request.id, answer_for(request, "alice", edits={pid: {"total": "2000.00"}}))
     assert store.rows(ApprovalRow) and all(a.proposal_id != pid for a in store.rows(ApprovalRow))
-    (decision,) = approvals.decide(request.id, approvals.answer_for(request, "alice", edits={pid: {"total": "1200.00"}}))
+    (decision,) = decide(request.id, answer_for(request, "alice", edits={pid: {"total": "1200.00"}}))
     assert decision.proposal_id == pid, "an edit that keeps the case type is the clerk's to make"
 
 
@@ -101,7 +102,7 @@ def test_an_edit_past_the_high_value_rule_is_refused(store: StoreProbe, known_ve
     batch, request = known_vendor_case
     pid = batch.proposals[0].id
     with pytest.raises(ApprovalRejected, match=r"does not let a person approve here \(high_value \(total\): 30000.00 is above 25000.00\)"):
-        approvals.decide(request.id, approvals.answer_for(request, "olga", edits={pid: {"total": "30000.00"}}))
+        decide(request.id, answer_for(request, "olga", edits={pid: {"total": "30000.00"}}))
     assert store.count(ApprovalRow, ApprovalRow.proposal_id == pid) == 0
 
 
@@ -110,7 +111,7 @@ def test_an_edit_past_the_high_value_rule_is_refused(store: StoreProbe, known_ve
 
 def _as_sent(request: PendingRequest, approver: str, **review: Any) -> dict[str, Any]:
     """An answer as JSON, the way the Prefect API receives one (no form, no client-side checks)."""
-    answer = approvals.answer_for(request, "alice").model_dump(mode="json")
+    answer = answer_for(request, "alice").model_dump(mode="json")
     answer["approver"] = approver
     for item in answer["reviews"]:
         item.update(review)
@@ -130,41 +131,41 @@ def _as_sent(request: PendingRequest, approver: str, **review: Any) -> dict[str,
 )
 def test_an_answer_outside_its_bounds_is_refused_and_audited(store: StoreProbe, request_: PendingRequest, approver: str, review: dict[str, Any], problem: str) -> None:
     with pytest.raises(ApprovalRejected, match="the answer is not valid") as refused:
-        approvals.decide(request_.id, _as_sent(request_, approver, **review))
+        decide(request_.id, _as_sent(request_, approver, **review))
     assert problem in str(refused.value)
     (event,) = store.events("approval_refused")
     assert len(event.actor) <= 200 and any(problem in p for p in event.data["problems"])
     assert store.rows(ApprovalRow) == [] and store.get(ApprovalRequestRow, request_.id).status == "pending"
-    assert len(approvals.decide(request_.id, approvals.answer_for(request_, "alice"))) == 3, "the request still takes a valid answer"
+    assert len(decide(request_.id, answer_for(request_, "alice"))) == 3, "the request still takes a valid answer"
 
 
 def test_an_answer_built_without_validation_is_validated_before_anything_is_written(store: StoreProbe, request_: PendingRequest) -> None:
-    forged = approvals.ApprovalAnswer.model_construct(approver="x" * 500, batch_digest=request_.digest, reviews=approvals.answer_for(request_, "alice").reviews)
+    forged = answers.ApprovalAnswer.model_construct(approver="x" * 500, batch_digest=request_.digest, reviews=answer_for(request_, "alice").reviews)
     with pytest.raises(ApprovalRejected, match="at most 100 characters"):
-        approvals.decide(request_.id, forged)
+        decide(request_.id, forged)
     assert store.rows(ApprovalRow) == []
 
 
 def test_the_answer_that_woke_the_run_is_its_recorded_decision_and_a_second_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
     """The CLI records its answer, then wakes the run with it: the gate takes that as the decision
     recorded. Another answer arriving for the decided request (from the UI) is refused, audited."""
-    answer = approvals.answer_for(request_, "alice")
-    assert len(approvals.decide(request_.id, answer)) == 3
-    assert approvals.receive(request_.id, answer.model_dump(mode="json")) is True
+    answer = answer_for(request_, "alice")
+    assert len(decide(request_.id, answer)) == 3
+    assert receive(request_.id, answer.model_dump(mode="json")) is True
     assert store.events("approval_refused") == []
-    other = approvals.answer_for(request_, "bob", rejections={by_source(batch, "uk.pdf"): "no"})
-    assert approvals.receive(request_.id, other.model_dump(mode="json")) is True
+    other = answer_for(request_, "bob", rejections={by_source(batch, "uk.pdf"): "no"})
+    assert receive(request_.id, other.model_dump(mode="json")) is True
     (refused,) = store.events("approval_refused")
     assert refused.actor == "bob" and refused.data["problems"] == [f"approval request {request_.id} was already decided"]
     assert {r.approver for r in store.rows(ApprovalRow)} == {"alice"}
-    assert {d.proposal_id for d in approvals.cleared(batch.run.id)} == {p.id for p in batch.proposals}, "alice's approvals stand"
+    assert {d.proposal_id for d in requests.cleared(batch.run.id)} == {p.id for p in batch.proposals}, "alice's approvals stand"
 
 
 def test_two_answers_at_once_record_one_decision(store: StoreProbe, request_: PendingRequest) -> None:
-    first = approvals.answer_for(request_, "alice")
-    approvals.decide(request_.id, first)
+    first = answer_for(request_, "alice")
+    decide(request_.id, first)
     with pytest.raises(ApprovalRejected, match="already decided"):
-        approvals.decide(request_.id, approvals.answer_for(request_, "bob"))
+        decide(request_.id, answer_for(request_, "bob"))
     assert {r.approver for r in store.rows(ApprovalRow)} == {"alice"}
 
 
@@ -172,9 +173,9 @@ def test_a_deadline_passed_with_one_of_two_approvals_expires_only_what_waits(sto
     use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["approvals"].update(four_eyes=[{"case_type": "invoice", "field": "total", "above": "1300.00"}]))
     batch = proposed_batch(write_inbox(tmp_path / "inbox", {"us.pdf": US_INVOICE, "de.pdf": DE_INVOICE}))
     request = open_request(batch)
-    decisions = approvals.decide(request.id, approvals.answer_for(request, "alice"))
+    decisions = decide(request.id, answer_for(request, "alice"))
     assert [d.proposal_id for d in decisions] == [by_source(batch, "us.pdf")], "1,222.56 needs one person, 1,493.45 two"
-    assert approvals.expire_run(request.flow_run_id, "owner") == 1
+    assert requests.expire_run(request.flow_run_id, "owner") == 1
     assert store.get(ProposalRow, by_source(batch, "de.pdf")).status == Status.EXPIRED
     assert store.get(ProposalRow, by_source(batch, "us.pdf")).status == Status.APPROVED
 
@@ -191,7 +192,7 @@ def test_a_case_type_rewritten_in_the_database_does_not_let_another_group_approv
     request = open_request(batch)
     with transaction() as session:
         session.execute(update(ProposalRow).values(case_type="receipt"))
-    decisions = approvals.decide(request.id, approvals.answer_for(request, "alice"))
+    decisions = decide(request.id, answer_for(request, "alice"))
     assert len(decisions) == 3
     for decision in decisions:
         with pytest.raises(PolicyDenied, match="alice may not decide on invoice cases"):
@@ -205,12 +206,12 @@ def test_a_requester_rewritten_in_the_database_is_still_not_a_second_approver(st
     use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["approvals"].update(four_eyes=[{"case_type": "invoice", "field": "total", "above": "1.00"}]))
     batch = proposed_batch(inbox, trigger="cli:bob")
     request = open_request(batch)
-    approvals.decide(request.id, approvals.answer_for(request, "alice"))
+    decide(request.id, answer_for(request, "alice"))
     with transaction() as session:
         session.execute(update(RunRow).where(RunRow.id == batch.run.id).values(trigger="schedule"))
-    second = approvals.next_request(request.flow_run_id)
+    second = requests.next_request(request.flow_run_id)
     assert second is not None
-    decisions = approvals.decide(second.id, approvals.answer_for(second, "bob"))
+    decisions = decide(second.id, answer_for(second, "bob"))
     assert len(decisions) == 3, "the gate reads the rewritten run"
     for decision in decisions:
         with pytest.raises(PolicyDenied, match="it has 1"):

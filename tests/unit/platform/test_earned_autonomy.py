@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from opsgate.governance import approvals
-
+from opsgate.governance import requests
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.governing import governing
+from opsgate.learning.decisions import decide
 from opsgate.learning import autonomy
 
 from opsgate.governance import executor
@@ -41,7 +43,7 @@ def _rule(**changes: Any) -> Any:
 
 def _approve_and_write(batch: Batch, approver: str = "alice", edits: dict[str, dict[str, str]] | None = None, flow_run_id: str = "no-flow-run") -> None:
     request = open_request(batch, flow_run_id)
-    for decision in approvals.decide(request.id, approvals.answer_for(request, approver, edits=edits)):
+    for decision in decide(request.id, answer_for(request, approver, edits=edits)):
         executor.execute_one(batch.run.policy, decision.proposal_id)
 
 
@@ -49,14 +51,14 @@ def _promote(tmp_path: Path) -> str:
     """Three invoices approved as proposed, then the promotion proposed, approved by the AP lead
     and written. Returns the promotion's proposal id."""
     _approve_and_write(proposed_batch(write_inbox(tmp_path / "first")))
-    run = runs.start_run(WORKFLOW, "cli:lena")
+    run = runs.start_run(governing(WORKFLOW), "cli:lena")
     (promotion,) = autonomy.promotions(run.policy)
     (verdict,) = runs.check_policy(run, [promotion])
     assert verdict.route is Route.APPROVE, "a promotion is always a person's decision"
-    request = approvals.open_request(WORKFLOW, run.id, "review-run", "review-1", [promotion], approvals.deadline_in(600))
+    request = requests.open_request(WORKFLOW, run.id, "review-run", "review-1", [promotion], requests.deadline_in(600))
     with pytest.raises(ApprovalRejected, match="alice may not decide on autonomy cases"):
-        approvals.decide(request.id, approvals.answer_for(request, "alice"))
-    (decision,) = approvals.decide(request.id, approvals.answer_for(request, "olga"))
+        decide(request.id, answer_for(request, "alice"))
+    (decision,) = decide(request.id, answer_for(request, "olga"))
     executor.execute_one(run.policy, decision.proposal_id)
     return promotion.id
 
@@ -83,10 +85,10 @@ def test_too_few_or_too_poorly_approved_cases_earn_nothing(store: StoreProbe, tm
     use_policy_variant(tmp_path / "policies", monkeypatch, _rule(min_approval_rate=0.9))
     batch = proposed_batch(write_inbox(tmp_path / "first"))
     request = open_request(batch)
-    approvals.decide(request.id, approvals.answer_for(request, "alice", rejections={by_source(batch, "uk.pdf"): "not ours"}))
-    assert autonomy.promotions(runs.start_run(WORKFLOW, "test").policy) == [], "2 of 3 approved is 67 %, below 90 %"
+    decide(request.id, answer_for(request, "alice", rejections={by_source(batch, "uk.pdf"): "not ours"}))
+    assert autonomy.promotions(runs.start_run(governing(WORKFLOW), "test").policy) == [], "2 of 3 approved is 67 %, below 90 %"
     use_policy_variant(tmp_path / "policies", monkeypatch, _rule(after_cases=4, min_approval_rate=0.5))
-    assert autonomy.promotions(runs.start_run(WORKFLOW, "test").policy) == [], "3 decided cases are fewer than 4"
+    assert autonomy.promotions(runs.start_run(governing(WORKFLOW), "test").policy) == [], "3 decided cases are fewer than 4"
 
 
 def test_an_incident_on_an_auto_case_puts_the_case_type_back_to_reviewed(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,14 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from opsgate.governance import approvals
-
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.governing import governing
+from opsgate.learning.decisions import decide
 from opsgate.governance import executor
 
 from opsgate.governance import runs
 
 from opsgate.governance import undoing
-from opsgate.governance.approvals import PendingRequest
+from opsgate.governance.requests import PendingRequest
 from opsgate.cli.app import app
 from opsgate.errors import ExecutionError, InputError, PolicyDenied
 from opsgate.models import EscalationReason, Outcome, Route, Status, action_digest, digest
@@ -40,7 +41,7 @@ WORKFLOW = "invoice_extraction"
 
 
 def approve_all(request: PendingRequest) -> list[str]:
-    return [d.proposal_id for d in approvals.decide(request.id, approvals.answer_for(request, "alice"))]
+    return [d.proposal_id for d in decide(request.id, answer_for(request, "alice"))]
 
 
 def assert_refused(store: StoreProbe, batch: Batch, proposal_id: str, *words: str) -> PolicyDenied:
@@ -203,7 +204,7 @@ def test_an_approved_action_changed_after_approval_is_refused(store: StoreProbe,
 
 def test_a_rejected_proposal_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
     pid = by_source(batch, "uk.pdf")
-    approvals.decide(request_.id, approvals.answer_for(request_, "alice", rejections={pid: "not ours"}))
+    decide(request_.id, answer_for(request_, "alice", rejections={pid: "not ours"}))
     assert_refused(store, batch, pid)
     assert store.count(PayableRow) == 0
 
@@ -250,7 +251,7 @@ def test_an_auto_proposal_needs_an_approval_under_a_reviewed_policy(store: Store
 def test_undo_is_a_write_of_its_own_that_waits_for_a_person_and_happens_once(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
     pid = approve_all(request_)[0]
     target = executor.execute_one(batch.run.policy, pid).target
-    run = runs.start_run(WORKFLOW, "cli:olga")
+    run = runs.start_run(governing(WORKFLOW), "cli:olga")
     proposal = undoing.propose_undo(run, pid, "posted to the wrong period")
     assert (proposal.tool, proposal.case_type, proposal.payload["target"]) == ("payables.reverse", "undo", target)
     (verdict,) = runs.check_policy(run, [proposal])

@@ -9,12 +9,13 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from opsgate.governance import approvals
-
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.governing import governing
+from opsgate.learning.decisions import decide
 from opsgate.governance import executor
 
 from opsgate.governance import runs
-from opsgate.governance.approvals import PendingRequest
+from opsgate.governance.requests import PendingRequest
 from opsgate.cli.app import app
 from opsgate.learning.metrics import agent_metrics
 from opsgate.models import Proposal
@@ -30,8 +31,8 @@ def _window() -> tuple[datetime, datetime]:
 
 def test_rates_match_the_decisions_people_made(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
     de, uk = by_source(batch, "de.pdf"), by_source(batch, "uk.pdf")
-    answer = approvals.answer_for(request_, "alice", rejections={uk: "not ours"}, edits={de: {"po_number": "PO-1"}})
-    for decision in approvals.decide(request_.id, answer):
+    answer = answer_for(request_, "alice", rejections={uk: "not ours"}, edits={de: {"po_number": "PO-1"}})
+    for decision in decide(request_.id, answer):
         executor.execute_one(batch.run.policy, decision.proposal_id)
 
     (row,) = agent_metrics(*_window())
@@ -43,7 +44,7 @@ def test_rates_match_the_decisions_people_made(store: StoreProbe, batch: Batch, 
 
 
 def test_escalations_are_counted_by_reason_and_open_cases_are_not_complete(store: StoreProbe, batch: Batch, tmp_path: Path) -> None:
-    run = runs.start_run("invoice_extraction", "test")
+    run = runs.start_run(governing("invoice_extraction"), "test")
     failed = Proposal(workflow=run.workflow, source=str(tmp_path / "scan.pdf"), case_type="invoice", error="no text layer", instruction_version="rules-v1")
     runs.check_policy(run, [failed])
     (row,) = agent_metrics(*_window())
@@ -53,7 +54,7 @@ def test_escalations_are_counted_by_reason_and_open_cases_are_not_complete(store
 
 
 def test_the_cli_prints_the_same_figures_as_json(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
-    approvals.decide(request_.id, approvals.answer_for(request_, "alice", rejections={by_source(batch, "uk.pdf"): "not ours"}))
+    decide(request_.id, answer_for(request_, "alice", rejections={by_source(batch, "uk.pdf"): "not ours"}))
     result = CliRunner().invoke(app, ["metrics", "--json", "--since", (NOW - timedelta(hours=1)).isoformat()])
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)

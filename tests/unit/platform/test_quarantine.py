@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from opsgate.learning.governing import governing
 from opsgate.store import audit
 
 from opsgate.governance import runs
@@ -33,11 +34,11 @@ def _fail_runs(inbox: Path, times: int) -> None:
 def test_a_source_that_failed_as_often_as_the_policy_says_is_moved_aside_and_audited(opsgate_env: str, tmp_path: Path) -> None:
     inbox = write_inbox(tmp_path / "inbox", {"us.pdf": US_INVOICE, "broken.pdf": BROKEN})
     _fail_runs(inbox, 2)
-    run = runs.start_run("invoice_extraction", "test")
+    run = runs.start_run(governing("invoice_extraction"), "test")
     assert [p.name for p in quarantine(run, list_inbox(inbox), inbox / FOLDER)] == ["broken.pdf", "us.pdf"], "two failures: still read"
 
     _fail_runs(inbox, 1)  # the third failure is escalated as repeated_failure: it counts as failed too
-    run = runs.start_run("invoice_extraction", "test")
+    run = runs.start_run(governing("invoice_extraction"), "test")
     kept = quarantine(run, list_inbox(inbox), inbox / FOLDER)
 
     assert [p.name for p in kept] == ["us.pdf"]
@@ -53,12 +54,12 @@ def test_a_source_that_failed_as_often_as_the_policy_says_is_moved_aside_and_aud
 def test_a_file_put_back_after_its_quarantine_starts_counting_again(opsgate_env: str, tmp_path: Path) -> None:
     inbox = write_inbox(tmp_path / "inbox", {"broken.pdf": BROKEN})
     _fail_runs(inbox, 3)
-    quarantine(runs.start_run("invoice_extraction", "test"), list_inbox(inbox), inbox / FOLDER)
+    quarantine(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox), inbox / FOLDER)
     (inbox / FOLDER / "broken.pdf").rename(inbox / "broken.pdf")  # a person put it back
 
-    assert [p.name for p in quarantine(runs.start_run("invoice_extraction", "test"), list_inbox(inbox), inbox / FOLDER)] == ["broken.pdf"]
+    assert [p.name for p in quarantine(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox), inbox / FOLDER)] == ["broken.pdf"]
     _fail_runs(inbox, 3)
-    assert quarantine(runs.start_run("invoice_extraction", "test"), list_inbox(inbox), inbox / FOLDER) == []
+    assert quarantine(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox), inbox / FOLDER) == []
     assert (inbox / FOLDER / "broken.pdf").read_bytes() == BROKEN
     assert [row["failures"] for row in _quarantined()] == [3, 3]
 
@@ -68,7 +69,7 @@ def test_a_name_taken_in_the_folder_is_not_overwritten(opsgate_env: str, tmp_pat
     (inbox / FOLDER).mkdir()
     (inbox / FOLDER / "broken.pdf").write_bytes(b"put aside earlier")
     _fail_runs(inbox, 3)
-    quarantine(runs.start_run("invoice_extraction", "test"), list_inbox(inbox), inbox / FOLDER)
+    quarantine(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox), inbox / FOLDER)
 
     assert (inbox / FOLDER / "broken.pdf").read_bytes() == b"put aside earlier"
     assert (inbox / FOLDER / "broken.1.pdf").read_bytes() == BROKEN
@@ -81,8 +82,8 @@ def test_a_file_moved_without_its_audit_row_is_audited_by_the_next_run(opsgate_e
     (inbox / FOLDER).mkdir()
     (inbox / FOLDER / "moved.pdf").write_bytes(BROKEN)
 
-    quarantine(runs.start_run("invoice_extraction", "test"), list_inbox(inbox), inbox / FOLDER)
-    quarantine(runs.start_run("invoice_extraction", "test"), list_inbox(inbox), inbox / FOLDER)
+    quarantine(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox), inbox / FOLDER)
+    quarantine(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox), inbox / FOLDER)
 
     (row,) = _quarantined()
     assert row["moved_to"] == str(inbox / FOLDER / "moved.pdf") and "without an audit row" in row["found"]
@@ -91,7 +92,7 @@ def test_a_file_moved_without_its_audit_row_is_audited_by_the_next_run(opsgate_e
 def test_without_the_rule_nothing_is_moved(opsgate_env: str, tmp_path: Path) -> None:
     inbox = write_inbox(tmp_path / "inbox", {"broken.pdf": BROKEN})
     _fail_runs(inbox, 4)
-    run = runs.start_run("invoice_extraction", "test")
+    run = runs.start_run(governing("invoice_extraction"), "test")
     run.policy.escalation.quarantine = None
 
     assert [p.name for p in quarantine(run, list_inbox(inbox), inbox / FOLDER)] == ["broken.pdf"]

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from opsgate.governance import approvals
-
+from opsgate.governance import requests
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.decisions import decide
 from opsgate.store import audit
 
 from opsgate.governance import executor
@@ -46,13 +47,13 @@ def recover() -> list[recovery.RunRecovery]:
     return [recovery.recover_run(dead) for dead in recovery.dead_runs()]
 
 
-def test_a_run_whose_process_lives_is_left_alone(store: StoreProbe, batch: Batch, request_: approvals.PendingRequest) -> None:
+def test_a_run_whose_process_lives_is_left_alone(store: StoreProbe, batch: Batch, request_: requests.PendingRequest) -> None:
     assert recovery.dead_runs() == []
 
 
-def test_approved_cases_are_written_once_and_the_run_is_closed(store: StoreProbe, batch: Batch, request_: approvals.PendingRequest) -> None:
+def test_approved_cases_are_written_once_and_the_run_is_closed(store: StoreProbe, batch: Batch, request_: requests.PendingRequest) -> None:
     """Killed after the first of three writes."""
-    decisions = approvals.decide(request_.id, approvals.answer_for(request_, "alice"))
+    decisions = decide(request_.id, answer_for(request_, "alice"))
     executor.execute_one(batch.run.policy, decisions[0].proposal_id)
     process_dies(batch)
     (report,) = recover()
@@ -67,20 +68,20 @@ def test_approved_cases_are_written_once_and_the_run_is_closed(store: StoreProbe
         assert audit.verify(session).ok
 
 
-def test_cases_waiting_for_a_person_keep_waiting_and_a_later_decision_is_written(store: StoreProbe, batch: Batch, request_: approvals.PendingRequest) -> None:
+def test_cases_waiting_for_a_person_keep_waiting_and_a_later_decision_is_written(store: StoreProbe, batch: Batch, request_: requests.PendingRequest) -> None:
     """Killed while paused: the approver answers afterwards (the CLI records the decision); the
     next recovery writes it."""
     process_dies(batch)
     (report,) = recover()
     assert (report.executed, report.expired, report.waiting, report.closed) == (0, 0, 3, False)
     assert store.events("recovered") == [], "nothing done, nothing to audit"
-    approvals.decide(request_.id, approvals.answer_for(request_, "alice"))
+    decide(request_.id, answer_for(request_, "alice"))
     (report,) = recover()
     assert (report.executed, report.closed) == (3, True)
     assert store.count(PayableRow) == 3
 
 
-def test_requests_past_their_deadline_expire(store: StoreProbe, batch: Batch, request_: approvals.PendingRequest) -> None:
+def test_requests_past_their_deadline_expire(store: StoreProbe, batch: Batch, request_: requests.PendingRequest) -> None:
     with transaction() as session:
         session.execute(update(ApprovalRequestRow).where(ApprovalRequestRow.id == request_.id).values(deadline=datetime.now(timezone.utc) - timedelta(minutes=1)))
     process_dies(batch)
@@ -121,8 +122,8 @@ def test_a_silent_run_on_another_machine_is_dead_after_the_grace_period(store: S
     assert [d.run_id for d in recovery.dead_runs()] == [batch.run.id]
 
 
-def test_two_recoveries_at_once_write_each_case_once(store: StoreProbe, batch: Batch, request_: approvals.PendingRequest) -> None:
-    approvals.decide(request_.id, approvals.answer_for(request_, "alice"))
+def test_two_recoveries_at_once_write_each_case_once(store: StoreProbe, batch: Batch, request_: requests.PendingRequest) -> None:
+    decide(request_.id, answer_for(request_, "alice"))
     process_dies(batch)
     (dead,) = recovery.dead_runs()
     barrier = threading.Barrier(2)
@@ -146,12 +147,12 @@ def test_a_four_eyes_case_approved_once_waits_for_its_second_approver(store: Sto
     use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["approvals"].update(four_eyes=[{"case_type": "invoice", "field": "total", "above": "1.00"}]))
     batch = proposed_batch(inbox)
     request = open_request(batch)
-    approvals.decide(request.id, approvals.answer_for(request, "alice"))
+    decide(request.id, answer_for(request, "alice"))
     process_dies(batch)
     (report,) = recover()
     assert (report.executed, report.waiting, report.closed) == (0, 3, False)
-    second = approvals.next_request(request.flow_run_id)
+    second = requests.next_request(request.flow_run_id)
     assert second is not None, "the second round was opened with the first approval; no process needed"
-    approvals.decide(second.id, approvals.answer_for(second, "carol"))
+    decide(second.id, answer_for(second, "carol"))
     (report,) = recover()
     assert (report.executed, report.closed) == (3, True)

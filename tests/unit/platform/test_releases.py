@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from opsgate.governance import approvals
-
+from opsgate.governance import requests
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.governing import governing
+from opsgate.learning.decisions import decide
 from opsgate.governance import executor
 
 from opsgate.learning import releases
@@ -43,7 +45,7 @@ WORKFLOW = "invoice_extraction"
 
 def _approved(batch: Batch, edits: dict[str, dict[str, str]] | None = None) -> None:
     request = open_request(batch)
-    for decision in approvals.decide(request.id, approvals.answer_for(request, "alice", edits=edits)):
+    for decision in decide(request.id, answer_for(request, "alice", edits=edits)):
         executor.execute_one(batch.run.policy, decision.proposal_id)
 
 
@@ -72,7 +74,7 @@ def _release_proposed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edits: di
     batch = proposed_batch(write_inbox(tmp_path / "first"))
     _approved(batch, {batch.proposals[0].id: edits} if edits else None)
     _without_rules(tmp_path, monkeypatch)
-    run = runs.start_run(WORKFLOW, "cli:lena")
+    run = runs.start_run(governing(WORKFLOW), "cli:lena")
     proposal, report = releases.propose_release(by_name(WORKFLOW), run.policy, RULES_VERSION)
     return run, (proposal, report)
 
@@ -84,11 +86,11 @@ def test_a_release_rests_on_its_replay_and_goes_to_the_people_the_policy_names(s
     (verdict,) = runs.check_policy(run, [proposal])
     assert verdict.route is Route.APPROVE, "a release is always a person's decision"
 
-    request = approvals.open_request(WORKFLOW, run.id, "release-run", "release-1", [proposal], approvals.deadline_in(600))
+    request = requests.open_request(WORKFLOW, run.id, "release-run", "release-1", [proposal], requests.deadline_in(600))
     with pytest.raises(ApprovalRejected, match="alice may not decide on release cases"):
-        approvals.decide(request.id, approvals.answer_for(request, "alice"))
+        decide(request.id, answer_for(request, "alice"))
     assert releases.releases_in_force(WORKFLOW) == [], "nothing is released before the decision"
-    (decision,) = approvals.decide(request.id, approvals.answer_for(request, "olga"))
+    (decision,) = decide(request.id, answer_for(request, "olga"))
     assert executor.execute_one(run.policy, decision.proposal_id).status is Status.EXECUTED
     (row,) = store.rows(InstructionReleaseRow)
     assert (row.version, row.status, row.proposal_id) == (RULES_VERSION, "in_force", proposal.id)

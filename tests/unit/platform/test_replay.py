@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from opsgate.governance import approvals
-
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.decisions import decide
 from opsgate.governance import executor
 from opsgate.cli.app import app
 from opsgate.errors import ConfigurationError
@@ -32,7 +32,7 @@ def _all_approved_one_corrected(batch: Batch) -> str:
     """Approve the batch with the US invoice's PO number corrected, execute it; the US proposal's id."""
     request = open_request(batch)
     us = by_source(batch, "us.pdf")
-    for decision in approvals.decide(request.id, approvals.answer_for(request, "alice", edits={us: {"po_number": "PO-55812"}})):
+    for decision in decide(request.id, answer_for(request, "alice", edits={us: {"po_number": "PO-55812"}})):
         executor.execute_one(batch.run.policy, decision.proposal_id)
     return us
 

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from opsgate.governance import approvals
-
+from opsgate.governance import requests
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.governing import governing
+from opsgate.learning.decisions import decide
 from opsgate.governance import runs
 from opsgate.cli.app import app
 from opsgate.errors import ApprovalRejected, ExecutionError
@@ -61,7 +63,7 @@ def _undo(target: str) -> None:
 
 @pytest.fixture
 def run_id(opsgate_env: str) -> str:
-    return runs.start_run("weekly_summary", "test").id
+    return runs.start_run(governing("weekly_summary"), "test").id
 
 
 def test_publish_renders_the_narrative_and_the_charts_and_escapes_what_others_wrote(store: StoreProbe, run_id: str) -> None:
@@ -130,19 +132,19 @@ def test_a_new_report_supersedes_the_live_one_and_undo_puts_it_back(store: Store
 
 
 def test_the_gate_refuses_an_approval_whose_edit_invents_a_figure(store: StoreProbe, run_id: str) -> None:
-    run = runs.start_run("weekly_summary", "test")
+    run = runs.start_run(governing("weekly_summary"), "test")
     publication = _publication(_sheet(run.id))
     proposal = Proposal(
         workflow=run.workflow, source="2026-W47 (UTC)", case_type="template", tool=WRITER.tool, payload=publication.model_dump(mode="json"),
         instruction_version="weekly-template-v1",
     )
     runs.check_policy(run, [proposal])
-    request = approvals.open_request(run.workflow, run.id, "flow-run-1", "weekly-summary-approval-1", [proposal], approvals.deadline_in(600))
-    invented = approvals.answer_for(request, "olga", edits={proposal.id: {"headline": "Week 2026-W47: 500 opened."}})
+    request = requests.open_request(run.workflow, run.id, "flow-run-1", "weekly-summary-approval-1", [proposal], requests.deadline_in(600))
+    invented = answer_for(request, "olga", edits={proposal.id: {"headline": "Week 2026-W47: 500 opened."}})
     with pytest.raises(ApprovalRejected, match="states 500"):
-        approvals.decide(request.id, invented)
+        decide(request.id, invented)
     assert store.rows(ReportRow) == [] and len(store.events("approval_refused")) == 1
-    (decision,) = approvals.decide(request.id, approvals.answer_for(request, "olga", edits={proposal.id: {"headline": "Week 2026-W47: 412 opened."}}))
+    (decision,) = decide(request.id, answer_for(request, "olga", edits={proposal.id: {"headline": "Week 2026-W47: 412 opened."}}))
     assert decision.proposal_id == proposal.id
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from opsgate.governance.approvals import PendingRequest
+from opsgate.governance.requests import PendingRequest
 from opsgate.models import Outcome, Proposal, RunSummary, Status
 from opsgate.orchestration.artifacts import proposal_row, summary_markdown
 from opsgate.orchestration.form import approval_form

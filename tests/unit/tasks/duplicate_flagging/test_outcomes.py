@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from opsgate.learning.governing import governing
 from opsgate.learning import evaluation
 
 from opsgate.governance import runs
@@ -66,7 +67,7 @@ def shadow_run(opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     with transaction() as session:  # the operator's import: the records the proposals name
         session.add_all(RecordRow(kind="customers", external_id=i, data={"name": f"Customer {i}"}, data_digest=digest({"name": f"Customer {i}"})) for i in RECORDS)
     too_large = Escalation(reason=EscalationReason.OUT_OF_POLICY, field="cluster", detail="more records than the policy merges at once")
-    run = runs.start_run(DEDUPE, "test")
+    run = runs.start_run(governing(DEDUPE), "test")
     runs.check_policy(run, [
         _merge("c1", "c2", case_type="duplicate"),
         _merge("c3", "c4", "c5", case_type="duplicate"),

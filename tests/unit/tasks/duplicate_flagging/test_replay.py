@@ -32,8 +32,10 @@ import yaml
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from opsgate.governance import approvals
-
+from opsgate.governance import requests
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.governing import governing
+from opsgate.learning.decisions import decide
 from opsgate.governance import executor
 
 from opsgate.governance import runs
@@ -87,7 +89,7 @@ def store(opsgate_env: str) -> StoreProbe:
 def decided(store: StoreProbe) -> dict[str, Proposal]:
     """A run proposing the a- and b-merges from the records store; a approved with the e-mail corrected, b rejected."""
     import_records("customers", RECORDS, "id", workflow=DEDUPE, run_id=None, actor="test", source="customers.csv")
-    run = runs.start_run(DEDUPE, "test")
+    run = runs.start_run(governing(DEDUPE), "test")
     stored = live_records("customers")
     settings = workflow_settings(by_name("dedupe"), run.policy)
     decisions = find_duplicates(stored.frame, FIELDS, MatchSettings(duplicate_at=settings.duplicate_at, review_at=settings.review_at), model=MODEL)
@@ -98,12 +100,12 @@ def decided(store: StoreProbe) -> dict[str, Proposal]:
     assert [v.route for v in verdicts] == [Route.APPROVE, Route.APPROVE]
     a, b = _merge_of(proposals, "a1"), _merge_of(proposals, "b1")
     assert (a.case_type, b.case_type) == ("duplicate", "review")
-    request = approvals.open_request(DEDUPE, run.id, "no-flow-run", "test-approval-1", proposals, approvals.deadline_in(3600))
-    answer = approvals.answer_for(
+    request = requests.open_request(DEDUPE, run.id, "no-flow-run", "test-approval-1", proposals, requests.deadline_in(3600))
+    answer = answer_for(
         request, "dana", rejections={b.id: "two shops, one name"},
         edits={a.id: {"values": {**a.payload["values"], "email": "accounts@acme.example"}}},
     )
-    for decision in approvals.decide(request.id, answer):
+    for decision in decide(request.id, answer):
         executor.execute_one(run.policy, decision.proposal_id)
     return {"a": a, "b": b}
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from opsgate.governance import approvals
-
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.decisions import decide
 from opsgate.governance import executor
 from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
 from tests.unit.platform.conftest import StoreProbe, by_source
@@ -30,7 +30,7 @@ def decided(store: StoreProbe, tmp_path: Path) -> Batch:
     batch = proposed_batch(write_inbox(tmp_path / "inbox"))
     request = open_request(batch)
     us, uk = by_source(batch, "us.pdf"), by_source(batch, "uk.pdf")
-    answer = approvals.answer_for(request, "alice", rejections={uk: "not our order"}, edits={us: {"po_number": "PO-55812"}})
-    for decision in approvals.decide(request.id, answer):
+    answer = answer_for(request, "alice", rejections={uk: "not our order"}, edits={us: {"po_number": "PO-55812"}})
+    for decision in decide(request.id, answer):
         executor.execute_one(batch.run.policy, decision.proposal_id)
     return batch

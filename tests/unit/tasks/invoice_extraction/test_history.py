@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
-from opsgate.governance import approvals
-
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.governing import governing
+from opsgate.learning.decisions import decide
 from opsgate.governance import executor
 
 from opsgate.governance import runs
@@ -96,13 +97,13 @@ def test_a_posting_approved_with_a_correction_teaches_the_next_document(opsgate_
     inbox.mkdir()
     rows = ["Invoice No: KS-0150", "Bolts 4 x 15.00     60.00", "Total goods     60.00", "Carriage   15.20"]
     (inbox / "kestrel-0150.txt").write_text(statement("KS/2024/0150", "07/06/2024", rows, "75.20"))
-    run = runs.start_run("invoice_extraction", "test")
+    run = runs.start_run(governing("invoice_extraction"), "test")
     [proposal] = propose_postings.fn(run, list_inbox(inbox))
     assert proposal.payload is not None and proposal.payload["total"] == "60.00"  # what the rules read
     batch = Batch(run, [proposal], runs.check_policy(run, [proposal]))
     request = open_request(batch)
-    answer = approvals.answer_for(request, "alice", edits={proposal.id: {"total": "75.20"}})
-    for decision in approvals.decide(request.id, answer):
+    answer = answer_for(request, "alice", edits={proposal.id: {"total": "75.20"}})
+    for decision in decide(request.id, answer):
         executor.execute_one(run.policy, decision.proposal_id)
 
     memory = history.load()
@@ -114,7 +115,7 @@ def test_a_posting_approved_with_a_correction_teaches_the_next_document(opsgate_
     later.mkdir()
     rows = ["Invoice No: KS-0161", "Nuts 10 x 4.00     40.00", "Total goods     40.00", "Carriage   12.10"]
     (later / "kestrel-0161.txt").write_text(statement("KS/2024/0161", "21/06/2024", rows, "52.10"))
-    [next_one] = propose_postings.fn(runs.start_run("invoice_extraction", "test"), list_inbox(later))
+    [next_one] = propose_postings.fn(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(later))
 
     assert next_one.payload is not None and next_one.payload["total"] == "52.10"
     assert next_one.confidence["total"] == 0.6
@@ -127,11 +128,11 @@ def test_a_reversed_posting_is_forgotten(opsgate_env: str, tmp_path: Path) -> No
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "kestrel.txt").write_text(statement("KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Bolts 4 x 15.00     60.00", "Total goods     60.00"], "60.00"))
-    run = runs.start_run("invoice_extraction", "test")
+    run = runs.start_run(governing("invoice_extraction"), "test")
     [proposal] = propose_postings.fn(run, list_inbox(inbox))
     assert proposal.tool == "payables.post" and not proposal.escalations
     request = open_request(Batch(run, [proposal], runs.check_policy(run, [proposal])))
-    for decision in approvals.decide(request.id, approvals.answer_for(request, "alice")):
+    for decision in decide(request.id, answer_for(request, "alice")):
         executor.execute_one(run.policy, decision.proposal_id)
     history.sync()
     assert len(_learnt()) == 1
@@ -147,10 +148,10 @@ def test_a_reversed_posting_is_forgotten(opsgate_env: str, tmp_path: Path) -> No
 
 def _post(inbox: Path, edits: dict[str, str] | None = None) -> str:
     """Propose the inbox's one document through the real step, approve it (with ``edits``) and execute it."""
-    run = runs.start_run("invoice_extraction", "test")
+    run = runs.start_run(governing("invoice_extraction"), "test")
     [proposal] = propose_postings.fn(run, list_inbox(inbox))
     request = open_request(Batch(run, [proposal], runs.check_policy(run, [proposal])), flow_run_id=run.id)
-    for decision in approvals.decide(request.id, approvals.answer_for(request, "lena", edits={proposal.id: edits} if edits else None)):
+    for decision in decide(request.id, answer_for(request, "lena", edits={proposal.id: edits} if edits else None)):
         executor.execute_one(run.policy, decision.proposal_id)
     return proposal.id
 

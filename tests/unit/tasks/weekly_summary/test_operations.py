@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from opsgate.governance import approvals
-
+from opsgate.governance import requests
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.governing import governing
+from opsgate.learning.decisions import decide
 from opsgate.governance import executor
 
 from opsgate.governance import runs
@@ -53,12 +55,12 @@ def _merge(survivor: str, *duplicates: str, case_type: str = "duplicate") -> Pro
 def _gate(workflow: str, proposals: list[Proposal], rejected: tuple[Proposal, ...] = (), edits: dict[str, dict[str, str]] | None = None) -> Run:
     """Start a run, route its proposals by the shipped policy, and have a person decide the ones
     routed to the gate: approve, except ``rejected``, with ``edits`` as corrections."""
-    run = runs.start_run(workflow, "test")
+    run = runs.start_run(governing(workflow), "test")
     verdicts = runs.check_policy(run, proposals)
     gated = [p for p, v in zip(proposals, verdicts) if v.route is Route.APPROVE]
     if gated:
-        request = approvals.open_request(workflow, run.id, run.id, "approval-1", gated, approvals.deadline_in(3600))
-        approvals.decide(request.id, approvals.answer_for(request, "dana", rejections={p.id: "not ours" for p in rejected}, edits=edits))
+        request = requests.open_request(workflow, run.id, run.id, "approval-1", gated, requests.deadline_in(3600))
+        decide(request.id, answer_for(request, "dana", rejections={p.id: "not ours" for p in rejected}, edits=edits))
     return run
 
 

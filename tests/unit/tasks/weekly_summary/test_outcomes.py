@@ -38,6 +38,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from opsgate.learning.governing import governing
 from opsgate.learning import evaluation
 
 from opsgate.governance import runs
@@ -84,7 +85,7 @@ TABLES = (ProposalRow, AuditRow, FactSheetRow, ReportRow, ApprovalRequestRow, Ap
 
 def _draft_week(week: str, *failed: str) -> None:
     """One shadow run over ``week``'s stored facts, as the flow records it, plus events rows that failed."""
-    run = runs.start_run(WORKFLOW, "test")
+    run = runs.start_run(governing(WORKFLOW), "test")
     facts = {"week": week, "timezone": "UTC", **WEEKS[week]}
     subject = f"{week} (UTC)"
     stored = save_sheet(run.id, FactSheet(workflow=WORKFLOW, subject=subject, facts=facts, detail={}, appendix=""))

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from opsgate.governance import approvals
-
+from opsgate.governance import requests
+from opsgate.cli.approvals import answer_for
+from opsgate.learning.governing import governing
+from opsgate.learning.decisions import decide
 from opsgate.governance import executor
 
 from opsgate.governance import runs
@@ -42,7 +44,7 @@ EDITED = "Week 2026-W47: 412 opened and 398 closed; 7 SLA breaches to look at."
 
 
 def _published_week() -> str:
-    run = runs.start_run(WORKFLOW, "test")
+    run = runs.start_run(governing(WORKFLOW), "test")
     stored = save_sheet(run.id, FactSheet(workflow=WORKFLOW, subject="2026-W47 (UTC)", facts=FACTS, detail={}, appendix=""))
     draft = template_summary(FACTS)
     publication = ReportPublication(
@@ -53,8 +55,8 @@ def _published_week() -> str:
         instruction_version=TEMPLATE_VERSION,
     )
     runs.check_policy(run, [proposal])
-    request = approvals.open_request(WORKFLOW, run.id, "summary-run", "summary-1", [proposal], approvals.deadline_in(600))
-    (decision,) = approvals.decide(request.id, approvals.answer_for(request, "olga", edits={proposal.id: {"headline": EDITED}}))
+    request = requests.open_request(WORKFLOW, run.id, "summary-run", "summary-1", [proposal], requests.deadline_in(600))
+    (decision,) = decide(request.id, answer_for(request, "olga", edits={proposal.id: {"headline": EDITED}}))
     executor.execute_one(run.policy, decision.proposal_id)
     return proposal.id
 
