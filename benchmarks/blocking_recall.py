@@ -69,12 +69,20 @@ def main() -> None:
     found = np.logical_or.reduce(list(by_key.values())) if by_key else np.zeros(len(truth), dtype=bool)
     recall = float(found.mean()) if len(truth) else 1.0
     share = len(candidates.a) / max(n * (n - 1) // 2, 1)
-    print(f"records={n} true_pairs={len(truth)} candidate_pairs={len(candidates.a)} pair_share={share:.6f} "
-          f"blocking_recall={recall:.4f} missed={int((~found).sum())} seconds={time.perf_counter() - started:.1f}")
+    print(
+        f"records={n} true_pairs={len(truth)} candidate_pairs={len(candidates.a)} pair_share={share:.6f} "
+        f"blocking_recall={recall:.4f} missed={int((~found).sum())} seconds={time.perf_counter() - started:.1f}"
+    )
     if args.by_key:
         for key, mine in by_key.items():
-            others = np.logical_or.reduce([v for k, v in by_key.items() if k != key]) if len(by_key) > 1 else np.zeros_like(mine)
-            print(f"  key={key!r} pairs={len(candidates.by_key[key])} finds={int(mine.sum())} only_this={int((mine & ~others).sum())}")
+            others = (
+                np.logical_or.reduce([v for k, v in by_key.items() if k != key])
+                if len(by_key) > 1
+                else np.zeros_like(mine)
+            )
+            print(
+                f"  key={key!r} pairs={len(candidates.by_key[key])} finds={int(mine.sum())} only_this={int((mine & ~others).sum())}"
+            )
 
 
 if __name__ == "__main__":

@@ -83,7 +83,9 @@ def measured(command: list[str], stdout: Path, scratch: Path, timeout: float) ->
     start = time.perf_counter()
     with stdout.open("w", encoding="utf-8") as out:
         # Own process group, so a timeout stops the tool itself and not only the wrapper around it.
-        child = subprocess.Popen(wrapped, stdout=out, stderr=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True)
+        child = subprocess.Popen(
+            wrapped, stdout=out, stderr=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True
+        )
         try:
             _, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -91,14 +93,18 @@ def measured(command: list[str], stdout: Path, scratch: Path, timeout: float) ->
             child.communicate()
             return -1, time.perf_counter() - start, 0.0, f"timed out after {timeout:.0f} s"
     seconds = time.perf_counter() - start
-    peak_kb = rss_file.read_text().strip().splitlines()[-1] if rss_file.exists() and rss_file.read_text().strip() else "0"
+    peak_kb = (
+        rss_file.read_text().strip().splitlines()[-1] if rss_file.exists() and rss_file.read_text().strip() else "0"
+    )
     tail = "\n".join(stderr.strip().splitlines()[-6:])
     return child.returncode, seconds, float(peak_kb) / 1024 if peak_kb.isdigit() else 0.0, tail
 
 
 def score(scorer: Path, truth: Path, predictions: Path) -> dict[str, float]:
     """The scorer's key=value numbers (true_pairs, flagged, review, precision, recall, queue_recall, f1)."""
-    done = subprocess.run([sys.executable, str(scorer), str(truth), str(predictions)], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, str(scorer), str(truth), str(predictions)], capture_output=True, text=True, check=True
+    )
     return {key: float(value) for key, value in re.findall(r"(\w+)=([0-9.]+)", done.stdout)}
 
 
@@ -108,11 +114,22 @@ def count_lines(path: Path) -> int:
         return sum(1 for line in handle if line.lstrip().startswith("{"))
 
 
-def run_tool(tool: str, command: list[str], records: int, truth: Path, predictions: Path, scorer: Path, scratch: Path, timeout: float) -> Run:
+def run_tool(
+    tool: str,
+    command: list[str],
+    records: int,
+    truth: Path,
+    predictions: Path,
+    scorer: Path,
+    scratch: Path,
+    timeout: float,
+) -> Run:
     """Run one tool, then score what it wrote to ``predictions``; failures become a Run with the error."""
     run = Run(tool, records)
     log = scratch / f"{tool}.stdout"
-    code, run.seconds, run.peak_mb, tail = measured(command, predictions if tool == "opsgate" else log, scratch, timeout)
+    code, run.seconds, run.peak_mb, tail = measured(
+        command, predictions if tool == "opsgate" else log, scratch, timeout
+    )
     if code != 0:
         run.error = f"exit {code}: {tail}"
         return run
@@ -130,13 +147,31 @@ def opsgate_dedupe(file: Path, id_column: str) -> list[str]:
 
 def splink_dedupe(file: Path, id_column: str, kind: str, out: Path, columns: str = "") -> list[str]:
     """The Splink baseline on the same file; ``columns`` maps its column names to the file's (see splink_baseline.py)."""
-    command = [sys.executable, str(REPO / "benchmarks" / "splink_baseline.py"), str(file), "--id-column", id_column, "--kind", kind, "--out", str(out)]
+    command = [
+        sys.executable,
+        str(REPO / "benchmarks" / "splink_baseline.py"),
+        str(file),
+        "--id-column",
+        id_column,
+        "--kind",
+        kind,
+        "--out",
+        str(out),
+    ]
     return [*command, "--columns", columns] if columns else command
 
 
 def blocking(file: Path, id_column: str, truth: Path, timeout: float) -> None:
     """Blocking recall and pair share of the candidates opsgate would score on ``file``."""
-    command = [sys.executable, str(REPO / "benchmarks" / "blocking_recall.py"), str(file), "--id-column", id_column, "--truth", str(truth)]
+    command = [
+        sys.executable,
+        str(REPO / "benchmarks" / "blocking_recall.py"),
+        str(file),
+        "--id-column",
+        id_column,
+        "--truth",
+        str(truth),
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -180,7 +215,9 @@ def febrl_truth(source: Path, scratch: Path) -> Path:
 
 def header(label: str) -> None:
     """Column titles of the results table."""
-    print(f"{label:>10} {'tool':8} {'seconds':>9} {'records/s':>10} {'peak MB':>8} {'precision':>9} {'recall':>7} {'F1':>6} {'queue_rec':>9} {'pairs':>9}")
+    print(
+        f"{label:>10} {'tool':8} {'seconds':>9} {'records/s':>10} {'peak MB':>8} {'precision':>9} {'recall':>7} {'F1':>6} {'queue_rec':>9} {'pairs':>9}"
+    )
 
 
 def row(run: Run) -> None:
@@ -189,8 +226,11 @@ def row(run: Run) -> None:
         print(f"{run.records:>10} {run.tool:8} FAILED after {run.seconds:.1f} s: {run.error}", flush=True)
         return
     s = run.scores
-    print(f"{run.records:>10} {run.tool:8} {run.seconds:>9.2f} {run.records / run.seconds:>10,.0f} {run.peak_mb:>8.0f} "
-          f"{s.get('precision', 0):>9.3f} {s.get('recall', 0):>7.3f} {s.get('f1', 0):>6.3f} {s.get('queue_recall', 0):>9.3f} {run.emitted:>9}", flush=True)
+    print(
+        f"{run.records:>10} {run.tool:8} {run.seconds:>9.2f} {run.records / run.seconds:>10,.0f} {run.peak_mb:>8.0f} "
+        f"{s.get('precision', 0):>9.3f} {s.get('recall', 0):>7.3f} {s.get('f1', 0):>6.3f} {s.get('queue_recall', 0):>9.3f} {run.emitted:>9}",
+        flush=True,
+    )
 
 
 def compare(runs: list[Run]) -> None:
@@ -201,14 +241,22 @@ def compare(runs: list[Run]) -> None:
     for size, tools in by_size.items():
         ours, theirs = tools.get("opsgate"), tools.get("splink")
         if ours and theirs and ours.ok and theirs.ok:
-            print(f"size={size} time_ratio_splink_over_opsgate={theirs.seconds / ours.seconds:.2f} "
-                  f"memory_ratio_splink_over_opsgate={theirs.peak_mb / max(ours.peak_mb, 1):.2f} "
-                  f"f1_opsgate_minus_splink={ours.scores.get('f1', 0) - theirs.scores.get('f1', 0):+.3f}")
+            print(
+                f"size={size} time_ratio_splink_over_opsgate={theirs.seconds / ours.seconds:.2f} "
+                f"memory_ratio_splink_over_opsgate={theirs.peak_mb / max(ours.peak_mb, 1):.2f} "
+                f"f1_opsgate_minus_splink={ours.scores.get('f1', 0) - theirs.scores.get('f1', 0):+.3f}"
+            )
 
 
 # Per public set: file, id column, label column (None: truth in a file of its own), Splink's kind and its column names.
 PUBLIC_SETS = {
-    "chicago": ("chicago_early_learning_sites.csv", "Id", "True Id", "company", "company_name=Site name,address=Address,postcode=Zip,phone=Phone"),
+    "chicago": (
+        "chicago_early_learning_sites.csv",
+        "Id",
+        "True Id",
+        "company",
+        "company_name=Site name,address=Address,postcode=Zip,phone=Phone",
+    ),
     "febrl3": ("febrl3.csv", "rec_id", None, "person", "address=address_1,city=suburb"),
     "fake_1000": ("fake_1000.csv", "unique_id", "cluster", "person", "given_name=first_name,date_of_birth=dob"),
 }
@@ -221,16 +269,42 @@ def public_sets(data: Path, scorer: Path, scratch: Path, timeout: float, with_sp
         if label:
             file, truth, rows = labelled_inputs(records / source, scratch, id_column, label)
         else:
-            file, truth, rows = records / source, febrl_truth(records / "febrl3_true_pairs.csv", scratch), count_lines_csv(records / source)
+            file, truth, rows = (
+                records / source,
+                febrl_truth(records / "febrl3_true_pairs.csv", scratch),
+                count_lines_csv(records / source),
+            )
         print(f"== {name}: {rows} records, {count_lines_csv(truth)} true pairs")
         header("records")
-        runs = [run_tool("opsgate", opsgate_dedupe(file, id_column), rows, truth, scratch / f"{name}.jsonl", scorer, scratch, timeout)]
+        runs = [
+            run_tool(
+                "opsgate",
+                opsgate_dedupe(file, id_column),
+                rows,
+                truth,
+                scratch / f"{name}.jsonl",
+                scorer,
+                scratch,
+                timeout,
+            )
+        ]
         row(runs[-1])
         if runs[-1].ok:
             print(f"flagged={int(runs[-1].scores.get('flagged', 0))} review={int(runs[-1].scores.get('review', 0))}")
         if with_splink:
             out = scratch / f"{name}.splink.jsonl"
-            runs.append(run_tool("splink", splink_dedupe(file, id_column, kind, out, columns), rows, truth, out, scorer, scratch, timeout))
+            runs.append(
+                run_tool(
+                    "splink",
+                    splink_dedupe(file, id_column, kind, out, columns),
+                    rows,
+                    truth,
+                    out,
+                    scorer,
+                    scratch,
+                    timeout,
+                )
+            )
             row(runs[-1])
             compare(runs)
         blocking(file, id_column, truth, timeout)
@@ -256,11 +330,17 @@ def synthetic_sets(sizes: list[int], kind: str, with_splink: bool, scorer: Path,
         print(f"{size:>10} {'truth':8} {len(pairs)} true pairs", flush=True)
         del records, pairs
         blocking(file, "id", truth, timeout)
-        runs.append(run_tool("opsgate", opsgate_dedupe(file, "id"), size, truth, folder / "opsgate.jsonl", scorer, scratch, timeout))
+        runs.append(
+            run_tool(
+                "opsgate", opsgate_dedupe(file, "id"), size, truth, folder / "opsgate.jsonl", scorer, scratch, timeout
+            )
+        )
         row(runs[-1])
         if with_splink:
             out = folder / "splink.jsonl"
-            runs.append(run_tool("splink", splink_dedupe(file, "id", kind, out), size, truth, out, scorer, scratch, timeout))
+            runs.append(
+                run_tool("splink", splink_dedupe(file, "id", kind, out), size, truth, out, scorer, scratch, timeout)
+            )
             row(runs[-1])
         shutil.rmtree(folder)  # a million records is a few hundred MB on disk; keep one size at a time
     compare(runs)
@@ -272,8 +352,12 @@ def main() -> None:
     parser.add_argument("--kind", choices=["person", "company"], default="person")
     parser.add_argument("--no-splink", action="store_true", help="run opsgate only")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="the shared data folder")
-    parser.add_argument("--bench", type=Path, default=REPO.parent / "shared" / "bench", help="the folder of the scorers")
-    parser.add_argument("--timeout", type=float, default=3600, help="seconds before a tool run is stopped and reported as failed")
+    parser.add_argument(
+        "--bench", type=Path, default=REPO.parent / "shared" / "bench", help="the folder of the scorers"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3600, help="seconds before a tool run is stopped and reported as failed"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     with_splink = not args.no_splink

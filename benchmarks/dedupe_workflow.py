@@ -70,13 +70,17 @@ def run(label: str, params: object, loaded: int) -> None:
     seconds = time.perf_counter() - start
     executed = summary.counts.get("executed", 0)
     others = {k: v for k, v in summary.counts.items() if k != "executed"}
-    print(f"{label}: records_loaded={loaded} seconds={seconds:.1f} records_per_second={loaded / seconds:,.0f} merges_executed={executed} other_cases={others}")
+    print(
+        f"{label}: records_loaded={loaded} seconds={seconds:.1f} records_per_second={loaded / seconds:,.0f} merges_executed={executed} other_cases={others}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--new", type=float, default=0.01, help="share of the records that arrive in the incremental run")
+    parser.add_argument(
+        "--new", type=float, default=0.01, help="share of the records that arrive in the incremental run"
+    )
     parser.add_argument("--kind", choices=["person", "company"], default="company")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
@@ -97,11 +101,24 @@ def main() -> None:
         from tasks.duplicate_flagging.params import DedupeParams
 
         with prefect_api():
-            run("full run", DedupeParams(kind=args.kind, file=existing, id_column="id", trigger="benchmark"), int((~arriving).sum()))
-            run("incremental run", DedupeParams(kind=args.kind, file=new, id_column="id", incremental=True, trigger="benchmark"), int(arriving.sum()))
+            run(
+                "full run",
+                DedupeParams(kind=args.kind, file=existing, id_column="id", trigger="benchmark"),
+                int((~arriving).sum()),
+            )
+            run(
+                "incremental run",
+                DedupeParams(kind=args.kind, file=new, id_column="id", incremental=True, trigger="benchmark"),
+                int(arriving.sum()),
+            )
         found = merged_pairs()
         hits = len(found & truth)
-        print(f"merged pairs={len(found)} precision={hits / max(len(found), 1):.3f} recall={hits / max(len(truth), 1):.3f} (pairwise, against the generator's truth)")
+        print(
+            (
+                f"merged pairs={len(found)} precision={hits / max(len(found), 1):.3f} "
+                f"recall={hits / max(len(truth), 1):.3f} (pairwise, against the generator's truth)"
+            )
+        )
 
 
 if __name__ == "__main__":

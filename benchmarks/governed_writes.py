@@ -30,26 +30,32 @@ def main() -> None:
     if args.database_url:
         os.environ["OPSGATE_DATABASE_URL"] = args.database_url
 
-    from opsgate.governance import requests
     from opsgate.cli.approvals import answer_for
-    from opsgate.learning.governing import governing
+    from opsgate.governance import executor, requests, runs
     from opsgate.learning.decisions import decide
-    from opsgate.store import audit
-
-    from opsgate.governance import executor
-
-    from opsgate.governance import runs
+    from opsgate.learning.governing import governing
     from opsgate.models import Proposal
     from opsgate.settings import get_settings
+    from opsgate.store import audit
     from opsgate.store.db import transaction
     from opsgate.writers.payables import PayablePosting
 
     run = runs.start_run(governing("invoice_extraction"), "benchmark")
     proposals = [
         Proposal(
-            workflow=run.workflow, source=f"bench/{i}.pdf", case_type="invoice", tool="payables.post", instruction_version="rules-v1",  # a released version: it goes to the gate
-            payload=PayablePosting(vendor_name=f"Vendor {i % 97}", invoice_number=f"B-{i:07d}", invoice_date=date(2026, 1, 1 + i % 28),
-                                   currency="EUR", total=Decimal(i % 5000) + Decimal("0.99"), source=f"bench/{i}.pdf").model_dump(mode="json"),
+            workflow=run.workflow,
+            source=f"bench/{i}.pdf",
+            case_type="invoice",
+            tool="payables.post",
+            instruction_version="rules-v1",  # a released version: it goes to the gate
+            payload=PayablePosting(
+                vendor_name=f"Vendor {i % 97}",
+                invoice_number=f"B-{i:07d}",
+                invoice_date=date(2026, 1, 1 + i % 28),
+                currency="EUR",
+                total=Decimal(i % 5000) + Decimal("0.99"),
+                source=f"bench/{i}.pdf",
+            ).model_dump(mode="json"),
         )
         for i in range(args.count)
     ]
@@ -73,7 +79,9 @@ def main() -> None:
         result = audit.verify(session)
     timings["audit verify"] = time.perf_counter() - start
 
-    print(f"store={get_settings().store_url.split('?')[0]} proposals={args.count} audit_rows={result.rows} chain_ok={result.ok}")
+    print(
+        f"store={get_settings().store_url.split('?')[0]} proposals={args.count} audit_rows={result.rows} chain_ok={result.ok}"
+    )
     for stage, seconds in timings.items():
         print(f"{stage:15s} seconds={seconds:7.3f} per_second={args.count / seconds:9.1f}")
 

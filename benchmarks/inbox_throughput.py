@@ -35,7 +35,10 @@ def make_inbox(folder: Path, count: int) -> list[Path]:
     layouts = [US_INVOICE, DE_INVOICE, UK_INVOICE]
     paths = []
     for i in range(count):
-        lines = [line.replace("0317", f"{i:04d}").replace("0815", f"{i:04d}").replace("1187", f"{i:04d}") for line in layouts[i % 3]]
+        lines = [
+            line.replace("0317", f"{i:04d}").replace("0815", f"{i:04d}").replace("1187", f"{i:04d}")
+            for line in layouts[i % 3]
+        ]
         path = folder / f"invoice-{i:05d}.pdf"
         path.write_bytes(text_pdf(lines))
         paths.append(path)
@@ -44,10 +47,20 @@ def make_inbox(folder: Path, count: int) -> list[Path]:
 
 def bench_extract(paths: list[Path]) -> None:
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "opsgate", "extract", *map(str, paths), "--json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "opsgate", "extract", *map(str, paths), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     seconds = time.perf_counter() - start
     assert len(out.stdout.splitlines()) == len(paths)
-    print(f"opsgate extract (whole command, start-up included, isolated reader): documents={len(paths)} seconds={seconds:.2f} documents_per_second={len(paths) / seconds:.0f}")
+    print(
+        (
+            f"opsgate extract (whole command, start-up included, isolated reader): documents={len(paths)} "
+            f"seconds={seconds:.2f} documents_per_second={len(paths) / seconds:.0f}"
+        )
+    )
 
 
 def bench_isolation(paths: list[Path]) -> None:
@@ -64,27 +77,37 @@ def bench_isolation(paths: list[Path]) -> None:
     start = time.perf_counter()
     inline = [extract_document(path, required).model_dump_json() for path in paths]
     seconds = time.perf_counter() - start
-    print(f"in this process (no isolation): documents={len(paths)} data_mb={megabytes:.1f} seconds={seconds:.2f} documents_per_second={len(paths) / seconds:.0f}")
+    print(
+        f"in this process (no isolation): documents={len(paths)} data_mb={megabytes:.1f} seconds={seconds:.2f} documents_per_second={len(paths) / seconds:.0f}"
+    )
     configured = Limits.from_settings()
     for workers in sorted({1, configured.workers}):
-        limits = Limits(configured.memory_bytes, configured.cpu_seconds, configured.wall_seconds, configured.output_bytes, workers)
+        limits = Limits(
+            configured.memory_bytes, configured.cpu_seconds, configured.wall_seconds, configured.output_bytes, workers
+        )
         start = time.perf_counter()
         isolated = [result.model_dump_json() for result in extract_documents(jobs, limits=limits)]
         pooled = time.perf_counter() - start
         assert isolated == inline, "the isolated reader reads the same"
-        print(f"isolated reader, {workers} worker process(es), start-up included: documents={len(paths)} data_mb={megabytes:.1f} seconds={pooled:.2f} "
-              f"documents_per_second={len(paths) / pooled:.0f} overhead_ms_per_document={(pooled - seconds) / len(paths) * 1000:.1f}")
+        print(
+            f"isolated reader, {workers} worker process(es), start-up included: documents={len(paths)} data_mb={megabytes:.1f} seconds={pooled:.2f} "
+            f"documents_per_second={len(paths) / pooled:.0f} overhead_ms_per_document={(pooled - seconds) / len(paths) * 1000:.1f}"
+        )
     start = time.perf_counter()
     list(extract_documents(jobs[:1]))
     one = time.perf_counter() - start
     start = time.perf_counter()
     extract_document(paths[0], required)
-    print(f"one document: isolated seconds={one:.2f} (a worker started and its imports), in this process seconds={time.perf_counter() - start:.3f}")
+    print(
+        f"one document: isolated seconds={one:.2f} (a worker started and its imports), in this process seconds={time.perf_counter() - start:.3f}"
+    )
 
 
 def bench_flow(inbox: Path, count: int, scratch: Path) -> None:
     policies = scratch / "policies"
-    os.environ["OPSGATE_DATABASE_URL"] = f"sqlite:///{scratch / 'opsgate.db'}"  # the local Prefect server keeps its home in the data dir: not a temp one
+    os.environ["OPSGATE_DATABASE_URL"] = (
+        f"sqlite:///{scratch / 'opsgate.db'}"  # the local Prefect server keeps its home in the data dir: not a temp one
+    )
     os.environ["OPSGATE_POLICY_DIR"] = str(policies)
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
     import yaml
@@ -102,8 +125,10 @@ def bench_flow(inbox: Path, count: int, scratch: Path) -> None:
         start = time.perf_counter()
         summary = invoice_extraction(InvoiceParams(inbox=inbox, trigger="benchmark"))
         seconds = time.perf_counter() - start
-    print(f"flow in shadow mode (record + route + audit every proposal): documents={count} seconds={seconds:.2f} "
-          f"documents_per_second={count / seconds:.0f} outcomes={summary.counts}")
+    print(
+        f"flow in shadow mode (record + route + audit every proposal): documents={count} seconds={seconds:.2f} "
+        f"documents_per_second={count / seconds:.0f} outcomes={summary.counts}"
+    )
 
 
 def profile_extract(paths: list[Path]) -> None:

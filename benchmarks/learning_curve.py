@@ -44,7 +44,10 @@ def shop(receipt: dict[str, Any]) -> str:
 
 def approved(entities: dict[str, str]) -> dict[str, Any]:
     """The receipt's labels as the values people approved, typed as ``opsgate extract`` prints them."""
-    fields: dict[str, Any] = {"vendor_name": entities.get("company") or None, "vendor_address": entities.get("address") or None}
+    fields: dict[str, Any] = {
+        "vendor_name": entities.get("company") or None,
+        "vendor_address": entities.get("address") or None,
+    }
     day = parse_date(entities.get("date", ""), dayfirst=True)
     amount = parse_amount(entities.get("total", "")) if entities.get("total") else None
     fields["invoice_date"] = day.isoformat() if day else None
@@ -52,12 +55,16 @@ def approved(entities: dict[str, str]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def score(scorer: Path, scratch: Path, name: str, receipts: list[dict[str, Any]], results: dict[str, Extraction]) -> str:
+def score(
+    scorer: Path, scratch: Path, name: str, receipts: list[dict[str, Any]], results: dict[str, Extraction]
+) -> str:
     """The scorer's mean field accuracy over ``receipts``, and its per-field lines."""
     truth = scratch / f"{name}_truth.json"
     truth.write_text(json.dumps({f"{r['key']}.txt": r["entities"] for r in receipts}))
     lines = "\n".join(results[r["key"]].model_dump_json() for r in receipts) + "\n"
-    scored = subprocess.run([sys.executable, str(scorer), "sroie", str(truth), "-"], input=lines, capture_output=True, text=True, check=True)
+    scored = subprocess.run(
+        [sys.executable, str(scorer), "sroie", str(truth), "-"], input=lines, capture_output=True, text=True, check=True
+    )
     return scored.stdout.rstrip()
 
 
@@ -68,11 +75,19 @@ def mean(scored: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="the shared data folder")
-    parser.add_argument("--bench", type=Path, default=REPO.parent / "shared" / "bench", help="the folder of the scorers")
-    parser.add_argument("--database-url", default=None, help="the store to import into; a fresh SQLite file when omitted")
+    parser.add_argument(
+        "--bench", type=Path, default=REPO.parent / "shared" / "bench", help="the folder of the scorers"
+    )
+    parser.add_argument(
+        "--database-url", default=None, help="the store to import into; a fresh SQLite file when omitted"
+    )
     args = parser.parse_args()
     scorer = args.bench / "score_invoices.py"
-    receipts = [json.loads(line) for line in (args.data / "invoices" / "sroie" / "sroie_train_text_labels.jsonl").read_text().splitlines() if line.strip()]
+    receipts = [
+        json.loads(line)
+        for line in (args.data / "invoices" / "sroie" / "sroie_train_text_labels.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
 
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
@@ -92,11 +107,17 @@ def main() -> None:
         with_history = [r for r in held_out if len(by_shop[shop(r)]) > 1]
 
         start = time.perf_counter()
-        cold = {r["key"]: extract_document(folder / f"{r['key']}.txt", REQUIRED, source=f"{r['key']}.txt") for r in held_out}
+        cold = {
+            r["key"]: extract_document(folder / f"{r['key']}.txt", REQUIRED, source=f"{r['key']}.txt") for r in held_out
+        }
         cold_seconds = (time.perf_counter() - start) / len(held_out)
 
         history_file = scratch / "history.jsonl"
-        history_file.write_text("".join(json.dumps({"path": f"receipts/{r['key']}.txt", "fields": approved(r["entities"])}) + "\n" for r in past))
+        history_file.write_text(
+            "".join(
+                json.dumps({"path": f"receipts/{r['key']}.txt", "fields": approved(r["entities"])}) + "\n" for r in past
+            )
+        )
         start = time.perf_counter()
         documents, problems = import_lines(history_file, scratch)
         imported = history.add_all(documents)
@@ -107,10 +128,15 @@ def main() -> None:
         warm = {key: with_memory(extraction, memory) for key, extraction in cold.items()}
         warm_seconds = (time.perf_counter() - start) / len(held_out)
 
-        print(f"== SROIE: {len(receipts)} receipts, {len(by_shop)} shops; history {imported} receipts imported in {import_seconds:.1f} s "
-              f"({memory.version}, {len(memory.vendors)} vendors); held out {len(held_out)}, of shops with history {len(with_history)}")
+        print(
+            f"== SROIE: {len(receipts)} receipts, {len(by_shop)} shops; history {imported} receipts imported in {import_seconds:.1f} s "
+            f"({memory.version}, {len(memory.vendors)} vendors); held out {len(held_out)}, of shops with history {len(with_history)}"
+        )
         for name, chosen in (("held out, all", held_out), ("held out, shops with history", with_history)):
-            cold_scored, warm_scored = score(scorer, scratch, "cold", chosen, cold), score(scorer, scratch, "warm", chosen, warm)
+            cold_scored, warm_scored = (
+                score(scorer, scratch, "cold", chosen, cold),
+                score(scorer, scratch, "warm", chosen, warm),
+            )
             print(f"-- {name} ({len(chosen)} receipts): cold {mean(cold_scored)}, with history {mean(warm_scored)}")
             for cold_line, warm_line in zip(cold_scored.splitlines()[:-2], warm_scored.splitlines()[:-2], strict=True):
                 print(f"   {cold_line}   |   with history {warm_line.split()[-1]}")
@@ -126,12 +152,20 @@ def main() -> None:
         for receipt in receipts:
             k = seen[shop(receipt)] + 1
             seen[shop(receipt)] = k
-            read = cold[receipt["key"]] if receipt["key"] in cold else extract_document(folder / f"{receipt['key']}.txt", REQUIRED, source=f"{receipt['key']}.txt")
+            read = (
+                cold[receipt["key"]]
+                if receipt["key"] in cold
+                else extract_document(folder / f"{receipt['key']}.txt", REQUIRED, source=f"{receipt['key']}.txt")
+            )
             results[receipt["key"]] = with_memory(read, Memory.of(f"stream.{len(learnt)}", learnt) if learnt else None)
             buckets[str(k) if k < 5 else "5+"].append(receipt)
-            learnt.append(learn(receipt["text"], InvoiceFields.model_validate(approved(receipt["entities"])), read.fields))
+            learnt.append(
+                learn(receipt["text"], InvoiceFields.model_validate(approved(receipt["entities"])), read.fields)
+            )
         for k in ("1", "2", "3", "4", "5+"):
-            print(f"k={k:>2}: {len(buckets[k]):4d} receipts, mean field accuracy {mean(score(scorer, scratch, f'k{k}', buckets[k], results))}")
+            print(
+                f"k={k:>2}: {len(buckets[k]):4d} receipts, mean field accuracy {mean(score(scorer, scratch, f'k{k}', buckets[k], results))}"
+            )
 
 
 if __name__ == "__main__":

@@ -95,12 +95,20 @@ def _cpu() -> float:
 
 
 def score(kind: str, truth: Path, lines: list[str], scorer: Path) -> tuple[str, float]:
-    scored = subprocess.run([sys.executable, str(scorer), kind, str(truth), "-"], input="\n".join(lines) + "\n", capture_output=True, text=True, check=True)
+    scored = subprocess.run(
+        [sys.executable, str(scorer), kind, str(truth), "-"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     accuracy = float(re.search(r"mean_field_accuracy=([0-9.]+)", scored.stdout).group(1))  # type: ignore[union-attr]
     return scored.stdout.rstrip(), accuracy
 
 
-def run_set(label: str, kind: str, pdfs: list[Path], truth: Path, scorer: Path, scratch: Path, dpi: int, **options: bool) -> None:
+def run_set(
+    label: str, kind: str, pdfs: list[Path], truth: Path, scorer: Path, scratch: Path, dpi: int, **options: bool
+) -> None:
     images, scans, pages = scratch / f"{kind}-images", scratch / f"{kind}-scans", 0
     images.mkdir()
     scans.mkdir()
@@ -114,7 +122,11 @@ def run_set(label: str, kind: str, pdfs: list[Path], truth: Path, scorer: Path, 
 
     results: dict[str, float] = {}
     print(f"== {label}: {len(pdfs)} documents, {pages} pages, images at {dpi} dpi")
-    ways: list[tuple[str, list[Path], dict[str, bool]]] = [("text layer", pdfs, options), ("ocr", ocr_documents, {}), ("scan", scan_documents, {})]
+    ways: list[tuple[str, list[Path], dict[str, bool]]] = [
+        ("text layer", pdfs, options),
+        ("ocr", ocr_documents, {}),
+        ("scan", scan_documents, {}),
+    ]
     for way, documents, way_options in ways:
         lines, wall, cpu = extract(documents, **way_options)
         report, results[way] = score(kind, truth, lines, scorer)
@@ -135,7 +147,9 @@ def run_set(label: str, kind: str, pdfs: list[Path], truth: Path, scorer: Path, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="the shared data folder")
-    parser.add_argument("--bench", type=Path, default=REPO.parent / "shared" / "bench", help="the folder of the scorers")
+    parser.add_argument(
+        "--bench", type=Path, default=REPO.parent / "shared" / "bench", help="the folder of the scorers"
+    )
     parser.add_argument("--dpi", type=int, default=200, help="resolution the pages are rasterised at")
     parser.add_argument("--limit", type=int, default=0, help="read only the first N documents of each set (0: all)")
     args = parser.parse_args()
@@ -158,7 +172,9 @@ def main() -> None:
         truth = {pdf.name: json.loads(pdf.with_name(pdf.stem + ".groundtruth.json").read_text()) for pdf in pdfs}
         zugferd_truth = scratch / "zugferd_truth.json"
         zugferd_truth.write_text(json.dumps(truth))
-        run_set("zugferd, printed text", "zugferd", pdfs, zugferd_truth, scorer, scratch, args.dpi, use_embedded_xml=False)
+        run_set(
+            "zugferd, printed text", "zugferd", pdfs, zugferd_truth, scorer, scratch, args.dpi, use_embedded_xml=False
+        )
 
 
 if __name__ == "__main__":

@@ -58,19 +58,69 @@ GIVEN_NAMES = (
 
 # name -> nicknames; a copy may carry one of these instead of the given name.
 NICKNAMES: dict[str, tuple[str, ...]] = {
-    "William": ("Bill", "Will"), "Robert": ("Bob", "Rob"), "Richard": ("Rick", "Dick"), "James": ("Jim", "Jimmy"),
-    "John": ("Jack", "Johnny"), "Michael": ("Mike",), "Thomas": ("Tom",), "Christopher": ("Chris",), "Daniel": ("Dan", "Danny"),
-    "Matthew": ("Matt",), "Anthony": ("Tony",), "Joseph": ("Joe",), "Charles": ("Charlie", "Chuck"), "David": ("Dave",),
-    "Steven": ("Steve",), "Edward": ("Ed", "Ted"), "Benjamin": ("Ben",), "Samuel": ("Sam",), "Alexander": ("Alex",),
-    "Nicholas": ("Nick",), "Jonathan": ("Jon",), "Andrew": ("Andy", "Drew"), "Timothy": ("Tim",), "Jennifer": ("Jen", "Jenny"),
-    "Elizabeth": ("Liz", "Beth"), "Katherine": ("Kate", "Kathy"), "Margaret": ("Maggie", "Peggy"), "Patricia": ("Pat", "Patty"),
-    "Susan": ("Sue",), "Deborah": ("Deb",), "Rebecca": ("Becky",), "Jessica": ("Jess",), "Samantha": ("Sam",),
-    "Victoria": ("Vicky",), "Christine": ("Chris",), "Kimberly": ("Kim",), "Stephanie": ("Steph",), "Abigail": ("Abby",),
-    "Jacqueline": ("Jackie",), "Gregory": ("Greg",), "Raymond": ("Ray",), "Lawrence": ("Larry",), "Frank": ("Frankie",),
-    "Ronald": ("Ron",), "Donald": ("Don",), "Kenneth": ("Ken",), "Gerald": ("Jerry",), "Zachary": ("Zach",),
-    "Joshua": ("Josh",), "Jeffrey": ("Jeff",), "Peter": ("Pete",), "Douglas": ("Doug",), "Philip": ("Phil",),
-    "Cynthia": ("Cindy",), "Pamela": ("Pam",), "Dorothy": ("Dot",), "Kathleen": ("Kathy",), "Catherine": ("Cathy",),
-    "Alexis": ("Lexi",), "Nathan": ("Nate",), "Harold": ("Harry",), "Eugene": ("Gene",), "Isabella": ("Bella",),
+    "William": ("Bill", "Will"),
+    "Robert": ("Bob", "Rob"),
+    "Richard": ("Rick", "Dick"),
+    "James": ("Jim", "Jimmy"),
+    "John": ("Jack", "Johnny"),
+    "Michael": ("Mike",),
+    "Thomas": ("Tom",),
+    "Christopher": ("Chris",),
+    "Daniel": ("Dan", "Danny"),
+    "Matthew": ("Matt",),
+    "Anthony": ("Tony",),
+    "Joseph": ("Joe",),
+    "Charles": ("Charlie", "Chuck"),
+    "David": ("Dave",),
+    "Steven": ("Steve",),
+    "Edward": ("Ed", "Ted"),
+    "Benjamin": ("Ben",),
+    "Samuel": ("Sam",),
+    "Alexander": ("Alex",),
+    "Nicholas": ("Nick",),
+    "Jonathan": ("Jon",),
+    "Andrew": ("Andy", "Drew"),
+    "Timothy": ("Tim",),
+    "Jennifer": ("Jen", "Jenny"),
+    "Elizabeth": ("Liz", "Beth"),
+    "Katherine": ("Kate", "Kathy"),
+    "Margaret": ("Maggie", "Peggy"),
+    "Patricia": ("Pat", "Patty"),
+    "Susan": ("Sue",),
+    "Deborah": ("Deb",),
+    "Rebecca": ("Becky",),
+    "Jessica": ("Jess",),
+    "Samantha": ("Sam",),
+    "Victoria": ("Vicky",),
+    "Christine": ("Chris",),
+    "Kimberly": ("Kim",),
+    "Stephanie": ("Steph",),
+    "Abigail": ("Abby",),
+    "Jacqueline": ("Jackie",),
+    "Gregory": ("Greg",),
+    "Raymond": ("Ray",),
+    "Lawrence": ("Larry",),
+    "Frank": ("Frankie",),
+    "Ronald": ("Ron",),
+    "Donald": ("Don",),
+    "Kenneth": ("Ken",),
+    "Gerald": ("Jerry",),
+    "Zachary": ("Zach",),
+    "Joshua": ("Josh",),
+    "Jeffrey": ("Jeff",),
+    "Peter": ("Pete",),
+    "Douglas": ("Doug",),
+    "Philip": ("Phil",),
+    "Cynthia": ("Cindy",),
+    "Pamela": ("Pam",),
+    "Dorothy": ("Dot",),
+    "Kathleen": ("Kathy",),
+    "Catherine": ("Cathy",),
+    "Alexis": ("Lexi",),
+    "Nathan": ("Nate",),
+    "Harold": ("Harry",),
+    "Eugene": ("Gene",),
+    "Isabella": ("Bella",),
 }
 
 SURNAMES = (
@@ -106,9 +156,21 @@ STREET_NAMES = (
 
 # (full form, abbreviation); a copy may write either.
 STREET_TYPES = [
-    ("Street", "St"), ("Avenue", "Ave"), ("Road", "Rd"), ("Boulevard", "Blvd"), ("Drive", "Dr"), ("Lane", "Ln"),
-    ("Court", "Ct"), ("Place", "Pl"), ("Terrace", "Ter"), ("Parkway", "Pkwy"), ("Highway", "Hwy"), ("Circle", "Cir"),
-    ("Way", "Way"), ("Square", "Sq"), ("Trail", "Trl"),
+    ("Street", "St"),
+    ("Avenue", "Ave"),
+    ("Road", "Rd"),
+    ("Boulevard", "Blvd"),
+    ("Drive", "Dr"),
+    ("Lane", "Ln"),
+    ("Court", "Ct"),
+    ("Place", "Pl"),
+    ("Terrace", "Ter"),
+    ("Parkway", "Pkwy"),
+    ("Highway", "Hwy"),
+    ("Circle", "Cir"),
+    ("Way", "Way"),
+    ("Square", "Sq"),
+    ("Trail", "Trl"),
 ]
 STREET_TYPE_P = np.array([30, 22, 14, 5, 10, 6, 4, 2, 1, 1, 1, 1, 1, 1, 1], dtype=float)
 DIRECTIONS = [("North", "N"), ("South", "S"), ("East", "E"), ("West", "W")]
@@ -117,33 +179,109 @@ UNIT_WORDS_COMPANY = ["Suite ", "Ste ", "Ste. ", "#", "Floor "]
 
 # (city, 3-digit ZIP prefix, area code, another way the city is written or "").
 CITIES = [
-    ("New York", "100", "212", "New York City"), ("Los Angeles", "900", "213", "LA"), ("Chicago", "606", "312", ""),
-    ("Houston", "770", "713", ""), ("Phoenix", "850", "602", ""), ("Philadelphia", "191", "215", "Phila"),
-    ("San Antonio", "782", "210", ""), ("San Diego", "921", "619", ""), ("Dallas", "752", "214", ""), ("San Jose", "951", "408", ""),
-    ("Austin", "787", "512", ""), ("Jacksonville", "322", "904", ""), ("Fort Worth", "761", "817", "Ft Worth"),
-    ("Columbus", "432", "614", ""), ("Charlotte", "282", "704", ""), ("San Francisco", "941", "415", "SF"),
-    ("Indianapolis", "462", "317", ""), ("Seattle", "981", "206", ""), ("Denver", "802", "303", ""), ("Washington", "200", "202", "Washington DC"),
-    ("Boston", "021", "617", ""), ("El Paso", "799", "915", ""), ("Nashville", "372", "615", ""), ("Detroit", "482", "313", ""),
-    ("Oklahoma City", "731", "405", "OKC"), ("Portland", "972", "503", ""), ("Las Vegas", "891", "702", ""), ("Memphis", "381", "901", ""),
-    ("Louisville", "402", "502", ""), ("Baltimore", "212", "410", ""), ("Milwaukee", "532", "414", ""), ("Albuquerque", "871", "505", ""),
-    ("Tucson", "857", "520", ""), ("Fresno", "937", "559", ""), ("Sacramento", "958", "916", ""), ("Kansas City", "641", "816", ""),
-    ("Mesa", "852", "480", ""), ("Atlanta", "303", "404", ""), ("Omaha", "681", "402", ""), ("Colorado Springs", "809", "719", "Colo Springs"),
-    ("Raleigh", "276", "919", ""), ("Miami", "331", "305", ""), ("Long Beach", "908", "562", ""), ("Virginia Beach", "234", "757", "Va Beach"),
-    ("Oakland", "946", "510", ""), ("Minneapolis", "554", "612", ""), ("Tulsa", "741", "918", ""), ("Tampa", "336", "813", ""),
-    ("Arlington", "760", "817", ""), ("New Orleans", "701", "504", ""), ("Wichita", "672", "316", ""), ("Cleveland", "441", "216", ""),
-    ("Bakersfield", "933", "661", ""), ("Aurora", "800", "303", ""), ("Anaheim", "928", "714", ""), ("Honolulu", "968", "808", ""),
-    ("Santa Ana", "927", "714", ""), ("Riverside", "925", "951", ""), ("Corpus Christi", "784", "361", ""), ("Lexington", "405", "859", ""),
-    ("Saint Louis", "631", "314", "St. Louis"), ("Saint Paul", "551", "651", "St Paul"), ("Pittsburgh", "152", "412", ""),
-    ("Cincinnati", "452", "513", ""), ("Anchorage", "995", "907", ""), ("Greensboro", "274", "336", ""), ("Plano", "750", "972", ""),
-    ("Newark", "071", "973", ""), ("Lincoln", "685", "402", ""), ("Orlando", "328", "407", ""), ("Irvine", "926", "949", ""),
-    ("Toledo", "436", "419", ""), ("Jersey City", "073", "201", ""), ("Buffalo", "142", "716", ""), ("Madison", "537", "608", ""),
-    ("Springfield", "627", "217", ""), ("Springfield", "011", "413", ""), ("Portland", "041", "207", ""), ("Salt Lake City", "841", "801", "SLC"),
-    ("Boise", "837", "208", ""), ("Richmond", "232", "804", ""), ("Des Moines", "503", "515", ""), ("Birmingham", "352", "205", ""),
-    ("Rochester", "146", "585", ""), ("Spokane", "992", "509", ""), ("Hartford", "061", "860", ""), ("Providence", "029", "401", ""),
+    ("New York", "100", "212", "New York City"),
+    ("Los Angeles", "900", "213", "LA"),
+    ("Chicago", "606", "312", ""),
+    ("Houston", "770", "713", ""),
+    ("Phoenix", "850", "602", ""),
+    ("Philadelphia", "191", "215", "Phila"),
+    ("San Antonio", "782", "210", ""),
+    ("San Diego", "921", "619", ""),
+    ("Dallas", "752", "214", ""),
+    ("San Jose", "951", "408", ""),
+    ("Austin", "787", "512", ""),
+    ("Jacksonville", "322", "904", ""),
+    ("Fort Worth", "761", "817", "Ft Worth"),
+    ("Columbus", "432", "614", ""),
+    ("Charlotte", "282", "704", ""),
+    ("San Francisco", "941", "415", "SF"),
+    ("Indianapolis", "462", "317", ""),
+    ("Seattle", "981", "206", ""),
+    ("Denver", "802", "303", ""),
+    ("Washington", "200", "202", "Washington DC"),
+    ("Boston", "021", "617", ""),
+    ("El Paso", "799", "915", ""),
+    ("Nashville", "372", "615", ""),
+    ("Detroit", "482", "313", ""),
+    ("Oklahoma City", "731", "405", "OKC"),
+    ("Portland", "972", "503", ""),
+    ("Las Vegas", "891", "702", ""),
+    ("Memphis", "381", "901", ""),
+    ("Louisville", "402", "502", ""),
+    ("Baltimore", "212", "410", ""),
+    ("Milwaukee", "532", "414", ""),
+    ("Albuquerque", "871", "505", ""),
+    ("Tucson", "857", "520", ""),
+    ("Fresno", "937", "559", ""),
+    ("Sacramento", "958", "916", ""),
+    ("Kansas City", "641", "816", ""),
+    ("Mesa", "852", "480", ""),
+    ("Atlanta", "303", "404", ""),
+    ("Omaha", "681", "402", ""),
+    ("Colorado Springs", "809", "719", "Colo Springs"),
+    ("Raleigh", "276", "919", ""),
+    ("Miami", "331", "305", ""),
+    ("Long Beach", "908", "562", ""),
+    ("Virginia Beach", "234", "757", "Va Beach"),
+    ("Oakland", "946", "510", ""),
+    ("Minneapolis", "554", "612", ""),
+    ("Tulsa", "741", "918", ""),
+    ("Tampa", "336", "813", ""),
+    ("Arlington", "760", "817", ""),
+    ("New Orleans", "701", "504", ""),
+    ("Wichita", "672", "316", ""),
+    ("Cleveland", "441", "216", ""),
+    ("Bakersfield", "933", "661", ""),
+    ("Aurora", "800", "303", ""),
+    ("Anaheim", "928", "714", ""),
+    ("Honolulu", "968", "808", ""),
+    ("Santa Ana", "927", "714", ""),
+    ("Riverside", "925", "951", ""),
+    ("Corpus Christi", "784", "361", ""),
+    ("Lexington", "405", "859", ""),
+    ("Saint Louis", "631", "314", "St. Louis"),
+    ("Saint Paul", "551", "651", "St Paul"),
+    ("Pittsburgh", "152", "412", ""),
+    ("Cincinnati", "452", "513", ""),
+    ("Anchorage", "995", "907", ""),
+    ("Greensboro", "274", "336", ""),
+    ("Plano", "750", "972", ""),
+    ("Newark", "071", "973", ""),
+    ("Lincoln", "685", "402", ""),
+    ("Orlando", "328", "407", ""),
+    ("Irvine", "926", "949", ""),
+    ("Toledo", "436", "419", ""),
+    ("Jersey City", "073", "201", ""),
+    ("Buffalo", "142", "716", ""),
+    ("Madison", "537", "608", ""),
+    ("Springfield", "627", "217", ""),
+    ("Springfield", "011", "413", ""),
+    ("Portland", "041", "207", ""),
+    ("Salt Lake City", "841", "801", "SLC"),
+    ("Boise", "837", "208", ""),
+    ("Richmond", "232", "804", ""),
+    ("Des Moines", "503", "515", ""),
+    ("Birmingham", "352", "205", ""),
+    ("Rochester", "146", "585", ""),
+    ("Spokane", "992", "509", ""),
+    ("Hartford", "061", "860", ""),
+    ("Providence", "029", "401", ""),
 ]
 
-EMAIL_DOMAINS = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "aol.com", "icloud.com", "comcast.net", "msn.com",
-                 "live.com", "protonmail.com", "att.net", "verizon.net"]
+EMAIL_DOMAINS = [
+    "gmail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "aol.com",
+    "icloud.com",
+    "comcast.net",
+    "msn.com",
+    "live.com",
+    "protonmail.com",
+    "att.net",
+    "verizon.net",
+]
 EMAIL_DOMAIN_P = np.array([40, 14, 10, 10, 5, 6, 4, 2, 3, 2, 2, 2], dtype=float)
 
 COMPANY_WORDS = (
@@ -154,28 +292,85 @@ COMPANY_WORDS = (
     "Fusion Vertex Zenith Nova Orbit Prime Core Bright Clear Swift Rapid Precision Reliable Allied Integrated Advanced "
     "Dynamic Strategic First Second Lakeside Riverside Hillside Northstar Redwood Ironwood Stonegate Westfield Eastgate"
 ).split()
-COINED_HEADS = "Nova Tek Inno Data Medi Agri Aero Auto Bio Chem Cyber Eco Electro Enviro Fin Geo Hydro Info Logi Micro Nano Neo Omni Opti Petro Pharma Robo Sol Tele Terra Trans Uni Vita Zen Ampli Syn Kine Lumi Veri".split()
+COINED_HEADS = (
+    "Nova Tek Inno Data Medi Agri Aero Auto Bio Chem Cyber Eco Electro Enviro Fin Geo Hydro Info Logi "
+    "Micro Nano Neo Omni Opti Petro Pharma Robo Sol Tele Terra Trans Uni Vita Zen Ampli Syn Kine Lumi Veri"
+).split()
 COINED_TAILS = "tek tech tron ics ix ify ora ium ly nex nova sys works lab logic soft wave link point path gen matic vance core cell vox ara".split()
 
 # (full, abbreviation or ""): the trade word of a company name.
 INDUSTRY_WORDS = [
-    ("Logistics", ""), ("Engineering", "Eng"), ("Technologies", "Tech"), ("Manufacturing", "Mfg"), ("Services", "Svcs"),
-    ("Associates", "Assoc"), ("Brothers", "Bros"), ("Management", "Mgmt"), ("Systems", "Sys"), ("Solutions", ""),
-    ("Holdings", "Hldgs"), ("Industries", "Inds"), ("Laboratories", "Labs"), ("Distribution", "Dist"), ("Construction", "Constr"),
-    ("Consulting", ""), ("Trading", ""), ("Foods", ""), ("Pharmaceuticals", "Pharma"), ("Partners", ""), ("Group", "Grp"),
-    ("International", "Intl"), ("Enterprises", "Ent"), ("Electric", "Elec"), ("Plumbing", ""), ("Roofing", ""),
-    ("Landscaping", ""), ("Transport", ""), ("Freight", ""), ("Marketing", "Mktg"), ("Media", ""), ("Software", ""),
-    ("Capital", ""), ("Investments", "Invest"), ("Insurance", "Ins"), ("Realty", ""), ("Properties", "Props"),
-    ("Development", "Dev"), ("Healthcare", ""), ("Dental", ""), ("Medical", "Med"), ("Supply", "Sply"), ("Equipment", "Equip"),
-    ("Motors", ""), ("Textiles", ""), ("Packaging", "Pkg"), ("Printing", ""), ("Security", "Sec"), ("Energy", ""),
+    ("Logistics", ""),
+    ("Engineering", "Eng"),
+    ("Technologies", "Tech"),
+    ("Manufacturing", "Mfg"),
+    ("Services", "Svcs"),
+    ("Associates", "Assoc"),
+    ("Brothers", "Bros"),
+    ("Management", "Mgmt"),
+    ("Systems", "Sys"),
+    ("Solutions", ""),
+    ("Holdings", "Hldgs"),
+    ("Industries", "Inds"),
+    ("Laboratories", "Labs"),
+    ("Distribution", "Dist"),
+    ("Construction", "Constr"),
+    ("Consulting", ""),
+    ("Trading", ""),
+    ("Foods", ""),
+    ("Pharmaceuticals", "Pharma"),
+    ("Partners", ""),
+    ("Group", "Grp"),
+    ("International", "Intl"),
+    ("Enterprises", "Ent"),
+    ("Electric", "Elec"),
+    ("Plumbing", ""),
+    ("Roofing", ""),
+    ("Landscaping", ""),
+    ("Transport", ""),
+    ("Freight", ""),
+    ("Marketing", "Mktg"),
+    ("Media", ""),
+    ("Software", ""),
+    ("Capital", ""),
+    ("Investments", "Invest"),
+    ("Insurance", "Ins"),
+    ("Realty", ""),
+    ("Properties", "Props"),
+    ("Development", "Dev"),
+    ("Healthcare", ""),
+    ("Dental", ""),
+    ("Medical", "Med"),
+    ("Supply", "Sply"),
+    ("Equipment", "Equip"),
+    ("Motors", ""),
+    ("Textiles", ""),
+    ("Packaging", "Pkg"),
+    ("Printing", ""),
+    ("Security", "Sec"),
+    ("Energy", ""),
 ]
 
 # Each row: one legal form as it is written in different records.
 LEGAL_FORMS = [
-    ("Inc", "Inc.", "Incorporated", "INC"), ("Ltd", "Ltd.", "Limited"), ("LLC", "L.L.C.", "Llc"), ("GmbH", "Gmbh", "G.m.b.H."),
-    ("B.V.", "BV", "B.V"), ("Sdn Bhd", "Sdn. Bhd.", "SDN BHD", "Sdn.Bhd."), ("Corp", "Corp.", "Corporation"),
-    ("Co", "Co.", "Company"), ("PLC", "plc", "Public Limited Company"), ("Pty Ltd", "Pty. Ltd.", "Proprietary Limited"),
-    ("S.A.", "SA"), ("AG",), ("N.V.", "NV"), ("LLP", "L.L.P."), ("S.r.l.", "Srl", "SRL"), ("Oy",), ("AB",), ("S.A.S.", "SAS"),
+    ("Inc", "Inc.", "Incorporated", "INC"),
+    ("Ltd", "Ltd.", "Limited"),
+    ("LLC", "L.L.C.", "Llc"),
+    ("GmbH", "Gmbh", "G.m.b.H."),
+    ("B.V.", "BV", "B.V"),
+    ("Sdn Bhd", "Sdn. Bhd.", "SDN BHD", "Sdn.Bhd."),
+    ("Corp", "Corp.", "Corporation"),
+    ("Co", "Co.", "Company"),
+    ("PLC", "plc", "Public Limited Company"),
+    ("Pty Ltd", "Pty. Ltd.", "Proprietary Limited"),
+    ("S.A.", "SA"),
+    ("AG",),
+    ("N.V.", "NV"),
+    ("LLP", "L.L.P."),
+    ("S.r.l.", "Srl", "SRL"),
+    ("Oy",),
+    ("AB",),
+    ("S.A.S.", "SAS"),
 ]
 LEGAL_FORM_P = np.array([30, 16, 22, 5, 3, 3, 8, 4, 2, 2, 1, 1, 1, 2, 1, 0.5, 0.5, 1], dtype=float)
 EMAIL_BOXES = ["info", "sales", "contact", "office", "admin", "hello", "accounts", "orders"]
@@ -197,7 +392,11 @@ def _keyboard_neighbours() -> tuple[np.ndarray, np.ndarray]:
         for c, ch in enumerate(row):
             keys = [row[i] for i in (c - 1, c + 1) if 0 <= i < len(row)]
             if r > 0:  # letters also sit above and below each other; digits only side by side
-                keys += [KEYBOARD_ROWS[k][c] for k in (r - 1, r + 1) if 1 <= k < len(KEYBOARD_ROWS) and c < len(KEYBOARD_ROWS[k])]
+                keys += [
+                    KEYBOARD_ROWS[k][c]
+                    for k in (r - 1, r + 1)
+                    if 1 <= k < len(KEYBOARD_ROWS) and c < len(KEYBOARD_ROWS[k])
+                ]
             near[ord(ch), : len(keys)] = [ord(k) for k in keys]
             count[ord(ch)] = len(keys)
     return near, count
@@ -351,12 +550,16 @@ def _typos(texts: list[str], ops: np.ndarray, rng: np.random.Generator) -> np.nd
     out = np.take_along_axis(codes, np.clip(src, 0, width - 1), axis=1)
     substitute, insert = np.flatnonzero(ops == 2), np.flatnonzero(ops == 0)
     out[substitute, pos[substitute]] = key[substitute]
-    out[insert, pos[insert]] = np.where(rng.random(insert.size) < 0.5, key[insert], ch[insert])  # a neighbour, or a doubled key
+    out[insert, pos[insert]] = np.where(
+        rng.random(insert.size) < 0.5, key[insert], ch[insert]
+    )  # a neighbour, or a doubled key
     out[length < 2] = codes[length < 2]
     return np.ascontiguousarray(out).view(f"<U{width}").ravel()
 
 
-def _apply_typos(values: pd.Series, where: np.ndarray, rng: np.random.Generator, ops: tuple[int, ...] = (0, 1, 2, 3)) -> pd.Series:
+def _apply_typos(
+    values: pd.Series, where: np.ndarray, rng: np.random.Generator, ops: tuple[int, ...] = (0, 1, 2, 3)
+) -> pd.Series:
     """Typos in the selected rows only."""
     idx = np.flatnonzero(where & values.notna().to_numpy())
     if idx.size == 0:
@@ -364,13 +567,17 @@ def _apply_typos(values: pd.Series, where: np.ndarray, rng: np.random.Generator,
     chosen = np.asarray(ops)[rng.integers(0, len(ops), size=idx.size)]
     mask = np.zeros(len(values), dtype=bool)
     mask[idx] = True
-    typed = pa.array(_typos(_arrow(values).take(pa.array(idx)).to_pylist(), chosen, rng).tolist(), type=pa.large_string())
+    typed = pa.array(
+        _typos(_arrow(values).take(pa.array(idx)).to_pylist(), chosen, rng).tolist(), type=pa.large_string()
+    )
     return _series(pc.replace_with_mask(_arrow(values), pa.array(mask), typed))
 
 
 def _blank(values: pd.Series, where: np.ndarray) -> pd.Series:
     """Missing values are nulls, which CSV writes as empty fields."""
-    return _series(pc.if_else(pa.array(np.asarray(where, dtype=bool)), pa.scalar(None, pa.large_string()), _arrow(values)))
+    return _series(
+        pc.if_else(pa.array(np.asarray(where, dtype=bool)), pa.scalar(None, pa.large_string()), _arrow(values))
+    )
 
 
 # ---------------------------------------------------------------- entities and their copies
@@ -424,7 +631,15 @@ def _person_email_local(given: pd.Series, surname: pd.Series, year: np.ndarray, 
     g = given.str.lower()
     s = surname.str.lower().str.replace(r"[^a-z]", "", regex=True)
     parts = [g, s, g.str.slice(0, 1), _digits(year % 100, 2)]
-    layouts: list[tuple[str | int, ...]] = [(0, ".", 1), (0, 1), (2, 1), (0, ".", 1, 3), (1, ".", 0), (0, "_", 1, 3), (2, ".", 1)]
+    layouts: list[tuple[str | int, ...]] = [
+        (0, ".", 1),
+        (0, 1),
+        (2, 1),
+        (0, ".", 1, 3),
+        (1, ".", 0),
+        (0, "_", 1, 3),
+        (2, ".", 1),
+    ]
     return _compose(rng.choice(len(layouts), size=len(g), p=[0.3, 0.15, 0.15, 0.15, 0.08, 0.1, 0.07]), layouts, parts)
 
 
@@ -437,10 +652,17 @@ def _person_entities(n: int, rng: np.random.Generator) -> pd.DataFrame:
     ymd = pd.DatetimeIndex(days.astype("datetime64[D]"))
     frame["year"], frame["month"], frame["day"] = ymd.year.to_numpy(), ymd.month.to_numpy(), ymd.day.to_numpy()
     household = np.flatnonzero(rng.random(n) < 0.06)
-    _copy_columns(frame, household, rng.integers(0, n, household.size), ["house", "direction", "street", "street_type", "unit", "city", "postcode", "phone", "surname"])
+    _copy_columns(
+        frame,
+        household,
+        rng.integers(0, n, household.size),
+        ["house", "direction", "street", "street_type", "unit", "city", "postcode", "phone", "surname"],
+    )
     given, surname = _vocab(GIVEN_NAMES, frame["given"].to_numpy()), _vocab(SURNAMES, frame["surname"].to_numpy())
     frame["domain"] = _vocab(EMAIL_DOMAINS, _choice(rng, len(EMAIL_DOMAINS), n, EMAIL_DOMAIN_P))
-    frame["local"] = _make_unique(_person_email_local(given, surname, frame["year"].to_numpy(), rng), _cat("@", frame["domain"]), rng)
+    frame["local"] = _make_unique(
+        _person_email_local(given, surname, frame["year"].to_numpy(), rng), _cat("@", frame["domain"]), rng
+    )
     return frame
 
 
@@ -449,7 +671,10 @@ def _company_slug(frame: pd.DataFrame) -> pd.Series:
     pattern = frame["pattern"].to_numpy()
     w1, w2 = _vocab(COMPANY_WORDS, frame["w1"].to_numpy()), _vocab(COMPANY_WORDS, frame["w2"].to_numpy())
     s1, s2 = _vocab(SURNAMES, frame["s1"].to_numpy()), _vocab(SURNAMES, frame["s2"].to_numpy())
-    head, tail = _vocab(COINED_HEADS, frame["w1"].to_numpy() % len(COINED_HEADS)), _vocab(COINED_TAILS, frame["w2"].to_numpy() % len(COINED_TAILS))
+    head, tail = (
+        _vocab(COINED_HEADS, frame["w1"].to_numpy() % len(COINED_HEADS)),
+        _vocab(COINED_TAILS, frame["w2"].to_numpy() % len(COINED_TAILS)),
+    )
     trade = _vocab([i[0] for i in INDUSTRY_WORDS], frame["industry"].to_numpy())
     first = _choose(np.select([pattern == 2, pattern == 3, pattern == 4], [1, 1, 2], 0), [w1, s1, head])
     second = _choose(np.select([pattern == 1, pattern == 2, pattern == 4], [1, 2, 3], 0), [trade, w2, s2, tail])
@@ -472,9 +697,19 @@ def _company_entities(n: int, rng: np.random.Generator) -> pd.DataFrame:
     tld = _vocab(COMPANY_TLDS, rng.integers(0, len(COMPANY_TLDS), n))
     frame["domain"] = _cat(_make_unique(_company_slug(frame), _cat(".", tld), rng), ".", tld)
     branch = np.flatnonzero(rng.random(n) < 0.05)
-    _copy_columns(frame, branch, rng.integers(0, n, branch.size), ["pattern", "w1", "w2", "s1", "s2", "industry", "industry_on", "legal", "legal_variant", "the", "domain"])
+    _copy_columns(
+        frame,
+        branch,
+        rng.integers(0, n, branch.size),
+        ["pattern", "w1", "w2", "s1", "s2", "industry", "industry_on", "legal", "legal_variant", "the", "domain"],
+    )
     neighbour = np.flatnonzero(rng.random(n) < 0.03)
-    _copy_columns(frame, neighbour, rng.integers(0, n, neighbour.size), ["house", "direction", "street", "street_type", "city", "postcode"])
+    _copy_columns(
+        frame,
+        neighbour,
+        rng.integers(0, n, neighbour.size),
+        ["house", "direction", "street", "street_type", "city", "postcode"],
+    )
     frame["local"] = _vocab(EMAIL_BOXES, rng.integers(0, len(EMAIL_BOXES), n))
     return frame
 
@@ -492,7 +727,9 @@ def _expand(entities: pd.DataFrame, sizes: np.ndarray, order: np.ndarray) -> tup
 # ---------------------------------------------------------------- rendering records, corrupting copies
 
 
-def _render_address(rows: pd.DataFrame, is_copy: np.ndarray, rng: np.random.Generator, unit_words: list[str]) -> pd.Series:
+def _render_address(
+    rows: pd.DataFrame, is_copy: np.ndarray, rng: np.random.Generator, unit_words: list[str]
+) -> pd.Series:
     """Street line; each record picks its own way of writing street type, direction and unit."""
     n = len(rows)
     abbreviate = (rng.random(n) < 0.4).astype(np.int64)  # an entity's own records already disagree on Street vs St
@@ -503,7 +740,9 @@ def _render_address(rows: pd.DataFrame, is_copy: np.ndarray, rng: np.random.Gene
     unit = rows["unit"].to_numpy()
     keep_unit = (unit > 0) & ~(is_copy & (rng.random(n) < 0.3))
     sep = _where(rng.random(n) < 0.5, ", ", " ")
-    unit_part = _where(keep_unit, _cat(sep, _vocab(unit_words, rng.integers(0, len(unit_words), n)), _digits(unit, 1)), "")
+    unit_part = _where(
+        keep_unit, _cat(sep, _vocab(unit_words, rng.integers(0, len(unit_words), n)), _digits(unit, 1)), ""
+    )
     house = _apply_typos(_digits(rows["house"].to_numpy(), 1), _mask(rng, is_copy, 0.02), rng, ops=(2, 3))
     return _cat(house, dir_part, " ", _vocab(STREET_NAMES, rows["street"].to_numpy()), " ", street_type, unit_part)
 
@@ -511,7 +750,9 @@ def _render_address(rows: pd.DataFrame, is_copy: np.ndarray, rng: np.random.Gene
 def _render_city(rows: pd.DataFrame, is_copy: np.ndarray, rng: np.random.Generator) -> pd.Series:
     """City name, in a copy sometimes in its other common spelling (St. Louis, Ft Worth)."""
     city = rows["city"].to_numpy()
-    return _where(_mask(rng, is_copy, 0.25), _vocab([c[3] or c[0] for c in CITIES], city), _vocab([c[0] for c in CITIES], city))
+    return _where(
+        _mask(rng, is_copy, 0.25), _vocab([c[3] or c[0] for c in CITIES], city), _vocab([c[0] for c in CITIES], city)
+    )
 
 
 def _render_postcode(rows: pd.DataFrame, is_copy: np.ndarray, rng: np.random.Generator) -> pd.Series:
@@ -526,10 +767,18 @@ def _render_phone(rows: pd.DataFrame, is_copy: np.ndarray, rng: np.random.Genera
     digits = _apply_typos(rows["phone"], _mask(rng, is_copy, 0.02), rng, ops=(2, 3))
     parts = [digits.str.slice(0, 3), digits.str.slice(3, 6), digits.str.slice(6, 10), digits]
     layouts: list[tuple[str | int, ...]] = [
-        ("+1 (", 0, ") ", 1, "-", 2), ("(", 0, ") ", 1, "-", 2), (0, "-", 1, "-", 2), (3,),
-        (0, ".", 1, ".", 2), ("+1", 3), ("1-", 0, "-", 1, "-", 2), (0, " ", 1, " ", 2),
+        ("+1 (", 0, ") ", 1, "-", 2),
+        ("(", 0, ") ", 1, "-", 2),
+        (0, "-", 1, "-", 2),
+        (3,),
+        (0, ".", 1, ".", 2),
+        ("+1", 3),
+        ("1-", 0, "-", 1, "-", 2),
+        (0, " ", 1, " ", 2),
     ]
-    return _compose(rng.choice(len(layouts), size=len(rows), p=[0.2, 0.2, 0.2, 0.15, 0.08, 0.07, 0.05, 0.05]), layouts, parts)
+    return _compose(
+        rng.choice(len(layouts), size=len(rows), p=[0.2, 0.2, 0.2, 0.15, 0.08, 0.07, 0.05, 0.05]), layouts, parts
+    )
 
 
 def _other_local(rows: pd.DataFrame, where: np.ndarray, rng: np.random.Generator) -> pa.Array:
@@ -549,7 +798,13 @@ def _render_email(rows: pd.DataFrame, is_copy: np.ndarray, rng: np.random.Genera
     domain = rows["domain"]
     email = _cat(local, "@", domain)
     titled = _mask(rng, is_copy, 0.10)
-    email = _where(titled, _cat(_change(local, titled, lambda v: v.str.title()), "@", _change(domain, titled, lambda v: v.str.capitalize())), email)
+    email = _where(
+        titled,
+        _cat(
+            _change(local, titled, lambda v: v.str.title()), "@", _change(domain, titled, lambda v: v.str.capitalize())
+        ),
+        email,
+    )
     email = _change(email, _mask(rng, is_copy, 0.05), lambda v: v.str.upper())
     return _apply_typos(email, _mask(rng, is_copy, 0.04), rng)
 
@@ -608,7 +863,13 @@ def _moved(rows: pd.DataFrame, is_copy: np.ndarray, rng: np.random.Generator, ra
     return rows
 
 
-def _degrade(records: pd.DataFrame, is_copy: np.ndarray, rng: np.random.Generator, typo_rate: dict[str, float], missing_rate: dict[str, tuple[float, float]]) -> pd.DataFrame:
+def _degrade(
+    records: pd.DataFrame,
+    is_copy: np.ndarray,
+    rng: np.random.Generator,
+    typo_rate: dict[str, float],
+    missing_rate: dict[str, tuple[float, float]],
+) -> pd.DataFrame:
     """Typos and missing values per column; any record may miss a value, copies a little more often."""
     for col, rate in typo_rate.items():
         records[col] = _apply_typos(records[col], _mask(rng, is_copy, rate), rng)
@@ -623,30 +884,55 @@ def _person_records(rows: pd.DataFrame, is_copy: np.ndarray, rng: np.random.Gene
     rows = _moved(rows, is_copy, rng, 0.04)
     given, surname = _render_given(rows, is_copy, rng), _vocab(SURNAMES, rows["surname"].to_numpy())
     swap = _mask(rng, is_copy, 0.03)
-    records = pd.DataFrame({
-        "given_name": _where(swap, surname, given), "surname": _where(swap, given, surname), "date_of_birth": _render_dob(rows, is_copy, rng),
-        "address": _render_address(rows, is_copy, rng, UNIT_WORDS_PERSON), "city": _render_city(rows, is_copy, rng),
-        "postcode": _render_postcode(rows, is_copy, rng), "phone": _render_phone(rows, is_copy, rng), "email": _render_email(rows, is_copy, rng),
-    })
+    records = pd.DataFrame(
+        {
+            "given_name": _where(swap, surname, given),
+            "surname": _where(swap, given, surname),
+            "date_of_birth": _render_dob(rows, is_copy, rng),
+            "address": _render_address(rows, is_copy, rng, UNIT_WORDS_PERSON),
+            "city": _render_city(rows, is_copy, rng),
+            "postcode": _render_postcode(rows, is_copy, rng),
+            "phone": _render_phone(rows, is_copy, rng),
+            "email": _render_email(rows, is_copy, rng),
+        }
+    )
     upper = _mask(rng, is_copy, 0.04)  # a legacy system that writes everything in capitals
     for col in ("given_name", "surname", "address", "city"):
         records[col] = _change(records[col], upper, lambda v: v.str.upper())
     typos = {"given_name": 0.07, "surname": 0.09, "address": 0.08, "city": 0.03}
-    missing = {"given_name": (0.0, 0.01), "date_of_birth": (0.01, 0.04), "address": (0.01, 0.03), "city": (0.01, 0.03),
-               "postcode": (0.01, 0.04), "phone": (0.08, 0.08), "email": (0.15, 0.10)}
+    missing = {
+        "given_name": (0.0, 0.01),
+        "date_of_birth": (0.01, 0.04),
+        "address": (0.01, 0.03),
+        "city": (0.01, 0.03),
+        "postcode": (0.01, 0.04),
+        "phone": (0.08, 0.08),
+        "email": (0.15, 0.10),
+    }
     return _degrade(records, is_copy, rng, typos, missing)
 
 
 def _company_records(rows: pd.DataFrame, is_copy: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     """Company records as written; copies corrupted the ways registries and CRMs corrupt them."""
     rows = _moved(rows, is_copy, rng, 0.03)
-    records = pd.DataFrame({
-        "company_name": _render_company_name(rows, is_copy, rng), "address": _render_address(rows, is_copy, rng, UNIT_WORDS_COMPANY),
-        "city": _render_city(rows, is_copy, rng), "postcode": _render_postcode(rows, is_copy, rng),
-        "phone": _render_phone(rows, is_copy, rng), "email": _render_email(rows, is_copy, rng),
-    })
+    records = pd.DataFrame(
+        {
+            "company_name": _render_company_name(rows, is_copy, rng),
+            "address": _render_address(rows, is_copy, rng, UNIT_WORDS_COMPANY),
+            "city": _render_city(rows, is_copy, rng),
+            "postcode": _render_postcode(rows, is_copy, rng),
+            "phone": _render_phone(rows, is_copy, rng),
+            "email": _render_email(rows, is_copy, rng),
+        }
+    )
     typos = {"company_name": 0.08, "address": 0.08, "city": 0.03}
-    missing = {"address": (0.01, 0.03), "city": (0.01, 0.03), "postcode": (0.02, 0.04), "phone": (0.05, 0.08), "email": (0.12, 0.10)}
+    missing = {
+        "address": (0.01, 0.03),
+        "city": (0.01, 0.03),
+        "postcode": (0.02, 0.04),
+        "phone": (0.05, 0.08),
+        "email": (0.12, 0.10),
+    }
     return _degrade(records, is_copy, rng, typos, missing)
 
 
@@ -677,7 +963,9 @@ def generate(n_records: int, kind: str = "person", seed: int = 0) -> tuple[pd.Da
     records.insert(0, "id", ids)
     line_of = np.empty(n_records, dtype=np.int64)
     line_of[order] = np.arange(n_records)
-    return records[PERSON_COLUMNS if kind == "person" else COMPANY_COLUMNS], _true_pairs(ids.to_numpy(dtype=object)[line_of], sizes)
+    return records[PERSON_COLUMNS if kind == "person" else COMPANY_COLUMNS], _true_pairs(
+        ids.to_numpy(dtype=object)[line_of], sizes
+    )
 
 
 def write(records: pd.DataFrame, pairs: pd.DataFrame, out: Path, fmt: str = "csv") -> Path:

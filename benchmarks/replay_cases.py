@@ -55,12 +55,10 @@ def policies(folder: Path) -> Path:
 
 
 def invoice_history(inbox: Path, count: int) -> None:
-    from opsgate.governance import requests
     from opsgate.cli.approvals import answer_for
-    from opsgate.learning.governing import governing
+    from opsgate.governance import executor, requests, runs
     from opsgate.learning.decisions import decide
-    from opsgate.governance import executor
-    from opsgate.governance import runs
+    from opsgate.learning.governing import governing
     from tasks.invoice_extraction.extracting import extract_document
     from tasks.invoice_extraction.proposing import propose_all
 
@@ -68,7 +66,9 @@ def invoice_history(inbox: Path, count: int) -> None:
     start = time.perf_counter()
     run = runs.start_run(governing("invoice_extraction"), "benchmark")
     required = run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else []
-    proposals = propose_all([extract_document(path, required) for path in track(paths, description="reading invoices")], run.policy)
+    proposals = propose_all(
+        [extract_document(path, required) for path in track(paths, description="reading invoices")], run.policy
+    )
     runs.check_policy(run, proposals)
     request = requests.open_request(run.workflow, run.id, "benchmark", "bench-1", proposals, requests.deadline_in(3600))
     decisions = decide(request.id, answer_for(request, "alice"))  # an AP clerk: the policy names who may decide
@@ -78,34 +78,49 @@ def invoice_history(inbox: Path, count: int) -> None:
 
 
 def dedupe_history(records_csv: Path, rows: int) -> None:
-    from opsgate.governance import executor
-    from opsgate.governance import runs
+    from opsgate.governance import executor, runs
+    from opsgate.inputs.tabular import read_records
     from opsgate.learning.governing import governing
     from opsgate.models import Route
-    from opsgate.inputs.tabular import read_records
+    from opsgate.policy.loader import workflow_settings
     from tasks.duplicate_flagging.fields import infer_fields
     from tasks.duplicate_flagging.matching import MatchSettings, find_duplicates
     from tasks.duplicate_flagging.proposing import Matched, propose_merges
     from tasks.duplicate_flagging.store import ID_COLUMN, import_records, live_records, save_model
-    from opsgate.policy.loader import workflow_settings
     from tasks.duplicate_flagging.workflow import SPEC
 
     start = time.perf_counter()
     run = runs.start_run(governing(DEDUPE), "benchmark")
-    import_records("company", read_records(records_csv, "id").frame, "id", workflow=DEDUPE, run_id=run.id, actor="benchmark", source=str(records_csv))
+    import_records(
+        "company",
+        read_records(records_csv, "id").frame,
+        "id",
+        workflow=DEDUPE,
+        run_id=run.id,
+        actor="benchmark",
+        source=str(records_csv),
+    )
     stored = live_records("company")
     fields, _ = infer_fields(list(stored.frame.columns), ID_COLUMN)
     settings = workflow_settings(SPEC, run.policy)
-    decisions = find_duplicates(stored.frame, fields, MatchSettings(duplicate_at=settings.duplicate_at, review_at=settings.review_at, cohesion=settings.cohesion))
+    decisions = find_duplicates(
+        stored.frame,
+        fields,
+        MatchSettings(duplicate_at=settings.duplicate_at, review_at=settings.review_at, cohesion=settings.cohesion),
+    )
     model = save_model(DEDUPE, "company", fields, decisions.scored.model, run.id, 0)
-    found, _ = propose_merges(Matched("company", stored.frame, stored.updated_at, fields, model.id), decisions, run.policy, settings, [])
+    found, _ = propose_merges(
+        Matched("company", stored.frame, stored.updated_at, fields, model.id), decisions, run.policy, settings, []
+    )
     proposals = [p.proposal for p in found]
     verdicts = runs.check_policy(run, proposals)
     executed = 0
     for proposal, verdict in track(list(zip(proposals, verdicts, strict=True)), description="merging"):
         if verdict.route is Route.AUTO:
             executed += executor.execute_one(run.policy, proposal.id).status == "executed"
-    print(f"merge history: records={rows} merge_cases={len(proposals)} merged={executed} seconds={time.perf_counter() - start:.1f}")
+    print(
+        f"merge history: records={rows} merge_cases={len(proposals)} merged={executed} seconds={time.perf_counter() - start:.1f}"
+    )
 
 
 def timed_replay(workflow: str, version: str, candidate: Path | None = None) -> None:

@@ -90,7 +90,7 @@ def cleaned_select(kind: str, id_column: str, present: set[str]) -> str:
         "city": text("city"),
         "postcode": digits("postcode", "left({}, 5)"),
         "phone": digits("phone", "right({}, 10)"),
-        "email": 'nullif(lower(trim("email")), \'\')',
+        "email": "nullif(lower(trim(\"email\")), '')",
         "given_name": text("given_name"),
         "surname": text("surname"),
         "date_of_birth": """nullif(trim("date_of_birth"), '')""",
@@ -104,12 +104,18 @@ def cleaned_select(kind: str, id_column: str, present: set[str]) -> str:
     return ", ".join(chosen)
 
 
-def load(con: duckdb.DuckDBPyConnection, path: Path, kind: str, id_column: str, renamed: dict[str, str]) -> tuple[int, set[str]]:
+def load(
+    con: duckdb.DuckDBPyConnection, path: Path, kind: str, id_column: str, renamed: dict[str, str]
+) -> tuple[int, set[str]]:
     """Read FILE into DuckDB as the cleaned table ``records``; every column as text, as the file has it.
 
     Returns the number of records and the model's columns the file has (``renamed``: model column -> file column).
     """
-    source = f"read_parquet('{path}')" if path.suffix.lower() == ".parquet" else f"read_csv('{path}', all_varchar = true, header = true)"
+    source = (
+        f"read_parquet('{path}')"
+        if path.suffix.lower() == ".parquet"
+        else f"read_csv('{path}', all_varchar = true, header = true)"
+    )
     columns = {row[0] for row in con.execute(f"describe select * from {source}").fetchall()}
     if id_column not in columns:
         raise SystemExit(f"{path.name}: no column {id_column}")
@@ -118,12 +124,16 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, kind: str, id_column: str, 
     if not present & names:
         raise SystemExit(f"{path.name}: no name column ({', '.join(sorted(names))}) for kind {kind}")
     as_model = ", ".join(f'"{renamed.get(c, c)}" as {c}' for c in sorted(present))
-    cast = f"select cast(\"{id_column}\" as varchar) as \"{id_column}\", {as_model} from {source}"
-    con.execute(f"create table records as select {cleaned_select(kind, id_column, present)} from ({cast})").fetchall()  # fetched: DuckDB keeps a connection busy until then
+    cast = f'select cast("{id_column}" as varchar) as "{id_column}", {as_model} from {source}'
+    con.execute(
+        f"create table records as select {cleaned_select(kind, id_column, present)} from ({cast})"
+    ).fetchall()  # fetched: DuckDB keeps a connection busy until then
     return int(con.execute("select count(*) from records").fetchall()[0][0]), present
 
 
-Model = tuple[list["ComparisonCreator"], list["BlockingRuleCreator"], list["BlockingRuleCreator"], list["BlockingRuleCreator"]]
+Model = tuple[
+    list["ComparisonCreator"], list["BlockingRuleCreator"], list["BlockingRuleCreator"], list["BlockingRuleCreator"]
+]
 
 
 def _kept(parts: list[tuple[tuple[str, ...], object]], present: set[str]) -> list:
@@ -133,25 +143,54 @@ def _kept(parts: list[tuple[tuple[str, ...], object]], present: set[str]) -> lis
 
 def person_model(present: set[str]) -> Model:
     """Comparisons, prediction blocking rules, deterministic rules (for λ) and EM rules for people."""
-    names = [(("given_name", "surname"), cl.ForenameSurnameComparison("given_name", "surname", forename_surname_concat_col_name="full_name"))]
+    names = [
+        (
+            ("given_name", "surname"),
+            cl.ForenameSurnameComparison("given_name", "surname", forename_surname_concat_col_name="full_name"),
+        )
+    ]
     if not {"given_name", "surname"} <= present:  # one name column: the usual name comparison on it alone
-        names = [((c,), cl.NameComparison(c).configure(term_frequency_adjustments=True)) for c in ("given_name", "surname")]
-    comparisons = _kept([
-        *names,
-        (("date_of_birth",), cl.DateOfBirthComparison("date_of_birth", input_is_string=True)),
-        (("address",), cl.JaroWinklerAtThresholds("address", [0.97, 0.9, 0.8])),
-        (("city",), cl.JaroWinklerAtThresholds("city", [0.9]).configure(term_frequency_adjustments=True)),
-        (("postcode",), cl.LevenshteinAtThresholds("postcode", [1])),
-        (("phone",), cl.LevenshteinAtThresholds("phone", [1])),
-        (("email",), cl.EmailComparison("email")),
-    ], present)
-    blocking = _kept([(("surname", "date_of_birth"), block_on("surname", "date_of_birth")), (("given_name", "postcode"), block_on("given_name", "postcode")),
-                      (("email",), block_on("email")), (("phone",), block_on("phone")), (("postcode", "date_of_birth"), block_on("postcode", "date_of_birth")),
-                      (("given_name", "date_of_birth"), block_on("given_name", "date_of_birth")), (("given_name", "surname"), block_on("given_name", "surname"))],
-                     present)
-    deterministic = _kept([(("given_name", "surname", "date_of_birth"), block_on("given_name", "surname", "date_of_birth")), (("email",), block_on("email"))],
-                          present)
-    training = _kept([(("given_name", "surname"), block_on("given_name", "surname")), (("date_of_birth",), block_on("date_of_birth"))], present)
+        names = [
+            ((c,), cl.NameComparison(c).configure(term_frequency_adjustments=True)) for c in ("given_name", "surname")
+        ]
+    comparisons = _kept(
+        [
+            *names,
+            (("date_of_birth",), cl.DateOfBirthComparison("date_of_birth", input_is_string=True)),
+            (("address",), cl.JaroWinklerAtThresholds("address", [0.97, 0.9, 0.8])),
+            (("city",), cl.JaroWinklerAtThresholds("city", [0.9]).configure(term_frequency_adjustments=True)),
+            (("postcode",), cl.LevenshteinAtThresholds("postcode", [1])),
+            (("phone",), cl.LevenshteinAtThresholds("phone", [1])),
+            (("email",), cl.EmailComparison("email")),
+        ],
+        present,
+    )
+    blocking = _kept(
+        [
+            (("surname", "date_of_birth"), block_on("surname", "date_of_birth")),
+            (("given_name", "postcode"), block_on("given_name", "postcode")),
+            (("email",), block_on("email")),
+            (("phone",), block_on("phone")),
+            (("postcode", "date_of_birth"), block_on("postcode", "date_of_birth")),
+            (("given_name", "date_of_birth"), block_on("given_name", "date_of_birth")),
+            (("given_name", "surname"), block_on("given_name", "surname")),
+        ],
+        present,
+    )
+    deterministic = _kept(
+        [
+            (("given_name", "surname", "date_of_birth"), block_on("given_name", "surname", "date_of_birth")),
+            (("email",), block_on("email")),
+        ],
+        present,
+    )
+    training = _kept(
+        [
+            (("given_name", "surname"), block_on("given_name", "surname")),
+            (("date_of_birth",), block_on("date_of_birth")),
+        ],
+        present,
+    )
     return comparisons, blocking, deterministic, training
 
 
@@ -161,41 +200,72 @@ def company_model(present: set[str]) -> Model:
         [cll.NullLevel("email"), cll.ExactMatchLevel("email"), cll.ExactMatchLevel("email_domain"), cll.ElseLevel()],
         output_column_name="email",
     )
-    comparisons = _kept([
-        (("company_name",), cl.JaroWinklerAtThresholds("company_name", [0.95, 0.88, 0.7]).configure(term_frequency_adjustments=True)),
-        (("address",), cl.JaroWinklerAtThresholds("address", [0.97, 0.9, 0.8])),
-        (("city",), cl.JaroWinklerAtThresholds("city", [0.9]).configure(term_frequency_adjustments=True)),
-        (("postcode",), cl.LevenshteinAtThresholds("postcode", [1])),
-        (("phone",), cl.LevenshteinAtThresholds("phone", [1])),
-        (("email",), email),
-    ], present)
-    blocking = _kept([(("company_name",), block_on("company_name")), (("phone",), block_on("phone")), (("email",), block_on("email")),
-                      (("company_name", "postcode"), block_on("substr(company_name, 1, 5)", "postcode")),
-                      (("postcode", "address"), block_on("postcode", "substr(address, 1, 6)"))], present)
-    deterministic = _kept([(("company_name", "postcode"), block_on("company_name", "postcode")), (("email",), block_on("email"))], present)
+    comparisons = _kept(
+        [
+            (
+                ("company_name",),
+                cl.JaroWinklerAtThresholds("company_name", [0.95, 0.88, 0.7]).configure(
+                    term_frequency_adjustments=True
+                ),
+            ),
+            (("address",), cl.JaroWinklerAtThresholds("address", [0.97, 0.9, 0.8])),
+            (("city",), cl.JaroWinklerAtThresholds("city", [0.9]).configure(term_frequency_adjustments=True)),
+            (("postcode",), cl.LevenshteinAtThresholds("postcode", [1])),
+            (("phone",), cl.LevenshteinAtThresholds("phone", [1])),
+            (("email",), email),
+        ],
+        present,
+    )
+    blocking = _kept(
+        [
+            (("company_name",), block_on("company_name")),
+            (("phone",), block_on("phone")),
+            (("email",), block_on("email")),
+            (("company_name", "postcode"), block_on("substr(company_name, 1, 5)", "postcode")),
+            (("postcode", "address"), block_on("postcode", "substr(address, 1, 6)")),
+        ],
+        present,
+    )
+    deterministic = _kept(
+        [(("company_name", "postcode"), block_on("company_name", "postcode")), (("email",), block_on("email"))], present
+    )
     training = _kept([(("company_name",), block_on("company_name")), (("postcode",), block_on("postcode"))], present)
     return comparisons, blocking, deterministic, training
 
 
-def train(linker: Linker, deterministic: list[BlockingRuleCreator], training: list[BlockingRuleCreator], max_pairs_u: float, max_pairs_em: float) -> None:
+def train(
+    linker: Linker,
+    deterministic: list[BlockingRuleCreator],
+    training: list[BlockingRuleCreator],
+    max_pairs_u: float,
+    max_pairs_em: float,
+) -> None:
     """λ from deterministic rules, u by random sampling, m by EM: Splink's unsupervised recipe."""
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs_u, seed=1)
     for rule in training:
-        linker.training.estimate_parameters_using_expectation_maximisation(rule, estimate_without_term_frequencies=True, max_pairs=max_pairs_em)
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True, max_pairs=max_pairs_em
+        )
 
 
 def comparison_levels(linker: Linker) -> dict[str, int]:
     """Output column name -> highest agreement level (gamma) of each comparison, to scale reasons to 0..1."""
     model = linker.misc.save_model_to_json()
-    return {c["output_column_name"]: sum(1 for level in c["comparison_levels"] if not level.get("is_null_level")) - 1 for c in model["comparisons"]}
+    return {
+        c["output_column_name"]: sum(1 for level in c["comparison_levels"] if not level.get("is_null_level")) - 1
+        for c in model["comparisons"]
+    }
 
 
-def pairs_sql(predictions: str, clusters: str, id_column: str, levels: dict[str, int], duplicate: float, max_cluster: int) -> str:
+def pairs_sql(
+    predictions: str, clusters: str, id_column: str, levels: dict[str, int], duplicate: float, max_cluster: int
+) -> str:
     """One row per emitted pair, already in the contract's shape: scored pairs >= review, plus pairs joined only through their cluster."""
     reasons = ", ".join(
         f"""{{'k': '{name}', 'v': case when pred."gamma_{name}" >= 0 then round(pred."gamma_{name}" / {top}, 3) end}}"""
-        for name, top in levels.items() if top > 0
+        for name, top in levels.items()
+        if top > 0
     )
     return f"""
     with pred as (
@@ -238,13 +308,21 @@ def main() -> None:
     parser.add_argument("file", type=Path, help="records, CSV or Parquet")
     parser.add_argument("--id-column", default="id")
     parser.add_argument("--kind", choices=sorted(COLUMNS), default="person")
-    parser.add_argument("--columns", default="", help='the file\'s names for the model\'s columns where they differ: "given_name=first_name,date_of_birth=dob"')
+    parser.add_argument(
+        "--columns",
+        default="",
+        help="the file's names for the model's columns where they differ: \"given_name=first_name,date_of_birth=dob\"",
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSON lines, one candidate pair per line")
     parser.add_argument("--review", type=float, default=0.5, help="lowest match probability written (as review)")
-    parser.add_argument("--duplicate", type=float, default=0.9, help="match probability at which records are clustered as duplicates")
+    parser.add_argument(
+        "--duplicate", type=float, default=0.9, help="match probability at which records are clustered as duplicates"
+    )
     parser.add_argument("--max-pairs-u", type=float, default=5e6, help="random pairs sampled to estimate u")
     parser.add_argument("--max-pairs-em", type=float, default=2e6, help="blocked pairs sampled per EM session")
-    parser.add_argument("--max-cluster", type=int, default=20, help="largest cluster whose record pairs all count as duplicates")
+    parser.add_argument(
+        "--max-cluster", type=int, default=20, help="largest cluster whose record pairs all count as duplicates"
+    )
     parser.add_argument("--verbose", action="store_true", help="Splink's own progress log on stderr")
     args = parser.parse_args()
 
@@ -261,18 +339,34 @@ def main() -> None:
     renamed = dict(item.split("=", 1) for item in args.columns.split(",") if "=" in item)
     n, present = load(con, args.file, args.kind, args.id_column, renamed)
     stage("load")
-    comparisons, blocking, deterministic, training = person_model(present) if args.kind == "person" else company_model(present)
-    settings = SettingsCreator(link_type="dedupe_only", unique_id_column_name=args.id_column, comparisons=comparisons,
-                               blocking_rules_to_generate_predictions=blocking, retain_intermediate_calculation_columns=True)
+    comparisons, blocking, deterministic, training = (
+        person_model(present) if args.kind == "person" else company_model(present)
+    )
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name=args.id_column,
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=blocking,
+        retain_intermediate_calculation_columns=True,
+    )
     db_api = DuckDBAPI(connection=con)
     linker = Linker(db_api.register("records"), settings, log_level=logging.INFO if args.verbose else logging.WARNING)
     train(linker, deterministic, training, args.max_pairs_u, args.max_pairs_em)
     stage("train")
     predictions = linker.inference.predict(threshold_match_probability=args.review, warning_mode="never")
     stage("predict")
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold_match_probability=args.duplicate)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=args.duplicate
+    )
     stage("cluster")
-    sql = pairs_sql(predictions.physical_name, clusters.physical_name, args.id_column, comparison_levels(linker), args.duplicate, args.max_cluster)
+    sql = pairs_sql(
+        predictions.physical_name,
+        clusters.physical_name,
+        args.id_column,
+        comparison_levels(linker),
+        args.duplicate,
+        args.max_cluster,
+    )
     duplicates, reviews = write_pairs(con, sql, args.out)
     stage("write")
     total = time.perf_counter() - start

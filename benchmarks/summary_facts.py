@@ -50,13 +50,17 @@ def generate(count: int, tz: str, seed: int = 1) -> pd.DataFrame:
         values = aware.where(rng.random(count) < 0.66, local)
         return values.where(~missing, "") if missing is not None else values
 
-    return pd.DataFrame({
-        "id": [f"T-{i:07d}" for i in range(count)],
-        "opened": text(opened), "closed": text(closed, still_open),
-        "category": rng.choice(["billing", "access", "hardware", "payroll", "vendor", "other"], count),
-        "priority": rng.choice(["low", "normal", "high", "urgent"], count, p=[0.4, 0.4, 0.15, 0.05]),
-        "owner": rng.choice([f"agent{i}" for i in range(40)], count), "due": text(due),
-    })
+    return pd.DataFrame(
+        {
+            "id": [f"T-{i:07d}" for i in range(count)],
+            "opened": text(opened),
+            "closed": text(closed, still_open),
+            "category": rng.choice(["billing", "access", "hardware", "payroll", "vendor", "other"], count),
+            "priority": rng.choice(["low", "normal", "high", "urgent"], count, p=[0.4, 0.4, 0.15, 0.05]),
+            "owner": rng.choice([f"agent{i}" for i in range(40)], count),
+            "due": text(due),
+        }
+    )
 
 
 def main() -> None:
@@ -76,13 +80,34 @@ def main() -> None:
         start = time.perf_counter()
         frame = generate(args.events, args.tz)
         frame.to_parquet(path, index=False) if args.format == "parquet" else frame.to_csv(path, index=False)
-        print(f"events={args.events:,} format={args.format} file_mb={path.stat().st_size / 1e6:.0f} seconds_generate={time.perf_counter() - start:.1f}")
+        print(
+            f"events={args.events:,} format={args.format} file_mb={path.stat().st_size / 1e6:.0f} seconds_generate={time.perf_counter() - start:.1f}"
+        )
 
         start = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "opsgate", "summary", "facts", "--events", str(path), "--week", WEEK, "--tz", args.tz, "--json"],
-                                capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "opsgate",
+                "summary",
+                "facts",
+                "--events",
+                str(path),
+                "--week",
+                WEEK,
+                "--tz",
+                args.tz,
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         whole = time.perf_counter() - start
-        print(f"opsgate summary facts (whole command, start-up included): events={args.events:,} seconds={whole:.2f} output_bytes={len(result.stdout)}")
+        print(
+            f"opsgate summary facts (whole command, start-up included): events={args.events:,} seconds={whole:.2f} output_bytes={len(result.stdout)}"
+        )
 
         zone = ZoneInfo(args.tz)
         start = time.perf_counter()
@@ -94,9 +119,11 @@ def main() -> None:
         start = time.perf_counter()
         facts = week_facts(events, parse_week(WEEK), zone)
         computed = time.perf_counter() - start
-        print(f"stages: read_file={read:.2f}s timestamps={loaded - read:.2f}s facts={computed:.2f}s (this week, the week before, 8 baseline weeks, "
-              f"{len(facts.by_category)} categories, {len(facts.by_priority)} priorities) opened={facts.opened:,} closed={facts.closed:,} "
-              f"backlog_end={facts.backlog_end:,} sla_breaches={facts.sla_breaches:,} rows_reported={len(events.problems)}")
+        print(
+            f"stages: read_file={read:.2f}s timestamps={loaded - read:.2f}s facts={computed:.2f}s (this week, the week before, 8 baseline weeks, "
+            f"{len(facts.by_category)} categories, {len(facts.by_priority)} priorities) opened={facts.opened:,} closed={facts.closed:,} "
+            f"backlog_end={facts.backlog_end:,} sla_breaches={facts.sla_breaches:,} rows_reported={len(events.problems)}"
+        )
 
         os.environ["OPSGATE_DATABASE_URL"] = f"sqlite:///{Path(scratch) / 'opsgate.db'}"  # an empty store of its own
         from opsgate.reports.sheets import render_html, render_markdown
@@ -107,13 +134,17 @@ def main() -> None:
         bounds = [b.to_pydatetime() for b in parse_week(WEEK).bounds(zone)]
         operations_facts(*bounds)  # creates the empty store: not part of the figure
         start = time.perf_counter()
-        sheet = fact_sheet("Weekly operations summary", WEEK, args.tz, facts, operations_facts(*bounds), len(events.problems))
+        sheet = fact_sheet(
+            "Weekly operations summary", WEEK, args.tz, facts, operations_facts(*bounds), len(events.problems)
+        )
         sheeted = time.perf_counter() - start
         start = time.perf_counter()
         summary = template_summary(sheet.facts)
         page = render_html(render_markdown("Weekly operations summary", summary, sheet), "Weekly operations summary")
-        print(f"draft: fact_sheet={sheeted:.2f}s (store figures, {len(sheet.charts)} charts, tables; {len(sheet.facts)} facts) "
-              f"template_and_report={time.perf_counter() - start:.2f}s html_kb={len(page) / 1e3:.0f}")
+        print(
+            f"draft: fact_sheet={sheeted:.2f}s (store figures, {len(sheet.charts)} charts, tables; {len(sheet.facts)} facts) "
+            f"template_and_report={time.perf_counter() - start:.2f}s html_kb={len(page) / 1e3:.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -15,12 +15,10 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from opsgate import RunSummary
-from opsgate import gate
-from opsgate import check_policy, execute, finish_run, start_run
+from opsgate import RunSummary, check_policy, execute, finish_run, gate, start_run
+from tasks.duplicate_flagging.params import DedupeParams
 from tasks.duplicate_flagging.steps import gather_records, propose, remember_matched
 from tasks.duplicate_flagging.workflow import WORKFLOW
-from tasks.duplicate_flagging.params import DedupeParams
 
 
 @flow(name="duplicate-flagging")

@@ -11,12 +11,10 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from opsgate import RunSummary
-from opsgate import gate
-from opsgate import check_policy, execute, finish_run, start_run
+from opsgate import RunSummary, check_policy, execute, finish_run, gate, start_run
+from tasks.invoice_extraction.params import InvoiceParams
 from tasks.invoice_extraction.steps import load_invoices, propose_postings
 from tasks.invoice_extraction.workflow import WORKFLOW
-from tasks.invoice_extraction.params import InvoiceParams
 
 
 @flow(name="invoice-extraction")

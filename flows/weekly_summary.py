@@ -14,12 +14,10 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from opsgate import RunSummary
-from opsgate import gate
-from opsgate import check_policy, execute, finish_run, start_run
+from opsgate import RunSummary, check_policy, execute, finish_run, gate, start_run
+from tasks.weekly_summary.params import SummaryParams
 from tasks.weekly_summary.steps import compute_facts, deliver, draft
 from tasks.weekly_summary.workflow import WORKFLOW
-from tasks.weekly_summary.params import SummaryParams
 
 
 @flow(name="weekly-summary")

@@ -31,7 +31,9 @@ MIN_KEY_CHARS = 32
 def _checked(key: str, where: str) -> bytes:
     key = key.strip()
     if len(key) < MIN_KEY_CHARS:
-        raise ConfigurationError(f"the audit key in {where} is {len(key)} characters; it needs at least {MIN_KEY_CHARS} (e.g. `openssl rand -hex 32`)")
+        raise ConfigurationError(
+            f"the audit key in {where} is {len(key)} characters; it needs at least {MIN_KEY_CHARS} (e.g. `openssl rand -hex 32`)"
+        )
     return key.encode("utf-8")
 
 

@@ -65,7 +65,9 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
-TERMINAL = frozenset({Status.EXECUTED, Status.REJECTED, Status.ESCALATED, Status.SHADOWED, Status.EXPIRED, Status.FAILED})
+TERMINAL = frozenset(
+    {Status.EXECUTED, Status.REJECTED, Status.ESCALATED, Status.SHADOWED, Status.EXPIRED, Status.FAILED}
+)
 
 
 class Proposal(BaseModel):
@@ -85,10 +87,12 @@ class Proposal(BaseModel):
     confidence: dict[str, float] = Field(default_factory=dict)
     escalations: list[Escalation] = Field(default_factory=list)
     notices: list[Escalation] = Field(
-        default_factory=list, description="Told to the owner without stopping the case: it still goes to the gate (e.g. a template used instead of the model).",
+        default_factory=list,
+        description="Told to the owner without stopping the case: it still goes to the gate (e.g. a template used instead of the model).",
     )
     context: dict[str, Any] = Field(
-        default_factory=dict, description="Facts the workflow established about the case (e.g. vendor_known) that the policy's case types may test.",
+        default_factory=dict,
+        description="Facts the workflow established about the case (e.g. vendor_known) that the policy's case types may test.",
     )
     instruction_version: str
     tools_used: list[str] = Field(default_factory=list)
@@ -124,7 +128,10 @@ class Verdict(BaseModel):
     proposal_id: str
     route: Route
     escalations: list[Escalation] = Field(default_factory=list)
-    why: str = Field("", description="Why the route, where neither escalations nor the case type's mode say it (a version not released).")
+    why: str = Field(
+        "",
+        description="Why the route, where neither escalations nor the case type's mode say it (a version not released).",
+    )
 
 
 class Decision(BaseModel):

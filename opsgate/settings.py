@@ -21,47 +21,109 @@ MAX_PAGE = 10_000  # proposals one approval request (and one answer) may hold: b
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPSGATE_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(default=Path.home() / ".opsgate", description="Where the embedded store and server logs live.")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL of the store; a SQLite file in data_dir when unset.")
-    policy_dir: Path = Field(default=PROJECT_ROOT / "policies", description="Directory of <workflow>.yaml policy files.")
-
-    llm_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPSGATE_LLM_BASE_URL", "OPENAI_BASE_URL"))
-    llm_api_key: str | None = Field(default=None, validation_alias=AliasChoices("OPSGATE_LLM_API_KEY", "OPENAI_API_KEY"))
-    llm_model: str | None = Field(default=None, description="Model name on the OpenAI-compatible endpoint; no LLM when unset.")
-    llm_timeout: float = Field(default=60, gt=0, description="Seconds one LLM request may take.")
-    llm_max_retries: int = Field(default=2, ge=0, description="Re-asks after an answer fails validation (the error becomes the next prompt).")
-    llm_max_tokens: int = Field(default=512, gt=0, description="Longest answer accepted: bounds a model that runs away.")
-    backend: Literal["rules", "llm", "auto"] = Field(
-        default="rules", description="Who proposes: deterministic rules (offline), the LLM, or rules first and the LLM for what they miss."
+    data_dir: Path = Field(
+        default=Path.home() / ".opsgate", description="Where the embedded store and server logs live."
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the store; a SQLite file in data_dir when unset."
+    )
+    policy_dir: Path = Field(
+        default=PROJECT_ROOT / "policies", description="Directory of <workflow>.yaml policy files."
     )
 
-    approval_timeout: int = Field(default=3600, gt=0, description="Seconds a run waits at the gate before its proposals expire.")
-    approval_page_size: int = Field(default=25, gt=0, le=MAX_PAGE, description="Proposals per approval form; a larger batch is decided page by page.")
-    approval_poll_interval: int = Field(default=10, gt=0, description="Seconds between the paused run's checks for a decision.")
+    llm_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPSGATE_LLM_BASE_URL", "OPENAI_BASE_URL")
+    )
+    llm_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPSGATE_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    llm_model: str | None = Field(
+        default=None, description="Model name on the OpenAI-compatible endpoint; no LLM when unset."
+    )
+    llm_timeout: float = Field(default=60, gt=0, description="Seconds one LLM request may take.")
+    llm_max_retries: int = Field(
+        default=2, ge=0, description="Re-asks after an answer fails validation (the error becomes the next prompt)."
+    )
+    llm_max_tokens: int = Field(
+        default=512, gt=0, description="Longest answer accepted: bounds a model that runs away."
+    )
+    backend: Literal["rules", "llm", "auto"] = Field(
+        default="rules",
+        description="Who proposes: deterministic rules (offline), the LLM, or rules first and the LLM for what they miss.",
+    )
+
+    approval_timeout: int = Field(
+        default=3600, gt=0, description="Seconds a run waits at the gate before its proposals expire."
+    )
+    approval_page_size: int = Field(
+        default=25,
+        gt=0,
+        le=MAX_PAGE,
+        description="Proposals per approval form; a larger batch is decided page by page.",
+    )
+    approval_poll_interval: int = Field(
+        default=10, gt=0, description="Seconds between the paused run's checks for a decision."
+    )
 
     audit_key: SecretStr | None = Field(
-        default=None, description="The secret that keys action digests and audit hashes (HMAC-SHA256); kept outside the database. At least 32 characters."
+        default=None,
+        description="The secret that keys action digests and audit hashes (HMAC-SHA256); kept outside the database. At least 32 characters.",
     )
-    audit_key_file: Path | None = Field(default=None, description="A file holding the audit key, when OPSGATE_AUDIT_KEY is unset; else audit.key in data_dir, made on first use.")
-    heartbeat_interval: float = Field(default=15, gt=0, description="Seconds between a running run's signs of life in the store.")
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="A file holding the audit key, when OPSGATE_AUDIT_KEY is unset; else audit.key in data_dir, made on first use.",
+    )
+    heartbeat_interval: float = Field(
+        default=15, gt=0, description="Seconds between a running run's signs of life in the store."
+    )
     heartbeat_grace: float = Field(
-        default=120, gt=0, description="A run whose process has not shown life for this many seconds counts as dead (sooner on the same machine: its process is gone)."
+        default=120,
+        gt=0,
+        description="A run whose process has not shown life for this many seconds counts as dead (sooner on the same machine: its process is gone).",
     )
 
-    prefect_port: int = Field(default=4200, description="Port of the local Prefect server opsgate starts when PREFECT_API_URL is unset.")
-    max_document_bytes: int = Field(default=25 * 1024 * 1024, gt=0, description="Larger input documents fail instead of being read.")
-    reader_memory_mb: int = Field(default=1024, gt=0, description="Memory a reader process may use for one input, over its size after imports.")
-    reader_cpu_seconds: int = Field(default=60, gt=0, description="CPU seconds a reader process may spend on one input.")
-    reader_wall_seconds: int = Field(default=120, gt=0, description="Seconds one input may take to read before its reader process is killed.")
-    reader_max_output_mb: int = Field(default=64, gt=0, description="Largest result a reader process may send back for one input.")
-    reader_workers: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), gt=0, description="Reader processes at once.")
-    reader_max_expanded_mb: int = Field(
-        default=256, gt=0, description="What a PDF's compressed streams (images aside) may expand to, in total, before it is refused unread."
+    prefect_port: int = Field(
+        default=4200, description="Port of the local Prefect server opsgate starts when PREFECT_API_URL is unset."
     )
-    reader_max_image_pixels: int = Field(default=60_000_000, gt=0, description="A larger image (or TIFF page) is refused undecoded; a larger PDF page is rendered smaller for OCR.")
-    ocr_languages: str = Field(default="eng+deu+fra", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$", description="Tesseract's languages for scans, joined by '+'.")
-    ocr_dpi: int = Field(default=300, ge=72, le=600, description="Resolution PDF pages without a text layer are rendered at for OCR.")
-    reader_max_csv_field_bytes: int = Field(default=1024 * 1024, gt=0, description="A CSV row with a larger field is left out with its reason.")
+    max_document_bytes: int = Field(
+        default=25 * 1024 * 1024, gt=0, description="Larger input documents fail instead of being read."
+    )
+    reader_memory_mb: int = Field(
+        default=1024, gt=0, description="Memory a reader process may use for one input, over its size after imports."
+    )
+    reader_cpu_seconds: int = Field(
+        default=60, gt=0, description="CPU seconds a reader process may spend on one input."
+    )
+    reader_wall_seconds: int = Field(
+        default=120, gt=0, description="Seconds one input may take to read before its reader process is killed."
+    )
+    reader_max_output_mb: int = Field(
+        default=64, gt=0, description="Largest result a reader process may send back for one input."
+    )
+    reader_workers: int = Field(
+        default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), gt=0, description="Reader processes at once."
+    )
+    reader_max_expanded_mb: int = Field(
+        default=256,
+        gt=0,
+        description="What a PDF's compressed streams (images aside) may expand to, in total, before it is refused unread.",
+    )
+    reader_max_image_pixels: int = Field(
+        default=60_000_000,
+        gt=0,
+        description="A larger image (or TIFF page) is refused undecoded; a larger PDF page is rendered smaller for OCR.",
+    )
+    ocr_languages: str = Field(
+        default="eng+deu+fra",
+        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract's languages for scans, joined by '+'.",
+    )
+    ocr_dpi: int = Field(
+        default=300, ge=72, le=600, description="Resolution PDF pages without a text layer are rendered at for OCR."
+    )
+    reader_max_csv_field_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="A CSV row with a larger field is left out with its reason."
+    )
 
     @field_validator("data_dir", "policy_dir", "audit_key_file")
     @classmethod

@@ -14,13 +14,37 @@ from opsgate.cli.errors import exits_cleanly
 from opsgate.workflows import Command, load, workflows
 
 PLATFORM = (
-    Command("demo", "opsgate.cli.demo:demo", "Run the invoice workflow on the sample invoices and walk through the approval."),
+    Command(
+        "demo",
+        "opsgate.cli.demo:demo",
+        "Run the invoice workflow on the sample invoices and walk through the approval.",
+    ),
     Command("undo", "opsgate.cli.undo:undo", "Propose the undo of an executed write (e.g. reverse a posting)."),
-    Command("metrics", "opsgate.cli.metrics:metrics", "Completion, approval, correction, escalation and tool-error rates, incidents and time saved."),
-    Command("eval", "opsgate.cli.eval:evaluate", "Compare a workflow's shadow proposals with what people did. Writes nothing."),
-    Command("replay", "opsgate.cli.replay:replay", "Propose again for past cases with another instruction version and compare. Writes nothing."),
-    Command("release", "opsgate.cli.release:release", "Replay a new instruction version and, when it meets the go_live rule, propose its release."),
-    Command("recover", "opsgate.cli.recover:recover", "Finish what runs whose process died left open, exactly once, and audit it."),
+    Command(
+        "metrics",
+        "opsgate.cli.metrics:metrics",
+        "Completion, approval, correction, escalation and tool-error rates, incidents and time saved.",
+    ),
+    Command(
+        "eval",
+        "opsgate.cli.eval:evaluate",
+        "Compare a workflow's shadow proposals with what people did. Writes nothing.",
+    ),
+    Command(
+        "replay",
+        "opsgate.cli.replay:replay",
+        "Propose again for past cases with another instruction version and compare. Writes nothing.",
+    ),
+    Command(
+        "release",
+        "opsgate.cli.release:release",
+        "Replay a new instruction version and, when it meets the go_live rule, propose its release.",
+    ),
+    Command(
+        "recover",
+        "opsgate.cli.recover:recover",
+        "Finish what runs whose process died left open, exactly once, and audit it.",
+    ),
     Command("run", "opsgate.cli.run:app", "Run a workflow now (it waits at its gate for a decision)."),
     Command("runs", "opsgate.cli.runs:app", "Look up past and current runs and their cases."),
     Command("approvals", "opsgate.cli.approvals:app", "Review and decide the proposals waiting at a gate."),
@@ -28,7 +52,11 @@ PLATFORM = (
     Command("policy", "opsgate.cli.policy:app", "Check and review workflow policies."),
     Command("reports", "opsgate.cli.reports:app", "Published reports: list them, export one."),
     Command("incident", "opsgate.cli.incident:app", "Incidents against executed actions."),
-    Command("autonomy", "opsgate.cli.autonomy:app", "Earned autonomy: each case type's mode, and promotions through the gate."),
+    Command(
+        "autonomy",
+        "opsgate.cli.autonomy:app",
+        "Earned autonomy: each case type's mode, and promotions through the gate.",
+    ),
     Command("server", "opsgate.cli.server:app", "Start, inspect or stop the local Prefect server."),
 )
 

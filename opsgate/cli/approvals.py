@@ -17,12 +17,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from opsgate.governance import requests
-from opsgate.governance.answers import ApprovalAnswer, Review
-from opsgate.governance.requests import PendingRequest
 from opsgate.cli.errors import exits_cleanly
 from opsgate.display import terminal_json, terminal_text
 from opsgate.errors import ConfigurationError
+from opsgate.governance import requests
+from opsgate.governance.answers import ApprovalAnswer, Review
+from opsgate.governance.requests import PendingRequest
 from opsgate.governance.runs import process_gone
 
 app = typer.Typer(help="Review and decide the proposals waiting at a gate.", no_args_is_help=True)
@@ -39,11 +39,22 @@ def find_request(run_id: str) -> PendingRequest:
     return matches[0]
 
 
-def answer_for(request: PendingRequest, approver: str, rejections: dict[str, str] | None = None, edits: dict[str, dict[str, Any]] | None = None) -> ApprovalAnswer:
+def answer_for(
+    request: PendingRequest,
+    approver: str,
+    rejections: dict[str, str] | None = None,
+    edits: dict[str, dict[str, Any]] | None = None,
+) -> ApprovalAnswer:
     """Build a complete answer from the CLI's short form: approve all, except the rejected ones."""
     rejections, edits = rejections or {}, edits or {}
     reviews = [
-        Review(proposal_id=p.id, source=p.source, decision="reject" if p.id in rejections else "approve", reason=rejections.get(p.id, ""), fields=edits.get(p.id, {}))
+        Review(
+            proposal_id=p.id,
+            source=p.source,
+            decision="reject" if p.id in rejections else "approve",
+            reason=rejections.get(p.id, ""),
+            fields=edits.get(p.id, {}),
+        )
         for p in request.proposals
     ]
     return ApprovalAnswer.model_construct(approver=approver, batch_digest=request.digest, reviews=reviews)
@@ -73,16 +84,35 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of 
         states = run_states([r.flow_run_id for r in waiting], api_url)
     process = {r.flow_run_id: "gone" if process_gone(r.flow_run_id) else "running" for r in waiting}
     if as_json:
-        typer.echo(json.dumps([
-            {"id": r.flow_run_id, "workflow": r.workflow, "proposals": len(r.proposals), "state": states.get(r.flow_run_id), "process": process[r.flow_run_id],
-             "requested_at": r.requested_at.isoformat(), "deadline": r.deadline.isoformat(), "pause_key": r.pause_key} for r in waiting
-        ], indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "id": r.flow_run_id,
+                        "workflow": r.workflow,
+                        "proposals": len(r.proposals),
+                        "state": states.get(r.flow_run_id),
+                        "process": process[r.flow_run_id],
+                        "requested_at": r.requested_at.isoformat(),
+                        "deadline": r.deadline.isoformat(),
+                        "pause_key": r.pause_key,
+                    }
+                    for r in waiting
+                ],
+                indent=2,
+            )
+        )
         return
     table = Table("id (flow run)", "workflow", "proposals", "state", "process", "requested", "deadline")
     for r in waiting:
         cells = (
-            r.flow_run_id, r.workflow, str(len(r.proposals)), states.get(r.flow_run_id, "?"), process[r.flow_run_id],
-            f"{r.requested_at:%Y-%m-%d %H:%M}", f"{r.deadline:%Y-%m-%d %H:%M}",
+            r.flow_run_id,
+            r.workflow,
+            str(len(r.proposals)),
+            states.get(r.flow_run_id, "?"),
+            process[r.flow_run_id],
+            f"{r.requested_at:%Y-%m-%d %H:%M}",
+            f"{r.deadline:%Y-%m-%d %H:%M}",
         )
         table.add_row(*map(terminal_text, cells))
     Console().print(table if waiting else "nothing waits for approval")
@@ -107,7 +137,9 @@ def _parse_pairs(values: list[str], what: str) -> dict[str, str]:
     for value in values:
         key, sep, rest = value.partition(":")
         if not sep or not key or not rest:
-            raise ConfigurationError(f"--{what} takes PROPOSAL:{'FIELD=VALUE' if what == 'edit' else 'REASON'}, got {value!r}")
+            raise ConfigurationError(
+                f"--{what} takes PROPOSAL:{'FIELD=VALUE' if what == 'edit' else 'REASON'}, got {value!r}"
+            )
         pairs[key] = rest
     return pairs
 
@@ -125,7 +157,9 @@ def approve(
     run_id: Annotated[str, typer.Argument(help="Flow run id (or a unique prefix).")],
     approver: AS,
     reject: Annotated[list[str], typer.Option(help="PROPOSAL:REASON — reject this one, approve the rest.")] = [],  # noqa: B006
-    edit: Annotated[list[str], typer.Option(help="PROPOSAL:FIELD=VALUE — approve this one with a corrected value.")] = [],  # noqa: B006
+    edit: Annotated[
+        list[str], typer.Option(help="PROPOSAL:FIELD=VALUE — approve this one with a corrected value.")
+    ] = [],  # noqa: B006
 ) -> None:
     """Approve the run's proposals (all, or all but the rejected ones), with any corrections."""
     request = find_request(run_id)

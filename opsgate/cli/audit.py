@@ -11,12 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from opsgate.store import audit as audit_log
-from opsgate.notify.channels import Message, post
 from opsgate.cli.errors import exits_cleanly, stderr
 from opsgate.display import terminal_text
 from opsgate.errors import AuditIntegrityError, ConfigurationError
+from opsgate.notify.channels import Message, post
 from opsgate.policy.loader import load_policy
+from opsgate.store import audit as audit_log
 from opsgate.store.db import transaction
 
 app = typer.Typer(help="Verify, export and read the audit log.", no_args_is_help=True)
@@ -25,7 +25,12 @@ app = typer.Typer(help="Verify, export and read the audit log.", no_args_is_help
 @app.command()
 @exits_cleanly
 def verify(
-    anchor: Annotated[Path | None, typer.Option("--anchor", help="A file of anchors written by `opsgate audit anchor --to`: the chain must still hold each.")] = None,
+    anchor: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchor", help="A file of anchors written by `opsgate audit anchor --to`: the chain must still hold each."
+        ),
+    ] = None,
 ) -> None:
     """Check every row of the chain (keyed hashes), that every execution, approval, run and case in
     the store has its events, and the anchors given; exit 4 naming the first problem."""
@@ -35,15 +40,24 @@ def verify(
     if not result.ok:
         where = f" (first bad row: {result.first_bad_seq})" if result.first_bad_seq is not None else ""
         raise AuditIntegrityError(f"audit log does not verify: {result.problem}{where}")
-    anchored = f"; nothing up to row {result.anchored} changed since it was anchored" if result.anchored is not None else ""
+    anchored = (
+        f"; nothing up to row {result.anchored} changed since it was anchored" if result.anchored is not None else ""
+    )
     Console().print(f"[green]ok[/]: {result.rows} audit rows, chain intact{anchored}", highlight=False)
 
 
 @app.command("anchor")
 @exits_cleanly
 def anchor_head(
-    to: Annotated[Path | None, typer.Option("--to", help="Append the anchor to this file (keep it where the database's administrators cannot write).")] = None,
-    channel: Annotated[str | None, typer.Option(help="Also post it to this channel, as WORKFLOW:CHANNEL from that workflow's policy.")] = None,
+    to: Annotated[
+        Path | None,
+        typer.Option(
+            "--to", help="Append the anchor to this file (keep it where the database's administrators cannot write)."
+        ),
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Also post it to this channel, as WORKFLOW:CHANNEL from that workflow's policy.")
+    ] = None,
 ) -> None:
     """Take the verified head of the chain (row number, hash, time), sign it with the audit key and
     keep it outside the database: `opsgate audit verify --anchor FILE` then proves nothing up to
@@ -67,8 +81,11 @@ def _post_anchor(target: str, taken: audit_log.Anchor) -> None:
     if name not in policy.channels:
         raise ConfigurationError(f"--channel {target}: {workflow}'s policy has no channel {name!r}")
     message = Message(
-        event="audit.anchor", title=f"opsgate audit anchor: row {taken.seq}", text=f"The audit log's head at {taken.at.isoformat()}: row {taken.seq}, hash {taken.hash}.",
-        fields={"row": str(taken.seq), "hash": taken.hash}, data=taken.model_dump(mode="json"),
+        event="audit.anchor",
+        title=f"opsgate audit anchor: row {taken.seq}",
+        text=f"The audit log's head at {taken.at.isoformat()}: row {taken.seq}, hash {taken.hash}.",
+        fields={"row": str(taken.seq), "hash": taken.hash},
+        data=taken.model_dump(mode="json"),
     )
     post(name, policy.channels[name], message, idempotency_key=f"audit-anchor-{taken.seq}-{taken.hash[:16]}")
     stderr.print(f"anchored row {taken.seq} on {target}", highlight=False)
@@ -98,7 +115,14 @@ def trail_table(rows: list[dict[str, object]]) -> Table:
         data = row["data"] if isinstance(row["data"], dict) else {}
         what = Path(str(data["source"])).name if data.get("source") else data.get("trigger") or data.get("counts") or ""
         extra = data.get("target") or data.get("reason") or data.get("error") or ""
-        cells = (str(row["seq"]), str(row["at"])[11:19], str(row["event"]), str(row["actor"]), str(row["proposal_id"] or "")[:8], f"{what} {extra}".strip())
+        cells = (
+            str(row["seq"]),
+            str(row["at"])[11:19],
+            str(row["event"]),
+            str(row["actor"]),
+            str(row["proposal_id"] or "")[:8],
+            f"{what} {extra}".strip(),
+        )
         table.add_row(*map(terminal_text, cells))  # actors, sources, reasons and errors come from people and documents
     return table
 

@@ -21,15 +21,19 @@ def show(workflow: Annotated[str, typer.Argument(help="Workflow name, e.g. invoi
     """Each case type's mode in the policy file and now (after promotions and demotions), and the
     instruction versions that may propose live (by the file, and released since)."""
     from opsgate.learning.autonomy import effective_policy
-    from opsgate.policy.loader import load_policy
     from opsgate.learning.releases import releases_in_force
+    from opsgate.policy.loader import load_policy
 
     file = load_policy(workflow)
     now = effective_policy(file)
     table = Table("case type", "policy file", "now", "earned by")
     for case, mode in file.autonomy.items():
         rule = file.earned_autonomy.get(case)
-        earned = f"{rule.after_cases} decided in {rule.window_days} days, approval ≥ {rule.min_approval_rate:.0%}, correction ≤ {rule.max_correction_rate:.0%}" if rule else "-"
+        earned = (
+            f"{rule.after_cases} decided in {rule.window_days} days, approval ≥ {rule.min_approval_rate:.0%}, correction ≤ {rule.max_correction_rate:.0%}"
+            if rule
+            else "-"
+        )
         table.add_row(*map(terminal_text, (case, mode.value, now.autonomy[case].value, earned)))
     Console().print(table)
     if file.go_live:
@@ -37,7 +41,12 @@ def show(workflow: Annotated[str, typer.Argument(help="Workflow name, e.g. invoi
         for version in file.go_live.released:
             versions.add_row(terminal_text(version), "the policy file")
         for found in releases_in_force(file.workflow):
-            versions.add_row(terminal_text(found.version), terminal_text(f"release {found.id}, approved {found.released_at:%Y-%m-%d %H:%M} UTC (proposal {found.proposal_id})"))
+            versions.add_row(
+                terminal_text(found.version),
+                terminal_text(
+                    f"release {found.id}, approved {found.released_at:%Y-%m-%d %H:%M} UTC (proposal {found.proposal_id})"
+                ),
+            )
         Console().print(versions)
 
 

@@ -25,7 +25,9 @@ def exits_cleanly(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except OpsgateError as exc:
-            stderr.print(Text.assemble(terminal_text("error:", "bold red"), " ", terminal_text(str(exc))))  # a message may quote documents and files
+            stderr.print(
+                Text.assemble(terminal_text("error:", "bold red"), " ", terminal_text(str(exc)))
+            )  # a message may quote documents and files
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

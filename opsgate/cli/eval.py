@@ -10,12 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from opsgate.learning import evaluation
-
-from opsgate.learning import evaluation_views
 from opsgate.cli.errors import exits_cleanly
 from opsgate.cli.metrics import parse_moment
 from opsgate.display import terminal_text
+from opsgate.learning import evaluation, evaluation_views
 from opsgate.learning.evaluation import EvaluationReport
 from opsgate.workflows import by_name
 
@@ -24,9 +22,17 @@ from opsgate.workflows import by_name
 def evaluate(
     workflow: Annotated[str, typer.Argument(help="The workflow, by alias or name: invoices, dedupe, summary.")],
     outcomes: Annotated[Path, typer.Option(help="What people did over the period, as CSV or Parquet.")],
-    since: Annotated[str | None, typer.Option(help="Compare the shadow cases created since (ISO 8601, UTC unless it has an offset). Default: 30 days ago.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Compare the shadow cases created since (ISO 8601, UTC unless it has an offset). Default: 30 days ago."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The report as one JSON object.")] = False,
-    artifact: Annotated[bool, typer.Option("--artifact", help="Also publish the report with its chart to Prefect as a markdown artifact.")] = False,
+    artifact: Annotated[
+        bool,
+        typer.Option("--artifact", help="Also publish the report with its chart to Prefect as a markdown artifact."),
+    ] = False,
 ) -> None:
     """Compare a workflow's shadow proposals with what people did: agreement per action and per
     field, wrong actions and what they put at stake, cases that should have been escalated. Writes nothing."""
@@ -45,7 +51,11 @@ def _print(report: EvaluationReport) -> None:
     console = Console()
     console.print(terminal_text(evaluation_views.headline(report)))
     if report.overall.cases == 0:
-        console.print(terminal_text(f"no shadow cases in the window: is a case type's autonomy `shadow` in the {report.workflow} policy?"))
+        console.print(
+            terminal_text(
+                f"no shadow cases in the window: is a case type's autonomy `shadow` in the {report.workflow} policy?"
+            )
+        )
     for found in evaluation_views.report_tables(report):
         if found.rows:
             table = Table(*found.columns, title=found.title)

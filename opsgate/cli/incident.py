@@ -27,4 +27,11 @@ def report(
     the policy's channels. Nothing is undone: propose that with `opsgate undo`."""
     incident = report_incident(proposal_id, reason, by, run_link)
     told = ", ".join(f"{name}: {status}" for name, status in incident.channels.items()) or "no channel configured"
-    Console().print(Text.assemble(terminal_text("incident", "red"), terminal_text(f" on {incident.target} ({incident.workflow}, {incident.case_type}) recorded; owner escalated; channels: {told}")))
+    Console().print(
+        Text.assemble(
+            terminal_text("incident", "red"),
+            terminal_text(
+                f" on {incident.target} ({incident.workflow}, {incident.case_type}) recorded; owner escalated; channels: {told}"
+            ),
+        )
+    )

@@ -14,4 +14,12 @@ def print_outcomes(summary: RunSummary) -> None:
     console = Console()
     for outcome in summary.outcomes:
         colour = "green" if outcome.status == "executed" else "yellow"
-        console.print(Text.assemble(terminal_text(outcome.status, colour), ": ", terminal_text(outcome.source), " · ", terminal_text(outcome.detail)))
+        console.print(
+            Text.assemble(
+                terminal_text(outcome.status, colour),
+                ": ",
+                terminal_text(outcome.source),
+                " · ",
+                terminal_text(outcome.detail),
+            )
+        )

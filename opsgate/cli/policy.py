@@ -13,8 +13,8 @@ from rich.text import Text
 from opsgate.cli.errors import exits_cleanly, stderr
 from opsgate.display import terminal_text
 from opsgate.policy.loader import check_all, load_policy, policy_path
-from opsgate.policy.schema import Access
 from opsgate.policy.runtime import Policy
+from opsgate.policy.schema import Access
 
 app = typer.Typer(help="Check and review workflow policies.", no_args_is_help=True)
 
@@ -25,9 +25,13 @@ def check() -> None:
     """Validate every policy file; exit 2 and list every problem if any is invalid."""
     loaded, problems = check_all()
     for name, policy in sorted(loaded.items()):
-        Console(soft_wrap=True).print(f"[green]ok[/]  {policy_path(name)} (version {policy.fingerprint})", highlight=False)
+        Console(soft_wrap=True).print(
+            f"[green]ok[/]  {policy_path(name)} (version {policy.fingerprint})", highlight=False
+        )
     for problem in problems:
-        stderr.print(Text.assemble(terminal_text("invalid", "bold red"), " ", terminal_text(problem)))  # a problem quotes the file's values
+        stderr.print(
+            Text.assemble(terminal_text("invalid", "bold red"), " ", terminal_text(problem))
+        )  # a problem quotes the file's values
     if problems:
         raise typer.Exit(2)
 
@@ -61,15 +65,27 @@ def show(
         typer.echo(json.dumps(review, indent=2, default=str))
         return
     console = Console()
-    console.print(f"[bold]{policy.workflow}[/] policy {policy.fingerprint} · owner {policy.owner.name} <{policy.owner.contact}>", highlight=False)
+    console.print(
+        f"[bold]{policy.workflow}[/] policy {policy.fingerprint} · owner {policy.owner.name} <{policy.owner.contact}>",
+        highlight=False,
+    )
     if policy.description:
         console.print(terminal_text(policy.description.strip(), "dim"))
     table = Table("tool", "access", "approval", "undo", "logged", "description")
     order = {Access.WRITE: 0, Access.READ: 1, Access.FORBIDDEN: 2}
     for name, tool in sorted(policy.tools.items(), key=lambda item: (order[item[1].access], item[0])):
         style = {"write": "yellow", "forbidden": "red"}.get(tool.access.value, "")
-        approval = {"always": "always, by a person", "by_autonomy": "by a person unless autonomy is auto"}.get(tool.approval or "", "-")
-        table.add_row(name, f"[{style}]{tool.access.value}[/]" if style else tool.access.value, approval, tool.undo or "-", "yes" if tool.logged else "no", tool.description)
+        approval = {"always": "always, by a person", "by_autonomy": "by a person unless autonomy is auto"}.get(
+            tool.approval or "", "-"
+        )
+        table.add_row(
+            name,
+            f"[{style}]{tool.access.value}[/]" if style else tool.access.value,
+            approval,
+            tool.undo or "-",
+            "yes" if tool.logged else "no",
+            tool.description,
+        )
     console.print(table)
     autonomy = Table("case type", "autonomy")
     for case, mode in policy.autonomy.items():
@@ -86,10 +102,15 @@ def show(
         console.print("[yellow]no approver groups: anyone who can reach the gate may decide[/]")
     for rule in rules.four_eyes:
         amount = f" above {rule.field} {rule.above}" if rule.field else ""
-        console.print(f"four eyes: {rule.case_type} cases{amount} need two different approvers, neither the requester", highlight=False)
+        console.print(
+            f"four eyes: {rule.case_type} cases{amount} need two different approvers, neither the requester",
+            highlight=False,
+        )
     deadline = f"{rules.deadline_minutes:g} minutes" if rules.deadline_minutes else "OPSGATE_APPROVAL_TIMEOUT"
     reminder = f", reminder {rules.remind_before_minutes:g} minutes before" if rules.remind_before_minutes else ""
-    console.print(f"deadline: {deadline}{reminder}; notified: {', '.join(rules.notify) or 'no channel'}", highlight=False)
+    console.print(
+        f"deadline: {deadline}{reminder}; notified: {', '.join(rules.notify) or 'no channel'}", highlight=False
+    )
     if policy.go_live:
         rule = policy.go_live
         console.print(

@@ -15,7 +15,9 @@ from opsgate.governance.recovery import waiting_until
 
 
 @exits_cleanly
-def recover(as_json: Annotated[bool, typer.Option("--json", help="One JSON object per recovered run.")] = False) -> None:
+def recover(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per recovered run.")] = False,
+) -> None:
     """Find runs whose process died; decide the answers the Prefect UI sent them, write what people
     approved (exactly once), expire what passed its deadline, close runs with nothing open, and audit
     it all. Cases still waiting for a person before their deadline stay open: a decision recorded
@@ -31,12 +33,40 @@ def recover(as_json: Annotated[bool, typer.Option("--json", help="One JSON objec
     elif not reports:
         Console().print("no run's process has died: nothing to recover")
     else:
-        table = Table("run", "workflow", "answers", "written", "failed", "expired", "waiting", "run now", title="runs whose process died")
+        table = Table(
+            "run",
+            "workflow",
+            "answers",
+            "written",
+            "failed",
+            "expired",
+            "waiting",
+            "run now",
+            title="runs whose process died",
+        )
         for r in reports:
             until = waiting_until(r.run_id) if r.waiting else None
-            state = "closed (recovered)" if r.closed else f"open: {r.waiting} wait until {until:%Y-%m-%d %H:%M} UTC" if until else "open"
-            table.add_row(r.run_id[:8], r.workflow, str(r.answers), str(r.executed), str(r.failed), str(r.expired), str(r.waiting), state)
+            state = (
+                "closed (recovered)"
+                if r.closed
+                else f"open: {r.waiting} wait until {until:%Y-%m-%d %H:%M} UTC"
+                if until
+                else "open"
+            )
+            table.add_row(
+                r.run_id[:8],
+                r.workflow,
+                str(r.answers),
+                str(r.executed),
+                str(r.failed),
+                str(r.expired),
+                str(r.waiting),
+                state,
+            )
         Console().print(table)
     unfinished = [f"{r.run_id[:8]}: {problem}" for r in reports for problem in r.unfinished]
     if unfinished:
-        raise OpsgateError(f"{len(unfinished)} things could not be finished now (the next recovery tries again): " + "; ".join(unfinished[:5]))
+        raise OpsgateError(
+            f"{len(unfinished)} things could not be finished now (the next recovery tries again): "
+            + "; ".join(unfinished[:5])
+        )

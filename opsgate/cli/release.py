@@ -14,9 +14,14 @@ from opsgate.cli.outcomes import print_outcomes
 @exits_cleanly
 def release(
     workflow: Annotated[str, typer.Argument(help="The workflow, by alias or name: invoices, dedupe, summary.")],
-    version: Annotated[str, typer.Option(help="The instruction version to release, exactly as its proposals carry it.")],
+    version: Annotated[
+        str, typer.Option(help="The instruction version to release, exactly as its proposals carry it.")
+    ],
     by: Annotated[str, typer.Option("--as", help="Your name: who asked for the release.")],
-    policy: Annotated[Path | None, typer.Option(help="The candidate policy file that defines the version (duplicate flagging's matching rules).")] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="The candidate policy file that defines the version (duplicate flagging's matching rules)."),
+    ] = None,
 ) -> None:
     """Replay the version over the past cases the policy's go_live rule names; when it meets the
     rule, propose its release, which waits at the gate for the people the policy lets decide
@@ -29,7 +34,9 @@ def release(
     spec = by_name(workflow)
     load_policy(spec.name)  # a clear error before any run starts
     with prefect_api():
-        summary = instruction_release(ReleaseParams(workflow=spec.name, version=version, candidate=policy, requested_as=by))
+        summary = instruction_release(
+            ReleaseParams(workflow=spec.name, version=version, candidate=policy, requested_as=by)
+        )
     print_outcomes(summary)
     if any(outcome.status == "failed" for outcome in summary.outcomes):
         raise typer.Exit(1)

@@ -23,9 +23,24 @@ if TYPE_CHECKING:
 def replay(
     workflow: Annotated[str, typer.Argument(help="The workflow, by alias or name: invoices, dedupe, summary.")],
     version: Annotated[str, typer.Option(help="The instruction version to try, e.g. rules-v1 or a prompt version.")],
-    since: Annotated[str | None, typer.Option(help="Replay the cases created since (ISO 8601, UTC unless it has an offset). Default: 30 days ago.")] = None,
-    min_agreement: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of the approved actions' fields the new version must agree with to be ready.")] = 1.0,
-    policy: Annotated[Path | None, typer.Option(help="A candidate policy file for the workflow, not live yet: propose and route under its rules and settings.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Replay the cases created since (ISO 8601, UTC unless it has an offset). Default: 30 days ago."
+        ),
+    ] = None,
+    min_agreement: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of the approved actions' fields the new version must agree with to be ready."
+        ),
+    ] = 1.0,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            help="A candidate policy file for the workflow, not live yet: propose and route under its rules and settings."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The report as one JSON object.")] = False,
 ) -> None:
     """Propose again for the past cases with another instruction version and compare with how they
@@ -34,7 +49,9 @@ def replay(
     from opsgate.learning import replay as replaying
 
     now = datetime.now(timezone.utc)
-    report = replaying.replay(by_name(workflow), version, parse_moment(since, now - timedelta(days=30)), now, min_agreement, policy)
+    report = replaying.replay(
+        by_name(workflow), version, parse_moment(since, now - timedelta(days=30)), now, min_agreement, policy
+    )
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:

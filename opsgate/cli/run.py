@@ -28,7 +28,9 @@ def outcomes_table(summary: RunSummary) -> Table:
     table = Table("source", "status", "detail", title=f"{summary.workflow} · run {summary.run_id}")
     colours = {"executed": "green", "rejected": "yellow", "escalated": "magenta", "failed": "red", "expired": "red"}
     for o in summary.outcomes:
-        table.add_row(terminal_text(o.source), terminal_text(o.status, colours.get(o.status, "white")), terminal_text(o.detail))
+        table.add_row(
+            terminal_text(o.source), terminal_text(o.status, colours.get(o.status, "white")), terminal_text(o.detail)
+        )
     return table
 
 
@@ -63,7 +65,9 @@ def _command(spec: WorkflowSpec) -> Any:
     for name, field in params_model.model_fields.items():
         default = ... if field.is_required() else field.default
         option = typer.Option(default, f"--{name.replace('_', '-')}", help=field.description or "")
-        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=field.annotation))
+        parameters.append(
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=field.annotation)
+        )
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     command.__doc__ = spec.summary
     command.__name__ = spec.alias

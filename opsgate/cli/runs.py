@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from opsgate.governance import runs as run_store
 from opsgate.cli.errors import exits_cleanly
 from opsgate.display import terminal_text
 from opsgate.errors import ConfigurationError
+from opsgate.governance import runs as run_store
 from opsgate.governance.runs import RunRecord
 
 app = typer.Typer(help="Look up past and current runs and their cases.", no_args_is_help=True)
@@ -36,7 +36,9 @@ def list_(
     table = Table("run", "workflow", "trigger", "started", "status", "cases")
     for r in records:
         counts = ", ".join(f"{n} {status}" for status, n in sorted(r.counts.items()))
-        table.add_row(*map(terminal_text, (r.id[:8], r.workflow, r.trigger, f"{r.started_at:%Y-%m-%d %H:%M}", r.status, counts)))
+        table.add_row(
+            *map(terminal_text, (r.id[:8], r.workflow, r.trigger, f"{r.started_at:%Y-%m-%d %H:%M}", r.status, counts))
+        )
     Console().print(table)
 
 
@@ -62,5 +64,7 @@ def show(
 def cases_table(record: RunRecord) -> Table:
     table = Table("proposal", "source", "status", "detail", title=f"every input of run {record.id[:8]}")
     for case in record.cases:
-        table.add_row(*map(terminal_text, (case.proposal_id[:8], Path(case.source).name, str(case.status), case.detail)))
+        table.add_row(
+            *map(terminal_text, (case.proposal_id[:8], Path(case.source).name, str(case.status), case.detail))
+        )
     return table

@@ -46,4 +46,7 @@ def stop() -> None:
     from opsgate.orchestration.server import stop_local_server
 
     pid = stop_local_server()
-    console.print(f"stopped the local server (pid {pid})" if pid else "no local server started by opsgate is running", highlight=False)
+    console.print(
+        f"stopped the local server (pid {pid})" if pid else "no local server started by opsgate is running",
+        highlight=False,
+    )

@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsgate.store import audit
-from opsgate.governance.rights import case_types
-from opsgate.store.audit import AuditEvent
 from opsgate.errors import PolicyDenied
+from opsgate.governance.rights import case_types
 from opsgate.models import Outcome, Route, Status, action_digest
 from opsgate.policy.engine import allows_without_approval
 from opsgate.policy.runtime import Policy, person, same_person
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, ExecutionRow, ProposalRow, UndoRow, as_utc
 from opsgate.writers import action_writer
@@ -39,7 +39,15 @@ def idempotency_key(workflow: str, proposal_id: str) -> str:
 
 def _refuse(policy: Policy, proposal_id: str, run_id: str | None, reason: str) -> PolicyDenied:
     with transaction() as session:
-        audit.append(session, AuditEvent.EXECUTION_REFUSED, workflow=policy.workflow, run_id=run_id, proposal_id=proposal_id, actor=EXECUTOR, data={"reason": reason})
+        audit.append(
+            session,
+            AuditEvent.EXECUTION_REFUSED,
+            workflow=policy.workflow,
+            run_id=run_id,
+            proposal_id=proposal_id,
+            actor=EXECUTOR,
+            data={"reason": reason},
+        )
     logger.warning("refused to execute proposal %s: %s", proposal_id, reason)
     return PolicyDenied(f"refused to execute proposal {proposal_id}: {reason}")
 
@@ -48,7 +56,9 @@ def _on_record(session: Session, event: AuditEvent, *where: Any, **expected: obj
     """The newest audit event of this kind (``where`` narrows it: this proposal, this run) whose data
     holds ``expected`` and that is intact (its keyed hash fits): what opsgate itself recorded, which
     nobody without the audit key can forge or alter."""
-    for found in session.execute(select(AuditRow).where(AuditRow.event == str(event), *where).order_by(AuditRow.seq.desc())).scalars():
+    for found in session.execute(
+        select(AuditRow).where(AuditRow.event == str(event), *where).order_by(AuditRow.seq.desc())
+    ).scalars():
         data = found.data if isinstance(found.data, dict) else {}
         if all(data.get(key) == value for key, value in expected.items()):
             return found if audit.intact(found) else None
@@ -63,7 +73,17 @@ def _requester(session: Session, run_id: str) -> str | None:
 
 
 def _approved_on_record(session: Session, row: ProposalRow, approval: ApprovalRow) -> bool:
-    return _on_record(session, AuditEvent.APPROVED, AuditRow.proposal_id == row.id, approval=approval.id, approver=approval.approver, action_digest=approval.action_digest) is not None
+    return (
+        _on_record(
+            session,
+            AuditEvent.APPROVED,
+            AuditRow.proposal_id == row.id,
+            approval=approval.id,
+            approver=approval.approver,
+            action_digest=approval.action_digest,
+        )
+        is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -75,7 +95,9 @@ class Evidence:
     approval: ApprovalRow | None = None
     proposed: dict[str, Any] | None = None  # the intact `proposed` event's data for the action as it is now
     approval_on_record: bool = False  # the approval has its intact `approved` event
-    approvers: list[str] = field(default_factory=list)  # who approved this exact action, each with an intact `approved` event
+    approvers: list[str] = field(
+        default_factory=list
+    )  # who approved this exact action, each with an intact `approved` event
     requester: str | None = None  # who started the run, as its intact `triggered` event says
 
 
@@ -87,14 +109,25 @@ def _evidence(session: Session, row: ProposalRow) -> Evidence:
     proposed = _on_record(session, AuditEvent.PROPOSED, AuditRow.proposal_id == row.id, digest=current)
     on_record: list[ApprovalRow] = []
     if approval is not None and approval.decision == "approved":
-        same_action = session.execute(
-            select(ApprovalRow).where(ApprovalRow.proposal_id == row.id, ApprovalRow.decision == "approved", ApprovalRow.action_digest == approval.action_digest)
-        ).scalars().all()
+        same_action = (
+            session.execute(
+                select(ApprovalRow).where(
+                    ApprovalRow.proposal_id == row.id,
+                    ApprovalRow.decision == "approved",
+                    ApprovalRow.action_digest == approval.action_digest,
+                )
+            )
+            .scalars()
+            .all()
+        )
         on_record = [a for a in same_action if _approved_on_record(session, row, a)]
     return Evidence(
-        row=row, approval=approval, proposed=proposed.data if proposed is not None else None,
+        row=row,
+        approval=approval,
+        proposed=proposed.data if proposed is not None else None,
         approval_on_record=any(a.id == approval.id for a in on_record) if approval is not None else False,
-        approvers=[a.approver for a in on_record], requester=_requester(session, row.run_id),
+        approvers=[a.approver for a in on_record],
+        requester=_requester(session, row.run_id),
     )
 
 
@@ -107,10 +140,15 @@ def _four_eyes_shortfall(policy: Policy, evidence: Evidence, types: list[str]) -
     if not policy.needs_four_eyes(types, row.payload, approval.action_payload):
         return None
     people = {
-        person(name) for name in evidence.approvers
+        person(name)
+        for name in evidence.approvers
         if all(policy.may_decide(name, t) for t in types) and not (started_by and same_person(name, started_by))
     }
-    return None if len(people) >= 2 else f"four eyes: this action needs two different approvers besides the requester; it has {len(people)}"
+    return (
+        None
+        if len(people) >= 2
+        else f"four eyes: this action needs two different approvers besides the requester; it has {len(people)}"
+    )
 
 
 def refusal(policy: Policy, evidence: Evidence) -> str | None:
@@ -131,7 +169,9 @@ def refusal(policy: Policy, evidence: Evidence) -> str | None:
     if proposed is None:
         return "no intact proposed audit event for this action: the proposal or the audit log was altered"
     if approval is None:
-        if proposed.get("route") != Route.AUTO or not allows_without_approval(policy, row.tool or "", proposed.get("case_type", "")):
+        if proposed.get("route") != Route.AUTO or not allows_without_approval(
+            policy, row.tool or "", proposed.get("case_type", "")
+        ):
             return "no approval on record and the policy does not allow this case type without one"
         return None
     if approval.decision != "approved":
@@ -142,7 +182,14 @@ def refusal(policy: Policy, evidence: Evidence) -> str | None:
         return "the approved action was altered after approval (digest mismatch)"
     if not evidence.approval_on_record:
         return "the approval has no intact approved audit event: the approval or the audit log was altered"
-    types = case_types(policy, proposed["case_type"], row.tool, approval.action_payload, proposed.get("confidence") or {}, proposed.get("context") or {})
+    types = case_types(
+        policy,
+        proposed["case_type"],
+        row.tool,
+        approval.action_payload,
+        proposed.get("confidence") or {},
+        proposed.get("context") or {},
+    )
     if (refused := next((t for t in types if not policy.may_decide(approval.approver, t)), None)) is not None:
         return f"{approval.approver} may not decide on {refused} cases (the case as recorded and as approved)"
     return _four_eyes_shortfall(policy, evidence, types)
@@ -156,7 +203,13 @@ def execute_one(policy: Policy, proposal_id: str, attempt: int = 1) -> Outcome:
         if row is not None and row.workflow == policy.workflow:
             done = session.get(ExecutionRow, idempotency_key(row.workflow, row.id))
             if done is not None:
-                return Outcome(proposal_id=row.id, source=row.source, status=Status.EXECUTED, detail="already executed; nothing written again", target=f"{done.target_table}/{done.target_id}")
+                return Outcome(
+                    proposal_id=row.id,
+                    source=row.source,
+                    status=Status.EXECUTED,
+                    detail="already executed; nothing written again",
+                    target=f"{done.target_table}/{done.target_id}",
+                )
         evidence = _evidence(session, row) if row is not None and row.workflow == policy.workflow else Evidence(row=row)
         why = refusal(policy, evidence)
         if why is None:
@@ -173,17 +226,53 @@ def _write(session: Session, policy: Policy, row: ProposalRow, approval: Approva
     writer = action_writer(row.tool)
     assert writer is not None
     target = writer.apply(session, writer.payload_model.model_validate(payload), row.id)
-    session.add(ExecutionRow(idempotency_key=key, proposal_id=row.id, tool=writer.tool, approval_id=approval.id if approval else None, target_table=writer.table, target_id=target))
+    session.add(
+        ExecutionRow(
+            idempotency_key=key,
+            proposal_id=row.id,
+            tool=writer.tool,
+            approval_id=approval.id if approval else None,
+            target_table=writer.table,
+            target_id=target,
+        )
+    )
     session.flush()
     if writer.undo_tool:  # an undo is not undone in turn
-        session.add(UndoRow(idempotency_key=key, undo_tool=writer.undo_tool, target_table=writer.table, target_id=target))
+        session.add(
+            UndoRow(idempotency_key=key, undo_tool=writer.undo_tool, target_table=writer.table, target_id=target)
+        )
     row.status, row.detail = Status.EXECUTED, f"{writer.table}/{target}"
-    audit.append(session, AuditEvent.EXECUTED, workflow=row.workflow, run_id=row.run_id, proposal_id=row.id, actor=EXECUTOR, data={
-        "tool": writer.tool, "target": f"{writer.table}/{target}", "idempotency_key": key, "undo": writer.undo_tool,
-        "approval": {"id": approval.id, "approver": approval.approver, "at": as_utc(approval.decided_at).isoformat()} if approval else "auto (policy)",
-        **({"action": payload} if policy.logging.store_documents else {}), "attempt": attempt, "retries": attempt - 1,
-    })
-    return Outcome(proposal_id=row.id, source=row.source, status=Status.EXECUTED, detail=f"written to {writer.table}/{target}", target=f"{writer.table}/{target}")
+    audit.append(
+        session,
+        AuditEvent.EXECUTED,
+        workflow=row.workflow,
+        run_id=row.run_id,
+        proposal_id=row.id,
+        actor=EXECUTOR,
+        data={
+            "tool": writer.tool,
+            "target": f"{writer.table}/{target}",
+            "idempotency_key": key,
+            "undo": writer.undo_tool,
+            "approval": {
+                "id": approval.id,
+                "approver": approval.approver,
+                "at": as_utc(approval.decided_at).isoformat(),
+            }
+            if approval
+            else "auto (policy)",
+            **({"action": payload} if policy.logging.store_documents else {}),
+            "attempt": attempt,
+            "retries": attempt - 1,
+        },
+    )
+    return Outcome(
+        proposal_id=row.id,
+        source=row.source,
+        status=Status.EXECUTED,
+        detail=f"written to {writer.table}/{target}",
+        target=f"{writer.table}/{target}",
+    )
 
 
 def record_failure(policy: Policy, proposal_id: str, error: BaseException) -> Outcome:
@@ -195,8 +284,24 @@ def record_failure(policy: Policy, proposal_id: str, error: BaseException) -> Ou
         assert row is not None
         row.status, row.detail = Status.FAILED, str(error)
         common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
-        audit.append(session, AuditEvent.FAILED, actor=EXECUTOR, **common, data={"source": row.source, "stage": "execute", "error": str(error), "error_type": type(error).__name__})
+        audit.append(
+            session,
+            AuditEvent.FAILED,
+            actor=EXECUTOR,
+            **common,
+            data={"source": row.source, "stage": "execute", "error": str(error), "error_type": type(error).__name__},
+        )
         if policy.escalation.tool_failure and not isinstance(error, PolicyDenied):
             owner = f"{policy.owner.name} <{policy.owner.contact}>"
-            audit.append(session, AuditEvent.ESCALATED, actor=EXECUTOR, **common, data={"source": row.source, "to": owner, "reasons": [{"reason": "tool_failure", "field": None, "detail": str(error)}]})
+            audit.append(
+                session,
+                AuditEvent.ESCALATED,
+                actor=EXECUTOR,
+                **common,
+                data={
+                    "source": row.source,
+                    "to": owner,
+                    "reasons": [{"reason": "tool_failure", "field": None, "detail": str(error)}],
+                },
+            )
         return Outcome(proposal_id=row.id, source=row.source, status=Status.FAILED, detail=str(error))

@@ -32,6 +32,7 @@ GONE = datetime(1970, 1, 1, tzinfo=timezone.utc)  # a run whose process stopped 
 @lru_cache
 def machine() -> str:
     """This host, this boot, this process namespace: where a process id names one process."""
+
     def read(path: str) -> str:
         try:
             return Path(path).read_text().strip()[:12]
@@ -69,7 +70,9 @@ def is_dead(run: RunRow, now: datetime | None = None) -> bool:
 def _beat(run_id: str, at: datetime) -> bool:
     """Record a sign of life; False once the run is no longer open (finished, or recovered)."""
     with transaction() as session:
-        result = session.execute(update(RunRow).where(RunRow.id == run_id, RunRow.status == "running").values(heartbeat_at=at))
+        result = session.execute(
+            update(RunRow).where(RunRow.id == run_id, RunRow.status == "running").values(heartbeat_at=at)
+        )
         return bool(result.rowcount)
 
 

@@ -32,14 +32,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsgate.errors import OpsgateError
 from opsgate.governance import executor, requests
-
+from opsgate.governance.liveness import is_dead
+from opsgate.governance.runs import OPEN, run_policy
+from opsgate.models import TERMINAL, EscalationReason, Status
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
-from opsgate.errors import OpsgateError
-from opsgate.governance.liveness import is_dead
-from opsgate.models import TERMINAL, EscalationReason, Status
-from opsgate.governance.runs import OPEN, run_policy
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ProposalRow, RunRow, as_utc
 
@@ -59,9 +58,13 @@ class RunRecovery(BaseModel):
     failed: int = 0
     expired: int = 0
     waiting: int = Field(0, description="Cases still waiting for a person before their deadline.")
-    unfinished: list[str] = Field(default_factory=list, description="What recovery could not finish now (retried at the next recovery).")
+    unfinished: list[str] = Field(
+        default_factory=list, description="What recovery could not finish now (retried at the next recovery)."
+    )
     failures: list[str] = Field(
-        default_factory=list, exclude=True, description="Proposals whose write failed for good here: what follows from that is the caller's.",
+        default_factory=list,
+        exclude=True,
+        description="Proposals whose write failed for good here: what follows from that is the caller's.",
     )
     closed: bool = False
     counts: dict[str, int] = Field(default_factory=dict)
@@ -73,13 +76,17 @@ class DeadRun(BaseModel):
     run_id: str
     workflow: str
     flow_run_id: str | None
-    pending: dict[int, str] = Field(default_factory=dict, description="Pending approval request id -> the pause key the run waited under.")
+    pending: dict[int, str] = Field(
+        default_factory=dict, description="Pending approval request id -> the pause key the run waited under."
+    )
 
 
 def _pending_requests(session: Session, run_id: str) -> list[ApprovalRequestRow]:
     """The run's requests still waiting for a decision: those holding any of its cases."""
     ours = set(session.execute(select(ProposalRow.id).where(ProposalRow.run_id == run_id)).scalars())
-    pending = session.execute(select(ApprovalRequestRow).where(ApprovalRequestRow.status == "pending").order_by(ApprovalRequestRow.id)).scalars()
+    pending = session.execute(
+        select(ApprovalRequestRow).where(ApprovalRequestRow.status == "pending").order_by(ApprovalRequestRow.id)
+    ).scalars()
     return [request for request in pending if ours.intersection(request.proposal_ids)]
 
 
@@ -87,13 +94,18 @@ def dead_runs() -> list[DeadRun]:
     """Open runs whose process is gone, oldest first."""
     now = datetime.now(timezone.utc)
     with transaction() as session:
-        rows = session.execute(select(RunRow).where(RunRow.status.in_(OPEN)).order_by(RunRow.started_at)).scalars().all()
+        rows = (
+            session.execute(select(RunRow).where(RunRow.status.in_(OPEN)).order_by(RunRow.started_at)).scalars().all()
+        )
         return [
             DeadRun(
-                run_id=row.id, workflow=row.workflow, flow_run_id=row.flow_run_id,
+                run_id=row.id,
+                workflow=row.workflow,
+                flow_run_id=row.flow_run_id,
                 pending={request.id: request.pause_key for request in _pending_requests(session, row.id)},
             )
-            for row in rows if is_dead(row, now)
+            for row in rows
+            if is_dead(row, now)
         ]
 
 
@@ -121,19 +133,42 @@ def _expire_unreached(run_id: str, owner: str) -> int:
     again."""
     with transaction() as session:
         pending_ids = {pid for request in _pending_requests(session, run_id) for pid in request.proposal_ids}
-        rows = session.execute(
-            select(ProposalRow).where(ProposalRow.run_id == run_id, ProposalRow.status.in_((Status.PROPOSED, Status.AWAITING_APPROVAL)))
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(ProposalRow).where(
+                    ProposalRow.run_id == run_id, ProposalRow.status.in_((Status.PROPOSED, Status.AWAITING_APPROVAL))
+                )
+            )
+            .scalars()
+            .all()
+        )
         count = 0
         for row in rows:
             if row.id in pending_ids:
                 continue
-            row.status, row.detail = Status.EXPIRED, "the run's process ended before a person could decide; a later run proposes it again"
+            row.status, row.detail = (
+                Status.EXPIRED,
+                "the run's process ended before a person could decide; a later run proposes it again",
+            )
             common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
-            audit.append(session, AuditEvent.EXPIRED, actor=RECOVERY, **common, data={"source": row.source, "why": "process_lost"})
-            audit.append(session, AuditEvent.ESCALATED, actor=RECOVERY, **common, data={
-                "source": row.source, "to": owner, "reasons": [{"reason": EscalationReason.APPROVAL_TIMEOUT, "field": None, "detail": row.detail}],
-            })
+            audit.append(
+                session,
+                AuditEvent.EXPIRED,
+                actor=RECOVERY,
+                **common,
+                data={"source": row.source, "why": "process_lost"},
+            )
+            audit.append(
+                session,
+                AuditEvent.ESCALATED,
+                actor=RECOVERY,
+                **common,
+                data={
+                    "source": row.source,
+                    "to": owner,
+                    "reasons": [{"reason": EscalationReason.APPROVAL_TIMEOUT, "field": None, "detail": row.detail}],
+                },
+            )
             count += 1
         return count
 
@@ -143,7 +178,9 @@ def _close(report: RunRecovery) -> None:
     with transaction() as session:
         run = session.get(RunRow, report.run_id, with_for_update=True)
         assert run is not None
-        statuses = session.execute(select(ProposalRow.status).where(ProposalRow.run_id == report.run_id)).scalars().all()
+        statuses = (
+            session.execute(select(ProposalRow.status).where(ProposalRow.run_id == report.run_id)).scalars().all()
+        )
         report.counts = dict(Counter(statuses))
         report.waiting = sum(1 for s in statuses if s not in TERMINAL)
         done = report.answers or report.executed or report.failed or report.expired
@@ -151,9 +188,21 @@ def _close(report: RunRecovery) -> None:
             report.closed = run.status == "recovered"
             return
         if report.waiting == 0 and not report.unfinished:
-            run.status, run.finished_at, run.summary, report.closed = "recovered", datetime.now(timezone.utc), report.counts, True
+            run.status, run.finished_at, run.summary, report.closed = (
+                "recovered",
+                datetime.now(timezone.utc),
+                report.counts,
+                True,
+            )
         if done or report.closed:
-            audit.append(session, AuditEvent.RECOVERED, workflow=report.workflow, run_id=report.run_id, actor=RECOVERY, data=report.model_dump(mode="json"))
+            audit.append(
+                session,
+                AuditEvent.RECOVERED,
+                workflow=report.workflow,
+                run_id=report.run_id,
+                actor=RECOVERY,
+                data=report.model_dump(mode="json"),
+            )
 
 
 def recover_run(dead: DeadRun, answered: int = 0) -> RunRecovery:

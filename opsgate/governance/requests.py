@@ -16,14 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsgate.governance import rights
-
-from opsgate.store import audit
-from opsgate.store.audit import AuditEvent
 from opsgate.integrity import mac
 from opsgate.models import Decision, EscalationReason, Proposal, Status
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ProposalRow, as_utc
-
 
 GATE = "opsgate-gate"
 
@@ -55,9 +53,17 @@ def pause_key(workflow: str, attempt: int, page: int | None = None, round_: int 
 
 def _as_proposal(row: ProposalRow) -> Proposal:
     return Proposal(
-        id=row.id, workflow=row.workflow, source=row.source, case_type=row.case_type, tool=row.tool,
-        payload=row.payload, summary=row.summary, confidence=row.confidence, escalations=row.escalations,
-        instruction_version=row.instruction_version, context=row.context or {},
+        id=row.id,
+        workflow=row.workflow,
+        source=row.source,
+        case_type=row.case_type,
+        tool=row.tool,
+        payload=row.payload,
+        summary=row.summary,
+        confidence=row.confidence,
+        escalations=row.escalations,
+        instruction_version=row.instruction_version,
+        context=row.context or {},
     )
 
 
@@ -66,30 +72,67 @@ def deadline_in(seconds: float) -> datetime:
 
 
 def add_request(
-    session: Session, workflow: str, run_id: str, flow_run_id: str, key: str, proposal_ids: list[str], digest: str, deadline: datetime, page: int | None, round_: int,
+    session: Session,
+    workflow: str,
+    run_id: str,
+    flow_run_id: str,
+    key: str,
+    proposal_ids: list[str],
+    digest: str,
+    deadline: datetime,
+    page: int | None,
+    round_: int,
 ) -> ApprovalRequestRow:
     request = ApprovalRequestRow(
-        flow_run_id=flow_run_id, pause_key=key, workflow=workflow, digest=digest, proposal_ids=proposal_ids,
-        requested_at=datetime.now(timezone.utc), deadline=deadline, page=page, round=round_,
+        flow_run_id=flow_run_id,
+        pause_key=key,
+        workflow=workflow,
+        digest=digest,
+        proposal_ids=proposal_ids,
+        requested_at=datetime.now(timezone.utc),
+        deadline=deadline,
+        page=page,
+        round=round_,
     )
     session.add(request)
     for row in session.execute(select(ProposalRow).where(ProposalRow.id.in_(proposal_ids))).scalars():
         row.status = Status.AWAITING_APPROVAL
     session.flush()
-    audit.append(session, AuditEvent.APPROVAL_REQUESTED, workflow=workflow, run_id=run_id, actor=GATE, data={
-        "request": request.id, "flow_run_id": flow_run_id, "pause_key": key, "batch_digest": digest,
-        "proposals": proposal_ids, "deadline": deadline.isoformat(), "page": page, "round": round_,
-    })
+    audit.append(
+        session,
+        AuditEvent.APPROVAL_REQUESTED,
+        workflow=workflow,
+        run_id=run_id,
+        actor=GATE,
+        data={
+            "request": request.id,
+            "flow_run_id": flow_run_id,
+            "pause_key": key,
+            "batch_digest": digest,
+            "proposals": proposal_ids,
+            "deadline": deadline.isoformat(),
+            "page": page,
+            "round": round_,
+        },
+    )
     return request
 
 
 def open_request(
-    workflow: str, run_id: str, flow_run_id: str, pause_key: str, proposals: list[Proposal], deadline: datetime, page: int | None = None,
+    workflow: str,
+    run_id: str,
+    flow_run_id: str,
+    pause_key: str,
+    proposals: list[Proposal],
+    deadline: datetime,
+    page: int | None = None,
 ) -> PendingRequest:
     """Record that these proposals wait for a person, until the deadline."""
     batch = batch_digest([(p.id, p.digest) for p in proposals])
     with transaction() as session:
-        request = add_request(session, workflow, run_id, flow_run_id, pause_key, [p.id for p in proposals], batch, deadline, page, 1)
+        request = add_request(
+            session, workflow, run_id, flow_run_id, pause_key, [p.id for p in proposals], batch, deadline, page, 1
+        )
         return _pending(session, request)
 
 
@@ -105,17 +148,33 @@ def _shown(session: Session, row: ProposalRow) -> Proposal:
 
 
 def _pending(session: Session, request: ApprovalRequestRow) -> PendingRequest:
-    rows = session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids)).order_by(ProposalRow.source)).scalars().all()
+    rows = (
+        session.execute(
+            select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids)).order_by(ProposalRow.source)
+        )
+        .scalars()
+        .all()
+    )
     return PendingRequest(
-        id=request.id, flow_run_id=request.flow_run_id, pause_key=request.pause_key, workflow=request.workflow,
-        digest=request.digest, proposals=[_shown(session, r) for r in rows], statuses={r.id: r.status for r in rows},
-        requested_at=as_utc(request.requested_at), deadline=as_utc(request.deadline),
+        id=request.id,
+        flow_run_id=request.flow_run_id,
+        pause_key=request.pause_key,
+        workflow=request.workflow,
+        digest=request.digest,
+        proposals=[_shown(session, r) for r in rows],
+        statuses={r.id: r.status for r in rows},
+        requested_at=as_utc(request.requested_at),
+        deadline=as_utc(request.deadline),
     )
 
 
 def pending_requests(workflow: str | None = None) -> list[PendingRequest]:
     with transaction() as session:
-        query = select(ApprovalRequestRow).where(ApprovalRequestRow.status == "pending").order_by(ApprovalRequestRow.requested_at, ApprovalRequestRow.id)
+        query = (
+            select(ApprovalRequestRow)
+            .where(ApprovalRequestRow.status == "pending")
+            .order_by(ApprovalRequestRow.requested_at, ApprovalRequestRow.id)
+        )
         if workflow:
             query = query.where(ApprovalRequestRow.workflow == workflow)
         return [_pending(session, r) for r in session.execute(query).scalars()]
@@ -126,7 +185,9 @@ def request_for_run(flow_run_id: str) -> PendingRequest | None:
     decided in order), else its newest."""
     with transaction() as session:
         ours = select(ApprovalRequestRow).where(ApprovalRequestRow.flow_run_id == flow_run_id)
-        request = session.execute(ours.where(ApprovalRequestRow.status == "pending").order_by(ApprovalRequestRow.id).limit(1)).scalar_one_or_none()
+        request = session.execute(
+            ours.where(ApprovalRequestRow.status == "pending").order_by(ApprovalRequestRow.id).limit(1)
+        ).scalar_one_or_none()
         request = request or session.execute(ours.order_by(ApprovalRequestRow.id.desc()).limit(1)).scalar_one_or_none()
         return _pending(session, request) if request else None
 
@@ -134,7 +195,9 @@ def request_for_run(flow_run_id: str) -> PendingRequest | None:
 def next_request(flow_run_id: str) -> PendingRequest | None:
     """The oldest request of the flow run still waiting for a decision, if any."""
     with transaction() as session:
-        query = select(ApprovalRequestRow).where(ApprovalRequestRow.flow_run_id == flow_run_id, ApprovalRequestRow.status == "pending")
+        query = select(ApprovalRequestRow).where(
+            ApprovalRequestRow.flow_run_id == flow_run_id, ApprovalRequestRow.status == "pending"
+        )
         request = session.execute(query.order_by(ApprovalRequestRow.id).limit(1)).scalar_one_or_none()
         return _pending(session, request) if request else None
 
@@ -161,9 +224,15 @@ def cleared(run_id: str) -> list[Decision]:
     """The run's cases cleared for the executor and not yet written: approved by people (every round
     complete) or routed `auto`, as the store holds them."""
     with transaction() as session:
-        rows = session.execute(
-            select(ProposalRow.id).where(ProposalRow.run_id == run_id, ProposalRow.status == Status.APPROVED).order_by(ProposalRow.source, ProposalRow.id)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(ProposalRow.id)
+                .where(ProposalRow.run_id == run_id, ProposalRow.status == Status.APPROVED)
+                .order_by(ProposalRow.source, ProposalRow.id)
+            )
+            .scalars()
+            .all()
+        )
     return [Decision(proposal_id=pid) for pid in rows]
 
 
@@ -171,9 +240,15 @@ def expire_run(flow_run_id: str, owner: str) -> int:
     """The deadline passed: every request of the flow run still pending expires (pages not yet
     reached included). Returns how many proposals expired."""
     with transaction() as session:
-        pending = session.execute(
-            select(ApprovalRequestRow.id).where(ApprovalRequestRow.flow_run_id == flow_run_id, ApprovalRequestRow.status == "pending")
-        ).scalars().all()
+        pending = (
+            session.execute(
+                select(ApprovalRequestRow.id).where(
+                    ApprovalRequestRow.flow_run_id == flow_run_id, ApprovalRequestRow.status == "pending"
+                )
+            )
+            .scalars()
+            .all()
+        )
     return sum(expire(request_id, owner) for request_id in pending)
 
 
@@ -193,8 +268,28 @@ def expire(request_id: int, owner: str) -> int:
             row.status, row.detail = Status.EXPIRED, f"no decision before {as_utc(request.deadline).isoformat()}"
             count += 1
             common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
-            audit.append(session, AuditEvent.EXPIRED, actor=GATE, **common, data={"source": row.source, "deadline": as_utc(request.deadline).isoformat()})
-            audit.append(session, AuditEvent.ESCALATED, actor=GATE, **common, data={
-                "source": row.source, "to": owner, "reasons": [{"reason": EscalationReason.APPROVAL_TIMEOUT, "field": None, "detail": "approval deadline passed"}],
-            })
+            audit.append(
+                session,
+                AuditEvent.EXPIRED,
+                actor=GATE,
+                **common,
+                data={"source": row.source, "deadline": as_utc(request.deadline).isoformat()},
+            )
+            audit.append(
+                session,
+                AuditEvent.ESCALATED,
+                actor=GATE,
+                **common,
+                data={
+                    "source": row.source,
+                    "to": owner,
+                    "reasons": [
+                        {
+                            "reason": EscalationReason.APPROVAL_TIMEOUT,
+                            "field": None,
+                            "detail": "approval deadline passed",
+                        }
+                    ],
+                },
+            )
         return count

@@ -24,21 +24,22 @@ from sqlalchemy.orm import Session
 
 from opsgate.errors import ApprovalRejected, PolicyDenied, PolicyError
 from opsgate.governance import requests, rights
-from opsgate.store import audit
 from opsgate.governance.answers import ApprovalAnswer, Review
-from opsgate.store.audit import AuditEvent
-from opsgate.integrity import mac
 from opsgate.governance.rights import Rules
 from opsgate.governance.runs import run_policy
+from opsgate.integrity import mac
 from opsgate.models import Decision, Status, action_digest
 from opsgate.policy.loader import load_policy
 from opsgate.policy.runtime import Policy, person
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow, ProposalRow, as_utc
 from opsgate.writers import action_writer
 
-
-SHOWN_PROBLEMS = 5  # a refusal names this many problems; a large batch answered by the wrong person would otherwise fill a screen
+SHOWN_PROBLEMS = (
+    5  # a refusal names this many problems; a large batch answered by the wrong person would otherwise fill a screen
+)
 
 
 def _approved_payload(session: Session, row: ProposalRow, review: Review) -> dict[str, Any]:
@@ -51,7 +52,9 @@ def _approved_payload(session: Session, row: ProposalRow, review: Review) -> dic
 
 
 def _batch_rows(session: Session, request: ApprovalRequestRow) -> dict[str, ProposalRow]:
-    return {r.id: r for r in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars()}
+    return {
+        r.id: r for r in session.execute(select(ProposalRow).where(ProposalRow.id.in_(request.proposal_ids))).scalars()
+    }
 
 
 def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnswer, rules: Rules) -> list[str]:
@@ -71,7 +74,10 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
     twice = sorted({p for p in reviewed if reviewed.count(p) > 1})
     for label, ids in (("not decided", missing), ("not in this batch", unknown), ("decided twice", twice)):
         if ids:
-            found.append(f"proposals {label}: {', '.join(ids[:SHOWN_PROBLEMS])}" + (f" and {len(ids) - SHOWN_PROBLEMS} more" if len(ids) > SHOWN_PROBLEMS else ""))
+            found.append(
+                f"proposals {label}: {', '.join(ids[:SHOWN_PROBLEMS])}"
+                + (f" and {len(ids) - SHOWN_PROBLEMS} more" if len(ids) > SHOWN_PROBLEMS else "")
+            )
     for review in answer.reviews:
         row = rows.get(review.proposal_id)
         if row is None:
@@ -88,29 +94,58 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
             else:
                 writer = action_writer(row.tool)
                 assert writer is not None
-                found += [f"{row.source}: {problem}" for problem in writer.check(session, writer.payload_model.model_validate(payload))]
+                found += [
+                    f"{row.source}: {problem}"
+                    for problem in writer.check(session, writer.payload_model.model_validate(payload))
+                ]
         found += rights.problems(session, rules, row, answer.approver, payload)
     return found
 
 
-def _record_review(session: Session, policy: Policy, request: ApprovalRequestRow, row: ProposalRow, review: Review, approver: str) -> tuple[Decision | None, bool]:
+def _record_review(
+    session: Session, policy: Policy, request: ApprovalRequestRow, row: ProposalRow, review: Review, approver: str
+) -> tuple[Decision | None, bool]:
     """Record one review: the decision cleared for the executor (None until complete), and whether the approver corrected the action."""
     common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
     if review.decision == "reject":
-        rejection = ApprovalRow(proposal_id=row.id, request_id=request.id, decision="rejected", approver=approver, reason=review.reason, proposal_digest=row.digest or "")
+        rejection = ApprovalRow(
+            proposal_id=row.id,
+            request_id=request.id,
+            decision="rejected",
+            approver=approver,
+            reason=review.reason,
+            proposal_digest=row.digest or "",
+        )
         session.add(rejection)
         session.flush()
         row.status, row.detail = Status.REJECTED, review.reason
-        audit.append(session, AuditEvent.REJECTED, actor=approver, **common, data={
-            "approval": rejection.id, "request": request.id, "approver": approver, "reason": review.reason, "source": row.source, "proposal_digest": row.digest,
-        })
+        audit.append(
+            session,
+            AuditEvent.REJECTED,
+            actor=approver,
+            **common,
+            data={
+                "approval": rejection.id,
+                "request": request.id,
+                "approver": approver,
+                "reason": review.reason,
+                "source": row.source,
+                "proposal_digest": row.digest,
+            },
+        )
         return None, False
     base, earlier = rights.standing(session, row)
     payload = _approved_payload(session, row, review)
     edits = {k: base.get(k) for k in payload if payload[k] != base.get(k)}
     approval = ApprovalRow(
-        proposal_id=row.id, request_id=request.id, decision="approved", approver=approver, reason=review.reason,
-        proposal_digest=row.digest or "", action_payload=payload, action_digest=action_digest(row.id, row.tool, payload),
+        proposal_id=row.id,
+        request_id=request.id,
+        decision="approved",
+        approver=approver,
+        reason=review.reason,
+        proposal_digest=row.digest or "",
+        action_payload=payload,
+        action_digest=action_digest(row.id, row.tool, payload),
     )
     session.add(approval)
     session.flush()
@@ -121,15 +156,41 @@ def _record_review(session: Session, policy: Policy, request: ApprovalRequestRow
     complete = not four_eyes or len({person(name) for name in approvers}) >= 2
     row.status = Status.APPROVED if complete else Status.AWAITING_APPROVAL
     row.detail = "" if complete else f"approved by {approver}; needs a second, different approver (four eyes)"
-    audit.append(session, AuditEvent.APPROVED, actor=approver, **common, data={
-        "approval": approval.id, "request": request.id, "approver": approver, "source": row.source, "proposal_digest": row.digest,
-        "action_digest": approval.action_digest, "case_types": types,
-        "edits": {k: {"proposed": v, "approved": payload[k]} if keep else {} for k, v in edits.items()},
-        **({"four_eyes": {"approvers": approvers, "complete": complete}} if four_eyes else {}),
-    })
+    audit.append(
+        session,
+        AuditEvent.APPROVED,
+        actor=approver,
+        **common,
+        data={
+            "approval": approval.id,
+            "request": request.id,
+            "approver": approver,
+            "source": row.source,
+            "proposal_digest": row.digest,
+            "action_digest": approval.action_digest,
+            "case_types": types,
+            "edits": {k: {"proposed": v, "approved": payload[k]} if keep else {} for k, v in edits.items()},
+            **({"four_eyes": {"approvers": approvers, "complete": complete}} if four_eyes else {}),
+        },
+    )
     for field, proposed in edits.items():
-        session.add(CorrectionRow(proposal_id=row.id, approval_id=approval.id, field=field, proposed_value=proposed, approved_value=payload[field], corrected_by=approver))
-        audit.append(session, AuditEvent.CORRECTED, actor=approver, **common, data={"field": field, **({"proposed": proposed, "approved": payload[field]} if keep else {})})
+        session.add(
+            CorrectionRow(
+                proposal_id=row.id,
+                approval_id=approval.id,
+                field=field,
+                proposed_value=proposed,
+                approved_value=payload[field],
+                corrected_by=approver,
+            )
+        )
+        audit.append(
+            session,
+            AuditEvent.CORRECTED,
+            actor=approver,
+            **common,
+            data={"field": field, **({"proposed": proposed, "approved": payload[field]} if keep else {})},
+        )
     return (Decision(proposal_id=row.id, approval_id=approval.id) if complete else None), bool(edits)
 
 
@@ -147,24 +208,53 @@ def _open_second_round(session: Session, request: ApprovalRequestRow, rows: list
     if not waiting:
         return
     round_ = (request.round or 1) + 1
-    existing = set(session.execute(select(ApprovalRequestRow.pause_key).where(ApprovalRequestRow.flow_run_id == request.flow_run_id)).scalars())
+    existing = set(
+        session.execute(
+            select(ApprovalRequestRow.pause_key).where(ApprovalRequestRow.flow_run_id == request.flow_run_id)
+        ).scalars()
+    )
     key = requests.pause_key(request.workflow, 1, request.page, round_)
     while key in existing:  # an edit by a second approver starts yet another round
         round_ += 1
         key = requests.pause_key(request.workflow, 1, request.page, round_)
     digest = requests.batch_digest([(r.id, r.digest) for r in waiting])
-    requests.add_request(session, request.workflow, run_id, request.flow_run_id, key, [r.id for r in waiting], digest, as_utc(request.deadline), request.page, round_)
+    requests.add_request(
+        session,
+        request.workflow,
+        run_id,
+        request.flow_run_id,
+        key,
+        [r.id for r in waiting],
+        digest,
+        as_utc(request.deadline),
+        request.page,
+        round_,
+    )
 
 
-def _refuse(workflow: str, request_id: int, approver: str, found: list[str], proposal_ids: list[str]) -> ApprovalRejected:
+def _refuse(
+    workflow: str, request_id: int, approver: str, found: list[str], proposal_ids: list[str]
+) -> ApprovalRejected:
     with transaction() as session:  # the refusal is kept although the answer is not
-        audit.append(session, AuditEvent.APPROVAL_REFUSED, workflow=workflow, actor=approver or "unknown", data={"request": request_id, "problems": found, "proposals": proposal_ids})
-    more = f"; and {len(found) - SHOWN_PROBLEMS} more (every one is in the audit log's approval_refused event)" if len(found) > SHOWN_PROBLEMS else ""
+        audit.append(
+            session,
+            AuditEvent.APPROVAL_REFUSED,
+            workflow=workflow,
+            actor=approver or "unknown",
+            data={"request": request_id, "problems": found, "proposals": proposal_ids},
+        )
+    more = (
+        f"; and {len(found) - SHOWN_PROBLEMS} more (every one is in the audit log's approval_refused event)"
+        if len(found) > SHOWN_PROBLEMS
+        else ""
+    )
     return ApprovalRejected("approval refused: " + "; ".join(found[:SHOWN_PROBLEMS]) + more)
 
 
 def _invalid(exc: ValidationError) -> list[str]:
-    return [f"the answer is not valid: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:SHOWN_PROBLEMS]]
+    return [
+        f"the answer is not valid: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:SHOWN_PROBLEMS]
+    ]
 
 
 class Recorded(BaseModel):
@@ -175,7 +265,9 @@ class Recorded(BaseModel):
     workflow: str
     approver: str
     decisions: list[Decision] = Field(default_factory=list)
-    corrected: list[tuple[str, str]] = Field(default_factory=list, description="(case type, run id) of every corrected case, once each, sorted.")
+    corrected: list[tuple[str, str]] = Field(
+        default_factory=list, description="(case type, run id) of every corrected case, once each, sorted."
+    )
 
 
 def record(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> Recorded:
@@ -198,11 +290,15 @@ def record(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> Recorded
         if request is None:
             raise ApprovalRejected(f"no approval request {request_id}")
         workflow, proposal_ids = request.workflow, list(request.proposal_ids)
-        run_id = session.execute(select(ProposalRow.run_id).where(ProposalRow.id.in_(proposal_ids)).limit(1)).scalar_one_or_none()
+        run_id = session.execute(
+            select(ProposalRow.run_id).where(ProposalRow.id.in_(proposal_ids)).limit(1)
+        ).scalar_one_or_none()
     try:  # read outside the transaction that locks the store (SQLite has one writer)
         policy, file = run_policy(run_id or "", workflow), load_policy(workflow)
     except (PolicyDenied, PolicyError) as exc:
-        raise _refuse(workflow, request_id, answer.approver, [f"no decision can be taken now: {exc}"], proposal_ids) from None
+        raise _refuse(
+            workflow, request_id, answer.approver, [f"no decision can be taken now: {exc}"], proposal_ids
+        ) from None
     with transaction() as session:
         request = session.get(ApprovalRequestRow, request_id, with_for_update=True)
         assert request is not None
@@ -211,11 +307,20 @@ def record(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> Recorded
         if not found:
             rows = _batch_rows(session, request)
             approver = answer.approver
-            recorded = [(rows[r.proposal_id], *_record_review(session, policy, request, rows[r.proposal_id], r, approver)) for r in answer.reviews]
-            request.status, request.decided_at, request.answer_digest = "decided", datetime.now(timezone.utc), answer_digest(answer)
+            recorded = [
+                (rows[r.proposal_id], *_record_review(session, policy, request, rows[r.proposal_id], r, approver))
+                for r in answer.reviews
+            ]
+            request.status, request.decided_at, request.answer_digest = (
+                "decided",
+                datetime.now(timezone.utc),
+                answer_digest(answer),
+            )
             _open_second_round(session, request, list(rows.values()), recorded[0][0].run_id if recorded else "")
             return Recorded(
-                workflow=workflow, approver=approver, decisions=[decision for _, decision, _ in recorded if decision is not None],
+                workflow=workflow,
+                approver=approver,
+                decisions=[decision for _, decision, _ in recorded if decision is not None],
                 corrected=sorted({(row.case_type, row.run_id) for row, _, edited in recorded if edited}),
             )
     raise _refuse(workflow, request_id, answer.approver, found, proposal_ids)
@@ -252,5 +357,11 @@ def receive(request_id: int, answer: dict[str, Any] | None) -> Received:
         except ValidationError:
             same = False
         if not same:
-            _refuse(workflow, request_id, str(answer.get("approver") or "unknown"), [f"approval request {request_id} was already {status}"], ids)
+            _refuse(
+                workflow,
+                request_id,
+                str(answer.get("approver") or "unknown"),
+                [f"approval request {request_id} was already {status}"],
+                ids,
+            )
     return Received(decided=True)

@@ -16,17 +16,23 @@ from sqlalchemy.orm import Session
 
 from opsgate.models import Proposal, Route
 from opsgate.policy.engine import route
-from opsgate.policy.schema import ANY_CASE
 from opsgate.policy.runtime import Policy, same_person
+from opsgate.policy.schema import ANY_CASE
 from opsgate.store.tables import ApprovalRow, ProposalRow, RunRow
 
 
 def standing(session: Session, row: ProposalRow) -> tuple[dict[str, Any], list[str]]:
     """The action people are deciding on and who has approved it so far: the proposed action and
     nobody, or, once someone approved, the action they approved and everyone who approved it."""
-    approved = session.execute(
-        select(ApprovalRow).where(ApprovalRow.proposal_id == row.id, ApprovalRow.decision == "approved").order_by(ApprovalRow.id)
-    ).scalars().all()
+    approved = (
+        session.execute(
+            select(ApprovalRow)
+            .where(ApprovalRow.proposal_id == row.id, ApprovalRow.decision == "approved")
+            .order_by(ApprovalRow.id)
+        )
+        .scalars()
+        .all()
+    )
     if not approved:
         return dict(row.payload or {}), []
     latest = approved[-1]
@@ -41,7 +47,12 @@ def requester(session: Session, run_id: str) -> str | None:
 
 
 def case_types(
-    policy: Policy, case_type: str, tool: str | None, payload: dict[str, Any] | None, confidence: dict[str, float], context: dict[str, Any],
+    policy: Policy,
+    case_type: str,
+    tool: str | None,
+    payload: dict[str, Any] | None,
+    confidence: dict[str, float],
+    context: dict[str, Any],
 ) -> list[str]:
     """The case types a decision on a case answers to: the case as proposed and, when an action is
     approved, the case that action would be (worked out again from the approved values), in order."""
@@ -70,17 +81,30 @@ def _out_of_route(policy: Policy, row: ProposalRow, payload: dict[str, Any], app
     if approved_as == row.case_type and payload == row.payload:
         return []
     as_approved = Proposal(
-        id=row.id, workflow=row.workflow, source=row.source, case_type=approved_as, tool=row.tool, payload=payload,
-        confidence=row.confidence or {}, context=row.context or {}, instruction_version=row.instruction_version,
+        id=row.id,
+        workflow=row.workflow,
+        source=row.source,
+        case_type=approved_as,
+        tool=row.tool,
+        payload=payload,
+        confidence=row.confidence or {},
+        context=row.context or {},
+        instruction_version=row.instruction_version,
     )
     verdict = route(policy, as_approved)
     if verdict.route in (Route.APPROVE, Route.AUTO):
         return []
-    why = "; ".join(e.describe() for e in verdict.escalations) or verdict.why or f"{approved_as} cases are only shadowed"
-    return [f"the action as approved for {row.source} is a {approved_as} case the policy does not let a person approve here ({why})"]
+    why = (
+        "; ".join(e.describe() for e in verdict.escalations) or verdict.why or f"{approved_as} cases are only shadowed"
+    )
+    return [
+        f"the action as approved for {row.source} is a {approved_as} case the policy does not let a person approve here ({why})"
+    ]
 
 
-def problems(session: Session, rules: Rules, row: ProposalRow, approver: str, payload: dict[str, Any] | None) -> list[str]:
+def problems(
+    session: Session, rules: Rules, row: ProposalRow, approver: str, payload: dict[str, Any] | None
+) -> list[str]:
     """Who may decide: the approver groups of the run's policy for every case type the decision
     answers to, and those of the file as it is now (someone taken out of a group while the run
     waited decides nothing more), and four eyes (two different people, neither the run's requester,
@@ -89,11 +113,21 @@ def problems(session: Session, rules: Rules, row: ProposalRow, approver: str, pa
     types = row_case_types(policy, row, payload)
     for case_type in types:
         if not policy.may_decide(approver, case_type):
-            groups = [name for name, group in policy.approvals.groups.items() if ANY_CASE in group.case_types or case_type in group.case_types]
-            moved = f" (as approved: {row.source} was proposed as {row.case_type})" if case_type != row.case_type else ""
-            return [f"{approver} may not decide on {case_type} cases such as {row.source}{moved} (the policy lets {', '.join(groups) or 'no group'} decide)"]
+            groups = [
+                name
+                for name, group in policy.approvals.groups.items()
+                if ANY_CASE in group.case_types or case_type in group.case_types
+            ]
+            moved = (
+                f" (as approved: {row.source} was proposed as {row.case_type})" if case_type != row.case_type else ""
+            )
+            return [
+                f"{approver} may not decide on {case_type} cases such as {row.source}{moved} (the policy lets {', '.join(groups) or 'no group'} decide)"
+            ]
         if not rules.file.may_decide(approver, case_type):
-            return [f"{approver} may no longer decide on {case_type} cases such as {row.source}: the policy file as it is now does not let them"]
+            return [
+                f"{approver} may no longer decide on {case_type} cases such as {row.source}: the policy file as it is now does not let them"
+            ]
     if payload is None:
         return []
     found = _out_of_route(policy, row, payload, types[-1])

@@ -17,14 +17,25 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from opsgate.errors import PolicyDenied
+from opsgate.governance.liveness import is_dead, machine
+from opsgate.models import (
+    TERMINAL,
+    Escalation,
+    EscalationReason,
+    Outcome,
+    Proposal,
+    Route,
+    RunSummary,
+    Status,
+    Verdict,
+    digest,
+)
+from opsgate.policy.engine import route
+from opsgate.policy.loader import load_policy
+from opsgate.policy.runtime import Policy
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
-from opsgate.governance.liveness import is_dead, machine
-from opsgate.errors import PolicyDenied
-from opsgate.models import TERMINAL, Escalation, EscalationReason, Outcome, Proposal, Route, RunSummary, Status, Verdict, digest
-from opsgate.policy.loader import load_policy
-from opsgate.policy.engine import route
-from opsgate.policy.runtime import Policy
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, ProposalRow, RunRow
 
@@ -54,22 +65,42 @@ class Governing(BaseModel):
     the file with the autonomy earned and the versions released since, and what differs from the file."""
 
     policy: Policy
-    version: str = Field(description="The file's fingerprint, plus short digests of what was earned and released since.")
-    earned: dict[str, str] = Field(default_factory=dict, description="Case type -> the mode a grant gave it, where it differs from the file.")
-    released: list[str] = Field(default_factory=list, description="Instruction versions released since the file was written.")
+    version: str = Field(
+        description="The file's fingerprint, plus short digests of what was earned and released since."
+    )
+    earned: dict[str, str] = Field(
+        default_factory=dict, description="Case type -> the mode a grant gave it, where it differs from the file."
+    )
+    released: list[str] = Field(
+        default_factory=list, description="Instruction versions released since the file was written."
+    )
 
 
-def start_run(governing: Governing, trigger: str, flow_run_id: str | None = None, parameters: dict[str, Any] | None = None) -> Run:
+def start_run(
+    governing: Governing, trigger: str, flow_run_id: str | None = None, parameters: dict[str, Any] | None = None
+) -> Run:
     """Record the run under the policy it is given (no run without a valid one), the trigger and
     the process that runs it."""
     policy, workflow = governing.policy, governing.policy.workflow
-    run = Run(workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy=policy, policy_version=governing.version)
+    run = Run(
+        workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy=policy, policy_version=governing.version
+    )
     kept = policy.model_dump_json()
     with transaction() as session:
-        session.add(RunRow(
-            id=run.id, workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy_version=run.policy_version, policy=kept,
-            instruction_version=policy.instruction_version, host=machine(), pid=os.getpid(), heartbeat_at=datetime.now(timezone.utc),
-        ))
+        session.add(
+            RunRow(
+                id=run.id,
+                workflow=workflow,
+                flow_run_id=flow_run_id,
+                trigger=trigger,
+                policy_version=run.policy_version,
+                policy=kept,
+                instruction_version=policy.instruction_version,
+                host=machine(),
+                pid=os.getpid(),
+                heartbeat_at=datetime.now(timezone.utc),
+            )
+        )
         audit.append(
             session,
             AuditEvent.TRIGGERED,
@@ -77,9 +108,16 @@ def start_run(governing: Governing, trigger: str, flow_run_id: str | None = None
             run_id=run.id,
             actor=trigger,
             data={
-                "trigger": trigger, "flow_run_id": flow_run_id, "parameters": parameters or {},
-                "policy_version": run.policy_version, "instruction_version": policy.instruction_version, "earned_autonomy": governing.earned,
-                "released": governing.released, "policy_digest": digest(kept), "host": machine(), "pid": os.getpid(),
+                "trigger": trigger,
+                "flow_run_id": flow_run_id,
+                "parameters": parameters or {},
+                "policy_version": run.policy_version,
+                "instruction_version": policy.instruction_version,
+                "earned_autonomy": governing.earned,
+                "released": governing.released,
+                "policy_digest": digest(kept),
+                "host": machine(),
+                "pid": os.getpid(),
             },
         )
     logger.info("run %s of %s started (%s, policy %s)", run.id, workflow, trigger, run.policy_version)
@@ -94,27 +132,38 @@ def run_policy(run_id: str, workflow: str) -> Policy:
     with transaction() as session:
         row = session.get(RunRow, run_id)
         triggered = session.execute(
-            select(AuditRow).where(AuditRow.event == str(AuditEvent.TRIGGERED), AuditRow.run_id == run_id).order_by(AuditRow.seq).limit(1)
+            select(AuditRow)
+            .where(AuditRow.event == str(AuditEvent.TRIGGERED), AuditRow.run_id == run_id)
+            .order_by(AuditRow.seq)
+            .limit(1)
         ).scalar_one_or_none()
         if triggered is not None and not audit.intact(triggered):
             raise PolicyDenied(f"run {run_id}: its triggered audit event was altered; its policy cannot be trusted")
-        recorded = triggered.data.get("policy_digest") if triggered is not None and isinstance(triggered.data, dict) else None
+        recorded = (
+            triggered.data.get("policy_digest") if triggered is not None and isinstance(triggered.data, dict) else None
+        )
         kept = row.policy if row is not None else None
     if recorded is None and kept is None:
         return load_policy(workflow)
     if kept is None or digest(kept) != recorded:
-        raise PolicyDenied(f"run {run_id}: the policy the store keeps for it is not the one its triggered audit event recorded")
+        raise PolicyDenied(
+            f"run {run_id}: the policy the store keeps for it is not the one its triggered audit event recorded"
+        )
     return Policy.model_validate_json(kept)
 
 
 def _earlier_failures(session: Session, workflow: str, source: str) -> int:
-    query = select(func.count()).select_from(ProposalRow).where(
-        ProposalRow.workflow == workflow, ProposalRow.source == source, ProposalRow.status == Status.FAILED
+    query = (
+        select(func.count())
+        .select_from(ProposalRow)
+        .where(ProposalRow.workflow == workflow, ProposalRow.source == source, ProposalRow.status == Status.FAILED)
     )
     return session.execute(query).scalar_one()
 
 
-def _proposal_row(run: Run, proposal: Proposal, status: Status, detail: str, escalations: list[Escalation]) -> ProposalRow:
+def _proposal_row(
+    run: Run, proposal: Proposal, status: Status, detail: str, escalations: list[Escalation]
+) -> ProposalRow:
     return ProposalRow(
         id=proposal.id,
         run_id=run.id,
@@ -135,7 +184,13 @@ def _proposal_row(run: Run, proposal: Proposal, status: Status, detail: str, esc
     )
 
 
-_STATUS = {Route.APPROVE: Status.PROPOSED, Route.AUTO: Status.APPROVED, Route.SHADOW: Status.SHADOWED, Route.ESCALATE: Status.ESCALATED, Route.FAIL: Status.FAILED}
+_STATUS = {
+    Route.APPROVE: Status.PROPOSED,
+    Route.AUTO: Status.APPROVED,
+    Route.SHADOW: Status.SHADOWED,
+    Route.ESCALATE: Status.ESCALATED,
+    Route.FAIL: Status.FAILED,
+}
 
 
 def _repeated_failure(session: Session, run: Run, proposal: Proposal, verdict: Verdict) -> Verdict:
@@ -146,7 +201,9 @@ def _repeated_failure(session: Session, run: Run, proposal: Proposal, verdict: V
     failures = _earlier_failures(session, run.workflow, proposal.source) + 1
     if failures < rule.after:
         return verdict
-    escalation = Escalation(reason=EscalationReason.REPEATED_FAILURE, detail=f"failed in {failures} runs, now: {proposal.error}")
+    escalation = Escalation(
+        reason=EscalationReason.REPEATED_FAILURE, detail=f"failed in {failures} runs, now: {proposal.error}"
+    )
     return Verdict(proposal_id=proposal.id, route=Route.ESCALATE, escalations=[escalation])
 
 
@@ -157,7 +214,9 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
     with transaction() as session:
         for proposal in proposals:
             if proposal.tool is not None:  # the policy's case types, defined as data, narrow the workflow's own
-                proposal.case_type = run.policy.case_type_of(proposal.case_type, proposal.payload, proposal.confidence, proposal.context)
+                proposal.case_type = run.policy.case_type_of(
+                    proposal.case_type, proposal.payload, proposal.confidence, proposal.context
+                )
             verdict = _repeated_failure(session, run, proposal, route(run.policy, proposal))
             verdicts.append(verdict)
             status = _STATUS[verdict.route]
@@ -166,32 +225,87 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
             session.flush()
             common = {"workflow": run.workflow, "run_id": run.id, "proposal_id": proposal.id}
             if proposal.tool is not None:
-                content = {"payload": proposal.payload, "inputs": proposal.inputs} if run.policy.logging.store_documents else {}
-                audit.append(session, AuditEvent.PROPOSED, actor=proposal.instruction_version, **common, data={
-                    "source": proposal.source, "case_type": proposal.case_type, "tool": proposal.tool, **content,
-                    "digest": proposal.digest, "confidence": proposal.confidence,
-                    "instruction_version": proposal.instruction_version, "tools_used": proposal.tools_used, "route": verdict.route, "context": proposal.context,
-                })
+                content = (
+                    {"payload": proposal.payload, "inputs": proposal.inputs}
+                    if run.policy.logging.store_documents
+                    else {}
+                )
+                audit.append(
+                    session,
+                    AuditEvent.PROPOSED,
+                    actor=proposal.instruction_version,
+                    **common,
+                    data={
+                        "source": proposal.source,
+                        "case_type": proposal.case_type,
+                        "tool": proposal.tool,
+                        **content,
+                        "digest": proposal.digest,
+                        "confidence": proposal.confidence,
+                        "instruction_version": proposal.instruction_version,
+                        "tools_used": proposal.tools_used,
+                        "route": verdict.route,
+                        "context": proposal.context,
+                    },
+                )
             if proposal.notices and verdict.route in (Route.APPROVE, Route.AUTO):
-                audit.append(session, AuditEvent.ESCALATED, actor=AGENT, **common, data={
-                    "source": proposal.source, "to": run.owner, "reasons": [e.model_dump(mode="json") for e in proposal.notices], "case_goes_on": True,
-                })
+                audit.append(
+                    session,
+                    AuditEvent.ESCALATED,
+                    actor=AGENT,
+                    **common,
+                    data={
+                        "source": proposal.source,
+                        "to": run.owner,
+                        "reasons": [e.model_dump(mode="json") for e in proposal.notices],
+                        "case_goes_on": True,
+                    },
+                )
             if verdict.route is Route.ESCALATE:
                 logger.info("%s escalated to %s: %s", proposal.source, run.owner, detail)
-                audit.append(session, AuditEvent.ESCALATED, actor=AGENT, **common, data={
-                    "source": proposal.source, "to": run.owner, "reasons": [e.model_dump(mode="json") for e in verdict.escalations],
-                })
+                audit.append(
+                    session,
+                    AuditEvent.ESCALATED,
+                    actor=AGENT,
+                    **common,
+                    data={
+                        "source": proposal.source,
+                        "to": run.owner,
+                        "reasons": [e.model_dump(mode="json") for e in verdict.escalations],
+                    },
+                )
             elif verdict.route is Route.SHADOW:
-                audit.append(session, AuditEvent.SHADOWED, actor=AGENT, **common, data={"source": proposal.source, **({"why": verdict.why} if verdict.why else {})})
+                audit.append(
+                    session,
+                    AuditEvent.SHADOWED,
+                    actor=AGENT,
+                    **common,
+                    data={"source": proposal.source, **({"why": verdict.why} if verdict.why else {})},
+                )
             elif verdict.route is Route.FAIL:
                 logger.warning("%s failed: %s", proposal.source, proposal.error)
-                audit.append(session, AuditEvent.FAILED, actor=AGENT, **common, data={"source": proposal.source, "stage": "propose", "error": proposal.error, "tools_used": proposal.tools_used})
+                audit.append(
+                    session,
+                    AuditEvent.FAILED,
+                    actor=AGENT,
+                    **common,
+                    data={
+                        "source": proposal.source,
+                        "stage": "propose",
+                        "error": proposal.error,
+                        "tools_used": proposal.tools_used,
+                    },
+                )
     return verdicts
 
 
 def _cases(session: Session, run_id: str) -> list[Outcome]:
-    rows = session.execute(select(ProposalRow).where(ProposalRow.run_id == run_id).order_by(ProposalRow.source)).scalars()
-    return [Outcome(proposal_id=r.id, source=r.source, status=Status(r.status), detail=r.detail or r.summary) for r in rows]
+    rows = session.execute(
+        select(ProposalRow).where(ProposalRow.run_id == run_id).order_by(ProposalRow.source)
+    ).scalars()
+    return [
+        Outcome(proposal_id=r.id, source=r.source, status=Status(r.status), detail=r.detail or r.summary) for r in rows
+    ]
 
 
 def finish_run(run: Run) -> RunSummary:
@@ -205,7 +319,14 @@ def finish_run(run: Run) -> RunSummary:
         row.status = "completed" if not open_cases else "incomplete"
         row.finished_at = datetime.now(timezone.utc)
         row.summary = counts
-        audit.append(session, AuditEvent.COMPLETED, workflow=run.workflow, run_id=run.id, actor=AGENT, data={"counts": counts, "open": open_cases})
+        audit.append(
+            session,
+            AuditEvent.COMPLETED,
+            workflow=run.workflow,
+            run_id=run.id,
+            actor=AGENT,
+            data={"counts": counts, "open": open_cases},
+        )
     return RunSummary(run_id=run.id, workflow=run.workflow, counts=counts, outcomes=outcomes)
 
 
@@ -232,8 +353,15 @@ class RunRecord(BaseModel):
 
 def _record(row: RunRow, cases: list[Outcome]) -> RunRecord:
     return RunRecord(
-        id=row.id, workflow=row.workflow, flow_run_id=row.flow_run_id, trigger=row.trigger, status=row.status,
-        started_at=row.started_at, finished_at=row.finished_at, counts=row.summary or dict(Counter(str(c.status) for c in cases)), cases=cases,
+        id=row.id,
+        workflow=row.workflow,
+        flow_run_id=row.flow_run_id,
+        trigger=row.trigger,
+        status=row.status,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        counts=row.summary or dict(Counter(str(c.status) for c in cases)),
+        cases=cases,
     )
 
 
@@ -248,5 +376,11 @@ def recent_runs(limit: int = 20, workflow: str | None = None) -> list[RunRecord]
 def run_record(run_id: str) -> RunRecord | None:
     """One run by its opsgate id or flow run id (or a unique prefix of either), with its cases."""
     with transaction() as session:
-        rows = session.execute(select(RunRow).where((RunRow.id.startswith(run_id)) | (RunRow.flow_run_id.startswith(run_id)))).scalars().all()
+        rows = (
+            session.execute(
+                select(RunRow).where((RunRow.id.startswith(run_id)) | (RunRow.flow_run_id.startswith(run_id)))
+            )
+            .scalars()
+            .all()
+        )
         return _record(rows[0], _cases(session, rows[0].id)) if len(rows) == 1 else None

@@ -4,9 +4,9 @@ goes through the policy and the gate like any other write (see ``opsgate.writers
 from __future__ import annotations
 
 from opsgate.errors import ExecutionError, InputError
+from opsgate.governance.runs import Run
 from opsgate.models import Proposal
 from opsgate.policy.schema import UNDO_CASE
-from opsgate.governance.runs import Run
 from opsgate.store.db import transaction
 from opsgate.store.tables import ProposalRow
 from opsgate.writers.undo import UndoRequest, undo_record
@@ -34,7 +34,12 @@ def propose_undo(run: Run, proposal_id: str, reason: str) -> Proposal:
         target = f"{record.target_table}/{record.target_id}"
         request = UndoRequest(proposal_id=proposal_id, target=target, reason=reason)
         return Proposal(
-            workflow=run.workflow, source=f"undo of {original.source}", case_type=UNDO_CASE, tool=record.undo_tool,
-            payload=request.model_dump(mode="json"), summary=f"take back {target} ({original.tool}): {reason}",
-            instruction_version=run.policy.instruction_version, tools_used=[record.undo_tool],
+            workflow=run.workflow,
+            source=f"undo of {original.source}",
+            case_type=UNDO_CASE,
+            tool=record.undo_tool,
+            payload=request.model_dump(mode="json"),
+            summary=f"take back {target} ({original.tool}): {reason}",
+            instruction_version=run.policy.instruction_version,
+            tools_used=[record.undo_tool],
         )

@@ -28,7 +28,10 @@ import numpy as np
 
 QUOTE, NEWLINE = ord('"'), ord("\n")
 SPAN_FIELDS = 16
-UNBALANCED = "unbalanced_quote: a quote opened on this line does not close where the row should end; the row is left out, the lines after it are read as rows of their own"
+UNBALANCED = (
+    "unbalanced_quote: a quote opened on this line does not close where the row should "
+    "end; the row is left out, the lines after it are read as rows of their own"
+)
 
 
 @dataclass
@@ -61,7 +64,16 @@ def clean_rows(data: bytes, delimiter: str, columns: int, max_field: int, encodi
 
 
 class _Lines:
-    def __init__(self, data: bytes, starts: np.ndarray, ends: np.ndarray, delimiter: str, columns: int, max_field: int, encoding: str) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        delimiter: str,
+        columns: int,
+        max_field: int,
+        encoding: str,
+    ) -> None:
         self.data, self.starts, self.ends = data, starts, ends
         self.delimiter, self.columns, self.max_field, self.encoding = delimiter, columns, max_field, encoding
 
@@ -75,7 +87,11 @@ class _Lines:
                 k += 1
                 continue
             last = odd[k + 1] if k + 1 < len(odd) else None
-            row = self._row(first, last) if last is not None and self.ends[last] - self.starts[first] <= SPAN_FIELDS * self.max_field else None
+            row = (
+                self._row(first, last)
+                if last is not None and self.ends[last] - self.starts[first] <= SPAN_FIELDS * self.max_field
+                else None
+            )
             if row is not None and len(row) == self.columns:
                 if max(map(len, row)) > self.max_field:
                     left_out[first] = (last, self._too_large(row))
@@ -94,11 +110,17 @@ class _Lines:
         kept_lengths = self.ends - self.starts
         for first, (last, _) in left_out.items():
             kept_lengths[first : last + 1] = 0
-        return CleanRows(self._without(left_out), [(first, self._text(first)[:60], reason) for first, (_, reason) in sorted(left_out.items())],
-                         max(longest, int(kept_lengths.max(initial=0))))
+        return CleanRows(
+            self._without(left_out),
+            [(first, self._text(first)[:60], reason) for first, (_, reason) in sorted(left_out.items())],
+            max(longest, int(kept_lengths.max(initial=0))),
+        )
 
     def _too_large(self, row: list[str]) -> str:
-        return f"field_too_large: a field of {max(len(v.encode(self.encoding, 'replace')) for v in row):,} bytes is over the {self.max_field:,}-byte limit; the row is left out"
+        return (
+            f"field_too_large: a field of {max(len(v.encode(self.encoding, 'replace')) for v in row):,} "
+            f"bytes is over the {self.max_field:,}-byte limit; the row is left out"
+        )
 
     def _text(self, first: int, last: int | None = None) -> str:
         end = self.ends[first if last is None else last]

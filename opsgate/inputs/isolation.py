@@ -61,7 +61,13 @@ class Limits:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Limits:
         s = settings or get_settings()
-        return cls(s.reader_memory_mb * MB, s.reader_cpu_seconds, s.reader_wall_seconds, s.reader_max_output_mb * MB, s.reader_workers)
+        return cls(
+            s.reader_memory_mb * MB,
+            s.reader_cpu_seconds,
+            s.reader_wall_seconds,
+            s.reader_max_output_mb * MB,
+            s.reader_workers,
+        )
 
 
 @dataclass(frozen=True)
@@ -90,8 +96,18 @@ class _Worker:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "opsgate.inputs.isolation_worker", str(to_child_r), str(from_child_w), str(os.getpid())],
-                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
+                [
+                    sys.executable,
+                    "-m",
+                    "opsgate.inputs.isolation_worker",
+                    str(to_child_r),
+                    str(from_child_w),
+                    str(os.getpid()),
+                ],
+                pass_fds=(to_child_r, from_child_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=env,
                 start_new_session=True,  # Ctrl-C at a terminal is the parent's to handle: it closes the pool
             )
         finally:
@@ -225,7 +241,14 @@ class IsolatedPool(Generic[T]):
         for worker in [w for w in self._busy.values() if w.deadline <= now]:
             del self._busy[worker.outbox]
             worker.stop(kill=True)
-            finished.append((worker.index, Result(failure=Failure("read_timeout", f"the reader took longer than {self.limits.wall_seconds:g} s"))))
+            finished.append(
+                (
+                    worker.index,
+                    Result(
+                        failure=Failure("read_timeout", f"the reader took longer than {self.limits.wall_seconds:g} s")
+                    ),
+                )
+            )
         return finished  # type: ignore[return-value]
 
     def _receive(self, worker: _Worker) -> Result[T] | None:
@@ -240,7 +263,11 @@ class IsolatedPool(Generic[T]):
         except OSError:  # a message over the cap (the worker checks first; this is the parent's own guard)
             del self._busy[worker.outbox]
             worker.stop(kill=True)
-            return Result(failure=Failure("too_large_when_expanded", f"the reader's result is over the {self.limits.output_bytes}-byte limit"))
+            return Result(
+                failure=Failure(
+                    "too_large_when_expanded", f"the reader's result is over the {self.limits.output_bytes}-byte limit"
+                )
+            )
         if kind == "ready":  # started and imported: the item's own time starts now
             worker.ready = True
             worker.deadline = time.monotonic() + self.limits.wall_seconds
@@ -251,7 +278,12 @@ class IsolatedPool(Generic[T]):
             return Result(failure=Failure("too_large_when_expanded", f"{body} ({self.limits.memory_bytes // MB} MB)"))
         self._idle.append(worker)
         if kind == "output":
-            return Result(failure=Failure("too_large_when_expanded", f"the reader's result is {body} bytes, over the {self.limits.output_bytes}-byte limit"))
+            return Result(
+                failure=Failure(
+                    "too_large_when_expanded",
+                    f"the reader's result is {body} bytes, over the {self.limits.output_bytes}-byte limit",
+                )
+            )
         if kind == "error":
             return Result(failure=Failure("reader_failed", body))
         return Result(value=pickle.loads(body))

@@ -55,7 +55,9 @@ def _cap_memory(budget: int) -> int:
     size = _address_space()
     if size:
         hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-        resource.setrlimit(resource.RLIMIT_AS, (size + budget if hard == resource.RLIM_INFINITY else min(size + budget, hard), hard))
+        resource.setrlimit(
+            resource.RLIMIT_AS, (size + budget if hard == resource.RLIM_INFINITY else min(size + budget, hard), hard)
+        )
     return size
 
 

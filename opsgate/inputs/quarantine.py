@@ -24,10 +24,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from opsgate.governance.runs import AGENT, Run
+from opsgate.models import EscalationReason, Status
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
-from opsgate.models import EscalationReason, Status
-from opsgate.governance.runs import AGENT, Run
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, ProposalRow, as_utc
 
@@ -43,7 +43,11 @@ def quarantine(run: Run, sources: Sequence[Path], folder: Path) -> list[Path]:
     if rule is None:
         return list(sources)
     with transaction() as session:
-        audited = session.execute(select(AuditRow.data, AuditRow.at).where(AuditRow.workflow == run.workflow, AuditRow.event == str(AuditEvent.QUARANTINED))).all()
+        audited = session.execute(
+            select(AuditRow.data, AuditRow.at).where(
+                AuditRow.workflow == run.workflow, AuditRow.event == str(AuditEvent.QUARANTINED)
+            )
+        ).all()
     _audit_unrecorded(run, folder, {str(data.get("moved_to")) for data, _ in audited})
     since: dict[str, datetime] = {}
     for data, at in audited:  # the newest quarantine of each source: failures before it are forgiven
@@ -59,15 +63,31 @@ def quarantine(run: Run, sources: Sequence[Path], folder: Path) -> list[Path]:
             continue
         moved_to = _move(path, folder)
         logger.warning("%s failed %d times: moved to %s", path, count, moved_to)
-        _record(run, {"source": str(path), "moved_to": str(moved_to), "failures": count, "last_error": last_error.get(str(path), "")})
+        _record(
+            run,
+            {
+                "source": str(path),
+                "moved_to": str(moved_to),
+                "failures": count,
+                "last_error": last_error.get(str(path), ""),
+            },
+        )
     return kept
 
 
 def _failures(workflow: str, sources: list[str], since: dict[str, datetime]) -> tuple[Counter[str], dict[str, str]]:
     """Per source, its failed cases since it was last put aside, and the newest one's detail."""
-    query = select(ProposalRow.source, ProposalRow.status, ProposalRow.escalations, ProposalRow.detail, ProposalRow.created_at).where(
-        ProposalRow.workflow == workflow, ProposalRow.source.in_(sources), ProposalRow.status.in_([Status.FAILED, Status.ESCALATED]),
-    ).order_by(ProposalRow.created_at)
+    query = (
+        select(
+            ProposalRow.source, ProposalRow.status, ProposalRow.escalations, ProposalRow.detail, ProposalRow.created_at
+        )
+        .where(
+            ProposalRow.workflow == workflow,
+            ProposalRow.source.in_(sources),
+            ProposalRow.status.in_([Status.FAILED, Status.ESCALATED]),
+        )
+        .order_by(ProposalRow.created_at)
+    )
     counts: Counter[str] = Counter()
     last: dict[str, str] = {}
     with transaction() as session:
@@ -94,7 +114,16 @@ def _audit_unrecorded(run: Run, folder: Path, recorded: set[str]) -> None:
     if not folder.is_dir():
         return
     for moved in sorted(p for p in folder.iterdir() if p.is_file() and str(p) not in recorded):
-        _record(run, {"source": None, "moved_to": str(moved), "failures": None, "last_error": "", "found": "in the quarantine folder without an audit row"})
+        _record(
+            run,
+            {
+                "source": None,
+                "moved_to": str(moved),
+                "failures": None,
+                "last_error": "",
+                "found": "in the quarantine folder without an audit row",
+            },
+        )
 
 
 def _record(run: Run, data: dict[str, object]) -> None:

@@ -20,8 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from opsgate.inputs.csv_rows import clean_rows
 from opsgate.errors import InputError
+from opsgate.inputs.csv_rows import clean_rows
 from opsgate.settings import get_settings
 
 SNIFF_BYTES = 64 * 1024
@@ -53,23 +53,37 @@ def _decode_sample(path: Path, encoding: str) -> str:
             f"{path}: not {encoding} text (byte 0x{data[exc.start]:02x} at offset {exc.start}); pass --encoding, e.g. --encoding cp1252 or latin-1"
         ) from None
     except LookupError:
-        raise InputError(f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp1252 or latin-1") from None
+        raise InputError(
+            f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp1252 or latin-1"
+        ) from None
 
 
 def _delimiter(sample: str, path: Path) -> str:
     header = sample.splitlines()[0] if sample else ""
     try:
-        return csv.Sniffer().sniff(sample.rsplit("\n", 1)[0] if "\n" in sample else sample, delimiters=DELIMITERS).delimiter
+        return (
+            csv.Sniffer()
+            .sniff(sample.rsplit("\n", 1)[0] if "\n" in sample else sample, delimiters=DELIMITERS)
+            .delimiter
+        )
     except csv.Error:
         counts = {d: header.count(d) for d in DELIMITERS}
         best = max(counts, key=lambda d: counts[d])
         if counts[best] == 0:
-            raise InputError(f"{path}: cannot tell the delimiter from the header {header[:80]!r}; pass --delimiter") from None
+            raise InputError(
+                f"{path}: cannot tell the delimiter from the header {header[:80]!r}; pass --delimiter"
+            ) from None
         return best
 
 
 def read_csv(
-    path: Path, id_column: str, *, delimiter: str | None = None, encoding: str = "utf-8", required: Sequence[str] = (), max_field: int | None = None,
+    path: Path,
+    id_column: str,
+    *,
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
+    required: Sequence[str] = (),
+    max_field: int | None = None,
 ) -> Records:
     """``max_field``: bytes one field may hold (``OPSGATE_READER_MAX_CSV_FIELD_BYTES`` when omitted);
     a larger one, or a quote that does not close where its row should end, leaves out that row only."""
@@ -82,19 +96,29 @@ def read_csv(
         twice = sorted({h for h in header if header.count(h) > 1})
         raise InputError(f"{path}: the header names {', '.join(map(repr, twice))} more than once")
     _check_columns(path, header, id_column, required)
-    rows = clean_rows(path.read_bytes(), delimiter, len(header), max_field or get_settings().reader_max_csv_field_bytes, encoding)
+    rows = clean_rows(
+        path.read_bytes(), delimiter, len(header), max_field or get_settings().reader_max_csv_field_bytes, encoding
+    )
     problems = [RowProblem(f"line {line + 1} {text!r}", reason) for line, text, reason in rows.left_out]
 
     def bad_row(row: pacsv.InvalidRow) -> str:
-        problems.append(RowProblem(f"the row {row.text[:80]!r}", f"{row.actual_columns} fields where the header has {row.expected_columns}"))
+        problems.append(
+            RowProblem(
+                f"the row {row.text[:80]!r}", f"{row.actual_columns} fields where the header has {row.expected_columns}"
+            )
+        )
         return "skip"
 
     try:
         table = pacsv.read_csv(
             pa.BufferReader(rows.data),
-            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=True, block_size=max(BLOCK_BYTES, 2 * rows.longest_row + 1024)),
+            read_options=pacsv.ReadOptions(
+                encoding=encoding, use_threads=True, block_size=max(BLOCK_BYTES, 2 * rows.longest_row + 1024)
+            ),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=bad_row),
-            convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header}, strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header}, strings_can_be_null=False
+            ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read as {encoding} CSV with delimiter {delimiter!r}: {exc}") from None
@@ -112,7 +136,9 @@ def read_parquet(path: Path, id_column: str, required: Sequence[str] = ()) -> Re
     return _usable(frame, id_column, [])
 
 
-def read_records(path: Path, id_column: str, *, delimiter: str | None = None, encoding: str = "utf-8", required: Sequence[str] = ()) -> Records:
+def read_records(
+    path: Path, id_column: str, *, delimiter: str | None = None, encoding: str = "utf-8", required: Sequence[str] = ()
+) -> Records:
     """Records from ``path`` by its content: Parquet by its magic bytes, anything else as CSV.
     ``required``: columns the caller cannot do without, all reported at once when missing."""
     if not path.is_file():
@@ -126,10 +152,14 @@ def read_records(path: Path, id_column: str, *, delimiter: str | None = None, en
 
 def _check_columns(path: Path, columns: list[str], id_column: str, required: Sequence[str]) -> None:
     if id_column not in columns and not required:
-        raise InputError(f"{path}: no id column {id_column!r}; the columns are {', '.join(map(repr, columns))}; name one with --id-column")
+        raise InputError(
+            f"{path}: no id column {id_column!r}; the columns are {', '.join(map(repr, columns))}; name one with --id-column"
+        )
     missing = [c for c in (id_column, *required) if c not in columns]
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; the columns are {', '.join(map(repr, columns))}")
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(map(repr, missing))}; the columns are {', '.join(map(repr, columns))}"
+        )
 
 
 def _usable(frame: pd.DataFrame, id_column: str, problems: list[RowProblem]) -> Records:
@@ -142,5 +172,10 @@ def _usable(frame: pd.DataFrame, id_column: str, problems: list[RowProblem]) -> 
         if missing.iat[position]:
             problems.append(RowProblem(f"record {position + 1}", f"no value in the id column {id_column!r}"))
         else:
-            problems.append(RowProblem(f"record {position + 1}", f"id {ids.iat[position]!r} is used by more than one record; none of them is used"))
+            problems.append(
+                RowProblem(
+                    f"record {position + 1}",
+                    f"id {ids.iat[position]!r} is used by more than one record; none of them is used",
+                )
+            )
     return Records(frame[~(missing | repeated)].reset_index(drop=True), id_column, problems)

@@ -15,16 +15,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from opsgate.store import audit
-from opsgate.store.audit import AuditEvent
-from opsgate.notify.channels import Message
-from opsgate.notify.delivery import send
 from opsgate.display import markdown_text
 from opsgate.learning.metrics import AgentMetrics, agent_metrics
 from opsgate.models import Proposal
+from opsgate.notify.channels import Message
+from opsgate.notify.delivery import send
 from opsgate.policy.loader import load_policy
-from opsgate.policy.schema import AUTONOMY_CASE, AUTONOMY_TOOL, Autonomy, EarnedAutonomy
 from opsgate.policy.runtime import Policy
+from opsgate.policy.schema import AUTONOMY_CASE, AUTONOMY_TOOL, Autonomy, EarnedAutonomy
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
 from opsgate.store.tables import AutonomyGrantRow, ProposalRow
 from opsgate.writers.autonomy import AutonomyChange
@@ -38,14 +38,18 @@ def grants_in_force(workflow: str) -> dict[str, str]:
     """The mode each case type was last given by a grant still in force."""
     with transaction() as session:
         rows = session.execute(
-            select(AutonomyGrantRow.case_type, AutonomyGrantRow.mode).where(AutonomyGrantRow.workflow == workflow, AutonomyGrantRow.status == "in_force").order_by(AutonomyGrantRow.id)
+            select(AutonomyGrantRow.case_type, AutonomyGrantRow.mode)
+            .where(AutonomyGrantRow.workflow == workflow, AutonomyGrantRow.status == "in_force")
+            .order_by(AutonomyGrantRow.id)
         ).all()
     return {case_type: mode for case_type, mode in rows}
 
 
 def effective_policy(policy: Policy) -> Policy:
     """The policy with its autonomy modes as grants have changed them (case types it still knows)."""
-    grants = {case: Autonomy(mode) for case, mode in grants_in_force(policy.workflow).items() if case in policy.autonomy}
+    grants = {
+        case: Autonomy(mode) for case, mode in grants_in_force(policy.workflow).items() if case in policy.autonomy
+    }
     if not grants:
         return policy
     return policy.model_copy(update={"autonomy": {**policy.autonomy, **grants}})
@@ -55,7 +59,8 @@ def _evidence(policy: Policy, case_type: str, rule: EarnedAutonomy, now: datetim
     """The case type's figures over the rule's window, for the current instruction version (a new
     version earns its autonomy again)."""
     rows = [
-        r for r in agent_metrics(now - timedelta(days=rule.window_days), now, policy.workflow)
+        r
+        for r in agent_metrics(now - timedelta(days=rule.window_days), now, policy.workflow)
         if r.case_type == case_type and r.instruction_version == policy.instruction_version
     ]
     return rows[0] if rows else None
@@ -66,7 +71,9 @@ def _earned(rule: EarnedAutonomy, figures: AgentMetrics) -> str | None:
     decided = figures.approved + figures.rejected
     if decided < rule.after_cases or figures.incidents:
         return None
-    if (figures.approval_rate or 0) < rule.min_approval_rate or (figures.correction_rate or 0) > rule.max_correction_rate:
+    if (figures.approval_rate or 0) < rule.min_approval_rate or (
+        figures.correction_rate or 0
+    ) > rule.max_correction_rate:
         return None
     if (figures.tool_error_rate or 0) > rule.max_tool_error_rate:
         return None
@@ -88,12 +95,25 @@ def promotions(policy: Policy, now: datetime | None = None) -> list[Proposal]:
         if figures is None or reason is None:
             logger.info("%s: %s has not earned auto yet", policy.workflow, case_type)
             continue
-        change = AutonomyChange(workflow=policy.workflow, case_type=case_type, mode="auto", reason=reason, evidence=figures.model_dump(mode="json"))
-        found.append(Proposal(
-            workflow=policy.workflow, source=f"autonomy of {case_type}", case_type=AUTONOMY_CASE, tool=AUTONOMY_TOOL,
-            payload=change.model_dump(mode="json"), summary=f"promote {case_type} to auto: {reason}", instruction_version=policy.instruction_version,
-            tools_used=["metrics.read"],
-        ))
+        change = AutonomyChange(
+            workflow=policy.workflow,
+            case_type=case_type,
+            mode="auto",
+            reason=reason,
+            evidence=figures.model_dump(mode="json"),
+        )
+        found.append(
+            Proposal(
+                workflow=policy.workflow,
+                source=f"autonomy of {case_type}",
+                case_type=AUTONOMY_CASE,
+                tool=AUTONOMY_TOOL,
+                payload=change.model_dump(mode="json"),
+                summary=f"promote {case_type} to auto: {reason}",
+                instruction_version=policy.instruction_version,
+                tools_used=["metrics.read"],
+            )
+        )
     return found
 
 
@@ -103,17 +123,40 @@ def demote(workflow: str, case_type: str, reason: str, evidence: dict[str, Any],
     if policy.autonomy.get(case_type) is not Autonomy.AUTO:
         return False
     with transaction() as session:
-        session.add(AutonomyGrantRow(workflow=workflow, case_type=case_type, mode=Autonomy.REVIEWED.value, reason=reason, evidence=evidence))
-        audit.append(session, AuditEvent.AUTONOMY_DEMOTED, workflow=workflow, run_id=run_id, actor=OPSGATE, data={
-            "case_type": case_type, "from": "auto", "to": "reviewed", "reason": reason, "evidence": evidence,
-        })
+        session.add(
+            AutonomyGrantRow(
+                workflow=workflow, case_type=case_type, mode=Autonomy.REVIEWED.value, reason=reason, evidence=evidence
+            )
+        )
+        audit.append(
+            session,
+            AuditEvent.AUTONOMY_DEMOTED,
+            workflow=workflow,
+            run_id=run_id,
+            actor=OPSGATE,
+            data={
+                "case_type": case_type,
+                "from": "auto",
+                "to": "reviewed",
+                "reason": reason,
+                "evidence": evidence,
+            },
+        )
     logger.warning("%s: %s is back to reviewed: %s", workflow, case_type, reason)
     message = Message(
-        event="autonomy.demoted", title=f"{workflow}: {case_type} is reviewed again",
+        event="autonomy.demoted",
+        title=f"{workflow}: {case_type} is reviewed again",
         text=f"Every {case_type} case needs a person's approval again: {markdown_text(reason)}",  # the reason may quote an incident's reporter
-        fields={"workflow": workflow, "case type": case_type}, data={"workflow": workflow, "case_type": case_type, "reason": reason},
+        fields={"workflow": workflow, "case type": case_type},
+        data={"workflow": workflow, "case_type": case_type, "reason": reason},
     )
-    send(policy, policy.approvals.notify, message, f"{workflow}-demote-{case_type}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}", run_id)
+    send(
+        policy,
+        policy.approvals.notify,
+        message,
+        f"{workflow}-demote-{case_type}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}",
+        run_id,
+    )
     return True
 
 
@@ -126,7 +169,9 @@ def check_tool_errors(workflow: str, case_type: str, run_id: str | None = None) 
     figures = _evidence(policy, case_type, rule, datetime.now(timezone.utc))
     if figures is None or (figures.tool_error_rate or 0) <= rule.max_tool_error_rate:
         return False
-    reason = f"tool errors {figures.tool_error_rate:.1%} in {rule.window_days} days, above {rule.max_tool_error_rate:.0%}"
+    reason = (
+        f"tool errors {figures.tool_error_rate:.1%} in {rule.window_days} days, above {rule.max_tool_error_rate:.0%}"
+    )
     return demote(workflow, case_type, reason, figures.model_dump(mode="json"), run_id)
 
 

@@ -21,16 +21,19 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from opsgate.store.audit import AuditEvent
 from opsgate.errors import ConfigurationError
 from opsgate.models import Escalation, Status
+from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
-from opsgate.workflows import WorkflowSpec, load
 from opsgate.store.tables import AuditRow, ProposalRow
+from opsgate.workflows import WorkflowSpec, load
 
 SHADOW_RUN_STATUSES = (Status.SHADOWED, Status.ESCALATED, Status.FAILED)
 RULES = [
-    "cases: every case of a run that shadowed at least one, created in the window; shadowed cases would have been written, escalated and failed ones were left to people",
+    (
+        "cases: every case of a run that shadowed at least one, created in the window; "
+        "shadowed cases would have been written, escalated and failed ones were left to people"
+    ),
     "a source proposed again by a later shadow run counts once per instruction version, as last proposed",
     "an action agrees when the agent would have written exactly where people wrote; exact when, besides, every compared field agrees and nothing is wrong",
 ]
@@ -47,7 +50,10 @@ class ShadowCase(BaseModel):
     tool: str | None = None
     payload: dict[str, Any] | None = None
     escalations: list[Escalation] = Field(default_factory=list)
-    tools_used: list[str] = Field(default_factory=list, description="From the audit log's proposed or failed event; none for an escalation without an action.")
+    tools_used: list[str] = Field(
+        default_factory=list,
+        description="From the audit log's proposed or failed event; none for an escalation without an action.",
+    )
     created_at: datetime
 
     @property
@@ -67,11 +73,18 @@ class CaseComparison(BaseModel):
     """One shadow case against what people did, as the workflow's matcher judged it."""
 
     case: ShadowCase
-    outcome: str | None = Field(None, description="What people did, in the outcomes file's words; null when the file says nothing about the case.")
+    outcome: str | None = Field(
+        None,
+        description="What people did, in the outcomes file's words; null when the file says nothing about the case.",
+    )
     people_wrote: bool = False
-    fields: dict[str, bool] = Field(default_factory=dict, description="Per compared field: whether the agent's value agrees with people's.")
+    fields: dict[str, bool] = Field(
+        default_factory=dict, description="Per compared field: whether the agent's value agrees with people's."
+    )
     wrong: WrongAction | None = None
-    counts: dict[str, int] = Field(default_factory=dict, description="The workflow's own tallies (pairs agreed, ...), added up per group.")
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="The workflow's own tallies (pairs agreed, ...), added up per group."
+    )
 
 
 class OutcomeRow(BaseModel):
@@ -107,7 +120,9 @@ class Tally(BaseModel):
     wrong_actions: int
     wrong_action_rate: float | None = Field(description="Cases with a wrong write / compared.")
     at_stake: dict[str, Decimal] = Field(description="What the wrong writes put at stake, per currency (or `records`).")
-    should_have_escalated: int = Field(description="The agent would have written where people wrote nothing (they rejected or escalated).")
+    should_have_escalated: int = Field(
+        description="The agent would have written where people wrote nothing (they rejected or escalated)."
+    )
     missed_actions: int = Field(description="The agent left to people (escalated, failed) a case people then wrote.")
     fields: list[FieldAgreement]
     tools: dict[str, int] = Field(description="Cases per tool the agent used or proposed.")
@@ -141,24 +156,53 @@ class EvaluationReport(BaseModel):
 
 def shadow_cases(workflow: str, since: datetime, until: datetime) -> list[ShadowCase]:
     """The workflow's shadow cases created in [since, until), oldest first."""
-    shadow_runs = select(ProposalRow.run_id).where(ProposalRow.workflow == workflow, ProposalRow.status == Status.SHADOWED).distinct()
+    shadow_runs = (
+        select(ProposalRow.run_id)
+        .where(ProposalRow.workflow == workflow, ProposalRow.status == Status.SHADOWED)
+        .distinct()
+    )
     with transaction() as session:
-        rows = session.execute(
-            select(ProposalRow).where(
-                ProposalRow.workflow == workflow, ProposalRow.created_at >= since, ProposalRow.created_at < until,
-                ProposalRow.status.in_(SHADOW_RUN_STATUSES), ProposalRow.run_id.in_(shadow_runs),
-            ).order_by(ProposalRow.created_at, ProposalRow.id)
-        ).scalars().all()
-        latest = {(row.source, row.instruction_version): row for row in rows}  # ordered oldest first: the last one stays
+        rows = (
+            session.execute(
+                select(ProposalRow)
+                .where(
+                    ProposalRow.workflow == workflow,
+                    ProposalRow.created_at >= since,
+                    ProposalRow.created_at < until,
+                    ProposalRow.status.in_(SHADOW_RUN_STATUSES),
+                    ProposalRow.run_id.in_(shadow_runs),
+                )
+                .order_by(ProposalRow.created_at, ProposalRow.id)
+            )
+            .scalars()
+            .all()
+        )
+        latest = {
+            (row.source, row.instruction_version): row for row in rows
+        }  # ordered oldest first: the last one stays
         ids = [row.id for row in latest.values()]
-        events = session.execute(
-            select(AuditRow.proposal_id, AuditRow.data).where(AuditRow.proposal_id.in_(ids), AuditRow.event.in_([AuditEvent.PROPOSED, AuditEvent.FAILED]))
-        ).all() if ids else []
+        events = (
+            session.execute(
+                select(AuditRow.proposal_id, AuditRow.data).where(
+                    AuditRow.proposal_id.in_(ids), AuditRow.event.in_([AuditEvent.PROPOSED, AuditEvent.FAILED])
+                )
+            ).all()
+            if ids
+            else []
+        )
     tools = {proposal_id: data.get("tools_used") or [] for proposal_id, data in events}
     return [
         ShadowCase(
-            proposal_id=row.id, source=row.source, case_type=row.case_type, instruction_version=row.instruction_version, status=Status(row.status),
-            tool=row.tool, payload=row.payload, escalations=row.escalations or [], tools_used=tools.get(row.id, []), created_at=row.created_at,
+            proposal_id=row.id,
+            source=row.source,
+            case_type=row.case_type,
+            instruction_version=row.instruction_version,
+            status=Status(row.status),
+            tool=row.tool,
+            payload=row.payload,
+            escalations=row.escalations or [],
+            tools_used=tools.get(row.id, []),
+            created_at=row.created_at,
         )
         for row in sorted(latest.values(), key=lambda r: (r.created_at, r.id))
     ]
@@ -180,43 +224,77 @@ def _tally(comparisons: list[CaseComparison]) -> dict[str, Any]:
     for c in compared:
         for name, agrees in c.fields.items():
             fields[name].append(agrees)
-    tools = Counter(tool for c in comparisons for tool in dict.fromkeys([*c.case.tools_used, *([c.case.tool] if c.case.tool else [])]))
+    tools = Counter(
+        tool
+        for c in comparisons
+        for tool in dict.fromkeys([*c.case.tools_used, *([c.case.tool] if c.case.tool else [])])
+    )
     counts: Counter[str] = Counter()
     for c in comparisons:
         counts.update(c.counts)
     return {
-        "cases": len(comparisons), "compared": len(compared), "without_outcome": len(comparisons) - len(compared),
-        "action_agreed": len(agreed), "action_agreement_rate": _rate(len(agreed), len(compared)),
-        "exact": len(exact), "exact_rate": _rate(len(exact), len(compared)),
-        "wrong_actions": len(wrong), "wrong_action_rate": _rate(len(wrong), len(compared)), "at_stake": dict(sorted(at_stake.items())),
+        "cases": len(comparisons),
+        "compared": len(compared),
+        "without_outcome": len(comparisons) - len(compared),
+        "action_agreed": len(agreed),
+        "action_agreement_rate": _rate(len(agreed), len(compared)),
+        "exact": len(exact),
+        "exact_rate": _rate(len(exact), len(compared)),
+        "wrong_actions": len(wrong),
+        "wrong_action_rate": _rate(len(wrong), len(compared)),
+        "at_stake": dict(sorted(at_stake.items())),
         "should_have_escalated": sum(1 for c in compared if c.case.would_write and not c.people_wrote),
         "missed_actions": sum(1 for c in compared if not c.case.would_write and c.people_wrote),
-        "fields": [FieldAgreement(field=name, compared=len(v), agreed=sum(v), rate=_rate(sum(v), len(v))) for name, v in fields.items()],
-        "tools": dict(sorted(tools.items())), "counts": dict(counts),
+        "fields": [
+            FieldAgreement(field=name, compared=len(v), agreed=sum(v), rate=_rate(sum(v), len(v)))
+            for name, v in fields.items()
+        ],
+        "tools": dict(sorted(tools.items())),
+        "counts": dict(counts),
     }
 
 
-def build_report(workflow: str, since: datetime, until: datetime, outcomes_file: str, comparison: OutcomeComparison) -> EvaluationReport:
+def build_report(
+    workflow: str, since: datetime, until: datetime, outcomes_file: str, comparison: OutcomeComparison
+) -> EvaluationReport:
     """The comparison added up: overall, and per case type and instruction version."""
     groups: dict[tuple[str, str], list[CaseComparison]] = defaultdict(list)
     for c in comparison.cases:
         groups[(c.case.case_type, c.case.instruction_version)].append(c)
     wrong = [
         ListedWrongAction(
-            **c.wrong.model_dump(), proposal_id=c.case.proposal_id, source=c.case.source, case_type=c.case.case_type, instruction_version=c.case.instruction_version,
+            **c.wrong.model_dump(),
+            proposal_id=c.case.proposal_id,
+            source=c.case.source,
+            case_type=c.case.case_type,
+            instruction_version=c.case.instruction_version,
         )
-        for key in sorted(groups) for c in groups[key] if c.wrong is not None
+        for key in sorted(groups)
+        for c in groups[key]
+        if c.wrong is not None
     ]
     return EvaluationReport(
-        workflow=workflow, since=since, until=until, outcomes_file=outcomes_file, overall=Tally(**_tally(comparison.cases)),
-        groups=[GroupReport(case_type=case_type, instruction_version=version, **_tally(groups[(case_type, version)])) for case_type, version in sorted(groups)],
-        wrong_actions=wrong, outcomes_without_proposal=comparison.unmatched, problems=comparison.problems, rules=[*RULES, *comparison.rules],
+        workflow=workflow,
+        since=since,
+        until=until,
+        outcomes_file=outcomes_file,
+        overall=Tally(**_tally(comparison.cases)),
+        groups=[
+            GroupReport(case_type=case_type, instruction_version=version, **_tally(groups[(case_type, version)]))
+            for case_type, version in sorted(groups)
+        ],
+        wrong_actions=wrong,
+        outcomes_without_proposal=comparison.unmatched,
+        problems=comparison.problems,
+        rules=[*RULES, *comparison.rules],
     )
 
 
 def evaluate(spec: WorkflowSpec, outcomes: Path, since: datetime, until: datetime) -> EvaluationReport:
     """Compare the workflow's shadow cases in [since, until) with the outcomes file; writes nothing."""
     if spec.compare_outcomes is None:
-        raise ConfigurationError(f"workflow {spec.name} has no shadow evaluation: there is no record of what people did to compare its proposals with")
+        raise ConfigurationError(
+            f"workflow {spec.name} has no shadow evaluation: there is no record of what people did to compare its proposals with"
+        )
     comparison = load(spec.compare_outcomes)(outcomes, shadow_cases(spec.name, since, until))
     return build_report(spec.name, since, until, outcomes.name, comparison)

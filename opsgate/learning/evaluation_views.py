@@ -30,7 +30,13 @@ def _percent(rate: float | None) -> str:
 
 
 def _amounts(at_stake: dict[str, Decimal]) -> str:
-    return ", ".join(f"{amount} record{'' if amount == 1 else 's'}" if unit == "records" else f"{unit} {amount}" for unit, amount in at_stake.items()) or "-"
+    return (
+        ", ".join(
+            f"{amount} record{'' if amount == 1 else 's'}" if unit == "records" else f"{unit} {amount}"
+            for unit, amount in at_stake.items()
+        )
+        or "-"
+    )
 
 
 def _name(source: str) -> str:
@@ -50,8 +56,18 @@ def headline(report: EvaluationReport) -> str:
 
 def _summary_row(case_type: str, version: str, t: Tally, counted: list[str]) -> list[str]:
     return [
-        case_type, version, str(t.cases), str(t.compared), str(t.without_outcome), _percent(t.action_agreement_rate), _percent(t.exact_rate),
-        str(t.wrong_actions), _amounts(t.at_stake), str(t.should_have_escalated), str(t.missed_actions), *(str(t.counts.get(name, 0)) for name in counted),
+        case_type,
+        version,
+        str(t.cases),
+        str(t.compared),
+        str(t.without_outcome),
+        _percent(t.action_agreement_rate),
+        _percent(t.exact_rate),
+        str(t.wrong_actions),
+        _amounts(t.at_stake),
+        str(t.should_have_escalated),
+        str(t.missed_actions),
+        *(str(t.counts.get(name, 0)) for name in counted),
     ]
 
 
@@ -60,17 +76,40 @@ def report_tables(report: EvaluationReport) -> list[ReportTable]:
     counted = list(report.overall.counts)
     summary = ReportTable(
         "per case type and instruction version",
-        ["case type", "version", "cases", "compared", "no outcome", "action agrees", "exact", "wrong actions", "at stake", "should have escalated", "missed",
-         *(name.replace("_", " ") for name in counted)],
-        [*(_summary_row(g.case_type, g.instruction_version, g, counted) for g in report.groups),
-         *([_summary_row("all", "", report.overall, counted)] if len(report.groups) > 1 else [])],
+        [
+            "case type",
+            "version",
+            "cases",
+            "compared",
+            "no outcome",
+            "action agrees",
+            "exact",
+            "wrong actions",
+            "at stake",
+            "should have escalated",
+            "missed",
+            *(name.replace("_", " ") for name in counted),
+        ],
+        [
+            *(_summary_row(g.case_type, g.instruction_version, g, counted) for g in report.groups),
+            *([_summary_row("all", "", report.overall, counted)] if len(report.groups) > 1 else []),
+        ],
     )
     names = [f.field for f in report.overall.fields]
     by_group = [{f.field: f for f in g.fields} for g in report.groups]
     fields = ReportTable(
         "agreement per field (agreed / compared)",
         ["field", *(f"{g.case_type} / {g.instruction_version}" for g in report.groups)],
-        [[name, *(f"{f.agreed}/{f.compared} ({_percent(f.rate)})" if (f := found.get(name)) else "-" for found in by_group)] for name in names],
+        [
+            [
+                name,
+                *(
+                    f"{f.agreed}/{f.compared} ({_percent(f.rate)})" if (f := found.get(name)) else "-"
+                    for found in by_group
+                ),
+            ]
+            for name in names
+        ],
     )
     tools = ReportTable(
         "tools the agent used or proposed (cases)",
@@ -78,10 +117,18 @@ def report_tables(report: EvaluationReport) -> list[ReportTable]:
         [[tool, *(str(g.tools.get(tool, 0)) for g in report.groups)] for tool in report.overall.tools],
     )
     wrong = ReportTable(
-        "wrong actions", ["source", "case type", "version", "what", "at stake"],
-        [[_name(w.source), w.case_type, w.instruction_version, w.what, _amounts({w.unit: w.cost})] for w in report.wrong_actions],
+        "wrong actions",
+        ["source", "case type", "version", "what", "at stake"],
+        [
+            [_name(w.source), w.case_type, w.instruction_version, w.what, _amounts({w.unit: w.cost})]
+            for w in report.wrong_actions
+        ],
     )
-    unmatched = ReportTable("outcomes without a proposal", ["outcome", "detail"], [[o.where, o.detail] for o in report.outcomes_without_proposal])
+    unmatched = ReportTable(
+        "outcomes without a proposal",
+        ["outcome", "detail"],
+        [[o.where, o.detail] for o in report.outcomes_without_proposal],
+    )
     problems = ReportTable("rows not used", ["row", "reason"], [[p.where, p.detail] for p in report.problems])
     return [summary, fields, tools, wrong, unmatched, problems]
 
@@ -121,7 +168,12 @@ def agreement_chart(report: EvaluationReport) -> bytes:
     height = 0.8 / max(len(report.groups), 1)
     for i, group in enumerate(report.groups):
         rates = {f.field: f.rate for f in group.fields}
-        axis.barh([n + i * height for n in range(len(names))], [100 * (rates.get(name) or 0) for name in names], height, label=f"{group.case_type} / {group.instruction_version}")
+        axis.barh(
+            [n + i * height for n in range(len(names))],
+            [100 * (rates.get(name) or 0) for name in names],
+            height,
+            label=f"{group.case_type} / {group.instruction_version}",
+        )
     axis.set_yticks([n + height * (len(report.groups) - 1) / 2 for n in range(len(names))], names, fontsize="small")
     axis.invert_yaxis()
     axis.set_xlim(0, 100)

@@ -20,10 +20,10 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from opsgate.store.audit import AuditEvent
 from opsgate.errors import PolicyError
 from opsgate.models import TERMINAL, Status
 from opsgate.policy.loader import load_policy
+from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, CorrectionRow, ProposalRow
 
@@ -47,7 +47,9 @@ class AgentMetrics(BaseModel):
     correction_rate: float | None
     escalation_rate: float | None
     tool_error_rate: float | None
-    time_saved_minutes: float | None = Field(description="Executed cases times the policy's manual minutes per case; null when the policy sets none.")
+    time_saved_minutes: float | None = Field(
+        description="Executed cases times the policy's manual minutes per case; null when the policy sets none."
+    )
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -64,17 +66,55 @@ def _manual_minutes(workflow: str) -> float | None:
 def agent_metrics(since: datetime, until: datetime, workflow: str | None = None) -> list[AgentMetrics]:
     """One row per workflow, case type and instruction version with cases in the window."""
     with transaction() as session:
-        query = select(ProposalRow.id, ProposalRow.workflow, ProposalRow.case_type, ProposalRow.instruction_version, ProposalRow.status, ProposalRow.escalations).where(
-            ProposalRow.created_at >= since, ProposalRow.created_at < until
-        )
+        query = select(
+            ProposalRow.id,
+            ProposalRow.workflow,
+            ProposalRow.case_type,
+            ProposalRow.instruction_version,
+            ProposalRow.status,
+            ProposalRow.escalations,
+        ).where(ProposalRow.created_at >= since, ProposalRow.created_at < until)
         if workflow is not None:
             query = query.where(ProposalRow.workflow == workflow)
         cases = session.execute(query).all()
         ids = [c.id for c in cases]
-        decisions = {p: d for p, d in session.execute(select(ApprovalRow.proposal_id, ApprovalRow.decision).where(ApprovalRow.proposal_id.in_(ids)).order_by(ApprovalRow.id))} if ids else {}
-        corrected = set(session.execute(select(CorrectionRow.proposal_id).where(CorrectionRow.proposal_id.in_(ids))).scalars()) if ids else set()
-        failures = session.execute(select(AuditRow.proposal_id, AuditRow.data).where(AuditRow.event == AuditEvent.FAILED, AuditRow.proposal_id.in_(ids))).all() if ids else []
-        incidents = Counter(session.execute(select(AuditRow.proposal_id).where(AuditRow.event == AuditEvent.INCIDENT, AuditRow.proposal_id.in_(ids))).scalars()) if ids else Counter()
+        decisions = (
+            {
+                p: d
+                for p, d in session.execute(
+                    select(ApprovalRow.proposal_id, ApprovalRow.decision)
+                    .where(ApprovalRow.proposal_id.in_(ids))
+                    .order_by(ApprovalRow.id)
+                )
+            }
+            if ids
+            else {}
+        )
+        corrected = (
+            set(session.execute(select(CorrectionRow.proposal_id).where(CorrectionRow.proposal_id.in_(ids))).scalars())
+            if ids
+            else set()
+        )
+        failures = (
+            session.execute(
+                select(AuditRow.proposal_id, AuditRow.data).where(
+                    AuditRow.event == AuditEvent.FAILED, AuditRow.proposal_id.in_(ids)
+                )
+            ).all()
+            if ids
+            else []
+        )
+        incidents = (
+            Counter(
+                session.execute(
+                    select(AuditRow.proposal_id).where(
+                        AuditRow.event == AuditEvent.INCIDENT, AuditRow.proposal_id.in_(ids)
+                    )
+                ).scalars()
+            )
+            if ids
+            else Counter()
+        )
     failed_writes = {proposal_id for proposal_id, data in failures if data.get("stage") == "execute"}
     groups: dict[tuple[str, str, str], list] = defaultdict(list)
     for case in cases:
@@ -91,12 +131,27 @@ def agent_metrics(since: datetime, until: datetime, workflow: str | None = None)
         errors = sum(1 for m in members if m.id in failed_writes)
         executed = statuses[Status.EXECUTED]
         completed = sum(count for status, count in statuses.items() if status in TERMINAL)
-        found.append(AgentMetrics(
-            workflow=name, case_type=case_type, instruction_version=version, cases=len(members), completed=completed, executed=executed,
-            approved=approved, rejected=rejected, corrected=fixed, escalated=escalated, escalations_by_reason=dict(reasons), tool_errors=errors,
-            incidents=sum(incidents[m.id] for m in members),
-            completion_rate=_rate(completed, len(members)), approval_rate=_rate(approved, approved + rejected), correction_rate=_rate(fixed, approved),
-            escalation_rate=_rate(escalated, len(members)), tool_error_rate=_rate(errors, executed + errors),
-            time_saved_minutes=None if minutes[name] is None else round(executed * minutes[name], 1),  # type: ignore[operator]
-        ))
+        found.append(
+            AgentMetrics(
+                workflow=name,
+                case_type=case_type,
+                instruction_version=version,
+                cases=len(members),
+                completed=completed,
+                executed=executed,
+                approved=approved,
+                rejected=rejected,
+                corrected=fixed,
+                escalated=escalated,
+                escalations_by_reason=dict(reasons),
+                tool_errors=errors,
+                incidents=sum(incidents[m.id] for m in members),
+                completion_rate=_rate(completed, len(members)),
+                approval_rate=_rate(approved, approved + rejected),
+                correction_rate=_rate(fixed, approved),
+                escalation_rate=_rate(escalated, len(members)),
+                tool_error_rate=_rate(errors, executed + errors),
+                time_saved_minutes=None if minutes[name] is None else round(executed * minutes[name], 1),  # type: ignore[operator]
+            )
+        )
     return found

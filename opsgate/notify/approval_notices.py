@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from opsgate.store import audit
-from opsgate.store.audit import AuditEvent
 from opsgate.notify.channels import Message
 from opsgate.notify.delivery import send
 from opsgate.policy.runtime import Policy
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
 
 Notice = Literal["waiting", "reminder", "expired"]
@@ -28,10 +28,17 @@ _TITLES = {
 
 
 def _text(notice: Notice, policy: Policy, count: int, deadline: datetime, link: str | None) -> str:
-    where = f"Open the run in the Prefect UI ({link}) and press Resume" if link else "Open the run in the Prefect UI and press Resume"
+    where = (
+        f"Open the run in the Prefect UI ({link}) and press Resume"
+        if link
+        else "Open the run in the Prefect UI and press Resume"
+    )
     owner = f"{policy.owner.name} <{policy.owner.contact}>"
     if notice == "expired":
-        return f"Nobody decided by {deadline:%Y-%m-%d %H:%M} UTC. Nothing was written; the cases are escalated to {owner} and a later run may propose them again."
+        return (
+            f"Nobody decided by {deadline:%Y-%m-%d %H:%M} UTC. Nothing was written; the "
+            f"cases are escalated to {owner} and a later run may propose them again."
+        )
     return f"Decide by **{deadline:%Y-%m-%d %H:%M} UTC**. {where}, or run `opsgate approvals approve`. Owner: {owner}."
 
 
@@ -39,12 +46,30 @@ def announce(notice: Notice, policy: Policy, run_id: str, count: int, deadline: 
     """Audit a reminder, and post the notice to the policy's approval channels."""
     if notice == "reminder":
         with transaction() as session:
-            audit.append(session, AuditEvent.REMINDED, workflow=policy.workflow, run_id=run_id, actor=GATE, data={
-                "waiting": count, "deadline": deadline.isoformat(), "channels": policy.approvals.notify,
-            })
+            audit.append(
+                session,
+                AuditEvent.REMINDED,
+                workflow=policy.workflow,
+                run_id=run_id,
+                actor=GATE,
+                data={
+                    "waiting": count,
+                    "deadline": deadline.isoformat(),
+                    "channels": policy.approvals.notify,
+                },
+            )
     message = Message(
-        event=f"approval.{notice}", title=_TITLES[notice].format(count=count, workflow=policy.workflow), text=_text(notice, policy, count, deadline, link),
-        link=link, fields={"workflow": policy.workflow, "proposals": str(count), "deadline": f"{deadline:%Y-%m-%d %H:%M} UTC"},
-        data={"workflow": policy.workflow, "run_id": run_id, "proposals": count, "deadline": deadline.isoformat(), "owner": policy.owner.contact},
+        event=f"approval.{notice}",
+        title=_TITLES[notice].format(count=count, workflow=policy.workflow),
+        text=_text(notice, policy, count, deadline, link),
+        link=link,
+        fields={"workflow": policy.workflow, "proposals": str(count), "deadline": f"{deadline:%Y-%m-%d %H:%M} UTC"},
+        data={
+            "workflow": policy.workflow,
+            "run_id": run_id,
+            "proposals": count,
+            "deadline": deadline.isoformat(),
+            "owner": policy.owner.contact,
+        },
     )
     send(policy, policy.approvals.notify, message, f"{policy.workflow}-{run_id}-{notice}", run_id)

@@ -72,13 +72,17 @@ class DeliveryFailed(OpsgateError):
     timeout, 408, 429, 5xx); a refusal such as 400 or 404 will recur until someone fixes it."""
 
 
-def post(name: str, channel: Channel, message: Message, idempotency_key: str, *, client: httpx.Client | None = None) -> Delivery:
+def post(
+    name: str, channel: Channel, message: Message, idempotency_key: str, *, client: httpx.Client | None = None
+) -> Delivery:
     """Deliver ``message`` to the channel, retrying what may pass; raise ``DeliveryFailed`` otherwise.
 
     ``idempotency_key`` must be the same when the same message is posted again (a re-run step),
     so the receiver can drop the duplicate. ``client`` lets the caller share a connection pool."""
     url = _url(name, channel)
-    body = json.dumps(generic_body(message, idempotency_key) if channel.kind == "webhook" else slack_body(message), ensure_ascii=False).encode()
+    body = json.dumps(
+        generic_body(message, idempotency_key) if channel.kind == "webhook" else slack_body(message), ensure_ascii=False
+    ).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "opsgate", "Idempotency-Key": idempotency_key}
     if channel.secret_env:
         secret = _env_value(name, channel.secret_env, "the signing key").encode()
@@ -94,7 +98,9 @@ def post(name: str, channel: Channel, message: Message, idempotency_key: str, *,
             http.close()
 
 
-def _send(http: httpx.Client, url: str, body: bytes, headers: dict[str, str], channel: Channel, name: str, where: str) -> Delivery:
+def _send(
+    http: httpx.Client, url: str, body: bytes, headers: dict[str, str], channel: Channel, name: str, where: str
+) -> Delivery:
     cause: httpx.TransportError | None = None
     for attempt in range(1, channel.attempts + 1):
         wait = FIRST_BACKOFF * 2 ** (attempt - 1)
@@ -118,9 +124,13 @@ def _send(http: httpx.Client, url: str, body: bytes, headers: dict[str, str], ch
             asked = _retry_after(response)
             wait = wait if asked is None else asked
         if attempt < channel.attempts:
-            logger.warning("%s: %s; trying again in %.1f s (attempt %d of %d)", where, problem, wait, attempt, channel.attempts)
+            logger.warning(
+                "%s: %s; trying again in %.1f s (attempt %d of %d)", where, problem, wait, attempt, channel.attempts
+            )
             sleep(wait)
-    raise DeliveryFailed(f"{where}: not delivered after {channel.attempts} attempt(s); last: {problem}", retryable=True) from cause
+    raise DeliveryFailed(
+        f"{where}: not delivered after {channel.attempts} attempt(s); last: {problem}", retryable=True
+    ) from cause
 
 
 def _url(name: str, channel: Channel) -> str:
@@ -128,14 +138,18 @@ def _url(name: str, channel: Channel) -> str:
         return str(channel.url)  # the schema requires one of the two
     url = _env_value(name, channel.url_env, "the webhook URL")
     if not is_http_url(url):
-        raise ConfigurationError(f"channel {name!r}: environment variable {channel.url_env} does not hold an http(s) URL")
+        raise ConfigurationError(
+            f"channel {name!r}: environment variable {channel.url_env} does not hold an http(s) URL"
+        )
     return url
 
 
 def _env_value(name: str, variable: str, holds: str) -> str:
     value = os.environ.get(variable, "").strip()
     if not value:
-        raise ConfigurationError(f"channel {name!r}: environment variable {variable} is not set; it should hold {holds}")
+        raise ConfigurationError(
+            f"channel {name!r}: environment variable {variable} is not set; it should hold {holds}"
+        )
     return value
 
 
@@ -150,24 +164,48 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 def generic_body(message: Message, idempotency_key: str) -> dict[str, Any]:
     """The message as JSON, with the key and send time so receivers can drop duplicates and stale replays."""
-    shown = {"title": visible(message.title), "text": visible(message.text), "fields": {visible(k): visible(v) for k, v in message.fields.items()}}
-    return {**message.model_dump(mode="json"), **shown, "idempotency_key": idempotency_key, "sent_at": datetime.now(UTC).isoformat()}
+    shown = {
+        "title": visible(message.title),
+        "text": visible(message.text),
+        "fields": {visible(k): visible(v) for k, v in message.fields.items()},
+    }
+    return {
+        **message.model_dump(mode="json"),
+        **shown,
+        "idempotency_key": idempotency_key,
+        "sent_at": datetime.now(UTC).isoformat(),
+    }
 
 
 def slack_body(message: Message) -> dict[str, Any]:
     """Block Kit for Slack-compatible webhooks; ``text`` is the fallback shown in notifications
     and by receivers that ignore blocks."""
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": _truncate(visible(message.title), SLACK_HEADER_LIMIT)}}]
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _truncate(visible(message.title), SLACK_HEADER_LIMIT)},
+        }
+    ]
     tail: list[dict[str, Any]] = []
     if message.fields:
         facts = list(message.fields.items())[:SLACK_MAX_FIELDS]
-        tail.append({"type": "section", "fields": [{"type": "mrkdwn", "text": _truncate(f"*{slack_text(k)}*\n{slack_text(v)}", SLACK_FIELD_LIMIT)} for k, v in facts]})
+        tail.append(
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": _truncate(f"*{slack_text(k)}*\n{slack_text(v)}", SLACK_FIELD_LIMIT)}
+                    for k, v in facts
+                ],
+            }
+        )
     if message.link:
         tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{message.link}>"}]})
     sections = split_sections(markdown_to_mrkdwn(message.text))
     room = SLACK_MAX_BLOCKS - len(blocks) - len(tail)
     if len(sections) > room:
-        sections = sections[: room - 1] + [_truncate(sections[room - 1], SLACK_SECTION_LIMIT - 20) + "\n_(text shortened)_"]
+        sections = sections[: room - 1] + [
+            _truncate(sections[room - 1], SLACK_SECTION_LIMIT - 20) + "\n_(text shortened)_"
+        ]
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": section}} for section in sections]
     fallback = slack_text(f"{message.title}\n{message.link}" if message.link else message.title)
     body = markdown_to_mrkdwn(message.text).strip()

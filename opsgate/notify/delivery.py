@@ -13,23 +13,25 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from opsgate.store import audit
-from opsgate.store.audit import AuditEvent
-from opsgate.notify.channels import DeliveryFailed, Message, post
 from opsgate.errors import ConfigurationError
 from opsgate.models import EscalationReason
+from opsgate.notify.channels import DeliveryFailed, Message, post
 from opsgate.policy.runtime import Policy
 from opsgate.reports.sheets import narrative_markdown
+from opsgate.reports.summaries import Summary
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
 from opsgate.store.tables import ReportRow
-from opsgate.reports.summaries import Summary
 
 logger = logging.getLogger(__name__)
 
 DELIVERY = "opsgate-delivery"
 
 
-def send(policy: Policy, channels: list[str], message: Message, key: str, run_id: str | None, proposal_id: str | None = None) -> dict[str, dict[str, Any]]:
+def send(
+    policy: Policy, channels: list[str], message: Message, key: str, run_id: str | None, proposal_id: str | None = None
+) -> dict[str, dict[str, Any]]:
     """Post ``message`` to each named channel and audit each result; never raises for a channel."""
     results: dict[str, dict[str, Any]] = {}
     for name in channels:
@@ -48,9 +50,20 @@ def send(policy: Policy, channels: list[str], message: Message, key: str, run_id
         with transaction() as session:
             for name, result in results.items():
                 event = AuditEvent.DELIVERED if result["status"] == "delivered" else AuditEvent.DELIVERY_FAILED
-                audit.append(session, event, workflow=policy.workflow, run_id=run_id, proposal_id=proposal_id, actor=DELIVERY, data={
-                    "event": message.event, "channel": name, "idempotency_key": f"{key}-{name}", **result,
-                })
+                audit.append(
+                    session,
+                    event,
+                    workflow=policy.workflow,
+                    run_id=run_id,
+                    proposal_id=proposal_id,
+                    actor=DELIVERY,
+                    data={
+                        "event": message.event,
+                        "channel": name,
+                        "idempotency_key": f"{key}-{name}",
+                        **result,
+                    },
+                )
     return results
 
 
@@ -63,8 +76,12 @@ def deliver_report(policy: Policy, report_id: int, run_id: str, link: str | None
         pending = [name for name in row.channels if row.deliveries.get(name, {}).get("status") != "delivered"]
         summary = Summary.model_validate(row.narrative)
         message = Message(
-            event="report.published", title=row.title, text=narrative_markdown(summary), link=link,
-            fields={"subject": row.subject, "report": str(row.id)}, data={"report_id": row.id, "subject": row.subject, "narrative": row.narrative},
+            event="report.published",
+            title=row.title,
+            text=narrative_markdown(summary),
+            link=link,
+            fields={"subject": row.subject, "report": str(row.id)},
+            data={"report_id": row.id, "subject": row.subject, "narrative": row.narrative},
         )
         proposal_id, subject = row.proposal_id, row.subject
     results = send(policy, pending, message, f"{policy.workflow}-report-{report_id}", run_id, proposal_id)
@@ -74,8 +91,24 @@ def deliver_report(policy: Policy, report_id: int, run_id: str, link: str | None
         row.deliveries = {**row.deliveries, **results}
         for name, result in results.items():
             if result["status"] != "delivered" and policy.escalation.tool_failure:
-                audit.append(session, AuditEvent.ESCALATED, workflow=policy.workflow, run_id=run_id, proposal_id=proposal_id, actor=DELIVERY, data={
-                    "source": subject, "to": f"{policy.owner.name} <{policy.owner.contact}>", "case_goes_on": True,
-                    "reasons": [{"reason": EscalationReason.TOOL_FAILURE, "field": "channels", "detail": f"report {report_id} not posted to {name}: {result['error']}"}],
-                })
+                audit.append(
+                    session,
+                    AuditEvent.ESCALATED,
+                    workflow=policy.workflow,
+                    run_id=run_id,
+                    proposal_id=proposal_id,
+                    actor=DELIVERY,
+                    data={
+                        "source": subject,
+                        "to": f"{policy.owner.name} <{policy.owner.contact}>",
+                        "case_goes_on": True,
+                        "reasons": [
+                            {
+                                "reason": EscalationReason.TOOL_FAILURE,
+                                "field": "channels",
+                                "detail": f"report {report_id} not posted to {name}: {result['error']}",
+                            }
+                        ],
+                    },
+                )
     return {name: str(result["status"]) for name, result in results.items()}

@@ -23,7 +23,13 @@ def proposal_row(proposal: Proposal) -> dict[str, str]:
     """One row of the proposals table artifact, every cell escaped for Prefect's Markdown cells."""
     shown = {k: "" if v is None else str(v) for k, v in (proposal.payload or {}).items() if k != "source"}
     low = sorted((f for f, c in proposal.confidence.items() if c < 0.8), key=proposal.confidence.get)
-    row = {"proposal": proposal.id, "source": proposal.source, "case type": proposal.case_type, **shown, "low confidence": ", ".join(low) or "-"}
+    row = {
+        "proposal": proposal.id,
+        "source": proposal.source,
+        "case type": proposal.case_type,
+        **shown,
+        "low confidence": ", ".join(low) or "-",
+    }
     return {name: markdown_text(value) for name, value in row.items()}
 
 
@@ -37,16 +43,25 @@ def publish_proposals(workflow: str, proposals: list[Proposal]) -> None:
 
 def summary_markdown(summary: RunSummary) -> str:
     """The run summary: counts per final state, then a table of where every input ended."""
-    return "\n".join([
-        f"# {summary.workflow}: run summary",
-        "",
-        " · ".join(f"**{count}** {status}" for status, count in sorted(summary.counts.items())),
-        "",
-        "| source | status | detail |",
-        "|---|---|---|",
-        *(f"| {markdown_text(o.source)} | {markdown_text(o.status)} | {markdown_text(o.detail)} |" for o in summary.outcomes),
-    ])
+    return "\n".join(
+        [
+            f"# {summary.workflow}: run summary",
+            "",
+            " · ".join(f"**{count}** {status}" for status, count in sorted(summary.counts.items())),
+            "",
+            "| source | status | detail |",
+            "|---|---|---|",
+            *(
+                f"| {markdown_text(o.source)} | {markdown_text(o.status)} | {markdown_text(o.detail)} |"
+                for o in summary.outcomes
+            ),
+        ]
+    )
 
 
 def publish_summary(summary: RunSummary) -> None:
-    create_markdown_artifact(key=_key(summary.workflow, "summary"), markdown=summary_markdown(summary), description="Where every input of the run ended")
+    create_markdown_artifact(
+        key=_key(summary.workflow, "summary"),
+        markdown=summary_markdown(summary),
+        description="Where every input of the run ended",
+    )

@@ -9,16 +9,20 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 from pydantic import BaseModel, Field
 
+from opsgate.governance.runs import Run
 from opsgate.learning import autonomy
 from opsgate.models import Proposal, RunSummary
 from opsgate.orchestration.gate import gate
 from opsgate.orchestration.steps import check_policy, execute, finish_run, start_run
-from opsgate.governance.runs import Run
 
 
 class ReviewParams(BaseModel):
     workflow: str
-    requested_as: str | None = Field(None, max_length=100, description="The name the requester gave (--as), recorded; who started the run is taken from the process that runs it.")
+    requested_as: str | None = Field(
+        None,
+        max_length=100,
+        description="The name the requester gave (--as), recorded; who started the run is taken from the process that runs it.",
+    )
 
 
 @task(name="propose-promotions", cache_policy=NO_CACHE)

@@ -21,9 +21,9 @@ from annotated_types import MaxLen
 from prefect.input import RunInput
 from pydantic import ConfigDict
 
+from opsgate.display import markdown_text, visible
 from opsgate.governance.answers import ApprovalAnswer, Review
 from opsgate.governance.requests import PendingRequest
-from opsgate.display import markdown_text, visible
 from opsgate.models import Proposal
 from opsgate.writers import WRITERS
 
@@ -49,7 +49,7 @@ def _clip(text: str, width: int, keep_end: bool = False) -> str:
     text = " ".join(text.split())
     if len(text) <= width:
         return text
-    return "…" + text[1 - width:] if keep_end else text[: width - 1] + "…"
+    return "…" + text[1 - width :] if keep_end else text[: width - 1] + "…"
 
 
 def _text(value: Any, width: int = TEXT_WIDTH) -> str:
@@ -98,10 +98,18 @@ def _key_fields(proposal: Proposal) -> str:
     """Up to ``KEY_FIELDS`` values, the ones the writer requires first, shown in reading order."""
     payload = proposal.payload or {}
     writer = WRITERS.get(proposal.tool or "")
-    required = {name for name, info in writer.payload_model.model_fields.items() if info.is_required()} if writer else set()
-    candidates = _in_order([name for name, value in payload.items() if _telling(name, value)], _reading_order([proposal]))
+    required = (
+        {name for name, info in writer.payload_model.model_fields.items() if info.is_required()} if writer else set()
+    )
+    candidates = _in_order(
+        [name for name, value in payload.items() if _telling(name, value)], _reading_order([proposal])
+    )
     chosen = set(sorted(candidates, key=lambda name: name not in required)[:KEY_FIELDS])
-    shown = (f"{_text(name)}: {_text(', '.join(map(str, payload[name])) if isinstance(payload[name], list) else payload[name], VALUE_WIDTH)}" for name in candidates if name in chosen)
+    shown = (
+        f"{_text(name)}: {_text(', '.join(map(str, payload[name])) if isinstance(payload[name], list) else payload[name], VALUE_WIDTH)}"
+        for name in candidates
+        if name in chosen
+    )
     return " · ".join(shown) or "none"
 
 
@@ -122,23 +130,25 @@ def _description(request: PendingRequest) -> str:
         f"| {number} | {_source(p.source)} | {_text(p.case_type, VALUE_WIDTH)} | {_key_fields(p)} | {_low_confidence(p)} | {_text(p.summary)} | {_flags(p)} |"
         for number, p in enumerate(request.proposals, start=1)
     )
-    return "\n".join([
-        f"### {len(request.proposals)} proposals of `{request.workflow}` to review",
-        "",
-        f"Decide by **{request.deadline:%Y-%m-%d %H:%M} UTC**. Nothing is written without an approval.",
-        "",
-        f"| # | source | case type | key values | least sure (below {LOW_CONFIDENCE}) | summary | escalations |",
-        "|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-        "**How to decide**",
-        "",
-        "1. Enter your name under **Approver**: it is recorded with every decision.",
-        "2. Under **Reviews** there is one entry per row above, in the same order (its **Source** says which). "
-        "For each, keep `approve` to write it as proposed; or set `edit` and change the values under **Fields**; "
-        "or set `reject` and give the **Reason**.",
-        "3. Leave **Batch Digest** and **Proposal Id** as they are (they tie your answer to this exact batch), then **Submit**.",
-    ])
+    return "\n".join(
+        [
+            f"### {len(request.proposals)} proposals of `{request.workflow}` to review",
+            "",
+            f"Decide by **{request.deadline:%Y-%m-%d %H:%M} UTC**. Nothing is written without an approval.",
+            "",
+            f"| # | source | case type | key values | least sure (below {LOW_CONFIDENCE}) | summary | escalations |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "**How to decide**",
+            "",
+            "1. Enter your name under **Approver**: it is recorded with every decision.",
+            "2. Under **Reviews** there is one entry per row above, in the same order (its **Source** says which). "
+            "For each, keep `approve` to write it as proposed; or set `edit` and change the values under **Fields**; "
+            "or set `reject` and give the **Reason**.",
+            "3. Leave **Batch Digest** and **Proposal Id** as they are (they tie your answer to this exact batch), then **Submit**.",
+        ]
+    )
 
 
 def _value_schema(name: str, position: int, values: list[Any], proposals: list[Proposal]) -> dict[str, Any]:
@@ -154,7 +164,9 @@ def _value_schema(name: str, position: int, values: list[Any], proposals: list[P
     described = {info.description for info in fields if info.description}
     if len(described) == 1:
         schema["description"] = described.pop()
-    if schema.get("type") == "string":  # bounded here as the writer bounds it, so Prefect refuses a longer edit before the run sees it
+    if (
+        schema.get("type") == "string"
+    ):  # bounded here as the writer bounds it, so Prefect refuses a longer edit before the run sees it
         limits = [m.max_length for info in fields for m in info.metadata if isinstance(m, MaxLen)]
         schema["maxLength"] = min(limits, default=MAX_TEXT)
     return schema
@@ -170,11 +182,19 @@ def _review_schema(proposals: list[Proposal]) -> Callable[[dict[str, Any]], None
     names = _in_order(list(values), _reading_order(proposals))
     extras: dict[str, dict[str, Any]] = {
         "source": {"position": 0},
-        "decision": {"position": 1, "description": "`approve`: write it as proposed. `edit`: write it with the values changed under Fields. "
-                     "`reject`: write nothing (give the reason)."},
+        "decision": {
+            "position": 1,
+            "description": "`approve`: write it as proposed. `edit`: write it with the values changed under Fields. "
+            "`reject`: write nothing (give the reason).",
+        },
         "reason": {"position": 2},
-        "fields": {"position": 3, "description": "What will be written. A value changed here is recorded as a correction.",
-                   "properties": {name: _value_schema(name, position, values[name], proposals) for position, name in enumerate(names)}},
+        "fields": {
+            "position": 3,
+            "description": "What will be written. A value changed here is recorded as a correction.",
+            "properties": {
+                name: _value_schema(name, position, values[name], proposals) for position, name in enumerate(names)
+            },
+        },
         "proposal_id": {"position": 4, "description": "Identifies the proposal; leave as it is."},
     }
 
@@ -192,7 +212,8 @@ def _review_notes(number: int, proposal: Proposal) -> dict[str, Any]:
     about = f"**Proposal {number}**: {_text(proposal.summary)}. Least sure: {_low_confidence(proposal)}. Escalations: {_flags(proposal)}."
     unsure = {
         name: {"title": f"{name} · agent unsure ({score:.2f})"}
-        for name, score in proposal.confidence.items() if score < LOW_CONFIDENCE and name in (proposal.payload or {})
+        for name, score in proposal.confidence.items()
+        if score < LOW_CONFIDENCE and name in (proposal.payload or {})
     }
     return {"properties": {"source": {"description": about}, "fields": {"properties": unsure}}}
 
@@ -205,10 +226,13 @@ def _form_schema(proposals: list[Proposal]) -> Callable[[dict[str, Any]], None]:
         properties["batch_digest"]["description"] = ApprovalAnswer.model_fields["batch_digest"].description
         reviews = properties["reviews"]
         reviews.update(
-            minItems=len(proposals), maxItems=len(proposals),
+            minItems=len(proposals),
+            maxItems=len(proposals),
             description="One entry per proposal, numbered as in the table. Keep `approve`, or set `edit` and change values under Fields, "
             "or set `reject` and give the reason.",
-            prefixItems=[{"$ref": reviews["items"]["$ref"], **_review_notes(n, p)} for n, p in enumerate(proposals, start=1)],
+            prefixItems=[
+                {"$ref": reviews["items"]["$ref"], **_review_notes(n, p)} for n, p in enumerate(proposals, start=1)
+            ],
         )
 
     return shape
@@ -227,5 +251,7 @@ def approval_form(request: PendingRequest) -> type[ApprovalForm]:
         reviews: list[ProposalReview]
 
     # the source box only says which proposal a review is (nothing reads it back): shown with its hidden characters visible
-    reviews = [ProposalReview(proposal_id=p.id, source=visible(p.source), fields=p.payload or {}) for p in request.proposals]
+    reviews = [
+        ProposalReview(proposal_id=p.id, source=visible(p.source), fields=p.payload or {}) for p in request.proposals
+    ]
     return BatchForm.with_initial_data(description=_description(request), batch_digest=request.digest, reviews=reviews)

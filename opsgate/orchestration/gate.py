@@ -24,13 +24,13 @@ from prefect.states import Running
 
 from opsgate.governance import requests
 from opsgate.governance.requests import PendingRequest
+from opsgate.governance.runs import Run
 from opsgate.learning import decisions
-from opsgate.notify import approval_notices
-from opsgate.orchestration.server import run_link
 from opsgate.models import Decision, Proposal, Route, Verdict
+from opsgate.notify import approval_notices
 from opsgate.orchestration.artifacts import publish_proposals
 from opsgate.orchestration.form import approval_form
-from opsgate.governance.runs import Run
+from opsgate.orchestration.server import run_link
 from opsgate.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,9 @@ def _reminder(run: Run, deadline: datetime, count: int, link: str | None) -> thr
     delay = (deadline - datetime.now(timezone.utc)).total_seconds() - before * 60
     if delay <= 0:
         return None
-    timer = threading.Timer(delay, approval_notices.announce, args=("reminder", run.policy, run.id, count, deadline, link))
+    timer = threading.Timer(
+        delay, approval_notices.announce, args=("reminder", run.policy, run.id, count, deadline, link)
+    )
     timer.daemon = True
     timer.start()
     return timer
@@ -74,17 +76,31 @@ def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[D
     assert context is not None and context.flow_run is not None, "the gate runs inside a flow run"
     flow_run_id = str(context.flow_run.id)
     settings, rules = get_settings(), run.policy.approvals
-    deadline = requests.deadline_in(rules.deadline_minutes * 60 if rules.deadline_minutes else settings.approval_timeout)
+    deadline = requests.deadline_in(
+        rules.deadline_minutes * 60 if rules.deadline_minutes else settings.approval_timeout
+    )
     size = settings.approval_page_size
-    pages = [to_review[i:i + size] for i in range(0, len(to_review), size)]
+    pages = [to_review[i : i + size] for i in range(0, len(to_review), size)]
     for number, page in enumerate(pages, 1):
         numbered = number if len(pages) > 1 else None
-        requests.open_request(run.workflow, run.id, flow_run_id, requests.pause_key(run.workflow, 1, page=numbered), page, deadline, page=numbered)
+        requests.open_request(
+            run.workflow,
+            run.id,
+            flow_run_id,
+            requests.pause_key(run.workflow, 1, page=numbered),
+            page,
+            deadline,
+            page=numbered,
+        )
     publish_proposals(run.workflow, to_review)
     link = run_link(run.id)
     logger.info(
         "%d proposals (%d pages) wait for a decision until %s UTC: open this run in the Prefect UI and Resume, or run "
-        "`opsgate approvals approve %s --as NAME`", len(to_review), len(pages), f"{deadline:%Y-%m-%d %H:%M}", flow_run_id,
+        "`opsgate approvals approve %s --as NAME`",
+        len(to_review),
+        len(pages),
+        f"{deadline:%Y-%m-%d %H:%M}",
+        flow_run_id,
     )
     approval_notices.announce("waiting", run.policy, run.id, len(to_review), deadline, link)
     reminder = _reminder(run, deadline, len(to_review), link)
@@ -92,7 +108,9 @@ def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[D
         while (request := requests.next_request(flow_run_id)) is not None:
             if not _decided(flow_run_id, request):
                 expired = requests.expire_run(flow_run_id, run.owner)
-                logger.warning("no decision before the deadline: %d proposals expire; %s is notified", expired, run.owner)
+                logger.warning(
+                    "no decision before the deadline: %d proposals expire; %s is notified", expired, run.owner
+                )
                 approval_notices.announce("expired", run.policy, run.id, expired, deadline, link)
                 break
     finally:
@@ -111,16 +129,26 @@ def _decided(flow_run_id: str, request: PendingRequest) -> bool:
         try:
             if remaining <= 0:
                 raise FlowPauseTimeout("deadline passed")
-            logger.info("waiting up to %ss for a decision on %d proposals (pause key %s)", remaining, len(request.proposals), request.pause_key)
+            logger.info(
+                "waiting up to %ss for a decision on %d proposals (pause key %s)",
+                remaining,
+                len(request.proposals),
+                request.pause_key,
+            )
             answer = pause_flow_run(
-                wait_for_input=approval_form(request), timeout=remaining,
-                poll_interval=min(settings.approval_poll_interval, max(remaining, 1)), key=request.pause_key,
+                wait_for_input=approval_form(request),
+                timeout=remaining,
+                poll_interval=min(settings.approval_poll_interval, max(remaining, 1)),
+                key=request.pause_key,
             )
         except FlowPauseTimeout:
             _resume_after_timeout(flow_run_id)
             return requests.request_status(request.id) != "pending"  # recorded by the CLI, though the run was not woken
         if decisions.receive(request.id, answer.model_dump(mode="json") if answer is not None else None):
             return True
-        logger.warning("the answer to %s was refused (see the audit log's approval_refused event); pausing again for a valid decision", request.pause_key)
+        logger.warning(
+            "the answer to %s was refused (see the audit log's approval_refused event); pausing again for a valid decision",
+            request.pause_key,
+        )
         request = request.model_copy(update={"pause_key": requests.move_request(request.id)})
     return True

@@ -19,7 +19,9 @@ from opsgate.orchestration.server import prefect_api
 
 
 @flow(name="publish-report", flow_run_name="publish {key}")
-def _publish(key: str, description: str, markdown: str | None = None, table: list[dict[str, Any]] | None = None) -> None:
+def _publish(
+    key: str, description: str, markdown: str | None = None, table: list[dict[str, Any]] | None = None
+) -> None:
     if table is not None:
         create_table_artifact(key=key, table=table, description=description)
     else:
@@ -27,7 +29,10 @@ def _publish(key: str, description: str, markdown: str | None = None, table: lis
 
 
 def publish_table(key: str, table: list[dict[str, Any]], description: str) -> None:
-    cells = [{name: markdown_text(value) if isinstance(value, str) else value for name, value in row.items()} for row in table]
+    cells = [
+        {name: markdown_text(value) if isinstance(value, str) else value for name, value in row.items()}
+        for row in table
+    ]
     with prefect_api():
         _publish(key, description, table=cells)
 

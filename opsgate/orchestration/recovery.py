@@ -27,8 +27,8 @@ from opsgate.governance.recovery import DeadRun, RunRecovery
 from opsgate.learning import autonomy, decisions
 from opsgate.learning.governing import governing_policy
 from opsgate.notify import approval_notices
-from opsgate.orchestration.server import run_link
 from opsgate.orchestration.resume import pause_input
+from opsgate.orchestration.server import run_link
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +88,22 @@ def recover_all() -> list[RunRecovery]:
                 autonomy.after_failure(proposal_id)
             _close_flow_run(report)
             if report.expired:  # the dead run's reminder and expiry notice died with it: the channels hear it here
-                approval_notices.announce("expired", governing_policy(report.workflow), report.run_id, report.expired, datetime.now(timezone.utc), run_link(report.run_id))
+                approval_notices.announce(
+                    "expired",
+                    governing_policy(report.workflow),
+                    report.run_id,
+                    report.expired,
+                    datetime.now(timezone.utc),
+                    run_link(report.run_id),
+                )
         except Exception as exc:  # one run's trouble must not keep the others open; reported, tried again next time
             logger.exception("recovering run %s failed", dead.run_id)
-            report = RunRecovery(run_id=dead.run_id, workflow=dead.workflow, flow_run_id=dead.flow_run_id, unfinished=[f"{type(exc).__name__}: {exc}"])
+            report = RunRecovery(
+                run_id=dead.run_id,
+                workflow=dead.workflow,
+                flow_run_id=dead.flow_run_id,
+                unfinished=[f"{type(exc).__name__}: {exc}"],
+            )
         reports.append(report)
     return reports
 
@@ -102,13 +114,15 @@ def _markdown(reports: list[RunRecovery]) -> str:
         f"{'closed' if r.closed else 'open'} | {markdown_text('; '.join(r.unfinished)) or '-'} |"
         for r in reports
     ]
-    return "\n".join([
-        f"# Recovery: {len(reports)} runs whose process died",
-        "",
-        "| workflow | run | answers | written | failed | expired | still waiting | run | not finished |",
-        "|---|---|---|---|---|---|---|---|---|",
-        *rows,
-    ])
+    return "\n".join(
+        [
+            f"# Recovery: {len(reports)} runs whose process died",
+            "",
+            "| workflow | run | answers | written | failed | expired | still waiting | run | not finished |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
 
 
 @flow(name="opsgate-recovery")
@@ -117,5 +131,9 @@ def recover_runs() -> list[RunRecovery]:
     only what people already approved, through the executor; expires what passed its deadline."""
     reports = recover_all()
     if reports:
-        create_markdown_artifact(key="opsgate-recovery", markdown=_markdown(reports), description="Runs whose process died, and what recovery did")
+        create_markdown_artifact(
+            key="opsgate-recovery",
+            markdown=_markdown(reports),
+            description="Runs whose process died, and what recovery did",
+        )
     return reports

@@ -12,22 +12,26 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 from pydantic import BaseModel, Field
 
-from opsgate.learning import releases
-
-from opsgate.learning import replay_views
 from opsgate.display import markdown_text
+from opsgate.governance.runs import Run
+from opsgate.learning import releases, replay_views
 from opsgate.models import Proposal, RunSummary
 from opsgate.orchestration.gate import gate
 from opsgate.orchestration.steps import check_policy, execute, finish_run, start_run
-from opsgate.governance.runs import Run
 from opsgate.workflows import by_name
 
 
 class ReleaseParams(BaseModel):
     workflow: str
     version: str = Field(description="The instruction version to release, as its proposals carry it.")
-    candidate: Path | None = Field(None, description="The candidate policy file that defines the version (duplicate flagging's matching rules).")
-    requested_as: str | None = Field(None, max_length=100, description="The name the requester gave (--as), recorded; who started the run is taken from the process that runs it.")
+    candidate: Path | None = Field(
+        None, description="The candidate policy file that defines the version (duplicate flagging's matching rules)."
+    )
+    requested_as: str | None = Field(
+        None,
+        max_length=100,
+        description="The name the requester gave (--as), recorded; who started the run is taken from the process that runs it.",
+    )
 
 
 @task(name="replay-and-propose-release", cache_policy=NO_CACHE)
@@ -35,7 +39,8 @@ def _propose(run: Run, params: ReleaseParams) -> Proposal:
     """The replay runs inside the run, so the evidence the approver sees is the run's own."""
     proposal, report = releases.propose_release(by_name(run.workflow), run.policy, params.version, params.candidate)
     create_markdown_artifact(
-        key=f"{run.workflow.replace('_', '-')}-replay", markdown=replay_views.markdown(report),
+        key=f"{run.workflow.replace('_', '-')}-replay",
+        markdown=replay_views.markdown(report),
         description=f"Replay of {markdown_text(params.version)} against what people decided: the evidence for its release",
     )
     return proposal

@@ -53,13 +53,17 @@ def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> None:
                     "set PREFECT_API_URL to the server the run uses"
                 ) from None
             if run.state and run.state.is_final():
-                raise ApprovalRejected(f"flow run {request.flow_run_id} is {run.state.name}: it no longer waits for a decision")
+                raise ApprovalRejected(
+                    f"flow run {request.flow_run_id} is {run.state.name}: it no longer waits for a decision"
+                )
             paused_here = run.state and run.state.is_paused() and run.state.state_details.pause_key == request.pause_key
             if paused_here and pause_input(client, request.flow_run_id, request.pause_key, "schema") is not None:
                 return
             if time.monotonic() > deadline:
                 state = run.state.name if run.state else "unknown"
-                raise ConfigurationError(f"flow run {request.flow_run_id} is not waiting for this decision (state {state})")
+                raise ConfigurationError(
+                    f"flow run {request.flow_run_id} is not waiting for this decision (state {state})"
+                )
             time.sleep(0.5)
 
 
@@ -69,7 +73,9 @@ def run_states(flow_run_ids: list[str], api_url: str) -> dict[str, str]:
     if not flow_run_ids:
         return {}
     with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids])))
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids]))
+        )
     return {str(run.id): run.state.name if run.state else "unknown" for run in runs}
 
 
@@ -82,6 +88,12 @@ def submit(request: PendingRequest, answer: ApprovalAnswer, wait: float = 60) ->
     try:
         wait_until_resumable(request, timeout=wait)
         resume_flow_run(UUID(request.flow_run_id), run_input=answer.model_dump(mode="json"))
-    except (ApprovalRejected, ConfigurationError, FlowPauseTimeout, NotPausedError, RuntimeError) as exc:  # Prefect's ways of saying "not now"
+    except (
+        ApprovalRejected,
+        ConfigurationError,
+        FlowPauseTimeout,
+        NotPausedError,
+        RuntimeError,
+    ) as exc:  # Prefect's ways of saying "not now"
         return f"the decision is recorded, but the run was not woken ({exc}); it finds the decision when it next looks, or `opsgate recover` executes it"
     return "resumed"

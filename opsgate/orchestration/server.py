@@ -86,9 +86,21 @@ def ensure_local_server(startup_timeout: float = 90) -> str:
         "PREFECT_SERVER_API_PORT": str(settings.prefect_port),
     }
     env.setdefault("PREFECT_HOME", str(settings.data_dir / "prefect"))
-    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)]
+    command = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(settings.prefect_port),
+    ]
     with open(log_path, "ab") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        server = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+        )
     _pid_file().write_text(str(server.pid))
     logger.info("starting a local Prefect server on port %s (log: %s)", settings.prefect_port, log_path)
     deadline = time.monotonic() + startup_timeout

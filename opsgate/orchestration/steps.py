@@ -16,22 +16,21 @@ from contextvars import ContextVar
 from typing import Any
 
 from prefect import Task, task
-from prefect.client.orchestration import get_client
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import TaskRun
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.states import Completed, State
 
-from opsgate.governance import executor, runs
 from opsgate.errors import OpsgateError
+from opsgate.governance import executor, runs
 from opsgate.governance.liveness import keep_alive
+from opsgate.governance.runs import Run
 from opsgate.learning import autonomy
 from opsgate.learning.governing import governing
 from opsgate.models import Decision, Outcome, Proposal, RunSummary, Verdict
 from opsgate.orchestration.artifacts import publish_summary
 from opsgate.policy.runtime import Policy
-from opsgate.governance.runs import Run
-
 
 # Who started a run that is not a deployment's, when the code embedding opsgate knows better than
 # the operating system (a test playing a person). Only code in the process that runs the flow can
@@ -68,7 +67,9 @@ def _trigger() -> str:
             return "schedule"
         with get_client(sync_client=True) as client:
             name = client.read_deployment(flow_run.deployment_id).name
-        creator = flow_run.created_by.display_value if flow_run.created_by and flow_run.created_by.display_value else None
+        creator = (
+            flow_run.created_by.display_value if flow_run.created_by and flow_run.created_by.display_value else None
+        )
         return f"deployment:{name}" + (f" by {creator}" if creator else "")
     return _started_by.get() or f"cli:{_os_user()}"
 
@@ -99,7 +100,9 @@ def _retryable(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -> bool:
     return False
 
 
-@task(name="execute-action", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retryable)
+@task(
+    name="execute-action", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retryable
+)
 def _execute_action(policy: Policy, proposal_id: str) -> Outcome:
     context = TaskRunContext.get()
     attempt = context.task_run.run_count if context else 1
@@ -134,5 +137,9 @@ def finish_run(run: Run) -> State[RunSummary]:
     summary = _finish_run(run)
     expired = summary.counts.get("expired", 0)
     if expired:
-        return Completed(data=summary, name="Expired", message=f"{expired} proposals expired without a decision; escalated to {run.owner}")
+        return Completed(
+            data=summary,
+            name="Expired",
+            message=f"{expired} proposals expired without a decision; escalated to {run.owner}",
+        )
     return Completed(data=summary)

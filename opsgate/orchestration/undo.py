@@ -9,16 +9,20 @@ from prefect.states import State
 from pydantic import BaseModel, Field
 
 from opsgate.governance import undoing
+from opsgate.governance.runs import Run
 from opsgate.models import Proposal, RunSummary
 from opsgate.orchestration.gate import gate
 from opsgate.orchestration.steps import check_policy, execute, finish_run, start_run
-from opsgate.governance.runs import Run
 
 
 class UndoParams(BaseModel):
     proposal_id: str = Field(description="The executed proposal whose write is taken back.")
     reason: str = Field(min_length=1)
-    requested_as: str | None = Field(None, max_length=100, description="The name the requester gave (--as), recorded; who started the run is taken from the process that runs it.")
+    requested_as: str | None = Field(
+        None,
+        max_length=100,
+        description="The name the requester gave (--as), recorded; who started the run is taken from the process that runs it.",
+    )
 
 
 @task(name="propose-undo", cache_policy=NO_CACHE)

@@ -8,8 +8,8 @@ branching lives here and in the policy file, not in flow bodies.
 from __future__ import annotations
 
 from opsgate.models import Escalation, EscalationReason, Proposal, Route, Verdict
-from opsgate.policy.schema import Access, ApprovalRule, Autonomy
 from opsgate.policy.runtime import Policy, amount_of
+from opsgate.policy.schema import Access, ApprovalRule, Autonomy
 
 
 def _policy_escalations(policy: Policy, proposal: Proposal) -> list[Escalation]:
@@ -21,17 +21,33 @@ def _policy_escalations(policy: Policy, proposal: Proposal) -> list[Escalation]:
         access = "not in the policy" if tool is None else f"{tool.access.value}, not write"
         found.append(Escalation(reason=EscalationReason.OUT_OF_POLICY, detail=f"tool {proposal.tool!r} is {access}"))
     if proposal.case_type not in policy.autonomy:
-        found.append(Escalation(reason=EscalationReason.OUT_OF_POLICY, detail=f"case type {proposal.case_type!r} has no autonomy rule"))
+        found.append(
+            Escalation(
+                reason=EscalationReason.OUT_OF_POLICY, detail=f"case type {proposal.case_type!r} has no autonomy rule"
+            )
+        )
     rules = policy.escalation
     if rules.low_confidence and rules.missing_data:
         for field in rules.missing_data.fields:
             score = proposal.confidence.get(field)
             if score is not None and score < rules.low_confidence.below:
-                found.append(Escalation(reason=EscalationReason.LOW_CONFIDENCE, field=field, detail=f"confidence {score:.2f} < {rules.low_confidence.below}"))
+                found.append(
+                    Escalation(
+                        reason=EscalationReason.LOW_CONFIDENCE,
+                        field=field,
+                        detail=f"confidence {score:.2f} < {rules.low_confidence.below}",
+                    )
+                )
     if rules.high_value:
         value = amount_of(proposal.payload, rules.high_value.field)
         if value is not None and abs(value) > rules.high_value.above:
-            found.append(Escalation(reason=EscalationReason.HIGH_VALUE, field=rules.high_value.field, detail=f"{value} is above {rules.high_value.above}"))
+            found.append(
+                Escalation(
+                    reason=EscalationReason.HIGH_VALUE,
+                    field=rules.high_value.field,
+                    detail=f"{value} is above {rules.high_value.above}",
+                )
+            )
     return found
 
 
@@ -39,7 +55,9 @@ def route(policy: Policy, proposal: Proposal) -> Verdict:
     """The one place that decides what happens to a proposal."""
     if proposal.error is not None or (proposal.tool is None and not proposal.escalations):
         return Verdict(proposal_id=proposal.id, route=Route.FAIL)
-    if not policy.platform_case(proposal.case_type, proposal.tool) and not policy.released(proposal.instruction_version):
+    if not policy.platform_case(proposal.case_type, proposal.tool) and not policy.released(
+        proposal.instruction_version
+    ):
         why = f"instruction version {proposal.instruction_version} is not released (go_live): its cases are shadowed until a release is approved"
         return Verdict(proposal_id=proposal.id, route=Route.SHADOW, why=why)
     escalations = list(proposal.escalations)
@@ -52,7 +70,9 @@ def route(policy: Policy, proposal: Proposal) -> Verdict:
     autonomy = policy.autonomy[proposal.case_type]
     if autonomy is Autonomy.SHADOW:
         return Verdict(proposal_id=proposal.id, route=Route.SHADOW)
-    if allows_without_approval(policy, proposal.tool or "", proposal.case_type) and not _above_the_earned_limit(policy, proposal):
+    if allows_without_approval(policy, proposal.tool or "", proposal.case_type) and not _above_the_earned_limit(
+        policy, proposal
+    ):
         return Verdict(proposal_id=proposal.id, route=Route.AUTO)
     return Verdict(proposal_id=proposal.id, route=Route.APPROVE)
 

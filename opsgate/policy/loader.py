@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -30,7 +30,10 @@ def _settings_problems(path: Path, data: dict[str, object]) -> list[str]:
     try:
         load(spec.settings_model).model_validate(settings, context={"policy": data})
     except ValidationError as exc:
-        return [f"{path}: settings.{_key(error['loc'])}: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()]
+        return [
+            f"{path}: settings.{_key(error['loc'])}: {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        ]
     return []
 
 
@@ -60,11 +63,15 @@ def load_policy_file(path: Path, workflow: str | None = None) -> Policy:
     if workflow is not None and data.get("workflow") != workflow:
         problems.append(f"{path}: workflow: names {data.get('workflow')!r}, not {workflow!r}")
     elif workflow is None and data.get("workflow") != path.stem:
-        problems.append(f"{path}: workflow: names {data.get('workflow')!r} but the file is {path.name}; they must match")
+        problems.append(
+            f"{path}: workflow: names {data.get('workflow')!r} but the file is {path.name}; they must match"
+        )
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
-        problems += [f"{path}: {_key(error['loc'])}: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()]
+        problems += [
+            f"{path}: {_key(error['loc'])}: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()
+        ]
         reported = "\n".join(problems)
         problems += [f"{path}: {problem}" for problem in unknown_writes(data.get("tools")) if problem not in reported]
     problems += _settings_problems(path, data)

@@ -46,7 +46,13 @@ def amount_of(payload: dict[str, Any] | None, field: str) -> Decimal | None:
     return amount if amount is not None and amount.is_finite() else None
 
 
-def covers(spec: CaseType, case_type: str, payload: dict[str, Any] | None, confidence: dict[str, float], context: dict[str, Any]) -> bool:
+def covers(
+    spec: CaseType,
+    case_type: str,
+    payload: dict[str, Any] | None,
+    confidence: dict[str, float],
+    context: dict[str, Any],
+) -> bool:
     """Whether a case meets every condition; a missing field or fact never meets one."""
     if case_type != spec.refines:
         return False
@@ -68,22 +74,29 @@ class Policy(PolicyFile):
     def platform_case(self, case_type: str, tool: str | None) -> bool:
         """An undo of one of this policy's writes, a promotion or a release: cases a person always decides."""
         return (case_type == UNDO_CASE and self.undoes(tool)) or any(
-            case_type == case and tool == write and tool in self.writes() for case, write in ((AUTONOMY_CASE, AUTONOMY_TOOL), (RELEASE_CASE, RELEASE_TOOL))
+            case_type == case and tool == write and tool in self.writes()
+            for case, write in ((AUTONOMY_CASE, AUTONOMY_TOOL), (RELEASE_CASE, RELEASE_TOOL))
         )
 
     def released(self, version: str) -> bool:
         """Whether proposals of this instruction version may go further than shadow."""
         return self.go_live is None or version in self.go_live.released
 
-    def case_type_of(self, case_type: str, payload: dict[str, Any] | None, confidence: dict[str, float], context: dict[str, Any]) -> str:
+    def case_type_of(
+        self, case_type: str, payload: dict[str, Any] | None, confidence: dict[str, float], context: dict[str, Any]
+    ) -> str:
         """The first defined case type this case meets, else the workflow's own."""
-        return next((name for name, spec in self.case_types.items() if covers(spec, case_type, payload, confidence, context)), case_type)
+        return next(
+            (name for name, spec in self.case_types.items() if covers(spec, case_type, payload, confidence, context)),
+            case_type,
+        )
 
     def may_decide(self, person: str, case_type: str) -> bool:
         """Whether this person may approve or reject a case of this type (anyone, without groups)."""
         groups = self.approvals.groups.values()
         return not groups or any(
-            any(same_person(person, member) for member in group.members) and (ANY_CASE in group.case_types or case_type in group.case_types)
+            any(same_person(person, member) for member in group.members)
+            and (ANY_CASE in group.case_types or case_type in group.case_types)
             for group in groups
         )
 

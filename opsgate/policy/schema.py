@@ -72,7 +72,9 @@ class LowConfidence(Strict):
 
 
 class HighValue(Strict):
-    field: str = Field(description="A payload field holding an amount, e.g. total; a dotted path reaches into nested values, e.g. values.credit_limit.")
+    field: str = Field(
+        description="A payload field holding an amount, e.g. total; a dotted path reaches into nested values, e.g. values.credit_limit."
+    )
     above: Decimal = Field(gt=0)
 
 
@@ -88,12 +90,15 @@ class EscalationRules(Strict):
     missing_data: MissingData | None = None
     possible_duplicate: Enabled | None = None
     tool_failure: Enabled | None = None
-    out_of_policy: Enabled = Field(default_factory=Enabled, description="Always on: an action outside the policy escalates.")
+    out_of_policy: Enabled = Field(
+        default_factory=Enabled, description="Always on: an action outside the policy escalates."
+    )
     low_confidence: LowConfidence | None = None
     high_value: HighValue | None = None
     repeated_failure: RepeatedFailure | None = None
     quarantine: RepeatedFailure | None = Field(
-        default=None, description="Move a source aside (a hidden .quarantine folder beside it), audited, before it is read again once it failed this many times.",
+        default=None,
+        description="Move a source aside (a hidden .quarantine folder beside it), audited, before it is read again once it failed this many times.",
     )
 
 
@@ -118,16 +123,26 @@ class Channel(Strict):
     variable instead of the policy file, which is versioned and shown in the audit."""
 
     kind: Literal["webhook", "slack"] = Field(
-        description="webhook: a generic JSON POST; slack: a Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat, Teams' Slack-compatible connectors)."
+        description=(
+            "webhook: a generic JSON POST; slack: a Slack-compatible incoming webhook "
+            "(Slack, Mattermost, Rocket.Chat, Teams' Slack-compatible connectors)."
+        )
     )
-    url: str | None = Field(None, description="The webhook's http(s) URL; use url_env instead when the URL carries a token.")
-    url_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Environment variable that holds the webhook URL.")
+    url: str | None = Field(
+        None, description="The webhook's http(s) URL; use url_env instead when the URL carries a token."
+    )
+    url_env: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Environment variable that holds the webhook URL."
+    )
     secret_env: str | None = Field(
-        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="Environment variable holding the key that signs each body (HMAC-SHA256, header X-Opsgate-Signature: sha256=<hex>); webhook only.",
     )
     timeout: float = Field(10, gt=0, description="Seconds one attempt may take.")
-    attempts: int = Field(3, ge=1, le=10, description="Tries per message; connection errors, timeouts, 408, 429 and 5xx are retried.")
+    attempts: int = Field(
+        3, ge=1, le=10, description="Tries per message; connection errors, timeouts, 408, 429 and 5xx are retried."
+    )
 
     @field_validator("url")
     @classmethod
@@ -139,9 +154,13 @@ class Channel(Strict):
     @model_validator(mode="after")
     def _one_url_and_signing_for_webhooks(self) -> Self:
         if (self.url is None) == (self.url_env is None):
-            raise ValueError("a channel needs exactly one of url (the URL itself) or url_env (the environment variable that holds it)")
+            raise ValueError(
+                "a channel needs exactly one of url (the URL itself) or url_env (the environment variable that holds it)"
+            )
         if self.kind == "slack" and self.secret_env is not None:
-            raise ValueError("secret_env applies to kind webhook only: Slack-compatible webhooks check no signature (keep their URL secret with url_env)")
+            raise ValueError(
+                "secret_env applies to kind webhook only: Slack-compatible webhooks check no signature (keep their URL secret with url_env)"
+            )
         return self
 
 
@@ -149,14 +168,18 @@ ANY_CASE = "*"
 UNDO_CASE = "undo"  # the case type of taking an executed write back
 AUTONOMY_CASE = "autonomy"  # the case type of promoting a case type to `auto`
 RELEASE_CASE = "release"  # the case type of letting a new instruction version go live
-PLATFORM_CASES = frozenset({UNDO_CASE, AUTONOMY_CASE, RELEASE_CASE})  # always decided by a person; approver groups may name them
+PLATFORM_CASES = frozenset(
+    {UNDO_CASE, AUTONOMY_CASE, RELEASE_CASE}
+)  # always decided by a person; approver groups may name them
 AUTONOMY_TOOL = "autonomy.grant"
 RELEASE_TOOL = "instructions.release"
 
 
 class ApproverGroup(Strict):
     members: list[str] = Field(min_length=1, description="Names as approvers enter them (case does not matter).")
-    case_types: list[str] = Field(default_factory=lambda: [ANY_CASE], description="Case types this group may decide on; '*' for all.")
+    case_types: list[str] = Field(
+        default_factory=lambda: [ANY_CASE], description="Case types this group may decide on; '*' for all."
+    )
 
 
 class FourEyes(Strict):
@@ -174,7 +197,9 @@ class FourEyes(Strict):
 
 
 class Threshold(Strict):
-    field: str = Field(description="A payload field holding an amount, e.g. total; a dotted path reaches into nested values, e.g. values.credit_limit.")
+    field: str = Field(
+        description="A payload field holding an amount, e.g. total; a dotted path reaches into nested values, e.g. values.credit_limit."
+    )
     amount: Decimal
 
 
@@ -187,21 +212,31 @@ class CaseType(Strict):
     description: str = ""
     below: Threshold | None = Field(None, description="The field's value (absolute) is below the amount.")
     above: Threshold | None = Field(None, description="The field's value (absolute) is above the amount.")
-    min_confidence: float | None = Field(None, gt=0, le=1, description="Every extracted field's confidence is at least this.")
-    context: dict[str, bool | int | float | str] = Field(
-        default_factory=dict, description="Facts the workflow states about the case, e.g. vendor_known: true; each must be equal."
+    min_confidence: float | None = Field(
+        None, gt=0, le=1, description="Every extracted field's confidence is at least this."
     )
+    context: dict[str, bool | int | float | str] = Field(
+        default_factory=dict,
+        description="Facts the workflow states about the case, e.g. vendor_known: true; each must be equal.",
+    )
+
 
 class EarnedAutonomy(Strict):
     """When a `reviewed` case type may be promoted to `auto` (the owner approves the promotion), and
     when opsgate takes it back on its own (an incident, a correction, tool errors)."""
 
-    after_cases: int = Field(50, ge=1, description="Cases people decided (approved or rejected) in the window, at least.")
+    after_cases: int = Field(
+        50, ge=1, description="Cases people decided (approved or rejected) in the window, at least."
+    )
     window_days: int = Field(30, ge=1)
     min_approval_rate: float = Field(0.98, ge=0, le=1)
     max_correction_rate: float = Field(0.01, ge=0, le=1)
-    max_tool_error_rate: float = Field(0.02, ge=0, le=1, description="Above this, in the window, an `auto` case type goes back to `reviewed`.")
-    never_above: Threshold | None = Field(None, description="Even in `auto`, a case above this amount goes to a person.")
+    max_tool_error_rate: float = Field(
+        0.02, ge=0, le=1, description="Above this, in the window, an `auto` case type goes back to `reviewed`."
+    )
+    never_above: Threshold | None = Field(
+        None, description="Even in `auto`, a case above this amount goes to a person."
+    )
 
 
 class GoLive(Strict):
@@ -210,20 +245,34 @@ class GoLive(Strict):
     owner approves at the gate, proposed only from a replay that agrees with what people did."""
 
     released: list[str] = Field(
-        min_length=1, description="Versions live by this file, exactly as proposals carry them (rules-v1, einvoice-xml, extract_invoice.v1+3f2a9c1d).",
+        min_length=1,
+        description="Versions live by this file, exactly as proposals carry them (rules-v1, einvoice-xml, extract_invoice.v1+3f2a9c1d).",
     )
-    min_agreement: float = Field(0.98, ge=0, le=1, description="The replay's agreement with the approved actions a version needs before its release is proposed.")
+    min_agreement: float = Field(
+        0.98,
+        ge=0,
+        le=1,
+        description="The replay's agreement with the approved actions a version needs before its release is proposed.",
+    )
     replay_days: int = Field(90, ge=1, description="How far back the replay behind a release reads past cases.")
 
 
 class ApprovalRules(Strict):
     groups: dict[str, ApproverGroup] = Field(
-        default_factory=dict, description="Who may decide on which case types. Without groups, anyone who can reach the gate may decide."
+        default_factory=dict,
+        description="Who may decide on which case types. Without groups, anyone who can reach the gate may decide.",
     )
     four_eyes: list[FourEyes] = Field(default_factory=list)
-    deadline_minutes: float | None = Field(None, gt=0, description="How long a run waits for decisions; the OPSGATE_APPROVAL_TIMEOUT setting when unset.")
-    remind_before_minutes: float | None = Field(None, gt=0, description="Send a reminder this long before the deadline.")
-    notify: list[str] = Field(default_factory=list, description="Channels told when a run waits for approval, reminded before the deadline, and told when it passes.")
+    deadline_minutes: float | None = Field(
+        None, gt=0, description="How long a run waits for decisions; the OPSGATE_APPROVAL_TIMEOUT setting when unset."
+    )
+    remind_before_minutes: float | None = Field(
+        None, gt=0, description="Send a reminder this long before the deadline."
+    )
+    notify: list[str] = Field(
+        default_factory=list,
+        description="Channels told when a run waits for approval, reminded before the deadline, and told when it passes.",
+    )
 
 
 def unknown_writes(tools: object) -> list[str]:
@@ -237,9 +286,13 @@ def unknown_writes(tools: object) -> list[str]:
             continue
         writer = WRITERS.get(name)
         if writer is None:
-            problems.append(f"tools.{name}: the executor knows no write called {name!r} (known: {', '.join(sorted(WRITERS))})")
+            problems.append(
+                f"tools.{name}: the executor knows no write called {name!r} (known: {', '.join(sorted(WRITERS))})"
+            )
         elif tool.get("undo") and tool.get("undo") != writer.undo_tool:
-            problems.append(f"tools.{name}.undo: {name} is taken back by {writer.undo_tool!r}, not {tool.get('undo')!r}")
+            problems.append(
+                f"tools.{name}.undo: {name} is taken back by {writer.undo_tool!r}, not {tool.get('undo')!r}"
+            )
     return problems
 
 
@@ -258,22 +311,35 @@ class PolicyFile(Strict):
     autonomy: dict[str, Autonomy] = Field(min_length=1, description="Autonomy mode per case type.")
     escalation: EscalationRules = Field(default_factory=EscalationRules)
     logging: Logging = Field(default_factory=Logging)
-    manual_minutes: float | None = Field(None, gt=0, description="Minutes a person spends on one case by hand: time saved is executed cases times this.")
+    manual_minutes: float | None = Field(
+        None, gt=0, description="Minutes a person spends on one case by hand: time saved is executed cases times this."
+    )
     settings: dict[str, Any] = Field(
-        default_factory=dict, description="The workflow's own settings (thresholds, rules), checked against the settings model its spec names."
+        default_factory=dict,
+        description="The workflow's own settings (thresholds, rules), checked against the settings model its spec names.",
     )
     channels: dict[str, Channel] = Field(
-        default_factory=dict, description="Where the workflow's messages go, by name (lower case letters, digits, '-' and '_'; starts with a letter)."
+        default_factory=dict,
+        description="Where the workflow's messages go, by name (lower case letters, digits, '-' and '_'; starts with a letter).",
     )
     case_types: dict[str, CaseType] = Field(
-        default_factory=dict, description="Case types defined as data, narrowing the workflow's own (e.g. invoices under 500 from known vendors)."
+        default_factory=dict,
+        description="Case types defined as data, narrowing the workflow's own (e.g. invoices under 500 from known vendors).",
     )
     earned_autonomy: dict[str, EarnedAutonomy] = Field(
-        default_factory=dict, description="Per case type: the evidence that earns `auto`, and what takes it back. Needs the autonomy.grant write."
+        default_factory=dict,
+        description="Per case type: the evidence that earns `auto`, and what takes it back. Needs the autonomy.grant write.",
     )
-    approvals: ApprovalRules = Field(default_factory=ApprovalRules, description="Approver groups, four-eyes rules, the deadline, reminders and who is told.")
+    approvals: ApprovalRules = Field(
+        default_factory=ApprovalRules,
+        description="Approver groups, four-eyes rules, the deadline, reminders and who is told.",
+    )
     go_live: GoLive | None = Field(
-        None, description="The instruction versions that may propose live, and what a new one must show to be released. Without it, every version may. Needs the instructions.release write.",
+        None,
+        description=(
+            "The instruction versions that may propose live, and what a new one must show to "
+            "be released. Without it, every version may. Needs the instructions.release write."
+        ),
     )
     _file_digest: str = PrivateAttr(default="")
 
@@ -287,35 +353,66 @@ class PolicyFile(Strict):
     def _channel_names(cls, channels: dict[str, Channel]) -> dict[str, Channel]:
         bad = [name for name in channels if not re.fullmatch(r"[a-z][a-z0-9_-]*", name)]
         if bad:
-            raise ValueError(f"channel names are lower case letters, digits, '-' and '_', starting with a letter; not {', '.join(map(repr, bad))}")
+            raise ValueError(
+                f"channel names are lower case letters, digits, '-' and '_', starting with a letter; not {', '.join(map(repr, bad))}"
+            )
         return channels
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         """Every part that refers to another refers to something this policy has: all problems at once."""
         problems = unknown_writes({name: tool.model_dump(mode="json") for name, tool in self.tools.items()})
-        problems += self._case_type_problems() + self._earned_autonomy_problems() + self._go_live_problems() + self._approval_problems()
+        problems += (
+            self._case_type_problems()
+            + self._earned_autonomy_problems()
+            + self._go_live_problems()
+            + self._approval_problems()
+        )
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
     def _case_type_problems(self) -> list[str]:
-        problems = [f"case_types.{name}: it has no autonomy rule; add one under autonomy" for name in self.case_types if name not in self.autonomy]
+        problems = [
+            f"case_types.{name}: it has no autonomy rule; add one under autonomy"
+            for name in self.case_types
+            if name not in self.autonomy
+        ]
         return problems + [
-            f"case_types.{name}.refines: {spec.refines!r} has no autonomy rule in this policy" for name, spec in self.case_types.items() if spec.refines not in self.autonomy
+            f"case_types.{name}.refines: {spec.refines!r} has no autonomy rule in this policy"
+            for name, spec in self.case_types.items()
+            if spec.refines not in self.autonomy
         ]
 
     def _earned_autonomy_problems(self) -> list[str]:
-        problems = [f"earned_autonomy.{name}: it has no autonomy rule" for name in self.earned_autonomy if name not in self.autonomy]
+        problems = [
+            f"earned_autonomy.{name}: it has no autonomy rule"
+            for name in self.earned_autonomy
+            if name not in self.autonomy
+        ]
         grant = self.tools.get(AUTONOMY_TOOL)
-        if self.earned_autonomy and (grant is None or grant.access is not Access.WRITE or grant.approval is not ApprovalRule.ALWAYS):
-            problems.append(f"earned_autonomy: promotions are writes the owner approves; declare {AUTONOMY_TOOL} with access: write, approval: always, undo: autonomy.revoke")
+        if self.earned_autonomy and (
+            grant is None or grant.access is not Access.WRITE or grant.approval is not ApprovalRule.ALWAYS
+        ):
+            problems.append(
+                (
+                    "earned_autonomy: promotions are writes the owner approves; declare "
+                    f"{AUTONOMY_TOOL} with access: write, approval: always, undo: autonomy.revoke"
+                )
+            )
         return problems
 
     def _go_live_problems(self) -> list[str]:
         release = self.tools.get(RELEASE_TOOL)
-        if self.go_live and (release is None or release.access is not Access.WRITE or release.approval is not ApprovalRule.ALWAYS):
-            return [f"go_live: releasing a version is a write the owner approves; declare {RELEASE_TOOL} with access: write, approval: always, undo: instructions.withdraw"]
+        if self.go_live and (
+            release is None or release.access is not Access.WRITE or release.approval is not ApprovalRule.ALWAYS
+        ):
+            return [
+                (
+                    "go_live: releasing a version is a write the owner approves; declare "
+                    f"{RELEASE_TOOL} with access: write, approval: always, undo: instructions.withdraw"
+                )
+            ]
         return []
 
     def _approval_problems(self) -> list[str]:
@@ -324,9 +421,19 @@ class PolicyFile(Strict):
             if name not in self.channels:
                 problems.append(f"approvals.notify: {name!r} is not among the policy's channels")
         cases = {*self.autonomy, ANY_CASE, *PLATFORM_CASES}
-        named = [(f"approvals.groups.{group}", case) for group, spec in rules.groups.items() for case in spec.case_types]
+        named = [
+            (f"approvals.groups.{group}", case) for group, spec in rules.groups.items() for case in spec.case_types
+        ]
         named += [(f"approvals.four_eyes[{i}]", rule.case_type) for i, rule in enumerate(rules.four_eyes)]
-        problems += [f"{where}: case type {case!r} has no autonomy rule in this policy" for where, case in named if case not in cases]
-        if rules.remind_before_minutes and rules.deadline_minutes and rules.remind_before_minutes >= rules.deadline_minutes:
+        problems += [
+            f"{where}: case type {case!r} has no autonomy rule in this policy"
+            for where, case in named
+            if case not in cases
+        ]
+        if (
+            rules.remind_before_minutes
+            and rules.deadline_minutes
+            and rules.remind_before_minutes >= rules.deadline_minutes
+        ):
             problems.append("approvals.remind_before_minutes: the reminder must come before the deadline")
         return problems

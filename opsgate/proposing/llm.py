@@ -44,10 +44,15 @@ def llm_client(http_client: httpx2.Client | None = None) -> instructor.Instructo
 
     settings = get_settings()
     if not settings.llm_model:
-        raise ConfigurationError("no LLM is configured: set OPSGATE_LLM_MODEL and OPENAI_BASE_URL (and OPENAI_API_KEY if the endpoint needs one)")
+        raise ConfigurationError(
+            "no LLM is configured: set OPSGATE_LLM_MODEL and OPENAI_BASE_URL (and OPENAI_API_KEY if the endpoint needs one)"
+        )
     client = openai.OpenAI(
-        base_url=settings.llm_base_url, api_key=settings.llm_api_key or "not-needed", max_retries=0,
-        timeout=settings.llm_timeout, http_client=http_client,
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key or "not-needed",
+        max_retries=0,
+        timeout=settings.llm_timeout,
+        http_client=http_client,
     )
     return instructor.from_openai(client, mode=instructor.Mode.TOOLS)
 
@@ -60,10 +65,15 @@ def _as_written(message: dict[str, Any]) -> dict[str, Any]:
     content = message.get("content")
     if not isinstance(content, str):
         return message
-    return {**message, "content": "{% raw %}" + content.replace("{%", "{% endraw %}{{ '{%' }}{% raw %}") + "{% endraw %}"}
+    return {
+        **message,
+        "content": "{% raw %}" + content.replace("{%", "{% endraw %}{{ '{%' }}{% raw %}") + "{% endraw %}",
+    }
 
 
-def ask(client: instructor.Instructor, response_model: type[T], messages: list[dict[str, Any]], context: dict[str, Any]) -> T:
+def ask(
+    client: instructor.Instructor, response_model: type[T], messages: list[dict[str, Any]], context: dict[str, Any]
+) -> T:
     """One structured answer, validated with ``context`` (e.g. the source text to check copies against).
     The messages reach the model as written: their text is data, never a template."""
     import openai
@@ -72,8 +82,13 @@ def ask(client: instructor.Instructor, response_model: type[T], messages: list[d
     settings = get_settings()
     try:
         return client.chat.completions.create(
-            model=settings.llm_model, response_model=response_model, messages=[_as_written(m) for m in messages],  # type: ignore[arg-type]
-            max_retries=settings.llm_max_retries, context=context, temperature=0, max_tokens=settings.llm_max_tokens,
+            model=settings.llm_model,
+            response_model=response_model,
+            messages=[_as_written(m) for m in messages],  # type: ignore[arg-type]
+            max_retries=settings.llm_max_retries,
+            context=context,
+            temperature=0,
+            max_tokens=settings.llm_max_tokens,
         )
     except InstructorRetryException as exc:
         if isinstance(exc.__cause__, openai.APIError):

@@ -38,7 +38,10 @@ class Prompt:
 
     def messages(self, document: str) -> list[dict[str, Any]]:
         """The chat messages for one document; the document goes in as quoted data, never as instructions."""
-        return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user.replace("{document}", document)}]
+        return [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": self.user.replace("{document}", document)},
+        ]
 
 
 def load_prompt(path: Path) -> Prompt:
@@ -48,13 +51,21 @@ def load_prompt(path: Path) -> Prompt:
     text = path.read_text(encoding="utf-8")
     system, separator, user = text.partition("\n---\n")
     if not separator or "{document}" not in user:
-        raise ConfigurationError(f"{path}: expected a system part, a line '---', and a user part containing {{document}}")
-    return Prompt(match["name"], int(match["version"]), system.strip(), user.strip(), hashlib.sha256(text.encode()).hexdigest())
+        raise ConfigurationError(
+            f"{path}: expected a system part, a line '---', and a user part containing {{document}}"
+        )
+    return Prompt(
+        match["name"], int(match["version"]), system.strip(), user.strip(), hashlib.sha256(text.encode()).hexdigest()
+    )
 
 
 def prompt_versions(directory: Path, name: str) -> dict[int, Path]:
     """The files of ``name`` in ``directory`` by version number, lowest first."""
-    found = {int(m["version"]): p for p in directory.glob(f"{name}.v*.md") if (m := _NAME.match(p.name)) and m["name"] == name}
+    found = {
+        int(m["version"]): p
+        for p in directory.glob(f"{name}.v*.md")
+        if (m := _NAME.match(p.name)) and m["name"] == name
+    }
     return dict(sorted(found.items()))
 
 
@@ -87,7 +98,9 @@ def named_prompt(directory: Path, name: str, ident: str) -> Prompt:
         )
     path = prompt_versions(directory, name).get(int(match["version"]))
     if path is None:
-        raise ConfigurationError(f"no prompt {name}.v{int(match['version'])} in {directory}; versions there: {listed_versions(directory, name)}")
+        raise ConfigurationError(
+            f"no prompt {name}.v{int(match['version'])} in {directory}; versions there: {listed_versions(directory, name)}"
+        )
     prompt = load_prompt(path)
     if match["digest"] and not prompt.digest.startswith(match["digest"]):
         raise ConfigurationError(

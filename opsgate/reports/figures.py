@@ -34,22 +34,28 @@ Facts = Mapping[str, int | float | str | None]
 
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
 _ORDINAL = r"(?:st|nd|rd|th)"
-_NOT_FIGURES = re.compile("|".join([
-    r"\b\d{4}-[Ww]\d{1,2}(?:-\d)?\b",  # ISO week, ISO week date
-    r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?",  # ISO date, date-time
-    r"\b\d{1,2}/\d{1,2}/\d{2,4}\b",
-    rf"\b\d{{1,2}}{_ORDINAL}?\s+{_MONTH}(?:,?\s+\d{{4}})?(?!\w)",  # 16 November 2026
-    rf"\b{_MONTH}\s+\d{{1,2}}{_ORDINAL}?(?:,?\s+\d{{4}})?(?!\d)",  # Nov 16, 2026
-    rf"\b{_MONTH}\s+\d{{4}}\b",  # November 2026
-    r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp]\.?[Mm]\b\.?)?",  # 09:30, 9:30 pm
-    r"\b\d{1,2}\s?[AaPp]\.?[Mm]\b\.?",  # 9 am, 5pm
-    rf"\b\d+{_ORDINAL}\b",
-]))
+_NOT_FIGURES = re.compile(
+    "|".join(
+        [
+            r"\b\d{4}-[Ww]\d{1,2}(?:-\d)?\b",  # ISO week, ISO week date
+            r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?",  # ISO date, date-time
+            r"\b\d{1,2}/\d{1,2}/\d{2,4}\b",
+            rf"\b\d{{1,2}}{_ORDINAL}?\s+{_MONTH}(?:,?\s+\d{{4}})?(?!\w)",  # 16 November 2026
+            rf"\b{_MONTH}\s+\d{{1,2}}{_ORDINAL}?(?:,?\s+\d{{4}})?(?!\d)",  # Nov 16, 2026
+            rf"\b{_MONTH}\s+\d{{4}}\b",  # November 2026
+            r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp]\.?[Mm]\b\.?)?",  # 09:30, 9:30 pm
+            r"\b\d{1,2}\s?[AaPp]\.?[Mm]\b\.?",  # 9 am, 5pm
+            rf"\b\d+{_ORDINAL}\b",
+        ]
+    )
+)
 _NUMBER = re.compile(
     r"(?<![\w.])(?P<whole>\d{1,3}(?:,\d{3})+(?!\d|,\d)|\d+)(?:\.(?P<fraction>\d+))?"
     r"(?P<percent>\s?%|\s?(?:percent|per cent|percentage points?|pp)\b)?"
 )
-_HEDGE = re.compile(r"(?:^|\W)(?:about|around|roughly|approximately|approx\.|nearly|almost|some|circa|close to|~|≈)\s*$", re.IGNORECASE)
+_HEDGE = re.compile(
+    r"(?:^|\W)(?:about|around|roughly|approximately|approx\.|nearly|almost|some|circa|close to|~|≈)\s*$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -104,12 +110,14 @@ def figures_in(text: str, facts: Facts = {}) -> list[Figure]:
         whole, fraction = match["whole"].replace(",", ""), match["fraction"] or ""
         if fraction:
             exponent = -len(fraction)
-        elif _HEDGE.search(masked[max(0, match.start() - 20):match.start()]):
+        elif _HEDGE.search(masked[max(0, match.start() - 20) : match.start()]):
             exponent = len(whole) - len(whole.rstrip("0")) if whole.strip("0") else 0
         else:
             exponent = 0
         value = Decimal(f"{whole}.{fraction}" if fraction else whole)
-        found.append(Figure(text[match.start():match.end()], value, exponent, match["percent"] is not None, match.start()))
+        found.append(
+            Figure(text[match.start() : match.end()], value, exponent, match["percent"] is not None, match.start())
+        )
     return found
 
 
@@ -141,7 +149,7 @@ def unsupported(text: str, where: str, facts: Facts, cited: list[str] | None = N
     for figure in figures_in(text, facts):
         if matches(figure, allowed.values()):
             continue
-        excerpt = text[max(0, figure.start - 30):figure.start + len(figure.written) + 30].strip()
+        excerpt = text[max(0, figure.start - 30) : figure.start + len(figure.written) + 30].strip()
         stated = f"{where} states {figure.written} ({excerpt!r})"
         if cited is None:
             message = f"{stated} but no fact is {figure.written} at the stated precision; allowed figures are {describe(values)}"

@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 from opsgate.display import html_text, markdown_text
 from opsgate.errors import ExecutionError, InputError
 from opsgate.models import digest
+from opsgate.reports.summaries import Summary
 from opsgate.store.db import transaction
 from opsgate.store.tables import FactSheetRow, ReportRow
-from opsgate.reports.summaries import Summary
 
 Images = Literal["inline", "files"]
 _CHART = re.compile(r"\{\{chart:([a-z0-9_-]+)\}\}")
@@ -47,7 +47,9 @@ class FactSheet(BaseModel):
 
     workflow: str
     subject: str
-    facts: dict[str, int | float | str | None] = Field(description="One key per figure: what a summary may state and cite.")
+    facts: dict[str, int | float | str | None] = Field(
+        description="One key per figure: what a summary may state and cite."
+    )
     detail: dict[str, Any] = Field(description="The full facts model, for people and later analysis.")
     appendix: str
     charts: list[Chart] = Field(default_factory=list)
@@ -57,7 +59,9 @@ class FactSheet(BaseModel):
         return digest(self.stored_charts() | {"facts": self.facts, "detail": self.detail, "appendix": self.appendix})
 
     def stored_charts(self) -> dict[str, Any]:
-        return {"charts": [{"name": c.name, "title": c.title, "png": base64.b64encode(c.png).decode()} for c in self.charts]}
+        return {
+            "charts": [{"name": c.name, "title": c.title, "png": base64.b64encode(c.png).decode()} for c in self.charts]
+        }
 
 
 class StoredSheet(BaseModel):
@@ -69,8 +73,14 @@ class StoredSheet(BaseModel):
 def save_sheet(run_id: str, sheet: FactSheet) -> StoredSheet:
     with transaction() as session:
         row = FactSheetRow(
-            run_id=run_id, workflow=sheet.workflow, subject=sheet.subject, facts=sheet.facts, detail=sheet.detail,
-            appendix=sheet.appendix, charts=sheet.stored_charts()["charts"], digest=sheet.digest,
+            run_id=run_id,
+            workflow=sheet.workflow,
+            subject=sheet.subject,
+            facts=sheet.facts,
+            detail=sheet.detail,
+            appendix=sheet.appendix,
+            charts=sheet.stored_charts()["charts"],
+            digest=sheet.digest,
         )
         session.add(row)
         session.flush()
@@ -82,7 +92,14 @@ def load_sheet(session: Session, sheet_id: int) -> StoredSheet:
     if row is None:
         raise ExecutionError(f"no fact sheet {sheet_id}", retryable=False)
     charts = [Chart(name=c["name"], title=c["title"], png=base64.b64decode(c["png"])) for c in row.charts]
-    sheet = FactSheet(workflow=row.workflow, subject=row.subject, facts=row.facts, detail=row.detail, appendix=row.appendix, charts=charts)
+    sheet = FactSheet(
+        workflow=row.workflow,
+        subject=row.subject,
+        facts=row.facts,
+        detail=row.detail,
+        appendix=row.appendix,
+        charts=charts,
+    )
     return StoredSheet(id=row.id, digest=row.digest, sheet=sheet)
 
 
@@ -99,7 +116,9 @@ def chart_path(chart: Chart) -> str:
 
 
 def _image(chart: Chart, images: Images) -> str:
-    target = f"data:image/png;base64,{base64.b64encode(chart.png).decode()}" if images == "inline" else chart_path(chart)
+    target = (
+        f"data:image/png;base64,{base64.b64encode(chart.png).decode()}" if images == "inline" else chart_path(chart)
+    )
     return f"![{markdown_text(chart.title)}]({target})"
 
 
@@ -116,7 +135,9 @@ def narrative_markdown(summary: Summary) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
-def render_markdown(title: str, summary: Summary, sheet: FactSheet, images: Images = "inline", status: str | None = None) -> str:
+def render_markdown(
+    title: str, summary: Summary, sheet: FactSheet, images: Images = "inline", status: str | None = None
+) -> str:
     """The report as Markdown: narrative first, then the fact sheet's tables and charts."""
     charts = {c.name: c for c in sheet.charts}
     appendix = _CHART.sub(lambda m: _image(charts[m[1]], images) if m[1] in charts else "", sheet.appendix)
@@ -168,15 +189,26 @@ class PublishedReport(BaseModel):
         """The Markdown with its charts inline, for viewers that cannot read files beside it (the Prefect UI)."""
         text = self.markdown
         for chart in self.charts:
-            text = text.replace(f"]({chart_path(chart)})", f"](data:image/png;base64,{base64.b64encode(chart.png).decode()})")
+            text = text.replace(
+                f"]({chart_path(chart)})", f"](data:image/png;base64,{base64.b64encode(chart.png).decode()})"
+            )
         return text
 
 
 def _published(session: Session, row: ReportRow) -> PublishedReport:
     return PublishedReport(
-        id=row.id, workflow=row.workflow, subject=row.subject, title=row.title, status=row.status, narrative=Summary.model_validate(row.narrative),
-        markdown=row.markdown, html=row.html, charts=load_sheet(session, row.fact_sheet_id).sheet.charts, channels=row.channels,
-        deliveries=row.deliveries, published_at=row.published_at,
+        id=row.id,
+        workflow=row.workflow,
+        subject=row.subject,
+        title=row.title,
+        status=row.status,
+        narrative=Summary.model_validate(row.narrative),
+        markdown=row.markdown,
+        html=row.html,
+        charts=load_sheet(session, row.fact_sheet_id).sheet.charts,
+        channels=row.channels,
+        deliveries=row.deliveries,
+        published_at=row.published_at,
     )
 
 

@@ -37,7 +37,8 @@ class Summary(BaseModel):
             return self
         problems = [
             f"{where} cites {sorted(unknown)}, which are not keys of the facts; cite only keys given"
-            for where, item in self.cited_items() if (unknown := set(item.facts) - set(facts))
+            for where, item in self.cited_items()
+            if (unknown := set(item.facts) - set(facts))
         ]
         problems += [p.message for p in check_figures(self, facts)]
         if problems:
@@ -45,7 +46,9 @@ class Summary(BaseModel):
         return self
 
     def cited_items(self) -> list[tuple[str, Highlight]]:
-        return [(f"highlights[{i}]", h) for i, h in enumerate(self.highlights)] + [(f"risks[{i}]", r) for i, r in enumerate(self.risks)]
+        return [(f"highlights[{i}]", h) for i, h in enumerate(self.highlights)] + [
+            (f"risks[{i}]", r) for i, r in enumerate(self.risks)
+        ]
 
 
 def check_figures(summary: Summary, facts: Facts) -> list[UnsupportedFigure]:

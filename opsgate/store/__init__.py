@@ -1,1 +1,2 @@
-"""The opsgate store: SQLAlchemy tables, migrations and sessions (SQLite by default, PostgreSQL by URL), and the hash-chained audit log written in the same transactions."""
+"""The opsgate store: SQLAlchemy tables, migrations and sessions (SQLite by default, PostgreSQL by
+URL), and the hash-chained audit log written in the same transactions."""

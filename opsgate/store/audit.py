@@ -86,7 +86,9 @@ def bounded_actor(actor: str) -> str:
     """An actor as it may be stored: control characters shown as escapes, at most the column's width.
     Names can come from an answer sent through the Prefect API; the refusal of a forged one must
     still be written."""
-    shown = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in actor) or "unknown"
+    shown = (
+        "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in actor) or "unknown"
+    )
     return shown if len(shown) <= ACTOR_CHARS else shown[: ACTOR_CHARS - 1] + "…"
 
 
@@ -166,9 +168,15 @@ def _walk(session: Session, anchor_seqs: set[int]) -> tuple[VerifyResult, _Seen]
         if row.seq != expected_seq:
             return VerifyResult(count, expected_seq, f"row {expected_seq} is missing (next row is {row.seq})"), seen
         if row.prev_hash != prev_hash:
-            return VerifyResult(count, row.seq, f"row {row.seq} does not follow row {row.seq - 1} (previous hash differs)"), seen
+            return VerifyResult(
+                count, row.seq, f"row {row.seq} does not follow row {row.seq - 1} (previous hash differs)"
+            ), seen
         if not intact(row):
-            return VerifyResult(count, row.seq, f"row {row.seq} was changed after it was written, or written without the audit key (hash differs)"), seen
+            return VerifyResult(
+                count,
+                row.seq,
+                f"row {row.seq} was changed after it was written, or written without the audit key (hash differs)",
+            ), seen
         data = row.data if isinstance(row.data, dict) else {}
         if row.event == AuditEvent.EXECUTED and data.get("idempotency_key"):
             seen.executed.add(str(data["idempotency_key"]))
@@ -198,7 +206,9 @@ def _unaccounted(session: Session, seen: _Seen) -> str:
         ("case", select(ProposalRow.id), seen.proposals, "any"),
     )
     for what, query, recorded, event in checks:
-        missing = [key for key in session.execute(query.execution_options(yield_per=5000)).scalars() if key not in recorded]
+        missing = [
+            key for key in session.execute(query.execution_options(yield_per=5000)).scalars() if key not in recorded
+        ]
         if missing:
             return f"{len(missing)} {what}(s) in the store have no {event} audit event (first: {missing[0]}): audit rows were removed"
     return ""
@@ -279,6 +289,8 @@ def write_export(rows: Iterable[dict[str, Any]], out: IO[str], fmt: str) -> int:
         if writer is None:
             out.write(canonical_json(row) + "\n")
         else:
-            writer.writerow({key: csv_cell(value) for key, value in {**row, "data": canonical_json(row["data"])}.items()})
+            writer.writerow(
+                {key: csv_cell(value) for key, value in {**row, "data": canonical_json(row["data"])}.items()}
+            )
         count += 1
     return count

@@ -130,7 +130,9 @@ class ApprovalRequestRow(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     page: Mapped[int | None] = mapped_column(Integer)  # of a batch decided page by page
     round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # 2 and on: second approvers (four eyes)
-    answer_digest: Mapped[str | None] = mapped_column(String(64))  # the answer recorded, to tell a second one from its echo
+    answer_digest: Mapped[str | None] = mapped_column(
+        String(64)
+    )  # the answer recorded, to tell a second one from its echo
 
 
 class ApprovalRow(Base):
@@ -230,8 +232,12 @@ class PayableRow(Base):
         # The last line of defence against a double payment: one live posting per vendor and
         # invoice number, even when two executors race past the writer's own check.
         Index(
-            "uq_payables_live_posting", "vendor_key", "invoice_number", unique=True,
-            postgresql_where=text("status = 'posted'"), sqlite_where=text("status = 'posted'"),
+            "uq_payables_live_posting",
+            "vendor_key",
+            "invoice_number",
+            unique=True,
+            postgresql_where=text("status = 'posted'"),
+            sqlite_where=text("status = 'posted'"),
         ),
     )
 

@@ -12,7 +12,10 @@ from opsgate.writers.releases import InstructionRelease
 from opsgate.writers.reports import ReportsPublish
 from opsgate.writers.undo import UndoWriter
 
-WRITERS: dict[str, Writer] = {writer.tool: writer for writer in (PayablesPost(), RecordsMerge(), ReportsPublish(), AutonomyGrant(), InstructionRelease())}
+WRITERS: dict[str, Writer] = {
+    writer.tool: writer
+    for writer in (PayablesPost(), RecordsMerge(), ReportsPublish(), AutonomyGrant(), InstructionRelease())
+}
 UNDOS: dict[str, UndoWriter] = {writer.undo_tool: UndoWriter(writer) for writer in WRITERS.values()}
 
 

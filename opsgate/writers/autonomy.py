@@ -22,7 +22,9 @@ class AutonomyChange(BaseModel):
     case_type: str = Field(min_length=1)
     mode: Literal["auto", "reviewed"]
     reason: str = Field(min_length=1)
-    evidence: dict[str, Any] = Field(default_factory=dict, description="The figures the change rests on; leave as they are.")
+    evidence: dict[str, Any] = Field(
+        default_factory=dict, description="The figures the change rests on; leave as they are."
+    )
 
 
 class AutonomyGrant(Writer):
@@ -33,7 +35,12 @@ class AutonomyGrant(Writer):
 
     def apply(self, session: Session, payload: AutonomyChange, proposal_id: str) -> str:
         row = AutonomyGrantRow(
-            workflow=payload.workflow, case_type=payload.case_type, mode=payload.mode, reason=payload.reason, evidence=payload.evidence, proposal_id=proposal_id,
+            workflow=payload.workflow,
+            case_type=payload.case_type,
+            mode=payload.mode,
+            reason=payload.reason,
+            evidence=payload.evidence,
+            proposal_id=proposal_id,
         )
         session.add(row)
         session.flush()

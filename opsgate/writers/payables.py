@@ -71,7 +71,9 @@ def posted_among(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str
     """The live postings among (vendor key, invoice number) pairs: one query for a whole batch."""
     if not keys:
         return {}
-    query = select(PayableRow).where(PayableRow.status == "posted", PayableRow.invoice_number.in_({number for _, number in keys}))
+    query = select(PayableRow).where(
+        PayableRow.status == "posted", PayableRow.invoice_number.in_({number for _, number in keys})
+    )
     rows = session.execute(query).scalars()
     return {(row.vendor_key, row.invoice_number): row for row in rows if (row.vendor_key, row.invoice_number) in keys}
 
@@ -80,7 +82,9 @@ def known_vendors(session: Session, keys: set[str]) -> set[str]:
     """The vendor keys among ``keys`` with a live posting in the ledger: vendors the team has paid."""
     if not keys:
         return set()
-    query = select(PayableRow.vendor_key).where(PayableRow.status == "posted", PayableRow.vendor_key.in_(keys)).distinct()
+    query = (
+        select(PayableRow.vendor_key).where(PayableRow.status == "posted", PayableRow.vendor_key.in_(keys)).distinct()
+    )
     return set(session.execute(query).scalars())
 
 

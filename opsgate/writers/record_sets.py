@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from opsgate.models import digest
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
-from opsgate.models import digest
 from opsgate.store.db import transaction
 from opsgate.store.tables import RecordMergeRow, RecordRow
 

@@ -29,7 +29,9 @@ class RecordMerge(BaseModel):
 
     kind: str = Field(min_length=1, description="The record set: customers, vendors, people.")
     survivor: str = Field(min_length=1, max_length=200, description="Id of the record that stays.")
-    duplicates: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(min_length=1, description="Ids of the records merged into the survivor.")
+    duplicates: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        min_length=1, description="Ids of the records merged into the survivor."
+    )
     values: dict[str, Annotated[str, StringConstraints(max_length=10_000)]] = Field(
         default_factory=dict, description="The merged record's values; columns not named keep the survivor's."
     )
@@ -38,9 +40,16 @@ class RecordMerge(BaseModel):
 def lock_records(session: Session, kind: str, external_ids: list[str]) -> dict[str, RecordRow]:
     """The listed records, locked until the transaction ends, in one order for every writer, so
     two merges over the same records run one after the other instead of losing an update."""
-    rows = session.execute(
-        select(RecordRow).where(RecordRow.kind == kind, RecordRow.external_id.in_(external_ids)).order_by(RecordRow.id).with_for_update()
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(RecordRow)
+            .where(RecordRow.kind == kind, RecordRow.external_id.in_(external_ids))
+            .order_by(RecordRow.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
     found = {row.external_id: row for row in rows}
     missing = [external_id for external_id in external_ids if external_id not in found]
     if missing:
@@ -94,8 +103,12 @@ class RecordsMerge(Writer):
                 row.merged_into = survivor.id
             set_data(survivor, {**before, **payload.values})
         merge = RecordMergeRow(
-            kind=payload.kind, survivor_id=survivor.id, merged_ids=sorted(folding), survivor_before=before,
-            survivor_after=dict(survivor.data), proposal_id=proposal_id,
+            kind=payload.kind,
+            survivor_id=survivor.id,
+            merged_ids=sorted(folding),
+            survivor_before=before,
+            survivor_after=dict(survivor.data),
+            proposal_id=proposal_id,
         )
         session.add(merge)
         session.flush()
@@ -115,7 +128,10 @@ class RecordsMerge(Writer):
         folded = [session.get(RecordRow, record_id) for record_id in merge.merged_ids]
         moved = [row.external_id for row in folded if row is None or row.merged_into != merge.survivor_id]  # type: ignore[union-attr]
         if moved:
-            raise ExecutionError(f"records {', '.join(moved)} no longer point at {survivor.external_id!r}; undo the later merge first", retryable=False)
+            raise ExecutionError(
+                f"records {', '.join(moved)} no longer point at {survivor.external_id!r}; undo the later merge first",
+                retryable=False,
+            )
         for row in folded:
             row.merged_into = None  # type: ignore[union-attr]
         set_data(survivor, dict(merge.survivor_before))

@@ -21,7 +21,9 @@ class Release(BaseModel):
     workflow: str = Field(min_length=1)
     version: str = Field(min_length=1, description="The instruction version, exactly as its proposals carry it.")
     reason: str = Field(min_length=1)
-    evidence: dict[str, Any] = Field(default_factory=dict, description="The replay's figures the release rests on; leave as they are.")
+    evidence: dict[str, Any] = Field(
+        default_factory=dict, description="The replay's figures the release rests on; leave as they are."
+    )
 
 
 class InstructionRelease(Writer):
@@ -31,7 +33,13 @@ class InstructionRelease(Writer):
     payload_model: ClassVar[type[BaseModel]] = Release
 
     def apply(self, session: Session, payload: Release, proposal_id: str) -> str:
-        row = InstructionReleaseRow(workflow=payload.workflow, version=payload.version, reason=payload.reason, evidence=payload.evidence, proposal_id=proposal_id)
+        row = InstructionReleaseRow(
+            workflow=payload.workflow,
+            version=payload.version,
+            reason=payload.reason,
+            evidence=payload.evidence,
+            proposal_id=proposal_id,
+        )
         session.add(row)
         session.flush()
         return str(row.id)

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from opsgate.errors import ExecutionError
 from opsgate.reports.sheets import load_sheet, render_html, render_markdown
-from opsgate.store.tables import ReportRow
 from opsgate.reports.summaries import Summary
+from opsgate.store.tables import ReportRow
 from opsgate.writers.base import Writer
 
 
@@ -28,11 +28,17 @@ class ReportPublication(Summary):
 
     model_config = ConfigDict(extra="forbid")
 
-    subject: str = Field(min_length=1, description="What the report is about, e.g. the week 2026-W47; a newer report on it supersedes the live one.")
+    subject: str = Field(
+        min_length=1,
+        description="What the report is about, e.g. the week 2026-W47; a newer report on it supersedes the live one.",
+    )
     title: str = Field(min_length=1, max_length=300)
     fact_sheet: int = Field(description="The fact sheet the run stored; leave as it is.")
     facts_digest: str = Field(description="Identifies the exact facts shown; leave as it is.")
-    channels: list[str] = Field(default_factory=list, description="Policy channels the published report is posted to; remove one to keep it off that channel.")
+    channels: list[str] = Field(
+        default_factory=list,
+        description="Policy channels the published report is posted to; remove one to keep it off that channel.",
+    )
 
     def narrative(self) -> Summary:
         return Summary.model_validate(self.model_dump(include=set(Summary.model_fields)))
@@ -47,11 +53,16 @@ class ReportsPublish(Writer):
     def check(self, session: Session, payload: ReportPublication) -> list[str]:
         stored = load_sheet(session, payload.fact_sheet)
         if stored.digest != payload.facts_digest or stored.sheet.subject != payload.subject:
-            return [f"fact sheet {payload.fact_sheet} is not the one this report was drafted from (subject or digest differs)"]
+            return [
+                f"fact sheet {payload.fact_sheet} is not the one this report was drafted from (subject or digest differs)"
+            ]
         try:
             Summary.model_validate(payload.narrative().model_dump(), context={"facts": stored.sheet.facts})
         except ValidationError as exc:
-            return [f"the summary states what the facts do not hold: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()]
+            return [
+                f"the summary states what the facts do not hold: {error['msg'].removeprefix('Value error, ')}"
+                for error in exc.errors()
+            ]
         return []
 
     def apply(self, session: Session, payload: ReportPublication, proposal_id: str) -> str:
@@ -60,17 +71,29 @@ class ReportsPublish(Writer):
             raise ExecutionError("; ".join(problems), retryable=False)
         sheet = load_sheet(session, payload.fact_sheet).sheet
         live = session.execute(
-            select(ReportRow).where(ReportRow.workflow == sheet.workflow, ReportRow.subject == payload.subject, ReportRow.status == "published").with_for_update()
+            select(ReportRow)
+            .where(
+                ReportRow.workflow == sheet.workflow,
+                ReportRow.subject == payload.subject,
+                ReportRow.status == "published",
+            )
+            .with_for_update()
         ).scalar_one_or_none()
         if live is not None:
             live.status = "superseded"
         summary = payload.narrative()
         report = ReportRow(
-            workflow=sheet.workflow, subject=payload.subject, title=payload.title, fact_sheet_id=payload.fact_sheet, proposal_id=proposal_id,
+            workflow=sheet.workflow,
+            subject=payload.subject,
+            title=payload.title,
+            fact_sheet_id=payload.fact_sheet,
+            proposal_id=proposal_id,
             narrative=summary.model_dump(mode="json"),
             markdown=render_markdown(payload.title, summary, sheet, images="files"),
             html=render_html(render_markdown(payload.title, summary, sheet, images="inline"), payload.title),
-            status="published", supersedes_id=live.id if live else None, channels=list(payload.channels),
+            status="published",
+            supersedes_id=live.id if live else None,
+            channels=list(payload.channels),
             deliveries={channel: {"status": "pending"} for channel in payload.channels},
         )
         session.add(report)

@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsgate.errors import ExecutionError
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
-from opsgate.errors import ExecutionError
 from opsgate.store.tables import ExecutionRow, ProposalRow, UndoRow
 from opsgate.writers.base import Writer
 
@@ -33,12 +33,19 @@ class UndoRequest(BaseModel):
 
 def undo_record(session: Session, proposal_id: str) -> tuple[ExecutionRow, UndoRow]:
     """The execution and undo record of an executed proposal, or why it cannot be undone."""
-    execution = session.execute(select(ExecutionRow).where(ExecutionRow.proposal_id == proposal_id)).scalar_one_or_none()
+    execution = session.execute(
+        select(ExecutionRow).where(ExecutionRow.proposal_id == proposal_id)
+    ).scalar_one_or_none()
     if execution is None:
         raise ExecutionError(f"proposal {proposal_id} was never executed; nothing to undo", retryable=False)
-    record = session.execute(select(UndoRow).where(UndoRow.idempotency_key == execution.idempotency_key)).scalar_one_or_none()
+    record = session.execute(
+        select(UndoRow).where(UndoRow.idempotency_key == execution.idempotency_key)
+    ).scalar_one_or_none()
     if record is None:
-        raise ExecutionError(f"proposal {proposal_id} wrote an undo, which is not undone in turn; propose the write again instead", retryable=False)
+        raise ExecutionError(
+            f"proposal {proposal_id} wrote an undo, which is not undone in turn; propose the write again instead",
+            retryable=False,
+        )
     if record.undone_at is not None:
         raise ExecutionError(f"proposal {proposal_id} was already undone by {record.undone_by}", retryable=False)
     return execution, record
@@ -60,7 +67,11 @@ class UndoWriter(Writer):
             execution, _ = undo_record(session, payload.proposal_id)
         except ExecutionError as exc:
             return [str(exc)]
-        return [] if execution.tool == self.undone.tool else [f"proposal {payload.proposal_id} wrote {execution.tool}, which {self.tool} does not take back"]
+        return (
+            []
+            if execution.tool == self.undone.tool
+            else [f"proposal {payload.proposal_id} wrote {execution.tool}, which {self.tool} does not take back"]
+        )
 
     def apply(self, session: Session, payload: UndoRequest, proposal_id: str) -> str:
         problems = self.check(session, payload)
@@ -71,9 +82,20 @@ class UndoWriter(Writer):
         record.undone_at, record.undone_by = datetime.now(timezone.utc), f"proposal {proposal_id}"
         original = session.get(ProposalRow, payload.proposal_id)
         assert original is not None, "an execution belongs to a proposal"
-        audit.append(session, AuditEvent.UNDONE, workflow=original.workflow, run_id=original.run_id, proposal_id=original.id, actor=f"proposal {proposal_id}", data={
-            "undo": self.tool, "target": f"{record.target_table}/{record.target_id}", "reason": payload.reason, "undo_proposal": proposal_id,
-        })
+        audit.append(
+            session,
+            AuditEvent.UNDONE,
+            workflow=original.workflow,
+            run_id=original.run_id,
+            proposal_id=original.id,
+            actor=f"proposal {proposal_id}",
+            data={
+                "undo": self.tool,
+                "target": f"{record.target_table}/{record.target_id}",
+                "reason": payload.reason,
+                "undo_proposal": proposal_id,
+            },
+        )
         return record.target_id
 
     def undo(self, session: Session, target_id: str) -> None:

@@ -97,10 +97,20 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     other_name = values[other_column] if other_column else None
     names = tuple(c for c in (name_column, other_column) if c)
     initial = _initial(name) if name is not None else None
-    sound: pd.Series | np.ndarray | None = None  # the sound of a record's name; of both names in a fixed order where there are two
-    initials: pd.Series | np.ndarray | None = initial  # a record's initials in a fixed order, the same when given name and surname are swapped
+    sound: pd.Series | np.ndarray | None = (
+        None  # the sound of a record's name; of both names in a fixed order where there are two
+    )
+    initials: pd.Series | np.ndarray | None = (
+        initial  # a record's initials in a fixed order, the same when given name and surname are swapped
+    )
     if name is not None:
-        keys.append(("name sound", _join(_phonetic(name), _initial(other_name)) if other_name is not None else _phonetic(name), names))
+        keys.append(
+            (
+                "name sound",
+                _join(_phonetic(name), _initial(other_name)) if other_name is not None else _phonetic(name),
+                names,
+            )
+        )
         sound = _phonetic(name)
         if other_name is not None:
             sound = _unordered(_phonetic(other_name), sound)
@@ -108,11 +118,19 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
             initials = _unordered(_initial(other_name), initial)
     for kind in (Kind.PHONE, Kind.EMAIL, Kind.IDENTIFIER, Kind.DATE):
         for column in by_kind.get(kind, []):
-            keys.append((f"{column} exact", values[column].str[-7:] if kind is Kind.PHONE else values[column], (column,)))
+            keys.append(
+                (f"{column} exact", values[column].str[-7:] if kind is Kind.PHONE else values[column], (column,))
+            )
     for column in by_kind.get(Kind.EMAIL, []):  # a typo in the domain, or another provider, keeps the mailbox's name
         keys.append((f"{column} mailbox", leading_match(values[column], r"[^@]{3,}@").str[:-1], (column,)))
     for column in by_kind.get(Kind.POSTCODE, []):
-        keys.append((f"{column} + name initial", _join(values[column], initial) if initial is not None else values[column], (column, *names)))
+        keys.append(
+            (
+                f"{column} + name initial",
+                _join(values[column], initial) if initial is not None else values[column],
+                (column, *names),
+            )
+        )
     for column in by_kind.get(Kind.ADDRESS, [])[:1]:
         street = leading_match(values[column], r"\d+\w*\s+(?:[nsew]\s+)?\w{1,4}")
         keys.append((f"{column} number + street", street, (column, *by_kind.get(Kind.HOUSE_NUMBER, []))))
@@ -121,15 +139,29 @@ def blocking_keys(values: dict[str, pd.Series], fields: list[Field]) -> list[Blo
     people = Kind.GIVEN_NAME in by_kind or Kind.DATE in by_kind
     household = {Kind.PHONE, Kind.POSTCODE, Kind.ADDRESS} if people else set()
     kinds = {f.column: f.kind for f in fields}
-    single = [BlockingKey(key_name, _codes(series), columns, trains=not any(kinds.get(c) in household for c in columns)) for key_name, series, columns in keys]
+    single = [
+        BlockingKey(key_name, _codes(series), columns, trains=not any(kinds.get(c) in household for c in columns))
+        for key_name, series, columns in keys
+    ]
     # Combined keys are for recall only: their pairs are mostly ones the single keys find too, and sessions of their
     # own would only reweight each field's mean m (for the Chicago sites they cost F1).
-    sparse = [BlockingKey(key_name, codes, columns, trains=False, small_groups_only=True) for key_name, codes, columns in _sparse(values, by_kind, names)]
-    return single + [BlockingKey(key_name, _codes(series), columns, trains=False) for key_name, series, columns in combined] + sparse
+    sparse = [
+        BlockingKey(key_name, codes, columns, trains=False, small_groups_only=True)
+        for key_name, codes, columns in _sparse(values, by_kind, names)
+    ]
+    return (
+        single
+        + [BlockingKey(key_name, _codes(series), columns, trains=False) for key_name, series, columns in combined]
+        + sparse
+    )
 
 
 def _combined(
-    values: dict[str, pd.Series], by_kind: dict[Kind, list[str]], sound: pd.Series | np.ndarray | None, initials: pd.Series | np.ndarray | None, names: tuple[str, ...]
+    values: dict[str, pd.Series],
+    by_kind: dict[Kind, list[str]],
+    sound: pd.Series | np.ndarray | None,
+    initials: pd.Series | np.ndarray | None,
+    names: tuple[str, ...],
 ) -> list[tuple[str, pd.Series | np.ndarray, tuple[str, ...]]]:
     """Two keys in one, for groups small enough to be compared in full at any size.
 
@@ -149,13 +181,19 @@ def _combined(
         number = values[house] if house else leading_match(values[address], r"\d+")
         kept.append(("house number", number, (house or address,)))
     dates = {date: _codes(values[date]) for date in by_kind.get(Kind.DATE, [])}
-    keys = [(f"{date} + {label}", _join(codes, part), (date, *columns)) for date, codes in dates.items() for label, part, columns in kept]
+    keys = [
+        (f"{date} + {label}", _join(codes, part), (date, *columns))
+        for date, codes in dates.items()
+        for label, part, columns in kept
+    ]
     if postcode and sound is not None:
         keys.append((f"{postcode} + name sound", _join(values[postcode], sound), (postcode, *names)))
     return keys
 
 
-def _sparse(values: dict[str, pd.Series], by_kind: dict[Kind, list[str]], names: tuple[str, ...]) -> list[tuple[str, np.ndarray, tuple[str, ...]]]:
+def _sparse(
+    values: dict[str, pd.Series], by_kind: dict[Kind, list[str]], names: tuple[str, ...]
+) -> list[tuple[str, np.ndarray, tuple[str, ...]]]:
     """Each name's sound with the birth year, or with the city: for records that lack the other name or
     have it swapped or garbled, and whose date is wrong in the day or month.
 
@@ -165,9 +203,14 @@ def _sparse(values: dict[str, pd.Series], by_kind: dict[Kind, list[str]], names:
     keys: list[tuple[str, np.ndarray, tuple[str, ...]]] = []
     sounds = {column: _phonetic(values[column]) for column in names}
     for date in by_kind.get(Kind.DATE, [])[:1]:
-        keys += [(f"{date} year + {column} sound", _join(values[date].str[:4], sound), (column,)) for column, sound in sounds.items()]
+        keys += [
+            (f"{date} year + {column} sound", _join(values[date].str[:4], sound), (column,))
+            for column, sound in sounds.items()
+        ]
     for city in by_kind.get(Kind.CITY, [])[:1]:
-        keys += [(f"{city} + {column} sound", _join(values[city], sound), (city, column)) for column, sound in sounds.items()]
+        keys += [
+            (f"{city} + {column} sound", _join(values[city], sound), (city, column)) for column, sound in sounds.items()
+        ]
     return keys
 
 
@@ -201,7 +244,13 @@ def candidate_pairs(
     }
     union = _distinct(np.concatenate(list(found.values()))) if found else np.zeros(0, dtype=np.int64)
     by_key = {name: np.searchsorted(union, pairs) for name, pairs in found.items()}
-    return Candidates(union // max(n, 1), union % max(n, 1), by_key, {k.name: k.columns for k in every}, {k.name for k in every if k.trains})
+    return Candidates(
+        union // max(n, 1),
+        union % max(n, 1),
+        by_key,
+        {k.name: k.columns for k in every},
+        {k.name for k in every if k.trains},
+    )
 
 
 def _key_pairs(codes: np.ndarray, rank: np.ndarray, window: int, small_group: int) -> np.ndarray:
@@ -226,7 +275,9 @@ def _key_pairs(codes: np.ndarray, rank: np.ndarray, window: int, small_group: in
         parts.append(np.minimum(a, b) * n + np.maximum(a, b))
         d += 1
         active = active[reach[active] >= d]
-    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)  # sorted: searchsorted into the union is fast
+    return (
+        np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+    )  # sorted: searchsorted into the union is fast
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:

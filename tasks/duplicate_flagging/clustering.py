@@ -42,7 +42,9 @@ def pairs_within(labels: np.ndarray, max_size: int) -> tuple[np.ndarray, np.ndar
     return np.minimum(a, b), np.maximum(a, b)
 
 
-def _split(members: np.ndarray, a: np.ndarray, b: np.ndarray, probability: np.ndarray, cohesion: float) -> list[np.ndarray]:
+def _split(
+    members: np.ndarray, a: np.ndarray, b: np.ndarray, probability: np.ndarray, cohesion: float
+) -> list[np.ndarray]:
     """Average-linkage clusters of one component whose members must match at ``cohesion`` on average.
 
     Clusters are small (a handful of records), so a direct loop over a k x k matrix is cheaper than
@@ -110,8 +112,12 @@ def coherent_clusters(
         by_record = np.argsort(labels, kind="stable")
         sorted_pairs, sorted_records = cluster_of_pair[by_pair], labels[by_record]
         for cluster in np.unique(cluster_of_pair[larger]):
-            inside = by_pair[np.searchsorted(sorted_pairs, cluster) : np.searchsorted(sorted_pairs, cluster, side="right")]
-            members = by_record[np.searchsorted(sorted_records, cluster) : np.searchsorted(sorted_records, cluster, side="right")]
+            inside = by_pair[
+                np.searchsorted(sorted_pairs, cluster) : np.searchsorted(sorted_pairs, cluster, side="right")
+            ]
+            members = by_record[
+                np.searchsorted(sorted_records, cluster) : np.searchsorted(sorted_records, cluster, side="right")
+            ]
             parts = _split(members, pa[inside], pb[inside], probability[inside], cohesion)
             for part in parts[1:]:
                 labels[part] = next_label

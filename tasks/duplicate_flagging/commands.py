@@ -13,8 +13,7 @@ from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
 
-from opsgate import terminal_text
-from opsgate import ConfigurationError
+from opsgate import ConfigurationError, terminal_text
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
 
 if TYPE_CHECKING:  # numpy, pandas, scipy load when the command runs, not whenever opsgate starts
@@ -45,16 +44,26 @@ def pair_lines(records: Records, fields: list[Field], decisions: Decisions) -> l
     quoted[used] = [json.dumps(ids[i], ensure_ascii=False) for i in used]
     order = np.lexsort((decisions.b, decisions.a, ~decisions.duplicate))  # duplicates first, then by record
     reasons = [
-        pc.binary_join_element_wise(json.dumps(f.column, ensure_ascii=False) + ": ", numbers(decisions.similarities[order, i], 3), "")
+        pc.binary_join_element_wise(
+            json.dumps(f.column, ensure_ascii=False) + ": ", numbers(decisions.similarities[order, i], 3), ""
+        )
         for i, f in enumerate(fields)
     ]
-    joined = pc.binary_join_element_wise(*reasons, ", ", null_handling="skip") if reasons else pa.array([""] * len(order))
+    joined = (
+        pc.binary_join_element_wise(*reasons, ", ", null_handling="skip") if reasons else pa.array([""] * len(order))
+    )
     line = pc.binary_join_element_wise(
-        '{"a": ', pa.array(quoted[decisions.a[order]], type=pa.string()),
-        ', "b": ', pa.array(quoted[decisions.b[order]], type=pa.string()),
-        ', "score": ', numbers(decisions.probability[order], 4),
-        ', "decision": ', pa.array(np.where(decisions.duplicate[order], '"duplicate"', '"review"')),
-        ', "reasons": {', joined, "}}",
+        '{"a": ',
+        pa.array(quoted[decisions.a[order]], type=pa.string()),
+        ', "b": ',
+        pa.array(quoted[decisions.b[order]], type=pa.string()),
+        ', "score": ',
+        numbers(decisions.probability[order], 4),
+        ', "decision": ',
+        pa.array(np.where(decisions.duplicate[order], '"duplicate"', '"review"')),
+        ', "reasons": {',
+        joined,
+        "}}",
         "",
     )
     return line.to_pylist()
@@ -62,13 +71,16 @@ def pair_lines(records: Records, fields: list[Field], decisions: Decisions) -> l
 
 def _summary(records: Records, fields: list[Field], skipped: list[str], decisions: Decisions, seconds: float) -> Table:
     import numpy as np
+
     n = len(records.frame)
     scored = decisions.scored
     all_pairs = n * (n - 1) // 2
     sizes = np.bincount(decisions.labels)
     table = Table("", "", title="duplicate flagging", show_header=False)
     table.add_row("records", f"{n:,}" + (f" ({len(records.problems)} rows not usable)" if records.problems else ""))
-    table.add_row("compared", terminal_text(", ".join(f"{f.column} ({f.kind.value})" for f in fields)))  # column names come from the file
+    table.add_row(
+        "compared", terminal_text(", ".join(f"{f.column} ({f.kind.value})" for f in fields))
+    )  # column names come from the file
     if skipped:
         table.add_row("not compared", terminal_text(", ".join(skipped)))
     table.add_row("candidate pairs", f"{len(scored.a):,} = {len(scored.a) / max(all_pairs, 1):.4%} of all pairs")
@@ -82,9 +94,15 @@ def _summary(records: Records, fields: list[Field], skipped: list[str], decision
 def dedupe(
     file: Annotated[Path, typer.Argument(help="Records as CSV (any of , ; tab |) or Parquet.")],
     id_column: Annotated[str, typer.Option("--id-column", help="The column that identifies each record.")],
-    fields: Annotated[str | None, typer.Option(help='Columns to compare, "col[:kind],...". Default: inferred from the header.')] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per pair on stdout: duplicates, then pairs for review.")] = False,
-    duplicate_at: Annotated[float | None, typer.Option(help="Match probability from which a pair is a duplicate.")] = None,
+    fields: Annotated[
+        str | None, typer.Option(help='Columns to compare, "col[:kind],...". Default: inferred from the header.')
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON object per pair on stdout: duplicates, then pairs for review.")
+    ] = False,
+    duplicate_at: Annotated[
+        float | None, typer.Option(help="Match probability from which a pair is a duplicate.")
+    ] = None,
     review_at: Annotated[float | None, typer.Option(help="Match probability from which a pair goes to review.")] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter. Default: detected.")] = None,
     encoding: Annotated[str, typer.Option(help="CSV text encoding.")] = "utf-8",
@@ -104,13 +122,17 @@ def dedupe(
         columns = list(records.frame.columns)
         chosen, skipped = (parse_fields(fields, columns, id_column), []) if fields else infer_fields(columns, id_column)
         if not chosen:
-            raise ConfigurationError(f"{file}: no column the header names as a name, address, phone, e-mail, date or id; say which with --fields")
+            raise ConfigurationError(
+                f"{file}: no column the header names as a name, address, phone, e-mail, date or id; say which with --fields"
+            )
         status.update(f"matching {len(records.frame):,} records on {len(chosen)} fields")
         decisions = find_duplicates(records.frame, chosen, settings)
         status.update("writing pairs")
         lines = pair_lines(records, chosen, decisions) if json_output else []
     for problem in records.problems:
-        stderr.print(Text.assemble(terminal_text("skipped", "yellow"), terminal_text(f" {problem.where}: {problem.reason}")))
+        stderr.print(
+            Text.assemble(terminal_text("skipped", "yellow"), terminal_text(f" {problem.where}: {problem.reason}"))
+        )
     if json_output:
         sys.stdout.write("".join(line + "\n" for line in lines))
         return
@@ -122,10 +144,23 @@ def _pairs_table(records: Records, fields: list[Field], decisions: Decisions, li
     import numpy as np
 
     ids = records.frame[records.id_column].to_numpy(dtype=object)
-    table = Table("a", "b", "score", "decision", *(Column(terminal_text(f.column)) for f in fields), title=f"first {limit} pairs (--json for all)")
+    table = Table(
+        "a",
+        "b",
+        "score",
+        "decision",
+        *(Column(terminal_text(f.column)) for f in fields),
+        title=f"first {limit} pairs (--json for all)",
+    )
     order = np.lexsort((-decisions.probability, ~decisions.duplicate))[:limit]
     for i in order:
         cells = ["" if np.isnan(v) else f"{v:.2f}" for v in decisions.similarities[i]]
-        shown = (str(ids[decisions.a[i]]), str(ids[decisions.b[i]]), f"{decisions.probability[i]:.3f}", "duplicate" if decisions.duplicate[i] else "review", *cells)
+        shown = (
+            str(ids[decisions.a[i]]),
+            str(ids[decisions.b[i]]),
+            f"{decisions.probability[i]:.3f}",
+            "duplicate" if decisions.duplicate[i] else "review",
+            *cells,
+        )
         table.add_row(*map(terminal_text, shown))  # ids come from the file
     return table

@@ -97,7 +97,15 @@ def phone(a: np.ndarray, b: np.ndarray, line_a: np.ndarray | None, line_b: np.nd
 
 
 NO_DAY = -1_000_000  # the day number of a date that does not exist
-DATE_LEVELS = ("else", "within ten years", "within a year", "within a month", "one digit", "day and month swapped", "exact")
+DATE_LEVELS = (
+    "else",
+    "within ten years",
+    "within a year",
+    "within a month",
+    "one digit",
+    "day and month swapped",
+    "exact",
+)
 
 
 def date_parts(values: pd.Series) -> np.ndarray:
@@ -117,17 +125,28 @@ def date_parts(values: pd.Series) -> np.ndarray:
 def _day_month_swapped(parts_a: np.ndarray, parts_b: np.ndarray) -> np.ndarray:
     """The same year, one's month the other's day and the other way round (and not the same date)."""
     a, b = parts_a[:, 0], parts_b[:, 0]
-    return (a // 10_000 == b // 10_000) & (a // 100 % 100 == b % 100) & (a % 100 == b // 100 % 100) & (a != b) & (a >= 0) & (b >= 0)
+    return (
+        (a // 10_000 == b // 10_000)
+        & (a // 100 % 100 == b % 100)
+        & (a % 100 == b // 100 % 100)
+        & (a != b)
+        & (a >= 0)
+        & (b >= 0)
+    )
 
 
 def date(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b: np.ndarray | None) -> np.ndarray:
     """YYYYMMDD strings, by edit similarity: one typo is 0.875, and so are day and month swapped."""
     assert parts_a is not None and parts_b is not None
     similarity = edit(a, b)
-    return np.where(_day_month_swapped(parts_a, parts_b), np.maximum(similarity, np.float32(0.875)), similarity).astype(np.float32)
+    return np.where(_day_month_swapped(parts_a, parts_b), np.maximum(similarity, np.float32(0.875)), similarity).astype(
+        np.float32
+    )
 
 
-def date_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b: np.ndarray | None, similarity: np.ndarray) -> np.ndarray:
+def date_grade(
+    a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b: np.ndarray | None, similarity: np.ndarray
+) -> np.ndarray:
     """Partial agreement of two different dates, the strongest that holds.
 
     People swap day and month (US against European order), mistype one digit, or remember only
@@ -146,7 +165,17 @@ def date_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b
     return level
 
 
-NAME_LEVELS = ("else", "two typos", "initial", "close", "sounds alike", "one typo", "nickname", "given and surname swapped", "exact")
+NAME_LEVELS = (
+    "else",
+    "two typos",
+    "initial",
+    "close",
+    "sounds alike",
+    "one typo",
+    "nickname",
+    "given and surname swapped",
+    "exact",
+)
 NAME_SWAPPED = NAME_LEVELS.index("given and surname swapped")
 
 
@@ -190,7 +219,9 @@ def name_parts(values: pd.Series) -> np.ndarray:
     return np.stack([np.asarray(c, dtype=np.int32) for c in columns], axis=1)
 
 
-def name_grade(a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b: np.ndarray | None, similarity: np.ndarray) -> np.ndarray:
+def name_grade(
+    a: np.ndarray, b: np.ndarray, parts_a: np.ndarray | None, parts_b: np.ndarray | None, similarity: np.ndarray
+) -> np.ndarray:
     """Partial agreement of two different names, the strongest that holds: a nickname of the same
     name, one typo (Jaro-Winkler from 0.94), the same sound (metaphone), close (from 0.88), one side
     only an initial of the other ("J" and "John", "J Smith" and "John Smith"), or letters mostly
@@ -224,7 +255,9 @@ def email_domain(values: pd.Series) -> np.ndarray:
     return _codes(values.str.replace(r"^[^@]*@", "", regex=True))
 
 
-def email_grade(a: np.ndarray, b: np.ndarray, domain_a: np.ndarray | None, domain_b: np.ndarray | None, similarity: np.ndarray) -> np.ndarray:
+def email_grade(
+    a: np.ndarray, b: np.ndarray, domain_a: np.ndarray | None, domain_b: np.ndarray | None, similarity: np.ndarray
+) -> np.ndarray:
     """Nearly the same address (a typo), else only the same domain: a shared company or mail
     provider, whose weight the model learns from how often unrelated records share one."""
     assert domain_a is not None and domain_b is not None
@@ -237,7 +270,9 @@ def email_grade(a: np.ndarray, b: np.ndarray, domain_a: np.ndarray | None, domai
 class Comparator:
     similarity: Similarity
     thresholds: tuple[float, ...]  # descending; a pair's level is how many it reaches (unless ``grade`` says)
-    extra: Callable[[pd.Series], np.ndarray] | None = None  # derived once per distinct value, handed to ``similarity`` and ``grade``
+    extra: Callable[[pd.Series], np.ndarray] | None = (
+        None  # derived once per distinct value, handed to ``similarity`` and ``grade``
+    )
     grade: Grade | None = None  # levels of their own kind, for differing values; equal values are the top level
     named: tuple[str, ...] = ()  # the levels' names, lowest first, where ``grade`` defines them
     disagree: int = 0  # levels up to this one are outright disagreement (``different_people``)
@@ -266,7 +301,9 @@ COMPARATORS: dict[Kind, Comparator] = {
     Kind.POSTCODE: Comparator(edit, (0.75, 1.0)),
     Kind.REGION: Comparator(exact, (1.0,)),
     Kind.PHONE: Comparator(phone, (0.8, 1.0), last_seven, term_frequencies=True),
-    Kind.EMAIL: Comparator(jaro_winkler, (), email_domain, email_grade, ("else", "same domain", "one typo", "exact"), term_frequencies=True),
+    Kind.EMAIL: Comparator(
+        jaro_winkler, (), email_domain, email_grade, ("else", "same domain", "one typo", "exact"), term_frequencies=True
+    ),
     Kind.DATE: Comparator(date, (), date_parts, date_grade, DATE_LEVELS, disagree=DATE_LEVELS.index("within a year")),
     Kind.IDENTIFIER: Comparator(edit, (0.8, 1.0)),
 }
@@ -286,7 +323,9 @@ class Prepared:
     codes: np.ndarray  # int32 per record: its value's position in ``distinct``, -1 when missing
     present: np.ndarray  # bool per record
     extra: np.ndarray | None  # per distinct value
-    frequency: np.ndarray | None  # per distinct value, its share of the records that have one; where exact agreement weighs by it
+    frequency: (
+        np.ndarray | None
+    )  # per distinct value, its share of the records that have one; where exact agreement weighs by it
 
 
 def prepare(values: pd.Series, kind: Kind) -> Prepared:
@@ -354,7 +393,13 @@ SWAP_CLOSE = 0.88  # Jaro-Winkler from which a given name and a surname read as 
 
 
 def mark_swapped(
-    given: Prepared, surname: Prepared, columns: tuple[int, int], a: np.ndarray, b: np.ndarray, similarities: np.ndarray, levels: np.ndarray
+    given: Prepared,
+    surname: Prepared,
+    columns: tuple[int, int],
+    a: np.ndarray,
+    b: np.ndarray,
+    similarities: np.ndarray,
+    levels: np.ndarray,
 ) -> None:
     """Given name and surname written the other way round: the surname (in place) at the swap level.
 
@@ -369,8 +414,16 @@ def mark_swapped(
     candidates = np.flatnonzero((levels[:, s] < close) & (levels[:, g] < close))
     if len(candidates) == 0:
         return
-    ga, gb, sa, sb = given.codes[a[candidates]], given.codes[b[candidates]], surname.codes[a[candidates]], surname.codes[b[candidates]]
-    first, second = np.full(len(candidates), np.nan, dtype=np.float32), np.full(len(candidates), np.nan, dtype=np.float32)
+    ga, gb, sa, sb = (
+        given.codes[a[candidates]],
+        given.codes[b[candidates]],
+        surname.codes[a[candidates]],
+        surname.codes[b[candidates]],
+    )
+    first, second = (
+        np.full(len(candidates), np.nan, dtype=np.float32),
+        np.full(len(candidates), np.nan, dtype=np.float32),
+    )
     for out, left, right, lvalues, rvalues in ((first, ga, sb, given, surname), (second, sa, gb, surname, given)):
         both = np.flatnonzero((left >= 0) & (right >= 0))
         out[both] = jaro_winkler(lvalues.distinct[left[both]], rvalues.distinct[right[both]])

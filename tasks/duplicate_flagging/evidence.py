@@ -32,11 +32,15 @@ def side_by_side(proposed: Proposed, frame: pd.DataFrame, fields: list[Field]) -
     compared = {f.column for f in fields}
     reasons = {k: v for k, v in p.confidence.items() if k != "match"}
     columns = [c for c in frame.columns if c != ID_COLUMN]
-    escalated = f" · **escalated**: {markdown_text('; '.join(e.describe() for e in p.escalations))}" if p.escalations else ""
+    escalated = (
+        f" · **escalated**: {markdown_text('; '.join(e.describe() for e in p.escalations))}" if p.escalations else ""
+    )
     lines = [
         f"### {markdown_text(p.case_type)}: keep {_cell(proposed.survivor)}, merge {len(members) - 1} · match {p.confidence['match']:.3f}{escalated}",
         "",
-        "| column | " + " | ".join(f"**{_cell(i)}** (keeps)" if i == proposed.survivor else _cell(i) for i in ids) + " | merged | similarity |",
+        "| column | "
+        + " | ".join(f"**{_cell(i)}** (keeps)" if i == proposed.survivor else _cell(i) for i in ids)
+        + " | merged | similarity |",
         "|---|" + "---|" * (len(ids) + 2),
     ]
     for column in columns:
@@ -45,11 +49,17 @@ def side_by_side(proposed: Proposed, frame: pd.DataFrame, fields: list[Field]) -
             continue
         name = f"**{_cell(column)}**" if column in compared else _cell(column)
         similarity = f"{reasons[column]:.2f}" if column in reasons else ("-" if column not in compared else "missing")
-        lines.append(f"| {name} | " + " | ".join(_cell(v) for v in values) + f" | {_cell(proposed.values.get(column))} | {similarity} |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(_cell(v) for v in values)
+            + f" | {_cell(proposed.values.get(column))} | {similarity} |"
+        )
     return "\n".join(lines)
 
 
-def review_markdown(kind: str, proposed: list[Proposed], frame: pd.DataFrame, fields: list[Field], left_out: int) -> str:
+def review_markdown(
+    kind: str, proposed: list[Proposed], frame: pd.DataFrame, fields: list[Field], left_out: int
+) -> str:
     """The whole batch for the run's page: counts first, then each case side by side."""
     duplicates = sum(1 for p in proposed if p.proposal.case_type == "duplicate")
     head = [
@@ -60,5 +70,9 @@ def review_markdown(kind: str, proposed: list[Proposed], frame: pd.DataFrame, fi
         + ". Bold columns are compared; similarity is the weakest over the cluster's linking pairs (1 = identical).",
     ]
     shown = [side_by_side(p, frame, fields) for p in proposed[:SHOWN_CASES]]
-    tail = [f"... and {len(proposed) - SHOWN_CASES} more: `opsgate approvals show RUN` lists them all."] if len(proposed) > SHOWN_CASES else []
+    tail = (
+        [f"... and {len(proposed) - SHOWN_CASES} more: `opsgate approvals show RUN` lists them all."]
+        if len(proposed) > SHOWN_CASES
+        else []
+    )
     return "\n\n".join(["\n".join(head), *shown, *tail])

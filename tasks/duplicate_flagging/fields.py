@@ -46,10 +46,17 @@ _HEADER_KINDS: list[tuple[re.Pattern[str], Kind]] = [
     (re.compile(r"\b(?:given_?name|first_?name|forename|christian_name)\b"), Kind.GIVEN_NAME),
     (re.compile(r"\b(?:surname|last_?name|family_?name)\b"), Kind.SURNAME),
     (
-        re.compile(r"\b(?:company|organi[sz]ation|business|vendor|supplier|employer|firm|site|school|agency|merchant)(?:_name)?\b"),
+        re.compile(
+            r"\b(?:company|organi[sz]ation|business|vendor|supplier|employer|firm|site|school|agency|merchant)(?:_name)?\b"
+        ),
         Kind.ORGANISATION,
     ),
-    (re.compile(r"\b(?:ssn|soc_sec_id|social_security(?:_number)?|national_id|tax_id|vat(?:_id|_number)?|passport(?:_number)?|iban)\b"), Kind.IDENTIFIER),
+    (
+        re.compile(
+            r"\b(?:ssn|soc_sec_id|social_security(?:_number)?|national_id|tax_id|vat(?:_id|_number)?|passport(?:_number)?|iban)\b"
+        ),
+        Kind.IDENTIFIER,
+    ),
     (re.compile(r"\b(?:address(?:_?(?:line)?_?1|_?2|_?line_?2)?|street|street_address|addr)\b"), Kind.ADDRESS),
     (re.compile(r"\b(?:city|town|suburb|locality|municipality)\b"), Kind.CITY),
     (re.compile(r"\b(?:state|province|region|county)\b"), Kind.REGION),

@@ -19,7 +19,9 @@ from tasks.duplicate_flagging.scoring import MatchModel, refine
 def confirmed_levels(pairs: list[tuple[dict[str, str], dict[str, str]]], fields: list[Field]) -> np.ndarray:
     """Agreement levels of record pairs given as their data, through the engine's own comparators."""
     rows = [record for pair in pairs for record in pair]
-    frame = pd.DataFrame([{f.column: str(row.get(f.column, "")) for f in fields} for row in rows], columns=[f.column for f in fields])
+    frame = pd.DataFrame(
+        [{f.column: str(row.get(f.column, "")) for f in fields} for row in rows], columns=[f.column for f in fields]
+    )
     series = normalised_values(frame, fields)
     prepared = [prepare(series[f.column], f.kind) for f in fields]
     first = np.arange(len(pairs), dtype=np.int64) * 2
@@ -27,7 +29,9 @@ def confirmed_levels(pairs: list[tuple[dict[str, str], dict[str, str]]], fields:
     return levels
 
 
-def learn_from_approvals(model: MatchModel, fields: list[Field], pairs: list[tuple[dict[str, str], dict[str, str]]]) -> MatchModel:
+def learn_from_approvals(
+    model: MatchModel, fields: list[Field], pairs: list[tuple[dict[str, str], dict[str, str]]]
+) -> MatchModel:
     if not pairs:
         return model
     return refine(model, [COMPARATORS[f.kind].levels for f in fields], confirmed_levels(pairs, fields))

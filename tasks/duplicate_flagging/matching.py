@@ -15,7 +15,15 @@ from pydantic import Field as PydanticField
 
 from tasks.duplicate_flagging.blocking import NAME_KINDS, Candidates, blocking_keys, candidate_pairs
 from tasks.duplicate_flagging.clustering import coherent_clusters, pairs_within
-from tasks.duplicate_flagging.comparing import COMPARATORS, MISSING, NAME_SWAPPED, Prepared, compare, mark_swapped, prepare
+from tasks.duplicate_flagging.comparing import (
+    COMPARATORS,
+    MISSING,
+    NAME_SWAPPED,
+    Prepared,
+    compare,
+    mark_swapped,
+    prepare,
+)
 from tasks.duplicate_flagging.fields import Field, Kind
 from tasks.duplicate_flagging.normalising import normalise
 from tasks.duplicate_flagging.scoring import MatchModel, fit, term_frequency_weights
@@ -24,15 +32,35 @@ from tasks.duplicate_flagging.scoring import MatchModel, fit, term_frequency_wei
 class MatchSettings(BaseModel):
     """Thresholds and limits; the workflow's policy holds the values people agreed on."""
 
-    duplicate_at: float = PydanticField(0.99, gt=0, le=1, description="Match probability from which a pair is a duplicate.")
-    review_at: float = PydanticField(0.5, gt=0, le=1, description="Match probability from which a pair goes to a person.")
-    window: int | None = PydanticField(
-        None, ge=2, description="Records compared within a blocking group: all of a group this size, else this many sorted neighbours. Default: 20, less for millions of records."
+    duplicate_at: float = PydanticField(
+        0.99, gt=0, le=1, description="Match probability from which a pair is a duplicate."
     )
-    small_group: int = PydanticField(12, ge=2, description="Blocking groups up to this size are compared in full, whatever the window.")
-    neighbourhood: int = PydanticField(3, ge=2, description="Window of the sorted neighbourhood over all records by name.")
-    random_pairs: int = PydanticField(400_000, ge=1000, description="Random record pairs sampled to learn how unrelated records agree by chance.")
-    cohesion: float = PydanticField(0.9, gt=0, lt=1, description="Mean match probability a cluster's records must reach among themselves; weaker clusters are split.")
+    review_at: float = PydanticField(
+        0.5, gt=0, le=1, description="Match probability from which a pair goes to a person."
+    )
+    window: int | None = PydanticField(
+        None,
+        ge=2,
+        description=(
+            "Records compared within a blocking group: all of a group this size, else this many sorted neighbours. "
+            "Default: 20, less for millions of records."
+        ),
+    )
+    small_group: int = PydanticField(
+        12, ge=2, description="Blocking groups up to this size are compared in full, whatever the window."
+    )
+    neighbourhood: int = PydanticField(
+        3, ge=2, description="Window of the sorted neighbourhood over all records by name."
+    )
+    random_pairs: int = PydanticField(
+        400_000, ge=1000, description="Random record pairs sampled to learn how unrelated records agree by chance."
+    )
+    cohesion: float = PydanticField(
+        0.9,
+        gt=0,
+        lt=1,
+        description="Mean match probability a cluster's records must reach among themselves; weaker clusters are split.",
+    )
     seed: int = 0
 
     def window_for(self, n: int) -> int:
@@ -99,7 +127,9 @@ def term_frequency_adjustment(prepared: list[Prepared], a: np.ndarray, levels: n
     return adjustment
 
 
-def match_probability(model: MatchModel, levels: np.ndarray, fields: list[Field], adjustment: np.ndarray | None = None) -> np.ndarray:
+def match_probability(
+    model: MatchModel, levels: np.ndarray, fields: list[Field], adjustment: np.ndarray | None = None
+) -> np.ndarray:
     return np.minimum(model.probability(levels, adjustment), np.where(different_people(levels, fields), RELATIVES, 1.0))
 
 
@@ -128,10 +158,16 @@ def compare_pairs(prepared: list[Prepared], a: np.ndarray, b: np.ndarray) -> tup
     return similarities, levels
 
 
-def scored(model: MatchModel, prepared: list[Prepared], fields: list[Field], a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def scored(
+    model: MatchModel, prepared: list[Prepared], fields: list[Field], a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Similarities, levels and match probability of the pairs (a[i], b[i]), term frequencies included."""
     similarities, levels = compare_pairs(prepared, a, b)
-    return similarities, levels, match_probability(model, levels, fields, term_frequency_adjustment(prepared, a, levels))
+    return (
+        similarities,
+        levels,
+        match_probability(model, levels, fields, term_frequency_adjustment(prepared, a, levels)),
+    )
 
 
 @dataclass
@@ -148,7 +184,12 @@ class Decisions:
 
 
 def find_duplicates(
-    records: pd.DataFrame, fields: list[Field], settings: MatchSettings, *, focus: np.ndarray | None = None, model: MatchModel | None = None
+    records: pd.DataFrame,
+    fields: list[Field],
+    settings: MatchSettings,
+    *,
+    focus: np.ndarray | None = None,
+    model: MatchModel | None = None,
 ) -> Decisions:
     """Scored candidates, clustered: the pairs a person should see, and the clusters they form.
 
@@ -162,7 +203,9 @@ def find_duplicates(
     return _decide(len(records), prepared, fields, settings, _score(series, prepared, fields, settings, focus, model))
 
 
-def rematch(records: pd.DataFrame, fields: list[Field], settings: MatchSettings, model: MatchModel, groups: np.ndarray) -> Decisions:
+def rematch(
+    records: pd.DataFrame, fields: list[Field], settings: MatchSettings, model: MatchModel, groups: np.ndarray
+) -> Decisions:
     """Small groups of records matched again, every pair within a group, with a model fitted
     earlier: how past cases' records come out under other thresholds (replay; one group per case,
     all cases in one pass). No blocking: a case holds a handful of records, and comparing every
@@ -171,10 +214,14 @@ def rematch(records: pd.DataFrame, fields: list[Field], settings: MatchSettings,
     prepared = [prepare(series[f.column], f.kind) for f in fields]
     a, b = pairs_within(groups, int(np.bincount(groups).max(initial=1)))
     similarities, levels, probability = scored(model, prepared, fields, a, b)
-    return _decide(len(records), prepared, fields, settings, ScoredPairs(a, b, similarities, levels, probability, model))
+    return _decide(
+        len(records), prepared, fields, settings, ScoredPairs(a, b, similarities, levels, probability, model)
+    )
 
 
-def _decide(n: int, prepared: list[Prepared], fields: list[Field], settings: MatchSettings, pairs: ScoredPairs) -> Decisions:
+def _decide(
+    n: int, prepared: list[Prepared], fields: list[Field], settings: MatchSettings, pairs: ScoredPairs
+) -> Decisions:
     """Scored pairs into coherent clusters of duplicates and the possible duplicates between them."""
 
     def evidence(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +229,9 @@ def _decide(n: int, prepared: list[Prepared], fields: list[Field], settings: Mat
         return probability, similarities
 
     edges = pairs.probability >= settings.duplicate_at
-    labels, pa, pb, within_p, similarities = coherent_clusters(n, pairs.a[edges], pairs.b[edges], evidence, cohesion=settings.cohesion)
+    labels, pa, pb, within_p, similarities = coherent_clusters(
+        n, pairs.a[edges], pairs.b[edges], evidence, cohesion=settings.cohesion
+    )
     review = (pairs.probability >= settings.review_at) & (labels[pairs.a] != labels[pairs.b])
     return Decisions(
         a=np.concatenate([pa, pairs.a[review]]),
@@ -207,7 +256,12 @@ def blocked_pairs(series: dict[str, pd.Series], fields: list[Field], settings: M
 
 
 def _score(
-    series: dict[str, pd.Series], prepared: list[Prepared], fields: list[Field], settings: MatchSettings, focus: np.ndarray | None, model: MatchModel | None
+    series: dict[str, pd.Series],
+    prepared: list[Prepared],
+    fields: list[Field],
+    settings: MatchSettings,
+    focus: np.ndarray | None,
+    model: MatchModel | None,
 ) -> ScoredPairs:
     n = len(prepared[0].codes)
     candidates = blocked_pairs(series, fields, settings)
@@ -219,8 +273,14 @@ def _score(
     per_key = {key: len(rows) for key, rows in candidates.by_key.items()}
     adjustment = term_frequency_adjustment(prepared, a, levels)
     if model is not None:
-        return ScoredPairs(a, b, similarities, levels, match_probability(model, levels, fields, adjustment), model, per_key)
-    ra, rb = _random_pairs(n, min(settings.random_pairs, max(n * (n - 1) // 2, 1)), settings.seed) if n > 1 else (a[:0], b[:0])
+        return ScoredPairs(
+            a, b, similarities, levels, match_probability(model, levels, fields, adjustment), model, per_key
+        )
+    ra, rb = (
+        _random_pairs(n, min(settings.random_pairs, max(n * (n - 1) // 2, 1)), settings.seed)
+        if n > 1
+        else (a[:0], b[:0])
+    )
     _, random_levels = compare_pairs(prepared, ra, rb)
     sizes = [COMPARATORS[f.kind].levels for f in fields]
     position = {f.column: i for i, f in enumerate(fields)}

@@ -43,12 +43,23 @@ def read_merges(path: Path) -> tuple[list[tuple[Key, list[Key]]], bool, list[Out
         survivor = row["survivor"].strip()
         merged = list(dict.fromkeys(m.strip() for m in SEPARATORS.split(row["merged"]) if m.strip()))
         reasons = [
-            reason for reason, applies in [
-                ("no survivor", not survivor), ("no kind", scoped and not scope), ("no merged record ids", not merged),
+            reason
+            for reason, applies in [
+                ("no survivor", not survivor),
+                ("no kind", scoped and not scope),
+                ("no merged record ids", not merged),
                 (f"the survivor {survivor!r} is among the merged records", survivor in merged),
-            ] if applies
+            ]
+            if applies
         ]
-        rows.append((f"the merge of {row['merged']!r} into {survivor!r}", (scope, survivor), [(scope, m) for m in merged], reasons))
+        rows.append(
+            (
+                f"the merge of {row['merged']!r} into {survivor!r}",
+                (scope, survivor),
+                [(scope, m) for m in merged],
+                reasons,
+            )
+        )
     folded = Counter(m for _, _, merged, reasons in rows if not reasons for m in merged)
     merges = []
     for where, survivor, merged, reasons in rows:
@@ -97,7 +108,9 @@ def _members(case: ShadowCase, scoped: bool) -> list[Key] | None:
     return [(scope, case.payload["survivor"]), *((scope, d) for d in case.payload["duplicates"])]
 
 
-def _compare(case: ShadowCase, members: list[Key], cluster_of: dict[Key, Cluster], kept: dict[Cluster, Key | None], missed: int) -> CaseComparison:
+def _compare(
+    case: ShadowCase, members: list[Key], cluster_of: dict[Key, Cluster], kept: dict[Cluster, Key | None], missed: int
+) -> CaseComparison:
     pairs = list(combinations(members, 2))
     agreed = sum(1 for a, b in pairs if a in cluster_of and cluster_of[a] == cluster_of.get(b))
     fields: dict[str, bool] = {}
@@ -111,9 +124,17 @@ def _compare(case: ShadowCase, members: list[Key], cluster_of: dict[Key, Cluster
     if case.would_write and agreed < len(pairs):
         home = cluster_of.get(members[0], frozenset())
         strays = [m[1] for m in members[1:] if m not in home]
-        wrong = WrongAction(what=f"would merge {', '.join(strays)} into {members[0][1]}; people did not", cost=Decimal(len(strays)), unit="records")
+        wrong = WrongAction(
+            what=f"would merge {', '.join(strays)} into {members[0][1]}; people did not",
+            cost=Decimal(len(strays)),
+            unit="records",
+        )
     return CaseComparison(
-        case=case, outcome="merged" if agreed else "not merged", people_wrote=agreed > 0, fields=fields, wrong=wrong,
+        case=case,
+        outcome="merged" if agreed else "not merged",
+        people_wrote=agreed > 0,
+        fields=fields,
+        wrong=wrong,
         counts={"pairs_agreed": agreed, "pairs_wrong": len(pairs) - agreed, "pairs_missed": missed},
     )
 
@@ -131,7 +152,9 @@ def compare_outcomes(path: Path, cases: list[ShadowCase]) -> OutcomeComparison:
     cluster_of, kept = clusters(merges)
     members = [_members(case, scoped) for case in cases]
     proposed: dict[str, set[frozenset[Key]]] = defaultdict(set)
-    first: dict[tuple[str, Cluster], int] = {}  # per version and people's cluster, the oldest case holding one of its records
+    first: dict[
+        tuple[str, Cluster], int
+    ] = {}  # per version and people's cluster, the oldest case holding one of its records
     for i, (case, held) in enumerate(zip(cases, members)):
         for pair in combinations(held or [], 2):
             proposed[case.instruction_version].add(frozenset(pair))
@@ -141,7 +164,12 @@ def compare_outcomes(path: Path, cases: list[ShadowCase]) -> OutcomeComparison:
     missed: Counter[int] = Counter()
     for (version, cluster), i in first.items():
         missed[i] += sum(1 for pair in combinations(sorted(cluster), 2) if frozenset(pair) not in proposed[version])
-    compared = [CaseComparison(case=case) if held is None else _compare(case, held, cluster_of, kept, missed[i]) for i, (case, held) in enumerate(zip(cases, members))]
+    compared = [
+        CaseComparison(case=case) if held is None else _compare(case, held, cluster_of, kept, missed[i])
+        for i, (case, held) in enumerate(zip(cases, members))
+    ]
     touched = {cluster for _, cluster in first}
-    unmatched = [_unmatched(cluster, kept[cluster]) for cluster in sorted(set(cluster_of.values()) - touched, key=sorted)]
+    unmatched = [
+        _unmatched(cluster, kept[cluster]) for cluster in sorted(set(cluster_of.values()) - touched, key=sorted)
+    ]
     return OutcomeComparison(cases=compared, unmatched=unmatched, problems=problems, rules=RULES)

@@ -8,11 +8,25 @@ from pydantic import BaseModel, Field, model_validator
 
 
 class DedupeParams(BaseModel):
-    kind: str = Field("customers", pattern=r"^[a-z][a-z0-9_]*$", description="The record set in the store: customers, vendors, people.")
-    file: Path | None = Field(None, description="CSV or Parquet of source records to load into the store first (new ids added, changed rows updated).")
-    id_column: str | None = Field(None, description="The file's column that identifies each record; needed with --file.")
-    fields: str | None = Field(None, description='Columns to compare, "col[:kind],...". Default: inferred from the column names.')
-    incremental: bool = Field(False, description="Match only new or changed records against the rest, with the model the last full run fitted.")
+    kind: str = Field(
+        "customers",
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="The record set in the store: customers, vendors, people.",
+    )
+    file: Path | None = Field(
+        None,
+        description="CSV or Parquet of source records to load into the store first (new ids added, changed rows updated).",
+    )
+    id_column: str | None = Field(
+        None, description="The file's column that identifies each record; needed with --file."
+    )
+    fields: str | None = Field(
+        None, description='Columns to compare, "col[:kind],...". Default: inferred from the column names.'
+    )
+    incremental: bool = Field(
+        False,
+        description="Match only new or changed records against the rest, with the model the last full run fitted.",
+    )
     delimiter: str | None = Field(None, description="The file's CSV delimiter. Default: detected.")
     encoding: str = Field("utf-8", description="The file's text encoding.")
 

@@ -42,26 +42,45 @@ class Survivorship(Strict):
         min_length=1,
         description="How the surviving record is chosen, in order; a tie left at the end goes to the record loaded first.",
     )
-    values: dict[str, ValueRule] = Field(default_factory=dict, description="Per column, where the merged record's value comes from.")
+    values: dict[str, ValueRule] = Field(
+        default_factory=dict, description="Per column, where the merged record's value comes from."
+    )
     default: ValueRule = Field(ValueRule.SURVIVOR, description="The rule for columns not named in `values`.")
-    recency_column: str | None = Field(None, description="A date column that says how recent a record is; without it, when the store last changed the record.")
+    recency_column: str | None = Field(
+        None,
+        description="A date column that says how recent a record is; without it, when the store last changed the record.",
+    )
     source_column: str | None = Field(None, description="The column naming each record's source system.")
     source_priority: list[str] = Field(default_factory=list, description="Source systems, most trusted first.")
 
     @model_validator(mode="after")
     def _sources_named(self) -> Self:
-        uses_source = SurvivorRule.SOURCE_PRIORITY in self.survivor or ValueRule.SOURCE_PRIORITY in {self.default, *self.values.values()}
+        uses_source = SurvivorRule.SOURCE_PRIORITY in self.survivor or ValueRule.SOURCE_PRIORITY in {
+            self.default,
+            *self.values.values(),
+        }
         if uses_source and not (self.source_column and self.source_priority):
-            raise ValueError("source_priority rules need source_column and source_priority (sources, most trusted first)")
+            raise ValueError(
+                "source_priority rules need source_column and source_priority (sources, most trusted first)"
+            )
         return self
 
 
 class DedupePolicy(Strict):
     duplicate_at: float = Field(gt=0, le=1, description="Match probability from which a pair is a duplicate.")
-    review_at: float = Field(gt=0, le=1, description="Match probability from which a pair goes to a person as a possible duplicate.")
-    cohesion: float = Field(0.9, gt=0, lt=1, description="Mean match probability a cluster's records must reach among themselves; weaker clusters are split.")
+    review_at: float = Field(
+        gt=0, le=1, description="Match probability from which a pair goes to a person as a possible duplicate."
+    )
+    cohesion: float = Field(
+        0.9,
+        gt=0,
+        lt=1,
+        description="Mean match probability a cluster's records must reach among themselves; weaker clusters are split.",
+    )
     max_cluster_size: int = Field(
-        10, ge=2, description="A cluster larger than this is escalated to the owner instead of proposed: it usually means a shared placeholder value."
+        10,
+        ge=2,
+        description="A cluster larger than this is escalated to the owner instead of proposed: it usually means a shared placeholder value.",
     )
     survivorship: Survivorship = Field(default_factory=Survivorship)
 

@@ -14,9 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from opsgate import Escalation, EscalationReason, Proposal
-from opsgate import Policy
-from opsgate import RecordMerge, RecordsMerge
+from opsgate import Escalation, EscalationReason, Policy, Proposal, RecordMerge, RecordsMerge
 from tasks.duplicate_flagging.clustering import components
 from tasks.duplicate_flagging.fields import Field, Kind
 from tasks.duplicate_flagging.matching import Decisions
@@ -75,7 +73,9 @@ def merge_cases(decisions: Decisions) -> list[MergeCase]:
         linked_labels, index = np.unique(ends, return_inverse=True)
         half = len(review)
         component = components(len(linked_labels), index[:half], index[half:])
-        alone = {int(labels[r]): np.array([r]) for r in np.concatenate([decisions.a[review], decisions.b[review]])}  # records in no cluster
+        alone = {
+            int(labels[r]): np.array([r]) for r in np.concatenate([decisions.a[review], decisions.b[review]])
+        }  # records in no cluster
         for c in np.unique(component):
             members = [groups.get(int(label), alone.get(int(label))) for label in linked_labels[component == c]]
             cases.append(MergeCase(REVIEW, np.unique(np.concatenate(members)), review[component[index[:half]] == c]))
@@ -86,7 +86,9 @@ def recency(frame: pd.DataFrame, updated_at: list, rules: Survivorship) -> np.nd
     """Seconds since the epoch per record: the policy's date column, else when the store last
     changed the record. An unreadable date ranks as oldest, never as now."""
     if rules.recency_column and rules.recency_column in frame.columns:
-        parsed = pd.to_datetime(frame[rules.recency_column].replace("", None), errors="coerce", format="mixed", utc=True)
+        parsed = pd.to_datetime(
+            frame[rules.recency_column].replace("", None), errors="coerce", format="mixed", utc=True
+        )
         seconds = parsed.astype("int64").to_numpy(dtype=np.float64) / 1e9
         return np.where(parsed.isna().to_numpy(), -np.inf, seconds)
     return np.array([pd.Timestamp(t).timestamp() for t in updated_at], dtype=np.float64)
@@ -123,8 +125,11 @@ class Matched:
         """The case's records as they are now (blank values left out), and the model that scored them."""
         columns = [c for c in self.frame.columns if c != ID_COLUMN]
         records = [
-            {"id": str(self.frame.iat[i, 0]), "updated_at": pd.Timestamp(self.updated_at[i]).isoformat(),
-             "data": {c: v for c, v in zip(columns, self.frame.iloc[i, 1:]) if v != ""}}
+            {
+                "id": str(self.frame.iat[i, 0]),
+                "updated_at": pd.Timestamp(self.updated_at[i]).isoformat(),
+                "data": {c: v for c, v in zip(columns, self.frame.iloc[i, 1:]) if v != ""},
+            }
             for i in members
         ]
         return {"kind": self.kind, "model": self.model_id, "columns": columns, "records": records}
@@ -138,7 +143,11 @@ def _context(case: MergeCase, fields: list[Field], reasons: dict[str, float]) ->
 
 
 def propose_merges(
-    matched: Matched, decisions: Decisions, policy: Policy, settings: DedupePolicy, rejected: list[frozenset[str]],
+    matched: Matched,
+    decisions: Decisions,
+    policy: Policy,
+    settings: DedupePolicy,
+    rejected: list[frozenset[str]],
 ) -> tuple[list[Proposed], int]:
     """One merge proposal per case not rejected before; returns them and how many were left out as rejected."""
     kind, frame, fields = matched.kind, matched.frame, matched.fields
@@ -155,8 +164,10 @@ def propose_merges(
             continue
         candidates = [
             Candidate(
-                external_id=str(ids[i]), values={c: str(frame.iat[i, frame.columns.get_loc(c)]) for c in data_columns},
-                recency=float(seconds[i]), source_rank=source_rank(str(sources[i]), rules.source_priority) if sources is not None else 0,
+                external_id=str(ids[i]),
+                values={c: str(frame.iat[i, frame.columns.get_loc(c)]) for c in data_columns},
+                recency=float(seconds[i]),
+                source_rank=source_rank(str(sources[i]), rules.source_priority) if sources is not None else 0,
             )
             for i in case.members
         ]
@@ -166,19 +177,31 @@ def propose_merges(
         match = round(float(decisions.probability[case.pairs].min()), 4)
         escalations = []
         if len(members) > settings.max_cluster_size:
-            escalations.append(Escalation(
-                reason=EscalationReason.OUT_OF_POLICY, field="cluster",
-                detail=f"{len(members)} records in one cluster; the policy proposes merges of up to {settings.max_cluster_size}",
-            ))
+            escalations.append(
+                Escalation(
+                    reason=EscalationReason.OUT_OF_POLICY,
+                    field="cluster",
+                    detail=f"{len(members)} records in one cluster; the policy proposes merges of up to {settings.max_cluster_size}",
+                )
+            )
         payload = RecordMerge(kind=kind, survivor=survivor.external_id, duplicates=duplicates, values=values)
-        summary = f"keep {survivor.external_id} ({_label(survivor, fields)}), merge {_ids(duplicates)} · match {match:.3f} · " + ", ".join(
-            f"{column} {value:.2f}" for column, value in reasons.items()
+        summary = (
+            f"keep {survivor.external_id} ({_label(survivor, fields)}), merge {_ids(duplicates)} · match {match:.3f} · "
+            + ", ".join(f"{column} {value:.2f}" for column, value in reasons.items())
         )
         proposal = Proposal(
-            workflow=policy.workflow, source=f"{kind}: {_ids(sorted(members))}", case_type=case.case_type, tool=RecordsMerge.tool,
-            payload=payload.model_dump(mode="json"), summary=summary, confidence={"match": match, **reasons},
-            escalations=escalations, instruction_version=policy.instruction_version, tools_used=TOOLS_USED,
-            context=_context(case, fields, reasons), inputs=matched.inputs(case.members),
+            workflow=policy.workflow,
+            source=f"{kind}: {_ids(sorted(members))}",
+            case_type=case.case_type,
+            tool=RecordsMerge.tool,
+            payload=payload.model_dump(mode="json"),
+            summary=summary,
+            confidence={"match": match, **reasons},
+            escalations=escalations,
+            instruction_version=policy.instruction_version,
+            tools_used=TOOLS_USED,
+            context=_context(case, fields, reasons),
+            inputs=matched.inputs(case.members),
         )
         proposed.append(Proposed(proposal, case, survivor.external_id, values))
     return proposed, left_out

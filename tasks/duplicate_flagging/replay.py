@@ -46,7 +46,10 @@ def _answer(case: PastCase, version: str, found: list[Proposed]) -> Proposal:
 
     if not found:
         return Proposal(
-            workflow=WORKFLOW, source=case.source, case_type=case.case_type, instruction_version=version,
+            workflow=WORKFLOW,
+            source=case.source,
+            case_type=case.case_type,
+            instruction_version=version,
             summary="no merge: under this version none of these records are duplicates or possible duplicates",
         )
     chosen = _chosen(found, (case.final_action or case.payload or {}).get("survivor"))
@@ -60,22 +63,30 @@ def _matched_again(cases: list[PastCase], version: str, policy: Policy, stored: 
     """The cases' records (one kind, the same columns, scored by the same model) matched again in
     one pass, each case a group of its own, and proposed as a live run would."""
 
-
     columns = cases[0].inputs["columns"]
     records = [r for case in cases for r in case.inputs["records"]]
-    frame = pd.DataFrame([{ID_COLUMN: r["id"], **{c: r["data"].get(c, "") for c in columns}} for r in records], columns=[ID_COLUMN, *columns])
+    frame = pd.DataFrame(
+        [{ID_COLUMN: r["id"], **{c: r["data"].get(c, "") for c in columns}} for r in records],
+        columns=[ID_COLUMN, *columns],
+    )
     for f in stored.fields:  # a column every record left blank when the case was proposed
         if f.column not in frame.columns:
             frame[f.column] = ""
     groups = np.repeat(np.arange(len(cases)), [len(case.inputs["records"]) for case in cases])
     settings = workflow_settings(SPEC, policy)
-    thresholds = MatchSettings(duplicate_at=settings.duplicate_at, review_at=settings.review_at, cohesion=settings.cohesion)
+    thresholds = MatchSettings(
+        duplicate_at=settings.duplicate_at, review_at=settings.review_at, cohesion=settings.cohesion
+    )
     decisions = rematch(frame, stored.fields, thresholds, stored.model, groups)
-    matched = Matched(cases[0].inputs["kind"], frame, [pd.Timestamp(r["updated_at"]) for r in records], stored.fields, stored.id)
+    matched = Matched(
+        cases[0].inputs["kind"], frame, [pd.Timestamp(r["updated_at"]) for r in records], stored.fields, stored.id
+    )
     found, _ = propose_merges(matched, decisions, policy, settings, rejected=[])
     by_case: dict[int, list[Proposed]] = {}
     for proposed in found:
-        by_case.setdefault(int(groups[proposed.case.members[0]]), []).append(proposed)  # a merge never spans two groups: no pair does
+        by_case.setdefault(int(groups[proposed.case.members[0]]), []).append(
+            proposed
+        )  # a merge never spans two groups: no pair does
     return [_answer(case, version, by_case.get(i, [])) for i, case in enumerate(cases)]
 
 
@@ -94,14 +105,20 @@ def replay(cases: list[PastCase], version: str, policy: Policy) -> list[Proposal
     for i, case in enumerate(cases):
         if not case.inputs.get("records"):
             answers[i] = Unavailable(
-                source=case.source, reason="the case kept no records to match again (a row that could not be read, or a case from before cases kept their inputs)",
+                source=case.source,
+                reason="the case kept no records to match again (a row that could not be read, or a case from before cases kept their inputs)",
             )
         else:
-            batches.setdefault((int(case.inputs["model"]), case.inputs["kind"], tuple(case.inputs["columns"])), []).append(i)
+            batches.setdefault(
+                (int(case.inputs["model"]), case.inputs["kind"], tuple(case.inputs["columns"])), []
+            ).append(i)
     for (model_id, _, _), members in batches.items():
         stored = stored_model(model_id)
         if stored is None:
-            gone = f"the model that scored the case (match model {model_id}) is no longer in the store, or was fitted on other comparison levels than the rules have now"
+            gone = (
+                f"the model that scored the case (match model {model_id}) is no longer in "
+                "the store, or was fitted on other comparison levels than the rules have now"
+            )
             answers.update({i: Unavailable(source=cases[i].source, reason=gone) for i in members})
             continue
         answers.update(zip(members, _matched_again([cases[i] for i in members], version, policy, stored), strict=True))

@@ -71,14 +71,15 @@ def term_frequency_weights(frequency: np.ndarray) -> np.ndarray:
         return np.where(frequency > 0, np.log2(chance / np.maximum(frequency, 1e-300)), 0.0)
 
 
-
 def level_frequencies(levels: np.ndarray, sizes: list[int], weights: np.ndarray | None = None) -> list[np.ndarray]:
     """Per field, the (weighted) share of each level among the pairs where the field is present."""
     found = []
     for f, size in enumerate(sizes):
         column = levels[:, f]
         present = column != MISSING
-        counts = np.bincount(column[present], weights=None if weights is None else weights[present], minlength=size).astype(np.float64)
+        counts = np.bincount(
+            column[present], weights=None if weights is None else weights[present], minlength=size
+        ).astype(np.float64)
         total = counts.sum()
         share = counts / total if total > 0 else np.full(size, 1.0 / size)
         found.append(np.maximum(share, FLOOR) / np.maximum(share, FLOOR).sum())
@@ -111,7 +112,14 @@ def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _em(
-    model: MatchModel, patterns: np.ndarray, counts: np.ndarray, sizes: list[int], free: list[int], max_iterations: int, *, learn_u: bool = False
+    model: MatchModel,
+    patterns: np.ndarray,
+    counts: np.ndarray,
+    sizes: list[int],
+    free: list[int],
+    max_iterations: int,
+    *,
+    learn_u: bool = False,
 ) -> MatchModel:
     """EM over agreement patterns: m of the ``free`` fields and the prior move; u too if ``learn_u``."""
     for _ in range(max_iterations):
@@ -144,15 +152,21 @@ def fit(
     m is the mean over the sessions that could learn it.
     """
     u = level_frequencies(random_levels, sizes)
-    start = [np.geomspace(0.02, 1.0, size) / np.geomspace(0.02, 1.0, size).sum() for size in sizes]  # duplicates mostly agree
+    start = [
+        np.geomspace(0.02, 1.0, size) / np.geomspace(0.02, 1.0, size).sum() for size in sizes
+    ]  # duplicates mostly agree
     learnt: list[list[np.ndarray]] = [[] for _ in sizes]
     for rows, blocked in sessions:
         free = [f for f in range(len(sizes)) if f not in blocked]
         if len(rows) == 0 or not free:
             continue
         patterns, counts, _ = _patterns(levels[rows][:, free])
-        session = MatchModel(fields=[fields[f] for f in free], m=[start[f] for f in free], u=[u[f] for f in free], prior=0.1)
-        session = _em(session, patterns, counts, [sizes[f] for f in free], list(range(len(free))), max_iterations, learn_u=True)
+        session = MatchModel(
+            fields=[fields[f] for f in free], m=[start[f] for f in free], u=[u[f] for f in free], prior=0.1
+        )
+        session = _em(
+            session, patterns, counts, [sizes[f] for f in free], list(range(len(free))), max_iterations, learn_u=True
+        )
         for i, f in enumerate(free):
             learnt[f].append(session.m[i])
     m = [np.mean(found, axis=0) if found else start[f] for f, found in enumerate(learnt)]

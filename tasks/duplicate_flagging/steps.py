@@ -11,15 +11,22 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from opsgate import ConfigurationError, InputError
-from opsgate import Proposal
-from opsgate import Run, workflow_settings
-from opsgate import RowProblem, read_records
-from opsgate import approved_pairs, mark_matched
+from opsgate import (
+    ConfigurationError,
+    InputError,
+    Proposal,
+    RowProblem,
+    Run,
+    approved_pairs,
+    mark_matched,
+    read_records,
+    workflow_settings,
+)
 from tasks.duplicate_flagging.evidence import review_markdown
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
 from tasks.duplicate_flagging.learning import learn_from_approvals
 from tasks.duplicate_flagging.matching import MatchSettings, find_duplicates
+from tasks.duplicate_flagging.params import DedupeParams
 from tasks.duplicate_flagging.proposing import Matched, propose_merges
 from tasks.duplicate_flagging.store import (
     ID_COLUMN,
@@ -33,7 +40,6 @@ from tasks.duplicate_flagging.store import (
     unsettled_records,
 )
 from tasks.duplicate_flagging.workflow import SPEC
-from tasks.duplicate_flagging.params import DedupeParams
 
 logger = logging.getLogger(__name__)
 
@@ -68,31 +74,61 @@ def gather_records(run: Run, params: DedupeParams) -> Gathered:
         assert params.id_column is not None, "checked by DedupeParams"
         records = read_records(params.file, params.id_column, delimiter=params.delimiter, encoding=params.encoding)
         if ID_COLUMN in records.frame.columns:
-            raise InputError(f"{params.file}: the column name {ID_COLUMN!r} is reserved for record ids; rename that column")
-        counts = import_records(params.kind, records.frame, params.id_column, workflow=run.workflow, run_id=run.id, actor=run.trigger, source=str(params.file))
-        logger.info("%s: %d new, %d changed, %d unchanged records; %d rows not usable", params.file, counts.inserted, counts.updated, counts.unchanged, len(records.problems))
+            raise InputError(
+                f"{params.file}: the column name {ID_COLUMN!r} is reserved for record ids; rename that column"
+            )
+        counts = import_records(
+            params.kind,
+            records.frame,
+            params.id_column,
+            workflow=run.workflow,
+            run_id=run.id,
+            actor=run.trigger,
+            source=str(params.file),
+        )
+        logger.info(
+            "%s: %d new, %d changed, %d unchanged records; %d rows not usable",
+            params.file,
+            counts.inserted,
+            counts.updated,
+            counts.unchanged,
+            len(records.problems),
+        )
         problems, source = records.problems, str(params.file)
     stored = live_records(params.kind)
     if len(stored.frame) == 0 and not problems:
         raise InputError(f"no live {params.kind} records in the store; load some with --file and --id-column")
     fields = _fields(params, list(stored.frame.columns)) if len(stored.frame) else []
     if len(stored.frame) and not fields:
-        raise ConfigurationError(f"no {params.kind} column is named as a name, address, phone, e-mail, date or id; say which with --fields")
+        raise ConfigurationError(
+            f"no {params.kind} column is named as a name, address, phone, e-mail, date or id; say which with --fields"
+        )
     gathered = Gathered(kind=params.kind, stored=stored, fields=fields, problems=problems, source=source)
     if params.incremental:
         gathered.model = latest_model(run.workflow, params.kind, fields)
         if gathered.model is None:
-            logger.warning("no model from a full run on these fields yet: matching all %d records and fitting one", len(stored.frame))
+            logger.warning(
+                "no model from a full run on these fields yet: matching all %d records and fitting one",
+                len(stored.frame),
+            )
         else:
             gathered.focus = stored.changed
-            logger.info("incremental: %d of %d records are new or changed", int(stored.changed.sum()), len(stored.frame))
+            logger.info(
+                "incremental: %d of %d records are new or changed", int(stored.changed.sum()), len(stored.frame)
+            )
     return gathered
 
 
 @task(name="propose-merges", cache_policy=NO_CACHE)
 def propose(run: Run, gathered: Gathered) -> list[Proposal]:
     failed = [
-        Proposal(workflow=run.workflow, source=f"{gathered.source} {p.where}", case_type="record", error=p.reason, instruction_version=run.policy.instruction_version)
+        Proposal(
+            workflow=run.workflow,
+            source=f"{gathered.source} {p.where}",
+            case_type="record",
+            error=p.reason,
+            instruction_version=run.policy.instruction_version,
+        )
         for p in gathered.problems
     ]
     frame = gathered.stored.frame
@@ -101,7 +137,9 @@ def propose(run: Run, gathered: Gathered) -> list[Proposal]:
         return failed
     policy = workflow_settings(SPEC, run.policy)
     settings = MatchSettings(duplicate_at=policy.duplicate_at, review_at=policy.review_at, cohesion=policy.cohesion)
-    decisions = find_duplicates(frame, gathered.fields, settings, focus=gathered.focus, model=gathered.model.model if gathered.model else None)
+    decisions = find_duplicates(
+        frame, gathered.fields, settings, focus=gathered.focus, model=gathered.model.model if gathered.model else None
+    )
     used = gathered.model
     if used is None:
         confirmed = approved_pairs(gathered.kind)
@@ -115,12 +153,16 @@ def propose(run: Run, gathered: Gathered) -> list[Proposal]:
     proposed, left_out = propose_merges(matched, decisions, run.policy, policy, rejected)
     logger.info(
         "%d candidate pairs compared: %d merge proposals (%d clusters, %d possible duplicates), %d rejected earlier and left out",
-        len(decisions.scored.a), len(proposed), sum(1 for p in proposed if p.proposal.case_type == "duplicate"),
-        sum(1 for p in proposed if p.proposal.case_type == "review"), left_out,
+        len(decisions.scored.a),
+        len(proposed),
+        sum(1 for p in proposed if p.proposal.case_type == "duplicate"),
+        sum(1 for p in proposed if p.proposal.case_type == "review"),
+        left_out,
     )
     if proposed:
         create_markdown_artifact(
-            key=f"{run.workflow.replace('_', '-')}-side-by-side", markdown=review_markdown(gathered.kind, proposed, frame, gathered.fields, left_out),
+            key=f"{run.workflow.replace('_', '-')}-side-by-side",
+            markdown=review_markdown(gathered.kind, proposed, frame, gathered.fields, left_out),
             description="Each proposed merge's records side by side, with the merged values and the evidence",
         )
     return failed + [p.proposal for p in proposed]

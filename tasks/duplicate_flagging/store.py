@@ -15,9 +15,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from opsgate import FittedModel, ImportCounts, fitted_model, import_record_set, latest_fitted, live_record_set, proposed_actions, save_fitted
-from opsgate import Status
-from opsgate import RecordMerge, RecordsMerge
+from opsgate import (
+    FittedModel,
+    ImportCounts,
+    RecordMerge,
+    RecordsMerge,
+    Status,
+    fitted_model,
+    import_record_set,
+    latest_fitted,
+    live_record_set,
+    proposed_actions,
+    save_fitted,
+)
 from tasks.duplicate_flagging.comparing import COMPARATORS
 from tasks.duplicate_flagging.fields import Field
 from tasks.duplicate_flagging.scoring import MatchModel
@@ -36,7 +46,14 @@ class StoredRecords:
 
 
 def import_records(
-    kind: str, frame: pd.DataFrame, id_column: str, *, workflow: str, run_id: str | None, actor: str, source: str,
+    kind: str,
+    frame: pd.DataFrame,
+    id_column: str,
+    *,
+    workflow: str,
+    run_id: str | None,
+    actor: str,
+    source: str,
 ) -> ImportCounts:
     """Upsert ``frame``'s rows by id: a row whose data is unchanged is not touched."""
     columns = [c for c in frame.columns if c != id_column]
@@ -86,12 +103,19 @@ class StoredModel:
 
 
 def save_model(
-    workflow: str, kind: str, fields: list[Field], model: MatchModel, run_id: str, confirmed: int,
+    workflow: str,
+    kind: str,
+    fields: list[Field],
+    model: MatchModel,
+    run_id: str,
+    confirmed: int,
 ) -> StoredModel:
     """``confirmed``: how many approved pairs refined it, for whoever wonders why it changed."""
     stored: dict[str, Any] = {
-        "m": [m.tolist() for m in model.m], "u": [u.tolist() for u in model.u],
-        "prior": model.prior, "confirmed_pairs": confirmed,
+        "m": [m.tolist() for m in model.m],
+        "u": [u.tolist() for u in model.u],
+        "prior": model.prior,
+        "confirmed_pairs": confirmed,
     }
     model_id = save_fitted(workflow, kind, [f.model_dump(mode="json") for f in fields], stored, run_id)
     return StoredModel(model_id, fields, model)
@@ -106,7 +130,9 @@ def _stored(found: FittedModel) -> StoredModel | None:
     if [len(x) for x in m] != [COMPARATORS[f.kind].levels for f in fields]:
         return None
     match = MatchModel(
-        fields=[f.column for f in fields], m=[np.asarray(x) for x in m], u=[np.asarray(x) for x in u],
+        fields=[f.column for f in fields],
+        m=[np.asarray(x) for x in m],
+        u=[np.asarray(x) for x in u],
         prior=float(found.model["prior"]),
     )
     return StoredModel(found.id, fields, match)

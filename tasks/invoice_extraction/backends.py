@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from opsgate import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable
-from opsgate import Escalation, EscalationReason
+from opsgate import Escalation, EscalationReason, LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable
 from tasks.invoice_extraction.llm_extraction import CONFIDENCE, current_prompt, extract_with_llm
 from tasks.invoice_extraction.models import InvoiceFields
 from tasks.invoice_extraction.rules import RulesResult, extract_fields
@@ -70,12 +69,24 @@ def _merge(rules: RulesResult, llm: RulesResult, unsure: list[str]) -> tuple[Rul
         if name in unsure:
             values[name], confidence[name] = theirs, CONFIDENCE
         elif ours is not None and not _same(ours, theirs):
-            conflicts.append(Escalation(reason=EscalationReason.CONFLICTING_SOURCES, field=name, detail=f"the rules read {ours}, the LLM read {theirs}"))
-    return RulesResult(fields=InvoiceFields(**values), confidence=confidence, document_type=rules.document_type), conflicts
+            conflicts.append(
+                Escalation(
+                    reason=EscalationReason.CONFLICTING_SOURCES,
+                    field=name,
+                    detail=f"the rules read {ours}, the LLM read {theirs}",
+                )
+            )
+    return RulesResult(
+        fields=InvoiceFields(**values), confidence=confidence, document_type=rules.document_type
+    ), conflicts
 
 
 def read_fields(
-    text: str, backend: Backend, client: instructor.Instructor | None = None, prompt: Prompt | None = None, rules: RulesResult | None = None,
+    text: str,
+    backend: Backend,
+    client: instructor.Instructor | None = None,
+    prompt: Prompt | None = None,
+    rules: RulesResult | None = None,
 ) -> Reading:
     """The fields of ``text`` by ``backend``; the LLM backends need ``client`` and read with
     ``prompt``, the newest prompt file when none is given. ``rules`` is the rules' reading of the
@@ -87,7 +98,9 @@ def read_fields(
     if backend == "llm":
         return _llm_only(text, client, prompt)
     rules = rules or extract_fields(text)
-    unsure = [n for n in SCALAR_FIELDS if getattr(rules.fields, n) in (None, "") or rules.confidence.get(n, 0) < UNSURE_BELOW]
+    unsure = [
+        n for n in SCALAR_FIELDS if getattr(rules.fields, n) in (None, "") or rules.confidence.get(n, 0) < UNSURE_BELOW
+    ]
     if not unsure:
         return Reading(rules, RULES_VERSION)
     try:

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opsgate import MB, IsolatedPool, Limits
-from opsgate import get_settings
+from opsgate import MB, IsolatedPool, Limits, get_settings
 from tasks.invoice_extraction.backends import Backend
 from tasks.invoice_extraction.extracting import ReadOptions, TextToRead, check_required, finish_reading, read_document
 from tasks.invoice_extraction.models import Extraction
@@ -50,8 +49,18 @@ def read_options(backend: Backend | None = None) -> ReadOptions:
     """The configured limits, with ``backend`` (the configured one when omitted); OCR may take
     what is left of a reader's wall-clock limit, which kills it anyway."""
     settings = get_settings()
-    ocr = OcrOptions(languages=settings.ocr_languages, dpi=settings.ocr_dpi, seconds=settings.reader_wall_seconds, max_pixels=settings.reader_max_image_pixels)
-    return ReadOptions(max_bytes=settings.max_document_bytes, max_expanded=settings.reader_max_expanded_mb * MB, backend=backend or settings.backend, ocr=ocr)
+    ocr = OcrOptions(
+        languages=settings.ocr_languages,
+        dpi=settings.ocr_dpi,
+        seconds=settings.reader_wall_seconds,
+        max_pixels=settings.reader_max_image_pixels,
+    )
+    return ReadOptions(
+        max_bytes=settings.max_document_bytes,
+        max_expanded=settings.reader_max_expanded_mb * MB,
+        backend=backend or settings.backend,
+        ocr=ocr,
+    )
 
 
 def read_job(job: ReadJob) -> Extraction | TextToRead:
@@ -81,4 +90,8 @@ def extract_documents(
                 yield finish_reading(result.value, job.required, job.options.backend, client, prompt)
             except Exception as exc:  # a bug on one document must not cost the batch: that input fails, recorded
                 logger.exception("extracting %s failed unexpectedly", job.source)
-                yield Extraction(source=job.source, status="error", error=f"extraction failed unexpectedly: {type(exc).__name__}: {exc}")
+                yield Extraction(
+                    source=job.source,
+                    status="error",
+                    error=f"extraction failed unexpectedly: {type(exc).__name__}: {exc}",
+                )

@@ -19,8 +19,7 @@ from stdnum import iban as stdnum_iban
 from stdnum.eu import vat as stdnum_vat
 from stdnum.exceptions import ValidationError
 
-from opsgate import bidi_controls
-from opsgate import Escalation, EscalationReason
+from opsgate import Escalation, EscalationReason, bidi_controls
 from tasks.invoice_extraction.models import InvoiceFields
 
 CONFIRMED, DOUBTFUL = 0.97, 0.3
@@ -83,11 +82,29 @@ def failed_checks(fields: InvoiceFields) -> list[Escalation]:
     """
     found: list[Escalation] = []
     if fields.iban and not iban_checked(fields.iban):
-        found.append(Escalation(reason=EscalationReason.FAILED_CHECK, field="iban", detail=f"{fields.iban} fails the IBAN checksum (ISO 13616 mod 97)"))
+        found.append(
+            Escalation(
+                reason=EscalationReason.FAILED_CHECK,
+                field="iban",
+                detail=f"{fields.iban} fails the IBAN checksum (ISO 13616 mod 97)",
+            )
+        )
     if fields.vendor_tax_id and vat_id_valid(fields.vendor_tax_id) is False:
-        found.append(Escalation(reason=EscalationReason.FAILED_CHECK, field="vendor_tax_id", detail=f"{fields.vendor_tax_id} fails the VAT id check digits"))
+        found.append(
+            Escalation(
+                reason=EscalationReason.FAILED_CHECK,
+                field="vendor_tax_id",
+                detail=f"{fields.vendor_tax_id} fails the VAT id check digits",
+            )
+        )
     if fields.invoice_date and fields.due_date and fields.due_date < fields.invoice_date:
-        found.append(Escalation(reason=EscalationReason.FAILED_CHECK, field="due_date", detail=f"due {fields.due_date} is before the issue date {fields.invoice_date}"))
+        found.append(
+            Escalation(
+                reason=EscalationReason.FAILED_CHECK,
+                field="due_date",
+                detail=f"due {fields.due_date} is before the issue date {fields.invoice_date}",
+            )
+        )
     texts = [(name, getattr(fields, name)) for name in TEXT_FIELDS]
     texts += [(f"line_items[{i}].description", item.description) for i, item in enumerate(fields.line_items)]
     for name, value in texts:

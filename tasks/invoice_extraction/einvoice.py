@@ -176,7 +176,9 @@ def _address(*parts: str | None) -> str | None:
     return ", ".join(p for p in parts if p) or None
 
 
-def _line(description: str | None, quantity: Decimal | None, price: Decimal | None, amount: Decimal | None) -> Iterator[LineItem]:
+def _line(
+    description: str | None, quantity: Decimal | None, price: Decimal | None, amount: Decimal | None
+) -> Iterator[LineItem]:
     if any(v is not None for v in (description, quantity, price, amount)):
         yield LineItem(description=description, quantity=quantity, unit_price=price, amount=amount)
 
@@ -199,7 +201,10 @@ def _cii(root: Element) -> tuple[str | None, Decimal | None, dict[str, object]]:
     currency = _currency(_text(settlement, "InvoiceCurrencyCode"))
     vat_ids = [n for n in _all(seller, "SpecifiedTaxRegistration/ID") if (n.get("schemeID") or "").upper() == "VA"]
     address = _one(seller, "PostalTradeAddress")
-    ibans = [_text(n, "") for n in _all(settlement, "SpecifiedTradeSettlementPaymentMeans/PayeePartyCreditorFinancialAccount/IBANID")]
+    ibans = [
+        _text(n, "")
+        for n in _all(settlement, "SpecifiedTradeSettlementPaymentMeans/PayeePartyCreditorFinancialAccount/IBANID")
+    ]
     lines = [
         item
         for node in _all(trade, "IncludedSupplyChainTradeLineItem")
@@ -248,9 +253,7 @@ def _ubl(root: Element, credit_note: bool) -> tuple[str | None, Decimal | None, 
     seller_name, address = _ubl_party(_one(root, "AccountingSupplierParty/Party"))
     buyer_name, _ = _ubl_party(_one(root, "AccountingCustomerParty/Party"))
     seller = _one(root, "AccountingSupplierParty/Party")
-    vat_ids = [
-        s for s in _all(seller, "PartyTaxScheme") if (_text(s, "TaxScheme/ID") or "VAT").upper() == "VAT"
-    ]
+    vat_ids = [s for s in _all(seller, "PartyTaxScheme") if (_text(s, "TaxScheme/ID") or "VAT").upper() == "VAT"]
     currency = _currency(_text(root, "DocumentCurrencyCode"))
     totals = _one(root, "LegalMonetaryTotal")
     tax = next((a for t in _all(root, "TaxTotal") if (a := _amount(t, "TaxAmount", currency)) is not None), None)

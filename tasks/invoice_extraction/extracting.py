@@ -28,8 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsgate import ConfigurationError, ExtractionError
-from opsgate import Escalation, EscalationReason
+from opsgate import ConfigurationError, Escalation, EscalationReason, ExtractionError
 from tasks.invoice_extraction.backends import Backend, Reading, read_fields
 from tasks.invoice_extraction.checks import failed_checks
 from tasks.invoice_extraction.einvoice import EInvoice, looks_like_xml, parse_einvoice
@@ -107,11 +106,17 @@ def extract_document(
     Untrusted inboxes are read through ``batch.extract_documents`` instead, which runs this work
     in reader processes.
     """
-    options = ReadOptions(max_bytes=max_bytes, use_embedded_xml=use_embedded_xml, backend=backend, ocr=ocr or OcrOptions())
-    return finish_reading(read_document(path, required_fields, source, options), required_fields, backend, client, prompt)
+    options = ReadOptions(
+        max_bytes=max_bytes, use_embedded_xml=use_embedded_xml, backend=backend, ocr=ocr or OcrOptions()
+    )
+    return finish_reading(
+        read_document(path, required_fields, source, options), required_fields, backend, client, prompt
+    )
 
 
-def read_document(path: Path, required_fields: Sequence[str], source: str | None, options: ReadOptions, data: bytes | None = None) -> Extraction | TextToRead:
+def read_document(
+    path: Path, required_fields: Sequence[str], source: str | None, options: ReadOptions, data: bytes | None = None
+) -> Extraction | TextToRead:
     """Everything that parses the document's bytes (``data`` when already loaded, else the file):
     the finished extraction, or the text a model still has to read (``llm`` and ``auto``)."""
     check_required(required_fields)  # before reading: a policy mistake raises even for a missing file
@@ -128,8 +133,11 @@ def read_document(path: Path, required_fields: Sequence[str], source: str | None
 
 
 def finish_reading(
-    read: Extraction | TextToRead, required_fields: Sequence[str], backend: Backend,
-    client: instructor.Instructor | None = None, prompt: Prompt | None = None,
+    read: Extraction | TextToRead,
+    required_fields: Sequence[str],
+    backend: Backend,
+    client: instructor.Instructor | None = None,
+    prompt: Prompt | None = None,
 ) -> Extraction:
     """The extraction, asking the model where the reader left text for it (in the parent process)."""
     if isinstance(read, Extraction):
@@ -146,7 +154,9 @@ def check_required(required_fields: Sequence[str]) -> None:
         raise ConfigurationError(f"unknown required invoice field(s): {', '.join(unknown)}")
 
 
-def _extract(data: bytes, name: str, required_fields: Sequence[str], source: str, options: ReadOptions) -> Extraction | TextToRead:
+def _extract(
+    data: bytes, name: str, required_fields: Sequence[str], source: str, options: ReadOptions
+) -> Extraction | TextToRead:
     """An e-invoice's XML where there is one (with the printed text to check it against), else the text."""
     if not is_pdf(data) and looks_like_xml(data):
         try:
@@ -221,7 +231,9 @@ def _total_conflict(einvoice: EInvoice, printed: Decimal | None) -> list[Escalat
     stated = {abs(v) for v in (einvoice.fields.total, einvoice.amount_due) if v is not None}
     if printed is None or abs(printed) in stated:
         return []
-    detail = f"the embedded e-invoice says {einvoice.fields.total}, the printed text {printed}; the e-invoice value is kept"
+    detail = (
+        f"the embedded e-invoice says {einvoice.fields.total}, the printed text {printed}; the e-invoice value is kept"
+    )
     return [Escalation(reason=EscalationReason.CONFLICTING_SOURCES, field="total", detail=detail)]
 
 
@@ -244,11 +256,15 @@ def _finish(source: str, required_fields: Sequence[str], reading: Reading, text:
     """The extraction of what was read, escalated for every required field left empty and every failed
     check; ``text``, when the fields were read from text, is kept for the vendor memory (``memory``)."""
     fields = reading.result.fields
-    escalations = reading.escalations + [
-        Escalation(reason=EscalationReason.MISSING_DATA, field=name, detail=f"{name} not found in the document")
-        for name in required_fields
-        if getattr(fields, name) in (None, "", [])
-    ] + failed_checks(fields)
+    escalations = (
+        reading.escalations
+        + [
+            Escalation(reason=EscalationReason.MISSING_DATA, field=name, detail=f"{name} not found in the document")
+            for name in required_fields
+            if getattr(fields, name) in (None, "", [])
+        ]
+        + failed_checks(fields)
+    )
     return Extraction(
         source=source,
         status="escalated" if escalations else "ok",

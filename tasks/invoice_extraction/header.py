@@ -30,7 +30,10 @@ _ASIDE = re.compile(
     r"|^\W*site\s*[:#]?\s*\d",
     re.IGNORECASE,
 )
-_DATE_TIME = re.compile(r"^\W*\d{1,4}[\s/.-]+(?:\d{1,2}|[A-Za-z]{3,9})[\s/.-]+\d{2,4}(?:\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AP]M)?)?\W*$", re.IGNORECASE)
+_DATE_TIME = re.compile(
+    r"^\W*\d{1,4}[\s/.-]+(?:\d{1,2}|[A-Za-z]{3,9})[\s/.-]+\d{2,4}(?:\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AP]M)?)?\W*$",
+    re.IGNORECASE,
+)
 # Lines that close the head block: contact details, tax numbers, titles and transaction labels.
 _STOP = re.compile(
     r"^\W*(?:tel\b|tel[\s./:]|tei\b|telephone|phone|ph\b|h/?p\b|hp\s*:|mobile|fax|e-?mail|website|http|www\.|whatsapp"
@@ -73,7 +76,9 @@ _NOTICE = re.compile(
     re.IGNORECASE,
 )
 # A five-digit postcode; not a lot or house number ("LOT 34817").
-_POSTCODE = re.compile(r"(?<![\d-])(?<!lot )(?<!lot)(?<!pt )(?<!ptd )(?<!no )(?<!no\.)(?<!no\. )\d{5}(?![\d-])", re.IGNORECASE)
+_POSTCODE = re.compile(
+    r"(?<![\d-])(?<!lot )(?<!lot)(?<!pt )(?<!ptd )(?<!no )(?<!no\.)(?<!no\. )\d{5}(?![\d-])", re.IGNORECASE
+)
 _INLINE_CONTACT = re.compile(r"[\s,;]*\b(?:tel|fax|phone|h/p|hp|mobile|e-?mail)\b.*$", re.IGNORECASE)
 _JOINS_NEXT = re.compile(r"(?:[&,\-(]|\band|\bof)\s*$", re.IGNORECASE)
 _CONTINUES_PREVIOUS = re.compile(
@@ -124,8 +129,10 @@ def read_header(lines: Sequence[str]) -> Header:
             if address_lines:
                 break
             continue
-        if not address_lines and not looks_like_address(head[i]) and any(
-            looks_like_address(head[j]) for j in range(i + 1, end) if kinds[j] == "text"
+        if (
+            not address_lines
+            and not looks_like_address(head[i])
+            and any(looks_like_address(head[j]) for j in range(i + 1, end) if kinds[j] == "text")
         ):
             continue  # a branch or brand line between the name and the street
         if postcode_seen and len(head[i].split()) > 4:
@@ -166,11 +173,17 @@ def _name_lines(head: Sequence[str], kinds: Sequence[str], texts: Sequence[int])
         if looks_like_address(head[i]) and before_address:
             break
         before_address.append(i)
-    registered = next((i - 1 for i in range(1, len(head)) if i - 1 in before_address and _REGISTRATION.match(head[i])), None)
+    registered = next(
+        (i - 1 for i in range(1, len(head)) if i - 1 in before_address and _REGISTRATION.match(head[i])), None
+    )
     if registered is not None:  # a company's registration number stands right under its name
         first = registered
-        while first - 1 in before_address and (_joined(head[first - 1], head[first]) or _TRADE_WORD.search(head[first - 1])):
-            first -= 1  # a line ending mid-name, or a business word above ("LEMON TREE RESTAURANT" / "JTJ FOODS SDN BHD")
+        while first - 1 in before_address and (
+            _joined(head[first - 1], head[first]) or _TRADE_WORD.search(head[first - 1])
+        ):
+            first -= (
+                1  # a line ending mid-name, or a business word above ("LEMON TREE RESTAURANT" / "JTJ FOODS SDN BHD")
+            )
         return first, registered
     legal = [i for i in before_address if _LEGAL_FORM.search(head[i]) and not looks_like_address(head[i])]
     if legal:
@@ -179,8 +192,10 @@ def _name_lines(head: Sequence[str], kinds: Sequence[str], texts: Sequence[int])
         trade = [i for i in before_address if _TRADE_WORD.search(head[i]) and not looks_like_address(head[i])]
         return (before_address[0], before_address[-1]) if trade else (before_address[0], before_address[0])
     short_form = len(_LEGAL_FORM.split(head[first])[0].split()) <= 1
-    while first - 1 in before_address and not _OWNED_BY.match(head[first]) and (
-        short_form or _joined(head[first - 1], head[first])
+    while (
+        first - 1 in before_address
+        and not _OWNED_BY.match(head[first])
+        and (short_form or _joined(head[first - 1], head[first]))
     ):
         first -= 1
         short_form = False
@@ -195,9 +210,9 @@ def _joined(upper: str, lower: str) -> bool:
 
 
 def looks_like_address(line: str) -> bool:
-    return bool(re.search(r"\d", line) and (_ADDRESS_WORD.search(line) or _POSTCODE.search(line) or "," in line)) or bool(
-        _POSTCODE.search(line)
-    )
+    return bool(
+        re.search(r"\d", line) and (_ADDRESS_WORD.search(line) or _POSTCODE.search(line) or "," in line)
+    ) or bool(_POSTCODE.search(line))
 
 
 def _clean_name(name: str) -> str:

@@ -20,15 +20,33 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from opsgate import ApprovedPosting, Learnt, follow_postings, keep_texts, learn_documents, learnt_documents
-from opsgate import digest
-from opsgate import get_settings
+from opsgate import (
+    ApprovedPosting,
+    Learnt,
+    digest,
+    follow_postings,
+    get_settings,
+    keep_texts,
+    learn_documents,
+    learnt_documents,
+)
 from tasks.invoice_extraction.learning import LearntDocument, learn
 from tasks.invoice_extraction.memory import Memory
 from tasks.invoice_extraction.models import Extraction, InvoiceFields
 
 WORKFLOW = "invoice_extraction"
-POSTED_FIELDS = ("vendor_name", "invoice_number", "invoice_date", "due_date", "currency", "subtotal", "tax_total", "total", "po_number", "iban")
+POSTED_FIELDS = (
+    "vendor_name",
+    "invoice_number",
+    "invoice_date",
+    "due_date",
+    "currency",
+    "subtotal",
+    "tax_total",
+    "total",
+    "po_number",
+    "iban",
+)
 
 
 @dataclass(frozen=True)
@@ -60,8 +78,12 @@ def _lesson(approved: Approved) -> Learnt:
     """What one approved document teaches, as the platform keeps it."""
     doc = learn(approved.text, approved.fields, approved.proposed)
     return Learnt(
-        origin=approved.origin, digest=approved.digest, subject=doc.vendor or f"document:{approved.digest[:12]}",
-        fields=doc.fields, profile=doc.to_json(), text=approved.text,
+        origin=approved.origin,
+        digest=approved.digest,
+        subject=doc.vendor or f"document:{approved.digest[:12]}",
+        fields=doc.fields,
+        profile=doc.to_json(),
+        text=approved.text,
     )
 
 

@@ -19,14 +19,16 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from opsgate import exits_cleanly
-from opsgate import terminal_text
-from opsgate import ConfigurationError
+from opsgate import ConfigurationError, exits_cleanly, terminal_text
 from tasks.invoice_extraction import history as store
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
 from tasks.invoice_extraction.rules import extract_fields
 
-history = typer.Typer(name="history", help="Learning from approved history: import past documents, show what was learnt.", no_args_is_help=True)
+history = typer.Typer(
+    name="history",
+    help="Learning from approved history: import past documents, show what was learnt.",
+    no_args_is_help=True,
+)
 
 
 class Kind(StrEnum):
@@ -76,7 +78,9 @@ def import_lines(file: Path, base: Path) -> tuple[list[store.Approved], list[tup
         line, fields = parsed
         if "text" in line:
             sha = store.text_digest(line["text"])
-            approved.append(store.Approved(f"import:{sha}", sha, line["text"], fields, extract_fields(line["text"]).fields))
+            approved.append(
+                store.Approved(f"import:{sha}", sha, line["text"], fields, extract_fields(line["text"]).fields)
+            )
         else:
             paths.append((number, base / line["path"], fields))
     jobs = [ReadJob(path, str(path), (), read_options("rules")) for _, path, _ in paths]
@@ -94,7 +98,12 @@ def import_lines(file: Path, base: Path) -> tuple[list[store.Approved], list[tup
 @exits_cleanly
 def import_history(
     kind: Annotated[Kind, typer.Argument(help="What the history is of: invoices.")],
-    file: Annotated[Path, typer.Argument(help='JSON lines: {"text": ..., "fields": {...}} or {"path": ..., "fields": {...}} per approved document.')],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help='JSON lines: {"text": ..., "fields": {...}} or {"path": ..., "fields": {...}} per approved document.'
+        ),
+    ],
 ) -> None:
     """Learn from documents people approved before: where each vendor prints each field. Exits 1 when a line could not be used."""
     if not file.is_file():
@@ -109,7 +118,13 @@ def import_history(
             table.add_row(str(number), terminal_text(reason))
         console.print(table)
     summary = Table("imported", "already learnt", "not imported", "memory", "vendors")
-    summary.add_row(str(added), str(len(approved) - added), str(len(problems)), memory.version if memory else "-", str(len(memory.vendors)) if memory else "0")
+    summary.add_row(
+        str(added),
+        str(len(approved) - added),
+        str(len(problems)),
+        memory.version if memory else "-",
+        str(len(memory.vendors)) if memory else "0",
+    )
     console.print(summary)
     if problems:
         raise typer.Exit(1)
@@ -119,12 +134,20 @@ def import_history(
 @exits_cleanly
 def show(
     kind: Annotated[Kind, typer.Argument(help="What the history is of: invoices.")],
-    json_output: Annotated[bool, typer.Option("--json", help="One JSON object: the version and, per vendor, its documents and learnt fields.")] = False,
+    json_output: Annotated[
+        bool,
+        typer.Option("--json", help="One JSON object: the version and, per vendor, its documents and learnt fields."),
+    ] = False,
 ) -> None:
     """The memory's version and what it holds per vendor (learning the postings executed since it last looked)."""
     memory = store.load()
-    vendors = {key: {"documents": len(v.documents), "fields": sorted({n for d in v.documents for n in d.anchors} | {n for d in v.documents for n in d.fields})}
-               for key, v in (memory.vendors.items() if memory else [])}
+    vendors = {
+        key: {
+            "documents": len(v.documents),
+            "fields": sorted({n for d in v.documents for n in d.anchors} | {n for d in v.documents for n in d.fields}),
+        }
+        for key, v in (memory.vendors.items() if memory else [])
+    }
     if json_output:
         typer.echo(json.dumps({"version": memory.version if memory else None, "vendors": vendors}))
         return

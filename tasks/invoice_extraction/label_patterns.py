@@ -174,10 +174,15 @@ CUSTOMER = _labels(
 )
 # A heading over a block that describes one party ("Verkäufer", "Seller", "Bill to", "Käufer/Leistungsempfänger").
 PARTY_HEADING_END = re.compile(r"^\s*(?:[/:]\s*[^\W\d_][\w\s.-]{0,30})?:?\s*$")
-NAME_KEY = re.compile(r"^\W{0,3}(?:name|firma|company(?:\s*name)?|raison\s*sociale|naam|nom|bedrijfsnaam|denominazione|ragione\s*sociale|raz[óo]n\s*social|nombre)\s*:\s*(?P<value>\S.*)$", re.IGNORECASE)
+NAME_KEY = re.compile(
+    r"^\W{0,3}(?:name|firma|company(?:\s*name)?|raison\s*sociale|naam|nom|bedrijfsnaam|denominazione|ragione\s*sociale|raz[óo]n\s*social|nombre)\s*:\s*(?P<value>\S.*)$",
+    re.IGNORECASE,
+)
 CUSTOMER_NOT_NAME = re.compile(rf"^\s*[:\-]?\s*(?:{_NO}|ref|code|account|vat|tax)(?![\w])", re.IGNORECASE)
 
-VENDOR = _labels(r"from|seller|vendor|supplier|lieferant|verk[äa]ufer|fournisseur|leverancier|sold\s*by|cedente|fornitore|proveedor|emisor")
+VENDOR = _labels(
+    r"from|seller|vendor|supplier|lieferant|verk[äa]ufer|fournisseur|leverancier|sold\s*by|cedente|fornitore|proveedor|emisor"
+)
 # As a label the word opens its line and is followed by a colon or nothing ("From: ...", "Seller"),
 # so "... from the date of purchase" in a receipt's small print is not one.
 VENDOR_LABEL = re.compile(
@@ -193,7 +198,10 @@ COMPANY_SUFFIX = re.compile(
     re.IGNORECASE,
 )
 # A salutation on a line of its own opens a person's name in an address block ("Herrn" / "Max Mustermann").
-SALUTATION = re.compile(r"(?:herrn?|frau|firma|mr\.?|mrs\.?|ms\.?|m\.|mme\.?|monsieur|madame|messrs\.?|dhr\.?|mevr\.?|sig\.?(?:ra)?|sr\.?|sra\.?)", re.IGNORECASE)
+SALUTATION = re.compile(
+    r"(?:herrn?|frau|firma|mr\.?|mrs\.?|ms\.?|m\.|mme\.?|monsieur|madame|messrs\.?|dhr\.?|mevr\.?|sig\.?(?:ra)?|sr\.?|sra\.?)",
+    re.IGNORECASE,
+)
 TITLE_WORDS = re.compile(
     r"^\s*(?:tax\s+)?(?:invoice|rechnung|facture|factuur|receipt|quittung|re[çc]u|credit\s*note|gutschrift|avoir"
     r"|page|seite|original|copy|kopie|duplicate|statement)\b",
@@ -210,5 +218,6 @@ RECEIPT = re.compile(
 )
 INVOICE_WORD = re.compile(r"\b(?:invoice|rechnung|facture|factuur)\b", re.IGNORECASE)
 LANGUAGE_DAYFIRST = re.compile(
-    r"\b(?:rechnung|datum|fällig|mwst|gesamtbetrag|facture|tva|échéance|factuur|btw|vervaldatum|fattura|scadenza|factura|vencimiento|iva)\b", re.IGNORECASE
+    r"\b(?:rechnung|datum|fällig|mwst|gesamtbetrag|facture|tva|échéance|factuur|btw|vervaldatum|fattura|scadenza|factura|vencimiento|iva)\b",
+    re.IGNORECASE,
 )

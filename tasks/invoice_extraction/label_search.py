@@ -22,13 +22,18 @@ LEADING_SEPARATORS = re.compile(r"^[\s:#.\-–—=|*]+")
 
 COLUMN_START = re.compile(r"(?:^|\s{2,}|\t|\|)\W{0,3}$")
 
-_HEADING_WORD = re.compile(r"(?<![\w])(?:order|bestellung|commande|reference|referenz|r[ée]f[ée]rence|page|seite|account|konto)(?![\w])", re.IGNORECASE)
+_HEADING_WORD = re.compile(
+    r"(?<![\w])(?:order|bestellung|commande|reference|referenz|r[ée]f[ée]rence|page|seite|account|konto)(?![\w])",
+    re.IGNORECASE,
+)
 
 _CELL = re.compile(r"\S+(?:\s\S+)*")
 _CELL_GAP = re.compile(r"\S\s{2,}\S")
 
 ALL_LABELS = (L.INVOICE_NUMBER, L.INVOICE_DATE, L.DUE_DATE, L.TOTAL_SPECIFIC, L.TAX_ID, L.CUSTOMER, L.PO_NUMBER)
-_WORD_LABELS = tuple(p for group in (*ALL_LABELS, L.TOTAL_GENERIC, L.SUBTOTAL, L.TAX_TOTAL, L.VENDOR, L.BANK_ACCOUNT) for p in group)
+_WORD_LABELS = tuple(
+    p for group in (*ALL_LABELS, L.TOTAL_GENERIC, L.SUBTOTAL, L.TAX_TOTAL, L.VENDOR, L.BANK_ACCOUNT) for p in group
+)
 # Two runs of letters one space apart, the second one not a short word of its own.
 _FRAGMENTS = re.compile(r"(?<![\w])([^\W\d_]{2,}) ([^\W\d_]{2,})(?=[\s:.]|$)")
 

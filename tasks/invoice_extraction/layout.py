@@ -314,7 +314,9 @@ def _labels_value(row: Row) -> bool:
     left, right = (s.text for s in row.segments)
     if _LABEL_END.search(left) or right.startswith((":", "：")):  # the colon may stand with either side
         return not _LABEL_END.search(right)
-    return bool(_VALUE_START.match(right)) and len(_LETTER.findall(right)) <= len(right) / 4  # a date, an amount, a number
+    return (
+        bool(_VALUE_START.match(right)) and len(_LETTER.findall(right)) <= len(right) / 4
+    )  # a date, an amount, a number
 
 
 def _render(segments: Sequence[Segment], left_edge: float, char_width: float) -> str:

@@ -22,7 +22,6 @@ from opsgate import vendor_key
 from tasks.invoice_extraction.models import InvoiceFields
 from tasks.invoice_extraction.parsing import find_amounts, find_dates
 
-
 HEADER_LINES = 8  # a vendor's letterhead: its name, address and numbers stand in the first lines
 LABEL_WORDS = 3
 DATE_FIELDS = ("invoice_date", "due_date")
@@ -70,16 +69,22 @@ class LearntDocument:
     anchors: dict[str, list[Anchor]]
     header: str
     printed: dict[str, list[tuple[str, bool, str]]]  # per kind, the places any value of that kind stood
-    misread: list[str] = field(default_factory=list)  # fields people corrected: what was proposed was not what they approved
-    grams: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)  # of the letterhead, to tell the vendor
+    misread: list[str] = field(
+        default_factory=list
+    )  # fields people corrected: what was proposed was not what they approved
+    grams: frozenset[str] = field(
+        default=frozenset(), init=False, repr=False, compare=False
+    )  # of the letterhead, to tell the vendor
 
     def __post_init__(self) -> None:
         self.grams = trigrams(self.header)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "header": self.header, "anchors": {name: [asdict(a) for a in anchors] for name, anchors in self.anchors.items()},
-            "printed": {kind: [list(k) for k in keys] for kind, keys in self.printed.items()}, "misread": self.misread,
+            "header": self.header,
+            "anchors": {name: [asdict(a) for a in anchors] for name, anchors in self.anchors.items()},
+            "printed": {kind: [list(k) for k in keys] for kind, keys in self.printed.items()},
+            "misread": self.misread,
         }
 
     @classmethod
@@ -186,5 +191,11 @@ def learn(text: str, fields: InvoiceFields, read: InvoiceFields | None = None) -
     vendor = vendor_key(fields.vendor_name) or vendor_key(fields.vendor_tax_id) or vendor_key(fields.iban)
     printed = {kind: sorted({c.anchor.key() for c in found[kind]}) for kind in found}
     proposed = read.model_dump(mode="json") if read is not None else {}
-    misread = sorted(n for n in LOCATED + CONSTANT if read is not None and values.get(n) not in (None, "") and not same_value(n, proposed.get(n), values[n]))
-    return LearntDocument(vendor, {k: v for k, v in values.items() if v not in (None, "")}, anchors, header_of(lines), printed, misread)
+    misread = sorted(
+        n
+        for n in LOCATED + CONSTANT
+        if read is not None and values.get(n) not in (None, "") and not same_value(n, proposed.get(n), values[n])
+    )
+    return LearntDocument(
+        vendor, {k: v for k, v in values.items() if v not in (None, "")}, anchors, header_of(lines), printed, misread
+    )

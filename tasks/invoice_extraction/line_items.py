@@ -46,7 +46,9 @@ _END = re.compile(
     r"|positionssumme|rechnungssumme|belegsummen|payment|zahlung|r[èe]glement|betaling|amount\b|net\s*[àa]\s*payer)",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"(?<![\w.,/:-])-?\d{1,3}(?:([.,'])\d{3})*(?:[.,]\d+)?(?![\w/-]|[.,:]\d)|(?<![\w.,/:-])-?\d+(?:[.,]\d+)?(?![\w/-]|[.,:]\d)")
+_NUMBER = re.compile(
+    r"(?<![\w.,/:-])-?\d{1,3}(?:([.,'])\d{3})*(?:[.,]\d+)?(?![\w/-]|[.,:]\d)|(?<![\w.,/:-])-?\d+(?:[.,]\d+)?(?![\w/-]|[.,:]\d)"
+)
 _PERCENT_AFTER = re.compile(r"^\s?%")
 _LEADING_POSITION = re.compile(r"^\s*(?:pos\.?\s*)?\d{1,3}[.)]?\s+(?=\D)", re.IGNORECASE)
 _NOISE = re.compile(r"[€$£¥₹]|(?<![A-Za-z])(?:EUR|USD|GBP|CHF|RM|Rs\.?)(?![A-Za-z])")
@@ -85,7 +87,11 @@ def read_line_items(lines: Sequence[str], decimal_comma: bool) -> list[LineItem]
                     break
         if row is None and in_table and i + 1 < len(lines) and not _END.match(lines[i + 1]):
             joined = f"{line} {lines[i + 1]}"  # the amount wrapped onto the next line
-            row = _row(joined, decimal_comma, strict=False) if _NUMBER.search(lines[i + 1]) and not _LETTERS.search(lines[i + 1]) else None
+            row = (
+                _row(joined, decimal_comma, strict=False)
+                if _NUMBER.search(lines[i + 1]) and not _LETTERS.search(lines[i + 1])
+                else None
+            )
             if row is not None:
                 i += 1
         if row is None:
@@ -146,7 +152,13 @@ def _row(line: str, decimal_comma: bool, *, strict: bool) -> tuple[str, Decimal 
     for discount in discounts:
         for j, (p_start, p_end, price, cents) in enumerate(numbers[:-1]):
             for k, (q_start, q_end, quantity, _) in enumerate(numbers[:-1]):
-                if j == k or quantity < 0 or (not quantity and amount) or (not price and amount) or (strict and not cents):
+                if (
+                    j == k
+                    or quantity < 0
+                    or (not quantity and amount)
+                    or (not price and amount)
+                    or (strict and not cents)
+                ):
                     continue
                 if not amount and not price and not quantity:
                     continue
@@ -154,7 +166,14 @@ def _row(line: str, decimal_comma: bool, *, strict: bool) -> tuple[str, Decimal 
                     continue
                 # A count is whole and a price has cents; nearer the amount is likelier.
                 counted = bool(_UNIT_WORD.match(line, q_end))  # "3 PCS", "2 Nights"
-                score = (quantity == quantity.to_integral_value()) + cents + counted + (not discount) * 2 + (k < j) / 2 + (j + k) / 100
+                score = (
+                    (quantity == quantity.to_integral_value())
+                    + cents
+                    + counted
+                    + (not discount) * 2
+                    + (k < j) / 2
+                    + (j + k) / 100
+                )
                 if best is None or score > best[0]:
                     best = (score, (p_start, p_end), (q_start, q_end), price, quantity)
         if best is not None:

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from stdnum import iban
 
-from opsgate import ask
-from opsgate import Prompt, latest_prompt
+from opsgate import Prompt, ask, latest_prompt
 from tasks.invoice_extraction.models import InvoiceFields
 from tasks.invoice_extraction.rules import RulesResult
 
@@ -71,14 +70,18 @@ class LlmInvoice(BaseModel):
     def _copied(cls, value: str | None, info: ValidationInfo) -> str | None:
         text = (info.context or {}).get("text")
         if value and text is not None and _alnum(value) not in _alnum(text):
-            raise ValueError(f"{info.field_name} {value!r} does not appear in the document: copy it exactly as printed, or use null")
+            raise ValueError(
+                f"{info.field_name} {value!r} does not appear in the document: copy it exactly as printed, or use null"
+            )
         return value
 
     @field_validator("iban")
     @classmethod
     def _valid_iban(cls, value: str | None) -> str | None:
         if value and not iban.is_valid(value):
-            raise ValueError(f"iban {value!r} fails the IBAN checksum: copy the account exactly as printed, or use null")
+            raise ValueError(
+                f"iban {value!r} fails the IBAN checksum: copy the account exactly as printed, or use null"
+            )
         return iban.compact(value) if value else value
 
     @field_validator(*AMOUNTS)
@@ -88,7 +91,9 @@ class LlmInvoice(BaseModel):
         if value is not None and text is not None:
             digits = re.sub(r"\D", "", f"{abs(value):.2f}")
             if digits.lstrip("0") and digits.lstrip("0") not in re.sub(r"\D", "", text):
-                raise ValueError(f"{info.field_name} {value} is not an amount printed in the document: use the printed figure, or null")
+                raise ValueError(
+                    f"{info.field_name} {value} is not an amount printed in the document: use the printed figure, or null"
+                )
         return value
 
 
@@ -108,5 +113,7 @@ def extract_with_llm(text: str, client: instructor.Instructor, prompt: Prompt | 
     answer = ask(client, LlmInvoice, (prompt or current_prompt()).messages(text), context={"text": text})
     values = answer.model_dump(exclude={"document_type", *AMOUNTS})
     fields = InvoiceFields(**values, **{name: _money(getattr(answer, name)) for name in AMOUNTS})
-    found = {name: CONFIDENCE for name, value in fields.model_dump(exclude={"line_items"}).items() if value not in (None, "")}
+    found = {
+        name: CONFIDENCE for name, value in fields.model_dump(exclude={"line_items"}).items() if value not in (None, "")
+    }
     return RulesResult(fields=fields, confidence=found, document_type=answer.document_type)

@@ -23,8 +23,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from opsgate import Escalation, EscalationReason
-from opsgate import vendor_key
+from opsgate import Escalation, EscalationReason, vendor_key
 from tasks.invoice_extraction.checks import CONFIRMED, failed_checks
 from tasks.invoice_extraction.learning import (
     AMOUNT_FIELDS,
@@ -44,7 +43,6 @@ from tasks.invoice_extraction.learning import (
     trigrams,
 )
 from tasks.invoice_extraction.models import Extraction, InvoiceFields
-
 
 SIMILAR_HEADER = 0.45  # share of letterhead trigrams two documents of one vendor have in common, at least
 PRINTED = ("vendor_address",)  # constant per branch: the approved one printed on the document counts
@@ -139,7 +137,9 @@ class Memory:
         confidence = dict(extraction.confidence)
         notices = list(extraction.notices)
         escalations = list(extraction.escalations)
-        learnt = {name: value for name in LOCATED if (value := _located(vendor, lines, name, values.get(name))) is not None}
+        learnt = {
+            name: value for name in LOCATED if (value := _located(vendor, lines, name, values.get(name))) is not None
+        }
         for name in CONSTANT:
             if (constant := vendor.printed_one(name, text) if name in PRINTED else vendor.constant(name)) is not None:
                 learnt[name] = constant
@@ -148,26 +148,59 @@ class Memory:
             shown = _typed(name, value)
             if ours in (None, "") or same_value(name, ours, shown):
                 values[name] = shown
-                confidence[name] = max(confidence.get(name, 0.0), AGREED if ours not in (None, "") else min(AGREED, 0.5 + 0.5 * held / (seen + 1)))
+                confidence[name] = max(
+                    confidence.get(name, 0.0),
+                    AGREED if ours not in (None, "") else min(AGREED, 0.5 + 0.5 * held / (seen + 1)),
+                )
                 continue
             misread = sum(1 for doc in vendor.documents if name in doc.misread)
-            sure = confidence.get(name, 0.0) >= CONFIRMED  # the rules' reading was confirmed (a total its parts add up to)
+            sure = (
+                confidence.get(name, 0.0) >= CONFIRMED
+            )  # the rules' reading was confirmed (a total its parts add up to)
             trusted = not sure and (held / (seen + 1) >= TRUSTED or (misread > 0 and held / seen >= 0.5))
-            values[name], confidence[name] = (shown, DISAGREED) if trusted else (ours, min(confidence.get(name, DISAGREED), DISAGREED))
+            values[name], confidence[name] = (
+                (shown, DISAGREED) if trusted else (ours, min(confidence.get(name, DISAGREED), DISAGREED))
+            )
             why = f"; the rules misread it on {misread} of them" if misread else ""
-            notices.append(Escalation(reason=EscalationReason.CONFLICTING_SOURCES, field=name, detail=(
-                f"the rules read {ours}, {vendor.key}'s approved documents put {shown} here (held on {held} of {seen}{why}; "
-                f"vendor told by {how}); {'memory' if trusted else 'the rules'} kept")))
+            notices.append(
+                Escalation(
+                    reason=EscalationReason.CONFLICTING_SOURCES,
+                    field=name,
+                    detail=(
+                        f"the rules read {ours}, {vendor.key}'s approved documents put {shown} here (held on {held} of {seen}{why}; "
+                        f"vendor told by {how}); {'memory' if trusted else 'the rules'} kept"
+                    ),
+                )
+            )
         for name in IDENTITY:
             ours, known = getattr(extraction.fields, name), vendor.identifiers(name)
             if ours and known and vendor_key(ours) not in known:
-                escalations.append(Escalation(reason=EscalationReason.CONFLICTING_SOURCES, field=name, detail=(
-                    f"{ours} is not the {name} on {vendor.key}'s approved documents: bank and tax details change only through vendor onboarding")))
+                escalations.append(
+                    Escalation(
+                        reason=EscalationReason.CONFLICTING_SOURCES,
+                        field=name,
+                        detail=(
+                            f"{ours} is not the {name} on {vendor.key}'s approved documents: bank and tax details change only through vendor onboarding"
+                        ),
+                    )
+                )
         fields = InvoiceFields.model_validate(values)
-        escalations = [e for e in escalations if not (e.reason is EscalationReason.MISSING_DATA and values.get(e.field or "") not in (None, ""))]
-        escalations += [e for e in failed_checks(fields) if e not in escalations]  # values from memory meet the same checks
+        escalations = [
+            e
+            for e in escalations
+            if not (e.reason is EscalationReason.MISSING_DATA and values.get(e.field or "") not in (None, ""))
+        ]
+        escalations += [
+            e for e in failed_checks(fields) if e not in escalations
+        ]  # values from memory meet the same checks
         status = extraction.status if extraction.status == "error" else "escalated" if escalations else "ok"
-        update = {"fields": fields, "confidence": confidence, "notices": notices, "escalations": escalations, "status": status}
+        update = {
+            "fields": fields,
+            "confidence": confidence,
+            "notices": notices,
+            "escalations": escalations,
+            "status": status,
+        }
         return extraction.model_copy(update=update)
 
 
@@ -218,22 +251,40 @@ def _located(vendor: Vendor, lines: Sequence[str], name: str, ours: Any) -> tupl
     here: dict[tuple[str, bool, str], list[Candidate]] = defaultdict(list)
     for candidate in candidates(lines, kind):
         here[candidate.anchor.key()].append(candidate)
+
     def record(key: tuple[str, bool, str]) -> tuple[float, bool]:
         return hits[key] / (max(printed[key], hits[key]) + 1), bool(key[0])  # words beat a bare position
 
     read: list[tuple[tuple[float, bool], Any, tuple[str, bool, str]]] = []
-    for key in sorted(hits, key=lambda k: (record(k), hits[k], k), reverse=True):  # the key last: the same order in every process
+    for key in sorted(
+        hits, key=lambda k: (record(k), hits[k], k), reverse=True
+    ):  # the key last: the same order in every process
         if read and record(key) < read[0][0]:
             break  # only the places with the best record that are printed here count
         learnt = places[key]
         found = here.get(key, [])
         if not key[0]:  # no words before it: only the same line (counted from the top or the bottom) counts
-            found = [c for c in found if any(abs(c.anchor.line - a.line) <= 1 or abs(c.anchor.from_bottom - a.from_bottom) <= 1 for a in learnt)]
+            found = [
+                c
+                for c in found
+                if any(
+                    abs(c.anchor.line - a.line) <= 1 or abs(c.anchor.from_bottom - a.from_bottom) <= 1 for a in learnt
+                )
+            ]
         if name in ID_FIELDS:
             found = [c for c in found if any(_loose(c.anchor.form) == _loose(a.form) for a in learnt)]
         if found:
             # the one standing where the learnt ones stood: at the same end of its line first, then on the nearest line
-            near = min(found, key=lambda c: min((c.anchor.right != a.right, min(abs(c.anchor.line - a.line), abs(c.anchor.from_bottom - a.from_bottom))) for a in learnt))
+            near = min(
+                found,
+                key=lambda c: min(
+                    (
+                        c.anchor.right != a.right,
+                        min(abs(c.anchor.line - a.line), abs(c.anchor.from_bottom - a.from_bottom)),
+                    )
+                    for a in learnt
+                ),
+            )
             read.append((record(key), abs(near.value) if name in AMOUNT_FIELDS else near.value, key))
     if not read:
         return None
@@ -241,7 +292,9 @@ def _located(vendor: Vendor, lines: Sequence[str], name: str, ours: Any) -> tupl
     # rounding, equal on every document learnt so far) cannot tell which is meant: the rules decide,
     # or where the rules read none of them, most of those places.
     agreeing = Counter(str(v) for _, v, _ in read)  # else the value most of the best places point at
-    chosen = next(((v, k) for _, v, k in read if same_value(name, v, ours)), None) or max(((v, k) for _, v, k in read), key=lambda vk: (agreeing[str(vk[0])], hits[vk[1]]))
+    chosen = next(((v, k) for _, v, k in read if same_value(name, v, ours)), None) or max(
+        ((v, k) for _, v, k in read), key=lambda vk: (agreeing[str(vk[0])], hits[vk[1]])
+    )
     return chosen[0], hits[chosen[1]], max(printed[chosen[1]], hits[chosen[1]])
 
 

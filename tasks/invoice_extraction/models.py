@@ -37,8 +37,12 @@ class InvoiceFields(BaseModel):
     subtotal: Decimal | None = None
     tax_total: Decimal | None = None
     total: Decimal | None = None
-    prepaid: Decimal | None = Field(default=None, description="Paid before this invoice (a deposit, a prepayment), as a positive amount.")
-    amount_due: Decimal | None = Field(default=None, description="What is left to pay: the total less what was prepaid.")
+    prepaid: Decimal | None = Field(
+        default=None, description="Paid before this invoice (a deposit, a prepayment), as a positive amount."
+    )
+    amount_due: Decimal | None = Field(
+        default=None, description="What is left to pay: the total less what was prepaid."
+    )
     po_number: str | None = None
     iban: str | None = None
     line_items: list[LineItem] = Field(default_factory=list)
@@ -54,15 +58,25 @@ class Extraction(BaseModel):
     confidence: dict[str, float] = Field(default_factory=dict)
     escalations: list[Escalation] = Field(default_factory=list)
     notices: list[Escalation] = Field(
-        default_factory=list, description="Shown to the approver without stopping the case, e.g. the vendor's learnt documents disagreeing with the rules (``memory``).",
+        default_factory=list,
+        description="Shown to the approver without stopping the case, e.g. the vendor's learnt documents disagreeing with the rules (``memory``).",
     )
     error: str | None = None
-    instruction_version: str = Field(default="", exclude=True, description="What read the fields (rules, prompt, e-invoice XML); kept for the audit, not printed.")
+    instruction_version: str = Field(
+        default="",
+        exclude=True,
+        description="What read the fields (rules, prompt, e-invoice XML); kept for the audit, not printed.",
+    )
     inputs: dict[str, Any] = Field(
-        default_factory=dict, exclude=True,
-        description="What was read: the document's digest and size (``reading.document_inputs``), empty when the file could not be read; kept with the proposal, not printed.",
+        default_factory=dict,
+        exclude=True,
+        description=(
+            "What was read: the document's digest and size (``reading.document_inputs``), empty when the file could not be read; "
+            "kept with the proposal, not printed."
+        ),
     )
     text: str | None = Field(
-        default=None, exclude=True,
+        default=None,
+        exclude=True,
         description="The text the fields were read from, for the vendor memory to read again and to learn from once approved; not printed.",
     )

@@ -32,8 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter, ImageSequence, UnidentifiedImageError
 
-from opsgate import ExtractionError
-from opsgate import die_with_parent
+from opsgate import ExtractionError, die_with_parent
 from tasks.invoice_extraction.layout import Word
 
 DEFAULT_LANGUAGES = "eng+deu+fra"
@@ -83,33 +82,61 @@ class Ocr:
             return PageWords([], "blank: no text found")
         mean = sum(w.confidence for w in words) / len(words)
         if mean < MIN_MEAN_CONFIDENCE:
-            return PageWords([], f"illegible: mean word confidence {mean:.2f} is below {MIN_MEAN_CONFIDENCE} (text too small, blurred or not text)")
+            return PageWords(
+                [],
+                f"illegible: mean word confidence {mean:.2f} is below {MIN_MEAN_CONFIDENCE} (text too small, blurred or not text)",
+            )
         return PageWords(words)
 
     def _tesseract(self, image: Image.Image, dpi: float) -> list[Word]:
         program = shutil.which("tesseract")
         if program is None:
-            raise ExtractionError("needs_ocr", f"{self.name}: OCR is not available: the tesseract program is not installed")
+            raise ExtractionError(
+                "needs_ocr", f"{self.name}: OCR is not available: the tesseract program is not installed"
+            )
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            raise ExtractionError("needs_ocr", f"{self.name}: OCR took longer than {self.options.seconds:g} s; not read")
+            raise ExtractionError(
+                "needs_ocr", f"{self.name}: OCR took longer than {self.options.seconds:g} s; not read"
+            )
         buffer = io.BytesIO()
         image.save(buffer, format="PNG", compress_level=1, dpi=(dpi, dpi))
-        command = [program, "stdin", "stdout", "-l", self.options.languages, "--dpi", str(round(dpi)), "--psm", "3", "tsv"]
+        command = [
+            program,
+            "stdin",
+            "stdout",
+            "-l",
+            self.options.languages,
+            "--dpi",
+            str(round(dpi)),
+            "--psm",
+            "3",
+            "tsv",
+        ]
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
         try:
             done = subprocess.run(
-                command, input=buffer.getvalue(), capture_output=True, timeout=remaining, env=env,
+                command,
+                input=buffer.getvalue(),
+                capture_output=True,
+                timeout=remaining,
+                env=env,
                 # preexec_fn is unsafe beside other threads; documents are read in single-threaded reader processes
                 preexec_fn=functools.partial(die_with_parent, os.getpid()),
             )
         except subprocess.TimeoutExpired as exc:
-            raise ExtractionError("needs_ocr", f"{self.name}: OCR took longer than {self.options.seconds:g} s; not read") from exc
+            raise ExtractionError(
+                "needs_ocr", f"{self.name}: OCR took longer than {self.options.seconds:g} s; not read"
+            ) from exc
         if done.returncode != 0:
             said = done.stderr.decode("utf-8", errors="replace").strip()[-_STDERR_SHOWN:]
-            raise ExtractionError("needs_ocr", f"{self.name}: OCR failed (tesseract exit status {done.returncode}): {said}")
+            raise ExtractionError(
+                "needs_ocr", f"{self.name}: OCR failed (tesseract exit status {done.returncode}): {said}"
+            )
         if len(done.stdout) > MAX_TSV_BYTES:
-            raise ExtractionError("needs_ocr", f"{self.name}: OCR output is over {MAX_TSV_BYTES} bytes for one page; not read")
+            raise ExtractionError(
+                "needs_ocr", f"{self.name}: OCR output is over {MAX_TSV_BYTES} bytes for one page; not read"
+            )
         return words_of_tsv(done.stdout.decode("utf-8", errors="replace"))
 
 
@@ -137,7 +164,9 @@ def image_pages(data: bytes, name: str, max_pixels: int) -> Iterator[tuple[Image
         pages = ImageSequence.Iterator(image) if image.format == "TIFF" else [image]  # an animated PNG is one page
         for index, frame in enumerate(pages):
             if index >= MAX_FRAMES:
-                raise ExtractionError("too_large", f"{name}: {frames} pages is over the {MAX_FRAMES}-page limit for one image file")
+                raise ExtractionError(
+                    "too_large", f"{name}: {frames} pages is over the {MAX_FRAMES}-page limit for one image file"
+                )
             width, height = frame.size
             if width * height > max_pixels:
                 raise ExtractionError(

@@ -29,7 +29,12 @@ from opsgate import CaseComparison, OutcomeComparison, OutcomeRow, ShadowCase, W
 POSTED = "posted"
 ACTIONS = (POSTED, "rejected", "escalated")
 REQUIRED_WHEN_POSTED = ("invoice_number", "invoice_date", "currency", "total")  # no posting is without them
-PAYMENT_FIELDS = ("total", "currency", "vendor_name", "iban")  # wrong here: money of the wrong amount or to the wrong party
+PAYMENT_FIELDS = (
+    "total",
+    "currency",
+    "vendor_name",
+    "iban",
+)  # wrong here: money of the wrong amount or to the wrong party
 RULES = [
     "an outcome matches the shadow case whose source has the same file name",
     "amounts compared as decimals, dates as ISO dates, text trimmed, spaces collapsed and case-folded, IBANs without spaces, vendors by their key",
@@ -38,7 +43,9 @@ RULES = [
 ]
 
 _AMOUNT = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$")
-_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?)?$")  # a spreadsheet's midnight is still the date
+_DATE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?)?$"
+)  # a spreadsheet's midnight is still the date
 
 
 def _text(value: str) -> str:
@@ -67,8 +74,16 @@ def _iban(value: str) -> str:
 
 
 COMPARE: dict[str, Callable[[str], Any]] = {
-    "vendor_name": vendor_key, "invoice_number": _text, "invoice_date": _date, "due_date": _date, "currency": _text,
-    "subtotal": _amount, "tax_total": _amount, "total": _amount, "po_number": _text, "iban": _iban,
+    "vendor_name": vendor_key,
+    "invoice_number": _text,
+    "invoice_date": _date,
+    "due_date": _date,
+    "currency": _text,
+    "subtotal": _amount,
+    "tax_total": _amount,
+    "total": _amount,
+    "po_number": _text,
+    "iban": _iban,
 }
 
 
@@ -131,7 +146,9 @@ def _wrong(case: ShadowCase, outcome: PeopleOutcome, fields: dict[str, bool]) ->
     payload = case.payload or {}
     currency, total = payload.get("currency") or "", comparable("total", payload.get("total")) or Decimal(0)
     if outcome.action != POSTED:
-        return WrongAction(what=f"would post {currency} {total}; people {outcome.action} it", cost=abs(total), unit=currency)
+        return WrongAction(
+            what=f"would post {currency} {total}; people {outcome.action} it", cost=abs(total), unit=currency
+        )
     wrong = [f for f in PAYMENT_FIELDS if fields.get(f) is False and not (f == "iban" and not payload.get("iban"))]
     if not wrong:
         return None
@@ -142,9 +159,17 @@ def _wrong(case: ShadowCase, outcome: PeopleOutcome, fields: dict[str, bool]) ->
 
 def _compare(case: ShadowCase, outcome: PeopleOutcome, columns: list[str]) -> CaseComparison:
     people_wrote = outcome.action == POSTED
-    fields = {f: comparable(f, case.payload.get(f)) == outcome.values[f] for f in columns} if people_wrote and case.payload else {}
+    fields = (
+        {f: comparable(f, case.payload.get(f)) == outcome.values[f] for f in columns}
+        if people_wrote and case.payload
+        else {}
+    )
     return CaseComparison(
-        case=case, outcome=outcome.action, people_wrote=people_wrote, fields=fields, wrong=_wrong(case, outcome, fields) if case.would_write else None,
+        case=case,
+        outcome=outcome.action,
+        people_wrote=people_wrote,
+        fields=fields,
+        wrong=_wrong(case, outcome, fields) if case.would_write else None,
     )
 
 
@@ -153,11 +178,14 @@ def compare_outcomes(path: Path, cases: list[ShadowCase]) -> OutcomeComparison:
     outcomes, columns, problems = read_outcomes(path)
     matched = {file_name(case.source) for case in cases} & set(outcomes)
     compared = [
-        _compare(case, outcomes[name], columns) if (name := file_name(case.source)) in outcomes else CaseComparison(case=case)
+        _compare(case, outcomes[name], columns)
+        if (name := file_name(case.source)) in outcomes
+        else CaseComparison(case=case)
         for case in cases
     ]
     unmatched = [
         OutcomeRow(where=f"source {name!r}", detail=f"people {outcome.action} it; no shadow case has this file name")
-        for name, outcome in outcomes.items() if name not in matched
+        for name, outcome in outcomes.items()
+        if name not in matched
     ]
     return OutcomeComparison(cases=compared, unmatched=unmatched, problems=problems, rules=RULES)

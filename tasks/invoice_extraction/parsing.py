@@ -45,7 +45,9 @@ _MONTH = "(?:" + "|".join(sorted((re.escape(m) for m in MONTHS), key=len, revers
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
 _NUM_DATE = re.compile(r"(?<![\d.])(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(?![\d])")
 # "5. März 2024", "02/JAN/2017", "28 MAR 18": the year may be written with two digits after a month name.
-_DAY_MONTH = re.compile(rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th|er)?\.?[\s/-]+({_MONTH})[\s,/-]+(\d{{4}}|\d{{2}})(?![\d:])", re.IGNORECASE)
+_DAY_MONTH = re.compile(
+    rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th|er)?\.?[\s/-]+({_MONTH})[\s,/-]+(\d{{4}}|\d{{2}})(?![\d:])", re.IGNORECASE
+)
 _MONTH_DAY = re.compile(rf"(?<![\w])({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s+(\d{{4}})", re.IGNORECASE)
 
 # Currencies recognised by code. A closed list, so that words like VAT or TTC never count.

@@ -8,7 +8,15 @@ from collections.abc import Sequence
 
 from tasks.invoice_extraction import label_patterns as L
 from tasks.invoice_extraction.header import Header, looks_like_address
-from tasks.invoice_extraction.label_search import ALL_LABELS, COLUMN_START, GENERIC, GUESSED, LEADING_SEPARATORS, SPECIFIC, labelled
+from tasks.invoice_extraction.label_search import (
+    ALL_LABELS,
+    COLUMN_START,
+    GENERIC,
+    GUESSED,
+    LEADING_SEPARATORS,
+    SPECIFIC,
+    labelled,
+)
 from tasks.invoice_extraction.parsing import find_dates
 
 # The parts of a one-line return address: "Name ● Street 1 ● 12345 Town", "Name - Street - F-84340 Town".
@@ -135,7 +143,7 @@ def sender_line(lines: Sequence[str]) -> tuple[tuple[str, float], tuple[str, flo
 
 
 def _without_stated_legal_form(name: str, lines: Sequence[str]) -> str:
-    """"Au bon moulin SARL" is "Au bon moulin" where the legal notice states "SARL au capital de …":
+    """ "Au bon moulin SARL" is "Au bon moulin" where the legal notice states "SARL au capital de …":
     the notice carries the legal form, the name is the trading name before it."""
     m = _TRAILING_LEGAL_FORM.search(name)
     if m and any(_STATED_FORM.search(line) and m.group(1).upper() in line.upper() for line in lines):

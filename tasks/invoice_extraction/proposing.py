@@ -13,10 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from opsgate import Escalation, EscalationReason, Proposal
-from opsgate import Policy
-from opsgate import PayablePosting, vendor_key
-from opsgate import look_up
+from opsgate import Escalation, EscalationReason, PayablePosting, Policy, Proposal, look_up, vendor_key
 from tasks.invoice_extraction.models import Extraction
 
 TOOL = "payables.post"
@@ -25,7 +22,12 @@ TOOLS_USED = ["inbox.read", "payables.read"]
 
 def _summary(extraction: Extraction) -> str:
     f = extraction.fields
-    parts = [f.vendor_name or "unknown vendor", f.invoice_number or "no number", str(f.invoice_date or "no date"), f"{f.currency or ''} {f.total or ''}".strip()]
+    parts = [
+        f.vendor_name or "unknown vendor",
+        f.invoice_number or "no number",
+        str(f.invoice_date or "no date"),
+        f"{f.currency or ''} {f.total or ''}".strip(),
+    ]
     return " · ".join(p for p in parts if p)
 
 
@@ -38,12 +40,24 @@ def _posting(extraction: Extraction, common: dict[str, Any]) -> PayablePosting |
     f = extraction.fields
     try:
         return PayablePosting(
-            vendor_name=f.vendor_name, invoice_number=f.invoice_number or "", document_type=extraction.document_type,
-            invoice_date=f.invoice_date, due_date=f.due_date, currency=f.currency, subtotal=f.subtotal, tax_total=f.tax_total,  # type: ignore[arg-type]
-            total=f.total, po_number=f.po_number, iban=f.iban, source=extraction.source,  # type: ignore[arg-type]
+            vendor_name=f.vendor_name,
+            invoice_number=f.invoice_number or "",
+            document_type=extraction.document_type,
+            invoice_date=f.invoice_date,
+            due_date=f.due_date,
+            currency=f.currency,
+            subtotal=f.subtotal,
+            tax_total=f.tax_total,  # type: ignore[arg-type]
+            total=f.total,
+            po_number=f.po_number,
+            iban=f.iban,
+            source=extraction.source,  # type: ignore[arg-type]
         )
     except ValidationError as exc:
-        missing = [Escalation(reason=EscalationReason.MISSING_DATA, field=str(e["loc"][0]), detail=e["msg"]) for e in exc.errors()]
+        missing = [
+            Escalation(reason=EscalationReason.MISSING_DATA, field=str(e["loc"][0]), detail=e["msg"])
+            for e in exc.errors()
+        ]
         return Proposal(**common, escalations=missing)
 
 
@@ -55,8 +69,13 @@ def propose_all(extractions: list[Extraction], policy: Policy) -> list[Proposal]
     """One proposal per document, in order. The ledger is read once for the whole batch."""
     commons = [
         {
-            "workflow": policy.workflow, "source": e.source, "case_type": e.document_type, "summary": _summary(e),
-            "confidence": e.confidence, "instruction_version": e.instruction_version or policy.instruction_version, "tools_used": TOOLS_USED,
+            "workflow": policy.workflow,
+            "source": e.source,
+            "case_type": e.document_type,
+            "summary": _summary(e),
+            "confidence": e.confidence,
+            "instruction_version": e.instruction_version or policy.instruction_version,
+            "tools_used": TOOLS_USED,
             "inputs": e.inputs,  # the document's digest and size, for the audit and for replay to know a changed file
             "notices": e.notices,  # e.g. the vendor memory disagreeing with the rules: shown to the approver, the case goes on
         }
@@ -77,10 +96,28 @@ def propose_all(extractions: list[Extraction], policy: Policy) -> list[Proposal]
         key = _key(posting)
         if check and key in posted:
             row = posted[key]
-            escalations.append(Escalation(reason=EscalationReason.POSSIBLE_DUPLICATE, field="invoice_number", detail=f"already posted as payable {row.id} from {row.source}"))
+            escalations.append(
+                Escalation(
+                    reason=EscalationReason.POSSIBLE_DUPLICATE,
+                    field="invoice_number",
+                    detail=f"already posted as payable {row.id} from {row.source}",
+                )
+            )
         elif check and key in seen:
-            escalations.append(Escalation(reason=EscalationReason.POSSIBLE_DUPLICATE, field="invoice_number", detail="the same vendor and invoice number appear twice in this batch"))
+            escalations.append(
+                Escalation(
+                    reason=EscalationReason.POSSIBLE_DUPLICATE,
+                    field="invoice_number",
+                    detail="the same vendor and invoice number appear twice in this batch",
+                )
+            )
         seen.add(key)
-        context = {"vendor_known": key[0] in known}  # for the policy's case types, e.g. small invoices from vendors paid before
-        proposals.append(Proposal(**common, tool=TOOL, payload=posting.model_dump(mode="json"), escalations=escalations, context=context))
+        context = {
+            "vendor_known": key[0] in known
+        }  # for the policy's case types, e.g. small invoices from vendors paid before
+        proposals.append(
+            Proposal(
+                **common, tool=TOOL, payload=posting.model_dump(mode="json"), escalations=escalations, context=context
+            )
+        )
     return proposals

@@ -152,9 +152,7 @@ def embedded_einvoice(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_BYTES
             except pdfium.PdfiumError:
                 continue  # an empty or unreadable attachment carries no invoice
             if len(content) > max_bytes:
-                raise ExtractionError(
-                    "too_large", f"{name}: attachment {file_name} is over the {max_bytes}-byte limit"
-                )
+                raise ExtractionError("too_large", f"{name}: attachment {file_name} is over the {max_bytes}-byte limit")
             if not unknown_name or looks_like_einvoice(content):
                 return file_name, content
         return None
@@ -201,7 +199,10 @@ class _PdfWalk:
             if token in (b"<<", b"["):
                 depth += 1
                 if depth > MAX_NESTING:
-                    raise ExtractionError("corrupt", f"{self.name}: corrupt: dictionaries and arrays nested more than {MAX_NESTING} deep (at byte {match.start()})")
+                    raise ExtractionError(
+                        "corrupt",
+                        f"{self.name}: corrupt: dictionaries and arrays nested more than {MAX_NESTING} deep (at byte {match.start()})",
+                    )
             elif token in (b">>", b"]"):
                 depth = max(0, depth - 1)
             elif token == b"(":
@@ -294,7 +295,9 @@ def _joined(pages: list[PageWords], name: str, preamble: str) -> DocumentText:
     page's problem when none has usable text."""
     if not any(page.words for page in pages):
         problems = "; ".join(f"page {i}: {page.problem}" for i, page in enumerate(pages, 1) if page.problem)
-        raise ExtractionError("needs_ocr", f"{name}: {preamble + ' ' if preamble else ''}OCR found no usable text ({problems})")
+        raise ExtractionError(
+            "needs_ocr", f"{name}: {preamble + ' ' if preamble else ''}OCR found no usable text ({problems})"
+        )
     text = PAGE_SEPARATOR.join(page_text(page.words) for page in pages)
     return DocumentText(text, [w for page in pages for w in page.words] if any(page.by_ocr for page in pages) else [])
 
@@ -331,7 +334,10 @@ def _check_images(page: pdfium.PdfPage, ocr: Ocr, index: int) -> None:
         if width * height > ocr.options.max_pixels:
             raise ExtractionError(
                 "too_large_when_expanded",
-                f"{ocr.name}: too_large_when_expanded: page {index + 1} holds a {width}x{height}-pixel image, over the {ocr.options.max_pixels}-pixel limit; not rendered",
+                (
+                    f"{ocr.name}: too_large_when_expanded: page {index + 1} holds a {width}x{height}-pixel "
+                    f"image, over the {ocr.options.max_pixels}-pixel limit; not rendered"
+                ),
             )
 
 
@@ -380,7 +386,12 @@ def _page_words(textpage: pdfium.PdfTextPage, height: float) -> list[Word]:
         pdfium_c.FPDFText_GetCharOrigin(textpage.raw, i, origin_x, origin_y)
         size = pdfium_c.FPDFText_GetFontSize(textpage.raw, i) or 10.0
         gap = left - box[2]
-        if chars and ((spaced and gap > size * 0.15) or gap > size * 0.6 or left < box[0] or abs(origin_y.value - baseline) > size * 0.3):
+        if chars and (
+            (spaced and gap > size * 0.15)
+            or gap > size * 0.6
+            or left < box[0]
+            or abs(origin_y.value - baseline) > size * 0.3
+        ):
             close()  # a space, a gap, a step back or another baseline
         spaced = False
         low, high_y = origin_y.value - 0.2 * size, origin_y.value + 0.8 * size

@@ -68,13 +68,17 @@ def reader_for(version: str, prompts: Path | None = None) -> Reader:
         f"{RULES_VERSION} (rules), {PROMPT_NAME}.v<N> (the LLM with that prompt file; {PINNED}) "
         f"or {RULES_VERSION}+{PROMPT_NAME}.v<N> (rules, then the LLM)"
     )
-    prompt = replayed_prompt(prompts or PROMPTS, PROMPT_NAME, version, others, ident=version.removeprefix(f"{RULES_VERSION}+"))
+    prompt = replayed_prompt(
+        prompts or PROMPTS, PROMPT_NAME, version, others, ident=version.removeprefix(f"{RULES_VERSION}+")
+    )
     return Reader("auto" if version.startswith(f"{RULES_VERSION}+") else "llm", prompt)
 
 
 def _changed(case: PastCase, stored: str, now: str) -> Unavailable:
 
-    return Unavailable(source=case.source, reason=f"the document changed since it was proposed: sha256 {stored[:12]} now {now}")
+    return Unavailable(
+        source=case.source, reason=f"the document changed since it was proposed: sha256 {stored[:12]} now {now}"
+    )
 
 
 def _read_again(case: PastCase, max_bytes: int) -> bytes | Unavailable | Extraction:
@@ -114,12 +118,22 @@ def _without_own_posting(cases: list[PastCase], proposals: list[Proposal]) -> No
     own = {proposal_id: (row.vendor_key, row.invoice_number) for proposal_id, row in posted.items()}
     for case, proposal in zip(cases, proposals, strict=True):
         payload = proposal.payload or {}
-        if case.proposal_id in own and (vendor_key(payload.get("vendor_name")), str(payload.get("invoice_number", "")).strip()) == own[case.proposal_id]:
-            proposal.escalations = [e for e in proposal.escalations if e.reason is not EscalationReason.POSSIBLE_DUPLICATE]
+        if (
+            case.proposal_id in own
+            and (vendor_key(payload.get("vendor_name")), str(payload.get("invoice_number", "")).strip())
+            == own[case.proposal_id]
+        ):
+            proposal.escalations = [
+                e for e in proposal.escalations if e.reason is not EscalationReason.POSSIBLE_DUPLICATE
+            ]
 
 
 def replay(
-    cases: list[PastCase], version: str, policy: Policy, client: instructor.Instructor | None = None, prompts: Path | None = None,
+    cases: list[PastCase],
+    version: str,
+    policy: Policy,
+    client: instructor.Instructor | None = None,
+    prompts: Path | None = None,
 ) -> list[Proposal | Unavailable]:
     """One new proposal per past case, in order, or why its document can no longer be read as it
     was, under ``policy``'s required fields. The LLM versions read with their prompt from
@@ -139,11 +153,23 @@ def replay(
     failed = {case.proposal_id: found for case, found in read if isinstance(found, Extraction)}
     loaded = [(case, found) for case, found in read if isinstance(found, bytes)]
     jobs = [ReadJob(Path(case.source), case.source, required, options, data) for case, data in loaded]
-    extractions = {**failed, **dict(zip((case.proposal_id for case, _ in loaded), extract_documents(jobs, client=client, prompt=reader.prompt), strict=True))}
+    extractions = {
+        **failed,
+        **dict(
+            zip(
+                (case.proposal_id for case, _ in loaded),
+                extract_documents(jobs, client=client, prompt=reader.prompt),
+                strict=True,
+            )
+        ),
+    }
     if learnt:
         _read_with_memory_of_then(cases, extractions)
     present = [case for case in cases if case.proposal_id in extractions]
     proposals = propose_all([extractions[case.proposal_id] for case in present], policy)
     _without_own_posting(present, proposals)
-    new: dict[str, Proposal | Unavailable] = {**unavailable, **dict(zip((case.proposal_id for case in present), proposals, strict=True))}
+    new: dict[str, Proposal | Unavailable] = {
+        **unavailable,
+        **dict(zip((case.proposal_id for case in present), proposals, strict=True)),
+    }
     return [new[case.proposal_id] for case in cases]

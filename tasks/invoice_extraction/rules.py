@@ -42,8 +42,12 @@ from tasks.invoice_extraction.terms import due_from_terms
 
 _ID_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._-]*")
 _CUSTOMER_SIDE = re.compile(r"(?:client|customer|kunde|käufer|acheteur|buyer|klant|your|ihre|votre)\b", re.IGNORECASE)
-_CUSTOMER_BEFORE = re.compile(r"(?:client|customer|kunden?|käufers?|buyer|acheteur|klant|recipient|empfängers?)\W*\w*\W*$", re.IGNORECASE)
-_BARE_TITLE = re.compile(r"^\W*(?:tax\s+)?(?:invoice|rechnung|facture|factuur|credit\s*note|gutschrift|avoir)\W*$", re.IGNORECASE)
+_CUSTOMER_BEFORE = re.compile(
+    r"(?:client|customer|kunden?|käufers?|buyer|acheteur|klant|recipient|empfängers?)\W*\w*\W*$", re.IGNORECASE
+)
+_BARE_TITLE = re.compile(
+    r"^\W*(?:tax\s+)?(?:invoice|rechnung|facture|factuur|credit\s*note|gutschrift|avoir)\W*$", re.IGNORECASE
+)
 _NUMBER_SIGN_LINE = re.compile(r"^(?:#|no\.?|nr\.?|n[°º])\s*(?P<value>[\w/.-]*\d[\w/.-]*)\s*$", re.IGNORECASE)
 # The bare title word ("Factuur") as one of a row of column headings, its value in the cell below.
 _COLUMN_HEADING = LabelSearch(heading_row=True, generic=True)
@@ -248,7 +252,7 @@ def _id_value_next(line: str) -> str | None:
 
 
 def _title_number(lines: Sequence[str]) -> tuple[str, float] | None:
-    """"INVOICE 2024-17" as a title; or a title line alone with "# 2024-17" on the next line."""
+    """ "INVOICE 2024-17" as a title; or a title line alone with "# 2024-17" on the next line."""
     for i, line in enumerate(lines[:30]):
         m = L.INVOICE_NUMBER_TITLE.match(line)
         if m:

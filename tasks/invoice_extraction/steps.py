@@ -8,12 +8,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from opsgate import ConfigurationError
-from opsgate import llm_client
-from opsgate import Proposal
-from opsgate import QUARANTINE
-from opsgate import quarantine
-from opsgate import Run
+from opsgate import QUARANTINE, ConfigurationError, Proposal, Run, llm_client, quarantine
 from tasks.invoice_extraction import history
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
 from tasks.invoice_extraction.memory import with_memory
@@ -46,13 +41,23 @@ def propose_postings(run: Run, documents: list[Path]) -> list[Proposal]:
     options = read_options()
     client = llm_client() if options.backend != "rules" else None
     memory = history.load()  # the vendor memory, with the postings executed since it last looked
-    extractions = [with_memory(e, memory) for e in extract_documents([ReadJob(path, str(path), required, options) for path in documents], client=client)]
-    if run.policy.logging.store_documents:  # the texts to learn from once people approve: a document's text is a document
+    extractions = [
+        with_memory(e, memory)
+        for e in extract_documents([ReadJob(path, str(path), required, options) for path in documents], client=client)
+    ]
+    if (
+        run.policy.logging.store_documents
+    ):  # the texts to learn from once people approve: a document's text is a document
         history.record_texts(extractions)
     proposals = propose_all(extractions, run.policy)
     for proposal in proposals:
         logger.debug("%s: %s", proposal.source, proposal.error or proposal.summary)
     actions = sum(1 for p in proposals if p.tool and not p.escalations)
-    logger.info("%d documents read: %d actions proposed, %d to escalate, %d failed", len(proposals), actions,
-                sum(1 for p in proposals if p.escalations), sum(1 for p in proposals if p.error))
+    logger.info(
+        "%d documents read: %d actions proposed, %d to escalate, %d failed",
+        len(proposals),
+        actions,
+        sum(1 for p in proposals if p.escalations),
+        sum(1 for p in proposals if p.error),
+    )
     return proposals

@@ -35,7 +35,10 @@ _END_OF_MONTH = re.compile(
     re.IGNORECASE,
 )
 # Before a date, the words that make it the last day to pay.
-_BY_DATE = re.compile(r"(?<![\w])(?:bis(?:\s*zum)?|until|by|before|avant\s*le|jusqu[’']?au|v[óo]{1,2}r|uiterlijk|entro\s*il|hasta\s*el|antes\s*del?)\s*$", re.IGNORECASE)
+_BY_DATE = re.compile(
+    r"(?<![\w])(?:bis(?:\s*zum)?|until|by|before|avant\s*le|jusqu[’']?au|v[óo]{1,2}r|uiterlijk|entro\s*il|hasta\s*el|antes\s*del?)\s*$",
+    re.IGNORECASE,
+)
 _CLAUSE = re.compile(r"[,;]\s+|\.\s+(?=[^\W\d_])|\s+(?:und|and|et|en|e|y)\s+(?=\d{1,3}\s*%)", re.IGNORECASE)
 
 DateFinder = Callable[[str], list[tuple[int, date]]]

@@ -35,13 +35,18 @@ _NOT_PAYABLE = re.compile(
 # A tax amount ("TOTAL GST"), unless the label says the total includes the tax.
 _TAX_WORD = re.compile(r"(?<![\w])(?:gst|tax|vat|mwst|ust|tva|btw|sst)(?![\w])", re.IGNORECASE)
 _INCLUSIVE = re.compile(r"incl|inkl|inclusive|including|ttc|rounded|grand|payable|nett", re.IGNORECASE)
-_ROUNDING = re.compile(r"(?<![\w])(?:round(?:ing|ed)?|rounding\s*adj\w*|adj(?:ustment)?|rundung|arrondi)(?![\w])", re.IGNORECASE)
+_ROUNDING = re.compile(
+    r"(?<![\w])(?:round(?:ing|ed)?|rounding\s*adj\w*|adj(?:ustment)?|rundung|arrondi)(?![\w])", re.IGNORECASE
+)
 _TENDERED = re.compile(
     r"^\W*(?:cash|tender(?:ed)?|paid|payment|amount\s*paid|visa|master\s*card|mastercard|card|credit\s*card"
     r"|debit\s*card|e-?wallet|bar|bargeld|esp[èe]ces|contant)(?![\w])",
     re.IGNORECASE,
 )
-_CHANGE = re.compile(r"(?:^|\t|\s\s)\W*(?:your\s*)?(?:change(?:\s*due)?|cash\s*change|balance\s*change|r[üu]ckgeld|rendu|wisselgeld)(?![\w])", re.IGNORECASE)
+_CHANGE = re.compile(
+    r"(?:^|\t|\s\s)\W*(?:your\s*)?(?:change(?:\s*due)?|cash\s*change|balance\s*change|r[üu]ckgeld|rendu|wisselgeld)(?![\w])",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,9 @@ def _rounded(lines: Sequence[str], total: Decimal, confidence: float) -> tuple[D
             if not amounts or amounts[-1].value == 0:
                 return total, confidence
             for rounded in (total + amounts[-1].value, total - abs(amounts[-1].value)):  # "-RM0.02" loses its sign
-                if any(a.value == rounded for k in range(j, min(j + 4, len(lines))) for a in find_amounts(lines[k])[-1:]):
+                if any(
+                    a.value == rounded for k in range(j, min(j + 4, len(lines))) for a in find_amounts(lines[k])[-1:]
+                ):
                     return rounded, confidence
         return total, confidence
     return total, confidence

@@ -65,9 +65,14 @@ def _matcher(name: str, value: Any) -> Callable[[str], bool | None] | None:
     None when more words cannot help."""
     if isinstance(value, Decimal):
         wanted = abs(value)
-        return lambda text: any(abs(m.value) == wanted for m in find_amounts(text)) or (None if len(text) > 40 else False)
+        return lambda text: (
+            any(abs(m.value) == wanted for m in find_amounts(text)) or (None if len(text) > 40 else False)
+        )
     if isinstance(value, date):
-        return lambda text: any(d == value for dayfirst in (True, False) for _, d in find_dates(text, dayfirst)) or (None if len(text) > 40 else False)
+        return lambda text: (
+            any(d == value for dayfirst in (True, False) for _, d in find_dates(text, dayfirst))
+            or (None if len(text) > 40 else False)
+        )
     if not isinstance(value, str):
         return None
     if name == "currency":

@@ -18,8 +18,16 @@ SPEC = WorkflowSpec(
     flow="flows.invoice_extraction:invoice_extraction",
     params_model="tasks.invoice_extraction.params:InvoiceParams",
     commands=(
-        Command("extract", "tasks.invoice_extraction.commands:extract", "Extract invoice fields from documents. No writes, no server."),
-        Command("history", "tasks.invoice_extraction.history_commands:history", "Learning from approved history: import past documents, show what was learnt."),
+        Command(
+            "extract",
+            "tasks.invoice_extraction.commands:extract",
+            "Extract invoice fields from documents. No writes, no server.",
+        ),
+        Command(
+            "history",
+            "tasks.invoice_extraction.history_commands:history",
+            "Learning from approved history: import past documents, show what was learnt.",
+        ),
     ),
     demo_params="tasks.invoice_extraction.params:demo_params",
     compare_outcomes="tasks.invoice_extraction.outcomes:compare_outcomes",

@@ -55,7 +55,12 @@ def agent_chart(rows: list[AgentMetrics]) -> bytes:
     figure, axis = plt.subplots(figsize=(7, 3.2))
     width = 0.38
     axis.bar([p - width / 2 for p in positions], [100 * (r.approval_rate or 0) for r in rows], width, label="approved")
-    axis.bar([p + width / 2 for p in positions], [100 * (r.correction_rate or 0) for r in rows], width, label="corrected before approval")
+    axis.bar(
+        [p + width / 2 for p in positions],
+        [100 * (r.correction_rate or 0) for r in rows],
+        width,
+        label="corrected before approval",
+    )
     axis.set_xticks(list(positions), labels, fontsize="small")
     axis.set_ylim(0, 100)
     axis.set_ylabel("% of decided cases")

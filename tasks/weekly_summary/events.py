@@ -70,7 +70,9 @@ def read_events(path: Path, tz: ZoneInfo, *, delimiter: str | None = None, encod
         values, unreadable, unclear = instants(frame[column], tz)
         times[column] = values
         reasons[unreadable & (reasons == "").to_numpy()] = f"{column} {{}} is not an ISO 8601 timestamp"
-        reasons[unclear & (reasons == "").to_numpy()] = f"{column} {{}} is ambiguous or does not exist in {tz.key} (a daylight-saving change); give it an offset"
+        reasons[unclear & (reasons == "").to_numpy()] = (
+            f"{column} {{}} is ambiguous or does not exist in {tz.key} (a daylight-saving change); give it an offset"
+        )
     no_open = times["opened"] == NAT
     reasons[no_open & (reasons == "").to_numpy()] = "no opened time"
     backwards = (times["closed"] != NAT) & ~no_open & (times["closed"] < times["opened"])
@@ -84,5 +86,9 @@ def read_events(path: Path, tz: ZoneInfo, *, delimiter: str | None = None, encod
         problems.append(RowProblem(f"event {frame['id'].iat[position]!r}", detail))
     keep = ~bad
     return Events(
-        frame=frame[keep].reset_index(drop=True), opened=times["opened"][keep], closed=times["closed"][keep], due=times["due"][keep], problems=problems,
+        frame=frame[keep].reset_index(drop=True),
+        opened=times["opened"][keep],
+        closed=times["closed"][keep],
+        due=times["due"][keep],
+        problems=problems,
     )

@@ -116,7 +116,11 @@ def _anomalies(baseline: list[WeekPoint], now: Figures) -> list[Anomaly]:
         value = float(getattr(now, name))
         z = (value - mean) / std if std > 0 else 0.0
         if abs(z) >= ANOMALY_Z:
-            found.append(Anomaly(figure=name, value=value, baseline_mean=round(mean, 2), baseline_std=round(std, 2), z=round(z, 2)))
+            found.append(
+                Anomaly(
+                    figure=name, value=value, baseline_mean=round(mean, 2), baseline_std=round(std, 2), z=round(z, 2)
+                )
+            )
     return found
 
 
@@ -136,10 +140,18 @@ def week_facts(events: Events, week: Week, tz: ZoneInfo) -> WeekFacts:
     weeks = [week.shifted(-k) for k in range(BASELINE_WEEKS + 1, 1, -1)]
     baseline = [_point(w, figures(events, *w.bounds(tz))) for w in weeks]
     return WeekFacts(
-        **now.model_dump(), week=week.label, timezone=str(tz.key), start=start.to_pydatetime(), end=end.to_pydatetime(),
-        events=len(events.opened), previous=before, changes=_changes(now, before),
-        by_category=_breakdown(events, "category", start, end), by_priority=_breakdown(events, "priority", start, end),
-        anomalies=_anomalies(baseline, now), history=[*baseline, _point(week.shifted(-1), before), _point(week, now)],
+        **now.model_dump(),
+        week=week.label,
+        timezone=str(tz.key),
+        start=start.to_pydatetime(),
+        end=end.to_pydatetime(),
+        events=len(events.opened),
+        previous=before,
+        changes=_changes(now, before),
+        by_category=_breakdown(events, "category", start, end),
+        by_priority=_breakdown(events, "priority", start, end),
+        anomalies=_anomalies(baseline, now),
+        history=[*baseline, _point(week.shifted(-1), before), _point(week, now)],
     )
 
 
@@ -149,13 +161,19 @@ def flat(facts: WeekFacts) -> dict[str, int | float | str | None]:
     (``<figure>_change_pct``, none when the week before had zero); for an unusual figure, the mean
     of its baseline weeks and how many standard deviations away it is (``<figure>_baseline_mean``,
     ``<figure>_baseline_z``)."""
-    found: dict[str, int | float | str | None] = {"week": facts.week, "timezone": facts.timezone, "events": facts.events}
+    found: dict[str, int | float | str | None] = {
+        "week": facts.week,
+        "timezone": facts.timezone,
+        "events": facts.events,
+    }
     for name, value in Figures.model_validate(facts.model_dump()).model_dump().items():
         before = getattr(facts.previous, name)
         found[name] = value
         found[f"previous_{name}"] = before
         found[f"{name}_change"] = facts.changes.get(name)
-        found[f"{name}_change_pct"] = round(100 * (value - before) / before, 1) if value is not None and before else None
+        found[f"{name}_change_pct"] = (
+            round(100 * (value - before) / before, 1) if value is not None and before else None
+        )
     for anomaly in facts.anomalies:
         found[f"{anomaly.figure}_baseline_mean"] = anomaly.baseline_mean
         found[f"{anomaly.figure}_baseline_z"] = anomaly.z

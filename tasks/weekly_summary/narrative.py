@@ -15,11 +15,19 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from opsgate import Facts, numeric_facts
-from opsgate import LlmInvalidAnswer, LlmRequestRefused, LlmUnavailable, ask
-from opsgate import Escalation, EscalationReason
-from opsgate import Prompt, latest_prompt
-from opsgate import Summary
+from opsgate import (
+    Escalation,
+    EscalationReason,
+    Facts,
+    LlmInvalidAnswer,
+    LlmRequestRefused,
+    LlmUnavailable,
+    Prompt,
+    Summary,
+    ask,
+    latest_prompt,
+    numeric_facts,
+)
 
 if TYPE_CHECKING:
     import instructor
@@ -44,7 +52,9 @@ def current_prompt() -> Prompt:
     return latest_prompt(PROMPTS, PROMPT_NAME)
 
 
-def summarise(facts: Facts, client: instructor.Instructor | None = None, prompt: Prompt | None = None) -> NarrativeResult:
+def summarise(
+    facts: Facts, client: instructor.Instructor | None = None, prompt: Prompt | None = None
+) -> NarrativeResult:
     """The model's summary when it passes the checks (re-asks included), else the template's.
     The facts go to the model as JSON in the user message: data, never instructions. The model
     drafts with ``prompt``, the newest prompt file unless a replay names another version."""
@@ -61,7 +71,9 @@ def summarise(facts: Facts, client: instructor.Instructor | None = None, prompt:
     else:
         return NarrativeResult(summary=answer, source="llm", instruction_version=prompt.ident)
     escalation = Escalation(reason=reason, field="summary", detail=detail)
-    return NarrativeResult(summary=template_summary(facts), source="template", instruction_version=TEMPLATE_VERSION, escalation=escalation)
+    return NarrativeResult(
+        summary=template_summary(facts), source="template", instruction_version=TEMPLATE_VERSION, escalation=escalation
+    )
 
 
 def _number(value: int | float) -> str:
@@ -75,7 +87,11 @@ def _change(values: dict[str, int | float], key: str) -> tuple[str, list[str]]:
     if change_key not in values:
         return "", []
     change = values[change_key]
-    phrase = "unchanged on the week before" if change == 0 else f"{'up' if change > 0 else 'down'} {_number(abs(change))}% on the week before"
+    phrase = (
+        "unchanged on the week before"
+        if change == 0
+        else f"{'up' if change > 0 else 'down'} {_number(abs(change))}% on the week before"
+    )
     return f", {phrase}", [change_key]
 
 
@@ -84,8 +100,17 @@ _STORE = (
     ("records_merged", "{} duplicate records merged."),
     ("corrections", "Approvers corrected {} proposed fields."),
 )
-_UNUSUAL = (("opened", "Opened"), ("closed", "Closed"), ("backlog_end", "The backlog at the end of the week"), ("sla_breaches", "SLA breaches"))
-_COUNTS = (("opened", "{} items opened"), ("closed", "{} items closed"), ("backlog_end", "{} items open at the end of the week"))
+_UNUSUAL = (
+    ("opened", "Opened"),
+    ("closed", "Closed"),
+    ("backlog_end", "The backlog at the end of the week"),
+    ("sla_breaches", "SLA breaches"),
+)
+_COUNTS = (
+    ("opened", "{} items opened"),
+    ("closed", "{} items closed"),
+    ("backlog_end", "{} items open at the end of the week"),
+)
 
 
 def template_summary(facts: Facts) -> Summary:
@@ -99,7 +124,11 @@ def template_summary(facts: Facts) -> Summary:
         if key in values:
             change, cited = _change(values, key)
             highlights.append({"text": phrase.format(_number(values[key])) + change + ".", "facts": [key, *cited]})
-    cycle = [(k, label) for k, label in (("cycle_time_p50_hours", "median"), ("cycle_time_p90_hours", "90th percentile")) if k in values]
+    cycle = [
+        (k, label)
+        for k, label in (("cycle_time_p50_hours", "median"), ("cycle_time_p90_hours", "90th percentile"))
+        if k in values
+    ]
     if cycle:
         parts = ", ".join(f"{label} {_number(values[k])} hours" for k, label in cycle)
         highlights.append({"text": f"Cycle time of closed items: {parts}.", "facts": [k for k, _ in cycle]})
@@ -107,21 +136,37 @@ def template_summary(facts: Facts) -> Summary:
         if values.get(key):
             highlights.append({"text": phrase.format(_number(values[key])), "facts": [key]})
     for key in sorted(k for k in values if k.startswith("spend_total_")):
-        highlights.append({"text": f"Spend posted: {_number(values[key])} {key.removeprefix('spend_total_')}.", "facts": [key]})
+        highlights.append(
+            {"text": f"Spend posted: {_number(values[key])} {key.removeprefix('spend_total_')}.", "facts": [key]}
+        )
     for key, label in _UNUSUAL:
         if f"{key}_baseline_mean" in values and key in values:
             text = f"{label} is unusual: {_number(values[key])} against {_number(values[f'{key}_baseline_mean'])} on average over the weeks before."
             risks.append({"text": text, "facts": [key, f"{key}_baseline_mean"]})
     if values.get("incidents"):
-        risks.append({"text": f"{_number(values['incidents'])} incidents were reported against executed actions.", "facts": ["incidents"]})
+        risks.append(
+            {
+                "text": f"{_number(values['incidents'])} incidents were reported against executed actions.",
+                "facts": ["incidents"],
+            }
+        )
         actions.append("Go through the incidents with the workflows' owners.")
     if values.get("escalations"):
-        risks.append({"text": f"{_number(values['escalations'])} cases went to their owners instead of the normal approval path.", "facts": ["escalations"]})
+        risks.append(
+            {
+                "text": f"{_number(values['escalations'])} cases went to their owners instead of the normal approval path.",
+                "facts": ["escalations"],
+            }
+        )
         actions.append("Check why those cases were escalated.")
     if "approval_rate" in values:
-        highlights.append({"text": f"Approval rate {_number(values['approval_rate'] * 100)}%.", "facts": ["approval_rate"]})
+        highlights.append(
+            {"text": f"Approval rate {_number(values['approval_rate'] * 100)}%.", "facts": ["approval_rate"]}
+        )
     if values.get("sla_breaches"):
-        risks.append({"text": f"{_number(values['sla_breaches'])} items breached their SLA.", "facts": ["sla_breaches"]})
+        risks.append(
+            {"text": f"{_number(values['sla_breaches'])} items breached their SLA.", "facts": ["sla_breaches"]}
+        )
         actions.append("Review the items that breached their SLA with their owners.")
     elif "sla_breaches" in values:
         highlights.append({"text": "No SLA breaches.", "facts": ["sla_breaches"]})
@@ -129,7 +174,14 @@ def template_summary(facts: Facts) -> Summary:
         risks.append({"text": "More items were opened than closed.", "facts": ["opened", "closed"]})
         actions.append("Check whether the team has the capacity for the incoming work.")
     week = facts.get("week")
-    headline = ", ".join(phrase.format(_number(values[k])).replace(" items", "") for k, phrase in _COUNTS if k in values)
+    headline = ", ".join(
+        phrase.format(_number(values[k])).replace(" items", "") for k, phrase in _COUNTS if k in values
+    )
     title = f"Week {week}" if isinstance(week, str) else "This week"
-    summary = {"headline": f"{title}: {headline}." if headline else f"{title}: no figures were available.", "highlights": highlights, "risks": risks, "actions": actions}
+    summary = {
+        "headline": f"{title}: {headline}." if headline else f"{title}: no figures were available.",
+        "highlights": highlights,
+        "risks": risks,
+        "actions": actions,
+    }
     return Summary.model_validate(summary, context={"facts": facts})

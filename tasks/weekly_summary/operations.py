@@ -28,19 +28,32 @@ from itertools import groupby
 
 from pydantic import BaseModel, Field
 
-from opsgate import activity_in_window
-from opsgate import AuditEvent
-from opsgate import AgentMetrics, agent_metrics
-from opsgate import CENT
-from opsgate import WeekPosting, postings_in_window
-from opsgate import records_merged_in_window
-from opsgate import RecordsMerge
+from opsgate import (
+    CENT,
+    AgentMetrics,
+    AuditEvent,
+    RecordsMerge,
+    WeekPosting,
+    activity_in_window,
+    agent_metrics,
+    postings_in_window,
+    records_merged_in_window,
+)
 from tasks.weekly_summary.workflow import WORKFLOW
 
 FLAGGING = "duplicate_flagging"  # the workflow whose merge proposals are the week's flagged duplicates
 COUNTS = (
-    "invoices_posted", "postings_reversed", "records_flagged", "records_merged", "approvals", "rejections", "corrections",
-    "escalations", "undone", "execution_refusals", "incidents",
+    "invoices_posted",
+    "postings_reversed",
+    "records_flagged",
+    "records_merged",
+    "approvals",
+    "rejections",
+    "corrections",
+    "escalations",
+    "undone",
+    "execution_refusals",
+    "incidents",
 )
 
 
@@ -103,7 +116,12 @@ def _spend(live: Sequence[WeekPosting], top_vendors: int) -> tuple[dict[str, flo
         by_currency[currency] += total
     vendors = sorted(
         (
-            VendorSpend(vendor=names[key], currency=currency, documents=documents[(currency, key)], total=float(total.quantize(CENT)))
+            VendorSpend(
+                vendor=names[key],
+                currency=currency,
+                documents=documents[(currency, key)],
+                total=float(total.quantize(CENT)),
+            )
             for (currency, key), total in totals.items()
         ),
         key=lambda v: (v.currency, -v.total, v.vendor),
@@ -121,13 +139,22 @@ def operations_facts(start: datetime, end: datetime, top_vendors: int = 5) -> Op
     events = activity.events
     spend_total, spend_by_vendor = _spend(postings.live, top_vendors)
     return OperationsFacts(
-        start=start, end=end, invoices_posted=postings.by_status.get("posted", 0),
-        postings_reversed=postings.by_status.get("reversed", 0), spend_total=spend_total, spend_by_vendor=spend_by_vendor,
-        records_flagged=activity.proposals.get((FLAGGING, RecordsMerge.tool), 0), records_merged=merged,
-        approvals=activity.decisions.get("approved", 0), rejections=activity.decisions.get("rejected", 0),
-        corrections=activity.corrections, escalations=events.get(AuditEvent.ESCALATED, 0),
-        escalations_by_reason=activity.escalation_reasons, undone=events.get(AuditEvent.UNDONE, 0),
-        execution_refusals=events.get(AuditEvent.EXECUTION_REFUSED, 0), incidents=events.get(AuditEvent.INCIDENT, 0),
+        start=start,
+        end=end,
+        invoices_posted=postings.by_status.get("posted", 0),
+        postings_reversed=postings.by_status.get("reversed", 0),
+        spend_total=spend_total,
+        spend_by_vendor=spend_by_vendor,
+        records_flagged=activity.proposals.get((FLAGGING, RecordsMerge.tool), 0),
+        records_merged=merged,
+        approvals=activity.decisions.get("approved", 0),
+        rejections=activity.decisions.get("rejected", 0),
+        corrections=activity.corrections,
+        escalations=events.get(AuditEvent.ESCALATED, 0),
+        escalations_by_reason=activity.escalation_reasons,
+        undone=events.get(AuditEvent.UNDONE, 0),
+        execution_refusals=events.get(AuditEvent.EXECUTION_REFUSED, 0),
+        incidents=events.get(AuditEvent.INCIDENT, 0),
         agents=[row for row in agent_metrics(start, end) if row.workflow != WORKFLOW],
     )
 
@@ -147,7 +174,20 @@ def _pooled(rows: list[AgentMetrics]) -> dict[str, int | float | None]:
     versions' rates would weigh a version with two cases like one with two hundred."""
     total = Counter[str]()
     for row in rows:
-        total.update(row.model_dump(include={"cases", "completed", "executed", "approved", "rejected", "corrected", "escalated", "tool_errors"}))
+        total.update(
+            row.model_dump(
+                include={
+                    "cases",
+                    "completed",
+                    "executed",
+                    "approved",
+                    "rejected",
+                    "corrected",
+                    "escalated",
+                    "tool_errors",
+                }
+            )
+        )
     minutes = [row.time_saved_minutes for row in rows if row.time_saved_minutes is not None]
     return {
         "cases": total["cases"],

@@ -71,7 +71,9 @@ RULES = [
 ]
 
 _WEEK_OF_SOURCE = re.compile(r"^\s*(\d{4})-?[Ww](\d{2})\b")
-_REPEATED = re.compile(r"^id '(?P<id>[^']*)' is used by more than one record")  # ``opsgate.inputs.tabular``'s reason for a week written alike twice
+_REPEATED = re.compile(
+    r"^id '(?P<id>[^']*)' is used by more than one record"
+)  # ``opsgate.inputs.tabular``'s reason for a week written alike twice
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)|\n")
 _URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.IGNORECASE)  # a link's digits are an address, not a figure
 _WORD = re.compile(r"[^\W_]+")
@@ -103,7 +105,9 @@ def read_reports(path: Path) -> tuple[dict[str, PeopleReport], list[OutcomeRow]]
             reasons.append(f"action {row['action']!r} is not one of {', '.join(ACTIONS)}")
         read.append((row, label, reasons))
     weeks = Counter(label for _, label, _ in read if label)
-    for problem in records.problems:  # rows the reader left out already: "2026-W47" twice leaves out both, then "2026w47" too
+    for (
+        problem
+    ) in records.problems:  # rows the reader left out already: "2026-W47" twice leaves out both, then "2026w47" too
         if repeated := _REPEATED.match(problem.reason):
             try:
                 weeks[parse_week(repeated["id"]).label] += 1
@@ -136,10 +140,12 @@ def _sentence(text: str, figure: Figure) -> set[str]:
     ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, figure.start)]
     start = ends[-1] if ends else 0
     after = _SENTENCE_END.search(text, figure.start + len(figure.written))
-    return {word[:STEM] for word in _WORD.findall(text[start:after.start() if after else len(text)].casefold())}
+    return {word[:STEM] for word in _WORD.findall(text[start : after.start() if after else len(text)].casefold())}
 
 
-def facts_of(figure: Figure, text: str, values: dict[str, Decimal], allowed: Collection[str] | None = None) -> list[str]:
+def facts_of(
+    figure: Figure, text: str, values: dict[str, Decimal], allowed: Collection[str] | None = None
+) -> list[str]:
     """The fact keys ``figure`` states: those among ``allowed`` (every fact when None, or when none
     of them match) whose value it matches, narrowed by the words of its sentence when it matches
     several (see the module docstring). Empty for a figure no fact holds."""
@@ -156,7 +162,9 @@ def facts_of(figure: Figure, text: str, values: dict[str, Decimal], allowed: Col
 
 def _draft_parts(payload: dict[str, Any]) -> list[tuple[str, list[str] | None]]:
     """The draft's text as a report renders it, each part with the facts it cites (None: uncited)."""
-    cited = [(item["text"], list(item["facts"])) for name in ("highlights", "risks") for item in payload.get(name) or []]
+    cited = [
+        (item["text"], list(item["facts"])) for name in ("highlights", "risks") for item in payload.get(name) or []
+    ]
     return [(payload.get("headline") or "", None), *cited, *((action, None) for action in payload.get("actions") or [])]
 
 
@@ -189,8 +197,11 @@ def compare_report(text: str, payload: dict[str, Any], facts: Facts) -> tuple[di
     fields = {key: key in draft for key in chosen}
     backed = [keys for keys in people if keys]
     counts = {
-        "people_figures": len(people), "in_facts": len(backed), "draft_too": sum(1 for keys in backed if draft.intersection(keys)),
-        "draft_only": sum(1 for keys in draft_figures if not chosen.keys() & set(keys)), "not_in_facts": len(people) - len(backed),
+        "people_figures": len(people),
+        "in_facts": len(backed),
+        "draft_too": sum(1 for keys in backed if draft.intersection(keys)),
+        "draft_only": sum(1 for keys in draft_figures if not chosen.keys() & set(keys)),
+        "not_in_facts": len(people) - len(backed),
     }
     return fields, counts
 
@@ -221,9 +232,14 @@ def compare_outcomes(path: Path, cases: list[ShadowCase]) -> OutcomeComparison:
     weeks = [week_of(case) for case in cases]
     matched = [(case, reports.get(week) if week else None) for case, week in zip(cases, weeks)]
     sheets = _sheets([case for case, report in matched if report is not None and report.action == PUBLISHED])
-    compared = [_compare(case, report, sheets) if report is not None else CaseComparison(case=case) for case, report in matched]
+    compared = [
+        _compare(case, report, sheets) if report is not None else CaseComparison(case=case) for case, report in matched
+    ]
     unmatched = [
-        OutcomeRow(where=f"week {week}", detail=f"people {report.action} its report; no shadow case drafted one for this week")
-        for week, report in reports.items() if week not in weeks
+        OutcomeRow(
+            where=f"week {week}", detail=f"people {report.action} its report; no shadow case drafted one for this week"
+        )
+        for week, report in reports.items()
+        if week not in weeks
     ]
     return OutcomeComparison(cases=compared, unmatched=unmatched, problems=problems, rules=RULES)

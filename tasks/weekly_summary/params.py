@@ -8,6 +8,13 @@ from pydantic import BaseModel, Field
 
 
 class SummaryParams(BaseModel):
-    week: str | None = Field(None, pattern=r"^\d{4}-?[Ww]\d{2}$", description="ISO week, e.g. 2026-W47. Default: the last full week in the time zone.")
-    events: Path | None = Field(None, description="Events as CSV or Parquet (id, opened, closed, category, priority, owner, due). Default: the policy's settings.events.")
+    week: str | None = Field(
+        None,
+        pattern=r"^\d{4}-?[Ww]\d{2}$",
+        description="ISO week, e.g. 2026-W47. Default: the last full week in the time zone.",
+    )
+    events: Path | None = Field(
+        None,
+        description="Events as CSV or Parquet (id, opened, closed, category, priority, owner, due). Default: the policy's settings.events.",
+    )
     tz: str | None = Field(None, description="IANA time zone of the week. Default: the policy's settings.timezone.")

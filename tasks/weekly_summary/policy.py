@@ -22,9 +22,16 @@ class SummarySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field("Weekly operations summary", min_length=1, max_length=200)
-    timezone: str = Field("UTC", description="IANA time zone of the week's bounds and of event times without an offset.")
-    events: Path | None = Field(None, description="The events file (CSV or Parquet) a scheduled run reads; without one the summary covers opsgate's own store.")
-    publish_to: list[str] = Field(default_factory=list, description="Channels (the policy's `channels`) a published report is posted to.")
+    timezone: str = Field(
+        "UTC", description="IANA time zone of the week's bounds and of event times without an offset."
+    )
+    events: Path | None = Field(
+        None,
+        description="The events file (CSV or Parquet) a scheduled run reads; without one the summary covers opsgate's own store.",
+    )
+    publish_to: list[str] = Field(
+        default_factory=list, description="Channels (the policy's `channels`) a published report is posted to."
+    )
     top_vendors: int = Field(5, ge=1, le=50, description="Vendors listed by spend, per currency.")
 
     @field_validator("timezone")
@@ -40,5 +47,7 @@ class SummarySettings(BaseModel):
         policy = (info.context or {}).get("policy")
         missing = [name for name in value if name not in ((policy or {}).get("channels") or {})]
         if policy is not None and missing:
-            raise ValueError(f"{', '.join(map(repr, missing))} is not among the policy's channels ({', '.join(policy.get('channels') or {}) or 'none defined'})")
+            raise ValueError(
+                f"{', '.join(map(repr, missing))} is not among the policy's channels ({', '.join(policy.get('channels') or {}) or 'none defined'})"
+            )
         return value

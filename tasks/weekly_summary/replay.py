@@ -46,7 +46,11 @@ def _writer(version: str, prompts: Path | None = None) -> Prompt | None:
 
 
 def replay(
-    cases: list[PastCase], version: str, policy: Policy, client: instructor.Instructor | None = None, prompts: Path | None = None,
+    cases: list[PastCase],
+    version: str,
+    policy: Policy,
+    client: instructor.Instructor | None = None,
+    prompts: Path | None = None,
 ) -> list[Proposal | Unavailable]:
     """One new draft per past case, in order, or why its fact sheet cannot be read. A draft depends
     on the facts and the version alone: ``policy`` (a candidate's or the live one) only routes it.
@@ -71,9 +75,18 @@ def replay(
         result = summarise(facts, client if model else None, prompt)
         kept = {k: action[k] for k in ("subject", "title", "fact_sheet", "facts_digest", "channels") if k in action}
         publication = ReportPublication(**result.summary.model_dump(), **kept)
-        found.append(Proposal(
-            workflow=WORKFLOW, source=case.source, case_type=result.source, tool="reports.publish", payload=publication.model_dump(mode="json"),
-            summary=result.summary.headline, instruction_version=result.instruction_version,
-            escalations=[result.escalation] if result.escalation else [],  # the version could not draft what a live run would publish
-        ))
+        found.append(
+            Proposal(
+                workflow=WORKFLOW,
+                source=case.source,
+                case_type=result.source,
+                tool="reports.publish",
+                payload=publication.model_dump(mode="json"),
+                summary=result.summary.headline,
+                instruction_version=result.instruction_version,
+                escalations=[result.escalation]
+                if result.escalation
+                else [],  # the version could not draft what a live run would publish
+            )
+        )
     return found

@@ -11,24 +11,33 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from opsgate import deliver_report, run_link
-from opsgate import markdown_text
-from opsgate import InputError
-from opsgate import llm_client
-from opsgate import Outcome, Proposal, Status
-from opsgate import StoredSheet, published_report, render_markdown, save_sheet
-from opsgate import Run, workflow_settings
-from opsgate import get_settings
-from opsgate import RowProblem
-from opsgate import ReportPublication
+from opsgate import (
+    InputError,
+    Outcome,
+    Proposal,
+    ReportPublication,
+    RowProblem,
+    Run,
+    Status,
+    StoredSheet,
+    deliver_report,
+    get_settings,
+    llm_client,
+    markdown_text,
+    published_report,
+    render_markdown,
+    run_link,
+    save_sheet,
+    workflow_settings,
+)
 from tasks.weekly_summary.events import read_events
 from tasks.weekly_summary.facts import week_facts
 from tasks.weekly_summary.narrative import summarise
 from tasks.weekly_summary.operations import operations_facts
+from tasks.weekly_summary.params import SummaryParams
 from tasks.weekly_summary.sheet import fact_sheet
 from tasks.weekly_summary.weeks import last_full_week, parse_week, time_zone
 from tasks.weekly_summary.workflow import SPEC
-from tasks.weekly_summary.params import SummaryParams
 
 logger = logging.getLogger(__name__)
 ARTIFACT = "weekly-summary"
@@ -57,7 +66,9 @@ def compute_facts(run: Run, params: SummaryParams) -> Computed:
     computed = Computed(title=title, source=str(events) if events else "opsgate store", channels=settings.publish_to)
     tickets = None
     if events is None:
-        logger.warning("no events file (--events or the policy's settings.events): the summary covers opsgate's own store only")
+        logger.warning(
+            "no events file (--events or the policy's settings.events): the summary covers opsgate's own store only"
+        )
     else:
         try:
             loaded = read_events(events, zone)
@@ -71,14 +82,24 @@ def compute_facts(run: Run, params: SummaryParams) -> Computed:
     sheet = fact_sheet(title, week.label, zone.key, tickets, operations, len(computed.problems))
     computed.stored = save_sheet(run.id, sheet)
     create_table_artifact(
-        key=f"{ARTIFACT}-facts", table=[{"fact": markdown_text(key), "value": "" if value is None else markdown_text(str(value))} for key, value in sheet.facts.items()],
+        key=f"{ARTIFACT}-facts",
+        table=[
+            {"fact": markdown_text(key), "value": "" if value is None else markdown_text(str(value))}
+            for key, value in sheet.facts.items()
+        ],
         description=f"Every figure the {week.label} summary may state (fact sheet {computed.stored.id})",
     )
     return computed
 
 
 def _failed(run: Run, source: str, reason: str) -> Proposal:
-    return Proposal(workflow=run.workflow, source=source, case_type="summary", error=reason, instruction_version=run.policy.instruction_version)
+    return Proposal(
+        workflow=run.workflow,
+        source=source,
+        case_type="summary",
+        error=reason,
+        instruction_version=run.policy.instruction_version,
+    )
 
 
 @task(name="draft-summary", cache_policy=NO_CACHE)
@@ -92,18 +113,31 @@ def draft(run: Run, computed: Computed) -> list[Proposal]:
     client = llm_client() if get_settings().backend != "rules" else None
     result = summarise(sheet.facts, client)
     publication = ReportPublication(
-        **result.summary.model_dump(), subject=sheet.subject, title=computed.title, fact_sheet=computed.stored.id,
-        facts_digest=computed.stored.digest, channels=computed.channels,
+        **result.summary.model_dump(),
+        subject=sheet.subject,
+        title=computed.title,
+        fact_sheet=computed.stored.id,
+        facts_digest=computed.stored.digest,
+        channels=computed.channels,
     )
     if result.escalation:
         logger.warning("%s", result.escalation.describe())
     create_markdown_artifact(
-        key=f"{ARTIFACT}-draft", markdown=render_markdown(computed.title, result.summary, sheet, status=f"Draft by the {result.source}, waiting for approval"),
+        key=f"{ARTIFACT}-draft",
+        markdown=render_markdown(
+            computed.title, result.summary, sheet, status=f"Draft by the {result.source}, waiting for approval"
+        ),
         description=f"The {sheet.subject} report as drafted: approve, edit the text, or reject it at the gate",
     )
     proposal = Proposal(
-        workflow=run.workflow, source=sheet.subject, case_type=result.source, tool="reports.publish", payload=publication.model_dump(mode="json"),
-        summary=result.summary.headline, instruction_version=result.instruction_version, notices=[result.escalation] if result.escalation else [],
+        workflow=run.workflow,
+        source=sheet.subject,
+        case_type=result.source,
+        tool="reports.publish",
+        payload=publication.model_dump(mode="json"),
+        summary=result.summary.headline,
+        instruction_version=result.instruction_version,
+        notices=[result.escalation] if result.escalation else [],
         tools_used=["events.read", "store.read", *(["llm"] if client else [])],
     )
     return [*failed, proposal]
@@ -118,4 +152,8 @@ def deliver(run: Run, outcomes: list[Outcome]) -> None:
         report_id = int((outcome.target or "").split("/", 1)[1])
         deliver_report(run.policy, report_id, run.id, run_link(run.id))
         report = published_report(report_id)
-        create_markdown_artifact(key=f"{ARTIFACT}-report", markdown=report.markdown_inline, description=f"The published report {report.subject} (report {report.id})")
+        create_markdown_artifact(
+            key=f"{ARTIFACT}-report",
+            markdown=report.markdown_inline,
+            description=f"The published report {report.subject} (report {report.id})",
+        )

@@ -51,7 +51,9 @@ def parse_week(text: str) -> Week:
     try:
         date.fromisocalendar(year, number, 1)
     except ValueError:
-        raise InputError(f"week {text!r} does not exist: {year} has {date(year, 12, 28).isocalendar()[1]} ISO weeks") from None
+        raise InputError(
+            f"week {text!r} does not exist: {year} has {date(year, 12, 28).isocalendar()[1]} ISO weeks"
+        ) from None
     return Week(year, number)
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select, update
 
-from opsgate.store import audit
 from opsgate.models import Status, digest
+from opsgate.store import audit
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditHeadRow, AuditRow, PayableRow, ProposalRow
 from tests.support.batches import write_inbox
@@ -62,7 +62,7 @@ def test_a_rewrite_by_someone_holding_the_key_is_caught_by_the_anchor(governed: 
         first = next(r for r in rows if r.event == "approved")
         first.actor, first.data = "mallory", {**first.data, "approver": "mallory"}
         prev = rows[first.seq - 2].hash
-        for row in rows[first.seq - 1:]:
+        for row in rows[first.seq - 1 :]:
             row.prev_hash, row.hash = prev, audit._row_hash(prev, row)
             prev = row.hash
         session.execute(update(AuditHeadRow).values(hash=prev))
@@ -81,7 +81,10 @@ def test_an_approved_action_rewritten_before_it_is_written_is_refused(flow_env: 
     with transaction() as session:
         approval = session.execute(select(ApprovalRow).order_by(ApprovalRow.id).limit(1)).scalar_one()
         payload = {**approval.action_payload, "iban": "GB33BUKB20201555555555"}
-        approval.action_payload, approval.action_digest = payload, digest({"proposal": approval.proposal_id, "tool": "payables.post", "payload": payload})
+        approval.action_payload, approval.action_digest = (
+            payload,
+            digest({"proposal": approval.proposal_id, "tool": "payables.post", "payload": payload}),
+        )
         target = approval.proposal_id
     (report,) = lines(cli("recover", "--json").stdout)
     assert (report["executed"], report["failed"]) == (2, 1)

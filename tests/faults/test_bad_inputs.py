@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import select
 
 from opsgate.cli.approvals import answer_for
+from opsgate.inputs.quarantine import FOLDER
 from opsgate.models import Status
 from opsgate.orchestration.resume import submit
-from opsgate.inputs.quarantine import FOLDER
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, PayableRow, RunRow
 from tests.integration.conftest import wait_for_request
@@ -51,15 +51,24 @@ def bomb() -> bytes:
 
 def _extract(paths: list[Path], env: dict[str, str] | None = None) -> tuple[list[dict], int]:
     """The JSON objects `opsgate extract` printed and the peak RSS in bytes of its process tree."""
-    done = subprocess.run([sys.executable, "-c", MEASURED, str(3 * GB), *map(str, paths)], check=False, cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED, str(3 * GB), *map(str, paths)],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     *lines, peak = done.stdout.splitlines()
     return [json.loads(line) for line in lines], int(peak) * 1024
 
 
 def test_extract_refuses_the_bomb_before_reading_it_and_reads_the_good_invoice(tmp_path: Path, bomb: bytes) -> None:
-    inbox = write_inbox(tmp_path / "inbox", {"bomb.pdf": bomb, "us.pdf": US_INVOICE, "deep.pdf": deeply_nested_pdf(US_INVOICE, 200_000)})
+    inbox = write_inbox(
+        tmp_path / "inbox", {"bomb.pdf": bomb, "us.pdf": US_INVOICE, "deep.pdf": deeply_nested_pdf(US_INVOICE, 200_000)}
+    )
     assert (inbox / "bomb.pdf").stat().st_size < 4 * 1024 * 1024
 
     results, peak = _extract([inbox / "bomb.pdf", inbox / "us.pdf", inbox / "deep.pdf"])
@@ -77,7 +86,10 @@ def test_past_the_pre_check_the_reader_limits_hold(tmp_path: Path, bomb: bytes) 
     512 MB over its size, that process dies, the bomb fails with how, the invoice after it is read."""
     inbox = write_inbox(tmp_path / "inbox", {"bomb.pdf": bomb, "de.pdf": DE_INVOICE})
 
-    results, peak = _extract([inbox / "bomb.pdf", inbox / "de.pdf"], {"OPSGATE_READER_MAX_EXPANDED_MB": "100000", "OPSGATE_READER_MEMORY_MB": "512"})
+    results, peak = _extract(
+        [inbox / "bomb.pdf", inbox / "de.pdf"],
+        {"OPSGATE_READER_MAX_EXPANDED_MB": "100000", "OPSGATE_READER_MEMORY_MB": "512"},
+    )
 
     assert [r["status"] for r in results] == ["error", "ok"]
     assert "bomb.pdf: reader_crashed: the reader process was killed by SIGABRT" in results[0]["error"]
@@ -91,8 +103,12 @@ def _quarantined() -> dict[str, dict]:
         return {Path(row.data["source"]).name: row.data for row in rows}
 
 
-def test_the_flow_finishes_posts_the_good_invoice_and_quarantines_what_keeps_failing(start_flow, tmp_path: Path, bomb: bytes) -> None:
-    inbox = write_inbox(tmp_path / "inbox", {"us.pdf": US_INVOICE, "bomb.pdf": bomb, "deep.pdf": deeply_nested_pdf(US_INVOICE, 200_000)})
+def test_the_flow_finishes_posts_the_good_invoice_and_quarantines_what_keeps_failing(
+    start_flow, tmp_path: Path, bomb: bytes
+) -> None:
+    inbox = write_inbox(
+        tmp_path / "inbox", {"us.pdf": US_INVOICE, "bomb.pdf": bomb, "deep.pdf": deeply_nested_pdf(US_INVOICE, 200_000)}
+    )
 
     run = start_flow(inbox)
     request = wait_for_request(run=run)
@@ -119,6 +135,8 @@ def test_the_flow_finishes_posts_the_good_invoice_and_quarantines_what_keeps_fai
     assert summary.outcomes == [], "the files that failed three times are not read again"
     quarantined = _quarantined()
     assert sorted(quarantined) == ["bomb.pdf", "deep.pdf"]
-    assert quarantined["bomb.pdf"]["failures"] == 3 and "too_large_when_expanded" in quarantined["bomb.pdf"]["last_error"]
+    assert (
+        quarantined["bomb.pdf"]["failures"] == 3 and "too_large_when_expanded" in quarantined["bomb.pdf"]["last_error"]
+    )
     assert (inbox / FOLDER / "bomb.pdf").read_bytes() == bomb and not (inbox / "bomb.pdf").exists()
     assert start_flow(inbox).finish().outcomes == [], "a later run does not meet them"

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from opsgate.cli.approvals import answer_for
 from opsgate.learning.decisions import decide
-from opsgate.store import audit
 from opsgate.models import TERMINAL, Status
+from opsgate.store import audit
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, ExecutionRow, PayableRow, ProposalRow, RunRow
 from tests.support.batches import write_inbox
@@ -30,7 +30,9 @@ def store_state() -> dict[str, object]:
     """What the store holds after the fault: cases by status, writes, executed events, chain."""
     with transaction() as session:
         statuses = session.execute(select(ProposalRow.status)).scalars().all()
-        executed_events = session.execute(select(func.count()).select_from(AuditRow).where(AuditRow.event == "executed")).scalar_one()
+        executed_events = session.execute(
+            select(func.count()).select_from(AuditRow).where(AuditRow.event == "executed")
+        ).scalar_one()
         return {
             "cases": sorted(statuses),
             "payables": session.execute(select(func.count()).select_from(PayableRow)).scalar_one(),
@@ -70,8 +72,11 @@ def test_killed_while_reading_leaves_no_case_and_the_next_run_reads_everything(f
     assert store_state()["payables"] == 3
 
 
-def test_killed_after_proposing_expires_the_cases_for_a_later_run(flow_env: str, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_killed_after_proposing_expires_the_cases_for_a_later_run(
+    flow_env: str, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The owner is told, and so are the approval channels (the dead run cannot tell them)."""
+
     def notify_a_channel(policy: dict[str, Any]) -> None:
         policy["channels"] = {"ap": {"kind": "webhook", "url": receiver.url}}
         policy["approvals"]["notify"] = ["ap"]
@@ -97,13 +102,19 @@ def test_killed_while_paused_then_approved_from_the_cli(flow_env: str, tmp_path:
     """The decision is recorded and kept although nothing runs to act on it; recovery writes it."""
     run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")))
     request = paused_request(run)
-    assert [(r["id"], r["process"]) for r in json.loads(cli("approvals", "list", "--json").stdout)] == [(request.flow_run_id, "running")]
+    assert [(r["id"], r["process"]) for r in json.loads(cli("approvals", "list", "--json").stdout)] == [
+        (request.flow_run_id, "running")
+    ]
     kill(run)
-    assert [(r["id"], r["process"]) for r in json.loads(cli("approvals", "list", "--json").stdout)] == [(request.flow_run_id, "gone")]
+    assert [(r["id"], r["process"]) for r in json.loads(cli("approvals", "list", "--json").stdout)] == [
+        (request.flow_run_id, "gone")
+    ]
 
     approved = cli("approvals", "approve", request.flow_run_id, "--as", "alice")
     assert approved.returncode == 0, approved.stdout + approved.stderr
-    assert "recorded; the run's process is gone, so the decision is kept for `opsgate recover`" in " ".join(approved.stdout.split())
+    assert "recorded; the run's process is gone, so the decision is kept for `opsgate recover`" in " ".join(
+        approved.stdout.split()
+    )
     with transaction() as session:
         assert {a.approver for a in session.execute(select(ApprovalRow)).scalars()} == {"alice"}
     assert store_state()["cases"] == [Status.APPROVED] * 3 and store_state()["payables"] == 0
@@ -111,7 +122,11 @@ def test_killed_while_paused_then_approved_from_the_cli(flow_env: str, tmp_path:
     (report,) = recover(flow_env)
     assert (report["executed"], report["closed"]) == (3, True)
     state = store_state()
-    assert state["cases"] == [Status.EXECUTED] * 3 and state["payables"] == state["executed_events"] == 3 and state["chain"]
+    assert (
+        state["cases"] == [Status.EXECUTED] * 3
+        and state["payables"] == state["executed_events"] == 3
+        and state["chain"]
+    )
     assert flow_run_state(request.flow_run_id) == ("CRASHED", "Recovered")
     assert recover(flow_env) == [], "nothing is left for a second recovery"
 
@@ -139,7 +154,9 @@ def test_an_outsiders_answer_to_a_dead_run_is_refused_by_recovery(flow_env: str,
     request = paused_request(run)
     kill(run)
     forged = answer_for(request, "mallory").model_dump(mode="json")
-    httpx.post(f"{flow_env}/flow_runs/{request.flow_run_id}/resume", json={"run_input": forged}, timeout=30).raise_for_status()
+    httpx.post(
+        f"{flow_env}/flow_runs/{request.flow_run_id}/resume", json={"run_input": forged}, timeout=30
+    ).raise_for_status()
     (report,) = recover(flow_env)
     assert (report["answers"], report["executed"], report["waiting"], report["closed"]) == (0, 0, 3, False)
     with transaction() as session:
@@ -176,16 +193,26 @@ def test_recovery_killed_mid_way_is_finished_by_the_next(flow_env: str, tmp_path
     (report,) = recover(flow_env)
     assert (report["executed"], report["closed"]) == (2, True)
     state = store_state()
-    assert state["payables"] == state["executed_events"] == 3 and all(s in TERMINAL for s in state["cases"]) and state["chain"]
+    assert (
+        state["payables"] == state["executed_events"] == 3
+        and all(s in TERMINAL for s in state["cases"])
+        and state["chain"]
+    )
 
 
 def test_the_approvers_cli_killed_between_recording_and_waking_the_run(flow_env: str, tmp_path: Path) -> None:
     """The CLI records the decision, then dies before it wakes the run. The run, never woken, finds
     the decision in the store when its wait ends and writes it; nothing expires."""
-    run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")), OPSGATE_APPROVAL_TIMEOUT="20")
+    run = start(
+        flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")), OPSGATE_APPROVAL_TIMEOUT="20"
+    )
     request = paused_request(run)
     decide(request.id, answer_for(request, "alice"))  # what `approvals approve` does first; then it is gone
     assert run.wait(120) == 0
     state = store_state()
-    assert state["cases"] == [Status.EXECUTED] * 3 and state["payables"] == state["executed_events"] == 3 and state["chain"]
+    assert (
+        state["cases"] == [Status.EXECUTED] * 3
+        and state["payables"] == state["executed_events"] == 3
+        and state["chain"]
+    )
     assert flow_run_state(request.flow_run_id)[0] == "COMPLETED"

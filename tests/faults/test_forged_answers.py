@@ -16,9 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from opsgate.governance import requests
-
 from opsgate.cli.approvals import answer_for
+from opsgate.governance import requests
 from opsgate.governance.requests import PendingRequest
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, PayableRow, RunRow
@@ -37,7 +36,11 @@ def resume(api: str, request: PendingRequest, answer: dict[str, Any]) -> dict[st
 
 def refused_events() -> list[AuditRow]:
     with transaction() as session:
-        return list(session.execute(select(AuditRow).where(AuditRow.event == "approval_refused").order_by(AuditRow.seq)).scalars())
+        return list(
+            session.execute(
+                select(AuditRow).where(AuditRow.event == "approval_refused").order_by(AuditRow.seq)
+            ).scalars()
+        )
 
 
 def payables() -> int:
@@ -75,9 +78,17 @@ def waiting(flow_env: str, tmp_path: Path):  # noqa: ANN201 - (process, request)
         lambda answer: answer | {"approver": "alice\x1b[2J"},
         lambda answer: answer | {"approver": "ali\u202ecE"},
         lambda answer: answer | {"reviews": answer["reviews"][:2]},
-        lambda answer: answer | {"reviews": [r | {"fields": r["fields"] | {"vendor_name": "v" * 301}} for r in answer["reviews"]]},
+        lambda answer: (
+            answer | {"reviews": [r | {"fields": r["fields"] | {"vendor_name": "v" * 301}} for r in answer["reviews"]]}
+        ),
     ],
-    ids=["300-character-name", "escape-sequence-name", "right-to-left-override-name", "missing-review", "vendor-name-longer-than-the-ledger-holds"],
+    ids=[
+        "300-character-name",
+        "escape-sequence-name",
+        "right-to-left-override-name",
+        "missing-review",
+        "vendor-name-longer-than-the-ledger-holds",
+    ],
 )
 def test_an_answer_outside_the_form_is_refused_by_prefect_and_the_run_waits(flow_env: str, waiting, forge: Any) -> None:  # noqa: ANN001
     """Prefect checks a resume against the form's JSON schema: the answer never reaches the run,
@@ -96,14 +107,29 @@ def test_an_answer_outside_the_form_is_refused_by_prefect_and_the_run_waits(flow
         (lambda answer, request: answer | {"approver": "mallory"}, "mallory may not decide on invoice cases"),
         (lambda answer, request: answer | {"batch_digest": "0" * 64}, "the batch was changed since it was shown"),
         (
-            lambda answer, request: answer | {"reviews": [answer["reviews"][0] | {"proposal_id": "00000000-0000-0000-0000-000000000000"}, *answer["reviews"][1:]]},
+            lambda answer, request: (
+                answer
+                | {
+                    "reviews": [
+                        answer["reviews"][0] | {"proposal_id": "00000000-0000-0000-0000-000000000000"},
+                        *answer["reviews"][1:],
+                    ]
+                }
+            ),
             "proposals not in this batch: 00000000-0000-0000-0000-000000000000",
         ),
-        (lambda answer, request: answer | {"reviews": [r | {"fields": {"total": "12.345"}} for r in answer["reviews"]]}, "is not valid"),
+        (
+            lambda answer, request: (
+                answer | {"reviews": [r | {"fields": {"total": "12.345"}} for r in answer["reviews"]]}
+            ),
+            "is not valid",
+        ),
     ],
     ids=["outsider", "wrong-digest", "unknown-proposal", "sub-cent-edit"],
 )
-def test_a_forged_answer_is_refused_audited_and_the_run_waits_again(flow_env: str, waiting, forge: Any, problem: str) -> None:  # noqa: ANN001
+def test_a_forged_answer_is_refused_audited_and_the_run_waits_again(
+    flow_env: str, waiting, forge: Any, problem: str
+) -> None:  # noqa: ANN001
     run, request = waiting
     answer = forge(answer_for(request, "alice").model_dump(mode="json"), request)
     resumed = resume(flow_env, request, answer)
@@ -126,7 +152,9 @@ def _small_invoices_and_four_eyes(policy: dict[str, Any]) -> None:
     policy["approvals"]["four_eyes"] = [{"case_type": "invoice", "field": "total", "above": "5000.00"}]
 
 
-def test_an_edit_into_a_four_eyes_amount_through_the_api_waits_for_a_second_approver(flow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_edit_into_a_four_eyes_amount_through_the_api_waits_for_a_second_approver(
+    flow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_policy_variant(tmp_path / "policies", monkeypatch, _small_invoices_and_four_eyes)
     run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox", {"us.pdf": US_INVOICE})))
     try:
@@ -147,7 +175,9 @@ def test_an_edit_into_a_four_eyes_amount_through_the_api_waits_for_a_second_appr
         assert [str(p.total) for p in session.execute(select(PayableRow)).scalars()] == ["9000.00"]
 
 
-def test_the_requester_is_who_ran_it_not_who_they_say(flow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_requester_is_who_ran_it_not_who_they_say(
+    flow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The run records the account of the process that ran it; --trigger is gone and $USER is not
     asked, so the requester cannot name someone else and then approve a four-eyes case."""
     me = pwd.getpwuid(os.getuid()).pw_name
@@ -164,7 +194,10 @@ def test_the_requester_is_who_ran_it_not_who_they_say(flow_env: str, tmp_path: P
     try:
         request = paused_request(run)
         with transaction() as session:
-            assert session.execute(select(RunRow.trigger).where(RunRow.flow_run_id == request.flow_run_id)).scalar_one() == f"cli:{me}"
+            assert (
+                session.execute(select(RunRow.trigger).where(RunRow.flow_run_id == request.flow_run_id)).scalar_one()
+                == f"cli:{me}"
+            )
         assert cli("approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
         second = requests.next_request(request.flow_run_id)
         assert second is not None

@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from opsgate.cli.approvals import answer_for
-from opsgate.store import audit
 from opsgate.models import Status
+from opsgate.store import audit
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, PayableRow, ProposalRow
 from opsgate.writers.payables import PayablesPost
@@ -45,14 +45,20 @@ class PrefectServer:
 
     def start(self) -> None:
         env = {
-            **os.environ, "PREFECT_HOME": str(self.home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false",
+            **os.environ,
+            "PREFECT_HOME": str(self.home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_UI_ENABLED": "false",
             "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{self.home / 'prefect.db'}",
         }
         env.pop("PREFECT_API_URL", None)
         log = (self.home / "server.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -89,7 +95,9 @@ def counts() -> dict[str, Any]:
     with transaction() as session:
         return {
             "payables": session.execute(select(func.count()).select_from(PayableRow)).scalar_one(),
-            "executed_events": session.execute(select(func.count()).select_from(AuditRow).where(AuditRow.event == "executed")).scalar_one(),
+            "executed_events": session.execute(
+                select(func.count()).select_from(AuditRow).where(AuditRow.event == "executed")
+            ).scalar_one(),
             "cases": sorted(session.execute(select(ProposalRow.status)).scalars()),
             "chain": audit.verify(session).ok,
         }
@@ -115,12 +123,18 @@ def test_the_prefect_server_killed_and_restarted_while_a_run_waits(own_server: P
     finally:
         run.kill()
     state = counts()
-    assert state["cases"] == [Status.EXECUTED] * 3 and state["payables"] == state["executed_events"] == 3 and state["chain"]
+    assert (
+        state["cases"] == [Status.EXECUTED] * 3
+        and state["payables"] == state["executed_events"] == 3
+        and state["chain"]
+    )
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
-def test_a_database_connection_dropped_in_the_middle_of_a_write(start_flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_database_connection_dropped_in_the_middle_of_a_write(
+    start_flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The server ends the executor's connection inside its first write: that transaction is lost
     whole, the task retries it on a new connection (the write is idempotent), and the batch goes on."""
     from tests.integration.conftest import wait_for_request
@@ -144,7 +158,9 @@ def test_a_database_connection_dropped_in_the_middle_of_a_write(start_flow, tmp_
     state = counts()
     assert state["payables"] == state["executed_events"] == 3 and state["chain"]
     with transaction() as session:
-        (event,) = session.execute(select(AuditRow).where(AuditRow.event == "executed", AuditRow.proposal_id == dropped[0])).scalars()
+        (event,) = session.execute(
+            select(AuditRow).where(AuditRow.event == "executed", AuditRow.proposal_id == dropped[0])
+        ).scalars()
     assert event.data["attempt"] == 2, "written on the retry, once"
 
 

@@ -48,7 +48,12 @@ class FlowInThread:
         return self.result
 
 
-def wait_for_request(workflow: str = "invoice_extraction", timeout: float = 60, exclude: set[int] | None = None, run: FlowInThread | None = None) -> Any:
+def wait_for_request(
+    workflow: str = "invoice_extraction",
+    timeout: float = 60,
+    exclude: set[int] | None = None,
+    run: FlowInThread | None = None,
+) -> Any:
     """The newest pending request of ``workflow``; given the ``run``, None if it ends without one."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -78,7 +83,11 @@ def cli_process(args: list[str], api_url: str) -> Iterator[subprocess.Popen[str]
     """`opsgate ARGS` in a process of its own on the session's Prefect server, as in a second
     terminal; its output is read with ``communicate``, and it is killed on the way out."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "opsgate", *args], env={**os.environ, "PREFECT_API_URL": api_url}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "opsgate", *args],
+        env={**os.environ, "PREFECT_API_URL": api_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         yield process
@@ -86,7 +95,16 @@ def cli_process(args: list[str], api_url: str) -> Iterator[subprocess.Popen[str]
         process.kill()
 
 
-def undo_from_the_cli(api_url: str, workflow: str, proposal_id: str, requester: str, approver: str, reason: str, earlier: set[int], while_waiting: Any) -> str:
+def undo_from_the_cli(
+    api_url: str,
+    workflow: str,
+    proposal_id: str,
+    requester: str,
+    approver: str,
+    reason: str,
+    earlier: set[int],
+    while_waiting: Any,
+) -> str:
     """`opsgate undo` waiting at the gate in one terminal, `opsgate approvals approve` answering
     from another; ``while_waiting`` looks at the pending undo before it is approved. Returns what
     the undo printed."""
@@ -139,9 +157,8 @@ def start_dedupe(flow_env: str) -> Iterator[Any]:
 
     def start(**params: Any) -> FlowInThread:
         from flows.duplicate_flagging import duplicate_flagging
-        from tasks.duplicate_flagging.params import DedupeParams
-
         from opsgate.orchestration.steps import started_by
+        from tasks.duplicate_flagging.params import DedupeParams
 
         with started_by("test"):
             run = FlowInThread(duplicate_flagging, DedupeParams(**params))

@@ -14,10 +14,9 @@ from prefect.client.orchestration import get_client
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
 
-from opsgate.governance import requests
-
 from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected
+from opsgate.governance import requests
 from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
@@ -54,7 +53,9 @@ def test_channels_hear_when_a_run_waits_before_the_deadline_and_when_it_passes(
 ) -> None:
     def short_deadline(policy: dict[str, Any]) -> None:
         policy["channels"] = {"ap-room": {"kind": "webhook", "url": receiver.url}}
-        policy["approvals"].update(notify=["ap-room"], deadline_minutes=0.15, remind_before_minutes=0.1)  # 9 s; reminder after 3 s
+        policy["approvals"].update(
+            notify=["ap-room"], deadline_minutes=0.15, remind_before_minutes=0.1
+        )  # 9 s; reminder after 3 s
 
     use_policy_variant(tmp_path / "policies", monkeypatch, short_deadline)
     run = start_flow(inbox)
@@ -67,12 +68,18 @@ def test_channels_hear_when_a_run_waits_before_the_deadline_and_when_it_passes(
     assert [b["event"] for b in bodies] == ["approval.waiting", "approval.reminder", "approval.expired"]
     waiting = bodies[0]
     assert waiting["data"]["proposals"] == 3 and waiting["data"]["deadline"] == request.deadline.isoformat()
-    assert waiting["link"].endswith(f"/runs/flow-run/{request.flow_run_id}") and waiting["fields"]["workflow"] == WORKFLOW
+    assert (
+        waiting["link"].endswith(f"/runs/flow-run/{request.flow_run_id}") and waiting["fields"]["workflow"] == WORKFLOW
+    )
     assert "ap-lead@example.com" in bodies[2]["text"], "the expiry names the owner the cases are escalated to"
     (reminded,) = _events("reminded")
     assert reminded.data["waiting"] == 3 and reminded.data["channels"] == ["ap-room"]
     assert len([e for e in _events("escalated") if e.data["reasons"][0]["reason"] == "approval_timeout"]) == 3
-    assert [e.data["event"] for e in _events("delivered")] == ["approval.waiting", "approval.reminder", "approval.expired"]
+    assert [e.data["event"] for e in _events("delivered")] == [
+        "approval.waiting",
+        "approval.reminder",
+        "approval.expired",
+    ]
 
 
 def _four_eyes(policy: dict[str, Any]) -> None:
@@ -108,7 +115,10 @@ def test_a_large_batch_is_decided_page_by_page(start_flow, inbox: Path, monkeypa
     run = start_flow(inbox)
     page1 = wait_for_request()
     pages = [r for r in requests.pending_requests(WORKFLOW) if r.flow_run_id == page1.flow_run_id]
-    assert [(r.pause_key, len(r.proposals)) for r in pages] == [("invoice-extraction-approval-page1-1", 2), ("invoice-extraction-approval-page2-1", 1)]
+    assert [(r.pause_key, len(r.proposals)) for r in pages] == [
+        ("invoice-extraction-approval-page1-1", 2),
+        ("invoice-extraction-approval-page2-1", 1),
+    ]
     page1 = requests.request_for_run(page1.flow_run_id)
     assert page1 is not None and page1.pause_key.startswith("invoice-extraction-approval-page1")
     submit(page1, answer_for(page1, "alice"))

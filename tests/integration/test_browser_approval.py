@@ -53,7 +53,9 @@ def ui_server(chromium: Path, opsgate_env: str, monkeypatch: pytest.MonkeyPatch)
 def _property(scope: Page | Locator, title: str) -> Locator:
     """The form property whose label starts with ``title`` (labels may add "(Optional)" or a doubt)."""
     label = scope.locator(".schema-form-property__label", has_text=re.compile(rf"^{re.escape(title)}\b")).first
-    return label.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' schema-form-property ')][1]")
+    return label.locator(
+        "xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' schema-form-property ')][1]"
+    )
 
 
 def _text_input(scope: Page | Locator, title: str) -> Locator:
@@ -63,7 +65,11 @@ def _text_input(scope: Page | Locator, title: str) -> Locator:
 def _review(dialog: Locator, document: str) -> Locator:
     """The review whose Source input holds the path of ``document``."""
     items = dialog.locator(".p-draggable-list__item")
-    found = [items.nth(i) for i in range(items.count()) if _text_input(items.nth(i), "Source").input_value().endswith(f"/{document}")]
+    found = [
+        items.nth(i)
+        for i in range(items.count())
+        if _text_input(items.nth(i), "Source").input_value().endswith(f"/{document}")
+    ]
     assert len(found) == 1, f"one review for {document}, found {len(found)}"
     return found[0]
 
@@ -107,7 +113,11 @@ def test_an_approver_decides_per_proposal_in_the_prefect_ui(ui_server: str, chro
     wait_until_resumable(request)
     order = [Path(p.source).name for p in request.proposals]
     assert order == ["de.pdf", "uk.pdf", "us.pdf"], "a request lists its proposals by source"
-    unsure = [name for name, score in request.proposals[1].confidence.items() if score < 0.8 and name in request.proposals[1].payload]
+    unsure = [
+        name
+        for name, score in request.proposals[1].confidence.items()
+        if score < 0.8 and name in request.proposals[1].payload
+    ]
     assert unsure, "the sample invoices leave the rules reader unsure of some values"
 
     with sync_playwright() as playwright:
@@ -118,13 +128,19 @@ def test_an_approver_decides_per_proposal_in_the_prefect_ui(ui_server: str, chro
             page.get_by_role("button", name="Resume").click()
             dialog = page.get_by_role("dialog")
             dialog.get_by_role("heading", name="3 proposals of invoice_extraction to review").wait_for()
-            assert dialog.get_by_role("table").get_by_role("row").count() == 1 + len(order), "a header and one row per proposal"
+            assert dialog.get_by_role("table").get_by_role("row").count() == 1 + len(order), (
+                "a header and one row per proposal"
+            )
 
             _text_input(dialog, "Approver").fill(APPROVER)
             approve, edit, reject = (_review(dialog, name) for name in order)
             for number, review in enumerate((approve, edit, reject), start=1):
-                assert f"Proposal {number}:" in _property(review, "Source").inner_text(), "each review opens with its number in the table"
-            assert all("agent unsure" in _property(edit, name).inner_text() for name in unsure), "doubts are marked at the value"
+                assert f"Proposal {number}:" in _property(review, "Source").inner_text(), (
+                    "each review opens with its number in the table"
+                )
+            assert all("agent unsure" in _property(edit, name).inner_text() for name in unsure), (
+                "doubts are marked at the value"
+            )
             assert _decision(approve).inner_text().strip() == "approve", "approving is what the form proposes"
             _decide(page, edit, "edit")
             _text_input(edit, "po_number").fill(NEW_PO)
@@ -142,9 +158,13 @@ def test_an_approver_decides_per_proposal_in_the_prefect_ui(ui_server: str, chro
     assert sorted(written) == ["de.pdf", "uk.pdf"], "the rejected invoice is not written"
     assert written["uk.pdf"].po_number == NEW_PO and written["de.pdf"].po_number is None
     corrected = _events("corrected")
-    assert [(e.data["field"], e.data["proposed"], e.data["approved"], e.actor) for e in corrected] == [("po_number", None, NEW_PO, APPROVER)]
+    assert [(e.data["field"], e.data["proposed"], e.data["approved"], e.actor) for e in corrected] == [
+        ("po_number", None, NEW_PO, APPROVER)
+    ]
     rejected = _events("rejected")
-    assert [(Path(e.data["source"]).name, e.data["reason"], e.actor) for e in rejected] == [("us.pdf", REASON, APPROVER)]
+    assert [(Path(e.data["source"]).name, e.data["reason"], e.actor) for e in rejected] == [
+        ("us.pdf", REASON, APPROVER)
+    ]
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(UUID(request.flow_run_id)).state
     assert state is not None and state.is_completed()

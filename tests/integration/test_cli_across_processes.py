@@ -34,7 +34,13 @@ def _pending(runner: CliRunner, timeout: float = 90) -> list[dict[str, object]]:
 def test_run_in_one_process_approved_from_another(flow_env: str, tmp_path: Path) -> None:
     inbox = write_inbox(tmp_path / "inbox")
     env = {**os.environ, "PREFECT_API_URL": flow_env}
-    run = subprocess.Popen([sys.executable, "-m", "opsgate", "run", "invoices", "--inbox", str(inbox)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "opsgate", "run", "invoices", "--inbox", str(inbox)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         runner = CliRunner()
         pending = _pending(runner)

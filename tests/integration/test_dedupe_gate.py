@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from opsgate.governance import requests
-
 from opsgate.cli.approvals import answer_for
-from opsgate.governance import executor
 from opsgate.errors import PolicyDenied
+from opsgate.governance import executor, requests
 from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.policy.loader import load_policy
 from opsgate.store.db import transaction
@@ -35,7 +33,11 @@ def _records() -> dict[str, RecordRow]:
 def _merged_pairs(records: dict[str, RecordRow]) -> set[frozenset[str]]:
     """Each merged record with the record it was merged into."""
     by_row_id = {r.id: r.external_id for r in records.values()}
-    return {frozenset((external_id, by_row_id[r.merged_into])) for external_id, r in records.items() if r.merged_into is not None}
+    return {
+        frozenset((external_id, by_row_id[r.merged_into]))
+        for external_id, r in records.items()
+        if r.merged_into is not None
+    }
 
 
 def _members(request: requests.PendingRequest) -> set[frozenset[str]]:
@@ -47,7 +49,9 @@ def _companies(tmp_path: Path, name: str = "customers.csv") -> tuple[Path, set[f
     return write_csv(tmp_path / name, rows), truth
 
 
-def test_merges_wait_for_approval_then_mark_records_and_undo_restores_them(start_dedupe, flow_env: str, tmp_path: Path) -> None:
+def test_merges_wait_for_approval_then_mark_records_and_undo_restores_them(
+    start_dedupe, flow_env: str, tmp_path: Path
+) -> None:
     path, truth = _companies(tmp_path)
     run = start_dedupe(file=path, id_column="id")
     request = wait_for_request(WORKFLOW)
@@ -75,7 +79,11 @@ def test_merges_wait_for_approval_then_mark_records_and_undo_restores_them(start
 
     def while_waiting(pending: Any) -> None:
         (proposal,) = pending.proposals
-        assert (proposal.tool, proposal.case_type, proposal.payload["proposal_id"]) == ("records.unmerge", "undo", first.id)
+        assert (proposal.tool, proposal.case_type, proposal.payload["proposal_id"]) == (
+            "records.unmerge",
+            "undo",
+            first.id,
+        )
         assert _merged_pairs(_records()) == truth, "nothing is unmerged while the undo waits at the gate"
 
     output = undo_from_the_cli(flow_env, WORKFLOW, first.id, "dana", "erin", "wrong merge", {request.id}, while_waiting)
@@ -90,7 +98,9 @@ def test_merges_wait_for_approval_then_mark_records_and_undo_restores_them(start
 
 def _undone() -> list[AuditRow]:
     with transaction() as session:
-        rows = session.execute(select(AuditRow).where(AuditRow.event == "undone").order_by(AuditRow.seq)).scalars().all()
+        rows = (
+            session.execute(select(AuditRow).where(AuditRow.event == "undone").order_by(AuditRow.seq)).scalars().all()
+        )
         session.expunge_all()
     return list(rows)
 
@@ -135,7 +145,9 @@ def test_incremental_run_matches_only_new_records_with_the_stored_model(start_de
     assert run.finish().counts == {"executed": 2}
 
     with transaction() as session:
-        assert session.execute(select(func.count()).select_from(MatchModelRow)).scalar_one() == 1, "an incremental run fits no new model"
+        assert session.execute(select(func.count()).select_from(MatchModelRow)).scalar_one() == 1, (
+            "an incremental run fits no new model"
+        )
     assert _merged_pairs(_records()) == truth  # one merged by the full run, two by the incremental one
 
     run = start_dedupe()  # a full run: fits again, and learns from the approved merges
@@ -168,7 +180,10 @@ def test_bad_rows_end_failed_with_their_reason_and_the_rest_is_matched(start_ded
         events = session.execute(select(AuditRow.event)).scalars().all()
     assert {(f.source, f.detail) for f in failed} == {
         (f"{path} the row 'broken,row,with,too,many,fields,here,and,more'", "9 fields where the header has 7"),
-        (f"{path} record 76", "no value in the id column 'id'"),  # after the 75 good rows; the broken row is not a record
+        (
+            f"{path} record 76",
+            "no value in the id column 'id'",
+        ),  # after the 75 good rows; the broken row is not a record
     }
     assert {f.tool for f in failed} == {None}
     assert "imported" in events

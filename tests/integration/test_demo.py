@@ -14,7 +14,9 @@ from opsgate.store.tables import PayableRow, ProposalRow
 
 def test_demo_walks_the_whole_path(flow_env: str) -> None:
     env = {**os.environ, "PREFECT_API_URL": flow_env, "COLUMNS": "160"}
-    result = subprocess.run([sys.executable, "-m", "opsgate", "demo", "--yes"], env=env, capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-m", "opsgate", "demo", "--yes"], env=env, capture_output=True, text=True, timeout=240
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "The run is paused for approval" in result.stdout

@@ -28,15 +28,23 @@ def test_the_report_is_published_with_its_chart(flow_env: str, tmp_path: Path, m
     use_policy_variant(tmp_path / "policies", monkeypatch, lambda policy: policy["autonomy"].update(invoice="shadow"))
     proposed_batch(write_inbox(tmp_path / "inbox"))
     outcomes = tmp_path / "outcomes.csv"
-    outcomes.write_text("source,action,total\nus.pdf,posted,1222.56\nde.pdf,posted,1439.45\nuk.pdf,rejected,\n", encoding="utf-8")
+    outcomes.write_text(
+        "source,action,total\nus.pdf,posted,1222.56\nde.pdf,posted,1439.45\nuk.pdf,rejected,\n", encoding="utf-8"
+    )
 
     published = CliRunner().invoke(app, ["eval", "invoices", "--outcomes", str(outcomes), "--artifact", "--json"])
 
     assert published.exit_code == 0, published.output
-    assert json.loads(published.stdout)["overall"]["action_agreement_rate"] == 0.6667  # us, de posted as proposed; uk rejected
+    assert (
+        json.loads(published.stdout)["overall"]["action_agreement_rate"] == 0.6667
+    )  # us, de posted as proposed; uk rejected
     with get_client(sync_client=True) as client:
-        (artifact,) = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[KEY])), sort=ArtifactSort.CREATED_DESC, limit=1)
+        (artifact,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[KEY])), sort=ArtifactSort.CREATED_DESC, limit=1
+        )
     assert artifact.type == "markdown" and artifact.data.startswith("# invoice_extraction: shadow evaluation")
-    assert ["total", "1/2 (50.0%)"] in [row for table in render(artifact.data).tables for row in table]  # de's total differs
+    assert ["total", "1/2 (50.0%)"] in [
+        row for table in render(artifact.data).tables for row in table
+    ]  # de's total differs
     (chart,) = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)", artifact.data)
     assert mpimg.imread(io.BytesIO(base64.b64decode(chart)), format="png").shape[1] > 100

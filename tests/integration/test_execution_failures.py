@@ -40,7 +40,9 @@ def _executed_events() -> dict[str, dict]:
         return {row.data["action"]["invoice_number"]: row.data for row in rows}
 
 
-def test_a_transient_failure_is_retried_and_the_retry_audited(start_flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_transient_failure_is_retried_and_the_retry_audited(
+    start_flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = _fail_for(monkeypatch, "HPD-1187", times=1, retryable=True)
     run = start_flow(write_inbox(tmp_path / "inbox"))
     request = wait_for_request()
@@ -55,7 +57,9 @@ def test_a_transient_failure_is_retried_and_the_retry_audited(start_flow, tmp_pa
     assert payables_count() == 3
 
 
-def test_a_permanent_failure_fails_the_case_and_escalates_it(start_flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_permanent_failure_fails_the_case_and_escalates_it(
+    start_flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = _fail_for(monkeypatch, "HPD-1187", times=99, retryable=False)
     run = start_flow(write_inbox(tmp_path / "inbox"))
     request = wait_for_request()

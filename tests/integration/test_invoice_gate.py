@@ -73,7 +73,11 @@ def test_reject_writes_nothing_and_keeps_the_reason(start_flow, tmp_path: Path) 
     assert summary.counts == {"rejected": 3}
     assert payables_count() == 0
     rejected = _events("rejected")
-    assert len(rejected) == 3 and {e.data["reason"] for e in rejected} == {reason} and {e.actor for e in rejected} == {"bob"}
+    assert (
+        len(rejected) == 3
+        and {e.data["reason"] for e in rejected} == {reason}
+        and {e.actor for e in rejected} == {"bob"}
+    )
 
 
 def test_edit_writes_the_corrected_value_and_records_a_correction(start_flow, tmp_path: Path) -> None:
@@ -88,7 +92,9 @@ def test_edit_writes_the_corrected_value_and_records_a_correction(start_flow, tm
         posted = session.execute(select(PayableRow).where(PayableRow.invoice_number == "HPD-1187")).scalar_one()
         corrections = session.execute(select(CorrectionRow)).scalars().all()
     assert posted.total == Decimal("700.00")
-    assert [(c.field, c.proposed_value, c.approved_value, c.corrected_by) for c in corrections] == [("total", proposed_total, "700.00", "carol")]
+    assert [(c.field, c.proposed_value, c.approved_value, c.corrected_by) for c in corrections] == [
+        ("total", proposed_total, "700.00", "carol")
+    ]
     assert [e.data["field"] for e in _events("corrected")] == ["total"]
 
 
@@ -101,7 +107,9 @@ def test_an_answer_for_another_batch_is_refused_and_the_run_waits_again(start_fl
     resume_flow_run(UUID(request.flow_run_id), run_input=forged.model_dump(mode="json"))
 
     again = wait_for_the_next_request(request)
-    assert (request.pause_key, again.pause_key) == ("invoice-extraction-approval-1", "invoice-extraction-approval-2"), "a refused answer pauses the run again"
+    assert (request.pause_key, again.pause_key) == ("invoice-extraction-approval-1", "invoice-extraction-approval-2"), (
+        "a refused answer pauses the run again"
+    )
     assert payables_count() == 0
     (refused,) = _events("approval_refused")
     assert any("digest mismatch" in problem for problem in refused.data["problems"]), refused.data
@@ -110,7 +118,9 @@ def test_an_answer_for_another_batch_is_refused_and_the_run_waits_again(start_fl
     assert run.finish().counts == {"executed": 3}
 
 
-def test_no_decision_before_the_deadline_expires_and_escalates(start_flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_decision_before_the_deadline_expires_and_escalates(
+    start_flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPSGATE_APPROVAL_TIMEOUT", "3")
     get_settings.cache_clear()
     run = start_flow(write_inbox(tmp_path / "inbox"))
@@ -120,7 +130,10 @@ def test_no_decision_before_the_deadline_expires_and_escalates(start_flow, tmp_p
     assert payables_count() == 0
     escalated = _events("escalated")
     assert len(escalated) == 3
-    assert all(e.data["reasons"][0]["reason"] == "approval_timeout" and "ap-lead@example.com" in e.data["to"] for e in escalated)
+    assert all(
+        e.data["reasons"][0]["reason"] == "approval_timeout" and "ap-lead@example.com" in e.data["to"]
+        for e in escalated
+    )
     flow_run_id = _events("approval_requested")[0].data["flow_run_id"]
     assert _flow_run_state(flow_run_id) == "COMPLETED", "an expired gate ends the run normally, with its cases recorded"
     assert _flow_run_state_name(flow_run_id) == "Expired", "and says so by name"
@@ -150,8 +163,13 @@ def test_bad_documents_end_recorded_while_the_rest_is_written(start_flow, tmp_pa
 
     by_file = {Path(o.source).name: o for o in summary.outcomes}
     assert {name: o.status for name, o in by_file.items()} == {
-        "corrupt.pdf": Status.FAILED, "empty.pdf": Status.FAILED, "scan.pdf": Status.ESCALATED,
-        "de.pdf": Status.EXECUTED, "injection.pdf": Status.EXECUTED, "uk.pdf": Status.EXECUTED, "us.pdf": Status.EXECUTED,
+        "corrupt.pdf": Status.FAILED,
+        "empty.pdf": Status.FAILED,
+        "scan.pdf": Status.ESCALATED,
+        "de.pdf": Status.EXECUTED,
+        "injection.pdf": Status.EXECUTED,
+        "uk.pdf": Status.EXECUTED,
+        "us.pdf": Status.EXECUTED,
     }
     assert "the file is empty" in by_file["empty.pdf"].detail and "the PDF is damaged" in by_file["corrupt.pdf"].detail
     assert "needs_ocr" in by_file["scan.pdf"].detail

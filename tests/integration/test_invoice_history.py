@@ -23,15 +23,29 @@ def _inbox(folder: Path, name: str, text: str) -> Path:
 
 
 def test_a_correction_at_the_gate_is_how_the_vendors_next_statement_is_read(start_flow, tmp_path: Path) -> None:
-    first = _inbox(tmp_path / "monday", "kestrel-0150.txt", statement("KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Total goods     60.00", "Carriage   15.20"], "75.20"))
+    first = _inbox(
+        tmp_path / "monday",
+        "kestrel-0150.txt",
+        statement(
+            "KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Total goods     60.00", "Carriage   15.20"], "75.20"
+        ),
+    )
     run = start_flow(first)
     request = wait_for_request()
     [proposal] = request.proposals
-    assert proposal.payload is not None and proposal.payload["total"] == "60.00"  # the rules take "Total goods" for the total
+    assert (
+        proposal.payload is not None and proposal.payload["total"] == "60.00"
+    )  # the rules take "Total goods" for the total
     submit(request, answer_for(request, "alice", edits={proposal.id: {"total": "75.20"}}))
     assert run.finish().counts == {"executed": 1}
 
-    second = _inbox(tmp_path / "tuesday", "kestrel-0161.txt", statement("KS/2024/0161", "21/06/2024", ["Invoice No: KS-0161", "Total goods     40.00", "Carriage   12.10"], "52.10"))
+    second = _inbox(
+        tmp_path / "tuesday",
+        "kestrel-0161.txt",
+        statement(
+            "KS/2024/0161", "21/06/2024", ["Invoice No: KS-0161", "Total goods     40.00", "Carriage   12.10"], "52.10"
+        ),
+    )
     run = start_flow(second)
     request = wait_for_request(exclude={request.id})
     [proposal] = request.proposals
@@ -44,8 +58,15 @@ def test_a_correction_at_the_gate_is_how_the_vendors_next_statement_is_read(star
 
     with transaction() as session:
         totals = sorted(str(p.total) for p in session.execute(select(PayableRow)).scalars())
-        proposed = session.execute(select(AuditRow).where(AuditRow.event == "proposed", AuditRow.proposal_id == proposal.id)).scalar_one()
-        told = session.execute(select(AuditRow).where(AuditRow.event == "escalated", AuditRow.proposal_id == proposal.id)).scalar_one()
+        proposed = session.execute(
+            select(AuditRow).where(AuditRow.event == "proposed", AuditRow.proposal_id == proposal.id)
+        ).scalar_one()
+        told = session.execute(
+            select(AuditRow).where(AuditRow.event == "escalated", AuditRow.proposal_id == proposal.id)
+        ).scalar_one()
     assert totals == ["52.10", "75.20"]
-    assert proposed.data["inputs"]["memory"].startswith("history.1+") and proposed.data["instruction_version"] == "rules-v1"
+    assert (
+        proposed.data["inputs"]["memory"].startswith("history.1+")
+        and proposed.data["instruction_version"] == "rules-v1"
+    )
     assert told.data["case_goes_on"] is True and [r["field"] for r in told.data["reasons"]] == ["total"]

@@ -20,19 +20,29 @@ from tests.support.samples import US_INVOICE
 
 
 def test_xml_credit_note_high_value_and_scan(start_flow, tmp_path: Path) -> None:
-    inbox = write_inbox(tmp_path / "inbox", {
-        "us.pdf": US_INVOICE,
-        "factur-x.pdf": pdf_with_attachment(["Werkbank Holzbau GmbH", "Rechnung WB-2024-0042", "Gesamt 142,80 EUR"], "factur-x.xml", cii_invoice()),
-        "credit.xml": cii_invoice(number="WB-2024-0043-GS", type_code="381", subtotal="20.00", tax="3.80", total="23.80", lines=[]),
-        "big.xml": ubl_invoice(number="BIG-1", subtotal="40000.00", tax="8000.00", total="48000.00"),
-        "scan.pdf": image_only_pdf(),
-    })
+    inbox = write_inbox(
+        tmp_path / "inbox",
+        {
+            "us.pdf": US_INVOICE,
+            "factur-x.pdf": pdf_with_attachment(
+                ["Werkbank Holzbau GmbH", "Rechnung WB-2024-0042", "Gesamt 142,80 EUR"], "factur-x.xml", cii_invoice()
+            ),
+            "credit.xml": cii_invoice(
+                number="WB-2024-0043-GS", type_code="381", subtotal="20.00", tax="3.80", total="23.80", lines=[]
+            ),
+            "big.xml": ubl_invoice(number="BIG-1", subtotal="40000.00", tax="8000.00", total="48000.00"),
+            "scan.pdf": image_only_pdf(),
+        },
+    )
     run = start_flow(inbox)
     request = wait_for_request()
     gated = {Path(p.source).name: p for p in request.proposals}
     assert sorted(gated) == ["credit.xml", "factur-x.pdf", "us.pdf"]
     assert gated["credit.xml"].case_type == "credit_note"
-    assert gated["factur-x.pdf"].payload["invoice_number"] == "WB-2024-0042" and gated["factur-x.pdf"].payload["total"] == "142.80"
+    assert (
+        gated["factur-x.pdf"].payload["invoice_number"] == "WB-2024-0042"
+        and gated["factur-x.pdf"].payload["total"] == "142.80"
+    )
     submit(request, answer_for(request, "alice"))
     summary = run.finish()
 
@@ -42,6 +52,9 @@ def test_xml_credit_note_high_value_and_scan(start_flow, tmp_path: Path) -> None
     assert {by_file[n].status for n in ("us.pdf", "factur-x.pdf", "credit.xml")} == {Status.EXECUTED}
     with transaction() as session:
         kinds = dict(session.execute(select(PayableRow.invoice_number, PayableRow.document_type)).all())
-        versions = {Path(r.data["source"]).name: r.data["instruction_version"] for r in session.execute(select(AuditRow).where(AuditRow.event == "proposed")).scalars()}
+        versions = {
+            Path(r.data["source"]).name: r.data["instruction_version"]
+            for r in session.execute(select(AuditRow).where(AuditRow.event == "proposed")).scalars()
+        }
     assert kinds == {"BOS-24-0317": "invoice", "WB-2024-0042": "invoice", "WB-2024-0043-GS": "credit_note"}
     assert versions["factur-x.pdf"] == versions["credit.xml"] == "einvoice-xml" and versions["us.pdf"] == "rules-v1"

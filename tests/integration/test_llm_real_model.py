@@ -56,9 +56,23 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("logs") / "llama-server.log"
     log = log_path.open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--n_ctx", "1024", "--host", "127.0.0.1",
-         "--port", str(port), "--chat_format", "chatml-function-calling"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--n_ctx",
+            "1024",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--chat_format",
+            "chatml-function-calling",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -67,7 +81,9 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if server.poll() is not None or time.monotonic() > deadline:
                 log.flush()
                 tail = log_path.read_text(errors="replace")[-2000:]
-                pytest.fail(f"the llama.cpp server {'exited' if server.poll() is not None else 'did not answer within 120 s'}:\n{tail}")
+                pytest.fail(
+                    f"the llama.cpp server {'exited' if server.poll() is not None else 'did not answer within 120 s'}:\n{tail}"
+                )
             time.sleep(0.5)
         yield base_url
     finally:
@@ -125,7 +141,9 @@ def test_a_small_model_reads_the_header_through_tool_calls(configured: None) -> 
     assert (header.invoice_number, header.currency, header.total) == ("INV-4711", "EUR", 1234.5)
 
 
-def test_the_backend_gets_a_checked_answer_within_a_small_context(configured: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_backend_gets_a_checked_answer_within_a_small_context(
+    configured: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The backend's own prompt and fourteen-field schema, end to end: the request fits a 1k
     context, the model's tool call parses into the schema on the first attempt, every identifier
     and amount it gave appears in the text, and exactly the fields it filled carry the LLM's
@@ -137,13 +155,19 @@ def test_the_backend_gets_a_checked_answer_within_a_small_context(configured: No
     result = extract_with_llm(TEXT, llm_client())
 
     assert result.document_type in ("invoice", "credit_note", "receipt")
-    filled = {name: value for name, value in result.fields.model_dump(exclude={"line_items"}).items() if value not in (None, "")}
+    filled = {
+        name: value
+        for name, value in result.fields.model_dump(exclude={"line_items"}).items()
+        if value not in (None, "")
+    }
     assert filled, "the model's answer held no field"
     assert result.confidence == dict.fromkeys(filled, CONFIDENCE)
     printed = re.sub(r"\s", "", TEXT)
     for name in set(VERBATIM) & set(filled):
         assert re.sub(r"\s", "", filled[name]) in printed, f"{name}={filled[name]!r} was not copied from the document"
     for name in set(AMOUNTS) & set(filled):
-        assert re.sub(r"\D", "", f"{filled[name]:.2f}").lstrip("0") in re.sub(r"\D", "", TEXT), f"{name}={filled[name]} is not printed"
+        assert re.sub(r"\D", "", f"{filled[name]:.2f}").lstrip("0") in re.sub(r"\D", "", TEXT), (
+            f"{name}={filled[name]} is not printed"
+        )
     if "currency" in filled:
         assert re.fullmatch(r"[A-Z]{3}", filled["currency"])

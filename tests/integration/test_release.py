@@ -13,11 +13,11 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from typer.testing import CliRunner
 
-from opsgate.cli.approvals import answer_for
 from opsgate.cli.app import app
+from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected
-from opsgate.orchestration.resume import submit
 from opsgate.learning.releases import releases_in_force
+from opsgate.orchestration.resume import submit
 from tasks.invoice_extraction.backends import RULES_VERSION
 from tests.integration.conftest import cli_process, wait_for_request
 from tests.support.batches import write_inbox
@@ -29,11 +29,15 @@ WORKFLOW = "invoice_extraction"
 
 def _replay_artifact() -> str:
     with get_client(sync_client=True) as client:
-        (found,) = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["invoice-extraction-replay"])), limit=1)
+        (found,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["invoice-extraction-replay"])), limit=1
+        )
     return str(found.data)
 
 
-def test_a_new_version_runs_in_shadow_until_its_release_is_approved(start_flow, flow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_version_runs_in_shadow_until_its_release_is_approved(
+    start_flow, flow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = start_flow(write_inbox(tmp_path / "first"))
     request = wait_for_request()
     submit(request, answer_for(request, "alice"))
@@ -49,7 +53,11 @@ def test_a_new_version_runs_in_shadow_until_its_release_is_approved(start_flow, 
     with cli_process(["release", "invoices", "--version", RULES_VERSION, "--as", "lena"], flow_env) as release:
         pending = wait_for_request(exclude={request.id}, timeout=120)
         (proposal,) = pending.proposals
-        assert (proposal.tool, proposal.case_type, proposal.payload["version"]) == ("instructions.release", "release", RULES_VERSION)
+        assert (proposal.tool, proposal.case_type, proposal.payload["version"]) == (
+            "instructions.release",
+            "release",
+            RULES_VERSION,
+        )
         assert proposal.payload["evidence"]["fields_agreed"] == proposal.payload["evidence"]["fields_compared"] == 36
         assert releases_in_force(WORKFLOW) == [], "nothing is released while it waits"
         with pytest.raises(ApprovalRejected, match="alice may not decide on release cases"):

@@ -16,8 +16,8 @@ from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
 
 from opsgate.cli.approvals import answer_for
-from opsgate.governance import executor
 from opsgate.errors import ApprovalRejected, PolicyDenied
+from opsgate.governance import executor
 from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.policy.loader import load_policy
 from opsgate.settings import get_settings
@@ -73,12 +73,20 @@ def _reports() -> list[ReportRow]:
 
 def _events_of(kind: str) -> list[AuditRow]:
     with transaction() as session:
-        rows = session.execute(select(AuditRow).where(AuditRow.workflow == WORKFLOW, AuditRow.event == kind).order_by(AuditRow.seq)).scalars().all()
+        rows = (
+            session.execute(
+                select(AuditRow).where(AuditRow.workflow == WORKFLOW, AuditRow.event == kind).order_by(AuditRow.seq)
+            )
+            .scalars()
+            .all()
+        )
         session.expunge_all()
     return list(rows)
 
 
-def test_the_report_is_published_only_after_the_owner_approves_and_undo_withdraws_it(start_summary, flow_env: str, tmp_path: Path) -> None:
+def test_the_report_is_published_only_after_the_owner_approves_and_undo_withdraws_it(
+    start_summary, flow_env: str, tmp_path: Path
+) -> None:
     run = start_summary(events=_events(tmp_path))
     request = wait_for_request(WORKFLOW)
     wait_until_resumable(request)
@@ -109,17 +117,25 @@ def test_the_report_is_published_only_after_the_owner_approves_and_undo_withdraw
 
     def while_waiting(pending: Any) -> None:
         (withdrawal,) = pending.proposals
-        assert (withdrawal.tool, withdrawal.case_type, withdrawal.payload["proposal_id"]) == ("reports.withdraw", "undo", proposal.id)
+        assert (withdrawal.tool, withdrawal.case_type, withdrawal.payload["proposal_id"]) == (
+            "reports.withdraw",
+            "undo",
+            proposal.id,
+        )
         assert [r.status for r in _reports()] == ["published"], "nothing is withdrawn while the undo waits at the gate"
 
-    output = undo_from_the_cli(flow_env, WORKFLOW, proposal.id, "lena", "olga", "sent too early", {request.id}, while_waiting)
+    output = undo_from_the_cli(
+        flow_env, WORKFLOW, proposal.id, "lena", "olga", "sent too early", {request.id}, while_waiting
+    )
     assert "executed" in output
     assert [r.status for r in _reports()] == ["withdrawn"]
     (undone,) = _events_of("undone")
     assert (undone.proposal_id, undone.data["reason"]) == (proposal.id, "sent too early")
 
 
-def test_an_edit_that_states_an_invented_figure_is_refused_and_nothing_is_published(start_summary, tmp_path: Path) -> None:
+def test_an_edit_that_states_an_invented_figure_is_refused_and_nothing_is_published(
+    start_summary, tmp_path: Path
+) -> None:
     run = start_summary(events=_events(tmp_path))
     request = wait_for_request(WORKFLOW)
     wait_until_resumable(request)
@@ -130,7 +146,9 @@ def test_an_edit_that_states_an_invented_figure_is_refused_and_nothing_is_publis
         submit(request, answer_for(request, "olga", edits=invented))
 
     # the Prefect UI's path: the form goes straight to the server; the gate refuses it and pauses again
-    resume_flow_run(UUID(request.flow_run_id), run_input=answer_for(request, "olga", edits=invented).model_dump(mode="json"))
+    resume_flow_run(
+        UUID(request.flow_run_id), run_input=answer_for(request, "olga", edits=invented).model_dump(mode="json")
+    )
     again = wait_for_the_next_request(request)
     assert any("states 30" in p for e in _events_of("approval_refused") for p in e.data["problems"])
     assert _reports() == []
@@ -140,7 +158,9 @@ def test_an_edit_that_states_an_invented_figure_is_refused_and_nothing_is_publis
     assert _reports() == []
 
 
-def test_the_published_report_is_posted_to_the_policy_channel(start_summary, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_published_report_is_posted_to_the_policy_channel(
+    start_summary, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = receiver.url
 
     def with_channel(policy: dict[str, Any]) -> None:
@@ -164,7 +184,9 @@ def test_the_published_report_is_posted_to_the_policy_channel(start_summary, rec
     assert [e.data["channel"] for e in _events_of("delivered")] == ["ops-room"]
 
 
-def test_an_unreachable_model_leaves_the_templates_draft_with_an_escalation(start_summary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_model_leaves_the_templates_draft_with_an_escalation(
+    start_summary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPSGATE_BACKEND", "llm")
     monkeypatch.setenv("OPSGATE_LLM_MODEL", "summary-model")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # the discard port: nothing answers

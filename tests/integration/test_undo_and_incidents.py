@@ -17,8 +17,8 @@ from prefect.client.schemas.sorting import ArtifactSort
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from opsgate.cli.approvals import answer_for
 from opsgate.cli.app import app
+from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected
 from opsgate.learning.metrics import agent_metrics
 from opsgate.orchestration.resume import submit
@@ -39,7 +39,9 @@ def _postings() -> dict[str, str]:
 
 def _artifacts(key: str) -> list[Any]:
     with get_client(sync_client=True) as client:
-        return client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1)
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1
+        )
 
 
 def _events(kind: str) -> list[AuditRow]:
@@ -63,14 +65,25 @@ def test_an_incident_is_reported_and_the_undo_waits_for_an_approver(
     assert run.finish().counts == {"executed": 3}
     wrong = request.proposals[0].id
 
-    reported = CliRunner().invoke(app, ["incident", "report", wrong, "--reason", "paid to the wrong entity", "--as", "dana"])
+    reported = CliRunner().invoke(
+        app, ["incident", "report", wrong, "--reason", "paid to the wrong entity", "--as", "dana"]
+    )
     assert reported.exit_code == 0, reported.output
     (incident,) = _events("incident")
-    assert (incident.proposal_id, incident.actor, incident.data["reason"]) == (wrong, "dana", "paid to the wrong entity")
-    assert any(e.data["reasons"][0]["reason"] == "incident" and "ap-lead@example.com" in e.data["to"] for e in _events("escalated"))
+    assert (incident.proposal_id, incident.actor, incident.data["reason"]) == (
+        wrong,
+        "dana",
+        "paid to the wrong entity",
+    )
+    assert any(
+        e.data["reasons"][0]["reason"] == "incident" and "ap-lead@example.com" in e.data["to"]
+        for e in _events("escalated")
+    )
     assert [r.json()["event"] for r in receiver.requests][-1] == "incident.reported"
     since = datetime.now(timezone.utc) - timedelta(hours=1)
-    (row,) = [m for m in agent_metrics(since, datetime.now(timezone.utc) + timedelta(hours=1)) if m.case_type == "invoice"]
+    (row,) = [
+        m for m in agent_metrics(since, datetime.now(timezone.utc) + timedelta(hours=1)) if m.case_type == "invoice"
+    ]
     assert row.incidents == 1
     published = CliRunner().invoke(app, ["metrics", "--artifact", "--json", "--since", since.isoformat()])
     assert published.exit_code == 0, published.output
@@ -80,7 +93,11 @@ def test_an_incident_is_reported_and_the_undo_waits_for_an_approver(
     with cli_process(["undo", wrong, "--as", "dana", "--reason", "paid to the wrong entity"], flow_env) as undo:
         pending = wait_for_request(exclude={request.id}, timeout=120)
         (proposal,) = pending.proposals
-        assert (proposal.tool, proposal.case_type, proposal.payload["proposal_id"]) == ("payables.reverse", "undo", wrong)
+        assert (proposal.tool, proposal.case_type, proposal.payload["proposal_id"]) == (
+            "payables.reverse",
+            "undo",
+            wrong,
+        )
         assert _postings()[wrong] == "posted", "nothing is reversed while the undo waits at the gate"
         with pytest.raises(ApprovalRejected, match="dana may not decide on undo cases"):
             submit(pending, answer_for(pending, "dana"))

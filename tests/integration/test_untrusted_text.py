@@ -25,7 +25,9 @@ VENDOR = "[conceal]Acme[/conceal] <b>Office</b> | Supply LLC"
 
 def _artifact(key: str) -> Any:
     with get_client(sync_client=True) as client:
-        (found,) = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1)
+        (found,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1
+        )
     return found
 
 
@@ -46,5 +48,8 @@ def test_the_run_page_shows_file_and_vendor_names_as_text(start_flow, tmp_path: 
     summary = render(_artifact("invoice-extraction-summary").data)
     ((header, *rows),) = summary.tables
     assert header == ["source", "status", "detail"] and all(len(r) == 3 for r in rows)
-    assert sorted((Path(source).name, status) for source, status, _ in rows) == [(EVIL_FILE, "executed"), ("invoice_⟨U+202E⟩fdp.exe.pdf", "failed")]
+    assert sorted((Path(source).name, status) for source, status, _ in rows) == [
+        (EVIL_FILE, "executed"),
+        ("invoice_⟨U+202E⟩fdp.exe.pdf", "failed"),
+    ]
     assert summary.acting() == []

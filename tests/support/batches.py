@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from opsgate.governance import requests
-from opsgate.learning.governing import governing
-from opsgate.governance import runs
+from opsgate.governance import requests, runs
 from opsgate.governance.requests import PendingRequest
-from opsgate.models import Proposal, Route, Verdict
 from opsgate.governance.runs import Run
+from opsgate.learning.governing import governing
+from opsgate.models import Proposal, Route, Verdict
 from tasks.invoice_extraction.extracting import extract_document
 from tasks.invoice_extraction.proposing import propose_all
 from tasks.invoice_extraction.steps import list_inbox
@@ -35,7 +34,9 @@ class Batch:
 def write_inbox(inbox: Path, documents: dict[str, list[str] | bytes] | None = None) -> Path:
     """An inbox of text PDFs (lines) or raw files (bytes); three good invoices by default."""
     inbox.mkdir(parents=True, exist_ok=True)
-    documents = documents if documents is not None else {"us.pdf": US_INVOICE, "de.pdf": DE_INVOICE, "uk.pdf": UK_INVOICE}
+    documents = (
+        documents if documents is not None else {"us.pdf": US_INVOICE, "de.pdf": DE_INVOICE, "uk.pdf": UK_INVOICE}
+    )
     for name, content in documents.items():
         (inbox / name).write_bytes(content if isinstance(content, bytes) else text_pdf(content))
     return inbox
@@ -51,4 +52,6 @@ def proposed_batch(inbox: Path, trigger: str = "test") -> Batch:
 
 def open_request(batch: Batch, flow_run_id: str = "no-flow-run") -> PendingRequest:
     to_review = batch.routed(Route.APPROVE)
-    return requests.open_request(batch.run.workflow, batch.run.id, flow_run_id, "test-approval-1", to_review, requests.deadline_in(3600))
+    return requests.open_request(
+        batch.run.workflow, batch.run.id, flow_run_id, "test-approval-1", to_review, requests.deadline_in(3600)
+    )

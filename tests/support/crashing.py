@@ -27,7 +27,9 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _wrap(owner: Any, name: str, before: Callable[..., bool] | None = None, after: Callable[..., bool] | None = None) -> None:
+def _wrap(
+    owner: Any, name: str, before: Callable[..., bool] | None = None, after: Callable[..., bool] | None = None
+) -> None:
     original = getattr(owner, name)
 
     @functools.wraps(original)
@@ -44,9 +46,8 @@ def _wrap(owner: Any, name: str, before: Callable[..., bool] | None = None, afte
 
 def arm(point: str) -> None:
     """Install the crash at ``point`` (see the module's docstring)."""
+    from opsgate.governance import executor, runs
     from opsgate.store import audit
-    from opsgate.governance import executor
-    from opsgate.governance import runs
 
     if point == "reading":
         _wrap(runs, "check_policy", before=lambda *a, **k: True)

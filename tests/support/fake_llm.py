@@ -27,12 +27,28 @@ class FakeLlm:
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, int):
             return httpx2.Response(answer, json={"error": {"message": f"scripted failure {answer}"}})
-        call = {"id": "call-1", "type": "function", "function": {"name": body["tools"][0]["function"]["name"], "arguments": json.dumps(answer)}}
-        return httpx2.Response(200, json={
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": [call]}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        })
+        call = {
+            "id": "call-1",
+            "type": "function",
+            "function": {"name": body["tools"][0]["function"]["name"], "arguments": json.dumps(answer)},
+        }
+        return httpx2.Response(
+            200,
+            json={
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "tool_calls",
+                        "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            },
+        )
 
     def client(self):  # noqa: ANN201 - instructor.Instructor
         return llm_client(http_client=httpx2.Client(transport=httpx2.MockTransport(self._handle)))

@@ -9,7 +9,29 @@ from html.parser import HTMLParser
 
 from markdown_it import MarkdownIt
 
-STRUCTURE = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "strong", "em", "code", "blockquote", "hr"}
+STRUCTURE = {
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "p",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "strong",
+    "em",
+    "code",
+    "blockquote",
+    "hr",
+}
 
 
 @dataclass

@@ -130,14 +130,13 @@ def pdf_with_attachment(lines: list[str], filename: str, data: bytes) -> bytes:
     An empty ``lines`` gives a page without text, i.e. a 'scan' with an e-invoice attached.
     """
     name = b"(" + _escape(filename) + b")"
-    filespec = (
-        b"<< /Type /Filespec /F %s /UF %s /AFRelationship /Data /Desc (e-invoice) /EF << /F 5 0 R >> >>" % (name, name)
+    filespec = b"<< /Type /Filespec /F %s /UF %s /AFRelationship /Data /Desc (e-invoice) /EF << /F 5 0 R >> >>" % (
+        name,
+        name,
     )
     embedded = _stream(data, b"/Type /EmbeddedFile /Subtype /text#2Fxml /Params << /Size %d >> " % len(data))
     catalog_extra = b"/Names << /EmbeddedFiles << /Names [%s 4 0 R] >> >> /AF [4 0 R] " % name
-    return _pages_pdf(
-        _text_pages(lines), b"<< /Font << /F1 3 0 R >> >>", [_FONT, filespec, embedded], catalog_extra
-    )
+    return _pages_pdf(_text_pages(lines), b"<< /Font << /F1 3 0 R >> >>", [_FONT, filespec, embedded], catalog_extra)
 
 
 def image_only_pdf(width: int = 8, height: int = 8) -> bytes:
@@ -185,7 +184,9 @@ def encrypted_pdf(lines: list[str], user_password: str = "secret") -> bytes:
     return _assemble(objects, b"/Encrypt 6 0 R /ID [<%s> <%s>] " % (doc_id.hex().encode(), doc_id.hex().encode()))
 
 
-def flate_bomb_pdf(expanded_mb: int, line: bytes = b"BT /F1 11 Tf 50 780 Td (Kestrel Supplies Ltd invoice line) Tj ET") -> bytes:
+def flate_bomb_pdf(
+    expanded_mb: int, line: bytes = b"BT /F1 11 Tf 50 780 Td (Kestrel Supplies Ltd invoice line) Tj ET"
+) -> bytes:
     """A one-page PDF whose FlateDecode content stream inflates to ``expanded_mb`` MB of ``line``
     repeated (text operators by default: expensive for pdfium to lay out), from about a thousandth
     of that on disk. Built in memory, chunk by chunk."""

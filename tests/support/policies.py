@@ -15,7 +15,10 @@ SHIPPED = PROJECT_ROOT / "policies"
 
 
 def use_policy_variant(
-    directory: Path, monkeypatch: pytest.MonkeyPatch, change: Callable[[dict[str, Any]], None], workflow: str = "invoice_extraction"
+    directory: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    change: Callable[[dict[str, Any]], None],
+    workflow: str = "invoice_extraction",
 ) -> Path:
     """Write the shipped policies to ``directory``, ``workflow``'s changed by ``change``, and point
     opsgate at it (the other workflows keep their shipped files). Returns the written file."""

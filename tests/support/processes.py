@@ -17,16 +17,31 @@ from prefect.client.orchestration import get_client
 
 from opsgate.governance import requests
 from opsgate.governance.requests import PendingRequest
+
+
 def environment(api_url: str, **extra: str) -> dict[str, str]:
     """This test's settings (store, data dir and audit key, poll interval) for a child process."""
     return {**os.environ, "PREFECT_API_URL": api_url, **extra}
 
 
-def opsgate(api_url: str, *args: str, timeout: float = 180, crash_at: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
+def opsgate(
+    api_url: str, *args: str, timeout: float = 180, crash_at: str | None = None, **extra: str
+) -> subprocess.CompletedProcess[str]:
     """`opsgate ARGS` in a process of its own, to its end; with ``crash_at``, killed at that point
     (tests/support/crashing.py)."""
-    command = [sys.executable, "-m", "tests.support.crashing", crash_at, "--", *args] if crash_at else [sys.executable, "-m", "opsgate", *args]
-    return subprocess.run(command, env=environment(api_url, **extra), capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[2])
+    command = (
+        [sys.executable, "-m", "tests.support.crashing", crash_at, "--", *args]
+        if crash_at
+        else [sys.executable, "-m", "opsgate", *args]
+    )
+    return subprocess.run(
+        command,
+        env=environment(api_url, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=Path(__file__).resolve().parents[2],
+    )
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -45,9 +60,18 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def start(api_url: str, *args: str, crash_at: str | None = None, **extra: str) -> subprocess.Popen[str]:
     """`opsgate ARGS` in the background (a run waiting at its gate)."""
-    command = [sys.executable, "-m", "tests.support.crashing", crash_at, "--", *args] if crash_at else [sys.executable, "-m", "opsgate", *args]
+    command = (
+        [sys.executable, "-m", "tests.support.crashing", crash_at, "--", *args]
+        if crash_at
+        else [sys.executable, "-m", "opsgate", *args]
+    )
     return subprocess.Popen(
-        command, env=environment(api_url, **extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parents[2],
+        command,
+        env=environment(api_url, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
     )
 
 
@@ -58,7 +82,12 @@ def kill(process: subprocess.Popen[str]) -> str:
     return output
 
 
-def paused_request(process: subprocess.Popen[str], workflow: str = "invoice_extraction", timeout: float = 120, besides: set[int] = frozenset()) -> PendingRequest:
+def paused_request(
+    process: subprocess.Popen[str],
+    workflow: str = "invoice_extraction",
+    timeout: float = 120,
+    besides: set[int] = frozenset(),
+) -> PendingRequest:
     """The run's pending request (one not in ``besides``), once the run is Paused under its key
     with its form saved."""
     deadline = time.monotonic() + timeout
@@ -71,7 +100,9 @@ def paused_request(process: subprocess.Popen[str], workflow: str = "invoice_extr
             wait_until_resumable(request, timeout=max(deadline - time.monotonic(), 1))
             return request
         if process.poll() is not None:
-            raise AssertionError(f"the run ended before it asked for approval:\n{process.stdout.read() if process.stdout else ''}")
+            raise AssertionError(
+                f"the run ended before it asked for approval:\n{process.stdout.read() if process.stdout else ''}"
+            )
         time.sleep(0.3)
     raise AssertionError("the run never asked for approval")
 

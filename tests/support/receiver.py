@@ -61,6 +61,7 @@ class QuietServer(ThreadingHTTPServer):
 @contextmanager
 def webhook_receiver() -> Iterator[Receiver]:
     """A receiver on a free loopback port, in a thread, for as long as the block runs."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))

@@ -8,13 +8,30 @@ from pathlib import Path
 
 HEADER = ["id", "company_name", "address", "city", "postcode", "phone", "email"]
 
-_FIRST = ["Acme", "Birch", "Cobalt", "Delta", "Ember", "Falcon", "Granite", "Harbor", "Indigo", "Juniper", "Kestrel", "Lumen"]
+_FIRST = [
+    "Acme",
+    "Birch",
+    "Cobalt",
+    "Delta",
+    "Ember",
+    "Falcon",
+    "Granite",
+    "Harbor",
+    "Indigo",
+    "Juniper",
+    "Kestrel",
+    "Lumen",
+]
 _SECOND = ["Widgets", "Consulting", "Foods", "Logistics", "Printing", "Software"]
 _STREETS = ["High Street", "Market Avenue", "Mill Road", "Church Lane", "Station Road", "Park Drive"]
 _CITIES = [("London", "SW1A 1AA"), ("Leeds", "LS1 4AP"), ("Bristol", "BS1 5TR"), ("Glasgow", "G1 1XQ")]
 
 # Each planted duplicate: (id of the original, id of the copy, how the copy differs)
-PLANTED = [("c005", "d1", "legal form and abbreviations"), ("c017", "d2", "typo in the name, phone formatting"), ("c040", "d3", "e-mail case, no postcode")]
+PLANTED = [
+    ("c005", "d1", "legal form and abbreviations"),
+    ("c017", "d2", "typo in the name, phone formatting"),
+    ("c040", "d3", "e-mail case, no postcode"),
+]
 
 
 def _originals() -> list[dict[str, str]]:

@@ -21,4 +21,6 @@ def test_each_deployment_names_a_flow_with_valid_parameters(deployment: dict) ->
     flow = getattr(module, name)
     assert isinstance(flow, Flow)
     flow.validate_parameters(deployment.get("parameters", {}))  # raises on a wrong or missing parameter
-    assert all(schedule["timezone"] for schedule in deployment["schedules"]), "a schedule without a time zone runs in UTC"
+    assert all(schedule["timezone"] for schedule in deployment["schedules"]), (
+        "a schedule without a time zone runs in UTC"
+    )

@@ -140,7 +140,7 @@ def test_no_import_circles() -> None:
         state[module] = "open"
         for target in sorted(edges.get(module, ())):
             if state.get(target) == "open":
-                circles.append(" -> ".join([*trail[trail.index(target):], target]))
+                circles.append(" -> ".join([*trail[trail.index(target) :], target]))
             elif target not in state and target in edges:
                 visit(target, [*trail, target])
         state[module] = "done"

@@ -25,7 +25,9 @@ runner = CliRunner()
 @pytest.fixture
 def broken_policy_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The shipped policy with the undo of its one write removed."""
-    yield use_policy_variant(tmp_path / "policies", monkeypatch, lambda policy: policy["tools"]["payables.post"].pop("undo")).parent
+    yield use_policy_variant(
+        tmp_path / "policies", monkeypatch, lambda policy: policy["tools"]["payables.post"].pop("undo")
+    ).parent
     get_settings.cache_clear()
 
 
@@ -54,17 +56,25 @@ def test_policy_show_is_an_access_review() -> None:
     review = json.loads(result.stdout)
     assert review["reads"] == ["inbox.read", "payables.read"]
     assert review["writes"] == {
-        "payables.post": {"approval": "by_autonomy", "undo": "payables.reverse"}, "autonomy.grant": {"approval": "always", "undo": "autonomy.revoke"},
+        "payables.post": {"approval": "by_autonomy", "undo": "payables.reverse"},
+        "autonomy.grant": {"approval": "always", "undo": "autonomy.revoke"},
         "instructions.release": {"approval": "always", "undo": "instructions.withdraw"},
     }
     assert review["forbidden"] == ["payments.send", "vendor_master.write"]
-    assert review["autonomy"] == {"invoice": "reviewed", "small_known_vendor": "reviewed", "credit_note": "reviewed", "receipt": "reviewed"}
+    assert review["autonomy"] == {
+        "invoice": "reviewed",
+        "small_known_vendor": "reviewed",
+        "credit_note": "reviewed",
+        "receipt": "reviewed",
+    }
     assert review["owner"]["contact"] == "ap-lead@example.com"
     assert review["approvals"]["groups"]["ap-leads"] == {"members": ["lena", "olga"], "case_types": ["*"]}
     assert review["approvals"]["four_eyes"] == [{"case_type": "invoice", "field": "total", "above": "5000.00"}]
     table = runner.invoke(app, ["policy", "show", "invoice_extraction"], env={"COLUMNS": "200"})
     assert "ap-clerks" in table.stdout and "four eyes: invoice cases above total 5000.00" in table.stdout
-    assert review["go_live"]["released"][:2] == ["rules-v1", "einvoice-xml"] and review["go_live"]["min_agreement"] == 0.98
+    assert (
+        review["go_live"]["released"][:2] == ["rules-v1", "einvoice-xml"] and review["go_live"]["min_agreement"] == 0.98
+    )
     assert "live instruction versions (by this file): rules-v1, einvoice-xml" in table.stdout
 
 
@@ -80,11 +90,16 @@ def test_policy_schema_is_the_model_schema() -> None:
     shipped = sorted((PROJECT_ROOT / "policies").glob("*.yaml"))
     assert [p.name for p in shipped] == ["duplicate_flagging.yaml", "invoice_extraction.yaml", "weekly_summary.yaml"]
     for path in shipped:
-        assert [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))] == [], path.name
+        assert [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))] == [], (
+            path.name
+        )
     broken = yaml.safe_load(shipped[1].read_text(encoding="utf-8"))
     broken["owner"]["nickname"] = "ap"
     del broken["tools"]
-    assert sorted((list(e.path), e.validator) for e in validator.iter_errors(broken)) == [([], "required"), (["owner"], "additionalProperties")]
+    assert sorted((list(e.path), e.validator) for e in validator.iter_errors(broken)) == [
+        ([], "required"),
+        (["owner"], "additionalProperties"),
+    ]
 
 
 def test_undo_of_a_proposal_never_executed_is_refused_before_any_run(opsgate_env: str, tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from opsgate.governance import runs
 from opsgate.cli.app import app
+from opsgate.governance import runs
 from tests.support.batches import proposed_batch, write_inbox
 
 runner = CliRunner()
@@ -21,7 +21,9 @@ def test_list_and_show_a_finished_run(opsgate_env: str, tmp_path: Path) -> None:
     runs.finish_run(batch.run)
 
     listed = json.loads(runner.invoke(app, ["runs", "list", "--json"]).stdout)
-    assert [(r["id"], r["trigger"], r["counts"]) for r in listed] == [(batch.run.id, "cli:test", {"proposed": 3, "failed": 1})]
+    assert [(r["id"], r["trigger"], r["counts"]) for r in listed] == [
+        (batch.run.id, "cli:test", {"proposed": 3, "failed": 1})
+    ]
 
     shown = runner.invoke(app, ["runs", "show", batch.run.id[:8], "--json"])
     assert shown.exit_code == 0, shown.output

@@ -10,13 +10,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from opsgate.governance import runs
 from opsgate.cli.app import app
+from opsgate.governance import runs
 from tests.support.batches import open_request, proposed_batch, write_inbox
 from tests.support.records import company_records, write_csv
 from tests.support.samples import US_INVOICE
 
-VENDORS = ["[conceal]Acme[/conceal] Office Supply LLC", "[red]Acme[/red] Office Supply LLC", "[link=www.evil.example]Acme[/link] Office Supply LLC"]
+VENDORS = [
+    "[conceal]Acme[/conceal] Office Supply LLC",
+    "[red]Acme[/red] Office Supply LLC",
+    "[link=www.evil.example]Acme[/link] Office Supply LLC",
+]
 EVIL_FILE = "<img src=x onerror=alert(1)>|evil.pdf"
 DISGUISED = "invoice_\u202efdp.exe.pdf"
 WIDE = {"COLUMNS": "400"}  # no table cell wraps, so each value can be found whole on its line
@@ -30,7 +34,9 @@ def _show(*args: str) -> str:
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
-def test_approvals_and_runs_show_vendor_and_file_names_as_they_are(opsgate_env: str, tmp_path: Path, vendor: str) -> None:
+def test_approvals_and_runs_show_vendor_and_file_names_as_they_are(
+    opsgate_env: str, tmp_path: Path, vendor: str
+) -> None:
     inbox = write_inbox(tmp_path / "inbox", {"us.pdf": [vendor, *US_INVOICE[1:]], EVIL_FILE: b"", DISGUISED: b""})
     batch = proposed_batch(inbox)
     request = open_request(batch)
@@ -40,7 +46,11 @@ def test_approvals_and_runs_show_vendor_and_file_names_as_they_are(opsgate_env: 
     assert any(vendor in line and "us.pdf" in line for line in shown.splitlines())  # the table's action
 
     runs.finish_run(batch.run)
-    cases = {line.split("│")[2].strip(): line for line in _show("runs", "show", batch.run.id).splitlines() if line.count("│") == 5}
+    cases = {
+        line.split("│")[2].strip(): line
+        for line in _show("runs", "show", batch.run.id).splitlines()
+        if line.count("│") == 5
+    }
     assert set(cases) == {"us.pdf", EVIL_FILE, "invoice_⟨U+202E⟩fdp.exe.pdf"}
     assert vendor in cases["us.pdf"]
     trail = _show("audit", "show", "--run", batch.run.id)

@@ -7,13 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from opsgate.governance import answers, requests
 from opsgate.cli.approvals import answer_for
-from opsgate.learning.decisions import decide
-from opsgate.governance import executor
-from opsgate.governance.requests import PendingRequest
-from opsgate.governance.answers import Review
 from opsgate.errors import ApprovalRejected, PolicyDenied
+from opsgate.governance import answers, executor, requests
+from opsgate.governance.answers import Review
+from opsgate.governance.requests import PendingRequest
+from opsgate.learning.decisions import decide
 from opsgate.models import EscalationReason, Status
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow, PayableRow, ProposalRow
 from tests.support.batches import Batch
@@ -95,7 +94,9 @@ def test_a_rejection_with_a_reason_is_recorded(store: StoreProbe, batch: Batch, 
     assert event.data["reason"] == "duplicate of a paper invoice"
 
 
-def test_an_edit_is_approved_as_a_correction_and_executed(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_an_edit_is_approved_as_a_correction_and_executed(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
     pid = by_source(batch, "us.pdf")  # the sample's total is 1,222.56
     decide(request_.id, answer_for(request_, "alice", edits={pid: {"total": "999.99"}}))
     (approval,) = store.rows(ApprovalRow, ApprovalRow.proposal_id == pid)
@@ -103,27 +104,35 @@ def test_an_edit_is_approved_as_a_correction_and_executed(store: StoreProbe, bat
     assert approval.action_payload["invoice_number"] == "BOS-24-0317"  # the rest is unchanged
     assert store.get(ProposalRow, pid).payload["total"] == "1222.56"  # the proposal stays as proposed
     (correction,) = store.rows(CorrectionRow)
-    assert correction.proposal_id == pid and correction.approval_id == approval.id and correction.corrected_by == "alice"
+    assert (
+        correction.proposal_id == pid and correction.approval_id == approval.id and correction.corrected_by == "alice"
+    )
     assert correction.field == "total"
     assert Decimal(correction.proposed_value) == Decimal("1222.56")
     assert Decimal(correction.approved_value) == Decimal("999.99")
     (event,) = store.events("corrected", pid)
     assert event.data["field"] == "total"
-    assert Decimal(event.data["proposed"]) == Decimal("1222.56") and Decimal(event.data["approved"]) == Decimal("999.99")
+    assert Decimal(event.data["proposed"]) == Decimal("1222.56") and Decimal(event.data["approved"]) == Decimal(
+        "999.99"
+    )
 
     executor.execute_one(batch.run.policy, pid)
     (payable,) = store.rows(PayableRow, PayableRow.proposal_id == pid)
     assert payable.total == Decimal("999.99")
 
 
-def test_an_edit_repeating_the_proposed_values_is_not_a_correction(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_an_edit_repeating_the_proposed_values_is_not_a_correction(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
     pid = by_source(batch, "us.pdf")
     decide(request_.id, answer_for(request_, "alice", edits={pid: {"total": "1222.56", "currency": "USD"}}))
     assert store.count(CorrectionRow) == 0
     assert store.events("corrected") == []
 
 
-def test_an_amount_written_differently_is_not_a_correction(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_an_amount_written_differently_is_not_a_correction(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
     """The approved action is normalised through the writer's model "so equal means unchanged":
     1222.560 is the proposed 1222.56, not a correction."""
     pid = by_source(batch, "us.pdf")
@@ -153,7 +162,9 @@ def test_an_invalid_edit_is_refused_naming_the_field(store: StoreProbe, batch: B
     assert "de.pdf" in message
 
 
-def test_an_edit_to_a_field_the_action_does_not_have_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_an_edit_to_a_field_the_action_does_not_have_is_refused(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
     """A typo'd field name (`totl`) must not be dropped silently: the approver believes the total
     was corrected, and the original total would be written."""
     pid = by_source(batch, "us.pdf")
@@ -176,7 +187,9 @@ def test_an_unknown_request_is_refused(store: StoreProbe, request_: PendingReque
     assert store.count(ApprovalRow) == 0
 
 
-def test_expiry_escalates_to_the_owner_and_blocks_execution(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_expiry_escalates_to_the_owner_and_blocks_execution(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
     owner = f"{batch.run.policy.owner.name} <{batch.run.policy.owner.contact}>"
     requests.expire(request_.id, owner)
     assert store.get(ApprovalRequestRow, request_.id).status == "expired"

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import re
-
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,14 @@ from sqlalchemy import delete, func, select, text, update
 from typer.testing import CliRunner
 
 from opsgate.cli.approvals import answer_for
-from opsgate.learning.decisions import decide
-from opsgate.store import audit
-
+from opsgate.errors import AuditIntegrityError, ConfigurationError
 from opsgate.governance import executor
 from opsgate.governance.requests import PendingRequest
-from opsgate.store.audit import AuditEvent
-from opsgate.errors import AuditIntegrityError, ConfigurationError
+from opsgate.learning.decisions import decide
 from opsgate.models import digest
 from opsgate.settings import get_settings
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditHeadRow, AuditRow, ExecutionRow
 from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
@@ -49,7 +47,11 @@ def five_events(store: StoreProbe) -> list[int]:
             seqs.append(audit.append(session, event, workflow="wf", actor=actor, run_id="run-1", data=data).seq)
     with transaction() as session:
         for event, actor, data in EVENTS[2:]:
-            seqs.append(audit.append(session, event, workflow="wf", actor=actor, run_id="run-1", proposal_id="p-1", data=data).seq)
+            seqs.append(
+                audit.append(
+                    session, event, workflow="wf", actor=actor, run_id="run-1", proposal_id="p-1", data=data
+                ).seq
+            )
     return seqs
 
 
@@ -219,7 +221,7 @@ def _rechain(session, start: int, hasher) -> None:  # noqa: ANN001
     """Recompute every hash from row ``start`` on, and the head, as someone rewriting history would."""
     rows = session.query(AuditRow).order_by(AuditRow.seq).all()
     prev = rows[start - 2].hash if start > 1 else audit.GENESIS
-    for row in rows[start - 1:]:
+    for row in rows[start - 1 :]:
         row.prev_hash = prev
         row.hash = hasher(prev, row)
         prev = row.hash
@@ -365,7 +367,9 @@ def test_cli_anchor_then_verify_against_it(five_events: list[int], cli, tmp_path
     assert "differs from the anchor" in flat(result.output)
 
 
-def test_without_store_documents_the_log_keeps_digests_not_values(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_store_documents_the_log_keeps_digests_not_values(
+    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`logging.store_documents: false`: the audit log still verifies and still backs every write,
     but holds no value read from a document (the cases and the ledger hold those)."""
     use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["logging"].update(store_documents=False))
@@ -387,23 +391,40 @@ def test_the_csv_export_never_hands_a_spreadsheet_a_formula(store: StoreProbe) -
     """An approver's name is whatever was typed: `=HYPERLINK(...)` in the actor column would run when
     the export is opened. It is written as text, and JSON lines keep it exact."""
     with transaction() as session:
-        audit.append(session, AuditEvent.APPROVAL_REFUSED, workflow="wf", actor='=HYPERLINK("http://evil.example","x")', data={"problems": ["-1"]})
+        audit.append(
+            session,
+            AuditEvent.APPROVAL_REFUSED,
+            workflow="wf",
+            actor='=HYPERLINK("http://evil.example","x")',
+            data={"problems": ["-1"]},
+        )
         audit.append(session, AuditEvent.REJECTED, workflow="@wf", actor="+alice", run_id="-2")
     out = io.StringIO()
     with transaction() as session:
         audit.write_export(audit.export_rows(session), out, "csv")
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert [r["actor"] for r in rows] == ["'=HYPERLINK(\"http://evil.example\",\"x\")", "'+alice"]
-    assert [r["workflow"] for r in rows] == ["wf", "'@wf"] and rows[1]["run_id"] == "-2", "a plain number stays a number"
+    assert [r["actor"] for r in rows] == ['\'=HYPERLINK("http://evil.example","x")', "'+alice"]
+    assert [r["workflow"] for r in rows] == ["wf", "'@wf"] and rows[1]["run_id"] == "-2", (
+        "a plain number stays a number"
+    )
     out = io.StringIO()
     with transaction() as session:
         audit.write_export(audit.export_rows(session), out, "jsonl")
-    assert [json.loads(line)["actor"] for line in out.getvalue().splitlines()] == ['=HYPERLINK("http://evil.example","x")', "+alice"]
+    assert [json.loads(line)["actor"] for line in out.getvalue().splitlines()] == [
+        '=HYPERLINK("http://evil.example","x")',
+        "+alice",
+    ]
 
 
-def test_cli_anchor_posted_to_a_channel_verifies_as_an_anchor_file(five_events: list[int], cli, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_cli_anchor_posted_to_a_channel_verifies_as_an_anchor_file(
+    five_events: list[int], cli, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
     """The anchor a chat channel received, saved as it came, is an anchor `verify --anchor` accepts."""
-    use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p.update(channels={"audit-trail": {"kind": "webhook", "url": receiver.url}}))
+    use_policy_variant(
+        tmp_path / "policies",
+        monkeypatch,
+        lambda p: p.update(channels={"audit-trail": {"kind": "webhook", "url": receiver.url}}),
+    )
     result = cli("audit", "anchor", "--channel", "invoice_extraction:audit-trail")
     assert result.exit_code == 0, result.output
     (request,) = receiver.requests

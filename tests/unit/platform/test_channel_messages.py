@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from opsgate.cli.approvals import answer_for
-from opsgate.learning.decisions import decide
 from opsgate.governance import executor
+from opsgate.learning.decisions import decide
 from opsgate.learning.incidents import report_incident
 from tests.support.batches import open_request, proposed_batch, write_inbox
 from tests.support.markdown import render
@@ -25,9 +25,14 @@ REPORTER = "<!channel> [dana](https://evil.example)"
 REASON = "<@U024BE7LH> paid to the **wrong** <img src=x onerror=alert(1)> entity \u202eCBA\u202c"
 
 
-def test_an_incident_reaches_slack_and_a_webhook_as_text(store: StoreProbe, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_incident_reaches_slack_and_a_webhook_as_text(
+    store: StoreProbe, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def with_channels(policy: dict[str, Any]) -> None:
-        policy["channels"] = {"ap-slack": {"kind": "slack", "url": receiver.url}, "ap-hook": {"kind": "webhook", "url": receiver.url}}
+        policy["channels"] = {
+            "ap-slack": {"kind": "slack", "url": receiver.url},
+            "ap-hook": {"kind": "webhook", "url": receiver.url},
+        }
         policy["approvals"]["notify"] = ["ap-slack", "ap-hook"]
 
     use_policy_variant(tmp_path / "policies", monkeypatch, with_channels)
@@ -43,11 +48,21 @@ def test_an_incident_reaches_slack_and_a_webhook_as_text(store: StoreProbe, rece
     (hook,) = [b for b in bodies if "data" in b]
     slack_text = json.dumps(slack, ensure_ascii=False)
     assert "<!channel>" not in slack_text and "<@U024BE7LH>" not in slack_text and "<img" not in slack_text
-    assert "&lt;!channel&gt;" in slack_text and "&lt;@U024BE7LH&gt;" in slack_text and "<https://evil.example" not in slack_text  # no mention, no link
+    assert (
+        "&lt;!channel&gt;" in slack_text
+        and "&lt;@U024BE7LH&gt;" in slack_text
+        and "<https://evil.example" not in slack_text
+    )  # no mention, no link
     assert "⟨U+202E⟩CBA⟨U+202C⟩" in slack_text and "\u202e" not in slack_text
 
     shown = render(hook["text"])
-    assert (shown.acting(), shown.targets) == (["a"], ["mailto:ap-lead@example.com"])  # the owner, as the policy writes it
-    assert REPORTER in shown.text and "<@U024BE7LH> paid to the **wrong** <img src=x onerror=alert(1)> entity ⟨U+202E⟩CBA⟨U+202C⟩" in shown.text
+    assert (shown.acting(), shown.targets) == (
+        ["a"],
+        ["mailto:ap-lead@example.com"],
+    )  # the owner, as the policy writes it
+    assert (
+        REPORTER in shown.text
+        and "<@U024BE7LH> paid to the **wrong** <img src=x onerror=alert(1)> entity ⟨U+202E⟩CBA⟨U+202C⟩" in shown.text
+    )
     assert hook["fields"]["reported by"] == REPORTER
     assert (hook["data"]["reason"], hook["data"]["reported_by"]) == (REASON, REPORTER)

@@ -14,12 +14,12 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from opsgate.errors import ConfigurationError, PolicyError
 from opsgate.notify import channels
 from opsgate.notify.channels import DeliveryFailed, Message, markdown_to_mrkdwn, post, split_sections
-from opsgate.errors import ConfigurationError, PolicyError
 from opsgate.policy.loader import load_policy_file
-from opsgate.policy.schema import Channel
 from opsgate.policy.runtime import Policy
+from opsgate.policy.schema import Channel
 from opsgate.settings import PROJECT_ROOT
 from tests.support.receiver import Answer, Receiver
 
@@ -34,9 +34,12 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 def report() -> Message:
     return Message(
-        event="report.published", title="Weekly summary, week 12", link="https://reports.example.com/w12?a=1&b=2",
+        event="report.published",
+        title="Weekly summary, week 12",
+        link="https://reports.example.com/w12?a=1&b=2",
         text="# Totals\nRevenue is **up 4 %** on [last week](https://reports.example.com/w11).\n\nMargin < target & falling.",
-        fields={"Revenue": "EUR 120,400", "Orders": "1,204"}, data={"week": 12, "revenue": "120400.00"},
+        fields={"Revenue": "EUR 120,400", "Orders": "1,204"},
+        data={"week": 12, "revenue": "120400.00"},
     )
 
 
@@ -85,7 +88,9 @@ def test_a_slack_webhook_receives_blocks(receiver: Receiver, monkeypatch: pytest
     (request,) = receiver.requests
     assert request.headers["Idempotency-Key"] == "k2"
     body = request.json()
-    assert body["text"].startswith(f"{'T' * 200}\nhttps://reports.example.com/w12?a=1&amp;b=2\n\n*Totals*\nRevenue is *up 4 %*")
+    assert body["text"].startswith(
+        f"{'T' * 200}\nhttps://reports.example.com/w12?a=1&amp;b=2\n\n*Totals*\nRevenue is *up 4 %*"
+    )
     header, section, facts, context = body["blocks"]
     assert header["type"] == "header" and header["text"]["type"] == "plain_text"
     assert len(header["text"]["text"]) == 150 and header["text"]["text"].endswith("…")
@@ -99,7 +104,10 @@ def test_a_slack_webhook_receives_blocks(receiver: Receiver, monkeypatch: pytest
     assert facts["type"] == "section"
     assert [f["text"] for f in facts["fields"]] == [f"*k{i}*\nv{i}" for i in range(10)]
     assert all(f["type"] == "mrkdwn" for f in facts["fields"])
-    assert context == {"type": "context", "elements": [{"type": "mrkdwn", "text": "<https://reports.example.com/w12?a=1&b=2>"}]}
+    assert context == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": "<https://reports.example.com/w12?a=1&b=2>"}],
+    }
 
 
 def test_slack_blocks_without_link_or_fields() -> None:
@@ -181,7 +189,9 @@ def test_a_bad_request_fails_at_once(receiver: Receiver, waits: list[float]) -> 
     with pytest.raises(DeliveryFailed) as caught:
         post("ops", webhook(receiver.url), report(), "k")
     message = str(caught.value)
-    assert "'ops'" in message and "HTTP 400" in message and "after 1 attempt" in message and "invalid_payload" in message
+    assert (
+        "'ops'" in message and "HTTP 400" in message and "after 1 attempt" in message and "invalid_payload" in message
+    )
     assert "127.0.0.1" in message
     assert "SECRET" not in message and "TOKEN" not in message
     assert caught.value.retryable is False
@@ -279,8 +289,20 @@ def test_a_policy_with_channels_loads(tmp_path: Path) -> None:
     policy = load_policy_file(policy_with_channels(tmp_path, CHANNELS_YAML))
     assert set(policy.channels) == {"team-reports", "erp_inbox"}
     team, erp = policy.channels["team-reports"], policy.channels["erp_inbox"]
-    assert (team.kind, team.url_env, team.url, team.timeout, team.attempts) == ("slack", "OPS_TEAM_REPORTS_URL", None, 10, 3)
-    assert (erp.kind, erp.url, erp.secret_env, erp.timeout, erp.attempts) == ("webhook", "https://erp.example.com/hooks/opsgate", "OPS_ERP_HOOK_KEY", 5, 2)
+    assert (team.kind, team.url_env, team.url, team.timeout, team.attempts) == (
+        "slack",
+        "OPS_TEAM_REPORTS_URL",
+        None,
+        10,
+        3,
+    )
+    assert (erp.kind, erp.url, erp.secret_env, erp.timeout, erp.attempts) == (
+        "webhook",
+        "https://erp.example.com/hooks/opsgate",
+        "OPS_ERP_HOOK_KEY",
+        5,
+        2,
+    )
 
 
 def test_a_policy_without_channels_has_none() -> None:
@@ -288,11 +310,15 @@ def test_a_policy_without_channels_has_none() -> None:
 
 
 def test_a_bad_channel_in_a_policy_file_names_the_key(tmp_path: Path) -> None:
-    path = policy_with_channels(tmp_path, "team:\n  kind: slack\n  url_env: HOOK\n  secret_env: KEY\nops:\n  kind: webhook\n")
+    path = policy_with_channels(
+        tmp_path, "team:\n  kind: slack\n  url_env: HOOK\n  secret_env: KEY\nops:\n  kind: webhook\n"
+    )
     with pytest.raises(PolicyError) as caught:
         load_policy_file(path)
     lines = str(caught.value).splitlines()
-    assert any(line.startswith(f"{path}: channels.team: secret_env applies to kind webhook only") for line in lines), lines
+    assert any(line.startswith(f"{path}: channels.team: secret_env applies to kind webhook only") for line in lines), (
+        lines
+    )
     assert any(line.startswith(f"{path}: channels.ops: a channel needs exactly one of url") for line in lines), lines
 
 
@@ -300,5 +326,7 @@ def test_a_bad_channel_in_a_policy_file_names_the_key(tmp_path: Path) -> None:
 def test_a_bad_channel_name_is_refused(name: str) -> None:
     base = yaml.safe_load((PROJECT_ROOT / "policies" / "invoice_extraction.yaml").read_text(encoding="utf-8"))
     base["channels"] = {name: {"kind": "webhook", "url": "https://h.example/x"}}
-    with pytest.raises(ValidationError, match=r"channel names are lower case letters.*" + repr(name).replace(".", r"\.")):
+    with pytest.raises(
+        ValidationError, match=r"channel names are lower case letters.*" + repr(name).replace(".", r"\.")
+    ):
         Policy.model_validate(base)

@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from opsgate.governance import answers, requests
 from opsgate.cli.approvals import answer_for
-from opsgate.learning.decisions import decide, receive
-from opsgate.governance import executor
-from opsgate.governance.requests import PendingRequest
 from opsgate.errors import ApprovalRejected, PolicyDenied
+from opsgate.governance import answers, executor, requests
+from opsgate.governance.requests import PendingRequest
+from opsgate.learning.decisions import decide, receive
 from opsgate.models import Status
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, PayableRow, ProposalRow, RunRow
@@ -25,7 +24,11 @@ from tests.support.policies import use_policy_variant
 from tests.support.samples import DE_INVOICE, US_INVOICE
 from tests.unit.platform.conftest import StoreProbe, by_source
 
-SMALL_KNOWN = {"refines": "invoice", "below": {"field": "total", "amount": "1300.00"}, "context": {"vendor_known": True}}
+SMALL_KNOWN = {
+    "refines": "invoice",
+    "below": {"field": "total", "amount": "1300.00"},
+    "context": {"vendor_known": True},
+}
 
 
 def _small_known_vendors(clerks: list[str]) -> Any:
@@ -44,7 +47,9 @@ def _next_invoice(lines: list[str], number: str) -> list[str]:
 
 
 @pytest.fixture
-def known_vendor_case(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> tuple[Batch, PendingRequest]:
+def known_vendor_case(
+    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> tuple[Batch, PendingRequest]:
     """Brightline was paid once; its next invoice (1,222.56) is a small_known_vendor case."""
     use_policy_variant(tmp_path / "policies", monkeypatch, _small_known_vendors(getattr(request, "param", ["invoice"])))
     first = proposed_batch(write_inbox(tmp_path / "first", {"us.pdf": US_INVOICE}))
@@ -56,7 +61,9 @@ def known_vendor_case(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.Mon
     return second, open_request(second, flow_run_id="second-run")
 
 
-def test_an_edit_into_a_four_eyes_amount_needs_a_second_approver(store: StoreProbe, known_vendor_case: tuple[Batch, PendingRequest]) -> None:
+def test_an_edit_into_a_four_eyes_amount_needs_a_second_approver(
+    store: StoreProbe, known_vendor_case: tuple[Batch, PendingRequest]
+) -> None:
     """The four-eyes rule names `invoice`; the case was proposed as small_known_vendor (which refines
     invoice) and, edited to 9,000.00, is an ordinary invoice: two people must approve it."""
     batch, request = known_vendor_case
@@ -84,24 +91,34 @@ def test_an_edit_into_a_four_eyes_amount_needs_a_second_approver(store: StorePro
 
 
 @pytest.mark.parametrize("known_vendor_case", [["small_known_vendor"]], indirect=True)
-def test_an_edit_into_a_case_type_the_approver_may_not_decide_is_refused(store: StoreProbe, known_vendor_case: tuple[Batch, PendingRequest]) -> None:
+def test_an_edit_into_a_case_type_the_approver_may_not_decide_is_refused(
+    store: StoreProbe, known_vendor_case: tuple[Batch, PendingRequest]
+) -> None:
     """Clerks decide small invoices from known vendors only; raising one to 2,000.00 makes it an
     invoice, which they may not decide."""
     batch, request = known_vendor_case
     pid = batch.proposals[0].id
-    with pytest.raises(ApprovalRejected, match=r"alice may not decide on invoice cases such as .*us-2\.pdf \(as approved: .* was proposed as small_known_vendor\)"):
+    with pytest.raises(
+        ApprovalRejected,
+        match=r"alice may not decide on invoice cases such as .*us-2\.pdf \(as approved: .* was proposed as small_known_vendor\)",
+    ):
         decide(request.id, answer_for(request, "alice", edits={pid: {"total": "2000.00"}}))
     assert store.rows(ApprovalRow) and all(a.proposal_id != pid for a in store.rows(ApprovalRow))
     (decision,) = decide(request.id, answer_for(request, "alice", edits={pid: {"total": "1200.00"}}))
     assert decision.proposal_id == pid, "an edit that keeps the case type is the clerk's to make"
 
 
-def test_an_edit_past_the_high_value_rule_is_refused(store: StoreProbe, known_vendor_case: tuple[Batch, PendingRequest]) -> None:
+def test_an_edit_past_the_high_value_rule_is_refused(
+    store: StoreProbe, known_vendor_case: tuple[Batch, PendingRequest]
+) -> None:
     """Proposed at 30,000 the case would have gone to the owner (high_value above 25,000): an edit
     cannot take it past that rule to the executor."""
     batch, request = known_vendor_case
     pid = batch.proposals[0].id
-    with pytest.raises(ApprovalRejected, match=r"does not let a person approve here \(high_value \(total\): 30000.00 is above 25000.00\)"):
+    with pytest.raises(
+        ApprovalRejected,
+        match=r"does not let a person approve here \(high_value \(total\): 30000.00 is above 25000.00\)",
+    ):
         decide(request.id, answer_for(request, "olga", edits={pid: {"total": "30000.00"}}))
     assert store.count(ApprovalRow, ApprovalRow.proposal_id == pid) == 0
 
@@ -129,7 +146,9 @@ def _as_sent(request: PendingRequest, approver: str, **review: Any) -> dict[str,
         ("alice", {"proposal_id": "'; drop table proposals; --"}, "proposal_id: String should match pattern"),
     ],
 )
-def test_an_answer_outside_its_bounds_is_refused_and_audited(store: StoreProbe, request_: PendingRequest, approver: str, review: dict[str, Any], problem: str) -> None:
+def test_an_answer_outside_its_bounds_is_refused_and_audited(
+    store: StoreProbe, request_: PendingRequest, approver: str, review: dict[str, Any], problem: str
+) -> None:
     with pytest.raises(ApprovalRejected, match="the answer is not valid") as refused:
         decide(request_.id, _as_sent(request_, approver, **review))
     assert problem in str(refused.value)
@@ -139,14 +158,20 @@ def test_an_answer_outside_its_bounds_is_refused_and_audited(store: StoreProbe, 
     assert len(decide(request_.id, answer_for(request_, "alice"))) == 3, "the request still takes a valid answer"
 
 
-def test_an_answer_built_without_validation_is_validated_before_anything_is_written(store: StoreProbe, request_: PendingRequest) -> None:
-    forged = answers.ApprovalAnswer.model_construct(approver="x" * 500, batch_digest=request_.digest, reviews=answer_for(request_, "alice").reviews)
+def test_an_answer_built_without_validation_is_validated_before_anything_is_written(
+    store: StoreProbe, request_: PendingRequest
+) -> None:
+    forged = answers.ApprovalAnswer.model_construct(
+        approver="x" * 500, batch_digest=request_.digest, reviews=answer_for(request_, "alice").reviews
+    )
     with pytest.raises(ApprovalRejected, match="at most 100 characters"):
         decide(request_.id, forged)
     assert store.rows(ApprovalRow) == []
 
 
-def test_the_answer_that_woke_the_run_is_its_recorded_decision_and_a_second_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_the_answer_that_woke_the_run_is_its_recorded_decision_and_a_second_is_refused(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
     """The CLI records its answer, then wakes the run with it: the gate takes that as the decision
     recorded. Another answer arriving for the decided request (from the UI) is refused, audited."""
     answer = answer_for(request_, "alice")
@@ -156,9 +181,13 @@ def test_the_answer_that_woke_the_run_is_its_recorded_decision_and_a_second_is_r
     other = answer_for(request_, "bob", rejections={by_source(batch, "uk.pdf"): "no"})
     assert receive(request_.id, other.model_dump(mode="json")) is True
     (refused,) = store.events("approval_refused")
-    assert refused.actor == "bob" and refused.data["problems"] == [f"approval request {request_.id} was already decided"]
+    assert refused.actor == "bob" and refused.data["problems"] == [
+        f"approval request {request_.id} was already decided"
+    ]
     assert {r.approver for r in store.rows(ApprovalRow)} == {"alice"}
-    assert {d.proposal_id for d in requests.cleared(batch.run.id)} == {p.id for p in batch.proposals}, "alice's approvals stand"
+    assert {d.proposal_id for d in requests.cleared(batch.run.id)} == {p.id for p in batch.proposals}, (
+        "alice's approvals stand"
+    )
 
 
 def test_two_answers_at_once_record_one_decision(store: StoreProbe, request_: PendingRequest) -> None:
@@ -169,8 +198,14 @@ def test_two_answers_at_once_record_one_decision(store: StoreProbe, request_: Pe
     assert {r.approver for r in store.rows(ApprovalRow)} == {"alice"}
 
 
-def test_a_deadline_passed_with_one_of_two_approvals_expires_only_what_waits(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["approvals"].update(four_eyes=[{"case_type": "invoice", "field": "total", "above": "1300.00"}]))
+def test_a_deadline_passed_with_one_of_two_approvals_expires_only_what_waits(
+    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_policy_variant(
+        tmp_path / "policies",
+        monkeypatch,
+        lambda p: p["approvals"].update(four_eyes=[{"case_type": "invoice", "field": "total", "above": "1300.00"}]),
+    )
     batch = proposed_batch(write_inbox(tmp_path / "inbox", {"us.pdf": US_INVOICE, "de.pdf": DE_INVOICE}))
     request = open_request(batch)
     decisions = decide(request.id, answer_for(request, "alice"))
@@ -183,11 +218,17 @@ def test_a_deadline_passed_with_one_of_two_approvals_expires_only_what_waits(sto
 # --- an insider with the database, colluding with an approver ----------------------------------
 
 
-def test_a_case_type_rewritten_in_the_database_does_not_let_another_group_approve(store: StoreProbe, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_case_type_rewritten_in_the_database_does_not_let_another_group_approve(
+    store: StoreProbe, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Clerks may decide receipts only; the invoices are relabelled receipts in the database so a
     clerk can approve them. The gate is fooled; the executor holds the case type the audit log
     recorded, and refuses."""
-    use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["approvals"]["groups"]["ap-clerks"].update(case_types=["receipt"]))
+    use_policy_variant(
+        tmp_path / "policies",
+        monkeypatch,
+        lambda p: p["approvals"]["groups"]["ap-clerks"].update(case_types=["receipt"]),
+    )
     batch = proposed_batch(inbox)
     request = open_request(batch)
     with transaction() as session:
@@ -200,10 +241,16 @@ def test_a_case_type_rewritten_in_the_database_does_not_let_another_group_approv
     assert store.count(PayableRow) == 0
 
 
-def test_a_requester_rewritten_in_the_database_is_still_not_a_second_approver(store: StoreProbe, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_requester_rewritten_in_the_database_is_still_not_a_second_approver(
+    store: StoreProbe, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """bob started the run; the run is relabelled as scheduled so bob can be the second approver of
     his own four-eyes cases. The executor reads who started the run from its intact audit event."""
-    use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["approvals"].update(four_eyes=[{"case_type": "invoice", "field": "total", "above": "1.00"}]))
+    use_policy_variant(
+        tmp_path / "policies",
+        monkeypatch,
+        lambda p: p["approvals"].update(four_eyes=[{"case_type": "invoice", "field": "total", "above": "1.00"}]),
+    )
     batch = proposed_batch(inbox, trigger="cli:bob")
     request = open_request(batch)
     decide(request.id, answer_for(request, "alice"))

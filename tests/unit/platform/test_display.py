@@ -11,10 +11,33 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from opsgate.display import BIDI_CONTROLS, bidi_controls, csv_cell, html_text, markdown_text, slack_text, terminal_json, terminal_text, visible
+from opsgate.display import (
+    BIDI_CONTROLS,
+    bidi_controls,
+    csv_cell,
+    html_text,
+    markdown_text,
+    slack_text,
+    terminal_json,
+    terminal_text,
+    visible,
+)
 from tests.support.markdown import render
 
-BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u061c"]
+BIDI = [
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+]
 MARKUP = "[conceal]Acme[/conceal] [red]Ltd[/red] [link=https://evil.example]pay here[/link]"
 
 
@@ -35,24 +58,27 @@ def test_each_bidirectional_control_is_shown_as_its_code_point(char: str) -> Non
     assert bidi_controls(f"a{char}b{char}") == [f"U+{ord(char):04X}"]
 
 
-@pytest.mark.parametrize(("char", "shown"), [
-    ("\u200b", "⟨U+200B⟩"),  # zero-width space
-    ("\u200d", "⟨U+200D⟩"),  # zero-width joiner
-    ("\ufeff", "⟨U+FEFF⟩"),  # byte order mark
-    ("\U000e0041", "⟨U+E0041⟩"),  # a tag character: invisible text
-    ("\x1b", "⟨U+001B⟩"),  # ESC: starts a terminal escape sequence
-    ("\r", "⟨U+000D⟩"),  # overwrites the line
-    ("\x00", "⟨U+0000⟩"),
-    ("\x7f", "⟨U+007F⟩"),
-    ("\x9b", "⟨U+009B⟩"),  # C1 control sequence introducer
-])
+@pytest.mark.parametrize(
+    ("char", "shown"),
+    [
+        ("\u200b", "⟨U+200B⟩"),  # zero-width space
+        ("\u200d", "⟨U+200D⟩"),  # zero-width joiner
+        ("\ufeff", "⟨U+FEFF⟩"),  # byte order mark
+        ("\U000e0041", "⟨U+E0041⟩"),  # a tag character: invisible text
+        ("\x1b", "⟨U+001B⟩"),  # ESC: starts a terminal escape sequence
+        ("\r", "⟨U+000D⟩"),  # overwrites the line
+        ("\x00", "⟨U+0000⟩"),
+        ("\x7f", "⟨U+007F⟩"),
+        ("\x9b", "⟨U+009B⟩"),  # C1 control sequence introducer
+    ],
+)
 def test_other_invisible_and_control_characters_are_shown(char: str, shown: str) -> None:
     assert visible(f"Acme{char}Ltd") == f"Acme{shown}Ltd"
     assert bidi_controls(f"Acme{char}Ltd") == []
 
 
 def test_ordinary_text_of_any_script_is_left_alone() -> None:
-    for text in ("Müller & Söhne\tGmbH\nHamburg", "شركة المثال", "חברה בע\"מ", "株式会社", "naïve café 🧾", "a\u00a0b"):
+    for text in ("Müller & Söhne\tGmbH\nHamburg", "شركة المثال", 'חברה בע"מ', "株式会社", "naïve café 🧾", "a\u00a0b"):
         assert visible(text) == text
 
 
@@ -75,14 +101,17 @@ def test_a_payload_is_shown_as_json_without_markup() -> None:
     assert "\x1b[8m" not in shown and "\u202e" not in shown
 
 
-@pytest.mark.parametrize("text", [
-    "<img src=x onerror=alert(1)>|evil.pdf",
-    "[pay here](https://evil.example) ![](https://tracker.example/p.png)",
-    "**urgent** _now_ `code` <script>alert(1)</script>",
-    "# heading\n| a | b |\n|---|---|",
-    "mail ap@example.com or www.example.com / https://example.com",
-    "back\\slash {braces} ~strike~ #tag +1 !bang",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<img src=x onerror=alert(1)>|evil.pdf",
+        "[pay here](https://evil.example) ![](https://tracker.example/p.png)",
+        "**urgent** _now_ `code` <script>alert(1)</script>",
+        "# heading\n| a | b |\n|---|---|",
+        "mail ap@example.com or www.example.com / https://example.com",
+        "back\\slash {braces} ~strike~ #tag +1 !bang",
+    ],
+)
 def test_markdown_shows_the_text_and_nothing_else(text: str) -> None:
     rendered = render(f"| cell | next |\n|---|---|\n| {markdown_text(text)} | x |\n")
     assert rendered.tables == [[["cell", "next"], [" ".join(text.split()), "x"]]]
@@ -119,10 +148,26 @@ def test_html_shows_the_text_and_nothing_else() -> None:
 
 
 def test_slack_text_escapes_its_control_characters() -> None:
-    assert slack_text("<!channel> pay <https://evil.example|here> & \u202eLtd") == "&lt;!channel&gt; pay &lt;https://evil.example|here&gt; &amp; ⟨U+202E⟩Ltd"
+    assert (
+        slack_text("<!channel> pay <https://evil.example|here> & \u202eLtd")
+        == "&lt;!channel&gt; pay &lt;https://evil.example|here&gt; &amp; ⟨U+202E⟩Ltd"
+    )
 
 
-@pytest.mark.parametrize("cell", ["=HYPERLINK(\"https://evil.example\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "\t=1+1", "\r=1+1", "-", "-12.50+1", "-1e3"])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '=HYPERLINK("https://evil.example","x")',
+        "+1+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1:A2)",
+        "\t=1+1",
+        "\r=1+1",
+        "-",
+        "-12.50+1",
+        "-1e3",
+    ],
+)
 def test_a_cell_a_spreadsheet_would_run_gets_a_leading_quote(cell: str) -> None:
     assert csv_cell(cell) == "'" + cell
     out = io.StringIO()
@@ -131,7 +176,9 @@ def test_a_cell_a_spreadsheet_would_run_gets_a_leading_quote(cell: str) -> None:
     assert read == ["'" + cell]  # what the spreadsheet reads starts with the quote: text, not a formula
 
 
-@pytest.mark.parametrize("cell", ["-12.50", "-3", "12.50", "0", "Acme Ltd", "a=b", "", "2024-03-15", "user@example.com"])
+@pytest.mark.parametrize(
+    "cell", ["-12.50", "-3", "12.50", "0", "Acme Ltd", "a=b", "", "2024-03-15", "user@example.com"]
+)
 def test_plain_numbers_and_other_text_stay_as_they_are(cell: str) -> None:
     assert csv_cell(cell) == cell
 

@@ -10,16 +10,12 @@ from typing import Any
 
 import pytest
 
-from opsgate.governance import requests
 from opsgate.cli.approvals import answer_for
-from opsgate.learning.governing import governing
-from opsgate.learning.decisions import decide
-from opsgate.learning import autonomy
-
-from opsgate.governance import executor
-
-from opsgate.governance import runs
 from opsgate.errors import ApprovalRejected
+from opsgate.governance import executor, requests, runs
+from opsgate.learning import autonomy
+from opsgate.learning.decisions import decide
+from opsgate.learning.governing import governing
 from opsgate.learning.incidents import report_incident
 from opsgate.models import Route, Status
 from opsgate.policy.schema import Autonomy
@@ -35,13 +31,26 @@ WORKFLOW = "invoice_extraction"
 
 def _rule(**changes: Any) -> Any:
     def change(policy: dict[str, Any]) -> None:
-        rule = {"after_cases": 3, "window_days": 30, "min_approval_rate": 0.6, "max_correction_rate": 0.5, "max_tool_error_rate": 0.4}
-        policy["earned_autonomy"] = {"invoice": {**rule, "never_above": {"field": "total", "amount": "1400.00"}, **changes}}
+        rule = {
+            "after_cases": 3,
+            "window_days": 30,
+            "min_approval_rate": 0.6,
+            "max_correction_rate": 0.5,
+            "max_tool_error_rate": 0.4,
+        }
+        policy["earned_autonomy"] = {
+            "invoice": {**rule, "never_above": {"field": "total", "amount": "1400.00"}, **changes}
+        }
 
     return change
 
 
-def _approve_and_write(batch: Batch, approver: str = "alice", edits: dict[str, dict[str, str]] | None = None, flow_run_id: str = "no-flow-run") -> None:
+def _approve_and_write(
+    batch: Batch,
+    approver: str = "alice",
+    edits: dict[str, dict[str, str]] | None = None,
+    flow_run_id: str = "no-flow-run",
+) -> None:
     request = open_request(batch, flow_run_id)
     for decision in decide(request.id, answer_for(request, approver, edits=edits)):
         executor.execute_one(batch.run.policy, decision.proposal_id)
@@ -70,28 +79,43 @@ def test_figures_that_meet_the_rule_earn_auto_through_the_owner_and_never_above_
     promotion = _promote(tmp_path)
     (proposed,) = store.events("proposed", promotion)
     evidence = proposed.data["payload"]["evidence"]
-    assert (evidence["approved"], evidence["rejected"], evidence["approval_rate"], evidence["correction_rate"]) == (3, 0, 1.0, 0.0)
+    assert (evidence["approved"], evidence["rejected"], evidence["approval_rate"], evidence["correction_rate"]) == (
+        3,
+        0,
+        1.0,
+        0.0,
+    )
     assert autonomy.grants_in_force(WORKFLOW) == {"invoice": "auto"}
 
     later = proposed_batch(write_inbox(tmp_path / "later", renumbered("2")))
     assert later.run.policy.autonomy["invoice"] is Autonomy.AUTO and "+earned:" in later.run.policy_version
     routes = {Path(p.source).name: v.route for p, v in zip(later.proposals, later.verdicts)}
-    assert routes == {"us.pdf": Route.AUTO, "uk.pdf": Route.AUTO, "de.pdf": Route.APPROVE}, "1,493.45 is above the earned limit of 1,400"
+    assert routes == {"us.pdf": Route.AUTO, "uk.pdf": Route.AUTO, "de.pdf": Route.APPROVE}, (
+        "1,493.45 is above the earned limit of 1,400"
+    )
     (triggered,) = [e for e in store.events("triggered") if e.run_id == later.run.id]
     assert triggered.data["earned_autonomy"] == {"invoice": "auto"}
 
 
-def test_too_few_or_too_poorly_approved_cases_earn_nothing(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_too_few_or_too_poorly_approved_cases_earn_nothing(
+    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_policy_variant(tmp_path / "policies", monkeypatch, _rule(min_approval_rate=0.9))
     batch = proposed_batch(write_inbox(tmp_path / "first"))
     request = open_request(batch)
     decide(request.id, answer_for(request, "alice", rejections={by_source(batch, "uk.pdf"): "not ours"}))
-    assert autonomy.promotions(runs.start_run(governing(WORKFLOW), "test").policy) == [], "2 of 3 approved is 67 %, below 90 %"
+    assert autonomy.promotions(runs.start_run(governing(WORKFLOW), "test").policy) == [], (
+        "2 of 3 approved is 67 %, below 90 %"
+    )
     use_policy_variant(tmp_path / "policies", monkeypatch, _rule(after_cases=4, min_approval_rate=0.5))
-    assert autonomy.promotions(runs.start_run(governing(WORKFLOW), "test").policy) == [], "3 decided cases are fewer than 4"
+    assert autonomy.promotions(runs.start_run(governing(WORKFLOW), "test").policy) == [], (
+        "3 decided cases are fewer than 4"
+    )
 
 
-def test_an_incident_on_an_auto_case_puts_the_case_type_back_to_reviewed(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_incident_on_an_auto_case_puts_the_case_type_back_to_reviewed(
+    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_policy_variant(tmp_path / "policies", monkeypatch, _rule())
     _promote(tmp_path)
     later = proposed_batch(write_inbox(tmp_path / "later", renumbered("2")))
@@ -106,7 +130,9 @@ def test_an_incident_on_an_auto_case_puts_the_case_type_back_to_reviewed(store: 
     assert {v.route for v in after.verdicts} == {Route.APPROVE}
 
 
-def test_a_correction_in_an_auto_case_type_demotes_it(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_correction_in_an_auto_case_type_demotes_it(
+    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_policy_variant(tmp_path / "policies", monkeypatch, _rule())
     promotion = _promote(tmp_path)
     later = proposed_batch(write_inbox(tmp_path / "later", renumbered("2")))
@@ -120,14 +146,18 @@ def test_a_correction_in_an_auto_case_type_demotes_it(store: StoreProbe, tmp_pat
     assert [e.data["undo"] for e in store.events("undone", promotion)] == ["autonomy.revoke"]
 
 
-def test_undoing_a_promotion_in_force_revokes_it(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_undoing_a_promotion_in_force_revokes_it(
+    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The promotion is the only grant: once undone, the file's mode (`reviewed`) is back, in the
     store and in how the next run routes the invoices that `auto` wrote without a person."""
     use_policy_variant(tmp_path / "policies", monkeypatch, _rule())
     promotion = _promote(tmp_path)
     while_promoted = proposed_batch(write_inbox(tmp_path / "promoted", renumbered("2")))
     assert {Path(p.source).name: v.route for p, v in zip(while_promoted.proposals, while_promoted.verdicts)} == {
-        "us.pdf": Route.AUTO, "uk.pdf": Route.AUTO, "de.pdf": Route.APPROVE,
+        "us.pdf": Route.AUTO,
+        "uk.pdf": Route.AUTO,
+        "de.pdf": Route.APPROVE,
     }
 
     outcome = undo_through_gate(promotion, "olga", "promoted too early")
@@ -140,5 +170,7 @@ def test_undoing_a_promotion_in_force_revokes_it(store: StoreProbe, tmp_path: Pa
     after = proposed_batch(write_inbox(tmp_path / "after", renumbered("3")))
     assert after.run.policy.autonomy["invoice"] is Autonomy.REVIEWED and "+earned:" not in after.run.policy_version
     assert {Path(p.source).name: v.route for p, v in zip(after.proposals, after.verdicts)} == {
-        "us.pdf": Route.APPROVE, "uk.pdf": Route.APPROVE, "de.pdf": Route.APPROVE,
+        "us.pdf": Route.APPROVE,
+        "uk.pdf": Route.APPROVE,
+        "de.pdf": Route.APPROVE,
     }

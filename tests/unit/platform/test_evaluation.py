@@ -43,9 +43,13 @@ NOW = datetime.now(timezone.utc)
 runner = CliRunner()
 
 
-def test_shadow_cases_are_the_cases_of_runs_that_shadowed(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shadow_cases_are_the_cases_of_runs_that_shadowed(
+    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     documents = {"us.pdf": US_INVOICE, "fr.pdf": MISSING_TOTAL_INVOICE, "empty.pdf": b""}
-    proposed_batch(write_inbox(tmp_path / "reviewed", documents))  # the shipped policy: to a person, so not a shadow run
+    proposed_batch(
+        write_inbox(tmp_path / "reviewed", documents)
+    )  # the shipped policy: to a person, so not a shadow run
     use_policy_variant(tmp_path / "policies", monkeypatch, lambda policy: policy["autonomy"].update(invoice="shadow"))
     inbox = write_inbox(tmp_path / "inbox", documents)
     proposed_batch(inbox)
@@ -54,20 +58,43 @@ def test_shadow_cases_are_the_cases_of_runs_that_shadowed(store: StoreProbe, tmp
     cases = shadow_cases(WORKFLOW, NOW - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(seconds=1))
 
     assert [(Path(c.source).parent.name, Path(c.source).name, c.status) for c in cases] == [
-        ("inbox", "empty.pdf", Status.FAILED), ("inbox", "fr.pdf", Status.ESCALATED), ("inbox", "us.pdf", Status.SHADOWED),
+        ("inbox", "empty.pdf", Status.FAILED),
+        ("inbox", "fr.pdf", Status.ESCALATED),
+        ("inbox", "us.pdf", Status.SHADOWED),
     ]
     assert {c.proposal_id for c in cases} == {p.id for p in again.proposals}  # as last proposed
-    assert [c.tools_used for c in cases] == [["inbox.read", "payables.read"], [], ["inbox.read", "payables.read"]]  # an escalation without an action records none
+    assert [c.tools_used for c in cases] == [
+        ["inbox.read", "payables.read"],
+        [],
+        ["inbox.read", "payables.read"],
+    ]  # an escalation without an action records none
     assert [c.would_write for c in cases] == [False, False, True]
     assert [e.reason for e in cases[1].escalations] == ["missing_data", "missing_data"]
-    assert shadow_cases(WORKFLOW, datetime.now(timezone.utc) + timedelta(seconds=1), datetime.now(timezone.utc) + timedelta(hours=1)) == []
+    assert (
+        shadow_cases(
+            WORKFLOW, datetime.now(timezone.utc) + timedelta(seconds=1), datetime.now(timezone.utc) + timedelta(hours=1)
+        )
+        == []
+    )
     assert shadow_cases(WORKFLOW, NOW - timedelta(hours=2), NOW - timedelta(hours=1)) == []
-    assert shadow_cases("duplicate_flagging", NOW - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(seconds=1)) == []
+    assert (
+        shadow_cases("duplicate_flagging", NOW - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(seconds=1))
+        == []
+    )
 
 
 def _case(name: str, case_type: str, version: str, status: Status, tools: list[str]) -> ShadowCase:
     tool = "payables.post" if status is not Status.FAILED else None
-    return ShadowCase(proposal_id=name, source=f"inbox/{name}.pdf", case_type=case_type, instruction_version=version, status=status, tool=tool, tools_used=tools, created_at=NOW)
+    return ShadowCase(
+        proposal_id=name,
+        source=f"inbox/{name}.pdf",
+        case_type=case_type,
+        instruction_version=version,
+        status=status,
+        tool=tool,
+        tools_used=tools,
+        created_at=NOW,
+    )
 
 
 def _comparison() -> OutcomeComparison:
@@ -83,18 +110,38 @@ def _comparison() -> OutcomeComparison:
     read = ["inbox.read"]
     return OutcomeComparison(
         cases=[
-            CaseComparison(case=_case("a", "invoice", "v1", Status.SHADOWED, read), outcome="posted", people_wrote=True, fields={"total": True, "iban": True}, counts={"pairs": 1}),
             CaseComparison(
-                case=_case("b", "invoice", "v1", Status.SHADOWED, read), outcome="rejected", wrong=WrongAction(what="rejected", cost=Decimal("100.00"), unit="EUR"),
+                case=_case("a", "invoice", "v1", Status.SHADOWED, read),
+                outcome="posted",
+                people_wrote=True,
+                fields={"total": True, "iban": True},
+                counts={"pairs": 1},
             ),
-            CaseComparison(case=_case("c", "invoice", "v1", Status.ESCALATED, []), outcome="posted", people_wrote=True, fields={"total": False}),
+            CaseComparison(
+                case=_case("b", "invoice", "v1", Status.SHADOWED, read),
+                outcome="rejected",
+                wrong=WrongAction(what="rejected", cost=Decimal("100.00"), unit="EUR"),
+            ),
+            CaseComparison(
+                case=_case("c", "invoice", "v1", Status.ESCALATED, []),
+                outcome="posted",
+                people_wrote=True,
+                fields={"total": False},
+            ),
             CaseComparison(case=_case("d", "invoice", "v1", Status.FAILED, read)),
             CaseComparison(
-                case=_case("e", "invoice", "v2", Status.SHADOWED, read), outcome="posted", people_wrote=True, fields={"total": False, "iban": True},
-                wrong=WrongAction(what="total", cost=Decimal("5.50"), unit="EUR"), counts={"pairs": 2, "more": 1},
+                case=_case("e", "invoice", "v2", Status.SHADOWED, read),
+                outcome="posted",
+                people_wrote=True,
+                fields={"total": False, "iban": True},
+                wrong=WrongAction(what="total", cost=Decimal("5.50"), unit="EUR"),
+                counts={"pairs": 2, "more": 1},
             ),
             CaseComparison(
-                case=_case("f", "credit_note", "v1", Status.SHADOWED, read), outcome="posted", people_wrote=True, fields={"total": True},
+                case=_case("f", "credit_note", "v1", Status.SHADOWED, read),
+                outcome="posted",
+                people_wrote=True,
+                fields={"total": True},
                 wrong=WrongAction(what="vendor", cost=Decimal("20.00"), unit="USD"),
             ),
         ],
@@ -108,24 +155,55 @@ def test_comparisons_add_up_per_case_type_and_version() -> None:
     report = build_report(WORKFLOW, NOW - timedelta(days=30), NOW, "outcomes.csv", _comparison())
 
     credit, v1, v2 = report.groups
-    assert [(g.case_type, g.instruction_version) for g in report.groups] == [("credit_note", "v1"), ("invoice", "v1"), ("invoice", "v2")]
+    assert [(g.case_type, g.instruction_version) for g in report.groups] == [
+        ("credit_note", "v1"),
+        ("invoice", "v1"),
+        ("invoice", "v2"),
+    ]
     assert (v1.cases, v1.compared, v1.without_outcome) == (4, 3, 1)
     assert (v1.action_agreed, v1.action_agreement_rate, v1.exact, v1.exact_rate) == (1, 0.3333, 1, 0.3333)  # a
     assert (v1.wrong_actions, v1.wrong_action_rate, v1.at_stake) == (1, 0.3333, {"EUR": Decimal("100.00")})  # b
     assert (v1.should_have_escalated, v1.missed_actions) == (1, 1)  # b; c
-    assert v1.fields == [FieldAgreement(field="total", compared=2, agreed=1, rate=0.5), FieldAgreement(field="iban", compared=1, agreed=1, rate=1.0)]
+    assert v1.fields == [
+        FieldAgreement(field="total", compared=2, agreed=1, rate=0.5),
+        FieldAgreement(field="iban", compared=1, agreed=1, rate=1.0),
+    ]
     assert v1.tools == {"inbox.read": 3, "payables.post": 3}  # a b d read (c recorded none); a b c proposed the posting
     assert v1.counts == {"pairs": 1}
-    assert (v2.action_agreed, v2.exact, v2.wrong_actions, v2.at_stake, v2.counts) == (1, 0, 1, {"EUR": Decimal("5.50")}, {"pairs": 2, "more": 1})
-    assert (credit.action_agreed, credit.exact, credit.wrong_actions, credit.at_stake) == (1, 0, 1, {"USD": Decimal("20.00")})
+    assert (v2.action_agreed, v2.exact, v2.wrong_actions, v2.at_stake, v2.counts) == (
+        1,
+        0,
+        1,
+        {"EUR": Decimal("5.50")},
+        {"pairs": 2, "more": 1},
+    )
+    assert (credit.action_agreed, credit.exact, credit.wrong_actions, credit.at_stake) == (
+        1,
+        0,
+        1,
+        {"USD": Decimal("20.00")},
+    )
 
     o = report.overall
-    assert (o.cases, o.compared, o.without_outcome, o.action_agreed, o.action_agreement_rate) == (6, 5, 1, 3, 0.6)  # a e f
+    assert (o.cases, o.compared, o.without_outcome, o.action_agreed, o.action_agreement_rate) == (
+        6,
+        5,
+        1,
+        3,
+        0.6,
+    )  # a e f
     assert (o.exact, o.exact_rate, o.wrong_actions, o.wrong_action_rate) == (1, 0.2, 3, 0.6)  # a; b e f
     assert o.at_stake == {"EUR": Decimal("105.50"), "USD": Decimal("20.00")}
-    assert o.fields == [FieldAgreement(field="total", compared=4, agreed=2, rate=0.5), FieldAgreement(field="iban", compared=2, agreed=2, rate=1.0)]  # total: a f / c e
+    assert o.fields == [
+        FieldAgreement(field="total", compared=4, agreed=2, rate=0.5),
+        FieldAgreement(field="iban", compared=2, agreed=2, rate=1.0),
+    ]  # total: a f / c e
     assert o.counts == {"pairs": 3, "more": 1}
-    assert [(w.proposal_id, w.cost, w.unit) for w in report.wrong_actions] == [("f", Decimal("20.00"), "USD"), ("b", Decimal("100.00"), "EUR"), ("e", Decimal("5.50"), "EUR")]
+    assert [(w.proposal_id, w.cost, w.unit) for w in report.wrong_actions] == [
+        ("f", Decimal("20.00"), "USD"),
+        ("b", Decimal("100.00"), "EUR"),
+        ("e", Decimal("5.50"), "EUR"),
+    ]
     assert report.rules[-1] == "the workflow's own rule" and len(report.rules) > 1
 
 

@@ -15,17 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from opsgate.cli.approvals import answer_for
-from opsgate.learning.governing import governing
-from opsgate.learning.decisions import decide
-from opsgate.governance import executor
-
-from opsgate.governance import runs
-
-from opsgate.governance import undoing
-from opsgate.governance.requests import PendingRequest
 from opsgate.cli.app import app
+from opsgate.cli.approvals import answer_for
 from opsgate.errors import ExecutionError, InputError, PolicyDenied
+from opsgate.governance import executor, runs, undoing
+from opsgate.governance.requests import PendingRequest
+from opsgate.learning.decisions import decide
+from opsgate.learning.governing import governing
 from opsgate.models import EscalationReason, Outcome, Route, Status, action_digest, digest
 from opsgate.settings import PROJECT_ROOT
 from opsgate.store.db import transaction
@@ -157,16 +153,22 @@ def test_a_crash_before_the_audit_event_leaves_nothing_behind(
 # --- tampering after approval ----------------------------------------------------------------
 
 
-def test_a_proposal_changed_after_approval_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_a_proposal_changed_after_approval_is_refused(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
     pid = approve_all(request_)[0]
     with transaction() as session:
         row = session.get(ProposalRow, pid)
-        session.execute(update(ProposalRow).where(ProposalRow.id == pid).values(payload={**row.payload, "total": "99999.00"}))
+        session.execute(
+            update(ProposalRow).where(ProposalRow.id == pid).values(payload={**row.payload, "total": "99999.00"})
+        )
     assert_refused(store, batch, pid, "digest")
     assert store.count(PayableRow) == 0
 
 
-def test_a_proposal_changed_with_an_unkeyed_digest_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_a_proposal_changed_with_an_unkeyed_digest_is_refused(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
     """Someone with the database but not the audit key can only compute a plain SHA-256."""
     pid = approve_all(request_)[0]
     with transaction() as session:
@@ -177,7 +179,9 @@ def test_a_proposal_changed_with_an_unkeyed_digest_is_refused(store: StoreProbe,
     assert store.count(PayableRow) == 0
 
 
-def test_a_proposal_changed_with_its_keyed_digest_recomputed_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_a_proposal_changed_with_its_keyed_digest_recomputed_is_refused(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
     """Even someone holding the key cannot make the rewrite fit what the audit log recorded."""
     pid = approve_all(request_)[0]
     with transaction() as session:
@@ -188,12 +192,16 @@ def test_a_proposal_changed_with_its_keyed_digest_recomputed_is_refused(store: S
     assert store.count(PayableRow) == 0
 
 
-def test_an_approved_action_changed_after_approval_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_an_approved_action_changed_after_approval_is_refused(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
     pid = approve_all(request_)[0]
     with transaction() as session:
         approval = session.execute(ApprovalRow.__table__.select().where(ApprovalRow.proposal_id == pid)).one()
         session.execute(
-            update(ApprovalRow).where(ApprovalRow.id == approval.id).values(action_payload={**approval.action_payload, "iban": "GB00EVIL00000000000000"})
+            update(ApprovalRow)
+            .where(ApprovalRow.id == approval.id)
+            .values(action_payload={**approval.action_payload, "iban": "GB00EVIL00000000000000"})
         )
     assert_refused(store, batch, pid, "digest")
     assert store.count(PayableRow) == 0
@@ -215,7 +223,9 @@ def test_a_rejected_proposal_is_refused(store: StoreProbe, batch: Batch, request
 @pytest.fixture
 def auto_policy_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The shipped policy with invoices on `auto`, as the policy directory."""
-    return use_policy_variant(tmp_path / "policies", monkeypatch, lambda policy: policy["autonomy"].update(invoice="auto")).parent
+    return use_policy_variant(
+        tmp_path / "policies", monkeypatch, lambda policy: policy["autonomy"].update(invoice="auto")
+    ).parent
 
 
 def test_auto_writes_without_a_person(store: StoreProbe, auto_policy_dir: Path, inbox: Path) -> None:
@@ -234,7 +244,9 @@ def test_auto_writes_without_a_person(store: StoreProbe, auto_policy_dir: Path, 
     assert executed.data["approval"] == "auto (policy)"
 
 
-def test_an_auto_proposal_needs_an_approval_under_a_reviewed_policy(store: StoreProbe, auto_policy_dir: Path, inbox: Path) -> None:
+def test_an_auto_proposal_needs_an_approval_under_a_reviewed_policy(
+    store: StoreProbe, auto_policy_dir: Path, inbox: Path
+) -> None:
     """`auto` is the policy's word at execution time: a policy put back to reviewed stops it."""
     from opsgate.policy.loader import load_policy_file
 
@@ -248,7 +260,9 @@ def test_an_auto_proposal_needs_an_approval_under_a_reviewed_policy(store: Store
 # --- undo ------------------------------------------------------------------------------------
 
 
-def test_undo_is_a_write_of_its_own_that_waits_for_a_person_and_happens_once(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_undo_is_a_write_of_its_own_that_waits_for_a_person_and_happens_once(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
     pid = approve_all(request_)[0]
     target = executor.execute_one(batch.run.policy, pid).target
     run = runs.start_run(governing(WORKFLOW), "cli:olga")
@@ -277,7 +291,9 @@ def test_undo_is_a_write_of_its_own_that_waits_for_a_person_and_happens_once(sto
     assert store.count(PayableRow) == 1  # reversal marks, never deletes
 
 
-def test_undo_of_a_proposal_never_executed_is_refused(store: StoreProbe, batch: Batch, request_: PendingRequest) -> None:
+def test_undo_of_a_proposal_never_executed_is_refused(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
     pid = approve_all(request_)[0]
     with pytest.raises(InputError, match="never executed"):
         undoing.undo_workflow(pid)
@@ -288,8 +304,17 @@ def test_undo_of_a_proposal_never_executed_is_refused(store: StoreProbe, batch: 
 
 
 def test_the_payables_writer_refuses_a_second_posting(store: StoreProbe) -> None:
-    posting = PayablePosting(vendor_name="ACME Ltd.", invoice_number="A-1", invoice_date="2024-01-02", currency="EUR", total="10.00", source="a.pdf")
-    same_vendor_other_spelling = posting.model_copy(update={"vendor_name": "Acme Ltd", "invoice_number": " A-1 ", "source": "b.pdf"})
+    posting = PayablePosting(
+        vendor_name="ACME Ltd.",
+        invoice_number="A-1",
+        invoice_date="2024-01-02",
+        currency="EUR",
+        total="10.00",
+        source="a.pdf",
+    )
+    same_vendor_other_spelling = posting.model_copy(
+        update={"vendor_name": "Acme Ltd", "invoice_number": " A-1 ", "source": "b.pdf"}
+    )
     with transaction() as session:
         PayablesPost().apply(session, posting, "p-1")
     with pytest.raises(ExecutionError) as caught, transaction() as session:
@@ -314,7 +339,9 @@ def test_two_approved_proposals_for_one_invoice_post_once(store: StoreProbe, tmp
     assert store.count(ExecutionRow, ExecutionRow.proposal_id == p2) == 0
 
 
-def test_an_invoice_already_posted_is_escalated_as_a_duplicate(store: StoreProbe, batch: Batch, request_: PendingRequest, tmp_path: Path) -> None:
+def test_an_invoice_already_posted_is_escalated_as_a_duplicate(
+    store: StoreProbe, batch: Batch, request_: PendingRequest, tmp_path: Path
+) -> None:
     approve_all(request_)
     executor.execute_one(batch.run.policy, by_source(batch, "us.pdf"))
     again = proposed_batch(write_inbox(tmp_path / "later", {"resent.pdf": US_INVOICE}))
@@ -330,8 +357,16 @@ def test_an_invoice_already_posted_is_escalated_as_a_duplicate(store: StoreProbe
 
 def _posting(status: str) -> PayableRow:
     return PayableRow(
-        vendor_name="Acme Ltd", vendor_key="acmeltd", invoice_number="A-1", document_type="invoice", invoice_date=date(2024, 1, 2),
-        currency="EUR", total=Decimal("10.00"), source="a.pdf", proposal_id="p", status=status,
+        vendor_name="Acme Ltd",
+        vendor_key="acmeltd",
+        invoice_number="A-1",
+        document_type="invoice",
+        invoice_date=date(2024, 1, 2),
+        currency="EUR",
+        total=Decimal("10.00"),
+        source="a.pdf",
+        proposal_id="p",
+        status=status,
     )
 
 
@@ -416,7 +451,9 @@ def test_two_executors_racing_on_one_approved_proposal_write_it_once(
     assert written.detail == f"written to {written.target}" and written.target.startswith("payables/")
     refused_cleanly = isinstance(other, PolicyDenied)
     found_the_write = isinstance(other, Outcome) and (other.status, other.detail, other.target) == (
-        Status.EXECUTED, "already executed; nothing written again", written.target,
+        Status.EXECUTED,
+        "already executed; nothing written again",
+        written.target,
     )
     assert refused_cleanly or found_the_write, f"the second executor: {other!r}"
     assert store.count(PayableRow, PayableRow.proposal_id == pid) == 1

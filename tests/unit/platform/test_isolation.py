@@ -49,7 +49,9 @@ def _wait_gone(pids: list[int], seconds: float = 20) -> list[int]:
         (("raise", 7), LIMITS, "reader_failed", "ValueError: cannot read item 7"),
     ],
 )
-def test_an_item_that_breaks_its_worker_fails_alone_and_the_batch_goes_on(item: tuple[str, int], limits: Limits, reason: str, detail: str) -> None:
+def test_an_item_that_breaks_its_worker_fails_alone_and_the_batch_goes_on(
+    item: tuple[str, int], limits: Limits, reason: str, detail: str
+) -> None:
     items = [("double", 1), item, ("double", 2), ("double", 3), ("allocate", 64 * MB)]
     with IsolatedPool(behave, limits) as pool:
         results = pool.map(items)
@@ -140,7 +142,14 @@ def test_ctrl_c_at_the_terminal_reaches_the_parent_not_its_workers() -> None:
             print([r.value for r in results], flush=True)
         """
     )
-    parent = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     assert parent.stdin is not None and parent.stdout is not None
     assert parent.stdout.readline().strip() == "2"
     os.killpg(parent.pid, signal.SIGINT)  # what Ctrl-C does to the job's process group

@@ -9,14 +9,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from opsgate.cli.approvals import answer_for
-from opsgate.learning.governing import governing
-from opsgate.learning.decisions import decide
-from opsgate.governance import executor
-
-from opsgate.governance import runs
-from opsgate.governance.requests import PendingRequest
 from opsgate.cli.app import app
+from opsgate.cli.approvals import answer_for
+from opsgate.governance import executor, runs
+from opsgate.governance.requests import PendingRequest
+from opsgate.learning.decisions import decide
+from opsgate.learning.governing import governing
 from opsgate.learning.metrics import agent_metrics
 from opsgate.models import Proposal
 from tests.support.batches import Batch
@@ -43,9 +41,17 @@ def test_rates_match_the_decisions_people_made(store: StoreProbe, batch: Batch, 
     assert row.time_saved_minutes == 2 * batch.run.policy.manual_minutes  # type: ignore[operator]
 
 
-def test_escalations_are_counted_by_reason_and_open_cases_are_not_complete(store: StoreProbe, batch: Batch, tmp_path: Path) -> None:
+def test_escalations_are_counted_by_reason_and_open_cases_are_not_complete(
+    store: StoreProbe, batch: Batch, tmp_path: Path
+) -> None:
     run = runs.start_run(governing("invoice_extraction"), "test")
-    failed = Proposal(workflow=run.workflow, source=str(tmp_path / "scan.pdf"), case_type="invoice", error="no text layer", instruction_version="rules-v1")
+    failed = Proposal(
+        workflow=run.workflow,
+        source=str(tmp_path / "scan.pdf"),
+        case_type="invoice",
+        error="no text layer",
+        instruction_version="rules-v1",
+    )
     runs.check_policy(run, [failed])
     (row,) = agent_metrics(*_window())
     assert row.cases == 4 and row.completed == 1, "three cases still wait for a person; the failed one has ended"

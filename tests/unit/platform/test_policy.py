@@ -14,8 +14,8 @@ from opsgate.errors import PolicyError
 from opsgate.models import Escalation, EscalationReason, Proposal, Route
 from opsgate.policy.engine import allows_without_approval, route
 from opsgate.policy.loader import check_all, load_policy, load_policy_file
-from opsgate.policy.schema import Access, ApprovalRule, Autonomy
 from opsgate.policy.runtime import Policy
+from opsgate.policy.schema import Access, ApprovalRule, Autonomy
 from opsgate.settings import PROJECT_ROOT
 
 WORKFLOW = "invoice_extraction"
@@ -49,7 +49,9 @@ def test_shipped_policy_loads() -> None:
     assert policy.workflow == WORKFLOW
     assert policy.tools_with(Access.WRITE) == ["autonomy.grant", "instructions.release", "payables.post"]
     assert policy.tools["autonomy.grant"].approval is ApprovalRule.ALWAYS, "a promotion is always a person's decision"
-    assert policy.tools["instructions.release"].approval is ApprovalRule.ALWAYS, "a release is always a person's decision"
+    assert policy.tools["instructions.release"].approval is ApprovalRule.ALWAYS, (
+        "a release is always a person's decision"
+    )
     assert set(policy.tools_with(Access.FORBIDDEN)) == {"payments.send", "vendor_master.write"}
     assert policy.tools["payables.post"].approval is ApprovalRule.BY_AUTONOMY
     assert policy.tools["payables.post"].undo == "payables.reverse"
@@ -219,12 +221,23 @@ def with_approval(policy: Policy, rule: ApprovalRule) -> Policy:
 
 def proposal(**changes: Any) -> Proposal:
     """A clean invoice proposal under the shipped policy; ``changes`` override its fields."""
-    payload: dict[str, Any] | None = {"invoice_number": "INV-1", "invoice_date": "2024-03-01", "currency": "EUR", "total": "1200.00", "source": "inv.pdf"}
+    payload: dict[str, Any] | None = {
+        "invoice_number": "INV-1",
+        "invoice_date": "2024-03-01",
+        "currency": "EUR",
+        "total": "1200.00",
+        "source": "inv.pdf",
+    }
     overrides = changes.pop("payload", {})
     payload = None if overrides is None else {**payload, **overrides}
     fields: dict[str, Any] = {
-        "workflow": WORKFLOW, "source": "inv.pdf", "case_type": "invoice", "tool": "payables.post", "payload": payload,
-        "confidence": {"invoice_number": 0.9, "invoice_date": 0.9, "currency": 0.9, "total": 0.9}, "instruction_version": "rules-v1",
+        "workflow": WORKFLOW,
+        "source": "inv.pdf",
+        "case_type": "invoice",
+        "tool": "payables.post",
+        "payload": payload,
+        "confidence": {"invoice_number": 0.9, "invoice_date": 0.9, "currency": 0.9, "total": 0.9},
+        "instruction_version": "rules-v1",
     }
     fields.update(changes)
     return Proposal(**fields)
@@ -266,7 +279,9 @@ def test_a_tool_that_is_not_an_allowed_write_escalates_out_of_policy(policy: Pol
 
 
 def test_a_forbidden_tool_escalates_even_when_auto(policy: Policy) -> None:
-    assert reasons(with_autonomy(policy, invoice="auto"), proposal(tool="payments.send")) == [EscalationReason.OUT_OF_POLICY]
+    assert reasons(with_autonomy(policy, invoice="auto"), proposal(tool="payments.send")) == [
+        EscalationReason.OUT_OF_POLICY
+    ]
 
 
 def test_an_unknown_case_type_escalates_out_of_policy(policy: Policy) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from opsgate.errors import ApprovalRejected
 from opsgate.cli.approvals import answer_for
+from opsgate.errors import ApprovalRejected
 from opsgate.governance import runs
 from opsgate.learning.decisions import decide
 from opsgate.store.db import transaction

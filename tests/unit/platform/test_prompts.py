@@ -37,7 +37,14 @@ def test_an_edit_without_a_version_bump_changes_the_identity(tmp_path: Path) -> 
     assert before != after and before.split("+")[0] == after.split("+")[0] == "extract.v1"
 
 
-@pytest.mark.parametrize(("name", "text"), [("extract.md", "a\n---\n{document}"), ("extract.v1.md", "no separator {document}"), ("extract.v1.md", "a\n---\nno placeholder")])
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("extract.md", "a\n---\n{document}"),
+        ("extract.v1.md", "no separator {document}"),
+        ("extract.v1.md", "a\n---\nno placeholder"),
+    ],
+)
 def test_malformed_prompt_files_are_refused(tmp_path: Path, name: str, text: str) -> None:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -62,7 +69,10 @@ def test_a_version_is_named_with_or_without_its_digest(tmp_path: Path) -> None:
 def test_an_ident_whose_text_was_edited_since_is_refused(tmp_path: Path) -> None:
     recorded = load_prompt(_write(tmp_path, "extract.v1.md")).ident
     now = load_prompt(_write(tmp_path, "extract.v1.md", system="Read the fields, then check them.")).ident
-    with pytest.raises(ConfigurationError, match=rf"extract\.v1\.md was edited since {re.escape(recorded)} was recorded: its text is now {re.escape(now)}.*name extract\.v1 to use"):
+    with pytest.raises(
+        ConfigurationError,
+        match=rf"extract\.v1\.md was edited since {re.escape(recorded)} was recorded: its text is now {re.escape(now)}.*name extract\.v1 to use",
+    ):
         named_prompt(tmp_path, "extract", recorded)
     assert named_prompt(tmp_path, "extract", "extract.v1").ident == now
 
@@ -70,7 +80,10 @@ def test_an_ident_whose_text_was_edited_since_is_refused(tmp_path: Path) -> None
 def test_an_unknown_version_lists_the_versions_there(tmp_path: Path) -> None:
     for name in ("extract.v1.md", "extract.v10.md", "extract.v2.md", "other.v3.md"):
         _write(tmp_path, name)
-    with pytest.raises(ConfigurationError, match=r"no prompt extract\.v9 in .*; versions there: extract\.v1, extract\.v2, extract\.v10$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"no prompt extract\.v9 in .*; versions there: extract\.v1, extract\.v2, extract\.v10$",
+    ):
         named_prompt(tmp_path, "extract", "extract.v9")
 
 
@@ -78,5 +91,8 @@ def test_an_unknown_version_lists_the_versions_there(tmp_path: Path) -> None:
 def test_an_ident_of_another_prompt_or_form_is_refused(tmp_path: Path, ident: str) -> None:
     _write(tmp_path, "extract.v1.md")
     _write(tmp_path, "other.v3.md")
-    with pytest.raises(ConfigurationError, match=rf"'{re.escape(ident)}' names no version of prompt 'extract'.*versions in .*: extract\.v1$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=rf"'{re.escape(ident)}' names no version of prompt 'extract'.*versions in .*: extract\.v1$",
+    ):
         named_prompt(tmp_path, "extract", ident)

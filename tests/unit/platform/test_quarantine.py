@@ -7,11 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from opsgate.learning.governing import governing
-from opsgate.store import audit
-
 from opsgate.governance import runs
 from opsgate.inputs.quarantine import FOLDER, quarantine
+from opsgate.learning.governing import governing
+from opsgate.store import audit
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow
 from tasks.invoice_extraction.steps import list_inbox
@@ -23,7 +22,12 @@ BROKEN = b"%PDF-1.7 nothing else"
 
 def _quarantined() -> list[dict]:
     with transaction() as session:
-        return [row.data for row in session.execute(select(AuditRow).where(AuditRow.event == "quarantined").order_by(AuditRow.seq)).scalars()]
+        return [
+            row.data
+            for row in session.execute(
+                select(AuditRow).where(AuditRow.event == "quarantined").order_by(AuditRow.seq)
+            ).scalars()
+        ]
 
 
 def _fail_runs(inbox: Path, times: int) -> None:
@@ -31,11 +35,15 @@ def _fail_runs(inbox: Path, times: int) -> None:
         proposed_batch(inbox)
 
 
-def test_a_source_that_failed_as_often_as_the_policy_says_is_moved_aside_and_audited(opsgate_env: str, tmp_path: Path) -> None:
+def test_a_source_that_failed_as_often_as_the_policy_says_is_moved_aside_and_audited(
+    opsgate_env: str, tmp_path: Path
+) -> None:
     inbox = write_inbox(tmp_path / "inbox", {"us.pdf": US_INVOICE, "broken.pdf": BROKEN})
     _fail_runs(inbox, 2)
     run = runs.start_run(governing("invoice_extraction"), "test")
-    assert [p.name for p in quarantine(run, list_inbox(inbox), inbox / FOLDER)] == ["broken.pdf", "us.pdf"], "two failures: still read"
+    assert [p.name for p in quarantine(run, list_inbox(inbox), inbox / FOLDER)] == ["broken.pdf", "us.pdf"], (
+        "two failures: still read"
+    )
 
     _fail_runs(inbox, 1)  # the third failure is escalated as repeated_failure: it counts as failed too
     run = runs.start_run(governing("invoice_extraction"), "test")
@@ -45,7 +53,11 @@ def test_a_source_that_failed_as_often_as_the_policy_says_is_moved_aside_and_aud
     assert not (inbox / "broken.pdf").exists() and (inbox / FOLDER / "broken.pdf").read_bytes() == BROKEN
     assert [p.name for p in list_inbox(inbox)] == ["us.pdf"], "the hidden folder is no document"
     (row,) = _quarantined()
-    assert (row["source"], row["moved_to"], row["failures"]) == (str(inbox / "broken.pdf"), str(inbox / FOLDER / "broken.pdf"), 3)
+    assert (row["source"], row["moved_to"], row["failures"]) == (
+        str(inbox / "broken.pdf"),
+        str(inbox / FOLDER / "broken.pdf"),
+        3,
+    )
     assert "does not start like a PDF" in row["last_error"] or "damaged" in row["last_error"]
     with transaction() as session:
         assert audit.verify(session).ok
@@ -57,7 +69,10 @@ def test_a_file_put_back_after_its_quarantine_starts_counting_again(opsgate_env:
     quarantine(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox), inbox / FOLDER)
     (inbox / FOLDER / "broken.pdf").rename(inbox / "broken.pdf")  # a person put it back
 
-    assert [p.name for p in quarantine(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox), inbox / FOLDER)] == ["broken.pdf"]
+    assert [
+        p.name
+        for p in quarantine(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox), inbox / FOLDER)
+    ] == ["broken.pdf"]
     _fail_runs(inbox, 3)
     assert quarantine(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox), inbox / FOLDER) == []
     assert (inbox / FOLDER / "broken.pdf").read_bytes() == BROKEN

@@ -32,7 +32,9 @@ def records(opsgate_env: str) -> dict[str, int]:
 
 def _merge(survivor: str, duplicates: list[str], values: dict[str, str] | None = None) -> str:
     with transaction() as session:
-        return WRITER.apply(session, RecordMerge(kind="customers", survivor=survivor, duplicates=duplicates, values=values or {}), "p-1")
+        return WRITER.apply(
+            session, RecordMerge(kind="customers", survivor=survivor, duplicates=duplicates, values=values or {}), "p-1"
+        )
 
 
 def _undo(target: str) -> None:
@@ -89,7 +91,12 @@ def test_undo_refuses_when_the_survivor_changed_since(records: dict[str, int]) -
     with pytest.raises(ExecutionError, match="changed after the merge"):
         _undo(target)
     with transaction() as session:
-        assert session.execute(select(func.count()).select_from(RecordRow).where(RecordRow.merged_into.is_not(None))).scalar_one() == 1
+        assert (
+            session.execute(
+                select(func.count()).select_from(RecordRow).where(RecordRow.merged_into.is_not(None))
+            ).scalar_one()
+            == 1
+        )
 
 
 def test_undo_refuses_when_a_merged_record_was_moved_since(records: dict[str, int]) -> None:

@@ -14,15 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from opsgate.governance import requests
 from opsgate.cli.approvals import answer_for
+from opsgate.governance import executor, recovery, requests
 from opsgate.learning.decisions import decide
-from opsgate.store import audit
-
-from opsgate.governance import executor
-
-from opsgate.governance import recovery
 from opsgate.models import Status
+from opsgate.store import audit
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRequestRow, ExecutionRow, PayableRow, ProposalRow, RunRow
 from tests.support.batches import Batch, open_request, proposed_batch
@@ -47,11 +43,15 @@ def recover() -> list[recovery.RunRecovery]:
     return [recovery.recover_run(dead) for dead in recovery.dead_runs()]
 
 
-def test_a_run_whose_process_lives_is_left_alone(store: StoreProbe, batch: Batch, request_: requests.PendingRequest) -> None:
+def test_a_run_whose_process_lives_is_left_alone(
+    store: StoreProbe, batch: Batch, request_: requests.PendingRequest
+) -> None:
     assert recovery.dead_runs() == []
 
 
-def test_approved_cases_are_written_once_and_the_run_is_closed(store: StoreProbe, batch: Batch, request_: requests.PendingRequest) -> None:
+def test_approved_cases_are_written_once_and_the_run_is_closed(
+    store: StoreProbe, batch: Batch, request_: requests.PendingRequest
+) -> None:
     """Killed after the first of three writes."""
     decisions = decide(request_.id, answer_for(request_, "alice"))
     executor.execute_one(batch.run.policy, decisions[0].proposal_id)
@@ -68,7 +68,9 @@ def test_approved_cases_are_written_once_and_the_run_is_closed(store: StoreProbe
         assert audit.verify(session).ok
 
 
-def test_cases_waiting_for_a_person_keep_waiting_and_a_later_decision_is_written(store: StoreProbe, batch: Batch, request_: requests.PendingRequest) -> None:
+def test_cases_waiting_for_a_person_keep_waiting_and_a_later_decision_is_written(
+    store: StoreProbe, batch: Batch, request_: requests.PendingRequest
+) -> None:
     """Killed while paused: the approver answers afterwards (the CLI records the decision); the
     next recovery writes it."""
     process_dies(batch)
@@ -81,9 +83,15 @@ def test_cases_waiting_for_a_person_keep_waiting_and_a_later_decision_is_written
     assert store.count(PayableRow) == 3
 
 
-def test_requests_past_their_deadline_expire(store: StoreProbe, batch: Batch, request_: requests.PendingRequest) -> None:
+def test_requests_past_their_deadline_expire(
+    store: StoreProbe, batch: Batch, request_: requests.PendingRequest
+) -> None:
     with transaction() as session:
-        session.execute(update(ApprovalRequestRow).where(ApprovalRequestRow.id == request_.id).values(deadline=datetime.now(timezone.utc) - timedelta(minutes=1)))
+        session.execute(
+            update(ApprovalRequestRow)
+            .where(ApprovalRequestRow.id == request_.id)
+            .values(deadline=datetime.now(timezone.utc) - timedelta(minutes=1))
+        )
     process_dies(batch)
     (report,) = recover()
     assert (report.expired, report.closed) == (3, True)
@@ -100,7 +108,9 @@ def test_cases_that_never_reached_a_person_expire(store: StoreProbe, batch: Batc
     assert {r.status for r in rows} == {Status.EXPIRED} and all("process ended" in r.detail for r in rows)
 
 
-def test_auto_cases_are_written_by_recovery(store: StoreProbe, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_cases_are_written_by_recovery(
+    store: StoreProbe, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["autonomy"].update(invoice="auto"))
     batch = proposed_batch(inbox)
     assert {r.status for r in store.rows(ProposalRow)} == {Status.APPROVED}
@@ -109,9 +119,15 @@ def test_auto_cases_are_written_by_recovery(store: StoreProbe, inbox: Path, tmp_
     assert (report.executed, report.closed) == (3, True)
 
 
-def test_a_silent_run_on_another_machine_is_dead_after_the_grace_period(store: StoreProbe, batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_silent_run_on_another_machine_is_dead_after_the_grace_period(
+    store: StoreProbe, batch: Batch, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with transaction() as session:
-        session.execute(update(RunRow).where(RunRow.id == batch.run.id).values(host="elsewhere/boot/1", heartbeat_at=datetime.now(timezone.utc) - timedelta(seconds=60)))
+        session.execute(
+            update(RunRow)
+            .where(RunRow.id == batch.run.id)
+            .values(host="elsewhere/boot/1", heartbeat_at=datetime.now(timezone.utc) - timedelta(seconds=60))
+        )
     monkeypatch.setenv("OPSGATE_HEARTBEAT_GRACE", "120")
     from opsgate.settings import get_settings
 
@@ -122,7 +138,9 @@ def test_a_silent_run_on_another_machine_is_dead_after_the_grace_period(store: S
     assert [d.run_id for d in recovery.dead_runs()] == [batch.run.id]
 
 
-def test_two_recoveries_at_once_write_each_case_once(store: StoreProbe, batch: Batch, request_: requests.PendingRequest) -> None:
+def test_two_recoveries_at_once_write_each_case_once(
+    store: StoreProbe, batch: Batch, request_: requests.PendingRequest
+) -> None:
     decide(request_.id, answer_for(request_, "alice"))
     process_dies(batch)
     (dead,) = recovery.dead_runs()
@@ -143,8 +161,14 @@ def test_two_recoveries_at_once_write_each_case_once(store: StoreProbe, batch: B
     assert store.get(RunRow, batch.run.id).status == "recovered"
 
 
-def test_a_four_eyes_case_approved_once_waits_for_its_second_approver(store: StoreProbe, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_policy_variant(tmp_path / "policies", monkeypatch, lambda p: p["approvals"].update(four_eyes=[{"case_type": "invoice", "field": "total", "above": "1.00"}]))
+def test_a_four_eyes_case_approved_once_waits_for_its_second_approver(
+    store: StoreProbe, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_policy_variant(
+        tmp_path / "policies",
+        monkeypatch,
+        lambda p: p["approvals"].update(four_eyes=[{"case_type": "invoice", "field": "total", "above": "1.00"}]),
+    )
     batch = proposed_batch(inbox)
     request = open_request(batch)
     decide(request.id, answer_for(request, "alice"))

@@ -14,16 +14,12 @@ from typing import Any
 
 import pytest
 
-from opsgate.governance import requests
 from opsgate.cli.approvals import answer_for
-from opsgate.learning.governing import governing
-from opsgate.learning.decisions import decide
-from opsgate.governance import executor
-
-from opsgate.learning import releases
-
-from opsgate.governance import runs
 from opsgate.errors import ApprovalRejected, ConfigurationError, PolicyDenied, PolicyError
+from opsgate.governance import executor, requests, runs
+from opsgate.learning import releases
+from opsgate.learning.decisions import decide
+from opsgate.learning.governing import governing
 from opsgate.models import Route, Status
 from opsgate.policy.loader import load_policy, load_policy_file
 from opsgate.settings import PROJECT_ROOT
@@ -56,19 +52,25 @@ def _without_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_policy_variant(tmp_path / "policies", monkeypatch, change)
 
 
-def test_a_version_not_released_is_shadowed_and_cannot_be_written(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_version_not_released_is_shadowed_and_cannot_be_written(
+    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _without_rules(tmp_path, monkeypatch)
     batch = proposed_batch(write_inbox(tmp_path / "inbox"))
 
     assert [v.route for v in batch.verdicts] == [Route.SHADOW] * 3
     assert {store.get(ProposalRow, p.id).status for p in batch.proposals} == {Status.SHADOWED}
-    assert {e.data["why"] for e in store.events("shadowed")} == {f"instruction version {RULES_VERSION} is not released (go_live): its cases are shadowed until a release is approved"}
+    assert {e.data["why"] for e in store.events("shadowed")} == {
+        f"instruction version {RULES_VERSION} is not released (go_live): its cases are shadowed until a release is approved"
+    }
     assert open_request(batch).proposals == [], "nothing goes to the gate"
     with pytest.raises(PolicyDenied, match="shadowed, not approved"):
         executor.execute_one(batch.run.policy, batch.proposals[0].id)
 
 
-def _release_proposed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edits: dict[str, dict[str, str]] | None = None) -> tuple[runs.Run, Any]:
+def _release_proposed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edits: dict[str, dict[str, str]] | None = None
+) -> tuple[runs.Run, Any]:
     """Three invoices approved under the shipped policy (with ``edits``), then the variant without
     the rules and a release of rules-v1 proposed from their replay."""
     batch = proposed_batch(write_inbox(tmp_path / "first"))
@@ -79,7 +81,9 @@ def _release_proposed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edits: di
     return run, (proposal, report)
 
 
-def test_a_release_rests_on_its_replay_and_goes_to_the_people_the_policy_names(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_release_rests_on_its_replay_and_goes_to_the_people_the_policy_names(
+    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run, (proposal, report) = _release_proposed(tmp_path, monkeypatch)
     assert report.ready and (report.fields_agreed, report.fields_compared) == (36, 36)
     assert proposal.payload["version"] == RULES_VERSION and proposal.payload["evidence"]["agreement"] == 1.0
@@ -106,7 +110,9 @@ def test_a_release_rests_on_its_replay_and_goes_to_the_people_the_policy_names(s
     assert [v.route for v in withdrawn.verdicts] == [Route.SHADOW] * 3, "withdrawn: shadowed again"
 
 
-def test_a_version_below_the_rule_is_not_proposed(store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_version_below_the_rule_is_not_proposed(
+    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One of 36 approved fields was corrected: 35/36 = 97.2%, below the policy's 98%."""
     run, (proposal, report) = _release_proposed(tmp_path, monkeypatch, edits={"po_number": "PO-00000"})
     assert (report.fields_agreed, report.fields_compared, report.min_agreement, report.ready) == (35, 36, 0.98, False)
@@ -120,7 +126,13 @@ def test_a_version_below_the_rule_is_not_proposed(store: StoreProbe, tmp_path: P
 def test_go_live_needs_the_release_write(tmp_path: Path) -> None:
     text = (PROJECT_ROOT / "policies" / f"{WORKFLOW}.yaml").read_text(encoding="utf-8")
     path = tmp_path / f"{WORKFLOW}.yaml"
-    path.write_text(text.replace("approval: always\n    undo: instructions.withdraw", "approval: by_autonomy\n    undo: instructions.withdraw"), encoding="utf-8")
+    path.write_text(
+        text.replace(
+            "approval: always\n    undo: instructions.withdraw",
+            "approval: by_autonomy\n    undo: instructions.withdraw",
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(PolicyError, match="go_live: releasing a version is a write the owner approves"):
         load_policy_file(path)
 
@@ -128,7 +140,12 @@ def test_go_live_needs_the_release_write(tmp_path: Path) -> None:
 def test_the_shipped_policies_release_the_versions_this_installation_proposes_with() -> None:
     """A prompt edited without a release is shadowed; the shipped files release the shipped prompts."""
     invoice = invoice_prompt().ident
-    assert set(load_policy(WORKFLOW).go_live.released) == {RULES_VERSION, XML_VERSION, invoice, f"{RULES_VERSION}+{invoice}"}
+    assert set(load_policy(WORKFLOW).go_live.released) == {
+        RULES_VERSION,
+        XML_VERSION,
+        invoice,
+        f"{RULES_VERSION}+{invoice}",
+    }
     assert set(load_policy("weekly_summary").go_live.released) == {TEMPLATE_VERSION, summary_prompt().ident}
     dedupe = load_policy("duplicate_flagging")
     assert dedupe.go_live.released == [dedupe.instruction_version]

@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from opsgate.governance import requests
-from opsgate.cli.approvals import answer_for
-from opsgate.learning.governing import governing
-from opsgate.learning.decisions import decide
-from opsgate.governance import runs
 from opsgate.cli.app import app
+from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected, ExecutionError
+from opsgate.governance import requests, runs
+from opsgate.learning.decisions import decide
+from opsgate.learning.governing import governing
 from opsgate.models import Proposal
 from opsgate.reports.sheets import Chart, FactSheet, published_report, save_sheet
 from opsgate.store.db import transaction
@@ -31,9 +30,15 @@ PNG = b"\x89PNG\r\n\x1a\n-a-chart-"
 FACTS = {"week": "2026-W47", "opened": 412, "closed": 398, "sla_breaches": 7, "approval_rate": 0.9412}
 
 
-def _sheet(run_id: str, appendix: str = "{{chart:volume}}\n\n| category | opened |\n|---|---|\n| billing | 412 |") -> tuple[int, str]:
+def _sheet(
+    run_id: str, appendix: str = "{{chart:volume}}\n\n| category | opened |\n|---|---|\n| billing | 412 |"
+) -> tuple[int, str]:
     sheet = FactSheet(
-        workflow="weekly_summary", subject="2026-W47 (UTC)", facts=FACTS, detail={}, appendix=appendix,
+        workflow="weekly_summary",
+        subject="2026-W47 (UTC)",
+        facts=FACTS,
+        detail={},
+        appendix=appendix,
         charts=[Chart(name="volume", title="Volume", png=PNG)],
     )
     stored = save_sheet(run_id, sheet)
@@ -46,7 +51,10 @@ def _publication(sheet: tuple[int, str], **changes: Any) -> ReportPublication:
         "highlights": [{"text": "94% of proposals were approved.", "facts": ["approval_rate"]}],
         "risks": [{"text": "7 SLA breaches.", "facts": ["sla_breaches"]}],
         "actions": ["Review the breaches."],
-        "subject": "2026-W47 (UTC)", "title": "Weekly operations summary, 2026-W47", "fact_sheet": sheet[0], "facts_digest": sheet[1],
+        "subject": "2026-W47 (UTC)",
+        "title": "Weekly operations summary, 2026-W47",
+        "fact_sheet": sheet[0],
+        "facts_digest": sheet[1],
     }
     return ReportPublication.model_validate(values | changes)
 
@@ -66,9 +74,16 @@ def run_id(opsgate_env: str) -> str:
     return runs.start_run(governing("weekly_summary"), "test").id
 
 
-def test_publish_renders_the_narrative_and_the_charts_and_escapes_what_others_wrote(store: StoreProbe, run_id: str) -> None:
+def test_publish_renders_the_narrative_and_the_charts_and_escapes_what_others_wrote(
+    store: StoreProbe, run_id: str
+) -> None:
     sheet = _sheet(run_id)
-    risky = [{"text": "7 SLA breaches <script>alert('x')</script> ![x](http://tracker.example/p.png)", "facts": ["sla_breaches"]}]
+    risky = [
+        {
+            "text": "7 SLA breaches <script>alert('x')</script> ![x](http://tracker.example/p.png)",
+            "facts": ["sla_breaches"],
+        }
+    ]
     target = _publish(_publication(sheet, risks=risky))
 
     report = published_report(int(target))
@@ -79,7 +94,9 @@ def test_publish_renders_the_narrative_and_the_charts_and_escapes_what_others_wr
     assert report.html.count("<img ") == 1 and "<table>" in report.html
 
 
-def test_a_report_shows_hidden_characters_and_markup_as_text_in_markdown_html_and_the_terminal(store: StoreProbe, run_id: str) -> None:
+def test_a_report_shows_hidden_characters_and_markup_as_text_in_markdown_html_and_the_terminal(
+    store: StoreProbe, run_id: str
+) -> None:
     headline = "Week 2026-W47 [conceal]closed[/conceal]: 412 opened \u202esrotces\u202c."
     target = _publish(_publication(_sheet(run_id), headline=headline, title="Weekly <b>summary</b> \u2066x\u2069"))
 
@@ -91,7 +108,10 @@ def test_a_report_shows_hidden_characters_and_markup_as_text_in_markdown_html_an
     assert "<title>Weekly &lt;b&gt;summary&lt;/b&gt; ⟨U+2066⟩x⟨U+2069⟩</title>" in report.html
     assert markdown.acting() == ["img"]  # the chart only
     listed = CliRunner().invoke(app, ["reports", "list"], env={"COLUMNS": "400"})
-    assert listed.exit_code == 0 and "Week 2026-W47 [conceal]closed[/conceal]: 412 opened ⟨U+202E⟩srotces⟨U+202C⟩." in listed.stdout
+    assert (
+        listed.exit_code == 0
+        and "Week 2026-W47 [conceal]closed[/conceal]: 412 opened ⟨U+202E⟩srotces⟨U+202C⟩." in listed.stdout
+    )
 
 
 @pytest.mark.parametrize(
@@ -103,7 +123,9 @@ def test_a_report_shows_hidden_characters_and_markup_as_text_in_markdown_html_an
         ({"highlights": [{"text": "7 breaches.", "facts": ["breaches"]}]}, "not keys of the facts"),
     ],
 )
-def test_a_figure_the_facts_do_not_hold_is_never_published(store: StoreProbe, run_id: str, change: dict[str, Any], problem: str) -> None:
+def test_a_figure_the_facts_do_not_hold_is_never_published(
+    store: StoreProbe, run_id: str, change: dict[str, Any], problem: str
+) -> None:
     publication = _publication(_sheet(run_id), **change)
     with transaction() as session:
         assert any(problem in p for p in WRITER.check(session, publication))
@@ -116,7 +138,10 @@ def test_the_facts_cannot_be_swapped_under_the_narrative(store: StoreProbe, run_
     sheet = _sheet(run_id)
     with transaction() as session:
         assert WRITER.check(session, _publication(sheet)) == []
-        assert "not the one this report was drafted from" in WRITER.check(session, _publication(sheet, facts_digest="0" * 64))[0]
+        assert (
+            "not the one this report was drafted from"
+            in WRITER.check(session, _publication(sheet, facts_digest="0" * 64))[0]
+        )
         assert "not the one" in WRITER.check(session, _publication(sheet, subject="2026-W48 (UTC)"))[0]
 
 
@@ -135,16 +160,24 @@ def test_the_gate_refuses_an_approval_whose_edit_invents_a_figure(store: StorePr
     run = runs.start_run(governing("weekly_summary"), "test")
     publication = _publication(_sheet(run.id))
     proposal = Proposal(
-        workflow=run.workflow, source="2026-W47 (UTC)", case_type="template", tool=WRITER.tool, payload=publication.model_dump(mode="json"),
+        workflow=run.workflow,
+        source="2026-W47 (UTC)",
+        case_type="template",
+        tool=WRITER.tool,
+        payload=publication.model_dump(mode="json"),
         instruction_version="weekly-template-v1",
     )
     runs.check_policy(run, [proposal])
-    request = requests.open_request(run.workflow, run.id, "flow-run-1", "weekly-summary-approval-1", [proposal], requests.deadline_in(600))
+    request = requests.open_request(
+        run.workflow, run.id, "flow-run-1", "weekly-summary-approval-1", [proposal], requests.deadline_in(600)
+    )
     invented = answer_for(request, "olga", edits={proposal.id: {"headline": "Week 2026-W47: 500 opened."}})
     with pytest.raises(ApprovalRejected, match="states 500"):
         decide(request.id, invented)
     assert store.rows(ReportRow) == [] and len(store.events("approval_refused")) == 1
-    (decision,) = decide(request.id, answer_for(request, "olga", edits={proposal.id: {"headline": "Week 2026-W47: 412 opened."}}))
+    (decision,) = decide(
+        request.id, answer_for(request, "olga", edits={proposal.id: {"headline": "Week 2026-W47: 412 opened."}})
+    )
     assert decision.proposal_id == proposal.id
 
 
@@ -153,7 +186,11 @@ def test_the_cli_lists_reports_and_exports_one_with_its_charts(store: StoreProbe
     listed = CliRunner().invoke(app, ["reports", "list", "--json", "--subject", "2026-W47"])
     assert listed.exit_code == 0, listed.output
     (row,) = json.loads(listed.stdout)
-    assert (row["id"], row["status"], row["narrative"]["headline"]) == (int(target), "published", "Week 2026-W47: 412 opened, 398 closed.")
+    assert (row["id"], row["status"], row["narrative"]["headline"]) == (
+        int(target),
+        "published",
+        "Week 2026-W47: 412 opened, 398 closed.",
+    )
 
     exported = CliRunner().invoke(app, ["reports", "export", target, "--out", str(tmp_path / "out")])
     assert exported.exit_code == 0, exported.output

@@ -21,24 +21,49 @@ VENDOR = "[A](http://e.example) <b>B</b> **C**"  # short enough for the form to 
 
 
 def _proposal(source: str) -> Proposal:
-    payload = {"vendor_name": VENDOR, "invoice_number": "A|1", "invoice_date": "2024-03-15", "currency": "EUR", "total": "10.00", "source": source}
+    payload = {
+        "vendor_name": VENDOR,
+        "invoice_number": "A|1",
+        "invoice_date": "2024-03-15",
+        "currency": "EUR",
+        "total": "10.00",
+        "source": source,
+    }
     return Proposal(
-        workflow="invoice_extraction", source=source, case_type="invoice", tool="payables.post", payload=payload,
-        summary=f"{VENDOR} · A|1", confidence={"vendor_name": 0.5}, instruction_version="rules-v1",
+        workflow="invoice_extraction",
+        source=source,
+        case_type="invoice",
+        tool="payables.post",
+        payload=payload,
+        summary=f"{VENDOR} · A|1",
+        confidence={"vendor_name": 0.5},
+        instruction_version="rules-v1",
     )
 
 
 def test_the_run_summary_shows_file_names_as_text_in_their_own_cells() -> None:
-    summary = RunSummary(run_id="r", workflow="invoice_extraction", counts={"failed": 2}, outcomes=[
-        Outcome(proposal_id="a", source=EVIL_FILE, status=Status.FAILED, detail="not a PDF | [click](https://evil.example)\nsecond line"),
-        Outcome(proposal_id="b", source=DISGUISED, status=Status.FAILED, detail="empty"),
-    ])
+    summary = RunSummary(
+        run_id="r",
+        workflow="invoice_extraction",
+        counts={"failed": 2},
+        outcomes=[
+            Outcome(
+                proposal_id="a",
+                source=EVIL_FILE,
+                status=Status.FAILED,
+                detail="not a PDF | [click](https://evil.example)\nsecond line",
+            ),
+            Outcome(proposal_id="b", source=DISGUISED, status=Status.FAILED, detail="empty"),
+        ],
+    )
     rendered = render(summary_markdown(summary))
-    assert rendered.tables == [[
-        ["source", "status", "detail"],
-        [EVIL_FILE, "failed", "not a PDF | [click](https://evil.example) second line"],
-        ["invoice_⟨U+202E⟩fdp.exe", "failed", "empty"],
-    ]]
+    assert rendered.tables == [
+        [
+            ["source", "status", "detail"],
+            [EVIL_FILE, "failed", "not a PDF | [click](https://evil.example) second line"],
+            ["invoice_⟨U+202E⟩fdp.exe", "failed", "empty"],
+        ]
+    ]
     assert rendered.acting() == []
 
 
@@ -46,16 +71,27 @@ def test_the_proposals_table_cells_show_their_values_as_text() -> None:
     row = proposal_row(_proposal(EVIL_FILE))
     assert row["source"] != EVIL_FILE, "Prefect's UI renders each text cell as Markdown"
     shown = {name: render(cell) for name, cell in row.items()}
-    assert {name: r.text.strip() for name, r in shown.items() if name in ("source", "vendor_name", "invoice_number")} == {
-        "source": EVIL_FILE, "vendor_name": VENDOR, "invoice_number": "A|1",
+    assert {
+        name: r.text.strip() for name, r in shown.items() if name in ("source", "vendor_name", "invoice_number")
+    } == {
+        "source": EVIL_FILE,
+        "vendor_name": VENDOR,
+        "invoice_number": "A|1",
     }
     assert all(r.acting() == [] for r in shown.values())
 
 
 def test_the_approval_form_shows_document_text_as_text() -> None:
     request = PendingRequest(
-        id=1, flow_run_id="f", pause_key="k", workflow="invoice_extraction", digest="d", proposals=[_proposal(SHORT_EVIL_FILE), _proposal(DISGUISED)],
-        statuses={}, requested_at=datetime(2026, 11, 16, tzinfo=UTC), deadline=datetime(2026, 11, 16, 8, tzinfo=UTC),
+        id=1,
+        flow_run_id="f",
+        pause_key="k",
+        workflow="invoice_extraction",
+        digest="d",
+        proposals=[_proposal(SHORT_EVIL_FILE), _proposal(DISGUISED)],
+        statuses={},
+        requested_at=datetime(2026, 11, 16, tzinfo=UTC),
+        deadline=datetime(2026, 11, 16, 8, tzinfo=UTC),
     )
     form = approval_form(request)
     rendered = render(form._description)  # type: ignore[attr-defined]
@@ -76,15 +112,28 @@ def test_the_approval_form_bounds_what_an_answer_may_carry() -> None:
     """Prefect checks a resume against this schema before the run sees it: names without control or
     bidirectional characters and at most 100 long, edited texts no longer than the ledger holds."""
     request = PendingRequest(
-        id=1, flow_run_id="f", pause_key="k", workflow="invoice_extraction", digest="d", proposals=[_proposal(SHORT_EVIL_FILE)],
-        statuses={}, requested_at=datetime(2026, 11, 16, tzinfo=UTC), deadline=datetime(2026, 11, 16, 8, tzinfo=UTC),
+        id=1,
+        flow_run_id="f",
+        pause_key="k",
+        workflow="invoice_extraction",
+        digest="d",
+        proposals=[_proposal(SHORT_EVIL_FILE)],
+        statuses={},
+        requested_at=datetime(2026, 11, 16, tzinfo=UTC),
+        deadline=datetime(2026, 11, 16, 8, tzinfo=UTC),
     )
     schema = approval_form(request).model_json_schema()
     approver = schema["properties"]["approver"]
     assert approver["maxLength"] == 100
     pattern = re.compile(approver["pattern"])
-    assert pattern.match("Olga Müller") and not any(pattern.match(name) for name in ("ali\x1bce", "ali\u202ece", "a\u200bb", "a\nb"))
+    assert pattern.match("Olga Müller") and not any(
+        pattern.match(name) for name in ("ali\x1bce", "ali\u202ece", "a\u200bb", "a\nb")
+    )
     review = schema["$defs"][schema["properties"]["reviews"]["prefixItems"][0]["$ref"].rsplit("/", 1)[-1]]
     values = review["properties"]["fields"]["properties"]
-    assert (values["vendor_name"]["maxLength"], values["invoice_number"]["maxLength"], values["currency"]["maxLength"]) == (300, 100, 10_000)
+    assert (
+        values["vendor_name"]["maxLength"],
+        values["invoice_number"]["maxLength"],
+        values["currency"]["maxLength"],
+    ) == (300, 100, 10_000)
     assert review["properties"]["fields"]["maxProperties"] == 200

@@ -14,7 +14,9 @@ from tests.support.policies import use_policy_variant
 from tests.unit.platform.conftest import StoreProbe
 
 
-def test_shadow_records_the_proposal_and_never_routes_it_to_a_writer(store: StoreProbe, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shadow_records_the_proposal_and_never_routes_it_to_a_writer(
+    store: StoreProbe, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_policy_variant(tmp_path / "policies", monkeypatch, lambda policy: policy["autonomy"].update(invoice="shadow"))
     batch = proposed_batch(inbox)
     assert {v.route for v in batch.verdicts} == {Route.SHADOW}

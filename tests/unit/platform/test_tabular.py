@@ -18,7 +18,10 @@ def _write(tmp_path: Path, text: str, name: str = "r.csv", encoding: str = "utf-
 
 
 def test_malformed_rows_and_bad_ids_are_reported_and_the_rest_is_read(tmp_path: Path) -> None:
-    path = _write(tmp_path, 'id,name,city\n1,Acme,Berlin\n2,Beta,Bonn,extra\n3,Gamma,Köln\n3,Gamma2,Köln\n,NoId,X\n4,"Multi\nline",Y\n')
+    path = _write(
+        tmp_path,
+        'id,name,city\n1,Acme,Berlin\n2,Beta,Bonn,extra\n3,Gamma,Köln\n3,Gamma2,Köln\n,NoId,X\n4,"Multi\nline",Y\n',
+    )
     records = read_records(path, "id")
     assert records.frame["id"].tolist() == ["1", "4"]
     assert records.frame["name"].tolist() == ["Acme", "Multi\nline"]
@@ -64,11 +67,13 @@ def test_parquet_is_read_by_content_with_every_value_as_text(tmp_path: Path) -> 
 
 def test_a_huge_field_leaves_out_its_row_not_the_file(tmp_path: Path) -> None:
     huge = "x" * (10 * 1024 * 1024)
-    path = _write(tmp_path, f"id,name,city\n1,Acme,Berlin\n2,{huge},Bonn\n3,\"Gamma\",Köln\n")
+    path = _write(tmp_path, f'id,name,city\n1,Acme,Berlin\n2,{huge},Bonn\n3,"Gamma",Köln\n')
     records = read_records(path, "id")
     assert records.frame.to_dict("list") == {"id": ["1", "3"], "name": ["Acme", "Gamma"], "city": ["Berlin", "Köln"]}
     (problem,) = records.problems
-    assert problem.where.startswith("line 3 '2,xxx") and problem.reason.startswith("field_too_large: a field of 10,485,760 bytes")
+    assert problem.where.startswith("line 3 '2,xxx") and problem.reason.startswith(
+        "field_too_large: a field of 10,485,760 bytes"
+    )
 
 
 def test_a_huge_quoted_multi_line_field_leaves_out_its_row(tmp_path: Path) -> None:
@@ -79,10 +84,14 @@ def test_a_huge_quoted_multi_line_field_leaves_out_its_row(tmp_path: Path) -> No
 
 
 def test_a_quote_that_does_not_close_ends_its_row_and_the_next_rows_are_read(tmp_path: Path) -> None:
-    text = 'id,name,city\n1,Acme,Berlin\n2,"Beta,Bonn\n3,Gamma,Köln\n4,"Delta",Essen\n5,"Multi\nline",Ulm\n6,Zeta,Jena\n'
+    text = (
+        'id,name,city\n1,Acme,Berlin\n2,"Beta,Bonn\n3,Gamma,Köln\n4,"Delta",Essen\n5,"Multi\nline",Ulm\n6,Zeta,Jena\n'
+    )
     records = read_records(_write(tmp_path, text), "id")
     assert records.frame.to_dict("list") == {
-        "id": ["1", "3", "4", "5", "6"], "name": ["Acme", "Gamma", "Delta", "Multi\nline", "Zeta"], "city": ["Berlin", "Köln", "Essen", "Ulm", "Jena"],
+        "id": ["1", "3", "4", "5", "6"],
+        "name": ["Acme", "Gamma", "Delta", "Multi\nline", "Zeta"],
+        "city": ["Berlin", "Köln", "Essen", "Ulm", "Jena"],
     }
     (problem,) = records.problems
     assert problem.where == "line 3 '2,\"Beta,Bonn'" and problem.reason.startswith("unbalanced_quote")

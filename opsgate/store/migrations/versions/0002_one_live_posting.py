@@ -16,8 +16,12 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index(
-        "uq_payables_live_posting", "payables", ["vendor_key", "invoice_number"], unique=True,
-        postgresql_where=sa.text("status = 'posted'"), sqlite_where=sa.text("status = 'posted'"),
+        "uq_payables_live_posting",
+        "payables",
+        ["vendor_key", "invoice_number"],
+        unique=True,
+        postgresql_where=sa.text("status = 'posted'"),
+        sqlite_where=sa.text("status = 'posted'"),
     )
 
 

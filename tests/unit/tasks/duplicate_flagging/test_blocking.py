@@ -18,11 +18,18 @@ PEOPLE = pd.DataFrame(
         "zip": ["10115", "10115", "", "", "", "20095"],
     }
 )
-FIELDS = [Field(column="given", kind=Kind.GIVEN_NAME), Field(column="surname", kind=Kind.SURNAME), Field(column="phone", kind=Kind.PHONE), Field(column="zip", kind=Kind.POSTCODE)]
+FIELDS = [
+    Field(column="given", kind=Kind.GIVEN_NAME),
+    Field(column="surname", kind=Kind.SURNAME),
+    Field(column="phone", kind=Kind.PHONE),
+    Field(column="zip", kind=Kind.POSTCODE),
+]
 
 
 def _pairs(key: BlockingKey) -> set[tuple[int, int]]:
-    candidates = candidate_pairs([key], pd.Series([""] * len(key.codes)), "given", window=8, neighbourhood=2, small_group=8)
+    candidates = candidate_pairs(
+        [key], pd.Series([""] * len(key.codes)), "given", window=8, neighbourhood=2, small_group=8
+    )
     rows = candidates.by_key[key.name]
     return {(int(a), int(b)) for a, b in zip(candidates.a[rows], candidates.b[rows])}
 
@@ -48,7 +55,10 @@ def test_a_large_group_is_a_sorted_neighbourhood_not_all_pairs() -> None:
 def test_missing_keys_pair_nothing_and_recall_is_measured() -> None:
     key = BlockingKey("phone", np.array([-1, -1, 3, 3]), ("phone",))
     candidates = candidate_pairs([key], pd.Series(["a", "b", "c", "d"]), "n", window=4, neighbourhood=2, small_group=4)
-    assert {(int(a), int(b)) for a, b in zip(candidates.a[candidates.by_key["phone"]], candidates.b[candidates.by_key["phone"]])} == {(2, 3)}
+    assert {
+        (int(a), int(b))
+        for a, b in zip(candidates.a[candidates.by_key["phone"]], candidates.b[candidates.by_key["phone"]])
+    } == {(2, 3)}
     recall = blocking_recall(candidates.a, candidates.b, np.array([2, 0]), np.array([3, 3]), 4)
     assert recall == 0.5
 
@@ -58,7 +68,9 @@ def test_small_groups_are_compared_in_full_even_with_a_narrow_window() -> None:
     key = BlockingKey("k", codes, ("c",))
     names = pd.Series([f"n{i:02d}" for i in range(35)])
     candidates = candidate_pairs([key], names, "n", window=2, neighbourhood=2, small_group=6)
-    pairs = {(int(a), int(b)) for a, b in zip(candidates.a[candidates.by_key["k"]], candidates.b[candidates.by_key["k"]])}
+    pairs = {
+        (int(a), int(b)) for a, b in zip(candidates.a[candidates.by_key["k"]], candidates.b[candidates.by_key["k"]])
+    }
     assert {(a, b) for a in range(5) for b in range(a + 1, 5)} <= pairs  # all 10 pairs of the small group
     assert len(pairs) == 10 + 29  # the large group: each record and its next one only
 
@@ -80,9 +92,16 @@ def test_a_birth_date_is_joined_with_what_a_duplicate_keeps_into_small_groups() 
             "address": ["128 franklin st", "117 main st", "9 oak ln", "128 franklin st", "5 elm st"],
         }
     )
-    fields = [Field(column="given", kind=Kind.GIVEN_NAME), Field(column="surname", kind=Kind.SURNAME), Field(column="born", kind=Kind.DATE), Field(column="address", kind=Kind.ADDRESS)]
+    fields = [
+        Field(column="given", kind=Kind.GIVEN_NAME),
+        Field(column="surname", kind=Kind.SURNAME),
+        Field(column="born", kind=Kind.DATE),
+        Field(column="address", kind=Kind.ADDRESS),
+    ]
     keys = {k.name: k for k in blocking_keys({f.column: normalise(people[f.column], f.kind) for f in fields}, fields)}
     assert _pairs(keys["born + name sound"]) == {(0, 2)}  # given name and surname swapped
     assert _pairs(keys["born + initials"]) == {(0, 1), (0, 2), (1, 2), (0, 4), (1, 4), (2, 4)}  # a nickname, a typo
     assert _pairs(keys["born + house number"]) == {(0, 3)}
-    assert not any(k.trains for name, k in keys.items() if name.startswith("born + "))  # for recall only: EM learns as before
+    assert not any(
+        k.trains for name, k in keys.items() if name.startswith("born + ")
+    )  # for recall only: EM learns as before

@@ -36,7 +36,9 @@ def test_planted_duplicates_are_found_with_their_reasons(tmp_path: Path) -> None
 def test_fields_option_limits_the_comparison(tmp_path: Path) -> None:
     rows, _ = company_records()
     path = write_csv(tmp_path / "companies.csv", rows)
-    result = CliRunner().invoke(app, ["dedupe", str(path), "--id-column", "id", "--fields", "company_name:organisation,phone", "--json"])
+    result = CliRunner().invoke(
+        app, ["dedupe", str(path), "--id-column", "id", "--fields", "company_name:organisation,phone", "--json"]
+    )
     assert result.exit_code == 0, result.output
     pairs = [json.loads(line) for line in result.stdout.splitlines()]
     assert pairs and all(set(p["reasons"]) <= {"company_name", "phone"} for p in pairs)
@@ -49,8 +51,12 @@ def test_bad_rows_are_reported_on_stderr_and_the_rest_is_processed(tmp_path: Pat
         handle.write("broken,row\n" + "c001,Twice Ltd,1 Other Road,Leeds,LS1 4AP,+44 20 0000 0000,x@y.z\n")
     result = CliRunner().invoke(app, ["dedupe", str(path), "--id-column", "id", "--json"])
     assert result.exit_code == 0, result.output
-    assert "2 fields where the header has 7" in result.stderr and "'c001' is used by more than one record" in result.stderr
-    flagged = {frozenset((p["a"], p["b"])) for p in map(json.loads, result.stdout.splitlines()) if p["decision"] == "duplicate"}
+    assert (
+        "2 fields where the header has 7" in result.stderr and "'c001' is used by more than one record" in result.stderr
+    )
+    flagged = {
+        frozenset((p["a"], p["b"])) for p in map(json.loads, result.stdout.splitlines()) if p["decision"] == "duplicate"
+    }
     assert flagged == truth
 
 
@@ -70,13 +76,21 @@ def test_unusable_input_exits_2_with_one_clear_message(tmp_path: Path, args: lis
     assert message in result.stderr and "Traceback" not in result.output
 
 
-@pytest.mark.skipif(not (SHARED / "data/records/febrl3.csv").exists(), reason="the shared FEBRL3 record set is not next to the repository")
+@pytest.mark.skipif(
+    not (SHARED / "data/records/febrl3.csv").exists(),
+    reason="the shared FEBRL3 record set is not next to the repository",
+)
 def test_febrl3_accuracy_through_the_shared_scorer(tmp_path: Path) -> None:
     data = SHARED / "data/records"
     predictions = tmp_path / "pairs.jsonl"
     result = CliRunner().invoke(app, ["dedupe", str(data / "febrl3.csv"), "--id-column", "rec_id", "--json"])
     assert result.exit_code == 0, result.output
     predictions.write_text(result.stdout)
-    scored = subprocess.run([sys.executable, str(SHARED / "bench/score_pairs.py"), str(data / "febrl3_true_pairs.csv"), str(predictions)], capture_output=True, text=True, check=True)
+    scored = subprocess.run(
+        [sys.executable, str(SHARED / "bench/score_pairs.py"), str(data / "febrl3_true_pairs.csv"), str(predictions)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     f1 = float(scored.stdout.strip().splitlines()[-1].removeprefix("f1="))
     assert f1 >= 0.995, scored.stdout

@@ -35,12 +35,16 @@ def test_per_value_extras_follow_their_values() -> None:
 
 
 def test_phones_on_one_line_and_addresses_in_other_buildings() -> None:
-    phones = prepare(normalise(pd.Series(["+1 555 010 2030", "555-010-2030", "555 010 2031", "0102030"]), Kind.PHONE), Kind.PHONE)
+    phones = prepare(
+        normalise(pd.Series(["+1 555 010 2030", "555-010-2030", "555 010 2031", "0102030"]), Kind.PHONE), Kind.PHONE
+    )
     similarity, level = compare(phones, np.array([0, 0, 1]), np.array([1, 2, 3]))
     assert similarity[0] == 1.0 and level[0] == 2  # with and without country code: the same last seven digits
     assert 0.8 <= similarity[1] < 1.0 and level[1] == 1  # one digit apart
     assert similarity[2] == 1.0  # a seven-digit local number is the same line
-    streets = prepare(normalise(pd.Series(["12 Oak Street", "12 Oak St", "14 Oak St", "Oak St"]), Kind.ADDRESS), Kind.ADDRESS)
+    streets = prepare(
+        normalise(pd.Series(["12 Oak Street", "12 Oak St", "14 Oak St", "Oak St"]), Kind.ADDRESS), Kind.ADDRESS
+    )
     similarity, level = compare(streets, np.array([0, 0, 0]), np.array([1, 2, 3]))
     assert similarity[0] == 1.0  # written differently, the same after normalising
     assert similarity[1] == 0.0 and level[1] == 0  # another house number: another building
@@ -69,10 +73,20 @@ def test_each_name_level() -> None:
         ("John", "Mary"),
     ]
     assert _levels(Kind.GIVEN_NAME, pairs[:4] + pairs[5:7] + pairs[8:]) == [
-        "exact", "nickname", "one typo", "sounds alike", "two typos", "initial", "else"
+        "exact",
+        "nickname",
+        "one typo",
+        "sounds alike",
+        "two typos",
+        "initial",
+        "else",
     ]
     assert _levels(Kind.SURNAME, [pairs[4]]) == ["close"]
-    assert _levels(Kind.NAME, [pairs[7], ("Bob Smith", "Robert Smith"), ("Bob Smith", "Robert Jones")]) == ["initial", "nickname", "else"]
+    assert _levels(Kind.NAME, [pairs[7], ("Bob Smith", "Robert Smith"), ("Bob Smith", "Robert Jones")]) == [
+        "initial",
+        "nickname",
+        "else",
+    ]
 
 
 def test_given_name_and_surname_swapped_count_once_on_the_surname() -> None:
@@ -85,7 +99,9 @@ def test_given_name_and_surname_swapped_count_once_on_the_surname() -> None:
     swapped = NAME_LEVELS.index("given and surname swapped")
     assert list(levels[:, 1]) == [swapped, swapped, NAME_LEVELS.index("else")]
     assert list(levels[:, 0]) == [MISSING, MISSING, NAME_LEVELS.index("else")]  # the swap is evidence once
-    assert np.isclose(similarities[0, 1], JaroWinkler.normalized_similarity("logan", "logn"))  # the weaker of the two crosswise pairs
+    assert np.isclose(
+        similarities[0, 1], JaroWinkler.normalized_similarity("logan", "logn")
+    )  # the weaker of the two crosswise pairs
 
 
 def test_each_date_level() -> None:
@@ -99,13 +115,33 @@ def test_each_date_level() -> None:
         ("1990-03-04", "1950-07-21"),  # forty years apart
     ]
     assert _levels(Kind.DATE, pairs) == [
-        "exact", "day and month swapped", "one digit", "within a month", "within a year", "within ten years", "else"
+        "exact",
+        "day and month swapped",
+        "one digit",
+        "within a month",
+        "within a year",
+        "within ten years",
+        "else",
     ]
     # Dates that do not exist keep their digits, but have no distance in days to anything.
     assert _levels(Kind.DATE, [("1990-02-30", "1990-02-31"), ("1990-02-30", "1991-02-31")]) == ["one digit", "else"]
 
 
 def test_email_levels() -> None:
-    values = normalise(pd.Series(["ann@acme.com", "ann@acme.com", "ann@acme.com", "anne@acme.com", "ann@acme.com", "bob@acme.com", "ann@acme.com", "zed@other.org"]), Kind.EMAIL)
+    values = normalise(
+        pd.Series(
+            [
+                "ann@acme.com",
+                "ann@acme.com",
+                "ann@acme.com",
+                "anne@acme.com",
+                "ann@acme.com",
+                "bob@acme.com",
+                "ann@acme.com",
+                "zed@other.org",
+            ]
+        ),
+        Kind.EMAIL,
+    )
     _, level = compare(prepare(values, Kind.EMAIL), np.array([0, 2, 4, 6]), np.array([1, 3, 5, 7]))
     assert list(level) == [3, 2, 1, 0]  # exact, one typo, the same domain only, else

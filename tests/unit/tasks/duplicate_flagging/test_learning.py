@@ -19,8 +19,13 @@ def _uniform() -> MatchModel:
 
 
 def test_levels_come_from_the_engines_comparators() -> None:
-    pairs = [({"name": "Acme Widgets Ltd", "phone": "020 7946 0000"}, {"name": "ACME WIDGETS LIMITED", "phone": "+44 20 7946 0000"}),
-             ({"name": "Birch Foods", "phone": ""}, {"name": "Zenith Printing", "phone": "0113 496 0000"})]
+    pairs = [
+        (
+            {"name": "Acme Widgets Ltd", "phone": "020 7946 0000"},
+            {"name": "ACME WIDGETS LIMITED", "phone": "+44 20 7946 0000"},
+        ),
+        ({"name": "Birch Foods", "phone": ""}, {"name": "Zenith Printing", "phone": "0113 496 0000"}),
+    ]
     levels = confirmed_levels(pairs, FIELDS)
     assert levels[0].tolist() == [SIZES[0] - 1, SIZES[1] - 1], "legal form, case and phone layout are not differences"
     assert levels[1, 0] == 0 and levels[1, 1] == MISSING

@@ -23,8 +23,13 @@ from tasks.duplicate_flagging.store import ID_COLUMN
 def _decisions(pairs: list[tuple[int, int, float, bool]], labels: list[int], fields: int = 2) -> Decisions:
     a, b, p, dup = (np.array(column) for column in zip(*pairs))
     return Decisions(
-        a=a, b=b, probability=p.astype(float), duplicate=dup.astype(bool), similarities=np.ones((len(pairs), fields), dtype=np.float32),
-        labels=np.array(labels), scored=None,  # type: ignore[arg-type]  # not read when forming cases
+        a=a,
+        b=b,
+        probability=p.astype(float),
+        duplicate=dup.astype(bool),
+        similarities=np.ones((len(pairs), fields), dtype=np.float32),
+        labels=np.array(labels),
+        scored=None,  # type: ignore[arg-type]  # not read when forming cases
     )
 
 
@@ -32,8 +37,16 @@ def test_clusters_and_review_pairs_become_cases() -> None:
     # records 0-1-2 are one cluster, 3-4 another, 5 and 6 alone, 7-8 a third cluster;
     # 2~3 and 3~5 link clusters 0 and 1 and record 5 into one review case; 6~7 another
     decisions = _decisions(
-        [(0, 1, 0.999, True), (1, 2, 0.995, True), (3, 4, 0.998, True), (7, 8, 0.999, True), (2, 3, 0.7, False), (4, 5, 0.6, False), (3, 5, 0.8, False),
-         (6, 7, 0.55, False)],
+        [
+            (0, 1, 0.999, True),
+            (1, 2, 0.995, True),
+            (3, 4, 0.998, True),
+            (7, 8, 0.999, True),
+            (2, 3, 0.7, False),
+            (4, 5, 0.6, False),
+            (3, 5, 0.8, False),
+            (6, 7, 0.55, False),
+        ],
         labels=[0, 0, 0, 1, 1, 2, 3, 4, 4],
     )
     cases = merge_cases(decisions)
@@ -48,11 +61,13 @@ def test_clusters_and_review_pairs_become_cases() -> None:
 
 
 def _frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        ID_COLUMN: ["r1", "r2", "r3", "r4", "r5", "r6"],
-        "company_name": ["Acme Ltd", "ACME Limited", "Acme", "Birch Foods", "Birch Foods Ltd", "Zenith"],
-        "phone": ["020 7946 0000", "", "020 7946 0000", "0113 496 0000", "0113 496 0000", ""],
-    })
+    return pd.DataFrame(
+        {
+            ID_COLUMN: ["r1", "r2", "r3", "r4", "r5", "r6"],
+            "company_name": ["Acme Ltd", "ACME Limited", "Acme", "Birch Foods", "Birch Foods Ltd", "Zenith"],
+            "phone": ["020 7946 0000", "", "020 7946 0000", "0113 496 0000", "0113 496 0000", ""],
+        }
+    )
 
 
 def _proposals(settings: dict, rejected: list[frozenset[str]] | None = None) -> tuple[list, int]:
@@ -61,7 +76,9 @@ def _proposals(settings: dict, rejected: list[frozenset[str]] | None = None) -> 
     decisions = _decisions([(0, 1, 0.999, True), (1, 2, 0.995, True), (3, 4, 0.998, True)], labels=[0, 0, 0, 1, 1, 2])
     fields = [Field(column="company_name", kind=Kind.ORGANISATION), Field(column="phone", kind=Kind.PHONE)]
     now = [datetime(2026, 1, 1, tzinfo=timezone.utc)] * 6
-    proposed, left_out = propose_merges(Matched("customers", _frame(), now, fields, model_id=1), decisions, policy, rules, rejected or [])
+    proposed, left_out = propose_merges(
+        Matched("customers", _frame(), now, fields, model_id=1), decisions, policy, rules, rejected or []
+    )
     return [p.proposal for p in proposed], left_out
 
 
@@ -105,5 +122,10 @@ def test_case_types_by_record_value_and_stated_facts() -> None:
 
     facts = {p.survivor: p.proposal.context for p in proposed}
     assert facts == {"r1": {"records": 3, "shared_identifier": False}, "r4": {"records": 2, "shared_identifier": True}}
-    kinds = {p.survivor: variant.case_type_of(p.proposal.case_type, p.proposal.payload, p.proposal.confidence, p.proposal.context) for p in proposed}
+    kinds = {
+        p.survivor: variant.case_type_of(
+            p.proposal.case_type, p.proposal.payload, p.proposal.confidence, p.proposal.context
+        )
+        for p in proposed
+    }
     assert kinds == {"r1": "large_account", "r4": "exact_pair"}

@@ -32,17 +32,14 @@ import yaml
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from opsgate.governance import requests
-from opsgate.cli.approvals import answer_for
-from opsgate.learning.governing import governing
-from opsgate.learning.decisions import decide
-from opsgate.governance import executor
-
-from opsgate.governance import runs
 from opsgate.cli.app import app
+from opsgate.cli.approvals import answer_for
 from opsgate.errors import ConfigurationError
-from opsgate.models import Proposal, Route
+from opsgate.governance import executor, requests, runs
+from opsgate.learning.decisions import decide
+from opsgate.learning.governing import governing
 from opsgate.learning.replay import replay
+from opsgate.models import Proposal, Route
 from opsgate.policy.loader import workflow_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import ProposalRow, RecordRow
@@ -62,12 +59,14 @@ MODEL = MatchModel(
     u=[np.array([0.97, 0.02, 0.009, 0.001]), np.array([0.98, 0.015, 0.005])],
     prior=0.01,
 )
-RECORDS = pd.DataFrame({
-    "id": ["a1", "a2", "b1", "b2", "z1"],
-    "company_name": ["Acme Widgets", "Acme Widgets", "Birch Foods", "Birch Foods", "Zenith Travel"],
-    "phone": ["020 7946 0001", "020 7946 0001", "0113 496 0000", "", "0161 496 0777"],
-    "email": ["sales@acme.example", "", "orders@birch.example", "", ""],
-})
+RECORDS = pd.DataFrame(
+    {
+        "id": ["a1", "a2", "b1", "b2", "z1"],
+        "company_name": ["Acme Widgets", "Acme Widgets", "Birch Foods", "Birch Foods", "Zenith Travel"],
+        "phone": ["020 7946 0001", "020 7946 0001", "0113 496 0000", "", "0161 496 0777"],
+        "email": ["sales@acme.example", "", "orders@birch.example", "", ""],
+    }
+)
 runner = CliRunner()
 
 
@@ -77,7 +76,11 @@ def _window() -> tuple[datetime, datetime]:
 
 
 def _merge_of(proposals: list[Proposal], first: str) -> Proposal:
-    return next(p for p in proposals if first in (p.payload or {}).get("survivor", "") + "".join((p.payload or {}).get("duplicates", [])))
+    return next(
+        p
+        for p in proposals
+        if first in (p.payload or {}).get("survivor", "") + "".join((p.payload or {}).get("duplicates", []))
+    )
 
 
 @pytest.fixture
@@ -92,17 +95,28 @@ def decided(store: StoreProbe) -> dict[str, Proposal]:
     run = runs.start_run(governing(DEDUPE), "test")
     stored = live_records("customers")
     settings = workflow_settings(by_name("dedupe"), run.policy)
-    decisions = find_duplicates(stored.frame, FIELDS, MatchSettings(duplicate_at=settings.duplicate_at, review_at=settings.review_at), model=MODEL)
+    decisions = find_duplicates(
+        stored.frame,
+        FIELDS,
+        MatchSettings(duplicate_at=settings.duplicate_at, review_at=settings.review_at),
+        model=MODEL,
+    )
     model = save_model(DEDUPE, "customers", FIELDS, MODEL, run.id, 0)
-    found, _ = propose_merges(Matched("customers", stored.frame, stored.updated_at, FIELDS, model.id), decisions, run.policy, settings, [])
+    found, _ = propose_merges(
+        Matched("customers", stored.frame, stored.updated_at, FIELDS, model.id), decisions, run.policy, settings, []
+    )
     proposals = [p.proposal for p in found]
     verdicts = runs.check_policy(run, proposals)
     assert [v.route for v in verdicts] == [Route.APPROVE, Route.APPROVE]
     a, b = _merge_of(proposals, "a1"), _merge_of(proposals, "b1")
     assert (a.case_type, b.case_type) == ("duplicate", "review")
-    request = requests.open_request(DEDUPE, run.id, "no-flow-run", "test-approval-1", proposals, requests.deadline_in(3600))
+    request = requests.open_request(
+        DEDUPE, run.id, "no-flow-run", "test-approval-1", proposals, requests.deadline_in(3600)
+    )
     answer = answer_for(
-        request, "dana", rejections={b.id: "two shops, one name"},
+        request,
+        "dana",
+        rejections={b.id: "two shops, one name"},
         edits={a.id: {"values": {**a.payload["values"], "email": "accounts@acme.example"}}},
     )
     for decision in decide(request.id, answer):
@@ -122,23 +136,45 @@ def _candidate(tmp_path: Path, **settings: float) -> Path:
     return path
 
 
-def test_the_live_version_agrees_but_for_the_correction_and_would_merge_what_people_rejected(store: StoreProbe, decided: dict[str, Proposal]) -> None:
+def test_the_live_version_agrees_but_for_the_correction_and_would_merge_what_people_rejected(
+    store: StoreProbe, decided: dict[str, Proposal]
+) -> None:
     before = (store.count(ProposalRow), len(store.events()))
     with transaction() as session:  # the operator's next import changes a1: replay matches the records as they were
-        session.execute(update(RecordRow).where(RecordRow.external_id == "a1").values(data={"company_name": "Zenith Travel", "phone": "0161 496 0777"}))
+        session.execute(
+            update(RecordRow)
+            .where(RecordRow.external_id == "a1")
+            .values(data={"company_name": "Zenith Travel", "phone": "0161 496 0777"})
+        )
 
     report = replay(by_name("dedupe"), "fellegi-sunter-v1", *_window())
 
     assert (store.count(ProposalRow), len(store.events())) == before, "a replay writes nothing"
     assert (report.cases, report.replayed, report.unavailable) == (2, 2, [])
-    assert (report.approved_actions, report.fields_compared, report.fields_agreed, report.actions_agreed) == (1, 6, 5, 0)
-    assert {f.field for f in report.fields} == {"kind", "survivor", "duplicates", "values.company_name", "values.phone", "values.email"}
-    assert [(c.field, c.final, c.new) for c in report.changed] == [("values.email", "accounts@acme.example", "sales@acme.example")]
+    assert (report.approved_actions, report.fields_compared, report.fields_agreed, report.actions_agreed) == (
+        1,
+        6,
+        5,
+        0,
+    )
+    assert {f.field for f in report.fields} == {
+        "kind",
+        "survivor",
+        "duplicates",
+        "values.company_name",
+        "values.phone",
+        "values.email",
+    }
+    assert [(c.field, c.final, c.new) for c in report.changed] == [
+        ("values.email", "accounts@acme.example", "sales@acme.example")
+    ]
     assert [(c.source, c.original, c.new) for c in report.wrong] == [(decided["b"].source, "rejected", "write")]
     assert not report.ready
 
 
-def test_a_candidate_policy_that_leaves_the_rejected_pair_apart_is_ready(store: StoreProbe, decided: dict[str, Proposal], tmp_path: Path) -> None:
+def test_a_candidate_policy_that_leaves_the_rejected_pair_apart_is_ready(
+    store: StoreProbe, decided: dict[str, Proposal], tmp_path: Path
+) -> None:
     candidate = _candidate(tmp_path, review_at=0.95)
 
     report = replay(by_name("dedupe"), "fellegi-sunter-v2", *_window(), min_agreement=0.8, candidate=candidate)
@@ -147,15 +183,35 @@ def test_a_candidate_policy_that_leaves_the_rejected_pair_apart_is_ready(store: 
     assert report.new_versions == {"fellegi-sunter-v2": 2}
     assert report.ready and str(candidate) in report.policy
 
-    result = runner.invoke(app, ["replay", "dedupe", "--version", "fellegi-sunter-v2", "--policy", str(candidate), "--min-agreement", "0.9", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "replay",
+            "dedupe",
+            "--version",
+            "fellegi-sunter-v2",
+            "--policy",
+            str(candidate),
+            "--min-agreement",
+            "0.9",
+            "--json",
+        ],
+    )
     assert result.exit_code == 1, result.output  # 5/6 = 83% is below 90%
     assert json.loads(result.stdout)["agreement"] == 0.8333
 
 
-def test_a_candidate_that_drops_an_approved_merge_misses_it(store: StoreProbe, decided: dict[str, Proposal], tmp_path: Path) -> None:
+def test_a_candidate_that_drops_an_approved_merge_misses_it(
+    store: StoreProbe, decided: dict[str, Proposal], tmp_path: Path
+) -> None:
     """duplicate_at and review_at at 0.9995: a1 ~ a2 (0.9992) is no longer proposed, so nothing of
     what people approved is written; and b, which they rejected, is not proposed either."""
-    report = replay(by_name("dedupe"), "fellegi-sunter-v2", *_window(), candidate=_candidate(tmp_path, duplicate_at=0.9995, review_at=0.9995))
+    report = replay(
+        by_name("dedupe"),
+        "fellegi-sunter-v2",
+        *_window(),
+        candidate=_candidate(tmp_path, duplicate_at=0.9995, review_at=0.9995),
+    )
 
     assert [(c.source, c.new) for c in report.missed] == [(decided["a"].source, "none")]
     assert (report.fields_agreed, report.wrong, report.agreement) == (0, [], 0.0)
@@ -172,13 +228,21 @@ def test_a_case_that_kept_no_records_cannot_be_replayed(store: StoreProbe, decid
 
     report = replay(by_name("dedupe"), "fellegi-sunter-v1", *_window())
 
-    assert [u.source for u in report.unavailable] == [decided["b"].source] and "kept no records" in report.unavailable[0].reason
+    assert [u.source for u in report.unavailable] == [decided["b"].source] and "kept no records" in report.unavailable[
+        0
+    ].reason
     assert report.replayed == 1 and report.wrong == []
 
 
-def test_a_case_keeps_its_records_and_the_model_that_scored_them(store: StoreProbe, decided: dict[str, Proposal]) -> None:
+def test_a_case_keeps_its_records_and_the_model_that_scored_them(
+    store: StoreProbe, decided: dict[str, Proposal]
+) -> None:
     (row,) = store.rows(ProposalRow, ProposalRow.id == decided["a"].id)
-    assert row.inputs["kind"] == "customers" and sorted(row.inputs["columns"]) == ["company_name", "email", "phone"]  # JSONB keeps no key order
+    assert row.inputs["kind"] == "customers" and sorted(row.inputs["columns"]) == [
+        "company_name",
+        "email",
+        "phone",
+    ]  # JSONB keeps no key order
     assert [(r["id"], r["data"]) for r in row.inputs["records"]] == [
         ("a1", {"company_name": "Acme Widgets", "phone": "020 7946 0001", "email": "sales@acme.example"}),
         ("a2", {"company_name": "Acme Widgets", "phone": "020 7946 0001"}),

@@ -35,7 +35,12 @@ def test_em_recovers_m_and_the_share_of_duplicates() -> None:
 
 
 def test_a_missing_field_is_no_evidence_either_way() -> None:
-    model = MatchModel(fields=["a", "b"], m=[np.array([0.1, 0.9]), np.array([0.2, 0.8])], u=[np.array([0.9, 0.1]), np.array([0.9, 0.1])], prior=0.5)
+    model = MatchModel(
+        fields=["a", "b"],
+        m=[np.array([0.1, 0.9]), np.array([0.2, 0.8])],
+        u=[np.array([0.9, 0.1]), np.array([0.9, 0.1])],
+        prior=0.5,
+    )
     only_a = model.probability(np.array([[1, MISSING]], dtype=np.int8))
     both = model.probability(np.array([[1, 1]], dtype=np.int8))
     against = model.probability(np.array([[1, 0]], dtype=np.int8))
@@ -47,7 +52,10 @@ def test_relatives_sharing_everything_but_name_and_birth_date_are_never_duplicat
     from tasks.duplicate_flagging.fields import Field, Kind
     from tasks.duplicate_flagging.matching import RELATIVES, different_people
 
-    fields = [Field(column=c, kind=k) for c, k in [("given", Kind.GIVEN_NAME), ("dob", Kind.DATE), ("address", Kind.ADDRESS), ("phone", Kind.PHONE)]]
+    fields = [
+        Field(column=c, kind=k)
+        for c, k in [("given", Kind.GIVEN_NAME), ("dob", Kind.DATE), ("address", Kind.ADDRESS), ("phone", Kind.PHONE)]
+    ]
     levels = np.array(
         [
             [0, 0, 4, 2],  # another first name, another birth date, same address and phone: a relative
@@ -63,7 +71,9 @@ def test_relatives_sharing_everything_but_name_and_birth_date_are_never_duplicat
 def test_many_pairs_score_as_each_pair_alone() -> None:
     rng = np.random.default_rng(3)
     levels = np.where(rng.random((5000, 3)) < 0.1, MISSING, _draw(rng, TRUE_M, 5000)).astype(np.int8)
-    model = MatchModel(fields=["name", "phone", "city"], m=[np.array(p) for p in TRUE_M], u=[np.array(p) for p in TRUE_U], prior=0.2)
+    model = MatchModel(
+        fields=["name", "phone", "city"], m=[np.array(p) for p in TRUE_M], u=[np.array(p) for p in TRUE_U], prior=0.2
+    )
     together = model.probability(levels)  # thousands of rows, a few dozen patterns: counted per pattern
     alone = np.array([model.probability(levels[i : i + 1])[0] for i in range(0, 5000, 97)])
     assert np.allclose(together[::97], alone)
@@ -81,8 +91,14 @@ def test_a_shared_rare_surname_counts_for_more_than_a_common_one_and_an_agency_p
     surnames = pd.Series(["Smith"] * 5 + ["Jones"] * 3 + ["Okafor"] * 2)
     phones = pd.Series(["030 1234567"] * 6 + ["040 7654321"] * 2 + ["", ""])  # one agency number, one private line
     fields = [Field(column="surname", kind=Kind.SURNAME), Field(column="phone", kind=Kind.PHONE)]
-    prepared = [prepare(normalise(surnames, Kind.SURNAME), Kind.SURNAME), prepare(normalise(phones, Kind.PHONE), Kind.PHONE)]
-    a, b = np.array([0, 5, 8, 0, 6]), np.array([1, 6, 9, 5, 7])  # smith-smith, jones-jones, okafor-okafor, smith-jones, jones-jones
+    prepared = [
+        prepare(normalise(surnames, Kind.SURNAME), Kind.SURNAME),
+        prepare(normalise(phones, Kind.PHONE), Kind.PHONE),
+    ]
+    a, b = (
+        np.array([0, 5, 8, 0, 6]),
+        np.array([1, 6, 9, 5, 7]),
+    )  # smith-smith, jones-jones, okafor-okafor, smith-jones, jones-jones
     _, levels = compare_pairs(prepared, a, b)
     adjustment = term_frequency_adjustment(prepared, a, levels)
     # Phones: 8 records have one, f = 6/8 and 2/8, sum(f^2) = 0.5625 + 0.0625 = 0.625.
@@ -91,6 +107,11 @@ def test_a_shared_rare_surname_counts_for_more_than_a_common_one_and_an_agency_p
     # okafor-okafor: no phone on either side: surname only. smith(0)-jones(5): only the agency number, -0.26303.
     # jones(6)-jones(7): the private line, log2(0.625/0.25) = 1.32193, and jones 0.34104.
     assert np.allclose(adjustment, [-0.39593 - 0.26303, 0.34104, 0.92600, -0.26303, 0.34104 + 1.32193], atol=1e-5)
-    model = MatchModel(fields=["surname", "phone"], m=[np.full(9, 1 / 9), np.array([0.1, 0.1, 0.8])], u=[np.full(9, 1 / 9), np.array([0.8, 0.1, 0.1])], prior=0.1)
+    model = MatchModel(
+        fields=["surname", "phone"],
+        m=[np.full(9, 1 / 9), np.array([0.1, 0.1, 0.8])],
+        u=[np.full(9, 1 / 9), np.array([0.8, 0.1, 0.1])],
+        prior=0.1,
+    )
     probability = match_probability(model, levels, fields, adjustment)
     assert list(levels[0]) == list(levels[4]) and probability[4] > probability[0]  # the same levels; rarer values

@@ -13,9 +13,24 @@ OLD, NEW = 1_600_000_000.0, 1_700_000_000.0
 
 def _candidates() -> list[Candidate]:
     return [
-        Candidate("crm-1", {"name": "Acme", "email": "", "phone": "", "city": "Leeds"}, recency=OLD, source_rank=source_rank("CRM", ["crm", "billing"])),
-        Candidate("bill-7", {"name": "Acme Widgets Ltd", "email": "ap@acme.com", "phone": "0113 496 0000", "city": ""}, recency=NEW, source_rank=source_rank("billing", ["crm", "billing"])),
-        Candidate("web-3", {"name": "Acme", "email": "", "phone": "", "city": "Leeds"}, recency=OLD - 1, source_rank=source_rank("webshop", ["crm", "billing"])),
+        Candidate(
+            "crm-1",
+            {"name": "Acme", "email": "", "phone": "", "city": "Leeds"},
+            recency=OLD,
+            source_rank=source_rank("CRM", ["crm", "billing"]),
+        ),
+        Candidate(
+            "bill-7",
+            {"name": "Acme Widgets Ltd", "email": "ap@acme.com", "phone": "0113 496 0000", "city": ""},
+            recency=NEW,
+            source_rank=source_rank("billing", ["crm", "billing"]),
+        ),
+        Candidate(
+            "web-3",
+            {"name": "Acme", "email": "", "phone": "", "city": "Leeds"},
+            recency=OLD - 1,
+            source_rank=source_rank("webshop", ["crm", "billing"]),
+        ),
     ]
 
 
@@ -27,7 +42,9 @@ def test_most_complete_survives_and_blanks_are_filled_from_the_others() -> None:
 
 def test_source_priority_survives_and_per_column_rules_pick_their_value() -> None:
     rules = Survivorship(
-        survivor=[SurvivorRule.SOURCE_PRIORITY], source_column="source", source_priority=["crm", "billing"],
+        survivor=[SurvivorRule.SOURCE_PRIORITY],
+        source_column="source",
+        source_priority=["crm", "billing"],
         values={"email": ValueRule.MOST_RECENT, "name": ValueRule.MOST_COMPLETE, "city": ValueRule.MOST_COMMON},
     )
     crm, *others = _candidates()

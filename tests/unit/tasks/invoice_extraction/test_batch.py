@@ -24,7 +24,16 @@ TEXT = "Kestrel Supplies Ltd\nInvoice No: KS-2291\nDate: 14 March 2024\nTotal du
 
 @pytest.fixture
 def inbox(tmp_path: Path) -> Path:
-    inbox = write_inbox(tmp_path / "inbox", {"us.pdf": US_INVOICE, "de.pdf": DE_INVOICE, "scan.pdf": image_only_pdf(), "uk.pdf": UK_INVOICE, "bad.pdf": b"%PDF-1.7 x"})
+    inbox = write_inbox(
+        tmp_path / "inbox",
+        {
+            "us.pdf": US_INVOICE,
+            "de.pdf": DE_INVOICE,
+            "scan.pdf": image_only_pdf(),
+            "uk.pdf": UK_INVOICE,
+            "bad.pdf": b"%PDF-1.7 x",
+        },
+    )
     (inbox / "note.txt").write_text(TEXT)
     return inbox
 
@@ -51,7 +60,11 @@ def test_a_reader_that_dies_fails_its_document_with_the_reason_and_the_file(tmp_
 
     bomb, us = extract_documents(jobs, limits=Limits(512 * MB, 60, 120, 64 * MB, 1))
 
-    assert (bomb.source, bomb.status, bomb.error) == ("mail/bomb.pdf", "error", "bomb.pdf: reader_crashed: the reader process was killed by SIGABRT")
+    assert (bomb.source, bomb.status, bomb.error) == (
+        "mail/bomb.pdf",
+        "error",
+        "bomb.pdf: reader_crashed: the reader process was killed by SIGABRT",
+    )
     assert us.status == "ok" and us.fields.invoice_number == "BOS-24-0317"
 
 
@@ -67,8 +80,14 @@ def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_the_model_is_asked_in_this_process_with_what_the_reader_read(inbox: Path, configured: None) -> None:
-    answer = {"document_type": "invoice", "vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS-2291", "invoice_date": "2024-03-14",
-              "currency": "GBP", "total": 1200.0}
+    answer = {
+        "document_type": "invoice",
+        "vendor_name": "Kestrel Supplies Ltd",
+        "invoice_number": "KS-2291",
+        "invoice_date": "2024-03-14",
+        "currency": "GBP",
+        "total": 1200.0,
+    }
     fake = FakeLlm(answer)  # its client cannot cross a process boundary: only this process can ask it
 
     note, bad = extract_documents(_jobs([inbox / "note.txt", inbox / "bad.pdf"], "llm"), client=fake.client())

@@ -14,8 +14,22 @@ from tests.support.pdf_builder import text_pdf
 from tests.support.samples import US_INVOICE
 
 CONTRACT_FIELDS = {
-    "vendor_name", "vendor_address", "vendor_tax_id", "customer_name", "invoice_number", "invoice_date", "due_date",
-    "currency", "subtotal", "tax_total", "total", "prepaid", "amount_due", "po_number", "iban", "line_items",
+    "vendor_name",
+    "vendor_address",
+    "vendor_tax_id",
+    "customer_name",
+    "invoice_number",
+    "invoice_date",
+    "due_date",
+    "currency",
+    "subtotal",
+    "tax_total",
+    "total",
+    "prepaid",
+    "amount_due",
+    "po_number",
+    "iban",
+    "line_items",
 }
 
 
@@ -35,14 +49,24 @@ def test_one_json_object_per_document_in_input_order(tmp_path: Path) -> None:
     first = lines[0]
     assert set(first["fields"]) == CONTRACT_FIELDS
     assert first["document_type"] == "invoice"
-    assert (first["fields"]["invoice_number"], first["fields"]["invoice_date"], first["fields"]["currency"], first["fields"]["total"]) == (
-        "BOS-24-0317", "2024-03-15", "USD", "1222.56",
+    assert (
+        first["fields"]["invoice_number"],
+        first["fields"]["invoice_date"],
+        first["fields"]["currency"],
+        first["fields"]["total"],
+    ) == (
+        "BOS-24-0317",
+        "2024-03-15",
+        "USD",
+        "1222.56",
     )
     assert all(0.0 <= value <= 1.0 for value in first["confidence"].values())
     assert lines[1]["error"] and lines[2]["error"]
 
 
-def test_a_large_batch_is_printed_in_input_order_whatever_order_its_readers_finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+def test_a_large_batch_is_printed_in_input_order_whatever_order_its_readers_finish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     """Two reader processes share the batch (which reads in parallel is the pool's to prove:
     tests/unit/platform/test_isolation.py); the output is still one line per document in input order."""
     monkeypatch.setenv("OPSGATE_READER_WORKERS", "2")

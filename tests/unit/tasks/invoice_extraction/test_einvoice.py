@@ -46,13 +46,25 @@ def test_cii_invoice_all_fields() -> None:
     f = result.fields
     assert (result.syntax, result.document_type, result.type_code) == ("cii", "invoice", "380")
     assert (f.invoice_number, f.invoice_date, f.due_date) == ("WB-2024-0042", date(2024, 3, 5), date(2024, 4, 4))
-    assert (f.currency, f.subtotal, f.tax_total, f.total) == ("EUR", Decimal("120.00"), Decimal("22.80"), Decimal("142.80"))
+    assert (f.currency, f.subtotal, f.tax_total, f.total) == (
+        "EUR",
+        Decimal("120.00"),
+        Decimal("22.80"),
+        Decimal("142.80"),
+    )
     assert (f.vendor_name, f.vendor_tax_id) == ("Werkbank Holzbau GmbH", "DE136695976")  # VA, not the FC number
     assert f.vendor_address == "Hobelweg 7, 28195, Bremen, DE"
     assert (f.customer_name, f.po_number, f.iban) == ("Kranich Möbelhaus KG", "PO-7781", "DE02120300000000202051")
     assert f.line_items == [
-        LineItem(description="Brass hinge, 40 mm", quantity=Decimal("12"), unit_price=Decimal("2.50"), amount=Decimal("30.00")),
-        LineItem(description="Oak shelf board", quantity=Decimal("3"), unit_price=Decimal("30.00"), amount=Decimal("90.00")),
+        LineItem(
+            description="Brass hinge, 40 mm",
+            quantity=Decimal("12"),
+            unit_price=Decimal("2.50"),
+            amount=Decimal("30.00"),
+        ),
+        LineItem(
+            description="Oak shelf board", quantity=Decimal("3"), unit_price=Decimal("30.00"), amount=Decimal("90.00")
+        ),
     ]
     assert f.amount_due == Decimal("142.80")  # nothing was prepaid: all of it is due
     assert result.confidence == {name: 1.0 for name in InvoiceFields.model_fields if name != "prepaid"}
@@ -66,10 +78,16 @@ def test_cii_prepaid_and_due_are_read_beside_the_gross_total() -> None:
 def test_cii_credit_note_type_381_keeps_amounts_as_stated() -> None:
     result = parse_einvoice(cii_invoice(number="WB-GS-7", type_code="381", total="59.50", subtotal="50.00", tax="9.50"))
     assert result.document_type == "credit_note"
-    assert (result.fields.invoice_number, result.fields.total, result.fields.tax_total) == ("WB-GS-7", Decimal("59.50"), Decimal("9.50"))
+    assert (result.fields.invoice_number, result.fields.total, result.fields.tax_total) == (
+        "WB-GS-7",
+        Decimal("59.50"),
+        Decimal("9.50"),
+    )
 
 
-@pytest.mark.parametrize(("code", "kind"), [("261", "credit_note"), ("396", "credit_note"), ("389", "invoice"), ("384", "invoice")])
+@pytest.mark.parametrize(
+    ("code", "kind"), [("261", "credit_note"), ("396", "credit_note"), ("389", "invoice"), ("384", "invoice")]
+)
 def test_cii_type_codes(code: str, kind: str) -> None:
     assert parse_einvoice(cii_invoice(type_code=code)).document_type == kind
 
@@ -92,8 +110,16 @@ def test_ubl_invoice_all_fields() -> None:
     f = result.fields
     assert (result.syntax, result.document_type, result.type_code) == ("ubl", "invoice", "380")
     assert (f.invoice_number, f.invoice_date, f.due_date) == ("NS-88031", date(2024, 5, 17), date(2024, 6, 16))
-    assert (f.currency, f.subtotal, f.tax_total, f.total) == ("NOK", Decimal("1000.00"), Decimal("250.00"), Decimal("1250.00"))
-    assert (f.vendor_name, f.vendor_tax_id) == ("Nordsjø Fiskeutstyr AS", "NO987654321MVA")  # legal name, not trading name
+    assert (f.currency, f.subtotal, f.tax_total, f.total) == (
+        "NOK",
+        Decimal("1000.00"),
+        Decimal("250.00"),
+        Decimal("1250.00"),
+    )
+    assert (f.vendor_name, f.vendor_tax_id) == (
+        "Nordsjø Fiskeutstyr AS",
+        "NO987654321MVA",
+    )  # legal name, not trading name
     assert f.vendor_address == "Bryggen 12, 5003, Bergen, NO"
     assert (f.customer_name, f.po_number, f.iban) == ("Havbris Marina AB", "HM-4410", "NO9386011117947")
     assert [(i.description, i.quantity, i.unit_price, i.amount) for i in f.line_items] == [
@@ -123,13 +149,23 @@ def test_missing_optional_fields_stay_none(build) -> None:
     assert (f.due_date, f.vendor_tax_id, f.customer_name, f.po_number, f.iban, f.subtotal, f.tax_total) == (None,) * 7
     assert f.line_items == []
     # the due payable amount is always written by the builder: it is the total
-    assert set(result.confidence) == {"invoice_number", "invoice_date", "currency", "vendor_name", "vendor_address", "total", "amount_due"}
+    assert set(result.confidence) == {
+        "invoice_number",
+        "invoice_date",
+        "currency",
+        "vendor_name",
+        "vendor_address",
+        "total",
+        "amount_due",
+    }
 
 
 # -- refusals -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("data", [b"<?xml version='1.0'?><rsm:CrossIndustryInvoice", b"not xml at all", cii_invoice()[:-40]])
+@pytest.mark.parametrize(
+    "data", [b"<?xml version='1.0'?><rsm:CrossIndustryInvoice", b"not xml at all", cii_invoice()[:-40]]
+)
 def test_malformed_xml_is_invalid(data: bytes) -> None:
     assert "malformed" in _invalid(data)
 
@@ -228,7 +264,12 @@ def test_pdf_with_embedded_cii_is_read_from_the_xml(tmp_path: Path) -> None:
     result = extract_document(path, REQUIRED)
     assert (result.status, result.escalations, result.document_type) == ("ok", [], "invoice")
     f = result.fields
-    assert (f.invoice_number, f.total, f.due_date, f.customer_name) == ("WB-2024-0042", Decimal("142.80"), date(2024, 4, 4), "Kranich Möbelhaus KG")
+    assert (f.invoice_number, f.total, f.due_date, f.customer_name) == (
+        "WB-2024-0042",
+        Decimal("142.80"),
+        date(2024, 4, 4),
+        "Kranich Möbelhaus KG",
+    )
     assert len(f.line_items) == 2
     assert set(result.confidence.values()) == {1.0}
 
@@ -245,12 +286,16 @@ def test_use_embedded_xml_false_reads_the_text(tmp_path: Path) -> None:
 
 def test_fields_the_xml_leaves_out_are_read_from_the_text(tmp_path: Path) -> None:
     printed = PRINTED + ["IBAN: DE89 3704 0044 0532 0130 00"]
-    path = _write(tmp_path, "wb.pdf", pdf_with_attachment(printed, "factur-x.xml", cii_invoice(iban=None, po_number=None)))
+    path = _write(
+        tmp_path, "wb.pdf", pdf_with_attachment(printed, "factur-x.xml", cii_invoice(iban=None, po_number=None))
+    )
     result = extract_document(path, REQUIRED)
     assert (result.status, result.fields.iban, result.fields.po_number) == ("ok", "DE89370400440532013000", None)
     assert result.confidence["iban"] < 1.0 == result.confidence["total"]  # read from the text, not the XML
     # where the XML has the field, the printed value does not replace it
-    with_xml_iban = extract_document(_write(tmp_path, "x.pdf", pdf_with_attachment(printed, "factur-x.xml", cii_invoice())), REQUIRED)
+    with_xml_iban = extract_document(
+        _write(tmp_path, "x.pdf", pdf_with_attachment(printed, "factur-x.xml", cii_invoice())), REQUIRED
+    )
     assert (with_xml_iban.fields.iban, with_xml_iban.confidence["iban"]) == ("DE02120300000000202051", 1.0)
 
 
@@ -276,7 +321,12 @@ def test_standalone_xml_files_are_read_exactly(tmp_path: Path) -> None:
     assert cii.confidence["total"] == 1.0
     # detected by content, not by name
     ubl = extract_document(_write(tmp_path, "from_mail.txt", ubl_invoice()), REQUIRED, source="inbox/x")
-    assert (ubl.status, ubl.source, ubl.fields.invoice_number, ubl.fields.currency) == ("ok", "inbox/x", "NS-88031", "NOK")
+    assert (ubl.status, ubl.source, ubl.fields.invoice_number, ubl.fields.currency) == (
+        "ok",
+        "inbox/x",
+        "NS-88031",
+        "NOK",
+    )
 
 
 def test_standalone_xml_escalates_missing_required_fields(tmp_path: Path) -> None:

@@ -46,7 +46,9 @@ def test_state_line_after_the_postcode_belongs_to_the_address_but_contact_does_n
 
 
 def test_courtesy_lines_above_the_name_are_ignored() -> None:
-    head = read_header(["THANK YOU, PLEASE COME AGAIN", "LILY MART SDN BHD", "7 JALAN BUNGA, 10200 PENANG", "TEL 04-1234567"])
+    head = read_header(
+        ["THANK YOU, PLEASE COME AGAIN", "LILY MART SDN BHD", "7 JALAN BUNGA, 10200 PENANG", "TEL 04-1234567"]
+    )
     assert (head.name, head.address) == ("LILY MART SDN BHD", "7 JALAN BUNGA, 10200 PENANG")
 
 
@@ -55,16 +57,30 @@ def test_no_name_no_header() -> None:
 
 
 def test_the_country_closes_the_address_and_an_outlet_name_after_it_is_left_out() -> None:
-    header = read_header(["POPULAR BOOK CO. (M) SDN BHD", "NO 8, JALAN 7/118B, DESA TUN RAZAK", "56000 KUALA LUMPUR, MALAYSIA", "SUNWAY VELOCITY", "TEL: 03-1234"])
+    header = read_header(
+        [
+            "POPULAR BOOK CO. (M) SDN BHD",
+            "NO 8, JALAN 7/118B, DESA TUN RAZAK",
+            "56000 KUALA LUMPUR, MALAYSIA",
+            "SUNWAY VELOCITY",
+            "TEL: 03-1234",
+        ]
+    )
     assert header.address == "NO 8, JALAN 7/118B, DESA TUN RAZAK, 56000 KUALA LUMPUR, MALAYSIA"
 
 
 @pytest.mark.parametrize(
     ("lines", "name"),
     [
-        (["TAN WOON YANN", "YONGFATT ENTERPRISE", "(JM0517726)", "NO 122 JALAN DEDAP 13", "81100 JOHOR BAHRU"], "YONGFATT ENTERPRISE"),
+        (
+            ["TAN WOON YANN", "YONGFATT ENTERPRISE", "(JM0517726)", "NO 122 JALAN DEDAP 13", "81100 JOHOR BAHRU"],
+            "YONGFATT ENTERPRISE",
+        ),
         (["R", "KEDAI PAPAN YEW CHUAN", "(0005583085-K)", "LOT 276 JALAN BANTING"], "KEDAI PAPAN YEW CHUAN"),
-        (["HARDWARE ENTERPRISE (SETIA", "ALAM) SDN BHD", "(1234567-X)", "NO 1 JALAN 2"], "HARDWARE ENTERPRISE (SETIA ALAM) SDN BHD"),
+        (
+            ["HARDWARE ENTERPRISE (SETIA", "ALAM) SDN BHD", "(1234567-X)", "NO 1 JALAN 2"],
+            "HARDWARE ENTERPRISE (SETIA ALAM) SDN BHD",
+        ),
     ],
 )
 def test_the_line_above_a_registration_number_ends_the_name(lines: list[str], name: str) -> None:

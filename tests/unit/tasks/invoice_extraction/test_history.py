@@ -9,22 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
-from opsgate.cli.approvals import answer_for
-from opsgate.learning.governing import governing
-from opsgate.learning.decisions import decide
-from opsgate.governance import executor
-
-from opsgate.governance import runs
 from opsgate.cli.app import app
+from opsgate.cli.approvals import answer_for
+from opsgate.governance import executor, runs
+from opsgate.learning import documents
+from opsgate.learning.decisions import decide
+from opsgate.learning.governing import governing
+from opsgate.learning.replay import past_cases
 from opsgate.models import EscalationReason
 from opsgate.policy.loader import load_policy
-from opsgate.learning import documents
-from opsgate.learning.replay import past_cases
 from opsgate.store.db import transaction
 from opsgate.store.tables import LearntDocumentRow
 from tasks.invoice_extraction import history
@@ -42,9 +39,24 @@ def _learnt() -> list[LearntDocumentRow]:
 def test_import_learns_the_good_lines_and_names_each_bad_one(opsgate_env: str, tmp_path: Path) -> None:
     (tmp_path / "second.txt").write_text(SECOND)
     lines = [
-        json.dumps({"text": FIRST, "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS/2024/0117", "invoice_date": "2024-04-03", "total": "128.50"}}),
+        json.dumps(
+            {
+                "text": FIRST,
+                "fields": {
+                    "vendor_name": "Kestrel Supplies Ltd",
+                    "invoice_number": "KS/2024/0117",
+                    "invoice_date": "2024-04-03",
+                    "total": "128.50",
+                },
+            }
+        ),
         "{not json",
-        json.dumps({"path": "second.txt", "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS/2024/0142", "total": "75.20"}}),
+        json.dumps(
+            {
+                "path": "second.txt",
+                "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS/2024/0142", "total": "75.20"},
+            }
+        ),
         json.dumps({"text": FIRST, "fields": {"amount": "1.00"}}),
         json.dumps({"path": "gone.txt", "fields": {"total": "1.00"}}),
         json.dumps({"text": FIRST, "path": "second.txt", "fields": {}}),
@@ -57,10 +69,22 @@ def test_import_learns_the_good_lines_and_names_each_bad_one(opsgate_env: str, t
     result = CliRunner().invoke(app, ["history", "import", "invoices", str(file)], env={"COLUMNS": "200"})
 
     assert result.exit_code == 1, result.output
-    for number, reason in [(2, "not JSON"), (4, "unknown field(s): amount"), (5, "file not found"), (6, 'exactly one of "text" and "path"'), (8, "total"), (9, "not UTF-8")]:
-        assert any(line.lstrip("│ ").startswith(str(number)) and reason in line for line in result.output.splitlines()), (number, result.output)
+    for number, reason in [
+        (2, "not JSON"),
+        (4, "unknown field(s): amount"),
+        (5, "file not found"),
+        (6, 'exactly one of "text" and "path"'),
+        (8, "total"),
+        (9, "not UTF-8"),
+    ]:
+        assert any(
+            line.lstrip("│ ").startswith(str(number)) and reason in line for line in result.output.splitlines()
+        ), (number, result.output)
     rows = _learnt()
-    assert [(row.vendor, row.fields["invoice_number"]) for row in rows] == [("kestrelsuppliesltd", "KS/2024/0117"), ("kestrelsuppliesltd", "KS/2024/0142")]
+    assert [(row.vendor, row.fields["invoice_number"]) for row in rows] == [
+        ("kestrelsuppliesltd", "KS/2024/0117"),
+        ("kestrelsuppliesltd", "KS/2024/0142"),
+    ]
     assert rows[0].origin.startswith("import:") and rows[0].text == FIRST
 
     again = CliRunner().invoke(app, ["history", "import", "invoices", str(file)])
@@ -69,15 +93,33 @@ def test_import_learns_the_good_lines_and_names_each_bad_one(opsgate_env: str, t
 
 def test_extract_reads_with_the_stored_memory_unless_told_not_to(opsgate_env: str, tmp_path: Path) -> None:
     file = tmp_path / "history.jsonl"
-    file.write_text(json.dumps({"text": FIRST, "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS/2024/0117", "total": "128.50"}}) + "\n")
+    file.write_text(
+        json.dumps(
+            {
+                "text": FIRST,
+                "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS/2024/0117", "total": "128.50"},
+            }
+        )
+        + "\n"
+    )
     assert CliRunner().invoke(app, ["history", "import", "invoices", str(file)]).exit_code == 0
     (tmp_path / "second.txt").write_text(SECOND)
 
     with_memory = json.loads(CliRunner().invoke(app, ["extract", str(tmp_path / "second.txt"), "--json"]).stdout)
-    without = json.loads(CliRunner().invoke(app, ["extract", str(tmp_path / "second.txt"), "--json", "--no-history"]).stdout)
+    without = json.loads(
+        CliRunner().invoke(app, ["extract", str(tmp_path / "second.txt"), "--json", "--no-history"]).stdout
+    )
 
-    assert (with_memory["status"], with_memory["fields"]["invoice_number"], with_memory["fields"]["total"]) == ("ok", "KS/2024/0142", "75.20")
-    assert (without["status"], without["fields"]["invoice_number"], without["fields"]["total"]) == ("escalated", None, None)
+    assert (with_memory["status"], with_memory["fields"]["invoice_number"], with_memory["fields"]["total"]) == (
+        "ok",
+        "KS/2024/0142",
+        "75.20",
+    )
+    assert (without["status"], without["fields"]["invoice_number"], without["fields"]["total"]) == (
+        "escalated",
+        None,
+        None,
+    )
 
 
 def test_the_version_names_how_many_documents_and_which(opsgate_env: str) -> None:
@@ -127,7 +169,14 @@ def test_a_posting_approved_with_a_correction_teaches_the_next_document(opsgate_
 def test_a_reversed_posting_is_forgotten(opsgate_env: str, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    (inbox / "kestrel.txt").write_text(statement("KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Bolts 4 x 15.00     60.00", "Total goods     60.00"], "60.00"))
+    (inbox / "kestrel.txt").write_text(
+        statement(
+            "KS/2024/0150",
+            "07/06/2024",
+            ["Invoice No: KS-0150", "Bolts 4 x 15.00     60.00", "Total goods     60.00"],
+            "60.00",
+        )
+    )
     run = runs.start_run(governing("invoice_extraction"), "test")
     [proposal] = propose_postings.fn(run, list_inbox(inbox))
     assert proposal.tool == "payables.post" and not proposal.escalations
@@ -141,7 +190,9 @@ def test_a_reversed_posting_is_forgotten(opsgate_env: str, tmp_path: Path) -> No
 
     with transaction() as session:
         payable = session.execute(select(PayableRow)).scalar_one()
-        payable.status = "reversed"  # what the executor's undo of the posting leaves (tests/unit/platform cover the undo itself)
+        payable.status = (
+            "reversed"  # what the executor's undo of the posting leaves (tests/unit/platform cover the undo itself)
+        )
     assert history.sync() == (0, 1)
     assert _learnt() == []
 
@@ -163,15 +214,35 @@ def test_replay_with_history_reads_each_case_with_the_memory_of_its_day(opsgate_
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
     second.mkdir()
-    (first / "kestrel-0150.txt").write_text(statement("KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Total goods     60.00", "Carriage   15.20"], "75.20"))
-    (second / "kestrel-0161.txt").write_text(statement("KS/2024/0161", "21/06/2024", ["Invoice No: KS-0161", "Total goods     40.00", "Carriage   12.10"], "52.10"))
+    (first / "kestrel-0150.txt").write_text(
+        statement(
+            "KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Total goods     60.00", "Carriage   15.20"], "75.20"
+        )
+    )
+    (second / "kestrel-0161.txt").write_text(
+        statement(
+            "KS/2024/0161", "21/06/2024", ["Invoice No: KS-0161", "Total goods     40.00", "Carriage   12.10"], "52.10"
+        )
+    )
     first_id = _post(first, {"total": "75.20"})
     second_id = _post(second)
     now = datetime.now(timezone.utc)
     cases = past_cases("invoice_extraction", now - timedelta(days=1), now + timedelta(seconds=1))
 
-    plain = dict(zip((c.proposal_id for c in cases), replay_invoices(cases, "rules-v1", load_policy("invoice_extraction")), strict=True))
-    learnt = dict(zip((c.proposal_id for c in cases), replay_invoices(cases, "rules-v1+history", load_policy("invoice_extraction")), strict=True))
+    plain = dict(
+        zip(
+            (c.proposal_id for c in cases),
+            replay_invoices(cases, "rules-v1", load_policy("invoice_extraction")),
+            strict=True,
+        )
+    )
+    learnt = dict(
+        zip(
+            (c.proposal_id for c in cases),
+            replay_invoices(cases, "rules-v1+history", load_policy("invoice_extraction")),
+            strict=True,
+        )
+    )
 
     assert (plain[first_id].payload["total"], plain[second_id].payload["total"]) == ("60.00", "40.00")  # type: ignore[union-attr, index]
     assert (learnt[first_id].payload["total"], learnt[second_id].payload["total"]) == ("60.00", "52.10")  # type: ignore[union-attr, index]
@@ -181,24 +252,52 @@ def test_replay_with_history_reads_each_case_with_the_memory_of_its_day(opsgate_
 def test_show_lists_the_version_and_each_vendors_documents(opsgate_env: str, tmp_path: Path) -> None:
     file = tmp_path / "history.jsonl"
     file.write_text(
-        json.dumps({"text": FIRST, "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS/2024/0117", "total": "128.50"}}) + "\n"
-        + json.dumps({"text": SECOND, "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS/2024/0142", "total": "75.20"}}) + "\n"
+        json.dumps(
+            {
+                "text": FIRST,
+                "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS/2024/0117", "total": "128.50"},
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "text": SECOND,
+                "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS/2024/0142", "total": "75.20"},
+            }
+        )
+        + "\n"
     )
     assert CliRunner().invoke(app, ["history", "import", "invoices", str(file)]).exit_code == 0
 
     shown = json.loads(CliRunner().invoke(app, ["history", "show", "invoices", "--json"]).stdout)
 
     assert shown["version"].startswith("history.2+")
-    assert shown["vendors"] == {"kestrelsuppliesltd": {"documents": 2, "fields": ["invoice_number", "total", "vendor_name"]}}
+    assert shown["vendors"] == {
+        "kestrelsuppliesltd": {"documents": 2, "fields": ["invoice_number", "total", "vendor_name"]}
+    }
 
 
 def test_the_extract_table_shows_a_disagreement_as_a_note(opsgate_env: str, tmp_path: Path) -> None:
-    first = statement("KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Total goods     60.00", "Carriage   15.20"], "75.20")
+    first = statement(
+        "KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Total goods     60.00", "Carriage   15.20"], "75.20"
+    )
     file = tmp_path / "history.jsonl"
-    file.write_text(json.dumps({"text": first, "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS-0150", "total": "75.20"}}) + "\n")
+    file.write_text(
+        json.dumps(
+            {
+                "text": first,
+                "fields": {"vendor_name": "Kestrel Supplies Ltd", "invoice_number": "KS-0150", "total": "75.20"},
+            }
+        )
+        + "\n"
+    )
     assert CliRunner().invoke(app, ["history", "import", "invoices", str(file)]).exit_code == 0
     later = tmp_path / "kestrel-0161.txt"
-    later.write_text(statement("KS/2024/0161", "21/06/2024", ["Invoice No: KS-0161", "Total goods     40.00", "Carriage   12.10"], "52.10"))
+    later.write_text(
+        statement(
+            "KS/2024/0161", "21/06/2024", ["Invoice No: KS-0161", "Total goods     40.00", "Carriage   12.10"], "52.10"
+        )
+    )
 
     shown = CliRunner().invoke(app, ["extract", str(later)], env={"COLUMNS": "400"})
 
@@ -206,19 +305,34 @@ def test_the_extract_table_shows_a_disagreement_as_a_note(opsgate_env: str, tmp_
     assert "note: conflicting_sources (total): the rules read 40.00" in shown.output and "52.10" in shown.output
 
 
-def test_a_posting_learnt_by_another_run_at_the_same_moment_does_not_stop_this_one(opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_posting_learnt_by_another_run_at_the_same_moment_does_not_stop_this_one(
+    opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two runs that learn the same new posting at once: on PostgreSQL the second insert fails on the
     unique origin. The run reads the memory as stored instead of failing its propose step."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    (inbox / "kestrel.txt").write_text(statement("KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Total goods     60.00"], "60.00"))
+    (inbox / "kestrel.txt").write_text(
+        statement("KS/2024/0150", "07/06/2024", ["Invoice No: KS-0150", "Total goods     60.00"], "60.00")
+    )
     _post(inbox)
-    history.add(history.Approved("import:a", "a" * 64, FIRST, history.approved_from({"fields": {"vendor_name": "Kestrel Supplies Ltd", "total": "128.50"}})))
+    history.add(
+        history.Approved(
+            "import:a",
+            "a" * 64,
+            FIRST,
+            history.approved_from({"fields": {"vendor_name": "Kestrel Supplies Ltd", "total": "128.50"}}),
+        )
+    )
 
     def raced(session: Any, workflow: str, learnt: documents.Learnt) -> None:
-        raise IntegrityError("INSERT INTO learnt_documents ...", {}, Exception("duplicate key value violates unique constraint"))
+        raise IntegrityError(
+            "INSERT INTO learnt_documents ...", {}, Exception("duplicate key value violates unique constraint")
+        )
 
     monkeypatch.setattr(documents, "_learn_one", raced)
     memory = history.load()
 
-    assert memory is not None and memory.version.startswith("history.1+")  # the imported document; the posting is learnt next time
+    assert memory is not None and memory.version.startswith(
+        "history.1+"
+    )  # the imported document; the posting is learnt next time

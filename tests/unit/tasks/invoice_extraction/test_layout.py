@@ -15,8 +15,14 @@ Lieferantenstraße 20             Kundenstraße 15
 def test_side_by_side_address_blocks_are_read_block_by_block() -> None:
     lines = [line.strip() for line in layout_text_lines(SIDE_BY_SIDE) if line.strip()]
     assert lines == [
-        "Seller:", "Lieferant GmbH", "Lieferantenstraße 20", "80333 München",
-        "Bill to:", "Kunden AG Mitte", "Kundenstraße 15", "69876 Frankfurt",
+        "Seller:",
+        "Lieferant GmbH",
+        "Lieferantenstraße 20",
+        "80333 München",
+        "Bill to:",
+        "Kunden AG Mitte",
+        "Kundenstraße 15",
+        "69876 Frankfurt",
     ]
 
 
@@ -30,7 +36,9 @@ def test_table_rows_keep_their_columns() -> None:
     text = "Pos   Description      Qty     Amount\n1     Paper A4          20     198,00\n2     Yoghurt           50     275,00\n"
     lines = layout_text_lines(text)
     assert [line.split() for line in lines] == [
-        ["Pos", "Description", "Qty", "Amount"], ["1", "Paper", "A4", "20", "198,00"], ["2", "Yoghurt", "50", "275,00"],
+        ["Pos", "Description", "Qty", "Amount"],
+        ["1", "Paper", "A4", "20", "198,00"],
+        ["2", "Yoghurt", "50", "275,00"],
     ]
     assert lines[1].index("198,00") == lines[0].index("Amount")  # the value stands under its heading
 
@@ -38,13 +46,20 @@ def test_table_rows_keep_their_columns() -> None:
 def test_words_in_any_order_are_grouped_by_baseline() -> None:
     # Glyph boxes as a PDF might draw them: the right block first, a slightly lower baseline on one word.
     words = [
-        Word("Kunden", 300, 100, 340, 110), Word("AG", 343, 100, 355, 110),
-        Word("Lieferant", 50, 100.5, 100, 110.5), Word("GmbH", 104, 100, 130, 110),
-        Word("Kundenstraße", 300, 112, 370, 122), Word("15", 374, 112, 386, 122),
-        Word("Lieferweg", 50, 112, 100, 122), Word("20", 104, 112, 116, 122),
+        Word("Kunden", 300, 100, 340, 110),
+        Word("AG", 343, 100, 355, 110),
+        Word("Lieferant", 50, 100.5, 100, 110.5),
+        Word("GmbH", 104, 100, 130, 110),
+        Word("Kundenstraße", 300, 112, 370, 122),
+        Word("15", 374, 112, 386, 122),
+        Word("Lieferweg", 50, 112, 100, 122),
+        Word("20", 104, 112, 116, 122),
     ]
     assert [line.strip() for line in page_lines(words) if line.strip()] == [
-        "Lieferant GmbH", "Lieferweg 20", "Kunden AG", "Kundenstraße 15",
+        "Lieferant GmbH",
+        "Lieferweg 20",
+        "Kunden AG",
+        "Kundenstraße 15",
     ]
 
 
@@ -63,7 +78,14 @@ def test_blocks_go_on_over_single_blank_lines_and_alternating_sides() -> None:
         "   88802 Spielkreis                              info@example.org\n"
     )
     lines = [line.strip() for line in layout_text_lines(text) if line.strip()]
-    assert lines == ["Theodor Est", "Bahnstr. 42", "88802 Spielkreis", "phone 0555 2378", "HRA 12345", "info@example.org"]
+    assert lines == [
+        "Theodor Est",
+        "Bahnstr. 42",
+        "88802 Spielkreis",
+        "phone 0555 2378",
+        "HRA 12345",
+        "info@example.org",
+    ]
 
 
 def test_plain_text_is_unchanged() -> None:
@@ -76,15 +98,23 @@ def test_a_pdf_drawn_line_by_line_across_two_blocks_reads_block_by_block() -> No
     from tests.support.pdf_builder import placed_pdf
 
     # The producer draws the buyer's line first, then the seller's, row after row.
-    rows = [("Kunden AG Mitte", "Lieferant GmbH"), ("Kundenstraße 15", "Lieferantenstraße 20"), ("69876 Frankfurt", "80333 München")]
+    rows = [
+        ("Kunden AG Mitte", "Lieferant GmbH"),
+        ("Kundenstraße 15", "Lieferantenstraße 20"),
+        ("69876 Frankfurt", "80333 München"),
+    ]
     items = []
     for i, (buyer, seller) in enumerate(rows):
         items += [(320.0, 700.0 - 14 * i, buyer), (50.0, 700.0 - 14 * i, seller)]
     items.append((50.0, 600.0, "Rechnung Nr. 4711"))
     lines = [line.strip() for line in document_text(placed_pdf(items), "blocks.pdf").text.split("\n") if line.strip()]
     assert lines == [
-        "Lieferant GmbH", "Lieferantenstraße 20", "80333 München",
-        "Kunden AG Mitte", "Kundenstraße 15", "69876 Frankfurt",
+        "Lieferant GmbH",
+        "Lieferantenstraße 20",
+        "80333 München",
+        "Kunden AG Mitte",
+        "Kundenstraße 15",
+        "69876 Frankfurt",
         "Rechnung Nr. 4711",
     ]
 
@@ -92,8 +122,14 @@ def test_a_pdf_drawn_line_by_line_across_two_blocks_reads_block_by_block() -> No
 def test_label_words_broken_by_the_text_are_mended_and_ordinary_words_are_not() -> None:
     from tasks.invoice_extraction.label_search import mend_split_words
 
-    assert mend_split_words(["Ver käufer :", "Br uttosumme   235,62", "NET TOTAL 189.75", "Liefer ant GmbH", "Steuer basis"]) == [
-        "Verkäufer :", "Bruttosumme   235,62", "NET TOTAL 189.75", "Lieferant GmbH", "Steuer basis",
+    assert mend_split_words(
+        ["Ver käufer :", "Br uttosumme   235,62", "NET TOTAL 189.75", "Liefer ant GmbH", "Steuer basis"]
+    ) == [
+        "Verkäufer :",
+        "Bruttosumme   235,62",
+        "NET TOTAL 189.75",
+        "Lieferant GmbH",
+        "Steuer basis",
     ]
 
 
@@ -113,14 +149,22 @@ def test_label_value_rows_stay_rows_beside_text_in_two_columns() -> None:
 
 def test_a_colon_standing_with_the_value_still_makes_a_label() -> None:
     text = "Bestellung              : B123456789\nLieferavis              : L87654321012345\n"
-    assert [" ".join(line.split()) for line in layout_text_lines(text)] == ["Bestellung : B123456789", "Lieferavis : L87654321012345"]
+    assert [" ".join(line.split()) for line in layout_text_lines(text)] == [
+        "Bestellung : B123456789",
+        "Lieferavis : L87654321012345",
+    ]
 
 
 def test_two_lines_printed_close_together_stay_apart_where_their_words_would_collide() -> None:
     # A bold name whose band reaches into the street line below it: the bands overlap, the places do not.
     words = [
-        Word("Ma", 300, 100, 318, 114), Word("jolie", 322, 100, 352, 114), Word("boutique", 356, 100, 410, 114),
-        Word("35", 300, 106, 312, 116), Word("rue", 316, 106, 334, 116), Word("de", 338, 106, 350, 116), Word("Lyon", 354, 106, 380, 116),
+        Word("Ma", 300, 100, 318, 114),
+        Word("jolie", 322, 100, 352, 114),
+        Word("boutique", 356, 100, 410, 114),
+        Word("35", 300, 106, 312, 116),
+        Word("rue", 316, 106, 334, 116),
+        Word("de", 338, 106, 350, 116),
+        Word("Lyon", 354, 106, 380, 116),
     ]
     assert [line.strip() for line in page_lines(words) if line.strip()] == ["Ma jolie boutique", "35 rue de Lyon"]
 

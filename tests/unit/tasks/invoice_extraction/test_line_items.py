@@ -9,7 +9,9 @@ from tasks.invoice_extraction.rules import extract_fields
 from tests.support.samples import DE_INVOICE, OCR_RECEIPT, UK_INVOICE, US_INVOICE
 
 
-def _rows(lines: list[str], decimal_comma: bool = False) -> list[tuple[str | None, Decimal | None, Decimal | None, Decimal | None]]:
+def _rows(
+    lines: list[str], decimal_comma: bool = False
+) -> list[tuple[str | None, Decimal | None, Decimal | None, Decimal | None]]:
     return [(i.description, i.quantity, i.unit_price, i.amount) for i in read_line_items(lines, decimal_comma)]
 
 
@@ -30,7 +32,10 @@ def test_german_table_with_position_numbers_and_decimal_commas() -> None:
         ("Wartungsvertrag Q1/2024", Decimal("1"), Decimal("1100.00"), Decimal("1100.00")),
         ("Ersatzteile Kompressor", Decimal("4"), Decimal("38.75"), Decimal("155.00")),
     ]
-    assert [i.amount for i in extract_fields("\n".join(UK_INVOICE)).fields.line_items] == [Decimal("360.00"), Decimal("280.00")]
+    assert [i.amount for i in extract_fields("\n".join(UK_INVOICE)).fields.line_items] == [
+        Decimal("360.00"),
+        Decimal("280.00"),
+    ]
 
 
 def test_price_before_quantity_with_tax_rate_and_unit_words() -> None:

@@ -16,20 +16,48 @@ from tasks.invoice_extraction.models import Extraction, InvoiceFields
 from tasks.invoice_extraction.rules import extract_fields
 
 
-def statement(ref: str, issued: str, rows: list[str], balance: str, vendor: str = "Kestrel Supplies Ltd", bank: str = "GB33BUKB20201555555555") -> str:
-    return "\n".join([
-        vendor, "12 Harbour Road, Leeds LS1 4AB", "Phone 0113 496 0000", "", "Statement of charges",
-        f"Our ref        {ref}", f"Issued on      {issued}", "Customer: Blue Finch GmbH", "", *rows,
-        f"Balance to settle   GBP {balance}", f"Pay to IBAN {bank}",
-    ])
+def statement(
+    ref: str,
+    issued: str,
+    rows: list[str],
+    balance: str,
+    vendor: str = "Kestrel Supplies Ltd",
+    bank: str = "GB33BUKB20201555555555",
+) -> str:
+    return "\n".join(
+        [
+            vendor,
+            "12 Harbour Road, Leeds LS1 4AB",
+            "Phone 0113 496 0000",
+            "",
+            "Statement of charges",
+            f"Our ref        {ref}",
+            f"Issued on      {issued}",
+            "Customer: Blue Finch GmbH",
+            "",
+            *rows,
+            f"Balance to settle   GBP {balance}",
+            f"Pay to IBAN {bank}",
+        ]
+    )
 
 
-FIRST = statement("KS/2024/0117", "03/04/2024", ["Widgets 10 x 12.00     120.00", "Carriage                 8.50"], "128.50")
-SECOND = statement("KS/2024/0142", "05/06/2024", ["Bolts 4 x 15.00     60.00", "Carriage                15.20"], "75.20")
+FIRST = statement(
+    "KS/2024/0117", "03/04/2024", ["Widgets 10 x 12.00     120.00", "Carriage                 8.50"], "128.50"
+)
+SECOND = statement(
+    "KS/2024/0142", "05/06/2024", ["Bolts 4 x 15.00     60.00", "Carriage                15.20"], "75.20"
+)
 # A line the rules take for the total ("Total goods") stands above the amount to pay.
-WITH_GOODS_TOTAL = statement("KS/2024/0150", "07/06/2024", ["Bolts 4 x 15.00     60.00", "Total goods     60.00", "Carriage   15.20"], "75.20")
+WITH_GOODS_TOTAL = statement(
+    "KS/2024/0150", "07/06/2024", ["Bolts 4 x 15.00     60.00", "Total goods     60.00", "Carriage   15.20"], "75.20"
+)
 APPROVED_FIRST = InvoiceFields(
-    vendor_name="Kestrel Supplies Ltd", invoice_number="KS/2024/0117", invoice_date=date(2024, 4, 3), currency="GBP", total=Decimal("128.50"),
+    vendor_name="Kestrel Supplies Ltd",
+    invoice_number="KS/2024/0117",
+    invoice_date=date(2024, 4, 3),
+    currency="GBP",
+    total=Decimal("128.50"),
     iban="GB33BUKB20201555555555",
 )
 
@@ -37,9 +65,20 @@ APPROVED_FIRST = InvoiceFields(
 def rules_read(text: str) -> Extraction:
     """What the pipeline hands the memory: the rules' reading, escalated where a required field is missing."""
     read = extract_fields(text)
-    missing = [Escalation(reason=EscalationReason.MISSING_DATA, field=n, detail=f"{n} not found in the document") for n in ("invoice_number", "total") if getattr(read.fields, n) is None]
-    return Extraction(source="doc.txt", status="escalated" if missing else "ok", fields=read.fields, confidence=read.confidence, escalations=missing, text=text,
-                      inputs={"sha256": "0" * 64, "bytes": 1})
+    missing = [
+        Escalation(reason=EscalationReason.MISSING_DATA, field=n, detail=f"{n} not found in the document")
+        for n in ("invoice_number", "total")
+        if getattr(read.fields, n) is None
+    ]
+    return Extraction(
+        source="doc.txt",
+        status="escalated" if missing else "ok",
+        fields=read.fields,
+        confidence=read.confidence,
+        escalations=missing,
+        text=text,
+        inputs={"sha256": "0" * 64, "bytes": 1},
+    )
 
 
 def test_the_rules_alone_miss_what_the_vendor_prints_under_its_own_labels() -> None:
@@ -52,7 +91,11 @@ def test_the_second_statement_of_a_vendor_is_read_where_the_first_had_its_values
 
     read = with_memory(rules_read(SECOND), memory)
 
-    assert (read.fields.invoice_number, read.fields.invoice_date, read.fields.total) == ("KS/2024/0142", date(2024, 6, 5), Decimal("75.20"))
+    assert (read.fields.invoice_number, read.fields.invoice_date, read.fields.total) == (
+        "KS/2024/0142",
+        date(2024, 6, 5),
+        Decimal("75.20"),
+    )
     assert read.status == "ok" and read.escalations == []  # the missing fields are found: nothing left to escalate
     assert read.notices == []  # the rules had nothing to disagree with
     assert read.inputs == {"sha256": "0" * 64, "bytes": 1, "memory": "history.1+test"}
@@ -99,7 +142,9 @@ def test_a_corrected_field_is_read_the_corrected_way_next_time() -> None:
 
 def test_the_vendor_is_told_by_its_letterhead_when_the_name_is_misread() -> None:
     memory = Memory.of("history.1+test", [learn(FIRST, APPROVED_FIRST, extract_fields(FIRST).fields)])
-    renamed = SECOND.replace("Kestrel Supplies Ltd", "Kestrel Supp1ies Ltd", 1)  # a scan's misread name, not one people approved
+    renamed = SECOND.replace(
+        "Kestrel Supplies Ltd", "Kestrel Supp1ies Ltd", 1
+    )  # a scan's misread name, not one people approved
     found = memory.identify(renamed.split("\n"), InvoiceFields(vendor_name="Kestrel Supp1ies Ltd"))
 
     assert found is not None and found[0].key == "kestrelsuppliesltd" and "letterhead" in found[1]
@@ -117,7 +162,9 @@ def test_another_vendor_is_left_to_the_rules() -> None:
 
 def test_a_new_bank_account_for_a_known_vendor_is_escalated() -> None:
     memory = Memory.of("history.1+test", [learn(FIRST, APPROVED_FIRST, extract_fields(FIRST).fields)])
-    changed = statement("KS/2024/0142", "05/06/2024", ["Bolts 4 x 15.00     60.00"], "60.00", bank="DE89370400440532013000")
+    changed = statement(
+        "KS/2024/0142", "05/06/2024", ["Bolts 4 x 15.00     60.00"], "60.00", bank="DE89370400440532013000"
+    )
 
     read = with_memory(rules_read(changed), memory)
 
@@ -130,15 +177,27 @@ def test_dates_are_learnt_in_the_order_the_vendor_prints_them() -> None:
     learnt = learn(FIRST, APPROVED_FIRST)
     assert {a.form for a in learnt.anchors["invoice_date"]} == {"dmy"}
     assert [a.label for a in learnt.anchors["invoice_number"]] == ["OUR REF"]
-    assert {(a.label, a.form) for a in learnt.anchors["total"]} == {("TO SETTLE GBP", "point")}  # the last three words before it
+    assert {(a.label, a.form) for a in learnt.anchors["total"]} == {
+        ("TO SETTLE GBP", "point")
+    }  # the last three words before it
 
 
 def test_places_that_always_agreed_but_differ_now_leave_the_choice_to_the_rules() -> None:
     """Both amounts held the total on the learnt receipt (nothing was rounded); on the next one they
     differ, and the memory cannot tell which is meant: the rules' reading (the line labelled total,
     though "Goods" comes first on the receipt) stands, with no notice."""
+
     def receipt(number: str, before: str, after: str) -> str:
-        return "\n".join(["Corner Hardware Sdn Bhd", "Lot 5 Jalan Besar", f"Receipt {number}", "Hammer 1 x 12.00", f"Goods RM {before}", f"Total RM {after}"])
+        return "\n".join(
+            [
+                "Corner Hardware Sdn Bhd",
+                "Lot 5 Jalan Besar",
+                f"Receipt {number}",
+                "Hammer 1 x 12.00",
+                f"Goods RM {before}",
+                f"Total RM {after}",
+            ]
+        )
 
     first = receipt("R-0001", "12.00", "12.00")
     approved = InvoiceFields(vendor_name="Corner Hardware Sdn Bhd", invoice_number="R-0001", total=Decimal("12.00"))
@@ -167,12 +226,21 @@ def test_a_chain_s_address_is_the_approved_one_printed_on_the_receipt() -> None:
     """Two branches were approved with their addresses (people leave the state out; the rules add it);
     a receipt of the first is read with the first's, and one from a branch never seen keeps what the
     rules read, with nothing to disagree about."""
+
     def receipt(address: str, number: str) -> str:
         return "\n".join(["Sunrise Pharmacy Sdn Bhd", address, "Selangor", f"Receipt no: {number}", "Total RM 9.90"])
 
-    north, south, east = "No 5, Jalan Utara 2, 40150 Shah Alam", "Lot 12, Jalan Selatan 9, 47500 Subang Jaya", "21 Jalan Timur, 43000 Kajang"
+    north, south, east = (
+        "No 5, Jalan Utara 2, 40150 Shah Alam",
+        "Lot 12, Jalan Selatan 9, 47500 Subang Jaya",
+        "21 Jalan Timur, 43000 Kajang",
+    )
     learnt = [
-        learn(text, InvoiceFields(vendor_name="Sunrise Pharmacy Sdn Bhd", vendor_address=address, total=Decimal("9.90")), extract_fields(text).fields)
+        learn(
+            text,
+            InvoiceFields(vendor_name="Sunrise Pharmacy Sdn Bhd", vendor_address=address, total=Decimal("9.90")),
+            extract_fields(text).fields,
+        )
         for address, text in ((north, receipt(north, "N-01")), (south, receipt(south, "S-01")))
     ]
     memory = Memory.of("history.2+test", learnt)
@@ -199,7 +267,12 @@ def test_a_vat_id_is_held_against_the_vendors_vat_ids_only() -> None:
 def test_an_address_known_from_history_is_given_as_this_document_prints_it() -> None:
     from tasks.invoice_extraction.memory import _as_printed
 
-    lines = ["POPULAR BOOK CO. (M) SDN BHD", "NO 8, JALAN 7/118B, DESA TUN RAZAK", "56000 KUALA LUMPUR, MALAYSIA", "TEL: 03-1234"]
+    lines = [
+        "POPULAR BOOK CO. (M) SDN BHD",
+        "NO 8, JALAN 7/118B, DESA TUN RAZAK",
+        "56000 KUALA LUMPUR, MALAYSIA",
+        "TEL: 03-1234",
+    ]
     # approved on an earlier receipt whose scan read "RAZAH": this one prints "RAZAK", and that is what it says
     assert _as_printed("NO 8, JALAN 7/118B, DESA TUN RAZAH 56000 KUALA LUMPUR, MALAYSIA", lines) == (
         "NO 8, JALAN 7/118B, DESA TUN RAZAK, 56000 KUALA LUMPUR, MALAYSIA"

@@ -53,23 +53,48 @@ def test_an_invoice_image_is_read_into_the_same_fields_as_its_text_layer(tmp_pat
 
     assert (scan.status, scan.escalations) == ("ok", [])
     fields = scan.fields
-    assert (fields.invoice_number, fields.invoice_date, fields.due_date) == ("NT-2024-0815", date(2024, 2, 5), date(2024, 3, 6))
-    assert (fields.currency, fields.subtotal, fields.tax_total, fields.total) == ("EUR", Decimal("1255.00"), Decimal("238.45"), Decimal("1493.45"))
-    assert (fields.vendor_name, fields.vendor_tax_id, fields.iban) == ("Nordlicht Technik GmbH", "DE287451934", "DE12500105170648489890")
+    assert (fields.invoice_number, fields.invoice_date, fields.due_date) == (
+        "NT-2024-0815",
+        date(2024, 2, 5),
+        date(2024, 3, 6),
+    )
+    assert (fields.currency, fields.subtotal, fields.tax_total, fields.total) == (
+        "EUR",
+        Decimal("1255.00"),
+        Decimal("238.45"),
+        Decimal("1493.45"),
+    )
+    assert (fields.vendor_name, fields.vendor_tax_id, fields.iban) == (
+        "Nordlicht Technik GmbH",
+        "DE287451934",
+        "DE12500105170648489890",
+    )
     assert fields == printed.fields
     for name, score in printed.confidence.items():  # OCR is never surer than a text layer, and clean print is read well
         assert 0.5 < scan.confidence[name] <= score, name
     assert sum(scan.confidence.values()) < sum(printed.confidence.values())
 
 
-def test_fields_a_model_read_from_a_scan_are_weighed_by_the_words_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    answer = {"document_type": "invoice", "vendor_name": "Nordlicht Technik GmbH", "invoice_number": "NT-2024-0815", "invoice_date": "2024-02-05",
-              "currency": "EUR", "total": 1493.45}
+def test_fields_a_model_read_from_a_scan_are_weighed_by_the_words_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = {
+        "document_type": "invoice",
+        "vendor_name": "Nordlicht Technik GmbH",
+        "invoice_number": "NT-2024-0815",
+        "invoice_date": "2024-02-05",
+        "currency": "EUR",
+        "total": 1493.45,
+    }
     scan = _write(tmp_path, "de.png", image_file(page_images(DE_INVOICE), "PNG"))
     with llm_configured(monkeypatch):
         result = extract_document(scan, REQUIRED, backend="llm", client=FakeLlm(answer).client())
 
-    assert (result.status, result.fields.invoice_number, result.fields.total) == ("ok", "NT-2024-0815", Decimal("1493.45"))
+    assert (result.status, result.fields.invoice_number, result.fields.total) == (
+        "ok",
+        "NT-2024-0815",
+        Decimal("1493.45"),
+    )
     assert all(0.5 < result.confidence[name] < CONFIDENCE for name in answer if name != "document_type")
 
 
@@ -93,13 +118,21 @@ def test_an_image_only_pdf_is_read_by_ocr(tmp_path: Path) -> None:
 
     assert (result.status, result.escalations) == ("ok", [])
     fields = result.fields
-    assert (fields.invoice_number, fields.invoice_date, fields.po_number) == ("BOS-24-0317", date(2024, 3, 15), "PO-55821")
+    assert (fields.invoice_number, fields.invoice_date, fields.po_number) == (
+        "BOS-24-0317",
+        date(2024, 3, 15),
+        "PO-55821",
+    )
     assert (fields.currency, fields.total) == ("USD", Decimal("1222.56"))
     assert all(score < 1.0 for score in result.confidence.values())
 
 
 def test_every_page_of_a_tiff_is_read_in_order(tmp_path: Path) -> None:
-    pages = page_images(["Brightline Office Supply LLC", "Invoice Number: BOS-24-0317"]) + [blank_page()] + page_images(["Total Due $1,222.56"])
+    pages = (
+        page_images(["Brightline Office Supply LLC", "Invoice Number: BOS-24-0317"])
+        + [blank_page()]
+        + page_images(["Total Due $1,222.56"])
+    )
     text = read_document(_write(tmp_path, "fax.tif", image_file(pages, "TIFF")))
 
     first, second, third = text.split("\f")
@@ -124,7 +157,9 @@ def test_pale_print_and_text_on_a_shaded_row_are_read() -> None:
     draw.text((100, 315), "Payment due by 14 April 2024", fill=0, font=font)
 
     text = document_text(image_file([page], "PNG", dpi=200), "pale.png").text
-    lines = [line.strip() for line in text.splitlines() if line.strip()]  # the layout marks the wide gaps between them with blank lines
+    lines = [
+        line.strip() for line in text.splitlines() if line.strip()
+    ]  # the layout marks the wide gaps between them with blank lines
 
     assert lines == ["Invoice Number: BOS-24-0317", "Room Charges Grand Total", "Payment due by 14 April 2024"]
 
@@ -139,13 +174,19 @@ def test_a_blank_scan_needs_ocr_and_says_it_is_blank(tmp_path: Path) -> None:
 
 
 def test_a_page_of_unsure_words_is_illegible(monkeypatch: pytest.MonkeyPatch) -> None:
-    unsure = [Word("lnvo1ce", 10, 10, 80, 30, 0.35), Word("N0:", 90, 10, 120, 30, 0.4), Word("4?11", 130, 10, 170, 30, 0.55)]
+    unsure = [
+        Word("lnvo1ce", 10, 10, 80, 30, 0.35),
+        Word("N0:", 90, 10, 120, 30, 0.4),
+        Word("4?11", 130, 10, 170, 30, 0.55),
+    ]
     monkeypatch.setattr(Ocr, "_tesseract", lambda self, image, dpi: unsure)
     page = Ocr("x.png", OcrOptions()).page(blank_page(72), 72)
     assert page.words == [] and page.problem is not None and "illegible" in page.problem and "0.43" in page.problem
 
 
-def test_without_tesseract_the_scan_is_escalated_with_the_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_tesseract_the_scan_is_escalated_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     result = extract_document(_write(tmp_path, "scan.png", image_file(page_images(US_INVOICE), "PNG")), REQUIRED)
     assert (result.status, [e.reason for e in result.escalations]) == ("escalated", [EscalationReason.NEEDS_OCR])
@@ -154,10 +195,17 @@ def test_without_tesseract_the_scan_is_escalated_with_the_reason(tmp_path: Path,
 
 def _png_header(width: int, height: int) -> bytes:
     """A PNG that claims ``width`` x ``height`` pixels and holds almost nothing: a decompression bomb's header."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_an_image_too_large_to_decode_is_refused_undecoded() -> None:
@@ -170,7 +218,9 @@ def test_an_image_too_large_to_decode_is_refused_undecoded() -> None:
     image_bomb = _reason(image_only_pdf(50_000, 50_000), "scan.pdf")
     assert image_bomb.reason == "too_large_when_expanded" and "50000x50000-pixel image" in str(image_bomb)
 
-    small_budget = _reason(image_file(page_images(["Invoice Number: 1"], dpi=100), "TIFF"), "fax.tif", OcrOptions(max_pixels=500_000))
+    small_budget = _reason(
+        image_file(page_images(["Invoice Number: 1"], dpi=100), "TIFF"), "fax.tif", OcrOptions(max_pixels=500_000)
+    )
     assert small_budget.reason == "too_large_when_expanded" and "page 1" in str(small_budget)
 
 
@@ -195,7 +245,9 @@ def test_ocr_is_killed_with_a_reader_killed_at_its_time_limit(tmp_path: Path, mo
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     scan = _write(tmp_path, "scan.png", image_file(page_images(["Invoice Number: 1"], dpi=100), "PNG"))
 
-    (result,) = extract_documents([ReadJob(scan, "scan.png", tuple(REQUIRED), ReadOptions())], limits=Limits(512 * MB, 60, 3, 64 * MB, 1))
+    (result,) = extract_documents(
+        [ReadJob(scan, "scan.png", tuple(REQUIRED), ReadOptions())], limits=Limits(512 * MB, 60, 3, 64 * MB, 1)
+    )
 
     assert result.status == "error" and "read_timeout" in (result.error or "")
     pid = int(pid_file.read_text())

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from opsgate.learning import evaluation
 from opsgate.cli.app import app
+from opsgate.learning import evaluation
 from opsgate.learning.evaluation import EvaluationReport, FieldAgreement
 from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, AuditRow, ExecutionRow, PayableRow, ProposalRow
 from opsgate.workflows import by_name
@@ -51,13 +51,33 @@ fr.pdf,posted,Quillfeather Traductions SARL,QF-0099,2024-02-14,,EUR,,,480.00,,
 nt.pdf,posted,Nordlicht Technik GmbH,NT-2024-0816,05/02/2024,,EUR,,,"1.222,50",,
 ghost.pdf,escalated,,,,,,,,,,
 """
-FIELDS = ["vendor_name", "invoice_number", "invoice_date", "due_date", "currency", "subtotal", "tax_total", "total", "po_number", "iban"]
+FIELDS = [
+    "vendor_name",
+    "invoice_number",
+    "invoice_date",
+    "due_date",
+    "currency",
+    "subtotal",
+    "tax_total",
+    "total",
+    "po_number",
+    "iban",
+]
 
 
 @pytest.fixture
 def shadow_batch(opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Batch:
     use_policy_variant(tmp_path / "policies", monkeypatch, lambda policy: policy["autonomy"].update(invoice="shadow"))
-    inbox = write_inbox(tmp_path / "inbox", {"us.pdf": US_INVOICE, "de.pdf": DE_INVOICE, "uk.pdf": UK_INVOICE, "fr.pdf": MISSING_TOTAL_INVOICE, "empty.pdf": b""})
+    inbox = write_inbox(
+        tmp_path / "inbox",
+        {
+            "us.pdf": US_INVOICE,
+            "de.pdf": DE_INVOICE,
+            "uk.pdf": UK_INVOICE,
+            "fr.pdf": MISSING_TOTAL_INVOICE,
+            "empty.pdf": b"",
+        },
+    )
     return proposed_batch(inbox)
 
 
@@ -68,8 +88,11 @@ def _report(path: Path) -> EvaluationReport:
 
 def _store_state(store: StoreProbe) -> dict[str, object]:
     return {
-        "payables": store.count(PayableRow), "approval requests": store.count(ApprovalRequestRow), "approvals": store.count(ApprovalRow),
-        "executions": store.count(ExecutionRow), "audit rows": store.count(AuditRow),
+        "payables": store.count(PayableRow),
+        "approval requests": store.count(ApprovalRequestRow),
+        "approvals": store.count(ApprovalRow),
+        "executions": store.count(ExecutionRow),
+        "audit rows": store.count(AuditRow),
         "proposals": sorted((Path(r.source).name, r.status) for r in store.rows(ProposalRow)),
     }
 
@@ -79,7 +102,13 @@ def test_every_figure_matches_the_hand_count(shadow_batch: Batch, tmp_path: Path
     outcomes = tmp_path / "outcomes.csv"
     outcomes.write_text(OUTCOMES, encoding="utf-8")
     before = _store_state(store)
-    assert before["proposals"] == [("de.pdf", "shadowed"), ("empty.pdf", "failed"), ("fr.pdf", "escalated"), ("uk.pdf", "shadowed"), ("us.pdf", "shadowed")]
+    assert before["proposals"] == [
+        ("de.pdf", "shadowed"),
+        ("empty.pdf", "failed"),
+        ("fr.pdf", "escalated"),
+        ("uk.pdf", "shadowed"),
+        ("us.pdf", "shadowed"),
+    ]
 
     report = _report(outcomes)
 
@@ -91,18 +120,28 @@ def test_every_figure_matches_the_hand_count(shadow_batch: Batch, tmp_path: Path
     assert o.at_stake == {"EUR": Decimal("54.00"), "GBP": Decimal("768.00")}  # 1493.45 - 1439.45; uk's whole total
     assert (o.should_have_escalated, o.missed_actions) == (1, 1)  # uk; fr
     # fields are compared where the agent proposed a posting and people posted: us and de
-    assert o.fields == [FieldAgreement(field=f, compared=2, agreed=1 if f == "total" else 2, rate=0.5 if f == "total" else 1.0) for f in FIELDS]
+    assert o.fields == [
+        FieldAgreement(field=f, compared=2, agreed=1 if f == "total" else 2, rate=0.5 if f == "total" else 1.0)
+        for f in FIELDS
+    ]
     # read tools by every case with an action or a failure (fr's escalation has no action, so no proposed event); the posting by us, de, uk
     assert o.tools == {"inbox.read": 4, "payables.post": 3, "payables.read": 4}
     assert [(g.case_type, g.instruction_version, g.cases) for g in report.groups] == [("invoice", "rules-v1", 5)]
-    assert [(Path(w.source).name, w.unit, w.cost) for w in report.wrong_actions] == [("de.pdf", "EUR", Decimal("54.00")), ("uk.pdf", "GBP", Decimal("768.00"))]
+    assert [(Path(w.source).name, w.unit, w.cost) for w in report.wrong_actions] == [
+        ("de.pdf", "EUR", Decimal("54.00")),
+        ("uk.pdf", "GBP", Decimal("768.00")),
+    ]
     assert report.wrong_actions[0].what == "would post with a wrong total 1493.45, people posted 1439.45"
     assert report.wrong_actions[1].what == "would post GBP 768.00; people rejected it"
-    assert [(u.where, u.detail) for u in report.outcomes_without_proposal] == [("source 'ghost.pdf'", "people escalated it; no shadow case has this file name")]
-    assert [(p.where, p.detail) for p in report.problems] == [(
-        "source 'nt.pdf'",
-        "invoice_date '05/02/2024' is not an ISO date (YYYY-MM-DD); total '1.222,50' is not a decimal amount (digits, a point before the decimals)",
-    )]
+    assert [(u.where, u.detail) for u in report.outcomes_without_proposal] == [
+        ("source 'ghost.pdf'", "people escalated it; no shadow case has this file name")
+    ]
+    assert [(p.where, p.detail) for p in report.problems] == [
+        (
+            "source 'nt.pdf'",
+            "invoice_date '05/02/2024' is not an ISO date (YYYY-MM-DD); total '1.222,50' is not a decimal amount (digits, a point before the decimals)",
+        )
+    ]
 
     parquet = tmp_path / "outcomes.parquet"
     pd.read_csv(outcomes, dtype=str, keep_default_na=False).to_parquet(parquet)
@@ -126,12 +165,19 @@ def test_the_command_prints_the_report_and_its_json(shadow_batch: Batch, tmp_pat
     assert "5 shadow cases" in printed.output and "Actions agree: 50.0% (exactly: 25.0%)" in printed.output
     assert "EUR 54.00, GBP 768.00" in printed.output and "1/2 (50.0%)" in printed.output
 
-    answer = runner.invoke(app, ["eval", "invoice_extraction", "--outcomes", str(outcomes), "--since", "2000-01-01", "--json"])
+    answer = runner.invoke(
+        app, ["eval", "invoice_extraction", "--outcomes", str(outcomes), "--since", "2000-01-01", "--json"]
+    )
     assert answer.exit_code == 0, answer.output
     report = json.loads(answer.stdout)
     assert report["workflow"] == "invoice_extraction" and report["since"].startswith("2000-01-01T00:00:00")
     overall = report["overall"]
-    assert (overall["cases"], overall["compared"], overall["action_agreement_rate"], overall["exact_rate"]) == (5, 4, 0.5, 0.25)
+    assert (overall["cases"], overall["compared"], overall["action_agreement_rate"], overall["exact_rate"]) == (
+        5,
+        4,
+        0.5,
+        0.25,
+    )
     assert overall["at_stake"] == {"EUR": "54.00", "GBP": "768.00"}  # exact decimals, as text
     assert [(w["unit"], w["cost"]) for w in report["wrong_actions"]] == [("EUR", "54.00"), ("GBP", "768.00")]
     assert len(report["outcomes_without_proposal"]) == 1 and len(report["problems"]) == 1
@@ -146,7 +192,9 @@ def test_cases_of_runs_that_shadowed_nothing_are_not_evaluated(opsgate_env: str,
     outcomes = tmp_path / "outcomes.csv"
     outcomes.write_text(OUTCOMES, encoding="utf-8")
     report = _report(outcomes)
-    assert report.overall.cases == 0 and len(report.outcomes_without_proposal) == 5  # us de uk fr ghost; nt is a bad row
+    assert (
+        report.overall.cases == 0 and len(report.outcomes_without_proposal) == 5
+    )  # us de uk fr ghost; nt is a bad row
 
 
 @pytest.mark.parametrize(
@@ -168,7 +216,17 @@ def test_values_are_compared_in_the_form_finance_accepts(field: str, written: st
     assert comparable(field, written) == compared
 
 
-@pytest.mark.parametrize(("field", "written"), [("total", "1.222,56"), ("total", "12,34"), ("total", "EUR 5"), ("invoice_date", "15.03.2024"), ("invoice_date", "2024-02-30"), ("due_date", "2024-03-15 13:00")])
+@pytest.mark.parametrize(
+    ("field", "written"),
+    [
+        ("total", "1.222,56"),
+        ("total", "12,34"),
+        ("total", "EUR 5"),
+        ("invoice_date", "15.03.2024"),
+        ("invoice_date", "2024-02-30"),
+        ("due_date", "2024-03-15 13:00"),
+    ],
+)
 def test_values_that_cannot_be_told_apart_are_refused(field: str, written: str) -> None:
     with pytest.raises(ValueError, match="is not"):
         comparable(field, written)

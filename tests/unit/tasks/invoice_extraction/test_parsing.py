@@ -130,7 +130,10 @@ def test_month_names_in_the_languages_invoices_come_in(text: str, expected: date
     ("printed", "iban"),
     [
         ("IBAN DEO2 1203 OOOO OOOO 2O2O 51", "DE02120300000000202051"),  # a scan read zeros as O
-        ("IBAN NL9I ABNA O417 1643 OO", "NL91ABNA0417164300"),  # digits where the Dutch format wants digits, the bank code kept
+        (
+            "IBAN NL9I ABNA O417 1643 OO",
+            "NL91ABNA0417164300",
+        ),  # digits where the Dutch format wants digits, the bank code kept
     ],
 )
 def test_an_iban_a_scan_misread_is_read_as_its_country_writes_it(printed: str, iban: str) -> None:

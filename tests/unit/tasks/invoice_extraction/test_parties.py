@@ -44,7 +44,14 @@ Total GBP 240.00
 
 @pytest.mark.parametrize(
     ("seller", "buyer"),
-    [("Supplier", "Bill to"), ("Fournisseur", "Client"), ("Lieferant", "Rechnungsempfänger"), ("Leverancier", "Klant"), ("Fornitore", "Cliente"), ("Emisor", "Comprador")],
+    [
+        ("Supplier", "Bill to"),
+        ("Fournisseur", "Client"),
+        ("Lieferant", "Rechnungsempfänger"),
+        ("Leverancier", "Klant"),
+        ("Fornitore", "Cliente"),
+        ("Emisor", "Comprador"),
+    ],
 )
 def test_side_by_side_blocks_are_not_interleaved(seller: str, buyer: str) -> None:
     text = SIDE_BY_SIDE.replace("Supplier", seller.ljust(len("Supplier"))).replace("Bill to", buyer)

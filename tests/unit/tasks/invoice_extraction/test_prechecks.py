@@ -10,7 +10,14 @@ import pytest
 from opsgate.errors import ExtractionError
 from tasks.invoice_extraction.extracting import extract_document
 from tasks.invoice_extraction.reading import check_pdf, document_text, is_pdf
-from tests.support.pdf_builder import deeply_nested_pdf, flate_bomb_pdf, image_only_pdf, object_stream_pdf, text_pdf, zipped
+from tests.support.pdf_builder import (
+    deeply_nested_pdf,
+    flate_bomb_pdf,
+    image_only_pdf,
+    object_stream_pdf,
+    text_pdf,
+    zipped,
+)
 from tests.support.samples import US_INVOICE
 
 MB = 1024 * 1024

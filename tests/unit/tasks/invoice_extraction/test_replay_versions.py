@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from opsgate.errors import ConfigurationError
+from opsgate.learning.replay import past_cases, replay
 from opsgate.policy.loader import load_policy
 from opsgate.proposing.prompts import load_prompt
-from opsgate.learning.replay import past_cases, replay
 from opsgate.workflows import by_name
 from tasks.invoice_extraction.llm_extraction import PROMPTS
 from tasks.invoice_extraction.replay import Reader, reader_for
@@ -27,8 +27,16 @@ from tests.support.fake_llm import FakeLlm, llm_configured
 
 V2_SYSTEM = "You read invoices and return their fields as JSON. Version two: amounts always as printed."
 US_AS_READ = {
-    "document_type": "invoice", "vendor_name": "Brightline Office Supply LLC", "invoice_number": "BOS-24-0317", "invoice_date": "2024-03-15",
-    "due_date": "2024-04-14", "currency": "USD", "subtotal": 1132.0, "tax_total": 90.56, "total": 1222.56, "po_number": "PO-55821",
+    "document_type": "invoice",
+    "vendor_name": "Brightline Office Supply LLC",
+    "invoice_number": "BOS-24-0317",
+    "invoice_date": "2024-03-15",
+    "due_date": "2024-04-14",
+    "currency": "USD",
+    "subtotal": 1132.0,
+    "tax_total": 90.56,
+    "total": 1222.56,
+    "po_number": "PO-55821",
 }
 
 
@@ -37,7 +45,9 @@ def prompts(tmp_path: Path) -> Path:
     """The workflow's prompts with a newer version beside them: v1 is no longer the newest."""
     folder = tmp_path / "prompts"
     shutil.copytree(PROMPTS, folder)
-    (folder / "extract_invoice.v2.md").write_text(f"{V2_SYSTEM}\n---\n<<<DOCUMENT\n{{document}}\nDOCUMENT>>>\n", encoding="utf-8")
+    (folder / "extract_invoice.v2.md").write_text(
+        f"{V2_SYSTEM}\n---\n<<<DOCUMENT\n{{document}}\nDOCUMENT>>>\n", encoding="utf-8"
+    )
     return folder
 
 
@@ -52,7 +62,9 @@ def _replayed(version: str, prompts: Path) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["name.vN", "name.vN+digest"])
-def test_an_older_version_is_sent_and_recorded(decided: Batch, prompts: Path, monkeypatch: pytest.MonkeyPatch, full: bool) -> None:
+def test_an_older_version_is_sent_and_recorded(
+    decided: Batch, prompts: Path, monkeypatch: pytest.MonkeyPatch, full: bool
+) -> None:
     v1 = load_prompt(prompts / "extract_invoice.v1.md")
     with llm_configured(monkeypatch):
         versions, systems = _replayed(v1.ident if full else "extract_invoice.v1", prompts)
@@ -76,26 +88,40 @@ def test_each_backend_reads_with_the_version_named(prompts: Path) -> None:
     assert reader_for("rules-v1", prompts) == Reader("rules")
 
 
-def test_an_ident_whose_prompt_file_was_edited_since_is_refused(decided: Batch, prompts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_ident_whose_prompt_file_was_edited_since_is_refused(
+    decided: Batch, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     recorded = load_prompt(prompts / "extract_invoice.v1.md").ident
     path = prompts / "extract_invoice.v1.md"
-    path.write_text(path.read_text(encoding="utf-8").replace("never guess", "never guess, never round"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("never guess", "never guess, never round"), encoding="utf-8"
+    )
     edited = load_prompt(path)
     fake = FakeLlm(US_AS_READ)
     with llm_configured(monkeypatch), pytest.raises(ConfigurationError) as refused:
-        replay_invoices([], f"rules-v1+{recorded}", load_policy("invoice_extraction"), client=fake.client(), prompts=prompts)
-    assert str(refused.value).startswith(f"instruction version 'rules-v1+{recorded}' cannot be replayed: {path} was edited since {recorded} was recorded")
+        replay_invoices(
+            [], f"rules-v1+{recorded}", load_policy("invoice_extraction"), client=fake.client(), prompts=prompts
+        )
+    assert str(refused.value).startswith(
+        f"instruction version 'rules-v1+{recorded}' cannot be replayed: {path} was edited since {recorded} was recorded"
+    )
     assert f"its text is now {edited.ident}" in str(refused.value)
     assert fake.requests == []
 
 
 def test_an_unknown_version_lists_the_versions_there(prompts: Path) -> None:
-    with pytest.raises(ConfigurationError, match=r"'extract_invoice\.v9' cannot be replayed: no prompt extract_invoice\.v9 in .*; versions there: extract_invoice\.v1, extract_invoice\.v2$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"'extract_invoice\.v9' cannot be replayed: no prompt extract_invoice\.v9 in .*; versions there: extract_invoice\.v1, extract_invoice\.v2$",
+    ):
         reader_for("extract_invoice.v9", prompts)
 
 
 def test_the_command_path_refuses_an_unknown_version_of_the_installed_prompts(opsgate_env: str) -> None:
     """``opsgate replay invoices`` goes through the platform, which reads the workflow's own folder."""
     now = datetime.now(timezone.utc)
-    with pytest.raises(ConfigurationError, match=r"no prompt extract_invoice\.v9 in .*tasks/invoice_extraction/prompts; versions there: extract_invoice\.v1$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"no prompt extract_invoice\.v9 in .*tasks/invoice_extraction/prompts; versions there: extract_invoice\.v1$",
+    ):
         replay(by_name("invoice_extraction"), "extract_invoice.v9", now - timedelta(days=1), now)

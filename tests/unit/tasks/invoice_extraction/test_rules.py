@@ -122,7 +122,9 @@ def test_invalid_iban_is_kept_as_printed_but_never_trusted() -> None:
     """A mistyped account must reach a person as printed (and be escalated), not silently vanish."""
     result = extract_fields("IBAN: GB34 BUKB 2020 1555 5555 55\nTotal 1.00 EUR")
     assert (result.fields.iban, result.confidence["iban"]) == ("GB34BUKB20201555555555", DOUBTFUL)
-    assert extract_fields("Ref GB34 BUKB 2020 1555 5555 55\nTotal 1.00 EUR").fields.iban is None  # unlabelled: not an account
+    assert (
+        extract_fields("Ref GB34 BUKB 2020 1555 5555 55\nTotal 1.00 EUR").fields.iban is None
+    )  # unlabelled: not an account
 
 
 @pytest.mark.parametrize(
@@ -222,7 +224,9 @@ def test_invoice_number_cell_found_by_column_position() -> None:
 
 
 def test_booking_id_and_number_sign_line_under_a_title() -> None:
-    assert extract_fields("PAYMENT RECEIPT\nBooking ID\nBKQ7731\nGrand Total Rs 500\n").fields.invoice_number == "BKQ7731"
+    assert (
+        extract_fields("PAYMENT RECEIPT\nBooking ID\nBKQ7731\nGrand Total Rs 500\n").fields.invoice_number == "BKQ7731"
+    )
     assert extract_fields("INVOICE\n# inv_2024_9\nJane Doe\nTotal: $5.00\n").fields.invoice_number == "inv_2024_9"
 
 
@@ -328,7 +332,12 @@ def test_an_italian_invoice() -> None:
     f = extract_fields(ITALIAN).fields
     assert (f.vendor_name, f.customer_name) == ("Ferramenta Rossi S.r.l.", "Bianchi Costruzioni S.p.A.")
     assert (f.invoice_number, f.invoice_date, f.due_date) == ("2024/118", date(2024, 3, 5), date(2024, 4, 4))
-    assert (f.subtotal, f.tax_total, f.total, f.currency) == (Decimal("1000.00"), Decimal("220.00"), Decimal("1220.00"), "EUR")
+    assert (f.subtotal, f.tax_total, f.total, f.currency) == (
+        Decimal("1000.00"),
+        Decimal("220.00"),
+        Decimal("1220.00"),
+        "EUR",
+    )
     assert f.vendor_tax_id == "IT01234567897"
 
 
@@ -337,13 +346,20 @@ def test_a_spanish_invoice_with_terms_instead_of_a_due_date() -> None:
     assert (f.vendor_name, f.customer_name) == ("Suministros García S.L.", "Talleres López S.A.")
     assert (f.invoice_number, f.invoice_date) == ("A-2024-0057", date(2024, 2, 12))
     assert f.due_date == date(2024, 3, 13)  # 12 Feb 2024 + 30 days, a leap year
-    assert (f.subtotal, f.tax_total, f.total, f.currency) == (Decimal("500.00"), Decimal("105.00"), Decimal("605.00"), "EUR")
+    assert (f.subtotal, f.tax_total, f.total, f.currency) == (
+        Decimal("500.00"),
+        Decimal("105.00"),
+        Decimal("605.00"),
+        "EUR",
+    )
 
 
 def test_a_receipt_naming_no_total_is_what_was_paid_less_the_change() -> None:
     text = "KEDAI MAJU ENTERPRISE\nDATE: 09/02/17\nSUB-TOTAL\t92.50\nT L\t94.00\nCASH\t100.00\nCHANGE\t6.00\n"
     assert extract_fields(text).fields.total == Decimal("94.00")
-    assert extract_fields(text.replace("CHANGE\t6.00\n", "")).fields.total == Decimal("92.50")  # the tender alone is no total
+    assert extract_fields(text.replace("CHANGE\t6.00\n", "")).fields.total == Decimal(
+        "92.50"
+    )  # the tender alone is no total
 
 
 def test_a_receipt_with_only_a_subtotal_and_no_tax_totals_its_subtotal() -> None:

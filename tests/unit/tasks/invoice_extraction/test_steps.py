@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from opsgate.learning.governing import governing
 from opsgate.governance import runs
+from opsgate.learning.governing import governing
 from opsgate.settings import get_settings
 from tasks.invoice_extraction.steps import list_inbox, propose_postings
 from tests.support.batches import write_inbox
@@ -17,27 +17,41 @@ from tests.support.pdf_builder import flate_bomb_pdf, image_only_pdf
 from tests.support.samples import DE_INVOICE, US_INVOICE
 
 
-def test_a_document_that_kills_its_reader_fails_alone(opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_document_that_kills_its_reader_fails_alone(
+    opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With the pre-check's budget out of the way, pdfium itself meets the bomb in a reader process
     capped at 600 MB: that process dies, the document fails with how, the others are proposed."""
     monkeypatch.setenv("OPSGATE_READER_MAX_EXPANDED_MB", "100000")
     monkeypatch.setenv("OPSGATE_READER_MEMORY_MB", "600")
     get_settings.cache_clear()
-    inbox = write_inbox(tmp_path / "inbox", {"us.pdf": US_INVOICE, "bomb.pdf": flate_bomb_pdf(400), "de.pdf": DE_INVOICE})
+    inbox = write_inbox(
+        tmp_path / "inbox", {"us.pdf": US_INVOICE, "bomb.pdf": flate_bomb_pdf(400), "de.pdf": DE_INVOICE}
+    )
     proposals = propose_postings.fn(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox))
 
     by_file = {Path(p.source).name: p for p in proposals}
-    assert by_file["bomb.pdf"].error is not None and "bomb.pdf: reader_crashed: the reader process was killed by SIGABRT" in by_file["bomb.pdf"].error
+    assert (
+        by_file["bomb.pdf"].error is not None
+        and "bomb.pdf: reader_crashed: the reader process was killed by SIGABRT" in by_file["bomb.pdf"].error
+    )
     assert by_file["us.pdf"].tool == by_file["de.pdf"].tool == "payables.post"
 
 
 def test_every_document_read_is_proposed_with_the_digest_of_its_bytes(opsgate_env: str, tmp_path: Path) -> None:
     """Posted, escalated or failed, a document whose bytes were read names them; an empty file was never read."""
-    inbox = write_inbox(tmp_path / "inbox", {"us.pdf": US_INVOICE, "scan.pdf": image_only_pdf(), "bad.pdf": b"%PDF-1.7 nothing else", "empty.pdf": b""})
+    inbox = write_inbox(
+        tmp_path / "inbox",
+        {"us.pdf": US_INVOICE, "scan.pdf": image_only_pdf(), "bad.pdf": b"%PDF-1.7 nothing else", "empty.pdf": b""},
+    )
     proposals = propose_postings.fn(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox))
 
     by_file = {Path(p.source).name: p for p in proposals}
-    assert (by_file["us.pdf"].tool, [e.reason for e in by_file["scan.pdf"].escalations], by_file["bad.pdf"].error is not None) == ("payables.post", ["needs_ocr"], True)
+    assert (
+        by_file["us.pdf"].tool,
+        [e.reason for e in by_file["scan.pdf"].escalations],
+        by_file["bad.pdf"].error is not None,
+    ) == ("payables.post", ["needs_ocr"], True)
     for name in ("us.pdf", "scan.pdf", "bad.pdf"):
         data = (inbox / name).read_bytes()
         assert by_file[name].inputs == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}, name

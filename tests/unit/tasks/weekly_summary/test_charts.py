@@ -35,14 +35,31 @@ def test_history_ends_with_this_week_and_the_week_before(tmp_path: Path) -> None
 
 
 def test_charts_are_png_images_that_change_with_the_figures(tmp_path: Path) -> None:
-    facts, fewer = _facts(tmp_path, EVENTS), _facts(tmp_path, [e for e in EVENTS if not e.startswith("e3,")])  # one opened, one breach less
+    facts, fewer = (
+        _facts(tmp_path, EVENTS),
+        _facts(tmp_path, [e for e in EVENTS if not e.startswith("e3,")]),
+    )  # one opened, one breach less
     for chart in (volume_chart, sla_chart):
         png = chart(facts)
         assert png.startswith(b"\x89PNG") and _image(png).shape[0] > 100
         assert chart(fewer) != png
     row = AgentMetrics(
-        workflow="invoice_extraction", case_type="invoice", instruction_version="rules-v1", cases=10, completed=10, executed=8, approved=8, rejected=2,
-        corrected=1, escalated=0, tool_errors=0, completion_rate=1.0, approval_rate=0.8, correction_rate=0.125, escalation_rate=0.0, tool_error_rate=0.0,
+        workflow="invoice_extraction",
+        case_type="invoice",
+        instruction_version="rules-v1",
+        cases=10,
+        completed=10,
+        executed=8,
+        approved=8,
+        rejected=2,
+        corrected=1,
+        escalated=0,
+        tool_errors=0,
+        completion_rate=1.0,
+        approval_rate=0.8,
+        correction_rate=0.125,
+        escalation_rate=0.0,
+        tool_error_rate=0.0,
         time_saved_minutes=48.0,
     )
     assert _image(agent_chart([row])).shape[1] > 100

@@ -27,7 +27,8 @@ EVENTS = [
     "e1,2026-11-10T09:00:00Z,2026-11-17T09:00:00Z,billing,high,ana,2026-11-16T12:00:00Z",  # closed in week (168 h), due in week, late: breach
     "e2,2026-11-16T00:00:00Z,2026-11-16T06:00:00Z,billing,low,ben,2026-11-18T00:00:00Z",  # opened at the start (counts), closed (6 h), on time
     "e3,2026-11-18T10:00:00Z,,access,high,ana,2026-11-20T10:00:00Z",  # opened, still open: backlog; due in week and open: breach
-    "e4,2026-11-22T23:59:59Z,2026-11-23T00:00:00Z,access,low,ben,2026-11-23T00:00:00Z",  # opened; closed at the end: not in week, backlog; due at the end: not in week
+    # opened; closed at the end: not in week, backlog; due at the end: not in week
+    "e4,2026-11-22T23:59:59Z,2026-11-23T00:00:00Z,access,low,ben,2026-11-23T00:00:00Z",
     "e5,2026-11-23T00:00:00Z,,access,low,ben,",  # opened at the end: next week's
     "e6,2026-11-01T00:00:00Z,2026-11-15T23:59:59Z,billing,low,cy,",  # closed the second before the week
     "e7,2026-11-12T08:00:00Z,2026-11-20T08:00:00Z,billing,high,cy,2026-11-20T08:00:00Z",  # closed in week (192 h) exactly at its due time: no breach
@@ -80,23 +81,37 @@ def test_weeks_across_the_year_boundary_and_a_clock_change() -> None:
 
 
 def test_a_week_that_starts_in_december_counts_its_events(tmp_path: Path) -> None:
-    rows = ["y1,2025-12-29T00:00:00Z,2026-01-02T12:00:00Z,x,low,a,2025-12-31T00:00:00Z", "y2,2025-12-28T23:59:00Z,,x,low,a,"]
+    rows = [
+        "y1,2025-12-29T00:00:00Z,2026-01-02T12:00:00Z,x,low,a,2025-12-31T00:00:00Z",
+        "y2,2025-12-28T23:59:00Z,,x,low,a,",
+    ]
     facts = week_facts(read_events(_write(tmp_path, rows), UTC), parse_week("2026-W01"), UTC)
     assert (facts.opened, facts.closed, facts.backlog_end, facts.sla_breaches) == (1, 1, 1, 1)
     assert facts.cycle_time_p50_hours == 108.0
 
 
 def test_bad_rows_are_reported_and_the_rest_is_used(tmp_path: Path) -> None:
-    rows = [*EVENTS, "b1,yesterday,,x,low,a,", "b2,2026-11-17T10:00:00Z,2026-11-17T09:00:00Z,x,low,a,", "b3,2026-11-17T10:00:00Z,,x,low,a,soon",
-            "b4,,,x,low,a,", "b5,2026-11-17T10:00:00Z,,x,low"]
+    rows = [
+        *EVENTS,
+        "b1,yesterday,,x,low,a,",
+        "b2,2026-11-17T10:00:00Z,2026-11-17T09:00:00Z,x,low,a,",
+        "b3,2026-11-17T10:00:00Z,,x,low,a,soon",
+        "b4,,,x,low,a,",
+        "b5,2026-11-17T10:00:00Z,,x,low",
+    ]
     events = read_events(_write(tmp_path, rows), UTC)
     reasons = {p.where: p.reason for p in events.problems}
     assert "opened 'yesterday' is not an ISO 8601 timestamp" in reasons["event 'b1'"]
     assert reasons["event 'b2'"] == "closed before it was opened"
     assert "due 'soon'" in reasons["event 'b3'"]
     assert reasons["event 'b4'"] == "no opened time"
-    berlin = read_events(_write(tmp_path, ["d1,2026-10-25T02:30:00,,x,low,a,", "d2,2026-10-25T02:30:00+01:00,,x,low,a,"], "dst.csv"), BERLIN)
-    assert [p.where for p in berlin.problems] == ["event 'd1'"] and "ambiguous or does not exist in Europe/Berlin" in berlin.problems[0].reason
+    berlin = read_events(
+        _write(tmp_path, ["d1,2026-10-25T02:30:00,,x,low,a,", "d2,2026-10-25T02:30:00+01:00,,x,low,a,"], "dst.csv"),
+        BERLIN,
+    )
+    assert [p.where for p in berlin.problems] == [
+        "event 'd1'"
+    ] and "ambiguous or does not exist in Europe/Berlin" in berlin.problems[0].reason
     assert any("fields where the header has" in p.reason for p in events.problems)
     assert week_facts(events, parse_week("2026-W47"), UTC).opened == 4, "the bad rows change no figure"
 
@@ -116,12 +131,22 @@ def test_cli_prints_the_contract_keys_as_one_json_object(tmp_path: Path) -> None
     assert len(lines) == 1
     facts = json.loads(lines[0])
     assert {k: facts[k] for k in ("opened", "closed", "backlog_end", "sla_breaches", "cycle_time_p50_hours")} == {
-        "opened": 4, "closed": 4, "backlog_end": 2, "sla_breaches": 2, "cycle_time_p50_hours": 114.0,
+        "opened": 4,
+        "closed": 4,
+        "backlog_end": 2,
+        "sla_breaches": 2,
+        "cycle_time_p50_hours": 114.0,
     }
     assert facts["week"] == "2026-W47" and "b1" in result.stderr
 
 
-@pytest.mark.parametrize(("options", "message"), [(["--week", "2026-47"], "not an ISO week"), (["--week", "2026-W47", "--tz", "Mars/Base"], "time zone 'Mars/Base' is unknown")])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--week", "2026-47"], "not an ISO week"),
+        (["--week", "2026-W47", "--tz", "Mars/Base"], "time zone 'Mars/Base' is unknown"),
+    ],
+)
 def test_cli_bad_options_exit_2_with_a_message(tmp_path: Path, options: list[str], message: str) -> None:
     result = CliRunner().invoke(app, ["summary", "facts", "--events", str(_write(tmp_path, EVENTS)), *options])
     assert result.exit_code == 2 and message in result.stderr

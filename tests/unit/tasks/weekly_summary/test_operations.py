@@ -17,16 +17,13 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from opsgate.governance import requests
 from opsgate.cli.approvals import answer_for
-from opsgate.learning.governing import governing
-from opsgate.learning.decisions import decide
-from opsgate.governance import executor
-
-from opsgate.governance import runs
 from opsgate.errors import ExecutionError, PolicyDenied
-from opsgate.models import Proposal, Route, digest
+from opsgate.governance import executor, requests, runs
 from opsgate.governance.runs import Run
+from opsgate.learning.decisions import decide
+from opsgate.learning.governing import governing
+from opsgate.models import Proposal, Route, digest
 from opsgate.store.db import transaction
 from opsgate.store.tables import PayableRow, ProposalRow, RecordRow, RunRow
 from opsgate.writers.payables import PayablePosting, vendor_key
@@ -39,20 +36,54 @@ INVOICES, DEDUPE = "invoice_extraction", "duplicate_flagging"
 RULES, LLM, MATCHER = "rules-v1", "llm-v2", "fellegi-sunter-v1"
 
 
-def _invoice(number: str, vendor: str, currency: str, total: str, *, kind: str = "invoice", version: str = RULES, confidence: dict[str, float] | None = None) -> Proposal:
-    posting = PayablePosting(vendor_name=vendor, invoice_number=number, document_type=kind, invoice_date=date(2026, 11, 16), currency=currency, total=Decimal(total), source=f"{number}.pdf")
+def _invoice(
+    number: str,
+    vendor: str,
+    currency: str,
+    total: str,
+    *,
+    kind: str = "invoice",
+    version: str = RULES,
+    confidence: dict[str, float] | None = None,
+) -> Proposal:
+    posting = PayablePosting(
+        vendor_name=vendor,
+        invoice_number=number,
+        document_type=kind,
+        invoice_date=date(2026, 11, 16),
+        currency=currency,
+        total=Decimal(total),
+        source=f"{number}.pdf",
+    )
     return Proposal(
-        workflow=INVOICES, source=f"inbox/{number}.pdf", case_type=kind, tool="payables.post", payload=posting.model_dump(mode="json"),
-        confidence=confidence or {}, instruction_version=version,
+        workflow=INVOICES,
+        source=f"inbox/{number}.pdf",
+        case_type=kind,
+        tool="payables.post",
+        payload=posting.model_dump(mode="json"),
+        confidence=confidence or {},
+        instruction_version=version,
     )
 
 
 def _merge(survivor: str, *duplicates: str, case_type: str = "duplicate") -> Proposal:
     merge = RecordMerge(kind="customers", survivor=survivor, duplicates=list(duplicates))
-    return Proposal(workflow=DEDUPE, source=f"customers/{survivor}", case_type=case_type, tool="records.merge", payload=merge.model_dump(mode="json"), instruction_version=MATCHER)
+    return Proposal(
+        workflow=DEDUPE,
+        source=f"customers/{survivor}",
+        case_type=case_type,
+        tool="records.merge",
+        payload=merge.model_dump(mode="json"),
+        instruction_version=MATCHER,
+    )
 
 
-def _gate(workflow: str, proposals: list[Proposal], rejected: tuple[Proposal, ...] = (), edits: dict[str, dict[str, str]] | None = None) -> Run:
+def _gate(
+    workflow: str,
+    proposals: list[Proposal],
+    rejected: tuple[Proposal, ...] = (),
+    edits: dict[str, dict[str, str]] | None = None,
+) -> Run:
     """Start a run, route its proposals by the shipped policy, and have a person decide the ones
     routed to the gate: approve, except ``rejected``, with ``edits`` as corrections."""
     run = runs.start_run(governing(workflow), "test")
@@ -67,30 +98,66 @@ def _gate(workflow: str, proposals: list[Proposal], rejected: tuple[Proposal, ..
 def _customers(ids: str) -> None:
     """The operator's import of records: the one writer of the records store besides merges."""
     with transaction() as session:
-        session.add_all(RecordRow(kind="customers", external_id=i, data={"name": f"Customer {i}"}, data_digest=digest({"name": f"Customer {i}"})) for i in ids)
+        session.add_all(
+            RecordRow(
+                kind="customers",
+                external_id=i,
+                data={"name": f"Customer {i}"},
+                data_digest=digest({"name": f"Customer {i}"}),
+            )
+            for i in ids
+        )
 
 
 def _posted_at(moment: datetime, vendor: str, number: str, currency: str, total: str, kind: str) -> None:
     with transaction() as session:
-        session.add(PayableRow(
-            vendor_name=vendor, vendor_key=vendor_key(vendor), invoice_number=number, document_type=kind, invoice_date=date(2026, 11, 16),
-            currency=currency, total=Decimal(total), source=f"{number}.pdf", proposal_id=str(uuid4()), posted_at=moment,
-        ))
+        session.add(
+            PayableRow(
+                vendor_name=vendor,
+                vendor_key=vendor_key(vendor),
+                invoice_number=number,
+                document_type=kind,
+                invoice_date=date(2026, 11, 16),
+                currency=currency,
+                total=Decimal(total),
+                source=f"{number}.pdf",
+                proposal_id=str(uuid4()),
+                posted_at=moment,
+            )
+        )
 
 
 def _summary_case() -> None:
     """A case of the summary's own workflow: the report is not one of the agents it reports on."""
     with transaction() as session:
-        session.add(RunRow(id="summary-run", workflow="weekly_summary", trigger="test", policy_version="1", instruction_version="weekly-summary-v1"))
+        session.add(
+            RunRow(
+                id="summary-run",
+                workflow="weekly_summary",
+                trigger="test",
+                policy_version="1",
+                instruction_version="weekly-summary-v1",
+            )
+        )
         session.flush()
-        session.add(ProposalRow(
-            id=str(uuid4()), run_id="summary-run", workflow="weekly_summary", source="2026-W47", case_type="summary", tool="reports.publish",
-            status="awaiting_approval", instruction_version="weekly-summary-v1",
-        ))
+        session.add(
+            ProposalRow(
+                id=str(uuid4()),
+                run_id="summary-run",
+                workflow="weekly_summary",
+                source="2026-W47",
+                case_type="summary",
+                tool="reports.publish",
+                status="awaiting_approval",
+                instruction_version="weekly-summary-v1",
+            )
+        )
 
 
 def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_policy_variant(tmp_path / "policies", monkeypatch, lambda policy: policy["go_live"]["released"].append(LLM))  # both versions live
+    use_policy_variant(
+        tmp_path / "policies", monkeypatch, lambda policy: policy["go_live"]["released"].append(LLM)
+    )  # both versions live
     _customers("abcdefghi")
 
     # Before the window: a posting (reversed after it), an escalation, a merge.
@@ -107,25 +174,39 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, mo
     cobalt = _invoice("C-1", "Cobalt Software", "USD", "2000.00")  # posted, then reversed
     delta = _invoice("D-1", "Delta Logistics", "USD", "500.00")
     falcon = _invoice("F-1", "Falcon Print", "EUR", "99.00")  # rejected; the executor refuses it
-    granite = _invoice("G-1", "Granite Works", "EUR", "30000.00", confidence={"total": 0.3})  # escalated: low confidence and high value
+    granite = _invoice(
+        "G-1", "Granite Works", "EUR", "30000.00", confidence={"total": 0.3}
+    )  # escalated: low confidence and high value
     harbor = _invoice("H-1", "Harbor Freight", "USD", "26000.00")  # escalated: high value
     indigo = _invoice("I-1", "Indigo Labs", "EUR", "300.00", version=LLM)
     juniper = _invoice("J-1", "Juniper", "EUR", "50.00", version=LLM)  # rejected
-    again = _invoice("INV-1", "Acme Ltd", "EUR", "1000.00", version=LLM)  # approved, but INV-1 is posted by then: the write fails
+    again = _invoice(
+        "INV-1", "Acme Ltd", "EUR", "1000.00", version=LLM
+    )  # approved, but INV-1 is posted by then: the write fails
     week = _gate(
-        INVOICES, [acme, credit, birch, cobalt, delta, falcon, granite, harbor, indigo, juniper, again],
-        rejected=(falcon, juniper), edits={birch.id: {"total": "420.00", "po_number": "PO-9"}},
+        INVOICES,
+        [acme, credit, birch, cobalt, delta, falcon, granite, harbor, indigo, juniper, again],
+        rejected=(falcon, juniper),
+        edits={birch.id: {"total": "420.00", "po_number": "PO-9"}},
     )
     for proposal in (acme, credit, birch, cobalt, delta, indigo):
         executor.execute_one(week.policy, proposal.id)
     with pytest.raises(ExecutionError, match="double payment") as failure:
         executor.execute_one(week.policy, again.id)
-    executor.record_failure(week.policy, again.id, failure.value)  # as the flow does: failed, and escalated as a tool failure
+    executor.record_failure(
+        week.policy, again.id, failure.value
+    )  # as the flow does: failed, and escalated as a tool failure
     with pytest.raises(PolicyDenied):
         executor.execute_one(week.policy, falcon.id)
     undo_through_gate(cobalt.id, "olga", "posted twice")
     cluster, pair, wrong = _merge("a", "b", "c"), _merge("d", "e", case_type="review"), _merge("f", "g")
-    unreadable = Proposal(workflow=DEDUPE, source="customers", case_type="duplicate", error="no usable fields", instruction_version=MATCHER)
+    unreadable = Proposal(
+        workflow=DEDUPE,
+        source="customers",
+        case_type="duplicate",
+        error="no usable fields",
+        instruction_version=MATCHER,
+    )
     dedupe = _gate(DEDUPE, [cluster, pair, wrong, unreadable], rejected=(pair,))
     executor.execute_one(dedupe.policy, cluster.id)
     executor.execute_one(dedupe.policy, wrong.id)
@@ -144,7 +225,9 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, mo
     _posted_at(end, "Kestrel Tools", "K-1", "EUR", "7777.00", "invoice")
 
     # Bounds in other zones, one as a pandas Timestamp, name the same instants.
-    facts = operations_facts(pd.Timestamp(start).tz_convert("America/New_York"), end.astimezone(ZoneInfo("Asia/Tokyo")), top_vendors=2)
+    facts = operations_facts(
+        pd.Timestamp(start).tz_convert("America/New_York"), end.astimezone(ZoneInfo("Asia/Tokyo")), top_vendors=2
+    )
 
     assert (facts.start, facts.end) == (start, end) and facts.start.utcoffset() == timedelta(0)
     assert facts.invoices_posted == 6, "INV-1, CN-1, B-7, D-1, I-1 and the receipt D-0 on the start bound"
@@ -155,36 +238,84 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, mo
         VendorSpend(vendor="Birch Foods", currency="EUR", documents=1, total=420.00),  # Indigo Labs (300.00) is third
         VendorSpend(vendor="Delta Logistics", currency="USD", documents=2, total=600.00),
     ]
-    assert facts.records_flagged == 3, "the cluster, the pair and the undone merge; the unreadable case proposed no merge"
+    assert facts.records_flagged == 3, (
+        "the cluster, the pair and the undone merge; the unreadable case proposed no merge"
+    )
     assert facts.records_merged == 2, "b and c into a; f and g were merged and undone"
-    assert (facts.approvals, facts.rejections, facts.corrections) == (11, 3, 2), "7 invoices, 2 merges and 2 undos approved; F-1, J-1 and the pair rejected"
-    assert facts.escalations == 3 and facts.escalations_by_reason == {"low_confidence": 1, "high_value": 2, "tool_failure": 1}
+    assert (facts.approvals, facts.rejections, facts.corrections) == (11, 3, 2), (
+        "7 invoices, 2 merges and 2 undos approved; F-1, J-1 and the pair rejected"
+    )
+    assert facts.escalations == 3 and facts.escalations_by_reason == {
+        "low_confidence": 1,
+        "high_value": 2,
+        "tool_failure": 1,
+    }
     assert (facts.undone, facts.execution_refusals) == (2, 1)
     assert {(a.workflow, a.case_type, a.instruction_version) for a in facts.agents} == {
-        (INVOICES, "invoice", RULES), (INVOICES, "invoice", LLM), (INVOICES, "credit_note", RULES), (DEDUPE, "duplicate", MATCHER), (DEDUPE, "review", MATCHER),
-        (INVOICES, "undo", RULES), (DEDUPE, "undo", MATCHER),  # taking C-1 and the f-g merge back: approved writes of their own
+        (INVOICES, "invoice", RULES),
+        (INVOICES, "invoice", LLM),
+        (INVOICES, "credit_note", RULES),
+        (DEDUPE, "duplicate", MATCHER),
+        (DEDUPE, "review", MATCHER),
+        (INVOICES, "undo", RULES),
+        (DEDUPE, "undo", MATCHER),  # taking C-1 and the f-g merge back: approved writes of their own
     }
 
     found = operations_flat(facts)
     assert {key: found[key] for key in found if not key.startswith((INVOICES, DEDUPE))} == {
-        "invoices_posted": 6, "postings_reversed": 1, "records_flagged": 3, "records_merged": 2, "approvals": 11, "rejections": 3, "corrections": 2,
-        "escalations": 3, "undone": 2, "execution_refusals": 1, "incidents": 0,
-        "escalations_high_value": 2, "escalations_low_confidence": 1, "escalations_tool_failure": 1,
-        "spend_total_EUR": 1570.00, "spend_total_USD": 600.00,
-        "spend_vendor_1_EUR_name": "ACME Ltd.", "spend_vendor_1_EUR_total": 850.00,
-        "spend_vendor_2_EUR_name": "Birch Foods", "spend_vendor_2_EUR_total": 420.00,
-        "spend_vendor_1_USD_name": "Delta Logistics", "spend_vendor_1_USD_total": 600.00,
+        "invoices_posted": 6,
+        "postings_reversed": 1,
+        "records_flagged": 3,
+        "records_merged": 2,
+        "approvals": 11,
+        "rejections": 3,
+        "corrections": 2,
+        "escalations": 3,
+        "undone": 2,
+        "execution_refusals": 1,
+        "incidents": 0,
+        "escalations_high_value": 2,
+        "escalations_low_confidence": 1,
+        "escalations_tool_failure": 1,
+        "spend_total_EUR": 1570.00,
+        "spend_total_USD": 600.00,
+        "spend_vendor_1_EUR_name": "ACME Ltd.",
+        "spend_vendor_1_EUR_total": 850.00,
+        "spend_vendor_2_EUR_name": "Birch Foods",
+        "spend_vendor_2_EUR_total": 420.00,
+        "spend_vendor_1_USD_name": "Delta Logistics",
+        "spend_vendor_1_USD_total": 600.00,
     }
     # Invoices over both instruction versions: rules-v1 has 7 cases (4 written, 4 approved, 1 rejected,
     # 1 corrected, 2 escalated), llm-v2 has 3 (1 written, 2 approved, 1 rejected, 1 failed write).
     # Averaging the versions' rates would give approval (4/5 + 2/3) / 2 and tool errors (0 + 1/2) / 2.
-    assert {key.removeprefix("invoice_extraction_invoice_"): value for key, value in found.items() if key.startswith("invoice_extraction_invoice_")} == {
-        "cases": 10, "executed": 5, "approval_rate": 0.75, "correction_rate": round(1 / 6, 4), "escalation_rate": 0.2,
-        "tool_error_rate": round(1 / 6, 4), "completion_rate": 1.0, "time_saved_minutes": 5 * week.policy.manual_minutes,  # type: ignore[operator]
+    assert {
+        key.removeprefix("invoice_extraction_invoice_"): value
+        for key, value in found.items()
+        if key.startswith("invoice_extraction_invoice_")
+    } == {
+        "cases": 10,
+        "executed": 5,
+        "approval_rate": 0.75,
+        "correction_rate": round(1 / 6, 4),
+        "escalation_rate": 0.2,
+        "tool_error_rate": round(1 / 6, 4),
+        "completion_rate": 1.0,
+        "time_saved_minutes": 5 * week.policy.manual_minutes,  # type: ignore[operator]
     }
-    assert (found["invoice_extraction_credit_note_cases"], found["invoice_extraction_credit_note_approval_rate"]) == (1, 1.0)
-    assert (found["duplicate_flagging_duplicate_cases"], found["duplicate_flagging_duplicate_executed"], found["duplicate_flagging_duplicate_completion_rate"]) == (3, 2, 1.0)
-    assert found["duplicate_flagging_review_approval_rate"] == 0.0 and found["duplicate_flagging_review_correction_rate"] is None, "no approvals: no correction rate"
+    assert (found["invoice_extraction_credit_note_cases"], found["invoice_extraction_credit_note_approval_rate"]) == (
+        1,
+        1.0,
+    )
+    assert (
+        found["duplicate_flagging_duplicate_cases"],
+        found["duplicate_flagging_duplicate_executed"],
+        found["duplicate_flagging_duplicate_completion_rate"],
+    ) == (3, 2, 1.0)
+    assert (
+        found["duplicate_flagging_review_approval_rate"] == 0.0
+        and found["duplicate_flagging_review_correction_rate"] is None
+    ), "no approvals: no correction rate"
     assert not any(key.startswith("weekly_summary") for key in found)
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*", re.sub(r"_(EUR|USD)(_|$)", r"_cur\2", key)) for key in found)
 
@@ -192,14 +323,35 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, mo
 def test_a_quiet_window_has_zeros_and_no_spend_or_agents(opsgate_env: str) -> None:
     start = datetime(2026, 11, 16, tzinfo=ZoneInfo("Europe/Berlin"))
     facts = operations_facts(start, start + timedelta(weeks=1))
-    assert facts.spend_total == {} and facts.spend_by_vendor == [] and facts.escalations_by_reason == {} and facts.agents == []
+    assert (
+        facts.spend_total == {}
+        and facts.spend_by_vendor == []
+        and facts.escalations_by_reason == {}
+        and facts.agents == []
+    )
     assert operations_flat(facts) == dict.fromkeys(
-        ("invoices_posted", "postings_reversed", "records_flagged", "records_merged", "approvals", "rejections", "corrections", "escalations", "undone", "execution_refusals", "incidents"), 0
+        (
+            "invoices_posted",
+            "postings_reversed",
+            "records_flagged",
+            "records_merged",
+            "approvals",
+            "rejections",
+            "corrections",
+            "escalations",
+            "undone",
+            "execution_refusals",
+            "incidents",
+        ),
+        0,
     )
     with pytest.raises(ValueError, match="no time zone"):
         operations_facts(datetime(2026, 11, 16), datetime(2026, 11, 23))
 
 
-@pytest.mark.parametrize(("name", "part"), [("invoice", "invoice"), ("Credit Note", "credit_note"), ("AP / Invoices--v2", "ap_invoices_v2"), ("—", "none")])
+@pytest.mark.parametrize(
+    ("name", "part"),
+    [("invoice", "invoice"), ("Credit Note", "credit_note"), ("AP / Invoices--v2", "ap_invoices_v2"), ("—", "none")],
+)
 def test_names_become_key_parts(name: str, part: str) -> None:
     assert key_part(name) == part

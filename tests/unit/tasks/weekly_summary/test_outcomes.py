@@ -38,16 +38,23 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from opsgate.learning.governing import governing
-from opsgate.learning import evaluation
-
-from opsgate.governance import runs
 from opsgate.cli.app import app
+from opsgate.governance import runs
+from opsgate.learning import evaluation
 from opsgate.learning.evaluation import EvaluationReport, FieldAgreement
+from opsgate.learning.governing import governing
 from opsgate.models import Proposal
 from opsgate.reports.sheets import FactSheet, save_sheet
 from opsgate.settings import PROJECT_ROOT
-from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, AuditRow, ExecutionRow, FactSheetRow, ProposalRow, ReportRow
+from opsgate.store.tables import (
+    ApprovalRequestRow,
+    ApprovalRow,
+    AuditRow,
+    ExecutionRow,
+    FactSheetRow,
+    ProposalRow,
+    ReportRow,
+)
 from opsgate.workflows import by_name
 from opsgate.writers.reports import ReportPublication
 from tasks.weekly_summary.narrative import TEMPLATE_VERSION, template_summary
@@ -90,25 +97,45 @@ def _draft_week(week: str, *failed: str) -> None:
     subject = f"{week} (UTC)"
     stored = save_sheet(run.id, FactSheet(workflow=WORKFLOW, subject=subject, facts=facts, detail={}, appendix=""))
     publication = ReportPublication(
-        **template_summary(facts).model_dump(), subject=subject, title=f"Weekly operations summary, {week}", fact_sheet=stored.id, facts_digest=stored.digest,
+        **template_summary(facts).model_dump(),
+        subject=subject,
+        title=f"Weekly operations summary, {week}",
+        fact_sheet=stored.id,
+        facts_digest=stored.digest,
     )
     proposals = [
         Proposal(
-            workflow=WORKFLOW, source=source, case_type="summary", error="no value in the id column 'id'",
-            instruction_version=run.policy.instruction_version, tools_used=["events.read"],
+            workflow=WORKFLOW,
+            source=source,
+            case_type="summary",
+            error="no value in the id column 'id'",
+            instruction_version=run.policy.instruction_version,
+            tools_used=["events.read"],
         )
         for source in failed
     ]
-    proposals.append(Proposal(
-        workflow=WORKFLOW, source=subject, case_type="template", tool="reports.publish", payload=publication.model_dump(mode="json"),
-        instruction_version=TEMPLATE_VERSION, tools_used=["events.read", "store.read"],
-    ))
+    proposals.append(
+        Proposal(
+            workflow=WORKFLOW,
+            source=subject,
+            case_type="template",
+            tool="reports.publish",
+            payload=publication.model_dump(mode="json"),
+            instruction_version=TEMPLATE_VERSION,
+            tools_used=["events.read", "store.read"],
+        )
+    )
     runs.check_policy(run, proposals)
 
 
 @pytest.fixture
 def shadow_weeks(opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_policy_variant(tmp_path / "policies", monkeypatch, lambda policy: policy["autonomy"].update(llm="shadow", template="shadow"), workflow=WORKFLOW)
+    use_policy_variant(
+        tmp_path / "policies",
+        monkeypatch,
+        lambda policy: policy["autonomy"].update(llm="shadow", template="shadow"),
+        workflow=WORKFLOW,
+    )
     _draft_week("2026-W47", "exports/ops_events.csv record 3")
     _draft_week("2026-W48")
     _draft_week("2026-W49")
@@ -131,19 +158,40 @@ def test_every_figure_matches_the_hand_count(shadow_weeks: None, tmp_path: Path)
     store = StoreProbe()
     before = {table.__tablename__: store.count(table) for table in TABLES}
     assert sorted((r.source, r.status) for r in store.rows(ProposalRow)) == [
-        ("2026-W47 (UTC)", "shadowed"), ("2026-W48 (UTC)", "shadowed"), ("2026-W49 (UTC)", "shadowed"), ("exports/ops_events.csv record 3", "failed"),
+        ("2026-W47 (UTC)", "shadowed"),
+        ("2026-W48 (UTC)", "shadowed"),
+        ("2026-W49 (UTC)", "shadowed"),
+        ("exports/ops_events.csv record 3", "failed"),
     ]
 
     report = _report(_outcomes(tmp_path / "weeks.csv"))
 
     failed, template = report.groups
-    assert (failed.case_type, failed.cases, failed.compared, failed.without_outcome, failed.counts) == ("summary", 1, 0, 1, {})
+    assert (failed.case_type, failed.cases, failed.compared, failed.without_outcome, failed.counts) == (
+        "summary",
+        1,
+        0,
+        1,
+        {},
+    )
     assert failed.tools == {"events.read": 1}
     assert (template.case_type, template.instruction_version) == ("template", TEMPLATE_VERSION)
-    assert (template.cases, template.compared, template.without_outcome) == (3, 2, 1)  # W47, W48 compared; W49 has no row
-    assert (template.action_agreed, template.action_agreement_rate) == (1, 0.5)  # W47 published both ways; W48 people skipped
+    assert (template.cases, template.compared, template.without_outcome) == (
+        3,
+        2,
+        1,
+    )  # W47, W48 compared; W49 has no row
+    assert (template.action_agreed, template.action_agreement_rate) == (
+        1,
+        0.5,
+    )  # W47 published both ways; W48 people skipped
     assert (template.exact, template.exact_rate) == (0, 0.0)  # W47: the draft leaves out previous_opened
-    assert (template.wrong_actions, template.at_stake, template.should_have_escalated, template.missed_actions) == (0, {}, 1, 0)
+    assert (template.wrong_actions, template.at_stake, template.should_have_escalated, template.missed_actions) == (
+        0,
+        {},
+        1,
+        0,
+    )
     assert template.fields == [
         FieldAgreement(field="opened", compared=1, agreed=1, rate=1.0),
         FieldAgreement(field="previous_opened", compared=1, agreed=0, rate=0.0),
@@ -155,7 +203,13 @@ def test_every_figure_matches_the_hand_count(shadow_weeks: None, tmp_path: Path)
     o = report.overall
     assert (o.cases, o.compared, o.without_outcome, o.action_agreement_rate, o.exact_rate) == (4, 2, 2, 0.5, 0.0)
     assert (o.wrong_actions, o.should_have_escalated, o.missed_actions) == (0, 1, 0)
-    assert o.counts == {"people_figures": 4, "in_facts": 3, "draft_too": 2, "draft_only": 3, "not_in_facts": 1}  # the template's: the failed case has none
+    assert o.counts == {
+        "people_figures": 4,
+        "in_facts": 3,
+        "draft_too": 2,
+        "draft_only": 3,
+        "not_in_facts": 1,
+    }  # the template's: the failed case has none
     assert report.wrong_actions == []
     assert [(u.where, u.detail) for u in report.outcomes_without_proposal] == [
         ("week 2026-W50", "people published its report; no shadow case drafted one for this week"),
@@ -177,15 +231,28 @@ def test_the_same_weeks_as_parquet(shadow_weeks: None, tmp_path: Path) -> None:
     path = tmp_path / "weeks.parquet"
     pd.DataFrame(ROWS, columns=["week", "action", "text"]).to_parquet(path)
     report = _report(path)
-    assert report.overall.counts == {"people_figures": 4, "in_facts": 3, "draft_too": 2, "draft_only": 3, "not_in_facts": 1}
-    assert (report.overall.should_have_escalated, len(report.problems), len(report.outcomes_without_proposal)) == (1, 6, 1)
+    assert report.overall.counts == {
+        "people_figures": 4,
+        "in_facts": 3,
+        "draft_too": 2,
+        "draft_only": 3,
+        "not_in_facts": 1,
+    }
+    assert (report.overall.should_have_escalated, len(report.problems), len(report.outcomes_without_proposal)) == (
+        1,
+        6,
+        1,
+    )
 
 
 def test_the_command_answers_in_json(shadow_weeks: None, tmp_path: Path) -> None:
     answer = runner.invoke(app, ["eval", "summary", "--outcomes", str(_outcomes(tmp_path / "weeks.csv")), "--json"])
     assert answer.exit_code == 0, answer.output
     report = json.loads(answer.stdout)
-    assert [(g["case_type"], g["cases"], g["compared"]) for g in report["groups"]] == [("summary", 1, 0), ("template", 3, 2)]
+    assert [(g["case_type"], g["cases"], g["compared"]) for g in report["groups"]] == [
+        ("summary", 1, 0),
+        ("template", 3, 2),
+    ]
     assert report["overall"]["counts"]["draft_too"] == 2 and report["overall"]["should_have_escalated"] == 1
 
 
@@ -202,7 +269,8 @@ def test_a_cited_fact_counts_as_stated_without_a_figure() -> None:
     is covered; people's 5 incidents is in the facts but not in the draft, which states 7 SLA breaches."""
     facts = {"opened": 412, "closed": 398, "sla_breaches": 7, "incidents": 5}
     draft = {
-        "headline": "A busy week.", "actions": [],
+        "headline": "A busy week.",
+        "actions": [],
         "highlights": [{"text": "More items were opened than closed.", "facts": ["opened", "closed"]}],
         "risks": [{"text": "7 items breached their SLA.", "facts": ["sla_breaches"]}],
     }

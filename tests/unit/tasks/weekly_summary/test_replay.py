@@ -17,18 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from opsgate.governance import requests
 from opsgate.cli.approvals import answer_for
-from opsgate.learning.governing import governing
-from opsgate.learning.decisions import decide
-from opsgate.governance import executor
-
-from opsgate.governance import runs
 from opsgate.errors import ConfigurationError
+from opsgate.governance import executor, requests, runs
+from opsgate.learning.decisions import decide
+from opsgate.learning.governing import governing
+from opsgate.learning.replay import compare, past_cases, replay
 from opsgate.models import Proposal
 from opsgate.policy.loader import load_policy
 from opsgate.proposing.prompts import load_prompt
-from opsgate.learning.replay import compare, past_cases, replay
 from opsgate.reports.sheets import FactSheet, save_sheet
 from opsgate.store.tables import ApprovalRow, AuditRow, ProposalRow, ReportRow
 from opsgate.workflows import by_name
@@ -45,13 +42,23 @@ EDITED = "Week 2026-W47: 412 opened and 398 closed; 7 SLA breaches to look at."
 
 def _published_week() -> str:
     run = runs.start_run(governing(WORKFLOW), "test")
-    stored = save_sheet(run.id, FactSheet(workflow=WORKFLOW, subject="2026-W47 (UTC)", facts=FACTS, detail={}, appendix=""))
+    stored = save_sheet(
+        run.id, FactSheet(workflow=WORKFLOW, subject="2026-W47 (UTC)", facts=FACTS, detail={}, appendix="")
+    )
     draft = template_summary(FACTS)
     publication = ReportPublication(
-        **draft.model_dump(), subject="2026-W47 (UTC)", title="Weekly operations summary, 2026-W47", fact_sheet=stored.id, facts_digest=stored.digest,
+        **draft.model_dump(),
+        subject="2026-W47 (UTC)",
+        title="Weekly operations summary, 2026-W47",
+        fact_sheet=stored.id,
+        facts_digest=stored.digest,
     )
     proposal = Proposal(
-        workflow=WORKFLOW, source="2026-W47 (UTC)", case_type="template", tool="reports.publish", payload=publication.model_dump(mode="json"),
+        workflow=WORKFLOW,
+        source="2026-W47 (UTC)",
+        case_type="template",
+        tool="reports.publish",
+        payload=publication.model_dump(mode="json"),
         instruction_version=TEMPLATE_VERSION,
     )
     runs.check_policy(run, [proposal])
@@ -78,21 +85,31 @@ def test_the_template_replayed_agrees_with_everything_but_the_owners_edit(opsgat
     assert {table: store.count(table) for table in before} == before, "a replay writes nothing"
 
 
-def test_a_model_that_invents_a_figure_escalates_and_agrees_on_nothing(opsgate_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_model_that_invents_a_figure_escalates_and_agrees_on_nothing(
+    opsgate_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _published_week()
     cases = past_cases(WORKFLOW, *_window())
     invented = {"headline": "Week 2026-W47: 500 opened.", "highlights": [], "risks": [], "actions": []}
     with llm_configured(monkeypatch, max_retries=1):
-        (proposal,) = replay_summaries(cases, current_prompt().ident, load_policy(WORKFLOW), client=FakeLlm(invented).client())
+        (proposal,) = replay_summaries(
+            cases, current_prompt().ident, load_policy(WORKFLOW), client=FakeLlm(invented).client()
+        )
     assert [e.reason for e in proposal.escalations] == ["failed_check"]
     figures = compare(load_policy(WORKFLOW), current_prompt().ident, cases, [proposal], 1.0)
     assert (figures["fields_agreed"], len(figures["missed"])) == (0, 1)
 
 
 def test_a_version_this_installation_cannot_draft_with_is_refused(opsgate_env: str) -> None:
-    with pytest.raises(ConfigurationError, match=r"'summarise_week\.v9' cannot be replayed: no prompt summarise_week\.v9 in .*; versions there: summarise_week\.v1$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"'summarise_week\.v9' cannot be replayed: no prompt summarise_week\.v9 in .*; versions there: summarise_week\.v1$",
+    ):
         replay(by_name(WORKFLOW), "summarise_week.v9", *_window())
-    with pytest.raises(ConfigurationError, match=r"'extract_invoice\.v1' cannot be replayed; name weekly-template-v1 .*prompt versions in .*: summarise_week\.v1$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"'extract_invoice\.v1' cannot be replayed; name weekly-template-v1 .*prompt versions in .*: summarise_week\.v1$",
+    ):
         replay(by_name(WORKFLOW), "extract_invoice.v1", *_window())
 
 
@@ -110,12 +127,20 @@ def prompts(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("named", ["summarise_week.v1", "ident"])
-def test_an_older_prompt_version_drafts_and_is_recorded(opsgate_env: str, monkeypatch: pytest.MonkeyPatch, prompts: Path, named: str) -> None:
+def test_an_older_prompt_version_drafts_and_is_recorded(
+    opsgate_env: str, monkeypatch: pytest.MonkeyPatch, prompts: Path, named: str
+) -> None:
     _published_week()
     v1 = load_prompt(prompts / "summarise_week.v1.md")
     fake = FakeLlm(template_summary(FACTS).model_dump(mode="json"))  # a draft that passes the figure check
     with llm_configured(monkeypatch):
-        (proposal,) = replay_summaries(past_cases(WORKFLOW, *_window()), v1.ident if named == "ident" else named, load_policy(WORKFLOW), client=fake.client(), prompts=prompts)
+        (proposal,) = replay_summaries(
+            past_cases(WORKFLOW, *_window()),
+            v1.ident if named == "ident" else named,
+            load_policy(WORKFLOW),
+            client=fake.client(),
+            prompts=prompts,
+        )
     assert (proposal.case_type, proposal.instruction_version, proposal.escalations) == ("llm", v1.ident, [])
     assert [request["messages"][0]["content"] for request in fake.requests] == [v1.system]
 
@@ -124,5 +149,8 @@ def test_an_ident_whose_prompt_file_was_edited_since_is_refused(opsgate_env: str
     path = prompts / "summarise_week.v1.md"
     recorded = load_prompt(path).ident
     path.write_text(path.read_text(encoding="utf-8").replace("\n---\n", "\nKeep it short.\n---\n", 1), encoding="utf-8")
-    with pytest.raises(ConfigurationError, match=r"cannot be replayed: .*summarise_week\.v1\.md was edited since summarise_week\.v1\+[0-9a-f]{8} was recorded"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"cannot be replayed: .*summarise_week\.v1\.md was edited since summarise_week\.v1\+[0-9a-f]{8} was recorded",
+    ):
         replay_summaries([], recorded, load_policy(WORKFLOW), prompts=prompts)

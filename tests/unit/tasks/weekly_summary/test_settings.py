@@ -39,7 +39,10 @@ def test_publishing_to_a_defined_channel_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("settings", "problem"),
     [
-        ({"publish_to": ["nowhere"]}, "settings.publish_to: 'nowhere' is not among the policy's channels (none defined)"),
+        (
+            {"publish_to": ["nowhere"]},
+            "settings.publish_to: 'nowhere' is not among the policy's channels (none defined)",
+        ),
         ({"timezone": "Mars/Olympus"}, "settings.timezone: time zone 'Mars/Olympus' is unknown"),
         ({"top_vendors": 0}, "settings.top_vendors"),
         ({"colour": "red"}, "settings.colour"),
