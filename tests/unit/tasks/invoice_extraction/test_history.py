@@ -23,8 +23,9 @@ from opsgate.learning.replay import past_cases
 from opsgate.models import EscalationReason
 from opsgate.policy.loader import load_policy
 from opsgate.store.db import transaction
-from opsgate.store.tables import LearntDocumentRow
+from opsgate.store.tables import DocumentTextRow, LearntDocumentRow
 from tasks.invoice_extraction import history
+from tasks.invoice_extraction.models import Extraction
 from tasks.invoice_extraction.replay import replay as replay_invoices
 from tasks.invoice_extraction.steps import list_inbox, propose_postings
 from tests.support.batches import Batch, open_request
@@ -336,3 +337,18 @@ def test_a_posting_learnt_by_another_run_at_the_same_moment_does_not_stop_this_o
     assert memory is not None and memory.version.startswith(
         "history.1+"
     )  # the imported document; the posting is learnt next time
+
+
+def test_the_same_document_twice_in_one_batch_keeps_its_text_once(opsgate_env: str) -> None:
+    """Two files with the same bytes (a copy in the inbox) have one digest: one text is kept, and
+    the batch is not refused by the store's key."""
+    sha = "c" * 64
+    copies = [
+        Extraction(source=name, status="ok", text="INVOICE 7\nTotal 12.00", inputs={"sha256": sha, "size": 20})
+        for name in ("inbox/a.txt", "inbox/copy-of-a.txt")
+    ]
+    assert history.record_texts(copies) == 1
+    assert history.record_texts(copies) == 0
+    with transaction() as session:
+        kept = session.execute(select(DocumentTextRow.digest)).scalars().all()
+    assert kept == [sha]
