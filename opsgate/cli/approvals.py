@@ -4,11 +4,17 @@ A decision typed here goes through the same checks as one made in the Prefect UI
 in the store before the paused run is woken: a decision accepted here is never lost, even when the
 run's process is gone (`opsgate recover` executes it then). What documents and models put in a
 proposal is shown with ``display.terminal_text`` / ``terminal_json``: never as rich markup.
+
+An approver who has a local account (`opsgate users`), or any approver when the policy says
+``approvals.identity: verified``, is asked for the account's password (a hidden prompt, or the
+``OPSGATE_APPROVER_PASSWORD`` environment variable for scripts). A right password records the answer
+as authenticated by ``password``; a wrong one is refused before anything is recorded.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,14 +26,21 @@ from rich.text import Text
 from opsgate.cli.errors import exits_cleanly
 from opsgate.display import terminal_json, terminal_text
 from opsgate.errors import ConfigurationError
-from opsgate.governance import requests
-from opsgate.governance.answers import ApprovalAnswer, Review
+from opsgate.governance import identity, requests, review
+from opsgate.governance.answers import ApprovalAnswer, Authentication, Review
 from opsgate.governance.requests import PendingRequest
 from opsgate.governance.runs import process_gone
 
 app = typer.Typer(help="Review and decide the proposals waiting at a gate.", no_args_is_help=True)
 
-AS = Annotated[str, typer.Option("--as", help="Your name, recorded as the approver.")]
+AS = Annotated[
+    str,
+    typer.Option(
+        "--as",
+        help="Your name, recorded as the approver. With a local account you are asked for its password "
+        f"(or set {identity.PASSWORD_ENV}).",
+    ),
+]
 
 
 def find_request(run_id: str) -> PendingRequest:
@@ -44,6 +57,7 @@ def answer_for(
     approver: str,
     rejections: dict[str, str] | None = None,
     edits: dict[str, dict[str, Any]] | None = None,
+    authenticated_by: Authentication = "typed",
 ) -> ApprovalAnswer:
     """Build a complete answer from the CLI's short form: approve all, except the rejected ones."""
     rejections, edits = rejections or {}, edits or {}
@@ -57,7 +71,21 @@ def answer_for(
         )
         for p in request.proposals
     ]
-    return ApprovalAnswer.model_construct(approver=approver, batch_digest=request.digest, reviews=reviews)
+    return ApprovalAnswer.model_construct(
+        approver=approver, batch_digest=request.digest, reviews=reviews, authenticated_by=authenticated_by
+    )
+
+
+def authenticate(request: PendingRequest, approver: str) -> Authentication:
+    """How this approver is authenticated for this request: by the account's password when they have
+    one or the policy requires it (a wrong password raises ``ApprovalRejected`` before anything is
+    recorded), else ``typed``."""
+    if not identity.has_account(approver) and not review.verified_required(request):
+        return "typed"
+    password = os.environ.get(identity.PASSWORD_ENV)
+    if password is None:
+        password = typer.prompt(f"password for {approver}", hide_input=True)
+    return identity.verify_password(approver, password)
 
 
 def proposals_table(request: PendingRequest) -> Table:
@@ -171,7 +199,7 @@ def approve(
         if not sep or not field:
             raise ConfigurationError(f"--edit takes PROPOSAL:FIELD=VALUE, got {value!r}")
         edits.setdefault(_resolve(request, key), {})[field] = new
-    answer = answer_for(request, approver, rejections, edits)
+    answer = answer_for(request, approver, rejections, edits, authenticate(request, approver))
     _submit(request, answer, f"approved {len(request.proposals) - len(rejections)}, rejected {len(rejections)}")
 
 
@@ -196,5 +224,7 @@ def reject_all(
 ) -> None:
     """Reject every proposal of the run; nothing is written."""
     request = find_request(run_id)
-    answer = answer_for(request, approver, {p.id: reason for p in request.proposals})
+    answer = answer_for(
+        request, approver, {p.id: reason for p in request.proposals}, None, authenticate(request, approver)
+    )
     _submit(request, answer, f"rejected {len(request.proposals)} proposals")

@@ -2,6 +2,11 @@
 
 The form the Prefect UI shows (``orchestration.form``) and the CLI fill these models, and
 ``review.record`` validates every answer against them again, whichever way it arrived.
+
+What a person fills in is ``AnswerContent``; how the approver was authenticated is not theirs to
+say, so it lives only on ``ApprovalAnswer``, set by the channel the answer came through: the form
+is built from ``AnswerContent`` and cannot carry it, and an answer received from Prefect (the UI,
+or the API without the form) is always ``typed`` (``review.receive``).
 """
 
 from __future__ import annotations
@@ -39,9 +44,30 @@ class Review(BaseModel):
     )
 
 
-class ApprovalAnswer(BaseModel):
+Authentication = Literal["typed", "password"]
+"""How an answer's approver was authenticated: ``typed`` (a name, nobody checked it) or
+``password`` (checked against a local account, ``governance.identity``)."""
+
+
+class AnswerContent(BaseModel):
+    """What the approver fills in: their name, the batch, a review per proposal."""
+
     approver: Name = Field(description="Your name: recorded as the approver of this batch.")
     batch_digest: str = Field(
         pattern=r"^[0-9a-f]{64}$", description="Identifies the exact batch shown; leave as it is."
     )
     reviews: list[Review] = Field(max_length=MAX_PAGE)
+
+
+class ApprovalAnswer(AnswerContent):
+    """An answer as it is recorded: the content, and how its channel authenticated the approver."""
+
+    # left out of dumps, which are what the form holds (the run is woken with one): ``recorded`` keeps
+    # it. Lost, it falls back to ``typed``, which can only make a verified policy refuse, never accept
+    authenticated_by: Authentication = Field(
+        "typed", exclude=True, description="Set by the channel the answer came through, never by the person answering."
+    )
+
+    def recorded(self) -> dict[str, Any]:
+        """The whole answer as JSON, how its approver was authenticated included."""
+        return {**self.model_dump(mode="json"), "authenticated_by": self.authenticated_by}

@@ -11,12 +11,17 @@ before it wakes the paused run, the gate records an answer sent from the Prefect
 the run's process, holds it, so a run whose process died loses nothing: ``opsgate recover``
 executes what was approved. What a correction means for earned autonomy is for the caller
 (``learning.decisions``): recording returns what was corrected.
+
+How the approver was authenticated travels with the answer (``ApprovalAnswer.authenticated_by``),
+set by the channel: the CLI after checking a local account's password, ``typed`` for whatever
+arrives from Prefect. A policy with ``approvals.identity: verified`` refuses a typed answer here,
+the one place every answer passes; every approval and rejection records it in the audit log.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
@@ -24,7 +29,8 @@ from sqlalchemy.orm import Session
 
 from opsgate.errors import ApprovalRejected, PolicyDenied, PolicyError
 from opsgate.governance import requests, rights
-from opsgate.governance.answers import ApprovalAnswer, Review
+from opsgate.governance.answers import AnswerContent, ApprovalAnswer, Authentication, Review
+from opsgate.governance.requests import PendingRequest
 from opsgate.governance.rights import Rules
 from opsgate.governance.runs import run_policy
 from opsgate.integrity import mac
@@ -63,6 +69,14 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
     found: list[str] = []
     if request.status != "pending":
         return [f"approval request {request.id} is already {request.status}"]
+    if answer.authenticated_by == "typed" and "verified" in (
+        rules.run.approvals.identity,
+        rules.file.approvals.identity,
+    ):
+        found.append(
+            "the policy requires a verified approver, and this answer's name was only typed: "
+            "answer with `opsgate approvals approve/reject --as NAME` and the account's password"
+        )
     if answer.batch_digest != request.digest:
         found.append("the batch was changed since it was shown (digest mismatch): review it again")
     rows = _batch_rows(session, request)
@@ -102,10 +116,24 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
     return found
 
 
+def verified_required(request: PendingRequest) -> bool:
+    """Whether an answer to this request is refused unless its approver was authenticated: the run's
+    policy, or the workflow's file as it is now, says ``identity: verified``."""
+    run_id = request.proposals[0].run_id if request.proposals else ""
+    rules = (run_policy(run_id, request.workflow), load_policy(request.workflow))
+    return any(policy.approvals.identity == "verified" for policy in rules)
+
+
 def _record_review(
-    session: Session, policy: Policy, request: ApprovalRequestRow, row: ProposalRow, review: Review, approver: str
+    session: Session,
+    policy: Policy,
+    request: ApprovalRequestRow,
+    row: ProposalRow,
+    review: Review,
+    answer: ApprovalAnswer,
 ) -> tuple[Decision | None, bool]:
     """Record one review: the decision cleared for the executor (None until complete), and whether the approver corrected the action."""
+    approver = answer.approver
     common = {"workflow": row.workflow, "run_id": row.run_id, "proposal_id": row.id}
     if review.decision == "reject":
         rejection = ApprovalRow(
@@ -128,6 +156,7 @@ def _record_review(
                 "approval": rejection.id,
                 "request": request.id,
                 "approver": approver,
+                "authenticated_by": answer.authenticated_by,
                 "reason": review.reason,
                 "source": row.source,
                 "proposal_digest": row.digest,
@@ -165,6 +194,7 @@ def _record_review(
             "approval": approval.id,
             "request": request.id,
             "approver": approver,
+            "authenticated_by": answer.authenticated_by,
             "source": row.source,
             "proposal_digest": row.digest,
             "action_digest": approval.action_digest,
@@ -195,9 +225,23 @@ def _record_review(
 
 
 def answer_digest(answer: ApprovalAnswer) -> str:
-    """What identifies one answer: the run is woken with the answer the CLI recorded, and the gate
-    tells that echo from a second, different answer."""
-    return mac(answer.model_dump(mode="json"))
+    """What identifies one answer, how its approver was authenticated included: the run is woken
+    with the answer the CLI recorded, and the gate tells that echo from a second, different answer."""
+    return mac(answer.recorded())
+
+
+def _echoes(answer: dict[str, Any], recorded: str | None) -> bool:
+    """Whether ``answer``, as it woke the run, is the one recorded. The run is woken with what the
+    form holds, which has no place for how the approver was authenticated: it is the recorded
+    answer if it is under some way of authenticating."""
+    try:
+        content = AnswerContent.model_validate(answer)
+    except ValidationError:
+        return False
+    return any(
+        answer_digest(ApprovalAnswer(**content.model_dump(), authenticated_by=way)) == recorded
+        for way in get_args(Authentication)
+    )
 
 
 def _open_second_round(session: Session, request: ApprovalRequestRow, rows: list[ProposalRow], run_id: str) -> None:
@@ -278,7 +322,7 @@ def record(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> Recorded
     The answer is validated again here, whatever it passed before: it may have come through the
     Prefect API without the form."""
     try:
-        answer = ApprovalAnswer.model_validate(answer if isinstance(answer, dict) else answer.model_dump(mode="json"))
+        answer = ApprovalAnswer.model_validate(answer if isinstance(answer, dict) else answer.recorded())
     except ValidationError as exc:
         raw = answer if isinstance(answer, dict) else answer.model_dump(mode="json", warnings=False)
         with transaction() as session:
@@ -308,7 +352,7 @@ def record(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> Recorded
             rows = _batch_rows(session, request)
             approver = answer.approver
             recorded = [
-                (rows[r.proposal_id], *_record_review(session, policy, request, rows[r.proposal_id], r, approver))
+                (rows[r.proposal_id], *_record_review(session, policy, request, rows[r.proposal_id], r, answer))
                 for r in answer.reviews
             ]
             request.status, request.decided_at, request.answer_digest = (
@@ -339,7 +383,10 @@ def receive(request_id: int, answer: dict[str, Any] | None) -> Received:
 
     A request still pending is decided with the answer (sent from the Prefect UI). A request already
     decided was recorded by whoever answered first (the CLI records, then wakes the run): the answer
-    that woke the run is either that one, or a second answer, which is refused and audited."""
+    that woke the run is either that one, or a second answer, which is refused and audited.
+
+    Whatever arrives here came through Prefect (its UI, or its API without the form): nobody checked
+    who sent it, so it is recorded as ``typed``, whatever it says of itself."""
     with transaction() as session:
         request = session.get(ApprovalRequestRow, request_id)
         assert request is not None
@@ -348,15 +395,11 @@ def receive(request_id: int, answer: dict[str, Any] | None) -> Received:
         if answer is None:
             return Received(decided=False)
         try:
-            return Received(decided=True, recorded=record(request_id, answer))
+            return Received(decided=True, recorded=record(request_id, {**answer, "authenticated_by": "typed"}))
         except ApprovalRejected:
             return Received(decided=False)
     if answer is not None:
-        try:
-            same = answer_digest(ApprovalAnswer.model_validate(answer)) == recorded
-        except ValidationError:
-            same = False
-        if not same:
+        if not _echoes(answer, recorded):
             _refuse(
                 workflow,
                 request_id,

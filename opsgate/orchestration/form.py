@@ -7,7 +7,9 @@ that comes from a document or a model is escaped (``display.markdown_text``): an
 a link, an image or HTML on the approver's screen, and a bidirectional control that would show a
 vendor or a file name in another order is shown as its code point. The form's JSON schema is
 shaped for Prefect's UI only (order, titles, one input per proposed value); what it accepts is
-still ``ApprovalAnswer``, checked after resume.
+still ``ApprovalAnswer``, checked after resume. The form holds what a person fills in
+(``AnswerContent``) and nothing else: how the approver was authenticated is not a field of it, so
+nobody can claim through the form to have been checked.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from prefect.input import RunInput
 from pydantic import ConfigDict
 
 from opsgate.display import markdown_text, visible
-from opsgate.governance.answers import ApprovalAnswer, Review
+from opsgate.governance.answers import AnswerContent, Review
 from opsgate.governance.requests import PendingRequest
 from opsgate.models import Proposal
 from opsgate.writers import WRITERS
@@ -40,7 +42,7 @@ _JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
 MAX_TEXT = 10_000  # an edited text value no writer bounds more tightly
 
 
-class ApprovalForm(RunInput, ApprovalAnswer):
+class ApprovalForm(RunInput, AnswerContent):
     """The form an approver fills in (UI) or the CLI sends: approver, batch digest, reviews."""
 
 
@@ -223,7 +225,7 @@ def _form_schema(proposals: list[Proposal]) -> Callable[[dict[str, Any]], None]:
         properties = schema["properties"]
         for position, name in enumerate(("approver", "reviews", "batch_digest")):
             properties[name]["position"] = position
-        properties["batch_digest"]["description"] = ApprovalAnswer.model_fields["batch_digest"].description
+        properties["batch_digest"]["description"] = AnswerContent.model_fields["batch_digest"].description
         reviews = properties["reviews"]
         reviews.update(
             minItems=len(proposals),

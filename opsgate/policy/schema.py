@@ -273,6 +273,12 @@ class ApprovalRules(Strict):
         default_factory=list,
         description="Channels told when a run waits for approval, reminded before the deadline, and told when it passes.",
     )
+    identity: Literal["typed", "verified"] = Field(
+        "typed",
+        description="How sure opsgate must be of who approves. `typed`: the approver's name is taken as typed "
+        "(today's behaviour, for a pilot). `verified`: an answer is refused unless its approver was authenticated "
+        "(a local account's password, `opsgate users`); answers from the Prefect UI form are typed, so refused.",
+    )
 
 
 def unknown_writes(tools: object) -> list[str]:

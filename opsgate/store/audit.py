@@ -56,6 +56,8 @@ class AuditEvent(StrEnum):
     QUARANTINED = "quarantined"  # an input that kept failing was moved aside before it was read again
     COMPLETED = "completed"
     RECOVERED = "recovered"  # opsgate recover finished what a run whose process died left open
+    ACCOUNT_ADDED = "account_added"  # an approver's local account was opened
+    ACCOUNT_DISABLED = "account_disabled"  # its password no longer authenticates anyone
 
 
 def _content(row: AuditRow) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Two groups live here: opsgate's own bookkeeping (runs, proposals, approval requests, approvals,
 corrections, executions, undo records, the audit log, fitted match models, the fact sheets runs
-computed) and the embedded systems of record that the executor may write to (payables, records,
+computed, approvers' local accounts) and the embedded systems of record that the executor may write to (payables, records,
 record merges, reports, autonomy grants, instruction releases). No agent
 writes the second group but through the executor; the one other writer is the operator's import
 of records (``opsgate.writers.record_sets``), which loads source data and never merges.
@@ -14,7 +14,21 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -222,6 +236,19 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class UserRow(Base):
+    """A local account: an approver's name and an argon2 hash of their password, never the password.
+    ``key`` is the name as ``policy.runtime.person`` reduces it, so "Ana" and " ana " are one account."""
+
+    __tablename__ = "users"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PayableRow(Base):
