@@ -116,10 +116,17 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
     return found
 
 
+def _run_of(session: Session, proposal_ids: list[str]) -> str:
+    """The run a request's proposals belong to ("" when none is found)."""
+    found = session.execute(select(ProposalRow.run_id).where(ProposalRow.id.in_(proposal_ids)).limit(1))
+    return found.scalar_one_or_none() or ""
+
+
 def verified_required(request: PendingRequest) -> bool:
     """Whether an answer to this request is refused unless its approver was authenticated: the run's
     policy, or the workflow's file as it is now, says ``identity: verified``."""
-    run_id = request.proposals[0].run_id if request.proposals else ""
+    with transaction() as session:
+        run_id = _run_of(session, [p.id for p in request.proposals])
     rules = (run_policy(run_id, request.workflow), load_policy(request.workflow))
     return any(policy.approvals.identity == "verified" for policy in rules)
 
@@ -334,11 +341,9 @@ def record(request_id: int, answer: ApprovalAnswer | dict[str, Any]) -> Recorded
         if request is None:
             raise ApprovalRejected(f"no approval request {request_id}")
         workflow, proposal_ids = request.workflow, list(request.proposal_ids)
-        run_id = session.execute(
-            select(ProposalRow.run_id).where(ProposalRow.id.in_(proposal_ids)).limit(1)
-        ).scalar_one_or_none()
+        run_id = _run_of(session, proposal_ids)
     try:  # read outside the transaction that locks the store (SQLite has one writer)
-        policy, file = run_policy(run_id or "", workflow), load_policy(workflow)
+        policy, file = run_policy(run_id, workflow), load_policy(workflow)
     except (PolicyDenied, PolicyError) as exc:
         raise _refuse(
             workflow, request_id, answer.approver, [f"no decision can be taken now: {exc}"], proposal_ids
