@@ -111,6 +111,13 @@ def show(
     console.print(
         f"deadline: {deadline}{reminder}; notified: {', '.join(rules.notify) or 'no channel'}", highlight=False
     )
+    identity = (
+        "verified: an approver proves who they are with a local account's password (`opsgate users`); "
+        "the Prefect UI form's typed names are refused"
+        if rules.identity == "verified"
+        else "typed: the name an approver types is recorded, nobody checks it"
+    )
+    console.print(f"approver identity: {identity}", highlight=False)
     if policy.go_live:
         rule = policy.go_live
         console.print(
