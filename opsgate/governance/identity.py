@@ -13,6 +13,7 @@ fail with one message: a refusal does not tell a guesser which names have accoun
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -34,8 +35,13 @@ AUDIT_WORKFLOW = "opsgate"  # account changes belong to no workflow
 REFUSED = "the name and password do not match an enabled account"
 
 _hasher = PasswordHasher()
-# checked against when there is no account, so an unknown name costs what a wrong password does
-_NOBODY = _hasher.hash("no account has this password")
+
+
+@cache
+def _nobody() -> str:
+    """The hash checked against when there is no account, so an unknown name costs what a wrong
+    password does (made once, when first needed: hashing is slow on purpose)."""
+    return _hasher.hash("no account has this password")
 
 
 class User(BaseModel):
@@ -101,7 +107,7 @@ def verify_password(name: str, password: str) -> Authentication:
     ``ApprovalRejected``, the same for an unknown name, a disabled account and a wrong password."""
     with transaction() as session:
         row = session.get(UserRow, person(name))
-        stored, enabled = (row.password_hash, not row.disabled) if row is not None else (_NOBODY, False)
+        stored, enabled = (row.password_hash, not row.disabled) if row is not None else (_nobody(), False)
     try:
         matches = _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
