@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -22,6 +21,7 @@ from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, ExecutionRow, PayableRow, ProposalRow, RunRow
 from tests.support.batches import write_inbox
 from tests.support.policies import use_policy_variant
+from tests.support.prefect_api import resume_over_api
 from tests.support.processes import cli, flow_run_state, kill, lines, opsgate, paused_request, start
 from tests.support.receiver import Receiver
 
@@ -138,7 +138,7 @@ def test_killed_while_paused_then_resumed_in_the_prefect_ui(flow_env: str, tmp_p
     request = paused_request(run)
     kill(run)
     answer = answer_for(request, "carol").model_dump(mode="json")
-    resumed = httpx.post(f"{flow_env}/flow_runs/{request.flow_run_id}/resume", json={"run_input": answer}, timeout=30)
+    resumed = resume_over_api(flow_env, request.flow_run_id, answer)
     assert resumed.status_code < 300 and resumed.json()["status"] == "ACCEPT", resumed.text
     assert store_state()["payables"] == 0, "nothing acts on it until recovery"
 
@@ -154,9 +154,7 @@ def test_an_outsiders_answer_to_a_dead_run_is_refused_by_recovery(flow_env: str,
     request = paused_request(run)
     kill(run)
     forged = answer_for(request, "mallory").model_dump(mode="json")
-    httpx.post(
-        f"{flow_env}/flow_runs/{request.flow_run_id}/resume", json={"run_input": forged}, timeout=30
-    ).raise_for_status()
+    resume_over_api(flow_env, request.flow_run_id, forged).raise_for_status()
     (report,) = recover(flow_env)
     assert (report["answers"], report["executed"], report["waiting"], report["closed"]) == (0, 0, 3, False)
     with transaction() as session:

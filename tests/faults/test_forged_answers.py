@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -23,13 +22,14 @@ from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, PayableRow, RunRow
 from tests.support.batches import write_inbox
 from tests.support.policies import use_policy_variant
+from tests.support.prefect_api import resume_over_api
 from tests.support.processes import cli, opsgate, paused_request, start
 from tests.support.samples import US_INVOICE
 
 
 def resume(api: str, request: PendingRequest, answer: dict[str, Any]) -> dict[str, Any]:
     """POST the answer to Prefect's resume endpoint, as the UI or any API client can."""
-    response = httpx.post(f"{api}/flow_runs/{request.flow_run_id}/resume", json={"run_input": answer}, timeout=30)
+    response = resume_over_api(api, request.flow_run_id, answer)
     response.raise_for_status()
     return response.json()
 
