@@ -69,10 +69,7 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
     found: list[str] = []
     if request.status != "pending":
         return [f"approval request {request.id} is already {request.status}"]
-    if answer.authenticated_by == "typed" and "verified" in (
-        rules.run.approvals.identity,
-        rules.file.approvals.identity,
-    ):
+    if answer.authenticated_by == "typed" and rules.verified_only:
         found.append(
             "the policy requires a verified approver, and this answer's name was only typed: "
             "answer with `opsgate approvals approve/reject --as NAME` and the account's password"
@@ -127,8 +124,7 @@ def verified_required(request: PendingRequest) -> bool:
     policy, or the workflow's file as it is now, says ``identity: verified``."""
     with transaction() as session:
         run_id = _run_of(session, [p.id for p in request.proposals])
-    rules = (run_policy(run_id, request.workflow), load_policy(request.workflow))
-    return any(policy.approvals.identity == "verified" for policy in rules)
+    return Rules(run=run_policy(run_id, request.workflow), file=load_policy(request.workflow)).verified_only
 
 
 def _record_review(

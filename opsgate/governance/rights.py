@@ -70,6 +70,12 @@ class Rules:
     run: Policy
     file: Policy
 
+    @property
+    def verified_only(self) -> bool:
+        """Whether an answer is refused unless its approver was authenticated: either policy says
+        ``identity: verified`` (the file can only make it stricter)."""
+        return "verified" in (self.run.approvals.identity, self.file.approvals.identity)
+
 
 def row_case_types(policy: Policy, row: ProposalRow, payload: dict[str, Any] | None) -> list[str]:
     return case_types(policy, row.case_type, row.tool, payload, row.confidence or {}, row.context or {})
