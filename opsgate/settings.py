@@ -125,6 +125,51 @@ class Settings(BaseSettings):
         default=1024 * 1024, gt=0, description="A CSV row with a larger field is left out with its reason."
     )
 
+    review_url: str = Field(
+        default="http://127.0.0.1:8400",
+        description="Where approvers reach the review screen (`opsgate review serve`): links on Prefect runs and "
+        "in notifications point there. https turns on secure cookies.",
+    )
+    review_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the review screen's session cookies; derived from the audit key when unset. Changing it signs everyone out.",
+    )
+    review_session_seconds: int = Field(
+        default=8 * 3600, gt=0, description="A review-screen session ends this long after sign-in, whatever happens."
+    )
+    review_idle_seconds: int = Field(
+        default=30 * 60, gt=0, description="A review-screen session unused this long ends."
+    )
+    review_login_attempts: int = Field(
+        default=5,
+        gt=0,
+        description="Failed sign-ins per name, and per client address, allowed in review_login_window_seconds before sign-in is refused for a while.",
+    )
+    review_login_window_seconds: int = Field(default=15 * 60, gt=0)
+    review_trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of the authenticating reverse proxies whose user header the review screen believes; empty: none.",
+    )
+    review_proxy_user_header: str = Field(
+        default="X-Forwarded-User", description="The header a trusted proxy names the signed-in person in."
+    )
+    review_proxy_groups_header: str = Field(
+        default="X-Forwarded-Groups",
+        description="The header a trusted proxy lists the person's groups in (comma-separated).",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The team's OpenID Connect provider (its issuer URL); sign-in through it is offered when set.",
+    )
+    oidc_client_id: str | None = Field(default=None, description="The review screen's client id at the provider.")
+    oidc_client_secret: SecretStr | None = Field(default=None, description="Its client secret.")
+    oidc_name_claim: str = Field(
+        default="preferred_username", description="The ID token claim that names the approver."
+    )
+    oidc_groups_claim: str = Field(
+        default="groups", description="The claim listing the person's groups (matched to policy `directory_groups`)."
+    )
+
     @field_validator("data_dir", "policy_dir", "audit_key_file")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:

@@ -49,6 +49,7 @@ PLATFORM = (
     Command("runs", "opsgate.cli.runs:app", "Look up past and current runs and their cases."),
     Command("approvals", "opsgate.cli.approvals:app", "Review and decide the proposals waiting at a gate."),
     Command("users", "opsgate.cli.users:app", "Approvers' local accounts: add, list, disable."),
+    Command("review", "opsgate.cli.review:app", "The review screen: a web page approvers decide in, signed in."),
     Command("audit", "opsgate.cli.audit:app", "Verify, export and read the audit log."),
     Command("policy", "opsgate.cli.policy:app", "Check and review workflow policies."),
     Command("reports", "opsgate.cli.reports:app", "Published reports: list them, export one."),

@@ -44,9 +44,11 @@ class Review(BaseModel):
     )
 
 
-Authentication = Literal["typed", "password"]
-"""How an answer's approver was authenticated: ``typed`` (a name, nobody checked it) or
-``password`` (checked against a local account, ``governance.identity``)."""
+Authentication = Literal["typed", "password", "oidc", "proxy"]
+"""How an answer's approver was authenticated: ``typed`` (a name, nobody checked it), ``password``
+(checked against a local account, ``governance.identity``), ``oidc`` (signed in to the review screen
+through the team's OpenID Connect provider) or ``proxy`` (named by an authenticating reverse proxy
+the review screen trusts)."""
 
 
 class AnswerContent(BaseModel):
@@ -68,6 +70,17 @@ class ApprovalAnswer(AnswerContent):
         "typed", exclude=True, description="Set by the channel the answer came through, never by the person answering."
     )
 
+    approver_groups: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
+        default_factory=list,
+        exclude=True,
+        max_length=200,
+        description="The identity provider's groups the approver's sign-in vouched for (policy `directory_groups`); set by the channel.",
+    )
+
     def recorded(self) -> dict[str, Any]:
-        """The whole answer as JSON, how its approver was authenticated included."""
-        return {**self.model_dump(mode="json"), "authenticated_by": self.authenticated_by}
+        """The whole answer as JSON, how its approver was authenticated (and the groups that vouched) included."""
+        return {
+            **self.model_dump(mode="json"),
+            "authenticated_by": self.authenticated_by,
+            "approver_groups": list(self.approver_groups),
+        }

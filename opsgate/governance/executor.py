@@ -72,18 +72,22 @@ def _requester(session: Session, run_id: str) -> str | None:
     return trigger.removeprefix("cli:") if trigger.startswith("cli:") else None
 
 
-def _approved_on_record(session: Session, row: ProposalRow, approval: ApprovalRow) -> bool:
-    return (
-        _on_record(
-            session,
-            AuditEvent.APPROVED,
-            AuditRow.proposal_id == row.id,
-            approval=approval.id,
-            approver=approval.approver,
-            action_digest=approval.action_digest,
-        )
-        is not None
+def _approved_on_record(session: Session, row: ProposalRow, approval: ApprovalRow) -> AuditRow | None:
+    """The intact `approved` event of this approval: the groups its approver's sign-in vouched for
+    are read from it, never from a table anyone with the database could write."""
+    return _on_record(
+        session,
+        AuditEvent.APPROVED,
+        AuditRow.proposal_id == row.id,
+        approval=approval.id,
+        approver=approval.approver,
+        action_digest=approval.action_digest,
     )
+
+
+def _vouched(event: AuditRow) -> tuple[str, ...]:
+    groups = event.data.get("approver_groups") if isinstance(event.data, dict) else None
+    return tuple(str(g) for g in groups) if isinstance(groups, list) else ()
 
 
 @dataclass(frozen=True)
@@ -95,9 +99,10 @@ class Evidence:
     approval: ApprovalRow | None = None
     proposed: dict[str, Any] | None = None  # the intact `proposed` event's data for the action as it is now
     approval_on_record: bool = False  # the approval has its intact `approved` event
-    approvers: list[str] = field(
+    approvers: list[tuple[str, tuple[str, ...]]] = field(
         default_factory=list
-    )  # who approved this exact action, each with an intact `approved` event
+    )  # who approved this exact action, each with an intact `approved` event, and the groups it vouched for
+    approval_groups: tuple[str, ...] = ()  # the groups the latest approval's sign-in vouched for, as its event says
     requester: str | None = None  # who started the run, as its intact `triggered` event says
 
 
@@ -107,7 +112,7 @@ def _evidence(session: Session, row: ProposalRow) -> Evidence:
     ).scalar_one_or_none()
     current = action_digest(row.id, row.tool, row.payload) if row.tool else None
     proposed = _on_record(session, AuditEvent.PROPOSED, AuditRow.proposal_id == row.id, digest=current)
-    on_record: list[ApprovalRow] = []
+    on_record: list[tuple[ApprovalRow, AuditRow]] = []
     if approval is not None and approval.decision == "approved":
         same_action = (
             session.execute(
@@ -120,13 +125,14 @@ def _evidence(session: Session, row: ProposalRow) -> Evidence:
             .scalars()
             .all()
         )
-        on_record = [a for a in same_action if _approved_on_record(session, row, a)]
+        on_record = [(a, e) for a in same_action if (e := _approved_on_record(session, row, a)) is not None]
     return Evidence(
         row=row,
         approval=approval,
         proposed=proposed.data if proposed is not None else None,
-        approval_on_record=any(a.id == approval.id for a in on_record) if approval is not None else False,
-        approvers=[a.approver for a in on_record],
+        approval_on_record=any(a.id == approval.id for a, _ in on_record) if approval is not None else False,
+        approvers=[(a.approver, _vouched(e)) for a, e in on_record],
+        approval_groups=next((_vouched(e) for a, e in on_record if approval is not None and a.id == approval.id), ()),
         requester=_requester(session, row.run_id),
     )
 
@@ -141,8 +147,8 @@ def _four_eyes_shortfall(policy: Policy, evidence: Evidence, types: list[str]) -
         return None
     people = {
         person(name)
-        for name in evidence.approvers
-        if all(policy.may_decide(name, t) for t in types) and not (started_by and same_person(name, started_by))
+        for name, groups in evidence.approvers
+        if all(policy.may_decide(name, t, groups) for t in types) and not (started_by and same_person(name, started_by))
     }
     return (
         None
@@ -190,7 +196,11 @@ def refusal(policy: Policy, evidence: Evidence) -> str | None:
         proposed.get("confidence") or {},
         proposed.get("context") or {},
     )
-    if (refused := next((t for t in types if not policy.may_decide(approval.approver, t)), None)) is not None:
+    if (
+        refused := next(
+            (t for t in types if not policy.may_decide(approval.approver, t, evidence.approval_groups)), None
+        )
+    ) is not None:
         return f"{approval.approver} may not decide on {refused} cases (the case as recorded and as approved)"
     return _four_eyes_shortfall(policy, evidence, types)
 

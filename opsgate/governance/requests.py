@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,10 @@ class PendingRequest(BaseModel):
     statuses: dict[str, str]
     requested_at: datetime
     deadline: datetime
+    round: int = Field(
+        1, description="2 and up: proposals one person approved, waiting for a second, different approver (four eyes)."
+    )
+    page: int | None = None
 
 
 def batch_digest(proposals: list[tuple[str, str | None]]) -> str:
@@ -64,6 +68,7 @@ def _as_proposal(row: ProposalRow) -> Proposal:
         escalations=row.escalations,
         instruction_version=row.instruction_version,
         context=row.context or {},
+        inputs=row.inputs or {},
     )
 
 
@@ -165,6 +170,8 @@ def _pending(session: Session, request: ApprovalRequestRow) -> PendingRequest:
         statuses={r.id: r.status for r in rows},
         requested_at=as_utc(request.requested_at),
         deadline=as_utc(request.deadline),
+        round=request.round or 1,
+        page=request.page,
     )
 
 

@@ -21,7 +21,7 @@ the one place every answer passes; every approval and rejection records it in th
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from opsgate.errors import ApprovalRejected, PolicyDenied, PolicyError
 from opsgate.governance import requests, rights
-from opsgate.governance.answers import AnswerContent, ApprovalAnswer, Authentication, Review
+from opsgate.governance.answers import AnswerContent, ApprovalAnswer, Review
 from opsgate.governance.requests import PendingRequest
 from opsgate.governance.rights import Rules
 from opsgate.governance.runs import run_policy
@@ -40,7 +40,7 @@ from opsgate.policy.runtime import Policy, person
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
-from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, CorrectionRow, ProposalRow, as_utc
+from opsgate.store.tables import ApprovalRequestRow, ApprovalRow, AuditRow, CorrectionRow, ProposalRow, as_utc
 from opsgate.writers import action_writer
 
 SHOWN_PROBLEMS = (
@@ -109,7 +109,7 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
                     f"{row.source}: {problem}"
                     for problem in writer.check(session, writer.payload_model.model_validate(payload))
                 ]
-        found += rights.problems(session, rules, row, answer.approver, payload)
+        found += rights.problems(session, rules, row, answer.approver, payload, answer.approver_groups)
     return found
 
 
@@ -160,6 +160,7 @@ def _record_review(
                 "request": request.id,
                 "approver": approver,
                 "authenticated_by": answer.authenticated_by,
+                "approver_groups": answer.approver_groups,
                 "reason": review.reason,
                 "source": row.source,
                 "proposal_digest": row.digest,
@@ -198,6 +199,7 @@ def _record_review(
             "request": request.id,
             "approver": approver,
             "authenticated_by": answer.authenticated_by,
+            "approver_groups": answer.approver_groups,
             "source": row.source,
             "proposal_digest": row.digest,
             "action_digest": approval.action_digest,
@@ -233,18 +235,40 @@ def answer_digest(answer: ApprovalAnswer) -> str:
     return mac(answer.recorded())
 
 
-def _echoes(answer: dict[str, Any], recorded: str | None) -> bool:
+def _channel_of(session: Session, request: ApprovalRequestRow) -> tuple[str, list[str]] | None:
+    """How the recorded answer's approver was authenticated, and the groups that vouched, as its
+    decisions' audit events say (None when nothing was recorded for this request)."""
+    for event in session.execute(
+        select(AuditRow)
+        .where(
+            AuditRow.event.in_([str(AuditEvent.APPROVED), str(AuditEvent.REJECTED)]),
+            AuditRow.proposal_id.in_(request.proposal_ids),
+        )
+        .order_by(AuditRow.seq.desc())
+    ).scalars():
+        data = event.data if isinstance(event.data, dict) else {}
+        if data.get("request") == request.id:
+            return str(data.get("authenticated_by", "typed")), list(data.get("approver_groups") or [])
+    return None
+
+
+def _echoes(answer: dict[str, Any], request_id: int) -> bool:
     """Whether ``answer``, as it woke the run, is the one recorded. The run is woken with what the
-    form holds, which has no place for how the approver was authenticated: it is the recorded
-    answer if it is under some way of authenticating."""
+    form holds, which has no place for how the approver was authenticated or the groups that
+    vouched: it is the recorded answer with those of the recorded decisions."""
     try:
         content = AnswerContent.model_validate(answer)
     except ValidationError:
         return False
-    return any(
-        answer_digest(ApprovalAnswer(**content.model_dump(), authenticated_by=way)) == recorded
-        for way in get_args(Authentication)
-    )
+    with transaction() as session:
+        request = session.get(ApprovalRequestRow, request_id)
+        assert request is not None
+        channel = _channel_of(session, request)
+        if channel is None:
+            return False
+        way, groups = channel
+        echoed = ApprovalAnswer(**content.model_dump(), authenticated_by=way, approver_groups=groups)
+        return answer_digest(echoed) == request.answer_digest
 
 
 def _open_second_round(session: Session, request: ApprovalRequestRow, rows: list[ProposalRow], run_id: str) -> None:
@@ -387,20 +411,21 @@ def receive(request_id: int, answer: dict[str, Any] | None) -> Received:
     that woke the run is either that one, or a second answer, which is refused and audited.
 
     Whatever arrives here came through Prefect (its UI, or its API without the form): nobody checked
-    who sent it, so it is recorded as ``typed``, whatever it says of itself."""
+    who sent it, so it is recorded as ``typed`` with no group vouched for, whatever it says of itself."""
     with transaction() as session:
         request = session.get(ApprovalRequestRow, request_id)
         assert request is not None
-        status, recorded, workflow, ids = request.status, request.answer_digest, request.workflow, request.proposal_ids
+        status, workflow, ids = request.status, request.workflow, request.proposal_ids
     if status == "pending":
         if answer is None:
             return Received(decided=False)
         try:
-            return Received(decided=True, recorded=record(request_id, {**answer, "authenticated_by": "typed"}))
+            typed = {**answer, "authenticated_by": "typed", "approver_groups": []}
+            return Received(decided=True, recorded=record(request_id, typed))
         except ApprovalRejected:
             return Received(decided=False)
     if answer is not None:
-        if not _echoes(answer, recorded):
+        if not _echoes(answer, request_id):
             _refuse(
                 workflow,
                 request_id,

@@ -8,6 +8,7 @@ again before it writes, from what the audit log recorded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,16 +110,22 @@ def _out_of_route(policy: Policy, row: ProposalRow, payload: dict[str, Any], app
 
 
 def problems(
-    session: Session, rules: Rules, row: ProposalRow, approver: str, payload: dict[str, Any] | None
+    session: Session,
+    rules: Rules,
+    row: ProposalRow,
+    approver: str,
+    payload: dict[str, Any] | None,
+    groups: Sequence[str] = (),
 ) -> list[str]:
     """Who may decide: the approver groups of the run's policy for every case type the decision
     answers to, and those of the file as it is now (someone taken out of a group while the run
     waited decides nothing more), and four eyes (two different people, neither the run's requester,
-    approve the same action) when a rule of the run's policy covers any of them or any type they refine."""
+    approve the same action) when a rule of the run's policy covers any of them or any type they refine.
+    ``groups`` are the identity provider's groups the approver's sign-in vouched for."""
     policy = rules.run
     types = row_case_types(policy, row, payload)
     for case_type in types:
-        if not policy.may_decide(approver, case_type):
+        if not policy.may_decide(approver, case_type, groups):
             groups = [
                 name
                 for name, group in policy.approvals.groups.items()
@@ -130,7 +137,7 @@ def problems(
             return [
                 f"{approver} may not decide on {case_type} cases such as {row.source}{moved} (the policy lets {', '.join(groups) or 'no group'} decide)"
             ]
-        if not rules.file.may_decide(approver, case_type):
+        if not rules.file.may_decide(approver, case_type, groups):
             return [
                 f"{approver} may no longer decide on {case_type} cases such as {row.source}: the policy file as it is now does not let them"
             ]

@@ -7,6 +7,7 @@ code does with it can be read, and changed, one at a time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -91,11 +92,16 @@ class Policy(PolicyFile):
             case_type,
         )
 
-    def may_decide(self, person: str, case_type: str) -> bool:
-        """Whether this person may approve or reject a case of this type (anyone, without groups)."""
+    def may_decide(self, person: str, case_type: str, directory_groups: Sequence[str] = ()) -> bool:
+        """Whether this person may approve or reject a case of this type (anyone, without groups):
+        named as a member, or in one of the group's ``directory_groups`` as their sign-in vouched
+        (``directory_groups`` comes only from a verified sign-in, never from what a person typed)."""
         groups = self.approvals.groups.values()
         return not groups or any(
-            any(same_person(person, member) for member in group.members)
+            (
+                any(same_person(person, member) for member in group.members)
+                or any(g in group.directory_groups for g in directory_groups)
+            )
             and (ANY_CASE in group.case_types or case_type in group.case_types)
             for group in groups
         )

@@ -176,10 +176,24 @@ RELEASE_TOOL = "instructions.release"
 
 
 class ApproverGroup(Strict):
-    members: list[str] = Field(min_length=1, description="Names as approvers enter them (case does not matter).")
+    members: list[str] = Field(
+        default_factory=list, description="Names as approvers enter them (case does not matter)."
+    )
+    directory_groups: list[str] = Field(
+        default_factory=list,
+        description="Groups of the team's identity provider (the OpenID Connect token's groups claim, or the "
+        "authenticating proxy's groups header) whose members belong to this group when they sign in to the "
+        "review screen. A typed name never carries a group.",
+    )
     case_types: list[str] = Field(
         default_factory=lambda: [ANY_CASE], description="Case types this group may decide on; '*' for all."
     )
+
+    @model_validator(mode="after")
+    def _someone(self) -> Self:
+        if not self.members and not self.directory_groups:
+            raise ValueError("an approver group needs members or directory_groups: otherwise nobody is in it")
+        return self
 
 
 class FourEyes(Strict):

@@ -27,6 +27,7 @@ LAYERS = [
     "inputs",
     "learning",
     "orchestration",
+    "web",
     "cli",
 ]
 PREFECT_AWARE = {"orchestration"}  # the platform's only part that imports Prefect

@@ -13,7 +13,7 @@ from opsgate.governance.executor import Evidence, refusal
 from opsgate.models import Status, action_digest
 from opsgate.policy.loader import load_policy
 from opsgate.policy.runtime import Policy
-from opsgate.policy.schema import Autonomy
+from opsgate.policy.schema import ApproverGroup, Autonomy
 from opsgate.settings import get_settings
 from opsgate.store.tables import ApprovalRow, ProposalRow
 
@@ -75,7 +75,7 @@ def _evidence(**changes: Any) -> Evidence:
         "approval": _approval(),
         "proposed": PROPOSED,
         "approval_on_record": True,
-        "approvers": ["alice"],
+        "approvers": [("alice", ())],
         "requester": None,
     }
     return Evidence(**{**values, **changes})
@@ -115,7 +115,7 @@ REFUSED: dict[str, tuple[Callable[[], Evidence], str]] = {
         "the approval has no intact approved audit event",
     ),
     "an approver outside the groups": (
-        lambda: _evidence(approval=_approval(approver="mallory"), approvers=["mallory"]),
+        lambda: _evidence(approval=_approval(approver="mallory"), approvers=[("mallory", ())]),
         "mallory may not decide on invoice cases",
     ),
     "four eyes, one approver": (
@@ -123,11 +123,11 @@ REFUSED: dict[str, tuple[Callable[[], Evidence], str]] = {
         "four eyes: this action needs two different approvers besides the requester; it has 1",
     ),
     "four eyes, the requester second": (
-        lambda: _evidence(approval=_approval(LARGE), approvers=["alice", "Bob"], requester="bob"),
+        lambda: _evidence(approval=_approval(LARGE), approvers=[("alice", ()), ("Bob", ())], requester="bob"),
         "it has 1",
     ),
     "four eyes, a second outside the groups": (
-        lambda: _evidence(approval=_approval(LARGE), approvers=["alice", "mallory"]),
+        lambda: _evidence(approval=_approval(LARGE), approvers=[("alice", ()), ("mallory", ())]),
         "it has 1",
     ),
 }
@@ -143,7 +143,8 @@ def test_each_refusal_names_its_reason(policy: Policy, case: str) -> None:
 def test_an_approved_case_with_everything_on_record_is_written(policy: Policy) -> None:
     assert refusal(policy, _evidence()) is None
     assert (
-        refusal(policy, _evidence(approval=_approval(LARGE), approvers=["alice", "bob"], requester="carol")) is None
+        refusal(policy, _evidence(approval=_approval(LARGE), approvers=[("alice", ()), ("bob", ())], requester="carol"))
+        is None
     ), "two people, neither the requester"
 
 
@@ -156,3 +157,14 @@ def test_only_an_auto_case_type_goes_without_an_approval(policy: Policy) -> None
     assert refusal(policy, _evidence(approval=None, proposed={**PROPOSED, "route": "auto"})) is not None, (
         "the policy no longer lets it go without one"
     )
+
+
+def test_a_directory_group_counts_only_as_its_approval_event_vouched_for_it(policy: Policy) -> None:
+    finance = ApproverGroup(directory_groups=["finance-ap"], case_types=["invoice"])
+    approvals = policy.approvals.model_copy(update={"groups": {**policy.approvals.groups, "finance": finance}})
+    vouched = policy.model_copy(update={"approvals": approvals})
+    approval = _approval(approver="dora")
+    signed_in = _evidence(approval=approval, approvers=[("dora", ("finance-ap",))], approval_groups=("finance-ap",))
+    assert refusal(vouched, signed_in) is None
+    typed = refusal(vouched, _evidence(approval=approval, approvers=[("dora", ())]))
+    assert typed is not None and "dora may not decide on invoice cases" in typed

@@ -1,0 +1,256 @@
+"""The queue and the request page: what waits on the signed-in approver, and deciding it.
+
+An answer made here is built from the form and the session: the approver, how they were
+authenticated and the groups that vouched come from the session, never from the form. It is
+handed to ``orchestration.resume.submit``, which records it through the same checks as every other
+path (``governance.review``) and wakes the paused run; a refused answer is shown on the page with
+every reason, and the person's entries are kept.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from opsgate.errors import ApprovalRejected
+from opsgate.governance import requests
+from opsgate.governance.answers import ApprovalAnswer, Review
+from opsgate.governance.requests import PendingRequest
+from opsgate.governance.waiting import waiting_for, waits_on
+from opsgate.models import Proposal
+from opsgate.web import previews, sessions
+from opsgate.web.rendering import page
+from opsgate.web.sessions import Visitor
+
+router = APIRouter()
+SURE = 0.95  # "approve all above": a proposal every one of whose values is at least this sure
+UNSURE = 0.8  # below this a value is shown as doubtful
+MAX_FORM_FIELDS = 50_000
+
+
+class SignInRequired(Exception):
+    """Raised by ``signed_in`` for a visitor without a session: the app sends pages to /login, the API a 401."""
+
+
+def signed_in(request: Request) -> Visitor:
+    who = sessions.visitor(request)
+    if who is None:
+        raise SignInRequired
+    return who
+
+
+@dataclass(frozen=True)
+class Field:
+    """One value of a proposed action as the page shows it."""
+
+    name: str
+    value: str
+    editable: bool
+    confidence: float | None
+    reasons: list[str]
+
+    @property
+    def level(self) -> str:
+        if self.confidence is None:
+            return "unknown"
+        return "high" if self.confidence >= SURE else "mid" if self.confidence >= UNSURE else "low"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (str, int, float, Decimal)) and not isinstance(value, bool):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, indent=1, default=str)
+
+
+def fields(proposal: Proposal) -> list[Field]:
+    """The action's values, least sure first (the ones a person should look at), then as proposed."""
+    reasons: dict[str, list[str]] = {}
+    for escalation in proposal.escalations:
+        reasons.setdefault(escalation.field or "", []).append(escalation.describe())
+    shown = [
+        Field(
+            name=name,
+            value=_text(value),
+            editable=name != "source" and (value is None or isinstance(value, (str, int, float))),
+            confidence=proposal.confidence.get(name),
+            reasons=reasons.get(name, []),
+        )
+        for name, value in (proposal.payload or {}).items()
+    ]
+    order = {f.name: i for i, f in enumerate(shown)}
+    return sorted(shown, key=lambda f: (f.confidence if f.confidence is not None else 2.0, order[f.name]))
+
+
+def sureness(proposal: Proposal) -> float | None:
+    """The least sure of the proposal's values (None when it states no confidence)."""
+    return min(proposal.confidence.values()) if proposal.confidence else None
+
+
+def _request(request_id: int) -> PendingRequest:
+    found = next((r for r in requests.pending_requests() if r.id == request_id), None)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"approval request {request_id} is not waiting for a decision")
+    return found
+
+
+def _mine(request_id: int, who: Visitor) -> PendingRequest:
+    """The pending request, when it waits on this person; 403 otherwise (its documents are not theirs to see)."""
+    found = _request(request_id)
+    if not waits_on(found, who.name, who.groups):
+        raise HTTPException(
+            status_code=403, detail="this request does not wait on you: the policy does not let you decide all of it"
+        )
+    return found
+
+
+@router.get("/")
+def queue(request: Request, who: Visitor = Depends(signed_in)) -> Response:
+    flash = request.session.pop("flash", "")
+    return page(request, "queue.html", {"waiting": waiting_for(who.name, who.groups), "flash": flash})
+
+
+@router.get("/api/queue")
+def queue_json(who: Visitor = Depends(signed_in)) -> Response:
+    return JSONResponse(
+        [
+            {
+                "request": w.request.id,
+                "flow_run_id": w.request.flow_run_id,
+                "workflow": w.request.workflow,
+                "proposals": len(w.request.proposals),
+                "requested_at": w.request.requested_at.isoformat(),
+                "deadline": w.request.deadline.isoformat(),
+                "second_approval": w.second_approval,
+                "url": f"/requests/{w.request.id}",
+            }
+            for w in waiting_for(who.name, who.groups)
+        ]
+    )
+
+
+def _request_page(
+    request: Request, found: PendingRequest, entered: dict[str, str], problems: list[str], status: int = 200
+) -> Response:
+    cards = [
+        {"proposal": p, "fields": fields(p), "sureness": sureness(p), "name": Path(p.source).name or p.source}
+        for p in found.proposals
+    ]
+    context = {"found": found, "cards": cards, "entered": entered, "problems": problems, "sure": SURE}
+    return page(request, "request.html", context, status)
+
+
+@router.get("/requests/{request_id}")
+def request_page(request: Request, request_id: int, who: Visitor = Depends(signed_in)) -> Response:
+    return _request_page(request, _mine(request_id, who), {}, [])
+
+
+def answer_from(found: PendingRequest, who: Visitor, form: dict[str, str]) -> ApprovalAnswer:
+    """The answer the form says, in the signed-in person's name: a review for each decided proposal
+    (an undecided one is left out, and the check says so), values the person changed as edits."""
+    reviews = []
+    for proposal in found.proposals:
+        decision = form.get(f"d.{proposal.id}", "")
+        if decision not in ("approve", "reject"):
+            continue
+        edits = {}
+        if decision == "approve":
+            for field in fields(proposal):
+                sent = form.get(f"f.{proposal.id}.{field.name}")
+                if field.editable and sent is not None and sent != field.value:
+                    edits[field.name] = sent if sent.strip() else None
+        reviews.append(
+            Review(
+                proposal_id=proposal.id,
+                source=proposal.source,
+                decision="edit" if edits else decision,
+                reason=form.get(f"r.{proposal.id}", ""),
+                fields=edits,
+            )
+        )
+    return ApprovalAnswer(
+        approver=who.name,
+        batch_digest=form.get("batch_digest", ""),
+        reviews=reviews,
+        authenticated_by=who.authenticated_by,
+        approver_groups=list(who.groups),
+    )
+
+
+@router.post("/requests/{request_id}")
+async def answer(request: Request, request_id: int, who: Visitor = Depends(signed_in)) -> Response:
+    form = {k: v for k, v in (await request.form(max_fields=MAX_FORM_FIELDS)).items() if isinstance(v, str)}
+    sessions.check_csrf(request, form.get(sessions.CSRF_FIELD))
+    found = _request(request_id)
+    try:
+        answer = answer_from(found, who, form)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]]
+        return _request_page(request, found, form, problems, 422)
+    from starlette.concurrency import run_in_threadpool
+
+    from opsgate.orchestration.resume import submit
+
+    try:
+        woken = await run_in_threadpool(submit, found, answer)
+    except ApprovalRejected as exc:
+        return _request_page(request, found, form, [str(exc)], 409)
+    approved = sum(r.decision != "reject" for r in answer.reviews)
+    what = f"approved {approved}, rejected {len(answer.reviews) - approved} of {found.workflow} request {found.id}"
+    request.session["flash"] = f"{what}; the run resumes" if woken == "resumed" else f"{what}, recorded; {woken}"
+    return RedirectResponse("/", status_code=303)
+
+
+def _proposal(found: PendingRequest, proposal_id: str) -> Proposal:
+    proposal = next((p for p in found.proposals if p.id == proposal_id), None)
+    if proposal is None:
+        raise HTTPException(status_code=404, detail="no such proposal in this request")
+    return proposal
+
+
+@router.get("/requests/{request_id}/proposals/{proposal_id}/source")
+def source(request: Request, request_id: int, proposal_id: str, who: Visitor = Depends(signed_in)) -> Response:
+    """The source beside the proposal: the document with each value's place marked, or the records
+    a merge folds together."""
+    found = _mine(request_id, who)
+    proposal = _proposal(found, proposal_id)
+    values = {f.name: f.value for f in fields(proposal) if f.editable}
+    preview = previews.locate(Path(proposal.source), values) if proposal.source else None
+    records = proposal.inputs.get("records") if isinstance(proposal.inputs.get("records"), list) else None
+    segments = marked(preview.text or "", preview.spans) if preview is not None and preview.kind == "text" else []
+    context = {"found": found, "proposal": proposal, "preview": preview, "records": records, "segments": segments}
+    return page(request, "source.html", context)
+
+
+def marked(text: str, spans: dict[str, list[previews.Span]]) -> list[tuple[str, str | None]]:
+    """The text cut into pieces, each with the field whose value it is (None between values); where
+    two values overlap, the one that starts first wins."""
+    pieces: list[tuple[str, str | None]] = []
+    at = 0
+    for start, end, field in sorted((s.start, s.end, f) for f, found in spans.items() for s in found):
+        if start < at or end <= start:
+            continue
+        pieces += [(text[at:start], None), (text[start:end], field)]
+        at = end
+    pieces.append((text[at:], None))
+    return [(piece, field) for piece, field in pieces if piece]
+
+
+@router.get("/requests/{request_id}/proposals/{proposal_id}/pages/{number}.png")
+def page_image(
+    request_id: int, proposal_id: str, number: int, width: int = 900, who: Visitor = Depends(signed_in)
+) -> Response:
+    proposal = _proposal(_mine(request_id, who), proposal_id)
+    try:
+        png = previews.render_page(Path(proposal.source), number, width)
+    except previews.PreviewUnavailable as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=300"})

@@ -1,0 +1,88 @@
+"""Who is signed in to the review screen, and the token every form must carry.
+
+The session lives in a cookie Starlette signs (``itsdangerous``) with the review secret; its
+signature's age ends it after ``review_idle_seconds`` without use, and the sign-in time it holds ends
+it after ``review_session_seconds`` whatever happens. Signing in replaces whatever the cookie held,
+so a session fixed before sign-in is worth nothing after it. The approver's name, how they were
+authenticated and the identity provider's groups that vouched for them come only from here: no form
+field can say who answers.
+
+Every form carries the session's CSRF token and every state-changing request is checked against it
+(``check_csrf``): a page on another site cannot make a signed-in approver's browser decide.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+
+from opsgate.governance import identity
+from opsgate.governance.answers import Authentication
+from opsgate.settings import get_settings
+
+_WHO = "who"
+_CSRF = "csrf"
+CSRF_FIELD = "csrf"
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """The signed-in approver, as their sign-in established them."""
+
+    name: str
+    authenticated_by: Authentication
+    groups: tuple[str, ...]
+    csrf: str
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, made on first need (the sign-in form has one before anyone signs in)."""
+    token = request.session.get(_CSRF)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session[_CSRF] = token
+    return token
+
+
+def check_csrf(request: Request, sent: str | None) -> None:
+    """Refuse (403) a state-changing request whose token is not the session's."""
+    expected = request.session.get(_CSRF)
+    if not isinstance(expected, str) or not sent or not hmac.compare_digest(expected, sent):
+        raise HTTPException(
+            status_code=403,
+            detail="this form has expired or did not come from this site: reload the page and try again",
+        )
+
+
+def sign_in(request: Request, name: str, authenticated_by: Authentication, groups: tuple[str, ...] = ()) -> Visitor:
+    """Start a fresh session for ``name``: everything the cookie held before is dropped, and a new
+    CSRF token is made."""
+    request.session.clear()
+    now = time.time()
+    request.session[_WHO] = {"name": name, "how": authenticated_by, "groups": list(groups), "issued": now}
+    return Visitor(name, authenticated_by, groups, csrf_token(request))
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+def visitor(request: Request) -> Visitor | None:
+    """The signed-in approver, or None: nobody signed in, the session is past its lifetime, or a
+    local account was disabled since (its sessions end with it)."""
+    who = request.session.get(_WHO)
+    if not isinstance(who, dict):
+        return None
+    issued = who.get("issued")
+    if not isinstance(issued, (int, float)) or time.time() - issued > get_settings().review_session_seconds:
+        sign_out(request)
+        return None
+    name, how = str(who.get("name", "")), who.get("how")
+    if how == "password" and not identity.has_account(name):
+        sign_out(request)
+        return None
+    return Visitor(name, how, tuple(str(g) for g in who.get("groups") or ()), csrf_token(request))

@@ -1,0 +1,176 @@
+"""The review screen without a browser: who may sign in and how, what waits on whom, and that an
+answer made on the page goes through the one check every answer goes through."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from opsgate.governance import requests
+from opsgate.store.tables import ApprovalRow
+from opsgate.web import sessions
+from opsgate.web.rendering import safe_next
+from tests.unit.platform.conftest import StoreProbe
+from tests.unit.web.conftest import PASSWORD, csrf_of, sign_in
+
+
+def _decisions(request: requests.PendingRequest, decision: str = "approve") -> dict[str, str]:
+    return {f"d.{p.id}": decision for p in request.proposals}
+
+
+def _answer(client: TestClient, request: requests.PendingRequest, form: dict[str, str]):  # noqa: ANN202
+    page = client.get(f"/requests/{request.id}")
+    assert page.status_code == 200, page.text
+    return client.post(
+        f"/requests/{request.id}", data={"csrf": csrf_of(page.text), "batch_digest": request.digest, **form}
+    )
+
+
+def test_nothing_is_shown_to_someone_not_signed_in(client: TestClient, pending: requests.PendingRequest) -> None:
+    assert client.get("/").headers["location"] == "/login?next=/"
+    assert client.get(f"/requests/{pending.id}").headers["location"] == f"/login?next=/requests/{pending.id}"
+    assert client.get("/api/queue").status_code == 401
+    refused = client.post(f"/requests/{pending.id}", data=_decisions(pending))
+    assert refused.status_code == 303 and refused.headers["location"].startswith("/login")
+
+
+def test_a_wrong_password_is_refused_and_audited(client: TestClient, store: StoreProbe) -> None:
+    sign_in(client, "alice")
+    client.cookies.clear()
+    token = csrf_of(client.get("/login").text)
+    refused = client.post("/login", data={"username": "alice", "password": "not the password", "csrf": token})
+    assert refused.status_code == 401 and "do not match" in refused.text
+    assert client.get("/").status_code == 303, "still signed out"
+    (failed,) = store.events("sign_in_failed")
+    assert failed.data["name"] == "alice" and failed.data["client"]
+    assert [e.data["authenticated_by"] for e in store.events("signed_in")] == ["password"]
+
+
+def test_sign_in_without_the_forms_token_is_refused(client: TestClient) -> None:
+    from opsgate.governance import identity
+
+    identity.add_user("alice", PASSWORD, by="test")
+    client.get("/login")
+    refused = client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf": "forged"})
+    assert refused.status_code == 403
+    assert client.get("/").status_code == 303
+
+
+def test_repeated_failures_lock_the_name_out_even_for_the_right_password(client: TestClient, store: StoreProbe) -> None:
+    from opsgate.governance import identity
+
+    identity.add_user("alice", PASSWORD, by="test")
+    token = csrf_of(client.get("/login").text)
+    for _ in range(5):
+        assert client.post("/login", data={"username": "alice", "password": "guess", "csrf": token}).status_code == 401
+    locked = client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf": token})
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+    assert len(store.events("sign_in_failed")) == 6 and not store.events("signed_in")
+
+
+def test_the_queue_lists_what_waits_on_the_signed_in_approver(
+    client: TestClient, pending: requests.PendingRequest
+) -> None:
+    sign_in(client, "carol")
+    queue = client.get("/api/queue").json()
+    assert [(q["request"], q["proposals"], q["second_approval"]) for q in queue] == [(pending.id, 3, False)]
+    assert f'href="/requests/{pending.id}"' in client.get("/").text
+
+
+def test_an_answer_on_the_page_is_recorded_in_the_signed_in_name(
+    client: TestClient, store: StoreProbe, pending: requests.PendingRequest
+) -> None:
+    sign_in(client, "carol")
+    first, second, third = pending.proposals
+    form = {
+        **_decisions(pending),
+        f"d.{third.id}": "reject",
+        f"r.{third.id}": "paid by card already",
+        f"f.{second.id}.po_number": "PO-77120",
+        "approver": "olga",  # a form cannot say who answers
+    }
+    done = _answer(client, pending, form)
+    assert done.status_code == 303, done.text
+    approvals = {a.proposal_id: a for a in store.rows(ApprovalRow)}
+    assert {a.approver for a in approvals.values()} == {"carol"}
+    assert approvals[third.id].decision == "rejected" and approvals[third.id].reason == "paid by card already"
+    assert approvals[second.id].action_payload["po_number"] == "PO-77120"
+    assert {e.data["authenticated_by"] for e in store.events("approved")} == {"password"}
+    assert "approved 2, rejected 1" in client.get("/").text
+
+
+def test_an_outsider_sees_nothing_and_their_answer_is_refused_by_the_check(
+    client: TestClient, store: StoreProbe, pending: requests.PendingRequest
+) -> None:
+    sign_in(client, "mallory")  # an account, but in no approver group
+    assert client.get("/api/queue").json() == []
+    assert client.get(f"/requests/{pending.id}").status_code == 403
+    token = csrf_of(client.get("/").text)
+    refused = client.post(
+        f"/requests/{pending.id}", data={"csrf": token, "batch_digest": pending.digest, **_decisions(pending)}
+    )
+    assert refused.status_code == 409 and "mallory may not decide on invoice cases" in refused.text
+    assert not store.rows(ApprovalRow)
+    (event,) = store.events("approval_refused")
+    assert event.actor == "mallory"
+
+
+def test_an_answer_without_the_forms_token_is_refused(
+    client: TestClient, store: StoreProbe, pending: requests.PendingRequest
+) -> None:
+    sign_in(client, "carol")
+    refused = client.post(f"/requests/{pending.id}", data={"batch_digest": pending.digest, **_decisions(pending)})
+    assert refused.status_code == 403 and not store.rows(ApprovalRow)
+
+
+def test_an_undecided_proposal_is_named_and_nothing_is_recorded(
+    client: TestClient, store: StoreProbe, pending: requests.PendingRequest
+) -> None:
+    sign_in(client, "carol")
+    form = _decisions(pending)
+    del form[f"d.{pending.proposals[0].id}"]
+    refused = _answer(client, pending, form)
+    assert refused.status_code == 409 and "not decided" in refused.text and pending.proposals[0].id in refused.text
+    assert not store.rows(ApprovalRow)
+    assert re.search(rf'name="d.{pending.proposals[1].id}" value="approve"\s+checked', refused.text), "entries kept"
+
+
+def test_a_session_ends_after_its_lifetime(
+    client: TestClient, pending: requests.PendingRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_in(client, "carol")
+    assert client.get("/").status_code == 200
+    later = time.time() + 9 * 3600
+    monkeypatch.setattr(sessions.time, "time", lambda: later)
+    assert client.get("/").headers["location"] == "/login?next=/"
+
+
+def test_a_disabled_account_is_signed_out_at_once(client: TestClient, pending: requests.PendingRequest) -> None:
+    from opsgate.governance import identity
+
+    sign_in(client, "carol")
+    identity.disable_user("carol", by="test")
+    assert client.get("/").status_code == 303
+
+
+def test_every_page_carries_the_security_headers(client: TestClient) -> None:
+    headers = client.get("/login").headers
+    assert (
+        "default-src 'none'" in headers["content-security-policy"]
+        and "frame-ancestors 'none'" in headers["content-security-policy"]
+    )
+    assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-store"
+    cookie = client.cookies.jar
+    assert all(c.has_nonstandard_attr("HttpOnly") or c.has_nonstandard_attr("httponly") for c in cookie)
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"]
+)
+def test_after_sign_in_only_a_path_of_this_site_is_followed(target: str) -> None:
+    assert safe_next(target) == "/"
+    assert safe_next("/requests/3") == "/requests/3"
