@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from opsgate.governance import rights
 from opsgate.integrity import mac
 from opsgate.models import Decision, EscalationReason, Proposal, Status
+from opsgate.settings import get_settings
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
@@ -70,6 +71,12 @@ def _as_proposal(row: ProposalRow) -> Proposal:
         context=row.context or {},
         inputs=row.inputs or {},
     )
+
+
+def review_link(flow_run_id: str) -> str:
+    """Where an approver decides this run's requests on the review screen (``opsgate review
+    serve``): one address for all its pages and rounds, which takes them to the one waiting now."""
+    return f"{get_settings().review_url.rstrip('/')}/runs/{flow_run_id}"
 
 
 def deadline_in(seconds: float) -> datetime:

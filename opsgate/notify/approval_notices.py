@@ -27,11 +27,10 @@ _TITLES = {
 }
 
 
-def _text(notice: Notice, policy: Policy, count: int, deadline: datetime, link: str | None) -> str:
-    where = (
-        f"Open the run in the Prefect UI ({link}) and press Resume"
-        if link
-        else "Open the run in the Prefect UI and press Resume"
+def _text(notice: Notice, policy: Policy, count: int, deadline: datetime, link: str | None, review: str | None) -> str:
+    prefect = f"({link}) " if link else ""
+    where = (f"Decide on the review screen ({review}), open" if review else "Open") + (
+        f" the run in the Prefect UI {prefect}and press Resume"
     )
     owner = f"{policy.owner.name} <{policy.owner.contact}>"
     if notice == "expired":
@@ -42,8 +41,17 @@ def _text(notice: Notice, policy: Policy, count: int, deadline: datetime, link: 
     return f"Decide by **{deadline:%Y-%m-%d %H:%M} UTC**. {where}, or run `opsgate approvals approve`. Owner: {owner}."
 
 
-def announce(notice: Notice, policy: Policy, run_id: str, count: int, deadline: datetime, link: str | None) -> None:
-    """Audit a reminder, and post the notice to the policy's approval channels."""
+def announce(
+    notice: Notice,
+    policy: Policy,
+    run_id: str,
+    count: int,
+    deadline: datetime,
+    link: str | None,
+    review: str | None = None,
+) -> None:
+    """Audit a reminder, and post the notice to the policy's approval channels: ``link`` is the
+    run's page in the Prefect UI, ``review`` where it is decided on the review screen."""
     if notice == "reminder":
         with transaction() as session:
             audit.append(
@@ -61,7 +69,7 @@ def announce(notice: Notice, policy: Policy, run_id: str, count: int, deadline: 
     message = Message(
         event=f"approval.{notice}",
         title=_TITLES[notice].format(count=count, workflow=policy.workflow),
-        text=_text(notice, policy, count, deadline, link),
+        text=_text(notice, policy, count, deadline, link, review),
         link=link,
         fields={"workflow": policy.workflow, "proposals": str(count), "deadline": f"{deadline:%Y-%m-%d %H:%M} UTC"},
         data={
@@ -70,6 +78,7 @@ def announce(notice: Notice, policy: Policy, run_id: str, count: int, deadline: 
             "proposals": count,
             "deadline": deadline.isoformat(),
             "owner": policy.owner.contact,
+            **({"review_url": review} if review else {}),
         },
     )
     send(policy, policy.approvals.notify, message, f"{policy.workflow}-{run_id}-{notice}", run_id)

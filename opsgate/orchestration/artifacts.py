@@ -8,7 +8,7 @@ as that name and keeps the table's columns.
 
 from __future__ import annotations
 
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
 from opsgate.display import markdown_text
 from opsgate.models import Proposal, RunSummary
@@ -38,6 +38,17 @@ def publish_proposals(workflow: str, proposals: list[Proposal]) -> None:
         key=_key(workflow, "proposals"),
         table=[proposal_row(p) for p in proposals],
         description=f"{len(proposals)} proposals of {workflow} waiting for approval",
+    )
+
+
+def publish_review_link(workflow: str, url: str, count: int) -> None:
+    """The run's page in the Prefect UI links to where approvers decide with the source beside
+    each proposal, rather than in the Resume dialog."""
+    create_link_artifact(
+        key=_key(workflow, "review"),
+        link=url,
+        link_text="Decide on the review screen",
+        description=f"{count} proposals of {workflow} wait for approval: decide on the review screen",
     )
 
 

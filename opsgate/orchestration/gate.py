@@ -28,7 +28,7 @@ from opsgate.governance.runs import Run
 from opsgate.learning import decisions
 from opsgate.models import Decision, Proposal, Route, Verdict
 from opsgate.notify import approval_notices
-from opsgate.orchestration.artifacts import publish_proposals
+from opsgate.orchestration.artifacts import publish_proposals, publish_review_link
 from opsgate.orchestration.form import approval_form
 from opsgate.orchestration.server import run_link
 from opsgate.settings import get_settings
@@ -45,7 +45,7 @@ def _resume_after_timeout(flow_run_id: str) -> None:
             client.set_flow_run_state(flow_run_id, Running(), force=True)  # type: ignore[arg-type]
 
 
-def _reminder(run: Run, deadline: datetime, count: int, link: str | None) -> threading.Timer | None:
+def _reminder(run: Run, deadline: datetime, count: int, link: str | None, review: str) -> threading.Timer | None:
     """A timer that reminds people before the deadline while the run waits (the paused process
     stays alive and polls, so a thread of it can speak up)."""
     before = run.policy.approvals.remind_before_minutes
@@ -55,7 +55,7 @@ def _reminder(run: Run, deadline: datetime, count: int, link: str | None) -> thr
     if delay <= 0:
         return None
     timer = threading.Timer(
-        delay, approval_notices.announce, args=("reminder", run.policy, run.id, count, deadline, link)
+        delay, approval_notices.announce, args=("reminder", run.policy, run.id, count, deadline, link, review)
     )
     timer.daemon = True
     timer.start()
@@ -93,17 +93,20 @@ def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[D
             page=numbered,
         )
     publish_proposals(run.workflow, to_review)
+    review = requests.review_link(flow_run_id)
+    publish_review_link(run.workflow, review, len(to_review))
     link = run_link(run.id)
     logger.info(
-        "%d proposals (%d pages) wait for a decision until %s UTC: open this run in the Prefect UI and Resume, or run "
-        "`opsgate approvals approve %s --as NAME`",
+        "%d proposals (%d pages) wait for a decision until %s UTC: decide on the review screen (%s), open this run "
+        "in the Prefect UI and Resume, or run `opsgate approvals approve %s --as NAME`",
         len(to_review),
         len(pages),
         f"{deadline:%Y-%m-%d %H:%M}",
+        review,
         flow_run_id,
     )
-    approval_notices.announce("waiting", run.policy, run.id, len(to_review), deadline, link)
-    reminder = _reminder(run, deadline, len(to_review), link)
+    approval_notices.announce("waiting", run.policy, run.id, len(to_review), deadline, link, review)
+    reminder = _reminder(run, deadline, len(to_review), link, review)
     try:
         while (request := requests.next_request(flow_run_id)) is not None:
             if not _decided(flow_run_id, request):
@@ -111,7 +114,7 @@ def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[D
                 logger.warning(
                     "no decision before the deadline: %d proposals expire; %s is notified", expired, run.owner
                 )
-                approval_notices.announce("expired", run.policy, run.id, expired, deadline, link)
+                approval_notices.announce("expired", run.policy, run.id, expired, deadline, link, review)
                 break
     finally:
         if reminder is not None:

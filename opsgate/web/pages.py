@@ -148,6 +148,16 @@ def _request_page(
     return page(request, "request.html", context, status)
 
 
+@router.get("/runs/{flow_run_id}")
+def run_page(request: Request, flow_run_id: str, who: Visitor = Depends(signed_in)) -> Response:
+    """The address notifications and the Prefect run link to: the request the run waits on now."""
+    found = requests.request_for_run(flow_run_id)
+    if found is None or found.flow_run_id != flow_run_id or requests.request_status(found.id) != "pending":
+        request.session["flash"] = "that run waits for no decision now"
+        return RedirectResponse("/", status_code=303)
+    return RedirectResponse(f"/requests/{found.id}", status_code=303)
+
+
 @router.get("/requests/{request_id}")
 def request_page(request: Request, request_id: int, who: Visitor = Depends(signed_in)) -> Response:
     return _request_page(request, _mine(request_id, who), {}, [])

@@ -71,6 +71,8 @@ def test_channels_hear_when_a_run_waits_before_the_deadline_and_when_it_passes(
     assert (
         waiting["link"].endswith(f"/runs/flow-run/{request.flow_run_id}") and waiting["fields"]["workflow"] == WORKFLOW
     )
+    review = f"http://127.0.0.1:8400/runs/{request.flow_run_id}"
+    assert waiting["data"]["review_url"] == review and review in waiting["text"], "the review screen is linked"
     assert "ap-lead@example.com" in bodies[2]["text"], "the expiry names the owner the cases are escalated to"
     (reminded,) = _events("reminded")
     assert reminded.data["waiting"] == 3 and reminded.data["channels"] == ["ap-room"]

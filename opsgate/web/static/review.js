@@ -75,7 +75,7 @@
   }
 
   function nextUndecided() {
-    for (let step = 1; step <= cards.length; step++) {
+    for (let step = 0; step < cards.length; step++) {
       const i = (current + step) % cards.length;
       if (!decision(cards[i])) return select(i);
     }
