@@ -4,8 +4,9 @@ Extraction does not record where it found a value, so the review screen looks fo
 review time: in a PDF's text layer (boxes, as fractions of the page, so the browser can place them
 over a picture of any width) or in a text file (character offsets). Values are looked for in the
 forms they are printed in, not in one template's: an amount in its usual groupings and decimal
-marks ("1,234.50", "1.234,50", "1 234,50"), a date in its numeric and named-month forms, any other
-string case-insensitively with runs of whitespace matched loosely. Every occurrence is kept (up to
+marks ("1,234.50", "1.234,50", "1 234,50"), a date in its numeric and named-month forms, a currency
+code also as its sign ("EUR", "€"), any other string case-insensitively with runs of whitespace
+matched loosely. Every occurrence is kept (up to
 ``MAX_BOXES`` a field): a value found twice may be right in one place and wrong in the other.
 
 Documents are untrusted, so every byte of them is parsed in ``opsgate.inputs.isolation``'s worker
@@ -51,6 +52,7 @@ from typing import Any, Literal
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from babel.dates import get_month_names
+from babel.numbers import get_currency_symbol, list_currencies
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel
 
@@ -64,7 +66,7 @@ MAX_BOXES = 20  # occurrences shown per field: more is noise on the screen
 MAX_TEXT_CHARS = 200_000  # of a text document, sent to the browser
 MAX_PAGES_SEARCHED = 50  # an invoice has a few; a 2,000-page file must not hold up a page of proposals
 MIN_WIDTH, MAX_WIDTH = 200, 2000
-MONTH_LOCALES = ("en", "de", "fr", "nl", "es", "it")
+LOCALES = ("en", "de", "fr", "nl", "es", "it")  # whose month names and currency signs are looked for
 _DEVICE = 100_000  # device units across a page when its boxes are mapped: fine enough for any screen
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
 _OTHER_BINARY = {
@@ -137,9 +139,10 @@ def value_pattern(value: object) -> re.Pattern[str] | None:
     if len(text) < 2:
         return None
     if isinstance(value, (int, float, Decimal)) or _AMOUNT.fullmatch(text):
-        source = _amount_source(Decimal(text)) if _finite(text) else None
-        literal = _literal_source(text)
-        return re.compile(f"{source}|{literal}" if source else literal, re.IGNORECASE)
+        return re.compile(_amount_source(Decimal(text)), re.IGNORECASE) if _finite(text) else None
+    if text.isupper() and text in _currencies():  # "EUR", not the word "all" (ALL is a currency too)
+        signs = sorted({get_currency_symbol(text, locale) for locale in LOCALES} - {text}, key=len)
+        return re.compile("|".join([*map(re.escape, reversed(signs)), _literal_source(text)]), re.IGNORECASE)
     if _ISO_DATE.fullmatch(text):
         try:
             return re.compile(_date_source(date.fromisoformat(text)), re.IGNORECASE)
@@ -164,11 +167,12 @@ def _literal_source(text: str) -> str:
 
 
 def _amount_source(number: Decimal) -> str:
-    """An amount grouped by thousands or not, with a decimal point or comma; an integral one also
-    bare ("1234", "100,-") when that is two digits or more."""
+    """An amount grouped by thousands or not, with a decimal point or comma, with its decimals as
+    given, as significant, or two ("1234.5", "1234.50"); an integral one also bare ("1234", "100,-")
+    when that is two digits or more."""
     whole, _, given = f"{abs(number):f}".partition(".")
     significant = given.rstrip("0")
-    fractions = {given, significant.ljust(2, "0")} - {""}
+    fractions = {given, significant, significant.ljust(2, "0")} - {""}
     groups = [whole[max(0, end - 3) : end] for end in range(len(whole), 0, -3)][::-1]
     wholes = [(whole, "[.,]")]
     if len(groups) > 1:
@@ -198,12 +202,17 @@ def _date_source(day: date) -> str:
     return r"(?<![\w])(?:" + "|".join(forms) + r")(?!\d)"
 
 
+@lru_cache(maxsize=1)
+def _currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
 @lru_cache(maxsize=12)
 def _month_names(month: int) -> tuple[str, ...]:
     """The month's names and abbreviations in the languages invoices come in, longest first."""
     names = {
         get_month_names(width, context, locale)[month].lower().rstrip(".")
-        for locale in MONTH_LOCALES
+        for locale in LOCALES
         for width in ("wide", "abbreviated")
         for context in ("format", "stand-alone")
     }
@@ -247,6 +256,8 @@ def read_preview(job: _Locate | _Render | None) -> Preview | _Rendered | None:
     try:
         kind = _kind(job.data, job.name)
         if isinstance(job, _Render):
+            if kind == "text":
+                raise _Unreadable("a text document has no pages to picture")
             return _Rendered(png=_render_pdf(job) if kind == "pdf" else _render_image(job))
         if kind == "pdf":
             return _locate_pdf(job)
@@ -342,10 +353,17 @@ def _match_boxes(
     return [_fractions(page, line, index) for line in lines]
 
 
+def _page_size(page: pdfium.PdfPage) -> tuple[float, float]:
+    width, height = page.get_size()
+    if not (width > 0 and height > 0):
+        raise _Unreadable(f"a page of the PDF has no size ({width:g} x {height:g})")
+    return width, height
+
+
 def _fractions(page: pdfium.PdfPage, line: list[float], index: int) -> Box:
     """A box in page space as fractions of the page as displayed: pdfium's own mapping, so a
     rotated page or one whose media box is not at the origin comes out where it is drawn."""
-    width, height = page.get_size()
+    width, height = _page_size(page)
     size_y = max(1, round(_DEVICE * height / width))
     corners = []
     for x, y in ((line[0], line[1]), (line[2], line[3])):
@@ -364,7 +382,7 @@ def _render_pdf(job: _Render) -> bytes:
         _check_page(job.page, len(document))
         page = document[job.page]
         try:
-            width, height = page.get_size()
+            width, height = _page_size(page)
             scale = (job.width - 0.001) / width  # pdfium rounds the bitmap's size up
             if width * height * scale * scale > job.max_pixels:  # a page far taller than wide
                 scale = math.sqrt(job.max_pixels / (width * height))
@@ -482,26 +500,8 @@ class Previewer:
 
     def locate_many(self, requests: Sequence[tuple[Path, Mapping[str, object]]]) -> list[Preview]:
         """``locate`` for several documents at once, read in parallel: a page of proposals."""
-        futures: list[Future[Result[Any]] | Preview] = []
-        for source, values in requests:
-            patterns = {field: p for field, value in values.items() if (p := value_pattern(value)) is not None}
-            try:
-                data = self._load(Path(source))
-            except PreviewUnavailable as exc:
-                futures.append(Preview(kind="none", reason=exc.reason))
-                continue
-            futures.append(
-                self._submit(_Locate(data, Path(source).name, patterns, self.settings.reader_max_image_pixels))
-            )
-        previews = []
-        for future in futures:
-            if isinstance(future, Preview):
-                previews.append(future)
-            elif (failure := future.result().failure) is not None:
-                previews.append(Preview(kind="none", reason=_failure_reason(failure)))
-            else:
-                previews.append(future.result().value)
-        return previews
+        pending = [self._ask_locate(Path(source), values) for source, values in requests]
+        return [_located(answer) for answer in pending]
 
     def render_page(self, source: Path, page: int, width: int) -> bytes:
         """A PNG of the page (0-based) of a PDF or image file, ``width`` pixels wide (kept within
@@ -524,6 +524,16 @@ class Previewer:
         self._keep(cached, result.value.png)
         return result.value.png
 
+    def _ask_locate(self, source: Path, values: Mapping[str, object]) -> Future[Result[Any]] | Preview:
+        """The job handed to the workers, or at once the preview of a document that is not read."""
+        patterns = {field: p for field, value in values.items() if (p := value_pattern(value)) is not None}
+        try:
+            return self._submit(
+                _Locate(self._load(source), source.name, patterns, self.settings.reader_max_image_pixels)
+            )
+        except PreviewUnavailable as exc:
+            return Preview(kind="none", reason=exc.reason)
+
     def _load(self, source: Path) -> bytes:
         """The document's bytes, if it is there and within ``max_document_bytes``."""
         limit = self.settings.max_document_bytes
@@ -544,11 +554,18 @@ class Previewer:
         return data
 
     def _keep(self, path: Path, png: bytes) -> None:
-        """Write the picture under its final name in one step: a reader never sees half a file."""
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as part:
-            part.write(png)
-        os.replace(part.name, path)
+        """Write the picture under its final name in one step: a reader never sees half a file.
+        A cache that cannot be written costs the next view a rendering, not this one its picture."""
+        part = None
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as part:
+                part.write(png)
+            os.replace(part.name, path)
+        except OSError as exc:
+            logger.warning("a page picture could not be cached in %s: %s", path.parent, exc)
+            if part is not None:
+                Path(part.name).unlink(missing_ok=True)
 
     def _submit(self, job: _Locate | _Render) -> Future[Result[Any]]:
         future: Future[Result[Any]] = Future()
@@ -577,6 +594,8 @@ class Previewer:
                     try:
                         for (_, future), result in zip(jobs, pool.imap(job for job, _ in jobs)):
                             future.set_result(result)
+                    except Exception:  # the pool itself failed (no process could start): this batch only
+                        logger.exception("previews failed for %d documents", len(jobs))
                     finally:
                         self._fail([future for _, future in jobs])
         finally:
@@ -594,6 +613,16 @@ class Previewer:
         for future in futures:
             if not future.done():
                 future.set_exception(PreviewUnavailable("previews are not available (the preview service stopped)"))
+
+
+def _located(answer: Future[Result[Any]] | Preview) -> Preview:
+    try:
+        result = answer.result() if isinstance(answer, Future) else answer
+    except PreviewUnavailable as exc:
+        return Preview(kind="none", reason=exc.reason)
+    if isinstance(result, Preview):
+        return result
+    return result.value if result.failure is None else Preview(kind="none", reason=_failure_reason(result.failure))
 
 
 def _failure_reason(failure: Failure) -> str:
