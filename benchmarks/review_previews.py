@@ -7,8 +7,8 @@ Builds ``--documents`` invoice PDFs (the three sample layouts, numbers varied) i
 folder, with the values an extraction proposes for each, and measures with one ``Previewer``:
 locating all values cold (worker processes starting) and warm, one call per proposal and one
 ``locate_many`` for the page; rendering every first page at ``--width`` pixels cold (no cached
-picture; one request at a time, and six at once as a browser asks) and warm (cached); and what a
-one-off ``previews.locate`` costs. Prints the data size, seconds and per-document milliseconds.
+picture; one request at a time, and six at once as a browser asks) and warm (cached). Prints the
+data size, seconds and per-document milliseconds.
 Goal: a page of 25 proposals with its previews in under a second, warm.
 """
 
@@ -104,7 +104,6 @@ def main() -> None:
     os.environ["OPSGATE_DATA_DIR"] = str(scratch / "data")
 
     from opsgate.settings import get_settings
-    from opsgate.web import previews
     from opsgate.web.previews import Previewer
 
     proposals = make_page(scratch, args.documents)
@@ -148,10 +147,6 @@ def main() -> None:
                 n,
                 lambda: list(browser.map(lambda path: previewer.render_page(path, 0, args.width + 1), paths)),
             )
-    path, values = proposals[0]
-    timed(
-        "previews.locate once, one-off (its own worker started and stopped)", 1, lambda: previews.locate(path, values)
-    )
 
 
 if __name__ == "__main__":

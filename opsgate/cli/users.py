@@ -19,7 +19,7 @@ from opsgate.cli.errors import exits_cleanly
 from opsgate.display import terminal_text
 from opsgate.governance import identity
 
-app = typer.Typer(help="Approvers' local accounts: add, list, disable.", no_args_is_help=True)
+app = typer.Typer(help="Approvers' local accounts: add, list, disable, enable, set a password.", no_args_is_help=True)
 
 NAME = Annotated[str, typer.Argument(help="The approver's name, as they type it with --as.")]
 
@@ -69,3 +69,29 @@ def disable(name: NAME) -> None:
     """Disable an account (audited): its password no longer authenticates anyone; its past decisions stay."""
     identity.disable_user(name, by=_operator())
     Console().print(terminal_text(f"account {name.strip()!r} disabled"))
+
+
+@app.command()
+@exits_cleanly
+def enable(name: NAME) -> None:
+    """Enable a disabled account again (audited)."""
+    identity.enable_user(name, by=_operator())
+    Console().print(terminal_text(f"account {name.strip()!r} enabled"))
+
+
+@app.command()
+@exits_cleanly
+def password(
+    name: NAME,
+    new: Annotated[
+        str | None,
+        typer.Option(
+            "--password", help="The new password; asked for (hidden, twice) when left out.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Give an account a new password (audited): for a forgotten one, or one that may be known."""
+    if new is None:
+        new = typer.prompt(f"new password for {name}", hide_input=True, confirmation_prompt=True)
+    identity.set_password(name, new, by=_operator())
+    Console().print(terminal_text(f"password of {name.strip()!r} changed"))

@@ -12,6 +12,7 @@ fail with one message: a refusal does not tell a guesser which names have accoun
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from functools import cache
 
@@ -88,11 +89,49 @@ def disable_user(name: str, by: str) -> None:
             )
 
 
+def enable_user(name: str, by: str) -> None:
+    """Enable a disabled account again (audited): its password authenticates again."""
+    with transaction() as session:
+        row = session.get(UserRow, person(name))
+        if row is None:
+            raise ConfigurationError(f"{name.strip()!r} has no account")
+        if row.disabled:
+            row.disabled = False
+            audit.append(
+                session, AuditEvent.ACCOUNT_ENABLED, workflow=AUDIT_WORKFLOW, actor=by, data={"name": row.name}
+            )
+
+
+def set_password(name: str, password: str, by: str) -> None:
+    """Give an account a new password (audited, never the password): the old one stops working, and
+    the review screen's sessions signed in with it end (``stamp``). A forgotten password is
+    replaced, never read back."""
+    if len(password) < MIN_PASSWORD:
+        raise ConfigurationError(f"a password needs at least {MIN_PASSWORD} characters")
+    with transaction() as session:
+        row = session.get(UserRow, person(name))
+        if row is None:
+            raise ConfigurationError(f"{name.strip()!r} has no account")
+        row.password_hash = _hasher.hash(password)
+        audit.append(session, AuditEvent.PASSWORD_SET, workflow=AUDIT_WORKFLOW, actor=by, data={"name": row.name})
+
+
 def list_users() -> list[User]:
     """Every account, by name."""
     with transaction() as session:
         rows = session.execute(select(UserRow).order_by(UserRow.key)).scalars()
         return [User(name=r.name, created_at=as_utc(r.created_at), disabled=r.disabled) for r in rows]
+
+
+def stamp(name: str) -> str | None:
+    """What a session signed in with this account's password keeps, to end when the password is
+    changed or the account disabled: a digest of the current hash (salted, so new at every change),
+    or None without an enabled account."""
+    with transaction() as session:
+        row = session.get(UserRow, person(name))
+        if row is None or row.disabled:
+            return None
+        return hashlib.sha256(row.password_hash.encode()).hexdigest()[:32]
 
 
 def has_account(name: str) -> bool:
@@ -102,9 +141,11 @@ def has_account(name: str) -> bool:
         return row is not None and not row.disabled
 
 
-def verify_password(name: str, password: str) -> Authentication:
+def verify_password(name: str, password: str, client: str = "cli") -> Authentication:
     """``password`` when ``name`` has an enabled account and this is its password; else
-    ``ApprovalRejected``, the same for an unknown name, a disabled account and a wrong password."""
+    ``ApprovalRejected``, the same for an unknown name, a disabled account and a wrong password,
+    and a ``sign_in_failed`` audit event saying from where (``client``: the CLI, or the review
+    screen's client address)."""
     with transaction() as session:
         row = session.get(UserRow, person(name))
         stored, enabled = (row.password_hash, not row.disabled) if row is not None else (_nobody(), False)
@@ -113,5 +154,18 @@ def verify_password(name: str, password: str) -> Authentication:
     except (VerificationError, InvalidHashError):
         matches = False
     if not (matches and enabled):
+        refused(name, REFUSED, client)
         raise ApprovalRejected(REFUSED)
     return "password"
+
+
+def refused(name: str, why: str, client: str) -> None:
+    """Audit a refused sign-in or password check: who was named, why, from where."""
+    with transaction() as session:
+        audit.append(
+            session,
+            AuditEvent.SIGN_IN_FAILED,
+            workflow=AUDIT_WORKFLOW,
+            actor=name.strip()[:NAME_CHARS] or "unknown",
+            data={"name": name.strip()[:NAME_CHARS], "why": why, "client": client},
+        )

@@ -58,6 +58,8 @@ class AuditEvent(StrEnum):
     RECOVERED = "recovered"  # opsgate recover finished what a run whose process died left open
     ACCOUNT_ADDED = "account_added"  # an approver's local account was opened
     ACCOUNT_DISABLED = "account_disabled"  # its password no longer authenticates anyone
+    ACCOUNT_ENABLED = "account_enabled"  # a disabled account's password authenticates again
+    PASSWORD_SET = "password_set"  # an account was given a new password (never recorded)
     SIGNED_IN = "signed_in"  # someone signed in to the review screen (how, and the groups that vouched)
     SIGN_IN_FAILED = "sign_in_failed"  # a sign-in was refused (wrong password, throttled, a provider error)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
@@ -20,6 +22,7 @@ from opsgate.settings import Settings, get_settings
 from opsgate.web import pages, signin
 from opsgate.web.headers import SecurityHeaders
 from opsgate.web.pages import SignInRequired
+from opsgate.web.previews import Previewer
 from opsgate.web.rendering import HERE, page
 from opsgate.web.throttle import LoginThrottle
 
@@ -37,7 +40,16 @@ def session_secret(settings: Settings) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     https = settings.review_url.startswith("https://")
-    app = FastAPI(title="opsgate review", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """The reader processes that draw and search documents live as long as the server, so a
+        page does not wait for them to start."""
+        with Previewer(settings) as previewer:
+            app.state.previewer = previewer
+            yield
+
+    app = FastAPI(title="opsgate review", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.throttle = LoginThrottle(settings.review_login_attempts, settings.review_login_window_seconds)
     app.state.oidc = None
     app.include_router(signin.router)

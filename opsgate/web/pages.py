@@ -80,11 +80,12 @@ def fields(proposal: Proposal) -> list[Field]:
         Field(
             name=name,
             value=_text(value),
-            editable=name != "source" and (value is None or isinstance(value, (str, int, float))),
+            editable=value is None or isinstance(value, (str, int, float)),
             confidence=proposal.confidence.get(name),
             reasons=reasons.get(name, []),
         )
         for name, value in (proposal.payload or {}).items()
+        if name != "source"  # the document itself: the card's heading and the source beside it
     ]
     order = {f.name: i for i, f in enumerate(shown)}
     return sorted(shown, key=lambda f: (f.confidence if f.confidence is not None else 2.0, order[f.name]))
@@ -233,7 +234,7 @@ def source(request: Request, request_id: int, proposal_id: str, who: Visitor = D
     found = _mine(request_id, who)
     proposal = _proposal(found, proposal_id)
     values = {f.name: f.value for f in fields(proposal) if f.editable}
-    preview = previews.locate(Path(proposal.source), values) if proposal.source else None
+    preview = request.app.state.previewer.locate(Path(proposal.source), values) if proposal.source else None
     records = proposal.inputs.get("records") if isinstance(proposal.inputs.get("records"), list) else None
     segments = marked(preview.text or "", preview.spans) if preview is not None and preview.kind == "text" else []
     context = {"found": found, "proposal": proposal, "preview": preview, "records": records, "segments": segments}
@@ -256,11 +257,16 @@ def marked(text: str, spans: dict[str, list[previews.Span]]) -> list[tuple[str, 
 
 @router.get("/requests/{request_id}/proposals/{proposal_id}/pages/{number}.png")
 def page_image(
-    request_id: int, proposal_id: str, number: int, width: int = 900, who: Visitor = Depends(signed_in)
+    request: Request,
+    request_id: int,
+    proposal_id: str,
+    number: int,
+    width: int = 900,
+    who: Visitor = Depends(signed_in),
 ) -> Response:
     proposal = _proposal(_mine(request_id, who), proposal_id)
     try:
-        png = previews.render_page(Path(proposal.source), number, width)
+        png = request.app.state.previewer.render_page(Path(proposal.source), number, width)
     except previews.PreviewUnavailable as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=300"})

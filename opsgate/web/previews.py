@@ -628,15 +628,3 @@ def _located(answer: Future[Result[Any]] | Preview) -> Preview:
 def _failure_reason(failure: Failure) -> str:
     logger.warning("a preview could not be made: %s", failure)
     return f"{_FAILURES[failure.reason]} ({failure.detail})"
-
-
-def locate(source: Path, values: Mapping[str, object]) -> Preview:
-    """``Previewer.locate`` once, with workers of its own (a second's start-up): for scripts and tests."""
-    with Previewer(warm=False) as previewer:
-        return previewer.locate(source, values)
-
-
-def render_page(source: Path, page: int, width: int) -> bytes:
-    """``Previewer.render_page`` once, with workers of its own (a second's start-up): for scripts and tests."""
-    with Previewer(warm=False) as previewer:
-        return previewer.render_page(source, page, width)

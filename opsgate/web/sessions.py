@@ -60,10 +60,13 @@ def check_csrf(request: Request, sent: str | None) -> None:
 
 def sign_in(request: Request, name: str, authenticated_by: Authentication, groups: tuple[str, ...] = ()) -> Visitor:
     """Start a fresh session for ``name``: everything the cookie held before is dropped, and a new
-    CSRF token is made."""
+    CSRF token is made. A session signed in with a local account's password keeps the account's
+    stamp, and ends when the password changes or the account is disabled."""
     request.session.clear()
     now = time.time()
     request.session[_WHO] = {"name": name, "how": authenticated_by, "groups": list(groups), "issued": now}
+    if authenticated_by == "password":
+        request.session[_WHO]["stamp"] = identity.stamp(name)
     return Visitor(name, authenticated_by, groups, csrf_token(request))
 
 
@@ -73,7 +76,7 @@ def sign_out(request: Request) -> None:
 
 def visitor(request: Request) -> Visitor | None:
     """The signed-in approver, or None: nobody signed in, the session is past its lifetime, or a
-    local account was disabled since (its sessions end with it)."""
+    local account was disabled or given a new password since (its sessions end with it)."""
     who = request.session.get(_WHO)
     if not isinstance(who, dict):
         return None
@@ -82,7 +85,7 @@ def visitor(request: Request) -> Visitor | None:
         sign_out(request)
         return None
     name, how = str(who.get("name", "")), who.get("how")
-    if how == "password" and not identity.has_account(name):
+    if how == "password" and (who.get("stamp") is None or who.get("stamp") != identity.stamp(name)):
         sign_out(request)
         return None
     return Visitor(name, how, tuple(str(g) for g in who.get("groups") or ()), csrf_token(request))

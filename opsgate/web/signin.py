@@ -44,14 +44,7 @@ def record_sign_in(request: Request, name: str, how: Authentication, groups: tup
 
 
 def record_refusal(request: Request, name: str, why: str) -> None:
-    with transaction() as session:
-        audit.append(
-            session,
-            AuditEvent.SIGN_IN_FAILED,
-            workflow=identity.AUDIT_WORKFLOW,
-            actor=name[: identity.NAME_CHARS] or "unknown",
-            data={"name": name[: identity.NAME_CHARS], "why": why, "client": client_address(request)},
-        )
+    identity.refused(name, why, client_address(request))
 
 
 @router.get("/login")
@@ -75,10 +68,9 @@ def login(
         error = f"Too many failed sign-ins. Try again in {wait} seconds."
         return page(request, "login.html", {"next": safe_next(next), "error": error}, 429, {"Retry-After": str(wait)})
     try:
-        how = identity.verify_password(username, password)
-    except ApprovalRejected:
+        how = identity.verify_password(username, password, client_address(request))
+    except ApprovalRejected:  # audited by the check
         throttle.failed(*keys)
-        record_refusal(request, username, identity.REFUSED)
         error = "The name and password do not match an account."
         return page(request, "login.html", {"next": safe_next(next), "error": error}, 401)
     throttle.succeeded(f"name:{person(username)}")

@@ -160,7 +160,8 @@ def test_a_page_of_25_invoices_is_decided_from_the_keyboard(
                 break
             keys.press("Tab")
         assert page.evaluate("document.activeElement.dataset.field") == "total"
-        lit = page.locator("#source .box.active[data-field=total]").first
+        uk = page.locator("article.card.current").get_attribute("data-id")
+        lit = page.locator(f'#source .source-of[data-id="{uk}"] .box.active[data-field=total]').first
         lit.wait_for()
         assert lit.is_visible(), "the total's place on the page is lit while it is corrected"
         page.screenshot(path=str(ARTIFACTS / "review-correcting-total.png"))

@@ -29,7 +29,7 @@ def review_server(host: str = "127.0.0.1") -> Iterator[str]:
     (its server's API URL) are the ones the app wakes runs through."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(), host=host, port=port, log_level="warning", proxy_headers=False, lifespan="off")
+        uvicorn.Config(create_app(), host=host, port=port, log_level="warning", proxy_headers=False, lifespan="on")
     )
     thread = threading.Thread(target=contextvars.copy_context().run, args=(server.run,), daemon=True)
     thread.start()

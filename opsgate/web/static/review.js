@@ -64,6 +64,10 @@
     if (focus) card.focus({ preventScroll: true });
     card.scrollIntoView({ block: "nearest" });
     const wanted = card.dataset.id;
+    if (source.dataset.id !== wanted) {
+      source.dataset.id = wanted;
+      source.replaceChildren(Object.assign(document.createElement("p"), { className: "hint", textContent: "loading the source…" }));
+    }
     fetchSource(card).then((html) => {
       if (cards[current].dataset.id !== wanted) return;
       source.innerHTML = html;

@@ -68,7 +68,11 @@ def test_policy_show_is_an_access_review() -> None:
         "receipt": "reviewed",
     }
     assert review["owner"]["contact"] == "ap-lead@example.com"
-    assert review["approvals"]["groups"]["ap-leads"] == {"members": ["lena", "olga"], "case_types": ["*"]}
+    assert review["approvals"]["groups"]["ap-leads"] == {
+        "members": ["lena", "olga"],
+        "directory_groups": [],
+        "case_types": ["*"],
+    }
     assert review["approvals"]["four_eyes"] == [{"case_type": "invoice", "field": "total", "above": "5000.00"}]
     table = runner.invoke(app, ["policy", "show", "invoice_extraction"], env={"COLUMNS": "200"})
     assert "ap-clerks" in table.stdout and "four eyes: invoice cases above total 5000.00" in table.stdout

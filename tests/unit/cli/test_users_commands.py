@@ -54,6 +54,24 @@ def test_add_list_and_disable_accounts(opsgate_env: str) -> None:
     assert all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
 
 
+def test_a_disabled_account_is_enabled_again_and_a_password_replaced(opsgate_env: str) -> None:
+    from opsgate.errors import ApprovalRejected
+    from opsgate.governance import identity
+
+    assert runner.invoke(app, ["users", "add", "bob", "--password", PASSWORD]).exit_code == 0
+    assert runner.invoke(app, ["users", "disable", "bob"]).exit_code == 0
+    assert runner.invoke(app, ["users", "enable", "bob"]).exit_code == 0
+    assert identity.verify_password("bob", PASSWORD) == "password"
+    new = "another long passphrase"
+    changed = runner.invoke(app, ["users", "password", "bob"], input=f"{new}\n{new}\n")
+    assert changed.exit_code == 0 and new not in changed.output, changed.output
+    with pytest.raises(ApprovalRejected):
+        identity.verify_password("bob", PASSWORD)
+    assert identity.verify_password("bob", new) == "password"
+    short = runner.invoke(app, ["users", "password", "bob", "--password", "short"])
+    assert short.exit_code == 2 and "at least" in short.output
+
+
 def test_approve_as_an_account_holder_needs_the_password(
     opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_prefect: None
 ) -> None:

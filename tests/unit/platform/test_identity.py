@@ -134,3 +134,15 @@ def test_the_prefect_form_cannot_carry_how_the_approver_was_authenticated(
     schema = approval_form(request_).model_json_schema()
     assert "authenticated_by" not in schema["properties"] and "approver" in schema["properties"]
     assert schema.get("additionalProperties") is False, "Prefect refuses a resume with fields the form has not"
+
+
+def test_a_failed_password_check_is_audited_with_where_it_came_from(store: StoreProbe) -> None:
+    identity.add_user("alice", PASSWORD, by="cli:ops")
+    with pytest.raises(ApprovalRejected):
+        identity.verify_password("alice", "not her password")
+    with pytest.raises(ApprovalRejected):
+        identity.verify_password("mallory", PASSWORD, client="10.1.2.3")
+    assert [(e.actor, e.data["client"], e.data["why"]) for e in store.events("sign_in_failed")] == [
+        ("alice", "cli", identity.REFUSED),
+        ("mallory", "10.1.2.3", identity.REFUSED),
+    ]

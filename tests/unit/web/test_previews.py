@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from opsgate.inputs.isolation import MB, Limits
-from opsgate.settings import Settings, get_settings
+from opsgate.settings import Settings
 from opsgate.web import previews
 from opsgate.web.previews import Box, Preview, Previewer, PreviewUnavailable, value_pattern
 from tests.support.pdf_builder import encrypted_pdf, flate_bomb_pdf, image_only_pdf, placed_pdf, text_pdf
@@ -336,19 +336,6 @@ def test_a_closed_previewer_refuses_new_work_with_a_reason(tmp_path: Path) -> No
     assert closed.locate(path, {"total": "1234.50"}) == Preview(kind="none", reason="previews are closed")
     with pytest.raises(PreviewUnavailable, match="closed"):
         closed.render_page(path, 0, 900)
-
-
-def test_the_one_off_functions_use_the_configured_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPSGATE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("OPSGATE_READER_WORKERS", "1")
-    get_settings.cache_clear()
-    try:
-        path = _pdf(tmp_path, INVOICE)
-        assert _on_line(previews.locate(path, {"number": "INV-2024-0042"}).boxes["number"][0], 1)
-        assert Image.open(io.BytesIO(previews.render_page(path, 0, 640))).width == 640
-        assert len(list((tmp_path / "data" / "previews").glob("*-0-640.png"))) == 1
-    finally:
-        get_settings.cache_clear()
 
 
 # -- the printed forms of a value ------------------------------------------------------------

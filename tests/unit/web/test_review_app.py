@@ -148,12 +148,27 @@ def test_a_session_ends_after_its_lifetime(
     assert client.get("/").headers["location"] == "/login?next=/"
 
 
-def test_a_disabled_account_is_signed_out_at_once(client: TestClient, pending: requests.PendingRequest) -> None:
+def test_a_disabled_account_or_a_new_password_signs_out_at_once(
+    client: TestClient, pending: requests.PendingRequest, store: StoreProbe
+) -> None:
     from opsgate.governance import identity
 
     sign_in(client, "carol")
     identity.disable_user("carol", by="test")
     assert client.get("/").status_code == 303
+    identity.enable_user("carol", by="test")
+    sign_in(client, "carol", add=False)
+    assert client.get("/").status_code == 200
+    identity.set_password("carol", "a brand new passphrase", by="test")
+    assert client.get("/").status_code == 303, "a session signed in with the old password ends"
+    sign_in(client, "carol", "a brand new passphrase", add=False)
+    assert client.get("/").status_code == 200
+    assert [e.event for e in store.events() if e.event.startswith(("account", "password"))] == [
+        "account_added",
+        "account_disabled",
+        "account_enabled",
+        "password_set",
+    ]
 
 
 def test_every_page_carries_the_security_headers(client: TestClient) -> None:
