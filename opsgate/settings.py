@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_PAGE = 10_000  # proposals one approval request (and one answer) may hold: bounds what an answer may carry
@@ -146,9 +146,10 @@ class Settings(BaseSettings):
         description="Failed sign-ins per name, and per client address, allowed in review_login_window_seconds before sign-in is refused for a while.",
     )
     review_login_window_seconds: int = Field(default=15 * 60, gt=0)
-    review_trusted_proxies: list[str] = Field(
+    review_trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Addresses or networks (CIDR) of the authenticating reverse proxies whose user header the review screen believes; empty: none.",
+        description="Addresses or networks (CIDR) of the authenticating reverse proxies whose user header the "
+        "review screen believes, comma-separated; empty: none.",
     )
     review_proxy_user_header: str = Field(
         default="X-Forwarded-User", description="The header a trusted proxy names the signed-in person in."
@@ -169,6 +170,12 @@ class Settings(BaseSettings):
     oidc_groups_claim: str = Field(
         default="groups", description="The claim listing the person's groups (matched to policy `directory_groups`)."
     )
+
+    @field_validator("review_trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``10.0.0.5, 10.1.0.0/16`` as people write it in an environment variable."""
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
     @field_validator("data_dir", "policy_dir", "audit_key_file")
     @classmethod

@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from opsgate.integrity import key
 from opsgate.settings import Settings, get_settings
-from opsgate.web import pages, signin
+from opsgate.web import oidc, pages, proxy, signin
 from opsgate.web.headers import SecurityHeaders
 from opsgate.web.pages import SignInRequired
 from opsgate.web.previews import Previewer
@@ -51,8 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="opsgate review", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.throttle = LoginThrottle(settings.review_login_attempts, settings.review_login_window_seconds)
-    app.state.oidc = None
+    app.state.oidc = oidc.provider(settings)
     app.include_router(signin.router)
+    if app.state.oidc is not None:
+        app.include_router(oidc.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -68,7 +70,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         return page(request, "refused.html", {"detail": exc.detail}, exc.status_code, exc.headers)
 
-    # the outermost layer runs first: headers on every response, then the session under them
+    # the outermost layer runs first: headers on every response, then the session under them, then
+    # a trusted proxy's header, which reads and writes that session
+    if networks := proxy.trusted_networks(settings.review_trusted_proxies):
+        user, groups = settings.review_proxy_user_header, settings.review_proxy_groups_header
+        app.add_middleware(proxy.ProxySignIn, networks=networks, user_header=user, groups_header=groups)
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(settings),

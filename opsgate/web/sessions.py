@@ -27,6 +27,8 @@ from opsgate.settings import get_settings
 _WHO = "who"
 _CSRF = "csrf"
 CSRF_FIELD = "csrf"
+MAX_GROUPS = 32  # the groups ride in the session cookie, which a browser keeps only up to 4 KB
+GROUP_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,22 @@ def check_csrf(request: Request, sent: str | None) -> None:
             status_code=403,
             detail="this form has expired or did not come from this site: reload the page and try again",
         )
+
+
+def vouched(name: object, groups: object) -> tuple[str, tuple[str, ...]]:
+    """The name and groups an identity provider or proxy vouched for, as a session may hold them;
+    ValueError says why not. Too many or too long groups are refused rather than cut short: a
+    group left out could be the one a policy counts."""
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > identity.NAME_CHARS:
+        raise ValueError(f"the name is not 1 to {identity.NAME_CHARS} characters")
+    if not name.strip().isprintable():
+        raise ValueError("the name holds characters that cannot be shown")
+    if not isinstance(groups, (list, tuple)) or not all(isinstance(g, str) for g in groups):
+        raise ValueError("the groups are not a list of names")
+    kept = tuple(dict.fromkeys(g.strip() for g in groups if g.strip()))
+    if len(kept) > MAX_GROUPS or any(len(g) > GROUP_CHARS or not g.isprintable() for g in kept):
+        raise ValueError(f"opsgate takes at most {MAX_GROUPS} groups of at most {GROUP_CHARS} printable characters")
+    return name.strip(), kept
 
 
 def sign_in(request: Request, name: str, authenticated_by: Authentication, groups: tuple[str, ...] = ()) -> Visitor:

@@ -61,7 +61,7 @@ def test_under_verified_identity_every_path_meets_the_one_check(
         assert not store.rows(ApprovalRow) and payables() == 0
 
         # the review screen, signed in with carol's password
-        with review_server() as base, httpx.Client(base_url=base) as browser:
+        with review_server(monkeypatch) as base, httpx.Client(base_url=base) as browser:
             token = _csrf(browser.get("/login").text)
             signed = browser.post("/login", data={"username": "carol", "password": PASSWORD, "csrf": token})
             assert signed.status_code == 303

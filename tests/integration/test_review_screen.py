@@ -130,13 +130,13 @@ def _card(page: Page, name: str) -> Any:
 
 
 def test_a_page_of_25_invoices_is_decided_from_the_keyboard(
-    start_flow: Any, browser: Browser, accounts: None, tmp_path: Path
+    start_flow: Any, browser: Browser, accounts: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run: FlowInThread = start_flow(_inbox(tmp_path))
     request = wait_for_request(run=run)
     assert request is not None and len(request.proposals) == 25
     ARTIFACTS.mkdir(exist_ok=True)
-    with review_server() as base:
+    with review_server(monkeypatch) as base:
         page = _sign_in(browser, base, "carol")
         row = page.get_by_role("row", name="invoice_extraction")
         assert "25" in row.inner_text()
@@ -204,7 +204,7 @@ def test_four_eyes_takes_two_signed_in_people_and_an_outsider_is_refused(
     use_policy_variant(tmp_path / "policies", monkeypatch, four_eyes_and_verified)
     run: FlowInThread = start_flow(write_inbox(tmp_path / "inbox", {"de.pdf": DE_INVOICE, "us.pdf": US_INVOICE}))
     first = wait_for_request(run=run)
-    with review_server() as base:
+    with review_server(monkeypatch) as base:
         outsider = _sign_in(browser, base, "mallory")
         assert "Nothing waits on you" in outsider.content()
         outsider.goto(f"{base}/requests/{first.id}")
@@ -243,11 +243,7 @@ def test_a_form_posted_from_another_site_and_an_expired_session_are_refused(
 ) -> None:
     run: FlowInThread = start_flow(write_inbox(tmp_path / "inbox", {"de.pdf": DE_INVOICE}))
     request = wait_for_request(run=run)
-    monkeypatch.setenv("OPSGATE_REVIEW_IDLE_SECONDS", "3")
-    from opsgate.settings import get_settings
-
-    get_settings.cache_clear()
-    with review_server() as base:
+    with review_server(monkeypatch, {"OPSGATE_REVIEW_IDLE_SECONDS": "3"}) as base:
         page = _sign_in(browser, base, "carol")
         (proposal,) = request.proposals
         # a page of another origin that posts an approval into the signed-in browser (no CSRF token)
