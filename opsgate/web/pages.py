@@ -19,12 +19,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from opsgate.errors import ApprovalRejected
+from opsgate.errors import ApprovalRejected, ExecutionError
 from opsgate.governance import requests
 from opsgate.governance.answers import ApprovalAnswer, Review
 from opsgate.governance.requests import PendingRequest
 from opsgate.governance.waiting import waiting_for, waits_on
 from opsgate.models import Proposal
+from opsgate.reports.sheets import stored_sheets
 from opsgate.web import previews, sessions
 from opsgate.web.rendering import page
 from opsgate.web.sessions import Visitor
@@ -234,11 +235,57 @@ def source(request: Request, request_id: int, proposal_id: str, who: Visitor = D
     found = _mine(request_id, who)
     proposal = _proposal(found, proposal_id)
     values = {f.name: f.value for f in fields(proposal) if f.editable}
-    preview = request.app.state.previewer.locate(Path(proposal.source), values) if proposal.source else None
     records = proposal.inputs.get("records") if isinstance(proposal.inputs.get("records"), list) else None
+    report = draft(proposal)
+    located = records is None and report is None and proposal.source
+    preview = request.app.state.previewer.locate(Path(proposal.source), values) if located else None
     segments = marked(preview.text or "", preview.spans) if preview is not None and preview.kind == "text" else []
-    context = {"found": found, "proposal": proposal, "preview": preview, "records": records, "segments": segments}
+    context = {
+        "found": found,
+        "proposal": proposal,
+        "preview": preview,
+        "records": records,
+        "segments": segments,
+        "draft": report,
+    }
     return page(request, "source.html", context)
+
+
+@dataclass(frozen=True)
+class Cited:
+    """A sentence of a report draft with the facts it cites, as the fact sheet holds them."""
+
+    text: str
+    facts: list[tuple[str, str]]
+
+
+def draft(proposal: Proposal) -> dict[str, Any] | None:
+    """A report draft beside the fact sheet it was written from: each highlight and risk with the
+    value of every fact it cites, so the approver checks figures against facts, not memory. None
+    for anything but a report."""
+    payload = proposal.payload or {}
+    if not isinstance(payload.get("fact_sheet"), int):
+        return None
+    try:
+        facts = stored_sheets([payload["fact_sheet"]])[payload["fact_sheet"]].sheet.facts
+    except ExecutionError:
+        facts = {}
+
+    def cited(items: Any) -> list[Cited]:
+        return [
+            Cited(
+                str(item.get("text", "")),
+                [(str(key), _text(facts.get(key, "not on the fact sheet"))) for key in item.get("facts", [])],
+            )
+            for item in items or []
+            if isinstance(item, dict)
+        ]
+
+    return {
+        "headline": str(payload.get("headline", "")),
+        "sections": [("Highlights", cited(payload.get("highlights"))), ("Risks", cited(payload.get("risks")))],
+        "actions": [str(a) for a in payload.get("actions") or []],
+    }
 
 
 def marked(text: str, spans: dict[str, list[previews.Span]]) -> list[tuple[str, str | None]]:

@@ -125,6 +125,24 @@ def _events(event: str) -> list[AuditRow]:
         return list(session.execute(select(AuditRow).where(AuditRow.event == event).order_by(AuditRow.seq)).scalars())
 
 
+def _review_link(flow_run_id: str) -> str:
+    """The link artifact the paused run published (retried: it is published as the run pauses)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    deadline = time.monotonic() + 30
+    with get_client(sync_client=True) as client:
+        while True:
+            found = client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["invoice-extraction-review"]))
+            )
+            ours = [a for a in found if str(a.flow_run_id) == flow_run_id]
+            if ours or time.monotonic() > deadline:
+                assert ours, "no review link on the run"
+                return str(ours[0].data)
+            time.sleep(0.5)
+
+
 def _card(page: Page, name: str) -> Any:
     return page.locator("article.card", has=page.locator(".doc-name", has_text=name))
 
@@ -132,11 +150,12 @@ def _card(page: Page, name: str) -> Any:
 def test_a_page_of_25_invoices_is_decided_from_the_keyboard(
     start_flow: Any, browser: Browser, accounts: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run: FlowInThread = start_flow(_inbox(tmp_path))
-    request = wait_for_request(run=run)
-    assert request is not None and len(request.proposals) == 25
     ARTIFACTS.mkdir(exist_ok=True)
     with review_server(monkeypatch) as base:
+        run: FlowInThread = start_flow(_inbox(tmp_path))
+        request = wait_for_request(run=run)
+        assert request is not None and len(request.proposals) == 25
+        assert f"]({base}/runs/{request.flow_run_id})" in _review_link(request.flow_run_id), "the run links here"
         page = _sign_in(browser, base, "carol")
         row = page.get_by_role("row", name="invoice_extraction")
         assert "25" in row.inner_text()

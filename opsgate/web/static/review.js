@@ -13,6 +13,7 @@
 (function () {
   const form = document.getElementById("answer");
   if (!form) return;
+  document.body.classList.add("keyed"); // only the selected card shows its values (review.css)
   const cards = Array.from(form.querySelectorAll("article.card"));
   const source = document.getElementById("source");
   const progress = document.getElementById("progress");
