@@ -49,6 +49,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "opsgate.inputs.isolation_worker": "die_with_parent",
         "opsgate.inputs.quarantine": "quarantine QUARANTINE=FOLDER",
         "opsgate.inputs.tabular": "read_records Records RowProblem",
+        "opsgate.inputs.text": "decode_text",
         "opsgate.display": "terminal_text markdown_text bidi_controls",
         "opsgate.learning.replay": "PastCase Unavailable",
         "opsgate.learning.evaluation": "ShadowCase CaseComparison OutcomeComparison OutcomeRow WrongAction",

@@ -58,6 +58,7 @@ from pydantic import BaseModel
 
 from opsgate.errors import OpsgateError
 from opsgate.inputs.isolation import Failure, IsolatedPool, Limits, Result
+from opsgate.inputs.text import decode_text
 from opsgate.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -443,7 +444,7 @@ def _png(image: Image.Image) -> bytes:
 
 
 def _locate_text(job: _Locate) -> Preview:
-    text = _decode(job.data).replace("\r\n", "\n").replace("\r", "\n")
+    text = decode_text(job.data).replace("\r\n", "\n").replace("\r", "\n")
     shown = text[:MAX_TEXT_CHARS]
     spans = {
         field: [Span(start=m.start(), end=m.end()) for m, _ in zip(pattern.finditer(shown), range(MAX_BOXES))]
@@ -451,18 +452,6 @@ def _locate_text(job: _Locate) -> Preview:
     }
     reason = f"only the first {MAX_TEXT_CHARS} characters are shown" if len(text) > MAX_TEXT_CHARS else ""
     return Preview(kind="text", text=shown, spans={f: s for f, s in spans.items() if s}, reason=reason)
-
-
-def _decode(data: bytes) -> str:
-    """UTF-16 by its byte-order mark, UTF-8, else cp1252 (the usual legacy export); latin-1 never fails."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
 
 
 # -- the caller's side ---------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from typing import Any
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from opsgate import ExtractionError
+from opsgate import ExtractionError, decode_text
 from tasks.invoice_extraction.einvoice import looks_like_einvoice
 from tasks.invoice_extraction.layout import Word, layout_text_lines, page_text
 from tasks.invoice_extraction.ocr import Ocr, OcrOptions, PageWords, image_pages, render_scale
@@ -421,23 +421,13 @@ def _read_text(data: bytes, name: str) -> str:
     elif b"\x00" in data[:8192] or _control_ratio(data[:8192]) > 0.1:
         raise ExtractionError("unsupported_format", f"{name}: binary file, not a PDF or text document")
     else:
-        text = _decode(data)
+        text = decode_text(data)
     if not text.strip():
         raise ExtractionError("empty", f"{name}: the file contains only whitespace")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if _LAYOUT_GAP.search(text):  # layout text (pdftotext -layout, OCR output): columns by runs of spaces
         return PAGE_SEPARATOR.join("\n".join(layout_text_lines(page)) for page in text.split(PAGE_SEPARATOR))
     return text
-
-
-def _decode(data: bytes) -> str:
-    """UTF-8 first (with or without BOM); then cp1252, the usual legacy Windows export; latin-1 never fails."""
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
 
 
 def _control_ratio(chunk: bytes) -> float:

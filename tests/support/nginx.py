@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import stop
+
 NGINX = Path("/usr/sbin/nginx")
 PROXY_ADDRESS = "127.0.0.2"  # the address nginx connects to the app from
 
@@ -118,9 +120,4 @@ def nginx_proxy(root: Path, upstream: str, users: dict[str, str], groups: dict[s
                 time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import httpx
 
+from tests.support.processes import stop
+
 
 @dataclass(frozen=True)
 class Provider:
@@ -61,10 +63,5 @@ def oidc_provider(token_seconds: int = 3600) -> Iterator[Provider]:
             time.sleep(0.1)
         yield Provider(issuer)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()

@@ -75,6 +75,16 @@ def start(api_url: str, *args: str, crash_at: str | None = None, **extra: str) -
     )
 
 
+def stop(process: subprocess.Popen[Any], grace: float = 10) -> None:
+    """End a server the test started: SIGTERM, then SIGKILL if it is still there after ``grace`` s."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def kill(process: subprocess.Popen[str]) -> str:
     """SIGKILL, as the OOM killer or a pulled plug: no cleanup of any kind. Returns its output."""
     process.send_signal(signal.SIGKILL)
