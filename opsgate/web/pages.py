@@ -26,7 +26,9 @@ from opsgate.governance.requests import PendingRequest
 from opsgate.governance.waiting import waiting_for, waits_on
 from opsgate.models import Proposal
 from opsgate.reports.sheets import stored_sheets
-from opsgate.web import previews, sessions
+from opsgate.web import sessions
+from opsgate.web.page_reading import Span
+from opsgate.web.previews import PreviewUnavailable
 from opsgate.web.rendering import page
 from opsgate.web.sessions import Visitor
 
@@ -288,7 +290,7 @@ def draft(proposal: Proposal) -> dict[str, Any] | None:
     }
 
 
-def marked(text: str, spans: dict[str, list[previews.Span]]) -> list[tuple[str, str | None]]:
+def marked(text: str, spans: dict[str, list[Span]]) -> list[tuple[str, str | None]]:
     """The text cut into pieces, each with the field whose value it is (None between values); where
     two values overlap, the one that starts first wins."""
     pieces: list[tuple[str, str | None]] = []
@@ -314,6 +316,6 @@ def page_image(
     proposal = _proposal(_mine(request_id, who), proposal_id)
     try:
         png = request.app.state.previewer.render_page(Path(proposal.source), number, width)
-    except previews.PreviewUnavailable as exc:
+    except PreviewUnavailable as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=300"})

@@ -21,8 +21,10 @@ from PIL import Image
 
 from opsgate.inputs.isolation import MB, Limits
 from opsgate.settings import Settings
-from opsgate.web import previews
-from opsgate.web.previews import Box, Preview, Previewer, PreviewUnavailable, value_pattern
+from opsgate.web import page_reading, previews
+from opsgate.web.page_reading import Box, Preview
+from opsgate.web.previews import Previewer, PreviewUnavailable
+from opsgate.web.printed import value_pattern
 from tests.support.pdf_builder import encrypted_pdf, flate_bomb_pdf, image_only_pdf, placed_pdf, text_pdf
 
 PAGE_WIDTH, PAGE_HEIGHT, FIRST_BASELINE, LEADING, MARGIN = 595, 842, 780, 14, 50
@@ -138,7 +140,7 @@ def test_every_occurrence_is_boxed_page_by_page_up_to_the_cap(previewer: Preview
     assert preview.pages == 2
     assert [box.page for box in preview.boxes["po_number"]] == [0, 1]
     assert _on_line(preview.boxes["po_number"][0], 0) and _on_line(preview.boxes["po_number"][1], 61 - 48)
-    assert len(preview.boxes["word"]) == previews.MAX_BOXES
+    assert len(preview.boxes["word"]) == page_reading.MAX_BOXES
 
 
 def test_a_value_broken_across_two_lines_is_two_boxes(previewer: Previewer, tmp_path: Path) -> None:
@@ -209,9 +211,9 @@ def test_a_text_file_gives_spans_that_slice_the_printed_values(previewer: Previe
 
 def test_a_long_text_file_is_cut_and_says_so(previewer: Previewer, tmp_path: Path) -> None:
     path = tmp_path / "long.txt"
-    path.write_text("Total 1234.50\n" + "x" * previews.MAX_TEXT_CHARS)
+    path.write_text("Total 1234.50\n" + "x" * page_reading.MAX_TEXT_CHARS)
     preview = previewer.locate(path, {"total": "1234.50"})
-    assert preview.text is not None and len(preview.text) == previews.MAX_TEXT_CHARS
+    assert preview.text is not None and len(preview.text) == page_reading.MAX_TEXT_CHARS
     assert preview.spans["total"] and "first 200000 characters" in preview.reason
 
 
