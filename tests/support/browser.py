@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from opsgate.orchestration.server import ensure_local_server, local_server_status, stop_local_server
 from opsgate.settings import get_settings
+from tests.support.processes import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -37,12 +37,6 @@ def require_browser() -> Path:
             pytest.fail(f"OPSGATE_REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
     return CHROMIUM
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _reap(pid: int, timeout: float) -> None:
@@ -74,7 +68,7 @@ def prefect_server_with_ui(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
     The session's test-harness server serves the API only, so it cannot show a paused run's page.
     """
-    monkeypatch.setenv("OPSGATE_PREFECT_PORT", str(_free_port()))
+    monkeypatch.setenv("OPSGATE_PREFECT_PORT", str(free_port()))
     monkeypatch.delenv("PREFECT_HOME", raising=False)  # the server's home goes to the data dir
     get_settings.cache_clear()
     try:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import stop
+from tests.support.processes import free_port, stop
 
 NGINX = Path("/usr/sbin/nginx")
 PROXY_ADDRESS = "127.0.0.2"  # the address nginx connects to the app from
@@ -44,12 +44,6 @@ def ssha(password: str) -> str:
     """A password as nginx's ``auth_basic_user_file`` reads it in its ``{SSHA}`` scheme."""
     salt = secrets.token_bytes(8)
     return "{SSHA}" + base64.b64encode(hashlib.sha1(password.encode() + salt).digest() + salt).decode()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _config(root: Path, port: int, upstream: str, groups: dict[str, str]) -> str:
@@ -101,7 +95,7 @@ def nginx_proxy(root: Path, upstream: str, users: dict[str, str], groups: dict[s
     nginx = require_nginx()
     root.mkdir(parents=True, exist_ok=True)
     (root / "htpasswd").write_text("".join(f"{name}:{ssha(password)}\n" for name, password in users.items()))
-    port = _free_port()
+    port = free_port()
     config = root / "nginx.conf"
     config.write_text(_config(root, port, upstream, groups))
     command = [str(nginx), "-p", str(root), "-e", str(root / "error.log"), "-c", str(config), "-g", "daemon off;"]

@@ -4,7 +4,6 @@ signs in), in a process of its own on a free port of the loopback."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from tests.support.processes import stop
+from tests.support.processes import free_port, stop
 
 
 @dataclass(frozen=True)
@@ -29,17 +28,11 @@ class Provider:
         assert answer.status_code == 204, answer.text
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def oidc_provider(token_seconds: int = 3600) -> Iterator[Provider]:
     """The provider, requiring a nonce in every authorization request; its ID tokens expire
     ``token_seconds`` after they are issued (a negative number: already expired). Stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     log = tempfile.TemporaryFile("w+")  # its request log, read back if it fails to start
     process = subprocess.Popen(
         [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -73,6 +74,13 @@ def start(api_url: str, *args: str, crash_at: str | None = None, **extra: str) -
         text=True,
         cwd=Path(__file__).resolve().parents[2],
     )
+
+
+def free_port() -> int:
+    """A port of the loopback nobody listens on now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def stop(process: subprocess.Popen[Any], grace: float = 10) -> None:
