@@ -168,3 +168,48 @@ def test_an_approver_decides_per_proposal_in_the_prefect_ui(ui_server: str, chro
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(UUID(request.flow_run_id)).state
     assert state is not None and state.is_completed()
+
+
+def test_under_verified_identity_an_answer_from_the_prefect_ui_is_refused(
+    ui_server: str, chromium: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Prefect UI's form can only type a name: under `identity: verified` the same check every
+    answer meets refuses it, audits why, and the run waits again for a proven approver."""
+    from playwright.sync_api import sync_playwright
+
+    from flows.invoice_extraction import invoice_extraction
+    from tasks.invoice_extraction.params import InvoiceParams
+    from tests.integration.conftest import wait_for_the_next_request
+    from tests.support.policies import use_policy_variant
+
+    use_policy_variant(
+        tmp_path / "policies", monkeypatch, lambda policy: policy["approvals"].update(identity="verified")
+    )
+    run = FlowInThread(invoice_extraction, InvoiceParams(inbox=write_inbox(tmp_path / "inbox")))
+    request = wait_for_request(run=run)
+    wait_until_resumable(request)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium))
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(ui_url(ui_server, request.flow_run_id))
+            page.get_by_role("button", name="Resume").click()
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_role("heading", name="3 proposals of invoice_extraction to review").wait_for()
+            _text_input(dialog, "Approver").fill(APPROVER)
+            dialog.get_by_role("button", name="Submit").click()
+            again = wait_for_the_next_request(request)
+        finally:
+            browser.close()
+    (refused,) = _events("approval_refused")
+    assert refused.actor == APPROVER and "requires a verified approver" in " ".join(refused.data["problems"])
+    assert not _events("approved") and again.proposals == request.proposals, "the run waits again, nothing decided"
+
+    from opsgate.cli.approvals import answer_for
+    from opsgate.governance import identity
+    from opsgate.orchestration.resume import submit
+
+    identity.add_user(APPROVER, "correct horse battery", by="test")
+    proven = answer_for(again, APPROVER, authenticated_by=identity.verify_password(APPROVER, "correct horse battery"))
+    assert submit(again, proven) == "resumed"
+    assert run.finish(timeout=120).counts == {"executed": 3}, "a proven approver's answer decides"
