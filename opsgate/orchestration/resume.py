@@ -87,7 +87,9 @@ def submit(request: PendingRequest, answer: ApprovalAnswer, wait: float = 60) ->
         return "the run's process is gone, so the decision is kept for `opsgate recover`, which executes it"
     try:
         wait_until_resumable(request, timeout=wait)
-        resume_flow_run(UUID(request.flow_run_id), run_input=answer.model_dump(mode="json"))
+        # the sync implementation whatever runs in this thread: Prefect would hand back an un-awaited
+        # coroutine where an event loop runs (a browser driver, a notebook) and nothing would wake
+        resume_flow_run(UUID(request.flow_run_id), run_input=answer.model_dump(mode="json"), _sync=True)
     except (
         ApprovalRejected,
         ConfigurationError,

@@ -284,3 +284,8 @@ def test_a_form_posted_from_another_site_and_an_expired_session_are_refused(
         page.wait_for_url(f"{base}/login**")
         assert not _events("approved"), "an expired session decides nothing"
     assert [r.id for r in requests.pending_requests()] == [request.id] and run.thread.is_alive(), "still waiting"
+    from opsgate.cli.approvals import answer_for
+    from opsgate.orchestration.resume import submit
+
+    assert submit(request, answer_for(request, "carol")) == "resumed"  # the run ends here, not in a later test
+    assert run.finish(timeout=120).counts == {"executed": 1}
