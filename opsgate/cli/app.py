@@ -48,7 +48,11 @@ PLATFORM = (
     Command("run", "opsgate.cli.run:app", "Run a workflow now (it waits at its gate for a decision)."),
     Command("runs", "opsgate.cli.runs:app", "Look up past and current runs and their cases."),
     Command("approvals", "opsgate.cli.approvals:app", "Review and decide the proposals waiting at a gate."),
-    Command("users", "opsgate.cli.users:app", "Approvers' local accounts: add, list, disable, enable, set a password."),
+    Command(
+        "users",
+        "opsgate.cli.users:app",
+        "Approvers' local accounts: add, list, disable, enable, set a password; sign a person out.",
+    ),
     Command("review", "opsgate.cli.review:app", "The review screen: a web page approvers decide in, signed in."),
     Command("audit", "opsgate.cli.audit:app", "Verify, export and read the audit log."),
     Command("policy", "opsgate.cli.policy:app", "Check and review workflow policies."),

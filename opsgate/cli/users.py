@@ -17,9 +17,12 @@ from rich.table import Table
 
 from opsgate.cli.errors import exits_cleanly
 from opsgate.display import terminal_text
-from opsgate.governance import identity
+from opsgate.governance import identity, signins
 
-app = typer.Typer(help="Approvers' local accounts: add, list, disable, enable, set a password.", no_args_is_help=True)
+app = typer.Typer(
+    help="Approvers' local accounts: add, list, disable, enable, set a password; sign a person out.",
+    no_args_is_help=True,
+)
 
 NAME = Annotated[str, typer.Argument(help="The approver's name, as they type it with --as.")]
 
@@ -95,3 +98,12 @@ def password(
         new = typer.prompt(f"new password for {name}", hide_input=True, confirmation_prompt=True)
     identity.set_password(name, new, by=_operator())
     Console().print(terminal_text(f"password of {name.strip()!r} changed"))
+
+
+@app.command("sign-out")
+@exits_cleanly
+def sign_out(name: NAME) -> None:
+    """End every review-screen session of this person (audited), wherever they signed in: a lost
+    laptop, a shared machine. Their account, if any, stays as it is."""
+    ended = signins.end_sessions(name, "signed out by an operator", by=_operator())
+    Console().print(terminal_text(f"{ended} review-screen session(s) of {name.strip()!r} ended"))

@@ -12,7 +12,6 @@ fail with one message: a refusal does not tell a guesser which names have accoun
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from functools import cache
 
@@ -22,6 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from opsgate.errors import ApprovalRejected, ConfigurationError
+from opsgate.governance import signins
 from opsgate.governance.answers import Authentication
 from opsgate.policy.runtime import person
 from opsgate.store import audit
@@ -77,7 +77,8 @@ def add_user(name: str, password: str, by: str) -> User:
 
 
 def disable_user(name: str, by: str) -> None:
-    """Disable ``name``'s account (audited): its password no longer authenticates anyone."""
+    """Disable ``name``'s account (audited): its password no longer authenticates anyone, and its
+    review-screen sessions end."""
     with transaction() as session:
         row = session.get(UserRow, person(name))
         if row is None:
@@ -87,6 +88,7 @@ def disable_user(name: str, by: str) -> None:
             audit.append(
                 session, AuditEvent.ACCOUNT_DISABLED, workflow=AUDIT_WORKFLOW, actor=by, data={"name": row.name}
             )
+    signins.end_sessions(name, "the account was disabled", by)
 
 
 def enable_user(name: str, by: str) -> None:
@@ -104,8 +106,7 @@ def enable_user(name: str, by: str) -> None:
 
 def set_password(name: str, password: str, by: str) -> None:
     """Give an account a new password (audited, never the password): the old one stops working, and
-    the review screen's sessions signed in with it end (``stamp``). A forgotten password is
-    replaced, never read back."""
+    every review-screen session of the account ends. A forgotten password is replaced, never read back."""
     if len(password) < MIN_PASSWORD:
         raise ConfigurationError(f"a password needs at least {MIN_PASSWORD} characters")
     with transaction() as session:
@@ -114,6 +115,7 @@ def set_password(name: str, password: str, by: str) -> None:
             raise ConfigurationError(f"{name.strip()!r} has no account")
         row.password_hash = _hasher.hash(password)
         audit.append(session, AuditEvent.PASSWORD_SET, workflow=AUDIT_WORKFLOW, actor=by, data={"name": row.name})
+    signins.end_sessions(name, "the account was given a new password", by)
 
 
 def list_users() -> list[User]:
@@ -121,17 +123,6 @@ def list_users() -> list[User]:
     with transaction() as session:
         rows = session.execute(select(UserRow).order_by(UserRow.key)).scalars()
         return [User(name=r.name, created_at=as_utc(r.created_at), disabled=r.disabled) for r in rows]
-
-
-def stamp(name: str) -> str | None:
-    """What a session signed in with this account's password keeps, to end when the password is
-    changed or the account disabled: a digest of the current hash (salted, so new at every change),
-    or None without an enabled account."""
-    with transaction() as session:
-        row = session.get(UserRow, person(name))
-        if row is None or row.disabled:
-            return None
-        return hashlib.sha256(row.password_hash.encode()).hexdigest()[:32]
 
 
 def has_account(name: str) -> bool:

@@ -60,6 +60,9 @@ class AuditEvent(StrEnum):
     ACCOUNT_DISABLED = "account_disabled"  # its password no longer authenticates anyone
     ACCOUNT_ENABLED = "account_enabled"  # a disabled account's password authenticates again
     PASSWORD_SET = "password_set"  # an account was given a new password (never recorded)
+    SESSIONS_ENDED = (
+        "sessions_ended"  # a person's review-screen sessions were ended (signed out by an operator, password, disabled)
+    )
     SIGNED_IN = "signed_in"  # someone signed in to the review screen (how, and the groups that vouched)
     SIGN_IN_FAILED = "sign_in_failed"  # a sign-in was refused (wrong password, throttled, a provider error)
 

@@ -251,6 +251,24 @@ class UserRow(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
+class ReviewSessionRow(Base):
+    """A review-screen session. The browser's cookie carries a random token; the store keeps only
+    its SHA-256, so ending a session here ends it wherever its cookie went, and whoever reads the
+    database holds no usable token."""
+
+    __tablename__ = "review_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    person: Mapped[str] = mapped_column(String(100), index=True)  # the name as policy.runtime.person reduces it
+    authenticated_by: Mapped[str] = mapped_column(String(20))
+    groups: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_why: Mapped[str] = mapped_column(Text, default="")
+
+
 class PayableRow(Base):
     """System of record: invoices posted to accounts payable (the embedded default's ledger)."""
 

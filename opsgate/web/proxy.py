@@ -100,7 +100,7 @@ class ProxySignIn:
         by_proxy = current is not None and current.authenticated_by == "proxy"
         if named is None:
             if by_proxy:
-                sessions.sign_out(request)
+                sessions.sign_out(request, "the proxy no longer names anyone")
             return
         name, groups = named
         if by_proxy and current is not None and (current.name, current.groups) == (name, groups):

@@ -1,11 +1,13 @@
 """Who is signed in to the review screen, and the token every form must carry.
 
-The session lives in a cookie Starlette signs (``itsdangerous``) with the review secret; its
-signature's age ends it after ``review_idle_seconds`` without use, and the sign-in time it holds ends
-it after ``review_session_seconds`` whatever happens. Signing in replaces whatever the cookie held,
-so a session fixed before sign-in is worth nothing after it. The approver's name, how they were
-authenticated and the identity provider's groups that vouched for them come only from here: no form
-field can say who answers.
+The cookie Starlette signs (``itsdangerous``) with the review secret carries only a random session
+token and the CSRF token; who the session belongs to is kept in the store (``governance.signins``),
+which ends it when its person signs out, after ``review_idle_seconds`` without use or
+``review_session_seconds`` in all, and when the account is disabled or given a new password or an
+operator signs the person out. Signing in replaces whatever the cookie held, so a session fixed
+before sign-in is worth nothing after it. The approver's name, how they were authenticated and the
+identity provider's groups that vouched for them come only from here: no form field can say who
+answers.
 
 Every form carries the session's CSRF token and every state-changing request is checked against it
 (``check_csrf``): a page on another site cannot make a signed-in approver's browser decide.
@@ -15,19 +17,17 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 
-from opsgate.governance import identity
+from opsgate.governance import identity, signins
 from opsgate.governance.answers import Authentication
-from opsgate.settings import get_settings
 
-_WHO = "who"
+_TOKEN = "session"
 _CSRF = "csrf"
 CSRF_FIELD = "csrf"
-MAX_GROUPS = 32  # the groups ride in the session cookie, which a browser keeps only up to 4 KB
+MAX_GROUPS = 32  # more is a misconfigured claim or header, not a person's groups
 GROUP_CHARS = 64
 
 
@@ -77,33 +77,27 @@ def vouched(name: object, groups: object) -> tuple[str, tuple[str, ...]]:
 
 
 def sign_in(request: Request, name: str, authenticated_by: Authentication, groups: tuple[str, ...] = ()) -> Visitor:
-    """Start a fresh session for ``name``: everything the cookie held before is dropped, and a new
-    CSRF token is made. A session signed in with a local account's password keeps the account's
-    stamp, and ends when the password changes or the account is disabled."""
-    request.session.clear()
-    now = time.time()
-    request.session[_WHO] = {"name": name, "how": authenticated_by, "groups": list(groups), "issued": now}
-    if authenticated_by == "password":
-        request.session[_WHO]["stamp"] = identity.stamp(name)
+    """Start a fresh session for ``name``: whatever the cookie held before is dropped (and its
+    session ended), and a new CSRF token is made."""
+    sign_out(request, "signed in again")
+    request.session[_TOKEN] = signins.open_session(name, authenticated_by, groups)
     return Visitor(name, authenticated_by, groups, csrf_token(request))
 
 
-def sign_out(request: Request) -> None:
+def sign_out(request: Request, why: str = "signed out") -> None:
+    token = request.session.get(_TOKEN)
+    if isinstance(token, str):
+        signins.end_session(token, why)
     request.session.clear()
 
 
 def visitor(request: Request) -> Visitor | None:
-    """The signed-in approver, or None: nobody signed in, the session is past its lifetime, or a
-    local account was disabled or given a new password since (its sessions end with it)."""
-    who = request.session.get(_WHO)
-    if not isinstance(who, dict):
+    """The signed-in approver, or None: nobody signed in, or the session has ended (see the module)."""
+    token = request.session.get(_TOKEN)
+    if not isinstance(token, str):
         return None
-    issued = who.get("issued")
-    if not isinstance(issued, (int, float)) or time.time() - issued > get_settings().review_session_seconds:
-        sign_out(request)
+    who = signins.session_of(token)
+    if who is None:
+        request.session.clear()
         return None
-    name, how = str(who.get("name", "")), who.get("how")
-    if how == "password" and (who.get("stamp") is None or who.get("stamp") != identity.stamp(name)):
-        sign_out(request)
-        return None
-    return Visitor(name, how, tuple(str(g) for g in who.get("groups") or ()), csrf_token(request))
+    return Visitor(who.name, who.authenticated_by, who.groups, csrf_token(request))

@@ -72,6 +72,16 @@ def test_a_disabled_account_is_enabled_again_and_a_password_replaced(opsgate_env
     assert short.exit_code == 2 and "at least" in short.output
 
 
+def test_sign_out_ends_every_review_session_of_a_person(opsgate_env: str) -> None:
+    from opsgate.governance import signins
+
+    tokens = [signins.open_session("bob", "oidc", ("finance-ap",)) for _ in range(2)]
+    ended = runner.invoke(app, ["users", "sign-out", "Bob"])
+    assert ended.exit_code == 0 and "2 review-screen session(s)" in ended.output, ended.output
+    assert [signins.session_of(t) for t in tokens] == [None, None]
+    assert "0 review-screen session(s)" in runner.invoke(app, ["users", "sign-out", "bob"]).output
+
+
 def test_approve_as_an_account_holder_needs_the_password(
     opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_prefect: None
 ) -> None:

@@ -4,14 +4,13 @@ answer made on the page goes through the one check every answer goes through."""
 from __future__ import annotations
 
 import re
-import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
 
-from opsgate.governance import requests
-from opsgate.store.tables import ApprovalRow
-from opsgate.web import sessions
+from opsgate.governance import requests, signins
+from opsgate.store.tables import ApprovalRow, ReviewSessionRow
 from opsgate.web.rendering import safe_next
 from tests.unit.platform.conftest import StoreProbe
 from tests.unit.web.conftest import PASSWORD, csrf_of, sign_in
@@ -138,14 +137,53 @@ def test_an_undecided_proposal_is_named_and_nothing_is_recorded(
     assert re.search(rf'name="d.{pending.proposals[1].id}" value="approve"\s+checked', refused.text), "entries kept"
 
 
-def test_a_session_ends_after_its_lifetime(
-    client: TestClient, pending: requests.PendingRequest, monkeypatch: pytest.MonkeyPatch
+def test_a_session_ends_when_idle_and_after_its_lifetime(
+    client: TestClient, pending: requests.PendingRequest, monkeypatch: pytest.MonkeyPatch, store: StoreProbe
+) -> None:
+    start = datetime.now(timezone.utc)
+    sign_in(client, "carol")
+    for minutes in (10, 35, 60, 85, 110):  # used every 25 minutes: never idle for 30
+        monkeypatch.setattr(signins, "_now", lambda m=minutes: start + timedelta(minutes=m))
+        assert client.get("/").status_code == 200
+    monkeypatch.setattr(signins, "_now", lambda: start + timedelta(minutes=150))
+    assert client.get("/").headers["location"] == "/login?next=/", "idle for 40 minutes"
+    sign_in(client, "carol", add=False)
+    for step in range(1, 20):  # used every 25 minutes for 7 h 55 min
+        monkeypatch.setattr(signins, "_now", lambda s=step: start + timedelta(minutes=150 + 25 * s))
+        assert client.get("/").status_code == 200
+    monkeypatch.setattr(signins, "_now", lambda: start + timedelta(minutes=151, hours=8))
+    assert client.get("/").status_code == 303, "open for over 8 hours"
+    assert [r.ended_why for r in store.rows(ReviewSessionRow)] == [
+        "idle longer than review_idle_seconds",
+        "open longer than review_session_seconds",
+    ]
+
+
+def test_a_session_signed_out_is_over_even_for_a_copy_of_its_cookie(
+    client: TestClient, pending: requests.PendingRequest, store: StoreProbe
 ) -> None:
     sign_in(client, "carol")
-    assert client.get("/").status_code == 200
-    later = time.time() + 9 * 3600
-    monkeypatch.setattr(sessions.time, "time", lambda: later)
-    assert client.get("/").headers["location"] == "/login?next=/"
+    copied = dict(client.cookies)
+    token = csrf_of(client.get("/").text)
+    assert client.post("/logout", data={"csrf": token}).status_code == 303
+    client.cookies.clear()
+    client.cookies.update(copied)
+    assert client.get("/").status_code == 303, "the cookie from before the sign-out opens nothing"
+    (row,) = store.rows(ReviewSessionRow)
+    assert row.ended_why == "signed out" and len(row.digest) == 64
+    assert copied["opsgate_review"] and row.digest not in copied["opsgate_review"], "the store keeps a digest only"
+
+
+def test_an_operator_signs_a_person_out_everywhere(
+    client: TestClient, pending: requests.PendingRequest, store: StoreProbe
+) -> None:
+    from opsgate.governance import signins as kept
+
+    sign_in(client, "carol")
+    assert kept.end_sessions("Carol", "laptop lost", by="cli:ops") == 1
+    assert client.get("/").status_code == 303
+    (event,) = store.events("sessions_ended")
+    assert (event.actor, event.data) == ("cli:ops", {"name": "carol", "sessions": 1, "why": "laptop lost"})
 
 
 def test_a_disabled_account_or_a_new_password_signs_out_at_once(
