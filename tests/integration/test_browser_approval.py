@@ -29,7 +29,7 @@ from tests.support.batches import write_inbox
 from tests.support.browser import prefect_server_with_ui, require_browser
 
 if TYPE_CHECKING:  # the package may be missing: then the test skips (or fails under OPSGATE_REQUIRE_BROWSER=1)
-    from playwright.sync_api import Locator, Page
+    from playwright.sync_api import Browser, Locator, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -86,6 +86,16 @@ def _decision(review: Locator) -> Locator:
     return _property(review, "Decision").locator(".p-label__body").get_by_role("button")
 
 
+def _resume_dialog(browser: Browser, ui_server: str, flow_run_id: str) -> tuple[Page, Locator]:
+    """The run's page in the Prefect UI with its Resume dialog open on the three sample invoices."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(ui_url(ui_server, flow_run_id))
+    page.get_by_role("button", name="Resume").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("heading", name="3 proposals of invoice_extraction to review").wait_for()
+    return page, dialog
+
+
 def _screenshot_whole_dialog(page: Page, dialog: Locator) -> None:
     """Prefect's dialog scrolls its body and squeezes the description when the form is long: make
     the window tall enough for all of it, so the picture shows the filled form and its table."""
@@ -123,11 +133,7 @@ def test_an_approver_decides_per_proposal_in_the_prefect_ui(ui_server: str, chro
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium))
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(ui_url(ui_server, request.flow_run_id))
-            page.get_by_role("button", name="Resume").click()
-            dialog = page.get_by_role("dialog")
-            dialog.get_by_role("heading", name="3 proposals of invoice_extraction to review").wait_for()
+            page, dialog = _resume_dialog(browser, ui_server, request.flow_run_id)
             assert dialog.get_by_role("table").get_by_role("row").count() == 1 + len(order), (
                 "a header and one row per proposal"
             )
@@ -191,11 +197,7 @@ def test_under_verified_identity_an_answer_from_the_prefect_ui_is_refused(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium))
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(ui_url(ui_server, request.flow_run_id))
-            page.get_by_role("button", name="Resume").click()
-            dialog = page.get_by_role("dialog")
-            dialog.get_by_role("heading", name="3 proposals of invoice_extraction to review").wait_for()
+            page, dialog = _resume_dialog(browser, ui_server, request.flow_run_id)
             _text_input(dialog, "Approver").fill(APPROVER)
             dialog.get_by_role("button", name="Submit").click()
             again = wait_for_the_next_request(request)
