@@ -194,6 +194,13 @@ def pending_requests(workflow: str | None = None) -> list[PendingRequest]:
         return [_pending(session, r) for r in session.execute(query).scalars()]
 
 
+def pending_request(request_id: int) -> PendingRequest | None:
+    """One request, if it still waits for a decision: read alone, not among every pending one."""
+    with transaction() as session:
+        request = session.get(ApprovalRequestRow, request_id)
+        return _pending(session, request) if request is not None and request.status == "pending" else None
+
+
 def request_for_run(flow_run_id: str) -> PendingRequest | None:
     """The request a flow run waits on: its oldest pending one (pages and second approvals are
     decided in order), else its newest."""

@@ -100,7 +100,7 @@ def sureness(proposal: Proposal) -> float | None:
 
 
 def _request(request_id: int) -> PendingRequest:
-    found = next((r for r in requests.pending_requests() if r.id == request_id), None)
+    found = requests.pending_request(request_id)
     if found is None:
         raise HTTPException(status_code=404, detail=f"approval request {request_id} is not waiting for a decision")
     return found
@@ -155,8 +155,8 @@ def _request_page(
 @router.get("/runs/{flow_run_id}")
 def run_page(request: Request, flow_run_id: str, who: Visitor = Depends(signed_in)) -> Response:
     """The address notifications and the Prefect run link to: the request the run waits on now."""
-    found = requests.request_for_run(flow_run_id)
-    if found is None or found.flow_run_id != flow_run_id or requests.request_status(found.id) != "pending":
+    found = requests.next_request(flow_run_id)
+    if found is None:
         request.session["flash"] = "that run waits for no decision now"
         return RedirectResponse("/", status_code=303)
     return RedirectResponse(f"/requests/{found.id}", status_code=303)
