@@ -17,17 +17,17 @@ from tasks.invoice_extraction.places import ends_with_country
 
 # A business registration number standing alone on a line: "(123456-X)", "JM0123456-V", "CO. NO. 12345-A".
 _REGISTRATION = re.compile(
-    r"^\(?\s*[A-Z]{0,3}\d{5,12}(?:-?[A-Z])?\s*\)?$|"
+    r"^[(<]?\s*[A-Z]{0,3}\d{5,12}(?:-?[A-Z])?\s*[)>]?$|"
     r"^\(?\s*(?:(?:co(?:mpany)?\.?\s*(?:reg(?:istration)?\.?\s*)?(?:no|number)\.?|roc\s*no\.?|reg\.?\s*no\.?)\s*[:.]?\s*)?"
-    r"\(?\s*[A-Z]{0,3}\s*\d[\d\s]{2,11}\s*-?\s*[A-Z]\s*\)?\s*\)?$"
+    r"[(<]?\s*[A-Z]{0,3}\s*\d[\d\s]{2,11}\s*-?\s*[A-Z]\s*[)>]?\s*\)?$"
     r"|^\(?\s*(?:co(?:mpany)?\.?\s*(?:reg(?:istration)?\.?\s*)?(?:no|number)|roc\s*no|reg\.?\s*no|business\s*reg)\b",
     re.IGNORECASE,
 )
 # Lines beside the name and address: tax and registration numbers, the date, a site code.
 _ASIDE = re.compile(
     r"^\W*(?:gst|sst|vat|tax)\b(?!\s*invoice)|^\W*(?:https?:|www\.|e-?mail\b)|^[^A-Za-z]*$|^\S+@\S+$|\.com(?:\.\w\w)?\W*$"
-    r"|^\W*(?:co|company|br|business|roc)\b\.?\s*[-.:]?\s*(?:r\w{2}\b|no\b|number)|^\W*no\.?\s*\d{4,}-?[A-Z]\W*$"
-    r"|^\W*site\s*[:#]?\s*\d",
+    r"|^\W*(?:co|company|br|brn|business|roc)\b\.?\s*[-.:]?\s*(?:r\w{2}\b|no\b|number)|^\W*no\.?\s*\d{4,}-?[A-Z]\W*$"
+    r"|^\W*site\s*[:#]?\s*\d|^.*?(?<![\w])(?:gst|sst|vat)\s*(?:reg\w*\.?\s*)?(?:no|id)\b\s*\.?\s*[:.]?\s*\d",
     re.IGNORECASE,
 )
 _DATE_TIME = re.compile(
@@ -39,7 +39,7 @@ _STOP = re.compile(
     r"^\W*(?:tel\b|tel[\s./:]|tei\b|telephone|phone|ph\b|h/?p\b|hp\s*:|mobile|fax|e-?mail|website|http|www\.|whatsapp"
     r"|\(?\s*gst|\(?\s*sst|\(?\s*vat\b|tax\s*(?:id|no|reg)|(?:simplified\s+|full\s+)?tax\s*invoice|invoice|-invoice"
     r"|(?:official\s+|cash\s+|duplicate\s+)?receipt|cash\s*(?:sale|bill)|bill\b|cashier|date\b|time\b|table\b|order\b"
-    r"|doc(?:ument)?\s*no|slip|carry\s*out|counter|terminal|site\s*:|site\s*\d|station|pos\b|trans\b|member|customer"
+    r"|doc(?:ument)?\s*no|slip|carry\s*out|counter|terminal|site\s*:|site\s*\d|station\b|pos\b|trans\b|member|customer"
     r"|\*+|-{3,}|={3,})",
     re.IGNORECASE,
 )
@@ -50,12 +50,15 @@ _TITLE = re.compile(
 )
 # A phone number on its own: "03-1234 5678", "+603-12345678", "012-3456789".
 _PHONE_ONLY = re.compile(r"^\+?\(?\d{2,4}\)?\s*-?\s*\d{3,4}\s*-?\s*\d{3,5}(?:\s*/\s*\d+)?\W*$")
+# A contact line under a label of its own: "CARELINE : 1800 88 1231", "OUTLET:03-80626265".
+_LABELLED_PHONE = re.compile(r"^[A-Za-z][A-Za-z ./]{1,24}\s*:\s*\+?\(?\d[\d\s()-]{6,}\d(?:\s|$)")
 # Words that mark a business name: legal forms first, then trade words.
 _LEGAL_FORM = re.compile(
     r"(?<![\w])(?:sdn\.?\s*bhd|bhd|s/b|berhad|gmbh|ag|kg|ltd|limited|llc|inc|corp|corporation|plc|sarl|s\.?a\.?s|b\.?v"
     r"|pte|pty|co\.?\s*\(m\))(?![\w])\.?",
     re.IGNORECASE,
 )
+_ENDS_LEGAL = re.compile(_LEGAL_FORM.pattern + r"\W*$", re.IGNORECASE)
 _TRADE_WORD = re.compile(
     r"(?<![\w])(?:enterprise|trading|traders?|holdings|hardware|restaurant|restoran|cafe|café|bakery|kitchen|bistro"
     r"|stationery|books?|bookstore|mart|market|minimarket|supermarket|pasaraya|store|shop|pharmacy|farmasi|clinic"
@@ -66,19 +69,23 @@ _TRADE_WORD = re.compile(
 _OWNED_BY = re.compile(r"^\W*(?:own(?:ed)?\s*by|owner\s*by|dimiliki(?:\s*oleh)?|operated\s*by)\b", re.IGNORECASE)
 _LABEL_PREFIX = re.compile(r"^[^:\d]{2,25}:\s*(?=\S)")
 _TRAILING_REGISTRATION = re.compile(
-    r"\s*[\(\[]?\s*(?:co\.?\s*no\.?\s*)?[A-Z]{0,3}\d[\d\s]{3,11}-?\s*[A-Z]{0,3}\s*[\)\]]?(?:\s*\([A-Z0-9]{2,4}\))?\s*$",
+    r"\s*[\(\[<]?\s*(?:co\.?\s*(?:reg\.?\s*)?no\.?\s*[:.]?\s*)?[A-Z]{0,3}\d[\d\s]{3,11}-?\s*[A-Z]{0,3}\s*[\)\]>]?"
+    r"(?:\s*\([A-Z0-9]{2,4}\))?\s*$",
     re.IGNORECASE,
 )
 _LEADING_CODE = re.compile(r"^\s*#\s*\d+\s+")
 # Courtesy lines some receipts print above the name.
 _NOTICE = re.compile(
-    r"\b(?:thank\s*you|goods\s*sold|returnable|refundable|please|feedback|complaint|redeem|voucher|welcome)\b",
+    r"\b(?:thank\s*you|tq\s+for|terima\s*kasih|goods\s*sold|returnable|refundable|please|feedback|complaint|redeem|voucher|welcome)\b",
     re.IGNORECASE,
 )
 # A five-digit postcode; not a lot or house number ("LOT 34817").
 _POSTCODE = re.compile(
     r"(?<![\d-])(?<!lot )(?<!lot)(?<!pt )(?<!ptd )(?<!no )(?<!no\.)(?<!no\. )\d{5}(?![\d-])", re.IGNORECASE
 )
+_ENDS_POSTCODE = re.compile(_POSTCODE.pattern + r"\W*$", re.IGNORECASE)
+_BRACKETED = re.compile(r"^\s*[(<\[].*[)>\]]\W*$")  # "(TONYMOLY SHOP (95874))": a remark, not a street
+_ENDS_LABEL = re.compile(r"(?<![\w])(?:number|no\.?)\s*:?\s*$", re.IGNORECASE)  # "PREPAY CHIT NUMBER"
 _INLINE_CONTACT = re.compile(r"[\s,;]*\b(?:tel|fax|phone|h/p|hp|mobile|e-?mail)\b.*$", re.IGNORECASE)
 _JOINS_NEXT = re.compile(r"(?:[&,\-(]|\band|\bof)\s*$", re.IGNORECASE)
 _CONTINUES_PREVIOUS = re.compile(
@@ -122,31 +129,46 @@ def read_header(lines: Sequence[str]) -> Header:
     name = _clean_name(" ".join(head[i] for i in range(first, last + 1) if kinds[i] == "text"))
     strong = bool(_LEGAL_FORM.search(name) or _TRADE_WORD.search(name))
 
-    address_lines: list[str] = []
+    address_lines = _address_lines(head, kinds, last + 1, end)
+    address = ", ".join(s.strip(" ,") for s in address_lines) or None
+    confidence = 0.75 if strong else 0.6
+    return Header(name or None, address, confidence if address else confidence - 0.1)
+
+
+def _address_lines(head: Sequence[str], kinds: Sequence[str], start: int, end: int) -> list[str]:
+    """The street address under the name: from the first line that reads as one to the country,
+    the next aside, or what after the postcode is plainly not an address (a business name, a label)."""
+    lines: list[str] = []
     postcode_seen = False
-    for i in range(last + 1, end):
+    for i in range(start, end):
         if kinds[i] == "aside":
-            if address_lines:
+            if lines:
                 break
             continue
-        if (
-            not address_lines
-            and not looks_like_address(head[i])
-            and any(looks_like_address(head[j]) for j in range(i + 1, end) if kinds[j] == "text")
+        if not lines and (
+            _LEGAL_FORM.search(head[i])
+            or _BRACKETED.match(head[i])
+            or (
+                not looks_like_address(head[i])
+                and any(looks_like_address(head[j]) for j in range(i + 1, end) if kinds[j] == "text")
+            )
         ):
-            continue  # a branch or brand line between the name and the street
-        if postcode_seen and len(head[i].split()) > 4:
+            continue  # a branch, brand or company line between the name and the street
+        if postcode_seen and (
+            (len(head[i].split()) > 4 and not _ENDS_POSTCODE.search(lines[-1]))  # unless its town follows
+            or (not re.search(r"\d", head[i]) and (_LEGAL_FORM.search(head[i]) or _TRADE_WORD.search(head[i])))
+        ):
+            break
+        if lines and _ENDS_LABEL.search(head[i]):
             break
         line = _INLINE_CONTACT.sub("", head[i])
         if not line:
             break
-        address_lines.append(line)
+        lines.append(line)
         postcode_seen = postcode_seen or bool(_POSTCODE.search(head[i]))
         if ends_with_country(line):
             break  # the country closes an address; an outlet's name or a till code may follow
-    address = ", ".join(s.strip(" ,") for s in address_lines) or None
-    confidence = 0.75 if strong else 0.6
-    return Header(name or None, address, confidence if address else confidence - 0.1)
+    return lines
 
 
 def _kind(line: str) -> str:
@@ -154,7 +176,7 @@ def _kind(line: str) -> str:
         return "title"
     if _REGISTRATION.match(line) or _ASIDE.match(line) or _DATE_TIME.match(line):
         return "aside"
-    if _PHONE_ONLY.match(line) or _STOP.match(line):
+    if _PHONE_ONLY.match(line) or _STOP.match(line) or _LABELLED_PHONE.match(line):
         return "stop"
     return "text"
 
@@ -178,6 +200,8 @@ def _name_lines(head: Sequence[str], kinds: Sequence[str], texts: Sequence[int])
     )
     if registered is not None:  # a company's registration number stands right under its name
         first = registered
+        if first - 1 in before_address and _branch_below(head[first - 1], head[first]):
+            first = registered = first - 1
         while first - 1 in before_address and (
             _joined(head[first - 1], head[first]) or _TRADE_WORD.search(head[first - 1])
         ):
@@ -200,6 +224,8 @@ def _name_lines(head: Sequence[str], kinds: Sequence[str], texts: Sequence[int])
         first -= 1
         short_form = False
     while last + 1 in before_address and _joined(head[last], head[last + 1]):
+        if _branch_below(head[last], head[last + 1]):
+            break
         last += 1
     return first, last
 
@@ -207,6 +233,11 @@ def _name_lines(head: Sequence[str], kinds: Sequence[str], texts: Sequence[int])
 def _joined(upper: str, lower: str) -> bool:
     """Whether ``lower`` goes on with the name ``upper`` began: "&" or an open bracket at the end, a legal form next."""
     return bool(_JOINS_NEXT.search(upper) or _CONTINUES_PREVIOUS.match(lower) or upper.count("(") > upper.count(")"))
+
+
+def _branch_below(upper: str, lower: str) -> bool:
+    """ "X SDN BHD" over "(SUBANG JASA)": a branch under a complete legal name, not part of the name."""
+    return bool(_ENDS_LEGAL.search(upper)) and lower.startswith("(")
 
 
 def looks_like_address(line: str) -> bool:

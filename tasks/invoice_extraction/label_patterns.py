@@ -110,7 +110,8 @@ TOTAL_EXCLUDE = re.compile(
     r"sub\s*-?\s*total|\bnet(?:to)?\b|excl|exkl|before\s*tax|\bht\b|hors\s*tax|zwischensumme|\bohne\b|\bsans\b"
     r"|\b(?:vat|tax|mwst|tva|btw|gst)\s*(?:total|totaal|summe|amount)"
     r"|\(\s*total"  # "(Total included GST @ 6%: 1.09)": a remark on the tax in the total
-    r"|\bin\s+total",  # "GST included in total 0.28": the tax in it
+    r"|\bin\s+total"  # "GST included in total 0.28": the tax in it
+    r"|total\s*includ\w*\s*[\d.,%\s]*(?:vat|tax|mwst|tva|btw|gst)",  # "TOTAL INCLUDES 6% GST 0.63": the same
     re.IGNORECASE,
 )
 

@@ -79,10 +79,16 @@ def _labelled_total(lines: Sequence[str], due: Sum | None, prepaid: Sum | None) 
 def _reconciled_total(lines: Sequence[str], total: Sum | None, subtotal: Sum | None, tax: Sum | None) -> Sum | None:
     """The labelled total checked against the arithmetic printed around it (``totals``)."""
     total = reconcile_total(lines, total, subtotal[0] if subtotal else None, tax[0] if tax else None)
-    if total is None:  # a till receipt that names no total: what was paid less the change, else its only sum
-        paid = payable(lines)
-        total = (paid, GUESSED) if paid is not None else (subtotal[0], GUESSED) if subtotal and tax is None else None
-    return total
+    if total is not None:
+        return total
+    # a till receipt that names no total: what was paid less the change, else its only sum, else what was tendered
+    paid = payable(lines)
+    if paid is not None:
+        return paid, GUESSED
+    if subtotal is not None and (tax is None or tax[0] == 0):
+        return subtotal[0], GUESSED
+    tendered = payable(lines, change_printed=False)
+    return (tendered, GUESSED) if tendered is not None else None
 
 
 def _net_and_tax(

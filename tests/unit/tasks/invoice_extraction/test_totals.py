@@ -47,3 +47,55 @@ def test_net_tax_gross_row_fills_subtotal_and_tax() -> None:
 def test_paid_amount_printed_above_payment_lines_is_the_total_without_a_total_label() -> None:
     f = extract_fields("KOPI CORNER\nDUE 7.40\nPAY 10.00\nCHANGE 2.60\n").fields
     assert f.total == Decimal("7.40")
+
+
+def test_a_total_that_charges_were_added_to_gives_way_to_the_total_below_them() -> None:
+    receipt = [
+        "SAKURA DINER",
+        "SUBTOTAL 80.00",
+        "DISCOUNT -30.00",
+        "TOTAL AMOUNT : 50.00",
+        "SERV CHARGE 10% 5.00",
+        "GST @ 6% 3.30",
+        "ROUNDING ADJ : 0.00",
+        "TOTAL AMOUNT: 58.30",
+    ]
+    assert extract_fields("\n".join(receipt)).fields.total == Decimal("58.30")
+
+
+def test_the_tax_a_total_includes_is_not_the_total() -> None:
+    receipt = ["BURGER HUT", "EAT-IN TOTAL (INCL GST) 12.40", "CASH TENDERED 20.00", "CHANGE 7.60"]
+    lines = [*receipt, "TOTAL INCLUDES 6% GST 0.70"]
+    assert Decimal("0.70") not in [c.value for c in total_candidates(lines)]
+    assert extract_fields("\n".join(lines)).fields.total == Decimal("12.40")
+
+
+def test_change_printed_under_its_label_still_confirms_the_total() -> None:
+    lines = ["SUB-TOTAL (EX) 100.00", "TOTAL TAX", "6.00", "TOTAL 106.00", "CASH 106.00", "CHANGE", "0.00"]
+    assert payable(lines) == Decimal("106.00")
+
+
+def test_subtotal_plus_tax_rounded_to_five_cents_picks_the_total() -> None:
+    lines = ["SUB TOTAL 10.00", "GST 0.62", "ROUNDING -0.02", "TOTAL 10.60", "TOTAL : 10.00 0.62"]
+    assert reconcile_total(lines, (Decimal("0.62"), 0.5), Decimal("10.00"), Decimal("0.62")) == (
+        Decimal("10.60"),
+        0.85,
+    )
+
+
+def test_an_amount_tendered_under_another_name_counts_as_paid() -> None:
+    assert payable(["AMOUNT INCL. GST 5.00 RM", "ACCEPTED TOTAL 10.00 RM", "CHANGE 5.00 RM"]) == Decimal("5.00")
+    assert payable(["NET AMT : 36.00", "RECEIVED 50.00", "CHANGE : 14.00"]) == Decimal("36.00")
+    assert payable(["TOTAL PAID RM50.00", "CHANGE RM28.15"]) == Decimal("21.85")
+
+
+def test_a_total_paid_is_tendered_money_not_a_total() -> None:
+    lines = ["TOTAL (INCL GST) RM21.83", "ROUNDING RM0.02", "RM21.85", "TOTAL PAID RM50.00", "CHANGE RM28.15"]
+    assert extract_fields("\n".join(["COFFEE LAB", *lines])).fields.total == Decimal("21.85")
+
+
+def test_with_no_total_label_the_subtotal_with_zero_tax_or_the_amount_tendered_is_the_guess() -> None:
+    zero_tax = ["OCEAN PAPER TRADING", "4X 38.00 RM152.00", "SUBTOTAL RM152.00", "GST 0% RM0.00", "CASH RM152.00"]
+    assert extract_fields("\n".join(zero_tax)).fields.total == Decimal("152.00")
+    prepaid_fuel = ["PETRO KAMPUNG", "PPF P1 1.000 6 6.00", "TOTAL AMOUNT", "CASH RM 6.00", "THANK YOU"]
+    assert extract_fields("\n".join(prepaid_fuel)).fields.total == Decimal("6.00")
