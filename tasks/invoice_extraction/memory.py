@@ -50,6 +50,9 @@ PRINTED_ALIKE = 85  # how much of an approved value must be printed as written (
 _PRINTED_WITHIN, _PRINTED_LINES = 40, 6  # where a printed value is looked for: the first lines, a run of a few
 IDENTITY = ("vendor_tax_id", "iban")  # tell the vendor apart; never overridden, a new one is escalated
 WITH_HISTORY = "+history"  # after a replayed version: read with the memory as it stood when each case was proposed
+# The name under which a policy's go_live releases the memory itself, whatever reader it follows: a
+# policy with a go_live section that does not list it proposes from the readers alone.
+MEMORY_RELEASE = "history"
 AGREED, DISAGREED = 0.95, 0.6  # above the policy's low-confidence line: a disagreement is shown, not a stop
 # Memory overrides the rules where its place held the value on two documents out of two (held / (seen + 1)), or
 # on half of them once the rules were seen to misread the field for this vendor (a person corrected it).
@@ -309,8 +312,18 @@ def with_memory(extraction: Extraction, memory: Memory | None) -> Extraction:
 
     The instruction version stays the reader's (``rules-v1``): the memory changes with every
     approval, each itself a person's decision, and a release of a new reader (``rules-v2``) must
-    not leave every known vendor's documents shadowed until a second release for the memory."""
+    not leave every known vendor's documents shadowed until a second release for the memory. The
+    memory is released on its own instead, as ``MEMORY_RELEASE`` (``shadowed_memory``)."""
     if memory is None or extraction.status == "error" or not extraction.text:
         return extraction
     read = memory.read(extraction, extraction.text)
     return read.model_copy(update={"inputs": {**extraction.inputs, "memory": memory.version}})
+
+
+def shadowed_memory(extraction: Extraction, memory: Memory | None) -> Extraction:
+    """``extraction`` as its reader read it, with the version of the memory that was held back in
+    its ``inputs``: the memory is not released, so the proposal is the reader's alone, and a replay
+    of ``MEMORY_RELEASE`` later shows what the memory would have changed."""
+    if memory is None or extraction.status == "error" or not extraction.text:
+        return extraction
+    return extraction.model_copy(update={"inputs": {**extraction.inputs, "memory_shadowed": memory.version}})

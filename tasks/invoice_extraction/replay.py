@@ -12,7 +12,9 @@ the prompts folder can be named: ``extract_invoice.vN`` is that file as it is no
 ``extract_invoice.vN+<digest>`` (the ident recorded with past cases) that exact text, refused when
 the file was edited since. Any of them followed by ``+history`` reads with the vendor memory as it
 stood when each case was proposed (what was learnt before it, never the case's own approval), as a
-live run then did; without it the replay reads as if nothing had been learnt.
+live run then did; without it the replay reads as if nothing had been learnt. ``history`` alone is
+the memory itself, the name a policy's go_live releases it by: each case is read by the reader
+that proposed it, with the memory of then, so its replay says what the memory would have changed.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from opsgate import (
 from tasks.invoice_extraction import history
 from tasks.invoice_extraction.backends import RULES_VERSION
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
+from tasks.invoice_extraction.extracting import XML_VERSION
 from tasks.invoice_extraction.llm_extraction import PROMPT_NAME, PROMPTS
-from tasks.invoice_extraction.memory import WITH_HISTORY, with_memory
+from tasks.invoice_extraction.memory import MEMORY_RELEASE, WITH_HISTORY, with_memory
 from tasks.invoice_extraction.models import Extraction
 from tasks.invoice_extraction.proposing import propose_all
 from tasks.invoice_extraction.reading import document_inputs, load_document
@@ -66,7 +69,8 @@ def reader_for(version: str, prompts: Path | None = None) -> Reader:
         return Reader("rules")
     others = (
         f"{RULES_VERSION} (rules), {PROMPT_NAME}.v<N> (the LLM with that prompt file; {PINNED}) "
-        f"or {RULES_VERSION}+{PROMPT_NAME}.v<N> (rules, then the LLM)"
+        f"or {RULES_VERSION}+{PROMPT_NAME}.v<N> (rules, then the LLM); any of them followed by {WITH_HISTORY} "
+        f"(with the vendor memory of each case's day), or {MEMORY_RELEASE} (each case's own reader with that memory)"
     )
     prompt = replayed_prompt(
         prompts or PROMPTS, PROMPT_NAME, version, others, ident=version.removeprefix(f"{RULES_VERSION}+")
@@ -142,6 +146,8 @@ def replay(
     digest before anything reads them, so a changed document costs no model call; what parses them
     runs in reader processes (``batch``)."""
 
+    if version == MEMORY_RELEASE:
+        return _replay_memory(cases, policy, client, prompts)
     learnt = version.endswith(WITH_HISTORY)
     reader = reader_for(version.removesuffix(WITH_HISTORY), prompts)
     required = tuple(policy.escalation.missing_data.fields if policy.escalation.missing_data else [])
@@ -172,4 +178,20 @@ def replay(
         **unavailable,
         **dict(zip((case.proposal_id for case in present), proposals, strict=True)),
     }
+    return [new[case.proposal_id] for case in cases]
+
+
+def _replay_memory(
+    cases: list[PastCase], policy: Policy, client: instructor.Instructor | None, prompts: Path | None
+) -> list[Proposal | Unavailable]:
+    """Each case read again by the reader that proposed it, with the memory as it stood then. An
+    e-invoice's XML is found by the rules backend again, before any text is read."""
+    by_reader: dict[str, list[PastCase]] = {}
+    for case in cases:
+        reader = RULES_VERSION if case.instruction_version == XML_VERSION else case.instruction_version
+        by_reader.setdefault(reader, []).append(case)
+    new: dict[str, Proposal | Unavailable] = {}
+    for reader, group in by_reader.items():
+        results = replay(group, reader + WITH_HISTORY, policy, client, prompts)
+        new.update(zip((case.proposal_id for case in group), results, strict=True))
     return [new[case.proposal_id] for case in cases]

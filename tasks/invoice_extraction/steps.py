@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from opsgate import QUARANTINE, ConfigurationError, Proposal, Run, llm_client, quarantine
 from tasks.invoice_extraction import history
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
-from tasks.invoice_extraction.memory import with_memory
+from tasks.invoice_extraction.memory import MEMORY_RELEASE, shadowed_memory, with_memory
 from tasks.invoice_extraction.proposing import propose_all
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,9 @@ def propose_postings(run: Run, documents: list[Path]) -> list[Proposal]:
     options = read_options()
     client = llm_client() if options.backend != "rules" else None
     memory = history.load()  # the vendor memory, with the postings executed since it last looked
+    reread = with_memory if run.policy.released(MEMORY_RELEASE) else shadowed_memory
     extractions = [
-        with_memory(e, memory)
+        reread(e, memory)
         for e in extract_documents([ReadJob(path, str(path), required, options) for path in documents], client=client)
     ]
     if (

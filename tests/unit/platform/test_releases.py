@@ -28,6 +28,7 @@ from opsgate.workflows import by_name
 from tasks.invoice_extraction.backends import RULES_VERSION
 from tasks.invoice_extraction.extracting import XML_VERSION
 from tasks.invoice_extraction.llm_extraction import current_prompt as invoice_prompt
+from tasks.invoice_extraction.memory import MEMORY_RELEASE
 from tasks.weekly_summary.narrative import TEMPLATE_VERSION
 from tasks.weekly_summary.narrative import current_prompt as summary_prompt
 from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
@@ -145,6 +146,7 @@ def test_the_shipped_policies_release_the_versions_this_installation_proposes_wi
         XML_VERSION,
         invoice,
         f"{RULES_VERSION}+{invoice}",
+        MEMORY_RELEASE,
     }
     assert set(load_policy("weekly_summary").go_live.released) == {TEMPLATE_VERSION, summary_prompt().ident}
     dedupe = load_policy("duplicate_flagging")

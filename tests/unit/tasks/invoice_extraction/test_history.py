@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,8 @@ from typer.testing import CliRunner
 
 from opsgate.cli.app import app
 from opsgate.cli.approvals import answer_for
-from opsgate.governance import executor, runs
-from opsgate.learning import documents
+from opsgate.governance import executor, requests, runs
+from opsgate.learning import documents, releases
 from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing
 from opsgate.learning.replay import past_cases
@@ -24,12 +25,15 @@ from opsgate.models import EscalationReason
 from opsgate.policy.loader import load_policy
 from opsgate.store.db import transaction
 from opsgate.store.tables import DocumentTextRow, LearntDocumentRow
+from opsgate.workflows import by_name
 from tasks.invoice_extraction import history
+from tasks.invoice_extraction.memory import MEMORY_RELEASE
 from tasks.invoice_extraction.models import Extraction
 from tasks.invoice_extraction.replay import replay as replay_invoices
 from tasks.invoice_extraction.steps import list_inbox, propose_postings
 from tests.support.batches import Batch, open_request
-from tests.unit.tasks.invoice_extraction.test_memory import FIRST, SECOND, statement
+from tests.support.policies import use_policy_variant
+from tests.unit.tasks.invoice_extraction.test_memory import FIRST, SECOND, WITH_GOODS_TOTAL, statement
 
 
 def _learnt() -> list[LearntDocumentRow]:
@@ -352,3 +356,61 @@ def test_the_same_document_twice_in_one_batch_keeps_its_text_once(opsgate_env: s
     with transaction() as session:
         kept = session.execute(select(DocumentTextRow.digest)).scalars().all()
     assert kept == [sha]
+
+
+def _goods_statement(folder: Path, number: str, issued: str, goods: str, carriage: str) -> list[Path]:
+    """An inbox holding one Kestrel statement whose "Total goods" line the rules take for its total."""
+    folder.mkdir()
+    balance = f"{Decimal(goods) + Decimal(carriage):.2f}"
+    rows = [f"Invoice No: KS-{number}", f"Total goods     {goods}", f"Carriage   {carriage}"]
+    (folder / f"kestrel-{number}.txt").write_text(statement(f"KS/2024/{number}", issued, rows, balance))
+    return list_inbox(folder)
+
+
+def test_a_memory_the_policy_has_not_released_waits_in_shadow_until_its_release_is_approved(
+    opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vendor's first statement was approved before opsgate (imported: its total is the amount
+    after carriage). Under a policy whose go_live leaves the memory out, the second statement is the
+    rules' reading ("Total goods") with the held-back memory's version beside it; the approver
+    corrects it. A replay of the memory agrees with that correction, so its release is proposed;
+    once approved, the third statement is read with the memory."""
+    imported = tmp_path / "history.jsonl"
+    imported.write_text(
+        json.dumps({"text": WITH_GOODS_TOTAL, "fields": {"vendor_name": "Kestrel Supplies Ltd", "total": "75.20"}})
+        + "\n"
+    )
+    assert CliRunner().invoke(app, ["history", "import", "invoices", str(imported)]).exit_code == 0
+
+    def without_memory(policy: dict[str, Any]) -> None:
+        policy["go_live"]["released"].remove(MEMORY_RELEASE)
+
+    use_policy_variant(tmp_path / "policies", monkeypatch, without_memory)
+    run = runs.start_run(governing("invoice_extraction"), "test")
+    [proposal] = propose_postings.fn(run, _goods_statement(tmp_path / "second", "0161", "21/06/2024", "40.00", "12.10"))
+    assert proposal.payload is not None and proposal.payload["total"] == "40.00", "the rules' reading alone"
+    assert "memory" not in proposal.inputs and proposal.inputs["memory_shadowed"].startswith("history.1+")
+    assert proposal.instruction_version == "rules-v1"
+    request = open_request(Batch(run, [proposal], runs.check_policy(run, [proposal])), flow_run_id=run.id)
+    for decision in decide(request.id, answer_for(request, "lena", edits={proposal.id: {"total": "52.10"}})):
+        executor.execute_one(run.policy, decision.proposal_id)
+
+    now = datetime.now(timezone.utc)
+    (case,) = past_cases("invoice_extraction", now - timedelta(days=1), now + timedelta(seconds=1))
+    (replayed,) = replay_invoices([case], MEMORY_RELEASE, load_policy("invoice_extraction"))
+    assert replayed.payload["total"] == "52.10" and replayed.inputs["memory"].startswith("history.1+")  # type: ignore[union-attr, index]
+
+    release_run = runs.start_run(governing("invoice_extraction"), "cli:lena")
+    release, report = releases.propose_release(by_name("invoice_extraction"), release_run.policy, MEMORY_RELEASE)
+    assert report.ready and release.payload["version"] == MEMORY_RELEASE
+    runs.check_policy(release_run, [release])
+    pending = requests.open_request(
+        "invoice_extraction", release_run.id, "release-run", "release-1", [release], requests.deadline_in(600)
+    )
+    (decision,) = decide(pending.id, answer_for(pending, "olga"))
+    executor.execute_one(release_run.policy, decision.proposal_id)
+
+    live = runs.start_run(governing("invoice_extraction"), "test")
+    [read] = propose_postings.fn(live, _goods_statement(tmp_path / "third", "0170", "05/07/2024", "30.00", "9.90"))
+    assert read.payload is not None and read.payload["total"] == "39.90", "released: read with the memory"
+    assert "memory_shadowed" not in read.inputs and read.inputs["memory"].startswith("history.")
