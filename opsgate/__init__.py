@@ -56,6 +56,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "opsgate.learning.metrics": "AgentMetrics agent_metrics",
         "opsgate.learning.documents": "keep_texts learn_documents follow_postings learnt_documents Learnt ApprovedPosting",
         "opsgate.learning.fitted": "save_fitted latest_fitted fitted_model FittedModel",
+        "opsgate.learning.trained": "save_trained latest_trained trained_version TrainedModel",
         "opsgate.reports.sheets": "FactSheet Chart StoredSheet load_sheet save_sheet published_report render_markdown stored_sheets",
         "opsgate.reports.summaries": "Summary",
         "opsgate.reports.figures": "Facts Figure figures_in matches numeric_facts",

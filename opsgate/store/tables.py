@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -356,6 +357,23 @@ class MatchModelRow(Base):
     model: Mapped[dict[str, Any]] = mapped_column(JSONType)
     run_id: Mapped[str] = mapped_column(String(64))
     fitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TrainedModelRow(Base):
+    """A model a workflow trained (a request classifier): its arrays as bytes, never code, what it
+    was trained on, and a tag under the audit key, so a model changed in the store is refused."""
+
+    __tablename__ = "trained_models"
+    __table_args__ = (Index("ix_trained_models_workflow_kind", "workflow", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30))
+    version: Mapped[str] = mapped_column(String(80), unique=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    tag: Mapped[str] = mapped_column(String(64))
+    trained_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class FactSheetRow(Base):
