@@ -31,6 +31,7 @@ class EscalationReason(StrEnum):
     NEEDS_OCR = "needs_ocr"
     APPROVAL_TIMEOUT = "approval_timeout"
     INCIDENT = "incident"
+    OUT_OF_SCOPE = "out_of_scope"  # a request that fits none of the workflow's queues
 
 
 class Escalation(BaseModel):

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(
         default=25 * 1024 * 1024, gt=0, description="Larger input documents fail instead of being read."
     )
+    max_message_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="Larger e-mails fail instead of being read (attachments count: a 20 MB PDF is 27 MB encoded).",
+    )
     reader_memory_mb: int = Field(
         default=1024, gt=0, description="Memory a reader process may use for one input, over its size after imports."
     )

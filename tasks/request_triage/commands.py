@@ -1,0 +1,131 @@
+"""`opsgate triage FILE... [--json]` and `opsgate triage train --history FILE`: propose a queue for
+each request, and learn the queues from what the team's people chose. Neither writes anything but
+the trained model to the store; no server is needed."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from typer.core import TyperGroup
+
+from opsgate import ConfigurationError, InputError, exits_cleanly, terminal_text
+
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+class _FilesOrCommand(TyperGroup):
+    """`opsgate triage a.eml b.csv` reads files; `opsgate triage train ...` trains: whatever is not
+    a sub-command's name is a file to read (a file called "train" is ./train)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["read", *args]
+        return super().parse_args(ctx, args)
+
+
+triage = typer.Typer(
+    name="triage",
+    cls=_FilesOrCommand,
+    help=(
+        "`opsgate triage FILE... [--json] [--route-at P]`: propose a queue, priority, language and entities for "
+        "each request in .eml, mbox, .txt, or CSV/JSON lines with `text` and an optional `id` (no writes). "
+        "`opsgate triage train --history FILE` learns the queues from past requests people routed."
+    ),
+    no_args_is_help=True,
+)
+
+
+@triage.command("read", hidden=True)
+@exits_cleanly
+def read(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Requests: .eml, mbox, .txt, or CSV/JSON lines with a `text` column and an optional `id`.",
+        ),
+    ],
+    json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per request on stdout, in input order.")
+    ] = False,
+    route_at: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="The queue confidence below which a request is escalated.")
+    ] = 0.9,
+) -> None:
+    """Triage requests with the newest classifier the store holds. Writes nothing."""
+    from tasks.request_triage.inbound import read_requests
+    from tasks.request_triage.training import stored_classifier
+    from tasks.request_triage.triaging import triage_all
+
+    classifier = stored_classifier()
+    with Progress(console=stderr, transient=True, disable=len(paths) < 2 or not sys.stderr.isatty()) as progress:
+        task = progress.add_task("reading", total=len(paths))
+        requests = read_requests(paths, lambda done: progress.update(task, completed=done))
+    results = triage_all(requests, classifier, route_at)
+    if json:
+        import json as json_module
+
+        sys.stdout.write("".join(json_module.dumps(r.contract(), ensure_ascii=False) + "\n" for r in results))
+        return
+    table = Table(
+        "id", "status", "queue", "confidence", "priority", "language", "escalations / error", title=classifier.version
+    )
+    for r in results:
+        problems = r.error or "; ".join(e.describe() for e in r.escalations)
+        cells = (
+            r.id,
+            r.status,
+            r.queue or "",
+            "" if r.confidence is None else f"{r.confidence:.2f}",
+            r.priority or "",
+            r.language or "",
+            problems,
+        )
+        table.add_row(*map(terminal_text, cells))
+    Console().print(table)
+
+
+@triage.command("train")
+@exits_cleanly
+def train(
+    history: Annotated[
+        Path,
+        typer.Option(help="Past requests: CSV or JSON lines with `text` and `queue` columns (others kept as context)."),
+    ],
+    queue_column: Annotated[str, typer.Option(help="The column that holds the queue people chose.")] = "queue",
+) -> None:
+    """Learn the queues from the team's routed history; the model goes to the store as a new version."""
+    from tasks.request_triage.inbound import read_requests
+    from tasks.request_triage.training import train_and_store
+
+    started = time.perf_counter()
+    with stderr.status(f"reading {history}", spinner="dots"):
+        (rows) = read_requests([history])
+    errors = [r for r in rows if r.error]
+    usable = [r for r in rows if r.error is None and r.context.get(queue_column, "").strip()]
+    if not usable:
+        raise InputError(
+            f"{history}: no row has both text and a {queue_column!r} column value"
+            + (f" ({errors[0].error})" if errors else "")
+        )
+    with stderr.status(f"training on {len(usable):,} requests", spinner="dots"):
+        try:
+            version, report = train_and_store(usable, queue_column, history.name)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+    seconds = time.perf_counter() - started
+    skipped = len(rows) - len(usable)
+    stderr.print(
+        f"trained {terminal_text(version)} on {len(usable):,} requests in {report['queues']} queues "
+        f"in {seconds:.1f} s"
+        + (f"; {skipped} rows without text or queue left out" if skipped else "")
+        + f"; out-of-scope below {report['out_of_scope_below']:.2f}"
+    )
+    sys.stdout.write(version + "\n")

@@ -1,0 +1,119 @@
+"""One request's proposal: the queue from the learnt classifier, the priority and the entities
+from its words, its language, and a note for whoever picks it up.
+
+What the request says to its router is set aside first (``signals``): the classifier and the
+priority read the rest. A request no queue's classifier claims (below the model's out-of-scope line) fits
+no queue: it is escalated as ``out_of_scope`` with no queue, rather than forced into the nearest one.
+One above that line but below ``route_at`` keeps its queue and is escalated as ``low_confidence``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from opsgate import Escalation, EscalationReason
+from tasks.request_triage.classifier import QueueModel, Scored
+from tasks.request_triage.entities import find_entities
+from tasks.request_triage.language import language_of
+from tasks.request_triage.models import InboundRequest, Triage
+from tasks.request_triage.signals import priority, to_the_router, without_instructions
+
+ROUTE_AT = 0.9  # the confidence a queue needs to go on without a second look, until the policy says
+_QUOTED = 140
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A trained model and the version proposals record for it."""
+
+    model: QueueModel
+    version: str
+
+
+def triage_all(requests: Sequence[InboundRequest], classifier: Classifier, route_at: float = ROUTE_AT) -> list[Triage]:
+    """One proposal per request, in order; the model scores the readable ones in one pass."""
+    readable = [r for r in requests if r.error is None]
+    scored = dict(
+        zip(
+            (id(r) for r in readable),
+            classifier.model.score([without_instructions(r.text) or r.text for r in readable]),
+            strict=True,
+        )
+    )
+    return [
+        _triage(r, scored[id(r)], classifier, route_at)
+        if r.error is None
+        else Triage(source=r.source, id=r.id, status="error", error=r.error, instruction_version=classifier.version)
+        for r in requests
+    ]
+
+
+def _triage(request: InboundRequest, scored: Scored, classifier: Classifier, route_at: float) -> Triage:
+    read = without_instructions(request.text) or request.text
+    level, why_level = priority(read)
+    entities = find_entities(request.text)
+    escalations: list[Escalation] = []
+    queue: str | None = scored.queue
+    reasons = {"priority": why_level}
+    if scored.fits_no_queue(classifier.model.out_of_scope_below):
+        why = (
+            f"the nearest, {scored.queue}, scores {scored.claim:.2f}, below the model's out-of-scope line "
+            f"{classifier.model.out_of_scope_below:.2f}"
+            if scored.known_words
+            else "not one of its words is in the history the queues were learnt from"
+        )
+        escalations.append(
+            Escalation(reason=EscalationReason.OUT_OF_SCOPE, field="queue", detail=f"no queue claims it: {why}")
+        )
+        queue = None
+    else:
+        reasons["queue"] = [f"words like {', '.join(repr(w) for w in scored.words)}"] if scored.words else []
+        if scored.probability < route_at:
+            escalations.append(
+                Escalation(
+                    reason=EscalationReason.LOW_CONFIDENCE,
+                    field="queue",
+                    detail=f"{scored.queue} at {scored.probability:.2f}, below {route_at:.2f}",
+                )
+            )
+    instructions = to_the_router(request.text)
+    if instructions:
+        reasons["ignored"] = [
+            f"the request tries to instruct its router, read as text only: {instructions[0][:_QUOTED]!r}"
+        ]
+    return Triage(
+        source=request.source,
+        id=request.id,
+        status="escalated" if escalations else "ok",
+        queue=queue,
+        priority=level,  # type: ignore[arg-type]
+        language=language_of(request.text),
+        confidence=round(scored.probability, 4),
+        entities=entities,
+        note=note(queue, level, entities, read),
+        escalations=escalations,
+        reasons=reasons,
+        instruction_version=classifier.version,
+    )
+
+
+def note(queue: str | None, level: str, entities: dict[str, list[object]], text: str) -> str:
+    """The template note for whoever picks the request up: where it goes, how urgent, what it is
+    about, and its first words. It states only what the request and its entities say."""
+    about = [
+        f"{label} {', '.join(map(str, entities[kind][:2]))}"
+        for kind, label in (
+            ("customer_ids", "customer"),
+            ("emails", "from"),
+            ("order_numbers", "order"),
+            ("invoice_numbers", "invoice"),
+            ("ticket_numbers", "ticket"),
+        )
+        if kind in entities
+    ]
+    amounts = [f"{a['amount']} {a['currency']}" for a in entities.get("amounts", [])[:2]]  # type: ignore[index]
+    first = " ".join(text.split())[:_QUOTED]
+    head = f"{queue or 'no queue (out of scope)'}, {level} priority"
+    details = "; ".join(about + ([f"amount {', '.join(amounts)}"] if amounts else []))
+    return f'{head}{" — " + details if details else ""}. Request: "{first}{"…" if len(text) > _QUOTED else ""}"'

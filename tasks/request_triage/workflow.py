@@ -1,0 +1,21 @@
+"""The request-triage workflow as the platform sees it: its name and its commands (names only: the
+platform loads each when it is used)."""
+
+from __future__ import annotations
+
+from opsgate import Command, WorkflowSpec
+
+WORKFLOW = "request_triage"
+
+SPEC = WorkflowSpec(
+    name=WORKFLOW,
+    alias="triage",
+    summary="Propose a queue, priority, language and entities for inbound requests, learnt from the team's routing.",
+    commands=(
+        Command(
+            "triage",
+            "tasks.request_triage.commands:triage",
+            "Triage requests (.eml, mbox, .txt, CSV/JSON lines): queue, priority, entities. `triage train` learns the queues.",
+        ),
+    ),
+)

@@ -1,0 +1,60 @@
+"""A small helpdesk's routed history, written by hand: four queues, as a team would route them."""
+
+from __future__ import annotations
+
+HISTORY: dict[str, list[str]] = {
+    "billing": [
+        "I was charged twice for my subscription this month",
+        "Please refund the duplicate payment on my invoice",
+        "Why is my invoice higher than last month?",
+        "The amount on my bill is wrong, I was overcharged",
+        "Can I get a refund for the annual plan I cancelled?",
+        "My card was charged but the invoice says unpaid",
+        "I need a copy of last month's invoice for my accountant",
+        "The VAT on my invoice is calculated wrongly",
+        "You billed me after I cancelled, please refund",
+        "How do I change the billing address on my invoices?",
+    ],
+    "delivery": [
+        "My parcel has not arrived yet, it was due on Monday",
+        "The tracking number shows no movement for a week",
+        "The courier left my package at the wrong address",
+        "When will my order be delivered?",
+        "My delivery arrived damaged, the box was crushed",
+        "The package was marked delivered but I never got it",
+        "Can you change the delivery address for my order?",
+        "The shipment is stuck in customs, what should I do?",
+        "Only half of my order arrived, one box is missing",
+        "How long does shipping to Austria take?",
+    ],
+    "access": [
+        "I cannot log in to my account, the password reset email never comes",
+        "My account is locked after too many login attempts",
+        "How do I turn on two-factor authentication?",
+        "I forgot my password and the reset link has expired",
+        "The app says my username does not exist",
+        "I lost my phone and cannot get the login code",
+        "Please unlock my account, I am locked out",
+        "The sign in page keeps loading forever",
+        "I want to change the email address I log in with",
+        "My password does not work since yesterday",
+    ],
+    "returns": [
+        "I want to return the shoes, they are too small",
+        "How do I send back an item I do not want?",
+        "Can I exchange the jacket for a larger size?",
+        "The return label in the box is missing",
+        "I sent the item back two weeks ago, where is my refund for the return?",
+        "Is the return free of charge?",
+        "The product is faulty, I would like to return it",
+        "Can I return a sale item?",
+        "I received the wrong colour and want to exchange it",
+        "How many days do I have to return an order?",
+    ],
+}
+
+
+def history_rows() -> tuple[list[str], list[str]]:
+    texts = [text for queue in HISTORY for text in HISTORY[queue]]
+    queues = [queue for queue in HISTORY for _ in HISTORY[queue]]
+    return texts, queues

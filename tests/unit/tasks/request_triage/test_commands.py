@@ -1,0 +1,76 @@
+"""`opsgate triage train` and `opsgate triage`, as people run them: the model goes to the store,
+the JSON lines follow the documented contract in input order, and what cannot be done is said."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from opsgate.cli.app import app
+from tests.unit.tasks.request_triage.helpdesk import HISTORY
+
+KEYS = {"source", "id", "status", "queue", "priority", "language", "confidence", "entities", "note", "escalations"}
+
+
+def _history(path: Path) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "queue", "agent"])
+        for queue, texts in HISTORY.items():
+            writer.writerows([text, queue, "maria"] for text in texts)
+        writer.writerow(["a row nobody routed", "", "maria"])
+    return path
+
+
+def test_triage_before_training_says_how_to_train(opsgate_env: str, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Where is my parcel?", encoding="utf-8")
+    result = CliRunner().invoke(app, ["triage", str(tmp_path / "a.txt"), "--json"])
+    assert result.exit_code != 0 and "opsgate triage train --history FILE" in result.output
+
+
+def test_train_then_triage_in_input_order(opsgate_env: str, tmp_path: Path) -> None:
+    trained = CliRunner().invoke(app, ["triage", "train", "--history", str(_history(tmp_path / "history.csv"))])
+    assert trained.exit_code == 0, trained.output
+    version = trained.stdout.strip()
+    assert version.startswith("queues.") and "1 rows without text or queue left out" in trained.stderr
+
+    (tmp_path / "mail.eml").write_text(
+        "From: ana@example.com\nSubject: Locked out\nMessage-ID: <k1@example.com>\n\n"
+        "I cannot log in, my account is locked. Customer no. C-2231\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "rows.jsonl").write_text(
+        json.dumps({"id": "T-9", "text": "The weather in Lisbon tomorrow?"})
+        + "\n"
+        + json.dumps({"id": "T-10", "text": "I want to return the shoes, they are too small"})
+        + "\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        app, ["triage", str(tmp_path / "mail.eml"), str(tmp_path / "rows.jsonl"), str(tmp_path / "gone.txt"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["id"] for line in lines] == ["<k1@example.com>", "T-9", "T-10", "gone.txt"]
+    assert all(KEYS <= set(line) for line in lines)
+    mail, _, shoes, gone = lines
+    assert (mail["queue"], mail["language"], mail["entities"]["customer_ids"]) == ("access", "en", ["C-2231"])
+    assert (shoes["queue"], shoes["priority"], shoes["instruction_version"]) == ("returns", "normal", version)
+    assert gone["status"] == "error" and "cannot read" in gone["error"] and gone["queue"] is None
+
+
+def test_the_table_shows_request_text_escaped(opsgate_env: str, tmp_path: Path) -> None:
+    assert CliRunner().invoke(app, ["triage", "train", "--history", str(_history(tmp_path / "h.csv"))]).exit_code == 0
+    (tmp_path / "t.csv").write_text('id,text\n"\x1b[31mred[/]",refund my invoice\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["triage", str(tmp_path / "t.csv")])
+    assert result.exit_code == 0, result.output
+    assert "\x1b[31m" not in result.stdout and "billing" in result.stdout
+
+
+def test_a_history_with_one_queue_is_refused(opsgate_env: str, tmp_path: Path) -> None:
+    (tmp_path / "one.csv").write_text("text,queue\nrefund me,billing\nrefund again,billing\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["triage", "train", "--history", str(tmp_path / "one.csv")])
+    assert result.exit_code != 0 and "at least two queues" in result.output
