@@ -107,7 +107,7 @@ def train(
 
     started = time.perf_counter()
     with stderr.status(f"reading {history}", spinner="dots"):
-        (rows) = read_requests([history])
+        rows = read_requests([history])
     errors = [r for r in rows if r.error]
     usable = [r for r in rows if r.error is None and r.context.get(queue_column, "").strip()]
     if not usable:

@@ -66,7 +66,8 @@ def read_file(path: Path) -> list[InboundRequest]:
 
 
 def _looks_like_mail(path: Path) -> bool:
-    head = path.open("rb").read(2048).decode("latin-1")
+    with path.open("rb") as handle:
+        head = handle.read(2048).decode("latin-1")
     return any(
         head.lower().startswith(h) for h in ("from:", "received:", "return-path:", "message-id:", "mime-version:")
     )

@@ -34,23 +34,17 @@ class Classifier:
 def triage_all(requests: Sequence[InboundRequest], classifier: Classifier, route_at: float = ROUTE_AT) -> list[Triage]:
     """One proposal per request, in order; the model scores the readable ones in one pass."""
     readable = [r for r in requests if r.error is None]
-    scored = dict(
-        zip(
-            (id(r) for r in readable),
-            classifier.model.score([without_instructions(r.text) or r.text for r in readable]),
-            strict=True,
-        )
-    )
+    read = {id(r): without_instructions(r.text) or r.text for r in readable}  # what the queue and priority see
+    scored = dict(zip(read, classifier.model.score(list(read.values())), strict=True))
     return [
-        _triage(r, scored[id(r)], classifier, route_at)
+        _triage(r, read[id(r)], scored[id(r)], classifier, route_at)
         if r.error is None
         else Triage(source=r.source, id=r.id, status="error", error=r.error, instruction_version=classifier.version)
         for r in requests
     ]
 
 
-def _triage(request: InboundRequest, scored: Scored, classifier: Classifier, route_at: float) -> Triage:
-    read = without_instructions(request.text) or request.text
+def _triage(request: InboundRequest, read: str, scored: Scored, classifier: Classifier, route_at: float) -> Triage:
     level, why_level = priority(read)
     entities = find_entities(request.text)
     escalations: list[Escalation] = []
