@@ -204,12 +204,12 @@ def approve(
 
 
 def _submit(request: PendingRequest, answer: ApprovalAnswer, what: str) -> None:
-    from opsgate.orchestration.resume import submit
+    from opsgate.orchestration.resume import RESUMED, submit
     from opsgate.orchestration.server import prefect_api, ui_url
 
     with prefect_api() as api:
         woken = submit(request, answer)
-        if woken == "resumed":
+        if woken == RESUMED:
             Console().print(terminal_text(f"{what}; run resumes: {ui_url(api, request.flow_run_id)}"))
         else:
             Console().print(terminal_text(f"{what}, recorded; {woken}"))

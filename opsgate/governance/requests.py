@@ -10,6 +10,7 @@ run's process, holds them: a run whose process died loses nothing (``opsgate rec
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -140,12 +141,45 @@ def open_request(
     page: int | None = None,
 ) -> PendingRequest:
     """Record that these proposals wait for a person, until the deadline."""
-    batch = batch_digest([(p.id, p.digest) for p in proposals])
     with transaction() as session:
-        request = add_request(
-            session, workflow, run_id, flow_run_id, pause_key, [p.id for p in proposals], batch, deadline, page, 1
-        )
-        return _pending(session, request)
+        return _pending(session, _open(session, workflow, run_id, flow_run_id, pause_key, proposals, deadline, page))
+
+
+def open_pages(
+    workflow: str, run_id: str, flow_run_id: str, pages: list[list[Proposal]], deadline: datetime
+) -> list[PendingRequest]:
+    """Record a batch's pages as requests in one transaction: whoever looks (an approver's listing,
+    ``opsgate recover``) sees every page of it or none, never a batch cut short by a crash or
+    caught halfway."""
+    with transaction() as session:
+        opened = [
+            _open(
+                session,
+                workflow,
+                run_id,
+                flow_run_id,
+                pause_key(workflow, 1, page=number if len(pages) > 1 else None),
+                page,
+                deadline,
+                number if len(pages) > 1 else None,
+            )
+            for number, page in enumerate(pages, 1)
+        ]
+        return [_pending(session, request) for request in opened]
+
+
+def _open(
+    session: Session,
+    workflow: str,
+    run_id: str,
+    flow_run_id: str,
+    key: str,
+    proposals: list[Proposal],
+    deadline: datetime,
+    page: int | None,
+) -> ApprovalRequestRow:
+    batch = batch_digest([(p.id, p.digest) for p in proposals])
+    return add_request(session, workflow, run_id, flow_run_id, key, [p.id for p in proposals], batch, deadline, page, 1)
 
 
 def _shown(session: Session, row: ProposalRow) -> Proposal:
@@ -223,11 +257,22 @@ def next_request(flow_run_id: str) -> PendingRequest | None:
         return _pending(session, request) if request else None
 
 
+class Standing(NamedTuple):
+    status: str
+    pause_key: str
+
+
 def request_status(request_id: int) -> str:
+    return standing(request_id).status
+
+
+def standing(request_id: int) -> Standing:
+    """Where a request stands now: its status, and the key the run waits for it under (moved on
+    each refused answer, so a copy read earlier may name an old one)."""
     with transaction() as session:
         request = session.get(ApprovalRequestRow, request_id)
         assert request is not None
-        return request.status
+        return Standing(request.status, request.pause_key)
 
 
 def move_request(request_id: int) -> str:

@@ -81,17 +81,7 @@ def gate(run: Run, proposals: list[Proposal], verdicts: list[Verdict]) -> list[D
     )
     size = settings.approval_page_size
     pages = [to_review[i : i + size] for i in range(0, len(to_review), size)]
-    for number, page in enumerate(pages, 1):
-        numbered = number if len(pages) > 1 else None
-        requests.open_request(
-            run.workflow,
-            run.id,
-            flow_run_id,
-            requests.pause_key(run.workflow, 1, page=numbered),
-            page,
-            deadline,
-            page=numbered,
-        )
+    requests.open_pages(run.workflow, run.id, flow_run_id, pages, deadline)
     publish_proposals(run.workflow, to_review)
     review = requests.review_link(flow_run_id)
     publish_review_link(run.workflow, review, len(to_review))

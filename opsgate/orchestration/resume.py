@@ -21,10 +21,13 @@ from prefect.input.run_input import keyset_from_base_key
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from opsgate.errors import ApprovalRejected, ConfigurationError
-from opsgate.governance import runs
+from opsgate.governance import requests, runs
 from opsgate.governance.answers import ApprovalAnswer
 from opsgate.governance.requests import PendingRequest
 from opsgate.learning import decisions
+
+RESUMED = "resumed"
+TAKEN = "taken: the run found the decision before it paused, and went on"
 
 
 def pause_input(client: SyncPrefectClient, flow_run_id: str, pause_key: str, part: str) -> Any | None:
@@ -40,8 +43,10 @@ def pause_input(client: SyncPrefectClient, flow_run_id: str, pause_key: str, par
         return None
 
 
-def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> None:
-    """Block until the run is Paused under the request's key with its form schema saved."""
+def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> bool:
+    """Block until the run is Paused under the request's key with its form schema saved (True), or
+    has gone on without pausing for it (False): an answer recorded before the run reached its pause
+    is found there, and the run completes or moves to its next page without waiting."""
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while True:
@@ -52,17 +57,20 @@ def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> None:
                     f"flow run {request.flow_run_id} is unknown to the Prefect server at {client.api_url}; "
                     "set PREFECT_API_URL to the server the run uses"
                 ) from None
-            if run.state and run.state.is_final():
+            state, now = run.state, requests.standing(request.id)
+            paused_here = state is not None and state.is_paused() and state.state_details.pause_key == now.pause_key
+            if state and now.status != "pending" and (state.is_completed() or (state.is_paused() and not paused_here)):
+                return False
+            if state and state.is_final():
                 raise ApprovalRejected(
-                    f"flow run {request.flow_run_id} is {run.state.name}: it no longer waits for a decision"
+                    f"flow run {request.flow_run_id} is {state.name}: it no longer waits for a decision"
                 )
-            paused_here = run.state and run.state.is_paused() and run.state.state_details.pause_key == request.pause_key
-            if paused_here and pause_input(client, request.flow_run_id, request.pause_key, "schema") is not None:
-                return
+            if paused_here and pause_input(client, request.flow_run_id, now.pause_key, "schema") is not None:
+                return True
             if time.monotonic() > deadline:
-                state = run.state.name if run.state else "unknown"
+                name = state.name if state else "unknown"
                 raise ConfigurationError(
-                    f"flow run {request.flow_run_id} is not waiting for this decision (state {state})"
+                    f"flow run {request.flow_run_id} is not waiting for this decision (state {name})"
                 )
             time.sleep(0.5)
 
@@ -81,12 +89,14 @@ def run_states(flow_run_ids: list[str], api_url: str) -> dict[str, str]:
 
 def submit(request: PendingRequest, answer: ApprovalAnswer, wait: float = 60) -> str:
     """Record the answer (refused answers raise ``ApprovalRejected``, audited), then wake the run.
-    Returns what became of the run: ``resumed``, or why it was not woken while the decision stands."""
+    Returns what became of the run: ``resumed``; ``TAKEN`` when it found the decision on its way to
+    the pause and went on without one; or why it was not woken while the decision stands."""
     decisions.decide(request.id, answer)
     if runs.process_gone(request.flow_run_id):
         return "the run's process is gone, so the decision is kept for `opsgate recover`, which executes it"
     try:
-        wait_until_resumable(request, timeout=wait)
+        if not wait_until_resumable(request, timeout=wait):
+            return TAKEN
         # the sync implementation whatever runs in this thread: Prefect would hand back an un-awaited
         # coroutine where an event loop runs (a browser driver, a notebook) and nothing would wake
         resume_flow_run(UUID(request.flow_run_id), run_input=answer.model_dump(mode="json"), _sync=True)
@@ -98,4 +108,4 @@ def submit(request: PendingRequest, answer: ApprovalAnswer, wait: float = 60) ->
         RuntimeError,
     ) as exc:  # Prefect's ways of saying "not now"
         return f"the decision is recorded, but the run was not woken ({exc}); it finds the decision when it next looks, or `opsgate recover` executes it"
-    return "resumed"
+    return RESUMED

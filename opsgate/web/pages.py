@@ -211,7 +211,7 @@ async def answer(request: Request, request_id: int, who: Visitor = Depends(signe
         return _request_page(request, found, form, problems, 422)
     from starlette.concurrency import run_in_threadpool
 
-    from opsgate.orchestration.resume import submit
+    from opsgate.orchestration.resume import RESUMED, submit
 
     try:
         woken = await run_in_threadpool(submit, found, answer)
@@ -219,7 +219,7 @@ async def answer(request: Request, request_id: int, who: Visitor = Depends(signe
         return _request_page(request, found, form, [str(exc)], 409)
     approved = sum(r.decision != "reject" for r in answer.reviews)
     what = f"approved {approved}, rejected {len(answer.reviews) - approved} of {found.workflow} request {found.id}"
-    request.session["flash"] = f"{what}; the run resumes" if woken == "resumed" else f"{what}, recorded; {woken}"
+    request.session["flash"] = f"{what}; the run resumes" if woken == RESUMED else f"{what}, recorded; {woken}"
     return RedirectResponse("/", status_code=303)
 
 

@@ -151,9 +151,10 @@ def test_a_database_connection_dropped_in_the_middle_of_a_write(
     monkeypatch.setattr(PayablesPost, "apply", apply_once_dropped)
     run = start_flow(write_inbox(tmp_path / "inbox"))
     request = wait_for_request()
-    from opsgate.orchestration.resume import submit
+    from opsgate.orchestration.resume import RESUMED, submit, wait_until_resumable
 
-    assert submit(request, answer_for(request, "alice")) == "resumed"
+    wait_until_resumable(request)  # the write under test is the one after a resume
+    assert submit(request, answer_for(request, "alice")) == RESUMED
     assert run.finish().counts == {"executed": 3}
     state = counts()
     assert state["payables"] == state["executed_events"] == 3 and state["chain"]

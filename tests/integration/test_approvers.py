@@ -5,6 +5,7 @@ batch is decided page by page."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -17,7 +18,8 @@ from sqlalchemy import select
 from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected
 from opsgate.governance import requests
-from opsgate.orchestration.resume import submit, wait_until_resumable
+from opsgate.notify import approval_notices
+from opsgate.orchestration.resume import RESUMED, TAKEN, submit, wait_until_resumable
 from opsgate.settings import get_settings
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow
@@ -128,3 +130,38 @@ def test_a_large_batch_is_decided_page_by_page(start_flow, inbox: Path, monkeypa
     assert page2.id == pages[1].id
     submit(page2, answer_for(page2, "alice", rejections={page2.proposals[0].id: "not ours"}))
     assert run.finish().counts == {"executed": 2, "rejected": 1}
+
+
+def test_a_decision_recorded_before_the_run_pauses_is_taken_without_waking_it(
+    start_flow, inbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer comes between the request being opened and the run pausing for it: the run finds
+    it in the store, goes on to its next page without pausing for the first, and the approver is
+    told so at once instead of waiting for a pause that never comes."""
+    monkeypatch.setenv("OPSGATE_APPROVAL_PAGE_SIZE", "2")
+    get_settings.cache_clear()
+    announce = approval_notices.announce
+
+    def announce_once_page1_is_decided(event: str, *args: Any) -> None:
+        if event == "waiting":  # the gate tells the channels just before it pauses
+            first = min(r.id for r in requests.pending_requests(WORKFLOW))
+            deadline = time.monotonic() + 60
+            while requests.request_status(first) == "pending" and time.monotonic() < deadline:
+                time.sleep(0.1)
+        announce(event, *args)
+
+    monkeypatch.setattr(approval_notices, "announce", announce_once_page1_is_decided)
+    run = start_flow(inbox)
+    page1 = wait_for_request()
+    page1 = requests.request_for_run(page1.flow_run_id)
+    assert page1 is not None and page1.page == 1
+    assert submit(page1, answer_for(page1, "alice"), wait=30) == TAKEN
+    page2 = wait_for_the_next_request(page1)
+    assert page2.page == 2
+    assert submit(page2, answer_for(page2, "alice")) == RESUMED
+    assert run.finish().counts == {"executed": 3} and payables_count() == 3
+    with get_client(sync_client=True) as client:
+        states = client.read_flow_run_states(UUID(page1.flow_run_id))
+    assert [s.state_details.pause_key for s in states if s.is_paused()] == [page2.pause_key], (
+        "the run paused for the second page only"
+    )

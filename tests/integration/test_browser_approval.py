@@ -154,6 +154,7 @@ def test_an_approver_decides_per_proposal_in_the_prefect_ui(ui_server: str, chro
             _text_input(reject, "Reason").fill(REASON)
             _screenshot_whole_dialog(page, dialog)
             dialog.get_by_role("button", name="Submit").click()
+            dialog.wait_for(state="hidden", timeout=60_000)  # the UI took the answer (it keeps a refused form open)
             summary = run.finish(timeout=120)
         finally:
             browser.close()
