@@ -42,7 +42,8 @@ from opsgate.store.tables import AuditRow, ProposalRow, RunRow
 logger = logging.getLogger(__name__)
 
 AGENT = "opsgate"
-OPEN = ("running", "incomplete")  # a run not finished, or finished with cases still open
+RUNNING = "running"
+OPEN = (RUNNING, "incomplete")  # a run not finished, or finished with cases still open
 
 
 class Run(BaseModel):

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from opsgate.writers import WRITERS
 
@@ -162,6 +162,40 @@ class Channel(Strict):
                 "secret_env applies to kind webhook only: Slack-compatible webhooks check no signature (keep their URL secret with url_env)"
             )
         return self
+
+
+_SINGULAR = {"channels": "channel", "mailboxes": "mailbox"}
+FOLDER = r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,99}$"
+
+
+class Mailbox(Strict):
+    """An IMAP mailbox the workflow takes its inputs from (``opsgate run ... --mailbox NAME``).
+
+    The password lives in an environment variable, never in the policy file. Messages stay in
+    ``folder`` until their case ends, then move to ``done_folder``; a message opsgate refuses (too
+    large, nothing in it the workflow reads) moves to ``refused_folder`` with its reason recorded."""
+
+    host: str = Field(min_length=1)
+    port: int | None = Field(None, ge=1, le=65535, description="Defaults to 993 for ssl, 143 for starttls.")
+    security: Literal["ssl", "starttls"] = Field(
+        "ssl", description="ssl: TLS from the first byte (IMAPS); starttls: plain connection upgraded before login."
+    )
+    user: str = Field(min_length=1)
+    password_env: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Environment variable that holds the password."
+    )
+    ca_file: str | None = Field(
+        None, description="PEM file of the certificate authority to trust (a private CA); the system's by default."
+    )
+    folder: str = Field("INBOX", pattern=FOLDER)
+    done_folder: str = Field("Processed", pattern=FOLDER)
+    refused_folder: str = Field("Refused", pattern=FOLDER)
+    timeout: float = Field(30, gt=0, description="Seconds any one exchange with the server may take.")
+    max_messages: int = Field(500, ge=1, description="Messages taken per run; the rest wait for the next.")
+
+    @property
+    def address(self) -> str:
+        return f"{self.user}@{self.host}:{self.port or (993 if self.security == 'ssl' else 143)}"
 
 
 ANY_CASE = "*"
@@ -342,6 +376,10 @@ class PolicyFile(Strict):
         default_factory=dict,
         description="Where the workflow's messages go, by name (lower case letters, digits, '-' and '_'; starts with a letter).",
     )
+    mailboxes: dict[str, Mailbox] = Field(
+        default_factory=dict,
+        description="IMAP mailboxes the workflow may take its inputs from, by name (as channels are named).",
+    )
     case_types: dict[str, CaseType] = Field(
         default_factory=dict,
         description="Case types defined as data, narrowing the workflow's own (e.g. invoices under 500 from known vendors).",
@@ -368,15 +406,15 @@ class PolicyFile(Strict):
         """Version plus a digest of the file: an edit without a version bump still shows in the audit."""
         return f"{self.version}+{self._file_digest[:12]}" if self._file_digest else self.version
 
-    @field_validator("channels")
+    @field_validator("channels", "mailboxes")
     @classmethod
-    def _channel_names(cls, channels: dict[str, Channel]) -> dict[str, Channel]:
-        bad = [name for name in channels if not re.fullmatch(r"[a-z][a-z0-9_-]*", name)]
+    def _names(cls, named: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        bad = [name for name in named if not re.fullmatch(r"[a-z][a-z0-9_-]*", name)]
         if bad:
             raise ValueError(
-                f"channel names are lower case letters, digits, '-' and '_', starting with a letter; not {', '.join(map(repr, bad))}"
+                f"{_SINGULAR[info.field_name]} names are lower case letters, digits, '-' and '_', starting with a letter; not {', '.join(map(repr, bad))}"
             )
-        return channels
+        return named
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -65,6 +65,9 @@ class AuditEvent(StrEnum):
     )
     SIGNED_IN = "signed_in"  # someone signed in to the review screen (how, and the groups that vouched)
     SIGN_IN_FAILED = "sign_in_failed"  # a sign-in was refused (wrong password, throttled, a provider error)
+    MAIL_TAKEN = "mail_taken"  # a message was read from a mailbox and kept, before any case was made of it
+    MAIL_REFUSED = "mail_refused"  # a message will not be read (too large, a copy, nothing the workflow reads)
+    MAIL_MOVED = "mail_moved"  # a message left the mailbox's folder: its cases ended, or it was refused
 
 
 def _content(row: AuditRow) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -374,6 +375,35 @@ class TrainedModelRow(Base):
     meta: Mapped[dict[str, Any]] = mapped_column(JSONType)
     tag: Mapped[str] = mapped_column(String(64))
     trained_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MailMessageRow(Base):
+    """A message taken from a workflow's mailbox: which one (folder's UIDVALIDITY and UID, and its
+    Message-ID), where its bytes were kept, what the workflow made of it, and whether it has been
+    moved out of the folder. Taken once: a message already here is never read into a second case."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (
+        UniqueConstraint("workflow", "account", "uidvalidity", "uid", name="uq_mail_messages_uid"),
+        Index("ix_mail_messages_key", "workflow", "account", "message_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow: Mapped[str] = mapped_column(String(100))
+    mailbox: Mapped[str] = mapped_column(String(100))
+    account: Mapped[str] = mapped_column(String(500))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    message_key: Mapped[str] = mapped_column(String(1000))
+    digest: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    sources: Mapped[list[str] | None] = mapped_column(JSONType)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class FactSheetRow(Base):

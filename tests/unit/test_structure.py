@@ -25,6 +25,7 @@ LAYERS = [
     "notify",
     "governance",
     "inputs",
+    "intake",
     "learning",
     "orchestration",
     "web",
