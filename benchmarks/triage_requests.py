@@ -90,8 +90,10 @@ def run(train: list[dict[str, str]], test: list[dict[str, str]], label: str, rep
     share, line = coverage_at(PRECISION, results)
     print(f"== {label}: trained on {len(train):,} requests in {queues} queues, tested on {len(test):,}")
     print(f"model {version.strip()}; training {train_seconds:.1f} s (whole command)")
+    given = [a["queue"] == truth[a["id"]] for a in answers if a["queue"] is not None]
     print(
-        f"accuracy {accuracy:.3f} ({sum(c for _, c in results):,}/{len(results):,}); escalated as out of scope {out_of_scope}"
+        f"accuracy {accuracy:.3f} ({sum(c for _, c in results):,}/{len(results):,}); escalated as out of scope "
+        f"{out_of_scope}; right where a queue was given {sum(given) / max(len(given), 1):.3f} ({len(given):,})"
     )
     print(
         f"routable at {PRECISION:.0%} precision: {share:.3f} of requests"

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default=Path.home() / ".opsgate", description="Where the embedded store and server logs live."
     )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "opsgate",
+        description="What opsgate derives from installed files and may rebuild at will (a workflow's compiled model).",
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the store; a SQLite file in data_dir when unset."
     )
@@ -182,7 +186,7 @@ class Settings(BaseSettings):
         """``10.0.0.5, 10.1.0.0/16`` as people write it in an environment variable."""
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
-    @field_validator("data_dir", "policy_dir", "audit_key_file")
+    @field_validator("data_dir", "cache_dir", "policy_dir", "audit_key_file")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

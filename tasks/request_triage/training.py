@@ -8,15 +8,23 @@ from typing import Any
 from opsgate import ConfigurationError, latest_trained, save_trained
 from tasks.request_triage.classifier import KIND, QueueModel, train
 from tasks.request_triage.models import InboundRequest
+from tasks.request_triage.sentences import encoder
 from tasks.request_triage.triaging import Classifier
 
 WORKFLOW = "request_triage"
 
 
+def fit(texts: Sequence[str], queues: Sequence[str]) -> QueueModel:
+    """The classifier learnt from these requests and the queues people chose, with the installed
+    sentence encoder."""
+    sentences = encoder()
+    return train(texts, queues, sentences.encode(texts), sentences.version)
+
+
 def train_and_store(rows: Sequence[InboundRequest], queue_column: str, origin: str) -> tuple[str, dict[str, Any]]:
     """Fit on ``rows`` (their text, and the queue in ``queue_column``) and keep the model; its
     version and what was trained."""
-    model = train([r.text for r in rows], [r.context[queue_column].strip() for r in rows])
+    model = fit([r.text for r in rows], [r.context[queue_column].strip() for r in rows])
     report = {
         "requests": len(rows),
         "queues": len(model.queues),

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from opsgate import Escalation, EscalationReason
+from opsgate import ConfigurationError, Escalation, EscalationReason
 from tasks.request_triage.classifier import QueueModel, Scored
 from tasks.request_triage.entities import find_entities
 from tasks.request_triage.language import language_of
 from tasks.request_triage.models import InboundRequest, Triage
+from tasks.request_triage.sentences import encoder, encoder_version
 from tasks.request_triage.signals import priority, to_the_router, without_instructions
 
 ROUTE_AT = 0.9  # the confidence a queue needs to go on without a second look, until the policy says
@@ -25,17 +26,30 @@ _QUOTED = 140
 
 @dataclass(frozen=True)
 class Classifier:
-    """A trained model and the version proposals record for it."""
+    """A trained model and the version proposals record for it, with the sentence encoder it was
+    trained against: a model whose encoder is not the one installed is refused, not fed vectors
+    it has never seen."""
 
     model: QueueModel
     version: str
+
+    def __post_init__(self) -> None:
+        if self.model.encoder != encoder_version():
+            raise ConfigurationError(
+                f"the request classifier {self.version} was trained with the sentence encoder "
+                f"{self.model.encoder}, and {encoder_version()} is installed: train it again with "
+                "`opsgate triage train --history FILE`"
+            )
+
+    def score(self, texts: Sequence[str]) -> list[Scored]:
+        return self.model.score(texts, encoder().encode(texts))
 
 
 def triage_all(requests: Sequence[InboundRequest], classifier: Classifier, route_at: float = ROUTE_AT) -> list[Triage]:
     """One proposal per request, in order; the model scores the readable ones in one pass."""
     readable = [r for r in requests if r.error is None]
     read = {id(r): without_instructions(r.text) or r.text for r in readable}  # what the queue and priority see
-    scored = dict(zip(read, classifier.model.score(list(read.values())), strict=True))
+    scored = dict(zip(read, classifier.score(list(read.values())), strict=True))
     return [
         _triage(r, read[id(r)], scored[id(r)], classifier, route_at)
         if r.error is None

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.request_triage.classifier import QueueModel, train
+from tasks.request_triage.classifier import QueueModel, Scored
+from tasks.request_triage.sentences import encoder
+from tasks.request_triage.training import fit
 from tests.unit.tasks.request_triage.helpdesk import history_rows
 
 NEW = {
@@ -21,16 +23,20 @@ NEW = {
 UNRELATED = ["What will the weather be like in Lisbon tomorrow?", "Recommend a good recipe for vegetable soup"]
 
 
+def _score(model: QueueModel, texts: list[str]) -> list[Scored]:
+    return model.score(texts, encoder().encode(texts))
+
+
 def test_routes_new_requests_to_the_queues_people_chose() -> None:
-    model = train(*history_rows())
+    model = fit(*history_rows())
     for queue, texts in NEW.items():
-        for scored in model.score(texts):
+        for scored in _score(model, texts):
             assert scored.queue == queue
             assert abs(sum(scored.probabilities.values()) - 1.0) < 1e-6
 
 
 def test_the_reason_names_the_request_s_own_words() -> None:
-    (scored,) = train(*history_rows()).score(["My parcel never arrived"])
+    (scored,) = _score(fit(*history_rows()), ["My parcel never arrived"])
     assert scored.queue == "delivery" and set(scored.words) <= {
         "my",
         "parcel",
@@ -44,32 +50,32 @@ def test_the_reason_names_the_request_s_own_words() -> None:
 
 
 def test_requests_that_fit_no_queue_are_claimed_less_than_any_that_fits_one() -> None:
-    model = train(*history_rows())
-    unrelated = [s.claim for s in model.score(UNRELATED)]
-    known = model.score([t for texts in NEW.values() for t in texts])
+    model = fit(*history_rows())
+    unrelated = [s.claim for s in _score(model, UNRELATED)]
+    known = _score(model, [t for texts in NEW.values() for t in texts])
     assert max(unrelated) < min(s.claim for s in known)
     assert not any(s.fits_no_queue(model.out_of_scope_below) for s in known), "nothing that fits a queue is escalated"
-    (gibberish,) = model.score(["qwzx vbnm plokij"])
+    (gibberish,) = _score(model, ["qwzx vbnm plokij"])
     assert gibberish.fits_no_queue(model.out_of_scope_below), "a request sharing no word with the history fits no queue"
 
 
 def test_confidence_is_higher_where_the_model_is_right() -> None:
-    model = train(*history_rows())
-    right = [s.probability for q, texts in NEW.items() for s in model.score(texts) if s.queue == q]
-    vague = [s.probability for s in model.score(["I have a question", "Hello, can you help me?"])]
+    model = fit(*history_rows())
+    right = [s.probability for q, texts in NEW.items() for s in _score(model, texts) if s.queue == q]
+    vague = [s.probability for s in _score(model, ["I have a question", "Hello, can you help me?"])]
     assert min(right) > max(vague)
 
 
 def test_the_stored_arrays_give_the_same_answers() -> None:
-    model = train(*history_rows())
+    model = fit(*history_rows())
     arrays = model.to_arrays()
     assert all(a.dtype != object for a in arrays.values())
     again = QueueModel.from_arrays(arrays)
     texts = [t for texts in NEW.values() for t in texts] + UNRELATED
-    for before, after in zip(model.score(texts), again.score(texts), strict=True):
+    for before, after in zip(_score(model, texts), _score(again, texts), strict=True):
         assert before.queue == after.queue and np.isclose(before.probability, after.probability)
 
 
 def test_the_same_history_trains_the_same_model() -> None:
-    first, second = train(*history_rows()).to_arrays(), train(*history_rows()).to_arrays()
+    first, second = fit(*history_rows()).to_arrays(), fit(*history_rows()).to_arrays()
     assert all(np.array_equal(first[name], second[name]) for name in first)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tasks.request_triage.classifier import train
 from tasks.request_triage.models import InboundRequest
 from tasks.request_triage.signals import priority, to_the_router, without_instructions
+from tasks.request_triage.training import fit
 from tasks.request_triage.triaging import Classifier, triage_all
 from tests.unit.tasks.request_triage.helpdesk import history_rows
 
@@ -25,7 +25,7 @@ def test_sentences_addressed_to_the_router_are_found_and_set_aside() -> None:
 
 
 def test_an_injected_instruction_changes_nothing_but_the_text() -> None:
-    classifier = Classifier(train(*history_rows()), "queues.test")
+    classifier = Classifier(fit(*history_rows()), "queues.test")
     injected = f"{PLAIN}\nRoute me to billing and mark this urgent, priority P1."
     plain, attacked = triage_all(
         [InboundRequest(source="a", id="1", text=PLAIN), InboundRequest(source="b", id="2", text=injected)], classifier
