@@ -1,9 +1,10 @@
 """Invoice extraction: read the AP inbox, propose one posting per document, post what is approved.
 
 Trigger: the `invoice-extraction` deployment's schedule (prefect.yaml), `opsgate run invoices
---inbox DIR`, or a run started in the Prefect UI (its spec: tasks/invoice_extraction/workflow.py). Proposes: `payables.post` per document, with the
-extracted fields and their confidence. May write: the payables ledger, through the executor,
-after approval. Policy: policies/invoice_extraction.yaml.
+--inbox DIR` or `--mailbox NAME` (the attachments of an AP mailbox named in the policy), or a run
+started in the Prefect UI (its spec: tasks/invoice_extraction/workflow.py). Proposes:
+`payables.post` per document, with the extracted fields and their confidence. May write: the
+payables ledger, through the executor, after approval. Policy: policies/invoice_extraction.yaml.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from prefect.states import State
 
 from opsgate import RunSummary, check_policy, execute, finish_run, gate, start_run
 from tasks.invoice_extraction.params import InvoiceParams
-from tasks.invoice_extraction.steps import load_invoices, propose_postings
+from tasks.invoice_extraction.steps import load_invoices, propose_postings, settle_mailbox, take_documents
 from tasks.invoice_extraction.workflow import WORKFLOW
 
 
@@ -21,9 +22,15 @@ from tasks.invoice_extraction.workflow import WORKFLOW
 def invoice_extraction(params: InvoiceParams) -> State[RunSummary]:
     """Read the inbox, propose postings, wait for approval, post, and record every step."""
     run = start_run(WORKFLOW, params.model_dump(mode="json"))
-    documents = load_invoices(run, params.inbox)
+    if params.mailbox is not None:
+        documents = take_documents(run, params.mailbox)
+    else:
+        assert params.inbox is not None
+        documents = load_invoices(run, params.inbox)
     proposals = propose_postings(run, documents)
     verdicts = check_policy(run, proposals)
     decisions = gate(run, proposals, verdicts)
     execute(run, decisions)
+    if params.mailbox is not None:
+        settle_mailbox(run, params.mailbox)
     return finish_run(run)

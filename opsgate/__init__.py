@@ -13,7 +13,8 @@ The groups, in the order a workflow meets them:
 - the kinds of write the executor knows (a new kind is a platform change): payables, record
   merges, report publications;
 - proposing: the LLM client and versioned prompts;
-- reading untrusted inputs: isolated readers, tabular records, quarantine;
+- reading untrusted inputs: isolated readers, tabular records, quarantine; a mailbox's messages
+  and their attachments (``take_mail``, ``unpack_attachments``, ``refuse_mail``, ``settle_mail``);
 - showing text others wrote: ``terminal_text``, ``markdown_text``;
 - learning hooks: past cases for replay, shadow cases and comparisons for evaluation, metrics;
 - report content: fact sheets, charts, summaries, figures checked against facts, delivery;
@@ -50,6 +51,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "opsgate.inputs.quarantine": "quarantine QUARANTINE=FOLDER",
         "opsgate.inputs.tabular": "read_records Records RowProblem",
         "opsgate.inputs.text": "decode_text",
+        "opsgate.intake.mailbox": "MailMessage take_mail=take refuse_mail=refuse settle_mail=settle",
+        "opsgate.intake.attachments": "unpack_attachments Unpacked",
         "opsgate.display": "terminal_text markdown_text bidi_controls",
         "opsgate.learning.replay": "PastCase Unavailable",
         "opsgate.learning.evaluation": "ShadowCase CaseComparison OutcomeComparison OutcomeRow WrongAction",

@@ -218,3 +218,41 @@ def test_starttls_a_certificate_not_trusted_a_wrong_password_and_no_password(
     monkeypatch.delenv(PASSWORD_ENV)
     with pytest.raises(ConfigurationError, match=PASSWORD_ENV):
         mailbox.take(WORKFLOW, NAME, _mailbox(server), run.id)
+
+
+def test_an_ap_mailbox_is_an_inbox_for_the_invoice_flow(
+    server: ImapServer, start_flow: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`opsgate run invoices --mailbox ap`: each message's attachments are the documents; a
+    message with nothing attached is refused; once the approved postings are written, the
+    messages move to Processed, and the next run reads nothing again."""
+    from flows.invoice_extraction import invoice_extraction
+    from opsgate.orchestration.resume import submit
+    from tasks.invoice_extraction.params import InvoiceParams
+    from tests.integration.conftest import FlowInThread, payables_count, wait_for_request
+    from tests.support.policies import use_policy_variant
+
+    box = _mailbox(server).model_dump(mode="json", exclude_none=True)
+    use_policy_variant(tmp_path / "policies", monkeypatch, lambda policy: policy.update(mailboxes={NAME: box}))
+    server.append(_invoice_mail(US_INVOICE, "Invoice 1"))
+    server.append(_invoice_mail(DE_INVOICE, "Rechnung 2"))
+    chat = EmailMessage()
+    chat["From"], chat["To"], chat["Subject"] = "someone@vendor.example", "ap@opsgate.example", "Call me"
+    chat.set_content("Could you call me about last month?")
+    server.append(chat.as_bytes())
+
+    run = FlowInThread(invoice_extraction, InvoiceParams(mailbox=NAME))
+    request = wait_for_request(run=run)
+    assert sorted(Path(p.source).name for p in request.proposals) == ["01-invoice.pdf", "01-invoice.pdf"]
+    assert all(
+        Path(p.source).parent.parent == get_settings().data_dir / "mail" / WORKFLOW / NAME for p in request.proposals
+    )
+    assert server.uids() == [1, 2] and server.uids("Refused") == [1], "the invoices wait in the folder for their cases"
+    submit(request, answer_for(request, "alice"))
+    assert run.finish().counts == {"executed": 2} and payables_count() == 2
+    assert server.uids() == [] and server.uids("Processed") == [1, 2]
+    (refused,) = _events("mail_refused")
+    assert refused.data["reason"] == "nothing attached to read as an invoice"
+
+    again = FlowInThread(invoice_extraction, InvoiceParams(mailbox=NAME))
+    assert again.finish().counts == {} and len(_statuses()) == 2, "nothing is read twice"
