@@ -13,7 +13,9 @@ Defaults to the banking77 requests (``requests/banking77/{train,test}.csv``, col
 3. The same with only --shots training requests per queue (the first ones in the file).
 4. Out of scope: trained without --unseen of the queues (every k-th by name), tested on the whole
    test set: the share of the unseen queues' requests escalated as ``out_of_scope`` (they fit no
-   queue the model knows), and the share of the known queues' requests escalated so by mistake.
+   queue the model knows), and the share of the known queues' requests escalated so by mistake;
+   and of ``OFF_TOPIC``, requests about something else altogether (written for this benchmark,
+   none from any request set), the share escalated as ``out_of_scope``.
 
 Prints the data size with every figure.
 """
@@ -33,6 +35,39 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PRECISION = 0.99
+# Requests a team's mailbox gets that belong to none of its queues: other subjects, other desks.
+OFF_TOPIC = [
+    "What will the weather be like in Lisbon on Saturday?",
+    "Who won the football match last night?",
+    "Can you recommend a good recipe for lasagne?",
+    "How tall is the Eiffel Tower?",
+    "Tell me a joke about penguins",
+    "What time does the cinema on Main Street open?",
+    "The sink in the second-floor kitchen is leaking again",
+    "Book me a table for four at an Italian restaurant tonight",
+    "My cat keeps sneezing, should I take her to the vet?",
+    "What is the capital of Australia?",
+    "Please translate 'good morning' into Japanese",
+    "How do I install Python on a Windows laptop?",
+    "The printer on the third floor is jammed",
+    "Could you send me the minutes of yesterday's team meeting?",
+    "I would like to book two weeks of annual leave in August",
+    "Is the office car park closed for resurfacing next week?",
+    "Which song was number one in 1985?",
+    "How many calories are in a banana?",
+    "Can you help me write a poem for my grandmother's birthday?",
+    "What is the best way to learn the guitar as an adult?",
+    "The air conditioning in meeting room B is far too cold",
+    "How do I renew my passport?",
+    "Where can I buy tickets for the museum exhibition?",
+    "My neighbour's dog barks all night, what can I do?",
+    "Explain the rules of cricket to me",
+    "Our team needs a new whiteboard for the project room",
+    "What's a good name for a goldfish?",
+    "When does daylight saving time start this year?",
+    "Please reserve the large conference room for Thursday at 10",
+    "How long should I boil an egg for a soft yolk?",
+]
 
 
 def _write(rows: list[dict[str, str]], path: Path) -> None:
@@ -108,14 +143,17 @@ def run(train: list[dict[str, str]], test: list[dict[str, str]], label: str, rep
 def out_of_scope(train: list[dict[str, str]], test: list[dict[str, str]], unseen: int, label: str) -> None:
     queues = sorted({r["category"] for r in train})
     hidden = set(queues[:: max(1, len(queues) // unseen)][:unseen])
-    answers = run([r for r in train if r["category"] not in hidden], test, f"{label}, {len(hidden)} queues unseen", 1)
+    off_topic = [{"text": text, "category": "(off topic)"} for text in OFF_TOPIC]
+    tested = test + off_topic
+    answers = run([r for r in train if r["category"] not in hidden], tested, f"{label}, {len(hidden)} queues unseen", 1)
     flagged = [any(e["reason"] == "out_of_scope" for e in a["escalations"]) for a in answers]  # type: ignore[union-attr]
-    unknown = [f for f, row in zip(flagged, test, strict=True) if row["category"] in hidden]
-    known = [f for f, row in zip(flagged, test, strict=True) if row["category"] not in hidden]
+    unknown = [f for f, row in zip(flagged, tested, strict=True) if row["category"] in hidden]
+    known = [f for f, row in zip(flagged[: len(test)], test, strict=True) if row["category"] not in hidden]
+    other = flagged[len(test) :]
     print(
         f"out of scope: {sum(unknown)}/{len(unknown)} = {sum(unknown) / len(unknown):.3f} of the unseen queues' "
-        f"requests escalated as out_of_scope; {sum(known)}/{len(known)} = {sum(known) / len(known):.3f} of the "
-        "known queues' by mistake\n"
+        f"requests escalated as out_of_scope; {sum(other)}/{len(other)} of the off-topic requests; "
+        f"{sum(known)}/{len(known)} = {sum(known) / len(known):.3f} of the known queues' by mistake\n"
     )
 
 

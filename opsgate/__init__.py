@@ -11,10 +11,11 @@ The groups, in the order a workflow meets them:
   ``finish_run``, with ``Run``, ``Policy``, ``load_policy`` and the shared models (``Proposal``,
   ``Escalation``, ``Outcome``, ``RunSummary``...);
 - the kinds of write the executor knows (a new kind is a platform change): payables, record
-  merges, report publications;
+  merges, report publications, ticket routings;
 - proposing: the LLM client and versioned prompts;
 - reading untrusted inputs: isolated readers, tabular records, quarantine; a mailbox's messages
-  and their attachments (``take_mail``, ``unpack_attachments``, ``refuse_mail``, ``settle_mail``);
+  and their attachments (``mailbox_named``, ``take_mail``, ``unpack_attachments``, ``refuse_mail``,
+  ``settle_mail``);
 - showing text others wrote: ``terminal_text``, ``markdown_text``;
 - learning hooks: past cases for replay, shadow cases and comparisons for evaluation, metrics;
 - report content: fact sheets, charts, summaries, figures checked against facts, delivery;
@@ -44,6 +45,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "opsgate.writers.payables_ledger": "look_up live_postings_of postings_in_window WeekPosting",
         "opsgate.writers.record_sets": "import_record_set live_record_set mark_matched approved_pairs records_merged_in_window ImportCounts",
         "opsgate.writers.reports": "ReportPublication",
+        "opsgate.writers.tickets": "TicketRouting RoutedTicket routed_tickets",
         "opsgate.proposing.llm": "llm_client ask LlmInvalidAnswer LlmRequestRefused LlmUnavailable",
         "opsgate.proposing.prompts": "Prompt PINNED latest_prompt replayed_prompt",
         "opsgate.inputs.isolation": "IsolatedPool Limits MB",
@@ -51,7 +53,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "opsgate.inputs.quarantine": "quarantine QUARANTINE=FOLDER",
         "opsgate.inputs.tabular": "read_records Records RowProblem",
         "opsgate.inputs.text": "decode_text",
-        "opsgate.intake.mailbox": "MailMessage take_mail=take refuse_mail=refuse settle_mail=settle",
+        "opsgate.intake.mailbox": "MailMessage mailbox_named take_mail=take refuse_mail=refuse settle_mail=settle_for",
         "opsgate.intake.attachments": "unpack_attachments Unpacked",
         "opsgate.display": "terminal_text markdown_text bidi_controls",
         "opsgate.learning.replay": "PastCase Unavailable",

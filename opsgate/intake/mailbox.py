@@ -28,7 +28,8 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from opsgate.governance.runs import RUNNING
+from opsgate.errors import ConfigurationError, InputError
+from opsgate.governance.runs import RUNNING, Run
 from opsgate.intake import imap
 from opsgate.models import TERMINAL
 from opsgate.policy.schema import Mailbox
@@ -219,6 +220,27 @@ def settle(workflow: str, name: str, mailbox: Mailbox) -> Settled:
     refused folder."""
     with imap.session(mailbox) as box:
         return _settle(box, workflow, name, mailbox)
+
+
+def mailbox_named(run: Run, name: str) -> Mailbox:
+    """The mailbox the run's policy names ``name``, or a clear error listing the ones it does."""
+    mailbox = run.policy.mailboxes.get(name)
+    if mailbox is None:
+        known = ", ".join(sorted(run.policy.mailboxes)) or "none"
+        raise ConfigurationError(f"the policy of {run.workflow} names no mailbox {name!r} (mailboxes: {known})")
+    return mailbox
+
+
+def settle_for(run: Run, name: str) -> Settled | None:
+    """Settle the run's mailbox at the end of a run (or at once, for what it refused). A mailbox out of
+    reach now leaves its messages where they are: the next run's look moves them (None)."""
+    try:
+        settled = settle(run.workflow, name, mailbox_named(run, name))
+    except InputError as exc:
+        logger.warning("the messages of %s stay in their folder until the next run: %s", name, exc)
+        return None
+    logger.info("%d messages moved out of %s, %d refused", settled.moved, name, settled.refused)
+    return settled
 
 
 def _settle(box: imap.Session, workflow: str, name: str, mailbox: Mailbox) -> Settled:

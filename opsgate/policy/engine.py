@@ -20,6 +20,8 @@ def _policy_escalations(policy: Policy, proposal: Proposal) -> list[Escalation]:
     if tool is None or tool.access is not Access.WRITE:
         access = "not in the policy" if tool is None else f"{tool.access.value}, not write"
         found.append(Escalation(reason=EscalationReason.OUT_OF_POLICY, detail=f"tool {proposal.tool!r} is {access}"))
+    else:
+        found += _outside_values(tool.values, proposal.payload or {})
     if proposal.case_type not in policy.autonomy:
         found.append(
             Escalation(
@@ -49,6 +51,24 @@ def _policy_escalations(policy: Policy, proposal: Proposal) -> list[Escalation]:
                 )
             )
     return found
+
+
+_SHOWN = 8  # values named in an escalation: a policy may list dozens of queues
+
+
+def _outside_values(values: dict[str, list[str]], payload: dict[str, object]) -> list[Escalation]:
+    """A field the policy holds to listed values, with another: the agent (or an approver's edit)
+    chose a place the policy never named, e.g. a queue that does not exist."""
+    return [
+        Escalation(
+            reason=EscalationReason.OUT_OF_POLICY,
+            field=field,
+            detail=f"{payload.get(field)!r} is not among the policy's {len(allowed)} values for {field} "
+            f"({', '.join(allowed[:_SHOWN])}{', ...' if len(allowed) > _SHOWN else ''})",
+        )
+        for field, allowed in values.items()
+        if payload.get(field) not in allowed
+    ]
 
 
 def route(policy: Policy, proposal: Proposal) -> Verdict:

@@ -45,6 +45,13 @@ class Tool(Strict):
     approval: ApprovalRule | None = None
     undo: str | None = None
     logged: bool = True
+    values: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "A write's fields held to the values listed, e.g. queue: [billing, it-support]: a proposal, or an "
+            "approver's edit, with another value is escalated as out of policy, never written."
+        ),
+    )
 
     @model_validator(mode="after")
     def _write_is_governed(self) -> Self:
@@ -53,8 +60,12 @@ class Tool(Strict):
                 raise ValueError("a write needs an approval rule (approval: always | by_autonomy)")
             if not self.undo:
                 raise ValueError("a write needs an undo (undo: <tool that takes it back>)")
-        elif self.approval is not None or self.undo is not None:
-            raise ValueError(f"approval and undo apply to writes only; this tool's access is {self.access.value!r}")
+        elif self.approval is not None or self.undo is not None or self.values:
+            raise ValueError(
+                f"approval, undo and values apply to writes only; this tool's access is {self.access.value!r}"
+            )
+        if any(not allowed for allowed in self.values.values()):
+            raise ValueError("a field in values needs at least one value")
         return self
 
 
@@ -343,10 +354,16 @@ def unknown_writes(tools: object) -> list[str]:
             problems.append(
                 f"tools.{name}: the executor knows no write called {name!r} (known: {', '.join(sorted(WRITERS))})"
             )
-        elif tool.get("undo") and tool.get("undo") != writer.undo_tool:
-            problems.append(
-                f"tools.{name}.undo: {name} is taken back by {writer.undo_tool!r}, not {tool.get('undo')!r}"
-            )
+        else:
+            if tool.get("undo") and tool.get("undo") != writer.undo_tool:
+                problems.append(
+                    f"tools.{name}.undo: {name} is taken back by {writer.undo_tool!r}, not {tool.get('undo')!r}"
+                )
+            problems += [
+                f"tools.{name}.values: {name}'s action has no field {field!r} (fields: {', '.join(writer.payload_model.model_fields)})"
+                for field in tool.get("values") or {}
+                if field not in writer.payload_model.model_fields
+            ]
     return problems
 
 

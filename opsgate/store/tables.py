@@ -425,6 +425,35 @@ class FactSheetRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class TicketRow(Base):
+    """System of record: inbound requests routed to a queue (the embedded default's helpdesk).
+    One live ticket per request: a request routed twice is refused, not duplicated."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index(
+            "uq_tickets_live_request",
+            "request",
+            unique=True,
+            postgresql_where=text("status = 'routed'"),
+            sqlite_where=text("status = 'routed'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request: Mapped[str] = mapped_column(String(1000))
+    source: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(500))
+    sender: Mapped[str] = mapped_column(String(500))
+    queue: Mapped[str] = mapped_column(String(100), index=True)
+    priority: Mapped[str] = mapped_column(String(10))
+    assignee_group: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="routed")
+    proposal_id: Mapped[str] = mapped_column(String(36), index=True)
+    routed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ReportRow(Base):
     """System of record: published reports. A newer report on the same subject supersedes the
     live one; undo withdraws a report and puts the one it superseded back in force."""

@@ -10,11 +10,19 @@ from opsgate.writers.payables import PayablesPost
 from opsgate.writers.records import RecordsMerge
 from opsgate.writers.releases import InstructionRelease
 from opsgate.writers.reports import ReportsPublish
+from opsgate.writers.tickets import TicketsRoute
 from opsgate.writers.undo import UndoWriter
 
 WRITERS: dict[str, Writer] = {
     writer.tool: writer
-    for writer in (PayablesPost(), RecordsMerge(), ReportsPublish(), AutonomyGrant(), InstructionRelease())
+    for writer in (
+        PayablesPost(),
+        RecordsMerge(),
+        ReportsPublish(),
+        TicketsRoute(),
+        AutonomyGrant(),
+        InstructionRelease(),
+    )
 }
 UNDOS: dict[str, UndoWriter] = {writer.undo_tool: UndoWriter(writer) for writer in WRITERS.values()}
 

@@ -11,10 +11,10 @@ from prefect.cache_policies import NO_CACHE
 from opsgate import (
     QUARANTINE,
     ConfigurationError,
-    InputError,
     Proposal,
     Run,
     llm_client,
+    mailbox_named,
     quarantine,
     refuse_mail,
     settle_mail,
@@ -50,37 +50,23 @@ def take_documents(run: Run, name: str) -> list[Path]:
     """The attachments of the mailbox's new messages (and of ones taken before that no case was
     made of). A message with nothing attached, or that cannot be read, is refused with the reason
     and moved where a person finds it; nothing in it is lost."""
-    mailbox = run.policy.mailboxes.get(name)
-    if mailbox is None:
-        known = ", ".join(sorted(run.policy.mailboxes)) or "none"
-        raise ConfigurationError(f"the policy of {run.workflow} names no mailbox {name!r} (mailboxes: {known})")
     documents: list[Path] = []
     refused = 0
-    for unpacked in unpack_attachments(take_mail(run.workflow, name, mailbox, run.id)):
+    for unpacked in unpack_attachments(take_mail(run.workflow, name, mailbox_named(run, name), run.id)):
         if unpacked.problem or not unpacked.files:
             refuse_mail(unpacked.message, unpacked.problem or "nothing attached to read as an invoice")
             refused += 1
         documents += unpacked.files
     logger.info("%d documents from the mailbox %s; %d messages refused", len(documents), name, refused)
     if refused:  # moved now, not after the gate: a person sees at once that nothing will come of them
-        _settle(run, name)
+        settle_mail(run, name)
     return documents
 
 
 @task(name="settle-mail", cache_policy=NO_CACHE)
 def settle_mailbox(run: Run, name: str) -> None:
     """Move the messages whose cases have ended out of the folder."""
-    _settle(run, name)
-
-
-def _settle(run: Run, name: str) -> None:
-    """A mailbox out of reach now leaves its messages where they are: the next run's look moves them."""
-    try:
-        settled = settle_mail(run.workflow, name, run.policy.mailboxes[name])
-    except InputError as exc:
-        logger.warning("the messages of %s stay in their folder until the next run: %s", name, exc)
-        return
-    logger.info("%d messages moved out of %s, %d refused", settled.moved, name, settled.refused)
+    settle_mail(run, name)
 
 
 @task(name="propose-postings", cache_policy=NO_CACHE)

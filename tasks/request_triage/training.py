@@ -1,11 +1,16 @@
-"""Training the queue classifier from routed requests, and the one way to load it back."""
+"""Training the queue classifier from routed requests, and the one way to load it back.
+
+What it learns from is the team's history (a file of past requests and the queues people chose)
+and every request routed through the gate since, in the queue it stands in now: a dispatcher's
+correction is a routed request like any other, so the next model learns it. A ticket taken back
+is left out."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from opsgate import ConfigurationError, latest_trained, save_trained
+from opsgate import ConfigurationError, latest_trained, routed_tickets, save_trained
 from tasks.request_triage.classifier import KIND, QueueModel, train
 from tasks.request_triage.models import InboundRequest
 from tasks.request_triage.sentences import encoder
@@ -22,13 +27,25 @@ def fit(texts: Sequence[str], queues: Sequence[str]) -> QueueModel:
 
 
 def train_and_store(rows: Sequence[InboundRequest], queue_column: str, origin: str) -> tuple[str, dict[str, Any]]:
-    """Fit on ``rows`` (their text, and the queue in ``queue_column``) and keep the model; its
-    version and what was trained."""
-    model = fit([r.text for r in rows], [r.context[queue_column].strip() for r in rows])
+    """Fit on ``rows`` (their text, and the queue in ``queue_column``) and on the requests routed
+    through the gate, and keep the model; its version and what was trained."""
+    texts = [r.text for r in rows]
+    queues = [r.context[queue_column].strip() for r in rows]
+    routed = [
+        (str(t.inputs["text"]), t.queue) for t in routed_tickets(WORKFLOW) if str(t.inputs.get("text") or "").strip()
+    ]
+    if len(rows) + len(routed) == 0:
+        raise ConfigurationError(
+            "nothing to learn from: no history file was given and no request has been routed through the gate "
+            "(`opsgate triage train --history FILE` with past requests and their queues)"
+        )
+    model = fit(texts + [t for t, _ in routed], queues + [q for _, q in routed])
     report = {
-        "requests": len(rows),
+        "requests": len(rows) + len(routed),
+        "routed": len(routed),
         "queues": len(model.queues),
         "out_of_scope_below": model.out_of_scope_below,
+        "far_below": model.far_below,
         "temperature": model.temperature,
         "history": origin,
     }

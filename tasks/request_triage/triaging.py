@@ -17,7 +17,7 @@ from tasks.request_triage.classifier import QueueModel, Scored
 from tasks.request_triage.entities import find_entities
 from tasks.request_triage.language import language_of
 from tasks.request_triage.models import InboundRequest, Triage
-from tasks.request_triage.sentences import encoder, encoder_version
+from tasks.request_triage.sentences import encoder
 from tasks.request_triage.signals import priority, to_the_router, without_instructions
 
 ROUTE_AT = 0.9  # the confidence a queue needs to go on without a second look, until the policy says
@@ -34,12 +34,22 @@ class Classifier:
     version: str
 
     def __post_init__(self) -> None:
-        if self.model.encoder != encoder_version():
+        installed = encoder()
+        if self.model.encoder == installed.version:
+            return
+        if self.model.encoder.partition("+")[0] == installed.version.partition("+")[0]:
             raise ConfigurationError(
-                f"the request classifier {self.version} was trained with the sentence encoder "
-                f"{self.model.encoder}, and {encoder_version()} is installed: train it again with "
+                f"the sentence encoder's graph {installed.path} is not the one the request classifier "
+                f"{self.version} was trained with (digest {installed.version.partition('+')[2]}, trained with "
+                f"{self.model.encoder.partition('+')[2]}): it was changed since. Delete it and opsgate builds "
+                "it again from the installed weights; if it still differs, train again with "
                 "`opsgate triage train --history FILE`"
             )
+        raise ConfigurationError(
+            f"the request classifier {self.version} was trained with the sentence encoder "
+            f"{self.model.encoder}, and {installed.version} is installed: train it again with "
+            "`opsgate triage train --history FILE`"
+        )
 
     def score(self, texts: Sequence[str]) -> list[Scored]:
         return self.model.score(texts, encoder().encode(texts))
@@ -64,13 +74,8 @@ def _triage(request: InboundRequest, read: str, scored: Scored, classifier: Clas
     escalations: list[Escalation] = []
     queue: str | None = scored.queue
     reasons = {"priority": why_level}
-    if scored.fits_no_queue(classifier.model.out_of_scope_below):
-        why = (
-            f"the nearest, {scored.queue}, scores {scored.claim:.2f}, below the model's out-of-scope line "
-            f"{classifier.model.out_of_scope_below:.2f}"
-            if scored.known_words
-            else "not one of its words is in the history the queues were learnt from"
-        )
+    why = classifier.model.why_out_of_scope(scored)
+    if why is not None:
         escalations.append(
             Escalation(reason=EscalationReason.OUT_OF_SCOPE, field="queue", detail=f"no queue claims it: {why}")
         )

@@ -1,5 +1,5 @@
-"""The request-triage workflow as the platform sees it: its name and its commands (names only: the
-platform loads each when it is used)."""
+"""The request-triage workflow as the platform sees it: its name, and where its flow, parameters,
+commands and policy settings live (names only: the platform loads each when it is used)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ WORKFLOW = "request_triage"
 SPEC = WorkflowSpec(
     name=WORKFLOW,
     alias="triage",
-    summary="Propose a queue, priority, language and entities for inbound requests, learnt from the team's routing.",
+    summary="Propose a queue, priority, language and entities for inbound requests, learnt from the team's routing; open the tickets that are approved.",
+    flow="flows.request_triage:request_triage",
+    params_model="tasks.request_triage.params:TriageParams",
     commands=(
         Command(
             "triage",
@@ -18,4 +20,5 @@ SPEC = WorkflowSpec(
             "Triage requests (.eml, mbox, .txt, CSV/JSON lines): queue, priority, entities. `triage train` learns the queues.",
         ),
     ),
+    settings_model="tasks.request_triage.policy:TriageSettings",
 )

@@ -92,7 +92,12 @@ def test_policy_schema_is_the_model_schema() -> None:
     assert schema == Policy.model_json_schema()
     validator = jsonschema.Draft202012Validator(schema)
     shipped = sorted((PROJECT_ROOT / "policies").glob("*.yaml"))
-    assert [p.name for p in shipped] == ["duplicate_flagging.yaml", "invoice_extraction.yaml", "weekly_summary.yaml"]
+    assert [p.name for p in shipped] == [
+        "duplicate_flagging.yaml",
+        "invoice_extraction.yaml",
+        "request_triage.yaml",
+        "weekly_summary.yaml",
+    ]
     for path in shipped:
         assert [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))] == [], (
             path.name

@@ -54,9 +54,19 @@ def test_requests_that_fit_no_queue_are_claimed_less_than_any_that_fits_one() ->
     unrelated = [s.claim for s in _score(model, UNRELATED)]
     known = _score(model, [t for texts in NEW.values() for t in texts])
     assert max(unrelated) < min(s.claim for s in known)
-    assert not any(s.fits_no_queue(model.out_of_scope_below) for s in known), "nothing that fits a queue is escalated"
+    assert [model.why_out_of_scope(s) for s in known] == [None] * len(known), "nothing that fits a queue is escalated"
     (gibberish,) = _score(model, ["qwzx vbnm plokij"])
-    assert gibberish.fits_no_queue(model.out_of_scope_below), "a request sharing no word with the history fits no queue"
+    assert "not one of its words" in (model.why_out_of_scope(gibberish) or ""), "no word in the history: no queue"
+
+
+def test_a_request_about_something_else_is_far_from_every_routed_one() -> None:
+    """Words of no queue's weight can leave a queue's claim above its line; the meaning cannot: a
+    request on another subject is less alike to every routed request than they are to each other."""
+    model = fit(*history_rows())
+    known = _score(model, [t for texts in NEW.values() for t in texts])
+    elsewhere = _score(model, ["Who won the football match yesterday?", "Can you recommend a good lasagne recipe?"])
+    assert max(s.nearest for s in elsewhere) < model.far_below < min(s.nearest for s in known)
+    assert all("it is about something else" in (model.why_out_of_scope(s) or "") for s in elsewhere)
 
 
 def test_confidence_is_higher_where_the_model_is_right() -> None:

@@ -1,8 +1,12 @@
 """The sentence encoder: the int8 ONNX graph built from the packaged weights computes what BERT
 computes (checked against a forward pass written here in plain numpy from the same weights),
-puts requests that mean the same near each other, and is the one a stored model was trained with."""
+puts requests that mean the same near each other, and is the one a stored model was trained with,
+to the digest of its graph."""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +14,7 @@ from safetensors.numpy import load_file
 from scipy.special import erf
 from tokenizers import Tokenizer
 
-from opsgate import ConfigurationError
+from opsgate import ConfigurationError, get_settings
 from tasks.request_triage.sentences import DIMENSIONS, _weights_dir, encoder
 from tasks.request_triage.training import fit
 from tasks.request_triage.triaging import Classifier
@@ -93,3 +97,28 @@ def test_a_model_trained_with_another_encoder_is_refused() -> None:
     model.encoder = "minilm-l6-v2.0.0.0"
     with pytest.raises(ConfigurationError, match="trained with the sentence encoder minilm-l6-v2.0.0.0"):
         Classifier(model, "queues.old")
+
+
+def test_a_graph_changed_in_the_cache_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whoever can write the cache cannot change how requests are read: the classifier records the
+    digest of the graph it was trained with, and a graph with one weight changed is refused."""
+    model = fit(*history_rows())
+    built = encoder().path
+    cache = tmp_path / "cache"
+    (cache / "encoders").mkdir(parents=True)
+    copy = cache / "encoders" / built.name
+    shutil.copyfile(built, copy)
+    monkeypatch.setenv("OPSGATE_CACHE_DIR", str(cache))
+    get_settings.cache_clear()
+    encoder.cache_clear()
+    try:
+        assert encoder().path == copy and Classifier(model, "queues.new").model is model
+        data = bytearray(copy.read_bytes())
+        data[len(data) // 2] ^= 0x01  # inside a weight tensor: the graph still loads and runs
+        copy.write_bytes(bytes(data))
+        encoder.cache_clear()
+        with pytest.raises(ConfigurationError, match="is not the one the request classifier queues.new was trained"):
+            Classifier(model, "queues.new")
+    finally:
+        encoder.cache_clear()
+        get_settings.cache_clear()
