@@ -45,7 +45,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "opsgate.writers.payables_ledger": "look_up live_postings_of postings_in_window WeekPosting",
         "opsgate.writers.record_sets": "import_record_set live_record_set mark_matched approved_pairs records_merged_in_window ImportCounts",
         "opsgate.writers.reports": "ReportPublication",
-        "opsgate.writers.tickets": "TicketRouting RoutedTicket routed_tickets",
+        "opsgate.writers.tickets": "TicketRouting RoutedTicket routed_tickets tickets_in_window TicketsWindow",
         "opsgate.proposing.llm": "llm_client ask LlmInvalidAnswer LlmRequestRefused LlmUnavailable",
         "opsgate.proposing.prompts": "Prompt PINNED latest_prompt replayed_prompt",
         "opsgate.inputs.isolation": "IsolatedPool Limits MB",

@@ -20,7 +20,7 @@ from opsgate.workflows import by_name
 
 @exits_cleanly
 def evaluate(
-    workflow: Annotated[str, typer.Argument(help="The workflow, by alias or name: invoices, dedupe, summary.")],
+    workflow: Annotated[str, typer.Argument(help="The workflow, by alias or name: invoices, dedupe, summary, triage.")],
     outcomes: Annotated[Path, typer.Option(help="What people did over the period, as CSV or Parquet.")],
     since: Annotated[
         str | None,

@@ -13,7 +13,7 @@ from opsgate.cli.outcomes import print_outcomes
 
 @exits_cleanly
 def release(
-    workflow: Annotated[str, typer.Argument(help="The workflow, by alias or name: invoices, dedupe, summary.")],
+    workflow: Annotated[str, typer.Argument(help="The workflow, by alias or name: invoices, dedupe, summary, triage.")],
     version: Annotated[
         str, typer.Option(help="The instruction version to release, exactly as its proposals carry it.")
     ],

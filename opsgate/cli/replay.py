@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 @exits_cleanly
 def replay(
-    workflow: Annotated[str, typer.Argument(help="The workflow, by alias or name: invoices, dedupe, summary.")],
+    workflow: Annotated[str, typer.Argument(help="The workflow, by alias or name: invoices, dedupe, summary, triage.")],
     version: Annotated[str, typer.Option(help="The instruction version to try, e.g. rules-v1 or a prompt version.")],
     since: Annotated[
         str | None,

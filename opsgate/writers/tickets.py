@@ -7,7 +7,9 @@ store can tell: a request is routed once, and a ticket withdrawn is kept, marked
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from opsgate.errors import ExecutionError
 from opsgate.store.db import transaction
-from opsgate.store.tables import ProposalRow, TicketRow
+from opsgate.store.tables import ApprovalRow, ProposalRow, TicketRow
 from opsgate.writers.base import Writer
 
 ROUTED = "routed"
@@ -100,3 +102,30 @@ def routed_tickets(workflow: str) -> list[RoutedTicket]:
     )
     with transaction() as session:
         return [RoutedTicket(p, q, inputs or {}) for p, q, inputs in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class TicketsWindow:
+    """Tickets opened in a window: the live ones per queue, how many of those no person approved
+    (a case type that earned ``auto``), and how many were withdrawn since."""
+
+    by_queue: dict[str, int]
+    without_a_person: int
+    withdrawn: int
+
+
+def tickets_in_window(start: datetime, end: datetime) -> TicketsWindow:
+    """The tickets routed in [start, end) (UTC moments), as they stand now."""
+    approved = select(ApprovalRow.proposal_id).where(ApprovalRow.decision == "approved")
+    with transaction() as session:
+        rows = session.execute(
+            select(TicketRow.queue, TicketRow.status, TicketRow.proposal_id.in_(approved)).where(
+                TicketRow.routed_at >= start, TicketRow.routed_at < end
+            )
+        ).all()
+    live = [(queue, by_person) for queue, status, by_person in rows if status == ROUTED]
+    return TicketsWindow(
+        by_queue=dict(sorted(Counter(queue for queue, _ in live).items())),
+        without_a_person=sum(1 for _, by_person in live if not by_person),
+        withdrawn=sum(1 for _, status, _ in rows if status == WITHDRAWN),
+    )

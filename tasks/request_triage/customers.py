@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 
-from opsgate import ConfigurationError, decode_text
+from opsgate import ConfigurationError, decode_text, get_settings
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,11 @@ class Customers:
         found = [str(c).upper() for c in customer_ids if str(c).upper() in self.ids]
         found += [hit for e in emails if (hit := self.by_email.get(str(e).lower()))]
         return list(dict.fromkeys(found))
+
+
+def policy_customers(listed: Path | None) -> Customers:
+    """The list a policy's ``settings.customers`` names; a relative path is beside the policy files."""
+    return load_customers(listed if listed is None or listed.is_absolute() else get_settings().policy_dir / listed)
 
 
 def load_customers(path: Path | None) -> Customers:

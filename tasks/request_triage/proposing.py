@@ -36,12 +36,14 @@ def propose_all(
     per_source = Counter(r.source for r in requests)
     triaged = triage_all(requests, classifier, route_at=0.0)  # the policy, not a fixed line, decides what a person sees
     return [
-        _proposal(r, t, settings, customers, keep_text, r.source if per_source[r.source] == 1 else f"{r.source}#{r.id}")
+        proposal_for(
+            r, t, settings, customers, keep_text, r.source if per_source[r.source] == 1 else f"{r.source}#{r.id}"
+        )
         for r, t in zip(requests, triaged, strict=True)
     ]
 
 
-def _proposal(
+def proposal_for(
     request: InboundRequest,
     triage: Triage,
     settings: TriageSettings,

@@ -12,14 +12,13 @@ from opsgate import (
     ConfigurationError,
     Proposal,
     Run,
-    get_settings,
     mailbox_named,
     refuse_mail,
     settle_mail,
     take_mail,
     workflow_settings,
 )
-from tasks.request_triage.customers import load_customers
+from tasks.request_triage.customers import policy_customers
 from tasks.request_triage.inbound import read_requests
 from tasks.request_triage.models import InboundRequest
 from tasks.request_triage.proposing import propose_all
@@ -72,11 +71,12 @@ def settle_mailbox(run: Run, name: str) -> None:
 def propose_routings(run: Run, requests: list[InboundRequest]) -> list[Proposal]:
     """Score every request with the store's newest classifier and propose where each goes."""
     settings = workflow_settings(SPEC, run.policy)
-    customers = settings.customers
-    if customers is not None and not customers.is_absolute():
-        customers = get_settings().policy_dir / customers
     proposals = propose_all(
-        requests, stored_classifier(), settings, load_customers(customers), run.policy.logging.store_documents
+        requests,
+        stored_classifier(),
+        settings,
+        policy_customers(settings.customers),
+        run.policy.logging.store_documents,
     )
     logger.info(
         "%d requests: %d routings proposed, %d to escalate, %d failed",

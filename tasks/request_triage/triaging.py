@@ -104,16 +104,17 @@ def _triage(request: InboundRequest, read: str, scored: Scored, classifier: Clas
         language=language_of(request.text),
         confidence=round(scored.probability, 4),
         entities=entities,
-        note=note(queue, level, entities, read),
+        note=note(entities, read),
         escalations=escalations,
         reasons=reasons,
         instruction_version=classifier.version,
     )
 
 
-def note(queue: str | None, level: str, entities: dict[str, list[object]], text: str) -> str:
-    """The template note for whoever picks the request up: where it goes, how urgent, what it is
-    about, and its first words. It states only what the request and its entities say."""
+def note(entities: dict[str, list[object]], text: str) -> str:
+    """The template note for whoever picks the request up: what it is about, and its first words.
+    It states only what the request and its entities say; not the queue or the priority, which the
+    ticket carries and a dispatcher may correct, leaving a note that named them wrong."""
     about = [
         f"{label} {', '.join(map(str, entities[kind][:2]))}"
         for kind, label in (
@@ -127,6 +128,5 @@ def note(queue: str | None, level: str, entities: dict[str, list[object]], text:
     ]
     amounts = [f"{a['amount']} {a['currency']}" for a in entities.get("amounts", [])[:2]]  # type: ignore[index]
     first = " ".join(text.split())[:_QUOTED]
-    head = f"{queue or 'no queue (out of scope)'}, {level} priority"
     details = "; ".join(about + ([f"amount {', '.join(amounts)}"] if amounts else []))
-    return f'{head}{" — " + details if details else ""}. Request: "{first}{"…" if len(text) > _QUOTED else ""}"'
+    return f'{details[:1].upper() + details[1:] + ". " if details else ""}Request: "{first}{"…" if len(text) > _QUOTED else ""}"'

@@ -21,4 +21,6 @@ SPEC = WorkflowSpec(
         ),
     ),
     settings_model="tasks.request_triage.policy:TriageSettings",
+    compare_outcomes="tasks.request_triage.outcomes:compare_outcomes",
+    replay="tasks.request_triage.replay:replay",
 )

@@ -98,6 +98,7 @@ def _change(values: dict[str, int | float], key: str) -> tuple[str, list[str]]:
 _STORE = (
     ("invoices_posted", "{} documents posted to payables."),
     ("records_merged", "{} duplicate records merged."),
+    ("requests_routed", "{} requests routed to a queue."),
     ("corrections", "Approvers corrected {} proposed fields."),
 )
 _UNUSUAL = (

@@ -11,6 +11,10 @@ Definitions (the window is [start, end) in UTC, like every moment in the store):
 - records_flagged: duplicate-flagging proposals with a merge to decide, created in the window (one
   per cluster or possible duplicate); records_merged: records folded into a survivor by merges
   executed in the window and not undone.
+- requests_routed: tickets request triage opened in the window and still open; of those,
+  requests_routed_automatically no person approved (a case type that earned ``auto``), and
+  requests_routed_automatically_share their share; tickets_withdrawn: tickets of the window
+  withdrawn since; routed_<queue>: the live ones per queue.
 - approvals, rejections: decisions people made in the window; corrections: fields they changed
   before approving, one per field.
 - escalations (by reason), undone, execution_refusals, incidents: audit events in the window.
@@ -38,6 +42,7 @@ from opsgate import (
     agent_metrics,
     postings_in_window,
     records_merged_in_window,
+    tickets_in_window,
 )
 from tasks.weekly_summary.workflow import WORKFLOW
 
@@ -47,6 +52,9 @@ COUNTS = (
     "postings_reversed",
     "records_flagged",
     "records_merged",
+    "requests_routed",
+    "requests_routed_automatically",
+    "tickets_withdrawn",
     "approvals",
     "rejections",
     "corrections",
@@ -77,6 +85,10 @@ class OperationsFacts(BaseModel):
     spend_by_vendor: list[VendorSpend]
     records_flagged: int
     records_merged: int
+    requests_routed: int = 0
+    requests_routed_automatically: int = 0
+    tickets_withdrawn: int = 0
+    routed_by_queue: dict[str, int] = Field(default_factory=dict)
     approvals: int
     rejections: int
     corrections: int
@@ -135,6 +147,7 @@ def operations_facts(start: datetime, end: datetime, top_vendors: int = 5) -> Op
     start, end = _utc(start), _utc(end)
     postings = postings_in_window(start, end)
     merged = records_merged_in_window(start, end)
+    tickets = tickets_in_window(start, end)
     activity = activity_in_window(start, end)
     events = activity.events
     spend_total, spend_by_vendor = _spend(postings.live, top_vendors)
@@ -147,6 +160,10 @@ def operations_facts(start: datetime, end: datetime, top_vendors: int = 5) -> Op
         spend_by_vendor=spend_by_vendor,
         records_flagged=activity.proposals.get((FLAGGING, RecordsMerge.tool), 0),
         records_merged=merged,
+        requests_routed=sum(tickets.by_queue.values()),
+        requests_routed_automatically=tickets.without_a_person,
+        tickets_withdrawn=tickets.withdrawn,
+        routed_by_queue=tickets.by_queue,
         approvals=activity.decisions.get("approved", 0),
         rejections=activity.decisions.get("rejected", 0),
         corrections=activity.corrections,
@@ -203,7 +220,7 @@ def _pooled(rows: list[AgentMetrics]) -> dict[str, int | float | None]:
 
 def operations_flat(facts: OperationsFacts) -> dict[str, int | float | str | None]:
     """The facts a narrative may state, one key per figure: the counts, ``escalations_<reason>``,
-    ``spend_total_<CUR>``, ``spend_vendor_<i>_<CUR>_total`` and ``_name`` (i from 1 in each
+    ``requests_routed_automatically_share`` and ``routed_<queue>``, ``spend_total_<CUR>``, ``spend_vendor_<i>_<CUR>_total`` and ``_name`` (i from 1 in each
     currency), and ``<workflow>_<case_type>_<figure>`` per agent, its instruction versions pooled.
     Names that only differ in what a key cannot hold share a key, and their figures add up."""
     found: dict[str, int | float | str | None] = {name: getattr(facts, name) for name in COUNTS}
@@ -211,6 +228,11 @@ def operations_flat(facts: OperationsFacts) -> dict[str, int | float | str | Non
     for reason, count in facts.escalations_by_reason.items():
         reasons[f"escalations_{key_part(reason)}"] += count
     found |= dict(sorted(reasons.items()))
+    found["requests_routed_automatically_share"] = _ratio(facts.requests_routed_automatically, facts.requests_routed)
+    queues = Counter[str]()
+    for queue, count in facts.routed_by_queue.items():
+        queues[f"routed_{key_part(queue)}"] += count
+    found |= dict(sorted(queues.items()))
     found |= {f"spend_total_{currency}": total for currency, total in facts.spend_total.items()}
     for currency, group in groupby(facts.spend_by_vendor, key=lambda v: v.currency):
         for rank, vendor in enumerate(group, 1):

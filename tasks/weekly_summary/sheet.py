@@ -82,6 +82,22 @@ def _tickets(facts: WeekFacts, skipped: int) -> list[str]:
     return [*lines, ""]
 
 
+def _requests(ops: OperationsFacts) -> list[str]:
+    """Request triage's week: tickets opened per queue, and how many went without a person."""
+    if not (ops.requests_routed or ops.tickets_withdrawn):
+        return []
+    lines = [
+        "### Requests",
+        "",
+        f"{_n(ops.requests_routed)} requests routed to a queue, {_n(ops.requests_routed_automatically)} of them "
+        f"without a person ({_pct(ops.requests_routed_automatically / ops.requests_routed if ops.requests_routed else None)}); "
+        f"{_n(ops.tickets_withdrawn)} of this week's tickets withdrawn since.",
+        "",
+    ]
+    rows = [[markdown_text(queue), _n(count)] for queue, count in ops.routed_by_queue.items()]
+    return lines + (_table(["queue", "tickets"], rows) if rows else [])
+
+
 def _operations(ops: OperationsFacts) -> list[str]:
     lines = ["### Invoices and spend", ""]
     lines.append(
@@ -98,6 +114,7 @@ def _operations(ops: OperationsFacts) -> list[str]:
             for currency, total in sorted(ops.spend_total.items())
         ]
         lines += _table(["vendor", "currency", "documents", "total"], rows)
+    lines += _requests(ops)
     lines += [
         "### Duplicate records",
         "",

@@ -9,6 +9,7 @@ when their cases end, and the next run reads none of them again."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,12 @@ from sqlalchemy import select
 from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected
 from opsgate.learning.decisions import decide
+from opsgate.learning.replay import replay as replay_version
 from opsgate.models import Proposal
 from opsgate.orchestration.resume import submit
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, ProposalRow, TicketRow
+from opsgate.workflows import workflows
 from tasks.request_triage.models import InboundRequest
 from tasks.request_triage.training import stored_classifier, train_and_store
 from tests.integration.conftest import FlowInThread, wait_for_request
@@ -172,6 +175,16 @@ def test_a_support_mailbox_is_triaged_approved_corrected_and_rejected(
     corrected_text = "Parcel\nMy parcel has not arrived yet, it was due Monday"
     (scored,) = stored_classifier().score([corrected_text])
     assert stored_classifier().version == retrained != version and scored.queue == "returns"
+
+    # Replay, before the new model goes live: the old one disagrees with the correction, the new one
+    # agrees with every approved routing, and both would have routed what people rejected.
+    spec = workflows()["triage"]
+    window = (datetime.now(timezone.utc) - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(minutes=1))
+    before, after = (replay_version(spec, v, *window) for v in (version, retrained))
+    assert (before.cases, before.approved_actions, before.actions_agreed) == (5, 3, 2)
+    assert [(c.field, c.final, c.new) for c in before.changed] == [("queue", "returns", "delivery")]
+    assert (after.approved_actions, after.actions_agreed, after.changed) == (3, 3, [])
+    assert [w.source for w in after.wrong] == [proposed["<c@x>"].source]
 
 
 def test_low_priority_is_routed_on_its_own_once_auto_while_an_enterprise_customer_waits(

@@ -11,6 +11,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -28,11 +29,12 @@ from opsgate.store.db import transaction
 from opsgate.store.tables import PayableRow, ProposalRow, RecordRow, RunRow
 from opsgate.writers.payables import PayablePosting, vendor_key
 from opsgate.writers.records import RecordMerge
+from opsgate.writers.tickets import TicketRouting
 from tasks.weekly_summary.operations import VendorSpend, key_part, operations_facts, operations_flat
 from tests.support.policies import use_policy_variant
 from tests.support.undo import undo_through_gate
 
-INVOICES, DEDUPE = "invoice_extraction", "duplicate_flagging"
+INVOICES, DEDUPE, TRIAGE = "invoice_extraction", "duplicate_flagging", "request_triage"
 RULES, LLM, MATCHER = "rules-v1", "llm-v2", "fellegi-sunter-v1"
 
 
@@ -267,6 +269,10 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, mo
         "postings_reversed": 1,
         "records_flagged": 3,
         "records_merged": 2,
+        "requests_routed": 0,
+        "requests_routed_automatically": 0,
+        "tickets_withdrawn": 0,
+        "requests_routed_automatically_share": None,
         "approvals": 11,
         "rejections": 3,
         "corrections": 2,
@@ -329,12 +335,15 @@ def test_a_quiet_window_has_zeros_and_no_spend_or_agents(opsgate_env: str) -> No
         and facts.escalations_by_reason == {}
         and facts.agents == []
     )
-    assert operations_flat(facts) == dict.fromkeys(
+    assert operations_flat(facts) == {"requests_routed_automatically_share": None} | dict.fromkeys(
         (
             "invoices_posted",
             "postings_reversed",
             "records_flagged",
             "records_merged",
+            "requests_routed",
+            "requests_routed_automatically",
+            "tickets_withdrawn",
             "approvals",
             "rejections",
             "corrections",
@@ -355,3 +364,61 @@ def test_a_quiet_window_has_zeros_and_no_spend_or_agents(opsgate_env: str) -> No
 )
 def test_names_become_key_parts(name: str, part: str) -> None:
     assert key_part(name) == part
+
+
+def _routing(request: str, queue: str, group: str, priority: str = "normal") -> Proposal:
+    routing = TicketRouting(
+        queue=queue, priority=priority, assignee_group=group, request=request, source=f"support/{request}.eml"
+    )
+    return Proposal(
+        workflow=TRIAGE,
+        source=f"support/{request}.eml",
+        case_type="request",
+        tool="tickets.route",
+        payload=routing.model_dump(mode="json"),
+        confidence={"queue": 0.99},
+        context={"priority": priority, "enterprise_customer": False},
+        instruction_version="queues.0123456789ab",
+    )
+
+
+def test_requests_routed_per_queue_and_without_a_person(
+    opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four requests: one approved, one routed on its own (low priority, earned auto), one whose
+    queue a dispatcher corrected, one routed and withdrawn since; and one routed after the week."""
+
+    def change(policy: dict[str, Any]) -> None:
+        policy["autonomy"]["low_priority"] = "auto"
+        policy["approvals"]["groups"]["dispatchers"]["members"].append("dana")
+
+    use_policy_variant(tmp_path / "policies", monkeypatch, change, workflow=TRIAGE)
+    start = datetime.now(timezone.utc)
+    approved, calm = _routing("r1", "billing", "finance-desk"), _routing("r2", "payments", "finance-desk", "low")
+    corrected, withdrawn = _routing("r3", "billing", "finance-desk"), _routing("r4", "orders", "order-desk")
+    run = _gate(
+        TRIAGE,
+        [approved, calm, corrected, withdrawn],
+        edits={corrected.id: {"queue": "technical", "assignee_group": "tech-desk"}},
+    )
+    for proposal in (approved, calm, corrected, withdrawn):
+        executor.execute_one(run.policy, proposal.id)
+    undo_through_gate(withdrawn.id, "lena", "sent to the wrong desk")
+    end = datetime.now(timezone.utc)
+    late = _routing("r5", "billing", "finance-desk")
+    executor.execute_one(_gate(TRIAGE, [late]).policy, late.id)
+
+    facts = operations_facts(start, end)
+    assert (facts.requests_routed, facts.requests_routed_automatically, facts.tickets_withdrawn) == (3, 1, 1)
+    assert facts.routed_by_queue == {"billing": 1, "payments": 1, "technical": 1}
+    found = operations_flat(facts)
+    assert {k: v for k, v in found.items() if k.startswith(("requests_", "routed_", "tickets_"))} == {
+        "requests_routed": 3,
+        "requests_routed_automatically": 1,
+        "tickets_withdrawn": 1,
+        "requests_routed_automatically_share": round(1 / 3, 4),
+        "routed_billing": 1,
+        "routed_payments": 1,
+        "routed_technical": 1,
+    }
+    assert found["corrections"] == 2 and found["request_triage_request_cases"] == 3

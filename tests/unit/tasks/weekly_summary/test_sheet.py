@@ -43,6 +43,10 @@ OPERATIONS = OperationsFacts(
     ],
     records_flagged=5,
     records_merged=7,
+    requests_routed=40,
+    requests_routed_automatically=10,
+    tickets_withdrawn=1,
+    routed_by_queue={"billing": 30, "it <support>": 10},
     approvals=16,
     rejections=4,
     corrections=2,
@@ -80,6 +84,14 @@ def test_store_figures_are_facts_and_the_tables_show_them() -> None:
         "16 documents posted to payables." in texts
         and "Spend posted: 12,450.5 EUR." in texts
         and "7 duplicate records merged." in texts
+        and "40 requests routed to a queue." in texts
+    )
+    assert "40 requests routed to a queue, 10 of them without a person (25.0%)" in sheet.appendix
+    assert "| it \\<support\\> | 10 |" in sheet.appendix, "a queue's name is text in the table"
+    assert (facts["routed_billing"], facts["routed_it_support"], facts["requests_routed_automatically_share"]) == (
+        30,
+        10,
+        0.25,
     )
     page = render_html(render_markdown("Weekly operations summary", summary, sheet), "Weekly operations summary")
     assert "<b>Ltd</b>" not in page and 'href="http://x.example"' not in page and page.count("<img ") == 1
