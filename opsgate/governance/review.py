@@ -97,6 +97,14 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
         if review.decision == "reject" and not review.reason.strip():
             found.append(f"rejecting {row.source} needs a reason")
         if review.decision != "reject":
+            writer = action_writer(row.tool)
+            fixed = sorted(set(review.fields) & writer.fixed) if writer else []
+            if fixed:
+                found.append(
+                    f"{row.source}: {', '.join(fixed)} say{'s' if len(fixed) == 1 else ''} what the action is about "
+                    "and cannot be edited; reject the proposal instead"
+                )
+                continue
             try:
                 payload = _approved_payload(session, row, review)
             except ValidationError as exc:

@@ -31,6 +31,7 @@ from opsgate.web.page_reading import Span
 from opsgate.web.previews import PreviewUnavailable
 from opsgate.web.rendering import page
 from opsgate.web.sessions import Visitor
+from opsgate.writers import action_writer
 
 router = APIRouter()
 SURE = 0.95  # "approve all above": a proposal every one of whose values is at least this sure
@@ -79,11 +80,13 @@ def fields(proposal: Proposal) -> list[Field]:
     reasons: dict[str, list[str]] = {}
     for escalation in proposal.escalations:
         reasons.setdefault(escalation.field or "", []).append(escalation.describe())
+    writer = action_writer(proposal.tool)
+    fixed = writer.fixed if writer else frozenset()
     shown = [
         Field(
             name=name,
             value=_text(value),
-            editable=value is None or isinstance(value, (str, int, float)),
+            editable=(value is None or isinstance(value, (str, int, float))) and name not in fixed,
             confidence=proposal.confidence.get(name),
             reasons=reasons.get(name, []),
         )
@@ -232,14 +235,16 @@ def _proposal(found: PendingRequest, proposal_id: str) -> Proposal:
 
 @router.get("/requests/{request_id}/proposals/{proposal_id}/source")
 def source(request: Request, request_id: int, proposal_id: str, who: Visitor = Depends(signed_in)) -> Response:
-    """The source beside the proposal: the document with each value's place marked, or the records
-    a merge folds together."""
+    """The source beside the proposal: the document with each value's place marked, the records
+    a merge folds together, or the message a routing was proposed from (as the case kept it: its
+    text, not the raw MIME, which a person cannot read and a browser must never interpret)."""
     found = _mine(request_id, who)
     proposal = _proposal(found, proposal_id)
     values = {f.name: f.value for f in fields(proposal) if f.editable}
     records = proposal.inputs.get("records") if isinstance(proposal.inputs.get("records"), list) else None
     report = draft(proposal)
-    located = records is None and report is None and proposal.source
+    message = proposal.inputs if isinstance(proposal.inputs.get("text"), str) and "request" in proposal.inputs else None
+    located = records is None and report is None and message is None and proposal.source
     preview = request.app.state.previewer.locate(Path(proposal.source), values) if located else None
     segments = marked(preview.text or "", preview.spans) if preview is not None and preview.kind == "text" else []
     context = {
@@ -247,6 +252,7 @@ def source(request: Request, request_id: int, proposal_id: str, who: Visitor = D
         "proposal": proposal,
         "preview": preview,
         "records": records,
+        "message": message,
         "segments": segments,
         "draft": report,
     }

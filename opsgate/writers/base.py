@@ -19,6 +19,9 @@ class Writer(ABC):
     undo_tool: ClassVar[str]
     table: ClassVar[str]
     payload_model: ClassVar[type[BaseModel]]
+    # Fields that say what the action is about, not what it does (the request a ticket is for): an
+    # approver who edits one is refused at the gate, so an edit cannot point an approval at another thing.
+    fixed: ClassVar[frozenset[str]] = frozenset()
 
     def check(self, session: Session, payload: Any) -> list[str]:
         """Why this action cannot be written, as far as the store can tell before it is approved

@@ -57,6 +57,7 @@ class TicketsRoute(Writer):
     undo_tool: ClassVar[str] = "tickets.withdraw"
     table: ClassVar[str] = "tickets"
     payload_model: ClassVar[type[BaseModel]] = TicketRouting
+    fixed: ClassVar[frozenset[str]] = frozenset({"request", "subject", "sender", "source"})
 
     def check(self, session: Session, payload: TicketRouting) -> list[str]:
         existing = live_ticket(session, payload.request)

@@ -24,7 +24,7 @@ from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, PayableRow
 from tests.integration.conftest import FlowInThread, wait_for_request, wait_for_the_next_request
 from tests.support.batches import write_inbox
-from tests.support.browser import require_browser
+from tests.support.browser import chromium, sign_in
 from tests.support.einvoices import cii_invoice
 from tests.support.pdf_builder import pdf_with_attachment
 from tests.support.policies import use_policy_variant
@@ -77,15 +77,8 @@ def _inbox(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def browser(flow_env: str) -> Iterator[Browser]:
-    chromium = require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        started = playwright.chromium.launch(executable_path=str(chromium))
-        try:
-            yield started
-        finally:
-            started.close()
+    with chromium() as started:
+        yield started
 
 
 @pytest.fixture
@@ -110,14 +103,7 @@ class Keys:
 
 
 def _sign_in(browser: Browser, base: str, name: str) -> Page:
-    page = browser.new_page(viewport={"width": 1500, "height": 950})
-    page.goto(f"{base}/")
-    assert page.url.startswith(f"{base}/login"), "a visitor who is not signed in is sent to sign in"
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Password").press("Enter")
-    page.wait_for_url(f"{base}/")
-    return page
+    return sign_in(browser, base, name, PASSWORD)
 
 
 def _events(event: str) -> list[AuditRow]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from prefect.events.worker import EventsWorker
@@ -19,6 +20,9 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from opsgate.orchestration.server import ensure_local_server, local_server_status, stop_local_server
 from opsgate.settings import get_settings
 from tests.support.processes import free_port
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -37,6 +41,32 @@ def require_browser() -> Path:
             pytest.fail(f"OPSGATE_REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
     return CHROMIUM
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright; closed on the way out."""
+    executable = require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        started = playwright.chromium.launch(executable_path=str(executable))
+        try:
+            yield started
+        finally:
+            started.close()
+
+
+def sign_in(browser: Browser, base: str, name: str, password: str) -> Page:
+    """A new page of the review screen at ``base``, signed in as ``name`` with a local account."""
+    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    page.goto(f"{base}/")
+    assert page.url.startswith(f"{base}/login"), "a visitor who is not signed in is sent to sign in"
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_label("Password").press("Enter")
+    page.wait_for_url(f"{base}/")
+    return page
 
 
 def _reap(pid: int, timeout: float) -> None:

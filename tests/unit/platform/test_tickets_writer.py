@@ -1,8 +1,9 @@
 """The tickets writer and the values a policy holds a write to, on real stores: a request is
 routed once (a second routing is refused, by the check the gate runs and at the write), a ticket
 withdrawn is kept and marked and the request can be routed again; a queue or group the policy does
-not list is escalated as out of policy, whether the agent proposed it or an approver typed it; a
-policy that lists values for a read, or for a field the write does not have, is refused."""
+not list is escalated as out of policy, whether the agent proposed it or an approver typed it; the
+request a ticket is for cannot be edited at the gate; a policy that lists values for a read, or for
+a field the write does not have, is refused."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
-from opsgate.errors import ExecutionError, PolicyError
+from opsgate.cli.approvals import answer_for
+from opsgate.errors import ApprovalRejected, ExecutionError, PolicyError
+from opsgate.governance import requests, runs
+from opsgate.learning.decisions import decide
+from opsgate.learning.governing import governing
 from opsgate.models import EscalationReason, Proposal, Route
 from opsgate.policy.engine import route
 from opsgate.policy.loader import load_policy_file
@@ -118,3 +123,17 @@ def test_the_queues_of_the_settings_and_the_values_of_the_write_are_kept_the_sam
     data["tools"]["tickets.route"]["values"]["assignee_group"].append("legal-desk")
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     assert "legal" in load_policy_file(path).tools["tickets.route"].values["queue"]
+
+
+def test_an_approver_cannot_point_a_routing_at_another_request(store: StoreProbe) -> None:
+    """The request a ticket is for is what the approval is about: an edit to it (to route a request
+    a second time under another id) is refused at the gate, while the queue may be corrected."""
+    run = runs.start_run(governing(WORKFLOW), "test")
+    proposal = _proposal()
+    runs.check_policy(run, [proposal])
+    request = requests.open_request(WORKFLOW, run.id, "flow-run-1", "approval-1", [proposal], requests.deadline_in(600))
+    for field, value in (("request", "<other@example.com>"), ("source", "support/2.eml")):
+        with pytest.raises(ApprovalRejected, match=f"{field} says what the action is about and cannot be edited"):
+            decide(request.id, answer_for(request, "alice", edits={proposal.id: {field: value}}))
+    (decision,) = decide(request.id, answer_for(request, "alice", edits={proposal.id: {"queue": "payments"}}))
+    assert decision.proposal_id == proposal.id and len(store.events("approval_refused")) == 2

@@ -54,7 +54,9 @@ def test_each_case_against_where_people_put_its_request(tmp_path: Path) -> None:
     found = compare_outcomes(path, cases)
     by_source = {c.case.source: c for c in found.cases}
     assert (by_source["mail/1.eml"].fields, by_source["mail/1.eml"].wrong) == ({"queue": True}, None)
-    assert by_source["mail/2.eml"].wrong is not None and "people put it in returns" in by_source["mail/2.eml"].wrong.what
+    assert (
+        by_source["mail/2.eml"].wrong is not None and "people put it in returns" in by_source["mail/2.eml"].wrong.what
+    )
     assert by_source["mail/3.eml"].wrong is not None and "routed it nowhere" in by_source["mail/3.eml"].wrong.what
     escalated = by_source["export.csv#7"]
     assert (escalated.outcome, escalated.people_wrote, escalated.wrong) == ("not routed", False, None)
