@@ -59,23 +59,31 @@ def read(
         float, typer.Option(min=0.0, max=1.0, help="The queue confidence below which a request is escalated.")
     ] = 0.9,
 ) -> None:
-    """Triage requests with the newest classifier the store holds. Writes nothing."""
+    """Triage requests with the policy's backend: the newest classifier the store holds, once one is
+    trained. Writes nothing."""
+    from opsgate import load_policy, workflow_settings
     from tasks.request_triage.inbound import read_requests
-    from tasks.request_triage.training import stored_classifier
-    from tasks.request_triage.triaging import triage_all
+    from tasks.request_triage.routers import router_for
+    from tasks.request_triage.triaging import Classifier, triage_all
+    from tasks.request_triage.workflow import SPEC, WORKFLOW
 
-    classifier = stored_classifier()
+    router = router_for(workflow_settings(SPEC, load_policy(WORKFLOW)))
+    if not isinstance(router, Classifier):
+        stderr.print(
+            f"no request classifier is trained: routing with {terminal_text(router.version)} from the policy; "
+            "`opsgate triage train --history FILE` learns the team's own queues"
+        )
     with Progress(console=stderr, transient=True, disable=len(paths) < 2 or not sys.stderr.isatty()) as progress:
         task = progress.add_task("reading", total=len(paths))
         requests = read_requests(paths, lambda done: progress.update(task, completed=done))
-    results = triage_all(requests, classifier, route_at)
+    results = triage_all(requests, router, route_at)
     if json:
         import json as json_module
 
         sys.stdout.write("".join(json_module.dumps(r.contract(), ensure_ascii=False) + "\n" for r in results))
         return
     table = Table(
-        "id", "status", "queue", "confidence", "priority", "language", "escalations / error", title=classifier.version
+        "id", "status", "queue", "confidence", "priority", "language", "escalations / error", title=router.version
     )
     for r in results:
         problems = r.error or "; ".join(e.describe() for e in r.escalations)

@@ -9,7 +9,7 @@ approver's edit to. The validator below keeps the two the same, so neither can d
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
@@ -21,11 +21,22 @@ class Queue(BaseModel):
 
     description: str = Field(min_length=1, description="What belongs here, in the words a dispatcher would use.")
     owner_group: str = Field(min_length=1, max_length=100, description="The group that picks its requests up.")
+    keywords: list[str] = Field(
+        default_factory=list, description="Words that put a request here, for the rules backend (no history yet)."
+    )
 
 
 class TriageSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    backend: Literal["model", "rules", "llm", "auto"] = Field(
+        "auto",
+        description=(
+            "Who proposes the queue: the classifier trained from the team's routing, the queues' keywords, an LLM "
+            "from the queues' descriptions, or auto: the classifier once trained, else the LLM when one is "
+            "configured, else the keywords."
+        ),
+    )
     queues: dict[str, Queue] = Field(min_length=1, description="Where requests may be routed, by name.")
     customers: Path | None = Field(
         None,

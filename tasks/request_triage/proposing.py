@@ -18,7 +18,7 @@ from opsgate import Escalation, EscalationReason, Proposal, TicketRouting
 from tasks.request_triage.customers import Customers
 from tasks.request_triage.models import InboundRequest, Triage
 from tasks.request_triage.policy import ROUTE_TOOL, TriageSettings
-from tasks.request_triage.triaging import Classifier, triage_all
+from tasks.request_triage.triaging import Router, triage_all
 from tasks.request_triage.workflow import WORKFLOW
 
 REQUEST = "request"  # the workflow's own case type; the policy narrows it (low_priority, enterprise_customer)
@@ -27,14 +27,14 @@ OUT_OF_SCOPE = "out_of_scope"  # a request no queue claims: escalated, never rou
 
 def propose_all(
     requests: Sequence[InboundRequest],
-    classifier: Classifier,
+    router: Router,
     settings: TriageSettings,
     customers: Customers,
     keep_text: bool,
 ) -> list[Proposal]:
     """One proposal per request, in order; a request that could not be read is a failed case."""
     per_source = Counter(r.source for r in requests)
-    triaged = triage_all(requests, classifier, route_at=0.0)  # the policy, not a fixed line, decides what a person sees
+    triaged = triage_all(requests, router, route_at=0.0)  # the policy, not a fixed line, decides what a person sees
     return [
         proposal_for(
             r, t, settings, customers, keep_text, r.source if per_source[r.source] == 1 else f"{r.source}#{r.id}"
@@ -100,7 +100,7 @@ def proposal_for(
         inputs["text"] = request.text
     return Proposal(
         **common,
-        case_type=REQUEST if triage.queue is not None else OUT_OF_SCOPE,
+        case_type=OUT_OF_SCOPE if any(e.reason == EscalationReason.OUT_OF_SCOPE for e in escalations) else REQUEST,
         tool=ROUTE_TOOL if payload is not None else None,
         payload=payload,
         summary=f"{triage.queue or 'no queue'}, {triage.priority} priority: {request.subject or triage.note}"[:300],

@@ -22,7 +22,7 @@ from tasks.request_triage.customers import policy_customers
 from tasks.request_triage.inbound import read_requests
 from tasks.request_triage.models import InboundRequest
 from tasks.request_triage.proposing import propose_all
-from tasks.request_triage.training import stored_classifier
+from tasks.request_triage.routers import router_for
 from tasks.request_triage.workflow import SPEC
 
 logger = logging.getLogger(__name__)
@@ -69,11 +69,12 @@ def settle_mailbox(run: Run, name: str) -> None:
 
 @task(name="propose-routings", cache_policy=NO_CACHE)
 def propose_routings(run: Run, requests: list[InboundRequest]) -> list[Proposal]:
-    """Score every request with the store's newest classifier and propose where each goes."""
+    """Route every request with the policy's backend (the store's newest classifier once one is
+    trained) and propose where each goes."""
     settings = workflow_settings(SPEC, run.policy)
     proposals = propose_all(
         requests,
-        stored_classifier(),
+        router_for(settings),
         settings,
         policy_customers(settings.customers),
         run.policy.logging.store_documents,

@@ -52,12 +52,18 @@ def train_and_store(rows: Sequence[InboundRequest], queue_column: str, origin: s
     return save_trained(WORKFLOW, KIND, model.to_arrays(), report), report
 
 
+def stored_classifier_or_none() -> Classifier | None:
+    """The newest classifier the store holds, checked; None when none was trained."""
+    stored = latest_trained(WORKFLOW, KIND)
+    return None if stored is None else Classifier(QueueModel.from_arrays(stored.arrays), stored.version)
+
+
 def stored_classifier() -> Classifier:
     """The newest classifier the store holds, checked; a clear error when none was trained."""
-    stored = latest_trained(WORKFLOW, KIND)
-    if stored is None:
+    classifier = stored_classifier_or_none()
+    if classifier is None:
         raise ConfigurationError(
             "no request classifier in the store: train one with `opsgate triage train --history FILE` "
             "(past requests with `text` and `queue` columns)"
         )
-    return Classifier(QueueModel.from_arrays(stored.arrays), stored.version)
+    return classifier

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from opsgate import ConfigurationError, Escalation, EscalationReason
 from tasks.request_triage.classifier import QueueModel, Scored
@@ -22,6 +23,27 @@ from tasks.request_triage.signals import priority, to_the_router, without_instru
 
 ROUTE_AT = 0.9  # the confidence a queue needs to go on without a second look, until the policy says
 _QUOTED = 140
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where a router puts one request: a queue with its confidence and the reasons, or no queue
+    and why none fits; a note it drafted (checked against the request), if it drafts one."""
+
+    queue: str | None
+    confidence: float
+    reasons: list[str]
+    out_of_scope: str | None = None
+    note: str | None = None
+    failure: str | None = None  # the router could not answer (a model out of reach): a person routes it
+
+
+class Router(Protocol):
+    """What proposes the queue: the learnt classifier, the policy's keywords, or an LLM."""
+
+    version: str
+
+    def route(self, requests: Sequence[InboundRequest]) -> list[Routed]: ...
 
 
 @dataclass(frozen=True)
@@ -54,40 +76,56 @@ class Classifier:
     def score(self, texts: Sequence[str]) -> list[Scored]:
         return self.model.score(texts, encoder().encode(texts))
 
+    def route(self, requests: Sequence[InboundRequest]) -> list[Routed]:
+        return [
+            Routed(
+                queue=scored.queue if why is None else None,
+                confidence=scored.probability,
+                reasons=[f"words like {', '.join(repr(w) for w in scored.words)}"] if scored.words else [],
+                out_of_scope=why,
+            )
+            for scored in self.score([r.text for r in requests])
+            for why in [self.model.why_out_of_scope(scored)]
+        ]
 
-def triage_all(requests: Sequence[InboundRequest], classifier: Classifier, route_at: float = ROUTE_AT) -> list[Triage]:
-    """One proposal per request, in order; the model scores the readable ones in one pass."""
+
+def triage_all(requests: Sequence[InboundRequest], router: Router, route_at: float = ROUTE_AT) -> list[Triage]:
+    """One proposal per request, in order; the router sees the readable ones in one pass, each
+    with what it says to its router set aside (what the queue and priority are read from)."""
     readable = [r for r in requests if r.error is None]
-    read = {id(r): without_instructions(r.text) or r.text for r in readable}  # what the queue and priority see
-    scored = dict(zip(read, classifier.score(list(read.values())), strict=True))
+    read = [r.model_copy(update={"text": without_instructions(r.text) or r.text}) for r in readable]
+    routed = dict(zip(map(id, readable), zip(read, router.route(read), strict=True), strict=True))
     return [
-        _triage(r, read[id(r)], scored[id(r)], classifier, route_at)
+        _triage(r, *routed[id(r)], router.version, route_at)
         if r.error is None
-        else Triage(source=r.source, id=r.id, status="error", error=r.error, instruction_version=classifier.version)
+        else Triage(source=r.source, id=r.id, status="error", error=r.error, instruction_version=router.version)
         for r in requests
     ]
 
 
-def _triage(request: InboundRequest, read: str, scored: Scored, classifier: Classifier, route_at: float) -> Triage:
-    level, why_level = priority(read)
+def _triage(request: InboundRequest, read: InboundRequest, routed: Routed, version: str, route_at: float) -> Triage:
+    level, why_level = priority(read.text)
     entities = find_entities(request.text)
     escalations: list[Escalation] = []
-    queue: str | None = scored.queue
     reasons = {"priority": why_level}
-    why = classifier.model.why_out_of_scope(scored)
-    if why is not None:
+    if routed.failure is not None:
+        escalations.append(Escalation(reason=EscalationReason.TOOL_FAILURE, field="queue", detail=routed.failure))
+    elif routed.out_of_scope is not None or routed.queue is None:
         escalations.append(
-            Escalation(reason=EscalationReason.OUT_OF_SCOPE, field="queue", detail=f"no queue claims it: {why}")
+            Escalation(
+                reason=EscalationReason.OUT_OF_SCOPE,
+                field="queue",
+                detail=f"no queue claims it: {routed.out_of_scope or 'the router chose none'}",
+            )
         )
-        queue = None
     else:
-        reasons["queue"] = [f"words like {', '.join(repr(w) for w in scored.words)}"] if scored.words else []
-        if scored.probability < route_at:
+        reasons["queue"] = routed.reasons
+        if routed.confidence < route_at:
             escalations.append(
                 Escalation(
                     reason=EscalationReason.LOW_CONFIDENCE,
                     field="queue",
-                    detail=f"{scored.queue} at {scored.probability:.2f}, below {route_at:.2f}",
+                    detail=f"{routed.queue} at {routed.confidence:.2f}, below {route_at:.2f}",
                 )
             )
     instructions = to_the_router(request.text)
@@ -99,15 +137,15 @@ def _triage(request: InboundRequest, read: str, scored: Scored, classifier: Clas
         source=request.source,
         id=request.id,
         status="escalated" if escalations else "ok",
-        queue=queue,
+        queue=routed.queue if routed.out_of_scope is None and routed.failure is None else None,
         priority=level,  # type: ignore[arg-type]
         language=language_of(request.text),
-        confidence=round(scored.probability, 4),
+        confidence=round(routed.confidence, 4),
         entities=entities,
-        note=note(entities, read),
+        note=routed.note or note(entities, read.text),
         escalations=escalations,
         reasons=reasons,
-        instruction_version=classifier.version,
+        instruction_version=version,
     )
 
 

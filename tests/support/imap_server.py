@@ -127,13 +127,15 @@ def dovecot(root: Path) -> Iterator[ImapServer]:
     owner = pwd.getpwnam("mail")
     mail = Path(tempfile.mkdtemp(prefix="opsgate-maildir-"))
     os.chown(mail, owner.pw_uid, owner.pw_gid)
-    (root / "run").mkdir(exist_ok=True)
+    # Dovecot's sockets live under base_dir, whose path must fit a socket address (108 bytes): a
+    # short directory of its own, not the test's, whose name grows with the test's and the worker's
+    run = Path(tempfile.mkdtemp(prefix="opsgate-dovecot-"))
     (root / "state").mkdir(exist_ok=True)
     (root / "dovecot.conf").write_text(
         f"""
 protocols = imap
 listen = 127.0.0.1
-base_dir = {root / "run"}
+base_dir = {run}
 state_dir = {root / "state"}
 log_path = {root / "dovecot.log"}
 ssl = yes
@@ -179,3 +181,4 @@ namespace inbox {{
     finally:
         server.stop()
         shutil.rmtree(mail, ignore_errors=True)
+        shutil.rmtree(run, ignore_errors=True)

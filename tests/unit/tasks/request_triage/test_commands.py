@@ -7,9 +7,11 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
+from tests.support.policies import use_policy_variant
 from tests.unit.tasks.request_triage.helpdesk import HISTORY
 
 KEYS = {"source", "id", "status", "queue", "priority", "language", "confidence", "entities", "note", "escalations"}
@@ -25,8 +27,27 @@ def _history(path: Path) -> Path:
     return path
 
 
-def test_triage_before_training_says_how_to_train(opsgate_env: str, tmp_path: Path) -> None:
+def test_triage_before_training_says_how_to_train(
+    opsgate_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Untrained, the shipped policy's keywords route (and it says so); a policy without keywords
+    or a model leaves nothing to route with, and says how to train."""
     (tmp_path / "a.txt").write_text("Where is my parcel?", encoding="utf-8")
+    result = CliRunner().invoke(app, ["triage", str(tmp_path / "a.txt"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "no request classifier is trained" in result.stderr and "opsgate triage train --history FILE" in result.stderr
+    )
+    (line,) = [json.loads(text) for text in result.stdout.splitlines()]
+    assert line["queue"] == "orders" and line["instruction_version"].startswith("keywords.")
+
+    policies = tmp_path / "policies"
+    use_policy_variant(
+        policies,
+        monkeypatch,
+        lambda p: [q.pop("keywords") for q in p["settings"]["queues"].values()],
+        workflow="request_triage",
+    )
     result = CliRunner().invoke(app, ["triage", str(tmp_path / "a.txt"), "--json"])
     assert result.exit_code != 0 and "opsgate triage train --history FILE" in result.output
 
