@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import or_, select
@@ -100,27 +101,40 @@ def take(workflow: str, name: str, mailbox: Mailbox, run_id: str) -> list[MailMe
     return _offered(workflow, account, run_id)
 
 
+def _earlier(session: Session, workflow: str, account: str, key: str) -> MailMessageRow | None:
+    """The message taken before under this key (Message-ID, or the digest of its bytes)."""
+    query = select(MailMessageRow).where(
+        MailMessageRow.workflow == workflow, MailMessageRow.account == account, MailMessageRow.message_key == key
+    )
+    return session.execute(query.order_by(MailMessageRow.id).limit(1)).scalar_one_or_none()
+
+
 def _take_one(
     box: imap.Session, workflow: str, name: str, mailbox: Mailbox, envelope: imap.Envelope, run_id: str
 ) -> None:
+    """Take one new UID: keep it, refuse it (too large, a copy), or, when the folder was rebuilt
+    (another UIDVALIDITY) and this is a message taken before, follow it to its new UID. A copy with
+    a Message-ID is told from its envelope, before its bytes are fetched."""
     account = _account(mailbox)
     limit = get_settings().max_message_bytes
-    raw = box.fetch(envelope.uid) if envelope.size <= limit else None
+    with transaction() as session:
+        known = _earlier(session, workflow, account, envelope.message_id) if envelope.message_id else None
+        if known is not None and known.uidvalidity != box.uidvalidity:
+            _renumber(session, box, mailbox, known, envelope.uid)
+            return
+    raw = box.fetch(envelope.uid) if envelope.size <= limit and known is None else None
     digest = hashlib.sha256(raw).hexdigest() if raw is not None else None
     key = envelope.message_id or (f"sha256:{digest}" if digest else f"uid:{box.uidvalidity}:{envelope.uid}")
     path = None
     with transaction() as session:
-        earlier = session.execute(
-            select(MailMessageRow.id).where(
-                MailMessageRow.workflow == workflow,
-                MailMessageRow.account == account,
-                MailMessageRow.message_key == key,
-            )
-        ).first()
-        if raw is None:
+        earlier = known or (_earlier(session, workflow, account, key) if digest else None)
+        if earlier is not None and earlier.uidvalidity != box.uidvalidity:
+            _renumber(session, box, mailbox, earlier, envelope.uid)
+            return
+        if earlier is not None:
+            state, reason = REFUSING, f"a copy of message {earlier.id}, taken before (the same {_named(key)})"
+        elif raw is None:
             state, reason = REFUSING, f"{envelope.size} bytes, over the limit of {limit} (max_message_bytes)"
-        elif earlier is not None:
-            state, reason = REFUSING, f"a copy of message {earlier[0]}, taken before (the same {_named(key)})"
         else:
             state, reason = TAKEN, None
             path = _keep(workflow, name, box.uidvalidity, envelope.uid, raw)
@@ -143,6 +157,16 @@ def _take_one(
         _audit(session, row, AuditEvent.MAIL_TAKEN if state == TAKEN else AuditEvent.MAIL_REFUSED)
     if reason:
         logger.warning("message %s of %s is refused: %s", envelope.uid, mailbox.address, reason)
+
+
+def _renumber(session: Session, box: imap.Session, mailbox: Mailbox, row: MailMessageRow, uid: int) -> None:
+    """The folder was rebuilt and this message, taken before, has a new UID: the row follows it
+    (no second case). One whose cases have ended, back in the folder, is moved out again at once."""
+    before = f"{row.uidvalidity}/{row.uid}"
+    row.uidvalidity, row.uid = box.uidvalidity, uid
+    _audit(session, row, AuditEvent.MAIL_RENUMBERED, was=before)
+    if row.state in (SETTLED, REFUSED):
+        box.move(uid, mailbox.done_folder if row.state == SETTLED else mailbox.refused_folder)
 
 
 def _named(key: str) -> str:
@@ -232,8 +256,12 @@ def mailbox_named(run: Run, name: str) -> Mailbox:
 
 
 def settle_for(run: Run, name: str) -> Settled | None:
-    """Settle the run's mailbox at the end of a run (or at once, for what it refused). A mailbox out of
+    """Settle the run's mailbox at the end of a run (or at once, for what it refused), and forget
+    the kept bytes of messages settled longer ago than the policy keeps documents. A mailbox out of
     reach now leaves its messages where they are: the next run's look moves them (None)."""
+    forgotten = forget(run.workflow, name, run.policy.logging.retention_days)
+    if forgotten:
+        logger.info("%d messages of %s kept past %d days forgotten", forgotten, name, run.policy.logging.retention_days)
     try:
         settled = settle(run.workflow, name, mailbox_named(run, name))
     except InputError as exc:
@@ -241,6 +269,33 @@ def settle_for(run: Run, name: str) -> Settled | None:
         return None
     logger.info("%d messages moved out of %s, %d refused", settled.moved, name, settled.refused)
     return settled
+
+
+def forget(workflow: str, name: str, retention_days: int, now: datetime | None = None) -> int:
+    """Delete the kept bytes (and the parts read from them) of the mailbox's messages settled or
+    refused more than ``retention_days`` ago; each row stays, with its UID, Message-ID and digest,
+    so the message is still never read twice, and each forgetting is audited."""
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=retention_days)
+    with transaction() as session:
+        rows = list(
+            session.execute(
+                select(MailMessageRow).where(
+                    MailMessageRow.workflow == workflow,
+                    MailMessageRow.mailbox == name,
+                    MailMessageRow.state.in_((SETTLED, REFUSED)),
+                    MailMessageRow.settled_at < cutoff,
+                    MailMessageRow.path.is_not(None),
+                )
+            ).scalars()
+        )
+        for row in rows:
+            assert row.path is not None
+            kept = Path(row.path)
+            shutil.rmtree(kept.with_suffix(""), ignore_errors=True)
+            kept.unlink(missing_ok=True)  # a crash after this: the next look finds no file and records
+            _audit(session, row, AuditEvent.MAIL_FORGOTTEN, retention_days=str(retention_days))
+            row.path = None
+    return len(rows)
 
 
 def _settle(box: imap.Session, workflow: str, name: str, mailbox: Mailbox) -> Settled:

@@ -68,6 +68,10 @@ class AuditEvent(StrEnum):
     MAIL_TAKEN = "mail_taken"  # a message was read from a mailbox and kept, before any case was made of it
     MAIL_REFUSED = "mail_refused"  # a message will not be read (too large, a copy, nothing the workflow reads)
     MAIL_MOVED = "mail_moved"  # a message left the mailbox's folder: its cases ended, or it was refused
+    MAIL_RENUMBERED = (
+        "mail_renumbered"  # the folder was rebuilt (a new UIDVALIDITY): a message taken before has a new UID
+    )
+    MAIL_FORGOTTEN = "mail_forgotten"  # the kept bytes of a message whose cases ended passed the retention period
 
 
 def _content(row: AuditRow) -> dict[str, Any]:

@@ -7,6 +7,7 @@ where a person finds them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -130,6 +131,17 @@ def test_a_message_is_read_once_kept_and_moved_when_its_case_ends(server: ImapSe
     assert [(e.data["uid"], e.data["folder"]) for e in _events("mail_moved")] == [(2, "Refused"), (1, "Processed")]
     (refused,) = _events("mail_refused")
     assert refused.data["reason"] == "the attachment is a delivery note, not an invoice"
+
+    # Retention: the kept bytes go once the policy's days have passed since the message settled;
+    # the rows stay, so the messages are still never read again.
+    kept = [m.path for m in taken]
+    assert mailbox.forget(WORKFLOW, NAME, 30) == 0 and all(path.exists() for path in kept)
+    later = datetime.now(timezone.utc) + timedelta(days=31)
+    assert mailbox.forget(WORKFLOW, NAME, 30, now=later) == 2
+    assert not any(path.exists() for path in kept) and not taken[0].parts.exists()
+    assert sorted(e.data["uid"] for e in _events("mail_forgotten")) == [1, 2]
+    assert mailbox.forget(WORKFLOW, NAME, 30, now=later) == 0
+    assert mailbox.take(WORKFLOW, NAME, box, runs.start_run(governing(WORKFLOW), "test").id) == []
     with transaction() as session:
         assert audit.verify(session).ok
 
@@ -173,6 +185,45 @@ def test_a_crash_on_either_side_of_a_case_makes_no_second_case(
     assert mailbox.take(WORKFLOW, NAME, box, after.id) == [], "the next look moves it and reads nothing"
     assert server.uids() == [] and server.uids("Processed") == [1]
     assert len(_statuses()) == 1 and len(_events("mail_taken")) == 1
+
+
+def test_a_rebuilt_folder_is_not_read_again(server: ImapServer) -> None:
+    """A restore or migration of the mail store numbers the folder anew (another UIDVALIDITY): a
+    message taken before follows its new UID, with no second case, whether its case is still open
+    or has ended (then it is moved out again); a copy is still a copy, told from its Message-ID
+    without fetching it."""
+    for n, lines in enumerate((US_INVOICE, DE_INVOICE), start=1):
+        server.append(_invoice_mail(lines, f"Invoice {n}", message_id=f"<inv-{n}@vendor.example>"))
+    box = _mailbox(server)
+    run = runs.start_run(governing(WORKFLOW), "test")
+    first, second = mailbox.take(WORKFLOW, NAME, box, run.id)
+    (proposal,) = _propose(run, first)
+    request = requests.open_request(WORKFLOW, run.id, "no-flow-run", "test-1", [proposal], requests.deadline_in(600))
+    decisions.decide(request.id, answer_for(request, "alice", {proposal.id: "not ours"}))
+    _propose(run, second)  # its case waits for a person
+    assert mailbox.settle(WORKFLOW, NAME, box) == mailbox.Settled(moved=1, refused=0)
+    with imap.session(box) as session:
+        before = session.uidvalidity
+
+    server.append(first.path.read_bytes())  # the ended one comes back with the restore
+    server.rebuild_inbox()
+    server.append(_invoice_mail(US_INVOICE, "Invoice 1 again", message_id="<inv-1@vendor.example>"))  # a true copy
+    with imap.session(box) as session:
+        assert session.uidvalidity != before, "the folder was numbered anew"
+    assert mailbox.take(WORKFLOW, NAME, box, runs.start_run(governing(WORKFLOW), "test").id) == []
+    assert len(_statuses()) == 2, "no second case of either message"
+    renumbered = _events("mail_renumbered")
+    assert sorted(e.data["message_key"] for e in renumbered) == ["<inv-1@vendor.example>", "<inv-2@vendor.example>"]
+    refused = _events("mail_refused")
+    assert [r.data["reason"] for r in refused] == [
+        f"a copy of message {first.id}, taken before (the same Message-ID)"
+    ] and refused[0].data["digest"] is None, "the copy was told from its envelope, not fetched"
+    assert server.uids("Processed") == [1, 2] and server.uids("Refused") == [1]
+    (left,) = server.uids()
+    with transaction() as session:
+        row = session.get(MailMessageRow, second.id)
+        assert row is not None and (row.uid, row.state) == (left, "taken"), "the open one followed its new UID"
+        assert audit.verify(session).ok
 
 
 def test_a_copy_and_an_oversized_message_are_refused_with_their_reasons(

@@ -35,7 +35,15 @@ class ImapServer:
     imap_port: int
     imaps_port: int
     cert: Path
+    maildir: Path
     process: subprocess.Popen[bytes] | None = None
+
+    def rebuild_inbox(self) -> None:
+        """What a restore or a migration of the mail store does: the inbox's UID list and indexes
+        are gone, so Dovecot numbers its messages anew under another UIDVALIDITY."""
+        inbox = self.maildir / USER
+        for kept in [inbox / "dovecot-uidlist", *inbox.glob("dovecot.index*")]:
+            kept.unlink(missing_ok=True)
 
     def client(self) -> imaplib.IMAP4_SSL:
         context = ssl.create_default_context(cafile=str(self.cert))
@@ -121,12 +129,12 @@ def dovecot(root: Path) -> Iterator[ImapServer]:
         check=True,
         capture_output=True,
     )  # fmt: skip
-    server = ImapServer(root, _free_port(), _free_port(), cert)
     # Dovecot will not deliver as root: the Maildir belongs to Debian's `mail` user, outside the
     # test's directory (which only root may enter)
     owner = pwd.getpwnam("mail")
     mail = Path(tempfile.mkdtemp(prefix="opsgate-maildir-"))
     os.chown(mail, owner.pw_uid, owner.pw_gid)
+    server = ImapServer(root, _free_port(), _free_port(), cert, mail)
     # Dovecot's sockets live under base_dir, whose path must fit a socket address (108 bytes): a
     # short directory of its own, not the test's, whose name grows with the test's and the worker's
     run = Path(tempfile.mkdtemp(prefix="opsgate-dovecot-"))
