@@ -24,6 +24,12 @@ of at most ``MEMORY`` of them) and a second line, on the likeness of a request t
 the likeness below which at most ``FAR_LOST_AT_MOST`` of the routed requests fall, each measured
 against the others (leave one out). Below it the request is out of scope too.
 
+The routed requests most alike in meaning vote too: the ``NEIGHBOURS`` nearest kept requests,
+each weighed by its likeness, give a second distribution over the queues, blended into the SVM's
+probabilities with a weight fitted, with the temperature, on held-out requests (each one's
+neighbours found among the others). A request its neighbours agree on is surer than one they
+dispute, which ranks the confident ones better (banking77: 0.77 to 0.80 routable at 99 %).
+
 The model is stored as arrays (vocabularies, IDF weights, weights per queue, the temperature, the
 threshold and the version of the encoder its weights belong to), never as code: ``to_arrays`` and
 ``from_arrays``.
@@ -31,8 +37,10 @@ threshold and the version of the encoder its weights belong to), never as code: 
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -60,6 +68,9 @@ KNOWN_LOST_AT_MOST = 0.03
 # many requests of queues the bank never had (4 % against 8.5 %).
 FAR_LOST_AT_MOST = 0.01
 MEMORY = 20_000  # routed requests' vectors kept for the likeness line: 15 MB, 3 GFLOP per 1,000 requests
+NEIGHBOURS = 10  # the nearest kept requests that vote
+VOTE_SHARPNESS = 10.0  # a neighbour's vote is exp(likeness x this): one at 0.9 outweighs three at 0.8
+VOTE_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # the blends tried on held-out requests
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,8 @@ class QueueModel:
     examples: dict[str, int]
     encoder: str  # the sentence encoder's version the weights were learnt against
     memory: np.ndarray  # routed requests' sentence vectors (an even sample per queue), for ``nearest``
+    memory_queues: np.ndarray  # the queue (index) of each kept request: their votes
+    vote_weight: float  # how much the neighbours' votes count beside the SVM's probabilities
     far_below: float  # the likeness line: a request less like every kept one is about something else
 
     def why_out_of_scope(self, scored: Scored) -> str | None:
@@ -122,13 +135,13 @@ class QueueModel:
         words, chars = self._weighings
         offset = len(self.word_terms)
         meaning = (sentences * SENTENCE_WEIGHT) @ self.weights[offset + len(self.char_terms) :] + self.bias
-        nearest = _nearest(sentences, self.memory)
+        nearest, votes = _neighbours(sentences, self.memory, self.memory_queues, len(self.queues))
         out = []
-        for text, base, likeness in zip(texts, meaning, nearest, strict=True):
+        for text, base, likeness, vote in zip(texts, meaning, nearest, votes, strict=True):
             word_columns, word_values = words.weigh(text)
             char_columns, char_values = chars.weigh(text)
             scores = word_values @ self.weights[word_columns] + char_values @ self.weights[char_columns + offset] + base
-            row = _softmax((scores * self.temperature)[None, :])[0]
+            row = _blend(_softmax((scores * self.temperature)[None, :])[0], vote, self.vote_weight)
             best = int(np.argmax(row))
             weighed = word_values * self.weights[word_columns, best]
             top = [int(word_columns[k]) for k in np.argsort(-weighed)[:reasons] if weighed[k] > 0]
@@ -161,6 +174,8 @@ class QueueModel:
             "example_counts": np.array(list(self.examples.values()), dtype=np.int64),
             "encoder": np.array([self.encoder], dtype=str),
             "memory": self.memory.astype(np.float16),
+            "memory_queues": self.memory_queues.astype(np.int32),
+            "vote_weight": np.array([self.vote_weight], dtype=np.float64),
             "far_below": np.array([self.far_below], dtype=np.float64),
         }
 
@@ -179,6 +194,8 @@ class QueueModel:
             examples={str(q): int(n) for q, n in zip(arrays["example_queues"], arrays["example_counts"], strict=True)},
             encoder=str(arrays["encoder"][0]),
             memory=arrays["memory"].astype(np.float32),
+            memory_queues=arrays["memory_queues"].astype(np.int64),
+            vote_weight=float(arrays["vote_weight"][0]),
             far_below=float(arrays["far_below"][0]),
         )
 
@@ -200,7 +217,12 @@ def train(texts: Sequence[str], queues: Sequence[str], sentences: np.ndarray, en
         [words.fit_transform(texts), chars.fit_transform(texts), csr_matrix(sentences * SENTENCE_WEIGHT)], format="csr"
     )
     held_out = _held_out_scores(x, y, len(labels))
-    temperature = _temperature(held_out, y)
+    kept = _even_sample(y, MEMORY)
+    memory = sentences[kept].astype(np.float16).astype(np.float32)
+    nearest, votes = _neighbours(
+        sentences.astype(np.float16).astype(np.float32), memory, y[kept], len(labels), itself=_places(len(y), kept)
+    )
+    temperature, vote_weight = _calibration(held_out, votes, y)
     svm = LinearSVC(C=C, random_state=0).fit(x, y)
     weights, bias = _per_queue(svm, len(labels))
     return QueueModel(
@@ -215,8 +237,10 @@ def train(texts: Sequence[str], queues: Sequence[str], sentences: np.ndarray, en
         out_of_scope_below=_out_of_scope_line(held_out.max(axis=1), _without_own_queue(held_out, y)),
         examples=dict(Counter(queues)),
         encoder=encoder,
-        memory=(memory := sentences[_even_sample(y, MEMORY)].astype(np.float16).astype(np.float32)),
-        far_below=_far_line(memory),
+        memory=memory,
+        memory_queues=y[kept],
+        vote_weight=vote_weight,
+        far_below=float(np.quantile(nearest[kept], FAR_LOST_AT_MOST)),
     )
 
 
@@ -234,22 +258,50 @@ def _even_sample(y: np.ndarray, size: int) -> np.ndarray:
     return np.sort(order[np.argsort(rank[order], kind="stable")][:size])
 
 
-def _nearest(vectors: np.ndarray, memory: np.ndarray, block: int = 2048) -> np.ndarray:
-    """Each vector's likeness (cosine: both unit length) to its nearest kept request."""
-    return np.concatenate(
-        [(vectors[i : i + block] @ memory.T).max(axis=1) for i in range(0, len(vectors), block)] or [np.zeros(0)]
-    )
+def _places(n: int, kept: np.ndarray) -> np.ndarray:
+    """For each of ``n`` requests, its row among the kept ones, or -1."""
+    places = np.full(n, -1)
+    places[kept] = np.arange(len(kept))
+    return places
 
 
-def _far_line(memory: np.ndarray, block: int = 2048) -> float:
-    """The likeness below which ``FAR_LOST_AT_MOST`` of the kept requests fall, each measured
-    against all the others."""
-    nearest = np.empty(len(memory))
-    for i in range(0, len(memory), block):
-        likeness = memory[i : i + block] @ memory.T
-        likeness[np.arange(len(likeness)), np.arange(i, i + len(likeness))] = -1.0  # not itself
-        nearest[i : i + block] = likeness.max(axis=1)
-    return float(np.quantile(nearest, FAR_LOST_AT_MOST))
+def _neighbours(
+    vectors: np.ndarray,
+    memory: np.ndarray,
+    memory_queues: np.ndarray,
+    queues: int,
+    itself: np.ndarray | None = None,
+    block: int = 512,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each vector's likeness (cosine: both unit length) to its nearest kept request, and the
+    ``NEIGHBOURS`` nearest ones' votes as a distribution over the queues. ``itself``: each
+    vector's own row among the kept ones (-1: none), left out, for held-out votes. Blocks go to
+    one thread per core: numpy lets go of the GIL while it multiplies and partitions."""
+    nearest = np.zeros(len(vectors))
+    votes = np.zeros((len(vectors), queues))
+    k = min(NEIGHBOURS, len(memory) - (itself is not None))
+
+    def one(i: int) -> None:
+        likeness = vectors[i : i + block] @ memory.T
+        if itself is not None:
+            own = itself[i : i + block]
+            rows = np.flatnonzero(own >= 0)
+            likeness[rows, own[rows]] = -np.inf
+        top = np.argpartition(likeness, likeness.shape[1] - k, axis=1)[:, -k:]
+        close = np.take_along_axis(likeness, top, axis=1)
+        nearest[i : i + block] = close.max(axis=1)
+        weights = np.exp(VOTE_SHARPNESS * (close - close.max(axis=1, keepdims=True)))
+        part = votes[i : i + block]
+        np.add.at(part, (np.arange(len(part))[:, None], memory_queues[top]), weights)
+        part /= part.sum(axis=1, keepdims=True)
+
+    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, 8))) as pool:
+        list(pool.map(one, range(0, len(vectors), block)))
+    return nearest, votes
+
+
+def _blend(probabilities: np.ndarray, votes: np.ndarray, weight: float) -> np.ndarray:
+    return (1 - weight) * probabilities + weight * votes
 
 
 def _per_queue(svm: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -279,15 +331,21 @@ def _held_out_scores(x: csr_matrix, y: np.ndarray, n: int) -> np.ndarray:
     return scores
 
 
-def _temperature(scores: np.ndarray, y: np.ndarray) -> float:
-    """The factor that makes softmax(scores x factor) most likely to give the held-out requests' queues."""
+def _calibration(scores: np.ndarray, votes: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """The temperature and the neighbours' weight that make the blended probabilities most likely
+    to give the held-out requests' queues (a temperature fitted per weight, the best pair kept)."""
     from scipy.optimize import minimize_scalar
 
-    def loss(t: float) -> float:
-        p = _softmax(scores * t)
+    def loss(t: float, weight: float) -> float:
+        p = _blend(_softmax(scores * t), votes, weight)
         return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0))))
 
-    return float(minimize_scalar(loss, bounds=(0.1, 50.0), method="bounded").x)
+    fitted = []
+    for weight in VOTE_WEIGHTS:
+        best = minimize_scalar(lambda t, w=weight: loss(t, w), bounds=(0.1, 50.0), method="bounded")
+        fitted.append((float(best.fun), float(best.x), weight))
+    _, temperature, weight = min(fitted)
+    return temperature, weight
 
 
 def _without_own_queue(scores: np.ndarray, y: np.ndarray) -> np.ndarray:

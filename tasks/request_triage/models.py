@@ -41,7 +41,9 @@ class Triage(BaseModel):
     queue: str | None = None
     priority: Literal["high", "normal", "low"] | None = None
     language: str | None = None
-    confidence: float | None = Field(None, description="The queue's calibrated probability.")
+    confidence: float | None = Field(
+        None, description="The queue's calibrated probability; null when no queue is given (out of scope, an error)."
+    )
     entities: dict[str, list[Any]] = Field(default_factory=dict)
     note: str = ""
     escalations: list[Escalation] = Field(default_factory=list)

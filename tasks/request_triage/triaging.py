@@ -133,14 +133,15 @@ def _triage(request: InboundRequest, read: InboundRequest, routed: Routed, versi
         reasons["ignored"] = [
             f"the request tries to instruct its router, read as text only: {instructions[0][:_QUOTED]!r}"
         ]
+    queue = routed.queue if routed.out_of_scope is None and routed.failure is None else None
     return Triage(
         source=request.source,
         id=request.id,
         status="escalated" if escalations else "ok",
-        queue=routed.queue if routed.out_of_scope is None and routed.failure is None else None,
+        queue=queue,
         priority=level,  # type: ignore[arg-type]
         language=language_of(request.text),
-        confidence=round(routed.confidence, 4),
+        confidence=round(routed.confidence, 4) if queue is not None else None,  # no queue, nothing to be sure of
         entities=entities,
         note=routed.note or note(entities, read.text),
         escalations=escalations,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.request_triage.classifier import QueueModel, Scored
+from tasks.request_triage.classifier import VOTE_WEIGHTS, QueueModel, Scored, _neighbours
 from tasks.request_triage.sentences import encoder
 from tasks.request_triage.training import fit
 from tests.unit.tasks.request_triage.helpdesk import history_rows
@@ -89,3 +89,18 @@ def test_the_stored_arrays_give_the_same_answers() -> None:
 def test_the_same_history_trains_the_same_model() -> None:
     first, second = fit(*history_rows()).to_arrays(), fit(*history_rows()).to_arrays()
     assert all(np.array_equal(first[name], second[name]) for name in first)
+
+
+def test_the_neighbours_vote_by_likeness_and_a_held_out_request_never_meets_itself() -> None:
+    memory = np.eye(4, dtype=np.float32)[:3]  # three kept requests, in queues 0, 1, 1
+    queues = np.array([0, 1, 1])
+    near_first = np.array([[0.9, 0.3, 0.0, 0.3]], dtype=np.float32)
+    nearest, votes = _neighbours(near_first, memory, queues, 2)
+    assert np.isclose(nearest[0], 0.9) and votes[0, 0] > 0.99, "the one at 0.9 outweighs two at 0.3 and 0.0"
+    nearest, _ = _neighbours(memory, memory, queues, 2, itself=np.array([0, 1, 2]))
+    assert np.allclose(nearest, 0.0), "each kept request is held out from its own vote"
+
+
+def test_the_votes_weight_is_fitted_on_held_out_requests() -> None:
+    model = fit(*history_rows())
+    assert model.vote_weight in VOTE_WEIGHTS and len(model.memory) == len(model.memory_queues) == 40
