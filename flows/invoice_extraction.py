@@ -12,9 +12,9 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from opsgate import RunSummary, check_policy, execute, finish_run, gate, start_run
+from opsgate import RunSummary, check_policy, execute, finish_run, gate, settle_mailbox, start_run
 from tasks.invoice_extraction.params import InvoiceParams
-from tasks.invoice_extraction.steps import load_invoices, propose_postings, settle_mailbox, take_documents
+from tasks.invoice_extraction.steps import load_invoices, propose_postings, take_documents
 from tasks.invoice_extraction.workflow import WORKFLOW
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from opsgate import RunSummary, check_policy, execute, finish_run, gate, start_run
+from opsgate import RunSummary, check_policy, execute, finish_run, gate, settle_mailbox, start_run
 from tasks.request_triage.params import TriageParams
-from tasks.request_triage.steps import load_requests, propose_routings, settle_mailbox, take_requests
+from tasks.request_triage.steps import load_requests, propose_routings, take_requests
 from tasks.request_triage.workflow import WORKFLOW
 
 

@@ -8,8 +8,9 @@ or pydantic.
 The groups, in the order a workflow meets them:
 - plugging in: ``WorkflowSpec``, ``Command``;
 - a run, as a flow body walks it: ``start_run``, ``check_policy``, ``gate``, ``execute``,
-  ``finish_run``, with ``Run``, ``Policy``, ``load_policy`` and the shared models (``Proposal``,
-  ``Escalation``, ``Outcome``, ``RunSummary``...);
+  ``settle_mailbox`` (a run that read a mailbox), ``finish_run``, with ``Run``, ``Policy``,
+  ``load_policy`` and the shared models (``Proposal``, ``Escalation``, ``Outcome``,
+  ``RunSummary``...);
 - the kinds of write the executor knows (a new kind is a platform change): payables, record
   merges, report publications, ticket routings;
 - proposing: the LLM client and versioned prompts;
@@ -31,7 +32,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     name: (module, attribute or name)
     for module, names in {
         "opsgate.workflows": "WorkflowSpec Command",
-        "opsgate.orchestration.steps": "start_run check_policy execute finish_run",
+        "opsgate.orchestration.steps": "start_run check_policy execute settle_mailbox finish_run",
         "opsgate.orchestration.gate": "gate",
         "opsgate.orchestration.server": "run_link",
         "opsgate.governance.runs": "Run",

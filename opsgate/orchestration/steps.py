@@ -26,6 +26,7 @@ from opsgate.errors import OpsgateError
 from opsgate.governance import executor, runs
 from opsgate.governance.liveness import keep_alive
 from opsgate.governance.runs import Run
+from opsgate.intake.mailbox import settle_for
 from opsgate.learning import autonomy
 from opsgate.learning.governing import governing
 from opsgate.models import Decision, Outcome, Proposal, RunSummary, Verdict
@@ -121,6 +122,13 @@ def execute(run: Run, decisions: list[Decision]) -> list[Outcome]:
             outcomes.append(executor.record_failure(run.policy, proposal_id, exc))
             autonomy.after_failure(proposal_id)
     return outcomes
+
+
+@task(name="settle-mail", cache_policy=NO_CACHE)
+def settle_mailbox(run: Run, name: str) -> None:
+    """Move the run's mailbox messages whose cases have ended out of the folder: a flow's last
+    step before ``finish_run`` when it read a mailbox."""
+    settle_for(run, name)
 
 
 @task(name="finish-run", cache_policy=NO_CACHE)

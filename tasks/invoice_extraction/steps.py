@@ -63,12 +63,6 @@ def take_documents(run: Run, name: str) -> list[Path]:
     return documents
 
 
-@task(name="settle-mail", cache_policy=NO_CACHE)
-def settle_mailbox(run: Run, name: str) -> None:
-    """Move the messages whose cases have ended out of the folder."""
-    settle_mail(run, name)
-
-
 @task(name="propose-postings", cache_policy=NO_CACHE)
 def propose_postings(run: Run, documents: list[Path]) -> list[Proposal]:
     """Read every document in a reader process (``batch``), ask the model here where one is used,

@@ -61,12 +61,6 @@ def take_requests(run: Run, name: str) -> list[InboundRequest]:
     return kept
 
 
-@task(name="settle-mail", cache_policy=NO_CACHE)
-def settle_mailbox(run: Run, name: str) -> None:
-    """Move the messages whose cases have ended out of the folder."""
-    settle_mail(run, name)
-
-
 @task(name="propose-routings", cache_policy=NO_CACHE)
 def propose_routings(run: Run, requests: list[InboundRequest]) -> list[Proposal]:
     """Route every request with the policy's backend (the store's newest classifier once one is

@@ -30,7 +30,7 @@ from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, MailMessageRow, ProposalRow
 from tasks.invoice_extraction.extracting import extract_document
 from tasks.invoice_extraction.proposing import propose_all
-from tests.support.imap_server import PASSWORD, USER, ImapServer, dovecot
+from tests.support.imap_server import PASSWORD, ImapServer, dovecot
 from tests.support.pdf_builder import text_pdf
 from tests.support.samples import DE_INVOICE, US_INVOICE
 
@@ -47,16 +47,7 @@ def server(tmp_path: Path, opsgate_env: str, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def _mailbox(server: ImapServer, **changes: object) -> Mailbox:
-    settings = {
-        "host": "127.0.0.1",
-        "port": server.imaps_port,
-        "security": "ssl",
-        "user": USER,
-        "password_env": PASSWORD_ENV,
-        "ca_file": str(server.cert),
-        **changes,
-    }
-    return Mailbox.model_validate(settings)
+    return Mailbox.model_validate(server.mailbox(PASSWORD_ENV, **changes))
 
 
 def _invoice_mail(lines: list[str], subject: str, message_id: str | None = None) -> bytes:

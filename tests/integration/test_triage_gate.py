@@ -30,7 +30,7 @@ from tasks.request_triage.models import InboundRequest
 from tasks.request_triage.training import stored_classifier, train_and_store
 from tests.integration.conftest import FlowInThread, wait_for_request
 from tests.support.browser import chromium, sign_in
-from tests.support.imap_server import PASSWORD, USER, ImapServer, dovecot
+from tests.support.imap_server import PASSWORD, ImapServer, dovecot
 from tests.support.policies import use_policy_variant
 from tests.support.review_server import review_server
 from tests.unit.tasks.request_triage.helpdesk import HISTORY
@@ -103,15 +103,7 @@ def test_a_support_mailbox_is_triaged_approved_corrected_and_rejected(
     from flows.request_triage import request_triage
     from tasks.request_triage.params import TriageParams
 
-    box = {
-        "host": "127.0.0.1",
-        "port": server.imaps_port,
-        "security": "ssl",
-        "user": USER,
-        "password_env": PASSWORD_ENV,
-        "ca_file": str(server.cert),
-    }
-    _policy(tmp_path, monkeypatch, mailboxes={"support": box})
+    _policy(tmp_path, monkeypatch, mailboxes={"support": server.mailbox(PASSWORD_ENV)})
     version, _ = _train()
     server.append(
         _mail("ana@small.example", "Charged twice", "I was charged twice for my plan, refund please", "<a@x>")

@@ -38,6 +38,18 @@ class ImapServer:
     maildir: Path
     process: subprocess.Popen[bytes] | None = None
 
+    def mailbox(self, password_env: str, **changes: object) -> dict[str, object]:
+        """A policy's settings for this server's inbox over IMAPS, the password in ``password_env``."""
+        return {
+            "host": "127.0.0.1",
+            "port": self.imaps_port,
+            "security": "ssl",
+            "user": USER,
+            "password_env": password_env,
+            "ca_file": str(self.cert),
+            **changes,
+        }
+
     def rebuild_inbox(self) -> None:
         """What a restore or a migration of the mail store does: the inbox's UID list and indexes
         are gone, so Dovecot numbers its messages anew under another UIDVALIDITY."""
