@@ -98,7 +98,8 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
             found.append(f"rejecting {row.source} needs a reason")
         if review.decision != "reject":
             writer = action_writer(row.tool)
-            fixed = sorted(set(review.fields) & writer.fixed) if writer else []
+            assert writer is not None, "only proposals with an action reach the gate"
+            fixed = sorted(set(review.fields) & writer.fixed)
             if fixed:
                 found.append(
                     f"{row.source}: {', '.join(fixed)} say{'s' if len(fixed) == 1 else ''} what the action is about "
@@ -111,8 +112,6 @@ def problems(session: Session, request: ApprovalRequestRow, answer: ApprovalAnsw
                 detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
                 found.append(f"the edited action for {row.source} is not valid: {detail}")
             else:
-                writer = action_writer(row.tool)
-                assert writer is not None
                 found += [
                     f"{row.source}: {problem}"
                     for problem in writer.check(session, writer.payload_model.model_validate(payload))

@@ -46,6 +46,11 @@ class TriageSettings(BaseModel):
         ),
     )
 
+    @property
+    def keywords(self) -> dict[str, list[str]]:
+        """Each queue's words for the rules backend."""
+        return {name: queue.keywords for name, queue in self.queues.items()}
+
     @model_validator(mode="after")
     def _routes_where_the_tool_may(self, info: ValidationInfo) -> Self:
         policy = (info.context or {}).get("policy")

@@ -35,10 +35,10 @@ from tasks.request_triage.workflow import SPEC, WORKFLOW
 def router_of(version: str, settings: TriageSettings) -> Router:
     """The router of that version, or why there is none."""
     if version.startswith(f"{PROMPT_NAME}.v"):
-        others = f"a classifier (queues.<12 hex>), the policy's keywords ({RulesRouter(_keywords(settings)).version})"
+        others = f"a classifier (queues.<12 hex>), the policy's keywords ({RulesRouter(settings.keywords).version})"
         return LlmRouter(settings, llm_client(), replayed_prompt(PROMPTS, PROMPT_NAME, version, others))
     if version.startswith("keywords."):
-        rules = RulesRouter(_keywords(settings))
+        rules = RulesRouter(settings.keywords)
         if rules.version != version:
             raise ConfigurationError(
                 f"the policy's keywords are {rules.version}, not {version}: replay a policy that holds them (--policy)"
@@ -51,10 +51,6 @@ def router_of(version: str, settings: TriageSettings) -> Router:
             "(queues.<12 hex>)"
         )
     return Classifier(QueueModel.from_arrays(stored.arrays), stored.version)
-
-
-def _keywords(settings: TriageSettings) -> dict[str, list[str]]:
-    return {name: queue.keywords for name, queue in settings.queues.items()}
 
 
 def replay(cases: list[PastCase], version: str, policy: Policy) -> list[Proposal | Unavailable]:

@@ -165,10 +165,9 @@ def router_for(settings: TriageSettings) -> Router:
         return classifier
     if settings.backend == "llm" or (settings.backend == "auto" and get_settings().llm_model):
         return LlmRouter(settings, llm_client(), latest_prompt(PROMPTS, PROMPT_NAME))
-    keywords = {name: queue.keywords for name, queue in settings.queues.items()}
-    if not any(keywords.values()):
+    if not any(settings.keywords.values()):
         raise ConfigurationError(
             "nothing to route with: no classifier is trained (`opsgate triage train --history FILE`), no model is "
             "configured (OPSGATE_LLM_MODEL) and the policy lists no keywords for its queues"
         )
-    return RulesRouter(keywords)
+    return RulesRouter(settings.keywords)

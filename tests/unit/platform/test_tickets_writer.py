@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy.exc import IntegrityError
 
 from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected, ExecutionError, PolicyError
@@ -137,3 +138,16 @@ def test_an_approver_cannot_point_a_routing_at_another_request(store: StoreProbe
             decide(request.id, answer_for(request, "alice", edits={proposal.id: {field: value}}))
     (decision,) = decide(request.id, answer_for(request, "alice", edits={proposal.id: {"queue": "payments"}}))
     assert decision.proposal_id == proposal.id and len(store.events("approval_refused")) == 2
+
+
+def test_two_executors_racing_past_the_check_still_open_one_ticket(store: StoreProbe) -> None:
+    """The store's last line: a second live ticket for a request, written around the writer's own
+    check (two executors at once, or someone writing the table), breaks the partial unique index."""
+    first = _write(_routing())
+    with pytest.raises(IntegrityError), transaction() as session:
+        session.add(TicketRow(**_routing(queue="payments").model_dump(), status="routed", proposal_id="p-2"))
+        session.flush()
+    with transaction() as session:
+        WRITER.undo(session, first)
+        session.add(TicketRow(**_routing(queue="payments").model_dump(), status="routed", proposal_id="p-3"))
+    assert sorted(t.status for t in store.rows(TicketRow)) == ["routed", "withdrawn"]

@@ -49,7 +49,7 @@ def _requests(*texts: str) -> list[InboundRequest]:
 
 
 def test_the_rules_route_by_the_policy_s_words_and_are_never_sure_enough_to_go_alone() -> None:
-    router = RulesRouter({name: q.keywords for name, q in SETTINGS.queues.items()})
+    router = RulesRouter(SETTINGS.keywords)
     refund, parcel, mixed, other = triage_all(
         _requests(
             "Please refund the invoice, I was charged twice",
