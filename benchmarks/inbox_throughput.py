@@ -25,24 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.support.pdf_builder import text_pdf  # noqa: E402
-from tests.support.samples import DE_INVOICE, UK_INVOICE, US_INVOICE  # noqa: E402
-
-
-def make_inbox(folder: Path, count: int) -> list[Path]:
-    """``count`` text PDFs: the three sample layouts with their numbers varied."""
-    folder.mkdir(parents=True, exist_ok=True)
-    layouts = [US_INVOICE, DE_INVOICE, UK_INVOICE]
-    paths = []
-    for i in range(count):
-        lines = [
-            line.replace("0317", f"{i:04d}").replace("0815", f"{i:04d}").replace("1187", f"{i:04d}")
-            for line in layouts[i % 3]
-        ]
-        path = folder / f"invoice-{i:05d}.pdf"
-        path.write_bytes(text_pdf(lines))
-        paths.append(path)
-    return paths
+from tests.support.batches import generated_inbox  # noqa: E402
 
 
 def bench_extract(paths: list[Path]) -> None:
@@ -152,7 +135,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         inbox = Path(scratch) / "inbox"
-        paths = make_inbox(inbox, args.documents)
+        paths = generated_inbox(inbox, args.documents)
         bench_extract(paths)
         bench_isolation(paths)
         if args.profile:

@@ -32,8 +32,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from inbox_throughput import make_inbox  # noqa: E402
 from record_generator import generate  # noqa: E402
+
+from tests.support.batches import generated_inbox  # noqa: E402
 
 DEDUPE = "duplicate_flagging"
 
@@ -62,7 +63,7 @@ def invoice_history(inbox: Path, count: int) -> None:
     from tasks.invoice_extraction.extracting import extract_document
     from tasks.invoice_extraction.proposing import propose_all
 
-    paths = make_inbox(inbox, count)
+    paths = generated_inbox(inbox, count)
     start = time.perf_counter()
     run = runs.start_run(governing("invoice_extraction"), "benchmark")
     required = run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else []

@@ -21,15 +21,17 @@ from tasks.invoice_extraction.workflow import WORKFLOW
 @flow(name="invoice-extraction")
 def invoice_extraction(params: InvoiceParams) -> State[RunSummary]:
     """Read the inbox, propose postings, wait for approval, post, and record every step."""
-    run = start_run(WORKFLOW, params.model_dump(mode="json"))
-    if params.mailbox is not None:
-        documents = take_documents(run, params.mailbox)
+    run = start_run(WORKFLOW, params.model_dump(mode="json"), resumable=True)
+    if run.resumed:  # suspended at the gate and started again once answered: its cases are in the store
+        decisions = gate(run)
     else:
-        assert params.inbox is not None
-        documents = load_invoices(run, params.inbox)
-    proposals = propose_postings(run, documents)
-    verdicts = check_policy(run, proposals)
-    decisions = gate(run, proposals, verdicts)
+        if params.mailbox is not None:
+            documents = take_documents(run, params.mailbox)
+        else:
+            assert params.inbox is not None
+            documents = load_invoices(run, params.inbox)
+        proposals = propose_postings(run, documents)
+        decisions = gate(run, proposals, check_policy(run, proposals))
     execute(run, decisions)
     if params.mailbox is not None:
         settle_mailbox(run, params.mailbox)

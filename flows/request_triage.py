@@ -23,15 +23,17 @@ from tasks.request_triage.workflow import WORKFLOW
 @flow(name="request-triage")
 def request_triage(params: TriageParams) -> State[RunSummary]:
     """Read the requests, propose routings, wait for approval where the policy asks, route, record."""
-    run = start_run(WORKFLOW, params.model_dump(mode="json"))
-    if params.mailbox is not None:
-        requests = take_requests(run, params.mailbox)
+    run = start_run(WORKFLOW, params.model_dump(mode="json"), resumable=True)
+    if run.resumed:  # suspended at the gate and started again once answered: its cases are in the store
+        decisions = gate(run)
     else:
-        assert params.input is not None
-        requests = load_requests(run, params.input)
-    proposals = propose_routings(run, requests)
-    verdicts = check_policy(run, proposals)
-    decisions = gate(run, proposals, verdicts)
+        if params.mailbox is not None:
+            requests = take_requests(run, params.mailbox)
+        else:
+            assert params.input is not None
+            requests = load_requests(run, params.input)
+        proposals = propose_routings(run, requests)
+        decisions = gate(run, proposals, check_policy(run, proposals))
     execute(run, decisions)
     if params.mailbox is not None:
         settle_mailbox(run, params.mailbox)

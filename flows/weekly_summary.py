@@ -23,11 +23,12 @@ from tasks.weekly_summary.workflow import WORKFLOW
 @flow(name="weekly-summary")
 def weekly_summary(params: SummaryParams) -> State[RunSummary]:
     """Compute the facts, draft the summary, wait for the owner, publish, post, and record every step."""
-    run = start_run(WORKFLOW, params.model_dump(mode="json"))
-    computed = compute_facts(run, params)
-    proposals = draft(run, computed)
-    verdicts = check_policy(run, proposals)
-    decisions = gate(run, proposals, verdicts)
+    run = start_run(WORKFLOW, params.model_dump(mode="json"), resumable=True)
+    if run.resumed:  # suspended at the gate and started again once answered: its draft is in the store
+        decisions = gate(run)
+    else:
+        proposals = draft(run, compute_facts(run, params))
+        decisions = gate(run, proposals, check_policy(run, proposals))
     outcomes = execute(run, decisions)
     deliver(run, outcomes)
     return finish_run(run)

@@ -65,6 +65,14 @@ class ExecutionError(OpsgateError):
     retryable = True
 
 
+class DuplicateWrite(ExecutionError):
+    """The system of record already holds what this write would add (an invoice posted, a request
+    routed), by another case: never retried, and the case goes to a person as a possible duplicate,
+    as it would have had the other write come first."""
+
+    retryable = False
+
+
 class AuditIntegrityError(OpsgateError):
     """The audit chain does not verify: a row was changed, inserted or removed."""
 

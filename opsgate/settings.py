@@ -65,6 +65,18 @@ class Settings(BaseSettings):
         le=MAX_PAGE,
         description="Proposals per approval form; a larger batch is decided page by page.",
     )
+    approval_suspend_after: int = Field(
+        default=600,
+        ge=0,
+        description="A deployment's run that may wait longer than this many seconds for a decision is "
+        "suspended: its process ends, and a worker starts it again once it is answered.",
+    )
+    execute_batch_size: int = Field(
+        default=500,
+        gt=0,
+        le=10_000,
+        description="Approved actions the executor writes per Prefect task and per commit; each keeps its own key, undo record and audit event.",
+    )
     approval_poll_interval: int = Field(
         default=10, gt=0, description="Seconds between the paused run's checks for a decision."
     )

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import track
 from rich.table import Table
 from rich.text import Text
 
@@ -29,7 +31,8 @@ from opsgate.errors import ConfigurationError
 from opsgate.governance import identity, requests, review
 from opsgate.governance.answers import ApprovalAnswer, Authentication, Review
 from opsgate.governance.requests import PendingRequest
-from opsgate.governance.runs import process_gone
+from opsgate.governance.runs import process_state
+from opsgate.learning import decisions
 
 app = typer.Typer(help="Review and decide the proposals waiting at a gate.", no_args_is_help=True)
 
@@ -43,13 +46,20 @@ AS = Annotated[
 ]
 
 
-def find_request(run_id: str) -> PendingRequest:
-    """A pending request by its flow run id, or an unambiguous prefix of it."""
+def run_pages(run_id: str) -> list[PendingRequest]:
+    """The pending pages of one run, by its flow run id or an unambiguous prefix of it, oldest
+    first: the first is the page the run waits on."""
     matches = [r for r in requests.pending_requests() if r.flow_run_id.startswith(run_id)]
-    if len(matches) != 1:
-        problem = "no pending approval" if not matches else f"{len(matches)} pending approvals"
+    runs = {r.flow_run_id for r in matches}
+    if len(runs) != 1:
+        problem = "no pending approval" if not runs else f"pending approvals of {len(runs)} runs"
         raise ConfigurationError(f"{problem} for run {run_id!r}; see `opsgate approvals list`")
-    return matches[0]
+    return sorted(matches, key=lambda r: r.id)
+
+
+def find_request(run_id: str) -> PendingRequest:
+    """The page a run waits on: its oldest pending request."""
+    return run_pages(run_id)[0]
 
 
 def answer_for(
@@ -96,6 +106,18 @@ def proposals_table(request: PendingRequest) -> Table:
     return table
 
 
+def time_left(deadline: datetime, now: datetime) -> str:
+    """What is left until a deadline, as a person reads it at a glance: `2d 3h`, `3h 05m`, `12m`, `overdue`."""
+    seconds = int((deadline - now).total_seconds())
+    if seconds <= 0:
+        return "overdue"
+    days, rest = divmod(seconds, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes:02d}m" if hours else f"{max(minutes, 1)}m"
+
+
 @app.command("list")
 @exits_cleanly
 def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of pending approvals.")] = False) -> None:
@@ -106,11 +128,12 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of 
     from opsgate.orchestration.server import reachable_api_url
 
     waiting = requests.pending_requests()
+    now = datetime.now(timezone.utc)
     states: dict[str, str] = {}
     api_url = reachable_api_url()
     if api_url and waiting:
         states = run_states([r.flow_run_id for r in waiting], api_url)
-    process = {r.flow_run_id: "gone" if process_gone(r.flow_run_id) else "running" for r in waiting}
+    process = {r.flow_run_id: process_state(r.flow_run_id) for r in waiting}
     if as_json:
         typer.echo(
             json.dumps(
@@ -123,6 +146,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of 
                         "process": process[r.flow_run_id],
                         "requested_at": r.requested_at.isoformat(),
                         "deadline": r.deadline.isoformat(),
+                        "seconds_left": max(0, int((r.deadline - now).total_seconds())),
                         "pause_key": r.pause_key,
                     }
                     for r in waiting
@@ -131,16 +155,20 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="A JSON array of 
             )
         )
         return
-    table = Table("id (flow run)", "workflow", "proposals", "state", "process", "requested", "deadline")
+    table = Table(
+        "id (flow run)", "workflow", "page", "proposals", "state", "process", "requested", "deadline", "time left"
+    )
     for r in waiting:
         cells = (
             r.flow_run_id,
             r.workflow,
+            str(r.page or 1),
             str(len(r.proposals)),
             states.get(r.flow_run_id, "?"),
             process[r.flow_run_id],
             f"{r.requested_at:%Y-%m-%d %H:%M}",
             f"{r.deadline:%Y-%m-%d %H:%M}",
+            time_left(r.deadline, now),
         )
         table.add_row(*map(terminal_text, cells))
     Console().print(table if waiting else "nothing waits for approval")
@@ -172,11 +200,19 @@ def _parse_pairs(values: list[str], what: str) -> dict[str, str]:
     return pairs
 
 
-def _resolve(request: PendingRequest, prefix: str) -> str:
-    ids = [p.id for p in request.proposals if p.id.startswith(prefix)]
+def _resolve(pages: list[PendingRequest], prefix: str) -> str:
+    ids = [p.id for page in pages for p in page.proposals if p.id.startswith(prefix)]
     if len(ids) != 1:
-        raise ConfigurationError(f"{prefix!r} matches {len(ids)} proposals of this run")
+        raise ConfigurationError(f"{prefix!r} matches {len(ids)} proposals of the pages answered")
     return ids[0]
+
+
+def _sure_enough(page: PendingRequest, at_least: float) -> bool:
+    """Whether every proposal on the page was read with at least this confidence in the fields its
+    policy cannot do without (``escalation.missing_data``; every field when it names none)."""
+    missing_data = review.request_policy(page).escalation.missing_data
+    needed = set(missing_data.fields) if missing_data else None
+    return all(c >= at_least for p in page.proposals for f, c in p.confidence.items() if needed is None or f in needed)
 
 
 @app.command()
@@ -188,19 +224,54 @@ def approve(
     edit: Annotated[
         list[str], typer.Option(help="PROPOSAL:FIELD=VALUE — approve this one with a corrected value.")
     ] = [],  # noqa: B006
+    every_page: Annotated[
+        bool, typer.Option("--all", help="Answer every pending page of the run, not only the one it waits on.")
+    ] = False,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Answer only the pages whose proposals' required fields (the policy's missing_data) were "
+            "all read with at least this confidence; the others stay pending for a closer look.",
+        ),
+    ] = None,
 ) -> None:
-    """Approve the run's proposals (all, or all but the rejected ones), with any corrections."""
-    request = find_request(run_id)
-    rejections = {_resolve(request, k): v for k, v in _parse_pairs(reject, "reject").items()}
+    """Approve the run's proposals (all, or all but the rejected ones), with any corrections: the page
+    the run waits on, or with --all every page, each recorded as its own decision."""
+    pending = run_pages(run_id)
+    pages = pending if every_page else pending[:1]
+    if min_confidence is not None:
+        pages = [page for page in pages if _sure_enough(page, min_confidence)]
+    if not pages:
+        Console().print(
+            terminal_text(
+                f"no page of run {pending[0].flow_run_id} is read with confidence {min_confidence} or more; nothing answered"
+            )
+        )
+        return
+    rejections = {_resolve(pages, k): v for k, v in _parse_pairs(reject, "reject").items()}
     edits: dict[str, dict[str, Any]] = {}
     for value in edit:
         key, _, assignment = value.partition(":")
         field, sep, new = assignment.partition("=")
         if not sep or not field:
             raise ConfigurationError(f"--edit takes PROPOSAL:FIELD=VALUE, got {value!r}")
-        edits.setdefault(_resolve(request, key), {})[field] = new
-    answer = answer_for(request, approver, rejections, edits, authenticate(request, approver))
-    _submit(request, answer, f"approved {len(request.proposals) - len(rejections)}, rejected {len(rejections)}")
+        edits.setdefault(_resolve(pages, key), {})[field] = new
+    authenticated_by = authenticate(pages[0], approver)
+    answers = [(page, answer_for(page, approver, rejections, edits, authenticated_by)) for page in pages]
+    waited_on = [(page, answer) for page, answer in answers if page.id == pending[0].id]
+    later = [(page, answer) for page, answer in answers if page.id != pending[0].id]
+    for page, answer in track(later, description="recording pages", disable=len(later) < 2, transient=True):
+        decisions.decide(page.id, answer)  # recorded; the run finds them decided when it reaches them
+    proposals = sum(len(page.proposals) for page in pages)
+    what = f"approved {proposals - len(rejections)}, rejected {len(rejections)}" + (
+        f" on {len(pages)} pages" if len(pages) > 1 else ""
+    )
+    if waited_on:
+        _submit(*waited_on[0], what)
+    else:
+        Console().print(terminal_text(f"{what}, recorded; the run still waits on page {pending[0].page or 1}"))
 
 
 def _submit(request: PendingRequest, answer: ApprovalAnswer, what: str) -> None:
@@ -222,9 +293,13 @@ def reject_all(
     approver: AS,
     reason: Annotated[str, typer.Option(help="Why: recorded in the audit log.")],
 ) -> None:
-    """Reject every proposal of the run; nothing is written."""
-    request = find_request(run_id)
-    answer = answer_for(
-        request, approver, {p.id: reason for p in request.proposals}, None, authenticate(request, approver)
-    )
-    _submit(request, answer, f"rejected {len(request.proposals)} proposals")
+    """Reject every proposal of the run, on every pending page; nothing is written."""
+    pages = run_pages(run_id)
+    authenticated_by = authenticate(pages[0], approver)
+    answers = [
+        (page, answer_for(page, approver, {p.id: reason for p in page.proposals}, None, authenticated_by))
+        for page in pages
+    ]
+    for page, answer in answers[1:]:
+        decisions.decide(page.id, answer)
+    _submit(*answers[0], f"rejected {sum(len(page.proposals) for page in pages)} proposals")

@@ -20,8 +20,10 @@ def recover(
 ) -> None:
     """Find runs whose process died; decide the answers the Prefect UI sent them, write what people
     approved (exactly once), expire what passed its deadline, close runs with nothing open, and audit
-    it all. Cases still waiting for a person before their deadline stay open: a decision recorded
-    later is written by the next recovery. Exit 0 unless something could not be finished now."""
+    it all. Tend runs suspended at the gate: remind before the deadline, expire what passed it, and
+    start a run with nothing left to wait for again, for a worker to finish. Cases still waiting for
+    a person before their deadline stay open: a decision recorded later is written by the next
+    recovery. Exit 0 unless something could not be finished now."""
     from opsgate.orchestration.recovery import recover_all
     from opsgate.orchestration.server import prefect_api
 
@@ -31,7 +33,7 @@ def recover(
         for report in reports:
             typer.echo(json.dumps(report.model_dump(mode="json")))
     elif not reports:
-        Console().print("no run's process has died: nothing to recover")
+        Console().print("no run's process has died and none is suspended: nothing to recover")
     else:
         table = Table(
             "run",
@@ -42,13 +44,15 @@ def recover(
             "expired",
             "waiting",
             "run now",
-            title="runs whose process died",
+            title="runs whose process died or was let go at the gate",
         )
         for r in reports:
             until = waiting_until(r.run_id) if r.waiting else None
             state = (
                 "closed (recovered)"
                 if r.closed
+                else "started again (was suspended)"
+                if r.woken
                 else f"open: {r.waiting} wait until {until:%Y-%m-%d %H:%M} UTC"
                 if until
                 else "open"

@@ -11,15 +11,16 @@ the key and writes nothing, a crash before the commit leaves nothing behind.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from opsgate.errors import PolicyDenied
+from opsgate.errors import DuplicateWrite, PolicyDenied
 from opsgate.governance.rights import case_types
-from opsgate.models import Outcome, Route, Status, action_digest
+from opsgate.models import Escalation, EscalationReason, Outcome, Route, Status, action_digest
 from opsgate.policy.engine import allows_without_approval
 from opsgate.policy.runtime import Policy, person, same_person
 from opsgate.store import audit
@@ -52,37 +53,15 @@ def _refuse(policy: Policy, proposal_id: str, run_id: str | None, reason: str) -
     return PolicyDenied(f"refused to execute proposal {proposal_id}: {reason}")
 
 
-def _on_record(session: Session, event: AuditEvent, *where: Any, **expected: object) -> AuditRow | None:
-    """The newest audit event of this kind (``where`` narrows it: this proposal, this run) whose data
-    holds ``expected`` and that is intact (its keyed hash fits): what opsgate itself recorded, which
-    nobody without the audit key can forge or alter."""
-    for found in session.execute(
-        select(AuditRow).where(AuditRow.event == str(event), *where).order_by(AuditRow.seq.desc())
-    ).scalars():
+def _newest_intact(events: Iterable[AuditRow], event: AuditEvent, **expected: object) -> AuditRow | None:
+    """The newest of these audit events of this kind whose data holds ``expected``, if it is intact
+    (its keyed hash fits): what opsgate itself recorded, which nobody without the audit key can
+    forge or alter. A newer match that was tampered with hides every older one."""
+    for found in sorted((e for e in events if e.event == str(event)), key=lambda e: e.seq, reverse=True):
         data = found.data if isinstance(found.data, dict) else {}
         if all(data.get(key) == value for key, value in expected.items()):
             return found if audit.intact(found) else None
     return None
-
-
-def _requester(session: Session, run_id: str) -> str | None:
-    """Who started the run, as its intact `triggered` event says (the runs table can be rewritten)."""
-    triggered = _on_record(session, AuditEvent.TRIGGERED, AuditRow.run_id == run_id)
-    trigger = str(triggered.data.get("trigger", "")) if triggered is not None else ""
-    return trigger.removeprefix("cli:") if trigger.startswith("cli:") else None
-
-
-def _approved_on_record(session: Session, row: ProposalRow, approval: ApprovalRow) -> AuditRow | None:
-    """The intact `approved` event of this approval: the groups its approver's sign-in vouched for
-    are read from it, never from a table anyone with the database could write."""
-    return _on_record(
-        session,
-        AuditEvent.APPROVED,
-        AuditRow.proposal_id == row.id,
-        approval=approval.id,
-        approver=approval.approver,
-        action_digest=approval.action_digest,
-    )
 
 
 def _vouched(event: AuditRow) -> tuple[str, ...]:
@@ -104,28 +83,52 @@ class Evidence:
     )  # who approved this exact action, each with an intact `approved` event, and the groups it vouched for
     approval_groups: tuple[str, ...] = ()  # the groups the latest approval's sign-in vouched for, as its event says
     requester: str | None = None  # who started the run, as its intact `triggered` event says
+    done: ExecutionRow | None = None  # the write of this action, when it was already made
 
 
-def _evidence(session: Session, row: ProposalRow) -> Evidence:
-    approval = session.execute(
-        select(ApprovalRow).where(ApprovalRow.proposal_id == row.id).order_by(ApprovalRow.id.desc()).limit(1)
-    ).scalar_one_or_none()
+def _grouped(rows: Iterable[Any], key: str) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(getattr(row, key), []).append(row)
+    return grouped
+
+
+def _requesters(session: Session, run_ids: set[str]) -> dict[str, str | None]:
+    """Who started each run, as its intact `triggered` event says (the runs table can be rewritten)."""
+    events = _grouped(
+        session.execute(
+            select(AuditRow).where(AuditRow.event == str(AuditEvent.TRIGGERED), AuditRow.run_id.in_(run_ids))
+        ).scalars(),
+        "run_id",
+    )
+    found: dict[str, str | None] = {}
+    for run_id in run_ids:
+        triggered = _newest_intact(events.get(run_id, []), AuditEvent.TRIGGERED)
+        trigger = str(triggered.data.get("trigger", "")) if triggered is not None else ""
+        found[run_id] = trigger.removeprefix("cli:") if trigger.startswith("cli:") else None
+    return found
+
+
+def _one_evidence(
+    row: ProposalRow, approvals: list[ApprovalRow], events: list[AuditRow], requester: str | None
+) -> Evidence:
+    """The evidence of one proposal from its approvals (oldest first) and its audit events."""
+    approval = approvals[-1] if approvals else None
     current = action_digest(row.id, row.tool, row.payload) if row.tool else None
-    proposed = _on_record(session, AuditEvent.PROPOSED, AuditRow.proposal_id == row.id, digest=current)
+    proposed = _newest_intact(events, AuditEvent.PROPOSED, digest=current)
     on_record: list[tuple[ApprovalRow, AuditRow]] = []
     if approval is not None and approval.decision == "approved":
-        same_action = (
-            session.execute(
-                select(ApprovalRow).where(
-                    ApprovalRow.proposal_id == row.id,
-                    ApprovalRow.decision == "approved",
-                    ApprovalRow.action_digest == approval.action_digest,
+        same_action = [a for a in approvals if a.decision == "approved" and a.action_digest == approval.action_digest]
+        on_record = [
+            (a, e)
+            for a in same_action
+            if (
+                e := _newest_intact(
+                    events, AuditEvent.APPROVED, approval=a.id, approver=a.approver, action_digest=a.action_digest
                 )
             )
-            .scalars()
-            .all()
-        )
-        on_record = [(a, e) for a in same_action if (e := _approved_on_record(session, row, a)) is not None]
+            is not None
+        ]
     return Evidence(
         row=row,
         approval=approval,
@@ -133,8 +136,53 @@ def _evidence(session: Session, row: ProposalRow) -> Evidence:
         approval_on_record=any(a.id == approval.id for a, _ in on_record) if approval is not None else False,
         approvers=[(a.approver, _vouched(e)) for a, e in on_record],
         approval_groups=next((_vouched(e) for a, e in on_record if approval is not None and a.id == approval.id), ()),
-        requester=_requester(session, row.run_id),
+        requester=requester,
     )
+
+
+def _evidence(session: Session, policy: Policy, proposal_ids: Sequence[str]) -> dict[str, Evidence]:
+    """The evidence of each proposal, loaded for many at once (a few queries, not a few per
+    proposal): the rows locked for this transaction first, so that two executors of one proposal
+    queue behind each other, then its write if made, its approvals and its audit events. A proposal
+    unknown to this policy's workflow has evidence with no row."""
+    rows = {
+        row.id: row
+        for row in session.execute(
+            select(ProposalRow).where(ProposalRow.id.in_(proposal_ids)).with_for_update()
+        ).scalars()
+        if row.workflow == policy.workflow
+    }
+    keys = {idempotency_key(row.workflow, row.id): row.id for row in rows.values()}
+    done = {
+        keys[found.idempotency_key]: found
+        for found in session.execute(select(ExecutionRow).where(ExecutionRow.idempotency_key.in_(keys))).scalars()
+    }
+    approvals = _grouped(
+        session.execute(
+            select(ApprovalRow).where(ApprovalRow.proposal_id.in_(rows)).order_by(ApprovalRow.id)
+        ).scalars(),
+        "proposal_id",
+    )
+    events = _grouped(
+        session.execute(
+            select(AuditRow).where(
+                AuditRow.proposal_id.in_(rows),
+                AuditRow.event.in_([str(AuditEvent.PROPOSED), str(AuditEvent.APPROVED)]),
+            )
+        ).scalars(),
+        "proposal_id",
+    )
+    requesters = _requesters(session, {row.run_id for pid, row in rows.items() if pid not in done})
+    found: dict[str, Evidence] = {}
+    for pid in proposal_ids:
+        row = rows.get(pid)
+        if row is None:
+            found[pid] = Evidence(row=None)
+        elif pid in done:
+            found[pid] = Evidence(row=row, done=done[pid])
+        else:
+            found[pid] = _one_evidence(row, approvals.get(pid, []), events.get(pid, []), requesters[row.run_id])
+    return found
 
 
 def _four_eyes_shortfall(policy: Policy, evidence: Evidence, types: list[str]) -> str | None:
@@ -205,38 +253,171 @@ def refusal(policy: Policy, evidence: Evidence) -> str | None:
     return _four_eyes_shortfall(policy, evidence, types)
 
 
+class _Refused(Exception):
+    """Inside a transaction: this action may not be written, and why (recorded once it is rolled back)."""
+
+    def __init__(self, run_id: str | None, why: str) -> None:
+        super().__init__(why)
+        self.run_id, self.why = run_id, why
+
+
+@dataclass
+class _Later:
+    """What a batch made whole writes at its end, in a few statements rather than a few per action:
+    each action's key and undo record, and its case's new status."""
+
+    rows: list[Any] = field(default_factory=list)
+    executed: dict[str, str] = field(default_factory=dict)  # proposal id -> where it was written
+
+    def write(self, session: Session) -> None:
+        session.add_all(self.rows)
+        if self.executed:
+            session.execute(
+                update(ProposalRow),
+                [{"id": pid, "status": Status.EXECUTED, "detail": detail} for pid, detail in self.executed.items()],
+            )
+
+
+def _execute_in(
+    session: Session, policy: Policy, evidence: Evidence, attempt: int, later: _Later | None = None
+) -> Outcome:
+    """Write one proposal's approved action in the caller's transaction, or raise ``_Refused``.
+    ``later`` collects what the caller writes at the end of its transaction (``_write``)."""
+    row, done = evidence.row, evidence.done
+    if row is not None and done is not None:
+        return Outcome(
+            proposal_id=row.id,
+            source=row.source,
+            status=Status.EXECUTED,
+            detail="already executed; nothing written again",
+            target=f"{done.target_table}/{done.target_id}",
+        )
+    why = refusal(policy, evidence)
+    if why is not None:
+        raise _Refused(row.run_id if row is not None else None, why)
+    assert row is not None
+    return _write(session, policy, row, evidence.approval, attempt, later)
+
+
 def execute_one(policy: Policy, proposal_id: str, attempt: int = 1) -> Outcome:
     """Write one proposal's approved action exactly once, or raise ``PolicyDenied``: load what the
     store holds, then refuse (``refusal``) or write."""
+    try:
+        with transaction() as session:
+            return _execute_in(session, policy, _evidence(session, policy, [proposal_id])[proposal_id], attempt)
+    except _Refused as refused:
+        raise _refuse(policy, proposal_id, refused.run_id, refused.why) from None
+
+
+class _WriteFailed(Exception):
+    """A write failed in a batch made whole: which action, and its error."""
+
+    def __init__(self, proposal_id: str, error: Exception) -> None:
+        super().__init__(f"{proposal_id}: {error}")
+        self.proposal_id, self.error = proposal_id, error
+
+
+Alone = dict[str, Exception | None]  # an action left to go alone, with its write's error in the batch (None: not tried)
+
+
+def execute_batch(policy: Policy, proposal_ids: Sequence[str]) -> tuple[dict[str, Outcome], Alone]:
+    """Write many approved actions in one transaction: each action's idempotency key, write, undo
+    record and audit event commit together, with the batch's. One commit (and no savepoints while
+    nothing fails) is what makes a large run fast.
+
+    A refused action writes nothing and is left to go alone (``execute_one`` records the refusal).
+    Should a write fail, the batch is rolled back and made again without it, each action in a
+    savepoint of its own, so that any other that fails is undone alone while the rest commit; each
+    failed action is left to go alone with its error, which was its first attempt (the caller
+    retries it only if that error may pass, and records its failure). Should the commit itself
+    fail, nothing of the batch was written and every action goes alone, untried.
+
+    Returns the outcomes written, by proposal id, and the actions left to go alone, in the order given."""
+    proposal_ids = list(dict.fromkeys(proposal_ids))  # one action once, however often it is named
+    failed: Alone = {}
+    try:
+        return _batch(policy, proposal_ids, failed, isolated=False)
+    except _WriteFailed as first:  # rolled back whole: again without it, one savepoint per action
+        logger.info("a write failed in a batch of %d actions (%s); the others go again", len(proposal_ids), first)
+        failed[first.proposal_id] = first.error
+    except Exception as exc:  # the commit (or the store under it) failed: nothing of the batch is written
+        logger.warning("a batch of %d actions did not commit (%s); each is executed alone", len(proposal_ids), exc)
+        return {}, dict.fromkeys(proposal_ids)
+    try:
+        return _batch(policy, proposal_ids, failed, isolated=True)
+    except Exception as exc:
+        logger.warning("a batch of %d actions did not commit (%s); each is executed alone", len(proposal_ids), exc)
+        return {}, {pid: failed.get(pid) for pid in proposal_ids}
+
+
+def _batch(
+    policy: Policy, proposal_ids: Sequence[str], failed: Alone, *, isolated: bool
+) -> tuple[dict[str, Outcome], Alone]:
+    """One transaction over the batch, the actions in ``failed`` left out. Whole (not ``isolated``):
+    a failed write rolls it all back (``_WriteFailed``), so each action's key, undo record and audit
+    event can wait to be written together at the end. ``isolated``: each action in a savepoint and
+    written as it goes, a failed one undone alone."""
+    written: dict[str, Outcome] = {}
+    alone: Alone = {}
+    later = None if isolated else _Later()
     with transaction() as session:
-        row = session.get(ProposalRow, proposal_id, with_for_update=True)
-        if row is not None and row.workflow == policy.workflow:
-            done = session.get(ExecutionRow, idempotency_key(row.workflow, row.id))
-            if done is not None:
-                return Outcome(
-                    proposal_id=row.id,
-                    source=row.source,
-                    status=Status.EXECUTED,
-                    detail="already executed; nothing written again",
-                    target=f"{done.target_table}/{done.target_id}",
-                )
-        evidence = _evidence(session, row) if row is not None and row.workflow == policy.workflow else Evidence(row=row)
-        why = refusal(policy, evidence)
-        if why is None:
-            assert row is not None
-            return _write(session, policy, row, evidence.approval, attempt)
-        run_id = row.run_id if row is not None and row.workflow == policy.workflow else None
-    raise _refuse(policy, proposal_id, run_id, why)
+        if later is not None:
+            audit.hold_head(session)
+        evidence = _evidence(session, policy, proposal_ids)
+        for proposal_id in proposal_ids:
+            if proposal_id in failed:
+                alone[proposal_id] = failed[proposal_id]
+                continue
+            savepoint = session.begin_nested() if isolated else None
+            try:
+                written[proposal_id] = _execute_in(session, policy, evidence[proposal_id], 1, later)
+            except _Refused:  # raised before anything of it was written
+                if savepoint is not None:
+                    savepoint.rollback()
+                alone[proposal_id] = None
+            except Exception as exc:
+                if savepoint is None:
+                    raise _WriteFailed(proposal_id, exc) from exc
+                savepoint.rollback()
+                alone[proposal_id] = exc
+            else:
+                if savepoint is not None:
+                    savepoint.commit()
+        if later is not None:
+            later.write(session)
+            audit.write_held(session)
+    return written, alone
 
 
-def _write(session: Session, policy: Policy, row: ProposalRow, approval: ApprovalRow | None, attempt: int) -> Outcome:
-    """The write, its idempotency key, its undo record and its audit event, in the caller's transaction."""
+def execute_batches(policy: Policy, proposal_ids: Sequence[str], size: int) -> tuple[dict[str, Outcome], Alone]:
+    """``execute_batch`` over consecutive batches of ``size``."""
+    written: dict[str, Outcome] = {}
+    alone: Alone = {}
+    for start in range(0, len(proposal_ids), size):
+        done, rest = execute_batch(policy, proposal_ids[start : start + size])
+        written.update(done)
+        alone.update(rest)
+    return written, alone
+
+
+def _write(
+    session: Session,
+    policy: Policy,
+    row: ProposalRow,
+    approval: ApprovalRow | None,
+    attempt: int,
+    later: _Later | None,
+) -> Outcome:
+    """The write, its idempotency key, its undo record and its audit event, in the caller's
+    transaction: the key, the undo record and the case's new status written now, or kept in ``later``
+    for the caller to write before it commits (the writer's own rows are always written now: its
+    checks read them)."""
     payload = approval.action_payload if approval is not None else row.payload
     key = idempotency_key(row.workflow, row.id)
     writer = action_writer(row.tool)
     assert writer is not None
     target = writer.apply(session, writer.payload_model.model_validate(payload), row.id)
-    session.add(
+    rows: list[Any] = [
         ExecutionRow(
             idempotency_key=key,
             proposal_id=row.id,
@@ -245,13 +426,18 @@ def _write(session: Session, policy: Policy, row: ProposalRow, approval: Approva
             target_table=writer.table,
             target_id=target,
         )
-    )
-    session.flush()
+    ]
     if writer.undo_tool:  # an undo is not undone in turn
-        session.add(
+        rows.append(
             UndoRow(idempotency_key=key, undo_tool=writer.undo_tool, target_table=writer.table, target_id=target)
         )
-    row.status, row.detail = Status.EXECUTED, f"{writer.table}/{target}"
+    detail = f"{writer.table}/{target}"
+    if later is None:
+        session.add_all(rows)
+        row.status, row.detail = Status.EXECUTED, detail
+    else:
+        later.rows.extend(rows)
+        later.executed[row.id] = detail
     audit.append(
         session,
         AuditEvent.EXECUTED,
@@ -288,7 +474,10 @@ def _write(session: Session, policy: Policy, row: ProposalRow, approval: Approva
 def record_failure(policy: Policy, proposal_id: str, error: BaseException) -> Outcome:
     """A write that failed for good: the case ends ``failed`` and, by policy, goes to the owner. What
     follows from it beyond the case (the autonomy its case type earned) is the caller's to do:
-    ``learning.autonomy.after_failure``."""
+    ``learning.autonomy.after_failure``. A write the system of record already holds from another
+    case (``DuplicateWrite``) is no tool's failure: the case is escalated as a possible duplicate."""
+    if isinstance(error, DuplicateWrite):
+        return _record_duplicate(policy, proposal_id, error)
     with transaction() as session:
         row = session.get(ProposalRow, proposal_id)
         assert row is not None
@@ -315,3 +504,29 @@ def record_failure(policy: Policy, proposal_id: str, error: BaseException) -> Ou
                 },
             )
         return Outcome(proposal_id=row.id, source=row.source, status=Status.FAILED, detail=str(error))
+
+
+def _record_duplicate(policy: Policy, proposal_id: str, error: DuplicateWrite) -> Outcome:
+    """Another case wrote this first (two runs proposed one invoice before either posted): the case
+    ends ``escalated`` as a possible duplicate, to the owner, as the policy's check at proposal time
+    would have sent it had the other write come first. Nothing was written."""
+    escalation = Escalation(reason=EscalationReason.POSSIBLE_DUPLICATE, detail=str(error))
+    with transaction() as session:
+        row = session.get(ProposalRow, proposal_id)
+        assert row is not None
+        row.status, row.detail = Status.ESCALATED, escalation.describe()
+        row.escalations = [*(row.escalations or []), escalation.model_dump(mode="json")]
+        audit.append(
+            session,
+            AuditEvent.ESCALATED,
+            actor=EXECUTOR,
+            workflow=row.workflow,
+            run_id=row.run_id,
+            proposal_id=row.id,
+            data={
+                "source": row.source,
+                "to": f"{policy.owner.name} <{policy.owner.contact}>",
+                "reasons": [escalation.model_dump(mode="json")],
+            },
+        )
+        return Outcome(proposal_id=row.id, source=row.source, status=Status.ESCALATED, detail=row.detail)

@@ -37,6 +37,7 @@ from opsgate.governance import executor, requests
 from opsgate.governance.liveness import is_dead
 from opsgate.governance.runs import OPEN, run_policy
 from opsgate.models import TERMINAL, EscalationReason, Status
+from opsgate.settings import get_settings
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
@@ -67,6 +68,7 @@ class RunRecovery(BaseModel):
         description="Proposals whose write failed for good here: what follows from that is the caller's.",
     )
     closed: bool = False
+    woken: bool = Field(False, description="A suspended run with nothing left to wait for, started again.")
     counts: dict[str, int] = Field(default_factory=dict)
 
 
@@ -110,21 +112,28 @@ def dead_runs() -> list[DeadRun]:
 
 
 def _execute(report: RunRecovery, run_id: str) -> None:
+    """Write what the run's people approved: in batches, as the run itself would have; what a batch
+    could not write goes alone, where a refusal or a failure for good is recorded on its case."""
     policy = run_policy(run_id, report.workflow)
-    for decision in requests.cleared(run_id):
+    ids = [decision.proposal_id for decision in requests.cleared(run_id)]
+    written, alone = executor.execute_batches(policy, ids, get_settings().execute_batch_size)
+    report.executed += len(written)
+    for proposal_id, failed in alone.items():
         try:
-            executor.execute_one(policy, decision.proposal_id)
+            if failed is not None:
+                raise failed  # its write failed in the batch: that was this recovery's attempt
+            executor.execute_one(policy, proposal_id)
             report.executed += 1
         except OpsgateError as exc:
             if exc.retryable:
-                report.unfinished.append(f"{decision.proposal_id}: {exc}")
+                report.unfinished.append(f"{proposal_id}: {exc}")
                 continue
-            executor.record_failure(policy, decision.proposal_id, exc)
-            report.failures.append(decision.proposal_id)
+            executor.record_failure(policy, proposal_id, exc)
+            report.failures.append(proposal_id)
             report.failed += 1
         except Exception as exc:  # a driver or connection error: the write is idempotent, the next recovery tries again
-            logger.warning("recovering %s: writing %s failed: %s", run_id, decision.proposal_id, exc)
-            report.unfinished.append(f"{decision.proposal_id}: {type(exc).__name__}: {exc}")
+            logger.warning("recovering %s: writing %s failed: %s", run_id, proposal_id, exc)
+            report.unfinished.append(f"{proposal_id}: {type(exc).__name__}: {exc}")
 
 
 def _expire_unreached(run_id: str, owner: str) -> int:
@@ -205,6 +214,15 @@ def _close(report: RunRecovery) -> None:
             )
 
 
+def expire_overdue(run_id: str, owner: str) -> int:
+    """The run's pending requests past their deadline expire, escalated to ``owner``: what a paused
+    run's own gate does, done for a run with no process (dead, or suspended). How many cases expired."""
+    now = datetime.now(timezone.utc)
+    with transaction() as session:
+        overdue = [request.id for request in _pending_requests(session, run_id) if as_utc(request.deadline) <= now]
+    return sum(requests.expire(request_id, owner) for request_id in overdue)
+
+
 def recover_run(dead: DeadRun, answered: int = 0) -> RunRecovery:
     """Finish one dead run (see the module's docstring). ``answered``: how many answers the Prefect
     UI sent the dead run the caller decided just before, for the report."""
@@ -212,10 +230,7 @@ def recover_run(dead: DeadRun, answered: int = 0) -> RunRecovery:
     _execute(report, dead.run_id)
     policy = run_policy(dead.run_id, dead.workflow)
     owner = f"{policy.owner.name} <{policy.owner.contact}>"
-    now = datetime.now(timezone.utc)
-    with transaction() as session:
-        overdue = [request.id for request in _pending_requests(session, dead.run_id) if as_utc(request.deadline) <= now]
-    report.expired += sum(requests.expire(request_id, owner) for request_id in overdue)
+    report.expired += expire_overdue(dead.run_id, owner)
     report.expired += _expire_unreached(dead.run_id, owner)
     _close(report)
     logger.info("recovered run %s: %s", dead.run_id, report.model_dump(exclude={"run_id", "workflow", "flow_run_id"}))

@@ -126,12 +126,17 @@ def _run_of(session: Session, proposal_ids: list[str]) -> str:
     return found.scalar_one_or_none() or ""
 
 
+def request_policy(request: PendingRequest) -> Policy:
+    """The policy the request's run started under."""
+    with transaction() as session:
+        run_id = _run_of(session, [p.id for p in request.proposals])
+    return run_policy(run_id, request.workflow)
+
+
 def verified_required(request: PendingRequest) -> bool:
     """Whether an answer to this request is refused unless its approver was authenticated: the run's
     policy, or the workflow's file as it is now, says ``identity: verified``."""
-    with transaction() as session:
-        run_id = _run_of(session, [p.id for p in request.proposals])
-    return Rules(run=run_policy(run_id, request.workflow), file=load_policy(request.workflow)).verified_only
+    return Rules(run=request_policy(request), file=load_policy(request.workflow)).verified_only
 
 
 def _record_review(

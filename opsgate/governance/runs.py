@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 AGENT = "opsgate"
 RUNNING = "running"
 OPEN = (RUNNING, "incomplete")  # a run not finished, or finished with cases still open
+SUSPENDED = "suspended"  # waiting at the gate with no process; a worker starts its flow run again once answered
 
 
 class Run(BaseModel):
@@ -55,6 +56,12 @@ class Run(BaseModel):
     trigger: str
     policy: Policy
     policy_version: str
+    resumable: bool = Field(
+        False, description="Its flow goes straight to the gate when started again, so the gate may suspend it."
+    )
+    resumed: bool = Field(
+        False, description="Started again after it was suspended at the gate: its cases are in the store."
+    )
 
     @property
     def owner(self) -> str:
@@ -78,13 +85,25 @@ class Governing(BaseModel):
 
 
 def start_run(
-    governing: Governing, trigger: str, flow_run_id: str | None = None, parameters: dict[str, Any] | None = None
+    governing: Governing,
+    trigger: str,
+    flow_run_id: str | None = None,
+    parameters: dict[str, Any] | None = None,
+    resumable: bool = False,
 ) -> Run:
     """Record the run under the policy it is given (no run without a valid one), the trigger and
-    the process that runs it."""
+    the process that runs it; or, when the flow run was suspended at the gate and is started again,
+    take its run back (``resume_run``) under the policy it started with."""
+    if flow_run_id is not None and (resumed := resume_run(flow_run_id)) is not None:
+        return resumed
     policy, workflow = governing.policy, governing.policy.workflow
     run = Run(
-        workflow=workflow, flow_run_id=flow_run_id, trigger=trigger, policy=policy, policy_version=governing.version
+        workflow=workflow,
+        flow_run_id=flow_run_id,
+        trigger=trigger,
+        policy=policy,
+        policy_version=governing.version,
+        resumable=resumable,
     )
     kept = policy.model_dump_json()
     with transaction() as session:
@@ -123,6 +142,81 @@ def start_run(
         )
     logger.info("run %s of %s started (%s, policy %s)", run.id, workflow, trigger, run.policy_version)
     return run
+
+
+def suspend_run(run: Run, pause_key: str, deadline: datetime) -> None:
+    """Record that the run lets its process go while it waits under ``pause_key``: recovery leaves it
+    alone as a run that died, and reminds, expires and wakes it instead (``governance.recovery``)."""
+    with transaction() as session:
+        row = session.get(RunRow, run.id, with_for_update=True)
+        assert row is not None
+        row.status, row.pid = SUSPENDED, None
+        audit.append(
+            session,
+            AuditEvent.SUSPENDED,
+            workflow=run.workflow,
+            run_id=run.id,
+            actor=AGENT,
+            data={
+                "flow_run_id": run.flow_run_id,
+                "pause_key": pause_key,
+                "deadline": deadline.isoformat(),
+                "host": machine(),
+                "pid": os.getpid(),  # the process that lets go, for anyone to check it did
+            },
+        )
+    logger.info("run %s is suspended until a decision on %s (deadline %s)", run.id, pause_key, deadline)
+
+
+def resume_run(flow_run_id: str) -> Run | None:
+    """The run of a suspended flow run, started again in this process: running here, under the policy
+    it started with, marked ``resumed`` so the flow goes straight to the gate. None when the flow run
+    has no suspended run."""
+    with transaction() as session:
+        row = session.execute(
+            select(RunRow).where(RunRow.flow_run_id == flow_run_id, RunRow.status == SUSPENDED).with_for_update()
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        row.status, row.host, row.pid, row.heartbeat_at = RUNNING, machine(), os.getpid(), datetime.now(timezone.utc)
+        audit.append(
+            session,
+            AuditEvent.RESUMED,
+            workflow=row.workflow,
+            run_id=row.id,
+            actor=AGENT,
+            data={"flow_run_id": flow_run_id, "host": machine(), "pid": os.getpid()},
+        )
+        run_id, workflow, trigger, version = row.id, row.workflow, row.trigger, row.policy_version
+    logger.info("run %s of %s resumed after its suspension", run_id, workflow)
+    return _suspended(run_id, workflow, flow_run_id, trigger, version, resumed=True)
+
+
+def _suspended(
+    run_id: str, workflow: str, flow_run_id: str | None, trigger: str, version: str, resumed: bool = False
+) -> Run:
+    """A run that was suspended at the gate, under the policy it started with."""
+    return Run(
+        id=run_id,
+        workflow=workflow,
+        flow_run_id=flow_run_id,
+        trigger=trigger,
+        policy=run_policy(run_id, workflow),
+        policy_version=version,
+        resumable=True,
+        resumed=resumed,
+    )
+
+
+def suspended_runs() -> list[Run]:
+    """Runs suspended at the gate, oldest first, each under the policy it started with."""
+    with transaction() as session:
+        rows = session.execute(
+            select(RunRow.id, RunRow.workflow, RunRow.flow_run_id, RunRow.trigger, RunRow.policy_version)
+            .where(RunRow.status == SUSPENDED)
+            .order_by(RunRow.started_at)
+        ).all()
+    return [_suspended(*row) for row in rows]
 
 
 def run_policy(run_id: str, workflow: str) -> Policy:
@@ -331,11 +425,19 @@ def finish_run(run: Run) -> RunSummary:
     return RunSummary(run_id=run.id, workflow=run.workflow, counts=counts, outcomes=outcomes)
 
 
-def process_gone(flow_run_id: str) -> bool:
-    """Whether the opsgate run of this flow run is open and its process is gone (``opsgate.governance.liveness``)."""
+def process_state(flow_run_id: str) -> str:
+    """Where the process of this flow run's opsgate run stands: ``suspended`` (let go at the gate, on
+    purpose), ``gone`` (open, but its process died: ``opsgate.governance.liveness``), or ``running``."""
     with transaction() as session:
         row = session.execute(select(RunRow).where(RunRow.flow_run_id == flow_run_id)).scalar_one_or_none()
-        return row is not None and row.status in OPEN and is_dead(row)
+        if row is not None and row.status == SUSPENDED:
+            return SUSPENDED
+        return "gone" if row is not None and row.status in OPEN and is_dead(row) else RUNNING
+
+
+def process_gone(flow_run_id: str) -> bool:
+    """Whether the opsgate run of this flow run is open and its process died."""
+    return process_state(flow_run_id) == "gone"
 
 
 class RunRecord(BaseModel):

@@ -10,12 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy import select
+
 from opsgate.notify.channels import Message
 from opsgate.notify.delivery import send
 from opsgate.policy.runtime import Policy
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
+from opsgate.store.tables import AuditRow
 
 Notice = Literal["waiting", "reminder", "expired"]
 GATE = "opsgate-gate"
@@ -39,6 +42,15 @@ def _text(notice: Notice, policy: Policy, count: int, deadline: datetime, link: 
             f"cases are escalated to {owner} and a later run may propose them again."
         )
     return f"Decide by **{deadline:%Y-%m-%d %H:%M} UTC**. {where}, or run `opsgate approvals approve`. Owner: {owner}."
+
+
+def reminded(run_id: str, deadline: datetime) -> bool:
+    """Whether the run's channels were already reminded of this deadline (its `reminded` event)."""
+    with transaction() as session:
+        events = session.execute(
+            select(AuditRow.data).where(AuditRow.run_id == run_id, AuditRow.event == str(AuditEvent.REMINDED))
+        ).scalars()
+        return any(isinstance(data, dict) and data.get("deadline") == deadline.isoformat() for data in events)
 
 
 def announce(

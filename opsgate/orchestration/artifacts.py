@@ -11,7 +11,7 @@ from __future__ import annotations
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
 from opsgate.display import markdown_text
-from opsgate.models import Proposal, RunSummary
+from opsgate.models import Proposal, RunSummary, Status
 
 
 def _key(workflow: str, what: str) -> str:
@@ -33,11 +33,32 @@ def proposal_row(proposal: Proposal) -> dict[str, str]:
     return {name: markdown_text(value) for name, value in row.items()}
 
 
+ROWS_SHOWN = 200  # an artifact shows at most this many rows: a 10,000-row table helps nobody and burdens the server
+
+
+def _surest(proposal: Proposal) -> float:
+    return min(proposal.confidence.values(), default=1.0)
+
+
+def shown_proposals(proposals: list[Proposal]) -> list[Proposal]:
+    """The proposals the table shows: all of a small batch; of a large one, the least surely read
+    first, up to ``ROWS_SHOWN`` (every proposal is on the review screen and in `opsgate approvals show`)."""
+    if len(proposals) <= ROWS_SHOWN:
+        return proposals
+    return sorted(proposals, key=_surest)[:ROWS_SHOWN]
+
+
 def publish_proposals(workflow: str, proposals: list[Proposal]) -> None:
+    shown = shown_proposals(proposals)
+    more = (
+        f"; the {len(shown)} least surely read are shown, all of them on the review screen"
+        if len(shown) < len(proposals)
+        else ""
+    )
     create_table_artifact(
         key=_key(workflow, "proposals"),
-        table=[proposal_row(p) for p in proposals],
-        description=f"{len(proposals)} proposals of {workflow} waiting for approval",
+        table=[proposal_row(p) for p in shown],
+        description=f"{len(proposals)} proposals of {workflow} waiting for approval{more}",
     )
 
 
@@ -53,7 +74,11 @@ def publish_review_link(workflow: str, url: str, count: int) -> None:
 
 
 def summary_markdown(summary: RunSummary) -> str:
-    """The run summary: counts per final state, then a table of where every input ended."""
+    """The run summary: counts per final state, then a table of where each input ended: every one
+    of a small run; of a large one, those that did not end executed first, up to ``ROWS_SHOWN``
+    (the whole run is in `opsgate runs show`)."""
+    outcomes = sorted(summary.outcomes, key=lambda o: o.status == Status.EXECUTED)[:ROWS_SHOWN]
+    left_out = len(summary.outcomes) - len(outcomes)
     return "\n".join(
         [
             f"# {summary.workflow}: run summary",
@@ -64,8 +89,9 @@ def summary_markdown(summary: RunSummary) -> str:
             "|---|---|---|",
             *(
                 f"| {markdown_text(o.source)} | {markdown_text(o.status)} | {markdown_text(o.detail)} |"
-                for o in summary.outcomes
+                for o in outcomes
             ),
+            *(["", f"… and {left_out} more: `opsgate runs show {markdown_text(summary.run_id)}`"] if left_out else []),
         ]
     )
 

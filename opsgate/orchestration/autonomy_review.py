@@ -33,9 +33,11 @@ def _promotions(run: Run) -> list[Proposal]:
 @flow(name="autonomy-review")
 def autonomy_review(params: ReviewParams) -> State[RunSummary]:
     """Weigh the evidence, propose promotions, wait for the decision, record it."""
-    run = start_run(params.workflow, params.model_dump(mode="json"))
-    proposals = _promotions(run)
-    verdicts = check_policy(run, proposals)
-    decisions = gate(run, proposals, verdicts)
+    run = start_run(params.workflow, params.model_dump(mode="json"), resumable=True)
+    if run.resumed:  # suspended at the gate and started again once answered: its proposals are in the store
+        decisions = gate(run)
+    else:
+        proposals = _promotions(run)
+        decisions = gate(run, proposals, check_policy(run, proposals))
     execute(run, decisions)
     return finish_run(run)

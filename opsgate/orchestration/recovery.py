@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -19,11 +19,13 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
-from prefect.states import Crashed
+from prefect.states import Crashed, Scheduled
 
 from opsgate.display import markdown_text
-from opsgate.governance import recovery, requests
+from opsgate.governance import recovery, requests, runs
 from opsgate.governance.recovery import DeadRun, RunRecovery
+from opsgate.governance.requests import PendingRequest
+from opsgate.governance.runs import Run
 from opsgate.learning import autonomy, decisions
 from opsgate.learning.governing import governing_policy
 from opsgate.notify import approval_notices
@@ -77,10 +79,72 @@ def _close_flow_run(report: RunRecovery) -> None:
         client.set_flow_run_state(UUID(report.flow_run_id), Crashed(name="Recovered", message=message), force=True)
 
 
+def _remind(run: Run, waiting: list[PendingRequest]) -> None:
+    """Remind the policy's channels once the nearest deadline of a suspended run comes within
+    ``remind_before_minutes``, once per deadline: there is no paused process to do it."""
+    before = run.policy.approvals.remind_before_minutes
+    deadline = min(r.deadline for r in waiting)
+    if before is None or deadline - datetime.now(timezone.utc) > timedelta(minutes=before):
+        return
+    if approval_notices.reminded(run.id, deadline):
+        return
+    count = sum(len(r.proposals) for r in waiting)
+    review = requests.review_link(waiting[0].flow_run_id)
+    approval_notices.announce("reminder", run.policy, run.id, count, deadline, run_link(run.id), review)
+
+
+def _wake(flow_run_id: str) -> bool:
+    """Start a suspended flow run again (a worker picks it up); False when Prefect no longer holds
+    it suspended (someone resumed it, or it ended)."""
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(UUID(flow_run_id))
+        except ObjectNotFound:
+            return False
+        if run.state is None or not run.state.is_paused():
+            return False
+        client.set_flow_run_state(UUID(flow_run_id), Scheduled(message="woken by opsgate recovery"), force=True)
+    return True
+
+
+def tend_suspended(run: Run) -> RunRecovery:
+    """What a suspended run's paused process would have done, done with no process: remind before
+    the deadline, expire what passed it (the owner and the channels are told), and, once nothing is
+    left to wait for, start the flow run again so that it writes what was approved and finishes."""
+    report = RunRecovery(run_id=run.id, workflow=run.workflow, flow_run_id=run.flow_run_id)
+    report.expired = recovery.expire_overdue(run.id, run.owner)
+    if report.expired:
+        link, review = run_link(run.id), requests.review_link(run.flow_run_id or "")
+        now = datetime.now(timezone.utc)
+        approval_notices.announce("expired", run.policy, run.id, report.expired, now, link, review)
+    waiting = [r for r in requests.pending_requests(run.workflow) if r.flow_run_id == run.flow_run_id]
+    report.waiting = sum(len(r.proposals) for r in waiting)
+    if waiting:
+        _remind(run, waiting)
+    elif run.flow_run_id:
+        report.woken = _wake(run.flow_run_id)
+    logger.info("tended suspended run %s: %s", run.id, report.model_dump(include={"expired", "waiting", "woken"}))
+    return report
+
+
 def recover_all() -> list[RunRecovery]:
     """Recover every dead run: decide the answers Prefect holds for it, finish it in the store,
-    close its flow run. A run that fails to recover does not stop the others."""
+    close its flow run; and tend every suspended run (``tend_suspended``). A run that fails to
+    recover does not stop the others."""
     reports = []
+    for suspended in runs.suspended_runs():
+        try:
+            reports.append(tend_suspended(suspended))
+        except Exception as exc:  # reported, tried again next time
+            logger.exception("tending suspended run %s failed", suspended.id)
+            reports.append(
+                RunRecovery(
+                    run_id=suspended.id,
+                    workflow=suspended.workflow,
+                    flow_run_id=suspended.flow_run_id,
+                    unfinished=[f"{type(exc).__name__}: {exc}"],
+                )
+            )
     for dead in recovery.dead_runs():
         try:
             report = recovery.recover_run(dead, _decide_answers(dead))
@@ -111,12 +175,12 @@ def recover_all() -> list[RunRecovery]:
 def _markdown(reports: list[RunRecovery]) -> str:
     rows = [
         f"| {markdown_text(r.workflow)} | `{r.run_id[:8]}` | {r.answers} | {r.executed} | {r.failed} | {r.expired} | {r.waiting} | "
-        f"{'closed' if r.closed else 'open'} | {markdown_text('; '.join(r.unfinished)) or '-'} |"
+        f"{'closed' if r.closed else 'woken' if r.woken else 'open'} | {markdown_text('; '.join(r.unfinished)) or '-'} |"
         for r in reports
     ]
     return "\n".join(
         [
-            f"# Recovery: {len(reports)} runs whose process died",
+            f"# Recovery: {len(reports)} runs whose process died or was let go at the gate",
             "",
             "| workflow | run | answers | written | failed | expired | still waiting | run | not finished |",
             "|---|---|---|---|---|---|---|---|---|",

@@ -30,11 +30,15 @@ RESUMED = "resumed"
 TAKEN = "taken: the run found the decision before it paused, and went on"
 
 
-def pause_input(client: SyncPrefectClient, flow_run_id: str, pause_key: str, part: str) -> Any | None:
+def pause_input(
+    client: SyncPrefectClient, flow_run_id: str, pause_key: str, part: str, state_name: str = "Paused"
+) -> Any | None:
     """What Prefect holds for a pause: its form's ``schema`` or the ``response`` a resume sent; None
-    when there is none yet (the client reports that as ``ObjectNotFound`` or a bare 404)."""
+    when there is none yet (the client reports that as ``ObjectNotFound`` or a bare 404). Prefect
+    keys it by the state's name: a run paused (``Paused``) or suspended (``Suspended``)."""
     try:
-        return client.read_flow_run_input(UUID(flow_run_id), keyset_from_base_key(f"paused-{pause_key}")[part])
+        keyset = keyset_from_base_key(f"{state_name.lower()}-{pause_key}")
+        return client.read_flow_run_input(UUID(flow_run_id), keyset[part])
     except ObjectNotFound:
         return None
     except PrefectHTTPStatusError as exc:
@@ -65,7 +69,10 @@ def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> bool:
                 raise ApprovalRejected(
                     f"flow run {request.flow_run_id} is {state.name}: it no longer waits for a decision"
                 )
-            if paused_here and pause_input(client, request.flow_run_id, now.pause_key, "schema") is not None:
+            if (
+                paused_here
+                and pause_input(client, request.flow_run_id, now.pause_key, "schema", state.name) is not None
+            ):
                 return True
             if time.monotonic() > deadline:
                 name = state.name if state else "unknown"

@@ -69,8 +69,10 @@ def stop_local_server() -> int | None:
     return pid
 
 
-def ensure_local_server(startup_timeout: float = 90) -> str:
-    """The API URL of the local server, starting it if nothing answers on the port."""
+def ensure_local_server(startup_timeout: float = 90, database_url: str | None = None) -> str:
+    """The API URL of the local server, starting it if nothing answers on the port: on its own
+    SQLite file in the data directory, or on ``database_url`` (``postgresql+asyncpg://...``: the
+    database a production server and several workers share)."""
     settings = get_settings()
     api_url = local_api_url()
     if _healthy(api_url):
@@ -86,6 +88,8 @@ def ensure_local_server(startup_timeout: float = 90) -> str:
         "PREFECT_SERVER_API_PORT": str(settings.prefect_port),
     }
     env.setdefault("PREFECT_HOME", str(settings.data_dir / "prefect"))
+    if database_url:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
     command = [
         sys.executable,
         "-m",

@@ -2,7 +2,8 @@
 
 Task bodies stay thin: they read the Prefect context where the platform needs an id or an
 attempt number, and call the plain functions in ``opsgate``. Writes are never cached, and only
-the executor's task retries, because only its write is idempotent.
+the executor retries, action by action, because only its write is idempotent. Per-case work runs
+in batches, so a run's Prefect task runs grow with its batches, never with its cases.
 """
 
 from __future__ import annotations
@@ -10,16 +11,16 @@ from __future__ import annotations
 import os
 import pwd
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from prefect import Task, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import TaskRun
-from prefect.context import FlowRunContext, TaskRunContext
+from prefect.context import FlowRunContext
 from prefect.states import Completed, State
 
 from opsgate.errors import OpsgateError
@@ -32,6 +33,7 @@ from opsgate.learning.governing import governing
 from opsgate.models import Decision, Outcome, Proposal, RunSummary, Verdict
 from opsgate.orchestration.artifacts import publish_summary
 from opsgate.policy.runtime import Policy
+from opsgate.settings import get_settings
 
 # Who started a run that is not a deployment's, when the code embedding opsgate knows better than
 # the operating system (a test playing a person). Only code in the process that runs the flow can
@@ -76,12 +78,16 @@ def _trigger() -> str:
 
 
 @task(name="start-run", cache_policy=NO_CACHE)
-def start_run(workflow: str, parameters: dict[str, Any]) -> Run:
+def start_run(workflow: str, parameters: dict[str, Any], resumable: bool = False) -> Run:
     """Record the run under the policy as it governs now and who started it, and show life in the store while the flow runs (the
-    heartbeat stops with the flow's thread), so recovery can tell when its process is gone."""
+    heartbeat stops with the flow's thread), so recovery can tell when its process is gone.
+
+    ``resumable``: the flow goes straight to the gate when its run comes back ``resumed`` (started
+    again after the gate suspended it), so the gate may suspend a long wait; the run of a flow run
+    started again is taken back here rather than started anew."""
     context = FlowRunContext.get()
     flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
-    run = runs.start_run(governing(workflow), _trigger(), flow_run_id, parameters)
+    run = runs.start_run(governing(workflow), _trigger(), flow_run_id, parameters, resumable)
     keep_alive(run.id, threading.current_thread())  # the flow's thread: a task called from the flow body runs in it
     return run
 
@@ -91,37 +97,53 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
     return runs.check_policy(run, proposals)
 
 
-def _retryable(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -> bool:
-    try:
-        state.result()
-    except OpsgateError as exc:
-        return exc.retryable
-    except Exception:  # a driver or connection error: worth another attempt, the write is idempotent
-        return True
-    return False
+RETRY_DELAYS = (1.0, 5.0)  # seconds before the second and third attempt at a write that failed for a passing reason
 
 
-@task(
-    name="execute-action", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retryable
-)
-def _execute_action(policy: Policy, proposal_id: str) -> Outcome:
-    context = TaskRunContext.get()
-    attempt = context.task_run.run_count if context else 1
-    return executor.execute_one(policy, proposal_id, attempt=max(attempt, 1))
+def _retryable(error: BaseException) -> bool:
+    if isinstance(error, OpsgateError):
+        return error.retryable
+    return True  # a driver or connection error: worth another attempt, the write is idempotent
+
+
+def _execute_alone(policy: Policy, proposal_id: str, failed: Exception | None) -> Outcome:
+    """One action in a transaction of its own, retried while its failure may pass (the write is
+    idempotent); ``failed`` is the error of its first attempt, in its batch, if it had one. A
+    refusal or a failure for good ends its case ``failed`` and counts against the autonomy its
+    case type earned."""
+    error, attempt = failed, 1 if failed is None else 2
+    while error is None or (_retryable(error) and attempt <= 1 + len(RETRY_DELAYS)):
+        if error is not None:
+            time.sleep(RETRY_DELAYS[attempt - 2])
+        try:
+            return executor.execute_one(policy, proposal_id, attempt=attempt)
+        except Exception as exc:  # recorded per case; the rest of the batch goes on
+            error, attempt = exc, attempt + 1
+    outcome = executor.record_failure(policy, proposal_id, error)
+    autonomy.after_failure(proposal_id)
+    return outcome
+
+
+@task(name="execute-batch", cache_policy=NO_CACHE)
+def _execute_batch(policy: Policy, proposal_ids: list[str]) -> list[Outcome]:
+    """A batch of approved actions in one Prefect task: written together where they can be
+    (``executor.execute_batch``), and any that cannot, one by one."""
+    written, alone = executor.execute_batch(policy, proposal_ids)
+    written.update({pid: _execute_alone(policy, pid, failed) for pid, failed in alone.items()})
+    return [written[pid] for pid in proposal_ids]
 
 
 def execute(run: Run, decisions: list[Decision]) -> list[Outcome]:
-    """Execute every cleared proposal; a write that fails for good ends its case as ``failed``, and
-    then counts against the autonomy its case type earned (``autonomy.after_failure``)."""
-    futures = [(d.proposal_id, _execute_action.submit(run.policy, d.proposal_id)) for d in decisions]
-    outcomes = []
-    for proposal_id, future in futures:
-        try:
-            outcomes.append(future.result())
-        except Exception as exc:  # recorded per case; the rest of the batch goes on
-            outcomes.append(executor.record_failure(run.policy, proposal_id, exc))
-            autonomy.after_failure(proposal_id)
-    return outcomes
+    """Execute every cleared proposal, in batches of ``execute_batch_size``: the run's Prefect task
+    runs grow with its batches, not its actions. A write that fails for good ends its case as
+    ``failed`` and the rest of its batch is written."""
+    size = get_settings().execute_batch_size
+    ids = [d.proposal_id for d in decisions]
+    return [
+        outcome
+        for start in range(0, len(ids), size)
+        for outcome in _execute_batch(run.policy, ids[start : start + size])
+    ]
 
 
 @task(name="settle-mail", cache_policy=NO_CACHE)

@@ -55,6 +55,8 @@ class AuditEvent(StrEnum):
     IMPORTED = "imported"  # source records loaded into the embedded records store by an operator
     QUARANTINED = "quarantined"  # an input that kept failing was moved aside before it was read again
     COMPLETED = "completed"
+    SUSPENDED = "suspended"  # a run let its process go while it waits for a decision; a worker starts it again
+    RESUMED = "resumed"  # a suspended run was started again, in a new process, and found its cases in the store
     RECOVERED = "recovered"  # opsgate recover finished what a run whose process died left open
     ACCOUNT_ADDED = "account_added"  # an approver's local account was opened
     ACCOUNT_DISABLED = "account_disabled"  # its password no longer authenticates anyone
@@ -108,6 +110,45 @@ def bounded_actor(actor: str) -> str:
     return shown if len(shown) <= ACTOR_CHARS else shown[: ACTOR_CHARS - 1] + "…"
 
 
+_HELD = "opsgate.audit_held"  # where a transaction that holds the head keeps its chain (``hold_head``)
+
+
+@dataclass
+class _Held:
+    """The chain as a transaction that holds the head has extended it: its rows are written at the end."""
+
+    head: AuditHeadRow
+    seq: int
+    hash: str
+    rows: list[AuditRow]
+
+
+def _locked_head(session: Session) -> AuditHeadRow:
+    """The head row, locked for this transaction: concurrent writers queue here, so the chain never forks."""
+    head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar_one_or_none()
+    if head is None:
+        head = AuditHeadRow(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+        session.flush()
+    return head
+
+
+def hold_head(session: Session) -> None:
+    """Lock the head for the rest of the caller's transaction and keep the events appended from now
+    on in memory, to be written together by ``write_held`` before the commit: a batch of many
+    actions then reads the head once and writes its events in a few statements, not a few per event.
+    Only for a transaction that rolls back whole (no savepoints): the kept chain cannot unwind."""
+    head = _locked_head(session)
+    session.info[_HELD] = _Held(head, head.seq, head.hash, [])
+
+
+def write_held(session: Session) -> None:
+    """Write the events kept since ``hold_head``, and move the head to the last of them."""
+    held: _Held = session.info.pop(_HELD)
+    session.add_all(held.rows)
+    held.head.seq, held.head.hash = held.seq, held.hash
+
+
 def append(
     session: Session,
     event: AuditEvent,
@@ -119,10 +160,8 @@ def append(
     data: dict[str, Any] | None = None,
 ) -> AuditRow:
     """Append one event in the caller's transaction, so it commits or rolls back with the work."""
-    head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar_one_or_none()
-    if head is None:
-        head = AuditHeadRow(id=1, seq=0, hash=GENESIS)
-        session.add(head)
+    held: _Held | None = session.info.get(_HELD)
+    head = held or _locked_head(session)
     row = AuditRow(
         seq=head.seq + 1,
         at=datetime.now(timezone.utc),
@@ -135,9 +174,11 @@ def append(
         prev_hash=head.hash,
     )
     row.hash = _row_hash(head.hash, row)
-    session.add(row)
+    if held is not None:
+        held.rows.append(row)
+    else:
+        session.add(row)
     head.seq, head.hash = row.seq, row.hash
-    session.flush()
     return row
 
 

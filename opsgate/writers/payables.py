@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsgate.errors import ExecutionError
+from opsgate.errors import DuplicateWrite, ExecutionError
 from opsgate.store.tables import PayableRow
 from opsgate.writers.base import Writer
 
@@ -97,10 +97,9 @@ class PayablesPost(Writer):
     def apply(self, session: Session, payload: PayablePosting, proposal_id: str) -> str:
         existing = find_posted(session, payload.vendor_name, payload.invoice_number)
         if existing is not None:
-            raise ExecutionError(
+            raise DuplicateWrite(
                 f"invoice {payload.invoice_number} of {payload.vendor_name or 'this vendor'} is already posted "
-                f"(payable {existing.id}): refusing a double payment",
-                retryable=False,
+                f"(payable {existing.id}): refusing a double payment"
             )
         row = PayableRow(
             **payload.model_dump(exclude={"invoice_number"}),

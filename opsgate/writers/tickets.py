@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsgate.errors import ExecutionError
+from opsgate.errors import DuplicateWrite, ExecutionError
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, ProposalRow, TicketRow
 from opsgate.writers.base import Writer
@@ -68,7 +68,7 @@ class TicketsRoute(Writer):
     def apply(self, session: Session, payload: TicketRouting, proposal_id: str) -> str:
         problems = self.check(session, payload)
         if problems:
-            raise ExecutionError(f"{problems[0]}: refusing to open a second ticket", retryable=False)
+            raise DuplicateWrite(f"{problems[0]}: refusing to open a second ticket")
         row = TicketRow(**payload.model_dump(), status=ROUTED, proposal_id=proposal_id)
         session.add(row)
         session.flush()

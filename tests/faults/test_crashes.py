@@ -162,16 +162,21 @@ def test_an_outsiders_answer_to_a_dead_run_is_refused_by_recovery(flow_env: str,
     assert [r.actor for r in refused] == ["mallory"] and store_state()["payables"] == 0
 
 
-@pytest.mark.parametrize("point", ["first-write", "write-before-audit"])
+@pytest.mark.parametrize("point", ["first-write", "mid-batch", "write-before-audit"])
 def test_killed_while_writing_every_approved_action_is_written_once(flow_env: str, tmp_path: Path, point: str) -> None:
-    """Killed after the first of three writes committed, or inside the first write's transaction
-    before its audit row (so before its commit): recovery writes what is left, once each."""
-    run = start(flow_env, "run", "invoices", "--inbox", str(write_inbox(tmp_path / "inbox")), crash_at=point)
+    """Killed after the first of three writes committed (batches of one), between two writes of one
+    batch, or inside the first write's transaction before its audit row: what was committed stays,
+    once; nothing of an uncommitted batch is left; recovery writes what is left, once each."""
+    batch = "1" if point == "first-write" else "500"
+    inbox = str(write_inbox(tmp_path / "inbox"))
+    run = start(flow_env, "run", "invoices", "--inbox", inbox, crash_at=point, OPSGATE_EXECUTE_BATCH_SIZE=batch)
     request = paused_request(run)
     assert cli("approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
     assert run.wait(120) == -9
-    written = store_state()["payables"]
+    state = store_state()
+    written = state["payables"]
     assert written == (1 if point == "first-write" else 0)
+    assert state["executions"] == state["executed_events"] == written, "a write, its key and its audit row, or none"
 
     (report,) = recover(flow_env)
     assert (report["executed"], report["closed"]) == (3 - written, True)
@@ -185,7 +190,7 @@ def test_recovery_killed_mid_way_is_finished_by_the_next(flow_env: str, tmp_path
     request = paused_request(run)
     kill(run)
     assert cli("approvals", "approve", request.flow_run_id, "--as", "alice").returncode == 0
-    assert opsgate(flow_env, "recover", crash_at="first-write").returncode == -9
+    assert opsgate(flow_env, "recover", crash_at="first-write", OPSGATE_EXECUTE_BATCH_SIZE="1").returncode == -9
     assert store_state()["payables"] == 1
 
     (report,) = recover(flow_env)

@@ -168,7 +168,7 @@ def test_a_database_connection_dropped_in_the_middle_of_a_write(
 def test_two_workers_on_one_inbox_post_each_invoice_once(flow_env: str, tmp_path: Path) -> None:
     """Both runs wait at their gates at once, each with the three invoices (nothing is posted yet, so
     neither sees a duplicate); whichever is approved second finds them posted: the executor refuses a
-    double payment, the cases fail with that reason and go to the owner. (The second run
+    double payment, and the cases go to the owner as possible duplicates, with that reason. (The second run
     starts once the first waits: the test's Prefect server keeps its own state in SQLite, which
     refuses two runs changing state in the same instant.)"""
     inbox = str(write_inbox(tmp_path / "inbox"))
@@ -189,7 +189,10 @@ def test_two_workers_on_one_inbox_post_each_invoice_once(flow_env: str, tmp_path
             second.kill()
     state = counts()
     assert state["payables"] == state["executed_events"] == 3 and state["chain"]
-    assert state["cases"] == sorted([Status.EXECUTED] * 3 + [Status.FAILED] * 3)
+    assert state["cases"] == sorted([Status.EXECUTED] * 3 + [Status.ESCALATED] * 3)
     with transaction() as session:
-        failed = session.execute(select(ProposalRow.detail).where(ProposalRow.status == Status.FAILED)).scalars().all()
-    assert all("refusing a double payment" in detail for detail in failed)
+        escalated = session.execute(select(ProposalRow).where(ProposalRow.status == Status.ESCALATED)).scalars().all()
+        reasons = [[e["reason"] for e in row.escalations] for row in escalated]
+        details = [row.detail for row in escalated]
+    assert reasons == [["possible_duplicate"]] * 3
+    assert all(d.startswith("possible_duplicate: ") and "refusing a double payment" in d for d in details)

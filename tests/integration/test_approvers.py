@@ -1,7 +1,7 @@
 """Approvers on a real Prefect server: the policy's channels hear when a run waits, before its
 deadline and when it passes (the run then ends `Expired`, nothing written); four-eyes cases go to
 a second, different approver who did not start the run, on the CLI's path and on the UI's; a large
-batch is decided page by page."""
+batch is decided page by page, or every page in one command, and written in one executor task."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from opsgate.cli.app import app
 from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected
 from opsgate.governance import requests
@@ -170,3 +172,87 @@ def test_a_decision_recorded_before_the_run_pauses_is_taken_without_waking_it(
     assert [s.state_details.pause_key for s in states if s.is_paused()] == [page2.pause_key], (
         "the run paused for the second page only"
     )
+
+
+def _task_runs(flow_run_id: str) -> list[str]:
+    """The names of the Prefect task runs of one flow run, as the server recorded them."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])))
+    return sorted(run.name.rsplit("-", 1)[0] for run in runs)
+
+
+def test_every_page_of_a_large_batch_is_answered_in_one_command_and_written_in_one_task(
+    start_flow, inbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An AP clerk approves a run of three pages from the CLI in one answer, rejecting one invoice:
+    every page is recorded as its own decision, the run wakes once, and the two approved invoices are
+    written by one executor task, not one task per invoice."""
+    monkeypatch.setenv("OPSGATE_APPROVAL_PAGE_SIZE", "1")
+    get_settings.cache_clear()
+    run = start_flow(inbox)
+    waiting = wait_for_request()
+    pages = [r for r in requests.pending_requests(WORKFLOW) if r.flow_run_id == waiting.flow_run_id]
+    assert [r.page for r in pages] == [1, 2, 3]
+    rejected = pages[1].proposals[0].id
+
+    runner = CliRunner()
+    only_first = runner.invoke(app, ["approvals", "approve", waiting.flow_run_id[:8], "--as", "alice"])
+    assert only_first.exit_code == 0, only_first.output
+    assert "approved 1, rejected 0" in only_first.output, "without --all the page the run waits on is answered"
+    page2 = wait_for_the_next_request(pages[0])
+    assert page2.id == pages[1].id and payables_count() == 0
+
+    answered = runner.invoke(
+        app,
+        [
+            "approvals",
+            "approve",
+            waiting.flow_run_id[:8],
+            "--as",
+            "alice",
+            "--all",
+            "--reject",
+            f"{rejected[:8]}:not ours",
+        ],
+    )
+    assert answered.exit_code == 0, answered.output
+    assert "approved 1, rejected 1 on 2 pages" in answered.output
+    assert run.finish().counts == {"executed": 2, "rejected": 1} and payables_count() == 2
+    assert [e.data["approver"] for e in _events("approved")] == ["alice", "alice"]
+    assert [e.proposal_id for e in _events("rejected")] == [rejected]
+    names = _task_runs(waiting.flow_run_id)
+    assert names.count("execute-batch") == 1 and not any("execute-action" in n for n in names), names
+
+
+def test_only_the_pages_read_with_enough_confidence_are_answered(
+    start_flow, inbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--all --min-confidence` answers the pages whose required fields were all read at least that
+    surely; the others stay pending for a closer look, and nothing of them is written."""
+    monkeypatch.setenv("OPSGATE_APPROVAL_PAGE_SIZE", "1")
+    get_settings.cache_clear()
+    run = start_flow(inbox)
+    waiting = wait_for_request()
+    pages = [r for r in requests.pending_requests(WORKFLOW) if r.flow_run_id == waiting.flow_run_id]
+    required = ("invoice_number", "invoice_date", "currency", "total")  # the shipped policy's missing_data fields
+    surest = {r.id: min(p.confidence[f] for p in r.proposals for f in required) for r in pages}
+    line = max(surest.values())
+    sure, unsure = [i for i, c in surest.items() if c >= line], [i for i, c in surest.items() if c < line]
+    assert sure and unsure, f"the sample invoices are read with different confidence: {surest}"
+
+    answered = CliRunner().invoke(
+        app, ["approvals", "approve", waiting.flow_run_id, "--as", "alice", "--all", "--min-confidence", str(line)]
+    )
+    assert answered.exit_code == 0, answered.output
+    still = {r.id for r in requests.pending_requests(WORKFLOW)}
+    assert still == set(unsure), "the unsure pages wait; the sure ones were answered"
+    for request_id in unsure:
+        page = requests.pending_request(request_id)
+        assert page is not None
+        submit(page, answer_for(page, "bob"))
+    assert run.finish().counts == {"executed": 3} and payables_count() == 3
+    approvers = {e.proposal_id: e.data["approver"] for e in _events("approved")}
+    assert {approvers[p.id] for r in pages if r.id in sure for p in r.proposals} == {"alice"}
+    assert {approvers[p.id] for r in pages if r.id in unsure for p in r.proposals} == {"bob"}

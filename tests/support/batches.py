@@ -42,6 +42,22 @@ def write_inbox(inbox: Path, documents: dict[str, list[str] | bytes] | None = No
     return inbox
 
 
+def generated_inbox(folder: Path, count: int) -> list[Path]:
+    """``count`` text PDFs: the three sample layouts in turn, each with its own invoice number."""
+    folder.mkdir(parents=True, exist_ok=True)
+    layouts = [US_INVOICE, DE_INVOICE, UK_INVOICE]
+    paths = []
+    for i in range(count):
+        lines = [
+            line.replace("0317", f"{i:04d}").replace("0815", f"{i:04d}").replace("1187", f"{i:04d}")
+            for line in layouts[i % 3]
+        ]
+        path = folder / f"invoice-{i:05d}.pdf"
+        path.write_bytes(text_pdf(lines))
+        paths.append(path)
+    return paths
+
+
 def proposed_batch(inbox: Path, trigger: str = "test") -> Batch:
     """Start a run and propose and route every document of the inbox, as the flow does."""
     run = runs.start_run(governing(WORKFLOW), trigger)

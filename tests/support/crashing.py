@@ -7,7 +7,9 @@ is what an OOM kill or a pulled plug does: no ``finally``, no ``atexit``, no flu
 Points (where the process dies):
 - ``reading``: every document read, before any case is recorded;
 - ``proposed``: the cases recorded and routed, before the gate opens a request;
-- ``first-write``: the first approved action written and committed, the others not;
+- ``first-write``: the first batch of approved actions written and committed, the others not
+  (with ``OPSGATE_EXECUTE_BATCH_SIZE=1``, the first action);
+- ``mid-batch``: inside a batch's transaction, the first action written, before the second's write;
 - ``write-before-audit``: inside the executor's transaction, after the write and before its
   ``executed`` audit row (so before the commit).
 """
@@ -54,7 +56,16 @@ def arm(point: str) -> None:
     elif point == "proposed":
         _wrap(runs, "check_policy", after=lambda *a, **k: True)
     elif point == "first-write":
-        _wrap(executor, "execute_one", after=lambda *a, **k: True)
+        _wrap(executor, "execute_batch", after=lambda *a, **k: True)
+    elif point == "mid-batch":
+        from opsgate.writers.payables import PayablesPost
+
+        writes: list[str] = []
+        _wrap(
+            PayablesPost,
+            "apply",
+            before=lambda self, session, payload, proposal_id: bool(writes.append(proposal_id)) or len(writes) == 2,
+        )
     elif point == "write-before-audit":
         _wrap(audit, "append", before=lambda session, event, **k: event == audit.AuditEvent.EXECUTED)
     else:

@@ -3,6 +3,8 @@ an audit event in the same transaction. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from datetime import date
@@ -17,7 +19,7 @@ from typer.testing import CliRunner
 
 from opsgate.cli.app import app
 from opsgate.cli.approvals import answer_for
-from opsgate.errors import ExecutionError, InputError, PolicyDenied
+from opsgate.errors import DuplicateWrite, ExecutionError, InputError, PolicyDenied
 from opsgate.governance import executor, runs, undoing
 from opsgate.governance.requests import PendingRequest
 from opsgate.learning.decisions import decide
@@ -462,3 +464,132 @@ def test_two_executors_racing_on_one_approved_proposal_write_it_once(
     assert len(store.events("executed", pid)) == 1
     verified = CliRunner().invoke(app, ["audit", "verify"])
     assert verified.exit_code == 0 and "chain intact" in verified.stdout, verified.output
+
+
+# --- batches: one commit for many actions, each action whole ----------------------------------
+
+
+def test_a_batch_writes_each_approved_action_once_with_its_own_key_undo_record_and_audit_event(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
+    approved = approve_all(request_)
+    written, alone = executor.execute_batch(batch.run.policy, approved)
+    assert alone == {} and list(written) == approved
+    for pid in approved:
+        assert written[pid].status is Status.EXECUTED and written[pid].detail == f"written to {written[pid].target}"
+        assert store.count(PayableRow, PayableRow.proposal_id == pid) == 1
+        assert store.count(ExecutionRow, ExecutionRow.proposal_id == pid) == 1
+        assert store.count(UndoRow, UndoRow.idempotency_key == executor.idempotency_key(WORKFLOW, pid)) == 1
+        (executed,) = store.events("executed", pid)
+        assert executed.data["target"] == written[pid].target and executed.data["approval"]["approver"] == "alice"
+    again, alone = executor.execute_batch(batch.run.policy, approved)
+    assert alone == {} and {o.detail for o in again.values()} == {"already executed; nothing written again"}
+    assert store.count(PayableRow) == 3 and len(store.events("executed")) == 3
+
+
+def test_actions_that_fail_in_a_batch_are_undone_alone_while_the_others_commit(
+    store: StoreProbe, batch: Batch, request_: PendingRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first failure rolls the whole batch back; the batch goes again without it, each action in
+    a savepoint, and the second failure is undone there alone. Each write is made before it fails,
+    so a leftover would show."""
+    approved = approve_all(request_)
+    failing = [approved[0], approved[2]]
+    real_apply = PayablesPost.apply
+
+    def apply_then_fail(self: PayablesPost, session: Session, payload: PayablePosting, proposal_id: str) -> str:
+        target = real_apply(self, session, payload, proposal_id)  # its write is made, then the connection drops
+        if proposal_id in failing:
+            raise ConnectionError(f"connection lost while writing {proposal_id}")
+        return target
+
+    monkeypatch.setattr(PayablesPost, "apply", apply_then_fail)
+    written, alone = executor.execute_batch(batch.run.policy, approved)
+    assert list(alone) == failing and list(written) == [approved[1]]
+    for pid in failing:
+        assert isinstance(alone[pid], ConnectionError) and pid in str(alone[pid]), "each goes with its own error"
+        assert store.count(PayableRow, PayableRow.proposal_id == pid) == 0, "its write went back"
+        assert store.count(ExecutionRow, ExecutionRow.proposal_id == pid) == 0
+        assert store.events("executed", pid) == [] and store.get(ProposalRow, pid).status == Status.APPROVED
+    assert store.count(PayableRow) == 1 and len(store.events("executed")) == 1 and store.count(UndoRow) == 1
+
+    monkeypatch.setattr(PayablesPost, "apply", real_apply)
+    for pid in failing:
+        assert executor.execute_one(batch.run.policy, pid, attempt=2).status is Status.EXECUTED
+    assert store.count(PayableRow) == 3 and store.count(UndoRow) == 3
+    with transaction() as session:
+        assert executor.audit.verify(session).ok
+
+
+def test_a_refused_action_in_a_batch_is_left_to_go_alone_where_its_refusal_is_recorded(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
+    rejected = request_.proposals[0].id
+    decide(request_.id, answer_for(request_, "alice", rejections={rejected: "not ours"}))
+    ids = [p.id for p in request_.proposals]
+    written, alone = executor.execute_batch(batch.run.policy, ids)
+    assert alone == {rejected: None} and sorted(written) == sorted(ids[1:])
+    assert store.count(PayableRow, PayableRow.proposal_id == rejected) == 0
+    assert_refused(store, batch, rejected, "rejected")
+    assert store.count(PayableRow) == 2
+
+
+CRASH_MID_BATCH = """
+import os, sys
+from opsgate.governance import executor
+from opsgate.policy.loader import load_policy
+from opsgate.writers.payables import PayablesPost
+
+real_apply, seen = PayablesPost.apply, []
+
+def apply_then_die_on_the_second(self, session, payload, proposal_id):
+    seen.append(proposal_id)
+    if len(seen) == 2:
+        os._exit(9)  # the process dies with the first action written in the batch's open transaction
+    return real_apply(self, session, payload, proposal_id)
+
+PayablesPost.apply = apply_then_die_on_the_second
+executor.execute_batch(load_policy(sys.argv[1]), sys.argv[2:])
+"""
+
+
+def test_a_process_killed_between_two_actions_of_a_batch_leaves_nothing_and_the_retry_writes_each_once(
+    store: StoreProbe, batch: Batch, request_: PendingRequest
+) -> None:
+    approved = approve_all(request_)
+    died = subprocess.run(
+        [sys.executable, "-c", CRASH_MID_BATCH, WORKFLOW, *approved], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    assert died.returncode == 9, died.stderr
+    assert store.count(PayableRow) == 0 and store.count(ExecutionRow) == 0 and store.events("executed") == []
+    assert {store.get(ProposalRow, pid).status for pid in approved} == {Status.APPROVED}
+
+    written, alone = executor.execute_batch(batch.run.policy, approved)
+    assert alone == {} and {o.detail for o in written.values()} == {f"written to {o.target}" for o in written.values()}
+    for pid in approved:
+        assert store.count(PayableRow, PayableRow.proposal_id == pid) == 1
+        assert len(store.events("executed", pid)) == 1
+    with transaction() as session:
+        assert executor.audit.verify(session).ok
+
+
+def test_a_second_posting_refused_at_the_write_goes_to_the_owner_as_a_possible_duplicate(
+    store: StoreProbe, tmp_path: Path
+) -> None:
+    """Two runs proposed one invoice before either posted; the second write is refused, and its case
+    ends as the check at proposal time would have ended it: escalated as a possible duplicate, not a
+    tool's failure (which would count against the case type's earned autonomy)."""
+    first = proposed_batch(write_inbox(tmp_path / "in1", {"us.pdf": US_INVOICE}))
+    second = proposed_batch(write_inbox(tmp_path / "in2", {"us-copy.pdf": US_INVOICE}))
+    (p1,) = approve_all(open_request(first, "flow-1"))
+    (p2,) = approve_all(open_request(second, "flow-2"))
+    executor.execute_batch(first.run.policy, [p1])
+    written, alone = executor.execute_batch(second.run.policy, [p2])
+    assert written == {} and isinstance(alone[p2], DuplicateWrite)
+    outcome = executor.record_failure(second.run.policy, p2, alone[p2])
+    assert outcome.status is Status.ESCALATED and outcome.detail.startswith("possible_duplicate: invoice BOS-24-0317")
+    row = store.get(ProposalRow, p2)
+    assert row.status == Status.ESCALATED and [e["reason"] for e in row.escalations] == ["possible_duplicate"]
+    (escalated,) = store.events("escalated", p2)
+    assert escalated.data["reasons"][0]["reason"] == "possible_duplicate" and "ap-lead" in escalated.data["to"]
+    assert store.events("failed", p2) == [] and store.count(PayableRow) == 1

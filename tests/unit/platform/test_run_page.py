@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from opsgate.governance.requests import PendingRequest
 from opsgate.models import Outcome, Proposal, RunSummary, Status
-from opsgate.orchestration.artifacts import proposal_row, summary_markdown
+from opsgate.orchestration.artifacts import ROWS_SHOWN, proposal_row, shown_proposals, summary_markdown
 from opsgate.orchestration.form import approval_form
 from tests.support.markdown import render
 
@@ -137,3 +137,32 @@ def test_the_approval_form_bounds_what_an_answer_may_carry() -> None:
         values["currency"]["maxLength"],
     ) == (300, 100, 10_000)
     assert review["properties"]["fields"]["maxProperties"] == 200
+
+
+def test_a_large_run_summary_shows_what_did_not_go_through_first_and_points_to_the_rest() -> None:
+    outcomes = [
+        Outcome(proposal_id=f"p{i}", source=f"inv-{i:05d}.pdf", status=Status.EXECUTED, detail="written")
+        for i in range(1000)
+    ]
+    outcomes[700] = Outcome(proposal_id="p700", source="inv-00700.pdf", status=Status.FAILED, detail="reset")
+    summary = RunSummary(run_id="run-1", workflow="invoice_extraction", counts={}, outcomes=outcomes)
+    rendered = render(summary_markdown(summary))
+    (table,) = rendered.tables
+    assert len(table) == 1 + ROWS_SHOWN
+    assert table[1] == ["inv-00700.pdf", "failed", "reset"], "what did not go through comes first"
+    assert table[2][0] == "inv-00000.pdf" and table[-1][0] == f"inv-{ROWS_SHOWN - 2:05d}.pdf"
+    assert f"… and {1000 - ROWS_SHOWN} more: opsgate runs show run-1" in rendered.text
+
+
+def test_a_large_batch_shows_its_least_surely_read_proposals() -> None:
+    proposals = [_proposal(f"inv-{i:05d}.pdf") for i in range(1000)]
+    for i, proposal in enumerate(proposals):
+        proposal.confidence = {"vendor_name": 0.5 + (i % 500) / 1000}
+    shown = shown_proposals(proposals)
+    assert len(shown) == ROWS_SHOWN
+    assert max(_surest_of(p) for p in shown) < min(_surest_of(p) for p in proposals if p not in shown) + 1e-9
+    assert shown_proposals(proposals[:3]) == proposals[:3], "a small batch is shown whole, in order"
+
+
+def _surest_of(proposal: Proposal) -> float:
+    return min(proposal.confidence.values())

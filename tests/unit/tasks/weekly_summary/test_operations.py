@@ -197,7 +197,7 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, mo
         executor.execute_one(week.policy, again.id)
     executor.record_failure(
         week.policy, again.id, failure.value
-    )  # as the flow does: failed, and escalated as a tool failure
+    )  # as the flow does: a second posting goes to the owner as a possible duplicate
     with pytest.raises(PolicyDenied):
         executor.execute_one(week.policy, falcon.id)
     undo_through_gate(cobalt.id, "olga", "posted twice")
@@ -250,7 +250,7 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, mo
     assert facts.escalations == 3 and facts.escalations_by_reason == {
         "low_confidence": 1,
         "high_value": 2,
-        "tool_failure": 1,
+        "possible_duplicate": 1,
     }
     assert (facts.undone, facts.execution_refusals) == (2, 1)
     assert {(a.workflow, a.case_type, a.instruction_version) for a in facts.agents} == {
@@ -282,7 +282,7 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, mo
         "incidents": 0,
         "escalations_high_value": 2,
         "escalations_low_confidence": 1,
-        "escalations_tool_failure": 1,
+        "escalations_possible_duplicate": 1,
         "spend_total_EUR": 1570.00,
         "spend_total_USD": 600.00,
         "spend_vendor_1_EUR_name": "ACME Ltd.",
@@ -293,8 +293,9 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, mo
         "spend_vendor_1_USD_total": 600.00,
     }
     # Invoices over both instruction versions: rules-v1 has 7 cases (4 written, 4 approved, 1 rejected,
-    # 1 corrected, 2 escalated), llm-v2 has 3 (1 written, 2 approved, 1 rejected, 1 failed write).
-    # Averaging the versions' rates would give approval (4/5 + 2/3) / 2 and tool errors (0 + 1/2) / 2.
+    # 1 corrected, 2 escalated), llm-v2 has 3 (1 written, 2 approved, 1 rejected, 1 write refused as a
+    # second posting: escalated as a possible duplicate, no tool's error). So 3 of 10 escalated, and no
+    # tool errors. Averaging the versions' rates would give approval (4/5 + 2/3) / 2.
     assert {
         key.removeprefix("invoice_extraction_invoice_"): value
         for key, value in found.items()
@@ -304,8 +305,8 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, mo
         "executed": 5,
         "approval_rate": 0.75,
         "correction_rate": round(1 / 6, 4),
-        "escalation_rate": 0.2,
-        "tool_error_rate": round(1 / 6, 4),
+        "escalation_rate": 0.3,
+        "tool_error_rate": 0.0,
         "completion_rate": 1.0,
         "time_saved_minutes": 5 * week.policy.manual_minutes,  # type: ignore[operator]
     }
