@@ -304,9 +304,12 @@ def _repeated_failure(session: Session, run: Run, proposal: Proposal, verdict: V
 
 def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
     """Give every proposal its case type (the policy's definitions narrow the workflow's own, in
-    place, so later steps see it), route it by the policy, and record both in the store and audit."""
+    place, so later steps see it), route it by the policy, and record both in the store and audit.
+    One transaction for the batch: the audit head is locked once and the events written together
+    at the end (``audit.hold_head``)."""
     verdicts: list[Verdict] = []
     with transaction() as session:
+        audit.hold_head(session)
         for proposal in proposals:
             if proposal.tool is not None:  # the policy's case types, defined as data, narrow the workflow's own
                 proposal.case_type = run.policy.case_type_of(
@@ -317,7 +320,6 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
             status = _STATUS[verdict.route]
             detail = "; ".join(e.describe() for e in verdict.escalations) or proposal.error or verdict.why
             session.add(_proposal_row(run, proposal, status, detail, verdict.escalations + proposal.notices))
-            session.flush()
             common = {"workflow": run.workflow, "run_id": run.id, "proposal_id": proposal.id}
             if proposal.tool is not None:
                 content = (
@@ -391,6 +393,7 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
                         "tools_used": proposal.tools_used,
                     },
                 )
+        audit.write_held(session)
     return verdicts
 
 

@@ -82,15 +82,22 @@ def wait_until_resumable(request: PendingRequest, timeout: float = 60) -> bool:
             time.sleep(0.5)
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def run_states(flow_run_ids: list[str], api_url: str) -> dict[str, str]:
     """The Prefect state name of each flow run, asked of the server at ``api_url``, so a listing can
     show runs that died while paused."""
-    if not flow_run_ids:
+    ids = [UUID(i) for i in flow_run_ids if _is_uuid(i)]  # a request opened outside Prefect names no flow run
+    if not ids:
         return {}
     with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids]))
-        )
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
     return {str(run.id): run.state.name if run.state else "unknown" for run in runs}
 
 
