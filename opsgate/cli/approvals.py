@@ -207,11 +207,9 @@ def _resolve(pages: list[PendingRequest], prefix: str) -> str:
     return ids[0]
 
 
-def _sure_enough(page: PendingRequest, at_least: float) -> bool:
+def _sure_enough(page: PendingRequest, at_least: float, needed: set[str] | None) -> bool:
     """Whether every proposal on the page was read with at least this confidence in the fields its
-    policy cannot do without (``escalation.missing_data``; every field when it names none)."""
-    missing_data = review.request_policy(page).escalation.missing_data
-    needed = set(missing_data.fields) if missing_data else None
+    policy cannot do without (``needed``; every field when None)."""
     return all(c >= at_least for p in page.proposals for f, c in p.confidence.items() if needed is None or f in needed)
 
 
@@ -242,7 +240,9 @@ def approve(
     pending = run_pages(run_id)
     pages = pending if every_page else pending[:1]
     if min_confidence is not None:
-        pages = [page for page in pages if _sure_enough(page, min_confidence)]
+        missing_data = review.request_policy(pending[0]).escalation.missing_data  # one run, one policy
+        needed = set(missing_data.fields) if missing_data else None
+        pages = [page for page in pages if _sure_enough(page, min_confidence, needed)]
     if not pages:
         Console().print(
             terminal_text(
