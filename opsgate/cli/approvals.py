@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -32,7 +33,10 @@ from opsgate.governance import identity, requests, review
 from opsgate.governance.answers import ApprovalAnswer, Authentication, Review
 from opsgate.governance.requests import PendingRequest
 from opsgate.governance.runs import process_state
-from opsgate.learning import decisions
+from opsgate.governance.waiting import sure_pages
+
+if TYPE_CHECKING:  # Prefect is imported only by the commands that wake a run
+    from opsgate.orchestration.resume import Answered
 
 app = typer.Typer(help="Review and decide the proposals waiting at a gate.", no_args_is_help=True)
 
@@ -207,12 +211,6 @@ def _resolve(pages: list[PendingRequest], prefix: str) -> str:
     return ids[0]
 
 
-def _sure_enough(page: PendingRequest, at_least: float, needed: set[str] | None) -> bool:
-    """Whether every proposal on the page was read with at least this confidence in the fields its
-    policy cannot do without (``needed``; every field when None)."""
-    return all(c >= at_least for p in page.proposals for f, c in p.confidence.items() if needed is None or f in needed)
-
-
 @app.command()
 @exits_cleanly
 def approve(
@@ -240,9 +238,7 @@ def approve(
     pending = run_pages(run_id)
     pages = pending if every_page else pending[:1]
     if min_confidence is not None:
-        missing_data = review.request_policy(pending[0]).escalation.missing_data  # one run, one policy
-        needed = set(missing_data.fields) if missing_data else None
-        pages = [page for page in pages if _sure_enough(page, min_confidence, needed)]
+        pages = sure_pages(pages, min_confidence)
     if not pages:
         Console().print(
             terminal_text(
@@ -260,28 +256,31 @@ def approve(
         edits.setdefault(_resolve(pages, key), {})[field] = new
     authenticated_by = authenticate(pages[0], approver)
     answers = [(page, answer_for(page, approver, rejections, edits, authenticated_by)) for page in pages]
-    waited_on = [(page, answer) for page, answer in answers if page.id == pending[0].id]
-    later = [(page, answer) for page, answer in answers if page.id != pending[0].id]
-    for page, answer in track(later, description="recording pages", disable=len(later) < 2, transient=True):
-        decisions.decide(page.id, answer)  # recorded; the run finds them decided when it reaches them
     proposals = sum(len(page.proposals) for page in pages)
     what = f"approved {proposals - len(rejections)}, rejected {len(rejections)}" + (
         f" on {len(pages)} pages" if len(pages) > 1 else ""
     )
-    if waited_on:
-        _submit(*waited_on[0], what)
-    else:
-        Console().print(terminal_text(f"{what}, recorded; the run still waits on page {pending[0].page or 1}"))
+    _submit(answers, what)
 
 
-def _submit(request: PendingRequest, answer: ApprovalAnswer, what: str) -> None:
-    from opsgate.orchestration.resume import RESUMED, submit
+def _recording(later: list[Answered]) -> Iterable[Answered]:
+    return track(later, description="recording pages", disable=len(later) < 2, transient=True)
+
+
+def _submit(answers: list[Answered], what: str) -> None:
+    """Record the pages and wake the run, saying what became of it."""
+    from opsgate.orchestration.resume import RESUMED, submit_pages
     from opsgate.orchestration.server import prefect_api, ui_url
 
     with prefect_api() as api:
-        woken = submit(request, answer)
-        if woken == RESUMED:
-            Console().print(terminal_text(f"{what}; run resumes: {ui_url(api, request.flow_run_id)}"))
+        woken = submit_pages(answers, _recording)
+        flow_run_id = answers[0][0].flow_run_id
+        if woken is None:
+            waits_on = requests.next_request(flow_run_id)
+            page = f"page {waits_on.page or 1}" if waits_on else "nothing"
+            Console().print(terminal_text(f"{what}, recorded; the run still waits on {page}"))
+        elif woken == RESUMED:
+            Console().print(terminal_text(f"{what}; run resumes: {ui_url(api, flow_run_id)}"))
         else:
             Console().print(terminal_text(f"{what}, recorded; {woken}"))
 
@@ -300,6 +299,4 @@ def reject_all(
         (page, answer_for(page, approver, {p.id: reason for p in page.proposals}, None, authenticated_by))
         for page in pages
     ]
-    for page, answer in answers[1:]:
-        decisions.decide(page.id, answer)
-    _submit(*answers[0], f"rejected {sum(len(page.proposals) for page in pages)} proposals")
+    _submit(answers, f"rejected {sum(len(page.proposals) for page in pages)} proposals")

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opsgate.errors import PolicyDenied
-from opsgate.governance.liveness import is_dead, machine
+from opsgate.governance.liveness import GONE, is_dead, machine
 from opsgate.models import (
     TERMINAL,
     Escalation,
@@ -37,7 +37,7 @@ from opsgate.policy.runtime import Policy
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
-from opsgate.store.tables import AuditRow, ProposalRow, RunRow
+from opsgate.store.tables import AuditRow, ProposalRow, RunRow, as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def suspend_run(run: Run, pause_key: str, deadline: datetime) -> None:
     with transaction() as session:
         row = session.get(RunRow, run.id, with_for_update=True)
         assert row is not None
-        row.status, row.pid = SUSPENDED, None
+        row.status, row.pid, row.heartbeat_at = SUSPENDED, None, datetime.now(timezone.utc)  # when it let go
         audit.append(
             session,
             AuditEvent.SUSPENDED,
@@ -208,15 +208,52 @@ def _suspended(
     )
 
 
-def suspended_runs() -> list[Run]:
+class Suspension(BaseModel):
+    """A run suspended at the gate, and when its process let it go."""
+
+    run: Run
+    since: datetime
+
+
+def suspended_runs() -> list[Suspension]:
     """Runs suspended at the gate, oldest first, each under the policy it started with."""
     with transaction() as session:
         rows = session.execute(
-            select(RunRow.id, RunRow.workflow, RunRow.flow_run_id, RunRow.trigger, RunRow.policy_version)
+            select(
+                RunRow.id,
+                RunRow.workflow,
+                RunRow.flow_run_id,
+                RunRow.trigger,
+                RunRow.policy_version,
+                RunRow.heartbeat_at,
+            )
             .where(RunRow.status == SUSPENDED)
             .order_by(RunRow.started_at)
         ).all()
-    return [_suspended(*row) for row in rows]
+    return [Suspension(run=_suspended(*row[:5]), since=as_utc(row[5]) if row[5] else GONE) for row in rows]
+
+
+def lose_suspension(run: Run, why: str) -> bool:
+    """The suspended run's process died before Prefect held the run suspended (between
+    ``suspend_run`` and ``suspend_flow_run``, or a resumed process before it took the run back):
+    no worker will ever start it again, so it becomes an open run whose process is gone, which
+    recovery finishes like any dead run. False when the run is no longer suspended (a process took
+    it back meanwhile)."""
+    with transaction() as session:
+        row = session.get(RunRow, run.id, with_for_update=True)
+        if row is None or row.status != SUSPENDED:
+            return False
+        row.status, row.pid, row.heartbeat_at = RUNNING, None, GONE
+        audit.append(
+            session,
+            AuditEvent.SUSPENSION_LOST,
+            workflow=run.workflow,
+            run_id=run.id,
+            actor=AGENT,
+            data={"flow_run_id": run.flow_run_id, "why": why},
+        )
+    logger.warning("run %s was suspended, but %s: recovery finishes it as a run whose process died", run.id, why)
+    return True
 
 
 def run_policy(run_id: str, workflow: str) -> Policy:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from opsgate.errors import PolicyDenied, PolicyError
 from opsgate.governance import requests, rights
 from opsgate.governance.requests import PendingRequest
+from opsgate.governance.review import request_policy
 from opsgate.governance.rights import Rules
 from opsgate.governance.runs import run_policy
 from opsgate.policy.loader import load_policy
@@ -75,3 +76,21 @@ def _rules(run_id: str, workflow: str) -> Rules | None:
         return Rules(run=run_policy(run_id, workflow), file=load_policy(workflow))
     except (PolicyDenied, PolicyError):
         return None
+
+
+def sure_pages(pages: Sequence[PendingRequest], at_least: float) -> list[PendingRequest]:
+    """The pages of one run that a person may approve at once, unread: those on which every
+    proposal's values were read with at least ``at_least`` confidence. The values are those the
+    run's policy cannot do without (``escalation.missing_data``), each of which must state a
+    confidence; every value where the policy names none. The other pages wait for a closer look."""
+    if not pages:
+        return []
+    missing_data = request_policy(pages[0]).escalation.missing_data  # one run, one policy
+    needed = set(missing_data.fields) if missing_data else None
+
+    def sure(confidence: dict[str, float]) -> bool:
+        if needed is None:
+            return all(c >= at_least for c in confidence.values())
+        return all(confidence.get(f, -1.0) >= at_least for f in needed)
+
+    return [page for page in pages if all(sure(p.confidence) for p in page.proposals)]

@@ -3,7 +3,9 @@
 A run whose process died stays Paused or Running in Prefect for ever. Someone may still resume it
 from the UI: Prefect keeps that answer with the run (the pause's ``-response`` input), so recovery
 reads it and decides it like any answer. Once every case of the run is terminal, its flow run is
-closed in the state ``Crashed`` named ``Recovered``, with what recovery did as the message. The
+closed in the state ``Crashed`` named ``Recovered``, with what recovery did as the message. A run
+suspended at the gate on purpose is tended instead (reminded, expired, woken), unless its process
+died before Prefect held it suspended: then it is finished as a dead run. The
 ``opsgate-recovery`` deployment runs this on a schedule; ``opsgate recover`` runs it now.
 """
 
@@ -25,12 +27,13 @@ from opsgate.display import markdown_text
 from opsgate.governance import recovery, requests, runs
 from opsgate.governance.recovery import DeadRun, RunRecovery
 from opsgate.governance.requests import PendingRequest
-from opsgate.governance.runs import Run
+from opsgate.governance.runs import Run, Suspension
 from opsgate.learning import autonomy, decisions
 from opsgate.learning.governing import governing_policy
 from opsgate.notify import approval_notices
 from opsgate.orchestration.resume import pause_input
 from opsgate.orchestration.server import run_link
+from opsgate.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -107,10 +110,43 @@ def _wake(flow_run_id: str) -> bool:
     return True
 
 
-def tend_suspended(run: Run) -> RunRecovery:
+def _lost(suspension: Suspension) -> str | None:
+    """Why no worker will ever start the suspended run's flow run again, or None while one may.
+
+    The gate records the run suspended before it asks Prefect to suspend the flow run; a process
+    that dies between the two leaves the store saying "suspended" and Prefect saying "Running"
+    (or "Crashed", where a worker saw its process die). A resumed process that dies before it
+    takes the run back leaves the same. Prefect holding the flow run paused, or about to start it
+    (Scheduled, Pending), is the normal wait; Running is normal only for the moment a process needs
+    to get from one call to the next, so it counts as lost once the grace period has passed since
+    both the state began and the run was let go."""
+    run = suspension.run
+    if run.flow_run_id is None:
+        return "it names no flow run to start again"
+    with get_client(sync_client=True) as client:
+        try:
+            state = client.read_flow_run(UUID(run.flow_run_id)).state
+        except ObjectNotFound:
+            return "Prefect no longer holds its flow run"
+    if state is None or state.is_paused() or state.is_scheduled() or state.is_pending():
+        return None
+    if state.is_final():
+        return f"its flow run is {state.name} (the process died before Prefect held it suspended)"
+    since = max(state.timestamp, suspension.since)
+    if datetime.now(timezone.utc) - since > timedelta(seconds=get_settings().heartbeat_grace):
+        return f"its flow run has been {state.name} since {since:%Y-%m-%d %H:%M:%S} UTC with no process taking the run back"
+    return None
+
+
+def tend_suspended(suspension: Suspension) -> RunRecovery | None:
     """What a suspended run's paused process would have done, done with no process: remind before
     the deadline, expire what passed it (the owner and the channels are told), and, once nothing is
-    left to wait for, start the flow run again so that it writes what was approved and finishes."""
+    left to wait for, start the flow run again so that it writes what was approved and finishes.
+    A run whose suspension never reached Prefect (``_lost``) is handed to the dead runs instead:
+    None."""
+    run = suspension.run
+    if (why := _lost(suspension)) is not None and runs.lose_suspension(run, why):
+        return None
     report = RunRecovery(run_id=run.id, workflow=run.workflow, flow_run_id=run.flow_run_id)
     report.expired = recovery.expire_overdue(run.id, run.owner)
     if report.expired:
@@ -132,9 +168,11 @@ def recover_all() -> list[RunRecovery]:
     close its flow run; and tend every suspended run (``tend_suspended``). A run that fails to
     recover does not stop the others."""
     reports = []
-    for suspended in runs.suspended_runs():
+    for suspension in runs.suspended_runs():
+        suspended = suspension.run
         try:
-            reports.append(tend_suspended(suspended))
+            if (report := tend_suspended(suspension)) is not None:  # else it is among the dead runs below
+                reports.append(report)
         except Exception as exc:  # reported, tried again next time
             logger.exception("tending suspended run %s failed", suspended.id)
             reports.append(

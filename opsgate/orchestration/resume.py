@@ -10,6 +10,7 @@ exists: wait for it rather than fail on the race.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +28,7 @@ from opsgate.governance.requests import PendingRequest
 from opsgate.learning import decisions
 
 RESUMED = "resumed"
+Answered = tuple[PendingRequest, ApprovalAnswer]  # a page and the answer given to it
 TAKEN = "taken: the run found the decision before it paused, and went on"
 
 
@@ -123,3 +125,21 @@ def submit(request: PendingRequest, answer: ApprovalAnswer, wait: float = 60) ->
     ) as exc:  # Prefect's ways of saying "not now"
         return f"the decision is recorded, but the run was not woken ({exc}); it finds the decision when it next looks, or `opsgate recover` executes it"
     return RESUMED
+
+
+def submit_pages(
+    answers: Sequence[Answered], recording: Callable[[list[Answered]], Iterable[Answered]] | None = None
+) -> str | None:
+    """Answer several pages of one run at once, each recorded as its own decision (refused ones
+    raise ``ApprovalRejected`` from ``decide``): the pages the run does not wait on yet first
+    (through ``recording``, a progress display, when given), then the page it waits on, which
+    wakes it (``submit``: what became of the run). None when the page it waits on is not among
+    them: the run finds the others decided when it reaches them."""
+    if not answers:
+        return None
+    waited = requests.next_request(answers[0][0].flow_run_id)
+    now = [(page, answer) for page, answer in answers if waited is not None and page.id == waited.id]
+    later = [(page, answer) for page, answer in answers if waited is None or page.id != waited.id]
+    for page, answer in recording(later) if recording else later:
+        decisions.decide(page.id, answer)
+    return submit(*now[0]) if now else None

@@ -57,6 +57,9 @@ class AuditEvent(StrEnum):
     COMPLETED = "completed"
     SUSPENDED = "suspended"  # a run let its process go while it waits for a decision; a worker starts it again
     RESUMED = "resumed"  # a suspended run was started again, in a new process, and found its cases in the store
+    SUSPENSION_LOST = (
+        "suspension_lost"  # its process died while letting go: Prefect never held it, recovery finishes it
+    )
     RECOVERED = "recovered"  # opsgate recover finished what a run whose process died left open
     ACCOUNT_ADDED = "account_added"  # an approver's local account was opened
     ACCOUNT_DISABLED = "account_disabled"  # its password no longer authenticates anyone

@@ -23,7 +23,7 @@ from opsgate.errors import ApprovalRejected, ExecutionError
 from opsgate.governance import requests
 from opsgate.governance.answers import ApprovalAnswer, Review
 from opsgate.governance.requests import PendingRequest
-from opsgate.governance.waiting import waiting_for, waits_on
+from opsgate.governance.waiting import Waiting, sure_pages, waiting_for, waits_on
 from opsgate.models import Proposal
 from opsgate.reports.sheets import stored_sheets
 from opsgate.web import sessions
@@ -119,10 +119,32 @@ def _mine(request_id: int, who: Visitor) -> PendingRequest:
     return found
 
 
+@dataclass(frozen=True)
+class RunPages:
+    """The pages of one run that wait on the visitor: what "approve the sure pages" would answer from."""
+
+    flow_run_id: str
+    workflow: str
+    pages: int
+    proposals: int
+
+
+def _by_run(waiting: list[Waiting]) -> list[RunPages]:
+    runs: dict[str, list[PendingRequest]] = {}
+    for w in waiting:
+        runs.setdefault(w.request.flow_run_id, []).append(w.request)
+    return [
+        RunPages(flow_run_id, pages[0].workflow, len(pages), sum(len(p.proposals) for p in pages))
+        for flow_run_id, pages in runs.items()
+    ]
+
+
 @router.get("/")
 def queue(request: Request, who: Visitor = Depends(signed_in)) -> Response:
     flash = request.session.pop("flash", "")
-    return page(request, "queue.html", {"waiting": waiting_for(who.name, who.groups), "flash": flash})
+    waiting = waiting_for(who.name, who.groups)
+    context = {"waiting": waiting, "runs": _by_run(waiting), "flash": flash, "sure": SURE}
+    return page(request, "queue.html", context)
 
 
 @router.get("/api/queue")
@@ -224,6 +246,68 @@ async def answer(request: Request, request_id: int, who: Visitor = Depends(signe
     what = f"approved {approved}, rejected {len(answer.reviews) - approved} of {found.workflow} request {found.id}"
     request.session["flash"] = f"{what}; the run resumes" if woken == RESUMED else f"{what}, recorded; {woken}"
     return RedirectResponse("/", status_code=303)
+
+
+@router.post("/runs/{flow_run_id}/approve-sure")
+async def approve_sure(request: Request, flow_run_id: str, who: Visitor = Depends(signed_in)) -> Response:
+    """Approve, in one answer of the visitor's, every page of the run that waits on them and whose
+    values were all read at least as surely as the form says (``waiting.sure_pages``): each page
+    recorded as its own decision through the same checks, the run woken once. The other pages
+    stay in the queue for a closer look."""
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    sessions.check_csrf(request, form.get(sessions.CSRF_FIELD))
+    try:
+        at_least = float(form.get("at_least", ""))
+    except ValueError:
+        at_least = -1.0
+    if not 0 <= at_least <= 1:
+        request.session["flash"] = "the confidence to approve from is a number from 0 to 1"
+        return RedirectResponse("/", status_code=303)
+    mine = sorted(
+        (w.request for w in waiting_for(who.name, who.groups) if w.request.flow_run_id == flow_run_id),
+        key=lambda r: r.id,
+    )
+    from starlette.concurrency import run_in_threadpool
+
+    sure = await run_in_threadpool(sure_pages, mine, at_least)
+    answers = [(found, _approve_all(found, who)) for found in sure]
+    from opsgate.orchestration.resume import RESUMED, submit_pages
+
+    try:
+        woken = await run_in_threadpool(submit_pages, answers)
+    except ApprovalRejected as exc:
+        request.session["flash"] = f"not accepted: {exc}"
+        return RedirectResponse("/", status_code=303)
+    approved = sum(len(found.proposals) for found in sure)
+    what = (
+        f"approved {approved} proposals on {len(sure)} of {len(mine)} pages of run {flow_run_id[:8]} read at {at_least} or more"
+        if sure
+        else f"no page of run {flow_run_id[:8]} that waits on you is read at {at_least} or more; nothing approved"
+    )
+    unsure = len(mine) - len(sure)
+    left = (
+        f"; {unsure} page{'s' if unsure > 1 else ''} wait{'' if unsure > 1 else 's'} for a closer look"
+        if sure and unsure
+        else ""
+    )
+    if woken is None:
+        waits = requests.next_request(flow_run_id)
+        state = f"; the run goes on once page {waits.page or 1} is decided" if sure and waits is not None else ""
+    else:
+        state = "; the run resumes" if woken == RESUMED else f"; {woken}"
+    request.session["flash"] = what + left + state
+    return RedirectResponse("/", status_code=303)
+
+
+def _approve_all(found: PendingRequest, who: Visitor) -> ApprovalAnswer:
+    """Every proposal of the page approved as proposed, in the signed-in person's name."""
+    return ApprovalAnswer(
+        approver=who.name,
+        batch_digest=found.digest,
+        reviews=[Review(proposal_id=p.id, source=p.source, decision="approve") for p in found.proposals],
+        authenticated_by=who.authenticated_by,
+        approver_groups=list(who.groups),
+    )
 
 
 def _proposal(found: PendingRequest, proposal_id: str) -> Proposal:

@@ -275,3 +275,53 @@ def test_a_form_posted_from_another_site_and_an_expired_session_are_refused(
 
     assert submit(request, answer_for(request, "carol")) == "resumed"  # the run ends here, not in a later test
     assert run.finish(timeout=120).counts == {"executed": 1}
+
+
+REQUIRED = ("invoice_number", "invoice_date", "currency", "total")  # the shipped policy's missing_data fields
+
+
+def test_a_run_of_five_pages_has_its_sure_pages_approved_in_one_press(
+    start_flow: Any, browser: Browser, accounts: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """25 invoices on pages of five: one press on the queue approves every page whose required
+    values were all read at 0.95 or more, each page carol's own decision; the others stay in the
+    queue, are decided one by one, and the run writes all 25."""
+    from opsgate.settings import get_settings
+
+    monkeypatch.setenv("OPSGATE_APPROVAL_PAGE_SIZE", "5")
+    get_settings.cache_clear()
+    ARTIFACTS.mkdir(exist_ok=True)
+    run: FlowInThread = start_flow(_inbox(tmp_path))
+    first = wait_for_request(run=run)
+    pages = [r for r in requests.pending_requests() if r.flow_run_id == first.flow_run_id]
+    assert len(pages) == 5
+    sure = {r.id for r in pages if all(p.confidence.get(f, 0) >= 0.95 for p in r.proposals for f in REQUIRED)}
+    assert sure and len(sure) < 5, "the e-invoices are certain, the scanned samples are not"
+
+    with review_server(monkeypatch) as base:
+        page = _sign_in(browser, base, "carol")
+        form = page.locator(f'form.approve-sure[data-run="{first.flow_run_id}"]')
+        assert "5 pages, 25 proposals" in form.inner_text()
+        assert form.locator("input[name=at_least]").input_value() == "0.95"
+        page.screenshot(path=str(ARTIFACTS / "review-queue-sure-pages.png"), full_page=True)
+        form.get_by_role("button", name="Approve the sure pages").click()
+        page.wait_for_url(f"{base}/")
+        flash = page.locator(".flash").inner_text()
+        assert f"approved {5 * len(sure)} proposals on {len(sure)} of 5 pages" in flash, flash
+        assert f"{5 - len(sure)} page" in flash and "closer look" in flash, flash
+        left = {r.id for r in requests.pending_requests()}
+        assert left == {r.id for r in pages} - sure, "only the sure pages were answered"
+        assert page.locator("table.queue tbody tr").count() == 5 - len(sure)
+        page.screenshot(path=str(ARTIFACTS / "review-queue-after-sure-pages.png"), full_page=True)
+
+        from opsgate.cli.approvals import answer_for
+        from opsgate.orchestration.resume import submit
+
+        while (waiting := requests.next_request(first.flow_run_id)) is not None:
+            submit(waiting, answer_for(waiting, "dana"))
+        summary = run.finish(timeout=180)
+
+    assert summary.counts == {"executed": 25}
+    approvers = {e.proposal_id: e.data["approver"] for e in _events("approved")}
+    assert {approvers[p.id] for r in pages if r.id in sure for p in r.proposals} == {"carol"}
+    assert {approvers[p.id] for r in pages if r.id not in sure for p in r.proposals} == {"dana"}

@@ -123,3 +123,88 @@ def test_with_no_process_alive_recovery_reminds_expires_and_wakes_a_suspended_ru
     ]
     with transaction() as session:
         assert audit.verify(session).ok
+
+
+CRASHING = "tests/support/crashing_flows.py:invoice_extraction"
+
+
+def _crashed_while_suspending(flow_env: str, tmp_path: Path, point: str, state: str) -> tuple[str, AuditRow]:
+    """A run of the invoice deployment whose process is killed at ``point``: after the store
+    recorded it suspended, before Prefect was asked to; once its flow run shows ``state``. Its flow
+    run id and its `suspended` event."""
+    pool = f"opsgate-test-{uuid.uuid4().hex[:8]}"
+    inbox = write_inbox(tmp_path / "inbox")
+    with process_worker(flow_env, pool, tmp_path / "worker.log", OPSGATE_CRASH_AT=point):
+        flow_run_id = start_deployment(deploy_invoices(pool, f"invoices-{pool}", inbox, CRASHING))
+        assert wait_for_request(timeout=180).flow_run_id == flow_run_id
+        (suspended,) = _events_when("suspended")
+        assert _gone(suspended.data["pid"]), "the run's process was killed"
+        wait_for_state(flow_run_id, state)
+    assert process_state(flow_run_id) == "suspended", "the store still holds the run suspended"
+    return flow_run_id, suspended
+
+
+def _events_when(kind: str, timeout: float = 120) -> list[AuditRow]:
+    deadline = time.monotonic() + timeout
+    while not (found := _events(kind)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
+def _recover() -> list[dict[str, Any]]:
+    recovering = cli("recover", "--json")
+    assert recovering.returncode == 0, recovering.stdout
+    return [json.loads(line) for line in recovering.stdout.splitlines()]
+
+
+def test_a_run_killed_between_its_suspension_and_prefects_is_finished_by_recovery(
+    flow_env: str, tmp_path: Path
+) -> None:
+    """The worker sees the process die and Prefect marks the flow run Crashed: no worker will ever
+    start it again, though the store says suspended. The approver's decision is kept, and recovery
+    hands the run to the dead runs and writes it, once each."""
+    flow_run_id, _ = _crashed_while_suspending(flow_env, tmp_path, "suspending", "Crashed")
+
+    approved = cli("approvals", "approve", flow_run_id, "--as", "alice")
+    assert approved.returncode == 0 and "decision is recorded" in approved.stdout, approved.stdout
+    (report,) = _recover()
+    assert (report["executed"], report["waiting"], report["closed"]) == (3, 0, True), report
+    assert _recover() == [], "nothing is left to recover"
+
+    assert payables_count() == 3
+    (lost,) = _events("suspension_lost")
+    assert "Crashed" in lost.data["why"]
+    assert {e.data["approval"]["approver"] for e in _events("executed")} == {"alice"}
+    with transaction() as session:
+        assert audit.verify(session).ok
+
+
+def test_a_run_whose_machine_went_while_it_suspended_is_finished_after_the_grace_period(
+    flow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker dies with the process, so Prefect shows the flow run Running for ever. Within
+    the grace period recovery takes that for a process on its way to suspending and leaves the run
+    waiting; after it, the run is finished as dead: the decision recorded then is written by the
+    next recovery, and the flow run is closed Crashed/Recovered."""
+    from opsgate.settings import get_settings
+
+    flow_run_id, _ = _crashed_while_suspending(flow_env, tmp_path, "suspending-host", "Running")
+
+    (waiting,) = _recover()
+    assert (waiting["waiting"], waiting["closed"]) == (3, False) and _events("suspension_lost") == []
+
+    monkeypatch.setenv("OPSGATE_HEARTBEAT_GRACE", "1")
+    get_settings.cache_clear()
+    time.sleep(1.5)
+    (dead,) = _recover()
+    assert (dead["executed"], dead["waiting"], dead["closed"]) == (0, 3, False), dead
+    assert "Running" in _events("suspension_lost")[0].data["why"]
+
+    approved = cli("approvals", "approve", flow_run_id, "--as", "alice")
+    assert approved.returncode == 0 and "process is gone" in approved.stdout, approved.stdout
+    (finished,) = _recover()
+    assert (finished["executed"], finished["closed"]) == (3, True), finished
+    wait_for_state(flow_run_id, "Recovered", timeout=10)
+    assert payables_count() == 3
+    with transaction() as session:
+        assert audit.verify(session).ok

@@ -11,7 +11,14 @@ Points (where the process dies):
   (with ``OPSGATE_EXECUTE_BATCH_SIZE=1``, the first action);
 - ``mid-batch``: inside a batch's transaction, the first action written, before the second's write;
 - ``write-before-audit``: inside the executor's transaction, after the write and before its
-  ``executed`` audit row (so before the commit).
+  ``executed`` audit row (so before the commit);
+- ``suspending``: at a gate that suspends the run, after the store recorded it suspended and before
+  Prefect was asked to (a worker sees its process die and marks the flow run Crashed);
+- ``suspending-host``: the same, and the worker that started the process dies with it, as when the
+  machine goes: the flow run stays Running in Prefect.
+
+The two ``suspending`` points only make sense in a flow run a worker started: ``crashing_flows``
+arms them there.
 """
 
 from __future__ import annotations
@@ -68,6 +75,15 @@ def arm(point: str) -> None:
         )
     elif point == "write-before-audit":
         _wrap(audit, "append", before=lambda session, event, **k: event == audit.AuditEvent.EXECUTED)
+    elif point == "suspending":
+        _wrap(runs, "suspend_run", after=lambda *a, **k: True)
+    elif point == "suspending-host":
+
+        def with_worker(*args: Any, **kwargs: Any) -> bool:
+            os.kill(os.getppid(), signal.SIGKILL)  # the process worker that started this flow run
+            return True
+
+        _wrap(runs, "suspend_run", after=with_worker)
     else:
         raise SystemExit(f"unknown crash point {point!r}")
 

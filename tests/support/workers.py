@@ -68,11 +68,14 @@ def deploy(flow: Flow[Any, Any], entrypoint: str, name: str, pool: str, paramete
         )
 
 
-def deploy_invoices(pool: str, name: str, inbox: Path) -> UUID:
-    """The invoice workflow deployed on ``pool``, reading ``inbox`` unless a run is given another."""
+def deploy_invoices(
+    pool: str, name: str, inbox: Path, entrypoint: str = "flows/invoice_extraction.py:invoice_extraction"
+) -> UUID:
+    """The invoice workflow deployed on ``pool``, reading ``inbox`` unless a run is given another;
+    loaded from ``entrypoint`` (``tests/support/crashing_flows.py:invoice_extraction``: with a crash
+    point armed)."""
     from flows.invoice_extraction import invoice_extraction
 
-    entrypoint = "flows/invoice_extraction.py:invoice_extraction"
     return deploy(invoice_extraction, entrypoint, name, pool, {"params": {"inbox": str(inbox)}})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from opsgate.governance import requests, signins
 from opsgate.store.tables import ApprovalRow, ReviewSessionRow
 from opsgate.web.rendering import safe_next
+from tests.support.batches import proposed_batch, write_inbox
 from tests.unit.platform.conftest import StoreProbe
 from tests.unit.web.conftest import PASSWORD, csrf_of, sign_in
 
@@ -227,3 +229,62 @@ def test_every_page_carries_the_security_headers(client: TestClient) -> None:
 def test_after_sign_in_only_a_path_of_this_site_is_followed(target: str) -> None:
     assert safe_next(target) == "/"
     assert safe_next("/requests/3") == "/requests/3"
+
+
+REQUIRED = ("invoice_number", "invoice_date", "currency", "total")  # the shipped policy's missing_data fields
+
+
+@pytest.fixture
+def pages(store: StoreProbe, tmp_path: Path) -> list[requests.PendingRequest]:
+    """The three invoices of one run waiting at the gate on three pages, one each."""
+    from opsgate.models import Route
+
+    batch = proposed_batch(write_inbox(tmp_path / "inbox"))
+    to_review = batch.routed(Route.APPROVE)
+    return requests.open_pages(
+        batch.run.workflow, batch.run.id, "no-flow-run", [[p] for p in to_review], requests.deadline_in(3600)
+    )
+
+
+def _approve_sure(client: TestClient, at_least: str, flow_run_id: str = "no-flow-run") -> str:
+    """Press "approve the sure pages" for the run on the queue; the queue's message afterwards."""
+    token = csrf_of(client.get("/").text)
+    done = client.post(f"/runs/{flow_run_id}/approve-sure", data={"csrf": token, "at_least": at_least})
+    assert done.status_code == 303 and done.headers["location"] == "/", done.text
+    return client.get("/").text
+
+
+def test_the_sure_pages_of_a_run_are_approved_at_once_and_the_rest_wait(
+    client: TestClient, store: StoreProbe, pages: list[requests.PendingRequest]
+) -> None:
+    surest = {page.id: min(page.proposals[0].confidence[f] for f in REQUIRED) for page in pages}
+    line = max(surest.values())
+    sure = {i for i, c in surest.items() if c >= line}
+    assert sure and len(sure) < len(pages), f"the sample invoices are read with different confidence: {surest}"
+    sign_in(client, "carol")
+    assert 'action="/runs/no-flow-run/approve-sure"' in client.get("/").text
+
+    queue = _approve_sure(client, str(line))
+    assert {p.id for p in requests.pending_requests()} == {p.id for p in pages} - sure, "the others still wait"
+    approved = store.events("approved")
+    assert {e.proposal_id for e in approved} == {p.proposals[0].id for p in pages if p.id in sure}
+    assert {(e.actor, e.data["authenticated_by"]) for e in approved} == {("carol", "password")}
+    assert f"approved {len(sure)} proposals on {len(sure)} of 3 pages" in queue
+    assert f"{3 - len(sure)} page" in queue and "for a closer look" in queue
+
+
+def test_approving_the_sure_pages_decides_nothing_for_an_outsider_a_bad_number_or_a_forged_form(
+    client: TestClient, store: StoreProbe, pages: list[requests.PendingRequest]
+) -> None:
+    sign_in(client, "mallory")  # an account, but in no approver group: nothing of the run waits on her
+    assert "approve-sure" not in client.get("/").text
+    assert "nothing approved" in _approve_sure(client, "0")
+    client.cookies.clear()
+    sign_in(client, "carol")
+    for bad in ("1.5", "-0.1", "most", "nan"):
+        assert "a number from 0 to 1" in _approve_sure(client, bad), bad
+    forged = client.post("/runs/no-flow-run/approve-sure", data={"csrf": "forged", "at_least": "0"})
+    assert forged.status_code == 403
+    assert (
+        len(requests.pending_requests()) == 3 and not store.rows(ApprovalRow) and not store.events("approval_refused")
+    )
