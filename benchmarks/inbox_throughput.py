@@ -3,8 +3,11 @@
 flow in shadow mode (proposals recorded and audited, nothing gated or written), on generated text PDFs.
 
     python3 -m uv run python benchmarks/inbox_throughput.py [--documents 1000] [--profile] [--no-flow]
+        [--read-runner local|dask]
 
-The flow part uses the configured Prefect server (PREFECT_API_URL) or opsgate's local one.
+The flow part uses the configured Prefect server (PREFECT_API_URL) or opsgate's local one; with
+`--read-runner dask` it reads the inbox in chunks of OPSGATE_READ_CHUNK (250) on a Dask cluster:
+OPSGATE_DASK_ADDRESS, else a local one of OPSGATE_DASK_WORKERS (2) processes started for the run.
 Prints the data size, seconds and documents per second for each, and with --profile the
 functions where extraction spends its time.
 """
@@ -109,7 +112,8 @@ def bench_flow(inbox: Path, count: int, scratch: Path) -> None:
         summary = invoice_extraction(InvoiceParams(inbox=inbox, trigger="benchmark"))
         seconds = time.perf_counter() - start
     print(
-        f"flow in shadow mode (record + route + audit every proposal): documents={count} seconds={seconds:.2f} "
+        f"flow in shadow mode (record + route + audit every proposal), read_runner={os.environ['OPSGATE_READ_RUNNER']}: "
+        f"documents={count} seconds={seconds:.2f} "
         f"documents_per_second={count / seconds:.0f} outcomes={summary.counts}"
     )
 
@@ -132,7 +136,9 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=1000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--no-flow", action="store_true", help="skip the flow (it needs a Prefect server)")
+    parser.add_argument("--read-runner", choices=["local", "dask"], default="local", help="where the flow reads")
     args = parser.parse_args()
+    os.environ["OPSGATE_READ_RUNNER"] = args.read_runner
     with tempfile.TemporaryDirectory() as scratch:
         inbox = Path(scratch) / "inbox"
         paths = generated_inbox(inbox, args.documents)

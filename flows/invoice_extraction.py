@@ -14,7 +14,7 @@ from prefect.states import State
 
 from opsgate import RunSummary, check_policy, execute, finish_run, gate, settle_mailbox, start_run
 from tasks.invoice_extraction.params import InvoiceParams
-from tasks.invoice_extraction.steps import load_invoices, propose_postings, take_documents
+from tasks.invoice_extraction.steps import load_invoices, propose_postings, read_invoices, take_documents
 from tasks.invoice_extraction.workflow import WORKFLOW
 
 
@@ -30,7 +30,7 @@ def invoice_extraction(params: InvoiceParams) -> State[RunSummary]:
         else:
             assert params.inbox is not None
             documents = load_invoices(run, params.inbox)
-        proposals = propose_postings(run, documents)
+        proposals = propose_postings(run, read_invoices(run, documents))
         decisions = gate(run, proposals, check_policy(run, proposals))
     execute(run, decisions)
     if params.mailbox is not None:

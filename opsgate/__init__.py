@@ -14,7 +14,8 @@ The groups, in the order a workflow meets them:
 - the kinds of write the executor knows (a new kind is a platform change): payables, record
   merges, report publications, ticket routings;
 - proposing: the LLM client and versioned prompts;
-- reading untrusted inputs: isolated readers, tabular records, quarantine; a mailbox's messages
+- reading untrusted inputs: isolated readers, ``fan_out`` over a Dask cluster for a large input,
+  tabular records, quarantine; a mailbox's messages
   and their attachments (``mailbox_named``, ``take_mail``, ``unpack_attachments``, ``refuse_mail``,
   ``settle_mail``);
 - showing text others wrote: ``terminal_text``, ``markdown_text``;
@@ -34,6 +35,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "opsgate.workflows": "WorkflowSpec Command",
         "opsgate.orchestration.steps": "start_run check_policy execute settle_mailbox finish_run",
         "opsgate.orchestration.gate": "gate",
+        "opsgate.orchestration.fanout": "fan_out",
         "opsgate.orchestration.server": "run_link",
         "opsgate.governance.runs": "Run",
         "opsgate.store.audit": "AuditEvent",

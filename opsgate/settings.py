@@ -124,6 +124,21 @@ class Settings(BaseSettings):
     reader_workers: int = Field(
         default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), gt=0, description="Reader processes at once."
     )
+    read_runner: Literal["local", "dask"] = Field(
+        default="local",
+        description="Where a run's documents are read: `local`, in this process's reader processes; `dask`, in "
+        "chunks of `read_chunk`, one Prefect task each, on a Dask cluster (`dask_address`), each worker reading "
+        "its chunk in reader processes of its own.",
+    )
+    read_chunk: int = Field(
+        default=250, gt=0, le=10_000, description="Documents per Prefect task when reading is fanned out."
+    )
+    dask_address: str | None = Field(
+        default=None,
+        description="The scheduler of a running Dask cluster (`tcp://host:8786`) for `read_runner: dask`; unset, "
+        "each run starts a local cluster of `dask_workers` processes.",
+    )
+    dask_workers: int = Field(default=2, gt=0, description="Worker processes of the local Dask cluster a run starts.")
     reader_max_expanded_mb: int = Field(
         default=256,
         gt=0,

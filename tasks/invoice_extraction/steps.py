@@ -13,6 +13,7 @@ from opsgate import (
     ConfigurationError,
     Proposal,
     Run,
+    fan_out,
     llm_client,
     mailbox_named,
     quarantine,
@@ -23,7 +24,9 @@ from opsgate import (
 )
 from tasks.invoice_extraction import history
 from tasks.invoice_extraction.batch import ReadJob, extract_documents, read_options
+from tasks.invoice_extraction.extracting import ReadOptions
 from tasks.invoice_extraction.memory import MEMORY_RELEASE, shadowed_memory, with_memory
+from tasks.invoice_extraction.models import Extraction
 from tasks.invoice_extraction.proposing import propose_all
 
 logger = logging.getLogger(__name__)
@@ -63,19 +66,35 @@ def take_documents(run: Run, name: str) -> list[Path]:
     return documents
 
 
-@task(name="propose-postings", cache_policy=NO_CACHE)
-def propose_postings(run: Run, documents: list[Path]) -> list[Proposal]:
-    """Read every document in a reader process (``batch``), ask the model here where one is used,
-    and propose; a document that fails its reader fails alone, with the reason."""
-    required = tuple(run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else [])
-    options = read_options()
+@task(name="read-documents", cache_policy=NO_CACHE)
+def read_documents(items: list[Path], required: tuple[str, ...], options: ReadOptions) -> list[Extraction]:
+    """Read documents in reader processes wherever this task runs (the run's process, or a Dask
+    worker), asking the model there where one is used: its client is made from that machine's
+    settings, so no key travels with the task."""
     client = llm_client() if options.backend != "rules" else None
+    return list(extract_documents([ReadJob(path, str(path), required, options) for path in items], client=client))
+
+
+def _unread(items: list[Path], exc: BaseException) -> list[Extraction]:
+    """Each document of a chunk whose task was lost, failed with the reason: read again next run."""
+    why = f"reader_failed: the task reading it was lost ({type(exc).__name__}: {str(exc)[:200]})"
+    return [Extraction(source=str(path), status="error", error=f"{path.name}: {why}") for path in items]
+
+
+def read_invoices(run: Run, documents: list[Path]) -> list[Extraction]:
+    """Every document read, one extraction each, in order; a document that fails its reader fails
+    alone, with the reason. A large inbox is read in chunks on a Dask cluster when the settings say
+    so (``fan_out``)."""
+    required = tuple(run.policy.escalation.missing_data.fields if run.policy.escalation.missing_data else [])
+    return fan_out(read_documents, documents, _unread, required=required, options=read_options())
+
+
+@task(name="propose-postings", cache_policy=NO_CACHE)
+def propose_postings(run: Run, extractions: list[Extraction]) -> list[Proposal]:
+    """One proposal per extraction, the vendor memory applied where the policy released it."""
     memory = history.load()  # the vendor memory, with the postings executed since it last looked
     reread = with_memory if run.policy.released(MEMORY_RELEASE) else shadowed_memory
-    extractions = [
-        reread(e, memory)
-        for e in extract_documents([ReadJob(path, str(path), required, options) for path in documents], client=client)
-    ]
+    extractions = [reread(e, memory) for e in extractions]
     if (
         run.policy.logging.store_documents
     ):  # the texts to learn from once people approve: a document's text is a document

@@ -52,10 +52,17 @@ def process_worker(api_url: str, pool: str, log: Path, **extra: str) -> Iterator
                 worker.kill()
 
 
-def deploy(flow: Flow[Any, Any], entrypoint: str, name: str, pool: str, parameters: dict[str, Any]) -> UUID:
+def deploy(
+    flow: Flow[Any, Any],
+    entrypoint: str,
+    name: str,
+    pool: str,
+    parameters: dict[str, Any],
+    concurrency_limit: int | None = None,
+) -> UUID:
     """The flow deployed on ``pool`` from the checkout (``entrypoint`` relative to it), as
-    `prefect deploy` does from prefect.yaml: with these parameters, no schedule, and the checkout as
-    the working directory of every run."""
+    `prefect deploy` does from prefect.yaml: with these parameters, no schedule, at most
+    ``concurrency_limit`` runs at work at once, and the checkout as the working directory of every run."""
     with get_client(sync_client=True) as client:
         return client.create_deployment(
             flow_id=client.create_flow(flow),
@@ -63,20 +70,26 @@ def deploy(flow: Flow[Any, Any], entrypoint: str, name: str, pool: str, paramete
             entrypoint=entrypoint,
             work_pool_name=pool,
             parameters=parameters,
+            concurrency_limit=concurrency_limit,
             parameter_openapi_schema=parameter_schema(flow).model_dump_for_openapi(),
             pull_steps=[{"prefect.deployments.steps.set_working_directory": {"directory": str(PROJECT)}}],
         )
 
 
 def deploy_invoices(
-    pool: str, name: str, inbox: Path, entrypoint: str = "flows/invoice_extraction.py:invoice_extraction"
+    pool: str,
+    name: str,
+    inbox: Path,
+    entrypoint: str = "flows/invoice_extraction.py:invoice_extraction",
+    concurrency_limit: int | None = None,
 ) -> UUID:
     """The invoice workflow deployed on ``pool``, reading ``inbox`` unless a run is given another;
     loaded from ``entrypoint`` (``tests/support/crashing_flows.py:invoice_extraction``: with a crash
     point armed)."""
     from flows.invoice_extraction import invoice_extraction
 
-    return deploy(invoice_extraction, entrypoint, name, pool, {"params": {"inbox": str(inbox)}})
+    parameters = {"params": {"inbox": str(inbox)}}
+    return deploy(invoice_extraction, entrypoint, name, pool, parameters, concurrency_limit)
 
 
 def start_deployment(deployment_id: UUID, parameters: dict[str, Any] | None = None) -> str:

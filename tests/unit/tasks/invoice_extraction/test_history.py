@@ -27,13 +27,21 @@ from opsgate.store.db import transaction
 from opsgate.store.tables import DocumentTextRow, LearntDocumentRow
 from opsgate.workflows import by_name
 from tasks.invoice_extraction import history
+from tasks.invoice_extraction.batch import read_options
 from tasks.invoice_extraction.memory import MEMORY_RELEASE
 from tasks.invoice_extraction.models import Extraction
 from tasks.invoice_extraction.replay import replay as replay_invoices
-from tasks.invoice_extraction.steps import list_inbox, propose_postings
+from tasks.invoice_extraction.steps import list_inbox, propose_postings, read_documents
 from tests.support.batches import Batch, open_request
 from tests.support.policies import use_policy_variant
 from tests.unit.tasks.invoice_extraction.test_memory import FIRST, SECOND, WITH_GOODS_TOTAL, statement
+
+
+def _read(run: runs.Run, documents: Path | list[Path]) -> list[Extraction]:
+    """An inbox's documents read as the flow reads them (in this process), outside Prefect."""
+    missing_data = run.policy.escalation.missing_data
+    paths = list_inbox(documents) if isinstance(documents, Path) else documents
+    return read_documents.fn(paths, tuple(missing_data.fields if missing_data else ()), read_options())
 
 
 def _learnt() -> list[LearntDocumentRow]:
@@ -145,7 +153,7 @@ def test_a_posting_approved_with_a_correction_teaches_the_next_document(opsgate_
     rows = ["Invoice No: KS-0150", "Bolts 4 x 15.00     60.00", "Total goods     60.00", "Carriage   15.20"]
     (inbox / "kestrel-0150.txt").write_text(statement("KS/2024/0150", "07/06/2024", rows, "75.20"))
     run = runs.start_run(governing("invoice_extraction"), "test")
-    [proposal] = propose_postings.fn(run, list_inbox(inbox))
+    [proposal] = propose_postings.fn(run, _read(run, inbox))
     assert proposal.payload is not None and proposal.payload["total"] == "60.00"  # what the rules read
     batch = Batch(run, [proposal], runs.check_policy(run, [proposal]))
     request = open_request(batch)
@@ -162,7 +170,8 @@ def test_a_posting_approved_with_a_correction_teaches_the_next_document(opsgate_
     later.mkdir()
     rows = ["Invoice No: KS-0161", "Nuts 10 x 4.00     40.00", "Total goods     40.00", "Carriage   12.10"]
     (later / "kestrel-0161.txt").write_text(statement("KS/2024/0161", "21/06/2024", rows, "52.10"))
-    [next_one] = propose_postings.fn(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(later))
+    later_run = runs.start_run(governing("invoice_extraction"), "test")
+    [next_one] = propose_postings.fn(later_run, _read(later_run, list_inbox(later)))
 
     assert next_one.payload is not None and next_one.payload["total"] == "52.10"
     assert next_one.confidence["total"] == 0.6
@@ -183,7 +192,7 @@ def test_a_reversed_posting_is_forgotten(opsgate_env: str, tmp_path: Path) -> No
         )
     )
     run = runs.start_run(governing("invoice_extraction"), "test")
-    [proposal] = propose_postings.fn(run, list_inbox(inbox))
+    [proposal] = propose_postings.fn(run, _read(run, inbox))
     assert proposal.tool == "payables.post" and not proposal.escalations
     request = open_request(Batch(run, [proposal], runs.check_policy(run, [proposal])))
     for decision in decide(request.id, answer_for(request, "alice")):
@@ -205,7 +214,7 @@ def test_a_reversed_posting_is_forgotten(opsgate_env: str, tmp_path: Path) -> No
 def _post(inbox: Path, edits: dict[str, str] | None = None) -> str:
     """Propose the inbox's one document through the real step, approve it (with ``edits``) and execute it."""
     run = runs.start_run(governing("invoice_extraction"), "test")
-    [proposal] = propose_postings.fn(run, list_inbox(inbox))
+    [proposal] = propose_postings.fn(run, _read(run, inbox))
     request = open_request(Batch(run, [proposal], runs.check_policy(run, [proposal])), flow_run_id=run.id)
     for decision in decide(request.id, answer_for(request, "lena", edits={proposal.id: edits} if edits else None)):
         executor.execute_one(run.policy, decision.proposal_id)
@@ -387,7 +396,9 @@ def test_a_memory_the_policy_has_not_released_waits_in_shadow_until_its_release_
 
     use_policy_variant(tmp_path / "policies", monkeypatch, without_memory)
     run = runs.start_run(governing("invoice_extraction"), "test")
-    [proposal] = propose_postings.fn(run, _goods_statement(tmp_path / "second", "0161", "21/06/2024", "40.00", "12.10"))
+    [proposal] = propose_postings.fn(
+        run, _read(run, _goods_statement(tmp_path / "second", "0161", "21/06/2024", "40.00", "12.10"))
+    )
     assert proposal.payload is not None and proposal.payload["total"] == "40.00", "the rules' reading alone"
     assert "memory" not in proposal.inputs and proposal.inputs["memory_shadowed"].startswith("history.1+")
     assert proposal.instruction_version == "rules-v1"
@@ -411,6 +422,8 @@ def test_a_memory_the_policy_has_not_released_waits_in_shadow_until_its_release_
     executor.execute_one(release_run.policy, decision.proposal_id)
 
     live = runs.start_run(governing("invoice_extraction"), "test")
-    [read] = propose_postings.fn(live, _goods_statement(tmp_path / "third", "0170", "05/07/2024", "30.00", "9.90"))
+    [read] = propose_postings.fn(
+        live, _read(live, _goods_statement(tmp_path / "third", "0170", "05/07/2024", "30.00", "9.90"))
+    )
     assert read.payload is not None and read.payload["total"] == "39.90", "released: read with the memory"
     assert "memory_shadowed" not in read.inputs and read.inputs["memory"].startswith("history.")
