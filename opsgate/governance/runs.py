@@ -144,28 +144,45 @@ def start_run(
     return run
 
 
+def _move(
+    run: Run, status: str, let_go: datetime, event: AuditEvent, data: dict[str, Any], only_from: str = ""
+) -> bool:
+    """Give the run a new status with no process of its own (``let_go``: when it let go, or ``GONE``),
+    under its row's lock, audited with why; False when it was not in ``only_from`` (when given)."""
+    with transaction() as session:
+        row = session.get(RunRow, run.id, with_for_update=True)
+        if row is None or (only_from and row.status != only_from):
+            return False
+        row.status, row.pid, row.heartbeat_at = status, None, let_go
+        data = {"flow_run_id": run.flow_run_id, **data}
+        audit.append(session, event, workflow=run.workflow, run_id=run.id, actor=AGENT, data=data)
+    return True
+
+
 def suspend_run(run: Run, pause_key: str, deadline: datetime) -> None:
     """Record that the run lets its process go while it waits under ``pause_key``: recovery leaves it
     alone as a run that died, and reminds, expires and wakes it instead (``governance.recovery``)."""
-    with transaction() as session:
-        row = session.get(RunRow, run.id, with_for_update=True)
-        assert row is not None
-        row.status, row.pid, row.heartbeat_at = SUSPENDED, None, datetime.now(timezone.utc)  # when it let go
-        audit.append(
-            session,
-            AuditEvent.SUSPENDED,
-            workflow=run.workflow,
-            run_id=run.id,
-            actor=AGENT,
-            data={
-                "flow_run_id": run.flow_run_id,
-                "pause_key": pause_key,
-                "deadline": deadline.isoformat(),
-                "host": machine(),
-                "pid": os.getpid(),  # the process that lets go, for anyone to check it did
-            },
-        )
+    data = {
+        "pause_key": pause_key,
+        "deadline": deadline.isoformat(),
+        "host": machine(),
+        "pid": os.getpid(),  # the process that lets go, for anyone to check it did
+    }
+    if not _move(run, SUSPENDED, datetime.now(timezone.utc), AuditEvent.SUSPENDED, data):
+        raise RuntimeError(f"run {run.id} was never started")
     logger.info("run %s is suspended until a decision on %s (deadline %s)", run.id, pause_key, deadline)
+
+
+def lose_suspension(run: Run, why: str) -> bool:
+    """The suspended run's process died before Prefect held the run suspended (between
+    ``suspend_run`` and ``suspend_flow_run``, or a resumed process before it took the run back):
+    no worker will ever start it again, so it becomes an open run whose process is gone, which
+    recovery finishes like any dead run. False when the run is no longer suspended (a process took
+    it back meanwhile)."""
+    if not _move(run, RUNNING, GONE, AuditEvent.SUSPENSION_LOST, {"why": why}, only_from=SUSPENDED):
+        return False
+    logger.warning("run %s was suspended, but %s: recovery finishes it as a run whose process died", run.id, why)
+    return True
 
 
 def resume_run(flow_run_id: str) -> Run | None:
@@ -231,29 +248,6 @@ def suspended_runs() -> list[Suspension]:
             .order_by(RunRow.started_at)
         ).all()
     return [Suspension(run=_suspended(*row[:5]), since=as_utc(row[5]) if row[5] else GONE) for row in rows]
-
-
-def lose_suspension(run: Run, why: str) -> bool:
-    """The suspended run's process died before Prefect held the run suspended (between
-    ``suspend_run`` and ``suspend_flow_run``, or a resumed process before it took the run back):
-    no worker will ever start it again, so it becomes an open run whose process is gone, which
-    recovery finishes like any dead run. False when the run is no longer suspended (a process took
-    it back meanwhile)."""
-    with transaction() as session:
-        row = session.get(RunRow, run.id, with_for_update=True)
-        if row is None or row.status != SUSPENDED:
-            return False
-        row.status, row.pid, row.heartbeat_at = RUNNING, None, GONE
-        audit.append(
-            session,
-            AuditEvent.SUSPENSION_LOST,
-            workflow=run.workflow,
-            run_id=run.id,
-            actor=AGENT,
-            data={"flow_run_id": run.flow_run_id, "why": why},
-        )
-    logger.warning("run %s was suspended, but %s: recovery finishes it as a run whose process died", run.id, why)
-    return True
 
 
 def run_policy(run_id: str, workflow: str) -> Policy:
