@@ -157,6 +157,13 @@ def _recover() -> list[dict[str, Any]]:
     return [json.loads(line) for line in recovering.stdout.splitlines()]
 
 
+# the crash window is Prefect's and the process's; the store's side is the other tests': one store (production's) here
+ON_POSTGRES = pytest.mark.parametrize(
+    "store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+@ON_POSTGRES
 def test_a_run_killed_between_its_suspension_and_prefects_is_finished_by_recovery(
     flow_env: str, tmp_path: Path
 ) -> None:
@@ -179,6 +186,7 @@ def test_a_run_killed_between_its_suspension_and_prefects_is_finished_by_recover
         assert audit.verify(session).ok
 
 
+@ON_POSTGRES
 def test_a_run_whose_machine_went_while_it_suspended_is_finished_after_the_grace_period(
     flow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

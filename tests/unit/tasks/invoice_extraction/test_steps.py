@@ -1,4 +1,4 @@
-"""The workflow's propose step keeps going when one document kills its reader, and every
+"""The workflow's read and propose steps keep going when one document kills its reader, and every
 proposal says which bytes it was proposed from."""
 
 from __future__ import annotations
@@ -10,11 +10,21 @@ import pytest
 
 from opsgate.governance import runs
 from opsgate.learning.governing import governing
+from opsgate.models import Proposal
 from opsgate.settings import get_settings
-from tasks.invoice_extraction.steps import list_inbox, propose_postings
+from tasks.invoice_extraction.batch import read_options
+from tasks.invoice_extraction.steps import list_inbox, propose_postings, read_documents
 from tests.support.batches import write_inbox
 from tests.support.pdf_builder import flate_bomb_pdf, image_only_pdf
 from tests.support.samples import DE_INVOICE, US_INVOICE
+
+
+def _proposed(inbox: Path) -> list[Proposal]:
+    """The inbox read and proposed by the flow's steps, in this process, outside Prefect."""
+    run = runs.start_run(governing("invoice_extraction"), "test")
+    missing_data = run.policy.escalation.missing_data
+    required = tuple(missing_data.fields if missing_data else ())
+    return propose_postings.fn(run, read_documents.fn(list_inbox(inbox), required, read_options()))
 
 
 def test_a_document_that_kills_its_reader_fails_alone(
@@ -28,7 +38,7 @@ def test_a_document_that_kills_its_reader_fails_alone(
     inbox = write_inbox(
         tmp_path / "inbox", {"us.pdf": US_INVOICE, "bomb.pdf": flate_bomb_pdf(400), "de.pdf": DE_INVOICE}
     )
-    proposals = propose_postings.fn(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox))
+    proposals = _proposed(inbox)
 
     by_file = {Path(p.source).name: p for p in proposals}
     assert (
@@ -44,7 +54,7 @@ def test_every_document_read_is_proposed_with_the_digest_of_its_bytes(opsgate_en
         tmp_path / "inbox",
         {"us.pdf": US_INVOICE, "scan.pdf": image_only_pdf(), "bad.pdf": b"%PDF-1.7 nothing else", "empty.pdf": b""},
     )
-    proposals = propose_postings.fn(runs.start_run(governing("invoice_extraction"), "test"), list_inbox(inbox))
+    proposals = _proposed(inbox)
 
     by_file = {Path(p.source).name: p for p in proposals}
     assert (
