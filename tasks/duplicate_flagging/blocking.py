@@ -223,34 +223,73 @@ def _sort_rank(values: pd.Series) -> np.ndarray:
     return codes.astype(np.int64)
 
 
+SORTED_NEIGHBOURHOOD = "sorted neighbourhood"
+
+
+@dataclass(frozen=True)
+class Blocking:
+    """Every key with how its groups are paired: what candidate pairs are made of, one key at a time.
+
+    A group of up to ``small_group`` records is compared in full; in a larger one each record meets
+    its next ``window - 1`` records by ``rank`` (of a name). The plain sorted neighbourhood over all
+    records by that name, with a ``neighbourhood`` window, is one more key: it catches pairs whose
+    keys all differ.
+    """
+
+    keys: list[BlockingKey]
+    rank: np.ndarray  # per record, its name's position in sorted order
+    window: int
+    neighbourhood: int
+    small_group: int
+
+    @classmethod
+    def of(
+        cls,
+        keys: list[BlockingKey],
+        order: pd.Series,
+        order_column: str,
+        window: int,
+        neighbourhood: int,
+        small_group: int,
+    ) -> Blocking:
+        n = len(order)
+        every = [*keys, BlockingKey(SORTED_NEIGHBOURHOOD, np.zeros(n, dtype=np.int64), (order_column,))]
+        return cls(every, _sort_rank(order), window, neighbourhood, small_group)
+
+    @property
+    def records(self) -> int:
+        return len(self.rank)
+
+    def pairs(self, key: BlockingKey) -> np.ndarray:
+        """One key's pairs as sorted ``a * n + b`` (a < b), each once."""
+        if key.name == SORTED_NEIGHBOURHOOD:
+            return _key_pairs(key.codes, self.rank, self.neighbourhood, 0)
+        return _key_pairs(key.codes, self.rank, 1 if key.small_groups_only else self.window, self.small_group)
+
+    def candidates(self) -> Candidates:
+        """The union of every key's pairs, held in memory at once (``partitioning`` spills them instead)."""
+        return union_of({key.name: self.pairs(key) for key in self.keys}, self.records, self.keys)
+
+
+def union_of(found: dict[str, np.ndarray], n: int, keys: list[BlockingKey]) -> Candidates:
+    """The union of keys' pairs (``found``: key name -> its sorted ``a * n + b`` codes, or a share of them),
+    remembering which key found which pair."""
+    n = max(n, 1)
+    union = _distinct(np.concatenate(list(found.values()))) if found else np.zeros(0, dtype=np.int64)
+    return Candidates(
+        union // n,
+        union % n,
+        {name: np.searchsorted(union, pairs) for name, pairs in found.items()},
+        {k.name: k.columns for k in keys},
+        {k.name for k in keys if k.trains},
+    )
+
+
 def candidate_pairs(
     keys: list[BlockingKey], order: pd.Series, order_column: str, window: int, neighbourhood: int, small_group: int
 ) -> Candidates:
-    """The union of all keys' pairs, remembering which key found which pair.
-
-    A group of up to ``small_group`` records is compared in full; in a larger one each record meets
-    its next ``window - 1`` records by ``order`` (a name). ``order`` also drives one extra key: a
-    plain sorted neighbourhood over all records with a ``neighbourhood`` window, which catches
-    pairs whose keys all differ.
-    """
-    n = len(order)
-    rank = _sort_rank(order)
-    every = [*keys, BlockingKey("sorted neighbourhood", np.zeros(n, dtype=np.int64), (order_column,))]
-    found = {
-        key.name: _key_pairs(key.codes, rank, neighbourhood, 0)
-        if key.name == "sorted neighbourhood"
-        else _key_pairs(key.codes, rank, 1 if key.small_groups_only else window, small_group)
-        for key in every
-    }
-    union = _distinct(np.concatenate(list(found.values()))) if found else np.zeros(0, dtype=np.int64)
-    by_key = {name: np.searchsorted(union, pairs) for name, pairs in found.items()}
-    return Candidates(
-        union // max(n, 1),
-        union % max(n, 1),
-        by_key,
-        {k.name: k.columns for k in every},
-        {k.name for k in every if k.trains},
-    )
+    """The union of all keys' pairs, held in memory at once (see ``Blocking``)."""
+    return Blocking.of(keys, order, order_column, window, neighbourhood, small_group).candidates()
 
 
 def _key_pairs(codes: np.ndarray, rank: np.ndarray, window: int, small_group: int) -> np.ndarray:

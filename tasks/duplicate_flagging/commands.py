@@ -83,7 +83,9 @@ def _summary(records: Records, fields: list[Field], skipped: list[str], decision
     )  # column names come from the file
     if skipped:
         table.add_row("not compared", terminal_text(", ".join(skipped)))
-    table.add_row("candidate pairs", f"{len(scored.a):,} = {len(scored.a) / max(all_pairs, 1):.4%} of all pairs")
+    table.add_row(
+        "candidate pairs", f"{scored.candidates:,} = {scored.candidates / max(all_pairs, 1):.4%} of all pairs"
+    )
     table.add_row("pairs per key", ", ".join(f"{k} {v:,}" for k, v in scored.pairs_per_key.items()))
     table.add_row("duplicate pairs", f"{int(decisions.duplicate.sum()):,} in {int((sizes > 1).sum()):,} clusters")
     table.add_row("for review", f"{int((~decisions.duplicate).sum()):,}")
@@ -106,13 +108,25 @@ def dedupe(
     review_at: Annotated[float | None, typer.Option(help="Match probability from which a pair goes to review.")] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter. Default: detected.")] = None,
     encoding: Annotated[str, typer.Option(help="CSV text encoding.")] = "utf-8",
+    partition_records: Annotated[
+        int | None,
+        typer.Option(
+            help="Records per partition of the candidate pairs (250,000): fewer for less memory. The output is the same."
+        ),
+    ] = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(help="Compare the partitions on this Dask scheduler's workers (tcp://HOST:PORT)."),
+    ] = None,
 ) -> None:
     """Flag duplicate records in a file, with the per-field evidence for each pair. No writes."""
     from opsgate import read_records
     from tasks.duplicate_flagging.matching import MatchSettings, find_duplicates
+    from tasks.duplicate_flagging.partitioning import in_process, on_dask
 
     started = time.perf_counter()
-    overrides = {k: v for k, v in {"duplicate_at": duplicate_at, "review_at": review_at}.items() if v is not None}
+    chosen_settings = {"duplicate_at": duplicate_at, "review_at": review_at, "partition_records": partition_records}
+    overrides = {k: v for k, v in chosen_settings.items() if v is not None}
     try:
         settings = MatchSettings(**overrides)
     except ValueError as exc:
@@ -126,7 +140,8 @@ def dedupe(
                 f"{file}: no column the header names as a name, address, phone, e-mail, date or id; say which with --fields"
             )
         status.update(f"matching {len(records.frame):,} records on {len(chosen)} fields")
-        decisions = find_duplicates(records.frame, chosen, settings)
+        spread = on_dask(dask_address) if dask_address else in_process
+        decisions = find_duplicates(records.frame, chosen, settings, spread=spread)
         status.update("writing pairs")
         lines = pair_lines(records, chosen, decisions) if json_output else []
     for problem in records.problems:

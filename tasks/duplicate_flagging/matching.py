@@ -6,14 +6,16 @@ fitted on the records it is asked about.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, model_validator
 from pydantic import Field as PydanticField
 
-from tasks.duplicate_flagging.blocking import NAME_KINDS, Candidates, blocking_keys, candidate_pairs
+from tasks.duplicate_flagging.blocking import NAME_KINDS, Blocking, Candidates, blocking_keys
 from tasks.duplicate_flagging.clustering import coherent_clusters, pairs_within
 from tasks.duplicate_flagging.comparing import (
     COMPARATORS,
@@ -26,7 +28,8 @@ from tasks.duplicate_flagging.comparing import (
 )
 from tasks.duplicate_flagging.fields import Field, Kind
 from tasks.duplicate_flagging.normalising import normalise
-from tasks.duplicate_flagging.scoring import MatchModel, fit, term_frequency_weights
+from tasks.duplicate_flagging.partitioning import Partitions, Spread, in_process
+from tasks.duplicate_flagging.scoring import MatchModel, Tally, fit, term_frequency_weights
 
 
 class MatchSettings(BaseModel):
@@ -61,6 +64,14 @@ class MatchSettings(BaseModel):
         lt=1,
         description="Mean match probability a cluster's records must reach among themselves; weaker clusters are split.",
     )
+    partition_records: int = PydanticField(
+        250_000,
+        ge=1,
+        description=(
+            "Records per partition of the candidate pairs: a larger file is matched partition by partition, "
+            "its pairs spilled to disk, so memory stays bounded whatever the number of records."
+        ),
+    )
     seed: int = 0
 
     def window_for(self, n: int) -> int:
@@ -76,7 +87,9 @@ class MatchSettings(BaseModel):
 
 @dataclass
 class ScoredPairs:
-    """Candidate pairs (record positions a < b) with their evidence and match probability."""
+    """The candidate pairs (record positions a < b, in ``a * n + b`` order) at or above the review threshold,
+    with their evidence and match probability; the rest are only counted: nothing below it is shown or
+    clustered, and at millions of records they would not fit in memory."""
 
     a: np.ndarray
     b: np.ndarray
@@ -84,6 +97,7 @@ class ScoredPairs:
     levels: np.ndarray  # pairs x fields, -1 where a side is missing
     probability: np.ndarray
     model: MatchModel
+    candidates: int  # pairs compared
     pairs_per_key: dict[str, int] = field(default_factory=dict)
 
 
@@ -190,17 +204,32 @@ def find_duplicates(
     *,
     focus: np.ndarray | None = None,
     model: MatchModel | None = None,
+    spread: Spread = in_process,
 ) -> Decisions:
     """Scored candidates, clustered: the pairs a person should see, and the clusters they form.
+
+    ``spread``: where the partitions' pairs are compared (``partitioning.on_dask`` for a cluster);
+    the output is the same wherever.
 
     An incremental run passes ``focus`` (the new or changed records) and the model an earlier
     full run fitted: only candidate pairs with a focused record are compared, and nothing is fitted.
     """
     if focus is not None and model is None:
         raise ValueError("matching only some records needs the model a full run fitted")
+    prepared, partitions = _partitioned(records, fields, settings)
+    with partitions:
+        pairs = _score(prepared, partitions, fields, settings, focus, model, spread)
+    return _decide(len(records), prepared, fields, settings, pairs)
+
+
+def _partitioned(
+    records: pd.DataFrame, fields: list[Field], settings: MatchSettings
+) -> tuple[list[Prepared], Partitions]:
+    """Each field's values prepared for comparing, and the candidate pairs spilled by partition; the
+    normalised text and the blocking keys are let go on return, before anything is compared."""
     series = normalised_values(records, fields)
     prepared = [prepare(series[f.column], f.kind) for f in fields]
-    return _decide(len(records), prepared, fields, settings, _score(series, prepared, fields, settings, focus, model))
+    return prepared, Partitions.of(blocking_of(series, fields, settings), settings.partition_records)
 
 
 def rematch(
@@ -215,7 +244,7 @@ def rematch(
     a, b = pairs_within(groups, int(np.bincount(groups).max(initial=1)))
     similarities, levels, probability = scored(model, prepared, fields, a, b)
     return _decide(
-        len(records), prepared, fields, settings, ScoredPairs(a, b, similarities, levels, probability, model)
+        len(records), prepared, fields, settings, ScoredPairs(a, b, similarities, levels, probability, model, len(a))
     )
 
 
@@ -244,50 +273,135 @@ def _decide(
     )
 
 
-def blocked_pairs(series: dict[str, pd.Series], fields: list[Field], settings: MatchSettings) -> Candidates:
-    """The candidate pairs of normalised records: what scoring sees, and what blocking recall is measured on."""
+def blocking_of(series: dict[str, pd.Series], fields: list[Field], settings: MatchSettings) -> Blocking:
+    """The blocking keys of normalised records, with records sorted by name within large groups."""
     n = len(next(iter(series.values())))
     names = [f.column for kind in NAME_KINDS for f in fields if f.kind is kind] or [fields[0].column]
     order = series[names[0]]
     for column in names[1:]:  # "smith john": near-duplicates sort next to each other
         order = order + " " + series[column]
     keys = blocking_keys(series, fields)
-    return candidate_pairs(keys, order, names[0], settings.window_for(n), settings.neighbourhood, settings.small_group)
+    return Blocking.of(keys, order, names[0], settings.window_for(n), settings.neighbourhood, settings.small_group)
+
+
+def blocked_pairs(series: dict[str, pd.Series], fields: list[Field], settings: MatchSettings) -> Candidates:
+    """The candidate pairs of normalised records, all in memory: what blocking recall is measured on."""
+    return blocking_of(series, fields, settings).candidates()
+
+
+@dataclass
+class Evidence:
+    """One partition's pairs compared: their levels and term-frequency adjustment, and where the model
+    is still to be fitted the tallies EM needs (of all the pairs, and of each training key's)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    levels: np.ndarray
+    adjustment: np.ndarray
+    every: Tally | None = None
+    sessions: dict[str, Tally] = field(default_factory=dict)
+
+
+def partition_evidence(
+    prepared: list[Prepared], a: np.ndarray, b: np.ndarray, training: dict[str, np.ndarray] | None
+) -> Evidence:
+    """What a partition's pairs are scored and fitted on; needs nothing but the prepared values, so it
+    runs wherever they are (in this process, or on a Dask worker). ``training``: each training key's
+    rows among the pairs, or None where the model is given."""
+    _, levels = compare_pairs(prepared, a, b)
+    adjustment = term_frequency_adjustment(prepared, a, levels)
+    if training is None:
+        return Evidence(a, b, levels, adjustment)
+    return Evidence(
+        a, b, levels, adjustment, Tally.of(levels), {key: Tally.of(levels[rows]) for key, rows in training.items()}
+    )
 
 
 def _score(
-    series: dict[str, pd.Series],
     prepared: list[Prepared],
+    partitions: Partitions,
     fields: list[Field],
     settings: MatchSettings,
     focus: np.ndarray | None,
     model: MatchModel | None,
+    spread: Spread,
 ) -> ScoredPairs:
+    """Every partition's pairs compared (``spread`` says where); the model fitted on all of them where
+    none is given; the pairs at or above the review threshold kept.
+
+    Fitting needs every pair's levels before any pair can be scored, so it takes two passes: the
+    first compares and tallies (EM needs only the tallies) and sets each partition's levels aside
+    on disk; the second scores them. A given model scores in the first pass.
+    """
+
+    def work() -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray, dict[str, np.ndarray] | None]]]:
+        for p in range(partitions.count):  # one partition's pairs in memory at a time, here
+            candidates = partitions.candidates(p)
+            a, b = candidates.a, candidates.b
+            if focus is not None:
+                touching = focus[a] | focus[b]
+                a, b = a[touching], b[touching]
+            training = None if model is not None else {k: candidates.by_key[k] for k in partitions.training_keys}
+            yield p, (a, b, training)
+
     n = len(prepared[0].codes)
-    candidates = blocked_pairs(series, fields, settings)
-    a, b = candidates.a, candidates.b
-    if focus is not None:
-        touching = focus[a] | focus[b]
-        a, b = a[touching], b[touching]
-    similarities, levels = compare_pairs(prepared, a, b)
-    per_key = {key: len(rows) for key, rows in candidates.by_key.items()}
-    adjustment = term_frequency_adjustment(prepared, a, levels)
-    if model is not None:
-        return ScoredPairs(
-            a, b, similarities, levels, match_probability(model, levels, fields, adjustment), model, per_key
-        )
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    every: list[Tally] = []
+    sessions: dict[str, list[Tally]] = {key: [] for key in partitions.training_keys}
+    compared = 0
+    for p, evidence in spread(partition_evidence, prepared, work()):
+        compared += len(evidence.a)
+        if model is not None:
+            kept.append(_reviewable(model, fields, settings, evidence))
+            continue
+        every.append(cast(Tally, evidence.every))
+        for key, tally in evidence.sessions.items():
+            sessions[key].append(tally)
+        partitions.keep(p, a=evidence.a, b=evidence.b, levels=evidence.levels, adjustment=evidence.adjustment)
+    if model is None:
+        model = _fitted(prepared, partitions, fields, settings, sessions, every)
+        for p in range(partitions.count):
+            stored = Evidence(*(partitions.kept(p, name) for name in ("a", "b", "levels", "adjustment")))
+            kept.append(_reviewable(model, fields, settings, stored))
+    a, b, levels, probability = (np.concatenate(part) for part in zip(*kept))
+    order = np.argsort(a * n + b)  # the order of the pairs in memory, whatever the partitions and their finish
+    a, b, levels, probability = a[order], b[order], levels[order], probability[order]
+    similarities, _ = compare_pairs(prepared, a, b)
+    return ScoredPairs(a, b, similarities, levels, probability, model, compared, partitions.pairs_per_key)
+
+
+def _reviewable(
+    model: MatchModel, fields: list[Field], settings: MatchSettings, evidence: Evidence
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    probability = match_probability(model, evidence.levels, fields, evidence.adjustment)
+    keep = probability >= settings.review_at
+    return evidence.a[keep], evidence.b[keep], evidence.levels[keep], probability[keep]
+
+
+def _fitted(
+    prepared: list[Prepared],
+    partitions: Partitions,
+    fields: list[Field],
+    settings: MatchSettings,
+    sessions: dict[str, list[Tally]],
+    every: list[Tally],
+) -> MatchModel:
+    """u from random record pairs, m and the prior by EM over the tallies of all partitions' pairs."""
+    n = len(prepared[0].codes)
     ra, rb = (
         _random_pairs(n, min(settings.random_pairs, max(n * (n - 1) // 2, 1)), settings.seed)
         if n > 1
-        else (a[:0], b[:0])
+        else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     )
     _, random_levels = compare_pairs(prepared, ra, rb)
-    sizes = [COMPARATORS[f.kind].levels for f in fields]
     position = {f.column: i for i, f in enumerate(fields)}
-    sessions = [
-        (rows, [position[c] for c in candidates.columns_by_key[key] if c in position])
-        for key, rows in candidates.by_key.items()
-        if key in candidates.training_keys
-    ]
-    model = fit([f.column for f in fields], sizes, levels, random_levels, sessions)
-    return ScoredPairs(a, b, similarities, levels, match_probability(model, levels, fields, adjustment), model, per_key)
+    blocked = {
+        key: [position[c] for c in columns if c in position] for key, columns in partitions.columns_by_key.items()
+    }
+    return fit(
+        [f.column for f in fields],
+        [COMPARATORS[f.kind].levels for f in fields],
+        random_levels,
+        [(Tally.merged(tallies, len(fields)), blocked[key]) for key, tallies in sessions.items()],
+        Tally.merged(every, len(fields)),
+    )

@@ -111,6 +111,38 @@ def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (digits - 1).astype(levels.dtype), counts.astype(np.float64), position
 
 
+@dataclass(frozen=True)
+class Tally:
+    """Distinct agreement patterns (lexicographic) with how many pairs show each: all EM needs of the pairs.
+
+    Tallies of parts of the pairs merge into exactly the tally of the whole, so the model can be fitted
+    on candidate pairs that never are in memory together.
+    """
+
+    patterns: np.ndarray  # distinct rows of levels
+    counts: np.ndarray  # float64, whole numbers
+
+    @classmethod
+    def of(cls, levels: np.ndarray) -> Tally:
+        patterns, counts, _ = _patterns(levels)
+        return cls(patterns, counts)
+
+    @classmethod
+    def merged(cls, tallies: list[Tally], width: int) -> Tally:
+        if not tallies:
+            return cls(np.zeros((0, width), dtype=np.int8), np.zeros(0))
+        return cls._weighted(np.concatenate([t.patterns for t in tallies]), np.concatenate([t.counts for t in tallies]))
+
+    def project(self, columns: list[int]) -> Tally:
+        """The tally of the same pairs' levels in ``columns`` only."""
+        return self._weighted(self.patterns[:, columns], self.counts)
+
+    @classmethod
+    def _weighted(cls, rows: np.ndarray, counts: np.ndarray) -> Tally:
+        patterns, _, position = _patterns(rows)
+        return cls(patterns, np.bincount(position, weights=counts, minlength=len(patterns)).astype(np.float64))
+
+
 def _em(
     model: MatchModel,
     patterns: np.ndarray,
@@ -139,13 +171,14 @@ def _em(
 def fit(
     fields: list[str],
     sizes: list[int],
-    levels: np.ndarray,
     random_levels: np.ndarray,
-    sessions: list[tuple[np.ndarray, list[int]]],
+    sessions: list[tuple[Tally, list[int]]],
+    candidates: Tally,
     *,
     max_iterations: int = 100,
 ) -> MatchModel:
-    """u from random pairs; m by EM, one session per blocking key; then the prior over all candidates.
+    """u from random pairs; m by EM, one session per blocking key (the tally of its pairs, and the fields
+    it blocks on); then the prior over all ``candidates``.
 
     Pairs found by a key agree on the key's fields because of the key, not because they are
     duplicates, so each session learns m only for the other fields (as splink does) and a field's
@@ -156,23 +189,30 @@ def fit(
         np.geomspace(0.02, 1.0, size) / np.geomspace(0.02, 1.0, size).sum() for size in sizes
     ]  # duplicates mostly agree
     learnt: list[list[np.ndarray]] = [[] for _ in sizes]
-    for rows, blocked in sessions:
+    for tally, blocked in sessions:
         free = [f for f in range(len(sizes)) if f not in blocked]
-        if len(rows) == 0 or not free:
+        if len(tally.counts) == 0 or not free:
             continue
-        patterns, counts, _ = _patterns(levels[rows][:, free])
+        projected = tally.project(free)
         session = MatchModel(
             fields=[fields[f] for f in free], m=[start[f] for f in free], u=[u[f] for f in free], prior=0.1
         )
         session = _em(
-            session, patterns, counts, [sizes[f] for f in free], list(range(len(free))), max_iterations, learn_u=True
+            session,
+            projected.patterns,
+            projected.counts,
+            [sizes[f] for f in free],
+            list(range(len(free))),
+            max_iterations,
+            learn_u=True,
         )
         for i, f in enumerate(free):
             learnt[f].append(session.m[i])
     m = [np.mean(found, axis=0) if found else start[f] for f, found in enumerate(learnt)]
     model = MatchModel(fields=fields, m=m, u=u, prior=0.1)
-    patterns, counts, _ = _patterns(levels)
-    return _em(model, patterns, counts, sizes, [], max_iterations) if len(patterns) else model
+    if len(candidates.counts) == 0:
+        return model
+    return _em(model, candidates.patterns, candidates.counts, sizes, [], max_iterations)
 
 
 def refine(model: MatchModel, sizes: list[int], confirmed: np.ndarray, weight: float = 20.0) -> MatchModel:

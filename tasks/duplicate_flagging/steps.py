@@ -153,7 +153,7 @@ def propose(run: Run, gathered: Gathered) -> list[Proposal]:
     proposed, left_out = propose_merges(matched, decisions, run.policy, policy, rejected)
     logger.info(
         "%d candidate pairs compared: %d merge proposals (%d clusters, %d possible duplicates), %d rejected earlier and left out",
-        len(decisions.scored.a),
+        decisions.scored.candidates,
         len(proposed),
         sum(1 for p in proposed if p.proposal.case_type == "duplicate"),
         sum(1 for p in proposed if p.proposal.case_type == "review"),

@@ -6,8 +6,6 @@ chunk whose task is lost fails its documents, not the batch."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,13 +21,13 @@ from opsgate.models import Status
 from opsgate.settings import get_settings
 from tests.integration.conftest import FlowInThread, payables_count, wait_for_request
 from tests.support.batches import write_inbox
-from tests.support.processes import environment, free_port, stop
+from tests.support.dask_cluster import dask_cluster as started_cluster
+from tests.support.processes import environment
 from tests.support.samples import DE_INVOICE, UK_INVOICE, US_INVOICE
 
 # reading is the same whichever store the run records in: one store is enough here
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)]
 
-PROJECT = Path(__file__).resolve().parents[2]
 WORKERS = 2
 
 
@@ -37,22 +35,7 @@ WORKERS = 2
 def dask_cluster(flow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A Dask scheduler and two single-threaded workers on the loopback, for this test; the run's
     settings point reading at it in chunks of two documents."""
-    from distributed import Client
-
-    address = f"tcp://127.0.0.1:{free_port()}"
-    env = environment(flow_env)
-    logs = (tmp_path / "dask.log").open("wb")
-
-    def start(*args: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", *args], cwd=PROJECT, env=env, stdout=logs, stderr=logs)
-
-    port = address.rsplit(":", 1)[1]
-    processes = [start("distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard")]
-    worker = ("distributed.cli.dask_worker", address, "--nthreads", "1", "--no-dashboard", "--no-nanny")
-    processes += [start(*worker, "--name", f"reader-{n}") for n in range(WORKERS)]
-    try:
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(WORKERS, timeout=60)
+    with started_cluster(environment(flow_env), tmp_path / "dask.log", WORKERS) as address:
         for name, value in {
             "OPSGATE_READ_RUNNER": "dask",
             "OPSGATE_DASK_ADDRESS": address,
@@ -61,10 +44,6 @@ def dask_cluster(flow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()
         yield address
-    finally:
-        for process in reversed(processes):
-            stop(process)
-        logs.close()
 
 
 def _task_runs(flow_run_id: str, name: str) -> list[Any]:

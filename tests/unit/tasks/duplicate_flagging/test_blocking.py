@@ -80,7 +80,8 @@ def test_blocked_pairs_are_the_candidates_that_get_scored() -> None:
     pairs = set(zip(candidates.a.tolist(), candidates.b.tolist()))
     assert {(0, 1), (0, 3), (4, 5)} <= pairs  # the union of the keys, each pair once with a < b
     scored = find_duplicates(PEOPLE, FIELDS, MatchSettings()).scored
-    assert set(zip(scored.a.tolist(), scored.b.tolist())) == pairs
+    assert scored.candidates == len(pairs)  # every candidate compared; those worth a look kept
+    assert set(zip(scored.a.tolist(), scored.b.tolist())) <= pairs
 
 
 def test_a_birth_date_is_joined_with_what_a_duplicate_keeps_into_small_groups() -> None:

@@ -9,7 +9,7 @@ from tasks.duplicate_flagging.comparing import MISSING, prepare
 from tasks.duplicate_flagging.fields import Field, Kind
 from tasks.duplicate_flagging.matching import compare_pairs, match_probability, term_frequency_adjustment
 from tasks.duplicate_flagging.normalising import normalise
-from tasks.duplicate_flagging.scoring import MatchModel, fit, term_frequency_weights
+from tasks.duplicate_flagging.scoring import MatchModel, Tally, fit, term_frequency_weights
 
 
 def _draw(rng: np.random.Generator, probabilities: list[list[float]], count: int) -> np.ndarray:
@@ -26,7 +26,7 @@ def test_em_recovers_m_and_the_share_of_duplicates() -> None:
     candidates = np.concatenate([duplicates, others])
     random_pairs = _draw(rng, TRUE_U, 200_000)
     sizes = [3, 2, 3]
-    model = fit(["name", "phone", "city"], sizes, candidates, random_pairs, sessions=[(np.arange(len(candidates)), [])])
+    model = fit(["name", "phone", "city"], sizes, random_pairs, [(Tally.of(candidates), [])], Tally.of(candidates))
     assert abs(model.prior - 0.3) < 0.03
     for learnt, truth in zip(model.m, TRUE_M):
         assert np.abs(learnt - np.array(truth)).max() < 0.05
