@@ -16,18 +16,22 @@ from rich.text import Text
 from opsgate import ConfigurationError, terminal_text
 from tasks.duplicate_flagging.fields import Field, infer_fields, parse_fields
 
-if TYPE_CHECKING:  # numpy, pandas, scipy load when the command runs, not whenever opsgate starts
+if TYPE_CHECKING:  # numpy, pandas, pyarrow, scipy load when the command runs, not whenever opsgate starts
+    import pyarrow as pa
+
     from opsgate import Records
     from tasks.duplicate_flagging.matching import Decisions
 
 stderr = Console(stderr=True, soft_wrap=True)
+LINES_AT_ONCE = 100_000
 
 
-def pair_lines(records: Records, fields: list[Field], decisions: Decisions) -> list[str]:
+def pair_lines(records: Records, fields: list[Field], decisions: Decisions) -> pa.StringArray:
     """The contract's JSON lines: ids, score, decision, and each compared field's similarity.
 
     Built column-wise with Arrow string kernels: a million pairs through json.dumps one by one
-    would take longer than finding them.
+    would take longer than finding them. Kept as one Arrow array, written out in slices: millions
+    of lines as Python strings would take more memory than the matching did.
     """
     import numpy as np
     import pyarrow as pa
@@ -66,7 +70,7 @@ def pair_lines(records: Records, fields: list[Field], decisions: Decisions) -> l
         "}}",
         "",
     )
-    return line.to_pylist()
+    return line
 
 
 def _summary(records: Records, fields: list[Field], skipped: list[str], decisions: Decisions, seconds: float) -> Table:
@@ -143,13 +147,14 @@ def dedupe(
         spread = on_dask(dask_address) if dask_address else in_process
         decisions = find_duplicates(records.frame, chosen, settings, spread=spread)
         status.update("writing pairs")
-        lines = pair_lines(records, chosen, decisions) if json_output else []
+        lines = pair_lines(records, chosen, decisions) if json_output else None
     for problem in records.problems:
         stderr.print(
             Text.assemble(terminal_text("skipped", "yellow"), terminal_text(f" {problem.where}: {problem.reason}"))
         )
-    if json_output:
-        sys.stdout.write("".join(line + "\n" for line in lines))
+    if lines is not None:
+        for start in range(0, len(lines), LINES_AT_ONCE):
+            sys.stdout.write("".join(line + "\n" for line in lines[start : start + LINES_AT_ONCE].to_pylist()))
         return
     stderr.print(_summary(records, chosen, skipped, decisions, time.perf_counter() - started))
     Console().print(_pairs_table(records, chosen, decisions))

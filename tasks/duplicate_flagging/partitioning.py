@@ -6,7 +6,10 @@ partition, a pair going to the partition of its first record (its position modul
 partitions, which spreads them evenly); then each partition is the union of its share of every
 key's pairs, compared and scored on its own. Together the partitions are exactly the in-memory
 candidates: the same pairs, each once, found by the same keys. A partition's work needs only the
-records' prepared values, so partitions could as well be spread over machines.
+records' prepared values, so partitions can be compared on other machines too (``on_dask``).
+
+The folder (in the system's temporary folder, ``TMPDIR``) takes about 60 bytes per candidate pair at
+its fullest: some 5 GB for ten million records.
 """
 
 from __future__ import annotations

@@ -94,3 +94,16 @@ def test_febrl3_accuracy_through_the_shared_scorer(tmp_path: Path) -> None:
     )
     f1 = float(scored.stdout.strip().splitlines()[-1].removeprefix("f1="))
     assert f1 >= 0.995, scored.stdout
+
+
+def test_lines_written_in_slices_are_every_line_once_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasks.duplicate_flagging import commands
+
+    rows, _ = company_records()
+    path = write_csv(tmp_path / "companies.csv", rows)
+    whole = CliRunner().invoke(app, ["dedupe", str(path), "--id-column", "id", "--json"])
+    monkeypatch.setattr(commands, "LINES_AT_ONCE", 2)  # every slice boundary, and a last slice of one
+    sliced = CliRunner().invoke(app, ["dedupe", str(path), "--id-column", "id", "--json"])
+    assert whole.exit_code == sliced.exit_code == 0
+    assert len(whole.stdout.splitlines()) == 3  # two slices: one of two lines, one of one
+    assert sliced.stdout == whole.stdout
