@@ -108,8 +108,9 @@ def in_process(
 def on_dask(address: str, in_flight: int | None = None) -> Spread:
     """Partitions compared on the Dask cluster at ``address`` (``python -m distributed.cli.dask_scheduler``
     and workers with opsgate installed, on any hosts): ``shared`` (the records' prepared values) goes
-    to every worker once, then each partition's pairs to one worker, a few more at a time than there
-    are workers so none waits, and never all at once, so the caller's memory stays bounded too.
+    to every worker once, then each partition's pairs to one worker (scattered there, and its task
+    follows them), a few more at a time than there are workers so none waits, and never all at once,
+    so the caller's memory stays bounded too.
 
     A worker lost mid-partition is retried by Dask on another; a partition that fails for good fails
     the match, since duplicates found in part of the pairs are not the answer.
@@ -135,7 +136,8 @@ def on_dask(address: str, in_flight: int | None = None) -> Spread:
                 item = next(pending, None)
                 if item is not None:
                     number, arguments = item
-                    future = client.submit(work, everywhere, *arguments, pure=False)
+                    placed = client.scatter(list(arguments))  # to a worker, not inside the task graph
+                    future = client.submit(work, everywhere, *placed, pure=False)
                     numbers[future.key] = number
                     running.add(future)
 
