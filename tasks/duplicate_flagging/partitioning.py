@@ -45,8 +45,10 @@ class Partitions:
             pairs = blocking.pairs(key)  # one key's pairs in memory at a time
             self.pairs_per_key[key.name] = len(pairs)
             part = (pairs // max(self.records, 1)) % count
-            for p in range(count):
-                (pairs if count == 1 else pairs[part == p]).tofile(self._file(p, f"key{index}"))
+            order = np.argsort(part, kind="stable")  # one pass, not a mask per partition; each share stays sorted
+            ends = np.cumsum(np.bincount(part, minlength=count))
+            for p, share in enumerate(np.split(pairs[order], ends[:-1])):
+                share.tofile(self._file(p, f"key{index}"))
 
     @classmethod
     def of(cls, blocking: Blocking, records_per_partition: int) -> Partitions:

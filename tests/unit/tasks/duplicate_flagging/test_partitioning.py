@@ -101,3 +101,26 @@ def test_tallies_of_parts_merge_into_the_tally_of_the_whole() -> None:
     direct = Tally.of(levels[:, [0, 2]])
     assert np.array_equal(projected.patterns, direct.patterns)
     assert np.array_equal(projected.counts, direct.counts)
+
+
+def test_the_spilled_pairs_are_removed_when_matching_fails_half_way(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tasks.duplicate_flagging import matching
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    calls = 0
+    original = matching.compare_pairs
+
+    def failing(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        nonlocal calls
+        calls += 1
+        if calls == 3:  # the third partition: two are already set aside on disk
+            raise OSError("No space left on device")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(matching, "compare_pairs", failing)
+    with pytest.raises(OSError, match="No space left"):
+        find_duplicates(RECORDS, FIELDS, MatchSettings(partition_records=300))
+    assert calls == 3
+    assert list(tmp_path.iterdir()) == []
