@@ -16,6 +16,8 @@ Defaults to the banking77 requests (``requests/banking77/{train,test}.csv``, col
    queue the model knows), and the share of the known queues' requests escalated so by mistake;
    and of ``OFF_TOPIC``, requests about something else altogether (written for this benchmark,
    none from any request set), the share escalated as ``out_of_scope``.
+5. Routed nowhere: the same queues' training requests kept in the history, marked ``out_of_scope``
+   (as a team marks spam or another desk's mail), tested the same way.
 
 Prints the data size with every figure.
 """
@@ -140,12 +142,21 @@ def run(train: list[dict[str, str]], test: list[dict[str, str]], label: str, rep
     return answers
 
 
-def out_of_scope(train: list[dict[str, str]], test: list[dict[str, str]], unseen: int, label: str) -> None:
+def out_of_scope(
+    train: list[dict[str, str]], test: list[dict[str, str]], unseen: int, label: str, marked: bool
+) -> None:
+    """Requests of ``unseen`` queues in the test: their queues left out of the history, or, where
+    ``marked``, their training requests kept in it, marked routed nowhere."""
     queues = sorted({r["category"] for r in train})
     hidden = set(queues[:: max(1, len(queues) // unseen)][:unseen])
     off_topic = [{"text": text, "category": "(off topic)"} for text in OFF_TOPIC]
     tested = test + off_topic
-    answers = run([r for r in train if r["category"] not in hidden], tested, f"{label}, {len(hidden)} queues unseen", 1)
+    if marked:
+        history = [{**r, "category": "out_of_scope"} if r["category"] in hidden else r for r in train]
+        title = f"{label}, {len(hidden)} queues' requests marked out_of_scope in the history"
+    else:
+        history, title = [r for r in train if r["category"] not in hidden], f"{label}, {len(hidden)} queues unseen"
+    answers = run(history, tested, title, 1)
     flagged = [any(e["reason"] == "out_of_scope" for e in a["escalations"]) for a in answers]  # type: ignore[union-attr]
     unknown = [f for f, row in zip(flagged, tested, strict=True) if row["category"] in hidden]
     known = [f for f, row in zip(flagged[: len(test)], test, strict=True) if row["category"] not in hidden]
@@ -172,7 +183,8 @@ def main() -> None:
         if len(by_queue[row["category"]]) < args.shots:
             by_queue[row["category"]].append(row)
     run([r for rows in by_queue.values() for r in rows], test, f"{args.data.name}, {args.shots} per queue", args.repeat)
-    out_of_scope(train, test, args.unseen, args.data.name)
+    out_of_scope(train, test, args.unseen, args.data.name, marked=False)
+    out_of_scope(train, test, args.unseen, args.data.name, marked=True)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,15 @@ of at most ``MEMORY`` of them) and a second line, on the likeness of a request t
 the likeness below which at most ``FAR_LOST_AT_MOST`` of the routed requests fall, each measured
 against the others (leave one out). Below it the request is out of scope too.
 
+A team's history may also hold requests it routed nowhere (spam, mail for another desk),
+marked with no queue. They are what out of scope looks like for this team, better than any
+simulation: the model learns them as one more class, never a queue. A request the model finds
+likelier to be one of them than of its best queue is escalated as out of scope, and the claim
+line is then fitted to separate the routed requests from the routed-nowhere ones the class
+misses (held out), rather than from requests with their own queue taken away. On banking77 with
+ten queues' requests marked routed nowhere: 94 % of those queues' test requests escalated, 2 %
+of the known ones, where the simulated line alone catches 30 % for 2.9 %.
+
 The routed requests most alike in meaning vote too: the ``NEIGHBOURS`` nearest kept requests,
 each weighed by its likeness, give a second distribution over the queues, blended into the SVM's
 probabilities with a weight fitted, with the temperature, on held-out requests (each one's
@@ -84,6 +93,7 @@ class Scored:
     claim: float  # how strongly the best queue's own classifier claims the request (its SVM score)
     known_words: int  # how many of its words (and pairs) the history had: none, and nothing was recognised
     nearest: float  # the likeness (cosine) of its meaning to the nearest routed request the model keeps
+    nowhere: float  # the probability it is like the requests the history routed nowhere (0: it had none)
 
 
 @dataclass
@@ -106,11 +116,17 @@ class QueueModel:
     memory_queues: np.ndarray  # the queue (index) of each kept request: their votes
     vote_weight: float  # how much the neighbours' votes count beside the SVM's probabilities
     far_below: float  # the likeness line: a request less like every kept one is about something else
+    nowhere: int = 0  # the history's requests routed nowhere; with any, the last class (after ``queues``) is theirs
 
     def why_out_of_scope(self, scored: Scored) -> str | None:
         """Why no queue fits the request, or None when one does."""
         if scored.known_words == 0:
             return "not one of its words is in the history the queues were learnt from"
+        if scored.nowhere > scored.probability:
+            return (
+                f"it is most like the requests the history routed nowhere ({scored.nowhere:.2f}, against "
+                f"{scored.probability:.2f} for {scored.queue})"
+            )
         if scored.nearest < self.far_below:
             return (
                 f"it is about something else: the nearest request in the history is {scored.nearest:.2f} alike, "
@@ -135,25 +151,27 @@ class QueueModel:
         words, chars = self._weighings
         offset = len(self.word_terms)
         meaning = (sentences * SENTENCE_WEIGHT) @ self.weights[offset + len(self.char_terms) :] + self.bias
-        nearest, votes = _neighbours(sentences, self.memory, self.memory_queues, len(self.queues))
+        known = len(self.queues)
+        nearest, votes = _neighbours(sentences, self.memory, self.memory_queues, known + (self.nowhere > 0))
         out = []
         for text, base, likeness, vote in zip(texts, meaning, nearest, votes, strict=True):
             word_columns, word_values = words.weigh(text)
             char_columns, char_values = chars.weigh(text)
             scores = word_values @ self.weights[word_columns] + char_values @ self.weights[char_columns + offset] + base
             row = _blend(_softmax((scores * self.temperature)[None, :])[0], vote, self.vote_weight)
-            best = int(np.argmax(row))
+            best = int(np.argmax(row[:known]))
             weighed = word_values * self.weights[word_columns, best]
             top = [int(word_columns[k]) for k in np.argsort(-weighed)[:reasons] if weighed[k] > 0]
             out.append(
                 Scored(
                     self.queues[best],
                     float(row[best]),
-                    {q: float(p) for q, p in zip(self.queues, row, strict=True)},
+                    {q: float(p) for q, p in zip(self.queues, row[:known], strict=True)},
                     [self.word_terms[c] for c in top],
                     float(scores[best]),
                     len(word_columns),
                     float(likeness),
+                    float(row[known]) if self.nowhere else 0.0,
                 )
             )
         return out
@@ -177,6 +195,7 @@ class QueueModel:
             "memory_queues": self.memory_queues.astype(np.int32),
             "vote_weight": np.array([self.vote_weight], dtype=np.float64),
             "far_below": np.array([self.far_below], dtype=np.float64),
+            "nowhere": np.array([self.nowhere], dtype=np.int64),
         }
 
     @classmethod
@@ -197,34 +216,43 @@ class QueueModel:
             memory_queues=arrays["memory_queues"].astype(np.int64),
             vote_weight=float(arrays["vote_weight"][0]),
             far_below=float(arrays["far_below"][0]),
+            nowhere=int(arrays["nowhere"][0]) if "nowhere" in arrays else 0,  # models stored before it had none
         )
 
 
-def train(texts: Sequence[str], queues: Sequence[str], sentences: np.ndarray, encoder: str) -> QueueModel:
+def train(texts: Sequence[str], queues: Sequence[str | None], sentences: np.ndarray, encoder: str) -> QueueModel:
     """Fit the classifier, its temperature and its out-of-scope line on a team's routed requests
-    (``sentences``: their vectors from the encoder of version ``encoder``)."""
+    (``sentences``: their vectors from the encoder of version ``encoder``); a queue of None is a
+    request routed nowhere, an example of out of scope."""
     from scipy.sparse import csr_matrix, hstack  # training only: triaging needs numpy alone
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
 
-    labels = sorted(set(queues))
-    if len(labels) < 2:
-        raise ValueError(f"a classifier needs at least two queues in the history; it has {len(labels)}")
-    y = np.array([labels.index(q) for q in queues])
+    labels = sorted({q for q in queues if q is not None})
+    nowhere = sum(q is None for q in queues)
+    classes = len(labels) + (nowhere > 0)  # the routed-nowhere class last
+    if not labels or classes < 2:
+        raise ValueError(
+            f"a classifier needs at least two queues in the history, or one and requests routed nowhere; "
+            f"it has {len(labels)} and {nowhere} routed nowhere"
+        )
+    index = {q: i for i, q in enumerate(labels)}
+    y = np.array([len(labels) if q is None else index[q] for q in queues])
     words = TfidfVectorizer(analyzer=word_grams, sublinear_tf=True, min_df=1, dtype=np.float64)
     chars = TfidfVectorizer(analyzer=char_grams, sublinear_tf=True, min_df=2, dtype=np.float64)
     x = hstack(
         [words.fit_transform(texts), chars.fit_transform(texts), csr_matrix(sentences * SENTENCE_WEIGHT)], format="csr"
     )
-    held_out = _held_out_scores(x, y, len(labels))
+    held_out = _held_out_scores(x, y, classes)
     kept = _even_sample(y, MEMORY)
     memory = sentences[kept].astype(np.float16).astype(np.float32)
     nearest, votes = _neighbours(
-        sentences.astype(np.float16).astype(np.float32), memory, y[kept], len(labels), itself=_places(len(y), kept)
+        sentences.astype(np.float16).astype(np.float32), memory, y[kept], classes, itself=_places(len(y), kept)
     )
     temperature, vote_weight = _calibration(held_out, votes, y)
     svm = LinearSVC(C=C, random_state=0).fit(x, y)
-    weights, bias = _per_queue(svm, len(labels))
+    weights, bias = _per_queue(svm, classes)
+    routed = kept[y[kept] < len(labels)]
     return QueueModel(
         queues=labels,
         word_terms=_terms(words),
@@ -234,13 +262,14 @@ def train(texts: Sequence[str], queues: Sequence[str], sentences: np.ndarray, en
         weights=np.ascontiguousarray(weights.T).astype(np.float16).astype(np.float32),
         bias=bias.astype(np.float32),
         temperature=temperature,
-        out_of_scope_below=_out_of_scope_line(held_out.max(axis=1), _without_own_queue(held_out, y)),
-        examples=dict(Counter(queues)),
+        out_of_scope_below=_claim_line(held_out, y, len(labels)),
+        examples=dict(Counter(q for q in queues if q is not None)),
         encoder=encoder,
         memory=memory,
         memory_queues=y[kept],
         vote_weight=vote_weight,
-        far_below=float(np.quantile(nearest[kept], FAR_LOST_AT_MOST)),
+        far_below=float(np.quantile(nearest[routed], FAR_LOST_AT_MOST)),
+        nowhere=nowhere,
     )
 
 
@@ -356,13 +385,30 @@ def _without_own_queue(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
     return without.max(axis=1)
 
 
-def _out_of_scope_line(known: np.ndarray, unknown: np.ndarray) -> float:
+def _claim_line(held_out: np.ndarray, y: np.ndarray, queues: int) -> float:
+    """The out-of-scope line on the best queue's claim, from held-out scores. With no request
+    routed nowhere (``y`` below ``queues`` throughout), the unknown requests are the routed ones
+    with their own queue taken away; with some, they are those, less the ones their class
+    already catches (held out), which count as caught at any line."""
+    routed = y < queues
+    claims = held_out[:, :queues]
+    if routed.all():
+        return _out_of_scope_line(claims.max(axis=1), _without_own_queue(claims, y))
+    nowhere = ~routed
+    missed = nowhere & (held_out.argmax(axis=1) < queues)
+    return _out_of_scope_line(
+        claims[routed].max(axis=1), claims[missed].max(axis=1), caught_already=int(nowhere.sum() - missed.sum())
+    )
+
+
+def _out_of_scope_line(known: np.ndarray, unknown: np.ndarray, caught_already: int = 0) -> float:
     """The claim line (the best queue's own score) that best tells held-out requests of known
-    queues from those of queues the model never had, by balanced accuracy, among the lines that
-    escalate at most ``KNOWN_LOST_AT_MOST`` of the known ones."""
+    queues from unknown ones (``caught_already`` more of them are caught whatever the line), by
+    balanced accuracy, among the lines that escalate at most ``KNOWN_LOST_AT_MOST`` of the
+    known ones."""
     lines = np.unique(np.concatenate([known, unknown]))
     lost = np.searchsorted(np.sort(known), lines, side="left") / len(known)  # share of known below the line
-    caught = np.searchsorted(np.sort(unknown), lines, side="left") / len(unknown)
+    caught = (caught_already + np.searchsorted(np.sort(unknown), lines, side="left")) / (caught_already + len(unknown))
     balanced = np.where(lost <= KNOWN_LOST_AT_MOST, (1 - lost + caught) / 2, -1.0)
     return float(lines[int(np.argmax(balanced))])
 

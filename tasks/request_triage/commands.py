@@ -17,6 +17,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from opsgate import ConfigurationError, InputError, exits_cleanly, terminal_text
+from tasks.request_triage.nowhere import NOWHERE
 
 stderr = Console(stderr=True, soft_wrap=True)
 
@@ -111,6 +112,13 @@ def train(
         ),
     ] = None,
     queue_column: Annotated[str, typer.Option(help="The column that holds the queue people chose.")] = "queue",
+    out_of_scope_label: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A queue value that means the request was routed nowhere (spam, another desk's mail): learnt as "
+            f"out of scope, never as a queue. Repeat it for several; without it: {', '.join(NOWHERE)}."
+        ),
+    ] = None,
 ) -> None:
     """Learn the queues from the team's routed history and from every request routed through the
     gate (corrections included); the model goes to the store as a new version."""
@@ -131,7 +139,9 @@ def train(
             )
     with stderr.status(f"training on {len(usable):,} requests and those routed through the gate", spinner="dots"):
         try:
-            version, report = train_and_store(usable, queue_column, history.name if history else "routed tickets")
+            version, report = train_and_store(
+                usable, queue_column, history.name if history else "routed tickets", out_of_scope_label or NOWHERE
+            )
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
     seconds = time.perf_counter() - started
@@ -140,6 +150,7 @@ def train(
         f"trained {terminal_text(version)} on {report['requests']:,} requests "
         f"({report['routed']:,} routed through the gate) in {report['queues']} queues in {seconds:.1f} s"
         + (f"; {skipped} rows without text or queue left out" if skipped else "")
+        + (f"; {report['nowhere']:,} routed nowhere, learnt as out of scope" if report["nowhere"] else "")
         + f"; out of scope below a claim of {report['out_of_scope_below']:.2f} "
         f"or a likeness of {report['far_below']:.2f} to the nearest routed request"
     )

@@ -3,34 +3,43 @@
 What it learns from is the team's history (a file of past requests and the queues people chose)
 and every request routed through the gate since, in the queue it stands in now: a dispatcher's
 correction is a routed request like any other, so the next model learns it. A ticket taken back
-is left out."""
+is left out.
+
+A history may mark requests the team routed nowhere (spam, mail for another desk) with a queue
+value such as ``out_of_scope`` (``nowhere``): those are learnt as what out of scope looks like,
+never as a queue (``classifier``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from opsgate import ConfigurationError, latest_trained, routed_tickets, save_trained
 from tasks.request_triage.classifier import KIND, QueueModel, train
 from tasks.request_triage.models import InboundRequest
+from tasks.request_triage.nowhere import NOWHERE, nowhere_mark
 from tasks.request_triage.sentences import encoder
 from tasks.request_triage.triaging import Classifier
 
 WORKFLOW = "request_triage"
 
 
-def fit(texts: Sequence[str], queues: Sequence[str]) -> QueueModel:
-    """The classifier learnt from these requests and the queues people chose, with the installed
-    sentence encoder."""
+def fit(texts: Sequence[str], queues: Sequence[str | None]) -> QueueModel:
+    """The classifier learnt from these requests and the queues people chose (None: routed
+    nowhere), with the installed sentence encoder."""
     sentences = encoder()
     return train(texts, queues, sentences.encode(texts), sentences.version)
 
 
-def train_and_store(rows: Sequence[InboundRequest], queue_column: str, origin: str) -> tuple[str, dict[str, Any]]:
-    """Fit on ``rows`` (their text, and the queue in ``queue_column``) and on the requests routed
-    through the gate, and keep the model; its version and what was trained."""
+def train_and_store(
+    rows: Sequence[InboundRequest], queue_column: str, origin: str, nowhere: Collection[str] = NOWHERE
+) -> tuple[str, dict[str, Any]]:
+    """Fit on ``rows`` (their text, and the queue in ``queue_column``, where a value among
+    ``nowhere`` marks a request routed nowhere) and on the requests routed through the gate, and
+    keep the model; its version and what was trained."""
+    marks = {nowhere_mark(m) for m in nowhere}
     texts = [r.text for r in rows]
-    queues = [r.context[queue_column].strip() for r in rows]
+    queues = [None if nowhere_mark(q) in marks else q.strip() for q in (r.context[queue_column] for r in rows)]
     routed = [
         (str(t.inputs["text"]), t.queue) for t in routed_tickets(WORKFLOW) if str(t.inputs.get("text") or "").strip()
     ]
@@ -39,10 +48,11 @@ def train_and_store(rows: Sequence[InboundRequest], queue_column: str, origin: s
             "nothing to learn from: no history file was given and no request has been routed through the gate "
             "(`opsgate triage train --history FILE` with past requests and their queues)"
         )
-    model = fit(texts + [t for t, _ in routed], queues + [q for _, q in routed])
+    model = fit([*texts, *(t for t, _ in routed)], [*queues, *(q for _, q in routed)])
     report = {
         "requests": len(rows) + len(routed),
         "routed": len(routed),
+        "nowhere": model.nowhere,
         "queues": len(model.queues),
         "out_of_scope_below": model.out_of_scope_below,
         "far_below": model.far_below,

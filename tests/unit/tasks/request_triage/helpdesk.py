@@ -54,6 +54,21 @@ HISTORY: dict[str, list[str]] = {
 }
 
 
+# What the same helpdesk routed nowhere: sales pitches, job applications, another desk's mail.
+ROUTED_NOWHERE = [
+    "We can get your website to the top of Google, reply for a free SEO audit",
+    "Our agency offers cheap web design packages for online shops",
+    "I would like to apply for the warehouse assistant job you advertised",
+    "Please find attached my CV for the open customer service position",
+    "Partnership proposal: let us promote your brand on our influencer network",
+    "Buy followers for your shop's social media account, best prices guaranteed",
+    "Are you hiring drivers this summer? I have a clean licence",
+    "Invitation to exhibit at the retail trade fair in Hamburg next spring",
+    "Limited offer: office chairs and desks at wholesale prices for your team",
+    "Dear hiring manager, I am writing to apply for the marketing internship",
+]
+
+
 def history_rows() -> tuple[list[str], list[str]]:
     texts = [text for queue in HISTORY for text in HISTORY[queue]]
     queues = [queue for queue in HISTORY for _ in HISTORY[queue]]

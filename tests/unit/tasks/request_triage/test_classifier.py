@@ -4,11 +4,12 @@ means what it says, a request that fits no queue is told apart, and it survives 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tasks.request_triage.classifier import VOTE_WEIGHTS, QueueModel, Scored, _neighbours
 from tasks.request_triage.sentences import encoder
 from tasks.request_triage.training import fit
-from tests.unit.tasks.request_triage.helpdesk import history_rows
+from tests.unit.tasks.request_triage.helpdesk import HISTORY, ROUTED_NOWHERE, history_rows
 
 NEW = {
     "billing": ["I think you charged me twice, can I get my money back?", "My invoice shows the wrong amount"],
@@ -104,3 +105,38 @@ def test_the_neighbours_vote_by_likeness_and_a_held_out_request_never_meets_itse
 def test_the_votes_weight_is_fitted_on_held_out_requests() -> None:
     model = fit(*history_rows())
     assert model.vote_weight in VOTE_WEIGHTS and len(model.memory) == len(model.memory_queues) == 40
+
+
+def test_requests_the_history_routed_nowhere_are_learnt_as_out_of_scope_never_as_a_queue() -> None:
+    """A team shows what fits none of its queues: new requests like those are escalated for being
+    like them, while every request that fits a queue still gets it, and the model keeps that
+    class through the store."""
+    texts, queues = history_rows()
+    model = fit([*texts, *ROUTED_NOWHERE], [*queues, *[None] * len(ROUTED_NOWHERE)])
+    assert model.queues == sorted(HISTORY) and model.nowhere == len(ROUTED_NOWHERE)
+    pitches = _score(
+        model,
+        [
+            "Our marketing agency can double your online sales, book a free call",
+            "I am applying for the job of shop assistant, my CV is attached",
+        ],
+    )
+    assert all("routed nowhere" in (model.why_out_of_scope(s) or "") for s in pitches)
+    assert all(s.queue in HISTORY and s.nowhere > s.probability for s in pitches), "the queue named is a real one"
+    known = _score(model, [t for texts in NEW.values() for t in texts])
+    assert [(s.queue, model.why_out_of_scope(s)) for s in known] == [(q, None) for q, ts in NEW.items() for _ in ts]
+    again = QueueModel.from_arrays(model.to_arrays())
+    assert again.nowhere == model.nowhere
+    assert [model.why_out_of_scope(s) for s in _score(again, ["Apply for the delivery driver job here"])] == [
+        model.why_out_of_scope(s) for s in _score(model, ["Apply for the delivery driver job here"])
+    ]
+
+
+def test_one_queue_and_requests_routed_nowhere_make_a_classifier() -> None:
+    """An invoices mailbox has one queue: what is not an invoice matter goes nowhere."""
+    model = fit([*HISTORY["billing"], *ROUTED_NOWHERE], ["billing"] * 10 + [None] * len(ROUTED_NOWHERE))
+    (refund, pitch) = _score(model, ["Please refund the second charge on my invoice", "Cheap SEO services for you"])
+    assert model.queues == ["billing"] and model.why_out_of_scope(refund) is None
+    assert "routed nowhere" in (model.why_out_of_scope(pitch) or "")
+    with pytest.raises(ValueError, match="at least two queues"):
+        fit(HISTORY["billing"], ["billing"] * 10)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from opsgate.cli.app import app
 from tests.support.policies import use_policy_variant
-from tests.unit.tasks.request_triage.helpdesk import HISTORY
+from tests.unit.tasks.request_triage.helpdesk import HISTORY, ROUTED_NOWHERE
 
 KEYS = {"source", "id", "status", "queue", "priority", "language", "confidence", "entities", "note", "escalations"}
 
@@ -95,3 +95,28 @@ def test_a_history_with_one_queue_is_refused(opsgate_env: str, tmp_path: Path) -
     (tmp_path / "one.csv").write_text("text,queue\nrefund me,billing\nrefund again,billing\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["triage", "train", "--history", str(tmp_path / "one.csv")])
     assert result.exit_code != 0 and "at least two queues" in result.output
+
+
+@pytest.mark.parametrize(("mark", "options"), [("Out of scope", []), ("spam", ["--out-of-scope-label", "SPAM"])])
+def test_requests_marked_routed_nowhere_train_out_of_scope(
+    opsgate_env: str, tmp_path: Path, mark: str, options: list[str]
+) -> None:
+    """The history's mark for "routed nowhere" (a default one, or the one the command names) is
+    learnt as out of scope: never a queue, and requests like those are escalated with none."""
+    history = _history(tmp_path / "history.csv")
+    with history.open("a", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([text, mark, "maria"] for text in ROUTED_NOWHERE)
+    trained = CliRunner().invoke(app, ["triage", "train", "--history", str(history), *options])
+    assert trained.exit_code == 0, trained.output
+    assert f"{len(ROUTED_NOWHERE)} routed nowhere, learnt as out of scope" in trained.stderr
+    (tmp_path / "new.csv").write_text(
+        "id,text\npitch,Our agency can bring your shop more customers with SEO\nshoes,I want to return the shoes\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["triage", str(tmp_path / "new.csv"), "--json"])
+    assert result.exit_code == 0, result.output
+    pitch, shoes = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (pitch["status"], pitch["queue"], pitch["confidence"]) == ("escalated", None, None)
+    assert [e["reason"] for e in pitch["escalations"]] == ["out_of_scope"]
+    assert "routed nowhere" in pitch["escalations"][0]["detail"]
+    assert shoes["queue"] == "returns"
