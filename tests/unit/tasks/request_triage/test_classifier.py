@@ -8,7 +8,7 @@ import pytest
 
 from tasks.request_triage.classifier import VOTE_WEIGHTS, QueueModel, Scored, _neighbours
 from tasks.request_triage.sentences import encoder
-from tasks.request_triage.training import fit
+from tasks.request_triage.training import fit, queue_words
 from tests.unit.tasks.request_triage.helpdesk import HISTORY, ROUTED_NOWHERE, history_rows
 
 NEW = {
@@ -104,7 +104,7 @@ def test_the_neighbours_vote_by_likeness_and_a_held_out_request_never_meets_itse
 
 def test_the_votes_weight_is_fitted_on_held_out_requests() -> None:
     model = fit(*history_rows())
-    assert model.vote_weight in VOTE_WEIGHTS and len(model.memory) == len(model.memory_queues) == 40
+    assert model.vote_weight in VOTE_WEIGHTS and len(model.memory) == len(model.memory_queues) == 40 + len(HISTORY)
 
 
 def test_requests_the_history_routed_nowhere_are_learnt_as_out_of_scope_never_as_a_queue() -> None:
@@ -140,3 +140,13 @@ def test_one_queue_and_requests_routed_nowhere_make_a_classifier() -> None:
     assert "routed nowhere" in (model.why_out_of_scope(pitch) or "")
     with pytest.raises(ValueError, match="at least two queues"):
         fit(HISTORY["billing"], ["billing"] * 10)
+
+
+def test_a_queue_s_name_is_one_more_example_of_it() -> None:
+    """A queue with a single example, worded unlike the new request, is still found by its name."""
+    texts, queues = history_rows()
+    model = fit([*texts, "I would like to buy a voucher for a friend"], [*queues, "GiftCards"])
+    assert model.examples["GiftCards"] == 2 and len(model.memory) == len(texts) + 1 + len(HISTORY) + 1
+    (scored,) = _score(model, ["Do you sell gift cards?"])
+    assert scored.queue == "GiftCards" and model.why_out_of_scope(scored) is None
+    assert queue_words("card_arrival") == "card arrival" and queue_words("TechnicalSupport") == "Technical Support"
