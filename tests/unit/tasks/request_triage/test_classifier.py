@@ -3,9 +3,12 @@ means what it says, a request that fits no queue is told apart, and it survives 
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
+
 import numpy as np
 import pytest
 
+from tasks.request_triage import classifier
 from tasks.request_triage.classifier import VOTE_WEIGHTS, QueueModel, Scored, _neighbours
 from tasks.request_triage.sentences import encoder
 from tasks.request_triage.training import fit, queue_words
@@ -90,6 +93,20 @@ def test_the_stored_arrays_give_the_same_answers() -> None:
 def test_the_same_history_trains_the_same_model() -> None:
     first, second = fit(*history_rows()).to_arrays(), fit(*history_rows()).to_arrays()
     assert all(np.array_equal(first[name], second[name]) for name in first)
+
+
+def test_svms_learnt_in_processes_of_their_own_are_the_ones_learnt_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    here = fit(*history_rows()).to_arrays()
+    monkeypatch.setattr(classifier, "PARALLEL_FROM", 0)  # every history is large enough
+    started = []
+    monkeypatch.setattr(
+        classifier, "ProcessPoolExecutor", lambda *a, **k: started.append(k) or ProcessPoolExecutor(*a, **k)
+    )
+    apart = fit(*history_rows()).to_arrays()
+    assert started and started[0]["mp_context"].get_start_method() == "spawn", (
+        "never forked: the caller may run threads"
+    )
+    assert all(np.array_equal(here[name], apart[name]) for name in here)
 
 
 def test_the_neighbours_vote_by_likeness_and_a_held_out_request_never_meets_itself() -> None:
