@@ -82,6 +82,9 @@ class TicketsRoute(Writer):
         row.status = WITHDRAWN
 
 
+_APPROVED = select(ApprovalRow.proposal_id).where(ApprovalRow.decision == "approved")  # a person's, never auto
+
+
 @dataclass(frozen=True)
 class RoutedTicket:
     """A request routed through the gate, as it stands: the queue it is in now (a person's
@@ -93,12 +96,15 @@ class RoutedTicket:
 
 
 def routed_tickets(workflow: str) -> list[RoutedTicket]:
-    """Every live ticket the workflow's proposals opened, oldest first: what a classifier learns
-    from people's routing. A withdrawn ticket is left out: its routing was taken back."""
+    """Every live ticket the workflow's proposals opened that a person approved (as proposed or
+    corrected), oldest first: what a classifier learns from people's routing. A withdrawn ticket
+    is left out, its routing taken back; so is one routed with no person (a case type on
+    ``auto``): it is the classifier's own answer, and learning from it would teach the model what
+    it already thinks, its mistakes included."""
     query = (
         select(TicketRow.proposal_id, TicketRow.queue, ProposalRow.inputs)
         .join(ProposalRow, ProposalRow.id == TicketRow.proposal_id)
-        .where(ProposalRow.workflow == workflow, TicketRow.status == ROUTED)
+        .where(ProposalRow.workflow == workflow, TicketRow.status == ROUTED, TicketRow.proposal_id.in_(_APPROVED))
         .order_by(TicketRow.id)
     )
     with transaction() as session:
@@ -117,10 +123,9 @@ class TicketsWindow:
 
 def tickets_in_window(start: datetime, end: datetime) -> TicketsWindow:
     """The tickets routed in [start, end) (UTC moments), as they stand now."""
-    approved = select(ApprovalRow.proposal_id).where(ApprovalRow.decision == "approved")
     with transaction() as session:
         rows = session.execute(
-            select(TicketRow.queue, TicketRow.status, TicketRow.proposal_id.in_(approved)).where(
+            select(TicketRow.queue, TicketRow.status, TicketRow.proposal_id.in_(_APPROVED)).where(
                 TicketRow.routed_at >= start, TicketRow.routed_at < end
             )
         ).all()

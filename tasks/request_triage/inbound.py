@@ -1,5 +1,6 @@
 """Requests read from files: e-mails (``.eml``, mbox), plain text, and ticket exports (CSV or JSON
-lines with a ``text`` column and an optional ``id``), in input order.
+lines with a ``text`` column, or ``body``, ``description`` or ``message``, and an optional ``id``,
+``subject`` and sender), in input order.
 
 Every file is parsed in a reader process under the platform's memory, CPU and time limits
 (``opsgate.inputs.isolation``), so a malformed or hostile file costs its own requests, which end as
@@ -102,6 +103,24 @@ def _mbox(path: Path, limit: int) -> Iterator[InboundRequest]:
         box.close()
 
 
+# A ticket export's columns, by header (case and spaces aside), the first a file has: what helpdesks
+# call the request's words, its subject and who sent it. The subject is read with the text, as an
+# e-mail's is; the sender is what the policy's customer list is matched against.
+TEXT_COLUMNS = ("text", "body", "description", "message")
+SUBJECT_COLUMNS = ("subject", "summary", "title")
+SENDER_COLUMNS = ("sender", "from", "email")
+
+
+def _column(row: dict[str, object], names: Sequence[str]) -> str | None:
+    """The header of ``row`` that is the first of ``names``, or None."""
+    headers = {str(k).strip().casefold(): str(k) for k in row}
+    return next((headers[n] for n in names if n in headers), None)
+
+
+def _value(row: dict[str, object], column: str | None) -> str:
+    return "" if column is None else str(row.get(column) or "").strip()
+
+
 def _rows(path: Path, source: str) -> Iterator[InboundRequest]:
     """A ticket export, one request per row; a row without text, or one that cannot be parsed, is an
     error in its place."""
@@ -111,15 +130,23 @@ def _rows(path: Path, source: str) -> Iterator[InboundRequest]:
         if row is None:
             yield InboundRequest(source=source, id=f"row {n}", error=f"{path.name} row {n}: {problem}")
             continue
-        given = str(row.get("id") or "").strip()
-        body = str(row.get("text") or "").strip()
-        context = {str(k): str(v) for k, v in row.items() if k not in ("id", "text") and v is not None}
+        identifier, words = _column(row, ("id",)), _column(row, TEXT_COLUMNS)
+        given = _value(row, identifier)
+        subject, body = _value(row, _column(row, SUBJECT_COLUMNS)), _value(row, words)
+        context = {str(k): str(v) for k, v in row.items() if k not in (identifier, words) and v is not None}
         if not body:
             yield InboundRequest(
                 source=source, id=given or f"row {n}", context=context, error=f"{path.name} row {n}: no text"
             )
             continue
-        yield InboundRequest(source=source, id=given or f"row {n}", text=body, context=context)
+        yield InboundRequest(
+            source=source,
+            id=given or f"row {n}",
+            text="\n".join(part for part in (subject, body) if part),
+            subject=subject,
+            sender=_value(row, _column(row, SENDER_COLUMNS)),
+            context=context,
+        )
 
 
 Row = tuple[dict[str, object] | None, str]  # a row, or None and why it could not be read

@@ -1,9 +1,10 @@
 """Training the queue classifier from routed requests, and the one way to load it back.
 
 What it learns from is the team's history (a file of past requests and the queues people chose)
-and every request routed through the gate since, in the queue it stands in now: a dispatcher's
-correction is a routed request like any other, so the next model learns it. A ticket taken back
-is left out.
+and every request a person routed through the gate since, in the queue it stands in now: a
+dispatcher's correction is a routed request like any other, so the next model learns it. A ticket
+taken back is left out, and so is one routed with no person: the model's own answer teaches it
+nothing (``routed_tickets``).
 
 A history may mark requests the team routed nowhere (spam, mail for another desk) with a queue
 value such as ``out_of_scope`` (``nowhere``): those are learnt as what out of scope looks like,

@@ -8,6 +8,7 @@ when their cases end, and the next run reads none of them again."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -26,6 +27,7 @@ from opsgate.orchestration.resume import submit
 from opsgate.store.db import transaction
 from opsgate.store.tables import AuditRow, ProposalRow, TicketRow
 from opsgate.workflows import workflows
+from opsgate.writers.tickets import routed_tickets
 from tasks.request_triage.models import InboundRequest
 from tasks.request_triage.training import stored_classifier, train_and_store
 from tests.integration.conftest import FlowInThread, wait_for_request
@@ -209,23 +211,32 @@ def test_low_priority_is_routed_on_its_own_once_auto_while_an_enterprise_custome
     (requests / "4-conflict.eml").write_bytes(
         _mail("it@bigcorp.example", "Address", words + " For customer no. C-7002", "<conflict@x>")
     )
+    with (requests / "5-export.csv").open("w", newline="", encoding="utf-8") as export:  # a helpdesk's export
+        csv.writer(export).writerows(
+            [["id", "Subject", "Description", "From"], ["T-5", "Address", words, "ap@bigcorp.example"]]
+        )
 
     run = FlowInThread(request_triage, TriageParams(input=requests))
     request = wait_for_request(WORKFLOW, run=run)
-    assert sorted(_by_request(request.proposals)) == ["<big@x>", "<named@x>"], "enterprise customers wait"
+    assert sorted(_by_request(request.proposals)) == ["<big@x>", "<named@x>", "T-5"], "enterprise customers wait"
     assert {p.case_type for p in request.proposals} == {"enterprise_customer"}
     submit(request, answer_for(request, "lena"))
-    assert run.finish().counts == {"executed": 3, "escalated": 1}
+    assert run.finish().counts == {"executed": 4, "escalated": 1}
     assert _tickets() == {
         "<small@x>": ("billing", "finance-desk", "low"),
         "<big@x>": ("billing", "finance-desk", "low"),
         "<named@x>": ("billing", "finance-desk", "low"),
+        "T-5": ("billing", "finance-desk", "low"),
     }
     with transaction() as session:
         rows = {row.source.rpartition("/")[2]: row for row in session.execute(select(ProposalRow)).scalars()}
         approved = set(session.execute(select(AuditRow.proposal_id).where(AuditRow.event == "approved")).scalars())
     assert rows["1-small.eml"].case_type == "low_priority" and rows["1-small.eml"].id not in approved
-    assert {rows["2-big.eml"].id, rows["3-named.eml"].id} == approved, "only the enterprise requests had a person"
+    learnt = {t.inputs["request"] for t in routed_tickets(WORKFLOW)}
+    assert learnt == {"<big@x>", "<named@x>", "T-5"}, "a ticket no person approved is the model's own answer"
+    assert {rows[n].id for n in ("2-big.eml", "3-named.eml", "5-export.csv")} == approved, (
+        "only the enterprise requests had a person"
+    )
     conflict = rows["4-conflict.eml"]
     assert conflict.status == "escalated" and "conflicting_sources" in (conflict.detail or "")
     assert "C-9001" in (conflict.detail or "") and "C-7002" in (conflict.detail or "")

@@ -24,6 +24,34 @@ def test_a_csv_export_keeps_ids_other_columns_and_order(tmp_path: Path) -> None:
     ]
 
 
+def test_a_helpdesk_export_s_subject_description_and_sender_columns(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "Ticket ID,Subject,Description,From,Queue\n"
+        '88,Card blocked,"I tried to pay, it was refused",ops@acme.example,payments\n'
+        "89,Parcel,,ann@example.org,orders\n",
+        encoding="utf-8",
+    )
+    first, second = read_file(path)
+    assert (first.text, first.subject, first.sender) == (
+        "Card blocked\nI tried to pay, it was refused",
+        "Card blocked",
+        "ops@acme.example",
+    )
+    assert first.context == {
+        "Ticket ID": "88",
+        "Subject": "Card blocked",
+        "From": "ops@acme.example",
+        "Queue": "payments",
+    }
+    assert first.id == "row 1", "only a column called id names the request"
+    assert second.error == "export.csv row 2: no text", "a subject alone is not a request's text"
+    lines = tmp_path / "export.jsonl"
+    lines.write_text(json.dumps({"ID": "T-9", "body": "Where is my refund?", "text": "Refund"}) + "\n")
+    (row,) = read_file(lines)
+    assert (row.id, row.text, row.context) == ("T-9", "Refund", {"body": "Where is my refund?"}), "text comes first"
+
+
 def test_json_lines_with_a_broken_line(tmp_path: Path) -> None:
     path = tmp_path / "tickets.jsonl"
     path.write_text(json.dumps({"id": 7, "text": "refund please"}) + "\n{not json\n" + json.dumps(["a list"]) + "\n")
