@@ -87,11 +87,12 @@ _APPROVED = select(ApprovalRow.proposal_id).where(ApprovalRow.decision == "appro
 
 @dataclass(frozen=True)
 class RoutedTicket:
-    """A request routed through the gate, as it stands: the queue it is in now (a person's
-    correction included) and what its proposal was made from (the workflow's ``inputs``)."""
+    """A request routed through the gate, as it stands: the queue and priority it has now (a
+    person's correction included) and what its proposal was made from (the workflow's ``inputs``)."""
 
     proposal_id: str
     queue: str
+    priority: str
     inputs: dict[str, Any]
 
 
@@ -102,13 +103,13 @@ def routed_tickets(workflow: str) -> list[RoutedTicket]:
     ``auto``): it is the classifier's own answer, and learning from it would teach the model what
     it already thinks, its mistakes included."""
     query = (
-        select(TicketRow.proposal_id, TicketRow.queue, ProposalRow.inputs)
+        select(TicketRow.proposal_id, TicketRow.queue, TicketRow.priority, ProposalRow.inputs)
         .join(ProposalRow, ProposalRow.id == TicketRow.proposal_id)
         .where(ProposalRow.workflow == workflow, TicketRow.status == ROUTED, TicketRow.proposal_id.in_(_APPROVED))
         .order_by(TicketRow.id)
     )
     with transaction() as session:
-        return [RoutedTicket(p, q, inputs or {}) for p, q, inputs in session.execute(query)]
+        return [RoutedTicket(p, q, level, inputs or {}) for p, q, level, inputs in session.execute(query)]
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ probabilities with a weight fitted, with the temperature, on held-out requests (
 neighbours found among the others). A request its neighbours agree on is surer than one they
 dispute, which ranks the confident ones better (banking77: 0.77 to 0.80 routable at 99 %).
 
+Where the history keeps the priority people gave, a second linear SVM on the same features learns
+it (``urgency``), with its own temperature fitted on held-out requests.
+
 The model is stored as arrays (vocabularies, IDF weights, weights per queue, the temperature, the
 threshold and the version of the encoder its weights belong to), never as code: ``to_arrays`` and
 ``from_arrays``.
@@ -57,6 +60,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tasks.request_triage.features import Weighing, char_grams, word_grams
+from tasks.request_triage.urgency import LEVELS, MIN_EXAMPLES, Urgency
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
@@ -98,6 +102,7 @@ class Scored:
     known_words: int  # how many of its words (and pairs) the history had: none, and nothing was recognised
     nearest: float  # the likeness (cosine) of its meaning to the nearest routed request the model keeps
     nowhere: float  # the probability it is like the requests the history routed nowhere (0: it had none)
+    priority: tuple[str, float] | None = None  # the learnt priority and its probability, where one was learnt
 
 
 @dataclass
@@ -121,6 +126,7 @@ class QueueModel:
     vote_weight: float  # how much the neighbours' votes count beside the SVM's probabilities
     far_below: float  # the likeness line: a request less like every kept one is about something else
     nowhere: int = 0  # the history's requests routed nowhere; with any, the last class (after ``queues``) is theirs
+    urgency: Urgency | None = None  # the priority learnt from the history, where it kept one
 
     def why_out_of_scope(self, scored: Scored) -> str | None:
         """Why no queue fits the request, or None when one does."""
@@ -155,13 +161,25 @@ class QueueModel:
         words, chars = self._weighings
         offset = len(self.word_terms)
         meaning = (sentences * SENTENCE_WEIGHT) @ self.weights[offset + len(self.char_terms) :] + self.bias
+        urgent = (
+            None
+            if self.urgency is None
+            else (sentences * SENTENCE_WEIGHT) @ self.urgency.weights[offset + len(self.char_terms) :]
+            + self.urgency.bias
+        )
         known = len(self.queues)
         nearest, votes = _neighbours(sentences, self.memory, self.memory_queues, known + (self.nowhere > 0))
         out = []
-        for text, base, likeness, vote in zip(texts, meaning, nearest, votes, strict=True):
+        for n, (text, base, likeness, vote) in enumerate(zip(texts, meaning, nearest, votes, strict=True)):
             word_columns, word_values = words.weigh(text)
             char_columns, char_values = chars.weigh(text)
             scores = word_values @ self.weights[word_columns] + char_values @ self.weights[char_columns + offset] + base
+            priority = None
+            if self.urgency is not None and urgent is not None:
+                w = self.urgency.weights
+                priority = self.urgency.level(
+                    word_values @ w[word_columns] + char_values @ w[char_columns + offset] + urgent[n]
+                )
             row = _blend(_softmax((scores * self.temperature)[None, :])[0], vote, self.vote_weight)
             best = int(np.argmax(row[:known]))
             weighed = word_values * self.weights[word_columns, best]
@@ -176,6 +194,7 @@ class QueueModel:
                     len(word_columns),
                     float(likeness),
                     float(row[known]) if self.nowhere else 0.0,
+                    priority,
                 )
             )
         return out
@@ -200,6 +219,7 @@ class QueueModel:
             "vote_weight": np.array([self.vote_weight], dtype=np.float64),
             "far_below": np.array([self.far_below], dtype=np.float64),
             "nowhere": np.array([self.nowhere], dtype=np.int64),
+            **(self.urgency.to_arrays() if self.urgency is not None else {}),
         }
 
     @classmethod
@@ -221,13 +241,21 @@ class QueueModel:
             vote_weight=float(arrays["vote_weight"][0]),
             far_below=float(arrays["far_below"][0]),
             nowhere=int(arrays["nowhere"][0]) if "nowhere" in arrays else 0,  # models stored before it had none
+            urgency=Urgency.from_arrays(arrays),
         )
 
 
-def train(texts: Sequence[str], queues: Sequence[str | None], sentences: np.ndarray, encoder: str) -> QueueModel:
+def train(
+    texts: Sequence[str],
+    queues: Sequence[str | None],
+    sentences: np.ndarray,
+    encoder: str,
+    priorities: Sequence[str | None] = (),
+) -> QueueModel:
     """Fit the classifier, its temperature and its out-of-scope line on a team's routed requests
     (``sentences``: their vectors from the encoder of version ``encoder``); a queue of None is a
-    request routed nowhere, an example of out of scope."""
+    request routed nowhere, an example of out of scope. ``priorities``, where given, are the levels
+    people gave the same requests (None: not known): the priority is learnt from them too."""
     from scipy.sparse import csr_matrix, hstack  # training only: triaging needs numpy alone
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -274,7 +302,33 @@ def train(texts: Sequence[str], queues: Sequence[str | None], sentences: np.ndar
         vote_weight=vote_weight,
         far_below=float(np.quantile(nearest[routed], FAR_LOST_AT_MOST)),
         nowhere=nowhere,
+        urgency=_urgency(x, priorities) if priorities else None,
     )
+
+
+def _urgency(x: csr_matrix, given: Sequence[str | None]) -> Urgency | None:
+    """The priority learnt from the levels people gave (``urgency.level_of``'s), with a temperature
+    fitted on held-out requests; None unless two levels have ``MIN_EXAMPLES`` each."""
+    from scipy.optimize import minimize_scalar
+
+    counts = Counter(level for level in given if level is not None)
+    levels = [level for level in LEVELS if counts[level] >= MIN_EXAMPLES]
+    if len(levels) < 2:
+        return None
+    rows = np.array([i for i, level in enumerate(given) if level in levels])
+    y = np.array([levels.index(str(given[i])) for i in rows])
+    features = x[rows]
+    held_out = np.zeros((len(y), len(levels)))
+    for fit, check in _folds(y):
+        weights, bias = _svm(features[fit], y[fit])
+        held_out[check] = np.asarray(features[check] @ weights.T) + bias
+
+    def loss(t: float) -> float:
+        return float(-np.mean(np.log(np.clip(_softmax(held_out * t)[np.arange(len(y)), y], 1e-12, 1.0))))
+
+    weights, bias = _svm(features, y)
+    temperature = float(minimize_scalar(loss, bounds=(0.1, 50.0), method="bounded").x)
+    return Urgency(levels, np.ascontiguousarray(weights.T).astype(np.float16).astype(np.float32), bias, temperature)
 
 
 def _even_sample(y: np.ndarray, size: int) -> np.ndarray:

@@ -112,6 +112,13 @@ def train(
         ),
     ] = None,
     queue_column: Annotated[str, typer.Option(help="The column that holds the queue people chose.")] = "queue",
+    priority_column: Annotated[
+        str,
+        typer.Option(
+            help="The column that holds the priority people gave, where the history keeps one (high, urgent, P1; "
+            "normal, medium; low, minor): the priority is learnt from it too."
+        ),
+    ] = "priority",
     out_of_scope_label: Annotated[
         list[str] | None,
         typer.Option(
@@ -140,7 +147,11 @@ def train(
     with stderr.status(f"training on {len(usable):,} requests and those routed through the gate", spinner="dots"):
         try:
             version, report = train_and_store(
-                usable, queue_column, history.name if history else "routed tickets", out_of_scope_label or NOWHERE
+                usable,
+                queue_column,
+                history.name if history else "routed tickets",
+                out_of_scope_label or NOWHERE,
+                priority_column,
             )
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
@@ -151,6 +162,11 @@ def train(
         f"({report['routed']:,} routed through the gate) in {report['queues']} queues in {seconds:.1f} s"
         + (f"; {skipped} rows without text or queue left out" if skipped else "")
         + (f"; {report['nowhere']:,} routed nowhere, learnt as out of scope" if report["nowhere"] else "")
+        + (
+            f"; the priority learnt from {report['prioritised']:,} of them ({', '.join(report['priorities'])})"
+            if report["priorities"]
+            else ""
+        )
         + f"; out of scope below a claim of {report['out_of_scope_below']:.2f} "
         f"or a likeness of {report['far_below']:.2f} to the nearest routed request"
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+NO_URGENCY = "no words of urgency"
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 # Verbs of routing or of changing the assistant's behaviour, addressed to the reader.
 _TO_THE_ROUTER = re.compile(
@@ -44,10 +45,13 @@ def without_instructions(text: str) -> str:
 
 def priority(text: str) -> tuple[str, list[str]]:
     """high, normal or low, with the words that made it so."""
-    high = list(dict.fromkeys(m.group(0).lower() for m in _HIGH.finditer(text)))
-    if high:
-        return "high", [f"words like {', '.join(repr(w) for w in high[:3])}"]
-    low = list(dict.fromkeys(m.group(0).lower() for m in _LOW.finditer(text)))
-    if low:
-        return "low", [f"words like {', '.join(repr(w) for w in low[:3])}"]
-    return "normal", ["no words of urgency"]
+    return said(text) or ("normal", [NO_URGENCY])
+
+
+def said(text: str) -> tuple[str, list[str]] | None:
+    """The level the request's own words give (high, or low), with them; None when they say nothing."""
+    for level, words in (("high", _HIGH), ("low", _LOW)):
+        found = list(dict.fromkeys(m.group(0).lower() for m in words.finditer(text)))
+        if found:
+            return level, [f"words like {', '.join(repr(w) for w in found[:3])}"]
+    return None

@@ -22,21 +22,23 @@ from tasks.request_triage.models import InboundRequest
 from tasks.request_triage.nowhere import NOWHERE, nowhere_mark
 from tasks.request_triage.sentences import encoder
 from tasks.request_triage.triaging import Classifier
+from tasks.request_triage.urgency import level_of
 
 WORKFLOW = "request_triage"
 
 
-def fit(texts: Sequence[str], queues: Sequence[str | None]) -> QueueModel:
+def fit(texts: Sequence[str], queues: Sequence[str | None], priorities: Sequence[str | None] = ()) -> QueueModel:
     """The classifier learnt from these requests and the queues people chose (None: routed
-    nowhere), with the installed sentence encoder.
+    nowhere), and the priorities they gave where known, with the installed sentence encoder.
 
     Each queue's name, read as words, is one more example of it: what a team calls a queue says
     what it holds, and that counts most where a queue has few examples (banking77, five per
     queue: 0.784 to 0.807 of the queues picked right; ten: 0.848 to 0.856; all: no change)."""
     names = sorted({q for q in queues if q is not None})
+    given = [*priorities, *[None] * (len(texts) + len(names) - len(priorities))] if priorities else []
     texts, queues = [*texts, *map(queue_words, names)], [*queues, *names]
     sentences = encoder()
-    return train(texts, queues, sentences.encode(texts), sentences.version)
+    return train(texts, queues, sentences.encode(texts), sentences.version, given)
 
 
 def queue_words(name: str) -> str:
@@ -46,27 +48,37 @@ def queue_words(name: str) -> str:
 
 
 def train_and_store(
-    rows: Sequence[InboundRequest], queue_column: str, origin: str, nowhere: Collection[str] = NOWHERE
+    rows: Sequence[InboundRequest],
+    queue_column: str,
+    origin: str,
+    nowhere: Collection[str] = NOWHERE,
+    priority_column: str = "priority",
 ) -> tuple[str, dict[str, Any]]:
-    """Fit on ``rows`` (their text, and the queue in ``queue_column``, where a value among
-    ``nowhere`` marks a request routed nowhere) and on the requests routed through the gate, and
-    keep the model; its version and what was trained."""
+    """Fit on ``rows`` (their text, the queue in ``queue_column``, where a value among ``nowhere``
+    marks a request routed nowhere, and the priority in ``priority_column`` where the history
+    keeps one) and on the requests people routed through the gate, with the priority each ticket
+    has now, and keep the model; its version and what was trained."""
     marks = {nowhere_mark(m) for m in nowhere}
     texts = [r.text for r in rows]
     queues = [None if nowhere_mark(q) in marks else q.strip() for q in (r.context[queue_column] for r in rows)]
     routed = [
-        (str(t.inputs["text"]), t.queue) for t in routed_tickets(WORKFLOW) if str(t.inputs.get("text") or "").strip()
+        (str(t.inputs["text"]), t.queue, t.priority)
+        for t in routed_tickets(WORKFLOW)
+        if str(t.inputs.get("text") or "").strip()
     ]
+    priorities = [level_of(r.context.get(priority_column)) for r in rows] + [level_of(p) for _, _, p in routed]
     if len(rows) + len(routed) == 0:
         raise ConfigurationError(
             "nothing to learn from: no history file was given and no request has been routed through the gate "
             "(`opsgate triage train --history FILE` with past requests and their queues)"
         )
-    model = fit([*texts, *(t for t, _ in routed)], [*queues, *(q for _, q in routed)])
+    model = fit([*texts, *(t for t, _, _ in routed)], [*queues, *(q for _, q, _ in routed)], priorities)
     report = {
         "requests": len(rows) + len(routed),
         "routed": len(routed),
         "nowhere": model.nowhere,
+        "priorities": model.urgency.levels if model.urgency is not None else [],
+        "prioritised": sum(p is not None for p in priorities) if model.urgency is not None else 0,
         "queues": len(model.queues),
         "out_of_scope_below": model.out_of_scope_below,
         "far_below": model.far_below,

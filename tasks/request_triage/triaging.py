@@ -19,7 +19,8 @@ from tasks.request_triage.entities import find_entities
 from tasks.request_triage.language import language_of
 from tasks.request_triage.models import InboundRequest, Triage
 from tasks.request_triage.sentences import encoder
-from tasks.request_triage.signals import priority, to_the_router, without_instructions
+from tasks.request_triage.signals import NO_URGENCY, priority, said, to_the_router, without_instructions
+from tasks.request_triage.urgency import SURE
 
 ROUTE_AT = 0.9  # the confidence a queue needs to go on without a second look, until the policy says
 _QUOTED = 140
@@ -36,6 +37,7 @@ class Routed:
     out_of_scope: str | None = None
     note: str | None = None
     failure: str | None = None  # the router could not answer (a model out of reach): a person routes it
+    priority: tuple[str, float] | None = None  # the priority learnt from the team's history, and its probability
 
 
 class Router(Protocol):
@@ -83,6 +85,7 @@ class Classifier:
                 confidence=scored.probability,
                 reasons=[f"words like {', '.join(repr(w) for w in scored.words)}"] if scored.words else [],
                 out_of_scope=why,
+                priority=scored.priority,
             )
             for scored in self.score([r.text for r in requests])
             for why in [self.model.why_out_of_scope(scored)]
@@ -104,7 +107,7 @@ def triage_all(requests: Sequence[InboundRequest], router: Router, route_at: flo
 
 
 def _triage(request: InboundRequest, read: InboundRequest, routed: Routed, version: str, route_at: float) -> Triage:
-    level, why_level = priority(read.text)
+    level, why_level = _priority(read.text, routed.priority)
     entities = find_entities(request.text)
     escalations: list[Escalation] = []
     reasons = {"priority": why_level}
@@ -148,6 +151,18 @@ def _triage(request: InboundRequest, read: InboundRequest, routed: Routed, versi
         reasons=reasons,
         instruction_version=version,
     )
+
+
+def _priority(text: str, learnt: tuple[str, float] | None) -> tuple[str, list[str]]:
+    """What the request's words say of its urgency, else what the team's history says of requests
+    like it: a level other than normal where it is likelier than the others together."""
+    words = said(text)
+    if words is not None or learnt is None:
+        return words or priority(text)
+    taught, probability = learnt
+    if taught == "normal" or probability < SURE:
+        return "normal", [f"{NO_URGENCY}; the history's priority for requests like it: {taught} ({probability:.2f})"]
+    return taught, [f"the history's priority for requests like it ({probability:.2f})"]
 
 
 def note(entities: dict[str, list[object]], text: str) -> str:

@@ -120,3 +120,47 @@ def test_requests_marked_routed_nowhere_train_out_of_scope(
     assert [e["reason"] for e in pitch["escalations"]] == ["out_of_scope"]
     assert "routed nowhere" in pitch["escalations"][0]["detail"]
     assert shoes["queue"] == "returns"
+
+
+def test_the_priority_people_gave_is_learnt_where_the_words_say_nothing(opsgate_env: str, tmp_path: Path) -> None:
+    """This desk treats sign-in trouble as urgent and returns as low ("High" and "minor" in its
+    export): learnt from the history's priority column. A request's own words of urgency or calm
+    still decide, and a history without the column learns no priority."""
+    levels = {"access": "High", "returns": "minor", "billing": "Medium", "delivery": "medium"}
+    history = tmp_path / "history.csv"
+    with history.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "queue", "priority"])
+        for queue, texts in HISTORY.items():
+            writer.writerows([text, queue, levels[queue]] for text in texts)
+        writer.writerow(["Refund the second charge on my card", "billing", "P3"])  # not a level it can read
+    trained = CliRunner().invoke(app, ["triage", "train", "--history", str(history)])
+    assert trained.exit_code == 0, trained.output
+    assert "the priority learnt from 40 of them (high, normal, low)" in trained.stderr
+    (tmp_path / "new.csv").write_text(
+        "id,text\n"
+        "signin,My password reset link does not work and I cannot sign in\n"
+        "dress,I would like to send the dress back for a refund of the price\n"
+        "calm,No rush: my password reset link does not work\n"
+        "urgent,Urgent: I need to return the shoes today\n"
+        "invoice,My invoice shows the wrong amount\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["triage", str(tmp_path / "new.csv"), "--json"])
+    assert result.exit_code == 0, result.output
+    answers = {line["id"]: line for line in map(json.loads, result.stdout.splitlines())}
+    assert {k: a["priority"] for k, a in answers.items()} == {
+        "signin": "high",
+        "dress": "low",
+        "calm": "low",
+        "urgent": "high",
+        "invoice": "normal",
+    }
+    assert "the history's priority for requests like it" in answers["signin"]["reasons"]["priority"][0]
+    assert answers["calm"]["reasons"]["priority"] == ["words like 'no rush'"]
+    assert answers["urgent"]["reasons"]["priority"] == ["words like 'urgent'"]
+
+    assert CliRunner().invoke(app, ["triage", "train", "--history", str(_history(tmp_path / "h.csv"))]).exit_code == 0
+    result = CliRunner().invoke(app, ["triage", str(tmp_path / "new.csv"), "--json"])
+    plain = {line["id"]: line["priority"] for line in map(json.loads, result.stdout.splitlines())}
+    assert (plain["signin"], plain["dress"]) == ("normal", "normal"), "no priority column: nothing learnt"
