@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, exists, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -71,15 +72,20 @@ Document = TypeVar("Document", bound=HasOrigin)
 
 
 def keep_texts(texts: Mapping[str, str]) -> int:
-    """Keep each text by the digest of its document's bytes, unless kept already: how many were new."""
+    """Keep each text by the digest of its document's bytes, unless kept already: how many were new.
+    Two runs reading the same document at once (two inboxes that share an invoice) may both find
+    its text new; the one that keeps it second leaves the first's as it is, rather than failing
+    its whole batch on the duplicate."""
     if not texts:
         return 0
     with transaction() as session:
         known = set(
             session.execute(select(DocumentTextRow.digest).where(DocumentTextRow.digest.in_(list(texts)))).scalars()
         )
-        new = [DocumentTextRow(digest=sha, text=text) for sha, text in texts.items() if sha not in known]
-        session.add_all(new)
+        new = [{"digest": sha, "text": text} for sha, text in texts.items() if sha not in known]
+        if new:
+            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+            session.execute(dialect.insert(DocumentTextRow).on_conflict_do_nothing(index_elements=["digest"]), new)
     return len(new)
 
 

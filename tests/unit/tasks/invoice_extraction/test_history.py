@@ -4,13 +4,15 @@ through the gate, the memory's version, and `opsgate extract` reading with it.""
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, insert, select
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
@@ -365,6 +367,34 @@ def test_the_same_document_twice_in_one_batch_keeps_its_text_once(opsgate_env: s
     with transaction() as session:
         kept = session.execute(select(DocumentTextRow.digest)).scalars().all()
     assert kept == [sha]
+
+
+@pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_two_runs_keeping_the_same_document_s_text_at_once_both_go_on(opsgate_env: str) -> None:
+    """Two inboxes share an invoice, and their runs keep its text at the same moment: the second
+    finds the digest new, then meets the first's row, uncommitted, when it writes. It waits for it
+    and leaves it as it is, rather than failing its whole batch on the duplicate key. (SQLite
+    takes its write lock when a transaction begins, so there the second reads after the first.)"""
+    sha = "d" * 64
+    with transaction() as session:  # the store as opsgate makes it, before the other run writes there
+        assert session.execute(select(DocumentTextRow.digest)).all() == []
+    engine = create_engine(opsgate_env)
+    pool = ThreadPoolExecutor(1)
+    with engine.connect() as other:
+        writing = other.begin()
+        other.execute(
+            insert(DocumentTextRow).values(digest=sha, text="the other run's", recorded_at=datetime.now(timezone.utc))
+        )
+        keeping = pool.submit(documents.keep_texts, {sha: "this run's", "e" * 64: "another document"})
+        time.sleep(1.0)  # this run has read the digests and waits on the other's row to write
+        assert not keeping.done(), "the write waits for the run that holds the row"
+        writing.commit()
+    assert keeping.result(timeout=30) == 2  # both were new when it looked
+    pool.shutdown()
+    engine.dispose()
+    with transaction() as session:
+        kept = dict(session.execute(select(DocumentTextRow.digest, DocumentTextRow.text)).all())
+    assert kept == {sha: "the other run's", "e" * 64: "another document"}
 
 
 def _goods_statement(folder: Path, number: str, issued: str, goods: str, carriage: str) -> list[Path]:
