@@ -175,7 +175,8 @@ class QueueModel:
             char_columns, char_values = chars.weigh(text)
             scores = word_values @ self.weights[word_columns] + char_values @ self.weights[char_columns + offset] + base
             priority = None
-            if self.urgency is not None and urgent is not None:
+            if urgent is not None:
+                assert self.urgency is not None  # ``urgent`` is its scores
                 w = self.urgency.weights
                 priority = self.urgency.level(
                     word_values @ w[word_columns] + char_values @ w[char_columns + offset] + urgent[n]

@@ -37,10 +37,12 @@ def _cached() -> Path:
 
 
 def _save(identifier: LanguageIdentifier, path: Path) -> None:
+    """Written whole or not at all: a crash half-way leaves no file that looks cached."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as scratch:
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        part = Path(scratch) / path.name
         np.savez(
-            scratch,
+            part,
             ptc=identifier.nb_ptc,
             pc=identifier.nb_pc,
             classes=np.array(identifier.nb_classes),
@@ -48,7 +50,7 @@ def _save(identifier: LanguageIdentifier, path: Path) -> None:
             row=np.frombuffer(identifier.tk_row, dtype=f"u{identifier.tk_row.itemsize}"),
             output=np.array(identifier.tk_output, dtype=np.int64),
         )
-    os.replace(scratch.name, path)
+        os.replace(part, path)
 
 
 def _load(path: Path) -> LanguageIdentifier:

@@ -156,9 +156,11 @@ def _triage(request: InboundRequest, read: InboundRequest, routed: Routed, versi
 def _priority(text: str, learnt: tuple[str, float] | None) -> tuple[str, list[str]]:
     """What the request's words say of its urgency, else what the team's history says of requests
     like it: a level other than normal where it is likelier than the others together."""
+    if learnt is None:
+        return priority(text)
     words = said(text)
-    if words is not None or learnt is None:
-        return words or priority(text)
+    if words is not None:
+        return words
     taught, probability = learnt
     if taught == "normal" or probability < SURE:
         return "normal", [f"{NO_URGENCY}; the history's priority for requests like it: {taught} ({probability:.2f})"]
