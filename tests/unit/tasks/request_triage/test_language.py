@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
@@ -59,3 +60,15 @@ def test_a_damaged_cached_model_is_made_again(cache: Path) -> None:
     assert language._identifier().classify("Wo ist meine neue Karte?") == _shipped().classify(
         "Wo ist meine neue Karte?"
     )
+
+
+def test_a_cached_file_that_would_unpickle_code_is_refused_and_made_again(cache: Path) -> None:
+    """Someone who can write the cache swaps in arrays of Python objects (which unpickling would
+    run): the file is never unpickled, and the model is made again from the shipped one."""
+    language_of("Where is my new card? I ordered it two weeks ago")
+    (cached,) = (cache / "languages").glob("*.npz")
+    np.savez(cached, ptc=np.array([object()], dtype=object))
+    language._identifier.cache_clear()
+    assert [language_of(t) for t in TEXTS] == list(TEXTS.values())
+    with np.load(cached, allow_pickle=False) as remade:
+        assert remade["ptc"].dtype != object
