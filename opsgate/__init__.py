@@ -19,7 +19,7 @@ The groups, in the order a workflow meets them:
   and their attachments (``mailbox_named``, ``take_mail``, ``unpack_attachments``, ``refuse_mail``,
   ``settle_mail``);
 - showing text others wrote: ``terminal_text``, ``markdown_text``;
-- learning hooks: past cases for replay, shadow cases and comparisons for evaluation, metrics;
+- learning hooks: escalated cases people took up or said were not ours, past cases for replay, shadow cases and comparisons for evaluation, metrics;
 - report content: fact sheets, charts, summaries, figures checked against facts, delivery;
 - settings, errors, and ``exits_cleanly`` for a workflow's own commands.
 """
@@ -38,6 +38,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "opsgate.orchestration.fanout": "fan_out",
         "opsgate.orchestration.server": "run_link",
         "opsgate.governance.runs": "Run",
+        "opsgate.governance.escalations": "cases_not_ours=not_ours",
         "opsgate.store.audit": "AuditEvent",
         "opsgate.governance.activity": "activity_in_window proposed_actions",
         "opsgate.policy.runtime": "Policy",

@@ -71,6 +71,16 @@ TERMINAL = frozenset(
 )
 
 
+class TakeUp(BaseModel):
+    """Which escalated case a person took up, and who: its proposal goes to a person, whatever the
+    case type's autonomy (``policy.engine.route``), and the store refuses a case taken up twice."""
+
+    case: str = Field(min_length=1, max_length=36, description="The escalated case's proposal id.")
+    by: str = Field(
+        "", max_length=200, description="Who took it up; read back from the store, the answer keeps the name."
+    )
+
+
 class Proposal(BaseModel):
     """One input case and the action the agent proposes for it.
 
@@ -101,6 +111,10 @@ class Proposal(BaseModel):
     inputs: dict[str, Any] = Field(
         default_factory=dict,
         description="What the case was proposed from, as it was: a document's digest, the records' values. Stored with the case; replay reads it again.",
+    )
+    taken_up: TakeUp | None = Field(
+        None,
+        description="Set by the platform only, when a person took up an escalated case (`opsgate escalations take`).",
     )
 
     @property

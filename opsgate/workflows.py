@@ -54,6 +54,10 @@ class WorkflowSpec:
     - ``compare_outcomes``: ``(file, shadow cases) -> OutcomeComparison`` for `opsgate eval`.
     - ``replay``: ``(past cases, instruction version, policy) -> [Proposal | Unavailable]``, one
       answer per case in order, for `opsgate replay`.
+    - ``take_up``: ``(the escalated case's Proposal, a person's values, policy) -> Proposal`` for `opsgate
+      escalations take`: the action for a case the workflow escalated, with the values a person
+      chose (a request that fit no queue, routed to one); without it, the action first proposed
+      with those values, and a case escalated with no action can only be closed.
     """
 
     name: str  # the one identifier: module, policy file, audit rows (invoice_extraction)
@@ -66,6 +70,7 @@ class WorkflowSpec:
     settings_model: str | None = None
     compare_outcomes: str | None = None
     replay: str | None = None
+    take_up: str | None = None
 
 
 @lru_cache

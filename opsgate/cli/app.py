@@ -49,6 +49,11 @@ PLATFORM = (
     Command("runs", "opsgate.cli.runs:app", "Look up past and current runs and their cases."),
     Command("approvals", "opsgate.cli.approvals:app", "Review and decide the proposals waiting at a gate."),
     Command(
+        "escalations",
+        "opsgate.cli.escalations:app",
+        "Escalated cases: list the open ones, take one up through the gate, or close it.",
+    ),
+    Command(
         "users",
         "opsgate.cli.users:app",
         "Approvers' local accounts: add, list, disable, enable, set a password; sign a person out.",

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from opsgate.governance import rights
 from opsgate.integrity import mac
-from opsgate.models import Decision, EscalationReason, Proposal, Status
+from opsgate.models import Decision, EscalationReason, Proposal, Status, TakeUp
 from opsgate.settings import get_settings
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
@@ -57,7 +57,8 @@ def pause_key(workflow: str, attempt: int, page: int | None = None, round_: int 
     return "-".join(part for part in parts if part)
 
 
-def _as_proposal(row: ProposalRow) -> Proposal:
+def proposal_of(row: ProposalRow) -> Proposal:
+    """A stored case as the model proposals are: what the gate shows and a take-up starts from."""
     return Proposal(
         id=row.id,
         workflow=row.workflow,
@@ -71,6 +72,7 @@ def _as_proposal(row: ProposalRow) -> Proposal:
         instruction_version=row.instruction_version,
         context=row.context or {},
         inputs=row.inputs or {},
+        taken_up=TakeUp(case=row.taken_up_from) if row.taken_up_from else None,
     )
 
 
@@ -185,7 +187,7 @@ def _open(
 def _shown(session: Session, row: ProposalRow) -> Proposal:
     """The proposal as the next approver decides on it: a four-eyes case one person approved shows
     the action that person approved, and who did."""
-    proposal = _as_proposal(row)
+    proposal = proposal_of(row)
     action, approvers = rights.standing(session, row)
     if approvers and row.status == Status.AWAITING_APPROVAL:
         proposal.payload = action

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsgate.models import Proposal, Route
+from opsgate.models import Proposal, Route, TakeUp
 from opsgate.policy.engine import route
 from opsgate.policy.runtime import Policy, same_person
 from opsgate.policy.schema import ANY_CASE
@@ -97,6 +97,7 @@ def _out_of_route(policy: Policy, row: ProposalRow, payload: dict[str, Any], app
         confidence=row.confidence or {},
         context=row.context or {},
         instruction_version=row.instruction_version,
+        taken_up=TakeUp(case=row.taken_up_from) if row.taken_up_from else None,
     )
     verdict = route(policy, as_approved)
     if verdict.route in (Route.APPROVE, Route.AUTO):

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opsgate.errors import PolicyDenied
+from opsgate.governance import escalations
 from opsgate.governance.liveness import GONE, is_dead, machine
 from opsgate.models import (
     TERMINAL,
@@ -307,6 +308,7 @@ def _proposal_row(
         instruction_version=proposal.instruction_version,
         inputs=proposal.inputs or None,
         context=proposal.context or None,
+        taken_up_from=proposal.taken_up.case if proposal.taken_up else None,
     )
 
 
@@ -346,6 +348,8 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
                 proposal.case_type = run.policy.case_type_of(
                     proposal.case_type, proposal.payload, proposal.confidence, proposal.context
                 )
+            if proposal.taken_up is not None and proposal.error is None:
+                proposal.error = escalations.claim(session, run.workflow, run.id, proposal)
             verdict = _repeated_failure(session, run, proposal, route(run.policy, proposal))
             verdicts.append(verdict)
             status = _STATUS[verdict.route]
@@ -374,6 +378,7 @@ def check_policy(run: Run, proposals: list[Proposal]) -> list[Verdict]:
                         "tools_used": proposal.tools_used,
                         "route": verdict.route,
                         "context": proposal.context,
+                        **({"taken_up": proposal.taken_up.model_dump()} if proposal.taken_up else {}),
                     },
                 )
             if proposal.notices and verdict.route in (Route.APPROVE, Route.AUTO):

@@ -75,6 +75,11 @@ def route(policy: Policy, proposal: Proposal) -> Verdict:
     """The one place that decides what happens to a proposal."""
     if proposal.error is not None or (proposal.tool is None and not proposal.escalations):
         return Verdict(proposal_id=proposal.id, route=Route.FAIL)
+    if proposal.taken_up is not None:  # a person chose these values: the policy checks them, a person approves
+        escalations = [*proposal.escalations, *(_policy_escalations(policy, proposal) if proposal.tool else [])]
+        if escalations:
+            return Verdict(proposal_id=proposal.id, route=Route.ESCALATE, escalations=escalations)
+        return Verdict(proposal_id=proposal.id, route=Route.APPROVE)
     if not policy.platform_case(proposal.case_type, proposal.tool) and not policy.released(
         proposal.instruction_version
     ):

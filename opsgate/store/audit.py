@@ -26,7 +26,16 @@ from sqlalchemy.orm import Session
 from opsgate.display import csv_cell
 from opsgate.errors import AuditIntegrityError
 from opsgate.integrity import canonical_json, mac, verifies
-from opsgate.store.tables import ApprovalRow, AuditHeadRow, AuditRow, ExecutionRow, ProposalRow, RunRow, as_utc
+from opsgate.store.tables import (
+    ApprovalRow,
+    AuditHeadRow,
+    AuditRow,
+    EscalationAnswerRow,
+    ExecutionRow,
+    ProposalRow,
+    RunRow,
+    as_utc,
+)
 
 GENESIS = "0" * 64
 ACTOR_CHARS = 200  # the column's width: an actor named by an answer is bounded before it is written
@@ -73,6 +82,8 @@ class AuditEvent(StrEnum):
     MAIL_TAKEN = "mail_taken"  # a message was read from a mailbox and kept, before any case was made of it
     MAIL_REFUSED = "mail_refused"  # a message will not be read (too large, a copy, nothing the workflow reads)
     MAIL_MOVED = "mail_moved"  # a message left the mailbox's folder: its cases ended, or it was refused
+    TAKEN_UP = "taken_up"  # a person took an escalated case up: it is proposed again with the values they chose
+    CLOSED = "closed"  # a person closed an escalated case: dealt with elsewhere, or nothing of the workflow's fits it
     MAIL_RENUMBERED = (
         "mail_renumbered"  # the folder was rebuilt (a new UIDVALIDITY): a message taken before has a new UID
     )
@@ -218,11 +229,12 @@ class _Seen:
     approvals: set[int]
     runs: set[str]
     proposals: set[str]
+    answers: dict[str, str]  # escalated case -> the answer its event gave
     hashes: dict[int, str]  # at the anchors' rows
 
 
 def _walk(session: Session, anchor_seqs: set[int]) -> tuple[VerifyResult, _Seen]:
-    seen = _Seen(set(), set(), set(), set(), {})
+    seen = _Seen(set(), set(), set(), set(), {}, {})
     prev_hash, expected_seq, count = GENESIS, 1, 0
     for row in session.execute(select(AuditRow).order_by(AuditRow.seq).execution_options(yield_per=2000)).scalars():
         if row.seq != expected_seq:
@@ -246,6 +258,8 @@ def _walk(session: Session, anchor_seqs: set[int]) -> tuple[VerifyResult, _Seen]
             seen.runs.add(row.run_id)
         if row.proposal_id:
             seen.proposals.add(row.proposal_id)
+        if row.event in (AuditEvent.TAKEN_UP, AuditEvent.CLOSED) and row.proposal_id:
+            seen.answers[row.proposal_id] = str(data.get("answer", AuditEvent.TAKEN_UP))
         if row.seq in anchor_seqs:
             seen.hashes[row.seq] = row.hash
         prev_hash, expected_seq, count = row.hash, expected_seq + 1, count + 1
@@ -271,6 +285,10 @@ def _unaccounted(session: Session, seen: _Seen) -> str:
         ]
         if missing:
             return f"{len(missing)} {what}(s) in the store have no {event} audit event (first: {missing[0]}): audit rows were removed"
+    answers = select(EscalationAnswerRow.proposal_id, EscalationAnswerRow.answer)
+    for case, answer in session.execute(answers.execution_options(yield_per=5000)):
+        if seen.answers.get(case) != answer:
+            return f"the answer {answer!r} to escalated case {case} is not the one its audit event recorded ({seen.answers.get(case)!r}): the store was changed"
     return ""
 
 

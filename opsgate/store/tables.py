@@ -124,6 +124,8 @@ class ProposalRow(Base):
     inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # facts the workflow stated (vendor_known): the case type is worked out again from an approved action
     context: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # the escalated case a person took up, this case its answer (``governance.escalations``)
+    taken_up_from: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -423,6 +425,21 @@ class FactSheetRow(Base):
     charts: Mapped[list[Any]] = mapped_column(JSONType)
     digest: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EscalationAnswerRow(Base):
+    """A person's answer to an escalated case (``governance.escalations``), at most one per case:
+    the primary key refuses a second, whoever gives it and however they race."""
+
+    __tablename__ = "escalation_answers"
+
+    proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), primary_key=True)
+    workflow: Mapped[str] = mapped_column(String(100), index=True)
+    answer: Mapped[str] = mapped_column(String(20))  # taken_up, closed, not_ours
+    answered_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    taken_up_as: Mapped[str | None] = mapped_column(String(36))  # the new case's proposal, when taken up
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class TicketRow(Base):

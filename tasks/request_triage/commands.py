@@ -162,6 +162,7 @@ def train(
         f"({report['routed']:,} routed through the gate) in {report['queues']} queues in {seconds:.1f} s"
         + (f"; {skipped} rows without text or queue left out" if skipped else "")
         + (f"; {report['nowhere']:,} routed nowhere, learnt as out of scope" if report["nowhere"] else "")
+        + (f" ({report['not_ours']:,} closed as not ours at the gate)" if report["not_ours"] else "")
         + (
             f"; the priority learnt from {report['prioritised']:,} of them ({', '.join(report['priorities'])})"
             if report["priorities"]

@@ -8,7 +8,9 @@ nothing (``routed_tickets``).
 
 A history may mark requests the team routed nowhere (spam, mail for another desk) with a queue
 value such as ``out_of_scope`` (``nowhere``): those are learnt as what out of scope looks like,
-never as a queue (``classifier``)."""
+never as a queue (``classifier``). So are the escalated requests a person closed as not ours at the
+gate (`opsgate escalations close CASE --not-ours`): the team saying, case by case, what is not its
+business."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from opsgate import ConfigurationError, latest_trained, routed_tickets, save_trained
+from opsgate import ConfigurationError, cases_not_ours, latest_trained, routed_tickets, save_trained
 from tasks.request_triage.classifier import KIND, QueueModel, train
 from tasks.request_triage.models import InboundRequest
 from tasks.request_triage.nowhere import NOWHERE, nowhere_mark
@@ -56,16 +58,18 @@ def train_and_store(
 ) -> tuple[str, dict[str, Any]]:
     """Fit on ``rows`` (their text, the queue in ``queue_column``, where a value among ``nowhere``
     marks a request routed nowhere, and the priority in ``priority_column`` where the history
-    keeps one) and on the requests people routed through the gate, with the priority each ticket
-    has now, and keep the model; its version and what was trained."""
+    keeps one), on the requests people routed through the gate, with the priority each ticket
+    has now, and on those they closed as not ours; keep the model; its version and what was trained."""
     marks = {nowhere_mark(m) for m in nowhere}
     texts = [r.text for r in rows]
     queues = [None if nowhere_mark(q) in marks else q.strip() for q in (r.context[queue_column] for r in rows)]
-    routed = [
+    routed: list[tuple[str, str | None, str | None]] = [
         (str(t.inputs["text"]), t.queue, t.priority)
         for t in routed_tickets(WORKFLOW)
         if str(t.inputs.get("text") or "").strip()
     ]
+    not_ours = [str(i["text"]) for i in cases_not_ours(WORKFLOW) if str(i.get("text") or "").strip()]
+    routed += [(text, None, None) for text in not_ours]
     priorities = [level_of(r.context.get(priority_column)) for r in rows] + [level_of(p) for _, _, p in routed]
     if len(rows) + len(routed) == 0:
         raise ConfigurationError(
@@ -75,7 +79,8 @@ def train_and_store(
     model = fit([*texts, *(t for t, _, _ in routed)], [*queues, *(q for _, q, _ in routed)], priorities)
     report = {
         "requests": len(rows) + len(routed),
-        "routed": len(routed),
+        "routed": len(routed) - len(not_ours),
+        "not_ours": len(not_ours),
         "nowhere": model.nowhere,
         "priorities": model.urgency.levels if model.urgency is not None else [],
         "prioritised": sum(p is not None for p in priorities) if model.urgency is not None else 0,

@@ -23,4 +23,5 @@ SPEC = WorkflowSpec(
     settings_model="tasks.request_triage.policy:TriageSettings",
     compare_outcomes="tasks.request_triage.outcomes:compare_outcomes",
     replay="tasks.request_triage.replay:replay",
+    take_up="tasks.request_triage.taking_up:take_up",
 )

@@ -296,3 +296,57 @@ def test_a_dispatcher_reads_the_request_as_text_and_corrects_its_queue_on_the_re
         assert "approved 2" in page.locator(".flash").inner_text()
         assert run.finish().counts == {"executed": 2}
     assert _tickets() == {"<p1@x>": ("returns", "logistics", "normal"), "<r1@x>": ("billing", "finance-desk", "normal")}
+
+
+def test_escalated_requests_are_taken_up_into_a_queue_or_closed_as_not_ours_and_both_are_learnt(
+    flow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What fit no queue ends escalated; a person then routes one (taken up: proposed again with
+    their queue, approved at the gate, opened as a ticket) and says another is not ours. The next
+    model learns both: the routed one in its queue, the other as what out of scope looks like."""
+    from flows.request_triage import request_triage
+    from opsgate.governance import escalations
+    from opsgate.orchestration.take_up import TakeUpParams, take_up_case
+    from tasks.request_triage.params import TriageParams
+
+    _policy(tmp_path, monkeypatch)
+    _train()
+    requests = tmp_path / "requests"
+    requests.mkdir()
+    recipe, weather = "Do you have a good recipe for a lemon cake?", "What will the weather be like in Lisbon?"
+    (requests / "1-recipe.eml").write_bytes(_mail("fay@small.example", "Cake", recipe, "<cake@x>"))
+    (requests / "2-weather.eml").write_bytes(_mail("gus@small.example", "Weather", weather, "<sky@x>"))
+    assert FlowInThread(request_triage, TriageParams(input=requests)).finish().counts == {"escalated": 2}
+    found = {Path(c.source).name: c for c in escalations.open_escalations(WORKFLOW)}
+    assert sorted(found) == ["1-recipe.eml", "2-weather.eml"] and all(
+        "out_of_scope" in c.detail for c in found.values()
+    )
+
+    # The weather request turns out to be a customer's: a dispatcher takes it up into a queue.
+    run = FlowInThread(
+        take_up_case,
+        TakeUpParams(proposal_id=found["2-weather.eml"].proposal_id, fields={"queue": "delivery"}, requested_as="bob"),
+    )
+    request = wait_for_request(WORKFLOW, run=run)
+    (proposal,) = request.proposals
+    assert proposal.payload["queue"] == "delivery" and proposal.payload["assignee_group"] == "logistics"
+    assert proposal.payload["request"] == "<sky@x>" and proposal.case_type == "request"
+    assert _tickets() == {}, "taken up is proposed, not routed: the gate decides"
+    submit(request, answer_for(request, "alice"))
+    assert run.finish().counts == {"executed": 1}
+    assert _tickets() == {"<sky@x>": ("delivery", "logistics", "normal")}
+    assert {t.inputs["request"] for t in routed_tickets(WORKFLOW)} == {"<sky@x>"}
+
+    (before,) = stored_classifier().score(["Could you share a recipe for a chocolate cake?"])
+    assert before.nowhere == 0, "the history marked nothing as routed nowhere"
+    escalations.close(found["1-recipe.eml"].proposal_id, "bob", "a recipe question: not ours", not_ours=True)
+    assert escalations.open_escalations(WORKFLOW) == []
+    version, report = _train()
+    assert (report["routed"], report["not_ours"]) == (1, 1)
+    assert stored_classifier().version == version
+    assert report["nowhere"] == 1
+    (cake, parcel) = stored_classifier().score(
+        ["Could you share a recipe for a chocolate cake?", "My parcel has not arrived yet"]
+    )
+    assert cake.nowhere > 0.5 > cake.probability, "another recipe question is now most like what was not ours"
+    assert (parcel.queue, parcel.nowhere < 0.1) == ("delivery", True)

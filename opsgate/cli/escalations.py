@@ -1,0 +1,99 @@
+"""`opsgate escalations`: the escalated cases nobody has answered, and a person's answer to one:
+take it up (it is proposed again with the values given and waits at the gate like any write), or
+close it (dealt with elsewhere, or, with --not-ours, nothing of the workflow's fits it). What cases
+carry is shown with ``display.terminal_text``: never as rich markup."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from opsgate.cli.errors import exits_cleanly
+from opsgate.display import terminal_text
+from opsgate.errors import ConfigurationError
+from opsgate.governance import escalations
+
+app = typer.Typer(help="Escalated cases: list the open ones, take one up, or close it.", no_args_is_help=True)
+
+AS = Annotated[str, typer.Option("--as", help="Your name, recorded with the answer in the audit log.")]
+
+
+@app.command("list")
+@exits_cleanly
+def list_open(
+    workflow: Annotated[str | None, typer.Option(help="Only this workflow's (name or alias).")] = None,
+) -> None:
+    """The escalated cases nobody has answered yet, newest first, with why they were escalated."""
+    from opsgate.workflows import by_name
+
+    name = by_name(workflow).name if workflow else None
+    found = escalations.open_escalations(name)
+    table = Table("case", "workflow", "source", "escalated", "why")
+    for case in found:
+        table.add_row(
+            *map(
+                terminal_text,
+                (case.proposal_id[:8], case.workflow, case.source, f"{case.escalated_at:%Y-%m-%d %H:%M}", case.detail),
+            )
+        )
+    Console().print(table if found else terminal_text("no open escalations"))
+
+
+def _fields(assignments: list[str]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for value in assignments:
+        field, sep, new = value.partition("=")
+        if not sep or not field.strip():
+            raise ConfigurationError(f"--set takes FIELD=VALUE, got {value!r}")
+        fields[field.strip()] = new
+    return fields
+
+
+@app.command()
+@exits_cleanly
+def take(
+    proposal_id: Annotated[
+        str, typer.Argument(help="The escalated case's id, or the start of it `opsgate escalations list` shows.")
+    ],
+    by: AS,
+    assignments: Annotated[
+        list[str], typer.Option("--set", help="FIELD=VALUE the action takes, e.g. queue=returns; repeatable.")
+    ] = [],  # noqa: B006 (typer reads the default)
+) -> None:
+    """Take an escalated case up: it is proposed again with your values, checked by the policy, and
+    waits at the gate for an approver (Prefect UI, review screen or `opsgate approvals`)."""
+    from opsgate.cli.outcomes import print_outcomes
+    from opsgate.orchestration.server import prefect_api
+    from opsgate.orchestration.take_up import TakeUpParams, take_up_case
+    from opsgate.policy.loader import load_policy
+
+    fields = _fields(assignments)
+    proposal_id = escalations.case_named(proposal_id)
+    case = escalations.escalated_case(proposal_id)
+    escalations.take_up(proposal_id, fields, by, load_policy(case.workflow))  # a clear error before any run starts
+    with prefect_api():
+        summary = take_up_case(TakeUpParams(proposal_id=proposal_id, fields=fields, requested_as=by))
+    print_outcomes(summary)
+
+
+@app.command()
+@exits_cleanly
+def close(
+    proposal_id: Annotated[
+        str, typer.Argument(help="The escalated case's id, or the start of it `opsgate escalations list` shows.")
+    ],
+    by: AS,
+    reason: Annotated[str, typer.Option(help="What became of it: recorded in the audit log.")],
+    not_ours: Annotated[
+        bool,
+        typer.Option(
+            "--not-ours", help="Nothing of this workflow's fits it (another team's, spam): the workflow may learn it."
+        ),
+    ] = False,
+) -> None:
+    """Close an escalated case with nothing written: dealt with elsewhere, or not ours."""
+    answer = escalations.close(escalations.case_named(proposal_id), by, reason, not_ours)
+    Console().print(terminal_text(f"case {proposal_id} closed ({answer}) by {by.strip()}"))

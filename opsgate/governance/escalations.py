@@ -1,0 +1,236 @@
+"""A person's answer to an escalated case.
+
+An escalation ends its case with nothing done and the owner told. Someone then deals with it, and
+what they decide is worth keeping:
+
+- **taken up**: the case is proposed again with the values the person chose (a request that fit no
+  queue, routed to one) and goes through the policy's checks and the gate like any other write,
+  never on its own (``policy.engine.route``); the claim is made in the transaction that records the
+  new case (``claim``), so a case cannot be taken up twice, nor taken up and closed;
+- **closed**: dealt with elsewhere (a phone call, another system);
+- **not ours**: nothing this workflow does fits it (another team's mail, spam). A workflow may learn
+  from it: request triage learns such requests as routed nowhere.
+
+One answer per case, whoever gives it: the answers table's primary key refuses a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from opsgate.errors import InputError
+from opsgate.governance.requests import proposal_of
+from opsgate.models import Proposal, Status, TakeUp
+from opsgate.policy.runtime import Policy
+from opsgate.store import audit
+from opsgate.store.audit import AuditEvent
+from opsgate.store.db import transaction
+from opsgate.store.tables import EscalationAnswerRow, ProposalRow
+from opsgate.workflows import by_name, load
+
+TAKEN_UP_VERSION = "taken-up"
+"""The instruction version of a taken-up case: a person chose its values, so it never counts as the
+agent's own work (metrics and earned autonomy are per version) and needs no release."""
+
+
+class Answer(StrEnum):
+    TAKEN_UP = "taken_up"
+    CLOSED = "closed"
+    NOT_OURS = "not_ours"
+
+
+@dataclass(frozen=True)
+class OpenEscalation:
+    proposal_id: str
+    workflow: str
+    source: str
+    detail: str
+    escalated_at: datetime
+
+
+def open_escalations(workflow: str | None = None, limit: int = 500) -> list[OpenEscalation]:
+    """Escalated cases nobody has answered yet, newest first."""
+    answered = select(EscalationAnswerRow.proposal_id)
+    query = (
+        select(ProposalRow)
+        .where(ProposalRow.status == Status.ESCALATED, ProposalRow.id.not_in(answered))
+        .order_by(ProposalRow.created_at.desc(), ProposalRow.id)
+        .limit(limit)
+    )
+    if workflow is not None:
+        query = query.where(ProposalRow.workflow == workflow)
+    with transaction() as session:
+        return [
+            OpenEscalation(r.id, r.workflow, r.source, r.detail or "", r.created_at)
+            for r in session.execute(query).scalars()
+        ]
+
+
+def case_named(prefix: str) -> str:
+    """The escalated case whose id is, or starts with, ``prefix`` (lists show eight characters)."""
+    if not prefix.strip():
+        raise InputError("name the escalated case: its id, or the start of it `opsgate escalations list` shows")
+    query = select(ProposalRow.id).where(ProposalRow.status == Status.ESCALATED, ProposalRow.id.startswith(prefix))
+    with transaction() as session:
+        found = list(session.execute(query.limit(2)).scalars())
+    if len(found) != 1:
+        problem = "no escalated case" if not found else "more than one escalated case"
+        raise InputError(f"{problem} starts with {prefix!r}; `opsgate escalations list` shows the open ones")
+    return found[0]
+
+
+def _unanswered(session: Session, proposal_id: str, workflow: str | None = None) -> ProposalRow:
+    """The escalated case, or why no answer can be given to it (an ``InputError``)."""
+    row = session.get(ProposalRow, proposal_id)
+    if row is None or (workflow is not None and row.workflow != workflow):
+        raise InputError(f"no escalated case {proposal_id}; `opsgate escalations list` shows the open ones")
+    if row.status != Status.ESCALATED:
+        raise InputError(f"case {proposal_id} ({row.source}) is {row.status}, not escalated: nothing to answer")
+    earlier = session.get(EscalationAnswerRow, proposal_id)
+    if earlier is not None:
+        raise InputError(
+            f"case {proposal_id} ({row.source}) was already answered: {earlier.answer} by {earlier.answered_by}"
+        )
+    return row
+
+
+def _named(by: str) -> str:
+    if not by.strip():
+        raise InputError("an answer to an escalation needs the name of who gives it (--as)")
+    return by.strip()
+
+
+def close(proposal_id: str, by: str, reason: str, not_ours: bool = False) -> Answer:
+    """Close an escalated case: dealt with elsewhere, or (``not_ours``) nothing of the workflow's
+    fits it. Nothing is written but the answer and its audit event."""
+    by = _named(by)
+    if not reason.strip():
+        raise InputError("closing an escalated case needs a reason (--reason)")
+    answer = Answer.NOT_OURS if not_ours else Answer.CLOSED
+    try:
+        _close(proposal_id, answer, by, reason)
+    except IntegrityError:  # another answer to the case committed between our check and our write
+        raise InputError(f"case {proposal_id} was answered by someone else at the same moment") from None
+    return answer
+
+
+def _close(proposal_id: str, answer: Answer, by: str, reason: str) -> None:
+    with transaction() as session:
+        row = _unanswered(session, proposal_id)
+        session.add(
+            EscalationAnswerRow(proposal_id=row.id, workflow=row.workflow, answer=answer, answered_by=by, reason=reason)
+        )
+        audit.append(
+            session,
+            AuditEvent.CLOSED,
+            actor=by,
+            workflow=row.workflow,
+            run_id=row.run_id,
+            proposal_id=row.id,
+            data={"source": row.source, "answer": answer, "reason": reason},
+        )
+
+
+def escalated_case(proposal_id: str) -> Proposal:
+    """The case as it was escalated (what a workflow's ``take_up`` hook is given), or why it cannot
+    be taken up."""
+    with transaction() as session:
+        return proposal_of(_unanswered(session, proposal_id))
+
+
+def _same_action(case: Proposal, fields: dict[str, str], policy: Policy) -> Proposal:
+    """A workflow without a ``take_up`` hook: the action it proposed, with the person's values."""
+    if case.tool is None or case.payload is None:
+        raise InputError(
+            f"{case.workflow} proposed no action for {case.source} and cannot make one from a person's values: "
+            "deal with it outside opsgate and `opsgate escalations close` it"
+        )
+    unknown = sorted(set(fields) - set(case.payload))
+    if unknown:
+        raise InputError(
+            f"{case.tool} has no field {', '.join(unknown)}; its fields: {', '.join(sorted(case.payload))}"
+        )
+    return Proposal(
+        workflow=case.workflow,
+        source=case.source,
+        case_type=case.case_type,
+        tool=case.tool,
+        payload={**case.payload, **fields},
+        context=case.context,
+        inputs=case.inputs,
+        instruction_version=TAKEN_UP_VERSION,
+    )
+
+
+def take_up(proposal_id: str, fields: dict[str, str], by: str, policy: Policy) -> Proposal:
+    """The new case for an escalated one, with the values ``by`` chose: made by the workflow's
+    ``take_up`` hook where it has one (a triage request with no queue gets its whole routing),
+    else the action first proposed with those values. It is claimed when the policy checks it."""
+    by = _named(by)
+    case = escalated_case(proposal_id)
+    spec = by_name(case.workflow)
+    made = load(spec.take_up)(case, fields, policy) if spec.take_up else _same_action(case, fields, policy)
+    return made.model_copy(
+        update={
+            "workflow": case.workflow,
+            "source": case.source,
+            "instruction_version": TAKEN_UP_VERSION,
+            "confidence": {},
+            "escalations": [],
+            "summary": f"taken up by {by}: {made.summary or case.summary}"[:300],
+            "taken_up": TakeUp(case=case.id, by=by),
+        }
+    )
+
+
+def claim(session: Session, workflow: str, run_id: str, proposal: Proposal) -> str | None:
+    """Record that ``proposal``, of run ``run_id``, takes its escalated case up, in the transaction
+    that records the new case (the policy check's, which holds the audit head): None, or why it may
+    not (then the new case fails, and the escalated one stays open). The only way a proposal is
+    ever taken up."""
+    assert proposal.taken_up is not None
+    try:
+        row = _unanswered(session, proposal.taken_up.case, workflow)
+    except InputError as exc:
+        return str(exc)
+    if row.source != proposal.source:
+        return f"case {row.id} is {row.source}, not {proposal.source}"
+    session.add(
+        EscalationAnswerRow(
+            proposal_id=row.id,
+            workflow=row.workflow,
+            answer=Answer.TAKEN_UP,
+            answered_by=proposal.taken_up.by,
+            taken_up_as=proposal.id,
+        )
+    )
+    audit.append(
+        session,
+        AuditEvent.TAKEN_UP,
+        actor=proposal.taken_up.by,
+        workflow=row.workflow,
+        run_id=row.run_id,
+        proposal_id=row.id,
+        data={"source": row.source, "as": proposal.id, "run": run_id},
+    )
+    return None
+
+
+def not_ours(workflow: str) -> list[dict[str, Any]]:
+    """What each case people closed as not ours was proposed from, oldest first: for a workflow
+    to learn what is not its business."""
+    query = (
+        select(ProposalRow.inputs)
+        .join(EscalationAnswerRow, EscalationAnswerRow.proposal_id == ProposalRow.id)
+        .where(EscalationAnswerRow.workflow == workflow, EscalationAnswerRow.answer == Answer.NOT_OURS)
+        .order_by(EscalationAnswerRow.answered_at, ProposalRow.id)
+    )
+    with transaction() as session:
+        return [inputs or {} for inputs in session.execute(query).scalars()]

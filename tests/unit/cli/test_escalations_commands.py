@@ -1,0 +1,68 @@
+"""`opsgate escalations` through the CLI: what a case carries is shown as text, a take-up a policy
+would refuse is refused before any run starts, and a case closed as not ours leaves the list."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from opsgate.cli.app import app
+from opsgate.governance import escalations, runs
+from opsgate.learning.governing import governing
+from opsgate.models import Escalation, EscalationReason, Proposal
+from opsgate.store.db import transaction
+from opsgate.store.tables import RunRow
+
+runner = CliRunner()
+WORKFLOW = "request_triage"
+SOURCE = "[bold red]urgent[/bold red]\x1b[2J.eml"
+
+
+def _escalated_request() -> str:
+    run = runs.start_run(governing(WORKFLOW), "test")
+    proposal = Proposal(
+        workflow=WORKFLOW,
+        source=SOURCE,
+        case_type="out_of_scope",
+        instruction_version="queues.test",
+        escalations=[Escalation(reason=EscalationReason.OUT_OF_SCOPE, detail="no queue claims it [link=x]y[/link]")],
+        inputs={"request": "<m@x>", "subject": "Lunch", "sender": "ann@small.example", "text": "Lunch on Friday?"},
+    )
+    runs.check_policy(run, [proposal])
+    return proposal.id
+
+
+def _runs() -> int:
+    with transaction() as session:
+        return session.execute(select(func.count()).select_from(RunRow)).scalar_one()
+
+
+def test_escalations_are_listed_as_text_and_a_refused_take_up_starts_no_run(opsgate_env: str) -> None:
+    case = _escalated_request()
+    listed = runner.invoke(app, ["escalations", "list", "--workflow", "triage"], env={"COLUMNS": "300"})
+    assert listed.exit_code == 0, listed.output
+    assert case[:8] in listed.stdout and "[bold red]urgent[/bold red]" in listed.stdout
+    assert "\x1b" not in listed.stdout and "[link=x]y[/link]" in listed.stdout
+
+    before = _runs()
+    for assignment, problem in (
+        ("queue=nowhere", "name the queue it goes to"),
+        ("colour=red", "not colour"),
+        ("queue", "--set takes FIELD=VALUE"),
+    ):
+        refused = runner.invoke(app, ["escalations", "take", case[:8], "--as", "bob", "--set", assignment])
+        assert refused.exit_code == 2 and problem in refused.output, refused.output
+    assert _runs() == before and escalations.open_escalations(WORKFLOW)[0].proposal_id == case
+
+    closed = runner.invoke(
+        app, ["escalations", "close", case, "--as", "bob", "--reason", "a lunch invite", "--not-ours"]
+    )
+    assert closed.exit_code == 0 and "closed (not_ours) by bob" in closed.stdout
+    assert escalations.not_ours(WORKFLOW) == [
+        {"request": "<m@x>", "subject": "Lunch", "sender": "ann@small.example", "text": "Lunch on Friday?"}
+    ]
+    again = runner.invoke(app, ["escalations", "close", case, "--as", "carol", "--reason", "spam"])
+    assert again.exit_code == 2 and "already answered: not_ours by bob" in again.output
+    unknown = runner.invoke(app, ["escalations", "close", "zz", "--as", "carol", "--reason", "spam"])
+    assert unknown.exit_code == 2 and "no escalated case starts with 'zz'" in unknown.output
+    assert "no open escalations" in runner.invoke(app, ["escalations", "list"]).stdout
