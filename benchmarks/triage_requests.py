@@ -1,6 +1,6 @@
 """Request triage on a routed set with a train/test split, through the commands people run.
 
-    python3 -m uv run python benchmarks/triage_requests.py [--data DIR] [--shots 10] [--repeat 2]
+    python3 -m uv run python benchmarks/triage_requests.py [--data DIR] [--shots 10] [--repeat 2] [--escalate-at-most 0.04]
 
 Defaults to the banking77 requests (``requests/banking77/{train,test}.csv``, columns ``text`` and
 ``category``). Each step is the whole command, in its own process, on a fresh SQLite store:
@@ -103,7 +103,9 @@ def coverage_at(precision: float, results: list[tuple[float, bool]]) -> tuple[fl
     return best / len(ranked), line
 
 
-def run(train: list[dict[str, str]], test: list[dict[str, str]], label: str, repeat: int) -> list[dict[str, object]]:
+def run(
+    train: list[dict[str, str]], test: list[dict[str, str]], label: str, repeat: int, options: list[str]
+) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         env = {
@@ -115,7 +117,7 @@ def run(train: list[dict[str, str]], test: list[dict[str, str]], label: str, rep
         _write(train, folder / "train.csv")
         _write(test, folder / "test.csv")
         queues = len({r["category"] for r in train})
-        version, train_seconds = _opsgate(["triage", "train", "--history", str(folder / "train.csv")], env)
+        version, train_seconds = _opsgate(["triage", "train", "--history", str(folder / "train.csv"), *options], env)
         _opsgate(["triage", str(folder / "test.csv"), "--json"], env)  # warm-up: bytecode compiled
         runs = [_opsgate(["triage", str(folder / "test.csv"), "--json"], env) for _ in range(repeat)]
         output, seconds = min(runs, key=lambda r: r[1])
@@ -143,7 +145,7 @@ def run(train: list[dict[str, str]], test: list[dict[str, str]], label: str, rep
 
 
 def out_of_scope(
-    train: list[dict[str, str]], test: list[dict[str, str]], unseen: int, label: str, marked: bool
+    train: list[dict[str, str]], test: list[dict[str, str]], unseen: int, label: str, marked: bool, options: list[str]
 ) -> None:
     """Requests of ``unseen`` queues in the test: their queues left out of the history, or, where
     ``marked``, their training requests kept in it, marked routed nowhere."""
@@ -156,7 +158,7 @@ def out_of_scope(
         title = f"{label}, {len(hidden)} queues' requests marked out_of_scope in the history"
     else:
         history, title = [r for r in train if r["category"] not in hidden], f"{label}, {len(hidden)} queues unseen"
-    answers = run(history, tested, title, 1)
+    answers = run(history, tested, title, 1, options)
     flagged = [any(e["reason"] == "out_of_scope" for e in a["escalations"]) for a in answers]  # type: ignore[union-attr]
     unknown = [f for f, row in zip(flagged, tested, strict=True) if row["category"] in hidden]
     known = [f for f, row in zip(flagged[: len(test)], test, strict=True) if row["category"] not in hidden]
@@ -174,17 +176,22 @@ def main() -> None:
     parser.add_argument("--shots", type=int, default=10, help="training requests per queue for the few-shot run")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--unseen", type=int, default=10, help="queues left out of training for the out-of-scope run")
+    parser.add_argument(
+        "--escalate-at-most", help="passed to `opsgate triage train`: the share the out-of-scope lines may escalate"
+    )
     args = parser.parse_args()
+    options = ["--escalate-at-most", args.escalate_at_most] if args.escalate_at_most else []
     train = list(csv.DictReader((args.data / "train.csv").open(encoding="utf-8")))
     test = list(csv.DictReader((args.data / "test.csv").open(encoding="utf-8")))
-    run(train, test, args.data.name, args.repeat)
+    run(train, test, args.data.name, args.repeat, options)
     by_queue: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in train:
         if len(by_queue[row["category"]]) < args.shots:
             by_queue[row["category"]].append(row)
-    run([r for rows in by_queue.values() for r in rows], test, f"{args.data.name}, {args.shots} per queue", args.repeat)
-    out_of_scope(train, test, args.unseen, args.data.name, marked=False)
-    out_of_scope(train, test, args.unseen, args.data.name, marked=True)
+    few = [r for rows in by_queue.values() for r in rows]
+    run(few, test, f"{args.data.name}, {args.shots} per queue", args.repeat, options)
+    out_of_scope(train, test, args.unseen, args.data.name, marked=False, options=options)
+    out_of_scope(train, test, args.unseen, args.data.name, marked=True, options=options)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
-from opsgate.store.tables import ApprovalRow, AuditRow, CorrectionRow, ProposalRow
+from opsgate.store.tables import ApprovalRow, AuditRow, CorrectionRow, EscalationAnswerRow, ProposalRow
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,9 @@ class ProposedAction:
 @dataclass(frozen=True)
 class Activity:
     """What happened in a window: proposals created (by workflow and tool), people's decisions (by
-    decision: approved, rejected), the fields they corrected, audit events (by event) and the
-    reasons cases were escalated for (one per reason an escalation named)."""
+    decision: approved, rejected), the fields they corrected, audit events (by event), the
+    reasons cases were escalated for (one per reason an escalation named) and people's answers to
+    escalated cases (by answer: taken_up, closed, not_ours)."""
 
     start: datetime
     end: datetime
@@ -43,6 +44,7 @@ class Activity:
     corrections: int
     events: dict[str, int]
     escalation_reasons: dict[str, int]
+    escalation_answers: dict[str, int]
 
 
 def proposed_actions(
@@ -85,6 +87,11 @@ def activity_in_window(start: datetime, end: datetime) -> Activity:
         ).scalar_one()
         in_window = (AuditRow.at >= start, AuditRow.at < end)
         events = session.execute(select(AuditRow.event, func.count()).where(*in_window).group_by(AuditRow.event)).all()
+        answers = session.execute(
+            select(EscalationAnswerRow.answer, func.count())
+            .where(EscalationAnswerRow.answered_at >= start, EscalationAnswerRow.answered_at < end)
+            .group_by(EscalationAnswerRow.answer)
+        ).all()
         escalated = (
             session.execute(select(AuditRow.data).where(AuditRow.event == AuditEvent.ESCALATED, *in_window))
             .scalars()
@@ -98,4 +105,5 @@ def activity_in_window(start: datetime, end: datetime) -> Activity:
         corrections=corrections,
         events={event: count for event, count in events},
         escalation_reasons=dict(Counter(r["reason"] for data in escalated for r in data.get("reasons", []))),
+        escalation_answers={answer: count for answer, count in answers},
     )

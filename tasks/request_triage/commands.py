@@ -17,7 +17,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from opsgate import ConfigurationError, InputError, exits_cleanly, terminal_text
-from tasks.request_triage.nowhere import NOWHERE
+from tasks.request_triage.nowhere import ESCALATE_AT_MOST, NOWHERE
 
 stderr = Console(stderr=True, soft_wrap=True)
 
@@ -126,6 +126,16 @@ def train(
             f"out of scope, never as a queue. Repeat it for several; without it: {', '.join(NOWHERE)}."
         ),
     ] = None,
+    escalate_at_most: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            max=0.5,
+            help="The share of the team's own requests the out-of-scope lines may send to a person: more catches "
+            "more requests of no queue, less routes more (banking77: 0.04 catches 29 % of ten unseen queues' "
+            "requests at accuracy 0.922; 0.005, 9 % at 0.941).",
+        ),
+    ] = ESCALATE_AT_MOST,
 ) -> None:
     """Learn the queues from the team's routed history and from every request routed through the
     gate (corrections included); the model goes to the store as a new version."""
@@ -152,6 +162,7 @@ def train(
                 history.name if history else "routed tickets",
                 out_of_scope_label or NOWHERE,
                 priority_column,
+                escalate_at_most,
             )
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None

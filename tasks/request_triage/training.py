@@ -21,7 +21,7 @@ from typing import Any
 from opsgate import ConfigurationError, cases_not_ours, latest_trained, routed_tickets, save_trained
 from tasks.request_triage.classifier import KIND, QueueModel, train
 from tasks.request_triage.models import InboundRequest
-from tasks.request_triage.nowhere import NOWHERE, nowhere_mark
+from tasks.request_triage.nowhere import ESCALATE_AT_MOST, NOWHERE, nowhere_mark
 from tasks.request_triage.sentences import encoder
 from tasks.request_triage.triaging import Classifier
 from tasks.request_triage.urgency import level_of
@@ -29,7 +29,12 @@ from tasks.request_triage.urgency import level_of
 WORKFLOW = "request_triage"
 
 
-def fit(texts: Sequence[str], queues: Sequence[str | None], priorities: Sequence[str | None] = ()) -> QueueModel:
+def fit(
+    texts: Sequence[str],
+    queues: Sequence[str | None],
+    priorities: Sequence[str | None] = (),
+    escalate_at_most: float = ESCALATE_AT_MOST,
+) -> QueueModel:
     """The classifier learnt from these requests and the queues people chose (None: routed
     nowhere), and the priorities they gave where known, with the installed sentence encoder.
 
@@ -40,7 +45,7 @@ def fit(texts: Sequence[str], queues: Sequence[str | None], priorities: Sequence
     given = [*priorities, *[None] * (len(texts) + len(names) - len(priorities))] if priorities else []
     texts, queues = [*texts, *map(queue_words, names)], [*queues, *names]
     sentences = encoder()
-    return train(texts, queues, sentences.encode(texts), sentences.version, given)
+    return train(texts, queues, sentences.encode(texts), sentences.version, given, escalate_at_most)
 
 
 def queue_words(name: str) -> str:
@@ -55,11 +60,13 @@ def train_and_store(
     origin: str,
     nowhere: Collection[str] = NOWHERE,
     priority_column: str = "priority",
+    escalate_at_most: float = ESCALATE_AT_MOST,
 ) -> tuple[str, dict[str, Any]]:
     """Fit on ``rows`` (their text, the queue in ``queue_column``, where a value among ``nowhere``
     marks a request routed nowhere, and the priority in ``priority_column`` where the history
     keeps one), on the requests people routed through the gate, with the priority each ticket
-    has now, and on those they closed as not ours; keep the model; its version and what was trained."""
+    has now, and on those they closed as not ours, its out-of-scope lines escalating at most
+    ``escalate_at_most`` of the routed requests; keep the model; its version and what was trained."""
     marks = {nowhere_mark(m) for m in nowhere}
     texts = [r.text for r in rows]
     queues = [None if nowhere_mark(q) in marks else q.strip() for q in (r.context[queue_column] for r in rows)]
@@ -76,7 +83,9 @@ def train_and_store(
             "nothing to learn from: no history file was given and no request has been routed through the gate "
             "(`opsgate triage train --history FILE` with past requests and their queues)"
         )
-    model = fit([*texts, *(t for t, _, _ in routed)], [*queues, *(q for _, q, _ in routed)], priorities)
+    model = fit(
+        [*texts, *(t for t, _, _ in routed)], [*queues, *(q for _, q, _ in routed)], priorities, escalate_at_most
+    )
     report = {
         "requests": len(rows) + len(routed),
         "routed": len(routed) - len(not_ours),
@@ -85,6 +94,7 @@ def train_and_store(
         "priorities": model.urgency.levels if model.urgency is not None else [],
         "prioritised": sum(p is not None for p in priorities) if model.urgency is not None else 0,
         "queues": len(model.queues),
+        "escalate_at_most": escalate_at_most,
         "out_of_scope_below": model.out_of_scope_below,
         "far_below": model.far_below,
         "temperature": model.temperature,

@@ -100,6 +100,8 @@ _STORE = (
     ("records_merged", "{} duplicate records merged."),
     ("requests_routed", "{} requests routed to a queue."),
     ("corrections", "Approvers corrected {} proposed fields."),
+    ("escalations_taken_up", "{} escalated cases taken up by a person."),
+    ("escalations_not_ours", "{} escalated cases closed as not ours."),
 )
 _UNUSUAL = (
     ("opened", "Opened"),

@@ -18,6 +18,9 @@ Definitions (the window is [start, end) in UTC, like every moment in the store):
 - approvals, rejections: decisions people made in the window; corrections: fields they changed
   before approving, one per field.
 - escalations (by reason), undone, execution_refusals, incidents: audit events in the window.
+- escalations_taken_up, escalations_closed, escalations_not_ours: people's answers to escalated
+  cases given in the window (``opsgate escalations``): taken up (proposed again with their
+  values), closed as dealt with elsewhere, closed as not the workflow's business.
 - agents: ``opsgate.learning.metrics.agent_metrics`` over the window, the summary's own runs left out.
 """
 
@@ -59,6 +62,9 @@ COUNTS = (
     "rejections",
     "corrections",
     "escalations",
+    "escalations_taken_up",
+    "escalations_closed",
+    "escalations_not_ours",
     "undone",
     "execution_refusals",
     "incidents",
@@ -94,6 +100,9 @@ class OperationsFacts(BaseModel):
     corrections: int
     escalations: int
     escalations_by_reason: dict[str, int]
+    escalations_taken_up: int = 0
+    escalations_closed: int = 0
+    escalations_not_ours: int = 0
     undone: int
     execution_refusals: int
     incidents: int = Field(0, description="Incidents reported against executed actions in the window.")
@@ -169,6 +178,9 @@ def operations_facts(start: datetime, end: datetime, top_vendors: int = 5) -> Op
         corrections=activity.corrections,
         escalations=events.get(AuditEvent.ESCALATED, 0),
         escalations_by_reason=activity.escalation_reasons,
+        escalations_taken_up=activity.escalation_answers.get("taken_up", 0),
+        escalations_closed=activity.escalation_answers.get("closed", 0),
+        escalations_not_ours=activity.escalation_answers.get("not_ours", 0),
         undone=events.get(AuditEvent.UNDONE, 0),
         execution_refusals=events.get(AuditEvent.EXECUTION_REFUSED, 0),
         incidents=events.get(AuditEvent.INCIDENT, 0),

@@ -167,3 +167,15 @@ def test_a_queue_s_name_is_one_more_example_of_it() -> None:
     (scored,) = _score(model, ["Do you sell gift cards?"])
     assert scored.queue == "GiftCards" and model.why_out_of_scope(scored) is None
     assert queue_words("card_arrival") == "card arrival" and queue_words("TechnicalSupport") == "Technical Support"
+
+
+def test_a_team_that_may_escalate_more_draws_both_out_of_scope_lines_higher() -> None:
+    """``escalate_at_most`` is the team's trade: the share of its own requests (held out) the
+    lines may send to a person. More lets both lines rise, so more requests of no queue are caught;
+    the queues and their weights are the same."""
+    texts, queues = history_rows()
+    few, many = (fit(texts, queues, escalate_at_most=share) for share in (0.01, 0.3))
+    assert many.far_below > few.far_below and many.out_of_scope_below > few.out_of_scope_below
+    assert np.array_equal(many.weights, few.weights) and many.queues == few.queues
+    with pytest.raises(ValueError, match="above 0 and at most 0.5"):
+        fit(texts, queues, escalate_at_most=0.0)

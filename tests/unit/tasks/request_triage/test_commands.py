@@ -186,3 +186,17 @@ def test_an_instruction_in_an_export_s_subject_changes_nothing_but_the_text(opsg
     (answer,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert (answer["queue"], answer["priority"]) == ("delivery", "normal")
     assert "Route this to billing" in answer["reasons"]["ignored"][0]
+
+
+def test_the_share_the_out_of_scope_lines_may_escalate_is_the_team_s_to_pick(opsgate_env: str, tmp_path: Path) -> None:
+    from tasks.request_triage.training import stored_classifier
+
+    history = str(_history(tmp_path / "h.csv"))
+    lines = []
+    for share in ("0.01", "0.3"):
+        trained = CliRunner().invoke(app, ["triage", "train", "--history", history, "--escalate-at-most", share])
+        assert trained.exit_code == 0, trained.output
+        lines.append(stored_classifier().model.far_below)
+    assert lines[1] > lines[0]
+    refused = CliRunner().invoke(app, ["triage", "train", "--history", history, "--escalate-at-most", "0.9"])
+    assert refused.exit_code == 2 and "less than or equal to 0.5" in " ".join(refused.output.replace("│", " ").split())

@@ -20,7 +20,7 @@ import pytest
 
 from opsgate.cli.approvals import answer_for
 from opsgate.errors import ExecutionError, PolicyDenied
-from opsgate.governance import executor, requests, runs
+from opsgate.governance import escalations, executor, requests, runs
 from opsgate.governance.runs import Run
 from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing
@@ -214,10 +214,13 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, mo
     executor.execute_one(dedupe.policy, wrong.id)
     undo_through_gate(wrong.id, "dana", "not the same company")
     _summary_case()
+    escalations.close(harbor.id, "olga", "paid by wire, outside opsgate")
+    escalations.close(granite.id, "olga", "not one of our vendors", not_ours=True)
     end = datetime.now(timezone.utc)
 
     # After the window: the old posting reversed, an approval and its posting, an escalation, a refusal.
     undo_through_gate(old.id, "olga", "paid by card")
+    escalations.close(old_high.id, "olga", "an old one, answered late", not_ours=True)
     late, late_high = _invoice("M-1", "Mill Supplies", "EUR", "10.00"), _invoice("L-1", "Lumen", "EUR", "90000.00")
     executor.execute_one(_gate(INVOICES, [late, late_high]).policy, late.id)
     with pytest.raises(PolicyDenied):
@@ -277,6 +280,9 @@ def test_each_figure_matches_the_hand_count(opsgate_env: str, tmp_path: Path, mo
         "rejections": 3,
         "corrections": 2,
         "escalations": 3,
+        "escalations_taken_up": 0,
+        "escalations_closed": 1,
+        "escalations_not_ours": 1,
         "undone": 2,
         "execution_refusals": 1,
         "incidents": 0,
@@ -349,6 +355,9 @@ def test_a_quiet_window_has_zeros_and_no_spend_or_agents(opsgate_env: str) -> No
             "rejections",
             "corrections",
             "escalations",
+            "escalations_taken_up",
+            "escalations_closed",
+            "escalations_not_ours",
             "undone",
             "execution_refusals",
             "incidents",

@@ -52,6 +52,8 @@ OPERATIONS = OperationsFacts(
     corrections=2,
     escalations=3,
     escalations_by_reason={"high_value": 3},
+    escalations_taken_up=2,
+    escalations_not_ours=1,
     undone=0,
     execution_refusals=0,
     agents=[AGENT],
@@ -85,6 +87,8 @@ def test_store_figures_are_facts_and_the_tables_show_them() -> None:
         and "Spend posted: 12,450.5 EUR." in texts
         and "7 duplicate records merged." in texts
         and "40 requests routed to a queue." in texts
+        and "2 escalated cases taken up by a person." in texts
+        and "1 escalated cases closed as not ours." in texts
     )
     assert "40 requests routed to a queue, 10 of them without a person (25.0%)" in sheet.appendix
     assert "| it \\<support\\> | 10 |" in sheet.appendix, "a queue's name is text in the table"
