@@ -11,7 +11,9 @@ what they decide is worth keeping:
 - **not ours**: nothing this workflow does fits it (another team's mail, spam). A workflow may learn
   from it: request triage learns such requests as routed nowhere.
 
-One answer per case, whoever gives it: the answers table's primary key refuses a second.
+One answer per case, whoever gives it: the answers table's primary key refuses a second. A case
+taken up whose new case then ended with no one's decision (it expired at the gate, or failed) is
+open again: taking it up answered nothing, and a decision must not be lost.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from opsgate.errors import InputError
 from opsgate.governance.requests import proposal_of
@@ -35,6 +37,7 @@ from opsgate.store.db import transaction
 from opsgate.store.tables import EscalationAnswerRow, ProposalRow
 from opsgate.workflows import by_name, load
 
+UNDECIDED = (Status.EXPIRED, Status.FAILED)  # a taken-up case that ended so was decided by no one
 TAKEN_UP_VERSION = "taken-up"
 """The instruction version of a taken-up case: a person chose its values, so it never counts as the
 agent's own work (metrics and earned autonomy are per version) and needs no release."""
@@ -56,8 +59,14 @@ class OpenEscalation:
 
 
 def open_escalations(workflow: str | None = None, limit: int = 500) -> list[OpenEscalation]:
-    """Escalated cases nobody has answered yet, newest first."""
-    answered = select(EscalationAnswerRow.proposal_id)
+    """Escalated cases nobody has answered yet (or whose taking up came to no decision), newest first."""
+    taken = aliased(ProposalRow)
+    undecided = (
+        select(EscalationAnswerRow.proposal_id)
+        .join(taken, taken.id == EscalationAnswerRow.taken_up_as)
+        .where(taken.status.in_(UNDECIDED))
+    )
+    answered = select(EscalationAnswerRow.proposal_id).where(EscalationAnswerRow.proposal_id.not_in(undecided))
     query = (
         select(ProposalRow)
         .where(ProposalRow.status == Status.ESCALATED, ProposalRow.id.not_in(answered))
@@ -86,18 +95,28 @@ def case_named(prefix: str) -> str:
     return found[0]
 
 
-def _unanswered(session: Session, proposal_id: str, workflow: str | None = None) -> ProposalRow:
-    """The escalated case, or why no answer can be given to it (an ``InputError``)."""
+def _unanswered(
+    session: Session, proposal_id: str, workflow: str | None = None, answering: bool = False
+) -> ProposalRow:
+    """The escalated case, or why no answer can be given to it (an ``InputError``). ``answering``:
+    the caller records an answer now, so an earlier taking up that came to no decision gives way
+    (its audit event stays; the new answer's event follows it)."""
     row = session.get(ProposalRow, proposal_id)
     if row is None or (workflow is not None and row.workflow != workflow):
         raise InputError(f"no escalated case {proposal_id}; `opsgate escalations list` shows the open ones")
     if row.status != Status.ESCALATED:
         raise InputError(f"case {proposal_id} ({row.source}) is {row.status}, not escalated: nothing to answer")
     earlier = session.get(EscalationAnswerRow, proposal_id)
-    if earlier is not None:
+    if earlier is None:
+        return row
+    taken = session.get(ProposalRow, earlier.taken_up_as) if earlier.taken_up_as else None
+    if taken is None or taken.status not in UNDECIDED:
         raise InputError(
             f"case {proposal_id} ({row.source}) was already answered: {earlier.answer} by {earlier.answered_by}"
         )
+    if answering:
+        session.delete(earlier)
+        session.flush()
     return row
 
 
@@ -123,7 +142,7 @@ def close(proposal_id: str, by: str, reason: str, not_ours: bool = False) -> Ans
 
 def _close(proposal_id: str, answer: Answer, by: str, reason: str) -> None:
     with transaction() as session:
-        row = _unanswered(session, proposal_id)
+        row = _unanswered(session, proposal_id, answering=True)
         session.add(
             EscalationAnswerRow(proposal_id=row.id, workflow=row.workflow, answer=answer, answered_by=by, reason=reason)
         )
@@ -197,7 +216,7 @@ def claim(session: Session, workflow: str, run_id: str, proposal: Proposal) -> s
     ever taken up."""
     assert proposal.taken_up is not None
     try:
-        row = _unanswered(session, proposal.taken_up.case, workflow)
+        row = _unanswered(session, proposal.taken_up.case, workflow, answering=True)
     except InputError as exc:
         return str(exc)
     if row.source != proposal.source:

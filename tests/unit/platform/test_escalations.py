@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from opsgate.errors import InputError
-from opsgate.governance import escalations, runs
+from opsgate.governance import escalations, requests, runs
 from opsgate.learning.governing import governing
 from opsgate.models import Escalation, EscalationReason, Proposal, Route, Status, TakeUp
 from opsgate.policy.loader import load_policy
@@ -179,3 +179,21 @@ def test_an_answer_written_or_changed_in_the_database_is_caught_by_audit_verify(
     with transaction() as session:
         result = audit.verify(session)
     assert not result.ok and "is not the one its audit event recorded" in result.problem
+
+
+def test_a_case_taken_up_that_expired_at_the_gate_is_open_again(store: StoreProbe, tmp_path: Path) -> None:
+    """Nobody decided the taken-up case before its deadline: taking it up answered nothing, so the
+    escalation is listed again and can be answered, and the log still verifies."""
+    first, *_ = _escalated(write_inbox(tmp_path / "inbox"))
+    made, route, _ = _taken_up(first.id)
+    assert route is Route.APPROVE and first.id not in {c.proposal_id for c in escalations.open_escalations()}
+    run_id = store.get(ProposalRow, made.id).run_id
+    pending = requests.open_request(WORKFLOW, run_id, "no-flow-run", "k-1", [made], requests.deadline_in(3600))
+    assert requests.expire(pending.id, "the owner") == 1
+    assert first.id in {c.proposal_id for c in escalations.open_escalations()}
+    assert escalations.close(first.id, "bob", "paid by phone") == "closed"
+    assert store.get(EscalationAnswerRow, first.id).answer == "closed"
+    with pytest.raises(InputError, match="already answered: closed by bob"):
+        escalations.take_up(first.id, {}, "olga", load_policy(WORKFLOW))
+    with transaction() as session:
+        assert audit.verify(session).ok

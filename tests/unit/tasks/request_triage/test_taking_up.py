@@ -70,6 +70,9 @@ def test_a_request_that_fit_no_queue_is_routed_where_the_person_said_and_stays_a
             in rights.problems(session, rules, row, "alice", row.payload)[0]
         )
         assert rights.problems(session, rules, row, "lena", row.payload) == []
+        elsewhere = {**row.payload, "queue": "nowhere"}
+        (refused,) = rights.problems(session, rules, row, "lena", elsewhere)
+        assert "'nowhere' is not among the policy's" in refused, "an approver's edit is held to the policy too"
 
 
 def test_a_guess_taken_up_keeps_what_was_proposed_but_for_the_person_s_values(opsgate_env: str) -> None:
