@@ -17,7 +17,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from opsgate import ConfigurationError, InputError, exits_cleanly, terminal_text
-from tasks.request_triage.nowhere import ESCALATE_AT_MOST, NOWHERE
+from tasks.request_triage.nowhere import NOWHERE
 
 stderr = Console(stderr=True, soft_wrap=True)
 
@@ -127,15 +127,15 @@ def train(
         ),
     ] = None,
     escalate_at_most: Annotated[
-        float,
+        float | None,
         typer.Option(
             min=0.001,
             max=0.5,
-            help="The share of the team's own requests the out-of-scope lines may send to a person: more catches "
-            "more requests of no queue, less routes more (banking77: 0.04 catches 29 % of ten unseen queues' "
-            "requests at accuracy 0.922; 0.005, 9 % at 0.941).",
+            help="The share of the team's own requests the out-of-scope lines may send to a person: more catches more "
+            "requests of no queue, less routes more. Unset: 0.005, or two of the history's requests where that is "
+            "more (banking77: 0.005 catches 9 % of ten unseen queues' requests at accuracy 0.941; 0.04, 29 % at 0.922).",
         ),
-    ] = ESCALATE_AT_MOST,
+    ] = None,
 ) -> None:
     """Learn the queues from the team's routed history and from every request routed through the
     gate (corrections included); the model goes to the store as a new version."""

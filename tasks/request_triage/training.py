@@ -21,7 +21,7 @@ from typing import Any
 from opsgate import ConfigurationError, cases_not_ours, latest_trained, routed_tickets, save_trained
 from tasks.request_triage.classifier import KIND, QueueModel, train
 from tasks.request_triage.models import InboundRequest
-from tasks.request_triage.nowhere import ESCALATE_AT_MOST, NOWHERE, nowhere_mark
+from tasks.request_triage.nowhere import NOWHERE, escalation_share, nowhere_mark
 from tasks.request_triage.sentences import encoder
 from tasks.request_triage.triaging import Classifier
 from tasks.request_triage.urgency import level_of
@@ -33,10 +33,12 @@ def fit(
     texts: Sequence[str],
     queues: Sequence[str | None],
     priorities: Sequence[str | None] = (),
-    escalate_at_most: float = ESCALATE_AT_MOST,
+    escalate_at_most: float | None = None,
 ) -> QueueModel:
     """The classifier learnt from these requests and the queues people chose (None: routed
-    nowhere), and the priorities they gave where known, with the installed sentence encoder.
+    nowhere), and the priorities they gave where known, with the installed sentence encoder; its
+    out-of-scope lines escalating at most ``escalate_at_most`` of the routed requests (unset: the
+    default share for a history this size, ``nowhere.escalation_share``).
 
     Each queue's name, read as words, is one more example of it: what a team calls a queue says
     what it holds, and that counts most where a queue has few examples (banking77, five per
@@ -44,8 +46,9 @@ def fit(
     names = sorted({q for q in queues if q is not None})
     given = [*priorities, *[None] * (len(texts) + len(names) - len(priorities))] if priorities else []
     texts, queues = [*texts, *map(queue_words, names)], [*queues, *names]
+    share = escalation_share(sum(q is not None for q in queues), escalate_at_most)
     sentences = encoder()
-    return train(texts, queues, sentences.encode(texts), sentences.version, given, escalate_at_most)
+    return train(texts, queues, sentences.encode(texts), sentences.version, share, given)
 
 
 def queue_words(name: str) -> str:
@@ -60,13 +63,14 @@ def train_and_store(
     origin: str,
     nowhere: Collection[str] = NOWHERE,
     priority_column: str = "priority",
-    escalate_at_most: float = ESCALATE_AT_MOST,
+    escalate_at_most: float | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Fit on ``rows`` (their text, the queue in ``queue_column``, where a value among ``nowhere``
     marks a request routed nowhere, and the priority in ``priority_column`` where the history
     keeps one), on the requests people routed through the gate, with the priority each ticket
     has now, and on those they closed as not ours, its out-of-scope lines escalating at most
-    ``escalate_at_most`` of the routed requests; keep the model; its version and what was trained."""
+    ``escalate_at_most`` of the routed requests (unset: the default for the history's size); keep
+    the model; its version and what was trained."""
     marks = {nowhere_mark(m) for m in nowhere}
     texts = [r.text for r in rows]
     queues = [None if nowhere_mark(q) in marks else q.strip() for q in (r.context[queue_column] for r in rows)]
@@ -94,7 +98,7 @@ def train_and_store(
         "priorities": model.urgency.levels if model.urgency is not None else [],
         "prioritised": sum(p is not None for p in priorities) if model.urgency is not None else 0,
         "queues": len(model.queues),
-        "escalate_at_most": escalate_at_most,
+        "escalate_at_most": escalation_share(sum(model.examples.values()), escalate_at_most),
         "out_of_scope_below": model.out_of_scope_below,
         "far_below": model.far_below,
         "temperature": model.temperature,

@@ -10,6 +10,7 @@ import pytest
 
 from tasks.request_triage import classifier
 from tasks.request_triage.classifier import VOTE_WEIGHTS, QueueModel, Scored, _neighbours
+from tasks.request_triage.nowhere import escalation_share
 from tasks.request_triage.sentences import encoder
 from tasks.request_triage.training import fit, queue_words
 from tests.unit.tasks.request_triage.helpdesk import HISTORY, ROUTED_NOWHERE, history_rows
@@ -179,3 +180,14 @@ def test_a_team_that_may_escalate_more_draws_both_out_of_scope_lines_higher() ->
     assert np.array_equal(many.weights, few.weights) and many.queues == few.queues
     with pytest.raises(ValueError, match="above 0 and at most 0.5"):
         fit(texts, queues, escalate_at_most=0.0)
+
+
+def test_a_small_history_still_gets_out_of_scope_lines_by_default() -> None:
+    """0.5 % of forty requests is no request at all: unless the team says otherwise, the lines may
+    escalate two of a small history's requests, and 0.5 % of a large one."""
+    assert escalation_share(10_000) == 0.005 and escalation_share(400) == 0.005
+    assert escalation_share(40) == 2 / 40 and escalation_share(3) == 0.5
+    assert escalation_share(40, given=0.01) == 0.01
+    texts, queues = history_rows()
+    default, loose = fit(texts, queues), fit(texts, queues, escalate_at_most=2 / (len(texts) + len(set(queues))))
+    assert (default.out_of_scope_below, default.far_below) == (loose.out_of_scope_below, loose.far_below)
