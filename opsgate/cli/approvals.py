@@ -90,11 +90,11 @@ def answer_for(
     )
 
 
-def authenticate(request: PendingRequest, approver: str) -> Authentication:
-    """How this approver is authenticated for this request: by the account's password when they have
-    one or the policy requires it (a wrong password raises ``ApprovalRejected`` before anything is
-    recorded), else ``typed``."""
-    if not identity.has_account(approver) and not review.verified_required(request):
+def authenticate(approver: str, verified_required: bool) -> Authentication:
+    """How this person is authenticated for what they answer: by the account's password when they
+    have one or the policy requires it (a wrong password raises ``ApprovalRejected`` before anything
+    is recorded), else ``typed``."""
+    if not identity.has_account(approver) and not verified_required:
         return "typed"
     password = os.environ.get(identity.PASSWORD_ENV)
     if password is None:
@@ -254,7 +254,7 @@ def approve(
         if not sep or not field:
             raise ConfigurationError(f"--edit takes PROPOSAL:FIELD=VALUE, got {value!r}")
         edits.setdefault(_resolve(pages, key), {})[field] = new
-    authenticated_by = authenticate(pages[0], approver)
+    authenticated_by = authenticate(approver, review.verified_required(pages[0]))
     answers = [(page, answer_for(page, approver, rejections, edits, authenticated_by)) for page in pages]
     proposals = sum(len(page.proposals) for page in pages)
     what = f"approved {proposals - len(rejections)}, rejected {len(rejections)}" + (
@@ -294,7 +294,7 @@ def reject_all(
 ) -> None:
     """Reject every proposal of the run, on every pending page; nothing is written."""
     pages = run_pages(run_id)
-    authenticated_by = authenticate(pages[0], approver)
+    authenticated_by = authenticate(approver, review.verified_required(pages[0]))
     answers = [
         (page, answer_for(page, approver, {p.id: reason for p in page.proposals}, None, authenticated_by))
         for page in pages

@@ -94,6 +94,12 @@ def close(
         ),
     ] = False,
 ) -> None:
-    """Close an escalated case with nothing written: dealt with elsewhere, or not ours."""
-    answer = escalations.close(escalations.case_named(proposal_id), by, reason, not_ours)
+    """Close an escalated case with nothing written: dealt with elsewhere, or not ours. Only someone
+    the policy lets decide the case may; with a local account (or where the policy requires a
+    verified person) you are asked for its password, as when approving."""
+    from opsgate.cli.approvals import authenticate
+
+    case = escalations.case_named(proposal_id)
+    proven = authenticate(by.strip(), escalations.verified_required(escalations.escalated_case(case).workflow))
+    answer = escalations.close(case, by, reason, not_ours, authenticated_by=proven)
     Console().print(terminal_text(f"case {proposal_id} closed ({answer}) by {by.strip()}"))

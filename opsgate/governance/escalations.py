@@ -11,9 +11,16 @@ what they decide is worth keeping:
 - **not ours**: nothing this workflow does fits it (another team's mail, spam). A workflow may learn
   from it: request triage learns such requests as routed nowhere.
 
-One answer per case, whoever gives it: the answers table's primary key refuses a second. A case
-taken up whose new case then ended with no one's decision (it expired at the gate, or failed) is
-open again: taking it up answered nothing, and a decision must not be lost.
+One answer per case, whoever gives it: the answers table's primary key refuses a second, and every
+answer queues on the audit head before it reads the case, so two at once never deadlock. A case
+taken up whose new case then did nothing (it expired at the gate, failed, or its approver rejected
+the person's values) is open again: taking it up answered nothing, and a decision must not be lost.
+
+Closing is a decision about the case with nothing for an approver to look at after it, so it is
+held to what approving it would be: the person must be one the policy file lets decide the case's
+type, and proven (a password, a verified sign-in) where the policy says ``identity: verified``.
+Otherwise anyone could make a case disappear from the list, or teach a workflow that its own
+work is not its business.
 """
 
 from __future__ import annotations
@@ -24,12 +31,14 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from opsgate.errors import InputError
+from opsgate.governance.answers import Authentication
 from opsgate.governance.requests import proposal_of
+from opsgate.governance.rights import deciders
 from opsgate.models import Proposal, Status, TakeUp
+from opsgate.policy.loader import load_policy
 from opsgate.policy.runtime import Policy
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
@@ -37,7 +46,7 @@ from opsgate.store.db import transaction
 from opsgate.store.tables import EscalationAnswerRow, ProposalRow
 from opsgate.workflows import by_name, load
 
-UNDECIDED = (Status.EXPIRED, Status.FAILED)  # a taken-up case that ended so was decided by no one
+NOT_DONE = (Status.EXPIRED, Status.FAILED, Status.REJECTED)  # a taken-up case that ended so did nothing
 TAKEN_UP_VERSION = "taken-up"
 """The instruction version of a taken-up case: a person chose its values, so it never counts as the
 agent's own work (metrics and earned autonomy are per version) and needs no release."""
@@ -59,12 +68,12 @@ class OpenEscalation:
 
 
 def open_escalations(workflow: str | None = None, limit: int = 500) -> list[OpenEscalation]:
-    """Escalated cases nobody has answered yet (or whose taking up came to no decision), newest first."""
+    """Escalated cases nobody has answered yet (or whose taking up did nothing), newest first."""
     taken = aliased(ProposalRow)
     undecided = (
         select(EscalationAnswerRow.proposal_id)
         .join(taken, taken.id == EscalationAnswerRow.taken_up_as)
-        .where(taken.status.in_(UNDECIDED))
+        .where(taken.status.in_(NOT_DONE))
     )
     answered = select(EscalationAnswerRow.proposal_id).where(EscalationAnswerRow.proposal_id.not_in(undecided))
     query = (
@@ -99,7 +108,7 @@ def _unanswered(
     session: Session, proposal_id: str, workflow: str | None = None, answering: bool = False
 ) -> ProposalRow:
     """The escalated case, or why no answer can be given to it (an ``InputError``). ``answering``:
-    the caller records an answer now, so an earlier taking up that came to no decision gives way
+    the caller records an answer now, so an earlier taking up that did nothing gives way
     (its audit event stays; the new answer's event follows it)."""
     row = session.get(ProposalRow, proposal_id)
     if row is None or (workflow is not None and row.workflow != workflow):
@@ -110,7 +119,7 @@ def _unanswered(
     if earlier is None:
         return row
     taken = session.get(ProposalRow, earlier.taken_up_as) if earlier.taken_up_as else None
-    if taken is None or taken.status not in UNDECIDED:
+    if taken is None or taken.status not in NOT_DONE:
         raise InputError(
             f"case {proposal_id} ({row.source}) was already answered: {earlier.answer} by {earlier.answered_by}"
         )
@@ -126,23 +135,48 @@ def _named(by: str) -> str:
     return by.strip()
 
 
-def close(proposal_id: str, by: str, reason: str, not_ours: bool = False) -> Answer:
+def close(
+    proposal_id: str, by: str, reason: str, not_ours: bool = False, authenticated_by: Authentication = "typed"
+) -> Answer:
     """Close an escalated case: dealt with elsewhere, or (``not_ours``) nothing of the workflow's
-    fits it. Nothing is written but the answer and its audit event."""
+    fits it. Nothing is written but the answer and its audit event. ``authenticated_by``: how the
+    channel it came through proved ``by`` (the CLI's password prompt, the review screen's sign-in)."""
     by = _named(by)
     if not reason.strip():
         raise InputError("closing an escalated case needs a reason (--reason)")
     answer = Answer.NOT_OURS if not_ours else Answer.CLOSED
-    try:
-        _close(proposal_id, answer, by, reason)
-    except IntegrityError:  # another answer to the case committed between our check and our write
-        raise InputError(f"case {proposal_id} was answered by someone else at the same moment") from None
+    _close(proposal_id, answer, by, reason, authenticated_by)
     return answer
 
 
-def _close(proposal_id: str, answer: Answer, by: str, reason: str) -> None:
+def verified_required(workflow: str) -> bool:
+    """Whether closing this workflow's cases needs a proven person (``identity: verified``)."""
+    return load_policy(workflow).approvals.identity == "verified"
+
+
+def _may_close(row: ProposalRow, by: str, authenticated_by: Authentication) -> None:
+    """Refuse a person the policy file, as it is now, would not let decide the case."""
+    policy = load_policy(row.workflow)
+    if not policy.may_decide(by, row.case_type):
+        raise InputError(
+            f"{by} may not close {row.case_type} cases such as {row.source} "
+            f"(the policy lets {deciders(policy, row.case_type)} decide them)"
+        )
+    if authenticated_by == "typed" and policy.approvals.identity == "verified":
+        raise InputError(
+            f"{row.workflow}'s policy requires a verified person, and {by}'s name was only typed: "
+            "close it with the account's password (`opsgate escalations close` asks for it)"
+        )
+
+
+def _close(proposal_id: str, answer: Answer, by: str, reason: str, authenticated_by: Authentication) -> None:
     with transaction() as session:
+        # Answers queue on the audit head before reading the case, as a take-up's claim does
+        # (``runs.check_policy``): one that set aside an undecided take-up first could otherwise
+        # hold that row while waiting for the head, and the claim holding the head wait for the row.
+        audit.hold_head(session)
         row = _unanswered(session, proposal_id, answering=True)
+        _may_close(row, by, authenticated_by)
         session.add(
             EscalationAnswerRow(proposal_id=row.id, workflow=row.workflow, answer=answer, answered_by=by, reason=reason)
         )
@@ -153,8 +187,9 @@ def _close(proposal_id: str, answer: Answer, by: str, reason: str) -> None:
             workflow=row.workflow,
             run_id=row.run_id,
             proposal_id=row.id,
-            data={"source": row.source, "answer": answer, "reason": reason},
+            data={"source": row.source, "answer": answer, "reason": reason, "authenticated_by": authenticated_by},
         )
+        audit.write_held(session)
 
 
 def escalated_case(proposal_id: str) -> Proposal:

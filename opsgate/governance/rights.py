@@ -78,6 +78,16 @@ class Rules:
         return "verified" in (self.run.approvals.identity, self.file.approvals.identity)
 
 
+def deciders(policy: Policy, case_type: str) -> str:
+    """The policy's groups that may decide ``case_type``, as a refusal names them."""
+    groups = [
+        name
+        for name, group in policy.approvals.groups.items()
+        if ANY_CASE in group.case_types or case_type in group.case_types
+    ]
+    return ", ".join(groups) or "no group"
+
+
 def row_case_types(policy: Policy, row: ProposalRow, payload: dict[str, Any] | None) -> list[str]:
     return case_types(policy, row.case_type, row.tool, payload, row.confidence or {}, row.context or {})
 
@@ -127,16 +137,11 @@ def problems(
     types = row_case_types(policy, row, payload)
     for case_type in types:
         if not policy.may_decide(approver, case_type, groups):
-            groups = [
-                name
-                for name, group in policy.approvals.groups.items()
-                if ANY_CASE in group.case_types or case_type in group.case_types
-            ]
             moved = (
                 f" (as approved: {row.source} was proposed as {row.case_type})" if case_type != row.case_type else ""
             )
             return [
-                f"{approver} may not decide on {case_type} cases such as {row.source}{moved} (the policy lets {', '.join(groups) or 'no group'} decide)"
+                f"{approver} may not decide on {case_type} cases such as {row.source}{moved} (the policy lets {deciders(policy, case_type)} decide)"
             ]
         if not rules.file.may_decide(approver, case_type, groups):
             return [

@@ -107,6 +107,28 @@ def _screenshot_whole_dialog(page: Page, dialog: Locator) -> None:
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
 
+def _submit(page: Page, dialog: Locator) -> None:
+    """Press Submit and wait for the dialog to close: that is how the UI says the server took the
+    answer (it keeps a refused form open). If it stays open, fail with what the page said (its
+    toasts and message, the resume call and its reply, the console), so a refusal can be told from
+    a lost click or a slow server."""
+    from playwright.sync_api import Response
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    console: list[str] = []
+    resumes: list[Response] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.on("response", lambda response: resumes.append(response) if "/resume" in response.url else None)
+    dialog.get_by_role("button", name="Submit").click()
+    try:
+        dialog.wait_for(state="hidden", timeout=60_000)
+    except PlaywrightTimeout:
+        shown = page.locator("[class*='toast'], .p-message, [class*='error']").all_inner_texts()
+        replies = [f"{r.request.method} {r.url} -> {r.status} {r.text()[:500]}" for r in resumes]
+        page.screenshot(path=str(SCREENSHOT.with_name("approval-form-still-open.png")), full_page=True)
+        pytest.fail(f"the dialog stayed open after Submit; shown: {shown}; resume calls: {replies}; console: {console}")
+
+
 def _events(event: str) -> list[AuditRow]:
     with transaction() as session:
         return list(session.execute(select(AuditRow).where(AuditRow.event == event).order_by(AuditRow.seq)).scalars())
@@ -153,8 +175,7 @@ def test_an_approver_decides_per_proposal_in_the_prefect_ui(ui_server: str, chro
             _decide(page, reject, "reject")
             _text_input(reject, "Reason").fill(REASON)
             _screenshot_whole_dialog(page, dialog)
-            dialog.get_by_role("button", name="Submit").click()
-            dialog.wait_for(state="hidden", timeout=60_000)  # the UI took the answer (it keeps a refused form open)
+            _submit(page, dialog)
             summary = run.finish(timeout=120)
         finally:
             browser.close()

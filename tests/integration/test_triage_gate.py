@@ -339,7 +339,7 @@ def test_escalated_requests_are_taken_up_into_a_queue_or_closed_as_not_ours_and_
 
     (before,) = stored_classifier().score(["Could you share a recipe for a chocolate cake?"])
     assert before.nowhere == 0, "the history marked nothing as routed nowhere"
-    escalations.close(found["1-recipe.eml"].proposal_id, "bob", "a recipe question: not ours", not_ours=True)
+    escalations.close(found["1-recipe.eml"].proposal_id, "olga", "a recipe question: not ours", not_ours=True)
     assert escalations.open_escalations(WORKFLOW) == []
     version, report = _train()
     assert (report["routed"], report["not_ours"]) == (1, 1)

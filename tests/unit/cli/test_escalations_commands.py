@@ -54,15 +54,19 @@ def test_escalations_are_listed_as_text_and_a_refused_take_up_starts_no_run(opsg
         assert refused.exit_code == 2 and problem in refused.output, refused.output
     assert _runs() == before and escalations.open_escalations(WORKFLOW)[0].proposal_id == case
 
+    # A dispatcher decides requests, not what fits no queue: the policy lets the desk leads close that.
+    dispatcher = runner.invoke(app, ["escalations", "close", case, "--as", "bob", "--reason", "spam", "--not-ours"])
+    assert dispatcher.exit_code == 2 and "bob may not close out_of_scope cases" in dispatcher.output
+    assert "desk-leads" in dispatcher.output and escalations.not_ours(WORKFLOW) == []
     closed = runner.invoke(
-        app, ["escalations", "close", case, "--as", "bob", "--reason", "a lunch invite", "--not-ours"]
+        app, ["escalations", "close", case, "--as", "olga", "--reason", "a lunch invite", "--not-ours"]
     )
-    assert closed.exit_code == 0 and "closed (not_ours) by bob" in closed.stdout
+    assert closed.exit_code == 0 and "closed (not_ours) by olga" in closed.stdout
     assert escalations.not_ours(WORKFLOW) == [
         {"request": "<m@x>", "subject": "Lunch", "sender": "ann@small.example", "text": "Lunch on Friday?"}
     ]
-    again = runner.invoke(app, ["escalations", "close", case, "--as", "carol", "--reason", "spam"])
-    assert again.exit_code == 2 and "already answered: not_ours by bob" in again.output
+    again = runner.invoke(app, ["escalations", "close", case, "--as", "lena", "--reason", "spam"])
+    assert again.exit_code == 2 and "already answered: not_ours by olga" in again.output
     unknown = runner.invoke(app, ["escalations", "close", "zz", "--as", "carol", "--reason", "spam"])
     assert unknown.exit_code == 2 and "no escalated case starts with 'zz'" in unknown.output
     assert "no open escalations" in runner.invoke(app, ["escalations", "list"]).stdout

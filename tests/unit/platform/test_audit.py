@@ -7,10 +7,12 @@ import csv
 import io
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from opsgate.cli.approvals import answer_for
@@ -23,7 +25,7 @@ from opsgate.settings import get_settings
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
-from opsgate.store.tables import AuditHeadRow, AuditRow, ExecutionRow
+from opsgate.store.tables import AuditHeadRow, AuditRow, ExecutionRow, UserRow
 from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
 from tests.support.policies import use_policy_variant
 from tests.support.receiver import Receiver
@@ -124,6 +126,49 @@ def test_a_rewritten_hash_is_still_caught_by_the_next_row(five_events: list[int]
     result = verify()
     assert not result.ok
     assert result.first_bad_seq == 3
+
+
+def test_a_writer_queues_on_the_head_before_its_pending_rows_go_out(store: StoreProbe) -> None:
+    """A transaction that holds the head and later writes a row, and another that adds the same row
+    and then appends: the second waits for the head before writing anything, so it meets the first
+    one's committed row as a plain conflict. Written first, its row would wait on the first
+    transaction while the first waits on it: a deadlock the database settles by failing one."""
+    with transaction() as session:  # the head exists: two first-ever writers would meet on making it
+        audit.append(session, AuditEvent.TRIGGERED, workflow="wf", actor="before")
+    held, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def holder() -> None:
+        with transaction() as session:
+            audit.hold_head(session)
+            held.set()
+            assert release.wait(30)
+            session.add(UserRow(key="ana", name="Ana", password_hash="x"))
+            audit.append(session, AuditEvent.TRIGGERED, workflow="wf", actor="holder")
+            audit.write_held(session)
+        outcome["holder"] = "committed"
+
+    def second() -> None:
+        try:
+            with transaction() as session:
+                session.add(UserRow(key="ana", name="Ana", password_hash="y"))
+                audit.append(session, AuditEvent.TRIGGERED, workflow="wf", actor="second")
+            outcome["second"] = "committed"
+        except Exception as exc:  # noqa: BLE001 - how the second one fails is the point
+            outcome["second"] = exc
+
+    first_writer = threading.Thread(target=holder)
+    first_writer.start()
+    assert held.wait(30)
+    second_writer = threading.Thread(target=second)
+    second_writer.start()
+    second_writer.join(0.5)  # long enough to reach the store and wait on the first transaction
+    release.set()
+    first_writer.join(30)
+    second_writer.join(30)
+    assert outcome["holder"] == "committed", outcome
+    assert isinstance(outcome["second"], IntegrityError) and "users" in str(outcome["second"]), outcome
+    assert [e.actor for e in store.events("triggered")] == ["before", "holder"] and verify().ok
 
 
 def parse_jsonl(out: str) -> list[dict]:

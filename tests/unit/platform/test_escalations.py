@@ -5,12 +5,15 @@ proposal says makes it a taken-up case unless the case was escalated, open and t
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
+from opsgate.cli.approvals import answer_for
 from opsgate.errors import InputError
 from opsgate.governance import escalations, requests, runs
+from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing
 from opsgate.models import Escalation, EscalationReason, Proposal, Route, Status, TakeUp
 from opsgate.policy.loader import load_policy
@@ -195,5 +198,104 @@ def test_a_case_taken_up_that_expired_at_the_gate_is_open_again(store: StoreProb
     assert store.get(EscalationAnswerRow, first.id).answer == "closed"
     with pytest.raises(InputError, match="already answered: closed by bob"):
         escalations.take_up(first.id, {}, "olga", load_policy(WORKFLOW))
+    with transaction() as session:
+        assert audit.verify(session).ok
+
+
+def test_a_case_taken_up_whose_values_the_approver_rejected_is_open_again(store: StoreProbe, tmp_path: Path) -> None:
+    """The approver refused the person's values: nothing was done, so the case is not answered."""
+    first, *_ = _escalated(write_inbox(tmp_path / "inbox"))
+    made, route, _ = _taken_up(first.id, due_date="2026-12-31")
+    run_id = store.get(ProposalRow, made.id).run_id
+    pending = requests.open_request(WORKFLOW, run_id, "no-flow-run", "k-1", [made], requests.deadline_in(3600))
+    decide(pending.id, answer_for(pending, "alice", rejections={made.id: "wrong due date"}))
+    assert store.get(ProposalRow, made.id).status == Status.REJECTED
+    assert first.id in {c.proposal_id for c in escalations.open_escalations()}
+    made_again, route, error = _taken_up(first.id, by="lena", due_date="2027-01-15")
+    assert error is None and route is Route.APPROVE
+    assert store.get(EscalationAnswerRow, first.id).taken_up_as == made_again.id
+    with transaction() as session:
+        assert audit.verify(session).ok
+
+
+def test_only_someone_the_policy_lets_decide_a_case_may_close_it(
+    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing leaves nothing for an approver to look at: a name outside the case type's approver
+    groups cannot make a case disappear, and where the policy wants proven people a typed name
+    cannot either."""
+    first, second, _ = _escalated(write_inbox(tmp_path / "inbox"))
+    with pytest.raises(InputError, match="mallory may not close invoice cases .* lets ap-clerks, ap-leads decide"):
+        escalations.close(first.id, "mallory", "spam", not_ours=True)
+    assert store.count(EscalationAnswerRow) == 0 and store.events("closed") == []
+
+    use_policy_variant(
+        tmp_path / "policies", monkeypatch, lambda policy: policy["approvals"].update(identity="verified")
+    )
+    assert escalations.verified_required(WORKFLOW)
+    with pytest.raises(InputError, match="requires a verified person, and bob's name was only typed"):
+        escalations.close(first.id, "bob", "paid by phone")
+    assert store.count(EscalationAnswerRow) == 0
+    assert escalations.close(second.id, "bob", "paid by phone", authenticated_by="password") == "closed"
+    (event,) = store.events("closed", second.id)
+    assert event.actor == "bob" and event.data["authenticated_by"] == "password"
+
+
+@pytest.mark.parametrize("second", ["close", "take up"])
+def test_two_people_answering_one_case_at_the_same_moment_give_one_answer(
+    store: StoreProbe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, second: str
+) -> None:
+    """The second answer arrives while the first one's transaction is still open (held there just
+    after its claim): it waits for it, then is refused with a reason, never written beside it, and
+    the first commits whole."""
+    first, *_ = _escalated(write_inbox(tmp_path / "inbox"))
+    claimed, release = threading.Event(), threading.Event()
+    claim = escalations.claim
+
+    def claim_then_hold(*args: object, **kwargs: object) -> str | None:
+        reason = claim(*args, **kwargs)  # type: ignore[arg-type]
+        if threading.current_thread().name == "olga":
+            claimed.set()
+            assert release.wait(30), "the test lets the first answer commit"
+        return reason
+
+    monkeypatch.setattr(escalations, "claim", claim_then_hold)
+    outcome: dict[str, object] = {}
+
+    def olga() -> None:
+        outcome["olga"] = _taken_up(first.id, by="olga", due_date="2026-12-31")
+
+    def bob() -> None:
+        try:
+            if second == "close":
+                escalations.close(first.id, "bob", "paid by phone")
+                outcome["bob"] = "closed"
+            else:
+                run = runs.start_run(governing(WORKFLOW), "test")
+                made = escalations.take_up(first.id, {"due_date": "2027-01-31"}, "bob", run.policy)
+                (verdict,) = runs.check_policy(run, [made])
+                outcome["bob"] = (verdict.route, made.error)
+        except Exception as exc:  # noqa: BLE001 - what the second person is told is the point
+            outcome["bob"] = exc
+
+    first_answer = threading.Thread(target=olga, name="olga")
+    first_answer.start()
+    assert claimed.wait(30), "the first answer reached its claim"
+    second_answer = threading.Thread(target=bob, name="bob")
+    second_answer.start()
+    second_answer.join(0.5)  # long enough to reach the store and wait on the first transaction
+    release.set()
+    first_answer.join(30)
+    second_answer.join(30)
+
+    made, route, error = outcome["olga"]  # type: ignore[misc]
+    assert error is None and route is Route.APPROVE, "the first answer commits whole"
+    told = outcome["bob"]  # refused before its run starts, or its new case fails at the claim
+    refusal = str(told) if isinstance(told, InputError) else told[1] if told[0] is Route.FAIL else None  # type: ignore[index]
+    assert refusal and "already answered: taken_up by olga" in refusal, told
+    answer = store.get(EscalationAnswerRow, first.id)
+    assert (answer.answer, answer.answered_by, answer.taken_up_as) == ("taken_up", "olga", made.id)
+    assert store.count(EscalationAnswerRow) == 1 and len(store.events("taken_up", first.id)) == 1
+    assert store.events("closed", first.id) == []
     with transaction() as session:
         assert audit.verify(session).ok
