@@ -25,6 +25,7 @@ work is not its business.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -65,6 +66,7 @@ class OpenEscalation:
     source: str
     detail: str
     escalated_at: datetime
+    case_type: str
 
 
 def open_escalations(workflow: str | None = None, limit: int = 500) -> list[OpenEscalation]:
@@ -86,9 +88,20 @@ def open_escalations(workflow: str | None = None, limit: int = 500) -> list[Open
         query = query.where(ProposalRow.workflow == workflow)
     with transaction() as session:
         return [
-            OpenEscalation(r.id, r.workflow, r.source, r.detail or "", r.created_at)
+            OpenEscalation(r.id, r.workflow, r.source, r.detail or "", r.created_at, r.case_type)
             for r in session.execute(query).scalars()
         ]
+
+
+def closable_by(person: str, groups: Sequence[str] = ()) -> list[OpenEscalation]:
+    """The open escalations ``person`` may close: those whose case type the workflow's policy file
+    lets them decide (``groups``: what a verified sign-in vouched for)."""
+    policies: dict[str, Policy] = {}
+    return [
+        case
+        for case in open_escalations()
+        if policies.setdefault(case.workflow, load_policy(case.workflow)).may_decide(person, case.case_type, groups)
+    ]
 
 
 def case_named(prefix: str) -> str:
@@ -136,16 +149,22 @@ def _named(by: str) -> str:
 
 
 def close(
-    proposal_id: str, by: str, reason: str, not_ours: bool = False, authenticated_by: Authentication = "typed"
+    proposal_id: str,
+    by: str,
+    reason: str,
+    not_ours: bool = False,
+    authenticated_by: Authentication = "typed",
+    groups: Sequence[str] = (),
 ) -> Answer:
     """Close an escalated case: dealt with elsewhere, or (``not_ours``) nothing of the workflow's
     fits it. Nothing is written but the answer and its audit event. ``authenticated_by``: how the
-    channel it came through proved ``by`` (the CLI's password prompt, the review screen's sign-in)."""
+    channel it came through proved ``by`` (the CLI's password prompt, the review screen's sign-in),
+    and ``groups`` the identity provider's groups that sign-in vouched for."""
     by = _named(by)
     if not reason.strip():
         raise InputError("closing an escalated case needs a reason (--reason)")
     answer = Answer.NOT_OURS if not_ours else Answer.CLOSED
-    _close(proposal_id, answer, by, reason, authenticated_by)
+    _close(proposal_id, answer, by, reason, authenticated_by, groups)
     return answer
 
 
@@ -154,10 +173,10 @@ def verified_required(workflow: str) -> bool:
     return load_policy(workflow).approvals.identity == "verified"
 
 
-def _may_close(row: ProposalRow, by: str, authenticated_by: Authentication) -> None:
+def _may_close(row: ProposalRow, by: str, authenticated_by: Authentication, groups: Sequence[str]) -> None:
     """Refuse a person the policy file, as it is now, would not let decide the case."""
     policy = load_policy(row.workflow)
-    if not policy.may_decide(by, row.case_type):
+    if not policy.may_decide(by, row.case_type, groups):
         raise InputError(
             f"{by} may not close {row.case_type} cases such as {row.source} "
             f"(the policy lets {deciders(policy, row.case_type)} decide them)"
@@ -169,14 +188,16 @@ def _may_close(row: ProposalRow, by: str, authenticated_by: Authentication) -> N
         )
 
 
-def _close(proposal_id: str, answer: Answer, by: str, reason: str, authenticated_by: Authentication) -> None:
+def _close(
+    proposal_id: str, answer: Answer, by: str, reason: str, authenticated_by: Authentication, groups: Sequence[str]
+) -> None:
     with transaction() as session:
         # Answers queue on the audit head before reading the case, as a take-up's claim does
         # (``runs.check_policy``): one that set aside an undecided take-up first could otherwise
         # hold that row while waiting for the head, and the claim holding the head wait for the row.
         audit.hold_head(session)
         row = _unanswered(session, proposal_id, answering=True)
-        _may_close(row, by, authenticated_by)
+        _may_close(row, by, authenticated_by, groups)
         session.add(
             EscalationAnswerRow(proposal_id=row.id, workflow=row.workflow, answer=answer, answered_by=by, reason=reason)
         )

@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from opsgate.integrity import key
 from opsgate.settings import Settings, get_settings
-from opsgate.web import oidc, pages, proxy, signin
+from opsgate.web import escalated, oidc, pages, proxy, signin
 from opsgate.web.headers import SecurityHeaders
 from opsgate.web.pages import SignInRequired
 from opsgate.web.previews import Previewer
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if app.state.oidc is not None:
         app.include_router(oidc.router)
     app.include_router(pages.router)
+    app.include_router(escalated.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(SignInRequired)

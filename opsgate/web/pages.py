@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from opsgate.errors import ApprovalRejected, ExecutionError
 from opsgate.governance import requests
 from opsgate.governance.answers import ApprovalAnswer, Review
+from opsgate.governance.escalations import closable_by
 from opsgate.governance.requests import PendingRequest
 from opsgate.governance.waiting import Waiting, sure_pages, waiting_for, waits_on
 from opsgate.models import Proposal
@@ -143,7 +144,8 @@ def _by_run(waiting: list[Waiting]) -> list[RunPages]:
 def queue(request: Request, who: Visitor = Depends(signed_in)) -> Response:
     flash = request.session.pop("flash", "")
     waiting = waiting_for(who.name, who.groups)
-    context = {"waiting": waiting, "runs": _by_run(waiting), "flash": flash, "sure": SURE}
+    escalated = closable_by(who.name, who.groups)
+    context = {"waiting": waiting, "runs": _by_run(waiting), "flash": flash, "sure": SURE, "escalated": escalated}
     return page(request, "queue.html", context)
 
 
