@@ -71,9 +71,8 @@ def take(
     from opsgate.policy.loader import load_policy
 
     fields = _fields(assignments)
-    proposal_id = escalations.case_named(proposal_id)
-    case = escalations.escalated_case(proposal_id)
-    escalations.take_up(proposal_id, fields, by, load_policy(case.workflow))  # a clear error before any run starts
+    proposal_id, workflow = escalations.case_named(proposal_id)
+    escalations.take_up(proposal_id, fields, by, load_policy(workflow))  # a clear error before any run starts
     with prefect_api():
         summary = take_up_case(TakeUpParams(proposal_id=proposal_id, fields=fields, requested_as=by))
     print_outcomes(summary)
@@ -99,7 +98,7 @@ def close(
     verified person) you are asked for its password, as when approving."""
     from opsgate.cli.approvals import authenticate
 
-    case = escalations.case_named(proposal_id)
-    proven = authenticate(by.strip(), escalations.verified_required(escalations.escalated_case(case).workflow))
+    case, workflow = escalations.case_named(proposal_id)
+    proven = authenticate(by.strip(), escalations.verified_required(workflow))
     answer = escalations.close(case, by, reason, not_ours, authenticated_by=proven)
     Console().print(terminal_text(f"case {proposal_id} closed ({answer}) by {by.strip()}"))

@@ -31,7 +31,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from opsgate.errors import InputError
@@ -69,8 +69,8 @@ class OpenEscalation:
     case_type: str
 
 
-def open_escalations(workflow: str | None = None, limit: int = 500) -> list[OpenEscalation]:
-    """Escalated cases nobody has answered yet (or whose taking up did nothing), newest first."""
+def _open() -> ColumnElement[bool]:
+    """Escalated and not answered yet, or answered by a taking up that did nothing."""
     taken = aliased(ProposalRow)
     undecided = (
         select(EscalationAnswerRow.proposal_id)
@@ -78,14 +78,18 @@ def open_escalations(workflow: str | None = None, limit: int = 500) -> list[Open
         .where(taken.status.in_(NOT_DONE))
     )
     answered = select(EscalationAnswerRow.proposal_id).where(EscalationAnswerRow.proposal_id.not_in(undecided))
+    return and_(ProposalRow.status == Status.ESCALATED, ProposalRow.id.not_in(answered))
+
+
+def open_escalations(workflow: str | None = None, limit: int = 500) -> list[OpenEscalation]:
+    """Escalated cases nobody has answered yet (or whose taking up did nothing), newest first."""
+    return _open_cases(true() if workflow is None else ProposalRow.workflow == workflow, limit)
+
+
+def _open_cases(which: ColumnElement[bool], limit: int) -> list[OpenEscalation]:
     query = (
-        select(ProposalRow)
-        .where(ProposalRow.status == Status.ESCALATED, ProposalRow.id.not_in(answered))
-        .order_by(ProposalRow.created_at.desc(), ProposalRow.id)
-        .limit(limit)
+        select(ProposalRow).where(_open(), which).order_by(ProposalRow.created_at.desc(), ProposalRow.id).limit(limit)
     )
-    if workflow is not None:
-        query = query.where(ProposalRow.workflow == workflow)
     with transaction() as session:
         return [
             OpenEscalation(r.id, r.workflow, r.source, r.detail or "", r.created_at, r.case_type)
@@ -93,24 +97,30 @@ def open_escalations(workflow: str | None = None, limit: int = 500) -> list[Open
         ]
 
 
-def closable_by(person: str, groups: Sequence[str] = ()) -> list[OpenEscalation]:
-    """The open escalations ``person`` may close: those whose case type the workflow's policy file
-    lets them decide (``groups``: what a verified sign-in vouched for)."""
-    policies: dict[str, Policy] = {}
-    return [
-        case
-        for case in open_escalations()
-        if policies.setdefault(case.workflow, load_policy(case.workflow)).may_decide(person, case.case_type, groups)
-    ]
+def closable_by(person: str, groups: Sequence[str] = (), limit: int = 500) -> list[OpenEscalation]:
+    """The open escalations ``person`` may close, newest first: those whose case type the
+    workflow's policy file lets them decide (``groups``: what a verified sign-in vouched for).
+    The rights are settled per workflow and case type before the cases are read, so ``limit``
+    counts the person's own cases, never ones they would not be shown."""
+    with transaction() as session:
+        kinds = session.execute(select(ProposalRow.workflow, ProposalRow.case_type).where(_open()).distinct()).all()
+    policies = {workflow: load_policy(workflow) for workflow in {w for w, _ in kinds}}
+    theirs = [(w, t) for w, t in kinds if policies[w].may_decide(person, t, groups)]
+    if not theirs:
+        return []
+    return _open_cases(or_(*(and_(ProposalRow.workflow == w, ProposalRow.case_type == t) for w, t in theirs)), limit)
 
 
-def case_named(prefix: str) -> str:
-    """The escalated case whose id is, or starts with, ``prefix`` (lists show eight characters)."""
+def case_named(prefix: str) -> tuple[str, str]:
+    """The id and workflow of the escalated case whose id is, or starts with, ``prefix`` (lists
+    show eight characters)."""
     if not prefix.strip():
         raise InputError("name the escalated case: its id, or the start of it `opsgate escalations list` shows")
-    query = select(ProposalRow.id).where(ProposalRow.status == Status.ESCALATED, ProposalRow.id.startswith(prefix))
+    query = select(ProposalRow.id, ProposalRow.workflow).where(
+        ProposalRow.status == Status.ESCALATED, ProposalRow.id.startswith(prefix)
+    )
     with transaction() as session:
-        found = list(session.execute(query.limit(2)).scalars())
+        found = [(str(id_), str(workflow)) for id_, workflow in session.execute(query.limit(2))]
     if len(found) != 1:
         problem = "no escalated case" if not found else "more than one escalated case"
         raise InputError(f"{problem} starts with {prefix!r}; `opsgate escalations list` shows the open ones")
@@ -173,9 +183,10 @@ def verified_required(workflow: str) -> bool:
     return load_policy(workflow).approvals.identity == "verified"
 
 
-def _may_close(row: ProposalRow, by: str, authenticated_by: Authentication, groups: Sequence[str]) -> None:
+def _may_close(
+    row: ProposalRow, policy: Policy, by: str, authenticated_by: Authentication, groups: Sequence[str]
+) -> None:
     """Refuse a person the policy file, as it is now, would not let decide the case."""
-    policy = load_policy(row.workflow)
     if not policy.may_decide(by, row.case_type, groups):
         raise InputError(
             f"{by} may not close {row.case_type} cases such as {row.source} "
@@ -192,12 +203,18 @@ def _close(
     proposal_id: str, answer: Answer, by: str, reason: str, authenticated_by: Authentication, groups: Sequence[str]
 ) -> None:
     with transaction() as session:
+        found = session.get(ProposalRow, proposal_id)
+        workflow = found.workflow if found is not None else None
+    # The policy file is read before the audit head is held: every writer of the store waits on that lock.
+    policy = load_policy(workflow) if workflow is not None else None
+    with transaction() as session:
         # Answers queue on the audit head before reading the case, as a take-up's claim does
         # (``runs.check_policy``): one that set aside an undecided take-up first could otherwise
         # hold that row while waiting for the head, and the claim holding the head wait for the row.
         audit.hold_head(session)
-        row = _unanswered(session, proposal_id, answering=True)
-        _may_close(row, by, authenticated_by, groups)
+        row = _unanswered(session, proposal_id, workflow, answering=True)
+        assert policy is not None, "a case found under the lock was found before it: cases are never deleted"
+        _may_close(row, policy, by, authenticated_by, groups)
         session.add(
             EscalationAnswerRow(proposal_id=row.id, workflow=row.workflow, answer=answer, answered_by=by, reason=reason)
         )

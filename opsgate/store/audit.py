@@ -141,7 +141,9 @@ def _locked_head(session: Session) -> AuditHeadRow:
     """The head row, locked for this transaction: concurrent writers queue here, so the chain never forks.
     The lock is taken before the caller's pending rows go out (no autoflush): a row written first
     could wait on a transaction that holds the head and waits on it in turn (two answers to one
-    escalated case at once did), a deadlock the database ends by failing one of them."""
+    escalated case at once did), a deadlock the database ends by failing one of them. The store is
+    made with the row (migration 0017); it is made here only where someone removed it, and the
+    chain then no longer verifies against the store's executions."""
     with session.no_autoflush:
         head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar_one_or_none()
     if head is None:

@@ -133,7 +133,7 @@ def test_a_writer_queues_on_the_head_before_its_pending_rows_go_out(store: Store
     and then appends: the second waits for the head before writing anything, so it meets the first
     one's committed row as a plain conflict. Written first, its row would wait on the first
     transaction while the first waits on it: a deadlock the database settles by failing one."""
-    with transaction() as session:  # the head exists: two first-ever writers would meet on making it
+    with transaction() as session:
         audit.append(session, AuditEvent.TRIGGERED, workflow="wf", actor="before")
     held, release = threading.Event(), threading.Event()
     outcome: dict[str, object] = {}
@@ -169,6 +169,41 @@ def test_a_writer_queues_on_the_head_before_its_pending_rows_go_out(store: Store
     assert outcome["holder"] == "committed", outcome
     assert isinstance(outcome["second"], IntegrityError) and "users" in str(outcome["second"]), outcome
     assert [e.actor for e in store.events("triggered")] == ["before", "holder"] and verify().ok
+
+
+def test_the_first_two_writers_of_a_new_store_queue_on_its_head(store: StoreProbe) -> None:
+    """The store is made with its head: the first writer locks it and the second waits, where both
+    once found no head, each made one, and the second failed on the key."""
+    assert store.count(AuditRow) == 0
+    held, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def first() -> None:
+        with transaction() as session:
+            audit.append(session, AuditEvent.TRIGGERED, workflow="wf", actor="first")
+            held.set()
+            assert release.wait(30)
+        outcome["first"] = "committed"
+
+    def second() -> None:
+        try:
+            with transaction() as session:
+                audit.append(session, AuditEvent.TRIGGERED, workflow="wf", actor="second")
+            outcome["second"] = "committed"
+        except Exception as exc:  # noqa: BLE001 - that it does not fail is the point
+            outcome["second"] = exc
+
+    first_writer = threading.Thread(target=first)
+    first_writer.start()
+    assert held.wait(30)
+    second_writer = threading.Thread(target=second)
+    second_writer.start()
+    second_writer.join(0.5)  # long enough to reach the store and wait on the first transaction
+    release.set()
+    first_writer.join(30)
+    second_writer.join(30)
+    assert outcome == {"first": "committed", "second": "committed"}
+    assert [e.actor for e in store.events("triggered")] == ["first", "second"] and verify().ok
 
 
 def parse_jsonl(out: str) -> list[dict]:

@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from opsgate.governance import escalations, runs
 from opsgate.learning.governing import governing
 from opsgate.models import Escalation, EscalationReason, Proposal
-from opsgate.store.tables import EscalationAnswerRow
+from opsgate.store.db import transaction
+from opsgate.store.tables import EscalationAnswerRow, ProposalRow
 from tests.support.batches import WORKFLOW, proposed_batch, write_inbox
 from tests.unit.platform.conftest import StoreProbe
 from tests.unit.web.conftest import csrf_of, sign_in
@@ -18,11 +20,11 @@ from tests.unit.web.conftest import csrf_of, sign_in
 HOSTILE = '<img src=x onerror="alert(1)">.pdf'
 
 
-def _escalated(inbox: Path) -> Proposal:
+def _escalated(inbox: Path, case_id: str = "case-0001-escalated") -> Proposal:
     """An invoice escalated for a missing due date, from a file whose name is markup."""
     proposal = proposed_batch(inbox).proposals[0]
     missing = Escalation(reason=EscalationReason.MISSING_DATA, field="due_date", detail="no <b>due</b> date found")
-    case = proposal.model_copy(update={"id": "case-0001-escalated", "source": HOSTILE, "escalations": [missing]})
+    case = proposal.model_copy(update={"id": case_id, "source": HOSTILE, "escalations": [missing]})
     runs.check_policy(runs.start_run(governing(WORKFLOW), "test"), [case])
     return case
 
@@ -73,3 +75,16 @@ def test_a_close_without_the_forms_token_or_a_reason_closes_nothing(
     assert forged.status_code == 403
     assert "not closed: closing an escalated case needs a reason" in _close(client, case, reason="   ")
     assert store.count(EscalationAnswerRow) == 0
+
+
+def test_the_cases_a_person_may_close_are_counted_among_their_own(store: StoreProbe, tmp_path: Path) -> None:
+    """The list's limit counts the cases the person may close: a newer one only the leads may
+    decide does not push a clerk's own case off it."""
+    clerks = _escalated(write_inbox(tmp_path / "first"), "case-0001-escalated")
+    leads = _escalated(write_inbox(tmp_path / "second"), "case-0002-escalated")
+    with transaction() as session:  # a case type the clerks' group does not decide (taking a posting back)
+        session.execute(update(ProposalRow).where(ProposalRow.id == leads.id).values(case_type="undo"))
+    assert [c.proposal_id for c in escalations.open_escalations(limit=1)] == [leads.id]
+    assert [c.proposal_id for c in escalations.closable_by("carol", limit=1)] == [clerks.id]
+    assert [c.proposal_id for c in escalations.closable_by("olga", limit=2)] == [leads.id, clerks.id]
+    assert escalations.closable_by("mallory") == []
