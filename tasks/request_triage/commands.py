@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -68,15 +69,28 @@ def read(
     from tasks.request_triage.triaging import Classifier, triage_all
     from tasks.request_triage.workflow import SPEC, WORKFLOW
 
-    router = router_for(workflow_settings(SPEC, load_policy(WORKFLOW)))
+    settings = workflow_settings(SPEC, load_policy(WORKFLOW))
+    # The router (the classifier's arrays, the encoder's session) loads while reader processes
+    # read the files; a router that cannot load stops the reading at the next file done.
+    with (
+        ThreadPoolExecutor(1) as loading,
+        Progress(console=stderr, transient=True, disable=len(paths) < 2 or not sys.stderr.isatty()) as progress,
+    ):
+        routing = loading.submit(router_for, settings)
+        task = progress.add_task("reading", total=len(paths))
+
+        def read_so_far(done: int) -> None:
+            progress.update(task, completed=done)
+            if routing.done() and routing.exception() is not None:
+                routing.result()
+
+        requests = read_requests(paths, read_so_far)
+        router = routing.result()
     if not isinstance(router, Classifier):
         stderr.print(
             f"no request classifier is trained: routing with {terminal_text(router.version)} from the policy; "
             "`opsgate triage train --history FILE` learns the team's own queues"
         )
-    with Progress(console=stderr, transient=True, disable=len(paths) < 2 or not sys.stderr.isatty()) as progress:
-        task = progress.add_task("reading", total=len(paths))
-        requests = read_requests(paths, lambda done: progress.update(task, completed=done))
     results = triage_all(requests, router, route_at)
     if json:
         import json as json_module

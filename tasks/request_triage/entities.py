@@ -20,6 +20,7 @@ _LABELLED = {
     "customer_ids": r"(?:customer|client|account|member|kunden|kundennummer|cliente)",
 }
 _PATTERNS = {name: re.compile(rf"\b{label}\b\s*{_ID}", re.IGNORECASE) for name, label in _LABELLED.items()}
+_DIGIT = re.compile(r"\d")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _CURRENCY = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 _CODES = r"USD|EUR|GBP|CHF|JPY|CAD|AUD|SEK|NOK|DKK|PLN|INR|MYR|RM"
@@ -39,9 +40,11 @@ _DATE = re.compile(
 def find_entities(text: str) -> dict[str, list[Any]]:
     """Each kind of entity found, in order of appearance, without repeats; kinds not found are left out."""
     found: dict[str, list[Any]] = {}
-    emails = _unique(m.group(0) for m in _EMAIL.finditer(text))
+    emails = _unique(m.group(0) for m in _EMAIL.finditer(text)) if "@" in text else []
     if emails:
         found["emails"] = emails
+    if not _DIGIT.search(text):  # every number, amount and date below has a digit: most requests need no more
+        return found
     for name, pattern in _PATTERNS.items():
         values = _unique(m.group(1).rstrip(".-/") for m in pattern.finditer(text))
         if values:

@@ -37,6 +37,7 @@ from opsgate import get_settings
 
 if TYPE_CHECKING:
     import onnx
+    from tokenizers import Encoding
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ BUILD = "1"  # count up when ``graph`` or the quantisation changes: the cached f
 DIMENSIONS = 384
 MAX_TOKENS = 256  # the model's own limit (sentence_bert_config.json): a long e-mail is read by its start
 _LAYERS, _HEADS, _HEAD = 6, 12, 32
+CHUNK = 32  # texts a thread encodes before it takes the next run of them
 
 
 def _weights_dir() -> Path:
@@ -200,8 +202,7 @@ class Encoder:
         self._tokenizer.no_padding()  # the file pads every text to 128 tokens; one at a time, none is needed
         self._workers = max(1, min(os.cpu_count() or 1, 8))
 
-    def _one(self, text: str) -> np.ndarray:
-        tokens = self._tokenizer.encode(text)
+    def _run(self, tokens: Encoding) -> np.ndarray:
         return self._session.run(
             None,
             {
@@ -211,10 +212,18 @@ class Encoder:
         )[0][0]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """The texts' vectors, in order. All are tokenised first, in one call (the tokenizer's own
+        threads, no Python between texts); then threads take runs of ``CHUNK`` texts each, so
+        handing texts out costs a hundredth of what one future per text did."""
+        tokens = self._tokenizer.encode_batch(list(texts), add_special_tokens=True)
         vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+
+        def chunk(first: int) -> None:
+            for i in range(first, min(first + CHUNK, len(texts))):
+                vectors[i] = self._run(tokens[i])
+
         with ThreadPoolExecutor(self._workers) as pool:
-            for i, vector in enumerate(pool.map(self._one, texts, chunksize=16)):
-                vectors[i] = vector
+            list(pool.map(chunk, range(0, len(texts), CHUNK)))
         return vectors
 
 

@@ -28,8 +28,11 @@ def test_weights_match_scikit_learn(analyser) -> None:  # type: ignore[no-untype
     weighing = Weighing(analyser, terms, fitted.idf_)
     unseen = ["my refund refund never arrived, charged twice!", "zzz qqq", "Password reset for my account"]
     expected = fitted.transform(unseen).toarray()
-    for text, row in zip(unseen, expected, strict=True):
-        columns, values = weighing.weigh(text)
+    weighed = weighing.weigh(unseen)
+    for n, row in enumerate(expected):
+        mine = slice(weighed.starts[n], weighed.starts[n + 1])
         got = np.zeros(len(terms))
-        got[columns] = values
+        got[weighed.columns[mine]] = weighed.values[mine]
         assert np.allclose(got, row)
+    some = np.random.default_rng(0).normal(size=(len(terms), 3))
+    assert np.allclose(weighed.times(some, block=2), expected @ some), "a block boundary and an empty row"
