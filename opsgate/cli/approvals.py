@@ -30,7 +30,7 @@ from opsgate.cli.errors import exits_cleanly
 from opsgate.display import terminal_json, terminal_text
 from opsgate.errors import ConfigurationError
 from opsgate.governance import identity, requests, review
-from opsgate.governance.answers import ApprovalAnswer, Authentication, Review
+from opsgate.governance.answers import Authentication, answer_for
 from opsgate.governance.requests import PendingRequest
 from opsgate.governance.runs import process_state
 from opsgate.governance.waiting import sure_pages
@@ -64,30 +64,6 @@ def run_pages(run_id: str) -> list[PendingRequest]:
 def find_request(run_id: str) -> PendingRequest:
     """The page a run waits on: its oldest pending request."""
     return run_pages(run_id)[0]
-
-
-def answer_for(
-    request: PendingRequest,
-    approver: str,
-    rejections: dict[str, str] | None = None,
-    edits: dict[str, dict[str, Any]] | None = None,
-    authenticated_by: Authentication = "typed",
-) -> ApprovalAnswer:
-    """Build a complete answer from the CLI's short form: approve all, except the rejected ones."""
-    rejections, edits = rejections or {}, edits or {}
-    reviews = [
-        Review(
-            proposal_id=p.id,
-            source=p.source,
-            decision="reject" if p.id in rejections else "approve",
-            reason=rejections.get(p.id, ""),
-            fields=edits.get(p.id, {}),
-        )
-        for p in request.proposals
-    ]
-    return ApprovalAnswer.model_construct(
-        approver=approver, batch_digest=request.digest, reviews=reviews, authenticated_by=authenticated_by
-    )
 
 
 def authenticate(approver: str, verified_required: bool) -> Authentication:

@@ -19,13 +19,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from opsgate.cli.approvals import answer_for, proposals_table
+from opsgate.cli.approvals import proposals_table
 from opsgate.cli.audit import trail_table
 from opsgate.cli.errors import exits_cleanly
 from opsgate.cli.runs import cases_table
 from opsgate.display import terminal_text
 from opsgate.errors import ConfigurationError
 from opsgate.governance import requests
+from opsgate.governance.answers import answer_for
 from opsgate.governance.requests import PendingRequest
 from opsgate.governance.runs import run_record
 from opsgate.settings import get_settings

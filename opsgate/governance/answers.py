@@ -11,11 +11,15 @@ or the API without the form) is always ``typed`` (``review.receive``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
 from opsgate.settings import MAX_PAGE
+
+if TYPE_CHECKING:
+    from opsgate.governance.requests import PendingRequest
 
 # What an answer may carry, bounded where it is declared: Prefect's server checks a resume against
 # the form's JSON schema (these limits included), and ``record`` validates again before anything is
@@ -84,3 +88,35 @@ class ApprovalAnswer(AnswerContent):
             "authenticated_by": self.authenticated_by,
             "approver_groups": list(self.approver_groups),
         }
+
+
+def answer_for(
+    request: PendingRequest,
+    approver: str,
+    rejections: dict[str, str] | None = None,
+    edits: dict[str, dict[str, Any]] | None = None,
+    authenticated_by: Authentication = "typed",
+    approver_groups: Sequence[str] = (),
+) -> ApprovalAnswer:
+    """A whole page's answer in short: every proposal approved as proposed, except the ``rejections``
+    (proposal id: reason) and the ``edits`` (proposal id: changed values). The CLI and the review
+    screen's "approve all" both answer so. It is not validated here: ``review.record`` validates
+    every answer, whichever way it came, before anything is written."""
+    rejections, edits = rejections or {}, edits or {}
+    reviews = [
+        Review(
+            proposal_id=p.id,
+            source=p.source,
+            decision="reject" if p.id in rejections else "approve",
+            reason=rejections.get(p.id, ""),
+            fields=edits.get(p.id, {}),
+        )
+        for p in request.proposals
+    ]
+    return ApprovalAnswer.model_construct(
+        approver=approver,
+        batch_digest=request.digest,
+        reviews=reviews,
+        authenticated_by=authenticated_by,
+        approver_groups=list(approver_groups),
+    )

@@ -98,7 +98,9 @@ def _remind(run: Run, waiting: list[PendingRequest]) -> None:
 
 def _wake(flow_run_id: str) -> bool:
     """Start a suspended flow run again (a worker picks it up); False when Prefect no longer holds
-    it suspended (someone resumed it, or it ended)."""
+    it suspended (someone resumed it, or it ended). The state is read again here, though ``_lost``
+    read it moments before: expiring and reminding came in between, and an approver may have
+    resumed the run meanwhile; waking it on the older reading would start it twice."""
     with get_client(sync_client=True) as client:
         try:
             run = client.read_flow_run(UUID(flow_run_id))

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from opsgate.errors import ApprovalRejected, ExecutionError
 from opsgate.governance import requests
-from opsgate.governance.answers import ApprovalAnswer, Review
+from opsgate.governance.answers import ApprovalAnswer, Review, answer_for
 from opsgate.governance.escalations import closable_by
 from opsgate.governance.requests import PendingRequest
 from opsgate.governance.waiting import Waiting, sure_pages, waiting_for, waits_on
@@ -272,7 +272,10 @@ async def approve_sure(request: Request, flow_run_id: str, who: Visitor = Depend
     from starlette.concurrency import run_in_threadpool
 
     sure = await run_in_threadpool(sure_pages, mine, at_least)
-    answers = [(found, _approve_all(found, who)) for found in sure]
+    answers = [
+        (found, answer_for(found, who.name, authenticated_by=who.authenticated_by, approver_groups=who.groups))
+        for found in sure
+    ]
     from opsgate.orchestration.resume import RESUMED, submit_pages
 
     try:
@@ -299,17 +302,6 @@ async def approve_sure(request: Request, flow_run_id: str, who: Visitor = Depend
         state = "; the run resumes" if woken == RESUMED else f"; {woken}"
     request.session["flash"] = what + left + state
     return RedirectResponse("/", status_code=303)
-
-
-def _approve_all(found: PendingRequest, who: Visitor) -> ApprovalAnswer:
-    """Every proposal of the page approved as proposed, in the signed-in person's name."""
-    return ApprovalAnswer(
-        approver=who.name,
-        batch_digest=found.digest,
-        reviews=[Review(proposal_id=p.id, source=p.source, decision="approve") for p in found.proposals],
-        authenticated_by=who.authenticated_by,
-        approver_groups=list(who.groups),
-    )
 
 
 def _proposal(found: PendingRequest, proposal_id: str) -> Proposal:

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from opsgate.cli.approvals import answer_for
 from opsgate.governance import identity
+from opsgate.governance.answers import answer_for
 from opsgate.store.tables import ApprovalRow
 from tests.faults.test_forged_answers import payables, refused_events, repaused, resume
 from tests.support.batches import write_inbox

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from opsgate.cli.approvals import answer_for
+from opsgate.governance.answers import answer_for
 from opsgate.inputs.quarantine import FOLDER
 from opsgate.models import Status
 from opsgate.orchestration.resume import submit

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from opsgate.cli.approvals import answer_for
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.models import TERMINAL, Status
 from opsgate.store import audit

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from opsgate.cli.approvals import answer_for
 from opsgate.governance import requests
+from opsgate.governance.answers import answer_for
 from opsgate.governance.requests import PendingRequest
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, AuditRow, PayableRow, RunRow

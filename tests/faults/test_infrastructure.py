@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from opsgate.cli.approvals import answer_for
+from opsgate.governance.answers import answer_for
 from opsgate.models import Status
 from opsgate.store import audit
 from opsgate.store.db import transaction

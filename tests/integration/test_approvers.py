@@ -18,9 +18,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected
 from opsgate.governance import requests
+from opsgate.governance.answers import answer_for
 from opsgate.notify import approval_notices
 from opsgate.orchestration.resume import RESUMED, TAKEN, submit, wait_until_resumable
 from opsgate.settings import get_settings

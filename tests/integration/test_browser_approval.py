@@ -229,8 +229,8 @@ def test_under_verified_identity_an_answer_from_the_prefect_ui_is_refused(
     assert refused.actor == APPROVER and "requires a verified approver" in " ".join(refused.data["problems"])
     assert not _events("approved") and again.proposals == request.proposals, "the run waits again, nothing decided"
 
-    from opsgate.cli.approvals import answer_for
     from opsgate.governance import identity
+    from opsgate.governance.answers import answer_for
     from opsgate.orchestration.resume import submit
 
     identity.add_user(APPROVER, "correct horse battery", by="test")

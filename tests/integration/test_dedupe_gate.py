@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import PolicyDenied
 from opsgate.governance import executor, requests
+from opsgate.governance.answers import answer_for
 from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.policy.loader import load_policy
 from opsgate.store.db import transaction

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ExecutionError
+from opsgate.governance.answers import answer_for
 from opsgate.models import Status
 from opsgate.orchestration.resume import submit
 from opsgate.store.db import transaction

@@ -13,7 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
 
-from opsgate.cli.approvals import answer_for
+from opsgate.governance.answers import answer_for
 from opsgate.models import Status
 from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.settings import get_settings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from opsgate.cli.approvals import answer_for
+from opsgate.governance.answers import answer_for
 from opsgate.models import Status
 from opsgate.orchestration.resume import submit
 from opsgate.store.db import transaction

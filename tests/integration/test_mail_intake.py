@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ConfigurationError, InputError
 from opsgate.governance import requests, runs
+from opsgate.governance.answers import answer_for
 from opsgate.intake import imap, mailbox
 from opsgate.learning import decisions
 from opsgate.learning.governing import governing

@@ -59,7 +59,7 @@ def test_an_inbox_is_read_in_chunks_by_the_dask_workers_and_its_run_writes_as_us
 ) -> None:
     from distributed import Client, get_task_stream
 
-    from opsgate.cli.approvals import answer_for
+    from opsgate.governance.answers import answer_for
     from opsgate.orchestration.resume import RESUMED, TAKEN, submit
 
     documents: dict[str, list[str] | bytes] = {

@@ -14,8 +14,8 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected
+from opsgate.governance.answers import answer_for
 from opsgate.learning.releases import releases_in_force
 from opsgate.orchestration.resume import submit
 from tasks.invoice_extraction.backends import RULES_VERSION

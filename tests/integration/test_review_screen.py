@@ -270,7 +270,7 @@ def test_a_form_posted_from_another_site_and_an_expired_session_are_refused(
         page.wait_for_url(f"{base}/login**")
         assert not _events("approved"), "an expired session decides nothing"
     assert [r.id for r in requests.pending_requests()] == [request.id] and run.thread.is_alive(), "still waiting"
-    from opsgate.cli.approvals import answer_for
+    from opsgate.governance.answers import answer_for
     from opsgate.orchestration.resume import submit
 
     assert submit(request, answer_for(request, "carol")) == "resumed"  # the run ends here, not in a later test
@@ -314,7 +314,7 @@ def test_a_run_of_five_pages_has_its_sure_pages_approved_in_one_press(
         assert page.locator("table.queue tbody tr").count() == 5 - len(sure)
         page.screenshot(path=str(ARTIFACTS / "review-queue-after-sure-pages.png"), full_page=True)
 
-        from opsgate.cli.approvals import answer_for
+        from opsgate.governance.answers import answer_for
         from opsgate.orchestration.resume import submit
 
         while (waiting := requests.next_request(first.flow_run_id)) is not None:

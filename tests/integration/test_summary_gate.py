@@ -15,9 +15,9 @@ import pytest
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected, PolicyDenied
 from opsgate.governance import executor
+from opsgate.governance.answers import answer_for
 from opsgate.orchestration.resume import submit, wait_until_resumable
 from opsgate.policy.loader import load_policy
 from opsgate.settings import get_settings

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.learning.replay import replay as replay_version
 from opsgate.models import Proposal

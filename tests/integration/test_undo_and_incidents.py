@@ -18,8 +18,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected
+from opsgate.governance.answers import answer_for
 from opsgate.learning.metrics import agent_metrics
 from opsgate.orchestration.resume import submit
 from opsgate.store.db import transaction

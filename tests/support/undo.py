@@ -3,8 +3,8 @@ approve it at the gate's store side, and let the executor write it."""
 
 from __future__ import annotations
 
-from opsgate.cli.approvals import answer_for
 from opsgate.governance import executor, requests, runs, undoing
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing
 from opsgate.models import Outcome

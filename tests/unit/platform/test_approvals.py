@@ -7,10 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected, PolicyDenied
 from opsgate.governance import answers, executor, requests
-from opsgate.governance.answers import Review
+from opsgate.governance.answers import Review, answer_for
 from opsgate.governance.requests import PendingRequest
 from opsgate.learning.decisions import decide
 from opsgate.models import EscalationReason, Status

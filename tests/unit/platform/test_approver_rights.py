@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected, PolicyDenied, PolicyError
 from opsgate.governance import executor, requests
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.models import Status
 from opsgate.policy.loader import load_policy, load_policy_file

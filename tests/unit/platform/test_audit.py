@@ -15,9 +15,9 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import AuditIntegrityError, ConfigurationError
 from opsgate.governance import executor
+from opsgate.governance.answers import answer_for
 from opsgate.governance.requests import PendingRequest
 from opsgate.learning.decisions import decide
 from opsgate.models import digest

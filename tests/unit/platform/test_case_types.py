@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected, PolicyDenied, PolicyError
 from opsgate.governance import executor
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.models import Route, Status
 from opsgate.policy.loader import load_policy_file

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from opsgate.cli.approvals import answer_for
 from opsgate.governance import executor
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.learning.incidents import report_incident
 from tests.support.batches import open_request, proposed_batch, write_inbox

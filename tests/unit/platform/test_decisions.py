@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected, PolicyDenied
 from opsgate.governance import answers, executor, requests
+from opsgate.governance.answers import answer_for
 from opsgate.governance.requests import PendingRequest
 from opsgate.learning.decisions import decide, receive
 from opsgate.models import Status

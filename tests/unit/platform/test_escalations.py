@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import InputError
 from opsgate.governance import escalations, requests, runs
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing
 from opsgate.models import Escalation, EscalationReason, Proposal, Route, Status, TakeUp

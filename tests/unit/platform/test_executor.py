@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import DuplicateWrite, ExecutionError, InputError, PolicyDenied
 from opsgate.governance import executor, runs, undoing
+from opsgate.governance.answers import answer_for
 from opsgate.governance.requests import PendingRequest
 from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing

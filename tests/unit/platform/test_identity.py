@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected, ConfigurationError
 from opsgate.governance import identity, requests, review
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide, receive
 from opsgate.orchestration.form import approval_form
 from opsgate.store.tables import ApprovalRow, UserRow

@@ -10,8 +10,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
-from opsgate.cli.approvals import answer_for
 from opsgate.governance import executor, runs
+from opsgate.governance.answers import answer_for
 from opsgate.governance.requests import PendingRequest
 from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing

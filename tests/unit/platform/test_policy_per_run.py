@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected
 from opsgate.governance import runs
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.store.db import transaction
 from opsgate.store.tables import ApprovalRow, RunRow

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from opsgate.cli.approvals import answer_for
 from opsgate.governance import executor, recovery, requests
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.models import Status
 from opsgate.store import audit

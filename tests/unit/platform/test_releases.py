@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected, ConfigurationError, PolicyDenied, PolicyError
 from opsgate.governance import executor, requests, runs
+from opsgate.governance.answers import answer_for
 from opsgate.learning import releases
 from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing

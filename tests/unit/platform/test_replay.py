@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ConfigurationError
 from opsgate.governance import executor
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.learning.replay import PastCase, Unavailable, compare, past_cases, replay
 from opsgate.models import Escalation, EscalationReason, Proposal, Status

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected, ExecutionError
 from opsgate.governance import requests, runs
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing
 from opsgate.models import Proposal

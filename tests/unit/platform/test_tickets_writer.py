@@ -14,9 +14,9 @@ import pytest
 import yaml
 from sqlalchemy.exc import IntegrityError
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ApprovalRejected, ExecutionError, PolicyError
 from opsgate.governance import requests, runs
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing
 from opsgate.models import EscalationReason, Proposal, Route

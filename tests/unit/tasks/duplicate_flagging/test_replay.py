@@ -33,9 +33,9 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ConfigurationError
 from opsgate.governance import executor, requests, runs
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing
 from opsgate.learning.replay import replay

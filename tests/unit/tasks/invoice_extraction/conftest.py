@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from opsgate.cli.approvals import answer_for
 from opsgate.governance import executor
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from tests.support.batches import Batch, open_request, proposed_batch, write_inbox
 from tests.unit.platform.conftest import StoreProbe, by_source

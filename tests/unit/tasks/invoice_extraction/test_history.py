@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
-from opsgate.cli.approvals import answer_for
 from opsgate.governance import executor, requests, runs
+from opsgate.governance.answers import answer_for
 from opsgate.learning import documents, releases
 from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing

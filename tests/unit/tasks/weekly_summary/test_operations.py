@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ExecutionError, PolicyDenied
 from opsgate.governance import escalations, executor, requests, runs
+from opsgate.governance.answers import answer_for
 from opsgate.governance.runs import Run
 from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from opsgate.cli.approvals import answer_for
 from opsgate.errors import ConfigurationError
 from opsgate.governance import executor, requests, runs
+from opsgate.governance.answers import answer_for
 from opsgate.learning.decisions import decide
 from opsgate.learning.governing import governing
 from opsgate.learning.replay import compare, past_cases, replay
