@@ -8,11 +8,13 @@ import io
 import json
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from opsgate.errors import AuditIntegrityError, ConfigurationError
@@ -128,45 +130,60 @@ def test_a_rewritten_hash_is_still_caught_by_the_next_row(five_events: list[int]
     assert result.first_bad_seq == 3
 
 
+def _one_waits_on_the_other(first: list[Callable[[Session], None]], second: Callable[[Session], None]) -> dict:
+    """Run the ``first`` transaction's steps, stopping between them (holding what it took) until the
+    ``second`` transaction has had time to reach the store and wait on it; each one's outcome:
+    "committed", or what it raised."""
+    held, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def run(name: str, steps: list[Callable[[Session], None]]) -> None:
+        try:
+            with transaction() as session:
+                for n, step in enumerate(steps):
+                    if n:
+                        held.set()
+                        assert release.wait(30)
+                    step(session)
+            outcome[name] = "committed"
+        except Exception as exc:  # noqa: BLE001 - how each one ends is the point
+            outcome[name] = exc
+
+    first_writer = threading.Thread(target=run, args=("first", first))
+    first_writer.start()
+    assert held.wait(30)
+    second_writer = threading.Thread(target=run, args=("second", [second]))
+    second_writer.start()
+    second_writer.join(0.5)  # long enough to reach the store and wait on the first transaction
+    release.set()
+    first_writer.join(30)
+    second_writer.join(30)
+    return outcome
+
+
+def _event(actor: str) -> Callable[[Session], None]:
+    return lambda session: audit.append(session, AuditEvent.TRIGGERED, workflow="wf", actor=actor)
+
+
 def test_a_writer_queues_on_the_head_before_its_pending_rows_go_out(store: StoreProbe) -> None:
     """A transaction that holds the head and later writes a row, and another that adds the same row
     and then appends: the second waits for the head before writing anything, so it meets the first
     one's committed row as a plain conflict. Written first, its row would wait on the first
     transaction while the first waits on it: a deadlock the database settles by failing one."""
     with transaction() as session:
-        audit.append(session, AuditEvent.TRIGGERED, workflow="wf", actor="before")
-    held, release = threading.Event(), threading.Event()
-    outcome: dict[str, object] = {}
+        _event("before")(session)
 
-    def holder() -> None:
-        with transaction() as session:
-            audit.hold_head(session)
-            held.set()
-            assert release.wait(30)
-            session.add(UserRow(key="ana", name="Ana", password_hash="x"))
-            audit.append(session, AuditEvent.TRIGGERED, workflow="wf", actor="holder")
-            audit.write_held(session)
-        outcome["holder"] = "committed"
+    def holder_writes(session: Session) -> None:
+        session.add(UserRow(key="ana", name="Ana", password_hash="x"))
+        _event("holder")(session)
+        audit.write_held(session)
 
-    def second() -> None:
-        try:
-            with transaction() as session:
-                session.add(UserRow(key="ana", name="Ana", password_hash="y"))
-                audit.append(session, AuditEvent.TRIGGERED, workflow="wf", actor="second")
-            outcome["second"] = "committed"
-        except Exception as exc:  # noqa: BLE001 - how the second one fails is the point
-            outcome["second"] = exc
+    def second(session: Session) -> None:
+        session.add(UserRow(key="ana", name="Ana", password_hash="y"))
+        _event("second")(session)
 
-    first_writer = threading.Thread(target=holder)
-    first_writer.start()
-    assert held.wait(30)
-    second_writer = threading.Thread(target=second)
-    second_writer.start()
-    second_writer.join(0.5)  # long enough to reach the store and wait on the first transaction
-    release.set()
-    first_writer.join(30)
-    second_writer.join(30)
-    assert outcome["holder"] == "committed", outcome
+    outcome = _one_waits_on_the_other([audit.hold_head, holder_writes], second)
+    assert outcome["first"] == "committed", outcome
     assert isinstance(outcome["second"], IntegrityError) and "users" in str(outcome["second"]), outcome
     assert [e.actor for e in store.events("triggered")] == ["before", "holder"] and verify().ok
 
@@ -175,33 +192,7 @@ def test_the_first_two_writers_of_a_new_store_queue_on_its_head(store: StoreProb
     """The store is made with its head: the first writer locks it and the second waits, where both
     once found no head, each made one, and the second failed on the key."""
     assert store.count(AuditRow) == 0
-    held, release = threading.Event(), threading.Event()
-    outcome: dict[str, object] = {}
-
-    def first() -> None:
-        with transaction() as session:
-            audit.append(session, AuditEvent.TRIGGERED, workflow="wf", actor="first")
-            held.set()
-            assert release.wait(30)
-        outcome["first"] = "committed"
-
-    def second() -> None:
-        try:
-            with transaction() as session:
-                audit.append(session, AuditEvent.TRIGGERED, workflow="wf", actor="second")
-            outcome["second"] = "committed"
-        except Exception as exc:  # noqa: BLE001 - that it does not fail is the point
-            outcome["second"] = exc
-
-    first_writer = threading.Thread(target=first)
-    first_writer.start()
-    assert held.wait(30)
-    second_writer = threading.Thread(target=second)
-    second_writer.start()
-    second_writer.join(0.5)  # long enough to reach the store and wait on the first transaction
-    release.set()
-    first_writer.join(30)
-    second_writer.join(30)
+    outcome = _one_waits_on_the_other([_event("first"), lambda _: None], _event("second"))
     assert outcome == {"first": "committed", "second": "committed"}
     assert [e.actor for e in store.events("triggered")] == ["first", "second"] and verify().ok
 
