@@ -12,12 +12,30 @@ import re
 
 NO_URGENCY = "no words of urgency"
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
-# Verbs of routing or of changing the assistant's behaviour, addressed to the reader.
+# What speaks to whoever routes the request, in four shapes. Each needs the routing words together
+# (a verb, what is moved, where to), never one of them alone: "send me a new card", "put the PIN
+# in", "please disregard my previous e-mail" and "transfer money to my account" are requests.
+_DESK = (
+    r"(?:queue|team|department|dept|desk|group|billing|sales|support|finance|accounts|legal|management|manager"
+    r"|supervisor|vip|tier\s*\d|level\s*\d)"
+)
+_MOVED = r"(?:me|this|it|(?:this|my|the)\s+(?:request|ticket|case|e-?mail|mail|message|query|issue|complaint))"
 _TO_THE_ROUTER = re.compile(
-    r"\b(?:route|forward|assign|escalate|classify|categori[sz]e|tag|label|mark|flag|set|put|move|send)\b"
-    r"[^.!?\n]{0,60}\b(?:queue|team|department|billing|priority|urgent|high|critical|p1|category|label|tag|me|this|it)\b"
-    r"|\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(?:instructions?|rules?|policy|previous|above|system)\b"
-    r"|\b(?:system prompt|you are now|act as|as an ai)\b",
+    # routing: "route me to billing", "forward this to the finance team", "put this in the sales queue"
+    rf"\b(?:route|re-?route|assign|escalate|forward|transfer|send|move|put|pass)\s+(?:{_MOVED}\s+)?"
+    rf"(?:straight\s+|directly\s+|over\s+|on\s+)?(?:to|into|in|under)\s+(?:the\s+|a\s+|an\s+|your\s+)?"
+    rf"(?:[\w-]+\s+){{0,2}}?{_DESK}\b"
+    # priority: "mark this urgent", "flag it as P1", "set the priority to high", "prioritise this"
+    r"|\b(?:mark|flag|tag|label|treat|classify)\s+(?:this|it|me|(?:this|my|the)\s+\w+)\s+(?:as\s+)?(?:an?\s+)?"
+    r"(?:urgent|critical|high[- ]priority|top[- ]priority|p[0-3]|priority)\b"
+    r"|\b(?:set|change|raise|bump|make)\s+(?:the\s+|its\s+|my\s+|this\s+)?priority\b|\bprioriti[sz]e\s+(?:this|it|me|my)\b"
+    # classing: "classify this request as a refund", "categorise it under complaints"
+    r"|\b(?:classify|categori[sz]e|tag|label)\s+(?:this|it|me|(?:this|my|the)\s+\w+)\s+(?:as|under|with)\b"
+    # the assistant's own instructions: "ignore all previous instructions", "you are now ..."
+    r"|\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:your\s+|the\s+|these\s+|those\s+)?"
+    r"(?:previous\s+|prior\s+|earlier\s+|above\s+|system\s+|original\s+)?(?:instructions?|rules|prompts?|guidelines)\b"
+    r"|\b(?:ignore|disregard)\s+(?:everything|all)\s+(?:above|before)\b"
+    r"|\b(?:system prompt|you are now|as an ai|new instructions)\b",
     re.IGNORECASE,
 )
 _HIGH = re.compile(
