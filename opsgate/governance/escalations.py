@@ -180,7 +180,11 @@ def close(
 
 def verified_required(workflow: str) -> bool:
     """Whether closing this workflow's cases needs a proven person (``identity: verified``)."""
-    return load_policy(workflow).approvals.identity == "verified"
+    return _verified(load_policy(workflow))
+
+
+def _verified(policy: Policy) -> bool:
+    return policy.approvals.identity == "verified"
 
 
 def _may_close(
@@ -192,7 +196,7 @@ def _may_close(
             f"{by} may not close {row.case_type} cases such as {row.source} "
             f"(the policy lets {deciders(policy, row.case_type)} decide them)"
         )
-    if authenticated_by == "typed" and policy.approvals.identity == "verified":
+    if authenticated_by == "typed" and _verified(policy):
         raise InputError(
             f"{row.workflow}'s policy requires a verified person, and {by}'s name was only typed: "
             "close it with the account's password (`opsgate escalations close` asks for it)"
