@@ -22,11 +22,11 @@ _DESK = (
 _MOVED = r"(?:me|this|it|(?:this|my|the)\s+(?:request|ticket|case|e-?mail|mail|message|query|issue|complaint))"
 _TO_THE_ROUTER = re.compile(
     # routing: "route me to billing", "forward this to the finance team", "put this in the sales queue"
-    rf"\b(?:route|re-?route|assign|escalate|forward|transfer|send|move|put|pass)\s+(?:{_MOVED}\s+)?"
+    rf"\b(?:route|re-?route|direct|redirect|assign|escalate|forward|transfer|send|move|put|pass|hand|give)\s+(?:{_MOVED}\s+)?"
     rf"(?:straight\s+|directly\s+|over\s+|on\s+)?(?:to|into|in|under)\s+(?:the\s+|a\s+|an\s+|your\s+)?"
     rf"(?:[\w-]+\s+){{0,2}}?{_DESK}\b"
     # priority: "mark this urgent", "flag it as P1", "set the priority to high", "prioritise this"
-    r"|\b(?:mark|flag|tag|label|treat|classify)\s+(?:this|it|me|(?:this|my|the)\s+\w+)\s+(?:as\s+)?(?:an?\s+)?"
+    r"|\b(?:mark|flag|tag|label|treat|classify)\s+(?:(?:this|it|me|(?:this|my|the)\s+\w+)\s+)?(?:as\s+)?(?:an?\s+)?"
     r"(?:urgent|critical|high[- ]priority|top[- ]priority|p[0-3]|priority)\b"
     r"|\b(?:set|change|raise|bump|make)\s+(?:the\s+|its\s+|my\s+|this\s+)?priority\b|\bprioriti[sz]e\s+(?:this|it|me|my)\b"
     # classing: "classify this request as a refund", "categorise it under complaints"
