@@ -196,4 +196,28 @@ def train(
         + f"; out of scope below a claim of {report['out_of_scope_below']:.2f} "
         f"or a likeness of {report['far_below']:.2f} to the nearest routed request"
     )
+    if report["mixed_up"]:
+        stderr.print(_mixed_up(report["mixed_up"]))
     sys.stdout.write(version + "\n")
+
+
+def _mixed_up(pairs: list[dict[str, object]]) -> Table:
+    """The queues the history itself mixes up: what holds accuracy back, and only the team can
+    clear up (merge the two, or describe and route them apart)."""
+    table = Table(
+        "queue",
+        "put in",
+        "requests",
+        "share",
+        title="Queues the history mixes up: its requests of one queue the model put in another, not having learnt them",
+        title_justify="left",
+    )
+    for pair in pairs:
+        requests, of = int(str(pair["requests"])), int(str(pair["of"]))
+        table.add_row(
+            terminal_text(str(pair["queue"])),
+            terminal_text(str(pair["read_as"])),
+            f"{requests}/{of}",
+            f"{requests / of:.0%}",
+        )
+    return table

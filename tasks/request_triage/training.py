@@ -102,6 +102,9 @@ def train_and_store(
         "out_of_scope_below": model.out_of_scope_below,
         "far_below": model.far_below,
         "temperature": model.temperature,
+        "mixed_up": [
+            {"queue": m.queue, "read_as": m.read_as, "requests": m.requests, "of": m.of} for m in model.mixed_up
+        ],
         "history": origin,
     }
     return save_trained(WORKFLOW, KIND, model.to_arrays(), report), report

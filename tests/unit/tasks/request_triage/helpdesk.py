@@ -73,3 +73,19 @@ def history_rows() -> tuple[list[str], list[str]]:
     texts = [text for queue in HISTORY for text in HISTORY[queue]]
     queues = [queue for queue in HISTORY for _ in HISTORY[queue]]
     return texts, queues
+
+
+# A second billing queue, as a team that split one need in two might route it: the same requests,
+# worded alike, under another name.
+SECOND_BILLING = [
+    "I was charged two times for my subscription this month",
+    "Please give me a refund for the duplicate payment on my invoice",
+    "My invoice is higher than last month, why?",
+    "The amount on my bill is not right, you overcharged me",
+    "Can I have my money back for the annual plan I cancelled?",
+    "You took the money from my card but the invoice says it is unpaid",
+    "Send me a copy of last month's invoice for my accountant please",
+    "The VAT on my bill is wrong",
+    "I cancelled and you still billed me, refund please",
+    "Where do I change the billing address on my invoice?",
+]

@@ -13,7 +13,7 @@ from tasks.request_triage.classifier import VOTE_WEIGHTS, QueueModel, Scored, _n
 from tasks.request_triage.nowhere import escalation_share
 from tasks.request_triage.sentences import encoder
 from tasks.request_triage.training import fit, queue_words
-from tests.unit.tasks.request_triage.helpdesk import HISTORY, ROUTED_NOWHERE, history_rows
+from tests.unit.tasks.request_triage.helpdesk import HISTORY, ROUTED_NOWHERE, SECOND_BILLING, history_rows
 
 NEW = {
     "billing": ["I think you charged me twice, can I get my money back?", "My invoice shows the wrong amount"],
@@ -89,6 +89,18 @@ def test_the_stored_arrays_give_the_same_answers() -> None:
     texts = [t for texts in NEW.values() for t in texts] + UNRELATED
     for before, after in zip(_score(model, texts), _score(again, texts), strict=True):
         assert before.queue == after.queue and np.isclose(before.probability, after.probability)
+
+
+def test_two_queues_for_one_need_are_reported_as_mixed_up_and_kept_with_the_model() -> None:
+    """A team that routes the same requests to two queues is told which two, and how often the
+    model, not having learnt them, put one's requests in the other; queues kept apart are not named."""
+    texts, queues = history_rows()
+    assert fit(texts, queues).mixed_up == ()
+    model = fit([*texts, *SECOND_BILLING], [*queues, *["payments"] * len(SECOND_BILLING)])
+    assert model.mixed_up, "the two billing queues were not reported"
+    assert all({m.queue, m.read_as} == {"billing", "payments"} for m in model.mixed_up)
+    assert all(2 <= m.requests <= m.of == len(SECOND_BILLING) + 1 for m in model.mixed_up)  # the name counts too
+    assert QueueModel.from_arrays(model.to_arrays()).mixed_up == model.mixed_up
 
 
 def test_the_same_history_trains_the_same_model() -> None:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from opsgate.cli.app import app
 from tests.support.policies import use_policy_variant
-from tests.unit.tasks.request_triage.helpdesk import HISTORY, ROUTED_NOWHERE
+from tests.unit.tasks.request_triage.helpdesk import HISTORY, ROUTED_NOWHERE, SECOND_BILLING
 
 KEYS = {"source", "id", "status", "queue", "priority", "language", "confidence", "entities", "note", "escalations"}
 
@@ -89,6 +89,19 @@ def test_the_table_shows_request_text_escaped(opsgate_env: str, tmp_path: Path) 
     result = CliRunner().invoke(app, ["triage", str(tmp_path / "t.csv")])
     assert result.exit_code == 0, result.output
     assert "\x1b[31m" not in result.stdout and "billing" in result.stdout
+
+
+def test_training_names_the_queues_the_history_mixes_up_escaped(opsgate_env: str, tmp_path: Path) -> None:
+    """The queue names come from the team's file: shown as written, never as terminal markup."""
+    history = _history(tmp_path / "h.csv")
+    with history.open("a", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([text, "[bold red]payments[/]", "maria"] for text in SECOND_BILLING)
+    trained = CliRunner().invoke(app, ["triage", "train", "--history", str(history)])
+    assert trained.exit_code == 0, trained.output
+    assert "Queues the history mixes up" in trained.stderr
+    assert "[bold red]payments[/]" in trained.stderr and "billing" in trained.stderr
+    clean = CliRunner().invoke(app, ["triage", "train", "--history", str(_history(tmp_path / "clean.csv"))])
+    assert clean.exit_code == 0 and "mixes up" not in clean.stderr
 
 
 def test_a_history_with_one_queue_is_refused(opsgate_env: str, tmp_path: Path) -> None:
