@@ -97,9 +97,8 @@ VOTE_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # the blends tried on held-out re
 # values) would not win back.
 PARALLEL_FROM = 2_000_000
 # A queue whose held-out requests go to one other queue this often (and at least twice) is mixed
-# up with it; the worst ``MIXED_UP_PAIRS`` pairs are reported.
+# up with it.
 MIXED_UP_SHARE = 0.05
-MIXED_UP_PAIRS = 10
 
 
 @dataclass(frozen=True)
@@ -359,7 +358,7 @@ def _mixed_up(held_out: np.ndarray, y: np.ndarray, queues: list[str]) -> tuple[M
         for (a, b), n in wrong.items()
         if n >= 2 and n >= MIXED_UP_SHARE * sizes[a]
     ]
-    return tuple(sorted(found, key=lambda m: (-m.requests / m.of, -m.requests, m.queue, m.read_as))[:MIXED_UP_PAIRS])
+    return tuple(sorted(found, key=lambda m: (-m.requests / m.of, -m.requests, m.queue, m.read_as)))
 
 
 def _urgency(x: csr_matrix, given: Sequence[str | None]) -> Urgency | None:

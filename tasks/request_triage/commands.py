@@ -21,6 +21,7 @@ from opsgate import ConfigurationError, InputError, exits_cleanly, terminal_text
 from tasks.request_triage.nowhere import NOWHERE
 
 stderr = Console(stderr=True, soft_wrap=True)
+MIXED_UP_SHOWN = 10  # the pairs of queues the history mixes up that training shows, the worst first
 
 
 class _FilesOrCommand(TyperGroup):
@@ -197,7 +198,10 @@ def train(
         f"or a likeness of {report['far_below']:.2f} to the nearest routed request"
     )
     if report["mixed_up"]:
-        stderr.print(_mixed_up(report["mixed_up"]))
+        stderr.print(_mixed_up(report["mixed_up"][:MIXED_UP_SHOWN]))
+        if len(report["mixed_up"]) > MIXED_UP_SHOWN:
+            more = len(report["mixed_up"]) - MIXED_UP_SHOWN
+            stderr.print(f"and {more} more; a request in doubt between two such queues says so at the gate")
     sys.stdout.write(version + "\n")
 
 

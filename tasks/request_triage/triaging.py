@@ -4,7 +4,9 @@ from its words, its language, and a note for whoever picks it up.
 What the request says to its router is set aside first (``signals``): the classifier and the
 priority read the rest. A request no queue's classifier claims (below the model's out-of-scope line) fits
 no queue: it is escalated as ``out_of_scope`` with no queue, rather than forced into the nearest one.
-One above that line but below ``route_at`` keeps its queue and is escalated as ``low_confidence``.
+One above that line but below ``route_at`` keeps its queue and is escalated as ``low_confidence``,
+with the queue the router put next and, where the history itself mixes the two up, how often: the
+choice the person at the gate is most likely making.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Routed:
     note: str | None = None
     failure: str | None = None  # the router could not answer (a model out of reach): a person routes it
     priority: tuple[str, float] | None = None  # the priority learnt from the team's history, and its probability
+    runner_up: str | None = None  # the queue put next, said for the person who decides between them
 
 
 class Router(Protocol):
@@ -78,6 +81,17 @@ class Classifier:
     def score(self, texts: Sequence[str]) -> list[Scored]:
         return self.model.score(texts, encoder().encode(texts))
 
+    def _runner_up(self, scored: Scored) -> str | None:
+        """The queue after the best, with its probability, and how often the history's held-out
+        requests of one of the two went to the other, where it mixes them up."""
+        ranked = sorted(scored.probabilities.items(), key=lambda item: -item[1])
+        if len(ranked) < 2:
+            return None
+        queue, probability = ranked[1]
+        mixed = [m for m in self.model.mixed_up if {m.queue, m.read_as} == {queue, scored.queue}]
+        how_often = ", ".join(f"{m.requests} of {m.of} {m.queue} requests held out went to {m.read_as}" for m in mixed)
+        return f"{queue} at {probability:.2f}" + (f"; the history mixes them up: {how_often}" if mixed else "")
+
     def route(self, requests: Sequence[InboundRequest]) -> list[Routed]:
         return [
             Routed(
@@ -86,6 +100,7 @@ class Classifier:
                 reasons=[f"words like {', '.join(repr(w) for w in scored.words)}"] if scored.words else [],
                 out_of_scope=why,
                 priority=scored.priority,
+                runner_up=self._runner_up(scored),
             )
             for scored in self.score([r.text for r in requests])
             for why in [self.model.why_out_of_scope(scored)]
@@ -128,7 +143,8 @@ def _triage(request: InboundRequest, read: InboundRequest, routed: Routed, versi
                 Escalation(
                     reason=EscalationReason.LOW_CONFIDENCE,
                     field="queue",
-                    detail=f"{routed.queue} at {routed.confidence:.2f}, below {route_at:.2f}",
+                    detail=f"{routed.queue} at {routed.confidence:.2f}, below {route_at:.2f}"
+                    + (f"; next: {routed.runner_up}" if routed.runner_up else ""),
                 )
             )
     instructions = to_the_router(request.text)

@@ -10,9 +10,11 @@ import pytest
 
 from tasks.request_triage import classifier
 from tasks.request_triage.classifier import VOTE_WEIGHTS, QueueModel, Scored, _neighbours
+from tasks.request_triage.models import InboundRequest
 from tasks.request_triage.nowhere import escalation_share
 from tasks.request_triage.sentences import encoder
 from tasks.request_triage.training import fit, queue_words
+from tasks.request_triage.triaging import Classifier, triage_all
 from tests.unit.tasks.request_triage.helpdesk import HISTORY, ROUTED_NOWHERE, SECOND_BILLING, history_rows
 
 NEW = {
@@ -26,6 +28,10 @@ NEW = {
 }
 # Nothing a helpdesk for orders and accounts handles.
 UNRELATED = ["What will the weather be like in Lisbon tomorrow?", "Recommend a good recipe for vegetable soup"]
+
+
+def _requests(*texts: str) -> list[InboundRequest]:
+    return [InboundRequest(source="t.csv", id=f"row {n}", text=t) for n, t in enumerate(texts, 1)]
 
 
 def _score(model: QueueModel, texts: list[str]) -> list[Scored]:
@@ -101,6 +107,25 @@ def test_two_queues_for_one_need_are_reported_as_mixed_up_and_kept_with_the_mode
     assert all({m.queue, m.read_as} == {"billing", "payments"} for m in model.mixed_up)
     assert all(2 <= m.requests <= m.of == len(SECOND_BILLING) + 1 for m in model.mixed_up)  # the name counts too
     assert QueueModel.from_arrays(model.to_arrays()).mixed_up == model.mixed_up
+
+
+def test_a_request_below_the_routing_line_names_the_next_queue_and_how_often_the_history_mixes_them_up() -> None:
+    """The person at the gate decides between the best two: the escalation names the second, and
+    says so where the history's own requests of one went to the other."""
+    texts, queues = history_rows()
+    mixed = fit([*texts, *SECOND_BILLING], [*queues, *["payments"] * len(SECOND_BILLING)])
+    (doubtful,) = triage_all(_requests("I was charged twice, refund me"), Classifier(mixed, "queues.t"), route_at=1.0)
+    (low,) = doubtful.escalations
+    assert low.reason == "low_confidence" and {doubtful.queue, low.detail.split("; next: ")[1].split(" at ")[0]} == {
+        "billing",
+        "payments",
+    }
+    assert "the history mixes them up:" in low.detail and "requests held out went to" in low.detail
+    plain = Classifier(fit(texts, queues), "queues.t")
+    (both,) = triage_all(_requests("The parcel came but the invoice is wrong"), plain, route_at=1.0)
+    (low,) = both.escalations
+    assert {both.queue, low.detail.split("; next: ")[1].split(" at ")[0]} == {"billing", "delivery"}
+    assert "mixes them up" not in low.detail
 
 
 def test_the_same_history_trains_the_same_model() -> None:
