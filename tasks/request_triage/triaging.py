@@ -84,10 +84,10 @@ class Classifier:
     def _runner_up(self, scored: Scored) -> str | None:
         """The queue after the best, with its probability, and how often the history's held-out
         requests of one of the two went to the other, where it mixes them up."""
-        ranked = sorted(scored.probabilities.items(), key=lambda item: -item[1])
-        if len(ranked) < 2:
+        others = [(p, q) for q, p in scored.probabilities.items() if q != scored.queue]
+        if not others:
             return None
-        queue, probability = ranked[1]
+        probability, queue = max(others)
         mixed = [m for m in self.model.mixed_up if {m.queue, m.read_as} == {queue, scored.queue}]
         how_often = ", ".join(f"{m.requests} of {m.of} {m.queue} requests held out went to {m.read_as}" for m in mixed)
         return f"{queue} at {probability:.2f}" + (f"; the history mixes them up: {how_often}" if mixed else "")
