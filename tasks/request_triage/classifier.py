@@ -173,6 +173,14 @@ class QueueModel:
         return None
 
     @cached_property
+    def mixed_up_pairs(self) -> dict[frozenset[str], list[MixUp]]:
+        """The mixed-up queues by pair, either way round: what a request in doubt between two looks up."""
+        pairs: dict[frozenset[str], list[MixUp]] = {}
+        for m in self.mixed_up:
+            pairs.setdefault(frozenset((m.queue, m.read_as)), []).append(m)
+        return pairs
+
+    @cached_property
     def _weighings(self) -> tuple[Weighing, Weighing]:
         return Weighing(word_grams, self.word_terms, self.word_idf), Weighing(
             char_grams, self.char_terms, self.char_idf

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from opsgate import ConfigurationError, cases_not_ours, latest_trained, routed_tickets, save_trained
@@ -102,9 +103,7 @@ def train_and_store(
         "out_of_scope_below": model.out_of_scope_below,
         "far_below": model.far_below,
         "temperature": model.temperature,
-        "mixed_up": [
-            {"queue": m.queue, "read_as": m.read_as, "requests": m.requests, "of": m.of} for m in model.mixed_up
-        ],
+        "mixed_up": [asdict(m) for m in model.mixed_up],
         "history": origin,
     }
     return save_trained(WORKFLOW, KIND, model.to_arrays(), report), report

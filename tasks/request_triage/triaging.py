@@ -88,7 +88,7 @@ class Classifier:
         if not others:
             return None
         probability, queue = max(others)
-        mixed = [m for m in self.model.mixed_up if {m.queue, m.read_as} == {queue, scored.queue}]
+        mixed = self.model.mixed_up_pairs.get(frozenset((queue, scored.queue)), [])
         how_often = ", ".join(f"{m.requests} of {m.of} {m.queue} requests held out went to {m.read_as}" for m in mixed)
         return f"{queue} at {probability:.2f}" + (f"; the history mixes them up: {how_often}" if mixed else "")
 

@@ -4,10 +4,14 @@ means what it says, a request that fits no queue is told apart, and it survives 
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
+from opsgate.governance.requests import PendingRequest
+from opsgate.models import Proposal
+from opsgate.orchestration.form import approval_form
 from tasks.request_triage import classifier
 from tasks.request_triage.classifier import VOTE_WEIGHTS, QueueModel, Scored, _neighbours
 from tasks.request_triage.models import InboundRequest
@@ -15,6 +19,7 @@ from tasks.request_triage.nowhere import escalation_share
 from tasks.request_triage.sentences import encoder
 from tasks.request_triage.training import fit, queue_words
 from tasks.request_triage.triaging import Classifier, triage_all
+from tests.support.markdown import render
 from tests.unit.tasks.request_triage.helpdesk import HISTORY, ROUTED_NOWHERE, SECOND_BILLING, history_rows
 
 NEW = {
@@ -126,6 +131,47 @@ def test_a_request_below_the_routing_line_names_the_next_queue_and_how_often_the
     (low,) = both.escalations
     assert {both.queue, low.detail.split("; next: ")[1].split(" at ")[0]} == {"billing", "delivery"}
     assert "mixes them up" not in low.detail
+
+
+def test_queue_names_from_a_hostile_history_are_text_in_the_approval_form() -> None:
+    """The queue names in a request's doubt come from the team's file: at the gate they are shown
+    as written, never as a link, an image or HTML, and never split the form's table."""
+    billing, payments = "<img src=x onerror=alert(1)>|bill", "[pay](http://e.example) **now**"
+    texts, queues = history_rows()
+    queues = [billing if q == "billing" else q for q in queues]
+    model = fit([*texts, *SECOND_BILLING], [*queues, *[payments] * len(SECOND_BILLING)])
+    (doubtful,) = triage_all(_requests("I was charged twice, refund me"), Classifier(model, "queues.t"), route_at=1.0)
+    (low,) = doubtful.escalations
+    assert "the history mixes them up" in low.detail and billing in low.detail and payments in low.detail
+    proposal = Proposal(
+        workflow="request_triage",
+        source="t.csv",
+        case_type="low_priority",
+        tool="tickets.route",
+        payload={"queue": doubtful.queue},
+        summary="a request in doubt",
+        confidence={"queue": doubtful.confidence or 0.0},
+        escalations=[low],
+        instruction_version="queues.t",
+    )
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    form = approval_form(
+        PendingRequest(
+            id=1,
+            flow_run_id="f",
+            pause_key="k",
+            workflow="request_triage",
+            digest="d",
+            proposals=[proposal],
+            statuses={},
+            requested_at=now,
+            deadline=now,
+        )
+    )
+    rendered = render(form._description)  # type: ignore[attr-defined]
+    ((header, row),) = rendered.tables
+    assert len(row) == len(header), "a pipe in a queue name must not add a column"
+    assert rendered.acting() == [] and "onerror" in rendered.text and "[pay](http://e.example)" in rendered.text
 
 
 def test_the_same_history_trains_the_same_model() -> None:
