@@ -43,7 +43,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "opsgate.governance.activity": "activity_in_window proposed_actions",
         "opsgate.policy.runtime": "Policy",
         "opsgate.policy.loader": "load_policy workflow_settings",
-        "opsgate.models": "Proposal Escalation EscalationReason Outcome Status RunSummary digest",
+        "opsgate.models": "Proposal Escalation EscalationReason Outcome Status RunSummary TakeUpField digest",
         "opsgate.writers.payables": "PayablePosting CENT vendor_key known_vendors posted_among",
         "opsgate.writers.records": "RecordMerge RecordsMerge",
         "opsgate.writers.payables_ledger": "look_up live_postings_of postings_in_window WeekPosting",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import uuid4
 
 from pydantic import BaseModel, Field
@@ -71,6 +71,13 @@ TERMINAL = frozenset(
 )
 
 
+Authentication = Literal["typed", "password", "oidc", "proxy"]
+"""How a person answering was authenticated: ``typed`` (a name, nobody checked it), ``password``
+(checked against a local account, ``governance.identity``), ``oidc`` (signed in to the review screen
+through the team's OpenID Connect provider) or ``proxy`` (named by an authenticating reverse proxy
+the review screen trusts)."""
+
+
 class TakeUp(BaseModel):
     """Which escalated case a person took up, and who: its proposal goes to a person, whatever the
     case type's autonomy (``policy.engine.route``), and the store refuses a case taken up twice."""
@@ -79,6 +86,20 @@ class TakeUp(BaseModel):
     by: str = Field(
         "", max_length=200, description="Who took it up; read back from the store, the answer keeps the name."
     )
+    authenticated_by: Authentication = Field(
+        "typed",
+        description="How who took it up was proven where they asked (the review screen's sign-in, a typed name).",
+    )
+
+
+class TakeUpField(BaseModel):
+    """A value a person may choose when taking an escalated case up, as the review screen asks for
+    it: what the case proposed first, and the values the policy allows where it lists them."""
+
+    name: str
+    value: str = ""  # what the case proposed; empty where it proposed nothing
+    choices: list[str] = Field(default_factory=list)  # the values allowed; none: any text
+    long: bool = False  # a note: several lines
 
 
 class Proposal(BaseModel):

@@ -166,6 +166,10 @@ class Settings(BaseSettings):
         description="Where approvers reach the review screen (`opsgate review serve`): links on Prefect runs and "
         "in notifications point there. https turns on secure cookies.",
     )
+    take_up_deployment: str = Field(
+        default="take-up/take-up",
+        description="The deployment (FLOW/DEPLOYMENT, from prefect.yaml) the review screen starts a take-up run of; a worker runs it.",
+    )
     review_secret: SecretStr | None = Field(
         default=None,
         description="Signs the review screen's session cookies; derived from the audit key when unset. Changing it signs everyone out.",

@@ -58,6 +58,9 @@ class WorkflowSpec:
       escalations take`: the action for a case the workflow escalated, with the values a person
       chose (a request that fit no queue, routed to one); without it, the action first proposed
       with those values, and a case escalated with no action can only be closed.
+    - ``take_up_form``: ``(the escalated case's Proposal, policy) -> [TakeUpField]``, the values the
+      review screen asks a person for to take a case up (a queue among the policy's); without it,
+      the plain values of the action first proposed.
     """
 
     name: str  # the one identifier: module, policy file, audit rows (invoice_extraction)
@@ -71,6 +74,7 @@ class WorkflowSpec:
     compare_outcomes: str | None = None
     replay: str | None = None
     take_up: str | None = None
+    take_up_form: str | None = None
 
 
 @lru_cache

@@ -68,13 +68,12 @@ def take(
     from opsgate.cli.outcomes import print_outcomes
     from opsgate.orchestration.server import prefect_api
     from opsgate.orchestration.take_up import TakeUpParams, take_up_case
-    from opsgate.policy.loader import load_policy
 
     fields = _fields(assignments)
-    proposal_id, workflow = escalations.case_named(proposal_id)
-    escalations.take_up(proposal_id, fields, by, load_policy(workflow))  # a clear error before any run starts
+    proposal_id, _ = escalations.case_named(proposal_id)
+    asked = escalations.ask_take_up(proposal_id, fields, by)  # a clear error before any run starts
     with prefect_api():
-        summary = take_up_case(TakeUpParams(proposal_id=proposal_id, fields=fields, requested_as=by))
+        summary = take_up_case(TakeUpParams(request=asked.id))
     print_outcomes(summary)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from opsgate.models import Authentication
 from opsgate.settings import MAX_PAGE
 
 if TYPE_CHECKING:
@@ -46,13 +47,6 @@ class Review(BaseModel):
     fields: dict[Annotated[str, StringConstraints(max_length=100)], Any] = Field(
         default_factory=dict, max_length=MAX_FIELDS
     )
-
-
-Authentication = Literal["typed", "password", "oidc", "proxy"]
-"""How an answer's approver was authenticated: ``typed`` (a name, nobody checked it), ``password``
-(checked against a local account, ``governance.identity``), ``oidc`` (signed in to the review screen
-through the team's OpenID Connect provider) or ``proxy`` (named by an authenticating reverse proxy
-the review screen trusts)."""
 
 
 class AnswerContent(BaseModel):

@@ -11,6 +11,13 @@ what they decide is worth keeping:
 - **not ours**: nothing this workflow does fits it (another team's mail, spam). A workflow may learn
   from it: request triage learns such requests as routed nowhere.
 
+Taking up needs a run that proposes the new case and waits at the gate; the person who asks for it
+is recorded first, where they were proven (``ask_take_up``: the review screen's sign-in, the CLI's
+typed name), with an audit event of all the run will take from the request. The take-up flow is
+given only the request's id: who asked is never a parameter someone with the Prefect API could
+fill in, a request changed after it was asked for no longer matches its event and is refused, and
+one flow run uses a request, once (``use_take_up``).
+
 One answer per case, whoever gives it: the answers table's primary key refuses a second, and every
 answer queues on the audit head before it reads the case, so two at once never deadlock. A case
 taken up whose new case then did nothing (it expired at the gate, failed, or its approver rejected
@@ -25,26 +32,26 @@ work is not its business.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy import ColumnElement, and_, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
-from opsgate.errors import InputError
-from opsgate.governance.answers import Authentication
+from opsgate.errors import AuditIntegrityError, InputError
 from opsgate.governance.requests import proposal_of
 from opsgate.governance.rights import deciders
-from opsgate.models import Proposal, Status, TakeUp
+from opsgate.models import Authentication, Proposal, Status, TakeUp, TakeUpField
 from opsgate.policy.loader import load_policy
 from opsgate.policy.runtime import Policy
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent
 from opsgate.store.db import transaction
-from opsgate.store.tables import EscalationAnswerRow, ProposalRow
+from opsgate.store.tables import AuditRow, EscalationAnswerRow, ProposalRow, TakeUpRequestRow
 from opsgate.workflows import by_name, load
 
 NOT_DONE = (Status.EXPIRED, Status.FAILED, Status.REJECTED)  # a taken-up case that ended so did nothing
@@ -67,6 +74,7 @@ class OpenEscalation:
     detail: str
     escalated_at: datetime
     case_type: str
+    asked_by: str | None = None  # who asked to take it up since its last answer: their run has not proposed it yet
 
 
 def _open() -> ColumnElement[bool]:
@@ -91,9 +99,23 @@ def _open_cases(which: ColumnElement[bool], limit: int) -> list[OpenEscalation]:
         select(ProposalRow).where(_open(), which).order_by(ProposalRow.created_at.desc(), ProposalRow.id).limit(limit)
     )
     with transaction() as session:
+        rows = list(session.execute(query).scalars())
+        asked = session.execute(  # asked for since the case's last answer (a taking up that did nothing)
+            select(TakeUpRequestRow.proposal_id, TakeUpRequestRow.requested_by)
+            .outerjoin(EscalationAnswerRow, EscalationAnswerRow.proposal_id == TakeUpRequestRow.proposal_id)
+            .where(
+                TakeUpRequestRow.proposal_id.in_([r.id for r in rows]),
+                or_(
+                    EscalationAnswerRow.answered_at.is_(None),
+                    TakeUpRequestRow.requested_at > EscalationAnswerRow.answered_at,
+                ),
+            )
+            .order_by(TakeUpRequestRow.requested_at)
+        )
+        by = dict(asked.tuples().all())  # the newest request per case wins
         return [
-            OpenEscalation(r.id, r.workflow, r.source, r.detail or "", r.created_at, r.case_type)
-            for r in session.execute(query).scalars()
+            OpenEscalation(r.id, r.workflow, r.source, r.detail or "", r.created_at, r.case_type, by.get(r.id))
+            for r in rows
         ]
 
 
@@ -265,7 +287,124 @@ def _same_action(case: Proposal, fields: dict[str, str], policy: Policy) -> Prop
     )
 
 
-def take_up(proposal_id: str, fields: dict[str, str], by: str, policy: Policy) -> Proposal:
+@dataclass(frozen=True)
+class TakeUpAsked:
+    """A person's request to take a case up, as recorded: what the take-up run proposes from."""
+
+    id: str
+    case: str
+    workflow: str
+    fields: dict[str, str]
+    by: str
+    authenticated_by: Authentication
+
+
+def take_up_form(proposal_id: str) -> tuple[Proposal, list[TakeUpField]]:
+    """The escalated case and the values a person may choose to take it up, for a form: the
+    workflow's ``take_up_form`` hook where it has one (a triage request: its queue among the
+    policy's), else the plain values of the action first proposed. None: it can only be closed."""
+    case = escalated_case(proposal_id)
+    spec = by_name(case.workflow)
+    if spec.take_up_form:
+        return case, load(spec.take_up_form)(case, load_policy(case.workflow))
+    if case.tool is None or case.payload is None:
+        return case, []
+    plain = (str, int, float, type(None))
+    return case, [
+        TakeUpField(name=name, value="" if value is None else str(value))
+        for name, value in case.payload.items()
+        if isinstance(value, plain) and not isinstance(value, bool)
+    ]
+
+
+def answerable_by(case: Proposal, person: str, groups: Sequence[str] = ()) -> None:
+    """Refuse a person the workflow's policy file does not let decide the case's type: the review
+    screen shows a case, and takes it up, only for those it lists the case for (``closable_by``)."""
+    policy = load_policy(case.workflow)
+    if not policy.may_decide(person, case.case_type, groups):
+        raise InputError(
+            f"{person} may not answer {case.case_type} cases such as {case.source} "
+            f"(the policy lets {deciders(policy, case.case_type)} decide them)"
+        )
+
+
+def ask_take_up(
+    proposal_id: str, fields: dict[str, str], by: str, authenticated_by: Authentication = "typed"
+) -> TakeUpAsked:
+    """Record that ``by`` asks to take the case up with ``fields``, proven as ``authenticated_by``
+    says, with its audit event; the take-up run is then started with the request's id. The values
+    are checked first (``take_up``), so a refused request records nothing and starts no run."""
+    by = _named(by)
+    case = escalated_case(proposal_id)
+    take_up(case.id, fields, by, load_policy(case.workflow))  # a clear error before anything is recorded
+    with transaction() as session:
+        row = TakeUpRequestRow(
+            id=str(uuid.uuid4()),
+            proposal_id=case.id,
+            workflow=case.workflow,
+            fields=dict(fields),
+            requested_by=by,
+            authenticated_by=authenticated_by,
+        )
+        session.add(row)
+        audit.append(
+            session,
+            AuditEvent.TAKE_UP_ASKED,
+            actor=by,
+            workflow=case.workflow,
+            run_id=None,
+            proposal_id=case.id,
+            data=audit.take_up_asked(row),
+        )
+        return _asked(row)
+
+
+def _asked(row: TakeUpRequestRow) -> TakeUpAsked:
+    return TakeUpAsked(
+        row.id,
+        row.proposal_id,
+        row.workflow,
+        {str(k): str(v) for k, v in row.fields.items()},
+        row.requested_by,
+        row.authenticated_by,  # type: ignore[arg-type]  # written from an Authentication only
+    )
+
+
+def use_take_up(request_id: str, flow_run_id: str) -> TakeUpAsked:
+    """The take-up request for the flow run ``flow_run_id``, marked as that run's: a second run
+    given the same request is refused, while the same run started again after the gate suspended
+    it gets it back. Refused too: a request whose row no longer matches its audit event (someone
+    changed who asked, or the values, in the store), or one whose event is not opsgate's."""
+    with transaction() as session:
+        taken = session.execute(
+            update(TakeUpRequestRow)
+            .where(
+                TakeUpRequestRow.id == request_id,
+                or_(TakeUpRequestRow.run_id.is_(None), TakeUpRequestRow.run_id == flow_run_id),
+            )
+            .values(run_id=flow_run_id)
+        )
+        row = session.get(TakeUpRequestRow, request_id)
+        if row is None:
+            raise InputError(f"no take-up request {request_id}: ask for one with `opsgate escalations take`")
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise InputError(
+                f"take-up request {request_id} was used by flow run {row.run_id}: a request is proposed once"
+            )
+        events = session.execute(
+            select(AuditRow).where(AuditRow.event == AuditEvent.TAKE_UP_ASKED, AuditRow.proposal_id == row.proposal_id)
+        ).scalars()
+        recorded = [e for e in events if isinstance(e.data, dict) and e.data.get("request") == row.id]
+        if len(recorded) != 1 or not audit.intact(recorded[0]) or recorded[0].data != audit.take_up_asked(row):
+            raise AuditIntegrityError(
+                f"take-up request {request_id} is not what its audit event recorded: the store was changed; nothing is proposed"
+            )
+        return _asked(row)
+
+
+def take_up(
+    proposal_id: str, fields: dict[str, str], by: str, policy: Policy, authenticated_by: Authentication = "typed"
+) -> Proposal:
     """The new case for an escalated one, with the values ``by`` chose: made by the workflow's
     ``take_up`` hook where it has one (a triage request with no queue gets its whole routing),
     else the action first proposed with those values. It is claimed when the policy checks it."""
@@ -281,7 +420,7 @@ def take_up(proposal_id: str, fields: dict[str, str], by: str, policy: Policy) -
             "confidence": {},
             "escalations": [],
             "summary": f"taken up by {by}: {made.summary or case.summary}"[:300],
-            "taken_up": TakeUp(case=case.id, by=by),
+            "taken_up": TakeUp(case=case.id, by=by, authenticated_by=authenticated_by),
         }
     )
 
@@ -314,7 +453,12 @@ def claim(session: Session, workflow: str, run_id: str, proposal: Proposal) -> s
         workflow=row.workflow,
         run_id=row.run_id,
         proposal_id=row.id,
-        data={"source": row.source, "as": proposal.id, "run": run_id},
+        data={
+            "source": row.source,
+            "as": proposal.id,
+            "run": run_id,
+            "authenticated_by": proposal.taken_up.authenticated_by,
+        },
     )
     return None
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from opsgate.errors import ApprovalRejected, ConfigurationError
 from opsgate.governance import signins
-from opsgate.governance.answers import Authentication
+from opsgate.models import Authentication
 from opsgate.policy.runtime import person
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from opsgate.governance.answers import Authentication
+from opsgate.models import Authentication
 from opsgate.policy.runtime import person
 from opsgate.settings import get_settings
 from opsgate.store import audit

@@ -34,6 +34,7 @@ from opsgate.store.tables import (
     ExecutionRow,
     ProposalRow,
     RunRow,
+    TakeUpRequestRow,
     as_utc,
 )
 
@@ -82,6 +83,7 @@ class AuditEvent(StrEnum):
     MAIL_TAKEN = "mail_taken"  # a message was read from a mailbox and kept, before any case was made of it
     MAIL_REFUSED = "mail_refused"  # a message will not be read (too large, a copy, nothing the workflow reads)
     MAIL_MOVED = "mail_moved"  # a message left the mailbox's folder: its cases ended, or it was refused
+    TAKE_UP_ASKED = "take_up_asked"  # a person asked to take an escalated case up: their values, how they were proven
     TAKEN_UP = "taken_up"  # a person took an escalated case up: it is proposed again with the values they chose
     CLOSED = "closed"  # a person closed an escalated case: dealt with elsewhere, or nothing of the workflow's fits it
     MAIL_RENUMBERED = (
@@ -112,6 +114,18 @@ def intact(row: AuditRow) -> bool:
     """Whether this one row is as opsgate wrote it: its hash is the keyed hash of its content and
     the hash it follows. Only a holder of the audit key can make a row pass."""
     return verifies({"prev": row.prev_hash, "row": _content(row)}, row.hash)
+
+
+def take_up_asked(asked: TakeUpRequestRow) -> dict[str, Any]:
+    """What a take-up request's audit event records of it: all a run takes from the row, so a row
+    changed after it was asked for no longer matches its event."""
+    return {
+        "request": asked.id,
+        "case": asked.proposal_id,
+        "fields": asked.fields,
+        "requested_by": asked.requested_by,
+        "authenticated_by": asked.authenticated_by,
+    }
 
 
 def bounded_actor(actor: str) -> str:
@@ -236,11 +250,12 @@ class _Seen:
     runs: set[str]
     proposals: set[str]
     answers: dict[str, str]  # escalated case -> the answer its event gave
+    take_ups: dict[str, dict[str, Any]]  # take-up request -> what its event recorded of it
     hashes: dict[int, str]  # at the anchors' rows
 
 
 def _walk(session: Session, anchor_seqs: set[int]) -> tuple[VerifyResult, _Seen]:
-    seen = _Seen(set(), set(), set(), set(), {}, {})
+    seen = _Seen(set(), set(), set(), set(), {}, {}, {})
     prev_hash, expected_seq, count = GENESIS, 1, 0
     for row in session.execute(select(AuditRow).order_by(AuditRow.seq).execution_options(yield_per=2000)).scalars():
         if row.seq != expected_seq:
@@ -266,6 +281,8 @@ def _walk(session: Session, anchor_seqs: set[int]) -> tuple[VerifyResult, _Seen]
             seen.proposals.add(row.proposal_id)
         if row.event in (AuditEvent.TAKEN_UP, AuditEvent.CLOSED) and row.proposal_id:
             seen.answers[row.proposal_id] = str(data.get("answer", AuditEvent.TAKEN_UP))
+        if row.event == AuditEvent.TAKE_UP_ASKED and isinstance(data.get("request"), str):
+            seen.take_ups[data["request"]] = data
         if row.seq in anchor_seqs:
             seen.hashes[row.seq] = row.hash
         prev_hash, expected_seq, count = row.hash, expected_seq + 1, count + 1
@@ -295,6 +312,9 @@ def _unaccounted(session: Session, seen: _Seen) -> str:
     for case, answer in session.execute(answers.execution_options(yield_per=5000)):
         if seen.answers.get(case) != answer:
             return f"the answer {answer!r} to escalated case {case} is not the one its audit event recorded ({seen.answers.get(case)!r}): the store was changed"
+    for asked in session.execute(select(TakeUpRequestRow).execution_options(yield_per=5000)).scalars():
+        if seen.take_ups.get(asked.id) != take_up_asked(asked):
+            return f"take-up request {asked.id} for case {asked.proposal_id} is not what its take_up_asked audit event recorded: the store was changed"
     return ""
 
 

@@ -442,6 +442,24 @@ class EscalationAnswerRow(Base):
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class TakeUpRequestRow(Base):
+    """A person's request to take an escalated case up with their values, recorded where they were
+    proven (the review screen's sign-in, the CLI's typed name) before any run starts. The take-up
+    flow is given only this row's id, so who asked is what was recorded here, never a parameter
+    anyone with the Prefect API could fill in; and one run uses it (``run_id``), once."""
+
+    __tablename__ = "take_up_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
+    workflow: Mapped[str] = mapped_column(String(100))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    authenticated_by: Mapped[str] = mapped_column(String(20))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    run_id: Mapped[str | None] = mapped_column(String(36))  # the run that used it; set once
+
+
 class TicketRow(Base):
     """System of record: inbound requests routed to a queue (the embedded default's helpdesk).
     One live ticket per request: a request routed twice is refused, not duplicated."""

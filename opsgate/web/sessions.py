@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 
 from opsgate.governance import identity, signins
-from opsgate.governance.answers import Authentication
+from opsgate.models import Authentication
 
 _TOKEN = "session"
 _CSRF = "csrf"

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from opsgate.errors import ApprovalRejected
 from opsgate.governance import identity
-from opsgate.governance.answers import Authentication
+from opsgate.models import Authentication
 from opsgate.policy.runtime import person
 from opsgate.store import audit
 from opsgate.store.audit import AuditEvent

@@ -1,6 +1,7 @@
 """A request triage escalated, taken up by a person (`opsgate escalations take CASE --set
-queue=Q`): its routing made from what the request was read as, with the queue (and, if given, the
-priority and note) the person chose. The owner group comes with the queue, from the policy, so the
+queue=Q`, or the case's page on the review screen, which asks for what ``take_up_form`` lists):
+its routing made from what the request was read as, with the queue (and, if given, the priority
+and note) the person chose. The owner group comes with the queue, from the policy, so the
 two cannot part. A request that fit no queue had no routing at all; one escalated for another
 reason (a guess, two customers) keeps what was proposed, but for the person's values."""
 
@@ -10,12 +11,30 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from opsgate import InputError, Policy, Proposal, TicketRouting, workflow_settings
+from opsgate import InputError, Policy, Proposal, TakeUpField, TicketRouting, workflow_settings
 from tasks.request_triage.policy import ROUTE_TOOL
 from tasks.request_triage.proposing import REQUEST
+from tasks.request_triage.urgency import LEVELS
 from tasks.request_triage.workflow import SPEC, WORKFLOW
 
 FIELDS = ("queue", "priority", "note")  # what a person chooses; the rest is the request's
+
+
+def take_up_form(case: Proposal, policy: Policy) -> list[TakeUpField]:
+    """What the review screen asks for: the queue, among the policy's (the one proposed, if any,
+    first), the priority, and a note for whoever picks the ticket up."""
+    proposed: dict[str, Any] = case.payload or {}
+    return [
+        TakeUpField(
+            name="queue", value=proposed.get("queue") or "", choices=sorted(workflow_settings(SPEC, policy).queues)
+        ),
+        TakeUpField(
+            name="priority",
+            value=proposed.get("priority") or case.context.get("priority") or "normal",
+            choices=list(LEVELS),
+        ),
+        TakeUpField(name="note", value=proposed.get("note", ""), long=True),
+    ]
 
 
 def take_up(case: Proposal, fields: dict[str, str], policy: Policy) -> Proposal:

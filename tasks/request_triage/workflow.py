@@ -24,4 +24,5 @@ SPEC = WorkflowSpec(
     compare_outcomes="tasks.request_triage.outcomes:compare_outcomes",
     replay="tasks.request_triage.replay:replay",
     take_up="tasks.request_triage.taking_up:take_up",
+    take_up_form="tasks.request_triage.taking_up:take_up_form",
 )

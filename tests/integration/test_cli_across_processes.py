@@ -73,3 +73,45 @@ def test_run_in_one_process_approved_from_another(flow_env: str, tmp_path: Path)
     assert {"triggered", "proposed", "approval_requested", "approved", "executed", "completed"} <= set(events)
     assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
     assert runner.invoke(app, ["approvals", "list", "--json"]).stdout.strip() == "[]"
+
+
+def test_a_case_taken_up_from_the_cli_waits_in_its_process_and_is_recorded_in_the_typed_name(flow_env: str) -> None:
+    """`opsgate escalations take` records the request in the name typed (--as, nobody checked it),
+    runs the take-up in its own process until an approver from another answers, and the answer
+    to the escalation says how the person was known."""
+    from opsgate.governance import escalations, runs
+    from opsgate.governance.answers import answer_for
+    from opsgate.learning.governing import governing
+    from opsgate.models import Escalation, EscalationReason, Proposal
+    from opsgate.orchestration.resume import submit
+    from opsgate.store.tables import AuditRow, TakeUpRequestRow, TicketRow
+    from tests.integration.conftest import wait_for_request
+    from tests.support.processes import start
+
+    triage = "request_triage"
+    case = Proposal(
+        workflow=triage,
+        source="mail/3.eml",
+        case_type="out_of_scope",
+        instruction_version="queues.test",
+        escalations=[Escalation(reason=EscalationReason.OUT_OF_SCOPE, detail="no queue claims it")],
+        context={"priority": "normal"},
+        inputs={"request": "<q3@x>", "subject": "Invoice 88", "sender": "ann@small.example", "text": "Invoice 88?"},
+    )
+    runs.check_policy(runs.start_run(governing(triage), "test"), [case])
+    taking = start(flow_env, "escalations", "take", case.id[:8], "--as", "bob", "--set", "queue=billing")
+    try:
+        request = wait_for_request(triage, timeout=120)
+        submit(request, answer_for(request, "carol"))
+        output, _ = taking.communicate(timeout=120)
+    finally:
+        taking.kill()
+    assert taking.returncode == 0, output
+    with transaction() as session:
+        (ticket,) = session.execute(select(TicketRow)).scalars()
+        assert (ticket.request, ticket.queue) == ("<q3@x>", "billing")
+        (asked,) = session.execute(select(TakeUpRequestRow)).scalars()
+        assert (asked.requested_by, asked.authenticated_by, asked.run_id) == ("bob", "typed", request.flow_run_id)
+        (taken,) = session.execute(select(AuditRow).where(AuditRow.event == "taken_up")).scalars()
+        assert (taken.actor, taken.data["authenticated_by"]) == ("bob", "typed")
+    assert escalations.open_escalations(triage) == []

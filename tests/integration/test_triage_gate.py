@@ -323,10 +323,8 @@ def test_escalated_requests_are_taken_up_into_a_queue_or_closed_as_not_ours_and_
     )
 
     # The weather request turns out to be a customer's: a dispatcher takes it up into a queue.
-    run = FlowInThread(
-        take_up_case,
-        TakeUpParams(proposal_id=found["2-weather.eml"].proposal_id, fields={"queue": "delivery"}, requested_as="bob"),
-    )
+    asked = escalations.ask_take_up(found["2-weather.eml"].proposal_id, {"queue": "delivery"}, "bob")
+    run = FlowInThread(take_up_case, TakeUpParams(request=asked.id))
     request = wait_for_request(WORKFLOW, run=run)
     (proposal,) = request.proposals
     assert proposal.payload["queue"] == "delivery" and proposal.payload["assignee_group"] == "logistics"

@@ -11,7 +11,7 @@ from opsgate.governance import escalations, runs
 from opsgate.learning.governing import governing
 from opsgate.models import Escalation, EscalationReason, Proposal
 from opsgate.store.db import transaction
-from opsgate.store.tables import RunRow
+from opsgate.store.tables import RunRow, TakeUpRequestRow
 
 runner = CliRunner()
 WORKFLOW = "request_triage"
@@ -53,6 +53,8 @@ def test_escalations_are_listed_as_text_and_a_refused_take_up_starts_no_run(opsg
         refused = runner.invoke(app, ["escalations", "take", case[:8], "--as", "bob", "--set", assignment])
         assert refused.exit_code == 2 and problem in refused.output, refused.output
     assert _runs() == before and escalations.open_escalations(WORKFLOW)[0].proposal_id == case
+    with transaction() as session:
+        assert session.execute(select(func.count()).select_from(TakeUpRequestRow)).scalar_one() == 0
 
     # A dispatcher decides requests, not what fits no queue: the policy lets the desk leads close that.
     dispatcher = runner.invoke(app, ["escalations", "close", case, "--as", "bob", "--reason", "spam", "--not-ours"])

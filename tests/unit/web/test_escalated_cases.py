@@ -42,7 +42,7 @@ def test_a_clerk_closes_an_escalated_case_as_not_ours_in_their_signed_in_name(
     case = _escalated(write_inbox(tmp_path / "inbox"))
     sign_in(client, "carol")
     listed = client.get("/").text
-    assert "Escalated cases you may close" in listed and case.id[:8] in listed
+    assert "Escalated cases you may answer" in listed and case.id[:8] in listed
     assert HOSTILE not in listed and "&lt;img src=x" in listed, "a file name is shown as text, never as markup"
     assert "<b>due</b>" not in listed and "&lt;b&gt;due&lt;/b&gt;" in listed
 
