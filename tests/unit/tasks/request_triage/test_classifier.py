@@ -274,3 +274,20 @@ def test_a_small_history_still_gets_out_of_scope_lines_by_default() -> None:
     texts, queues = history_rows()
     default, loose = fit(texts, queues), fit(texts, queues, escalate_at_most=2 / (len(texts) + len(set(queues))))
     assert (default.out_of_scope_below, default.far_below) == (loose.out_of_scope_below, loose.far_below)
+
+
+def test_a_request_a_queue_claims_is_not_out_of_scope_whichever_queue_its_neighbours_favour() -> None:
+    """The out-of-scope line is fitted on the strongest claim of any queue's classifier: a request
+    one queue's classifier claims surely stays in scope even where the neighbours' votes put it in
+    another queue, which claims it less."""
+    model = fit(*history_rows())
+    text = ["I was charged twice for my subscription this month, please refund one"]
+    (before,) = _score(model, text)
+    assert before.queue == "billing" and model.why_out_of_scope(before) is None
+    elsewhere = model.queues.index("delivery")
+    model.memory_queues = np.full_like(model.memory_queues, elsewhere)  # every neighbour votes delivery
+    model.vote_weight = 0.9
+    (after,) = _score(model, text)
+    assert after.queue == "delivery", "the votes moved it"
+    assert model.why_out_of_scope(after) is None, "billing's classifier still claims it"
+    assert after.claim == pytest.approx(before.claim, abs=1e-6)
