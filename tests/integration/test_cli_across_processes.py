@@ -79,26 +79,16 @@ def test_a_case_taken_up_from_the_cli_waits_in_its_process_and_is_recorded_in_th
     """`opsgate escalations take` records the request in the name typed (--as, nobody checked it),
     runs the take-up in its own process until an approver from another answers, and the answer
     to the escalation says how the person was known."""
-    from opsgate.governance import escalations, runs
+    from opsgate.governance import escalations
     from opsgate.governance.answers import answer_for
-    from opsgate.learning.governing import governing
-    from opsgate.models import Escalation, EscalationReason, Proposal
     from opsgate.orchestration.resume import submit
     from opsgate.store.tables import AuditRow, TakeUpRequestRow, TicketRow
     from tests.integration.conftest import wait_for_request
+    from tests.support.escalated import out_of_scope_request
     from tests.support.processes import start
 
     triage = "request_triage"
-    case = Proposal(
-        workflow=triage,
-        source="mail/3.eml",
-        case_type="out_of_scope",
-        instruction_version="queues.test",
-        escalations=[Escalation(reason=EscalationReason.OUT_OF_SCOPE, detail="no queue claims it")],
-        context={"priority": "normal"},
-        inputs={"request": "<q3@x>", "subject": "Invoice 88", "sender": "ann@small.example", "text": "Invoice 88?"},
-    )
-    runs.check_policy(runs.start_run(governing(triage), "test"), [case])
+    case = out_of_scope_request("mail/3.eml", "<q3@x>", "Invoice 88", "Invoice 88?")
     taking = start(flow_env, "escalations", "take", case.id[:8], "--as", "bob", "--set", "queue=billing")
     try:
         request = wait_for_request(triage, timeout=120)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from opsgate.governance import escalations, identity, runs
 from opsgate.governance.answers import answer_for
 from opsgate.learning.governing import governing
-from opsgate.models import Escalation, EscalationReason, Proposal, Route
+from opsgate.models import Escalation, EscalationReason
 from opsgate.orchestration.resume import submit
 from opsgate.orchestration.take_up import take_up_case
 from opsgate.store.db import transaction
@@ -25,6 +25,7 @@ from opsgate.store.tables import AuditRow, EscalationAnswerRow, TakeUpRequestRow
 from tests.integration.conftest import wait_for_request
 from tests.support.batches import WORKFLOW, proposed_batch, write_inbox
 from tests.support.browser import chromium, sign_in
+from tests.support.escalated import out_of_scope_request
 from tests.support.review_server import review_server
 from tests.support.workers import deploy, process_worker, wait_for_state
 
@@ -73,17 +74,7 @@ def test_a_desk_lead_takes_a_request_up_on_the_review_screen_and_a_worker_runs_i
     flow_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     triage = "request_triage"
-    case = Proposal(
-        workflow=triage,
-        source="mail/9.eml",
-        case_type="out_of_scope",
-        instruction_version="queues.test",
-        escalations=[Escalation(reason=EscalationReason.OUT_OF_SCOPE, detail="no queue claims it")],
-        context={"priority": "normal"},
-        inputs={"request": "<q9@x>", "subject": "Order 5512", "sender": "ann@small.example", "text": MARKUP},
-    )
-    (verdict,) = runs.check_policy(runs.start_run(governing(triage), "test"), [case])
-    assert verdict.route is Route.ESCALATE
+    case = out_of_scope_request("mail/9.eml", "<q9@x>", "Order 5512", MARKUP)
     identity.add_user("lena", PASSWORD, by="test")
     pool, name = f"opsgate-test-{uuid.uuid4().hex[:8]}", f"take-up-{uuid.uuid4().hex[:8]}"
 

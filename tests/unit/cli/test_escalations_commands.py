@@ -7,11 +7,10 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from opsgate.cli.app import app
-from opsgate.governance import escalations, runs
-from opsgate.learning.governing import governing
-from opsgate.models import Escalation, EscalationReason, Proposal
+from opsgate.governance import escalations
 from opsgate.store.db import transaction
 from opsgate.store.tables import RunRow, TakeUpRequestRow
+from tests.support.escalated import out_of_scope_request
 
 runner = CliRunner()
 WORKFLOW = "request_triage"
@@ -19,17 +18,8 @@ SOURCE = "[bold red]urgent[/bold red]\x1b[2J.eml"
 
 
 def _escalated_request() -> str:
-    run = runs.start_run(governing(WORKFLOW), "test")
-    proposal = Proposal(
-        workflow=WORKFLOW,
-        source=SOURCE,
-        case_type="out_of_scope",
-        instruction_version="queues.test",
-        escalations=[Escalation(reason=EscalationReason.OUT_OF_SCOPE, detail="no queue claims it [link=x]y[/link]")],
-        inputs={"request": "<m@x>", "subject": "Lunch", "sender": "ann@small.example", "text": "Lunch on Friday?"},
-    )
-    runs.check_policy(run, [proposal])
-    return proposal.id
+    detail = "no queue claims it [link=x]y[/link]"
+    return out_of_scope_request(SOURCE, "<m@x>", "Lunch", "Lunch on Friday?", detail).id
 
 
 def _runs() -> int:
