@@ -26,17 +26,25 @@ AS = Annotated[str, typer.Option("--as", help="Your name, recorded with the answ
 def list_open(
     workflow: Annotated[str | None, typer.Option(help="Only this workflow's (name or alias).")] = None,
 ) -> None:
-    """The escalated cases nobody has answered yet, newest first, with why they were escalated."""
+    """The escalated cases nobody has answered yet, newest first, with why they were escalated and
+    who asked to take one up where that run has not proposed it yet (a worker may not be running)."""
     from opsgate.workflows import by_name
 
     name = by_name(workflow).name if workflow else None
     found = escalations.open_escalations(name)
-    table = Table("case", "workflow", "source", "escalated", "why")
+    table = Table("case", "workflow", "source", "escalated", "why", "take-up asked by")
     for case in found:
         table.add_row(
             *map(
                 terminal_text,
-                (case.proposal_id[:8], case.workflow, case.source, f"{case.escalated_at:%Y-%m-%d %H:%M}", case.detail),
+                (
+                    case.proposal_id[:8],
+                    case.workflow,
+                    case.source,
+                    f"{case.escalated_at:%Y-%m-%d %H:%M}",
+                    case.detail,
+                    case.asked_by or "",
+                ),
             )
         )
     Console().print(table if found else terminal_text("no open escalations"))
