@@ -28,11 +28,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 def process_worker(api_url: str, pool: str, log: Path, **extra: str) -> Iterator[subprocess.Popen[bytes]]:
     """`prefect worker start` on a process pool (created if missing), with this test's settings,
     polling every second; stopped when the block ends. Its output goes to ``log``."""
-    with get_client(sync_client=True) as client:
-        try:
-            client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
-        except ObjectAlreadyExists:
-            pass
+    work_pool(pool)
     env = environment(api_url, PREFECT_WORKER_QUERY_SECONDS="1", PREFECT_WORKER_PREFETCH_SECONDS="5", **extra)
     with log.open("wb") as out:
         worker = subprocess.Popen(
@@ -50,6 +46,15 @@ def process_worker(api_url: str, pool: str, log: Path, **extra: str) -> Iterator
                 worker.wait(30)
             except subprocess.TimeoutExpired:
                 worker.kill()
+
+
+def work_pool(pool: str) -> None:
+    """A process work pool of that name on the test's server, made unless it is there."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+        except ObjectAlreadyExists:
+            pass
 
 
 def deploy(

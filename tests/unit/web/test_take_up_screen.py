@@ -11,8 +11,6 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import WorkPoolCreate
-from prefect.exceptions import ObjectAlreadyExists
 
 from opsgate.governance import escalations
 from opsgate.models import Proposal
@@ -20,7 +18,7 @@ from opsgate.orchestration.take_up import take_up_case
 from opsgate.settings import get_settings
 from opsgate.store.tables import TakeUpRequestRow
 from tests.support.escalated import out_of_scope_request
-from tests.support.workers import deploy
+from tests.support.workers import deploy, work_pool
 from tests.unit.platform.conftest import StoreProbe
 from tests.unit.web.conftest import csrf_of, sign_in
 
@@ -36,11 +34,7 @@ def _out_of_scope() -> Proposal:
 def deployment(prefect_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The take-up flow deployed under a name of this test's own (no worker: its runs stay scheduled)."""
     name, pool = f"take-up-{uuid.uuid4().hex[:8]}", "opsgate-test-take-up"
-    with get_client(sync_client=True) as prefect:
-        try:
-            prefect.create_work_pool(WorkPoolCreate(name=pool, type="process"))
-        except ObjectAlreadyExists:
-            pass
+    work_pool(pool)
     deploy(take_up_case, "opsgate/orchestration/take_up.py:take_up_case", name, pool, {})
     monkeypatch.setenv("OPSGATE_TAKE_UP_DEPLOYMENT", f"take-up/{name}")
     get_settings.cache_clear()
