@@ -55,7 +55,9 @@ def test_shadow_cases_are_the_cases_of_runs_that_shadowed(
     proposed_batch(inbox)
     again = proposed_batch(inbox)  # the same sources, proposed again with the same instructions
 
-    cases = shadow_cases(WORKFLOW, NOW - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(seconds=1))
+    found = shadow_cases(WORKFLOW, NOW - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(seconds=1))
+    assert [c.created_at for c in found] == sorted(c.created_at for c in found)  # oldest first
+    cases = sorted(found, key=lambda c: c.source)  # one batch reads its documents in no fixed order
 
     assert [(Path(c.source).parent.name, Path(c.source).name, c.status) for c in cases] == [
         ("inbox", "empty.pdf", Status.FAILED),
