@@ -43,11 +43,17 @@ def list_open(
                     case.source,
                     f"{case.escalated_at:%Y-%m-%d %H:%M}",
                     case.detail,
-                    case.asked_by or "",
+                    _asked(case),
                 ),
             )
         )
     Console().print(table if found else terminal_text("no open escalations"))
+
+
+def _asked(case: escalations.OpenEscalation) -> str:
+    if case.asked_by is None:
+        return ""
+    return f"{case.asked_by} (run {case.asked_run[:8]})" if case.asked_run else f"{case.asked_by} (no run started)"
 
 
 def _fields(assignments: list[str]) -> dict[str, str]:

@@ -75,6 +75,7 @@ class OpenEscalation:
     escalated_at: datetime
     case_type: str
     asked_by: str | None = None  # who asked to take it up since its last answer: their run has not proposed it yet
+    asked_run: str | None = None  # the flow run given that request; None: no run was started for it
 
 
 def _open() -> ColumnElement[bool]:
@@ -101,7 +102,7 @@ def _open_cases(which: ColumnElement[bool], limit: int) -> list[OpenEscalation]:
     with transaction() as session:
         rows = list(session.execute(query).scalars())
         asked = session.execute(  # asked for since the case's last answer (a taking up that did nothing)
-            select(TakeUpRequestRow.proposal_id, TakeUpRequestRow.requested_by)
+            select(TakeUpRequestRow.proposal_id, TakeUpRequestRow.requested_by, TakeUpRequestRow.run_id)
             .outerjoin(EscalationAnswerRow, EscalationAnswerRow.proposal_id == TakeUpRequestRow.proposal_id)
             .where(
                 TakeUpRequestRow.proposal_id.in_([r.id for r in rows]),
@@ -112,9 +113,11 @@ def _open_cases(which: ColumnElement[bool], limit: int) -> list[OpenEscalation]:
             )
             .order_by(TakeUpRequestRow.requested_at)
         )
-        by = dict(asked.tuples().all())  # the newest request per case wins
+        by = {case: (who, run) for case, who, run in asked.tuples()}  # the newest request per case wins
         return [
-            OpenEscalation(r.id, r.workflow, r.source, r.detail or "", r.created_at, r.case_type, by.get(r.id))
+            OpenEscalation(
+                r.id, r.workflow, r.source, r.detail or "", r.created_at, r.case_type, *by.get(r.id, (None, None))
+            )
             for r in rows
         ]
 
@@ -373,7 +376,9 @@ def _asked(row: TakeUpRequestRow) -> TakeUpAsked:
 def use_take_up(request_id: str, flow_run_id: str) -> TakeUpAsked:
     """The take-up request for the flow run ``flow_run_id``, marked as that run's: a second run
     given the same request is refused, while the same run started again after the gate suspended
-    it gets it back. Refused too: a request whose row no longer matches its audit event (someone
+    it gets it back. Whoever starts the run marks it as soon as Prefect has made it, before a
+    worker takes it up, so the open list tells a request whose run waits for a worker from one
+    no run was started for, and a run someone else starts with its id is refused. Refused too: a request whose row no longer matches its audit event (someone
     changed who asked, or the values, in the store), or one whose event is not opsgate's."""
     with transaction() as session:
         taken = session.execute(

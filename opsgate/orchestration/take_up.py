@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import httpx
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.states import State
 from pydantic import BaseModel, Field
 
@@ -75,12 +77,22 @@ def take_up_deployment() -> UUID:
 
 
 def start_take_up(deployment_id: UUID, asked: TakeUpAsked) -> str:
-    """A run of the take-up deployment for the request ``asked``, for a worker to pick up: its
-    flow run id. The request is all it is given."""
-    with get_client(sync_client=True) as client:
-        run = client.create_flow_run_from_deployment(
-            deployment_id,
-            parameters={"params": TakeUpParams(request=asked.id).model_dump(mode="json")},
-            name=f"take-up-{asked.case[:8]}",
-        )
+    """A run of the take-up deployment for the request ``asked``, for a worker to pick up, and
+    the request marked as that run's (``escalations.use_take_up``): its flow run id. The request
+    is all it is given."""
+    try:
+        with get_client(sync_client=True) as client:
+            run = client.create_flow_run_from_deployment(
+                deployment_id,
+                parameters={"params": TakeUpParams(request=asked.id).model_dump(mode="json")},
+                name=f"take-up-{asked.case[:8]}",
+            )
+    except PrefectHTTPStatusError as exc:  # said to a person: the server's reason, not its addresses
+        detail = exc.response.json().get("detail") if "json" in exc.response.headers.get("content-type", "") else None
+        raise ConfigurationError(
+            f"the Prefect server refused to make the run ({exc.response.status_code} {detail or exc.response.reason_phrase})"
+        ) from None
+    except httpx.HTTPError as exc:
+        raise ConfigurationError(f"the Prefect server could not be reached ({type(exc).__name__})") from None
+    escalations.use_take_up(asked.id, str(run.id))
     return str(run.id)

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from opsgate.errors import ConfigurationError, InputError
+from opsgate.errors import ConfigurationError, InputError, OpsgateError
 from opsgate.governance import escalations
 from opsgate.models import Proposal
 from opsgate.web import sessions
@@ -85,9 +85,10 @@ async def take_up_case(request: Request, proposal_id: str, who: Visitor = Depend
         return here
     try:
         flow_run_id = await run_in_threadpool(start_take_up, deployment, asked)
-    except Exception as exc:  # the Prefect server refused or is gone: the request stays recorded, unused
+    except Exception as exc:  # the Prefect server refused or is gone, or another run has the request
         request.session["flash"] = (
-            f"your take-up is recorded (request {asked.id[:8]}) but no run started: {type(exc).__name__}: {exc}; "
+            f"your take-up is recorded (request {asked.id[:8]}) but no run started: "
+            f"{exc if isinstance(exc, OpsgateError) else f'{type(exc).__name__}: {exc}'}; "
             "the case stays open, ask again or use `opsgate escalations take`"
         )
         return here

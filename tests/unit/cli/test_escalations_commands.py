@@ -47,7 +47,7 @@ def test_escalations_are_listed_as_text_and_a_refused_take_up_starts_no_run(opsg
         assert session.execute(select(func.count()).select_from(TakeUpRequestRow)).scalar_one() == 0
     escalations.ask_take_up(case, {"queue": "orders"}, "[red]lena[/red]")
     asked = runner.invoke(app, ["escalations", "list"], env={"COLUMNS": "300"})
-    assert asked.exit_code == 0 and "[red]lena[/red]" in asked.stdout, "who asked is shown, as text"
+    assert asked.exit_code == 0 and "[red]lena[/red] (no run started)" in asked.stdout, "who asked is shown, as text"
 
     # A dispatcher decides requests, not what fits no queue: the policy lets the desk leads close that.
     dispatcher = runner.invoke(app, ["escalations", "close", case, "--as", "bob", "--reason", "spam", "--not-ours"])

@@ -71,7 +71,39 @@ def test_a_desk_lead_takes_a_request_that_fit_no_queue_up_into_one_in_their_sign
         (run,) = [r for r in prefect.read_flow_runs() if r.name == f"take-up-{case.id[:8]}"]
         assert prefect.read_deployment(run.deployment_id).name == deployment
     assert run.parameters == {"params": {"request": asked.id}}, "the run is given the request, nothing else"
-    assert "take-up asked by lena; its run has not proposed it yet" in client.get("/").text
+    assert asked.run_id == str(run.id), "marked as its run before any worker takes it up"
+    assert f"take-up asked by lena; its run ({str(run.id)[:8]}) has not proposed it yet" in client.get("/").text
+
+
+def test_a_run_the_prefect_server_refuses_to_make_leaves_the_request_recorded_unused_and_says_so(
+    client: TestClient, store: StoreProbe, deployment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deployment is there when asked, gone when the run is made (deleted in between): the
+    server refuses the run. The person's request stays on record with no run, the list says none
+    was started, and asking again starts one."""
+    import opsgate.orchestration.take_up as taking
+
+    case = _out_of_scope()
+    sign_in(client, "lena")
+    with monkeypatch.context() as gone:
+        gone.setattr(taking, "take_up_deployment", lambda: uuid.uuid4())  # a deployment the server has not
+        refused = _take(client, case, **{"t.queue": "orders"})
+    assert "your take-up is recorded" in refused and (
+        "but no run started: the Prefect server refused to make the run (404 Deployment not found)" in refused
+    )
+    (unused,) = store.rows(TakeUpRequestRow)
+    assert (unused.requested_by, unused.run_id) == ("lena", None)
+    assert len(store.events("take_up_asked", case.id)) == 1
+    assert "take-up asked by lena; no run was started for it: ask again" in client.get("/").text
+    (listed,) = escalations.open_escalations(WORKFLOW)
+    assert (listed.asked_by, listed.asked_run) == ("lena", None)
+
+    again = _take(client, case, **{"t.queue": "billing"})
+    assert f"case {case.id[:8]} taken up by lena" in again
+    (listed,) = escalations.open_escalations(WORKFLOW)
+    started = next(r for r in store.rows(TakeUpRequestRow) if r.id != unused.id)
+    assert (listed.asked_by, listed.asked_run, started.fields) == ("lena", started.run_id, {"queue": "billing"})
+    assert started.run_id is not None
 
 
 def test_a_queue_the_policy_does_not_list_or_a_form_without_its_token_starts_nothing(
