@@ -18,6 +18,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from opsgate import ConfigurationError, InputError, exits_cleanly, terminal_text
+from tasks.request_triage.history import PRIORITY_COLUMNS, QUEUE_COLUMNS, history_column
 from tasks.request_triage.nowhere import NOWHERE
 
 stderr = Console(stderr=True, soft_wrap=True)
@@ -126,14 +127,21 @@ def train(
             "Without it, the model learns from the requests routed through the gate alone."
         ),
     ] = None,
-    queue_column: Annotated[str, typer.Option(help="The column that holds the queue people chose.")] = "queue",
+    queue_column: Annotated[
+        str | None,
+        typer.Option(
+            help="The column that holds the queue people chose. Unset: the first of "
+            f"{', '.join(QUEUE_COLUMNS)} the history has."
+        ),
+    ] = None,
     priority_column: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="The column that holds the priority people gave, where the history keeps one (high, urgent, P1; "
-            "normal, medium; low, minor): the priority is learnt from it too."
+            f"normal, medium; low, minor): the priority is learnt from it too. Unset: the first of "
+            f"{', '.join(PRIORITY_COLUMNS)} the history has."
         ),
-    ] = "priority",
+    ] = None,
     out_of_scope_label: Annotated[
         list[str] | None,
         typer.Option(
@@ -163,6 +171,13 @@ def train(
         with stderr.status(f"reading {history}", spinner="dots"):
             rows = read_requests([history])
         errors = [r for r in rows if r.error]
+        queue_column = history_column(rows, queue_column, QUEUE_COLUMNS, "the queue people chose")
+        priority_column = history_column(rows, priority_column, PRIORITY_COLUMNS, "the priority people gave")
+        if queue_column is None:
+            raise InputError(
+                f"{history}: no column holds the queue people chose (none of {', '.join(QUEUE_COLUMNS)}); "
+                "name it with --queue-column" + (f" ({errors[0].error})" if errors else "")
+            )
         usable = [r for r in rows if r.error is None and r.context.get(queue_column, "").strip()]
         if not usable:
             raise InputError(
@@ -186,6 +201,16 @@ def train(
     stderr.print(
         f"trained {terminal_text(version)} on {report['requests']:,} requests "
         f"({report['routed']:,} routed through the gate) in {report['queues']} queues in {seconds:.1f} s"
+        + (
+            f"; queues read from the {terminal_text(repr(queue_column))} column"
+            if queue_column not in (None, "queue")
+            else ""
+        )
+        + (
+            f"; priorities from the {terminal_text(repr(priority_column))} column"
+            if priority_column not in (None, "priority")
+            else ""
+        )
         + (f"; {skipped} rows without text or queue left out" if skipped else "")
         + (f"; {report['nowhere']:,} routed nowhere, learnt as out of scope" if report["nowhere"] else "")
         + (f" ({report['not_ours']:,} closed as not ours at the gate)" if report["not_ours"] else "")

@@ -104,6 +104,36 @@ def test_training_names_the_queues_the_history_mixes_up_escaped(opsgate_env: str
     assert clean.exit_code == 0 and "mixes up" not in clean.stderr
 
 
+def test_a_history_export_names_its_queue_column_its_own_way(opsgate_env: str, tmp_path: Path) -> None:
+    """An intent export calls the queue "Category" and the priority "Urgency": read without
+    options, and said; a history with no queue column, or a named column it lacks, is refused
+    with the columns it has."""
+    levels = {"access": "High", "returns": "minor", "billing": "Medium", "delivery": "medium"}
+    history = tmp_path / "export.csv"
+    with history.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Text", " Category ", "Urgency", "agent"])
+        for queue, texts in HISTORY.items():
+            writer.writerows([text, queue, levels[queue], "maria"] for text in texts)
+    trained = CliRunner().invoke(app, ["triage", "train", "--history", str(history)])
+    assert trained.exit_code == 0, trained.output
+    assert "in 4 queues" in trained.stderr and "queues read from the ' Category ' column" in trained.stderr
+    assert "priorities from the 'Urgency' column" in trained.stderr
+    assert "the priority learnt from 40 of them (high, normal, low)" in trained.stderr
+
+    named = CliRunner().invoke(app, ["triage", "train", "--history", str(history), "--queue-column", "AGENT"])
+    assert named.exit_code != 0 and "at least two queues" in named.output, "named in its own case: found, one queue"
+    missing = CliRunner().invoke(app, ["triage", "train", "--history", str(history), "--queue-column", "team"])
+    assert missing.exit_code != 0
+    assert "no 'team' column for the queue people chose: the file's columns are ' Category ', 'Urgency', 'agent'" in (
+        missing.output
+    )
+    (tmp_path / "bare.csv").write_text("text,agent\nrefund me,maria\nwhere is it,ben\n", encoding="utf-8")
+    bare = CliRunner().invoke(app, ["triage", "train", "--history", str(tmp_path / "bare.csv")])
+    assert bare.exit_code != 0 and "no column holds the queue people chose" in bare.output
+    assert "--queue-column" in bare.output
+
+
 def test_a_history_with_one_queue_is_refused(opsgate_env: str, tmp_path: Path) -> None:
     (tmp_path / "one.csv").write_text("text,queue\nrefund me,billing\nrefund again,billing\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["triage", "train", "--history", str(tmp_path / "one.csv")])
