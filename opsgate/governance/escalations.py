@@ -378,8 +378,9 @@ def use_take_up(request_id: str, flow_run_id: str) -> TakeUpAsked:
     given the same request is refused, while the same run started again after the gate suspended
     it gets it back. Whoever starts the run marks it as soon as Prefect has made it, before a
     worker takes it up, so the open list tells a request whose run waits for a worker from one
-    no run was started for, and a run someone else starts with its id is refused. Refused too: a request whose row no longer matches its audit event (someone
-    changed who asked, or the values, in the store), or one whose event is not opsgate's."""
+    no run was started for, and a run someone else starts with its id is refused. Refused too:
+    a request whose row no longer matches its audit event (someone changed who asked, or the
+    values, in the store), or one whose event is not opsgate's."""
     with transaction() as session:
         taken = session.execute(
             update(TakeUpRequestRow)

@@ -88,11 +88,19 @@ def start_take_up(deployment_id: UUID, asked: TakeUpAsked) -> str:
                 name=f"take-up-{asked.case[:8]}",
             )
     except PrefectHTTPStatusError as exc:  # said to a person: the server's reason, not its addresses
-        detail = exc.response.json().get("detail") if "json" in exc.response.headers.get("content-type", "") else None
         raise ConfigurationError(
-            f"the Prefect server refused to make the run ({exc.response.status_code} {detail or exc.response.reason_phrase})"
+            f"the Prefect server refused to make the run ({exc.response.status_code} {_reason(exc.response)})"
         ) from None
     except httpx.HTTPError as exc:
         raise ConfigurationError(f"the Prefect server could not be reached ({type(exc).__name__})") from None
     escalations.use_take_up(asked.id, str(run.id))
     return str(run.id)
+
+
+def _reason(response: httpx.Response) -> str:
+    """The ``detail`` a Prefect server gives with a refusal, else the status's own phrase."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):  # not JSON, or not an object
+        detail = None
+    return str(detail) if isinstance(detail, str) and detail else response.reason_phrase

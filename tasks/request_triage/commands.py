@@ -188,7 +188,7 @@ def train(
         try:
             version, report = train_and_store(
                 usable,
-                queue_column,
+                queue_column or QUEUE_COLUMNS[0],  # no history: no rows to read it from
                 history.name if history else "routed tickets",
                 out_of_scope_label or NOWHERE,
                 priority_column,

@@ -21,6 +21,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from opsgate import IsolatedPool, decode_text, get_settings
+from tasks.request_triage.history import column
 from tasks.request_triage.mime import attachments, message_text
 from tasks.request_triage.models import InboundRequest
 
@@ -111,12 +112,6 @@ SUBJECT_COLUMNS = ("subject", "summary", "title")
 SENDER_COLUMNS = ("sender", "from", "email")
 
 
-def _column(row: dict[str, object], names: Sequence[str]) -> str | None:
-    """The header of ``row`` that is the first of ``names``, or None."""
-    headers = {str(k).strip().casefold(): str(k) for k in row}
-    return next((headers[n] for n in names if n in headers), None)
-
-
 def _value(row: dict[str, object], column: str | None) -> str:
     return "" if column is None else str(row.get(column) or "").strip()
 
@@ -130,9 +125,9 @@ def _rows(path: Path, source: str) -> Iterator[InboundRequest]:
         if row is None:
             yield InboundRequest(source=source, id=f"row {n}", error=f"{path.name} row {n}: {problem}")
             continue
-        identifier, words = _column(row, ("id",)), _column(row, TEXT_COLUMNS)
+        identifier, words = column(row, ("id",)), column(row, TEXT_COLUMNS)
         given = _value(row, identifier)
-        subject, body = _value(row, _column(row, SUBJECT_COLUMNS)), _value(row, words)
+        subject, body = _value(row, column(row, SUBJECT_COLUMNS)), _value(row, words)
         context = {str(k): str(v) for k, v in row.items() if k not in (identifier, words) and v is not None}
         if not body:
             yield InboundRequest(
@@ -144,7 +139,7 @@ def _rows(path: Path, source: str) -> Iterator[InboundRequest]:
             id=given or f"row {n}",
             text="\n".join(part for part in (subject, body) if part),
             subject=subject,
-            sender=_value(row, _column(row, SENDER_COLUMNS)),
+            sender=_value(row, column(row, SENDER_COLUMNS)),
             context=context,
         )
 

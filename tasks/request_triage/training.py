@@ -60,21 +60,21 @@ def queue_words(name: str) -> str:
 
 def train_and_store(
     rows: Sequence[InboundRequest],
-    queue_column: str | None,
+    queue_column: str,
     origin: str,
     nowhere: Collection[str] = NOWHERE,
     priority_column: str | None = None,
     escalate_at_most: float | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Fit on ``rows`` (their text, the queue in ``queue_column`` (None: there are no rows), where
-    a value among ``nowhere`` marks a request routed nowhere, and the priority in
-    ``priority_column`` where the history keeps one), on the requests people routed through the gate, with the priority each ticket
-    has now, and on those they closed as not ours, its out-of-scope lines escalating at most
+    """Fit on ``rows`` (their text, the queue in ``queue_column``, where a value among ``nowhere``
+    marks a request routed nowhere, and the priority in ``priority_column`` where the history
+    keeps one: None, it keeps none), on the requests people routed through the gate, with the
+    priority each ticket has now, and on those they closed as not ours, its out-of-scope lines escalating at most
     ``escalate_at_most`` of the routed requests (unset: the default for the history's size); keep
     the model; its version and what was trained."""
     marks = {nowhere_mark(m) for m in nowhere}
     texts = [r.text for r in rows]
-    queues = [None if nowhere_mark(q) in marks else q.strip() for q in (r.context[str(queue_column)] for r in rows)]
+    queues = [None if nowhere_mark(q) in marks else q.strip() for q in (r.context[queue_column] for r in rows)]
     routed: list[tuple[str, str | None, str | None]] = [
         (str(t.inputs["text"]), t.queue, t.priority)
         for t in routed_tickets(WORKFLOW)
