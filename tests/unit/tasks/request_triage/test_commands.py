@@ -128,10 +128,14 @@ def test_a_history_export_names_its_queue_column_its_own_way(opsgate_env: str, t
     assert "no 'team' column for the queue people chose: the file's columns are ' Category ', 'Urgency', 'agent'" in (
         missing.output
     )
-    (tmp_path / "bare.csv").write_text("text,agent\nrefund me,maria\nwhere is it,ben\n", encoding="utf-8")
+    (tmp_path / "bare.csv").write_text("text,[red]agent[/red]\nrefund me,maria\nwhere is it,ben\n", encoding="utf-8")
     bare = CliRunner().invoke(app, ["triage", "train", "--history", str(tmp_path / "bare.csv")])
     assert bare.exit_code != 0 and "no column holds the queue people chose" in bare.output
     assert "--queue-column" in bare.output
+    named_bare = CliRunner().invoke(
+        app, ["triage", "train", "--history", str(tmp_path / "bare.csv"), "--queue-column", "q"]
+    )
+    assert "the file's columns are '[red]agent[/red]'" in named_bare.output, "a header from the file is shown as text"
 
 
 def test_a_history_with_one_queue_is_refused(opsgate_env: str, tmp_path: Path) -> None:
